@@ -1,0 +1,60 @@
+import { type Domain, isDomain } from './domains';
+
+/**
+ * Topic tree, version 1: `ioc/v1/{domain}/{deviceId}/{channel}`.
+ * Devices publish telemetry, event and status (the last as their retained LWT); the platform
+ * publishes commands and, on `.../error`, the reason a device's message was rejected (MQTT 3.1.1
+ * has no PUBACK reason codes).
+ */
+export const TOPIC_ROOT = 'ioc/v1';
+export const DEVICE_CHANNELS = ['telemetry', 'event', 'status'] as const;
+export type DeviceChannel = (typeof DEVICE_CHANNELS)[number];
+export const PLATFORM_CHANNELS = ['command', 'error'] as const;
+export type PlatformChannel = (typeof PLATFORM_CHANNELS)[number];
+
+/** Device ids: letters, digits, `-`, `_`, `.`; 1–64 characters. Safe in topics, URLs and tags. */
+export const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function isDeviceId(value: string): boolean {
+  return DEVICE_ID_PATTERN.test(value);
+}
+
+/** Internal topic on which the broker republishes every accepted Reading for the API. */
+export const INTERNAL_READINGS_TOPIC = '$internal/ioc/v1/readings';
+/** Internal topic on which the broker republishes every rejection (for operators' live view). */
+export const INTERNAL_REJECTIONS_TOPIC = '$internal/ioc/v1/rejections';
+
+export function deviceTopic(
+  domain: Domain,
+  deviceId: string,
+  channel: DeviceChannel | PlatformChannel,
+): string {
+  return `${TOPIC_ROOT}/${domain}/${deviceId}/${channel}`;
+}
+
+export interface ParsedDeviceTopic {
+  domain: Domain;
+  deviceId: string;
+  channel: DeviceChannel;
+}
+
+export type TopicParseResult = { ok: true; topic: ParsedDeviceTopic } | { ok: false; detail: string };
+
+/** Parses a topic a device published on; anything but a device→platform channel is refused. */
+export function parseDeviceTopic(topic: string): TopicParseResult {
+  const parts = topic.split('/');
+  if (parts.length !== 5 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT) {
+    return { ok: false, detail: `topic must be ${TOPIC_ROOT}/{domain}/{deviceId}/{telemetry|event|status}` };
+  }
+  const [, , domain, deviceId, channel] = parts as [string, string, string, string, string];
+  if (!isDomain(domain)) return { ok: false, detail: `unknown domain "${truncate(domain)}"` };
+  if (!isDeviceId(deviceId)) return { ok: false, detail: `malformed device id "${truncate(deviceId)}"` };
+  if (!(DEVICE_CHANNELS as readonly string[]).includes(channel)) {
+    return { ok: false, detail: `devices may not publish on channel "${truncate(channel)}"` };
+  }
+  return { ok: true, topic: { domain, deviceId, channel: channel as DeviceChannel } };
+}
+
+function truncate(value: string): string {
+  return value.length > 40 ? `${value.slice(0, 40)}…` : value;
+}
