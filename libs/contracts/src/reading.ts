@@ -25,7 +25,7 @@ export interface Reading {
   /** The device's own area (a leaf or inner node of the area tree). */
   areaId: string;
   /** Area ids from the root to `areaId`, so subscribers to any ancestor area match. */
-  areaPath: string[];
+  areaPath: readonly string[];
   location: GeoPoint;
   /** Observation time, epoch milliseconds (UTC). */
   ts: number;

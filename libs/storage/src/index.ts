@@ -1,1 +1,2 @@
 export * from './time-series-store';
+export * from './storage-env';

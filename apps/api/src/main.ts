@@ -1,0 +1,41 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { apiEnvSchema, setupOpenApi } from '@ioc/ops-api';
+import { DeviceRegistry, loadSeeds } from '@ioc/registry';
+import { createLogger, onShutdown, parseEnv } from '@ioc/runtime';
+import { createTimeSeriesStore, storageConfigFromEnv } from '@ioc/storage';
+import { AppModule } from './app.module';
+
+async function main(): Promise<void> {
+  const env = parseEnv(apiEnvSchema);
+  const logger = createLogger('api', { level: env.IOC_LOG_LEVEL });
+  const registry = new DeviceRegistry(loadSeeds(env.IOC_SEEDS_DIR));
+  const store = createTimeSeriesStore(storageConfigFromEnv(env));
+  await store.init();
+  const app = await NestFactory.create(
+    AppModule.register({
+      registry,
+      store,
+      logger,
+      settings: {
+        brokerUrl: env.IOC_BROKER_URL,
+        internalSecret: env.IOC_INTERNAL_SECRET,
+        historyMaxPoints: env.IOC_HISTORY_MAX_POINTS,
+      },
+    }),
+    { logger: ['error', 'warn'] },
+  );
+  app.enableShutdownHooks();
+  setupOpenApi(app);
+  await app.listen(env.IOC_HTTP_PORT, env.IOC_HTTP_HOST);
+  logger.info({ url: await app.getUrl() }, 'API listening');
+  onShutdown(logger, async () => {
+    await app.close();
+    await store.close();
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,44 @@
+import { brokerEnvSchema, startIngestBroker } from '@ioc/ingest';
+import { DeviceRegistry, loadSeeds } from '@ioc/registry';
+import { createLogger, onShutdown, parseEnv } from '@ioc/runtime';
+import { BatchingWriter, createTimeSeriesStore, storageConfigFromEnv } from '@ioc/storage';
+import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/ingest';
+
+async function main(): Promise<void> {
+  const env = parseEnv(brokerEnvSchema);
+  const logger = createLogger('broker', { level: env.IOC_LOG_LEVEL });
+  if (env.IOC_INTERNAL_SECRET === DEVELOPMENT_INTERNAL_SECRET) {
+    logger.warn('IOC_INTERNAL_SECRET is the development default: set your own outside a developer machine');
+  }
+  const registry = new DeviceRegistry(loadSeeds(env.IOC_SEEDS_DIR));
+  const store = createTimeSeriesStore(storageConfigFromEnv(env));
+  await store.init();
+  const writer = new BatchingWriter(store, {
+    maxBatch: env.IOC_WRITE_BATCH_SIZE,
+    maxDelayMs: env.IOC_WRITE_BATCH_DELAY_MS,
+    onError: (error: Error) => logger.error({ err: error.message }, 'store write failed; retrying'),
+  });
+  const broker = await startIngestBroker({
+    host: env.IOC_MQTT_HOST,
+    port: env.IOC_MQTT_PORT,
+    directory: registry,
+    writer,
+    internalSecret: env.IOC_INTERNAL_SECRET,
+    maxPayloadBytes: env.IOC_MAX_PAYLOAD_BYTES,
+    maxFutureSkewMs: env.IOC_MAX_CLOCK_SKEW_MS,
+    liveFlushMs: env.IOC_LIVE_FLUSH_MS,
+    statsIntervalMs: 2000,
+    logger,
+  });
+  logger.info({ storage: store.kind, devices: registry.listDevices({}).length }, 'broker ready');
+  onShutdown(logger, async () => {
+    await broker.close();
+    await store.close();
+  });
+}
+
+main().catch((error: unknown) => {
+  // Configuration and start-up errors: say what is wrong and stop.
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

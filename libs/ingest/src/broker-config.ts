@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { envField } from '@ioc/runtime';
+import { storageEnvSchema } from '@ioc/storage';
+
+/** Default internal secret for a developer's machine; production must set its own. */
+export const DEVELOPMENT_INTERNAL_SECRET = 'ioc-dev-internal-secret';
+
+/** Every environment variable the broker reads, validated once at boot. */
+export const brokerEnvSchema = storageEnvSchema.extend({
+  IOC_MQTT_HOST: z.string().default('0.0.0.0').describe('Address the MQTT listener binds'),
+  IOC_MQTT_PORT: envField.port(1883).describe('MQTT (TCP) port'),
+  IOC_SEEDS_DIR: z
+    .string()
+    .optional()
+    .describe('Directory with areas.json and devices.json (default: seeds/)'),
+  IOC_INTERNAL_SECRET: z
+    .string()
+    .min(16)
+    .default(DEVELOPMENT_INTERNAL_SECRET)
+    .describe('Shared secret of platform services on the broker (user ioc-internal); secret'),
+  IOC_MAX_PAYLOAD_BYTES: envField.positiveInt(16_384).describe('Largest accepted device payload'),
+  IOC_MAX_CLOCK_SKEW_MS: envField.positiveInt(300_000).describe('How far in the future a timestamp may be'),
+  IOC_WRITE_BATCH_SIZE: envField.positiveInt(5_000).describe('Readings per store write at most'),
+  IOC_WRITE_BATCH_DELAY_MS: envField.positiveInt(100).describe('Longest a reading waits to be written'),
+  IOC_LIVE_FLUSH_MS: envField.positiveInt(20).describe('Longest a reading waits to be relayed live'),
+  IOC_LOG_LEVEL: envField.logLevel(),
+});
+export type BrokerEnv = z.infer<typeof brokerEnvSchema>;

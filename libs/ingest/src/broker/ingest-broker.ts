@@ -1,0 +1,145 @@
+import { createServer, type Server } from 'node:net';
+import { Aedes } from 'aedes';
+import { INTERNAL_READINGS_TOPIC, type Reading } from '@ioc/contracts';
+import type { Logger } from '@ioc/runtime';
+import { CoalescingRelay } from '../coalescing-relay';
+import type { DeviceDirectory } from '../device-directory';
+import { IngestPipeline } from '../ingest-pipeline';
+import { IngestStats, type IngestStatsSnapshot } from '../ingest-stats';
+import { createAuthenticate } from './authenticate';
+import { createAuthorizePublish } from './authorize-publish';
+import { createAuthorizeSubscribe } from './authorize-subscribe';
+import { InternalClients } from './internal-clients';
+import { RejectionReporter } from './rejection-reporter';
+
+/** Internal topic carrying the broker's ingest counters (retained, refreshed periodically). */
+export const INTERNAL_INGEST_STATS_TOPIC = '$internal/ioc/v1/ingest-stats';
+
+/** Where accepted readings go to be stored (the storage library's BatchingWriter fits). */
+export interface ReadingWriter {
+  add(reading: Reading): void;
+  stats(): { queued: number; written: number; failedWrites: number; lastError?: string };
+  close(): Promise<void>;
+}
+
+export interface IngestBrokerOptions {
+  host: string;
+  port: number;
+  directory: DeviceDirectory;
+  writer: ReadingWriter;
+  internalSecret: string;
+  maxPayloadBytes: number;
+  maxFutureSkewMs: number;
+  /** How long accepted readings may wait to be relayed to the API in one internal message. */
+  liveFlushMs: number;
+  statsIntervalMs: number;
+  logger: Logger;
+}
+
+export interface IngestBroker {
+  readonly port: number;
+  readonly aedes: Aedes;
+  stats(): IngestStatsSnapshot;
+  close(): Promise<void>;
+}
+
+/** aedes on TCP with the platform's hooks: the whole device-facing side of the platform. */
+export async function startIngestBroker(options: IngestBrokerOptions): Promise<IngestBroker> {
+  const { logger, writer } = options;
+  const stats = new IngestStats();
+  const internal = new InternalClients(options.internalSecret);
+  // The hooks are built before the broker exists; they reach it through this reference.
+  const ref: { aedes?: Aedes } = {};
+  const rejections = new RejectionReporter(() => ref.aedes, stats, logger);
+  const pipeline = new IngestPipeline(options.directory, {
+    maxPayloadBytes: options.maxPayloadBytes,
+    maxFutureSkewMs: options.maxFutureSkewMs,
+  });
+  const live = new CoalescingRelay<Reading>(
+    (batch) =>
+      ref.aedes?.publish(
+        {
+          cmd: 'publish',
+          topic: INTERNAL_READINGS_TOPIC,
+          payload: Buffer.from(JSON.stringify(batch)),
+          qos: 1,
+          retain: false,
+          dup: false,
+        },
+        (error) => {
+          if (error) logger.error({ err: error }, 'live relay publish failed');
+        },
+      ),
+    { intervalMs: options.liveFlushMs, maxBatch: 1000 },
+  );
+
+  const broker = await Aedes.createBroker({
+    authenticate: createAuthenticate(internal, logger),
+    authorizeSubscribe: createAuthorizeSubscribe(internal, logger),
+    authorizePublish: createAuthorizePublish({
+      pipeline,
+      internal,
+      rejections,
+      sink: {
+        accept(reading) {
+          stats.countAccepted(reading.domain);
+          writer.add(reading);
+          live.push(reading);
+        },
+      },
+    }),
+    // A frozen subscriber must not stall delivery to everyone else.
+    drainTimeout: 30_000,
+  });
+  ref.aedes = broker;
+  broker.on('clientError', (client, error) => {
+    logger.warn({ clientId: client.id, err: error.message }, 'client error');
+  });
+  broker.on('connectionError', (client, error) => {
+    logger.warn({ clientId: client.id, err: error.message }, 'connection error');
+  });
+
+  const snapshot = (): IngestStatsSnapshot =>
+    stats.snapshot({ storage: writer.stats(), connectedClients: broker.connectedClients });
+  const publishStats = (): void =>
+    broker.publish(
+      {
+        cmd: 'publish',
+        topic: INTERNAL_INGEST_STATS_TOPIC,
+        payload: Buffer.from(JSON.stringify(snapshot())),
+        qos: 0,
+        retain: true,
+        dup: false,
+      },
+      () => undefined,
+    );
+  const statsTimer = setInterval(publishStats, options.statsIntervalMs);
+  statsTimer.unref();
+
+  const server: Server = createServer(broker.handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  logger.info({ host: options.host, port }, 'MQTT broker listening');
+
+  return {
+    port,
+    aedes: broker,
+    stats: snapshot,
+    async close() {
+      clearInterval(statsTimer);
+      live.flush();
+      // Stop accepting first; the server's callback fires once aedes has closed every client.
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await serverClosed;
+      await writer.close();
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { envField } from '@ioc/runtime';
+import { storageEnvSchema } from '@ioc/storage';
+
+/** Every environment variable the API reads, validated once at boot. */
+export const apiEnvSchema = storageEnvSchema.extend({
+  IOC_HTTP_HOST: z.string().default('0.0.0.0').describe('Address the HTTP/socket.io listener binds'),
+  IOC_HTTP_PORT: envField.port(3000).describe('HTTP port of the REST API, OpenAPI docs and socket.io'),
+  IOC_BROKER_URL: z
+    .string()
+    .default('mqtt://127.0.0.1:1883')
+    .describe('Broker the API takes live readings from'),
+  IOC_INTERNAL_SECRET: z
+    .string()
+    .min(16)
+    .default('ioc-dev-internal-secret')
+    .describe('Shared secret of platform services on the broker (user ioc-internal); secret'),
+  IOC_SEEDS_DIR: z
+    .string()
+    .optional()
+    .describe('Directory with areas.json and devices.json (default: seeds/)'),
+  IOC_HISTORY_MAX_POINTS: envField.positiveInt(10_000).describe('Most points one history request may return'),
+  IOC_LOG_LEVEL: envField.logLevel(),
+});
+export type ApiEnv = z.infer<typeof apiEnvSchema>;
+
+/** What the API module needs at run time, resolved from the environment by the app. */
+export interface OpsApiSettings {
+  brokerUrl: string;
+  internalSecret: string;
+  historyMaxPoints: number;
+}

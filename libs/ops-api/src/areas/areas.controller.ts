@@ -1,0 +1,30 @@
+import { Controller, Get, Inject, NotFoundException, Param } from '@nestjs/common';
+import { ApiNotFoundResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { RegistryReader } from '../registry-port';
+import { DEVICE_REGISTRY } from '../tokens';
+
+@ApiTags('areas')
+@Controller('api/v1/areas')
+export class AreasController {
+  constructor(@Inject(DEVICE_REGISTRY) private readonly registry: RegistryReader) {}
+
+  @Get()
+  @ApiOperation({ summary: 'The administrative area tree as a flat list (parentId links)' })
+  list() {
+    return this.registry.listAreas();
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One area with its path from the root' })
+  @ApiNotFoundResponse()
+  get(@Param('id') id: string) {
+    const area = this.registry.getArea(id);
+    if (!area)
+      throw new NotFoundException({
+        statusCode: 404,
+        error: 'Not Found',
+        message: `No area "${id.slice(0, 64)}"`,
+      });
+    return { ...area, path: this.registry.areaPath(id) };
+  }
+}

@@ -1,0 +1,71 @@
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import {
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiBadRequestResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { AGGREGATIONS } from '@ioc/storage';
+import { DEVICE_TYPES, DOMAINS } from '@ioc/contracts';
+import { ZodValidationPipe } from '../common/zod-validation.pipe';
+import {
+  deviceListQuery,
+  type DeviceListQuery,
+  historyQuery,
+  type HistoryQueryParams,
+} from './device-queries';
+import { DevicesService } from './devices.service';
+
+@ApiTags('devices')
+@Controller('api/v1/devices')
+export class DevicesController {
+  constructor(private readonly devices: DevicesService) {}
+
+  @Get()
+  @ApiOperation({
+    summary: 'Registered devices, filtered by domain, type and area (area includes its sub-areas)',
+  })
+  @ApiQuery({ name: 'domain', required: false, enum: DOMAINS })
+  @ApiQuery({ name: 'type', required: false, enum: DEVICE_TYPES })
+  @ApiQuery({ name: 'area', required: false, description: 'Area id; devices in its sub-areas match too' })
+  @ApiQuery({ name: 'limit', required: false, type: Number })
+  @ApiQuery({ name: 'offset', required: false, type: Number })
+  @ApiBadRequestResponse({ description: 'A parameter is invalid; `parameter` names it' })
+  list(@Query(new ZodValidationPipe(deviceListQuery)) query: DeviceListQuery) {
+    return this.devices.list(query);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One device with its area path' })
+  @ApiNotFoundResponse()
+  get(@Param('id') id: string) {
+    return this.devices.get(id);
+  }
+
+  @Get(':id/latest')
+  @ApiOperation({ summary: 'Latest value of each metric the device reported, with its time and unit' })
+  @ApiOkResponse({ description: '`{ deviceId, lastSeen, metrics: { name: { value, ts, unit } } }`' })
+  @ApiNotFoundResponse()
+  latest(@Param('id') id: string) {
+    return this.devices.latest(id);
+  }
+
+  @Get(':id/history')
+  @ApiOperation({
+    summary: 'History of one metric: raw points, or one aggregate per window',
+    description:
+      'from/to: ISO-8601 or epoch ms (default: the last 24 h). every: window (30s, 5m, 1h, 1d); fn: mean|min|max|last (default mean when every is set). Windows are aligned to UTC; empty windows are omitted.',
+  })
+  @ApiQuery({ name: 'metric', required: true })
+  @ApiQuery({ name: 'from', required: false })
+  @ApiQuery({ name: 'to', required: false })
+  @ApiQuery({ name: 'every', required: false })
+  @ApiQuery({ name: 'fn', required: false, enum: AGGREGATIONS })
+  @ApiBadRequestResponse({ description: 'A parameter is invalid or the answer would exceed the point limit' })
+  @ApiNotFoundResponse()
+  history(@Param('id') id: string, @Query(new ZodValidationPipe(historyQuery)) query: HistoryQueryParams) {
+    return this.devices.history(id, query);
+  }
+}

@@ -1,0 +1,5 @@
+/** Injection tokens for the ports the app hands to the API module. */
+export const TIME_SERIES_STORE = Symbol('TimeSeriesStore');
+export const DEVICE_REGISTRY = Symbol('DeviceRegistry');
+export const OPS_API_SETTINGS = Symbol('OpsApiSettings');
+export const LOGGER = Symbol('Logger');

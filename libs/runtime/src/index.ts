@@ -1,0 +1,3 @@
+export * from './env-config';
+export * from './logger';
+export * from './shutdown';

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+/**
+ * Storage settings shared by every process that opens the time-series store (broker and API),
+ * as environment variables.
+ */
+export const storageEnvSchema = z.object({
+  IOC_STORAGE: z
+    .enum(['embedded', 'influxdb'])
+    .default('embedded')
+    .describe('Time-series store: embedded (a file under IOC_DATA_DIR) or influxdb'),
+  IOC_DATA_DIR: z
+    .string()
+    .default('./data')
+    .describe('Directory of the embedded store and other local state'),
+  IOC_INFLUX_URL: z.url().default('http://127.0.0.1:8086').describe('InfluxDB base URL (v1-compatible API)'),
+  IOC_INFLUX_DB: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only')
+    .default('ioc')
+    .describe('InfluxDB database (on 2.x: the bucket mapped through DBRP)'),
+  IOC_INFLUX_TOKEN: z.string().optional().describe('InfluxDB token (2.x/3.x); secret'),
+  IOC_INFLUX_USER: z.string().optional().describe('InfluxDB 1.x username'),
+  IOC_INFLUX_PASSWORD: z.string().optional().describe('InfluxDB 1.x password; secret'),
+});
+export type StorageEnv = z.infer<typeof storageEnvSchema>;
+
+export type StorageConfig =
+  | { storage: 'embedded'; dataDir: string }
+  | {
+      storage: 'influxdb';
+      url: string;
+      database: string;
+      token?: string;
+      username?: string;
+      password?: string;
+    };
+
+export function storageConfigFromEnv(env: StorageEnv): StorageConfig {
+  if (env.IOC_STORAGE === 'embedded') return { storage: 'embedded', dataDir: env.IOC_DATA_DIR };
+  return {
+    storage: 'influxdb',
+    url: env.IOC_INFLUX_URL,
+    database: env.IOC_INFLUX_DB,
+    ...(env.IOC_INFLUX_TOKEN ? { token: env.IOC_INFLUX_TOKEN } : {}),
+    ...(env.IOC_INFLUX_USER ? { username: env.IOC_INFLUX_USER } : {}),
+    ...(env.IOC_INFLUX_PASSWORD ? { password: env.IOC_INFLUX_PASSWORD } : {}),
+  };
+}

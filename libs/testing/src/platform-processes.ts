@@ -1,0 +1,153 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { freePort } from './free-port';
+
+const WORKSPACE_ROOT = resolve(__dirname, '..', '..', '..');
+const REGISTER = join(WORKSPACE_ROOT, 'scripts', 'register.js');
+
+export const BROKER_ENTRY = join(WORKSPACE_ROOT, 'apps', 'broker', 'src', 'main.ts');
+export const API_ENTRY = join(WORKSPACE_ROOT, 'apps', 'api', 'src', 'main.ts');
+
+export interface ServiceProcess {
+  readonly child: ChildProcess;
+  /** Everything the process printed so far (JSON log lines). */
+  output(): string;
+  /** Resolves when the process has exited. */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Starts one of the platform's apps as a real Node.js process, exactly as `npm start` does, and
+ * waits until it logs `readyMessage`. Fails with the process's output if it exits or times out.
+ */
+export async function startService(
+  entry: string,
+  env: Record<string, string>,
+  readyMessage: string,
+  timeoutMs = 30_000,
+): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ['-r', REGISTER, entry], {
+    cwd: WORKSPACE_ROOT,
+    env: { ...process.env, IOC_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+
+  await new Promise<void>((ready, fail) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      fail(new Error(`${entry} not ready after ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    const check = (): void => {
+      if (output.includes(readyMessage)) {
+        clearTimeout(timer);
+        child.stdout?.off('data', check);
+        ready();
+      }
+    };
+    child.stdout?.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      fail(new Error(`${entry} exited with ${code} before it was ready:\n${output}`));
+    });
+  });
+
+  return {
+    child,
+    output: () => output,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      const killTimer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(killTimer);
+    },
+  };
+}
+
+export interface PlatformOptions {
+  storage: 'embedded' | 'influxdb';
+  influxUrl?: string;
+  influxDatabase?: string;
+  /** Extra environment for both processes. */
+  env?: Record<string, string>;
+}
+
+export interface RunningPlatform {
+  mqttUrl: string;
+  mqttPort: number;
+  httpUrl: string;
+  dataDir: string;
+  broker: ServiceProcess;
+  api: ServiceProcess;
+  stop(): Promise<void>;
+}
+
+/** Broker and API as separate processes on free loopback ports, with their own data directory. */
+export async function startPlatform(options: PlatformOptions): Promise<RunningPlatform> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ioc-platform-'));
+  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const env: Record<string, string> = {
+    IOC_STORAGE: options.storage,
+    IOC_DATA_DIR: dataDir,
+    IOC_MQTT_HOST: '127.0.0.1',
+    IOC_MQTT_PORT: String(mqttPort),
+    IOC_HTTP_HOST: '127.0.0.1',
+    IOC_HTTP_PORT: String(httpPort),
+    IOC_BROKER_URL: `mqtt://127.0.0.1:${mqttPort}`,
+    IOC_INTERNAL_SECRET: 'test-internal-secret-0123456789',
+    ...(options.influxUrl ? { IOC_INFLUX_URL: options.influxUrl } : {}),
+    IOC_INFLUX_DB: options.influxDatabase ?? 'ioc_e2e',
+    ...options.env,
+  };
+  const broker = await startService(BROKER_ENTRY, env, 'broker ready');
+  let api: ServiceProcess;
+  try {
+    api = await startService(API_ENTRY, env, 'API listening');
+  } catch (error) {
+    await broker.stop();
+    throw error;
+  }
+  return {
+    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    mqttPort,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    dataDir,
+    broker,
+    api,
+    async stop() {
+      await api.stop();
+      await broker.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value that is not undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${what} not met within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
