@@ -33,6 +33,8 @@ export interface EnumMetric extends MetricBase {
 export interface TextMetric extends MetricBase {
   kind: 'text';
   maxLength: number;
+  /** Characters a value may contain: free text from a device never carries markup or controls. */
+  pattern: RegExp;
 }
 export type MetricDefinition = NumericMetric | BooleanMetric | EnumMetric | TextMetric;
 
@@ -61,13 +63,17 @@ const oneOf = (values: readonly string[], description: string): EnumMetric => ({
   description,
 });
 
-const text = (maxLength: number, description: string): TextMetric => ({
+const text = (maxLength: number, pattern: RegExp, description: string): TextMetric => ({
   kind: 'text',
   ucum: '1',
   unit: '',
   maxLength,
+  pattern,
   description,
 });
+
+/** Version strings such as `2.4.1`, `v1.0.0-rc.2+b7`, `FW 3.1 (build 45)`: no quotes, markup or controls. */
+const VERSION_TEXT = /^[A-Za-z0-9][A-Za-z0-9 ._+:~()/-]*$/;
 
 const CONCENTRATION = 'ug/m3';
 
@@ -140,7 +146,7 @@ export const METRIC_CATALOGUE = {
   // Device health (status topic)
   batteryLevel: num('1', '', 0, 1, 'Battery charge as a fraction (0–1)'),
   rssi: num('dB[mW]', 'dBm', -150, 0, 'Received signal strength'),
-  firmwareVersion: text(32, 'Firmware version reported by the device'),
+  firmwareVersion: text(32, VERSION_TEXT, 'Firmware version reported by the device'),
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricName = keyof typeof METRIC_CATALOGUE;

@@ -5,7 +5,7 @@ import {
   DEVICE_TYPE_CONTRACTS,
   STATUS_METRICS,
 } from './device-types';
-import { METRIC_CATALOGUE, type MetricDefinition, type MetricName } from './metric-catalogue';
+import { isMetricName, METRIC_CATALOGUE, type MetricDefinition, type MetricName } from './metric-catalogue';
 import type { MetricValue } from './reading';
 import type { Rejection } from './rejections';
 import type { DeviceChannel } from './topics';
@@ -36,7 +36,7 @@ function metricSchema(definition: MetricDefinition): z.ZodType<MetricValue> {
     case 'enum':
       return z.enum(definition.values as [string, ...string[]]);
     case 'text':
-      return z.string().max(definition.maxLength);
+      return z.string().max(definition.maxLength).regex(definition.pattern);
   }
 }
 
@@ -118,17 +118,33 @@ export function parsePayload(
   raw: string | Uint8Array,
   options: PayloadOptions,
 ): PayloadResult {
-  const schema = PAYLOAD_SCHEMAS[type][channel];
+  // Own-property lookups: `type` often comes from registry data and `channel` from a topic, so a
+  // stale type or a name such as "constructor" must be refused, not resolved through a prototype.
+  const schemas = Object.hasOwn(PAYLOAD_SCHEMAS, type) ? PAYLOAD_SCHEMAS[type] : undefined;
+  if (!schemas) {
+    return { ok: false, reason: 'schema-violation', detail: `unknown device type ${quote(String(type))}` };
+  }
+  const schema = Object.hasOwn(schemas, channel) ? schemas[channel] : undefined;
   if (!schema) {
-    return { ok: false, reason: 'schema-violation', detail: `a ${type} sends no messages on "${channel}"` };
+    return {
+      ok: false,
+      reason: 'schema-violation',
+      detail: `a ${type} sends no messages on ${quote(String(channel))}`,
+    };
   }
   let json: unknown;
   try {
     json = JSON.parse(typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8'));
   } catch (error) {
-    return { ok: false, reason: 'malformed-json', detail: (error as Error).message.slice(0, 200) };
+    return {
+      ok: false,
+      reason: 'malformed-json',
+      detail: printable(String((error as Error).message).slice(0, 200)),
+    };
   }
-  const parsed = schema.safeParse(json);
+  // reportInput: issues keep the offending value, so a missing field (input undefined) can be told
+  // apart from a wrong one; the value itself is never echoed into the detail.
+  const parsed = schema.safeParse(json, { reportInput: true });
   if (!parsed.success) return describeIssue(parsed.error.issues[0]);
   const { ts, seq, event, metrics } = parsed.data;
   const tsMs = ts === undefined ? options.now : typeof ts === 'number' ? ts : Date.parse(ts);
@@ -137,14 +153,14 @@ export function parsePayload(
     return {
       ok: false,
       reason: 'timestamp-in-future',
-      detail: `ts ${new Date(tsMs).toISOString()} is more than ${(maxFuture - options.now) / 1000} s ahead of the platform clock`,
+      detail: `ts ${formatTs(tsMs)} is more than ${(maxFuture - options.now) / 1000} s ahead of the platform clock`,
     };
   }
   if (tsMs < EARLIEST_TIMESTAMP_MS) {
     return {
       ok: false,
       reason: 'timestamp-too-old',
-      detail: `ts ${new Date(tsMs).toISOString()} is before 2000-01-01`,
+      detail: `ts ${formatTs(tsMs)} is before 2000-01-01`,
     };
   }
   const defined = Object.fromEntries(Object.entries(metrics).filter(([, v]) => v !== undefined)) as Record<
@@ -162,13 +178,61 @@ export function parsePayload(
   };
 }
 
+/** Largest epoch ms a Date can hold (±100,000,000 days); beyond it toISOString() throws. */
+const MAX_DATE_MS = 8.64e15;
+
+function formatTs(ms: number): string {
+  return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : `${ms} ms since 1970`;
+}
+
+const TS_FORMAT =
+  'an ISO-8601 date-time with a UTC offset (e.g. "2026-11-27T08:00:00+07:00") or a non-negative integer of epoch milliseconds';
+/** Unknown keys named in a detail; the rest are counted. Each is cut to 40 characters. */
+const MAX_LISTED_KEYS = 5;
+
+/** Device-supplied text inside a detail: quoted, escaped (quotes, control characters), cut short. */
+function quote(value: string, max = 40): string {
+  return JSON.stringify(value.length > max ? `${value.slice(0, max)}…` : value);
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** Control characters escaped, so a detail is safe in logs and terminals. */
+function printable(value: string): string {
+  return value.replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function describeIssue(issue: z.core.$ZodIssue | undefined): { ok: false } & Rejection {
-  if (!issue) return { ok: false, reason: 'schema-violation', detail: 'payload does not match the contract' };
-  const path = issue.path.length > 0 ? issue.path.join('.') : '(payload)';
+  const violation = (detail: string): { ok: false } & Rejection => ({
+    ok: false,
+    reason: 'schema-violation',
+    detail,
+  });
+  if (!issue) return violation('payload does not match the contract');
+  const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(payload)';
+  const missing = issue.path.length > 0 && issue.input === undefined;
+
+  if (issue.code === 'invalid_union') {
+    // A discriminated union (camera events) reports the whole object as input, with the options.
+    const union = issue as { discriminator?: unknown; options?: unknown[]; input?: unknown };
+    if (typeof union.discriminator === 'string') {
+      const input = union.input as Record<string, unknown> | undefined;
+      if (input?.[union.discriminator] === undefined) return violation(`${path} is required`);
+      const options = (union.options ?? []).map((option) => JSON.stringify(option)).join(', ');
+      return violation(`${path} must be one of ${options}`);
+    }
+  }
+  // invalid_type for most fields, invalid_union for ts, invalid_value for an enum metric.
+  if (missing) return violation(`${path} is required`);
+  if (path === 'ts') return violation(`ts must be ${TS_FORMAT}`);
+  if (issue.code === 'invalid_type' && issue.expected === 'int') {
+    return violation(`${path} must be an integer`);
+  }
   if (issue.code === 'too_small' || issue.code === 'too_big') {
     const metric = issue.path[issue.path.length - 1];
-    const definition =
-      typeof metric === 'string' ? (METRIC_CATALOGUE as Record<string, MetricDefinition>)[metric] : undefined;
+    const definition: MetricDefinition | undefined =
+      typeof metric === 'string' && isMetricName(metric) ? METRIC_CATALOGUE[metric] : undefined;
     if (definition && (definition.kind === 'number' || definition.kind === 'integer')) {
       return {
         ok: false,
@@ -179,11 +243,10 @@ function describeIssue(issue: z.core.$ZodIssue | undefined): { ok: false } & Rej
     }
   }
   if (issue.code === 'unrecognized_keys') {
-    return {
-      ok: false,
-      reason: 'schema-violation',
-      detail: `${path}: unknown field(s) ${issue.keys.map((k) => `"${k.slice(0, 40)}"`).join(', ')}`,
-    };
+    const listed = issue.keys.slice(0, MAX_LISTED_KEYS).map((key) => quote(key));
+    const more =
+      issue.keys.length > MAX_LISTED_KEYS ? ` and ${issue.keys.length - MAX_LISTED_KEYS} more` : '';
+    return violation(`${path}: unknown field(s) ${listed.join(', ')}${more}`);
   }
-  return { ok: false, reason: 'schema-violation', detail: `${path}: ${issue.message}` };
+  return violation(`${path}: ${issue.message}`);
 }

@@ -52,7 +52,7 @@ export class IngestPipeline {
     if (device.domain !== domain) {
       return reject({
         reason: 'wrong-domain',
-        detail: `device "${deviceId}" is a ${device.type} in domain "${device.domain}", not "${domain}"`,
+        detail: `device "${deviceId}" (${device.type}) belongs to domain "${device.domain}", not "${domain}"`,
       });
     }
     const result = parsePayload(device.type, channel, payload, {

@@ -1,0 +1,146 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { DEVICE_TYPE_CONTRACTS, DEVICE_TYPES, type DeviceTypeContract, isDeviceType } from './device-types';
+import { parsePayload, type PayloadResult } from './payloads';
+import { REJECTION_REASONS } from './rejections';
+import { DEVICE_CHANNELS } from './topics';
+
+/**
+ * Runs every example payload under ./fixtures. The files are meant for reuse by other suites
+ * (simulator, broker end-to-end): see libs/contracts/README.md for their format.
+ */
+
+const FIXTURES = join(__dirname, 'fixtures');
+
+/** Reasons only the broker can give (they need the topic, the registry or the byte count). */
+const BROKER_ONLY_REASONS = ['payload-too-large', 'invalid-topic', 'unknown-device', 'wrong-domain'];
+
+const common = {
+  description: z.string().min(1),
+  deviceType: z.string().refine(isDeviceType, 'not a device type'),
+  channel: z.enum(DEVICE_CHANNELS),
+  payload: z.string(),
+};
+const okFixture = z.strictObject({
+  ...common,
+  expected: z.strictObject({
+    ts: z.number().int().optional(),
+    seq: z.number().int().optional(),
+    event: z.string().optional(),
+    metrics: z.record(z.string(), z.union([z.number(), z.boolean(), z.string()])),
+  }),
+});
+const notOkFixture = z.strictObject({
+  ...common,
+  reason: z.enum(REJECTION_REASONS),
+  detailIncludes: z.string().min(1),
+});
+
+function load<T>(dir: 'ok' | 'not-ok', schema: z.ZodType<T>): [string, T][] {
+  return readdirSync(join(FIXTURES, dir))
+    .filter((file) => file.endsWith('.json'))
+    .sort()
+    .map((file) => {
+      const parsed = schema.safeParse(JSON.parse(readFileSync(join(FIXTURES, dir, file), 'utf8')));
+      if (!parsed.success) throw new Error(`fixtures/${dir}/${file}: ${z.prettifyError(parsed.error)}`);
+      return [file, parsed.data];
+    });
+}
+
+const OK = load('ok', okFixture);
+const NOT_OK = load('not-ok', notOkFixture);
+
+/** A fixed clock just after the fixtures' observation time (2026-11-27T08:00:00+07:00)… */
+const FIXED_NOW = Date.UTC(2026, 10, 27, 1, 5, 0);
+/** …and the real one: fixtures are written so that other suites can run them against a live broker. */
+const CLOCKS: [string, () => number][] = [
+  ['a fixed clock', () => FIXED_NOW],
+  ['the real clock', () => Date.now()],
+];
+
+function run(
+  fixture: { deviceType: string; channel: (typeof DEVICE_CHANNELS)[number]; payload: string },
+  now: number,
+  asBytes = false,
+): PayloadResult {
+  const raw = asBytes ? new TextEncoder().encode(fixture.payload) : fixture.payload;
+  return parsePayload(fixture.deviceType as (typeof DEVICE_TYPES)[number], fixture.channel, raw, { now });
+}
+
+describe('fixtures/ok', () => {
+  it('exist', () => {
+    expect(OK.length).toBeGreaterThan(0);
+  });
+
+  describe.each(CLOCKS)('with %s', (_clock, clock) => {
+    it.each(OK)('%s is accepted and normalised as expected', (_file, fixture) => {
+      for (const asBytes of [false, true]) {
+        const now = clock();
+        const result = run(fixture, now, asBytes);
+        if (!result.ok) throw new Error(`rejected: ${result.reason}: ${result.detail}`);
+        // An expected ts left out means "the receipt time" (a status without ts).
+        expect(result.payload).toEqual({ ts: now, ...fixture.expected });
+      }
+    });
+  });
+
+  it.each(DEVICE_TYPES)('cover %s telemetry', (type) => {
+    expect(OK.some(([, f]) => f.deviceType === type && f.channel === 'telemetry')).toBe(true);
+  });
+
+  it('cover every event of every device type', () => {
+    const events = DEVICE_TYPES.flatMap((type) =>
+      Object.keys((DEVICE_TYPE_CONTRACTS[type] as DeviceTypeContract).events).map(
+        (event) => `${type}:${event}`,
+      ),
+    );
+    const covered = new Set(
+      OK.filter(([, f]) => f.channel === 'event').map(([, f]) => `${f.deviceType}:${f.expected.event}`),
+    );
+    expect(events.filter((event) => !covered.has(event))).toEqual([]);
+  });
+
+  it('cover status with and without ts', () => {
+    const status = OK.filter(([, f]) => f.channel === 'status');
+    expect(status.some(([, f]) => f.expected.ts === undefined)).toBe(true);
+    expect(status.some(([, f]) => f.expected.ts !== undefined)).toBe(true);
+  });
+});
+
+describe('fixtures/not-ok', () => {
+  describe.each(CLOCKS)('with %s', (_clock, clock) => {
+    it.each(NOT_OK)('%s is rejected for its reason and detail', (_file, fixture) => {
+      for (const asBytes of [false, true]) {
+        const result = run(fixture, clock(), asBytes);
+        expect(result).toEqual({ ok: false, reason: fixture.reason, detail: expect.any(String) });
+        expect(result.ok ? '' : result.detail).toContain(fixture.detailIncludes);
+      }
+    });
+  });
+
+  it.each(NOT_OK)('%s is named after its reason', (file, fixture) => {
+    expect(file.startsWith(`${fixture.reason}`)).toBe(true);
+  });
+
+  it.each(REJECTION_REASONS.filter((reason) => !BROKER_ONLY_REASONS.includes(reason)))(
+    'cover the payload-level reason %s',
+    (reason) => {
+      expect(NOT_OK.some(([, f]) => f.reason === reason)).toBe(true);
+    },
+  );
+
+  it('leave Object.prototype alone', () => {
+    for (const [, fixture] of NOT_OK) run(fixture, FIXED_NOW);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});
+
+describe('fixture files', () => {
+  it.each([...OK.map(([file]) => ['ok', file]), ...NOT_OK.map(([file]) => ['not-ok', file])])(
+    '%s/%s has a lowercase kebab-case name',
+    (_dir, file) => {
+      expect(file).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*\.json$/);
+    },
+  );
+});

@@ -1,0 +1,201 @@
+import { DOMAINS } from './domains';
+import {
+  DEVICE_CHANNELS,
+  DEVICE_ID_PATTERN,
+  deviceTopic,
+  INTERNAL_READINGS_TOPIC,
+  INTERNAL_REJECTIONS_TOPIC,
+  isDeviceId,
+  parseDeviceTopic,
+  PLATFORM_CHANNELS,
+  TOPIC_ROOT,
+} from './topics';
+
+const MAX_ID = 'a'.repeat(64);
+const VALID_IDS = ['a', '7', 'aqs-tn-001', 'CAM_042', 'sl.12.3', 'A-b_C.9', MAX_ID];
+
+function expectRejected(topic: string): string {
+  const result = parseDeviceTopic(topic);
+  expect(result).toEqual({ ok: false, detail: expect.any(String) });
+  return result.ok ? '' : result.detail;
+}
+
+describe('parseDeviceTopic', () => {
+  describe('accepts every domain × device channel', () => {
+    const cases = DOMAINS.flatMap((domain) => DEVICE_CHANNELS.map((channel) => [domain, channel] as const));
+
+    it.each(cases)('%s / %s', (domain, channel) => {
+      const topic = `${TOPIC_ROOT}/${domain}/dev-1/${channel}`;
+      expect(parseDeviceTopic(topic)).toEqual({ ok: true, topic: { domain, deviceId: 'dev-1', channel } });
+    });
+
+    it('covers at least the four domains and three channels the architecture names', () => {
+      expect(cases).toHaveLength(DOMAINS.length * DEVICE_CHANNELS.length);
+      expect([...DOMAINS].sort()).toEqual(['camera', 'env', 'lighting', 'traffic']);
+      expect([...DEVICE_CHANNELS].sort()).toEqual(['event', 'status', 'telemetry']);
+    });
+  });
+
+  it.each(VALID_IDS)('accepts device id %j', (deviceId) => {
+    const result = parseDeviceTopic(`ioc/v1/env/${deviceId}/telemetry`);
+    expect(result.ok && result.topic.deviceId).toBe(deviceId);
+  });
+
+  describe('deviceTopic round-trips', () => {
+    const cases = DOMAINS.flatMap((domain) =>
+      DEVICE_CHANNELS.flatMap((channel) => VALID_IDS.map((deviceId) => [domain, deviceId, channel] as const)),
+    );
+
+    it.each(cases)('%s / %s / %s', (domain, deviceId, channel) => {
+      const topic = deviceTopic(domain, deviceId, channel);
+      expect(topic).toBe(`ioc/v1/${domain}/${deviceId}/${channel}`);
+      expect(parseDeviceTopic(topic)).toEqual({ ok: true, topic: { domain, deviceId, channel } });
+    });
+
+    it.each(PLATFORM_CHANNELS)(
+      'builds the platform channel %s, which parseDeviceTopic refuses',
+      (channel) => {
+        const topic = deviceTopic('lighting', 'sl-1', channel);
+        expect(topic).toBe(`ioc/v1/lighting/sl-1/${channel}`);
+        expect(expectRejected(topic)).toContain(`"${channel}"`);
+      },
+    );
+  });
+
+  describe('rejects', () => {
+    it.each([
+      'ioc/v2/env/dev-1/telemetry',
+      'IOC/v1/env/dev-1/telemetry',
+      'ioc/V1/env/dev-1/telemetry',
+      'iot/v1/env/dev-1/telemetry',
+      'x/v1/env/dev-1/telemetry',
+      'ioc-v1/env/dev-1/telemetry/x',
+    ])('a wrong root: %s', (topic) => {
+      expect(expectRejected(topic)).toContain(TOPIC_ROOT);
+    });
+
+    it.each([
+      '',
+      'ioc',
+      'ioc/v1',
+      'ioc/v1/env',
+      'ioc/v1/env/dev-1',
+      'ioc/v1/env/dev-1/telemetry/extra',
+      'ioc/v1/env/dev-1/command/ack',
+      'ioc/v1/env/dev-1/telemetry/',
+      '/ioc/v1/env/dev-1/telemetry',
+      'x/ioc/v1/env/dev-1/telemetry',
+      'ioc/v1/env/site/dev-1/telemetry',
+    ])('a wrong depth: %j', (topic) => {
+      expect(expectRejected(topic)).toContain('{deviceId}');
+    });
+
+    it.each(['water', 'ENV', 'Env', 'energy', 'envx', ' env', 'constructor', '__proto__', 'toString'])(
+      'an unknown domain %j',
+      (domain) => {
+        expect(expectRejected(`ioc/v1/${domain}/dev-1/telemetry`)).toBe(`unknown domain "${domain}"`);
+      },
+    );
+
+    it.each([...PLATFORM_CHANNELS, 'Telemetry', 'telemetry ', 'telemetryx', 'events', 'ack', 'constructor'])(
+      'the channel %j',
+      (channel) => {
+        expect(expectRejected(`ioc/v1/env/dev-1/${channel}`)).toBe(
+          `devices may not publish on channel "${channel}"`,
+        );
+      },
+    );
+
+    it.each([
+      'ioc/v1/+/dev-1/telemetry',
+      'ioc/v1/#/dev-1/telemetry',
+      'ioc/v1/env/+/telemetry',
+      'ioc/v1/env/#/telemetry',
+      'ioc/v1/env/dev-1/+',
+      'ioc/v1/env/dev-1/#',
+      'ioc/+/env/dev-1/telemetry',
+      '+/v1/env/dev-1/telemetry',
+      'ioc/v1/env/dev+1/telemetry',
+      'ioc/v1/env/dev#1/telemetry',
+      'ioc/v1/env/+',
+      'ioc/v1/#',
+      '#',
+    ])('a wildcard: %s', (topic) => {
+      expectRejected(topic);
+    });
+
+    it.each([
+      'ioc/v1//dev-1/telemetry',
+      'ioc/v1/env//telemetry',
+      'ioc/v1/env/dev-1/',
+      'ioc//env/dev-1/telemetry',
+      '/v1/env/dev-1/telemetry',
+      '////',
+    ])('an empty segment: %j', (topic) => {
+      expectRejected(topic);
+    });
+
+    it.each([
+      ['a space', 'dev 1'],
+      ['a leading space', ' dev1'],
+      ['a trailing newline', 'dev1\n'],
+      ['a double quote', 'dev"1'],
+      ['a single quote', "dev'1"],
+      ['a backslash', 'dev\\1'],
+      ['a NUL byte', 'dev\u00001'],
+      ['Vietnamese letters', 'trạm-01'],
+      ['an emoji', 'cam-📷'],
+      ['a full-width digit', 'dev１'],
+      ['a leading dot', '.hidden'],
+      ['a leading dash', '-dev'],
+      ['a leading underscore', '_dev'],
+      ['a dollar sign', '$SYS'],
+      ['65 characters', 'a'.repeat(65)],
+      ['10,000 characters', 'a'.repeat(10_000)],
+    ])('a device id with %s', (_label, deviceId) => {
+      const detail = expectRejected(`ioc/v1/env/${deviceId}/telemetry`);
+      expect(detail).toMatch(/^malformed device id "/);
+      // The offending id is echoed, cut short so a hostile topic cannot bloat logs.
+      expect(detail.length).toBeLessThanOrEqual('malformed device id ""'.length + 41);
+    });
+
+    it('a device id containing a slash (it changes the depth)', () => {
+      expectRejected('ioc/v1/env/dev/1/telemetry');
+      expectRejected('ioc/v1/env/dev%2F1/telemetry');
+    });
+
+    it.each([
+      INTERNAL_READINGS_TOPIC,
+      INTERNAL_REJECTIONS_TOPIC,
+      '$SYS/broker/uptime',
+      '$internal/ioc/v1/env/a/b',
+    ])('the internal and system topic %s', (topic) => {
+      expectRejected(topic);
+    });
+  });
+});
+
+describe('device ids', () => {
+  it('accepts exactly 1 to 64 characters', () => {
+    expect(isDeviceId('')).toBe(false);
+    expect(isDeviceId('a')).toBe(true);
+    expect(isDeviceId(MAX_ID)).toBe(true);
+    expect(isDeviceId(`${MAX_ID}a`)).toBe(false);
+  });
+
+  it('has a pattern anchored at both ends', () => {
+    expect(DEVICE_ID_PATTERN.source.startsWith('^')).toBe(true);
+    expect(DEVICE_ID_PATTERN.source.endsWith('$')).toBe(true);
+    expect(DEVICE_ID_PATTERN.flags).not.toContain('m');
+  });
+});
+
+describe('internal topics', () => {
+  it.each([INTERNAL_READINGS_TOPIC, INTERNAL_REJECTIONS_TOPIC])(
+    '%s lives under $ so MQTT wildcards never match it and devices cannot publish there',
+    (topic) => {
+      expect(topic.startsWith('$internal/')).toBe(true);
+      expect(topic).not.toMatch(/[+#]/);
+    },
+  );
+});
