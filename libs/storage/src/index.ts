@@ -1,2 +1,9 @@
 export * from './time-series-store';
 export * from './storage-env';
+export * from './errors';
+export { RESERVED_METRIC_NAMES, MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS } from './reading-validation';
+export * from './embedded-time-series.store';
+export * from './influx-time-series.store';
+export { quoteIdentifier, quoteString, canQuote } from './influxql';
+export * from './batching-writer';
+export * from './create-time-series-store';

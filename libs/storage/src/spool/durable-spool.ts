@@ -1,0 +1,258 @@
+import { type FileHandle, mkdir, open, readdir, readFile, rename, truncate, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decodeSegment, encodeRecord } from './spool-records';
+
+export interface DurableSpoolOptions {
+  dir: string;
+  /** Bound on bytes appended but not yet released; appends beyond it are refused. */
+  maxBytes: number;
+  /** A new segment file starts once the current one is this large. */
+  segmentBytes?: number;
+}
+
+export interface SpoolStats {
+  /** Records appended and not yet released (waiting for the store). */
+  records: number;
+  bytes: number;
+  maxBytes: number;
+  segments: number;
+  /** Group commits (write + fdatasync) done since open, and records they carried. */
+  commits: number;
+  committedRecords: number;
+  full: boolean;
+}
+
+/** Thrown by append() when the spool holds `maxBytes` already: the caller must refuse the message. */
+export class SpoolFullError extends Error {
+  constructor(readonly bytes: number, readonly maxBytes: number) {
+    super(`spool full: ${bytes} of ${maxBytes} bytes wait for the store`);
+    this.name = 'SpoolFullError';
+  }
+}
+
+interface Segment {
+  path: string;
+  firstIndex: number;
+  records: number;
+  bytes: number;
+}
+
+const CHECKPOINT_FILE = 'checkpoint.json';
+const SEGMENT_SUFFIX = '.seg';
+const segmentName = (firstIndex: number): string => `${String(firstIndex).padStart(16, '0')}${SEGMENT_SUFFIX}`;
+
+/**
+ * An append-only, crash-safe queue on disk: the broker appends each accepted reading and
+ * acknowledges the publish only once the append is on disk; the store writer releases records
+ * once they are stored. Appends made in the same moment share one write and one fdatasync
+ * (group commit), so durability costs one disk flush per batch, not per message.
+ *
+ * After a crash, `open` returns every record appended and not released, in order; replaying
+ * them is safe because the stores keep one point per (device, metric, ts).
+ */
+export class DurableSpool<T> {
+  private segments: Segment[] = [];
+  private active: FileHandle | undefined;
+  private nextIndex = 0;
+  private releasedIndex = 0;
+  /** Sizes of unreleased records, oldest first (head index avoids O(n) shifts). */
+  private sizes: number[] = [];
+  private sizesHead = 0;
+  private unreleasedBytes = 0;
+  private queued: Buffer[] = [];
+  private queuedBytes = 0;
+  private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  private committing = false;
+  private commits = 0;
+  private committedRecords = 0;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly options: Required<DurableSpoolOptions>,
+    private readonly encode: (item: T) => Buffer,
+  ) {}
+
+  /** Opens (or creates) the spool and returns the records that were never released. */
+  static async open<T>(
+    options: DurableSpoolOptions,
+    codec: { encode: (item: T) => Buffer; decode: (body: Buffer) => T },
+  ): Promise<{ spool: DurableSpool<T>; pending: T[] }> {
+    const spool = new DurableSpool<T>({ segmentBytes: 16 * 1024 * 1024, ...options }, codec.encode);
+    const pending = await spool.recover(codec.decode);
+    return { spool, pending };
+  }
+
+  /**
+   * Queues the item for the next group commit. The promise resolves once it is on disk; it
+   * rejects if the disk write fails. Throws SpoolFullError at once when the bound is reached.
+   */
+  append(item: T): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('spool closed'));
+    const record = encodeRecord(this.encode(item));
+    const bytes = this.unreleasedBytes + this.queuedBytes;
+    if (bytes + record.length > this.options.maxBytes) throw new SpoolFullError(bytes, this.options.maxBytes);
+    this.queued.push(record);
+    this.queuedBytes += record.length;
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (!this.committing) {
+      this.committing = true;
+      // Let every append of this turn of the event loop join the same commit.
+      setImmediate(() => void this.commitLoop());
+    }
+    return done;
+  }
+
+  /** The oldest `count` records are stored: forget them and reclaim their segments. */
+  release(count: number): void {
+    for (let i = 0; i < count; i++) {
+      this.unreleasedBytes -= this.sizes[this.sizesHead] ?? 0;
+      this.sizesHead++;
+    }
+    if (this.sizesHead > 4096 && this.sizesHead * 2 > this.sizes.length) {
+      this.sizes = this.sizes.slice(this.sizesHead);
+      this.sizesHead = 0;
+    }
+    this.releasedIndex += count;
+    this.scheduleCheckpoint();
+  }
+
+  isFull(): boolean {
+    return this.unreleasedBytes + this.queuedBytes >= this.options.maxBytes * 0.999;
+  }
+
+  stats(): SpoolStats {
+    return {
+      records: this.sizes.length - this.sizesHead,
+      bytes: this.unreleasedBytes + this.queuedBytes,
+      maxBytes: this.options.maxBytes,
+      segments: this.segments.length,
+      commits: this.commits,
+      committedRecords: this.committedRecords,
+      full: this.isFull(),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.committing) await new Promise((r) => setImmediate(r));
+    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
+    await this.writeCheckpoint();
+    await this.active?.close();
+    this.active = undefined;
+  }
+
+  private async commitLoop(): Promise<void> {
+    try {
+      while (this.queued.length > 0) {
+        const records = this.queued;
+        const waiters = this.waiters;
+        this.queued = [];
+        this.waiters = [];
+        this.queuedBytes = 0;
+        try {
+          const segment = await this.segmentFor();
+          const buffer = records.length === 1 ? (records[0] as Buffer) : Buffer.concat(records);
+          await (this.active as FileHandle).write(buffer, 0, buffer.length, segment.bytes);
+          await (this.active as FileHandle).datasync();
+          segment.bytes += buffer.length;
+          segment.records += records.length;
+          this.nextIndex += records.length;
+          for (const record of records) this.sizes.push(record.length);
+          this.unreleasedBytes += buffer.length;
+          this.commits++;
+          this.committedRecords += records.length;
+          for (const waiter of waiters) waiter.resolve();
+        } catch (error) {
+          for (const waiter of waiters) waiter.reject(error as Error);
+        }
+      }
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  private async segmentFor(): Promise<Segment> {
+    const current = this.segments[this.segments.length - 1];
+    if (current && this.active && current.bytes < this.options.segmentBytes) return current;
+    await this.active?.close();
+    const segment: Segment = {
+      path: join(this.options.dir, segmentName(this.nextIndex)),
+      firstIndex: this.nextIndex,
+      records: 0,
+      bytes: 0,
+    };
+    this.active = await open(segment.path, 'w');
+    // The new file's directory entry must survive a crash too.
+    const dir = await open(this.options.dir, 'r');
+    await dir.sync().finally(() => dir.close());
+    this.segments.push(segment);
+    return segment;
+  }
+
+  private scheduleCheckpoint(): void {
+    this.checkpointTimer ??= setTimeout(() => {
+      this.checkpointTimer = undefined;
+      void this.writeCheckpoint().then(() => this.reclaimSegments());
+    }, 200);
+  }
+
+  /**
+   * The checkpoint need not be fsynced: if it is lost, recovery replays records that were
+   * already stored, and the stores' (device, metric, ts) identity absorbs the duplicates.
+   */
+  private async writeCheckpoint(): Promise<void> {
+    const path = join(this.options.dir, CHECKPOINT_FILE);
+    await writeFile(`${path}.tmp`, JSON.stringify({ releasedIndex: this.releasedIndex }));
+    await rename(`${path}.tmp`, path);
+  }
+
+  private async reclaimSegments(): Promise<void> {
+    // The segment being appended to stays, even when all its records are released.
+    while (this.segments.length > (this.active ? 1 : 0)) {
+      const oldest = this.segments[0] as Segment;
+      if (oldest.firstIndex + oldest.records > this.releasedIndex) break;
+      this.segments.shift();
+      await unlink(oldest.path).catch(() => undefined);
+    }
+  }
+
+  private async recover(decode: (body: Buffer) => T): Promise<T[]> {
+    await mkdir(this.options.dir, { recursive: true });
+    const checkpoint = await readFile(join(this.options.dir, CHECKPOINT_FILE), 'utf8').then(
+      (text) => (JSON.parse(text) as { releasedIndex: number }).releasedIndex,
+      () => 0,
+    );
+    const names = (await readdir(this.options.dir)).filter((n) => n.endsWith(SEGMENT_SUFFIX)).sort();
+    const pending: T[] = [];
+    let index = names.length > 0 ? Number.parseInt(names[0] as string, 10) : checkpoint;
+    for (const name of names) {
+      const path = join(this.options.dir, name);
+      const firstIndex = Number.parseInt(name, 10);
+      const data = await readFile(path);
+      const { bodies, validBytes } = decodeSegment(data);
+      if (bodies.length === 0) {
+        await unlink(path);
+        continue;
+      }
+      if (validBytes < data.length) await truncate(path, validBytes);
+      index = firstIndex;
+      for (const body of bodies) {
+        if (index >= checkpoint) pending.push(decode(body));
+        index++;
+      }
+      this.segments.push({ path, firstIndex, records: bodies.length, bytes: validBytes });
+    }
+    this.nextIndex = Math.max(index, checkpoint);
+    this.releasedIndex = this.nextIndex - pending.length;
+    for (const item of pending) {
+      const size = encodeRecord(this.encode(item)).length;
+      this.sizes.push(size);
+      this.unreleasedBytes += size;
+    }
+    // Recovered segments are never appended to (no active handle): the next commit starts a
+    // fresh segment, so a torn tail can never sit between two intact records.
+    await this.reclaimSegments();
+    return pending;
+  }
+}
