@@ -1,8 +1,8 @@
-import { brokerEnvSchema, startIngestBroker } from '@ioc/ingest';
+import { brokerEnvSchema, DEVELOPMENT_INTERNAL_SECRET, startIngestBroker } from '@ioc/ingest';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { createLogger, onShutdown, parseEnv } from '@ioc/runtime';
-import { BatchingWriter, createTimeSeriesStore, storageConfigFromEnv } from '@ioc/storage';
-import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/ingest';
+import { join } from 'node:path';
+import { createTimeSeriesStore, storageConfigFromEnv } from '@ioc/storage';
 
 async function main(): Promise<void> {
   const env = parseEnv(brokerEnvSchema);
@@ -13,16 +13,16 @@ async function main(): Promise<void> {
   const registry = new DeviceRegistry(loadSeeds(env.IOC_SEEDS_DIR));
   const store = createTimeSeriesStore(storageConfigFromEnv(env));
   await store.init();
-  const writer = new BatchingWriter(store, {
-    maxBatch: env.IOC_WRITE_BATCH_SIZE,
-    maxDelayMs: env.IOC_WRITE_BATCH_DELAY_MS,
-    onError: (error: Error) => logger.error({ err: error.message }, 'store write failed; retrying'),
-  });
   const broker = await startIngestBroker({
     host: env.IOC_MQTT_HOST,
     port: env.IOC_MQTT_PORT,
     directory: registry,
-    writer,
+    store,
+    spoolDir: env.IOC_SPOOL_DIR ?? join(env.IOC_DATA_DIR, 'spool'),
+    spoolMaxBytes: env.IOC_SPOOL_MAX_BYTES,
+    spoolFullWaitMs: env.IOC_SPOOL_FULL_WAIT_MS,
+    writeBatchSize: env.IOC_WRITE_BATCH_SIZE,
+    writeBatchDelayMs: env.IOC_WRITE_BATCH_DELAY_MS,
     internalSecret: env.IOC_INTERNAL_SECRET,
     maxPayloadBytes: env.IOC_MAX_PAYLOAD_BYTES,
     maxFutureSkewMs: env.IOC_MAX_CLOCK_SKEW_MS,

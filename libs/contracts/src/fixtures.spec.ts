@@ -14,7 +14,13 @@ import { DEVICE_CHANNELS } from './topics';
 const FIXTURES = join(__dirname, 'fixtures');
 
 /** Reasons only the broker can give (they need the topic, the registry or the byte count). */
-const BROKER_ONLY_REASONS = ['payload-too-large', 'invalid-topic', 'unknown-device', 'wrong-domain'];
+const BROKER_ONLY_REASONS = [
+  'payload-too-large',
+  'invalid-topic',
+  'unknown-device',
+  'wrong-domain',
+  'spool-full',
+];
 
 const common = {
   description: z.string().min(1),

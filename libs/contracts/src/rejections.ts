@@ -12,6 +12,8 @@ export const REJECTION_REASONS = [
   'out-of-range',
   'timestamp-in-future',
   'timestamp-too-old',
+  // The platform, not the message: the durable spool is full because the store is down or slow.
+  'spool-full',
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 

@@ -22,6 +22,19 @@ export const brokerEnvSchema = storageEnvSchema.extend({
   IOC_MAX_CLOCK_SKEW_MS: envField.positiveInt(300_000).describe('How far in the future a timestamp may be'),
   IOC_WRITE_BATCH_SIZE: envField.positiveInt(5_000).describe('Readings per store write at most'),
   IOC_WRITE_BATCH_DELAY_MS: envField.positiveInt(100).describe('Longest a reading waits to be written'),
+  IOC_SPOOL_DIR: z
+    .string()
+    .optional()
+    .describe('Directory of the durable spool (default: IOC_DATA_DIR/spool)'),
+  IOC_SPOOL_MAX_BYTES: envField
+    .positiveInt(256 * 1024 * 1024)
+    .describe('Bound on readings waiting for the store; beyond it publishes are slowed, then refused'),
+  IOC_SPOOL_FULL_WAIT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(1000)
+    .describe('How long a publish waits for room in a full spool before it is refused'),
   IOC_LIVE_FLUSH_MS: envField.positiveInt(20).describe('Longest a reading waits to be relayed live'),
   IOC_LOG_LEVEL: envField.logLevel(),
 });

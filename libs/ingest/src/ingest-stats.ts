@@ -1,3 +1,4 @@
+import type { BatchingWriterStats, SpoolStats } from '@ioc/storage';
 import { DOMAINS, type Domain, REJECTION_REASONS, type RejectionReason } from '@ioc/contracts';
 
 export interface IngestStatsSnapshot {
@@ -6,7 +7,9 @@ export interface IngestStatsSnapshot {
   acceptedTotal: number;
   rejected: Record<RejectionReason, number>;
   rejectedTotal: number;
-  storage: { queued: number; written: number; failedWrites: number; lastError?: string };
+  /** The durable spool between acknowledgement and store: its depth is the store's backlog. */
+  spool: SpoolStats;
+  storage: BatchingWriterStats;
   connectedClients: number;
 }
 
@@ -27,7 +30,7 @@ export class IngestStats {
     this.rejected[reason] += 1;
   }
 
-  snapshot(extra: Pick<IngestStatsSnapshot, 'storage' | 'connectedClients'>): IngestStatsSnapshot {
+  snapshot(extra: Pick<IngestStatsSnapshot, 'spool' | 'storage' | 'connectedClients'>): IngestStatsSnapshot {
     const sum = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
     return {
       startedAt: this.startedAt,

@@ -84,6 +84,7 @@ export class BatchingWriter {
   private lastError: Error | undefined;
   private waiters: Waiter[] = [];
   private closing = false;
+  private stopped = false;
 
   constructor(
     private readonly store: TimeSeriesStore,
@@ -133,9 +134,23 @@ export class BatchingWriter {
     this.retryTimer = undefined;
   }
 
+  /**
+   * Stops at once without waiting for the store: for callers whose readings are also kept
+   * elsewhere (the durable spool), so what is not written now is written after the next start.
+   */
+  stop(): void {
+    this.closing = true;
+    this.stopped = true;
+    clearTimeout(this.delayTimer);
+    clearTimeout(this.retryTimer);
+    this.delayTimer = undefined;
+    this.retryTimer = undefined;
+    this.batch = undefined;
+  }
+
   /** Decides whether to write now, later (timer) or not at all (busy / backing off / idle). */
   private schedule(): void {
-    if (this.writing || this.retryTimer !== undefined) return;
+    if (this.stopped || this.writing || this.retryTimer !== undefined) return;
     if (this.batch !== undefined) {
       // A batch whose retry delay has elapsed, or what is left of one after a rejected reading.
       this.startWrite();

@@ -7,3 +7,4 @@ export * from './influx-time-series.store';
 export { quoteIdentifier, quoteString, canQuote } from './influxql';
 export * from './batching-writer';
 export * from './create-time-series-store';
+export * from './spool/durable-spool';

@@ -1,7 +1,6 @@
 import type { Reading } from '@ioc/contracts';
 // The storage lib's own tests need the real-server harness; @ioc/testing is a test-only library
 // (type:testing) and nothing outside *.spec.ts files imports it.
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { describeWithInfluxd, freePort, type InfluxdHandle, startInfluxd } from '@ioc/testing';
 import { BatchingWriter } from './batching-writer';
 import { describeTimeSeriesStoreConformance } from './conformance/time-series-store.conformance';

@@ -1,26 +1,36 @@
 import type { AedesOptions } from 'aedes';
 import type { Reading } from '@ioc/contracts';
+import { SpoolFullError } from '@ioc/storage';
+import type { Logger } from '@ioc/runtime';
 import type { IngestPipeline } from '../ingest-pipeline';
 import type { InternalClients } from './internal-clients';
 import type { RejectionReporter } from './rejection-reporter';
 
 export interface ReadingSink {
-  accept(reading: Reading): void;
+  /** Resolves once the reading is durable; rejects (SpoolFullError among others) if it cannot be kept. */
+  accept(reading: Reading): Promise<void>;
 }
 
 /**
- * Every device publish is validated here, before aedes acknowledges it (aedes writes the PUBACK
- * once this callback returns). A rejected message is still acknowledged — MQTT 3.1.1 has no
- * PUBACK reason codes — but it is reported on the device's `.../error` topic, counted, never
- * stored, and never retained; the connection stays up so the readings after it go on.
+ * Every device publish is validated here, before aedes acknowledges it: aedes writes the PUBACK
+ * (QoS 1) or PUBREC (QoS 2) only once this callback is called, so for QoS ≥ 1 the callback
+ * waits until the reading is on disk in the spool — "acknowledged ⇒ kept". QoS 0 is called back
+ * at once (at most once).
+ *
+ * A message that fails validation is still acknowledged — MQTT 3.1.1 has no PUBACK reason codes
+ * — but it is reported on the device's `.../error` topic, counted, never stored and never
+ * retained; the connection stays up so the readings after it go on. A valid reading the spool
+ * cannot take (full, disk error) is NOT acknowledged: the client is disconnected
+ * [MQTT-3.3.5-2] and its MQTT stack sends it again after reconnecting.
  */
 export function createAuthorizePublish(deps: {
   pipeline: IngestPipeline;
   internal: InternalClients;
   sink: ReadingSink;
   rejections: RejectionReporter;
+  logger: Logger;
 }): NonNullable<AedesOptions['authorizePublish']> {
-  const { pipeline, internal, sink, rejections } = deps;
+  const { pipeline, internal, sink, rejections, logger } = deps;
   return (client, packet, done) => {
     if (internal.isInternal(client)) return done(null);
     // `$…` topics are the broker's own ($SYS, $internal): a device publishing there is spoofing.
@@ -33,9 +43,7 @@ export function createAuthorizePublish(deps: {
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const outcome = pipeline.process(packet.topic, payload);
-    if (outcome.ok) {
-      sink.accept(outcome.reading);
-    } else {
+    if (!outcome.ok) {
       packet.retain = false;
       rejections.report(
         client,
@@ -45,7 +53,26 @@ export function createAuthorizePublish(deps: {
           : undefined,
         outcome.rejection,
       );
+      return done(null);
     }
-    done(null);
+    const { reading } = outcome;
+    const acknowledgeNow = packet.qos === 0;
+    sink.accept(reading).then(
+      () => {
+        if (!acknowledgeNow) done(null);
+      },
+      (error: Error) => {
+        if (error instanceof SpoolFullError) {
+          rejections.report(client, packet.topic, reading, {
+            reason: 'spool-full',
+            detail: `${error.message}; retry later`,
+          });
+        } else {
+          logger.error({ deviceId: reading.deviceId, err: error.message }, 'spool append failed');
+        }
+        if (!acknowledgeNow) done(error);
+      },
+    );
+    if (acknowledgeNow) done(null);
   };
 }

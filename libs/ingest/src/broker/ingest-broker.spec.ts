@@ -1,25 +1,17 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { type Device, INTERNAL_READINGS_TOPIC, type Reading, deviceTopic } from '@ioc/contracts';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { createLogger } from '@ioc/runtime';
-import { type IngestBroker, type ReadingWriter, startIngestBroker } from './ingest-broker';
+import { EmbeddedTimeSeriesStore } from '@ioc/storage';
+import { type IngestBroker, startIngestBroker } from './ingest-broker';
 import { INTERNAL_USERNAME } from './internal-clients';
 
 const SECRET = 'unit-test-internal-secret';
 const registry = new DeviceRegistry(loadSeeds());
 const station = registry.listDevices({ type: 'air-quality-station' })[0] as Device;
-
-/** Collects what the broker hands to storage (the store itself is tested in @ioc/storage). */
-class CollectingWriter implements ReadingWriter {
-  readonly readings: Reading[] = [];
-  add(reading: Reading): void {
-    this.readings.push(reading);
-  }
-  stats() {
-    return { queued: 0, written: this.readings.length, failedWrites: 0 };
-  }
-  async close(): Promise<void> {}
-}
 
 const waitFor = async (condition: () => boolean, what: string): Promise<void> => {
   const deadline = Date.now() + 5000;
@@ -31,7 +23,10 @@ const waitFor = async (condition: () => boolean, what: string): Promise<void> =>
 
 describe('ingest broker over TCP', () => {
   let broker: IngestBroker;
-  let writer: CollectingWriter;
+  let store: EmbeddedTimeSeriesStore;
+  let dataDir: string;
+  const stored = async (deviceId: string, metric: string) =>
+    store.history({ deviceId, metric, from: 0, to: Date.now() + 60_000 });
   let url: string;
   const clients: MqttClient[] = [];
   const client = async (options: Parameters<typeof connectAsync>[1] = {}): Promise<MqttClient> => {
@@ -41,12 +36,19 @@ describe('ingest broker over TCP', () => {
   };
 
   beforeEach(async () => {
-    writer = new CollectingWriter();
+    dataDir = mkdtempSync(join(tmpdir(), 'ingest-broker-'));
+    store = new EmbeddedTimeSeriesStore({ dataDir });
+    await store.init();
     broker = await startIngestBroker({
       host: '127.0.0.1',
       port: 0,
       directory: registry,
-      writer,
+      store,
+      spoolDir: join(dataDir, 'spool'),
+      spoolMaxBytes: 1 << 20,
+      spoolFullWaitMs: 0,
+      writeBatchSize: 100,
+      writeBatchDelayMs: 5,
       internalSecret: SECRET,
       maxPayloadBytes: 4096,
       maxFutureSkewMs: 60_000,
@@ -60,6 +62,8 @@ describe('ingest broker over TCP', () => {
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
     await broker.close();
+    await store.close();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('hands valid readings to the writer and relays them to internal subscribers in batches', async () => {
@@ -76,7 +80,9 @@ describe('ingest broker over TCP', () => {
         { qos: 1 },
       );
     }
-    expect(writer.readings.map((r) => r.seq)).toEqual([0, 1, 2, 3, 4]);
+    // Acknowledged means spooled: flushed to the store shortly after, in order.
+    await waitFor(() => broker.stats().storage.written === 5, 'five stored readings');
+    expect((await stored(station.id, 'pm25')).map((p) => p.value)).toEqual([0, 1, 2, 3, 4]);
     await waitFor(() => relayed.length === 5, 'five relayed readings');
     expect(relayed.map((r) => r.ts)).toEqual([0, 1, 2, 3, 4].map((i) => ts + i));
   });
@@ -95,7 +101,7 @@ describe('ingest broker over TCP', () => {
       { qos: 1 },
     );
     expect(device.connected).toBe(true);
-    expect(writer.readings).toHaveLength(1);
+    await waitFor(() => broker.stats().storage.written === 1, 'the valid reading stored');
     await waitFor(() => errors.length === 1, 'the error answer');
     expect(errors).toEqual(['malformed-json']);
     expect(broker.stats().rejected['malformed-json']).toBe(1);
@@ -140,7 +146,7 @@ describe('ingest broker over TCP', () => {
     const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
     device.publish('$internal/ioc/v1/readings', '[]', { qos: 0 });
     await closed;
-    expect(writer.readings).toEqual([]);
+    expect(broker.stats().acceptedTotal).toBe(0);
     expect(broker.stats().rejected['invalid-topic']).toBe(1);
   });
 

@@ -2,7 +2,9 @@ import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import { INTERNAL_READINGS_TOPIC, type Reading } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
+import type { TimeSeriesStore } from '@ioc/storage';
 import { CoalescingRelay } from '../coalescing-relay';
+import { DurableReadingSink } from '../durable-reading-sink';
 import type { DeviceDirectory } from '../device-directory';
 import { IngestPipeline } from '../ingest-pipeline';
 import { IngestStats, type IngestStatsSnapshot } from '../ingest-stats';
@@ -15,18 +17,16 @@ import { RejectionReporter } from './rejection-reporter';
 /** Internal topic carrying the broker's ingest counters (retained, refreshed periodically). */
 export const INTERNAL_INGEST_STATS_TOPIC = '$internal/ioc/v1/ingest-stats';
 
-/** Where accepted readings go to be stored (the storage library's BatchingWriter fits). */
-export interface ReadingWriter {
-  add(reading: Reading): void;
-  stats(): { queued: number; written: number; failedWrites: number; lastError?: string };
-  close(): Promise<void>;
-}
-
 export interface IngestBrokerOptions {
   host: string;
   port: number;
   directory: DeviceDirectory;
-  writer: ReadingWriter;
+  store: TimeSeriesStore;
+  spoolDir: string;
+  spoolMaxBytes: number;
+  spoolFullWaitMs: number;
+  writeBatchSize: number;
+  writeBatchDelayMs: number;
   internalSecret: string;
   maxPayloadBytes: number;
   maxFutureSkewMs: number;
@@ -45,7 +45,7 @@ export interface IngestBroker {
 
 /** aedes on TCP with the platform's hooks: the whole device-facing side of the platform. */
 export async function startIngestBroker(options: IngestBrokerOptions): Promise<IngestBroker> {
-  const { logger, writer } = options;
+  const { logger } = options;
   const stats = new IngestStats();
   const internal = new InternalClients(options.internalSecret);
   // The hooks are built before the broker exists; they reach it through this reference.
@@ -72,6 +72,16 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       ),
     { intervalMs: options.liveFlushMs, maxBatch: 1000 },
   );
+  const sink = await DurableReadingSink.open({
+    store: options.store,
+    spoolDir: options.spoolDir,
+    spoolMaxBytes: options.spoolMaxBytes,
+    fullWaitMs: options.spoolFullWaitMs,
+    writeBatchSize: options.writeBatchSize,
+    writeBatchDelayMs: options.writeBatchDelayMs,
+    onDurable: (reading) => live.push(reading),
+    logger,
+  });
 
   const broker = await Aedes.createBroker({
     authenticate: createAuthenticate(internal, logger),
@@ -80,11 +90,11 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       pipeline,
       internal,
       rejections,
+      logger,
       sink: {
         accept(reading) {
           stats.countAccepted(reading.domain);
-          writer.add(reading);
-          live.push(reading);
+          return sink.accept(reading);
         },
       },
     }),
@@ -100,7 +110,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
   });
 
   const snapshot = (): IngestStatsSnapshot =>
-    stats.snapshot({ storage: writer.stats(), connectedClients: broker.connectedClients });
+    stats.snapshot({ ...sink.stats(), connectedClients: broker.connectedClients });
   const publishStats = (): void =>
     broker.publish(
       {
@@ -139,7 +149,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await serverClosed;
-      await writer.close();
+      await sink.close();
     },
   };
 }

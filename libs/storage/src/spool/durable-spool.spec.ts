@@ -51,9 +51,14 @@ describe('DurableSpool', () => {
     await third.spool.close();
   });
 
-  it('commits appends of one moment together (group commit)', async () => {
-    const { spool } = await DurableSpool.open<Item>({ dir, maxBytes: 1 << 20 }, codec);
+  it('commits appends of one moment together (group commit), handing them on in order', async () => {
+    const committed: number[] = [];
+    const { spool } = await DurableSpool.open<Item>(
+      { dir, maxBytes: 1 << 20 },
+      { ...codec, onCommitted: (batch) => committed.push(...batch.map((i) => i.n)) },
+    );
     await Promise.all(items(0, 1000).map((item) => spool.append(item)));
+    expect(committed).toEqual(items(0, 1000).map((i) => i.n));
     const stats = spool.stats();
     expect(stats.committedRecords).toBe(1000);
     expect(stats.commits).toBeLessThan(10);

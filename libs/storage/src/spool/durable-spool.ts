@@ -1,4 +1,14 @@
-import { type FileHandle, mkdir, open, readdir, readFile, rename, truncate, unlink, writeFile } from 'node:fs/promises';
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  truncate,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeSegment, encodeRecord } from './spool-records';
 
@@ -8,6 +18,16 @@ export interface DurableSpoolOptions {
   maxBytes: number;
   /** A new segment file starts once the current one is this large. */
   segmentBytes?: number;
+}
+
+export interface DurableSpoolHooks<T> {
+  encode: (item: T) => Buffer;
+  decode: (body: Buffer) => T;
+  /**
+   * Called after each group commit with its items, in append order, before the appenders'
+   * promises resolve: the place to hand items on to whatever releases them, in the same order.
+   */
+  onCommitted?: (items: T[]) => void;
 }
 
 export interface SpoolStats {
@@ -24,7 +44,10 @@ export interface SpoolStats {
 
 /** Thrown by append() when the spool holds `maxBytes` already: the caller must refuse the message. */
 export class SpoolFullError extends Error {
-  constructor(readonly bytes: number, readonly maxBytes: number) {
+  constructor(
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
     super(`spool full: ${bytes} of ${maxBytes} bytes wait for the store`);
     this.name = 'SpoolFullError';
   }
@@ -39,7 +62,8 @@ interface Segment {
 
 const CHECKPOINT_FILE = 'checkpoint.json';
 const SEGMENT_SUFFIX = '.seg';
-const segmentName = (firstIndex: number): string => `${String(firstIndex).padStart(16, '0')}${SEGMENT_SUFFIX}`;
+const segmentName = (firstIndex: number): string =>
+  `${String(firstIndex).padStart(16, '0')}${SEGMENT_SUFFIX}`;
 
 /**
  * An append-only, crash-safe queue on disk: the broker appends each accepted reading and
@@ -60,6 +84,7 @@ export class DurableSpool<T> {
   private sizesHead = 0;
   private unreleasedBytes = 0;
   private queued: Buffer[] = [];
+  private queuedItems: T[] = [];
   private queuedBytes = 0;
   private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private committing = false;
@@ -68,18 +93,22 @@ export class DurableSpool<T> {
   private checkpointTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
+  private readonly encode: (item: T) => Buffer;
+
   private constructor(
     private readonly options: Required<DurableSpoolOptions>,
-    private readonly encode: (item: T) => Buffer,
-  ) {}
+    private readonly hooks: DurableSpoolHooks<T>,
+  ) {
+    this.encode = hooks.encode;
+  }
 
   /** Opens (or creates) the spool and returns the records that were never released. */
   static async open<T>(
     options: DurableSpoolOptions,
-    codec: { encode: (item: T) => Buffer; decode: (body: Buffer) => T },
+    hooks: DurableSpoolHooks<T>,
   ): Promise<{ spool: DurableSpool<T>; pending: T[] }> {
-    const spool = new DurableSpool<T>({ segmentBytes: 16 * 1024 * 1024, ...options }, codec.encode);
-    const pending = await spool.recover(codec.decode);
+    const spool = new DurableSpool<T>({ segmentBytes: 16 * 1024 * 1024, ...options }, hooks);
+    const pending = await spool.recover(hooks.decode);
     return { spool, pending };
   }
 
@@ -93,6 +122,7 @@ export class DurableSpool<T> {
     const bytes = this.unreleasedBytes + this.queuedBytes;
     if (bytes + record.length > this.options.maxBytes) throw new SpoolFullError(bytes, this.options.maxBytes);
     this.queued.push(record);
+    this.queuedItems.push(item);
     this.queuedBytes += record.length;
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (!this.committing) {
@@ -147,7 +177,9 @@ export class DurableSpool<T> {
       while (this.queued.length > 0) {
         const records = this.queued;
         const waiters = this.waiters;
+        const items = this.queuedItems;
         this.queued = [];
+        this.queuedItems = [];
         this.waiters = [];
         this.queuedBytes = 0;
         try {
@@ -162,6 +194,7 @@ export class DurableSpool<T> {
           this.unreleasedBytes += buffer.length;
           this.commits++;
           this.committedRecords += records.length;
+          this.hooks.onCommitted?.(items);
           for (const waiter of waiters) waiter.resolve();
         } catch (error) {
           for (const waiter of waiters) waiter.reject(error as Error);

@@ -1,0 +1,114 @@
+import type { Reading } from '@ioc/contracts';
+import type { Logger } from '@ioc/runtime';
+import {
+  BatchingWriter,
+  type BatchingWriterStats,
+  DurableSpool,
+  SpoolFullError,
+  type SpoolStats,
+  type TimeSeriesStore,
+} from '@ioc/storage';
+
+export interface DurableReadingSinkOptions {
+  store: TimeSeriesStore;
+  spoolDir: string;
+  spoolMaxBytes: number;
+  /** How long an append waits for room in a full spool before it is refused. */
+  fullWaitMs: number;
+  writeBatchSize: number;
+  writeBatchDelayMs: number;
+  /** Each reading once it is durable, in spool order (the live relay). */
+  onDurable: (reading: Reading) => void;
+  logger: Logger;
+}
+
+export interface SinkStats {
+  spool: SpoolStats;
+  storage: BatchingWriterStats;
+}
+
+/**
+ * Accepted readings → durable spool (group-committed, fdatasync) → batched store writes. A
+ * reading is released from the spool only once the store has it, so a store outage or a broker
+ * crash loses nothing that was acknowledged; order is kept from spool to store.
+ */
+export class DurableReadingSink {
+  private constructor(
+    private readonly spool: DurableSpool<Reading>,
+    private readonly writer: BatchingWriter,
+    private readonly fullWaitMs: number,
+  ) {}
+
+  static async open(options: DurableReadingSinkOptions): Promise<DurableReadingSink> {
+    const { logger } = options;
+    // The writer exists before the spool can commit anything, but needs the spool to release.
+    const ref: { spool?: DurableSpool<Reading> } = {};
+    const writer = new BatchingWriter(options.store, {
+      maxBatch: options.writeBatchSize,
+      maxDelayMs: options.writeBatchDelayMs,
+      onWritten: (readings) => ref.spool?.release(readings.length),
+      onRejected: (reading, error) => {
+        logger.error(
+          { deviceId: reading.deviceId, ts: reading.ts, err: error.message },
+          'store refused a reading',
+        );
+        ref.spool?.release(1);
+      },
+      onError: (error, info) =>
+        logger.error(
+          { err: error.message, attempt: info.attempt, retryInMs: info.retryInMs },
+          'store write failed; retrying',
+        ),
+    });
+    const { spool, pending } = await DurableSpool.open<Reading>(
+      { dir: options.spoolDir, maxBytes: options.spoolMaxBytes },
+      {
+        encode: (reading) => Buffer.from(JSON.stringify(reading)),
+        decode: (body) => JSON.parse(body.toString('utf8')) as Reading,
+        onCommitted: (readings) => {
+          for (const reading of readings) {
+            writer.add(reading);
+            options.onDurable(reading);
+          }
+        },
+      },
+    );
+    ref.spool = spool;
+    if (pending.length > 0)
+      logger.info({ readings: pending.length }, 'replaying spooled readings into the store');
+    for (const reading of pending) writer.add(reading);
+    return new DurableReadingSink(spool, writer, options.fullWaitMs);
+  }
+
+  /**
+   * Resolves once the reading is on disk. When the spool is full it waits up to `fullWaitMs`
+   * for the store to drain it (slowing the publisher), then rejects with SpoolFullError.
+   */
+  async accept(reading: Reading): Promise<void> {
+    const deadline = Date.now() + this.fullWaitMs;
+    for (;;) {
+      try {
+        return await this.spool.append(reading);
+      } catch (error) {
+        if (!(error instanceof SpoolFullError) || Date.now() >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    }
+  }
+
+  stats(): SinkStats {
+    return { spool: this.spool.stats(), storage: this.writer.stats() };
+  }
+
+  /** Writes what the store will take and closes the spool; what it won't stays spooled for the next start. */
+  async close(flushTimeoutMs = 5000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.writer.flush(),
+      new Promise((resolve) => (timer = setTimeout(resolve, flushTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    this.writer.stop();
+    await this.spool.close();
+  }
+}
