@@ -1,0 +1,4 @@
+export * from './seed-schemas';
+export * from './seed-validation';
+export * from './seed-loader';
+export * from './device-registry';
