@@ -1,6 +1,18 @@
 import type { BatchingWriterStats, SpoolStats } from '@ioc/storage';
 import { DOMAINS, type Domain, REJECTION_REASONS, type RejectionReason } from '@ioc/contracts';
 
+/** A condition operators must see: raised while it holds, cleared when it no longer does. */
+export interface PlatformAlert {
+  code: 'spool-filling' | 'spool-full' | 'store-unavailable';
+  severity: 'warning' | 'critical';
+  message: string;
+}
+
+/** Spool fill ratio from which operators are warned that the store is not keeping up. */
+export const SPOOL_WARNING_RATIO = 0.8;
+/** How long after the last refusal the spool-full alert stays raised. */
+const SPOOL_FULL_HOLD_MS = 30_000;
+
 export interface IngestStatsSnapshot {
   startedAt: string;
   accepted: Record<Domain, number>;
@@ -11,6 +23,7 @@ export interface IngestStatsSnapshot {
   spool: SpoolStats;
   storage: BatchingWriterStats;
   connectedClients: number;
+  alerts: PlatformAlert[];
 }
 
 /** Counters of what ingest accepted and refused, by domain and by reason. */
@@ -26,8 +39,11 @@ export class IngestStats {
     this.accepted[domain] += 1;
   }
 
+  private lastSpoolFullAt = 0;
+
   countRejected(reason: RejectionReason): void {
     this.rejected[reason] += 1;
+    if (reason === 'spool-full') this.lastSpoolFullAt = Date.now();
   }
 
   snapshot(extra: Pick<IngestStatsSnapshot, 'spool' | 'storage' | 'connectedClients'>): IngestStatsSnapshot {
@@ -39,6 +55,33 @@ export class IngestStats {
       rejected: { ...this.rejected },
       rejectedTotal: sum(this.rejected),
       ...extra,
+      alerts: this.alerts(extra),
     };
+  }
+
+  private alerts({ spool, storage }: Pick<IngestStatsSnapshot, 'spool' | 'storage'>): PlatformAlert[] {
+    const alerts: PlatformAlert[] = [];
+    const percent = Math.round((spool.bytes / spool.maxBytes) * 100);
+    if (spool.full || Date.now() - this.lastSpoolFullAt < SPOOL_FULL_HOLD_MS) {
+      alerts.push({
+        code: 'spool-full',
+        severity: 'critical',
+        message: `ingest spool full (${percent} %): device publishes are being refused until the store catches up`,
+      });
+    } else if (spool.bytes >= spool.maxBytes * SPOOL_WARNING_RATIO) {
+      alerts.push({
+        code: 'spool-filling',
+        severity: 'warning',
+        message: `ingest spool ${percent} % full: the store is not keeping up`,
+      });
+    }
+    if (storage.failing) {
+      alerts.push({
+        code: 'store-unavailable',
+        severity: 'critical',
+        message: `time-series store writes failing (${storage.lastError ?? 'unknown error'}); readings wait in the spool`,
+      });
+    }
+    return alerts;
   }
 }

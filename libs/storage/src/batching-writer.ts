@@ -34,6 +34,8 @@ export interface BatchingWriterStats {
   failedWrites: number;
   /** Readings refused as unstorable and set aside (see `onRejected`). */
   rejected: number;
+  /** True while the latest write attempt failed (the store is down or refusing). */
+  failing: boolean;
   /** Message of the most recent write failure, kept after recovery for diagnosis. */
   lastError?: string;
 }
@@ -120,6 +122,7 @@ export class BatchingWriter {
       written: this.written,
       failedWrites: this.failedWrites,
       rejected: this.rejected,
+      failing: this.consecutiveFailures > 0,
       ...(this.lastError !== undefined ? { lastError: this.lastError.message } : {}),
     };
   }

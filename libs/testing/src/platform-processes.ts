@@ -85,8 +85,13 @@ export interface RunningPlatform {
   mqttPort: number;
   httpUrl: string;
   dataDir: string;
-  broker: ServiceProcess;
+  /** The current broker process (replaced by restartBroker). */
+  readonly broker: ServiceProcess;
   api: ServiceProcess;
+  /** Kills the broker with `signal` (SIGKILL: no chance to flush anything) and waits for it to die. */
+  killBroker(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the broker again on the same port and data directory. */
+  restartBroker(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -107,7 +112,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     IOC_INFLUX_DB: options.influxDatabase ?? 'ioc_e2e',
     ...options.env,
   };
-  const broker = await startService(BROKER_ENTRY, env, 'broker ready');
+  let broker = await startService(BROKER_ENTRY, env, 'broker ready');
   let api: ServiceProcess;
   try {
     api = await startService(API_ENTRY, env, 'API listening');
@@ -120,8 +125,16 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     mqttPort,
     httpUrl: `http://127.0.0.1:${httpPort}`,
     dataDir,
-    broker,
+    get broker() {
+      return broker;
+    },
     api,
+    async killBroker(signal: NodeJS.Signals = 'SIGKILL') {
+      await broker.stop(signal);
+    },
+    async restartBroker() {
+      broker = await startService(BROKER_ENTRY, env, 'broker ready');
+    },
     async stop() {
       await api.stop();
       await broker.stop();

@@ -6,6 +6,9 @@ import type { IngestPipeline } from '../ingest-pipeline';
 import type { InternalClients } from './internal-clients';
 import type { RejectionReporter } from './rejection-reporter';
 
+/** Time a refusal's answer gets to reach the device before its connection is dropped. */
+const ANSWER_GRACE_MS = 50;
+
 export interface ReadingSink {
   /** Resolves once the reading is durable; rejects (SpoolFullError among others) if it cannot be kept. */
   accept(reading: Reading): Promise<void>;
@@ -62,15 +65,19 @@ export function createAuthorizePublish(deps: {
         if (!acknowledgeNow) done(null);
       },
       (error: Error) => {
+        const refuse = (): void => {
+          // aedes destroys the socket on error, discarding writes still buffered: let the
+          // answer leave first.
+          if (!acknowledgeNow) setTimeout(() => done(error), ANSWER_GRACE_MS);
+        };
         if (error instanceof SpoolFullError) {
-          rejections.report(client, packet.topic, reading, {
-            reason: 'spool-full',
-            detail: `${error.message}; retry later`,
-          });
+          // Disconnect only after the answer is on its way, so the device learns why.
+          const detail = `${error.message}; retry later`;
+          rejections.report(client, packet.topic, reading, { reason: 'spool-full', detail }, refuse);
         } else {
           logger.error({ deviceId: reading.deviceId, err: error.message }, 'spool append failed');
+          refuse();
         }
-        if (!acknowledgeNow) done(error);
       },
     );
     if (acknowledgeNow) done(null);

@@ -123,7 +123,23 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       },
       () => undefined,
     );
-  const statsTimer = setInterval(publishStats, options.statsIntervalMs);
+  // Raised and cleared alerts go to the log as they change; the stats carry the current set.
+  let raised = new Set<string>();
+  const reviewAlerts = (): void => {
+    const current = snapshot().alerts;
+    for (const alert of current) {
+      if (!raised.has(alert.code))
+        logger.error({ alert: alert.code, severity: alert.severity }, alert.message);
+    }
+    for (const code of raised) {
+      if (!current.some((a) => a.code === code)) logger.info({ alert: code }, 'alert cleared');
+    }
+    raised = new Set(current.map((a) => a.code));
+  };
+  const statsTimer = setInterval(() => {
+    reviewAlerts();
+    publishStats();
+  }, options.statsIntervalMs);
   statsTimer.unref();
 
   const server: Server = createServer(broker.handle);

@@ -32,11 +32,16 @@ export class RejectionReporter {
     topic: string,
     device: { deviceId: string; domain: Domain } | undefined,
     rejection: Rejection,
+    /** Called once the answer has been handed to the device's subscription (before a disconnect). */
+    answered?: () => void,
   ): void {
     this.stats.countRejected(rejection.reason);
     this.log(client, topic, device?.deviceId, rejection);
     const broker = this.broker();
-    if (!broker) return;
+    if (!broker) {
+      answered?.();
+      return;
+    }
     const message: DeviceErrorMessage = {
       ...rejection,
       topic: topic.slice(0, 256),
@@ -53,8 +58,10 @@ export class RejectionReporter {
           retain: false,
           dup: false,
         },
-        () => undefined,
+        () => answered?.(),
       );
+    } else {
+      answered?.();
     }
     broker.publish(
       {

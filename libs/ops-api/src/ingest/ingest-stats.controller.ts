@@ -1,13 +1,23 @@
-import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Header, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { InternalBusRepository } from '../live/internal-bus.repository';
+import { type IngestStatsView, renderPrometheus } from './prometheus-metrics';
 
 @ApiTags('ingest')
-@Controller('api/v1/ingest')
+@Controller()
 export class IngestStatsController {
   constructor(private readonly bus: InternalBusRepository) {}
 
-  @Get('stats')
+  @Get('metrics')
+  @Header('Content-Type', 'text/plain; version=0.0.4')
+  @ApiOperation({ summary: 'Prometheus metrics: ingest counters, spool depth, store health, raised alerts' })
+  metrics(): string {
+    return renderPrometheus(this.bus.latestIngestStats() as IngestStatsView | null, {
+      brokerConnected: this.bus.connected,
+    });
+  }
+
+  @Get('api/v1/ingest/stats')
   @ApiOperation({
     summary: "The broker's ingest counters: accepted by domain, rejected by reason, storage queue",
   })

@@ -1,0 +1,71 @@
+/** The part of the broker's ingest stats (internal topic) that the metrics endpoint exposes. */
+export interface IngestStatsView {
+  accepted: Record<string, number>;
+  rejected: Record<string, number>;
+  spool: { records: number; bytes: number; maxBytes: number; commits: number; committedRecords: number };
+  storage: { queued: number; written: number; failedWrites: number; rejected: number; failing: boolean };
+  connectedClients: number;
+  alerts: Array<{ code: string; severity: string }>;
+}
+
+type Sample = [labels: Record<string, string>, value: number];
+
+/** Prometheus text exposition (version 0.0.4) of the ingest counters and gauges. */
+export function renderPrometheus(stats: IngestStatsView | null, apiUp: { brokerConnected: boolean }): string {
+  const lines: string[] = [];
+  const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Sample[]): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) {
+      const text = Object.entries(labels)
+        .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"`)
+        .join(',');
+      lines.push(`${name}${text ? `{${text}}` : ''} ${value}`);
+    }
+  };
+  metric('ioc_api_broker_connected', 'gauge', 'Whether the API is connected to the broker', [
+    [{}, apiUp.brokerConnected ? 1 : 0],
+  ]);
+  if (stats) {
+    metric(
+      'ioc_ingest_accepted_total',
+      'counter',
+      'Readings accepted, by domain',
+      entries(stats.accepted, 'domain'),
+    );
+    metric(
+      'ioc_ingest_rejected_total',
+      'counter',
+      'Messages rejected, by reason',
+      entries(stats.rejected, 'reason'),
+    );
+    metric('ioc_spool_records', 'gauge', 'Acknowledged readings waiting in the durable spool for the store', [
+      [{}, stats.spool.records],
+    ]);
+    metric('ioc_spool_bytes', 'gauge', 'Bytes in the durable spool', [[{}, stats.spool.bytes]]);
+    metric('ioc_spool_max_bytes', 'gauge', 'Bound of the durable spool', [[{}, stats.spool.maxBytes]]);
+    metric('ioc_spool_commits_total', 'counter', 'Group commits (write + fdatasync) of the spool', [
+      [{}, stats.spool.commits],
+    ]);
+    metric('ioc_store_written_total', 'counter', 'Readings written to the time-series store', [
+      [{}, stats.storage.written],
+    ]);
+    metric('ioc_store_failed_writes_total', 'counter', 'Failed (retried) store writes', [
+      [{}, stats.storage.failedWrites],
+    ]);
+    metric('ioc_store_queue', 'gauge', 'Readings queued for the store', [[{}, stats.storage.queued]]);
+    metric('ioc_broker_connected_clients', 'gauge', 'MQTT clients connected to the broker', [
+      [{}, stats.connectedClients],
+    ]);
+    metric(
+      'ioc_platform_alert',
+      'gauge',
+      'Platform alerts currently raised (1 per alert)',
+      stats.alerts.map((a) => [{ code: a.code, severity: a.severity }, 1] as Sample),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function entries(counts: Record<string, number>, label: string): Sample[] {
+  return Object.entries(counts).map(([key, value]) => [{ [label]: key }, value]);
+}

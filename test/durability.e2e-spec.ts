@@ -1,0 +1,230 @@
+import { connectAsync, type MqttClient } from 'mqtt';
+import { type Device, deviceTopic } from '@ioc/contracts';
+import { DeviceRegistry, loadSeeds } from '@ioc/registry';
+import {
+  describeWithInfluxd,
+  eventually,
+  type InfluxdHandle,
+  type RunningPlatform,
+  startInfluxd,
+  startPlatform,
+} from '@ioc/testing';
+import { getJson } from './support/clients';
+import { publishSequence } from './support/qos1-stream';
+
+jest.setTimeout(120_000);
+
+const registry = new DeviceRegistry(loadSeeds());
+const counters = registry.listDevices({ type: 'traffic-counter' });
+const counter = (i: number): Device => counters[i] as Device;
+
+interface Point {
+  ts: number;
+  value: number;
+}
+
+async function storedPoints(
+  platform: RunningPlatform,
+  device: Device,
+  base: number,
+  count: number,
+): Promise<Point[]> {
+  const url = `${platform.httpUrl}/api/v1/devices/${device.id}/history?metric=intensity&from=${base}&to=${base + count * 1000}`;
+  const { status, body } = await getJson(url);
+  if (status !== 200) throw new Error(`history answered ${status}: ${JSON.stringify(body)}`);
+  return body['points'] as Point[];
+}
+
+interface IngestStatsBody {
+  rejected: Record<string, number>;
+  spool: { records: number; bytes: number; maxBytes: number; full: boolean };
+  storage: { failedWrites: number; queued: number };
+  alerts?: Array<{ code: string }>;
+}
+const ingestStats = async (platform: RunningPlatform): Promise<IngestStatsBody> =>
+  (await getJson(`${platform.httpUrl}/api/v1/ingest/stats`)).body as unknown as IngestStatsBody;
+
+const connect = (platform: RunningPlatform, clientId: string): Promise<MqttClient> =>
+  connectAsync(platform.mqttUrl, { clientId, reconnectPeriod: 0, clean: true });
+
+describe('durability: broker killed with SIGKILL mid-stream (embedded store)', () => {
+  let platform: RunningPlatform;
+  beforeAll(async () => {
+    platform = await startPlatform({ storage: 'embedded', env: { IOC_WRITE_BATCH_DELAY_MS: '50' } });
+  }, 60_000);
+  afterAll(async () => platform?.stop());
+
+  it('keeps every acknowledged QoS 1 reading across the crash', async () => {
+    const device = counter(0);
+    const base = Date.now() - 24 * 3_600_000;
+    const total = 4000;
+    const acked = new Set<number>();
+    const client = await connect(platform, 'e2e-kill-publisher');
+    let killing: Promise<void> | undefined;
+    await publishSequence({
+      client,
+      device,
+      base,
+      from: 0,
+      to: total,
+      window: 64,
+      acked,
+      shouldStop: () => {
+        // Kill while readings are in flight and most of them are not yet in the store.
+        if (acked.size >= 1500 && !killing) killing = platform.killBroker('SIGKILL');
+        return killing !== undefined;
+      },
+    });
+    await killing;
+    client.end(true);
+    expect(acked.size).toBeGreaterThanOrEqual(1500);
+    expect(acked.size).toBeLessThan(total);
+
+    await platform.restartBroker();
+    const points = await eventually(
+      async () => {
+        const stored = await storedPoints(platform, device, base, total);
+        const values = new Set(stored.map((p) => p.value));
+        return [...acked].every((seq) => values.has(seq)) ? stored : undefined;
+      },
+      30_000,
+      'every acknowledged reading in the store',
+    );
+    // One point per reading, each at its own second, none twice.
+    expect(new Set(points.map((p) => p.ts)).size).toBe(points.length);
+    for (const point of points) expect(point.ts).toBe(base + point.value * 1000);
+  });
+});
+
+describeWithInfluxd('durability against a real influxd', () => {
+  let influxd: InfluxdHandle;
+  beforeAll(async () => {
+    influxd = await startInfluxd();
+  }, 60_000);
+  afterAll(async () => influxd?.stop());
+
+  describe('influxd stopped for several seconds, then started again', () => {
+    let platform: RunningPlatform;
+    beforeAll(async () => {
+      platform = await startPlatform({
+        storage: 'influxdb',
+        influxUrl: influxd.url,
+        influxDatabase: 'outage',
+      });
+    }, 60_000);
+    afterAll(async () => platform?.stop());
+
+    it('stores exactly K readings, in order, none twice', async () => {
+      const device = counter(1);
+      const base = Date.now() - 12 * 3_600_000;
+      const K = 900;
+      const acked = new Set<number>();
+      const client = await connect(platform, 'e2e-outage-publisher');
+      await publishSequence({ client, device, base, from: 0, to: 300, window: 16, acked });
+      await influxd.stopProcess();
+      await publishSequence({ client, device, base, from: 300, to: 600, window: 16, acked, pauseMs: 10 });
+      const during = await eventually(
+        async () => {
+          const stats = await ingestStats(platform);
+          return stats.storage.failedWrites > 0 && stats.spool.records > 0 ? stats : undefined;
+        },
+        15_000,
+        'the store outage visible in the ingest stats',
+      );
+      expect(during.spool.records).toBeGreaterThan(0);
+      await influxd.startProcess();
+      await publishSequence({ client, device, base, from: 600, to: K, window: 16, acked });
+      await client.endAsync();
+      expect(acked.size).toBe(K);
+
+      const points = await eventually(
+        async () => {
+          const stored = await storedPoints(platform, device, base, K);
+          return stored.length >= K ? stored : undefined;
+        },
+        30_000,
+        `${K} readings in InfluxDB`,
+      );
+      expect(points.map((p) => p.value)).toEqual(Array.from({ length: K }, (_, seq) => seq));
+      expect(points.map((p) => p.ts)).toEqual(Array.from({ length: K }, (_, seq) => base + seq * 1000));
+      await eventually(
+        async () => ((await ingestStats(platform)).spool.records === 0 ? true : undefined),
+        10_000,
+        'spool drained',
+      );
+    });
+  });
+
+  describe('spool filled past its bound while influxd is down', () => {
+    let platform: RunningPlatform;
+    beforeAll(async () => {
+      platform = await startPlatform({
+        storage: 'influxdb',
+        influxUrl: influxd.url,
+        influxDatabase: 'bounded',
+        env: { IOC_SPOOL_MAX_BYTES: '60000', IOC_SPOOL_FULL_WAIT_MS: '300' },
+      });
+    }, 60_000);
+    afterAll(async () => {
+      await influxd.startProcess();
+      await platform?.stop();
+    });
+
+    it('refuses publishes visibly (error topic, disconnect, counters) and loses nothing it acknowledged', async () => {
+      const device = counter(2);
+      const base = Date.now() - 6 * 3_600_000;
+      await influxd.stopProcess();
+      const client = await connect(platform, 'e2e-bounded-publisher');
+      const errors: Array<{ reason: string; detail: string }> = [];
+      client.on('message', (_topic, payload) =>
+        errors.push(JSON.parse(payload.toString()) as { reason: string; detail: string }),
+      );
+      await client.subscribeAsync(deviceTopic('traffic', device.id, 'error'));
+      const watcher = await connect(platform, 'e2e-bounded-watcher');
+      const watched: string[] = [];
+      watcher.on('message', (_t, payload) => watched.push(payload.toString()));
+      await watcher.subscribeAsync(deviceTopic('traffic', device.id, 'error'));
+      const acked = new Set<number>();
+      await publishSequence({ client, device, base, from: 0, to: 2000, window: 1, acked });
+      // The publisher was cut off (no PUBACK for the refused reading) after the spool filled.
+      expect(client.connected).toBe(false);
+      expect(acked.size).toBeGreaterThan(10);
+      expect(acked.size).toBeLessThan(2000);
+      expect(errors.map((e) => e.reason)).toContain('spool-full');
+      expect(errors.find((e) => e.reason === 'spool-full')?.detail).toMatch(/spool full/);
+      // Another subscriber of the device's error topic (an operator's tool) sees it too.
+      await eventually(
+        async () => (watched.some((m) => m.includes('"spool-full"')) ? true : undefined),
+        5000,
+        'watcher',
+      );
+      await watcher.endAsync();
+      client.end(true);
+
+      const stats = await eventually(
+        async () => {
+          const s = await ingestStats(platform);
+          return (s.rejected['spool-full'] ?? 0) >= 1 ? s : undefined;
+        },
+        10_000,
+        'spool-full counted',
+      );
+      expect(stats.spool.bytes).toBeGreaterThan(stats.spool.maxBytes * 0.9);
+      expect(stats.alerts?.map((a) => a.code)).toContain('spool-full');
+      const metrics = await (await fetch(`${platform.httpUrl}/metrics`)).text();
+      expect(metrics).toMatch(/^ioc_ingest_rejected_total\{reason="spool-full"\} [1-9]/m);
+      expect(metrics).toMatch(/^ioc_spool_bytes [1-9]/m);
+
+      await influxd.startProcess();
+      const points = await eventually(
+        async () => {
+          const stored = await storedPoints(platform, device, base, 2000);
+          return stored.length >= acked.size ? stored : undefined;
+        },
+        30_000,
+        'every acknowledged reading stored once influxd is back',
+      );
+      expect(points.map((p) => p.value)).toEqual([...acked].sort((a, b) => a - b));
+    });
+  });
+});
