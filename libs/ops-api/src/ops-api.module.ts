@@ -8,6 +8,8 @@ import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { DevicesController } from './devices/devices.controller';
 import { DevicesService } from './devices/devices.service';
 import { HealthController } from './health/health.controller';
+import { HistoryController } from './history/history.controller';
+import { HistoryService } from './history/history.service';
 import { IngestStatsController } from './ingest/ingest-stats.controller';
 import { InternalBusRepository } from './live/internal-bus.repository';
 import { LiveGateway } from './live/live.gateway';
@@ -27,7 +29,13 @@ export class OpsApiModule {
   static register(options: OpsApiModuleOptions): DynamicModule {
     return {
       module: OpsApiModule,
-      controllers: [HealthController, DevicesController, AreasController, IngestStatsController],
+      controllers: [
+        HealthController,
+        DevicesController,
+        HistoryController,
+        AreasController,
+        IngestStatsController,
+      ],
       providers: [
         { provide: OPS_API_SETTINGS, useValue: options.settings },
         { provide: DEVICE_REGISTRY, useValue: options.registry },
@@ -36,6 +44,7 @@ export class OpsApiModule {
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         InternalBusRepository,
         DevicesService,
+        HistoryService,
         LiveGateway,
       ],
     };

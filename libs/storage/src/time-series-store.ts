@@ -32,6 +32,55 @@ export interface HistoryPoint {
   value: MetricValue;
 }
 
+/** Resolutions a store keeps: raw points, and 1-minute and 1-hour rollups (mean, min, max, count). */
+export const RESOLUTIONS = ['raw', '1m', '1h'] as const;
+export type Resolution = (typeof RESOLUTIONS)[number];
+export const RESOLUTION_MS: Record<Exclude<Resolution, 'raw'>, number> = { '1m': 60_000, '1h': 3_600_000 };
+
+/** How long each resolution is kept; older data is deleted (embedded) or expired (InfluxDB RPs). */
+export interface RetentionPolicy {
+  rawMs: number;
+  oneMinuteMs: number;
+  oneHourMs: number;
+}
+
+/**
+ * One metric over one or several devices. With `fn` and `everyMs`: one aggregate per window over
+ * all listed devices together (the mean is weighted by point count, as if computed over the raw
+ * points). Without: raw points of all listed devices, oldest first, each with its device id.
+ */
+export interface SeriesQuery {
+  deviceIds: readonly string[];
+  metric: string;
+  /** Inclusive start, epoch ms. */
+  from: number;
+  /** Exclusive end, epoch ms. */
+  to: number;
+  everyMs?: number;
+  fn?: Aggregation;
+  /**
+   * Windows start at epoch + offsetMs + k·everyMs: 7 h (25 200 000) aligns daily windows on
+   * midnight in Asia/Ho_Chi_Minh (UTC+7, no daylight saving). Default 0 (UTC).
+   */
+  offsetMs?: number;
+  /** `auto` (default): the coarsest resolution that answers the query exactly (see pickResolution). */
+  resolution?: Resolution | 'auto';
+  limit?: number;
+}
+
+export interface SeriesPoint extends HistoryPoint {
+  /** Present on raw points; absent on aggregates over several devices. */
+  deviceId?: string;
+  /** Points the aggregate was computed from (aggregates only). */
+  count?: number;
+}
+
+export interface SeriesResult {
+  /** The resolution the answer was computed from. */
+  resolution: Resolution;
+  points: SeriesPoint[];
+}
+
 /**
  * The port every time-series adapter implements; `conformance` holds the one test suite they all
  * pass. A point is identified by (device, metric, ts): writing the same reading twice keeps one.
@@ -44,8 +93,15 @@ export interface TimeSeriesStore {
   write(readings: readonly Reading[]): Promise<void>;
   /** Latest value of each of the given metrics of a device; metrics never reported are absent. */
   latest(deviceId: string, metrics: readonly string[]): Promise<Record<string, LatestValue>>;
-  /** Points of one metric of one device, oldest first. */
+  /** Points of one metric of one device, oldest first, from raw data. */
   history(query: HistoryQuery): Promise<HistoryPoint[]>;
+  /** One metric over one or several devices, from the coarsest resolution that answers it. */
+  series(query: SeriesQuery): Promise<SeriesResult>;
+  /**
+   * Brings rollups up to date with everything written so far (they are also maintained in the
+   * background) and applies retention. Tests and benchmarks call it; operators need not.
+   */
+  compact(): Promise<void>;
   /** True when the store answers now. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

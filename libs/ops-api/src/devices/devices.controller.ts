@@ -1,4 +1,5 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import {
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -10,18 +11,19 @@ import {
 import { AGGREGATIONS } from '@ioc/storage';
 import { DEVICE_TYPES, DOMAINS } from '@ioc/contracts';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
-import {
-  deviceListQuery,
-  type DeviceListQuery,
-  historyQuery,
-  type HistoryQueryParams,
-} from './device-queries';
+import { deviceHistoryParams, type DeviceHistoryParams } from '../history/history-params';
+import { HistoryService } from '../history/history.service';
+import { TIME_ZONE_NAMES } from '../history/time-zones';
+import { deviceListQuery, type DeviceListQuery } from './device-queries';
 import { DevicesService } from './devices.service';
 
 @ApiTags('devices')
 @Controller('api/v1/devices')
 export class DevicesController {
-  constructor(private readonly devices: DevicesService) {}
+  constructor(
+    private readonly devices: DevicesService,
+    private readonly history$: HistoryService,
+  ) {}
 
   @Get()
   @ApiOperation({
@@ -56,16 +58,28 @@ export class DevicesController {
   @ApiOperation({
     summary: 'History of one metric: raw points, or one aggregate per window',
     description:
-      'from/to: ISO-8601 or epoch ms (default: the last 24 h). every: window (30s, 5m, 1h, 1d); fn: mean|min|max|last (default mean when every is set). Windows are aligned to UTC; empty windows are omitted.',
+      'from/to: ISO-8601 or epoch ms (default: the last 24 h). every: window (30s, 5m, 1h, 1d); fn: mean|min|max|last (default mean when every is set). Windows align on midnight in tz (default Asia/Ho_Chi_Minh); empty windows are omitted. The answer comes from the coarsest stored resolution that answers exactly (raw, 1-minute or 1-hour rollups) and names it in `resolution`. format=csv for CSV.',
   })
   @ApiQuery({ name: 'metric', required: true })
   @ApiQuery({ name: 'from', required: false })
   @ApiQuery({ name: 'to', required: false })
   @ApiQuery({ name: 'every', required: false })
   @ApiQuery({ name: 'fn', required: false, enum: AGGREGATIONS })
+  @ApiQuery({ name: 'tz', required: false, enum: TIME_ZONE_NAMES })
+  @ApiQuery({ name: 'resolution', required: false, enum: ['auto', 'raw', '1m', '1h'] })
+  @ApiQuery({ name: 'format', required: false, enum: ['json', 'csv'] })
   @ApiBadRequestResponse({ description: 'A parameter is invalid or the answer would exceed the point limit' })
   @ApiNotFoundResponse()
-  history(@Param('id') id: string, @Query(new ZodValidationPipe(historyQuery)) query: HistoryQueryParams) {
-    return this.devices.history(id, query);
+  async history(
+    @Param('id') id: string,
+    @Query(new ZodValidationPipe(deviceHistoryParams)) params: DeviceHistoryParams,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    const { answer, ...body } = await this.devices.history(id, params);
+    if (params.format === 'csv') {
+      response.type('text/csv; charset=utf-8');
+      return this.history$.toCsv(answer);
+    }
+    return body;
   }
 }

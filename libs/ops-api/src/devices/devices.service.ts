@@ -1,21 +1,20 @@
-import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import {
   type Device,
   type DeviceType,
   type Domain,
   METRIC_CATALOGUE,
-  type MetricDefinition,
   STATUS_METRICS,
   isMetricName,
   metricsOf,
 } from '@ioc/contracts';
-import type { HistoryPoint, LatestValue, TimeSeriesStore } from '@ioc/storage';
-import type { OpsApiSettings } from '../api-config';
+import type { HistoryPoint, LatestValue, Resolution, TimeSeriesStore } from '@ioc/storage';
+import { badParameter } from '../common/bad-parameter';
+import type { DeviceHistoryParams } from '../history/history-params';
+import { type HistoryAnswer, HistoryService, type SeriesAnswer } from '../history/history.service';
 import type { RegistryReader } from '../registry-port';
-import { DEVICE_REGISTRY, OPS_API_SETTINGS, TIME_SERIES_STORE } from '../tokens';
-import type { DeviceListQuery, HistoryQueryParams } from './device-queries';
-
-const DAY_MS = 86_400_000;
+import { DEVICE_REGISTRY, TIME_SERIES_STORE } from '../tokens';
+import type { DeviceListQuery } from './device-queries';
 
 export interface LatestResponse {
   deviceId: string;
@@ -31,7 +30,12 @@ export interface HistoryResponse {
   to: number;
   every: number | null;
   fn: string | null;
+  tz: string;
+  /** The stored resolution the points were computed from (raw, 1m or 1h rollups). */
+  resolution: Resolution;
   points: HistoryPoint[];
+  /** The same answer in the multi-series shape (for CSV rendering). */
+  answer: HistoryAnswer;
 }
 
 @Injectable()
@@ -39,17 +43,12 @@ export class DevicesService {
   constructor(
     @Inject(DEVICE_REGISTRY) private readonly registry: RegistryReader,
     @Inject(TIME_SERIES_STORE) private readonly store: TimeSeriesStore,
-    @Inject(OPS_API_SETTINGS) private readonly settings: OpsApiSettings,
+    private readonly history$: HistoryService,
   ) {}
 
   list(query: DeviceListQuery): { total: number; items: Device[] } {
     if (query.area !== undefined && !this.registry.getArea(query.area)) {
-      throw new BadRequestException({
-        statusCode: 400,
-        error: 'Bad Request',
-        message: `Invalid parameter "area": unknown area "${query.area.slice(0, 64)}"`,
-        parameter: 'area',
-      });
+      throw badParameter('area', `unknown area "${query.area.slice(0, 64)}"`);
     }
     const all = this.registry.listDevices({
       ...(query.domain ? { domain: query.domain as Domain } : {}),
@@ -84,67 +83,37 @@ export class DevicesService {
     return { deviceId: device.id, lastSeen, metrics: withUnits };
   }
 
-  async history(id: string, query: HistoryQueryParams): Promise<HistoryResponse> {
+  /** One metric of one device; the shape of HistoryService's answer narrowed to that series. */
+  async history(id: string, params: DeviceHistoryParams): Promise<HistoryResponse> {
     const device = this.get(id);
-    const metric = query.metric;
+    const metric = params.metric;
     if (!isMetricName(metric) || !metricsOf(device.type).includes(metric)) {
       throw badParameter(
         'metric',
         `a ${device.type} has no metric "${metric.slice(0, 64)}"; it has ${metricsOf(device.type).join(', ')}`,
       );
     }
-    const to = query.to ?? Date.now();
-    const from = query.from ?? to - DAY_MS;
-    if (from >= to) throw badParameter('from', 'from must be before to');
-    const definition: MetricDefinition = METRIC_CATALOGUE[metric];
-    const fn = query.fn ?? (query.every !== undefined ? 'mean' : undefined);
-    const numeric = definition.kind === 'number' || definition.kind === 'integer';
-    if (fn !== undefined && fn !== 'last' && !numeric) {
-      throw badParameter('fn', `${metric} is not numeric; only fn=last applies to it`);
-    }
-    const limit = this.settings.historyMaxPoints;
-    if (query.every !== undefined && Math.ceil((to - from) / query.every) > limit) {
-      throw badParameter(
-        'every',
-        `${Math.ceil((to - from) / query.every)} windows exceed the limit of ${limit} points; widen every or narrow from/to`,
-      );
-    }
-    const points = await this.store.history({
-      deviceId: device.id,
-      metric,
-      from,
-      to,
-      ...(query.every !== undefined && fn !== undefined ? { everyMs: query.every, fn } : {}),
-      limit: limit + 1,
-    });
-    if (points.length > limit) {
-      throw badParameter(
-        'to',
-        `more than ${limit} raw points in [from, to); narrow the window or aggregate with every=`,
-      );
-    }
+    const answer = await this.history$.run(
+      [{ metric, group: { by: 'device', key: device.id }, deviceIds: [device.id] }],
+      params,
+    );
+    const series = answer.series[0] as SeriesAnswer;
     return {
       deviceId: device.id,
       metric,
-      unit: definition.unit,
-      from,
-      to,
-      every: query.every ?? null,
-      fn: fn ?? null,
-      points,
+      unit: series.unit,
+      from: answer.from,
+      to: answer.to,
+      every: answer.every,
+      fn: answer.fn,
+      tz: answer.tz,
+      resolution: series.resolution,
+      points: series.points.map(({ ts, value }) => ({ ts, value })),
+      answer,
     };
   }
 }
 
 function unitOf(metric: string): string {
   return isMetricName(metric) ? METRIC_CATALOGUE[metric].unit : '';
-}
-
-function badParameter(parameter: string, detail: string): BadRequestException {
-  return new BadRequestException({
-    statusCode: 400,
-    error: 'Bad Request',
-    message: `Invalid parameter "${parameter}": ${detail}`,
-    parameter,
-  });
 }

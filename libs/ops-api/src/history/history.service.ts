@@ -1,0 +1,231 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  type Device,
+  type DeviceType,
+  type Domain,
+  METRIC_CATALOGUE,
+  type MetricName,
+  metricsOf,
+} from '@ioc/contracts';
+import {
+  type Aggregation,
+  InvalidQueryError,
+  type Resolution,
+  type SeriesPoint,
+  type TimeSeriesStore,
+} from '@ioc/storage';
+import type { OpsApiSettings } from '../api-config';
+import { badParameter } from '../common/bad-parameter';
+import type { RegistryReader } from '../registry-port';
+import { DEVICE_REGISTRY, OPS_API_SETTINGS, TIME_SERIES_STORE } from '../tokens';
+import { csvLine } from './csv';
+import type { HistoryParams } from './history-params';
+import { formatInZone, type TimeZoneName, windowOffsetMs } from './time-zones';
+
+const DAY_MS = 86_400_000;
+
+export type GroupBy = 'device' | 'area' | 'type' | 'none';
+
+export interface WindowSpec {
+  from?: number;
+  to?: number;
+  every?: number;
+  fn?: Aggregation;
+  tz: TimeZoneName;
+  resolution: Resolution | 'auto';
+}
+
+export interface SeriesRequest {
+  metric: MetricName;
+  group: { by: GroupBy; key: string };
+  deviceIds: string[];
+}
+
+export interface SeriesAnswer {
+  metric: MetricName;
+  unit: string;
+  group: { by: GroupBy; key: string };
+  devices: number;
+  resolution: Resolution;
+  points: SeriesPoint[];
+}
+
+export interface HistoryAnswer {
+  from: number;
+  to: number;
+  every: number | null;
+  fn: Aggregation | null;
+  tz: TimeZoneName;
+  series: SeriesAnswer[];
+}
+
+/**
+ * History for operators' charts and open data: one or many devices and metrics, raw or one
+ * aggregate per window, from the coarsest stored resolution that answers exactly. Every name
+ * that reaches the store has been checked against the registry and the metric catalogue first,
+ * and the answer is bounded by IOC_HISTORY_MAX_POINTS before the store is asked.
+ */
+@Injectable()
+export class HistoryService {
+  constructor(
+    @Inject(DEVICE_REGISTRY) private readonly registry: RegistryReader,
+    @Inject(TIME_SERIES_STORE) private readonly store: TimeSeriesStore,
+    @Inject(OPS_API_SETTINGS) private readonly settings: OpsApiSettings,
+  ) {}
+
+  /** Resolves `GET /api/v1/history` parameters into series requests. */
+  plan(params: HistoryParams): SeriesRequest[] {
+    const devices = this.selectDevices(params);
+    const requests: SeriesRequest[] = [];
+    for (const metric of params.metrics as MetricName[]) {
+      const carrying = devices.filter((d) => metricsOf(d.type).includes(metric));
+      if (carrying.length === 0) {
+        throw badParameter('metrics', `none of the selected devices reports ${metric}`);
+      }
+      for (const [key, members] of this.groups(params, carrying)) {
+        requests.push({ metric, group: { by: params.groupBy, key }, deviceIds: members.map((d) => d.id) });
+      }
+    }
+    return requests;
+  }
+
+  async run(requests: SeriesRequest[], window: WindowSpec): Promise<HistoryAnswer> {
+    const to = window.to ?? Date.now();
+    const from = window.from ?? to - DAY_MS;
+    if (from >= to) throw badParameter('from', 'from must be before to');
+    const fn = window.fn ?? (window.every !== undefined ? 'mean' : undefined);
+    for (const { metric } of requests) {
+      const kind = METRIC_CATALOGUE[metric].kind;
+      if (fn !== undefined && fn !== 'last' && kind !== 'number' && kind !== 'integer') {
+        throw badParameter('fn', `${metric} is not numeric; only fn=last applies to it`);
+      }
+    }
+    const max = this.settings.historyMaxPoints;
+    if (window.every !== undefined) {
+      const windows = Math.ceil((to - from) / window.every) * requests.length;
+      if (windows > max) {
+        throw badParameter(
+          'every',
+          `${windows} windows (${requests.length} series) exceed the limit of ${max} points; widen every, narrow from/to or ask for fewer series`,
+        );
+      }
+    }
+    let budget = max;
+    const series: SeriesAnswer[] = [];
+    for (const request of requests) {
+      const result = await this.store
+        .series({
+          deviceIds: request.deviceIds,
+          metric: request.metric,
+          from,
+          to,
+          ...(window.every !== undefined && fn !== undefined
+            ? { everyMs: window.every, fn, offsetMs: windowOffsetMs(window.tz, window.every) }
+            : {}),
+          resolution: window.resolution,
+          limit: budget + 1,
+        })
+        .catch((error: unknown) => {
+          if (error instanceof InvalidQueryError) throw badParameter('resolution', error.message);
+          throw error;
+        });
+      if (result.points.length > budget) {
+        throw badParameter(
+          'to',
+          `the answer exceeds the limit of ${max} points; narrow from/to or aggregate with every=`,
+        );
+      }
+      budget -= result.points.length;
+      series.push({
+        metric: request.metric,
+        unit: METRIC_CATALOGUE[request.metric].unit,
+        group: request.group,
+        devices: request.deviceIds.length,
+        resolution: result.resolution,
+        points: result.points,
+      });
+    }
+    return { from, to, every: window.every ?? null, fn: fn ?? null, tz: window.tz, series };
+  }
+
+  toCsv(answer: HistoryAnswer): string {
+    let csv = csvLine([
+      'metric',
+      'unit',
+      'group_by',
+      'group',
+      'resolution',
+      'time',
+      'ts',
+      'value',
+      'count',
+      'device',
+    ]);
+    for (const s of answer.series) {
+      for (const p of s.points) {
+        csv += csvLine([
+          s.metric,
+          s.unit,
+          s.group.by,
+          s.group.key,
+          s.resolution,
+          formatInZone(p.ts, answer.tz),
+          p.ts,
+          p.value,
+          p.count,
+          p.deviceId,
+        ]);
+      }
+    }
+    return csv;
+  }
+
+  private selectDevices(params: HistoryParams): Device[] {
+    let devices: Device[];
+    if (params.devices) {
+      devices = params.devices.map((id) => {
+        const device = this.registry.getDevice(id);
+        if (!device) throw badParameter('devices', `unknown device "${id}"`);
+        return device;
+      });
+    } else if (params.areas) {
+      const seen = new Map<string, Device>();
+      for (const area of params.areas) {
+        for (const d of this.devicesIn(area)) seen.set(d.id, d);
+      }
+      devices = [...seen.values()];
+    } else {
+      devices = this.registry.listDevices({});
+    }
+    return devices.filter(
+      (d) =>
+        (params.type === undefined || d.type === (params.type as DeviceType)) &&
+        (params.domain === undefined || d.domain === (params.domain as Domain)),
+    );
+  }
+
+  private devicesIn(area: string): Device[] {
+    if (!this.registry.getArea(area)) throw badParameter('areas', `unknown area "${area.slice(0, 64)}"`);
+    return this.registry.listDevices({ areaId: area });
+  }
+
+  private groups(params: HistoryParams, devices: Device[]): Array<[string, Device[]]> {
+    switch (params.groupBy) {
+      case 'device':
+        return devices.map((d) => [d.id, [d]]);
+      case 'none':
+        return [['all', devices]];
+      case 'type': {
+        const byType = new Map<string, Device[]>();
+        for (const d of devices) byType.set(d.type, [...(byType.get(d.type) ?? []), d]);
+        return [...byType.entries()];
+      }
+      case 'area': {
+        const ids = new Set(devices.map((d) => d.id));
+        return (params.areas ?? [])
+          .map((area): [string, Device[]] => [area, this.devicesIn(area).filter((d) => ids.has(d.id))])
+          .filter(([, members]) => members.length > 0);
+      }
+    }
+  }
+}

@@ -1,0 +1,228 @@
+import type { MqttClient } from 'mqtt';
+import { connectAsync } from 'mqtt';
+import { type Device, deviceTopic } from '@ioc/contracts';
+import { DeviceRegistry, loadSeeds } from '@ioc/registry';
+import { type PlatformOptions, type RunningPlatform, eventually, startPlatform } from '@ioc/testing';
+import { getJson } from './clients';
+
+const registry = new DeviceRegistry(loadSeeds());
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const VN_OFFSET = 7 * HOUR;
+
+interface SeriesBody {
+  metric: string;
+  group: { by: string; key: string };
+  resolution: string;
+  points: Array<{ ts: number; value: number; count?: number; deviceId?: string }>;
+}
+interface HistoryBody {
+  series: SeriesBody[];
+}
+
+/** Two air stations in one district and one elsewhere, hourly PM readings over three local days. */
+function pickStations(): { district: string; inside: Device[]; outside: Device } {
+  const stations = registry.listDevices({ type: 'air-quality-station' });
+  for (const candidate of stations) {
+    const district = registry.areaPath(candidate.areaId)[1] as string;
+    const inside = registry.listDevices({ areaId: district, type: 'air-quality-station' });
+    const outside = stations.find((s) => registry.areaPath(s.areaId)[1] !== district);
+    if (inside.length >= 2 && outside) return { district, inside: inside.slice(0, 2), outside };
+  }
+  throw new Error('the seeds lack two air stations in one district');
+}
+
+export function defineHistoryTests(platformOptions: () => PlatformOptions): void {
+  let platform: RunningPlatform;
+  let publisher: MqttClient;
+  const { district, inside, outside } = pickStations();
+  // Three whole local (UTC+7) days, ending at a local midnight some days ago.
+  const lastMidnightLocal = Math.floor((Date.now() + VN_OFFSET) / DAY) * DAY - VN_OFFSET;
+  const start = lastMidnightLocal - 5 * DAY;
+  const end = start + 3 * DAY;
+  const readings: Array<{ device: Device; ts: number; pm25: number; pm10: number }> = [];
+  [...inside, outside].forEach((device, d) => {
+    for (let ts = start; ts < end; ts += HOUR) {
+      const hour = (ts - start) / HOUR;
+      // Two readings an hour for the first station, one for the others: the weighted mean matters.
+      const times = d === 0 ? [ts, ts + HOUR / 2] : [ts];
+      for (const t of times)
+        readings.push({
+          device,
+          ts: t,
+          pm25: 10 + ((hour * 7 + d * 13) % 40),
+          pm10: 20 + ((hour * 3 + d) % 60),
+        });
+    }
+  });
+  const expectedDailyMean = (devices: Device[], metric: 'pm25' | 'pm10') =>
+    [0, 1, 2].map((day) => {
+      const inDay = readings.filter(
+        (r) => devices.includes(r.device) && r.ts >= start + day * DAY && r.ts < start + (day + 1) * DAY,
+      );
+      return {
+        ts: start + day * DAY,
+        value: inDay.reduce((s, r) => s + r[metric], 0) / inDay.length,
+        count: inDay.length,
+      };
+    });
+  const url = (query: string) => `${platform.httpUrl}/api/v1/history?${query}&from=${start}&to=${end}`;
+
+  beforeAll(async () => {
+    platform = await startPlatform({ ...platformOptions(), env: { IOC_HISTORY_MAX_POINTS: '500' } });
+    publisher = await connectAsync(platform.mqttUrl, {
+      clientId: `e2e-history-${process.pid}`,
+      reconnectPeriod: 0,
+    });
+    for (let i = 0; i < readings.length; i += 50) {
+      await Promise.all(
+        readings
+          .slice(i, i + 50)
+          .map((r) =>
+            publisher.publishAsync(
+              deviceTopic('env', r.device.id, 'telemetry'),
+              JSON.stringify({ ts: r.ts, metrics: { pm25: r.pm25, pm10: r.pm10 } }),
+              { qos: 1 },
+            ),
+          ),
+      );
+    }
+    const last = readings[readings.length - 1]!;
+    await eventually(
+      async () => {
+        const { body } = await getJson(`${platform.httpUrl}/api/v1/devices/${last.device.id}/latest`);
+        return (body['metrics'] as Record<string, { ts: number }> | undefined)?.['pm25']?.ts === last.ts
+          ? true
+          : undefined;
+      },
+      20_000,
+      'all readings stored',
+    );
+  }, 90_000);
+
+  afterAll(async () => {
+    await publisher?.endAsync();
+    await platform?.stop();
+  });
+
+  const close = (
+    actual: SeriesBody['points'],
+    expected: Array<{ ts: number; value: number; count: number }>,
+  ) => {
+    expect(actual.map((p) => p.ts)).toEqual(expected.map((p) => p.ts));
+    actual.forEach((p, i) => expect(p.value).toBeCloseTo(expected[i]!.value, 9));
+  };
+
+  it('gives daily means per area on local (Asia/Ho_Chi_Minh) midnights, weighted by point count', async () => {
+    const { status, body } = await getJson(
+      url(
+        `areas=${district}&metrics=pm25,pm10&type=air-quality-station&groupBy=area&every=1d&fn=mean&resolution=raw`,
+      ),
+    );
+    expect(status).toBe(200);
+    const series = (body as unknown as HistoryBody).series;
+    expect(series.map((s) => `${s.metric}:${s.group.key}:${s.resolution}`)).toEqual([
+      `pm25:${district}:raw`,
+      `pm10:${district}:raw`,
+    ]);
+    close(series[0]!.points, expectedDailyMean(inside, 'pm25'));
+    close(series[1]!.points, expectedDailyMean(inside, 'pm10'));
+    for (const p of series[0]!.points) expect((p.ts + VN_OFFSET) % DAY).toBe(0);
+  });
+
+  it('answers from the hourly rollup once it is built, with the same figures, and says so', async () => {
+    const body = await eventually(
+      async () => {
+        const { body: b } = await getJson(
+          url(`areas=${district}&metrics=pm25&type=air-quality-station&groupBy=area&every=1d`),
+        );
+        const s = (b as unknown as HistoryBody).series[0];
+        return s && s.resolution === '1h' && s.points.length === 3
+          ? (b as unknown as HistoryBody)
+          : undefined;
+      },
+      30_000,
+      'the 1h rollup to answer',
+    );
+    close(body.series[0]!.points, expectedDailyMean(inside, 'pm25'));
+    const minute = await getJson(url(`devices=${inside[0]!.id}&metrics=pm25&every=15m&fn=max`));
+    expect((minute.body as unknown as HistoryBody).series[0]!.resolution).toMatch(/^(1m|raw)$/);
+  });
+
+  it('groups by device and by device type', async () => {
+    const byDevice = (
+      await getJson(
+        url(
+          `devices=${inside.map((d) => d.id).join(',')},${outside.id}&metrics=pm25&every=1d&resolution=raw`,
+        ),
+      )
+    ).body as unknown as HistoryBody;
+    expect(byDevice.series.map((s) => s.group.key)).toEqual([...inside.map((d) => d.id), outside.id]);
+    close(byDevice.series[2]!.points, expectedDailyMean([outside], 'pm25'));
+    const byType = (
+      await getJson(
+        url(
+          `devices=${inside.map((d) => d.id).join(',')},${outside.id}&metrics=pm25&groupBy=type&every=1d&resolution=raw`,
+        ),
+      )
+    ).body as unknown as HistoryBody;
+    expect(byType.series.map((s) => s.group)).toEqual([{ by: 'type', key: 'air-quality-station' }]);
+    close(byType.series[0]!.points, expectedDailyMean([...inside, outside], 'pm25'));
+  });
+
+  it('serves the same answer as CSV', async () => {
+    const response = await fetch(
+      url(
+        `areas=${district}&metrics=pm25&type=air-quality-station&groupBy=area&every=1d&resolution=raw&format=csv`,
+      ),
+    );
+    expect(response.headers.get('content-type')).toMatch(/^text\/csv/);
+    const [header, ...rows] = (await response.text()).trim().split('\r\n');
+    expect(header).toBe('metric,unit,group_by,group,resolution,time,ts,value,count,device');
+    const expected = expectedDailyMean(inside, 'pm25');
+    expect(rows).toHaveLength(expected.length);
+    rows.forEach((row, i) => {
+      const cells = row.split(',');
+      expect(cells.slice(0, 5)).toEqual(['pm25', 'µg/m³', 'area', district, 'raw']);
+      expect(cells[5]).toMatch(/T00:00:00\.000\+07:00$/);
+      expect(Number(cells[6])).toBe(expected[i]!.ts);
+      expect(Number(cells[7])).toBeCloseTo(expected[i]!.value, 9);
+    });
+  });
+
+  it('refuses answers beyond the point limit with a 400 naming the parameter', async () => {
+    const tooManyWindows = await getJson(url(`areas=${district}&metrics=pm25&every=1m`));
+    expect(tooManyWindows).toMatchObject({ status: 400, body: { parameter: 'every' } });
+    const tooManyRaw = await getJson(
+      url(`areas=${district}&metrics=pm25&type=air-quality-station&groupBy=none`),
+    );
+    expect(tooManyRaw).toMatchObject({ status: 400, body: { parameter: 'to' } });
+  });
+
+  it.each([
+    ['devices', "aq-tn-001' OR '1'='1"],
+    ['devices', 'aq-tn-001;DROP MEASUREMENT readings'],
+    ['devices', 'a'.repeat(5000)],
+    ['devices', 'no-such-device'],
+    ['metrics', 'pm25" FROM readings; --'],
+    ['metrics', '.*'],
+    ['areas', "tay-ninh' OR deviceId =~ /.*/"],
+    ['areas', '(.*)'],
+    ['from', "1'; DROP DATABASE ioc; --"],
+    ['every', '1h; DROP'],
+  ])('refuses a hostile %s value with a 400 naming it', async (parameter, value) => {
+    const base: Record<string, string> = { metrics: 'pm25', devices: inside[0]!.id };
+    const params = new URLSearchParams({ ...base, [parameter]: value });
+    const { status, body } = await getJson(`${platform.httpUrl}/api/v1/history?${params.toString()}`);
+    expect({ status, parameter: body['parameter'] }).toEqual({ status: 400, parameter });
+  });
+
+  it('answers hostile device ids in paths with 404, never 500', async () => {
+    for (const id of ["x' OR '1'='1", 'x"; DROP', '..%2F..%2Fetc', 'a'.repeat(3000)]) {
+      const { status } = await getJson(
+        `${platform.httpUrl}/api/v1/devices/${encodeURIComponent(id)}/history?metric=pm25`,
+      );
+      expect(status).toBe(404);
+    }
+  });
+}
