@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { envField } from '@ioc/runtime';
 
 /**
  * Storage settings shared by every process that opens the time-series store (broker and API),
@@ -22,6 +23,9 @@ export const storageEnvSchema = z.object({
   IOC_INFLUX_TOKEN: z.string().optional().describe('InfluxDB token (2.x/3.x); secret'),
   IOC_INFLUX_USER: z.string().optional().describe('InfluxDB 1.x username'),
   IOC_INFLUX_PASSWORD: z.string().optional().describe('InfluxDB 1.x password; secret'),
+  IOC_RETENTION_RAW: envField.duration('90d').describe('How long raw readings are kept'),
+  IOC_RETENTION_1M: envField.duration('730d').describe('How long 1-minute rollups are kept'),
+  IOC_RETENTION_1H: envField.duration('3650d').describe('How long 1-hour rollups are kept'),
 });
 export type StorageEnv = z.infer<typeof storageEnvSchema>;
 

@@ -1,16 +1,8 @@
 import { z } from 'zod';
+import { durationField } from '@ioc/runtime';
 
-const DURATION_UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** `30s`, `5m`, `1h`, `1d`, `250ms`, or a bare number of milliseconds. */
-export const durationParam = z
-  .string()
-  .regex(/^\d{1,9}(ms|s|m|h|d)?$/, 'expected a duration such as 30s, 5m, 1h or 1d')
-  .transform((value) => {
-    const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value) as RegExpExecArray;
-    return Number(match[1]) * DURATION_UNITS_MS[(match[2] ?? 'ms') as keyof typeof DURATION_UNITS_MS];
-  })
-  .refine((ms) => ms >= 1000, 'the shortest window is 1s');
+/** `30s`, `5m`, `1h`, `1d`, `250ms`, or a bare number of milliseconds; at least 1 s. */
+export const durationParam = durationField().refine((ms) => ms >= 1000, 'the shortest window is 1s');
 
 /** ISO-8601 with an offset, or epoch milliseconds. */
 export const instantParam = z
