@@ -8,12 +8,11 @@ import {
   ApiBadRequestResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { AGGREGATIONS } from '@ioc/storage';
 import { DEVICE_TYPES, DOMAINS } from '@ioc/contracts';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { deviceHistoryParams, type DeviceHistoryParams } from '../history/history-params';
 import { HistoryService } from '../history/history.service';
-import { TIME_ZONE_NAMES } from '../history/time-zones';
+import { ApiHistoryWindowQueries } from '../history/history-api-docs';
 import { deviceListQuery, type DeviceListQuery } from './device-queries';
 import { DevicesService } from './devices.service';
 
@@ -61,14 +60,7 @@ export class DevicesController {
       'from/to: ISO-8601 or epoch ms (default: the last 24 h). every: window (30s, 5m, 1h, 1d); fn: mean|min|max|last (default mean when every is set). Windows align on midnight in tz (default Asia/Ho_Chi_Minh); empty windows are omitted. The answer comes from the coarsest stored resolution that answers exactly (raw, 1-minute or 1-hour rollups) and names it in `resolution`. format=csv for CSV.',
   })
   @ApiQuery({ name: 'metric', required: true })
-  @ApiQuery({ name: 'from', required: false })
-  @ApiQuery({ name: 'to', required: false })
-  @ApiQuery({ name: 'every', required: false })
-  @ApiQuery({ name: 'fn', required: false, enum: AGGREGATIONS })
-  @ApiQuery({ name: 'tz', required: false, enum: TIME_ZONE_NAMES })
-  @ApiQuery({ name: 'resolution', required: false, enum: ['auto', 'raw', '1m', '1h'] })
-  @ApiQuery({ name: 'format', required: false, enum: ['json', 'csv'] })
-  @ApiBadRequestResponse({ description: 'A parameter is invalid or the answer would exceed the point limit' })
+  @ApiHistoryWindowQueries()
   @ApiNotFoundResponse()
   async history(
     @Param('id') id: string,

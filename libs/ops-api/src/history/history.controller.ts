@@ -1,12 +1,11 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { DEVICE_TYPES, DOMAINS } from '@ioc/contracts';
-import { AGGREGATIONS } from '@ioc/storage';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { historyParams, type HistoryParams } from './history-params';
 import { HistoryService } from './history.service';
-import { TIME_ZONE_NAMES } from './time-zones';
+import { ApiHistoryWindowQueries } from './history-api-docs';
 
 @ApiTags('history')
 @Controller('api/v1/history')
@@ -25,14 +24,7 @@ export class HistoryController {
   @ApiQuery({ name: 'type', required: false, enum: DEVICE_TYPES })
   @ApiQuery({ name: 'domain', required: false, enum: DOMAINS })
   @ApiQuery({ name: 'groupBy', required: false, enum: ['device', 'area', 'type', 'none'] })
-  @ApiQuery({ name: 'from', required: false })
-  @ApiQuery({ name: 'to', required: false })
-  @ApiQuery({ name: 'every', required: false })
-  @ApiQuery({ name: 'fn', required: false, enum: AGGREGATIONS })
-  @ApiQuery({ name: 'tz', required: false, enum: TIME_ZONE_NAMES })
-  @ApiQuery({ name: 'resolution', required: false, enum: ['auto', 'raw', '1m', '1h'] })
-  @ApiQuery({ name: 'format', required: false, enum: ['json', 'csv'] })
-  @ApiBadRequestResponse({ description: 'A parameter is invalid or the answer would exceed the point limit' })
+  @ApiHistoryWindowQueries()
   async query(
     @Query(new ZodValidationPipe(historyParams)) params: HistoryParams,
     @Res({ passthrough: true }) response: Response,
