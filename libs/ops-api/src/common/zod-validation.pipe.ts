@@ -12,9 +12,12 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
     const result = this.schema.safeParse(value);
     if (result.success) return result.data;
     const issue = result.error.issues[0];
-    const parameter = issue?.path.join('.') || undefined;
+    // Report the request parameter itself; an item of a comma-separated list is named in the text.
+    const [name, item] = issue?.path ?? [];
+    const parameter = name === undefined ? undefined : String(name);
+    const where = typeof item === 'number' ? `item ${item + 1}: ` : '';
     const message = parameter
-      ? `Invalid parameter "${parameter}": ${issue?.message ?? 'invalid'}`
+      ? `Invalid parameter "${parameter}": ${where}${issue?.message ?? 'invalid'}`
       : (issue?.message ?? 'Invalid request');
     throw new BadRequestException({ statusCode: 400, error: 'Bad Request', message, parameter });
   }

@@ -180,22 +180,18 @@ export class HistoryService {
     return csv;
   }
 
+  /** Every given filter applies (devices, areas, type, domain), so naming several narrows the choice. */
   private selectDevices(params: HistoryParams): Device[] {
-    let devices: Device[];
-    if (params.devices) {
-      devices = params.devices.map((id) => {
-        const device = this.registry.getDevice(id);
-        if (!device) throw badParameter('devices', `unknown device "${id}"`);
-        return device;
-      });
-    } else if (params.areas) {
-      const seen = new Map<string, Device>();
-      for (const area of params.areas) {
-        for (const d of this.devicesIn(area)) seen.set(d.id, d);
-      }
-      devices = [...seen.values()];
-    } else {
-      devices = this.registry.listDevices({});
+    let devices = params.devices
+      ? params.devices.map((id) => {
+          const device = this.registry.getDevice(id);
+          if (!device) throw badParameter('devices', `unknown device "${id}"`);
+          return device;
+        })
+      : this.registry.listDevices({});
+    if (params.areas) {
+      const inAreas = new Set(params.areas.flatMap((area) => this.devicesIn(area).map((d) => d.id)));
+      devices = devices.filter((d) => inAreas.has(d.id));
     }
     return devices.filter(
       (d) =>
