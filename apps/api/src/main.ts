@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { apiEnvSchema, setupOpenApi } from '@ioc/ops-api';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { createLogger, onShutdown, parseEnv } from '@ioc/runtime';
-import { createTimeSeriesStore, storageConfigFromEnv } from '@ioc/storage';
+import { createTimeSeriesStore, initWithRetry, storageConfigFromEnv } from '@ioc/storage';
 import { AppModule } from './app.module';
 
 async function main(): Promise<void> {
@@ -11,7 +11,12 @@ async function main(): Promise<void> {
   const logger = createLogger('api', { level: env.IOC_LOG_LEVEL });
   const registry = new DeviceRegistry(loadSeeds(env.IOC_SEEDS_DIR));
   const store = createTimeSeriesStore(storageConfigFromEnv(env));
-  await store.init();
+  // Serve what does not need the store (registry, live feed) while it comes up; /health says 503.
+  await initWithRetry(store, {
+    retryMs: 5000,
+    onRetry: (error) => logger.warn({ err: error.message }, 'time-series store not ready; retrying'),
+    onReady: () => logger.info('time-series store ready'),
+  });
   const app = await NestFactory.create(
     AppModule.register({
       registry,

@@ -2,7 +2,7 @@ import { brokerEnvSchema, DEVELOPMENT_INTERNAL_SECRET, startIngestBroker } from 
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { createLogger, onShutdown, parseEnv } from '@ioc/runtime';
 import { join } from 'node:path';
-import { createTimeSeriesStore, storageConfigFromEnv } from '@ioc/storage';
+import { createTimeSeriesStore, initWithRetry, storageConfigFromEnv } from '@ioc/storage';
 
 async function main(): Promise<void> {
   const env = parseEnv(brokerEnvSchema);
@@ -12,7 +12,12 @@ async function main(): Promise<void> {
   }
   const registry = new DeviceRegistry(loadSeeds(env.IOC_SEEDS_DIR));
   const store = createTimeSeriesStore(storageConfigFromEnv(env));
-  await store.init();
+  // Start even when the store is down: acknowledged readings wait in the spool meanwhile.
+  await initWithRetry(store, {
+    retryMs: 5000,
+    onRetry: (error) => logger.warn({ err: error.message }, 'time-series store not ready; retrying'),
+    onReady: () => logger.info('time-series store ready'),
+  });
   const broker = await startIngestBroker({
     host: env.IOC_MQTT_HOST,
     port: env.IOC_MQTT_PORT,
