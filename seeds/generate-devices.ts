@@ -9,21 +9,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Area, type Device, type DeviceType, domainOf, DEVICE_TYPES, isDeviceId } from '@ioc/contracts';
+import { mulberry32 } from '@ioc/runtime';
 
 const SEED = 20250701;
 const SEEDS_DIR = __dirname;
 
-/** mulberry32: tiny, fast and good enough to scatter devices reproducibly. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = mulberry32(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 

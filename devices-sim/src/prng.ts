@@ -4,20 +4,9 @@
  * exactly what each of its lamps reported.
  */
 
-/** A generator of uniform numbers in [0, 1). */
-export type Prng = () => number;
+import { mulberry32, type Prng } from '@ioc/runtime';
 
-/** mulberry32: 32-bit state, fast, statistically fine for simulation (not for cryptography). */
-export function mulberry32(seed: number): Prng {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32, type Prng };
 
 /** FNV-1a over the text, finished with murmur3's avalanche so near-identical keys diverge. */
 export function hashString(text: string, seed = 0): number {

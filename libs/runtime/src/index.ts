@@ -1,3 +1,4 @@
 export * from './env-config';
 export * from './logger';
 export * from './shutdown';
+export * from './seeded-random';
