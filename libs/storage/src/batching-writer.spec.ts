@@ -5,7 +5,7 @@ import type { Reading } from '@ioc/contracts';
 import { BatchingWriter, type BatchingWriterOptions } from './batching-writer';
 import { EmbeddedTimeSeriesStore } from './embedded-time-series.store';
 import { InvalidReadingError } from './errors';
-import type { HistoryPoint, LatestValue, TimeSeriesStore } from './time-series-store';
+import type { HistoryPoint, LatestValue, SeriesResult, TimeSeriesStore } from './time-series-store';
 
 const T0 = Date.UTC(2026, 10, 27, 8, 0, 0);
 function reading(i: number, metrics: Reading['metrics'] = { pm25: i }): Reading {
@@ -72,6 +72,12 @@ class FakeStore implements TimeSeriesStore {
   }
   async history(): Promise<HistoryPoint[]> {
     return [];
+  }
+  async series(): Promise<SeriesResult> {
+    return { resolution: 'raw', points: [] };
+  }
+  async compact(): Promise<void> {
+    // nothing to roll up
   }
   async ping(): Promise<boolean> {
     return !this.down;

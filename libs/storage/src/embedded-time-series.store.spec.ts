@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Reading } from '@ioc/contracts';
-import { describeTimeSeriesStoreConformance } from './conformance/time-series-store.conformance';
+import {
+  describeTimeSeriesStoreConformance,
+  KEEP_EVERYTHING,
+} from './conformance/time-series-store.conformance';
 import { EMBEDDED_DB_FILE, EmbeddedTimeSeriesStore } from './embedded-time-series.store';
 
 const tempDirs: string[] = [];
@@ -20,7 +23,10 @@ afterAll(async () => {
 describeTimeSeriesStoreConformance('embedded (SQLite)', async () => {
   const dir = await tempDir();
   // A data directory that does not exist yet: init() must create it.
-  const store = new EmbeddedTimeSeriesStore({ dataDir: join(dir, 'nested', 'data') });
+  const store = new EmbeddedTimeSeriesStore({
+    dataDir: join(dir, 'nested', 'data'),
+    retention: KEEP_EVERYTHING,
+  });
   return {
     store,
     teardown: async () => {

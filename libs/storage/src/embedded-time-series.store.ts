@@ -1,15 +1,49 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { MetricValue, Reading } from '@ioc/contracts';
+import type { Reading } from '@ioc/contracts';
+import {
+  EmbeddedRollups,
+  MARK_EXISTING_POINTS_DIRTY,
+  ROLLUP_SCHEMA,
+  ROLLUP_SCHEMA_VERSION,
+  type RetentionCursor,
+} from './embedded-rollups';
+import { EmbeddedSeriesReader, type StretchQuery, type ValueRow, valueOf } from './embedded-series';
 import { InvalidQueryError } from './errors';
 import { nonNumericAggregationMessage, planHistoryQuery } from './history-query';
+import { PeriodicTask, warnMaintenanceError } from './periodic-task';
 import { assertStorableReadings } from './reading-validation';
-import type { HistoryPoint, HistoryQuery, LatestValue, TimeSeriesStore } from './time-series-store';
+import { floorTo, HOUR_MS, MINUTE_MS, resolveRetention } from './retention';
+import { nonNumericSeriesMessage, planSeriesQuery, splitIntoSegments } from './series-query';
+import type {
+  HistoryPoint,
+  HistoryQuery,
+  LatestValue,
+  RetentionPolicy,
+  SeriesPoint,
+  SeriesQuery,
+  SeriesResult,
+  TimeSeriesStore,
+} from './time-series-store';
+import { LastOfWindows, rawPointsInOrder, WindowAggregates } from './window-aggregates';
 
 export interface EmbeddedTimeSeriesStoreOptions {
   /** Directory for `timeseries.sqlite` (and its -wal/-shm files); created if missing. */
   dataDir: string;
+  /** How long raw points and rollups are kept; DEFAULT_RETENTION for what is not given. */
+  retention?: Partial<RetentionPolicy>;
+  /**
+   * Period of the background job rolling up finished minutes; 2 s by default. 0 turns background
+   * maintenance off (compact() then does all of it; series() still rolls up what it reads).
+   */
+  maintenanceIntervalMs?: number;
+  /** How often the background job applies retention; 10 min by default (and on every compact()). */
+  retentionIntervalMs?: number;
+  /** Clock, epoch ms, that retention and "finished minute" are measured against; Date.now by default. */
+  now?: () => number;
+  /** Called when background maintenance fails (it is retried at the next tick); a process warning by default. */
+  onMaintenanceError?: (error: Error) => void;
 }
 
 export const EMBEDDED_DB_FILE = 'timeseries.sqlite';
@@ -48,23 +82,46 @@ const SCHEMA = `
   ) WITHOUT ROWID;
 `;
 
-interface ValueRow {
-  num: number | null;
-  bool: number | null;
-  str: string | null;
-}
 interface PointRow extends ValueRow {
   ts: number;
 }
 
-/** Time-series store in one SQLite file: the zero-dependency default for a single host. */
+/** Dirty buckets rolled up per transaction: large enough to be efficient, small enough not to stall writes. */
+const ROLLUP_BATCH = 2_000;
+/** Series handled per retention transaction, for the same reason. */
+const RETENTION_BATCH = 1_000;
+/** After a minute ends, how long background maintenance waits for late points before rolling it up. */
+const SETTLE_GRACE_MS = 5_000;
+
+type MaintenanceReason = 'tick' | 'compact';
+
+/**
+ * Time-series store in one SQLite file: the zero-dependency default for a single host. Several
+ * processes (broker and API) may open the same file; rollup maintenance is safe to run in all.
+ */
 export class EmbeddedTimeSeriesStore implements TimeSeriesStore {
   readonly kind = 'embedded';
+  readonly retention: RetentionPolicy;
   private db: Database.Database | undefined;
   private statements: ReturnType<typeof prepareStatements> | undefined;
+  private rollups: EmbeddedRollups | undefined;
+  private reader: EmbeddedSeriesReader | undefined;
+  private readonly now: () => number;
+  private readonly maintenance: PeriodicTask<MaintenanceReason>;
+  private lastRetentionAt = performance.now();
+  /** Newest reading time this process wrote, and when (see maintain()). */
+  private newestWritten = Number.POSITIVE_INFINITY;
+  private newestWrittenAt = 0;
   private closed = false;
 
-  constructor(private readonly options: EmbeddedTimeSeriesStoreOptions) {}
+  constructor(private readonly options: EmbeddedTimeSeriesStoreOptions) {
+    this.retention = resolveRetention(options.retention);
+    this.now = options.now ?? Date.now;
+    this.maintenance = new PeriodicTask(
+      (reason) => this.maintain(reason),
+      options.onMaintenanceError ?? warnMaintenanceError,
+    );
+  }
 
   get path(): string {
     return join(this.options.dataDir, EMBEDDED_DB_FILE);
@@ -84,49 +141,74 @@ export class EmbeddedTimeSeriesStore implements TimeSeriesStore {
       // Another connection (a backup, an admin shell) may briefly hold the lock.
       db.pragma('busy_timeout = 5000');
       db.exec(SCHEMA);
+      migrate(db);
       this.statements = prepareStatements(db);
+      this.rollups = new EmbeddedRollups(db, this.retention, this.now);
+      this.reader = new EmbeddedSeriesReader(db);
     } catch (err) {
       db.close();
       throw err;
     }
     this.db = db;
+    this.maintenance.start(this.options.maintenanceIntervalMs ?? 2_000, 'tick');
   }
 
   async write(readings: readonly Reading[]): Promise<void> {
-    const { db, statements } = this.open();
+    const { db, statements, rollups } = this.open();
     if (readings.length === 0) return;
     assertStorableReadings(readings);
-    // One transaction per call: all or nothing, and one fsync for the whole batch.
-    db.transaction(() => {
-      const devices = new Map<string, Reading>();
-      for (const reading of readings) {
-        for (const [metric, value] of Object.entries(reading.metrics)) {
-          statements.upsertPoint.run({
+    // One transaction per call: all or nothing, and one fsync for the whole batch. IMMEDIATE: it
+    // reads the dirty generation first, and a deferred transaction upgrading from read to write
+    // would fail instead of waiting when another process wrote in between.
+    const marked: [number, string, string][] = [];
+    try {
+      db.transaction(() => {
+        rollups.syncGeneration();
+        const devices = new Map<string, Reading>();
+        let newest = Number.NEGATIVE_INFINITY;
+        for (const reading of readings) {
+          if (reading.ts > newest) newest = reading.ts;
+          const bucket = reading.ts - (reading.ts % MINUTE_MS);
+          for (const [metric, value] of Object.entries(reading.metrics)) {
+            statements.upsertPoint.run({
+              deviceId: reading.deviceId,
+              metric,
+              ts: reading.ts,
+              num: typeof value === 'number' ? value : null,
+              bool: typeof value === 'boolean' ? (value ? 1 : 0) : null,
+              str: typeof value === 'string' ? value : null,
+              kind: reading.kind,
+              event: reading.event ?? null,
+              seq: reading.seq ?? null,
+            });
+            // Booleans and text too: a point rewritten from a number to text must leave its minute's
+            // rollup. Cheap: one mark per (device, metric, minute), not per point.
+            if (rollups.markDirty(bucket, reading.deviceId, metric))
+              marked.push([bucket, reading.deviceId, metric]);
+          }
+          const known = devices.get(reading.deviceId);
+          if (known === undefined || known.ts <= reading.ts) devices.set(reading.deviceId, reading);
+        }
+        if (this.newestWritten === Number.POSITIVE_INFINITY || newest >= this.newestWritten) {
+          this.newestWritten = newest;
+          this.newestWrittenAt = this.now();
+        }
+        for (const reading of devices.values()) {
+          statements.upsertDevice.run({
             deviceId: reading.deviceId,
-            metric,
+            deviceType: reading.deviceType,
+            domain: reading.domain,
+            areaId: reading.areaId,
+            areaPath: JSON.stringify(reading.areaPath),
             ts: reading.ts,
-            num: typeof value === 'number' ? value : null,
-            bool: typeof value === 'boolean' ? (value ? 1 : 0) : null,
-            str: typeof value === 'string' ? value : null,
-            kind: reading.kind,
-            event: reading.event ?? null,
-            seq: reading.seq ?? null,
           });
         }
-        const known = devices.get(reading.deviceId);
-        if (known === undefined || known.ts <= reading.ts) devices.set(reading.deviceId, reading);
-      }
-      for (const reading of devices.values()) {
-        statements.upsertDevice.run({
-          deviceId: reading.deviceId,
-          deviceType: reading.deviceType,
-          domain: reading.domain,
-          areaId: reading.areaId,
-          areaPath: JSON.stringify(reading.areaPath),
-          ts: reading.ts,
-        });
-      }
-    })();
+      }).immediate();
+    } catch (err) {
+      // Rolled back: those marks are not in the table, so the cache must not claim them.
+      for (const [bucket, deviceId, metric] of marked) rollups.marks.remove(bucket, deviceId, metric);
+      throw err;
+    }
   }
 
   async latest(deviceId: string, metrics: readonly string[]): Promise<Record<string, LatestValue>> {
@@ -170,6 +252,60 @@ export class EmbeddedTimeSeriesStore implements TimeSeriesStore {
     }
   }
 
+  async series(query: SeriesQuery): Promise<SeriesResult> {
+    const { rollups, reader } = this.open();
+    const plan = planSeriesQuery(query, { retention: this.retention, now: this.now() });
+    if (plan.mode === 'empty') return { resolution: plan.resolution, points: [] };
+    const { deviceIds, metric, from, to, limit } = plan;
+    if (plan.mode === 'raw') {
+      const points = await rawPointsInOrder(
+        async (a, b, n) => reader.rawPoints(deviceIds, metric, a, b, n),
+        from,
+        to,
+        limit,
+      );
+      return { resolution: 'raw', points };
+    }
+    const stretch = (segment: { from: number; to: number }): StretchQuery => ({ ...plan, ...segment });
+    if (plan.mode === 'last') {
+      const windows = new LastOfWindows();
+      for (const piece of reader.lastWindows(stretch(plan))) windows.add(piece);
+      return { resolution: 'raw', points: windows.points(limit) };
+    }
+
+    if (plan.resolution !== 'raw') {
+      // Roll up first whatever of this query is still dirty (the current minute, a late write
+      // another process made): rollups then hold exactly what raw points would give.
+      rollups.rollUp(reader.dirtyBuckets(deviceIds, metric, floorTo(from, HOUR_MS), to));
+    }
+    const windows = new WindowAggregates();
+    let nonNumeric = false;
+    for (const segment of splitIntoSegments(plan.resolution, from, to, () => Number.POSITIVE_INFINITY)) {
+      if (segment.resolution === 'raw') {
+        const raw = reader.rawWindows(stretch(segment));
+        nonNumeric ||= raw.nonNumeric;
+        for (const piece of raw.windows) windows.add(piece);
+      } else {
+        const table = segment.resolution === '1m' ? 'rollup_1m' : 'rollup_1h';
+        for (const piece of reader.rollupWindows(table, stretch(segment))) windows.add(piece);
+      }
+    }
+    // Rollups skip booleans and text, so an empty answer from them may hide a non-numeric metric:
+    // one raw point tells, and the query is refused as it is from raw points.
+    if (!nonNumeric && windows.size === 0 && plan.resolution !== 'raw') {
+      const probe = reader.anyPoint(deviceIds, metric, from, to);
+      nonNumeric = probe !== undefined && probe.num === null;
+    }
+    if (nonNumeric) throw new InvalidQueryError(nonNumericSeriesMessage(plan.fn, metric));
+    const points: SeriesPoint[] = windows.points(plan.fn, limit);
+    return { resolution: plan.resolution, points };
+  }
+
+  async compact(): Promise<void> {
+    this.open();
+    await this.maintenance.runNow('compact');
+  }
+
   async ping(): Promise<boolean> {
     if (this.db === undefined) return false;
     try {
@@ -182,28 +318,75 @@ export class EmbeddedTimeSeriesStore implements TimeSeriesStore {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.maintenance.stop();
     const db = this.db;
     this.db = undefined;
     this.statements = undefined;
+    this.rollups = undefined;
+    this.reader = undefined;
     db?.close();
   }
 
-  private open(): { db: Database.Database; statements: ReturnType<typeof prepareStatements> } {
-    if (this.db === undefined || this.statements === undefined) {
+  /**
+   * Background ticks roll up the minutes that are over and, every retentionIntervalMs, apply
+   * retention; compact() rolls up everything dirty and applies retention now. Work is done in
+   * batches with a turn of the event loop between them, so writes and queries interleave.
+   */
+  private async maintain(reason: MaintenanceReason): Promise<void> {
+    // A tick rolls up the minutes that are over — over by the clock, or, while this process is
+    // writing older data (replaying a backlog), over by the newest time it wrote (advancing with
+    // the clock since): otherwise a minute being replayed would be recomputed on every tick while
+    // it fills up.
+    const now = this.now();
+    const dataNow = this.newestWritten + (now - this.newestWrittenAt);
+    const settledBefore =
+      reason === 'compact' ? Number.POSITIVE_INFINITY : Math.min(now, dataNow) - MINUTE_MS - SETTLE_GRACE_MS;
+    for (;;) {
+      const rollups = this.rollups;
+      if (rollups === undefined || this.closed) return; // closed meanwhile: the marks stay for next time
+      if (rollups.rollUpDirty(ROLLUP_BATCH, settledBefore) < ROLLUP_BATCH) break;
+      await yieldToEventLoop();
+    }
+    const retentionDue =
+      performance.now() - this.lastRetentionAt >= (this.options.retentionIntervalMs ?? 600_000);
+    if (reason === 'compact' || retentionDue) {
+      this.lastRetentionAt = performance.now();
+      const cursor: RetentionCursor = { table: 0, after: undefined };
+      for (;;) {
+        const rollups = this.rollups;
+        if (rollups === undefined || this.closed || !rollups.retentionStep(cursor, RETENTION_BATCH)) break;
+        await yieldToEventLoop();
+      }
+    }
+  }
+
+  private open() {
+    const { db, statements, rollups, reader } = this;
+    if (db === undefined || statements === undefined || rollups === undefined || reader === undefined) {
       throw new Error(
         this.closed ? 'EmbeddedTimeSeriesStore is closed' : 'EmbeddedTimeSeriesStore: call init() first',
       );
     }
-    return { db: this.db, statements: this.statements };
+    return { db, statements, rollups, reader };
   }
 }
 
-function valueOf(row: ValueRow): MetricValue {
-  if (row.num !== null) return row.num;
-  if (row.bool !== null) return row.bool !== 0;
-  if (row.str !== null) return row.str;
-  // The CHECK constraint makes this unreachable unless the file was edited by hand.
-  throw new Error('corrupt point: no value column set');
+/**
+ * Brings a store file up to the current schema. Version 1 added the rollups: a file written
+ * before has its existing points marked dirty, so maintenance rolls up its history as well.
+ */
+function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version >= ROLLUP_SCHEMA_VERSION) return;
+    db.exec(ROLLUP_SCHEMA);
+    db.exec(MARK_EXISTING_POINTS_DIRTY);
+    db.pragma(`user_version = ${ROLLUP_SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Window start = floor(ts / every) * every, written so it also floors for negative ts. */

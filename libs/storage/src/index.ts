@@ -1,4 +1,11 @@
 export * from './time-series-store';
+export {
+  pickResolution,
+  rollupAligns,
+  type ResolutionContext,
+  type RollupResolution,
+} from './pick-resolution';
+export { DEFAULT_RETENTION } from './retention';
 export * from './storage-env';
 export * from './errors';
 export { RESERVED_METRIC_NAMES, MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS } from './reading-validation';
@@ -8,3 +15,4 @@ export { quoteIdentifier, quoteString, canQuote } from './influxql';
 export * from './batching-writer';
 export * from './create-time-series-store';
 export * from './spool/durable-spool';
+export * from './init-with-retry';

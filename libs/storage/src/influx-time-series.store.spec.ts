@@ -3,11 +3,16 @@ import type { Reading } from '@ioc/contracts';
 // (type:testing) and nothing outside *.spec.ts files imports it.
 import { describeWithInfluxd, freePort, type InfluxdHandle, startInfluxd } from '@ioc/testing';
 import { BatchingWriter } from './batching-writer';
-import { describeTimeSeriesStoreConformance } from './conformance/time-series-store.conformance';
+import {
+  describeTimeSeriesStoreConformance,
+  KEEP_EVERYTHING,
+} from './conformance/time-series-store.conformance';
 import { createTimeSeriesStore } from './create-time-series-store';
 import { InvalidReadingError } from './errors';
 import { InfluxDbError, InfluxTimeSeriesStore } from './influx-time-series.store';
+import { CONTINUOUS_QUERY_NAMES, rollupSelect } from './influx-rollups';
 import { quoteIdentifier, quoteString } from './influxql';
+import { DEFAULT_RETENTION } from './retention';
 
 const T0 = Date.UTC(2026, 10, 27, 8, 0, 0);
 function reading(deviceId: string, ts: number, metrics: Reading['metrics']): Reading {
@@ -31,14 +36,34 @@ interface QueryAnswer {
 
 /** A raw InfluxQL query, bypassing the store: the test's independent view of the server. */
 async function rawQuery(url: string, database: string, q: string): Promise<QueryAnswer> {
-  const response = await fetch(`${url}/query?${new URLSearchParams({ db: database, epoch: 'ms', q })}`);
+  const response = await fetch(`${url}/query?${new URLSearchParams({ db: database, epoch: 'ms' })}`, {
+    method: 'POST',
+    body: new URLSearchParams({ q }),
+  });
   return (await response.json()) as QueryAnswer;
 }
+
+/** Rows of the first series of the first result, as column → value records. */
+function rowsOf(answer: QueryAnswer): Record<string, unknown>[] {
+  const series = answer.results?.[0]?.series ?? [];
+  return series.flatMap((s) =>
+    (s.values ?? []).map((v) => Object.fromEntries(s.columns.map((c, i) => [c, v[i]]))),
+  );
+}
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** InfluxDB's rendering of a whole number of hours, as SHOW RETENTION POLICIES prints it. */
+const hours = (ms: number) => (ms === Number.POSITIVE_INFINITY ? '0s' : `${ms / HOUR}h0m0s`);
 
 describeWithInfluxd('InfluxTimeSeriesStore against a real influxd', () => {
   let influxd: InfluxdHandle | undefined;
   let databases = 0;
   const stores: InfluxTimeSeriesStore[] = [];
+  /** Background maintenance failures of all stores: none is expected while influxd runs. */
+  const maintenanceErrors: Error[] = [];
   const server = (): InfluxdHandle => {
     if (influxd === undefined) throw new Error('influxd did not start (see beforeAll)');
     return influxd;
@@ -48,6 +73,7 @@ describeWithInfluxd('InfluxTimeSeriesStore against a real influxd', () => {
     const store = new InfluxTimeSeriesStore({
       url: server().url,
       database: `ioc_test_${databases}`,
+      onMaintenanceError: (error) => maintenanceErrors.push(error),
       ...options,
     });
     stores.push(store);
@@ -64,8 +90,276 @@ describeWithInfluxd('InfluxTimeSeriesStore against a real influxd', () => {
   }, 30_000);
 
   describeTimeSeriesStoreConformance('influxdb (v1 HTTP API, InfluxDB 1.x)', async () => {
-    const store = newStore();
+    const store = newStore({ retention: KEEP_EVERYTHING });
     return { store, teardown: () => store.close() };
+  });
+
+  describe('rollups and retention on InfluxDB 1.x', () => {
+    const database = () => `ioc_test_${databases}`;
+
+    it('creates the retention policies with the configured durations, and alters them when they change', async () => {
+      const store = newStore();
+      await store.init();
+      const policies = async () =>
+        rowsOf(
+          await rawQuery(
+            server().url,
+            database(),
+            `SHOW RETENTION POLICIES ON ${quoteIdentifier(database())}`,
+          ),
+        ).map((row) => [row['name'], row['duration'], row['shardGroupDuration'], row['default']]);
+      expect(await policies()).toEqual([
+        ['autogen', hours(DEFAULT_RETENTION.rawMs), '24h0m0s', true],
+        ['rp_1m', hours(DEFAULT_RETENTION.oneMinuteMs), '168h0m0s', false],
+        ['rp_1h', hours(DEFAULT_RETENTION.oneHourMs), '720h0m0s', false],
+      ]);
+      await store.init(); // idempotent
+
+      const retention = { rawMs: 2 * HOUR, oneMinuteMs: 3 * DAY, oneHourMs: 400 * DAY };
+      const changed = new InfluxTimeSeriesStore({
+        url: server().url,
+        database: database(),
+        retention,
+        retentionPolicy: 'raw',
+      });
+      stores.push(changed);
+      await changed.init();
+      expect(await policies()).toEqual([
+        ['autogen', hours(DEFAULT_RETENTION.rawMs), '24h0m0s', true],
+        ['rp_1m', hours(retention.oneMinuteMs), '24h0m0s', false],
+        ['rp_1h', hours(retention.oneHourMs), '168h0m0s', false],
+        ['raw', hours(retention.rawMs), '1h0m0s', false],
+      ]);
+      expect(() => newStore({ retention: { rawMs: 30 * MINUTE } })).toThrow(/>= 3600000/);
+    });
+
+    it('creates the continuous queries once, replacing them when their definition changes', async () => {
+      const store = newStore();
+      await store.init();
+      const cqs = async () => {
+        const answer = await rawQuery(server().url, database(), 'SHOW CONTINUOUS QUERIES');
+        return (answer.results?.[0]?.series ?? [])
+          .filter((s) => (s as { name?: string }).name === database())
+          .flatMap((s) => (s.values ?? []).map((v) => [v[0], v[1]]));
+      };
+      const defined = await cqs();
+      expect(defined.map(([name]) => name)).toEqual([
+        CONTINUOUS_QUERY_NAMES['1m'],
+        CONTINUOUS_QUERY_NAMES['1h'],
+      ]);
+      expect(String(defined[0]?.[1])).toMatch(
+        /RESAMPLE EVERY 1m FOR 10m BEGIN SELECT sum\(\*\), count\(\*\), min\(\*\), max\(\*\) INTO .*rp_1m.*readings_1m FROM .*autogen.*readings GROUP BY time\(1m\), \* END/,
+      );
+      expect(String(defined[1]?.[1])).toMatch(
+        /RESAMPLE EVERY 10m FOR 2h BEGIN SELECT sum\(\/\^\(sum\|count\)_\/\), min\(\/\^min_\/\), max\(\/\^max_\/\) INTO .*rp_1h.*readings_1h FROM .*rp_1m.*readings_1m GROUP BY time\(1h\), \* END/,
+      );
+      // Another raw retention policy: the minute CQ must now read from it.
+      const moved = new InfluxTimeSeriesStore({
+        url: server().url,
+        database: database(),
+        retentionPolicy: 'raw',
+      });
+      stores.push(moved);
+      await moved.init();
+      const replaced = new Map((await cqs()).map(([name, text]) => [name, String(text)]));
+      expect([...replaced.keys()].sort()).toEqual([
+        CONTINUOUS_QUERY_NAMES['1h'],
+        CONTINUOUS_QUERY_NAMES['1m'],
+      ]);
+      expect(replaced.get(CONTINUOUS_QUERY_NAMES['1m'])).toMatch(/FROM .*\.raw\.readings GROUP BY/);
+    });
+
+    it('rolls up numbers only: text and booleans neither break the rollup statements nor become sums', async () => {
+      const store = newStore({ retention: { rawMs: Infinity } });
+      await store.init();
+      const t = Math.floor(Date.now() / HOUR) * HOUR - 2 * DAY;
+      await store.write([
+        reading('mixed', t + 1000, { pm25: 10, online: true, mode: 'auto' }),
+        reading('mixed', t + 2000, { pm25: 20, online: false, mode: 'manual' }),
+      ]);
+      // The CQ bodies themselves, over all time, as InfluxDB would run them.
+      for (const resolution of ['1m', '1h'] as const) {
+        const answer = await rawQuery(
+          server().url,
+          database(),
+          rollupSelect(resolution, database(), 'autogen'),
+        );
+        expect(answer.error ?? answer.results?.[0]?.error).toBeUndefined();
+      }
+      const fields = async (measurement: string) =>
+        rowsOf(await rawQuery(server().url, database(), `SHOW FIELD KEYS FROM ${measurement}`)).map(
+          (r) => r['fieldKey'],
+        );
+      expect(await fields('"rp_1m"."readings_1m"')).toEqual(
+        expect.arrayContaining(['sum_pm25', 'count_pm25', 'min_pm25', 'max_pm25']),
+      );
+      expect(await fields('"rp_1m"."readings_1m"')).not.toEqual(expect.arrayContaining(['sum_online']));
+      expect(await fields('"rp_1m"."readings_1m"')).not.toEqual(expect.arrayContaining(['sum_mode']));
+      expect(await fields('"rp_1h"."readings_1h"')).toEqual(
+        expect.arrayContaining(['sum_sum_pm25', 'sum_count_pm25', 'min_min_pm25', 'max_max_pm25']),
+      );
+      expect(
+        rowsOf(
+          await rawQuery(
+            server().url,
+            database(),
+            'SELECT "sum_sum_pm25", "sum_count_pm25", "min_min_pm25", "max_max_pm25" FROM "rp_1h"."readings_1h"',
+          ),
+        ),
+      ).toEqual([{ time: t, sum_sum_pm25: 30, sum_count_pm25: 2, min_min_pm25: 10, max_max_pm25: 20 }]);
+    });
+
+    it('brings writes the CQs have not run over yet into the rollups on compact()', async () => {
+      const store = newStore();
+      await store.init();
+      const now = Date.now();
+      await store.write([
+        reading('fresh', now - 2 * MINUTE, { laeq: 40 }),
+        reading('fresh', now - 2 * MINUTE + 1, { laeq: 60 }),
+      ]);
+      await store.compact();
+      const minute = Math.floor((now - 2 * MINUTE) / MINUTE) * MINUTE;
+      expect(
+        rowsOf(
+          await rawQuery(
+            server().url,
+            database(),
+            'SELECT "sum_laeq", "count_laeq" FROM "rp_1m"."readings_1m"',
+          ),
+        ),
+      ).toEqual(
+        // Both points, unless the minute straddles: then each in its own bucket.
+        minute === Math.floor((now - 2 * MINUTE + 1) / MINUTE) * MINUTE
+          ? [{ time: minute, sum_laeq: 100, count_laeq: 2 }]
+          : [
+              { time: minute, sum_laeq: 40, count_laeq: 1 },
+              { time: minute + MINUTE, sum_laeq: 60, count_laeq: 1 },
+            ],
+      );
+    });
+
+    it('rolls up late writes in the background, without compact()', async () => {
+      const store = newStore({ maintenanceIntervalMs: 50 });
+      await store.init();
+      const hour = Math.floor(Date.now() / HOUR) * HOUR - 3 * DAY;
+      await store.write([
+        reading('replayed', hour + 5 * MINUTE, { laeq: 55 }),
+        reading('replayed', hour + 50 * MINUTE, { laeq: 65 }),
+      ]);
+      const query = {
+        deviceIds: ['replayed'],
+        metric: 'laeq',
+        from: hour,
+        to: hour + HOUR,
+        everyMs: HOUR,
+        fn: 'mean' as const,
+        resolution: '1h' as const,
+      };
+      const deadline = Date.now() + 10_000;
+      let answer = await store.series(query);
+      while (answer.points.length === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        answer = await store.series(query);
+      }
+      expect(answer).toEqual({ resolution: '1h', points: [{ ts: hour, value: 60, count: 2 }] });
+    });
+
+    it('lets another process read late hours before they are rolled up, and a restart finish them', async () => {
+      const broker = newStore({ maintenanceIntervalMs: 0 });
+      await broker.init();
+      const api = new InfluxTimeSeriesStore({
+        url: server().url,
+        database: database(),
+        maintenanceIntervalMs: 0,
+      });
+      stores.push(api);
+      await api.init();
+      const hour = Math.floor(Date.now() / HOUR) * HOUR - 2 * DAY;
+      const readings = [
+        reading('backlog', hour + 10 * MINUTE, { laeq: 30 }),
+        reading('backlog', hour + 20 * MINUTE, { laeq: 60 }),
+      ];
+      await broker.write(readings);
+      const query = {
+        deviceIds: ['backlog'],
+        metric: 'laeq',
+        from: hour - HOUR,
+        to: hour + 2 * HOUR,
+        everyMs: HOUR,
+        fn: 'mean' as const,
+      };
+      const expected = { resolution: '1h', points: [{ ts: hour, value: 45, count: 2 }] };
+      // Not rolled up yet: the API, which wrote nothing, still answers exactly (from raw points).
+      await expect(api.series(query)).resolves.toEqual(expected);
+      const rollup = async () =>
+        rowsOf(
+          await rawQuery(
+            server().url,
+            database(),
+            'SELECT "sum_sum_laeq", "sum_count_laeq" FROM "rp_1h"."readings_1h"',
+          ),
+        );
+      expect(await rollup()).toEqual([]);
+
+      // The broker stops before rolling up; the next one finds the hour in the markers.
+      await broker.close();
+      const restarted = new InfluxTimeSeriesStore({
+        url: server().url,
+        database: database(),
+        maintenanceIntervalMs: 0,
+      });
+      stores.push(restarted);
+      await restarted.init();
+      await restarted.compact();
+      expect(await rollup()).toEqual([{ time: hour, sum_sum_laeq: 90, sum_count_laeq: 2 }]);
+      await expect(api.series(query)).resolves.toEqual(expected);
+      await expect(api.series({ ...query, resolution: '1m' })).resolves.toEqual({
+        ...expected,
+        resolution: '1m',
+      });
+    });
+
+    it('accepts a batch with points older than the raw retention, keeping the others', async () => {
+      const store = newStore({ retention: { rawMs: 2 * HOUR } });
+      await store.init();
+      const now = Date.now();
+      await expect(
+        store.write([reading('ret', now - 3 * DAY, { laeq: 1 }), reading('ret', now - MINUTE, { laeq: 2 })]),
+      ).resolves.toBeUndefined();
+      await store.compact();
+      await expect(store.history({ deviceId: 'ret', metric: 'laeq', from: 0, to: now })).resolves.toEqual([
+        { ts: now - MINUTE, value: 2 },
+      ]);
+    });
+
+    it('answers from raw points only when the store keeps no rollups', async () => {
+      const store = newStore({ rollups: 'none' });
+      await store.init();
+      const t = Math.floor(Date.now() / HOUR) * HOUR - DAY;
+      await store.write([reading('plain', t + 1000, { laeq: 50 }), reading('plain', t + 2000, { laeq: 70 })]);
+      const query = {
+        deviceIds: ['plain'],
+        metric: 'laeq',
+        from: t,
+        to: t + HOUR,
+        everyMs: HOUR,
+        fn: 'mean' as const,
+      };
+      await expect(store.series(query)).resolves.toEqual({
+        resolution: 'raw',
+        points: [{ ts: t, value: 60, count: 2 }],
+      });
+      await expect(store.series({ ...query, resolution: '1h' })).rejects.toThrow(/keeps no 1h rollups/);
+      const answer = await rawQuery(server().url, database(), 'SHOW CONTINUOUS QUERIES');
+      const mine = (answer.results?.[0]?.series ?? []).filter(
+        (s) => (s as { name?: string }).name === database(),
+      );
+      expect(mine.flatMap((s) => s.values ?? [])).toEqual([]);
+    });
+
+    afterAll(() => {
+      expect(maintenanceErrors).toEqual([]);
+    });
   });
 
   describe('InfluxQL quoting, checked by the real InfluxQL parser', () => {

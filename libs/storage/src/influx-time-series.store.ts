@@ -6,14 +6,48 @@ import { z } from 'zod';
 import { InvalidQueryError } from './errors';
 import { nonNumericAggregationMessage, planHistoryQuery } from './history-query';
 import { INFLUX_MEASUREMENT, readingToLine } from './influx-line-protocol';
+import {
+  BACKLOG_MEASUREMENT,
+  backlogLines,
+  CONTINUOUS_QUERY_NAMES,
+  continuousQueriesCompleteBefore,
+  createContinuousQuery,
+  hourRanges,
+  isBeyondRetention,
+  pendingHoursOf,
+  ROLLUP_TARGETS,
+  RollupBacklog,
+  rollupFields,
+  rollupSelect,
+  retentionPolicyStatement,
+} from './influx-rollups';
 import { canQuote, durationMsLiteral, epochMsLiteral, quoteIdentifier, quoteString } from './influxql';
+import { PeriodicTask, warnMaintenanceError } from './periodic-task';
+import type { RollupResolution } from './pick-resolution';
 import {
   assertStorableReadings,
   MAX_TIMESTAMP_MS,
   MIN_TIMESTAMP_MS,
   RESERVED_METRIC_NAMES,
 } from './reading-validation';
-import type { HistoryPoint, HistoryQuery, LatestValue, TimeSeriesStore } from './time-series-store';
+import { ceilTo, floorTo, HOUR_MS, resolveRetention } from './retention';
+import {
+  nonNumericSeriesMessage,
+  planSeriesQuery,
+  type SeriesPlan,
+  splitAroundPendingHours,
+} from './series-query';
+import type {
+  HistoryPoint,
+  HistoryQuery,
+  LatestValue,
+  RetentionPolicy,
+  SeriesPoint,
+  SeriesQuery,
+  SeriesResult,
+  TimeSeriesStore,
+} from './time-series-store';
+import { LastOfWindows, rawPointsInOrder, WindowAggregates } from './window-aggregates';
 
 export interface InfluxTimeSeriesStoreOptions {
   /** Base URL, e.g. `http://influxdb:8086`. */
@@ -25,7 +59,10 @@ export interface InfluxTimeSeriesStoreOptions {
   /** 1.x user credentials, sent as the `u`/`p` query parameters. */
   username?: string;
   password?: string;
-  /** Retention policy to write to and read from; the database default when absent. */
+  /**
+   * Retention policy of the raw points (written to and read from). Absent: `autogen` when rollups
+   * are managed, else the database's default policy.
+   */
   retentionPolicy?: string;
   /** Per-request socket timeout; 10 s by default. */
   timeoutMs?: number;
@@ -35,7 +72,35 @@ export interface InfluxTimeSeriesStoreOptions {
    * checks that the server answers.
    */
   createDatabase?: boolean;
+  /**
+   * Who keeps the 1m/1h rollups (layout in influx-rollups.ts):
+   * - `managed` (default with createDatabase): InfluxDB 1.x — init() creates the retention
+   *   policies and continuous queries, and the adapter rolls up late writes itself;
+   * - `external`: something else writes the same layout (a 2.x task, a 3.x scheduled job);
+   *   the adapter only reads it;
+   * - `none` (default without createDatabase): no rollups; series() answers from raw points.
+   */
+  rollups?: 'managed' | 'external' | 'none';
+  /**
+   * How long raw points and rollups are kept; DEFAULT_RETENTION for what is not given. With
+   * managed rollups init() sets the retention policies' durations to these (InfluxDB's minimum is
+   * one hour; Infinity is `INF`); otherwise they only inform the choice of resolution.
+   */
+  retention?: Partial<RetentionPolicy>;
+  /** Period of the job rolling up hours late writes touched; 2 s by default, 0 = compact() only. */
+  maintenanceIntervalMs?: number;
+  /** Clock, epoch ms; Date.now by default. */
+  now?: () => number;
+  /** Called when background rolling up fails (it is retried at the next tick); a process warning by default. */
+  onMaintenanceError?: (error: Error) => void;
 }
+
+/** Hours per SELECT … INTO statement when rolling up a backlog. */
+const HOURS_PER_ROLLUP_STATEMENT = 24;
+/** Queries longer than this go in a POST body: URLs of many kilobytes are refused by proxies and servers. */
+const MAX_GET_QUERY_CHARS = 6_000;
+
+type MaintenanceReason = 'tick' | 'compact';
 
 /** An InfluxDB request failed: `status` is the HTTP status (undefined when there was no answer). */
 export class InfluxDbError extends Error {
@@ -82,13 +147,32 @@ const VALUE_ALIAS = quoteIdentifier('value');
  * `/write`, InfluxQL on `/query`), so one adapter serves InfluxDB 1.x, 2.x (v1 compatibility
  * endpoints) and 3.x. Every device id and metric name that reaches InfluxQL goes through
  * quoteString/quoteIdentifier; nothing is ever concatenated raw.
+ *
+ * Rollups and retention are InfluxDB's own on 1.x (retention policies, continuous queries; see
+ * influx-rollups.ts and deploy/influxdb/README.md); the adapter adds what those cannot do: rolling
+ * up hours written too late for the CQs, and answering exactly while rollups lag.
  */
 export class InfluxTimeSeriesStore implements TimeSeriesStore {
   readonly kind = 'influxdb';
+  readonly retention: RetentionPolicy;
+  readonly rollups: 'managed' | 'external' | 'none';
   private readonly transport: Transport;
   private readonly agent: HttpAgent;
+  /** Raw retention policy named in every write and query; undefined = the database default. */
+  private readonly rawRetentionPolicy: string | undefined;
+  private readonly now: () => number;
+  private readonly backlog = new RollupBacklog();
+  private readonly maintenance: PeriodicTask<MaintenanceReason>;
 
   constructor(private readonly options: InfluxTimeSeriesStoreOptions) {
+    this.rollups = options.rollups ?? (options.createDatabase === false ? 'none' : 'managed');
+    this.retention = resolveRetention(options.retention, this.rollups === 'managed' ? HOUR_MS : 1);
+    this.rawRetentionPolicy = options.retentionPolicy ?? (this.rollups === 'managed' ? 'autogen' : undefined);
+    this.now = options.now ?? Date.now;
+    this.maintenance = new PeriodicTask(
+      (reason) => this.maintain(reason),
+      options.onMaintenanceError ?? warnMaintenanceError,
+    );
     // Our own keep-alive agent: connections are reused between batches, and close() can destroy
     // them instead of leaving sockets that keep the process alive.
     this.agent = options.url.startsWith('https:')
@@ -104,15 +188,59 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
 
   async init(): Promise<void> {
     if (this.options.createDatabase === false) {
-      if (await this.ping()) return;
-      throw new InfluxDbError(`InfluxDB at ${this.options.url} does not answer /ping`, undefined, undefined);
+      if (!(await this.ping())) {
+        throw new InfluxDbError(
+          `InfluxDB at ${this.options.url} does not answer /ping`,
+          undefined,
+          undefined,
+        );
+      }
+    } else {
+      // POST: InfluxDB 1.x refuses writes-to-meta (CREATE …) over GET. Idempotent on the server.
+      await this.execute([`CREATE DATABASE ${quoteIdentifier(this.options.database)}`]);
     }
-    // POST: InfluxDB 1.x refuses writes-to-meta (CREATE …) over GET. Idempotent on the server.
-    const body = new URLSearchParams({ q: `CREATE DATABASE ${quoteIdentifier(this.options.database)}` });
-    const response = await this.request('POST', '/query', this.authParams(), body.toString(), {
-      'content-type': 'application/x-www-form-urlencoded',
-    });
-    this.statementResults(response, 1, 'CREATE DATABASE');
+    if (this.rollups === 'managed') {
+      await this.createRollups();
+      // Late hours a previous run wrote but had not rolled up when it stopped (or crashed).
+      this.backlog.putBack(await this.pendingHours(undefined));
+    }
+    this.maintenance.start(this.options.maintenanceIntervalMs ?? 2_000, 'tick');
+  }
+
+  /**
+   * Retention policies (created, or altered to the configured durations) and the two continuous
+   * queries. A CQ cannot be altered: one whose definition changed is dropped and created again.
+   */
+  private async createRollups(): Promise<void> {
+    const database = this.options.database;
+    const raw = this.rawRetentionPolicy ?? 'autogen';
+    const [shown] = await this.execute([`SHOW RETENTION POLICIES ON ${quoteIdentifier(database)}`]);
+    const existing = new Set(
+      (shown?.series ?? []).flatMap((series) => {
+        const name = series.columns.indexOf('name');
+        return (series.values ?? []).map((row) => row[name]);
+      }),
+    );
+    const policies: [string, number][] = [
+      [raw, this.retention.rawMs],
+      [ROLLUP_TARGETS['1m'].retentionPolicy, this.retention.oneMinuteMs],
+      [ROLLUP_TARGETS['1h'].retentionPolicy, this.retention.oneHourMs],
+    ];
+    await this.execute(
+      policies.map(([name, ms]) =>
+        retentionPolicyStatement(existing.has(name) ? 'ALTER' : 'CREATE', name, database, ms),
+      ),
+    );
+    for (const resolution of ['1m', '1h'] as const) {
+      const create = createContinuousQuery(resolution, database, raw);
+      try {
+        await this.execute([create]);
+      } catch (err) {
+        if (!(err instanceof InfluxDbError && /already exists/.test(err.influxMessage ?? ''))) throw err;
+        const name = quoteIdentifier(CONTINUOUS_QUERY_NAMES[resolution]);
+        await this.execute([`DROP CONTINUOUS QUERY ${name} ON ${quoteIdentifier(database)}`, create]);
+      }
+    }
   }
 
   async write(readings: readonly Reading[]): Promise<void> {
@@ -124,11 +252,27 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       if (line !== undefined) lines.push(line);
     });
     if (lines.length === 0) return;
+    const now = this.now();
+    const lateHours = new Set<number>();
+    if (this.rollups === 'managed') {
+      for (const reading of readings) {
+        const late = this.backlog.record(reading.ts, now);
+        if (late !== undefined) lateHours.add(late);
+      }
+      // In the same request as the points: a late hour is never written without its marker.
+      lines.push(...backlogLines('written', now, lateHours));
+    }
     const params = { ...this.databaseParams(), precision: 'ms' };
-    // 204 once InfluxDB has the points in its WAL (fsynced with the shipped wal-fsync-delay = 0s).
-    await this.request('POST', '/write', params, lines.join('\n'), {
-      'content-type': 'text/plain; charset=utf-8',
-    });
+    try {
+      // 204 once InfluxDB has the points in its WAL (fsynced with the shipped wal-fsync-delay = 0s).
+      await this.request('POST', '/write', params, lines.join('\n'), {
+        'content-type': 'text/plain; charset=utf-8',
+      });
+    } catch (err) {
+      // Points older than the raw retention are dropped and the rest written; the embedded store
+      // likewise deletes such points at its next retention pass. Not a failure to retry.
+      if (!(err instanceof InfluxDbError && isBeyondRetention(err.influxMessage))) throw err;
+    }
   }
 
   async latest(deviceId: string, metrics: readonly string[]): Promise<Record<string, LatestValue>> {
@@ -196,6 +340,142 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     return points;
   }
 
+  async series(query: SeriesQuery): Promise<SeriesResult> {
+    const plan = planSeriesQuery(query, {
+      retention: this.retention,
+      now: this.now(),
+      ...(this.rollups === 'none' ? { rollups: [] } : {}),
+    });
+    if (plan.mode === 'empty') return { resolution: plan.resolution, points: [] };
+    const deviceIds = plan.deviceIds.filter(isQueryableDevice);
+    if (deviceIds.length === 0 || !isQueryableMetric(plan.metric)) {
+      return { resolution: plan.resolution, points: [] };
+    }
+    // One OR-chain over all devices, every id quoted: InfluxQL has no IN, and a regex would need
+    // escaping of its own.
+    const devices = `(${deviceIds.map((id) => `${DEVICE_TAG} = ${quoteString(id)}`).join(' OR ')})`;
+    const field = `${quoteIdentifier(plan.metric)}::field`;
+    const where = (from: number, to: number) =>
+      `WHERE ${devices} AND time >= ${epochMsLiteral(from)} AND time <= ${epochMsLiteral(to - 1)}`;
+    const limit = (n: number | undefined) => (n === undefined ? '' : ` LIMIT ${n}`);
+
+    if (plan.mode === 'raw') {
+      const points = await rawPointsInOrder(
+        async (from, to, n) => {
+          const [result] = await this.select([
+            `SELECT ${field} AS ${VALUE_ALIAS}, ${DEVICE_TAG} AS ${quoteIdentifier('device')} ` +
+              `FROM ${MEASUREMENT} ${where(from, to)}${limit(n)}`,
+          ]);
+          return result === undefined ? [] : devicePointsOf(result);
+        },
+        plan.from,
+        plan.to,
+        plan.limit,
+      );
+      return { resolution: 'raw', points };
+    }
+
+    const groupBy = ` GROUP BY time(${durationMsLiteral(plan.everyMs)}${influxOffset(plan)}) fill(none)`;
+    if (plan.mode === 'last') {
+      // Over all series at once: last() picks the newest point of the window whichever device it
+      // is from (InfluxDB stamps it with the window start, so pieces could not be merged later).
+      const [result] = await this.select([
+        `SELECT last(${field}) AS ${VALUE_ALIAS}, count(${field}) AS ${quoteIdentifier('count')} ` +
+          `FROM ${MEASUREMENT} ${where(plan.from, plan.to)}${groupBy}${limit(plan.limit)}`,
+      ]);
+      const windows = new LastOfWindows();
+      for (const row of rowsOf(result)) {
+        const { time, value, count } = row;
+        if (typeof time === 'number' && isMetricValue(value) && typeof count === 'number') {
+          windows.add({ start: time, ts: undefined, value, count });
+        }
+      }
+      return { resolution: 'raw', points: windows.points(plan.limit) };
+    }
+
+    const now = this.now();
+    // Hours late writes touched that are not rolled up yet — by this process or any other.
+    const pending =
+      plan.resolution !== 'raw' && this.rollups === 'managed'
+        ? await this.pendingHours({ from: floorTo(plan.from, HOUR_MS), to: plan.to })
+        : [];
+    const segments = splitAroundPendingHours(
+      plan.resolution,
+      plan.from,
+      plan.to,
+      (rollup) =>
+        this.rollups === 'managed'
+          ? continuousQueriesCompleteBefore(rollup, now)
+          : externalRollupsCompleteBefore(rollup, now),
+      pending,
+    );
+    const aggregates = (
+      names: { sum: string; count: string; min: string; max: string },
+      sumOfCounts: boolean,
+    ) =>
+      `SELECT sum(${names.sum}) AS "sum", ${sumOfCounts ? 'sum' : 'count'}(${names.count}) AS "count", ` +
+      `min(${names.min}) AS "min", max(${names.max}) AS "max"`;
+    const statements = segments.map((segment) => {
+      if (segment.resolution === 'raw') {
+        const names = { sum: field, count: field, min: field, max: field };
+        return `${aggregates(names, false)} FROM ${MEASUREMENT} ${where(segment.from, segment.to)}${groupBy}${limit(plan.limit)}`;
+      }
+      const target = ROLLUP_TARGETS[segment.resolution];
+      const quoted = Object.fromEntries(
+        Object.entries(rollupFields(segment.resolution, plan.metric)).map(([k, name]) => [
+          k,
+          quoteIdentifier(name),
+        ]),
+      ) as { sum: string; count: string; min: string; max: string };
+      return (
+        `${aggregates(quoted, true)} FROM ${quoteIdentifier(target.retentionPolicy)}.${quoteIdentifier(target.measurement)} ` +
+        `${where(segment.from, segment.to)}${groupBy}${limit(plan.limit)}`
+      );
+    });
+    let results: StatementResult[];
+    try {
+      results = await this.select(statements);
+    } catch (err) {
+      // InfluxDB's own words for sum/min/max over strings or booleans.
+      if (err instanceof InfluxDbError && /unsupported \w+ iterator type/.test(err.influxMessage ?? '')) {
+        throw new InvalidQueryError(nonNumericSeriesMessage(plan.fn, plan.metric), { cause: err });
+      }
+      throw err;
+    }
+    const windows = new WindowAggregates();
+    for (const result of results) {
+      for (const row of rowsOf(result)) {
+        const { time, sum, count, min, max } = row;
+        // A rollup window with no numeric sum holds only boolean/text counts: not numeric data.
+        if (
+          typeof time === 'number' &&
+          typeof sum === 'number' &&
+          typeof count === 'number' &&
+          typeof min === 'number' &&
+          typeof max === 'number'
+        ) {
+          windows.add({ start: time, sum, count, min, max });
+        }
+      }
+    }
+    if (windows.size === 0 && plan.resolution !== 'raw') {
+      // Rollups skip booleans and text: one raw point tells "no data" from "not numeric".
+      const [probe] = await this.select([
+        `SELECT ${field} AS ${VALUE_ALIAS} FROM ${MEASUREMENT} ${where(plan.from, plan.to)} LIMIT 1`,
+      ]);
+      const point = probe === undefined ? undefined : pointsOf(probe)[0];
+      if (point !== undefined && typeof point.value !== 'number') {
+        throw new InvalidQueryError(nonNumericSeriesMessage(plan.fn, plan.metric));
+      }
+    }
+    const points: SeriesPoint[] = windows.points(plan.fn, plan.limit);
+    return { resolution: plan.resolution, points };
+  }
+
+  async compact(): Promise<void> {
+    await this.maintenance.runNow('compact');
+  }
+
   async ping(): Promise<boolean> {
     try {
       await this.request('GET', '/ping', {}, '', {});
@@ -206,13 +486,86 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   }
 
   async close(): Promise<void> {
+    await this.maintenance.stop();
     this.agent.destroy();
   }
 
-  /** Runs SELECT statements in one GET and returns one result per statement, errors thrown. */
+  /**
+   * Rolls up the hours the CQs will not (tick), or every hour written to (compact), with the CQs'
+   * own statements restricted to those hours. InfluxDB expires data by itself (retention policies),
+   * so there is no retention work here. Hours that failed go back to the backlog.
+   */
+  private async maintain(reason: MaintenanceReason): Promise<void> {
+    if (this.rollups !== 'managed') return;
+    const now = this.now();
+    const hours = this.backlog.take(reason === 'compact', now);
+    if (hours.length === 0) return;
+    // An hour is recomputed only while everything it is computed from is still kept: a rollup
+    // recomputed from what retention left would replace a complete one with a partial one.
+    const { rawMs, oneMinuteMs, oneHourMs } = this.retention;
+    const oldest = now - Math.min(rawMs, oneMinuteMs, oneHourMs);
+    const firstKept = Number.isFinite(oldest) ? ceilTo(oldest, HOUR_MS) : Number.NEGATIVE_INFINITY;
+    const raw = this.rawRetentionPolicy ?? 'autogen';
+    const database = this.options.database;
+    const ranges = hourRanges(hours, HOURS_PER_ROLLUP_STATEMENT);
+    for (const [i, range] of ranges.entries()) {
+      const startedAt = this.now();
+      try {
+        if (range.to > firstKept) {
+          const kept = { from: Math.max(range.from, firstKept), to: range.to };
+          // In one request, in order: the minute rollup, then the hour rollup from it.
+          await this.execute([
+            rollupSelect('1m', database, raw, kept),
+            rollupSelect('1h', database, raw, kept),
+          ]).catch((err: unknown) => {
+            if (!(err instanceof InfluxDbError && isBeyondRetention(err.influxMessage))) throw err;
+          });
+        }
+        // Done (or never possible again): the marker says so to every reader.
+        await this.request(
+          'POST',
+          '/write',
+          { ...this.databaseParams(), precision: 'ms' },
+          backlogLines('rolled', startedAt, hoursIn(range.from, range.to)).join('\n'),
+          { 'content-type': 'text/plain; charset=utf-8' },
+        ).catch((err: unknown) => {
+          if (!(err instanceof InfluxDbError && isBeyondRetention(err.influxMessage))) throw err;
+        });
+      } catch (err) {
+        this.backlog.putBack(ranges.slice(i).flatMap(({ from, to }) => hoursIn(from, to)));
+        throw err;
+      }
+    }
+  }
+
+  /** Hours with a backlog marker saying they are not rolled up yet, in `range` or all of them. */
+  private async pendingHours(range: { from: number; to: number } | undefined): Promise<number[]> {
+    const where =
+      range === undefined
+        ? ''
+        : ` WHERE time >= ${epochMsLiteral(Math.max(range.from, MIN_TIMESTAMP_MS))} AND time <= ${epochMsLiteral(Math.min(range.to - 1, MAX_TIMESTAMP_MS))}`;
+    const [result] = await this.select([
+      `SELECT "written", "rolled" FROM ${quoteIdentifier(BACKLOG_MEASUREMENT)}${where}`,
+    ]);
+    return pendingHoursOf(rowsOf(result));
+  }
+
+  /** Runs SELECT statements in one request and returns one result per statement, errors thrown. */
   private async select(statements: readonly string[]): Promise<StatementResult[]> {
-    const params = { ...this.databaseParams(), epoch: 'ms', q: statements.join(';\n') };
+    const q = statements.join(';\n');
+    if (q.length > MAX_GET_QUERY_CHARS) return this.execute(statements);
+    const params = { ...this.databaseParams(), epoch: 'ms', q };
     const response = await this.request('GET', '/query', params, '', {});
+    return this.statementResults(response, statements.length, statements[0] ?? '');
+  }
+
+  /** Runs statements in one POST (what 1.x requires for CREATE, DROP, SELECT … INTO), in order. */
+  private async execute(statements: readonly string[]): Promise<StatementResult[]> {
+    const body = new URLSearchParams({ q: statements.join(';\n') });
+    const params = { ...this.databaseParams(), epoch: 'ms' };
+    const response = await this.request('POST', '/query', params, body.toString(), {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
     return this.statementResults(response, statements.length, statements[0] ?? '');
   }
 
@@ -254,9 +607,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
 
   private databaseParams(): Record<string, string> {
     const params = { ...this.authParams(), db: this.options.database };
-    return this.options.retentionPolicy === undefined
-      ? params
-      : { ...params, rp: this.options.retentionPolicy };
+    return this.rawRetentionPolicy === undefined ? params : { ...params, rp: this.rawRetentionPolicy };
   }
 
   private authParams(): Record<string, string> {
@@ -325,6 +676,48 @@ function isQueryableDevice(deviceId: string): boolean {
 /** Reserved names are never metrics (`seq` is a field of ours, `time` is not a field at all). */
 function isQueryableMetric(metric: string): boolean {
   return metric !== '' && !RESERVED_METRIC_NAMES.has(metric) && canQuote(metric);
+}
+
+/**
+ * GROUP BY time offset: InfluxDB starts windows at epoch + offset + k·every, the port where
+ * ts + offsetMs is a multiple of everyMs — the same windows with the opposite offset.
+ */
+function influxOffset(plan: Extract<SeriesPlan, { everyMs: number }>): string {
+  const offset = (plan.everyMs - plan.offsetMs) % plan.everyMs;
+  return offset === 0 ? '' : `, ${durationMsLiteral(offset)}`;
+}
+
+/** Rollups written by something else (a 2.x task, a 3.x job): assume they lag a whole bucket more. */
+function externalRollupsCompleteBefore(resolution: RollupResolution, now: number): number {
+  return continuousQueriesCompleteBefore(resolution, now - (resolution === '1m' ? 5 * 60_000 : HOUR_MS));
+}
+
+function hoursIn(from: number, to: number): number[] {
+  const hours: number[] = [];
+  for (let hour = from; hour < to; hour += HOUR_MS) hours.push(hour);
+  return hours;
+}
+
+/** Rows of a statement result as column → value records. */
+function rowsOf(result: StatementResult | undefined): Record<string, unknown>[] {
+  const rows: Record<string, unknown>[] = [];
+  for (const series of result?.series ?? []) {
+    for (const values of series.values ?? []) {
+      rows.push(Object.fromEntries(series.columns.map((column, i) => [column, values[i]])));
+    }
+  }
+  return rows;
+}
+
+/** Raw points with the device each came from. */
+function devicePointsOf(result: StatementResult): SeriesPoint[] {
+  const points: SeriesPoint[] = [];
+  for (const { time, value, device } of rowsOf(result)) {
+    if (typeof time === 'number' && isMetricValue(value) && typeof device === 'string') {
+      points.push({ ts: time, value, deviceId: device });
+    }
+  }
+  return points;
 }
 
 function pointsOf(result: StatementResult): HistoryPoint[] {

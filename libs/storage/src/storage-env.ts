@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envField } from '@ioc/runtime';
+import type { RetentionPolicy } from './time-series-store';
 
 /**
  * Storage settings shared by every process that opens the time-series store (broker and API),
@@ -30,7 +31,7 @@ export const storageEnvSchema = z.object({
 export type StorageEnv = z.infer<typeof storageEnvSchema>;
 
 export type StorageConfig =
-  | { storage: 'embedded'; dataDir: string }
+  | { storage: 'embedded'; dataDir: string; retention: RetentionPolicy }
   | {
       storage: 'influxdb';
       url: string;
@@ -38,12 +39,19 @@ export type StorageConfig =
       token?: string;
       username?: string;
       password?: string;
+      retention: RetentionPolicy;
     };
 
 export function storageConfigFromEnv(env: StorageEnv): StorageConfig {
-  if (env.IOC_STORAGE === 'embedded') return { storage: 'embedded', dataDir: env.IOC_DATA_DIR };
+  const retention: RetentionPolicy = {
+    rawMs: env.IOC_RETENTION_RAW,
+    oneMinuteMs: env.IOC_RETENTION_1M,
+    oneHourMs: env.IOC_RETENTION_1H,
+  };
+  if (env.IOC_STORAGE === 'embedded') return { storage: 'embedded', dataDir: env.IOC_DATA_DIR, retention };
   return {
     storage: 'influxdb',
+    retention,
     url: env.IOC_INFLUX_URL,
     database: env.IOC_INFLUX_DB,
     ...(env.IOC_INFLUX_TOKEN ? { token: env.IOC_INFLUX_TOKEN } : {}),

@@ -37,7 +37,10 @@ export const RESOLUTIONS = ['raw', '1m', '1h'] as const;
 export type Resolution = (typeof RESOLUTIONS)[number];
 export const RESOLUTION_MS: Record<Exclude<Resolution, 'raw'>, number> = { '1m': 60_000, '1h': 3_600_000 };
 
-/** How long each resolution is kept; older data is deleted (embedded) or expired (InfluxDB RPs). */
+/**
+ * How long each resolution is kept, in ms (`Infinity`: forever); older data is deleted (embedded)
+ * or expired (InfluxDB retention policies). Cut at whole hours, so a bucket is kept whole or not.
+ */
 export interface RetentionPolicy {
   rawMs: number;
   oneMinuteMs: number;
@@ -59,8 +62,10 @@ export interface SeriesQuery {
   everyMs?: number;
   fn?: Aggregation;
   /**
-   * Windows start at epoch + offsetMs + k·everyMs: 7 h (25 200 000) aligns daily windows on
-   * midnight in Asia/Ho_Chi_Minh (UTC+7, no daylight saving). Default 0 (UTC).
+   * A time zone's UTC offset: windows start where ts + offsetMs is a multiple of everyMs, i.e. at
+   * k·everyMs − offsetMs. 7 h (25 200 000) aligns daily windows on midnight in Asia/Ho_Chi_Minh
+   * (UTC+7, no daylight saving), which is 17:00 UTC. Default 0 (UTC). (InfluxQL's own
+   * `GROUP BY time(every, offset)` counts the other way: there it is `-offsetMs`.)
    */
   offsetMs?: number;
   /** `auto` (default): the coarsest resolution that answers the query exactly (see pickResolution). */
@@ -69,9 +74,13 @@ export interface SeriesQuery {
 }
 
 export interface SeriesPoint extends HistoryPoint {
-  /** Present on raw points; absent on aggregates over several devices. */
+  /** Present on raw points; absent on aggregates (one aggregate covers all listed devices). */
   deviceId?: string;
-  /** Points the aggregate was computed from (aggregates only). */
+  /**
+   * Points the aggregate was computed from (aggregates only): numeric points for mean/min/max,
+   * all points of the window for `last` (whose value is the newest point of any listed device;
+   * between devices reporting at the very same ms, any one of them).
+   */
   count?: number;
 }
 

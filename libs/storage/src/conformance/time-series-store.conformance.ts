@@ -1,6 +1,8 @@
 import type { MetricValue, Reading } from '@ioc/contracts';
 import { MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS } from '../reading-validation';
-import type { Aggregation, HistoryPoint, TimeSeriesStore } from '../time-series-store';
+import type { Aggregation, HistoryPoint, RetentionPolicy, TimeSeriesStore } from '../time-series-store';
+import { deviceId, HOSTILE_NAMES, nth, random, reading, shuffled } from './helpers';
+import { describeSeriesConformance } from './series.conformance';
 
 /**
  * The one behavioural test suite every TimeSeriesStore adapter passes; an adapter's spec calls
@@ -13,63 +15,18 @@ export interface ConformanceSubject {
   teardown: () => Promise<void>;
 }
 
+/**
+ * Retention for conformance stores: keep everything, since the suite writes points from 1970 to
+ * 2262. Adapter specs test retention itself.
+ */
+export const KEEP_EVERYTHING: RetentionPolicy = {
+  rawMs: Number.POSITIVE_INFINITY,
+  oneMinuteMs: Number.POSITIVE_INFINITY,
+  oneHourMs: Number.POSITIVE_INFINITY,
+};
+
 /** 2026-11-27T08:00:00Z — a whole minute, so minute windows start here. */
 const T0 = Date.UTC(2026, 10, 27, 8, 0, 0);
-
-let deviceCounter = 0;
-/** Device ids unique within the run, so no test can pass on another test's data. */
-function deviceId(label: string): string {
-  deviceCounter += 1;
-  return `${label}-${deviceCounter}`;
-}
-
-function reading(
-  device: string,
-  ts: number,
-  metrics: Record<string, MetricValue>,
-  extra: Partial<Reading> = {},
-): Reading {
-  return {
-    deviceId: device,
-    deviceType: 'air-quality-station',
-    domain: 'env',
-    kind: 'telemetry',
-    areaId: 'ward-7',
-    areaPath: ['province', 'district-2', 'ward-7'],
-    location: { lat: 21.0285, lon: 105.8542 },
-    ts,
-    metrics,
-    ...extra,
-  };
-}
-
-/** arr[index], failing the test loudly if the test's own data is shorter than it assumes. */
-function nth<T>(items: readonly T[], index: number): T {
-  const item = items.at(index);
-  if (item === undefined) throw new Error(`test data has no element ${index}`);
-  return item;
-}
-
-/** Deterministic PRNG (mulberry32): varied data, same on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffled<T>(items: readonly T[], rnd: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    [out[i], out[j]] = [nth(out, j), nth(out, i)];
-  }
-  return out;
-}
 
 /** Reference implementation of windowed aggregation, straight from the port's definition. */
 function expectedWindows(
@@ -114,46 +71,6 @@ function expectPointsClose(actual: HistoryPoint[], expected: HistoryPoint[]): vo
     expect(point.value as number).toBeCloseTo(nth(expected, i).value as number, 9);
   });
 }
-
-const HOSTILE_NAMES: readonly string[] = [
-  '',
-  ' ',
-  "'",
-  '"',
-  ';',
-  '\\',
-  '\n',
-  '\r',
-  '\r\n',
-  '\t',
-  '\u0000',
-  '.*',
-  '/.*/',
-  '/',
-  '*',
-  "''",
-  '""',
-  "\\'",
-  '\\"',
-  "' OR '1'='1",
-  "x' OR \"deviceId\" =~ /.*/ OR 'x'='x",
-  "'; DROP DATABASE ioc; --",
-  '"; DROP MEASUREMENT "readings"; --',
-  "victim'",
-  'victim"',
-  'victim\\',
-  'victim\n',
-  'victim;',
-  'victim.*',
-  '/^victim/',
-  "victim' OR 1=1 --",
-  '\\\\\'; SELECT * FROM "readings"; --',
-  "'".repeat(5000),
-  '"'.repeat(5000),
-  '\\'.repeat(5000),
-  '.*'.repeat(2500),
-  'x'.repeat(5000),
-];
 
 export function describeTimeSeriesStoreConformance(
   name: string,
@@ -586,5 +503,7 @@ export function describeTimeSeriesStoreConformance(
         });
       }
     }, 30_000);
+
+    describeSeriesConformance(() => store);
   });
 }
