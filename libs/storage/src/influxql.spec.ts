@@ -1,4 +1,5 @@
 import { canQuote, durationMsLiteral, epochMsLiteral, quoteIdentifier, quoteString } from './influxql';
+import { mulberry32 } from '@ioc/runtime';
 
 /**
  * Reference reader for a quoted InfluxQL token, following the InfluxDB 1.x scanner
@@ -30,16 +31,7 @@ function readQuoted(text: string): { value: string; rest: string } {
   throw new Error('unterminated quoted token');
 }
 
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = mulberry32;
 
 const DANGEROUS = [
   "'",

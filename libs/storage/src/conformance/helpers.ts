@@ -1,4 +1,5 @@
 import type { MetricValue, Reading } from '@ioc/contracts';
+import { mulberry32 } from '@ioc/runtime';
 
 /** Test data shared by the conformance suites. */
 
@@ -37,16 +38,7 @@ export function nth<T>(items: readonly T[], index: number): T {
 }
 
 /** Deterministic PRNG (mulberry32): varied data, same on every run. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const random = mulberry32;
 
 export function shuffled<T>(items: readonly T[], rnd: () => number): T[] {
   const out = [...items];
