@@ -1,0 +1,196 @@
+/**
+ * History query benchmark: loads a day of raw readings, 30 days at one reading a minute and a
+ * year of readings for one area's devices into each store (embedded SQLite and a real influxd),
+ * builds the rollups (compact), then times the three queries the targets name, side by side,
+ * alternating stores per round, and prints medians.
+ *
+ *   node -r ./scripts/register.js bench/history-queries.ts [--rounds 7] [--area-devices 10] [--area-every 15m]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Reading } from '@ioc/contracts';
+import { DeviceRegistry, loadSeeds } from '@ioc/registry';
+import { parseDurationMs } from '@ioc/runtime';
+import {
+  EmbeddedTimeSeriesStore,
+  InfluxTimeSeriesStore,
+  type SeriesQuery,
+  type TimeSeriesStore,
+} from '@ioc/storage';
+import { startInfluxd } from '@ioc/testing';
+import { machineInfo, median, round, table } from './lib/common';
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '7' },
+    'area-devices': { type: 'string', default: '10' },
+    'area-every': { type: 'string', default: '15m' },
+  },
+});
+const ROUNDS = Number(args.rounds);
+const AREA_DEVICES = Number(args['area-devices']);
+const AREA_EVERY = parseDurationMs(args['area-every'] as string) as number;
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+
+const registry = new DeviceRegistry(loadSeeds());
+const stations = registry.listDevices({ type: 'air-quality-station' });
+const noise = registry.listDevices({ type: 'noise-meter' });
+const end = Math.floor(Date.now() / HOUR) * HOUR - HOUR;
+
+function reading(deviceId: string, ts: number, value: number): Reading {
+  const device = registry.getDevice(deviceId)!;
+  return {
+    deviceId,
+    deviceType: device.type,
+    domain: device.domain,
+    kind: 'telemetry',
+    areaId: device.areaId,
+    areaPath: registry.areaPath(device.areaId),
+    location: device.location,
+    ts,
+    metrics: device.type === 'noise-meter' ? { laeq: value } : { pm25: value, pm10: value * 1.6 },
+  };
+}
+const wave = (ts: number, phase: number): number => 30 + 20 * Math.sin(ts / (6 * HOUR) + phase);
+
+/** The data sets, generated lazily in batches so a year does not sit in memory at once. */
+function* dataSets(): Generator<Reading[]> {
+  const rawDevice = stations[0]!.id;
+  for (let ts = end - DAY; ts < end; ts += 10_000 * 200) {
+    yield Array.from({ length: 200 }, (_, i) =>
+      reading(rawDevice, ts + i * 10_000, wave(ts + i * 10_000, 0)),
+    ).filter((r) => r.ts < end);
+  }
+  const minuteDevice = noise[0]!.id;
+  for (let ts = end - 30 * DAY; ts < end; ts += MIN * 1000) {
+    yield Array.from({ length: 1000 }, (_, i) =>
+      reading(minuteDevice, ts + i * MIN, 50 + wave(ts + i * MIN, 1) / 2),
+    ).filter((r) => r.ts < end);
+  }
+  for (let ts = end - 365 * DAY; ts < end; ts += AREA_EVERY * 100) {
+    const batch: Reading[] = [];
+    for (let i = 0; i < 100; i++) {
+      const t = ts + i * AREA_EVERY;
+      if (t >= end) break;
+      for (const device of areaDevices) batch.push(reading(device.id, t, wave(t, device.id.length)));
+    }
+    yield batch;
+  }
+}
+
+const district = registry.areaPath(stations[0]!.areaId)[1]!;
+const areaDevices = registry
+  .listDevices({ type: 'air-quality-station' })
+  .sort(
+    (a, b) =>
+      Number(registry.areaPath(b.areaId)[1] === district) -
+      Number(registry.areaPath(a.areaId)[1] === district),
+  )
+  .slice(0, AREA_DEVICES);
+
+const QUERIES: Array<{ name: string; query: SeriesQuery; target?: number }> = [
+  {
+    name: 'one device, 24 h raw',
+    query: { deviceIds: [stations[0]!.id], metric: 'pm25', from: end - DAY, to: end, limit: 100_000 },
+  },
+  {
+    name: 'one device, 30 d at 1-minute mean',
+    query: {
+      deviceIds: [noise[0]!.id],
+      metric: 'laeq',
+      from: end - 30 * DAY,
+      to: end,
+      everyMs: MIN,
+      fn: 'mean',
+      limit: 100_000,
+    },
+    target: 100,
+  },
+  {
+    name: `area (${areaDevices.length} devices), 1 y hourly means`,
+    query: {
+      deviceIds: areaDevices.map((d) => d.id),
+      metric: 'pm25',
+      from: end - 365 * DAY,
+      to: end,
+      everyMs: HOUR,
+      fn: 'mean',
+      offsetMs: 7 * HOUR,
+      limit: 100_000,
+    },
+  },
+];
+
+async function load(store: TimeSeriesStore): Promise<{ readings: number; seconds: number }> {
+  const started = performance.now();
+  let readings = 0;
+  for (const batch of dataSets()) {
+    await store.write(batch);
+    readings += batch.length;
+  }
+  await store.compact();
+  return { readings, seconds: (performance.now() - started) / 1000 };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-history-'));
+  const influxd = await startInfluxd();
+  const stores: Array<[string, TimeSeriesStore]> = [
+    ['embedded', new EmbeddedTimeSeriesStore({ dataDir: dir, retention: { rawMs: 400 * DAY } })],
+    [
+      'influxdb',
+      new InfluxTimeSeriesStore({ url: influxd.url, database: 'bench', retention: { rawMs: 400 * DAY } }),
+    ],
+  ];
+  try {
+    for (const [name, store] of stores) {
+      await store.init();
+      const loaded = await load(store);
+      console.log(
+        `${name}: loaded ${loaded.readings} readings and built rollups in ${round(loaded.seconds, 1)} s`,
+      );
+    }
+    const timings = new Map<string, number[]>();
+    const answers = new Map<string, string>();
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? stores : [...stores].reverse();
+      for (const [name, store] of order) {
+        for (const { name: q, query } of QUERIES) {
+          const t0 = performance.now();
+          const result = await store.series(query);
+          const ms = performance.now() - t0;
+          const key = `${name}|${q}`;
+          timings.set(key, [...(timings.get(key) ?? []), ms]);
+          answers.set(key, `${result.points.length} points from ${result.resolution}`);
+        }
+      }
+    }
+    const rows = QUERIES.flatMap(({ name: q, target }) =>
+      stores.map(([name]) => {
+        const ms = median(timings.get(`${name}|${q}`) ?? []);
+        return [
+          q,
+          name,
+          answers.get(`${name}|${q}`) ?? '',
+          round(ms, 1),
+          target ? (ms < target ? `PASS (< ${target} ms)` : `MISS (≥ ${target} ms)`) : '',
+        ];
+      }),
+    );
+    console.log(
+      `\nmedian of ${ROUNDS} rounds, stores alternating; machine: ${JSON.stringify(machineInfo())}\n`,
+    );
+    console.log(table(['query', 'store', 'answer', 'median ms', 'target'], rows));
+    console.log(JSON.stringify({ benchmark: 'history-queries', rounds: ROUNDS, rows }));
+  } finally {
+    for (const [, store] of stores) await store.close();
+    await influxd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+void main();
