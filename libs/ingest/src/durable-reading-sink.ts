@@ -65,6 +65,7 @@ export class DurableReadingSink {
       {
         encode: (reading) => Buffer.from(JSON.stringify(reading)),
         decode: (body) => JSON.parse(body.toString('utf8')) as Reading,
+        onError: (error) => logger.error({ err: error.message }, 'spool housekeeping failed; retrying'),
         onCommitted: (readings) => {
           for (const reading of readings) {
             writer.add(reading);

@@ -118,4 +118,23 @@ describe('DurableSpool', () => {
     expect(readdirSync(dir).filter((n) => n.endsWith('.seg')).length).toBe(1);
     await spool.close();
   });
+
+  it('keeps one checkpoint write at a time while releases keep coming (no racing temp files)', async () => {
+    const errors: Error[] = [];
+    const { spool } = await DurableSpool.open<Item>(
+      { dir, maxBytes: 1 << 20 },
+      { ...codec, onError: (e) => errors.push(e) },
+    );
+    for (let round = 0; round < 12; round++) {
+      await Promise.all(items(round * 20, 20).map((item) => spool.append(item)));
+      spool.release(20);
+      // Around the 200 ms checkpoint delay, so new releases land while a write may be in flight.
+      await new Promise((r) => setTimeout(r, 190 + (round % 3) * 10));
+    }
+    await spool.close();
+    expect(errors).toEqual([]);
+    const reopened = await DurableSpool.open<Item>({ dir, maxBytes: 1 << 20 }, codec);
+    expect(reopened.pending).toEqual([]);
+    await reopened.spool.close();
+  });
 });

@@ -28,6 +28,8 @@ export interface DurableSpoolHooks<T> {
    * promises resolve: the place to hand items on to whatever releases them, in the same order.
    */
   onCommitted?: (items: T[]) => void;
+  /** Background housekeeping (checkpoint, segment deletion) failed; the spool goes on. */
+  onError?: (error: Error) => void;
 }
 
 export interface SpoolStats {
@@ -91,6 +93,8 @@ export class DurableSpool<T> {
   private commits = 0;
   private committedRecords = 0;
   private checkpointTimer: NodeJS.Timeout | undefined;
+  private checkpointing: Promise<void> | undefined;
+  private checkpointedIndex = 0;
   private closed = false;
 
   private readonly encode: (item: T) => Buffer;
@@ -167,6 +171,7 @@ export class DurableSpool<T> {
     this.closed = true;
     while (this.committing) await new Promise((r) => setImmediate(r));
     if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
+    await this.checkpointing;
     await this.writeCheckpoint();
     await this.active?.close();
     this.active = undefined;
@@ -224,9 +229,17 @@ export class DurableSpool<T> {
   }
 
   private scheduleCheckpoint(): void {
-    this.checkpointTimer ??= setTimeout(() => {
+    if (this.checkpointTimer || this.checkpointing) return;
+    this.checkpointTimer = setTimeout(() => {
       this.checkpointTimer = undefined;
-      void this.writeCheckpoint().then(() => this.reclaimSegments());
+      // One checkpoint write at a time: two would race on the same temporary file.
+      this.checkpointing = this.writeCheckpoint()
+        .then(() => this.reclaimSegments())
+        .catch((error: unknown) => this.hooks.onError?.(error as Error))
+        .finally(() => {
+          this.checkpointing = undefined;
+          if (this.releasedIndex !== this.checkpointedIndex && !this.closed) this.scheduleCheckpoint();
+        });
     }, 200);
   }
 
@@ -235,9 +248,11 @@ export class DurableSpool<T> {
    * already stored, and the stores' (device, metric, ts) identity absorbs the duplicates.
    */
   private async writeCheckpoint(): Promise<void> {
+    const index = this.releasedIndex;
     const path = join(this.options.dir, CHECKPOINT_FILE);
-    await writeFile(`${path}.tmp`, JSON.stringify({ releasedIndex: this.releasedIndex }));
+    await writeFile(`${path}.tmp`, JSON.stringify({ releasedIndex: index }));
     await rename(`${path}.tmp`, path);
+    this.checkpointedIndex = index;
   }
 
   private async reclaimSegments(): Promise<void> {
@@ -278,6 +293,7 @@ export class DurableSpool<T> {
     }
     this.nextIndex = Math.max(index, checkpoint);
     this.releasedIndex = this.nextIndex - pending.length;
+    this.checkpointedIndex = this.releasedIndex;
     for (const item of pending) {
       const size = encodeRecord(this.encode(item)).length;
       this.sizes.push(size);

@@ -1,0 +1,271 @@
+/**
+ * What one reading costs in each stage of the broker's ingest path, measured in isolation in
+ * this process with the platform's own code (the timing counters behind the bottleneck analysis
+ * of bench/README.md). Each stage runs `--reps` times; the median is reported.
+ *
+ *   node -r ./scripts/register.js bench/ingest-costs.ts [--readings 50000] [--reps 3] [--no-influx]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseDeviceTopic, type Reading } from '@ioc/contracts';
+import { IngestPipeline } from '@ioc/ingest';
+import { DeviceRegistry, loadSeeds } from '@ioc/registry';
+import { DurableSpool, EmbeddedTimeSeriesStore, InfluxTimeSeriesStore } from '@ioc/storage';
+import { influxdAvailable, startInfluxd } from '@ioc/testing';
+import { distribution, machineInfo, median, onInterrupt, round, table, treeState } from './lib/common';
+import { buildTemplates } from './lib/payloads';
+import { childPidsNamed, processCpuSeconds } from './lib/proc-cpu';
+
+const { values: args } = parseArgs({
+  options: {
+    readings: { type: 'string', default: '50000' },
+    reps: { type: 'string', default: '3' },
+    'no-influx': { type: 'boolean', default: false },
+  },
+});
+const N = Number(args.readings);
+const REPS = Number(args.reps);
+
+interface StageResult {
+  stage: string;
+  /** CPU µs per reading in this process (user + system). */
+  cpuUs: number;
+  /** Wall µs per reading. */
+  wallUs: number;
+  note?: string;
+}
+
+/** Runs `fn` REPS times and returns the median CPU and wall time per reading. */
+async function measure(
+  stage: string,
+  count: number,
+  fn: () => unknown | Promise<unknown>,
+  note?: string,
+): Promise<StageResult> {
+  const cpu: number[] = [];
+  const wall: number[] = [];
+  for (let i = 0; i < REPS; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await fn();
+    const t1 = performance.now();
+    const c1 = process.cpuUsage(c0);
+    cpu.push((c1.user + c1.system) / count);
+    wall.push(((t1 - t0) * 1000) / count);
+  }
+  return { stage, cpuUs: round(median(cpu), 2), wallUs: round(median(wall), 2), ...(note ? { note } : {}) };
+}
+
+async function main(): Promise<void> {
+  const machine = machineInfo();
+  const tree = treeState();
+  console.log(
+    `ingest-costs: ${N} readings per stage, median of ${REPS}\nmachine: ${machine.nproc} CPU (${machine.cpuModel}), ${machine.memory}, Node ${machine.node}\n` +
+      `code: ${tree.commit}${tree.modified.length ? ` + uncommitted: ${tree.modified.join(', ')}` : ' (clean)'}`,
+  );
+  const seeds = loadSeeds();
+  const registry = new DeviceRegistry(seeds);
+  const pipeline = new IngestPipeline(registry, { maxPayloadBytes: 16_384, maxFutureSkewMs: 300_000 });
+  const templates = buildTemplates(304);
+  const now = Date.now();
+  const messages: { topic: string; payload: Buffer }[] = [];
+  for (let i = 0; i < N; i++) {
+    const t = templates[i % templates.length]!;
+    const v = t.variants[Math.floor(i / templates.length) % t.variants.length]!;
+    messages.push({
+      topic: v.topic.toString(),
+      payload: Buffer.from(`{"ts":${now - N + i},"seq":${i}${v.rest}`),
+    });
+  }
+  const readings: Reading[] = messages.map((m) => {
+    const outcome = pipeline.process(m.topic, m.payload);
+    if (!outcome.ok)
+      throw new Error(`invalid bench message: ${outcome.rejection.reason} ${outcome.rejection.detail ?? ''}`);
+    return outcome.reading;
+  });
+  const metricsPerReading = readings.reduce((a, r) => a + Object.keys(r.metrics).length, 0) / readings.length;
+  const results: StageResult[] = [];
+  let sink = 0;
+
+  results.push(
+    await measure('topic parse (parseDeviceTopic)', N, () => {
+      for (const m of messages) sink += parseDeviceTopic(m.topic).ok ? 1 : 0;
+    }),
+  );
+  results.push(
+    await measure('JSON.parse of the payload', N, () => {
+      for (const m of messages) sink += (JSON.parse(m.payload.toString('utf8')) as { seq: number }).seq;
+    }),
+  );
+  results.push(
+    await measure('IngestPipeline.process (topic + registry + JSON + zod + Reading)', N, () => {
+      for (const m of messages) sink += pipeline.process(m.topic, m.payload).ok ? 1 : 0;
+    }),
+  );
+  results.push(
+    await measure('JSON.stringify(reading) (spool record body)', N, () => {
+      for (const r of readings) sink += Buffer.from(JSON.stringify(r)).length;
+    }),
+  );
+  results.push(
+    await measure('relay: JSON.stringify of 1000-reading batches', N, () => {
+      for (let i = 0; i < readings.length; i += 1000)
+        sink += JSON.stringify(readings.slice(i, i + 1000)).length;
+    }),
+  );
+  const relayed = [] as string[];
+  for (let i = 0; i < readings.length; i += 1000) relayed.push(JSON.stringify(readings.slice(i, i + 1000)));
+  results.push(
+    await measure('API: JSON.parse of relayed batches', N, () => {
+      for (const b of relayed) sink += (JSON.parse(b) as unknown[]).length;
+    }),
+  );
+  results.push(
+    await measure('API: socket.io encode per reading (JSON.stringify ["reading", r])', N, () => {
+      for (const r of readings) sink += JSON.stringify(['reading', r]).length;
+    }),
+  );
+
+  // Durable spool: append in bursts of 500 per event-loop turn (as aedes hands them over), group
+  // commit with fdatasync, release as a store would.
+  {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-spool-'));
+    const unregister = onInterrupt(async () => rmSync(dir, { recursive: true, force: true }));
+    try {
+      const { spool } = await DurableSpool.open<Reading>(
+        { dir, maxBytes: 1 << 30 },
+        { encode: (r) => Buffer.from(JSON.stringify(r)), decode: (b) => JSON.parse(b.toString()) as Reading },
+      );
+      results.push(
+        await measure(
+          'DurableSpool append + group commit (bursts of 500, fdatasync)',
+          N,
+          async () => {
+            for (let i = 0; i < readings.length; i += 500) {
+              await Promise.all(readings.slice(i, i + 500).map((r) => spool.append(r)));
+              spool.release(Math.min(500, readings.length - i));
+            }
+          },
+          'wall includes one write + fdatasync per 500',
+        ),
+      );
+      await spool.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      unregister();
+    }
+  }
+
+  // Embedded store: the broker's writer calls write() with up to IOC_WRITE_BATCH_SIZE readings;
+  // better-sqlite3 is synchronous, so this time blocks the broker's event loop.
+  const writeCalls: Record<string, number[]> = {};
+  for (const batch of [500, 5000]) {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-sqlite-'));
+    const unregister = onInterrupt(async () => rmSync(dir, { recursive: true, force: true }));
+    const store = new EmbeddedTimeSeriesStore({ dataDir: dir });
+    await store.init();
+    const calls: number[] = [];
+    let offset = 0;
+    try {
+      results.push(
+        await measure(
+          `EmbeddedTimeSeriesStore.write, batches of ${batch}`,
+          N,
+          async () => {
+            // Fresh timestamps each repetition, so every write inserts (no upsert of old points).
+            offset += 10_000_000;
+            for (let i = 0; i < readings.length; i += batch) {
+              const slice = readings.slice(i, i + batch).map((r) => ({ ...r, ts: r.ts - offset }));
+              const t0 = performance.now();
+              await store.write(slice);
+              calls.push(performance.now() - t0);
+            }
+          },
+          `${round(metricsPerReading, 1)} points per reading; synchronous on the caller's thread`,
+        ),
+      );
+      writeCalls[batch] = calls;
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+      unregister();
+    }
+  }
+
+  let influxNote = 'skipped';
+  if (!args['no-influx'] && influxdAvailable()) {
+    const influxd = await startInfluxd();
+    const unregister = onInterrupt(() => influxd.stop());
+    try {
+      const store = new InfluxTimeSeriesStore({ url: influxd.url, database: 'bench_costs' });
+      await store.init();
+      const pid = childPidsNamed(process.pid, 'influxd')[0];
+      const i0 = pid === undefined ? undefined : processCpuSeconds(pid);
+      let offset = 0;
+      const r = await measure(
+        'InfluxTimeSeriesStore.write, batches of 5000 (line protocol + HTTP)',
+        N,
+        async () => {
+          offset += 10_000_000;
+          for (let i = 0; i < readings.length; i += 5000) {
+            await store.write(readings.slice(i, i + 5000).map((x) => ({ ...x, ts: x.ts - offset })));
+          }
+        },
+      );
+      const i1 = pid === undefined ? undefined : processCpuSeconds(pid);
+      const influxdUs = i0 !== undefined && i1 !== undefined ? ((i1 - i0) * 1e6) / (N * REPS) : Number.NaN;
+      r.note = `influxd used ${round(influxdUs, 1)} µs CPU per reading (all its threads)`;
+      influxNote = r.note;
+      results.push(r);
+      await store.close();
+    } finally {
+      await influxd.stop();
+      unregister();
+    }
+  }
+
+  console.log(
+    '\n' +
+      table(
+        ['stage', 'CPU µs/reading', 'wall µs/reading', 'max readings/s on one core', 'note'],
+        results.map((r) => [
+          r.stage,
+          r.cpuUs,
+          r.wallUs,
+          round(1e6 / Math.max(r.cpuUs, r.wallUs)),
+          r.note ?? '',
+        ]),
+      ),
+  );
+  for (const [batch, calls] of Object.entries(writeCalls)) {
+    const d = distribution(calls);
+    console.log(
+      `EmbeddedTimeSeriesStore.write(${batch} readings) call duration: p50 ${d.p50} ms, p99 ${d.p99} ms, max ${d.max} ms ` +
+        `(${d.count} calls) — the broker's event loop is blocked for this long`,
+    );
+  }
+  if (sink === -1) console.log(sink); // keep the work observable
+  console.log(
+    JSON.stringify({
+      bench: 'ingest-costs',
+      machine,
+      tree,
+      config: { readings: N, reps: REPS, metricsPerReading: round(metricsPerReading, 2) },
+      stages: results,
+      embeddedWriteCallMs: Object.fromEntries(
+        Object.entries(writeCalls).map(([b, c]) => [b, distribution(c)]),
+      ),
+      influx: influxNote,
+    }),
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,340 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  freePort,
+  type InfluxdHandle,
+  type RunningPlatform,
+  startInfluxd,
+  startPlatform,
+  startService,
+  type ServiceProcess,
+} from '@ioc/testing';
+import { getJson, type IngestStatsView, onInterrupt, sleep } from './common';
+import type { LoaderEvent, LoaderRunConfig } from './loader-process';
+import { NoopSubscriber } from './noop-subscriber';
+import { childPidsNamed } from './proc-cpu';
+
+export const WORKSPACE_ROOT = resolve(__dirname, '..', '..');
+const REGISTER = join(WORKSPACE_ROOT, 'scripts', 'register.js');
+const PROBE_HOOK = join(__dirname, 'process-probe.js');
+const BARE_BROKER = join(__dirname, 'bare-broker.ts');
+const LOADER_PROCESS = join(__dirname, 'loader-process.ts');
+
+export type VariantName = 'embedded' | 'influxdb' | 'bare';
+
+export const VARIANT_LABELS: Record<VariantName, string> = {
+  embedded: 'platform + embedded store',
+  influxdb: 'platform + influxd 1.x',
+  bare: 'bare aedes (ceiling)',
+};
+
+export interface StoredCount {
+  /** Readings in the store (InfluxDB: points carrying `seq`; embedded: not counted). */
+  readings?: number;
+  /** Stored points: one per (reading, metric). */
+  points: number;
+}
+
+/** What a benchmark drives: an MQTT port and, for the platform, its API and store. */
+export interface Target {
+  variant: VariantName;
+  mqttPort: number;
+  httpUrl?: string;
+  /** Processes whose CPU use is reported (self = the benchmark process). */
+  pids: Record<string, number | undefined>;
+  platform?: RunningPlatform;
+  influxd?: InfluxdHandle;
+  subscriber?: NoopSubscriber;
+  stats(): Promise<IngestStatsView | undefined>;
+  storedCount(): Promise<StoredCount | undefined>;
+  /** Processes of the target that died while it was supposed to run, with their last output. */
+  problems(): string[];
+  stop(): Promise<void>;
+}
+
+function exitedProblems(services: Record<string, ServiceProcess>): string[] {
+  const problems: string[] = [];
+  for (const [name, service] of Object.entries(services)) {
+    const { exitCode, signalCode } = service.child;
+    if (exitCode === null && signalCode === null) continue;
+    // Its whole output goes to a file; the message quotes the first lines that are not info logs.
+    const file = join(tmpdir(), `bench-${name}-${String(service.child.pid)}.log`);
+    writeFileSync(file, service.output());
+    const lines = service
+      .output()
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.includes('"level":30'));
+    const excerpt = lines.slice(0, 6).join(' | ').slice(0, 800);
+    problems.push(
+      `${name} exited (${signalCode ?? `code ${String(exitCode)}`}): ${excerpt} [full output: ${file}]`,
+    );
+  }
+  return problems;
+}
+
+export interface TargetOptions {
+  /**
+   * Directory through which the broker/API (or bare broker) are probed: event-loop delay, and
+   * with `cpuProfile` V8 CPU profiles (see process-probe.js and `probe`).
+   */
+  probeDir?: string;
+  cpuProfile?: boolean;
+  /** Extra environment for the platform's processes. */
+  env?: Record<string, string>;
+}
+
+function probeEnv(options: TargetOptions): Record<string, string> {
+  if (options.probeDir === undefined) return {};
+  mkdirSync(options.probeDir, { recursive: true });
+  const inherited = process.env['NODE_OPTIONS'] ?? '';
+  return {
+    NODE_OPTIONS: `${inherited} --require ${PROBE_HOOK}`.trim(),
+    BENCH_PROBE_DIR: options.probeDir,
+    ...(options.cpuProfile ? { BENCH_PROBE_CPU_PROFILE: '1' } : {}),
+  };
+}
+
+/**
+ * Starts a variant on free loopback ports with fresh temporary data directories; its processes
+ * are stopped and directories removed by `stop()`, or on SIGINT/SIGTERM.
+ */
+export async function startTarget(variant: VariantName, options: TargetOptions = {}): Promise<Target> {
+  const target = await startTargetProcesses(variant, options);
+  const stop = target.stop.bind(target);
+  let stopping: Promise<void> | undefined;
+  const once = (): Promise<void> => (stopping ??= stop());
+  const unregister = onInterrupt(once);
+  target.stop = async () => {
+    await once();
+    unregister();
+  };
+  return target;
+}
+
+async function startTargetProcesses(variant: VariantName, options: TargetOptions): Promise<Target> {
+  if (variant === 'bare') {
+    const port = await freePort();
+    const broker: ServiceProcess = await startService(
+      BARE_BROKER,
+      { BENCH_BARE_PORT: String(port), ...probeEnv(options) },
+      'bare broker ready',
+    );
+    const subscriber = new NoopSubscriber();
+    try {
+      await subscriber.start('127.0.0.1', port, 'ioc/v1/#', `bench-noop-sub-${process.pid}`);
+    } catch (error) {
+      await broker.stop();
+      throw error;
+    }
+    return {
+      variant,
+      mqttPort: port,
+      pids: { broker: broker.child.pid, self: process.pid },
+      subscriber,
+      stats: async () => undefined,
+      storedCount: async () => undefined,
+      problems: () => exitedProblems({ broker }),
+      async stop() {
+        await subscriber.stop();
+        await broker.stop();
+      },
+    };
+  }
+
+  let influxd: InfluxdHandle | undefined;
+  if (variant === 'influxdb') influxd = await startInfluxd();
+  let platform: RunningPlatform;
+  try {
+    platform = await startPlatform({
+      storage: variant,
+      ...(influxd ? { influxUrl: influxd.url, influxDatabase: 'ioc_bench' } : {}),
+      env: { ...probeEnv(options), ...options.env },
+    });
+  } catch (error) {
+    await influxd?.stop();
+    throw error;
+  }
+  const httpUrl = platform.httpUrl;
+  const pids: Record<string, number | undefined> = {
+    broker: platform.broker.child.pid,
+    api: platform.api.child.pid,
+    self: process.pid,
+  };
+  if (influxd) pids['influxd'] = childPidsNamed(process.pid, 'influxd')[0];
+  return {
+    variant,
+    mqttPort: platform.mqttPort,
+    httpUrl,
+    pids,
+    platform,
+    ...(influxd ? { influxd } : {}),
+    stats: () => getJson<IngestStatsView>(`${httpUrl}/api/v1/ingest/stats`),
+    storedCount: () =>
+      influxd ? influxCount(influxd.url, 'ioc_bench') : Promise.resolve(sqliteCount(platform.dataDir)),
+    problems: () => [
+      ...exitedProblems({ broker: platform.broker, api: platform.api }),
+      ...(influxd && !influxd.running ? ['influxd exited'] : []),
+    ],
+    async stop() {
+      await platform.stop();
+      await influxd?.stop();
+    },
+  };
+}
+
+/** Points in the embedded store, read through a read-only connection to its SQLite file. */
+export function sqliteCount(dataDir: string): StoredCount | undefined {
+  const file = join(dataDir, 'timeseries.sqlite');
+  if (!existsSync(file)) return undefined;
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const row = db.prepare('SELECT count(*) AS n FROM points').get() as { n: number };
+    return { points: row.n };
+  } finally {
+    db.close();
+  }
+}
+
+/** `SELECT count(*)` over the readings measurement: `seq` counts readings, the other fields points. */
+export async function influxCount(url: string, database: string): Promise<StoredCount | undefined> {
+  const q = encodeURIComponent('SELECT count(*) FROM "readings"');
+  const body = await getJson<{
+    results?: { series?: { columns: string[]; values: number[][] }[] }[];
+  }>(`${url}/query?db=${database}&q=${q}`, 60_000);
+  const series = body?.results?.[0]?.series?.[0];
+  if (!series) return body ? { readings: 0, points: 0 } : undefined;
+  let readings = 0;
+  let points = 0;
+  series.columns.forEach((column, i) => {
+    if (column === 'time') return;
+    const value = Number(series.values[0]?.[i] ?? 0);
+    if (column === 'count_seq') readings += value;
+    else points += value;
+  });
+  return { readings, points };
+}
+
+/** Event-loop delay of one process over the probed interval (ms). */
+export interface LoopDelay {
+  name: string;
+  pid: number;
+  seconds: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** Starts/stops probing every process started with `probeDir` (see process-probe.js). */
+export const probe = {
+  start(probeDir: string): void {
+    writeFileSync(join(probeDir, 'start'), '');
+  },
+  /** Stops probing; resolves with each process's loop delay and the CPU profile files written. */
+  async stop(
+    probeDir: string,
+    processes: number,
+    cpuProfile: boolean,
+    timeoutMs = 15_000,
+  ): Promise<{ loops: LoopDelay[]; profiles: string[] }> {
+    writeFileSync(join(probeDir, 'stop'), '');
+    const deadline = Date.now() + timeoutMs;
+    const list = (suffix: string): string[] => readdirSync(probeDir).filter((f) => f.endsWith(suffix));
+    while (Date.now() < deadline) {
+      if (list('.loop.json').length >= processes && (!cpuProfile || list('.cpuprofile').length >= processes))
+        break;
+      await sleep(100);
+    }
+    // The files are written synchronously by the probed process; give a large profile a moment.
+    if (cpuProfile) await sleep(500);
+    const loops = list('.loop.json').map(
+      (f) => JSON.parse(readFileSync(join(probeDir, f), 'utf8')) as LoopDelay,
+    );
+    return { loops, profiles: list('.cpuprofile').map((f) => join(probeDir, f)) };
+  },
+};
+
+/** One run of the load generator process against a port; events are passed to `onEvent`. */
+export class LoaderProcess {
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<void>;
+  private done!: Promise<Extract<LoaderEvent, { ev: 'done' }>>;
+  private windowEnd!: Promise<Extract<LoaderEvent, { ev: 'window-end' }>>;
+
+  constructor() {
+    this.child = fork(LOADER_PROCESS, [], {
+      cwd: WORKSPACE_ROOT,
+      execArgv: ['-r', REGISTER],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.exited = new Promise((r) => this.child.once('exit', () => r()));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /**
+   * Starts the run: resolves once connected; `onEvent` sees window-start/window-end as they come.
+   */
+  run(config: LoaderRunConfig, onEvent: (event: LoaderEvent) => void): Promise<void> {
+    let failed: (error: Error) => void = () => undefined;
+    const failure = new Promise<never>((_, reject) => (failed = reject));
+    failure.catch(() => undefined);
+    const connected = new Promise<void>((resolveConnected, rejectConnected) => {
+      this.child.on('message', (event: LoaderEvent) => {
+        if (event.ev === 'connected') resolveConnected();
+        if (event.ev === 'error') {
+          const error = new Error(`load generator: ${event.message}`);
+          rejectConnected(error);
+          failed(error);
+        }
+        onEvent(event);
+      });
+      void this.exited.then(() => {
+        const error = new Error('load generator exited');
+        rejectConnected(error);
+        failed(error);
+      });
+    });
+    this.windowEnd = Promise.race([
+      new Promise<Extract<LoaderEvent, { ev: 'window-end' }>>((r) =>
+        this.child.on('message', (e: LoaderEvent) => e.ev === 'window-end' && r(e)),
+      ),
+      failure,
+    ]);
+    this.done = Promise.race([
+      new Promise<Extract<LoaderEvent, { ev: 'done' }>>((r) =>
+        this.child.on('message', (e: LoaderEvent) => e.ev === 'done' && r(e)),
+      ),
+      failure,
+    ]);
+    this.child.send({ cmd: 'run', config });
+    return connected;
+  }
+
+  waitWindowEnd(): Promise<Extract<LoaderEvent, { ev: 'window-end' }>> {
+    return this.windowEnd;
+  }
+
+  waitDone(): Promise<Extract<LoaderEvent, { ev: 'done' }>> {
+    return this.done;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.send({ cmd: 'exit' });
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Removes a directory tree, ignoring errors (used for profile directories of a finished run). */
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
