@@ -112,12 +112,19 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     IOC_INFLUX_DB: options.influxDatabase ?? 'ioc_e2e',
     ...options.env,
   };
-  let broker = await startService(BROKER_ENTRY, env, 'broker ready');
+  let broker: ServiceProcess;
   let api: ServiceProcess;
+  try {
+    broker = await startService(BROKER_ENTRY, env, 'broker ready');
+  } catch (error) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   try {
     api = await startService(API_ENTRY, env, 'API listening');
   } catch (error) {
     await broker.stop();
+    rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
   return {
