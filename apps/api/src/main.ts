@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { apiEnvSchema, setupOpenApi } from '@ioc/ops-api';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
-import { createLogger, onShutdown, parseEnv } from '@ioc/runtime';
+import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';
 import { createTimeSeriesStore, initWithRetry, storageConfigFromEnv } from '@ioc/storage';
 import { AppModule } from './app.module';
 
@@ -40,7 +40,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+runApp(main);

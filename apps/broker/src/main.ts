@@ -1,6 +1,6 @@
 import { brokerEnvSchema, DEVELOPMENT_INTERNAL_SECRET, startIngestBroker } from '@ioc/ingest';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
-import { createLogger, onShutdown, parseEnv } from '@ioc/runtime';
+import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';
 import { join } from 'node:path';
 import { createTimeSeriesStore, initWithRetry, storageConfigFromEnv } from '@ioc/storage';
 
@@ -42,8 +42,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
-  // Configuration and start-up errors: say what is wrong and stop.
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+runApp(main);

@@ -26,3 +26,11 @@ export function onShutdown(logger: Logger, close: () => Promise<void>, timeoutMs
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
 }
+
+/** Runs an app's start-up; a configuration or start-up error is printed plainly and ends the process. */
+export function runApp(main: () => Promise<void>): void {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}
