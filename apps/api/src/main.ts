@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { apiEnvSchema, setupOpenApi } from '@ioc/ops-api';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';
-import { createTimeSeriesStore, initWithRetry, storageConfigFromEnv } from '@ioc/storage';
+import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/storage';
 import { AppModule } from './app.module';
 
 async function main(): Promise<void> {
@@ -12,11 +12,7 @@ async function main(): Promise<void> {
   const registry = new DeviceRegistry(loadSeeds(env.IOC_SEEDS_DIR));
   const store = createTimeSeriesStore(storageConfigFromEnv(env));
   // Serve what does not need the store (registry, live feed) while it comes up; /health says 503.
-  await initWithRetry(store, {
-    retryMs: 5000,
-    onRetry: (error) => logger.warn({ err: error.message }, 'time-series store not ready; retrying'),
-    onReady: () => logger.info('time-series store ready'),
-  });
+  await initLoggingRetries(store, logger);
   const app = await NestFactory.create(
     AppModule.register({
       registry,

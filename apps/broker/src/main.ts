@@ -1,8 +1,9 @@
-import { brokerEnvSchema, DEVELOPMENT_INTERNAL_SECRET, startIngestBroker } from '@ioc/ingest';
+import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/contracts';
+import { brokerEnvSchema, startIngestBroker } from '@ioc/ingest';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';
 import { join } from 'node:path';
-import { createTimeSeriesStore, initWithRetry, storageConfigFromEnv } from '@ioc/storage';
+import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/storage';
 
 async function main(): Promise<void> {
   const env = parseEnv(brokerEnvSchema);
@@ -13,11 +14,7 @@ async function main(): Promise<void> {
   const registry = new DeviceRegistry(loadSeeds(env.IOC_SEEDS_DIR));
   const store = createTimeSeriesStore(storageConfigFromEnv(env));
   // Start even when the store is down: acknowledged readings wait in the spool meanwhile.
-  await initWithRetry(store, {
-    retryMs: 5000,
-    onRetry: (error) => logger.warn({ err: error.message }, 'time-series store not ready; retrying'),
-    onReady: () => logger.info('time-series store ready'),
-  });
+  await initLoggingRetries(store, logger);
   const broker = await startIngestBroker({
     host: env.IOC_MQTT_HOST,
     port: env.IOC_MQTT_PORT,

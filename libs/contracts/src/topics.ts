@@ -23,6 +23,12 @@ export function isDeviceId(value: string): boolean {
 export const INTERNAL_READINGS_TOPIC = '$internal/ioc/v1/readings';
 /** Internal topic on which the broker republishes every rejection (for operators' live view). */
 export const INTERNAL_REJECTIONS_TOPIC = '$internal/ioc/v1/rejections';
+/** Internal topic carrying the broker's ingest counters (retained, refreshed periodically). */
+export const INTERNAL_INGEST_STATS_TOPIC = '$internal/ioc/v1/ingest-stats';
+/** Username platform services (API, workers) log in with; only they may use `$internal/…`. */
+export const INTERNAL_USERNAME = 'ioc-internal';
+/** Internal secret on a developer's machine; production sets IOC_INTERNAL_SECRET. */
+export const DEVELOPMENT_INTERNAL_SECRET = 'ioc-dev-internal-secret';
 
 export function deviceTopic(
   domain: Domain,

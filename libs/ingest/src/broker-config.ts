@@ -1,9 +1,7 @@
 import { z } from 'zod';
+import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/contracts';
 import { envField } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/storage';
-
-/** Default internal secret for a developer's machine; production must set its own. */
-export const DEVELOPMENT_INTERNAL_SECRET = 'ioc-dev-internal-secret';
 
 /** Every environment variable the broker reads, validated once at boot. */
 export const brokerEnvSchema = storageEnvSchema.extend({

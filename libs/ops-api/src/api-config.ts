@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/contracts';
 import { envField } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/storage';
 
@@ -13,7 +14,7 @@ export const apiEnvSchema = storageEnvSchema.extend({
   IOC_INTERNAL_SECRET: z
     .string()
     .min(16)
-    .default('ioc-dev-internal-secret')
+    .default(DEVELOPMENT_INTERNAL_SECRET)
     .describe('Shared secret of platform services on the broker (user ioc-internal); secret'),
   IOC_SEEDS_DIR: z
     .string()

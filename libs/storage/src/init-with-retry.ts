@@ -26,3 +26,15 @@ export async function initWithRetry(
   retry();
   return false;
 }
+
+/** initWithRetry with the platform's log lines: what both the broker and the API do at start. */
+export function initLoggingRetries(
+  store: TimeSeriesStore,
+  logger: { warn(obj: object, msg: string): void; info(msg: string): void },
+): Promise<boolean> {
+  return initWithRetry(store, {
+    retryMs: 5000,
+    onRetry: (error) => logger.warn({ err: error.message }, 'time-series store not ready; retrying'),
+    onReady: () => logger.info('time-series store ready'),
+  });
+}

@@ -1,6 +1,7 @@
 import type { AedesOptions, AuthenticateError } from 'aedes';
 import type { Logger } from '@ioc/runtime';
-import { INTERNAL_USERNAME, type InternalClients } from './internal-clients';
+import { INTERNAL_USERNAME } from '@ioc/contracts';
+import type { InternalClients } from './internal-clients';
 
 const BAD_USERNAME_OR_PASSWORD = 4;
 

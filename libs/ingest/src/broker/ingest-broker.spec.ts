@@ -7,7 +7,7 @@ import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { createLogger } from '@ioc/runtime';
 import { EmbeddedTimeSeriesStore } from '@ioc/storage';
 import { type IngestBroker, startIngestBroker } from './ingest-broker';
-import { INTERNAL_USERNAME } from './internal-clients';
+import { INTERNAL_USERNAME } from '@ioc/contracts';
 
 const SECRET = 'unit-test-internal-secret';
 const registry = new DeviceRegistry(loadSeeds());

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
-import { INTERNAL_READINGS_TOPIC, type Reading } from '@ioc/contracts';
+import { INTERNAL_INGEST_STATS_TOPIC, INTERNAL_READINGS_TOPIC, type Reading } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/storage';
 import { CoalescingRelay } from '../coalescing-relay';
@@ -13,9 +13,6 @@ import { createAuthorizePublish } from './authorize-publish';
 import { createAuthorizeSubscribe } from './authorize-subscribe';
 import { InternalClients } from './internal-clients';
 import { RejectionReporter } from './rejection-reporter';
-
-/** Internal topic carrying the broker's ingest counters (retained, refreshed periodically). */
-export const INTERNAL_INGEST_STATS_TOPIC = '$internal/ioc/v1/ingest-stats';
 
 export interface IngestBrokerOptions {
   host: string;

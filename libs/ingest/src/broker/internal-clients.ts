@@ -1,9 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Client } from 'aedes';
 
-/** Username platform services (the API, alert workers) connect with; devices never use it. */
-export const INTERNAL_USERNAME = 'ioc-internal';
-
 /**
  * Platform services authenticate with a shared secret and may then use `$internal/…` topics,
  * which devices can neither publish nor subscribe to.

@@ -1,14 +1,16 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { connect, type MqttClient } from 'mqtt';
 import { Subject } from 'rxjs';
-import { INTERNAL_READINGS_TOPIC, INTERNAL_REJECTIONS_TOPIC, type Reading } from '@ioc/contracts';
+import {
+  INTERNAL_INGEST_STATS_TOPIC,
+  INTERNAL_READINGS_TOPIC,
+  INTERNAL_REJECTIONS_TOPIC,
+  INTERNAL_USERNAME,
+  type Reading,
+} from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { OpsApiSettings } from '../api-config';
 import { LOGGER, OPS_API_SETTINGS } from '../tokens';
-
-/** Mirrors the broker's INTERNAL_INGEST_STATS_TOPIC (kept here: libraries of one type do not import each other's). */
-export const INGEST_STATS_TOPIC = '$internal/ioc/v1/ingest-stats';
-const INTERNAL_USERNAME = 'ioc-internal';
 
 /**
  * The API's one MQTT connection: a persistent session (clean: false, QoS 1) on the broker's
@@ -41,7 +43,7 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
         {
           [INTERNAL_READINGS_TOPIC]: { qos: 1 },
           [INTERNAL_REJECTIONS_TOPIC]: { qos: 0 },
-          [INGEST_STATS_TOPIC]: { qos: 0 },
+          [INTERNAL_INGEST_STATS_TOPIC]: { qos: 0 },
         },
         (error) => {
           if (error) this.logger.error({ err: error }, 'internal subscription failed');
@@ -71,7 +73,7 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
       const body: unknown = JSON.parse(payload.toString('utf8'));
       if (topic === INTERNAL_READINGS_TOPIC) this.readings$.next(body as Reading[]);
       else if (topic === INTERNAL_REJECTIONS_TOPIC) this.rejections$.next(body as Record<string, unknown>);
-      else if (topic === INGEST_STATS_TOPIC) this.ingestStats = body as Record<string, unknown>;
+      else if (topic === INTERNAL_INGEST_STATS_TOPIC) this.ingestStats = body as Record<string, unknown>;
     } catch (error) {
       this.logger.error({ err: error, topic }, 'unreadable internal message');
     }
