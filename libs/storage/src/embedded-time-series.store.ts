@@ -169,18 +169,22 @@ export class EmbeddedTimeSeriesStore implements TimeSeriesStore {
         for (const reading of readings) {
           if (reading.ts > newest) newest = reading.ts;
           const bucket = reading.ts - (reading.ts % MINUTE_MS);
-          for (const [metric, value] of Object.entries(reading.metrics)) {
-            statements.upsertPoint.run({
-              deviceId: reading.deviceId,
+          const event = reading.event ?? null;
+          const seq = reading.seq ?? null;
+          for (const metric of Object.keys(reading.metrics)) {
+            const value = reading.metrics[metric];
+            // Positional parameters: a named-parameter object per row cost ~1.6 µs of ~5.7.
+            statements.upsertPoint.run(
+              reading.deviceId,
               metric,
-              ts: reading.ts,
-              num: typeof value === 'number' ? value : null,
-              bool: typeof value === 'boolean' ? (value ? 1 : 0) : null,
-              str: typeof value === 'string' ? value : null,
-              kind: reading.kind,
-              event: reading.event ?? null,
-              seq: reading.seq ?? null,
-            });
+              reading.ts,
+              typeof value === 'number' ? value : null,
+              typeof value === 'boolean' ? (value ? 1 : 0) : null,
+              typeof value === 'string' ? value : null,
+              reading.kind,
+              event,
+              seq,
+            );
             // Booleans and text too: a point rewritten from a number to text must leave its minute's
             // rollup. Cheap: one mark per (device, metric, minute), not per point.
             if (rollups.markDirty(bucket, reading.deviceId, metric))
@@ -402,7 +406,7 @@ function prepareStatements(db: Database.Database) {
   return {
     upsertPoint: db.prepare(
       `INSERT INTO points (device_id, metric, ts, num, bool, str, kind, event, seq)
-       VALUES (@deviceId, @metric, @ts, @num, @bool, @str, @kind, @event, @seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (device_id, metric, ts) DO UPDATE SET
          num = excluded.num, bool = excluded.bool, str = excluded.str,
          kind = excluded.kind, event = excluded.event, seq = excluded.seq`,

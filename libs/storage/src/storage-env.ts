@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envField } from '@ioc/runtime';
+import type { StoreThread } from './create-time-series-store';
 import type { RetentionPolicy } from './time-series-store';
 
 /**
@@ -11,6 +12,12 @@ export const storageEnvSchema = z.object({
     .enum(['embedded', 'influxdb'])
     .default('embedded')
     .describe('Time-series store: embedded (a file under IOC_DATA_DIR) or influxdb'),
+  IOC_STORE_THREAD: z
+    .enum(['worker', 'caller'])
+    .default('worker')
+    .describe(
+      "Where the store's work runs: worker (its own thread, so SQLite writes, rollups and line protocol never block MQTT or live pushes) or caller (the process's main thread)",
+    ),
   IOC_DATA_DIR: z
     .string()
     .default('./data')
@@ -31,9 +38,10 @@ export const storageEnvSchema = z.object({
 export type StorageEnv = z.infer<typeof storageEnvSchema>;
 
 export type StorageConfig =
-  | { storage: 'embedded'; dataDir: string; retention: RetentionPolicy }
+  | { storage: 'embedded'; thread: StoreThread; dataDir: string; retention: RetentionPolicy }
   | {
       storage: 'influxdb';
+      thread: StoreThread;
       url: string;
       database: string;
       token?: string;
@@ -48,9 +56,12 @@ export function storageConfigFromEnv(env: StorageEnv): StorageConfig {
     oneMinuteMs: env.IOC_RETENTION_1M,
     oneHourMs: env.IOC_RETENTION_1H,
   };
-  if (env.IOC_STORAGE === 'embedded') return { storage: 'embedded', dataDir: env.IOC_DATA_DIR, retention };
+  const thread = env.IOC_STORE_THREAD;
+  if (env.IOC_STORAGE === 'embedded')
+    return { storage: 'embedded', thread, dataDir: env.IOC_DATA_DIR, retention };
   return {
     storage: 'influxdb',
+    thread,
     retention,
     url: env.IOC_INFLUX_URL,
     database: env.IOC_INFLUX_DB,
