@@ -39,7 +39,7 @@ export function fromWireError(wire: WireError): Error {
     return new InvalidReadingError(wire.message, wire.readingIndex);
   if (wire.name === 'InvalidQueryError') return new InvalidQueryError(wire.message);
   // Argument checks throw the built-in classes (RangeError for an impossible window, …).
-  const BuiltIn = Object.hasOwn(BUILT_IN_ERRORS, wire.name) ? BUILT_IN_ERRORS[wire.name]! : Error;
+  const BuiltIn = (Object.hasOwn(BUILT_IN_ERRORS, wire.name) && BUILT_IN_ERRORS[wire.name]) || Error;
   const error = new BuiltIn(wire.message);
   if (error.name !== wire.name) error.name = wire.name;
   return error;
