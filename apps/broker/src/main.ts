@@ -28,7 +28,6 @@ async function main(): Promise<void> {
     internalSecret: env.IOC_INTERNAL_SECRET,
     maxPayloadBytes: env.IOC_MAX_PAYLOAD_BYTES,
     maxFutureSkewMs: env.IOC_MAX_CLOCK_SKEW_MS,
-    liveFlushMs: env.IOC_LIVE_FLUSH_MS,
     statsIntervalMs: 2000,
     logger,
   });

@@ -33,7 +33,6 @@ export const brokerEnvSchema = storageEnvSchema.extend({
     .min(0)
     .default(1000)
     .describe('How long a publish waits for room in a full spool before it is refused'),
-  IOC_LIVE_FLUSH_MS: envField.positiveInt(20).describe('Longest a reading waits to be relayed live'),
   IOC_LOG_LEVEL: envField.logLevel(),
 });
 export type BrokerEnv = z.infer<typeof brokerEnvSchema>;

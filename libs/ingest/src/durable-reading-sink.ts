@@ -17,8 +17,11 @@ export interface DurableReadingSinkOptions {
   fullWaitMs: number;
   writeBatchSize: number;
   writeBatchDelayMs: number;
-  /** Each reading once it is durable, in spool order (the live relay). */
-  onDurable: (reading: Reading) => void;
+  /**
+   * The readings of each group commit once they are durable, in spool order, with each one's
+   * JSON (the spool record's body) so the live relay need not serialise them again.
+   */
+  onDurable: (readings: Reading[], json: Buffer[]) => void;
   logger: Logger;
 }
 
@@ -66,11 +69,9 @@ export class DurableReadingSink {
         encode: (reading) => Buffer.from(JSON.stringify(reading)),
         decode: (body) => JSON.parse(body.toString('utf8')) as Reading,
         onError: (error) => logger.error({ err: error.message }, 'spool housekeeping failed; retrying'),
-        onCommitted: (readings) => {
-          for (const reading of readings) {
-            writer.add(reading);
-            options.onDurable(reading);
-          }
+        onCommitted: (readings, bodies) => {
+          for (const reading of readings) writer.add(reading);
+          options.onDurable(readings, bodies);
         },
       },
     );

@@ -1,6 +1,5 @@
 export * from './broker/ingest-broker';
 export * from './broker/internal-clients';
-export * from './coalescing-relay';
 export * from './device-directory';
 export * from './ingest-pipeline';
 export * from './ingest-stats';

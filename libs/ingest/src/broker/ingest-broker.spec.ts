@@ -52,7 +52,6 @@ describe('ingest broker over TCP', () => {
       internalSecret: SECRET,
       maxPayloadBytes: 4096,
       maxFutureSkewMs: 60_000,
-      liveFlushMs: 10,
       statsIntervalMs: 60_000,
       logger: createLogger('test', { level: 'silent' }),
     });

@@ -1,9 +1,8 @@
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
-import { INTERNAL_INGEST_STATS_TOPIC, INTERNAL_READINGS_TOPIC, type Reading } from '@ioc/contracts';
+import { INTERNAL_INGEST_STATS_TOPIC, INTERNAL_READINGS_TOPIC } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/storage';
-import { CoalescingRelay } from '../coalescing-relay';
 import { DurableReadingSink } from '../durable-reading-sink';
 import type { DeviceDirectory } from '../device-directory';
 import { IngestPipeline } from '../ingest-pipeline';
@@ -13,6 +12,24 @@ import { createAuthorizePublish } from './authorize-publish';
 import { createAuthorizeSubscribe } from './authorize-subscribe';
 import { InternalClients } from './internal-clients';
 import { RejectionReporter } from './rejection-reporter';
+
+/** Readings per internal live message: a bound on one message's size (~0.4 MB). */
+const LIVE_BATCH = 1000;
+
+const COMMA = Buffer.from(',');
+const OPEN = Buffer.from('[');
+const CLOSE = Buffer.from(']');
+
+/** `[a,b,…]` from JSON texts, without parsing them. */
+function jsonArray(json: readonly Buffer[], start: number, end: number): Buffer {
+  const parts: Buffer[] = [OPEN];
+  for (let i = start; i < end; i++) {
+    if (i > start) parts.push(COMMA);
+    parts.push(json[i] as Buffer);
+  }
+  parts.push(CLOSE);
+  return Buffer.concat(parts);
+}
 
 export interface IngestBrokerOptions {
   host: string;
@@ -27,8 +44,6 @@ export interface IngestBrokerOptions {
   internalSecret: string;
   maxPayloadBytes: number;
   maxFutureSkewMs: number;
-  /** How long accepted readings may wait to be relayed to the API in one internal message. */
-  liveFlushMs: number;
   statsIntervalMs: number;
   logger: Logger;
 }
@@ -52,13 +67,16 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     maxPayloadBytes: options.maxPayloadBytes,
     maxFutureSkewMs: options.maxFutureSkewMs,
   });
-  const live = new CoalescingRelay<Reading>(
-    (batch) =>
+  // Live feed: each group commit of the spool is already a batch (one per turn of the event
+  // loop), relayed to the API as soon as it is durable, in one internal message per
+  // LIVE_BATCH readings built from the spool records' JSON.
+  const relayLive = (json: Buffer[]): void => {
+    for (let start = 0; start < json.length; start += LIVE_BATCH) {
       ref.aedes?.publish(
         {
           cmd: 'publish',
           topic: INTERNAL_READINGS_TOPIC,
-          payload: Buffer.from(JSON.stringify(batch)),
+          payload: jsonArray(json, start, Math.min(json.length, start + LIVE_BATCH)),
           qos: 1,
           retain: false,
           dup: false,
@@ -66,9 +84,9 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
         (error) => {
           if (error) logger.error({ err: error }, 'live relay publish failed');
         },
-      ),
-    { intervalMs: options.liveFlushMs, maxBatch: 1000 },
-  );
+      );
+    }
+  };
   const sink = await DurableReadingSink.open({
     store: options.store,
     spoolDir: options.spoolDir,
@@ -76,7 +94,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     fullWaitMs: options.spoolFullWaitMs,
     writeBatchSize: options.writeBatchSize,
     writeBatchDelayMs: options.writeBatchDelayMs,
-    onDurable: (reading) => live.push(reading),
+    onDurable: (_readings, json) => relayLive(json),
     logger,
   });
 
@@ -157,7 +175,6 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     stats: snapshot,
     async close() {
       clearInterval(statsTimer);
-      live.flush();
       // Stop accepting first; the server's callback fires once aedes has closed every client.
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));

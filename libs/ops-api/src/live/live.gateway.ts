@@ -56,7 +56,13 @@ export class LiveGateway implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     this.subscriptions = [
       this.bus.readings$.subscribe((batch) => {
-        for (const reading of batch) this.namespace.to(roomsFor(reading)).emit('reading', reading);
+        // Most readings interest nobody at a given moment: skip them before socket.io encodes them.
+        const occupied = this.namespace.adapter.rooms;
+        if (occupied.size === 0) return;
+        for (const reading of batch) {
+          const rooms = roomsFor(reading).filter((room) => occupied.has(room));
+          if (rooms.length > 0) this.namespace.to(rooms).emit('reading', reading);
+        }
       }),
       this.bus.rejections$.subscribe((rejection) =>
         this.namespace.to(REJECTIONS_ROOM).emit('rejection', rejection),

@@ -53,12 +53,21 @@ describe('DurableSpool', () => {
 
   it('commits appends of one moment together (group commit), handing them on in order', async () => {
     const committed: number[] = [];
+    const bodies: Item[] = [];
     const { spool } = await DurableSpool.open<Item>(
       { dir, maxBytes: 1 << 20 },
-      { ...codec, onCommitted: (batch) => committed.push(...batch.map((i) => i.n)) },
+      {
+        ...codec,
+        onCommitted: (batch, encoded) => {
+          committed.push(...batch.map((i) => i.n));
+          bodies.push(...encoded.map(codec.decode));
+        },
+      },
     );
     await Promise.all(items(0, 1000).map((item) => spool.append(item)));
     expect(committed).toEqual(items(0, 1000).map((i) => i.n));
+    // Each item's encoded body comes with it, without the record header.
+    expect(bodies).toEqual(items(0, 1000));
     const stats = spool.stats();
     expect(stats.committedRecords).toBe(1000);
     expect(stats.commits).toBeLessThan(10);

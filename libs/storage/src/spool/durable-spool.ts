@@ -10,7 +10,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeSegment, encodeRecord } from './spool-records';
+import { decodeSegment, encodeRecord, RECORD_HEADER_BYTES } from './spool-records';
 
 export interface DurableSpoolOptions {
   dir: string;
@@ -26,8 +26,9 @@ export interface DurableSpoolHooks<T> {
   /**
    * Called after each group commit with its items, in append order, before the appenders'
    * promises resolve: the place to hand items on to whatever releases them, in the same order.
+   * `bodies[i]` is what `encode(items[i])` made, for callers that need the items encoded again.
    */
-  onCommitted?: (items: T[]) => void;
+  onCommitted?: (items: T[], bodies: Buffer[]) => void;
   /** Background housekeeping (checkpoint, segment deletion) failed; the spool goes on. */
   onError?: (error: Error) => void;
 }
@@ -199,7 +200,10 @@ export class DurableSpool<T> {
           this.unreleasedBytes += buffer.length;
           this.commits++;
           this.committedRecords += records.length;
-          this.hooks.onCommitted?.(items);
+          if (this.hooks.onCommitted !== undefined) {
+            const bodies = records.map((record) => record.subarray(RECORD_HEADER_BYTES));
+            this.hooks.onCommitted(items, bodies);
+          }
           for (const waiter of waiters) waiter.resolve();
         } catch (error) {
           for (const waiter of waiters) waiter.reject(error as Error);
