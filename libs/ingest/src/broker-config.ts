@@ -18,8 +18,8 @@ export const brokerEnvSchema = storageEnvSchema.extend({
     .describe('Shared secret of platform services on the broker (user ioc-internal); secret'),
   IOC_MAX_PAYLOAD_BYTES: envField.positiveInt(16_384).describe('Largest accepted device payload'),
   IOC_MAX_CLOCK_SKEW_MS: envField.positiveInt(300_000).describe('How far in the future a timestamp may be'),
-  IOC_WRITE_BATCH_SIZE: envField.positiveInt(5_000).describe('Readings per store write at most'),
-  IOC_WRITE_BATCH_DELAY_MS: envField.positiveInt(100).describe('Longest a reading waits to be written'),
+  IOC_WRITE_BATCH_SIZE: envField.positiveInt(20_000).describe('Readings per store write at most'),
+  IOC_WRITE_BATCH_DELAY_MS: envField.positiveInt(1_000).describe('Longest a reading waits to be written'),
   IOC_SPOOL_DIR: z
     .string()
     .optional()

@@ -86,6 +86,10 @@ interface PointRow extends ValueRow {
   ts: number;
 }
 
+/** Page cache per connection, KiB (SQLite's default is 2 MiB). */
+const PAGE_CACHE_KIB = 64 * 1024;
+/** WAL pages after which a commit checkpoints (SQLite's default is 1 000, ~4 MB). */
+const WAL_CHECKPOINT_PAGES = 16_384;
 /** Dirty buckets rolled up per transaction: large enough to be efficient, small enough not to stall writes. */
 const ROLLUP_BATCH = 2_000;
 /** Series handled per retention transaction, for the same reason. */
@@ -140,6 +144,15 @@ export class EmbeddedTimeSeriesStore implements TimeSeriesStore {
       db.pragma('synchronous = FULL');
       // Another connection (a backup, an admin shell) may briefly hold the lock.
       db.pragma('busy_timeout = 5000');
+      // Writes land all over the file (one b-tree range per device and metric), so each commit
+      // rewrites a page for nearly every series it touches. A larger page cache keeps those pages
+      // in memory (with the default 2 MiB, the cost of a write per reading doubled as the file grew
+      // past ~100 MB), and a larger WAL lets a page modified by many commits be copied back to the
+      // database file once per checkpoint instead of once per few commits: 8.8 → 5.8 KB of disk
+      // writes per reading in batches of 5 000. Disk bandwidth is what the spool's fdatasync, and
+      // so every PUBACK, competes with.
+      db.pragma(`cache_size = ${-PAGE_CACHE_KIB}`);
+      db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
       db.exec(SCHEMA);
       migrate(db);
       this.statements = prepareStatements(db);
