@@ -1,5 +1,5 @@
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/contracts';
-import { brokerEnvSchema, startIngestBroker } from '@ioc/ingest';
+import { brokerEnvSchema, startIngestBroker, writeBatchDefaults } from '@ioc/ingest';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ async function main(): Promise<void> {
   }
   const registry = new DeviceRegistry(loadSeeds(env.IOC_SEEDS_DIR));
   const store = createTimeSeriesStore(storageConfigFromEnv(env));
+  const batchDefaults = writeBatchDefaults(store.kind);
   // Start even when the store is down: acknowledged readings wait in the spool meanwhile.
   await initLoggingRetries(store, logger);
   const broker = await startIngestBroker({
@@ -23,8 +24,8 @@ async function main(): Promise<void> {
     spoolDir: env.IOC_SPOOL_DIR ?? join(env.IOC_DATA_DIR, 'spool'),
     spoolMaxBytes: env.IOC_SPOOL_MAX_BYTES,
     spoolFullWaitMs: env.IOC_SPOOL_FULL_WAIT_MS,
-    writeBatchSize: env.IOC_WRITE_BATCH_SIZE,
-    writeBatchDelayMs: env.IOC_WRITE_BATCH_DELAY_MS,
+    writeBatchSize: env.IOC_WRITE_BATCH_SIZE ?? batchDefaults.size,
+    writeBatchDelayMs: env.IOC_WRITE_BATCH_DELAY_MS ?? batchDefaults.delayMs,
     internalSecret: env.IOC_INTERNAL_SECRET,
     maxPayloadBytes: env.IOC_MAX_PAYLOAD_BYTES,
     maxFutureSkewMs: env.IOC_MAX_CLOCK_SKEW_MS,

@@ -18,8 +18,18 @@ export const brokerEnvSchema = storageEnvSchema.extend({
     .describe('Shared secret of platform services on the broker (user ioc-internal); secret'),
   IOC_MAX_PAYLOAD_BYTES: envField.positiveInt(16_384).describe('Largest accepted device payload'),
   IOC_MAX_CLOCK_SKEW_MS: envField.positiveInt(300_000).describe('How far in the future a timestamp may be'),
-  IOC_WRITE_BATCH_SIZE: envField.positiveInt(20_000).describe('Readings per store write at most'),
-  IOC_WRITE_BATCH_DELAY_MS: envField.positiveInt(1_000).describe('Longest a reading waits to be written'),
+  IOC_WRITE_BATCH_SIZE: z.coerce
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('Readings per store write at most (default: by store, see writeBatchDefaults)'),
+  IOC_WRITE_BATCH_DELAY_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('Longest a reading waits to be written (default: by store, see writeBatchDefaults)'),
   IOC_SPOOL_DIR: z
     .string()
     .optional()
@@ -36,3 +46,16 @@ export const brokerEnvSchema = storageEnvSchema.extend({
   IOC_LOG_LEVEL: envField.logLevel(),
 });
 export type BrokerEnv = z.infer<typeof brokerEnvSchema>;
+
+/**
+ * Store writes are batched differently per store; in both cases a reading waiting to be written
+ * is already durable in the spool and on its way to the live feed.
+ * - embedded: large batches. Each commit rewrites a page for nearly every series it touches, so
+ *   the disk writes per reading fall with the batch (42.8 KB at 500 readings, 8.8 KB at 5 000,
+ *   2.8 KB at 20 000), and with them the spool's fdatasync latency, i.e. every PUBACK.
+ * - influxdb: small, frequent batches. influxd appends to its WAL whatever the batch, and one
+ *   large write each second makes a long flush every PUBACK of that moment waits behind.
+ */
+export function writeBatchDefaults(storage: 'embedded' | 'influxdb'): { size: number; delayMs: number } {
+  return storage === 'embedded' ? { size: 20_000, delayMs: 1_000 } : { size: 5_000, delayMs: 100 };
+}
