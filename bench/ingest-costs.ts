@@ -9,7 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseDeviceTopic, type Reading } from '@ioc/contracts';
+import {
+  type DeviceChannel,
+  type DeviceType,
+  parseDeviceTopic,
+  parsePayload,
+  type Reading,
+} from '@ioc/contracts';
 import { IngestPipeline } from '@ioc/ingest';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { DurableSpool, EmbeddedTimeSeriesStore, InfluxTimeSeriesStore } from '@ioc/storage';
@@ -70,13 +76,18 @@ async function main(): Promise<void> {
   const pipeline = new IngestPipeline(registry, { maxPayloadBytes: 16_384, maxFutureSkewMs: 300_000 });
   const templates = buildTemplates(304);
   const now = Date.now();
-  const messages: { topic: string; payload: Buffer }[] = [];
+  const messages: { topic: string; payload: Buffer; type: DeviceType; channel: DeviceChannel }[] = [];
   for (let i = 0; i < N; i++) {
     const t = templates[i % templates.length]!;
     const v = t.variants[Math.floor(i / templates.length) % t.variants.length]!;
+    const topic = v.topic.toString();
+    const parsed = parseDeviceTopic(topic);
+    if (!parsed.ok) throw new Error(`invalid bench topic ${topic}`);
     messages.push({
-      topic: v.topic.toString(),
+      topic,
       payload: Buffer.from(`{"ts":${now - N + i},"seq":${i}${v.rest}`),
+      type: t.device.type,
+      channel: parsed.topic.channel,
     });
   }
   const readings: Reading[] = messages.map((m) => {
@@ -97,6 +108,11 @@ async function main(): Promise<void> {
   results.push(
     await measure('JSON.parse of the payload', N, () => {
       for (const m of messages) sink += (JSON.parse(m.payload.toString('utf8')) as { seq: number }).seq;
+    }),
+  );
+  results.push(
+    await measure('parsePayload (JSON + validation)', N, () => {
+      for (const m of messages) sink += parsePayload(m.type, m.channel, m.payload, { now }).ok ? 1 : 0;
     }),
   );
   results.push(
