@@ -1,14 +1,13 @@
-import { z } from 'zod';
-import {
-  type DeviceType,
-  type DeviceTypeContract,
-  DEVICE_TYPE_CONTRACTS,
-  STATUS_METRICS,
-} from './device-types';
-import { isMetricName, METRIC_CATALOGUE, type MetricDefinition, type MetricName } from './metric-catalogue';
+import type { z } from 'zod';
+import type { DeviceType } from './device-types';
+import { fastValidate } from './fast-payload-validator';
+import { isMetricName, METRIC_CATALOGUE, type MetricDefinition } from './metric-catalogue';
+import { PAYLOAD_SCHEMAS } from './payload-schemas';
 import type { MetricValue } from './reading';
 import type { Rejection } from './rejections';
 import type { DeviceChannel } from './topics';
+
+export { PAYLOAD_SCHEMAS } from './payload-schemas';
 
 /**
  * Device payloads, project-native JSON:
@@ -16,85 +15,15 @@ import type { DeviceChannel } from './topics';
  *   event     `{ "ts": …, "seq": …, "event": "accident", "metrics": { "confidence": 0.93 } }`
  *   status    `{ "ts"?: …, "metrics": { "online": false } }`  (the retained LWT; ts defaults to receipt)
  * Unknown fields and unknown metrics are refused, so a typo never silently loses data.
+ *
+ * Validation runs on the broker's single thread for every message, so it has two paths: a
+ * plain-JS fast path (fast-payload-validator.ts) that accepts valid messages, and the zod schemas
+ * (payload-schemas.ts) for everything it does not accept, which also word the rejection.
  */
 
 /** Earliest plausible observation: anything older comes from a device whose clock was never set. */
 export const EARLIEST_TIMESTAMP_MS = Date.UTC(2000, 0, 1);
 export const DEFAULT_MAX_FUTURE_SKEW_MS = 5 * 60_000;
-
-const timestamp = z.union([z.iso.datetime({ offset: true }), z.number().int().nonnegative()]);
-const sequence = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-
-function metricSchema(definition: MetricDefinition): z.ZodType<MetricValue> {
-  switch (definition.kind) {
-    case 'number':
-      return z.number().min(definition.min).max(definition.max);
-    case 'integer':
-      return z.number().int().min(definition.min).max(definition.max);
-    case 'boolean':
-      return z.boolean();
-    case 'enum':
-      return z.enum(definition.values as [string, ...string[]]);
-    case 'text':
-      return z.string().max(definition.maxLength).regex(definition.pattern);
-  }
-}
-
-function metricsSchema(required: readonly MetricName[], optional: readonly MetricName[]) {
-  const shape: Record<string, z.ZodType<MetricValue | undefined>> = {};
-  for (const name of required) shape[name] = metricSchema(METRIC_CATALOGUE[name]);
-  for (const name of optional) shape[name] = metricSchema(METRIC_CATALOGUE[name]).optional();
-  return z.strictObject(shape);
-}
-
-function telemetrySchema(contract: DeviceTypeContract) {
-  return z.strictObject({
-    ts: timestamp,
-    seq: sequence.optional(),
-    metrics: metricsSchema(contract.telemetry.required, contract.telemetry.optional),
-  });
-}
-
-function eventSchema(contract: DeviceTypeContract) {
-  const variants = Object.entries(contract.events).map(([event, metrics]) =>
-    z.strictObject({
-      ts: timestamp,
-      seq: sequence.optional(),
-      event: z.literal(event),
-      metrics: metricsSchema(metrics.required, metrics.optional),
-    }),
-  );
-  if (variants.length === 0) return undefined;
-  return z.discriminatedUnion(
-    'event',
-    variants as [(typeof variants)[number], ...(typeof variants)[number][]],
-  );
-}
-
-const [statusRequired, ...statusOptional] = STATUS_METRICS;
-const statusSchema = z.strictObject({
-  ts: timestamp.optional(),
-  seq: sequence.optional(),
-  metrics: metricsSchema([statusRequired], statusOptional),
-});
-
-type PayloadSchema = z.ZodType<{
-  ts?: string | number;
-  seq?: number;
-  event?: string;
-  metrics: Record<string, MetricValue | undefined>;
-}>;
-
-/** The zod schema for one device type's messages on one channel; undefined if it has none. */
-export const PAYLOAD_SCHEMAS: Record<
-  DeviceType,
-  Record<DeviceChannel, PayloadSchema | undefined>
-> = Object.fromEntries(
-  Object.entries(DEVICE_TYPE_CONTRACTS).map(([type, contract]) => [
-    type,
-    { telemetry: telemetrySchema(contract), event: eventSchema(contract), status: statusSchema },
-  ]),
-) as unknown as Record<DeviceType, Record<DeviceChannel, PayloadSchema | undefined>>;
 
 export interface ValidPayload {
   ts: number;
@@ -118,6 +47,29 @@ export function parsePayload(
   raw: string | Uint8Array,
   options: PayloadOptions,
 ): PayloadResult {
+  return parse(type, channel, raw, options, true);
+}
+
+/**
+ * parsePayload with the zod schemas alone, never the fast path: the reference the fast path is
+ * tested against (fast-payload-validator.spec.ts) and the baseline of bench/ingest-costs.ts.
+ */
+export function parsePayloadWithZod(
+  type: DeviceType,
+  channel: DeviceChannel,
+  raw: string | Uint8Array,
+  options: PayloadOptions,
+): PayloadResult {
+  return parse(type, channel, raw, options, false);
+}
+
+function parse(
+  type: DeviceType,
+  channel: DeviceChannel,
+  raw: string | Uint8Array,
+  options: PayloadOptions,
+  tryFastPath: boolean,
+): PayloadResult {
   // Own-property lookups: `type` often comes from registry data and `channel` from a topic, so a
   // stale type or a name such as "constructor" must be refused, not resolved through a prototype.
   const schemas = Object.hasOwn(PAYLOAD_SCHEMAS, type) ? PAYLOAD_SCHEMAS[type] : undefined;
@@ -134,7 +86,7 @@ export function parsePayload(
   }
   let json: unknown;
   try {
-    json = JSON.parse(typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8'));
+    json = JSON.parse(typeof raw === 'string' ? raw : utf8Text(raw));
   } catch (error) {
     return {
       ok: false,
@@ -142,12 +94,53 @@ export function parsePayload(
       detail: printable(String((error as Error).message).slice(0, 200)),
     };
   }
-  // reportInput: issues keep the offending value, so a missing field (input undefined) can be told
-  // apart from a wrong one; the value itself is never echoed into the detail.
-  const parsed = schema.safeParse(json, { reportInput: true });
-  if (!parsed.success) return describeIssue(parsed.error.issues[0]);
-  const { ts, seq, event, metrics } = parsed.data;
-  const tsMs = ts === undefined ? options.now : typeof ts === 'number' ? ts : Date.parse(ts);
+  // The fast path accepts a valid message or declines; zod then decides again and words the
+  // rejection, so what a device is told never depends on which path ran.
+  let payload = tryFastPath ? fastValidate(type, channel, json, options.now) : undefined;
+  if (payload === undefined) {
+    // reportInput: issues keep the offending value, so a missing field (input undefined) can be
+    // told apart from a wrong one; the value itself is never echoed into the detail.
+    const parsed = schema.safeParse(json, { reportInput: true });
+    if (!parsed.success) return describeIssue(parsed.error.issues[0]);
+    payload = validPayloadFromZod(parsed.data, options.now);
+  }
+  return checkTimestamp(payload, options);
+}
+
+/** The payload's text; a Buffer (what aedes hands over) is decoded in place, not copied first. */
+function utf8Text(bytes: Uint8Array): string {
+  const buffer = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return buffer.toString('utf8');
+}
+
+function validPayloadFromZod(
+  data: {
+    ts?: string | number;
+    seq?: number;
+    event?: string;
+    metrics: Record<string, MetricValue | undefined>;
+  },
+  now: number,
+): ValidPayload {
+  const { ts, seq, event, metrics } = data;
+  const tsMs = ts === undefined ? now : typeof ts === 'number' ? ts : Date.parse(ts);
+  const defined = Object.fromEntries(Object.entries(metrics).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    MetricValue
+  >;
+  return {
+    ts: tsMs,
+    ...(seq === undefined ? {} : { seq }),
+    ...(event === undefined ? {} : { event }),
+    metrics: defined,
+  };
+}
+
+/** A valid payload whose ts is plausible against the platform clock, or the reason it is not. */
+function checkTimestamp(payload: ValidPayload, options: PayloadOptions): PayloadResult {
+  const tsMs = payload.ts;
   const maxFuture = options.now + (options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
   if (tsMs > maxFuture) {
     return {
@@ -163,19 +156,7 @@ export function parsePayload(
       detail: `ts ${formatTs(tsMs)} is before 2000-01-01`,
     };
   }
-  const defined = Object.fromEntries(Object.entries(metrics).filter(([, v]) => v !== undefined)) as Record<
-    string,
-    MetricValue
-  >;
-  return {
-    ok: true,
-    payload: {
-      ts: tsMs,
-      ...(seq === undefined ? {} : { seq }),
-      ...(event === undefined ? {} : { event }),
-      metrics: defined,
-    },
-  };
+  return { ok: true, payload };
 }
 
 /** Largest epoch ms a Date can hold (±100,000,000 days); beyond it toISOString() throws. */

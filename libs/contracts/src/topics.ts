@@ -46,13 +46,20 @@ export interface ParsedDeviceTopic {
 
 export type TopicParseResult = { ok: true; topic: ParsedDeviceTopic } | { ok: false; detail: string };
 
+const TOPIC_PREFIX = `${TOPIC_ROOT}/`;
+
 /** Parses a topic a device published on; anything but a device→platform channel is refused. */
 export function parseDeviceTopic(topic: string): TopicParseResult {
-  const parts = topic.split('/');
-  if (parts.length !== 5 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT) {
+  // `ioc/v1/` then exactly three segments: found with indexOf rather than split('/'), since this
+  // runs for every message on the broker's thread and split allocates an array and five strings.
+  const domainEnd = topic.startsWith(TOPIC_PREFIX) ? topic.indexOf('/', TOPIC_PREFIX.length) : -1;
+  const deviceIdEnd = domainEnd < 0 ? -1 : topic.indexOf('/', domainEnd + 1);
+  if (deviceIdEnd < 0 || topic.includes('/', deviceIdEnd + 1)) {
     return { ok: false, detail: `topic must be ${TOPIC_ROOT}/{domain}/{deviceId}/{telemetry|event|status}` };
   }
-  const [, , domain, deviceId, channel] = parts as [string, string, string, string, string];
+  const domain = topic.slice(TOPIC_PREFIX.length, domainEnd);
+  const deviceId = topic.slice(domainEnd + 1, deviceIdEnd);
+  const channel = topic.slice(deviceIdEnd + 1);
   if (!isDomain(domain)) return { ok: false, detail: `unknown domain "${truncate(domain)}"` };
   if (!isDeviceId(deviceId)) return { ok: false, detail: `malformed device id "${truncate(deviceId)}"` };
   if (!(DEVICE_CHANNELS as readonly string[]).includes(channel)) {

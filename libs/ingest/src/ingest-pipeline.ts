@@ -38,19 +38,21 @@ export class IngestPipeline {
     if (!parsedTopic.ok)
       return { ok: false, rejection: { reason: 'invalid-topic', detail: parsedTopic.detail } };
     const { domain, deviceId, channel } = parsedTopic.topic;
-    const reject = (rejection: Rejection): IngestOutcome => ({ ok: false, rejection, deviceId, domain });
 
     if (payload.byteLength > this.options.maxPayloadBytes) {
-      return reject({
+      return rejected(deviceId, domain, {
         reason: 'payload-too-large',
         detail: `payload is ${payload.byteLength} bytes; the limit is ${this.options.maxPayloadBytes}`,
       });
     }
     const device = this.directory.getDevice(deviceId);
     if (!device)
-      return reject({ reason: 'unknown-device', detail: `device "${deviceId}" is not registered` });
+      return rejected(deviceId, domain, {
+        reason: 'unknown-device',
+        detail: `device "${deviceId}" is not registered`,
+      });
     if (device.domain !== domain) {
-      return reject({
+      return rejected(deviceId, domain, {
         reason: 'wrong-domain',
         detail: `device "${deviceId}" (${device.type}) belongs to domain "${device.domain}", not "${domain}"`,
       });
@@ -59,7 +61,7 @@ export class IngestPipeline {
       now: this.now(),
       maxFutureSkewMs: this.options.maxFutureSkewMs,
     });
-    if (!result.ok) return reject({ reason: result.reason, detail: result.detail });
+    if (!result.ok) return rejected(deviceId, domain, { reason: result.reason, detail: result.detail });
 
     const kind: ReadingKind = channel;
     const reading: Reading = {
@@ -68,7 +70,7 @@ export class IngestPipeline {
       domain,
       kind,
       areaId: device.areaId,
-      areaPath: this.directory.areaPath(device.areaId),
+      areaPath: this.directory.sharedAreaPath(device.areaId),
       location: device.location,
       ts: result.payload.ts,
       metrics: result.payload.metrics,
@@ -77,4 +79,9 @@ export class IngestPipeline {
     if (result.payload.event !== undefined) reading.event = result.payload.event;
     return { ok: true, reading };
   }
+}
+
+/** A refusal naming the device the topic named (a plain function: no closure per message). */
+function rejected(deviceId: string, domain: Domain, rejection: Rejection): IngestOutcome {
+  return { ok: false, rejection, deviceId, domain };
 }

@@ -91,6 +91,14 @@ describe('DeviceRegistry on a small tree', () => {
     expect(registry.areaPath('d1-a')).toEqual(['p', 'd1', 'd1-a']);
   });
 
+  it('shares one frozen path per area with the ingest hot path, computed once', () => {
+    const shared = registry.sharedAreaPath('d1-a-hamlet');
+    expect(shared).toEqual(registry.areaPath('d1-a-hamlet'));
+    expect(registry.sharedAreaPath('d1-a-hamlet')).toBe(shared);
+    expect(Object.isFrozen(shared)).toBe(true);
+    expect(() => registry.sharedAreaPath('nope')).toThrow(/unknown area "nope"/);
+  });
+
   it('lists descendant areas', () => {
     expect(registry.descendantAreaIds('d1').sort()).toEqual(['d1-a', 'd1-a-hamlet', 'd1-b']);
     expect(registry.descendantAreaIds('p').sort()).toEqual(

@@ -76,11 +76,19 @@ export class DeviceRegistry {
     return [...this.areas.values()];
   }
 
-  /** Area ids from the root down to `areaId` inclusive; throws for an unknown area. */
+  /** Area ids from the root down to `areaId` inclusive, a copy of your own; throws for an unknown area. */
   areaPath(areaId: string): string[] {
+    return [...this.sharedAreaPath(areaId)];
+  }
+
+  /**
+   * The same path without the copy: the registry's frozen array, shared by every caller. For the
+   * ingest hot path, which puts it in every Reading of the area.
+   */
+  sharedAreaPath(areaId: string): readonly string[] {
     const path = this.paths.get(areaId);
     if (!path) throw new Error(`unknown area "${areaId}"`);
-    return [...path];
+    return path;
   }
 
   /** Every area below `areaId` (not including it), depth first; throws for an unknown area. */
