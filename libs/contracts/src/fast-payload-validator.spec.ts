@@ -19,6 +19,7 @@ import {
   type PayloadResult,
 } from './payloads';
 import type { DeviceChannel } from './topics';
+import { mulberry32 } from './test-random';
 
 /**
  * The fast path's contract: it accepts exactly what zod accepts, and parsePayload answers exactly
@@ -136,18 +137,6 @@ describe('fast path and zod alone give the same result', () => {
 // ---------------------------------------------------------------------------------------------
 // Generated corpus: valid messages, then mutated at and beyond every limit
 // ---------------------------------------------------------------------------------------------
-
-/** mulberry32, seeded so a failure reproduces (contracts may not import @ioc/runtime's copy). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** JSON tokens JSON.stringify cannot write (1e999, -0.0, 1.0): a marker string replaced afterwards. */
 const RAW_MARKER = '@@raw:';

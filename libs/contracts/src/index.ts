@@ -6,3 +6,4 @@ export * from './reading';
 export * from './registry-entities';
 export * from './rejections';
 export * from './topics';
+export * from './reading-json';

@@ -1,4 +1,4 @@
-import type { Reading } from '@ioc/contracts';
+import { type Reading, ReadingJsonEncoder } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import {
   BatchingWriter,
@@ -46,6 +46,7 @@ export class DurableReadingSink {
     const { logger } = options;
     // The writer exists before the spool can commit anything, but needs the spool to release.
     const ref: { spool?: DurableSpool<Reading> } = {};
+    const json = new ReadingJsonEncoder();
     const writer = new BatchingWriter(options.store, {
       maxBatch: options.writeBatchSize,
       maxDelayMs: options.writeBatchDelayMs,
@@ -66,7 +67,7 @@ export class DurableReadingSink {
     const { spool, pending } = await DurableSpool.open<Reading>(
       { dir: options.spoolDir, maxBytes: options.spoolMaxBytes },
       {
-        encode: (reading) => Buffer.from(JSON.stringify(reading)),
+        encode: (reading) => json.encode(reading),
         decode: (body) => JSON.parse(body.toString('utf8')) as Reading,
         onError: (error) => logger.error({ err: error.message }, 'spool housekeeping failed; retrying'),
         onCommitted: (readings, bodies) => {

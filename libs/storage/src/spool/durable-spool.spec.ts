@@ -75,6 +75,23 @@ describe('DurableSpool', () => {
     await spool.close();
   });
 
+  it('stores text bodies as UTF-8 and gives them back after a restart', async () => {
+    const textCodec = {
+      encode: (item: Item) => JSON.stringify(item),
+      decode: (body: Buffer) => JSON.parse(body.toString('utf8')) as Item,
+    };
+    const written = items(0, 50).map((item) => ({ ...item, text: `Tây Ninh 😀 ${item.n}` }));
+    const first = await DurableSpool.open<Item>({ dir, maxBytes: 1 << 20 }, textCodec);
+    await Promise.all(written.map((item) => first.spool.append(item)));
+    await first.spool.close();
+    const second = await DurableSpool.open<Item>({ dir, maxBytes: 1 << 20 }, textCodec);
+    expect(second.pending).toEqual(written);
+    expect(second.spool.stats().bytes).toBe(
+      written.reduce((sum, item) => sum + 8 + Buffer.byteLength(JSON.stringify(item)), 0),
+    );
+    await second.spool.close();
+  });
+
   it('drops a torn last record and keeps the intact ones before it', async () => {
     const { spool } = await DurableSpool.open<Item>({ dir, maxBytes: 1 << 20 }, codec);
     await Promise.all(items(0, 10).map((item) => spool.append(item)));

@@ -21,7 +21,8 @@ export interface DurableSpoolOptions {
 }
 
 export interface DurableSpoolHooks<T> {
-  encode: (item: T) => Buffer;
+  /** The record body of an item; text is stored as UTF-8. */
+  encode: (item: T) => Buffer | string;
   decode: (body: Buffer) => T;
   /**
    * Called after each group commit with its items, in append order, before the appenders'
@@ -98,7 +99,7 @@ export class DurableSpool<T> {
   private checkpointedIndex = 0;
   private closed = false;
 
-  private readonly encode: (item: T) => Buffer;
+  private readonly encode: (item: T) => Buffer | string;
 
   private constructor(
     private readonly options: Required<DurableSpoolOptions>,

@@ -3,11 +3,14 @@ import { crc32 } from 'node:zlib';
 /** Each record: u32 length, u32 CRC-32 of the body, then the body (UTF-8 JSON). */
 export const RECORD_HEADER_BYTES = 8;
 
-export function encodeRecord(body: Buffer): Buffer {
-  const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + body.length);
-  record.writeUInt32LE(body.length, 0);
-  record.writeUInt32LE(crc32(body), 4);
-  body.copy(record, RECORD_HEADER_BYTES);
+/** A record of `body`; text is written as UTF-8 straight into the record, with no copy between. */
+export function encodeRecord(body: Buffer | string): Buffer {
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + length);
+  record.writeUInt32LE(length, 0);
+  if (typeof body === 'string') record.write(body, RECORD_HEADER_BYTES);
+  else body.copy(record, RECORD_HEADER_BYTES);
+  record.writeUInt32LE(crc32(record.subarray(RECORD_HEADER_BYTES)), 4);
   return record;
 }
 
