@@ -6,10 +6,10 @@ import {
   INTERNAL_READINGS_TOPIC,
   INTERNAL_REJECTIONS_TOPIC,
   INTERNAL_USERNAME,
-  type Reading,
 } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { OpsApiSettings } from '../api-config';
+import { RelayedReadings } from './relayed-readings';
 import { LOGGER, OPS_API_SETTINGS } from '../tokens';
 
 /**
@@ -18,7 +18,7 @@ import { LOGGER, OPS_API_SETTINGS } from '../tokens';
  */
 @Injectable()
 export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
-  readonly readings$ = new Subject<Reading[]>();
+  readonly readings$ = new Subject<RelayedReadings>();
   readonly rejections$ = new Subject<Record<string, unknown>>();
   private ingestStats: Record<string, unknown> | null = null;
   private client: MqttClient | undefined;
@@ -69,10 +69,13 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
   }
 
   private dispatch(topic: string, payload: Buffer): void {
+    if (topic === INTERNAL_READINGS_TOPIC) {
+      this.readings$.next(new RelayedReadings(payload, this.logger));
+      return;
+    }
     try {
       const body: unknown = JSON.parse(payload.toString('utf8'));
-      if (topic === INTERNAL_READINGS_TOPIC) this.readings$.next(body as Reading[]);
-      else if (topic === INTERNAL_REJECTIONS_TOPIC) this.rejections$.next(body as Record<string, unknown>);
+      if (topic === INTERNAL_REJECTIONS_TOPIC) this.rejections$.next(body as Record<string, unknown>);
       else if (topic === INTERNAL_INGEST_STATS_TOPIC) this.ingestStats = body as Record<string, unknown>;
     } catch (error) {
       this.logger.error({ err: error, topic }, 'unreadable internal message');

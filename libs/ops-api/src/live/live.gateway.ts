@@ -38,6 +38,12 @@ export function roomsFor(reading: Reading): string[] {
   ];
 }
 
+/** Whether any socket is in a room other than its own (every socket is in a room named by its id). */
+function anySubscription(adapter: Namespace['adapter']): boolean {
+  for (const room of adapter.rooms.keys()) if (!adapter.sids.has(room)) return true;
+  return false;
+}
+
 /**
  * Operators' live map feed, namespace `/live`. A client emits `subscribe` with a domain, an area
  * (sub-areas included) or a device, gets an ack with its rooms, then a `reading` event for every
@@ -56,10 +62,11 @@ export class LiveGateway implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     this.subscriptions = [
       this.bus.readings$.subscribe((batch) => {
-        // Most readings interest nobody at a given moment: skip them before socket.io encodes them.
+        // Most readings interest nobody at a given moment: skip them before socket.io encodes
+        // them, and the whole batch (not even decoded) while no client has subscribed at all.
+        if (!anySubscription(this.namespace.adapter)) return;
         const occupied = this.namespace.adapter.rooms;
-        if (occupied.size === 0) return;
-        for (const reading of batch) {
+        for (const reading of batch.readings) {
           const rooms = roomsFor(reading).filter((room) => occupied.has(room));
           if (rooms.length > 0) this.namespace.to(rooms).emit('reading', reading);
         }
