@@ -17,7 +17,6 @@ import {
   pendingHoursOf,
   ROLLUP_TARGETS,
   RollupBacklog,
-  rollupFields,
   rollupSelect,
   retentionPolicyStatement,
 } from './influx-rollups';
@@ -31,12 +30,7 @@ import {
   RESERVED_METRIC_NAMES,
 } from './reading-validation';
 import { ceilTo, floorTo, HOUR_MS, resolveRetention } from './retention';
-import {
-  nonNumericSeriesMessage,
-  planSeriesQuery,
-  type SeriesPlan,
-  splitAroundPendingHours,
-} from './series-query';
+import { nonNumericSeriesMessage, planSeriesQuery, splitAroundPendingHours } from './series-query';
 import type {
   HistoryPoint,
   HistoryQuery,
@@ -47,6 +41,12 @@ import type {
   SeriesResult,
   TimeSeriesStore,
 } from './time-series-store';
+import {
+  addWindowRows,
+  groupByTime,
+  type InfluxWindowQuery,
+  windowStatement,
+} from './influx-window-statements';
 import { LastOfWindows, rawPointsInOrder, WindowAggregates } from './window-aggregates';
 
 export interface InfluxTimeSeriesStoreOptions {
@@ -116,6 +116,10 @@ export class InfluxDbError extends Error {
   }
 }
 
+function isArrayOfArrays(value: unknown): boolean {
+  return Array.isArray(value) && value.every((row) => Array.isArray(row));
+}
+
 const queryResponseSchema = z.object({
   error: z.string().optional(),
   results: z
@@ -128,7 +132,8 @@ const queryResponseSchema = z.object({
           .array(
             z.object({
               columns: z.array(z.string()),
-              values: z.array(z.array(z.unknown())).optional(),
+              // Only checked to be rows (arrays), not copied cell by cell: it may be 100 000 rows.
+              values: z.custom<unknown[][]>(isArrayOfArrays).optional(),
             }),
           )
           .optional(),
@@ -375,7 +380,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       return { resolution: 'raw', points };
     }
 
-    const groupBy = ` GROUP BY time(${durationMsLiteral(plan.everyMs)}${influxOffset(plan)}) fill(none)`;
+    const groupBy = groupByTime(plan);
     if (plan.mode === 'last') {
       // Over all series at once: last() picks the newest point of the window whichever device it
       // is from (InfluxDB stamps it with the window start, so pieces could not be merged later).
@@ -409,67 +414,31 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
           : externalRollupsCompleteBefore(rollup, now),
       pending,
     );
-    const aggregates = (
-      names: { sum: string; count: string; min: string; max: string },
-      sumOfCounts: boolean,
-    ) =>
-      `SELECT sum(${names.sum}) AS "sum", ${sumOfCounts ? 'sum' : 'count'}(${names.count}) AS "count", ` +
-      `min(${names.min}) AS "min", max(${names.max}) AS "max"`;
-    const statements = segments.map((segment) => {
-      if (segment.resolution === 'raw') {
-        const names = { sum: field, count: field, min: field, max: field };
-        return `${aggregates(names, false)} FROM ${MEASUREMENT} ${where(segment.from, segment.to)}${groupBy}${limit(plan.limit)}`;
-      }
-      const target = ROLLUP_TARGETS[segment.resolution];
-      const quoted = Object.fromEntries(
-        Object.entries(rollupFields(segment.resolution, plan.metric)).map(([k, name]) => [
-          k,
-          quoteIdentifier(name),
-        ]),
-      ) as { sum: string; count: string; min: string; max: string };
-      return (
-        `${aggregates(quoted, true)} FROM ${quoteIdentifier(target.retentionPolicy)}.${quoteIdentifier(target.measurement)} ` +
-        `${where(segment.from, segment.to)}${groupBy}${limit(plan.limit)}`
-      );
-    });
+    const windowQuery: InfluxWindowQuery = { ...plan, devices, deviceCount: deviceIds.length };
+    const statements = segments.map((segment) => windowStatement(segment, windowQuery));
     let results: StatementResult[];
     try {
       results = await this.select(statements);
     } catch (err) {
-      // InfluxDB's own words for sum/min/max over strings or booleans.
+      // InfluxDB's own words for sum/min/max over strings (and sum over booleans).
       if (err instanceof InfluxDbError && /unsupported \w+ iterator type/.test(err.influxMessage ?? '')) {
         throw new InvalidQueryError(nonNumericSeriesMessage(plan.fn, plan.metric), { cause: err });
       }
       throw err;
     }
-    const windows = new WindowAggregates();
-    for (const result of results) {
-      for (const row of rowsOf(result)) {
-        const { time, sum, count, min, max } = row;
-        // A rollup window with no numeric sum holds only boolean/text counts: not numeric data.
-        if (
-          typeof time === 'number' &&
-          typeof sum === 'number' &&
-          typeof count === 'number' &&
-          typeof min === 'number' &&
-          typeof max === 'number'
-        ) {
-          windows.add({ start: time, sum, count, min, max });
-        }
-      }
-    }
-    if (windows.size === 0 && plan.resolution !== 'raw') {
+    const windows = new WindowAggregates(plan.fn);
+    let nonNumeric = false;
+    for (const result of results) nonNumeric ||= addWindowRows(result, windows).nonNumeric;
+    if (!nonNumeric && windows.size === 0 && plan.resolution !== 'raw') {
       // Rollups skip booleans and text: one raw point tells "no data" from "not numeric".
       const [probe] = await this.select([
         `SELECT ${field} AS ${VALUE_ALIAS} FROM ${MEASUREMENT} ${where(plan.from, plan.to)} LIMIT 1`,
       ]);
       const point = probe === undefined ? undefined : pointsOf(probe)[0];
-      if (point !== undefined && typeof point.value !== 'number') {
-        throw new InvalidQueryError(nonNumericSeriesMessage(plan.fn, plan.metric));
-      }
+      nonNumeric = point !== undefined && typeof point.value !== 'number';
     }
-    const points: SeriesPoint[] = windows.points(plan.fn, plan.limit);
-    return { resolution: plan.resolution, points };
+    if (nonNumeric) throw new InvalidQueryError(nonNumericSeriesMessage(plan.fn, plan.metric));
+    return { resolution: plan.resolution, points: windows.points(plan.limit) };
   }
 
   async compact(): Promise<void> {
@@ -555,7 +524,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     const q = statements.join(';\n');
     if (q.length > MAX_GET_QUERY_CHARS) return this.execute(statements);
     const params = { ...this.databaseParams(), epoch: 'ms', q };
-    const response = await this.request('GET', '/query', params, '', {});
+    const response = await this.query('GET', params, '', {});
     return this.statementResults(response, statements.length, statements[0] ?? '');
   }
 
@@ -563,10 +532,50 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private async execute(statements: readonly string[]): Promise<StatementResult[]> {
     const body = new URLSearchParams({ q: statements.join(';\n') });
     const params = { ...this.databaseParams(), epoch: 'ms' };
-    const response = await this.request('POST', '/query', params, body.toString(), {
+    const response = await this.query('POST', params, body.toString(), {
       'content-type': 'application/x-www-form-urlencoded',
     });
     return this.statementResults(response, statements.length, statements[0] ?? '');
+  }
+
+  /**
+   * A /query request and its JSON answer. Not the client's request(): that concatenates the body
+   * received so far at every chunk, which is quadratic in the size of the answer (a month of
+   * 1-minute windows is 1.5 MB in some tens of chunks); here the chunks are joined once at the end.
+   */
+  private query(
+    method: 'GET' | 'POST',
+    params: Record<string, string>,
+    body: string,
+    headers: Record<string, string>,
+  ): Promise<unknown> {
+    const target = `/query?${new URLSearchParams(params).toString()}`;
+    return new Promise((resolve, reject) => {
+      const chunks: Uint8Array[] = [];
+      this.transport.send(
+        target,
+        body,
+        { method, headers },
+        {
+          next: (chunk) => {
+            chunks.push(chunk);
+          },
+          error: (err) => reject(toInfluxDbError(err, method, '/query', this.options.url)),
+          complete: () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            try {
+              resolve(JSON.parse(text) as unknown);
+            } catch (err) {
+              reject(
+                new InfluxDbError(`unexpected /query response: ${text.slice(0, 500)}`, 200, undefined, {
+                  cause: err,
+                }),
+              );
+            }
+          },
+        },
+      );
+    });
   }
 
   private statementResults(response: unknown, expected: number, firstStatement: string): StatementResult[] {
@@ -676,15 +685,6 @@ function isQueryableDevice(deviceId: string): boolean {
 /** Reserved names are never metrics (`seq` is a field of ours, `time` is not a field at all). */
 function isQueryableMetric(metric: string): boolean {
   return metric !== '' && !RESERVED_METRIC_NAMES.has(metric) && canQuote(metric);
-}
-
-/**
- * GROUP BY time offset: InfluxDB starts windows at epoch + offset + k·every, the port where
- * ts + offsetMs is a multiple of everyMs — the same windows with the opposite offset.
- */
-function influxOffset(plan: Extract<SeriesPlan, { everyMs: number }>): string {
-  const offset = (plan.everyMs - plan.offsetMs) % plan.everyMs;
-  return offset === 0 ? '' : `, ${durationMsLiteral(offset)}`;
 }
 
 /** Rollups written by something else (a 2.x task, a 3.x job): assume they lag a whole bucket more. */
