@@ -21,6 +21,7 @@ import {
   retentionPolicyStatement,
 } from './influx-rollups';
 import { canQuote, durationMsLiteral, epochMsLiteral, quoteIdentifier, quoteString } from './influxql';
+import { decodeMessagePack } from './message-pack';
 import { PeriodicTask, warnMaintenanceError } from './periodic-task';
 import type { RollupResolution } from './pick-resolution';
 import {
@@ -97,6 +98,8 @@ export interface InfluxTimeSeriesStoreOptions {
 
 /** Hours per SELECT … INTO statement when rolling up a backlog. */
 const HOURS_PER_ROLLUP_STATEMENT = 24;
+/** Content type of MessagePack answers (see message-pack.ts). */
+const MESSAGE_PACK = 'application/x-msgpack';
 /** Queries longer than this go in a POST body: URLs of many kilobytes are refused by proxies and servers. */
 const MAX_GET_QUERY_CHARS = 6_000;
 
@@ -168,12 +171,20 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private readonly now: () => number;
   private readonly backlog = new RollupBacklog();
   private readonly maintenance: PeriodicTask<MaintenanceReason>;
+  /**
+   * Whether /query answers are asked for in MessagePack: from InfluxDB 1.x (the server
+   * createDatabase is for), which encodes it in ~60 % of the time JSON takes. The v1 APIs of 2.x and
+   * 3.x document JSON and CSV only; they are asked for JSON. Either way the answer is decoded by
+   * the content type it comes with.
+   */
+  private readonly acceptMessagePack: boolean;
 
   constructor(private readonly options: InfluxTimeSeriesStoreOptions) {
     this.rollups = options.rollups ?? (options.createDatabase === false ? 'none' : 'managed');
     this.retention = resolveRetention(options.retention, this.rollups === 'managed' ? HOUR_MS : 1);
     this.rawRetentionPolicy = options.retentionPolicy ?? (this.rollups === 'managed' ? 'autogen' : undefined);
     this.now = options.now ?? Date.now;
+    this.acceptMessagePack = options.createDatabase !== false;
     this.maintenance = new PeriodicTask(
       (reason) => this.maintain(reason),
       options.onMaintenanceError ?? warnMaintenanceError,
@@ -539,9 +550,10 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   }
 
   /**
-   * A /query request and its JSON answer. Not the client's request(): that concatenates the body
-   * received so far at every chunk, which is quadratic in the size of the answer (a month of
-   * 1-minute windows is 1.5 MB in some tens of chunks); here the chunks are joined once at the end.
+   * A /query request and its answer, decoded as its content type says (MessagePack or JSON). Not
+   * the client's request(): that concatenates the body received so far at every chunk, which is
+   * quadratic in the size of the answer (a month of 1-minute windows is ~0.9 MB in some hundreds
+   * of chunks); here the chunks are joined once at the end.
    */
   private query(
     method: 'GET' | 'POST',
@@ -550,26 +562,36 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     headers: Record<string, string>,
   ): Promise<unknown> {
     const target = `/query?${new URLSearchParams(params).toString()}`;
+    const accept: Record<string, string> = this.acceptMessagePack ? { accept: MESSAGE_PACK } : {};
     return new Promise((resolve, reject) => {
       const chunks: Uint8Array[] = [];
+      let contentType = '';
       this.transport.send(
         target,
         body,
-        { method, headers },
+        { method, headers: { ...accept, ...headers } },
         {
+          responseStarted: (responseHeaders) => {
+            contentType = String(responseHeaders['content-type'] ?? '');
+          },
           next: (chunk) => {
             chunks.push(chunk);
           },
           error: (err) => reject(toInfluxDbError(err, method, '/query', this.options.url)),
           complete: () => {
-            const text = Buffer.concat(chunks).toString('utf8');
+            const answer = Buffer.concat(chunks);
             try {
-              resolve(JSON.parse(text) as unknown);
+              resolve(
+                contentType.startsWith(MESSAGE_PACK)
+                  ? decodeMessagePack(answer)
+                  : (JSON.parse(answer.toString('utf8')) as unknown),
+              );
             } catch (err) {
+              const text = contentType.startsWith(MESSAGE_PACK)
+                ? String(err)
+                : answer.toString('utf8', 0, 500);
               reject(
-                new InfluxDbError(`unexpected /query response: ${text.slice(0, 500)}`, 200, undefined, {
-                  cause: err,
-                }),
+                new InfluxDbError(`unexpected /query response: ${text}`, 200, undefined, { cause: err }),
               );
             }
           },
@@ -646,7 +668,14 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
 
 function toInfluxDbError(err: unknown, method: string, path: string, url: string): InfluxDbError {
   if (err instanceof HttpError) {
-    const influxMessage = influxErrorText(err.body) ?? err.statusMessage;
+    // A MessagePack error body reaches us decoded as text, i.e. mangled; InfluxDB 1.x also sends
+    // the message in a header.
+    const influxMessage =
+      (err.contentType?.startsWith(MESSAGE_PACK)
+        ? headerText(err.headers?.['x-influxdb-error'])
+        : undefined) ??
+      influxErrorText(err.body) ??
+      err.statusMessage;
     return new InfluxDbError(
       `InfluxDB ${method} ${path} failed with HTTP ${err.statusCode}: ${influxMessage ?? '(no message)'}`,
       err.statusCode,
@@ -658,6 +687,10 @@ function toInfluxDbError(err: unknown, method: string, path: string, url: string
   return new InfluxDbError(`InfluxDB ${method} ${path} at ${url} failed: ${reason}`, undefined, undefined, {
     cause: err,
   });
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 /** InfluxDB puts its message in a JSON `{"error": "..."}` body (or sends plain text). */
