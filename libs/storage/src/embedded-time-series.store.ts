@@ -21,7 +21,6 @@ import type {
   HistoryQuery,
   LatestValue,
   RetentionPolicy,
-  SeriesPoint,
   SeriesQuery,
   SeriesResult,
   TimeSeriesStore,
@@ -295,16 +294,14 @@ export class EmbeddedTimeSeriesStore implements TimeSeriesStore {
       // another process made): rollups then hold exactly what raw points would give.
       rollups.rollUp(reader.dirtyBuckets(deviceIds, metric, floorTo(from, HOUR_MS), to));
     }
-    const windows = new WindowAggregates();
+    const windows = new WindowAggregates(plan.fn);
     let nonNumeric = false;
     for (const segment of splitIntoSegments(plan.resolution, from, to, () => Number.POSITIVE_INFINITY)) {
       if (segment.resolution === 'raw') {
-        const raw = reader.rawWindows(stretch(segment));
-        nonNumeric ||= raw.nonNumeric;
-        for (const piece of raw.windows) windows.add(piece);
+        nonNumeric ||= reader.rawWindows(stretch(segment), windows).nonNumeric;
       } else {
         const table = segment.resolution === '1m' ? 'rollup_1m' : 'rollup_1h';
-        for (const piece of reader.rollupWindows(table, stretch(segment))) windows.add(piece);
+        reader.rollupWindows(table, stretch(segment), windows);
       }
     }
     // Rollups skip booleans and text, so an empty answer from them may hide a non-numeric metric:
@@ -314,8 +311,7 @@ export class EmbeddedTimeSeriesStore implements TimeSeriesStore {
       nonNumeric = probe !== undefined && probe.num === null;
     }
     if (nonNumeric) throw new InvalidQueryError(nonNumericSeriesMessage(plan.fn, metric));
-    const points: SeriesPoint[] = windows.points(plan.fn, limit);
-    return { resolution: plan.resolution, points };
+    return { resolution: plan.resolution, points: windows.points(limit) };
   }
 
   async compact(): Promise<void> {

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Reading } from '@ioc/contracts';
 // The storage lib's own tests need the real-server harness; @ioc/testing is a test-only library
 // (type:testing) and nothing outside *.spec.ts files imports it.
@@ -8,11 +10,12 @@ import {
   KEEP_EVERYTHING,
 } from './conformance/time-series-store.conformance';
 import { createTimeSeriesStore } from './create-time-series-store';
-import { InvalidReadingError } from './errors';
+import { InvalidQueryError, InvalidReadingError } from './errors';
 import { InfluxDbError, InfluxTimeSeriesStore } from './influx-time-series.store';
 import { CONTINUOUS_QUERY_NAMES, rollupSelect } from './influx-rollups';
 import { quoteIdentifier, quoteString } from './influxql';
 import { DEFAULT_RETENTION } from './retention';
+import type { SeriesQuery } from './time-series-store';
 
 const T0 = Date.UTC(2026, 10, 27, 8, 0, 0);
 function reading(deviceId: string, ts: number, metrics: Reading['metrics']): Reading {
@@ -357,6 +360,58 @@ describeWithInfluxd('InfluxTimeSeriesStore against a real influxd', () => {
       expect(mine.flatMap((s) => s.values ?? [])).toEqual([]);
     });
 
+    it('reads the same answers whether InfluxDB sends them as MessagePack or as JSON', async () => {
+      // A store managing its database asks InfluxDB 1.x for MessagePack; one that does not (the
+      // 2.x/3.x setting) asks for JSON. Both read the same database here.
+      const packed = newStore({ retention: KEEP_EVERYTHING });
+      await packed.init();
+      const json = new InfluxTimeSeriesStore({
+        url: server().url,
+        database: database(),
+        createDatabase: false,
+        rollups: 'external',
+        retention: KEEP_EVERYTHING,
+      });
+      stores.push(json);
+      await json.init();
+      const t = Math.floor(Date.now() / DAY) * DAY - 3 * DAY;
+      const readings = Array.from({ length: 400 }, (_, i) =>
+        reading(i % 3 === 0 ? 'mp-a' : 'mp-b', t + i * 37_123, {
+          laeq: 40 + ((i * 7.31) % 30),
+          peak: i * 1_000_003,
+          online: i % 5 !== 0,
+          label: `é${i}\u{1F600}`.repeat(1 + (i % 40)),
+        }),
+      );
+      await packed.write(readings);
+      await packed.compact();
+      const range = { deviceIds: ['mp-a', 'mp-b'], from: t, to: t + DAY };
+      const queries: SeriesQuery[] = [
+        { ...range, metric: 'laeq' },
+        { ...range, metric: 'label', limit: 50 },
+        { ...range, metric: 'online', everyMs: HOUR, fn: 'last' },
+        { ...range, metric: 'laeq', everyMs: MINUTE, fn: 'mean' },
+        { ...range, metric: 'laeq', everyMs: HOUR, fn: 'max' },
+        { ...range, metric: 'peak', everyMs: 6 * HOUR, fn: 'min', offsetMs: 7 * HOUR },
+      ];
+      for (const query of queries) {
+        const answer = await packed.series(query);
+        expect(answer.points.length).toBeGreaterThan(0);
+        await expect(json.series(query)).resolves.toStrictEqual(answer);
+      }
+      const history = { deviceId: 'mp-a', from: t, to: t + DAY };
+      for (const metric of ['laeq', 'peak', 'online', 'label']) {
+        await expect(json.history({ ...history, metric })).resolves.toStrictEqual(
+          await packed.history({ ...history, metric }),
+        );
+      }
+      const metrics = ['laeq', 'peak', 'online', 'label', 'never'];
+      await expect(json.latest('mp-b', metrics)).resolves.toStrictEqual(await packed.latest('mp-b', metrics));
+      await expect(
+        packed.series({ ...range, metric: 'online', everyMs: MINUTE, fn: 'max' }),
+      ).rejects.toBeInstanceOf(InvalidQueryError);
+    });
+
     afterAll(() => {
       expect(maintenanceErrors).toEqual([]);
     });
@@ -580,6 +635,88 @@ describeWithInfluxd('InfluxTimeSeriesStore with authentication enabled', () => {
     } finally {
       await authed.close();
       await anonymous.close();
+    }
+  });
+});
+
+describe('InfluxTimeSeriesStore /query answers, from a stand-in server', () => {
+  /** An HTTP server answering every /query with `answer`, and recording the Accept headers. */
+  async function standIn(answer: { status: number; headers: Record<string, string>; body: Buffer }) {
+    const accepts: (string | undefined)[] = [];
+    const server = createServer((request, response) => {
+      accepts.push(request.headers.accept);
+      response.writeHead(answer.status, answer.headers);
+      response.end(answer.body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}`, accepts, close: () => new Promise((r) => server.close(r)) };
+  }
+
+  it('takes the error message from X-Influxdb-Error when the error body is MessagePack', async () => {
+    const server = await standIn({
+      status: 400,
+      headers: { 'content-type': 'application/x-msgpack', 'x-influxdb-error': 'error parsing query: boom' },
+      // {"error": "error parsing query: boom"}
+      body: Buffer.concat([
+        Buffer.from([0x81, 0xa5]),
+        Buffer.from('error'),
+        Buffer.from([0xb9]),
+        Buffer.from('error parsing query: boom'),
+      ]),
+    });
+    const store = new InfluxTimeSeriesStore({ url: server.url, database: 'x' });
+    try {
+      await expect(store.latest('d', ['laeq'])).rejects.toMatchObject({
+        name: 'InfluxDbError',
+        status: 400,
+        influxMessage: 'error parsing query: boom',
+      });
+      expect(server.accepts).toEqual(['application/x-msgpack']);
+    } finally {
+      await store.close();
+      await server.close();
+    }
+  });
+
+  it('reads a JSON answer even when it asked for MessagePack, and asks for JSON without createDatabase', async () => {
+    const body = Buffer.from(
+      JSON.stringify({
+        results: [
+          {
+            statement_id: 0,
+            series: [{ name: 'readings', columns: ['time', 'value'], values: [[T0, 55.5]] }],
+          },
+        ],
+      }),
+    );
+    const server = await standIn({ status: 200, headers: { 'content-type': 'application/json' }, body });
+    const packed = new InfluxTimeSeriesStore({ url: server.url, database: 'x' });
+    const json = new InfluxTimeSeriesStore({ url: server.url, database: 'x', createDatabase: false });
+    try {
+      for (const store of [packed, json]) {
+        await expect(store.latest('d', ['laeq'])).resolves.toStrictEqual({ laeq: { value: 55.5, ts: T0 } });
+      }
+      expect(server.accepts).toEqual(['application/x-msgpack', undefined]);
+    } finally {
+      await packed.close();
+      await json.close();
+      await server.close();
+    }
+  });
+
+  it('refuses an answer that is not what its content type says', async () => {
+    const server = await standIn({
+      status: 200,
+      headers: { 'content-type': 'application/x-msgpack' },
+      body: Buffer.from('{"results":[]}'),
+    });
+    const store = new InfluxTimeSeriesStore({ url: server.url, database: 'x' });
+    try {
+      await expect(store.latest('d', ['laeq'])).rejects.toThrow(/unexpected \/query response/);
+    } finally {
+      await store.close();
+      await server.close();
     }
   });
 });

@@ -17,11 +17,11 @@ import {
   pendingHoursOf,
   ROLLUP_TARGETS,
   RollupBacklog,
-  rollupFields,
   rollupSelect,
   retentionPolicyStatement,
 } from './influx-rollups';
 import { canQuote, durationMsLiteral, epochMsLiteral, quoteIdentifier, quoteString } from './influxql';
+import { decodeMessagePack } from './message-pack';
 import { PeriodicTask, warnMaintenanceError } from './periodic-task';
 import type { RollupResolution } from './pick-resolution';
 import {
@@ -31,12 +31,7 @@ import {
   RESERVED_METRIC_NAMES,
 } from './reading-validation';
 import { ceilTo, floorTo, HOUR_MS, resolveRetention } from './retention';
-import {
-  nonNumericSeriesMessage,
-  planSeriesQuery,
-  type SeriesPlan,
-  splitAroundPendingHours,
-} from './series-query';
+import { nonNumericSeriesMessage, planSeriesQuery, splitAroundPendingHours } from './series-query';
 import type {
   HistoryPoint,
   HistoryQuery,
@@ -47,6 +42,12 @@ import type {
   SeriesResult,
   TimeSeriesStore,
 } from './time-series-store';
+import {
+  addWindowRows,
+  groupByTime,
+  type InfluxWindowQuery,
+  windowStatement,
+} from './influx-window-statements';
 import { LastOfWindows, rawPointsInOrder, WindowAggregates } from './window-aggregates';
 
 export interface InfluxTimeSeriesStoreOptions {
@@ -97,6 +98,8 @@ export interface InfluxTimeSeriesStoreOptions {
 
 /** Hours per SELECT … INTO statement when rolling up a backlog. */
 const HOURS_PER_ROLLUP_STATEMENT = 24;
+/** Content type of MessagePack answers (see message-pack.ts). */
+const MESSAGE_PACK = 'application/x-msgpack';
 /** Queries longer than this go in a POST body: URLs of many kilobytes are refused by proxies and servers. */
 const MAX_GET_QUERY_CHARS = 6_000;
 
@@ -116,6 +119,10 @@ export class InfluxDbError extends Error {
   }
 }
 
+function isArrayOfArrays(value: unknown): boolean {
+  return Array.isArray(value) && value.every((row) => Array.isArray(row));
+}
+
 const queryResponseSchema = z.object({
   error: z.string().optional(),
   results: z
@@ -128,7 +135,8 @@ const queryResponseSchema = z.object({
           .array(
             z.object({
               columns: z.array(z.string()),
-              values: z.array(z.array(z.unknown())).optional(),
+              // Only checked to be rows (arrays), not copied cell by cell: it may be 100 000 rows.
+              values: z.custom<unknown[][]>(isArrayOfArrays).optional(),
             }),
           )
           .optional(),
@@ -163,12 +171,20 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private readonly now: () => number;
   private readonly backlog = new RollupBacklog();
   private readonly maintenance: PeriodicTask<MaintenanceReason>;
+  /**
+   * Whether /query answers are asked for in MessagePack: from InfluxDB 1.x (the server
+   * createDatabase is for), which encodes it in ~60 % of the time JSON takes. The v1 APIs of 2.x and
+   * 3.x document JSON and CSV only; they are asked for JSON. Either way the answer is decoded by
+   * the content type it comes with.
+   */
+  private readonly acceptMessagePack: boolean;
 
   constructor(private readonly options: InfluxTimeSeriesStoreOptions) {
     this.rollups = options.rollups ?? (options.createDatabase === false ? 'none' : 'managed');
     this.retention = resolveRetention(options.retention, this.rollups === 'managed' ? HOUR_MS : 1);
     this.rawRetentionPolicy = options.retentionPolicy ?? (this.rollups === 'managed' ? 'autogen' : undefined);
     this.now = options.now ?? Date.now;
+    this.acceptMessagePack = options.createDatabase !== false;
     this.maintenance = new PeriodicTask(
       (reason) => this.maintain(reason),
       options.onMaintenanceError ?? warnMaintenanceError,
@@ -375,7 +391,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       return { resolution: 'raw', points };
     }
 
-    const groupBy = ` GROUP BY time(${durationMsLiteral(plan.everyMs)}${influxOffset(plan)}) fill(none)`;
+    const groupBy = groupByTime(plan);
     if (plan.mode === 'last') {
       // Over all series at once: last() picks the newest point of the window whichever device it
       // is from (InfluxDB stamps it with the window start, so pieces could not be merged later).
@@ -409,67 +425,31 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
           : externalRollupsCompleteBefore(rollup, now),
       pending,
     );
-    const aggregates = (
-      names: { sum: string; count: string; min: string; max: string },
-      sumOfCounts: boolean,
-    ) =>
-      `SELECT sum(${names.sum}) AS "sum", ${sumOfCounts ? 'sum' : 'count'}(${names.count}) AS "count", ` +
-      `min(${names.min}) AS "min", max(${names.max}) AS "max"`;
-    const statements = segments.map((segment) => {
-      if (segment.resolution === 'raw') {
-        const names = { sum: field, count: field, min: field, max: field };
-        return `${aggregates(names, false)} FROM ${MEASUREMENT} ${where(segment.from, segment.to)}${groupBy}${limit(plan.limit)}`;
-      }
-      const target = ROLLUP_TARGETS[segment.resolution];
-      const quoted = Object.fromEntries(
-        Object.entries(rollupFields(segment.resolution, plan.metric)).map(([k, name]) => [
-          k,
-          quoteIdentifier(name),
-        ]),
-      ) as { sum: string; count: string; min: string; max: string };
-      return (
-        `${aggregates(quoted, true)} FROM ${quoteIdentifier(target.retentionPolicy)}.${quoteIdentifier(target.measurement)} ` +
-        `${where(segment.from, segment.to)}${groupBy}${limit(plan.limit)}`
-      );
-    });
+    const windowQuery: InfluxWindowQuery = { ...plan, devices, deviceCount: deviceIds.length };
+    const statements = segments.map((segment) => windowStatement(segment, windowQuery));
     let results: StatementResult[];
     try {
       results = await this.select(statements);
     } catch (err) {
-      // InfluxDB's own words for sum/min/max over strings or booleans.
+      // InfluxDB's own words for sum/min/max over strings (and sum over booleans).
       if (err instanceof InfluxDbError && /unsupported \w+ iterator type/.test(err.influxMessage ?? '')) {
         throw new InvalidQueryError(nonNumericSeriesMessage(plan.fn, plan.metric), { cause: err });
       }
       throw err;
     }
-    const windows = new WindowAggregates();
-    for (const result of results) {
-      for (const row of rowsOf(result)) {
-        const { time, sum, count, min, max } = row;
-        // A rollup window with no numeric sum holds only boolean/text counts: not numeric data.
-        if (
-          typeof time === 'number' &&
-          typeof sum === 'number' &&
-          typeof count === 'number' &&
-          typeof min === 'number' &&
-          typeof max === 'number'
-        ) {
-          windows.add({ start: time, sum, count, min, max });
-        }
-      }
-    }
-    if (windows.size === 0 && plan.resolution !== 'raw') {
+    const windows = new WindowAggregates(plan.fn);
+    let nonNumeric = false;
+    for (const result of results) nonNumeric ||= addWindowRows(result, windows).nonNumeric;
+    if (!nonNumeric && windows.size === 0 && plan.resolution !== 'raw') {
       // Rollups skip booleans and text: one raw point tells "no data" from "not numeric".
       const [probe] = await this.select([
         `SELECT ${field} AS ${VALUE_ALIAS} FROM ${MEASUREMENT} ${where(plan.from, plan.to)} LIMIT 1`,
       ]);
       const point = probe === undefined ? undefined : pointsOf(probe)[0];
-      if (point !== undefined && typeof point.value !== 'number') {
-        throw new InvalidQueryError(nonNumericSeriesMessage(plan.fn, plan.metric));
-      }
+      nonNumeric = point !== undefined && typeof point.value !== 'number';
     }
-    const points: SeriesPoint[] = windows.points(plan.fn, plan.limit);
-    return { resolution: plan.resolution, points };
+    if (nonNumeric) throw new InvalidQueryError(nonNumericSeriesMessage(plan.fn, plan.metric));
+    return { resolution: plan.resolution, points: windows.points(plan.limit) };
   }
 
   async compact(): Promise<void> {
@@ -555,7 +535,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     const q = statements.join(';\n');
     if (q.length > MAX_GET_QUERY_CHARS) return this.execute(statements);
     const params = { ...this.databaseParams(), epoch: 'ms', q };
-    const response = await this.request('GET', '/query', params, '', {});
+    const response = await this.query('GET', params, '', {});
     return this.statementResults(response, statements.length, statements[0] ?? '');
   }
 
@@ -563,10 +543,61 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private async execute(statements: readonly string[]): Promise<StatementResult[]> {
     const body = new URLSearchParams({ q: statements.join(';\n') });
     const params = { ...this.databaseParams(), epoch: 'ms' };
-    const response = await this.request('POST', '/query', params, body.toString(), {
+    const response = await this.query('POST', params, body.toString(), {
       'content-type': 'application/x-www-form-urlencoded',
     });
     return this.statementResults(response, statements.length, statements[0] ?? '');
+  }
+
+  /**
+   * A /query request and its answer, decoded as its content type says (MessagePack or JSON). Not
+   * the client's request(): that concatenates the body received so far at every chunk, which is
+   * quadratic in the size of the answer (a month of 1-minute windows is ~0.9 MB in some hundreds
+   * of chunks); here the chunks are joined once at the end.
+   */
+  private query(
+    method: 'GET' | 'POST',
+    params: Record<string, string>,
+    body: string,
+    headers: Record<string, string>,
+  ): Promise<unknown> {
+    const target = `/query?${new URLSearchParams(params).toString()}`;
+    const accept: Record<string, string> = this.acceptMessagePack ? { accept: MESSAGE_PACK } : {};
+    return new Promise((resolve, reject) => {
+      const chunks: Uint8Array[] = [];
+      let contentType = '';
+      this.transport.send(
+        target,
+        body,
+        { method, headers: { ...accept, ...headers } },
+        {
+          responseStarted: (responseHeaders) => {
+            contentType = String(responseHeaders['content-type'] ?? '');
+          },
+          next: (chunk) => {
+            chunks.push(chunk);
+          },
+          error: (err) => reject(toInfluxDbError(err, method, '/query', this.options.url)),
+          complete: () => {
+            const answer = Buffer.concat(chunks);
+            try {
+              resolve(
+                contentType.startsWith(MESSAGE_PACK)
+                  ? decodeMessagePack(answer)
+                  : (JSON.parse(answer.toString('utf8')) as unknown),
+              );
+            } catch (err) {
+              const text = contentType.startsWith(MESSAGE_PACK)
+                ? String(err)
+                : answer.toString('utf8', 0, 500);
+              reject(
+                new InfluxDbError(`unexpected /query response: ${text}`, 200, undefined, { cause: err }),
+              );
+            }
+          },
+        },
+      );
+    });
   }
 
   private statementResults(response: unknown, expected: number, firstStatement: string): StatementResult[] {
@@ -637,7 +668,14 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
 
 function toInfluxDbError(err: unknown, method: string, path: string, url: string): InfluxDbError {
   if (err instanceof HttpError) {
-    const influxMessage = influxErrorText(err.body) ?? err.statusMessage;
+    // A MessagePack error body reaches us decoded as text, i.e. mangled; InfluxDB 1.x also sends
+    // the message in a header.
+    const influxMessage =
+      (err.contentType?.startsWith(MESSAGE_PACK)
+        ? headerText(err.headers?.['x-influxdb-error'])
+        : undefined) ??
+      influxErrorText(err.body) ??
+      err.statusMessage;
     return new InfluxDbError(
       `InfluxDB ${method} ${path} failed with HTTP ${err.statusCode}: ${influxMessage ?? '(no message)'}`,
       err.statusCode,
@@ -649,6 +687,10 @@ function toInfluxDbError(err: unknown, method: string, path: string, url: string
   return new InfluxDbError(`InfluxDB ${method} ${path} at ${url} failed: ${reason}`, undefined, undefined, {
     cause: err,
   });
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 /** InfluxDB puts its message in a JSON `{"error": "..."}` body (or sends plain text). */
@@ -676,15 +718,6 @@ function isQueryableDevice(deviceId: string): boolean {
 /** Reserved names are never metrics (`seq` is a field of ours, `time` is not a field at all). */
 function isQueryableMetric(metric: string): boolean {
   return metric !== '' && !RESERVED_METRIC_NAMES.has(metric) && canQuote(metric);
-}
-
-/**
- * GROUP BY time offset: InfluxDB starts windows at epoch + offset + k·every, the port where
- * ts + offsetMs is a multiple of everyMs — the same windows with the opposite offset.
- */
-function influxOffset(plan: Extract<SeriesPlan, { everyMs: number }>): string {
-  const offset = (plan.everyMs - plan.offsetMs) % plan.everyMs;
-  return offset === 0 ? '' : `, ${durationMsLiteral(offset)}`;
 }
 
 /** Rollups written by something else (a 2.x task, a 3.x job): assume they lag a whole bucket more. */

@@ -8,7 +8,7 @@ import {
   windowStartOf,
 } from './series-query';
 import type { SeriesPoint } from './time-series-store';
-import { rawPointsInOrder, WindowAggregates } from './window-aggregates';
+import { rawPointsInOrder } from './window-aggregates';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -135,22 +135,6 @@ describe('planSeriesQuery', () => {
     ]) {
       expect(planSeriesQuery(query, context)).toMatchObject({ mode: 'empty' });
     }
-  });
-});
-
-describe('WindowAggregates', () => {
-  it('merges pieces of a window into count-weighted means, mins and maxes', () => {
-    const windows = new WindowAggregates();
-    windows.add({ start: HOUR, sum: 30, count: 3, min: 5, max: 15 });
-    windows.add({ start: 0, sum: 2, count: 1, min: 2, max: 2 });
-    windows.add({ start: HOUR, sum: 1, count: 1, min: 1, max: 1 });
-    windows.add({ start: 2 * HOUR, sum: 0, count: 0, min: 0, max: 0 }); // empty: omitted
-    expect(windows.points('mean', undefined)).toEqual([
-      { ts: 0, value: 2, count: 1 },
-      { ts: HOUR, value: 31 / 4, count: 4 },
-    ]);
-    expect(windows.points('min', 1)).toEqual([{ ts: 0, value: 2, count: 1 }]);
-    expect(windows.points('max', undefined).map((p) => p.value)).toEqual([2, 15]);
   });
 });
 

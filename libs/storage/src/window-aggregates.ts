@@ -1,48 +1,86 @@
 import type { MetricValue } from '@ioc/contracts';
 import type { SeriesPoint } from './time-series-store';
 
+/** The aggregations a window merge computes; `last` is LastOfWindows' job. */
+export type WindowFn = 'mean' | 'min' | 'max';
+
 /**
- * Sum, count, min and max of the numeric points of one window, from one piece of the answer (a
- * chunk of devices, a stretch read from one resolution). Pieces of the same window merge
- * exactly, which is what lets a mean over many devices and resolutions be the count-weighted
- * mean of the raw points.
+ * Merges window pieces into mean/min/max points, oldest window first. A piece is one window's
+ * share of the answer from one source (a chunk of devices, a stretch read from one resolution, one
+ * InfluxDB series): its numeric points' count and the one partial aggregate `fn` needs — the sum
+ * for a mean, else the min or max. Pieces of the same window merge exactly (sums and counts add,
+ * min of mins, max of maxes), which is what lets a mean over many devices and resolutions be the
+ * count-weighted mean of the raw points.
+ *
+ * Kept as parallel columns, not an object per window: a month of 1-minute windows is 43 200
+ * pieces, and almost always they arrive in window order (one ordered statement per stretch,
+ * stretches oldest first), so each piece either extends the last window or appends a new one —
+ * no lookup, no allocation per piece, no sort. The first piece arriving out of order (device
+ * chunks, several series) switches to an index by window start and a sort at the end.
  */
-export interface WindowAggregate {
-  start: number;
-  sum: number;
-  count: number;
-  min: number;
-  max: number;
-}
-
-/** Merges window pieces and turns them into mean/min/max points, oldest window first. */
 export class WindowAggregates {
-  private readonly windows = new Map<number, WindowAggregate>();
+  private readonly starts: number[] = [];
+  private readonly partials: number[] = [];
+  private readonly counts: number[] = [];
+  /** Window start → position in the columns; built at the first piece arriving out of order. */
+  private byStart: Map<number, number> | undefined;
 
-  add(piece: WindowAggregate): void {
-    if (piece.count <= 0) return;
-    const known = this.windows.get(piece.start);
-    if (known === undefined) {
-      this.windows.set(piece.start, { ...piece });
-      return;
+  constructor(readonly fn: WindowFn) {}
+
+  /** Adds one piece; a piece without numeric points (count 0) is not a window. */
+  add(start: number, partial: number, count: number): void {
+    if (!(count > 0)) return;
+    const last = this.starts.length - 1;
+    if (this.byStart === undefined) {
+      const lastStart = last < 0 ? Number.NEGATIVE_INFINITY : this.starts[last];
+      if (start > lastStart) return this.append(start, partial, count);
+      if (start === lastStart) return this.merge(last, partial, count);
+      this.byStart = new Map(this.starts.map((s, i) => [s, i]));
     }
-    known.sum += piece.sum;
-    known.count += piece.count;
-    known.min = Math.min(known.min, piece.min);
-    known.max = Math.max(known.max, piece.max);
+    const known = this.byStart.get(start);
+    if (known !== undefined) return this.merge(known, partial, count);
+    this.byStart.set(start, this.starts.length);
+    this.append(start, partial, count);
   }
 
   get size(): number {
-    return this.windows.size;
+    return this.starts.length;
   }
 
-  points(fn: 'mean' | 'min' | 'max', limit: number | undefined): SeriesPoint[] {
-    const ordered = [...this.windows.values()].sort((a, b) => a.start - b.start);
-    return ordered.slice(0, limit ?? ordered.length).map((w) => ({
-      ts: w.start,
-      value: fn === 'mean' ? w.sum / w.count : fn === 'min' ? w.min : w.max,
-      count: w.count,
-    }));
+  points(limit: number | undefined): SeriesPoint[] {
+    const n = Math.min(this.starts.length, limit ?? this.starts.length);
+    const order = this.byStart === undefined ? undefined : this.orderByStart();
+    const mean = this.fn === 'mean';
+    const points: SeriesPoint[] = new Array(n);
+    for (let k = 0; k < n; k++) {
+      const i = order === undefined ? k : order[k];
+      const partial = this.partials[i];
+      const count = this.counts[i];
+      points[k] = { ts: this.starts[i], value: mean ? partial / count : partial, count };
+    }
+    return points;
+  }
+
+  private append(start: number, partial: number, count: number): void {
+    this.starts.push(start);
+    this.partials.push(partial);
+    this.counts.push(count);
+  }
+
+  private merge(i: number, partial: number, count: number): void {
+    const known = this.partials[i];
+    this.partials[i] =
+      this.fn === 'mean'
+        ? known + partial
+        : this.fn === 'min'
+          ? Math.min(known, partial)
+          : Math.max(known, partial);
+    this.counts[i] += count;
+  }
+
+  private orderByStart(): number[] {
+    const starts = this.starts;
+    return Array.from(starts.keys()).sort((a, b) => starts[a] - starts[b]);
   }
 }
 

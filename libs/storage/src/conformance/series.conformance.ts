@@ -183,6 +183,101 @@ export function describeSeriesConformance(getStore: () => TimeSeriesStore): void
       }
     });
 
+    it('reads windows that are exactly the rollup buckets like any others: offsets, partial ends, limit', async () => {
+      // An unaligned range: partial first and last buckets come from finer data, next to the
+      // buckets read as they are.
+      const ranges = [
+        { from: day0, to: day0 + DAY },
+        { from: day0 + 3 * HOUR + 7 * MINUTE + 12_345, to: day0 + DAY + 5 * HOUR + 23_456 },
+      ];
+      const windows: [Partial<SeriesQuery>, Resolution][] = [
+        [{ everyMs: MINUTE }, '1m'],
+        [{ everyMs: HOUR }, '1h'],
+        [{ everyMs: HOUR, offsetMs: 7 * HOUR }, '1h'],
+        [{ everyMs: HOUR, offsetMs: -HOUR }, '1h'],
+        [{ everyMs: MINUTE, offsetMs: 30_000 }, 'raw'],
+        [{ everyMs: HOUR, offsetMs: 30 * MINUTE }, '1m'],
+      ];
+      for (const ids of [[nth(devices, 2)], devices]) {
+        for (const range of ranges) {
+          for (const [shape, resolution] of windows) {
+            for (const fn of ['mean', 'min', 'max'] as const) {
+              const query = { deviceIds: ids, metric: 'pm25', ...range, ...shape, fn };
+              const expected = expectedSeries(written.all(), query);
+              expect(expected.length).toBeGreaterThan(10);
+              const result = await store.series(query);
+              expect([shape, result.resolution]).toEqual([shape, resolution]);
+              expectSeriesClose(result.points, expected);
+              // The limit cuts the windows, not the rows of one device among several.
+              for (const limit of [1, 7]) {
+                const limited = await store.series({ ...query, limit });
+                expectSeriesClose(limited.points, expected.slice(0, limit));
+              }
+            }
+          }
+        }
+      }
+    }, 60_000);
+
+    it('merges the windows of a device that moved to another area in the middle of a bucket', async () => {
+      // On InfluxDB the area is a tag: the device then has two series, both holding minute 4 and
+      // the hour, and a window's pieces must be merged — also when a limit cuts the answer.
+      const device = deviceId('mover');
+      const points = new WrittenPoints();
+      const start = day0 + 6 * HOUR;
+      const moved = { areaId: 'ward-9', areaPath: ['province', 'district-2', 'ward-9'] };
+      const readings = Array.from({ length: 30 }, (_, i) => {
+        const ts = start + i * 20_000;
+        points.record({ deviceId: device, ts, value: i });
+        return reading(device, ts, { pm25: i }, i >= 13 ? moved : {});
+      });
+      await store.write(readings);
+      await store.compact();
+      for (const everyMs of [MINUTE, HOUR]) {
+        for (const fn of ['mean', 'min', 'max'] as const) {
+          for (const limit of [undefined, 3, 5]) {
+            const query = {
+              deviceIds: [device],
+              metric: 'pm25',
+              from: start,
+              to: start + HOUR,
+              everyMs,
+              fn,
+              limit,
+            };
+            const result = await store.series(query);
+            expect(result.resolution).toBe(everyMs === MINUTE ? '1m' : '1h');
+            expectSeriesClose(result.points, expectedSeries(points.all(), query));
+          }
+        }
+      }
+    });
+
+    it('includes points written after the rollups were built, without compact()', async () => {
+      const device = nth(devices, 0);
+      const minute = day0 + 2 * DAY + 10 * HOUR + 17 * MINUTE;
+      const late = [
+        // Into a minute already rolled up (a rewrite of its first point and a new one), and into an
+        // empty minute of the same hour.
+        ...written
+          .all()
+          .filter((p) => p.deviceId === device && p.ts >= day0 + 2 * DAY + 10 * HOUR)
+          .slice(0, 1)
+          .map((p) => ({ ...p, value: 4321.5 })),
+        { deviceId: device, ts: minute + 1234, value: -77.25 },
+        { deviceId: device, ts: minute + 3 * MINUTE + 59_999, value: 12.5 },
+      ];
+      await store.write(late.map((p) => reading(p.deviceId, p.ts, { pm25: p.value })));
+      for (const p of late) written.record(p);
+      const range = { from: day0 + 2 * DAY + 9 * HOUR, to: day0 + 2 * DAY + 12 * HOUR };
+      for (const everyMs of [MINUTE, HOUR]) {
+        for (const fn of ['mean', 'min', 'max'] as const) {
+          const query = { deviceIds: [device], metric: 'pm25', ...range, everyMs, fn };
+          expectSeriesClose((await store.series(query)).points, expectedSeries(written.all(), query));
+        }
+      }
+    });
+
     it('aligns windows with offsetMs: 7 h gives days starting at 17:00 UTC (midnight UTC+7)', async () => {
       const query = {
         deviceIds: devices,
@@ -317,10 +412,18 @@ export function describeSeriesConformance(getStore: () => TimeSeriesStore): void
         await expect(store.series(query)).rejects.toBeInstanceOf(InvalidQueryError);
       }
       for (const metric of ['online', 'mode']) {
-        for (const resolution of ['auto', 'raw', '1m'] as const) {
-          await expect(
-            store.series({ ...base, metric, everyMs: HOUR, fn: 'mean', resolution }),
-          ).rejects.toThrow(/non-numeric/);
+        for (const fn of ['mean', 'min', 'max'] as const) {
+          for (const resolution of ['auto', 'raw', '1m'] as const) {
+            await expect(store.series({ ...base, metric, everyMs: HOUR, fn, resolution })).rejects.toThrow(
+              /non-numeric/,
+            );
+          }
+          // Windows that are the rollup's buckets, on one device and on several.
+          for (const deviceIds of [[nth(devices, 1)], devices]) {
+            await expect(store.series({ ...base, deviceIds, metric, everyMs: MINUTE, fn })).rejects.toThrow(
+              /non-numeric/,
+            );
+          }
         }
       }
       for (const bad of [
