@@ -3,4 +3,5 @@ export * from './broker/internal-clients';
 export * from './device-directory';
 export * from './ingest-pipeline';
 export * from './ingest-stats';
+export { jsonArray } from './json-array';
 export * from './broker-config';

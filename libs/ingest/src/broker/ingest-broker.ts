@@ -7,6 +7,7 @@ import { DurableReadingSink } from '../durable-reading-sink';
 import type { DeviceDirectory } from '../device-directory';
 import { IngestPipeline } from '../ingest-pipeline';
 import { IngestStats, type IngestStatsSnapshot } from '../ingest-stats';
+import { jsonArray } from '../json-array';
 import { createAuthenticate } from './authenticate';
 import { createAuthorizePublish } from './authorize-publish';
 import { createAuthorizeSubscribe } from './authorize-subscribe';
@@ -15,21 +16,6 @@ import { RejectionReporter } from './rejection-reporter';
 
 /** Readings per internal live message: a bound on one message's size (~0.4 MB). */
 const LIVE_BATCH = 1000;
-
-const COMMA = Buffer.from(',');
-const OPEN = Buffer.from('[');
-const CLOSE = Buffer.from(']');
-
-/** `[a,b,…]` from JSON texts, without parsing them. */
-function jsonArray(json: readonly Buffer[], start: number, end: number): Buffer {
-  const parts: Buffer[] = [OPEN];
-  for (let i = start; i < end; i++) {
-    if (i > start) parts.push(COMMA);
-    parts.push(json[i] as Buffer);
-  }
-  parts.push(CLOSE);
-  return Buffer.concat(parts);
-}
 
 export interface IngestBrokerOptions {
   host: string;
