@@ -21,6 +21,7 @@ import {
 } from '@ioc/storage';
 import { startInfluxd } from '@ioc/testing';
 import { machineInfo, median, round, table } from './lib/common';
+import { childPidsNamed, processCpuSeconds } from './lib/proc-cpu';
 
 const { values: args } = parseArgs({
   options: {
@@ -136,6 +137,22 @@ async function load(store: TimeSeriesStore): Promise<{ readings: number; seconds
   return { readings, seconds: (performance.now() - started) / 1000 };
 }
 
+/** Waits (up to 120 s) for a second in which influxd uses less than 5 % of a core. */
+async function influxdSettled(): Promise<{ idle: boolean; waitedSeconds: number; lastCpuPercent: number }> {
+  const pid = childPidsNamed(process.pid, 'influxd')[0];
+  const started = performance.now();
+  let lastCpuPercent = Number.NaN;
+  if (pid === undefined) return { idle: false, waitedSeconds: 0, lastCpuPercent };
+  while (performance.now() - started < 120_000) {
+    const before = processCpuSeconds(pid) ?? 0;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    lastCpuPercent = ((processCpuSeconds(pid) ?? 0) - before) * 100;
+    if (lastCpuPercent < 5)
+      return { idle: true, waitedSeconds: (performance.now() - started) / 1000, lastCpuPercent };
+  }
+  return { idle: false, waitedSeconds: (performance.now() - started) / 1000, lastCpuPercent };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-history-'));
   const influxd = await startInfluxd();
@@ -154,6 +171,14 @@ async function main(): Promise<void> {
         `${name}: loaded ${loaded.readings} readings and built rollups in ${round(loaded.seconds, 1)} s`,
       );
     }
+    // influxd may go on compacting freshly written shards (TSM level compactions) after a bulk
+    // load, and queries would compete with it for the CPU: time them on a settled server, and
+    // say how long that took.
+    const settled = await influxdSettled();
+    console.log(
+      `influxd ${settled.idle ? 'settled' : 'still busy'} after ${round(settled.waitedSeconds, 1)} s ` +
+        `(last second: ${round(settled.lastCpuPercent, 1)} % of a core)`,
+    );
     const timings = new Map<string, number[]>();
     const answers = new Map<string, string>();
     for (let r = 0; r < ROUNDS; r++) {

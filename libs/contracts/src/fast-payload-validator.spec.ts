@@ -1,15 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import {
-  DEVICE_TYPE_CONTRACTS,
-  DEVICE_TYPES,
-  type DeviceType,
-  type DeviceTypeContract,
-  STATUS_METRICS,
-} from './device-types';
+import { DEVICE_TYPE_CONTRACTS, type DeviceType, type DeviceTypeContract } from './device-types';
 import { fastValidate } from './fast-payload-validator';
-import { METRIC_CATALOGUE, METRIC_NAMES, type MetricDefinition, type MetricName } from './metric-catalogue';
+import { METRIC_CATALOGUE, METRIC_NAMES, type MetricDefinition } from './metric-catalogue';
 import {
   DEFAULT_MAX_FUTURE_SKEW_MS,
   EARLIEST_TIMESTAMP_MS,
@@ -19,7 +13,7 @@ import {
   type PayloadResult,
 } from './payloads';
 import type { DeviceChannel } from './topics';
-import { mulberry32 } from './test-random';
+import { KINDS, type MessageKind, mulberry32 } from './spec-support';
 
 /**
  * The fast path's contract: it accepts exactly what zod accepts, and parsePayload answers exactly
@@ -31,38 +25,6 @@ import { mulberry32 } from './test-random';
 /** 2026-11-27T08:00:00+07:00, the fixtures' observation time. */
 const TS_MS = Date.UTC(2026, 10, 27, 1, 0, 0);
 const NOW = TS_MS + 5 * 60_000;
-
-interface MessageKind {
-  label: string;
-  type: DeviceType;
-  channel: DeviceChannel;
-  event?: string;
-  required: readonly MetricName[];
-  optional: readonly MetricName[];
-}
-
-const [STATUS_REQUIRED, ...STATUS_OPTIONAL] = STATUS_METRICS;
-
-const KINDS: MessageKind[] = DEVICE_TYPES.flatMap((type) => {
-  const contract: DeviceTypeContract = DEVICE_TYPE_CONTRACTS[type];
-  return [
-    { label: `${type} telemetry`, type, channel: 'telemetry' as const, ...contract.telemetry },
-    ...Object.entries(contract.events).map(([event, metrics]) => ({
-      label: `${type} event ${event}`,
-      type,
-      channel: 'event' as const,
-      event,
-      ...metrics,
-    })),
-    {
-      label: `${type} status`,
-      type,
-      channel: 'status' as const,
-      required: [STATUS_REQUIRED],
-      optional: STATUS_OPTIONAL,
-    },
-  ];
-});
 
 /** A difference between the two paths, with what it takes to reproduce it. */
 interface Divergence {

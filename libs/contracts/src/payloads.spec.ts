@@ -3,7 +3,6 @@ import {
   DEVICE_TYPES,
   type DeviceType,
   type DeviceTypeContract,
-  STATUS_METRICS,
 } from './device-types';
 import {
   METRIC_CATALOGUE,
@@ -21,6 +20,7 @@ import {
 import type { MetricValue } from './reading';
 import { REJECTION_REASONS, type RejectionReason } from './rejections';
 import type { DeviceChannel } from './topics';
+import { KINDS, type MessageKind } from './spec-support';
 
 // ---------------------------------------------------------------------------------------------
 // Examples generated from the catalogue, so a new device type or metric is covered without edits.
@@ -32,39 +32,6 @@ const TS_ISO = '2026-11-27T08:00:00+07:00';
 /** Receipt time: five minutes after the observation. */
 const NOW = TS_MS + 5 * 60_000;
 const SEQ = 42;
-
-/** One kind of message a device type sends: telemetry, one camera event, or status. */
-interface MessageKind {
-  label: string;
-  type: DeviceType;
-  channel: DeviceChannel;
-  event?: string;
-  required: readonly MetricName[];
-  optional: readonly MetricName[];
-}
-
-const [STATUS_REQUIRED, ...STATUS_OPTIONAL] = STATUS_METRICS;
-
-const KINDS: MessageKind[] = DEVICE_TYPES.flatMap((type) => {
-  const contract: DeviceTypeContract = DEVICE_TYPE_CONTRACTS[type];
-  return [
-    { label: `${type} telemetry`, type, channel: 'telemetry' as const, ...contract.telemetry },
-    ...Object.entries(contract.events).map(([event, metrics]) => ({
-      label: `${type} event ${event}`,
-      type,
-      channel: 'event' as const,
-      event,
-      ...metrics,
-    })),
-    {
-      label: `${type} status`,
-      type,
-      channel: 'status' as const,
-      required: [STATUS_REQUIRED],
-      optional: STATUS_OPTIONAL,
-    },
-  ];
-});
 
 const TYPES_WITHOUT_EVENTS = DEVICE_TYPES.filter(
   (type) => Object.keys((DEVICE_TYPE_CONTRACTS[type] as DeviceTypeContract).events).length === 0,

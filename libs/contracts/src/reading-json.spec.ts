@@ -1,4 +1,4 @@
-import { mulberry32 } from './test-random';
+import { mulberry32 } from './spec-support';
 import type { Reading } from './reading';
 import { ReadingJsonEncoder } from './reading-json';
 
