@@ -51,6 +51,7 @@ const BOOTSTRAP = `
 export class WorkerTimeSeriesStore implements TimeSeriesStore {
   readonly kind: 'embedded' | 'influxdb';
   private worker: Worker | undefined;
+  private ready: Promise<Worker> | undefined;
   private readonly pending = new Map<number, PendingCall>();
   private nextId = 1;
   private initialised = false;
@@ -118,6 +119,7 @@ export class WorkerTimeSeriesStore implements TimeSeriesStore {
       await this.send(worker, 'close', []);
     } finally {
       this.worker = undefined;
+      this.ready = undefined;
       await worker.terminate();
       this.failPending(new Error('WorkerTimeSeriesStore is closed'));
     }
@@ -143,16 +145,36 @@ export class WorkerTimeSeriesStore implements TimeSeriesStore {
     return answer;
   }
 
-  /** The thread, started (and initialised again, after a crash) on first need. */
-  private async running(): Promise<Worker> {
-    if (this.worker !== undefined) return this.worker;
+  /**
+   * The thread, started on first need — and after a crash initialised again before any other
+   * call reaches it (calls made meanwhile wait for that), so nothing runs on an uninitialised store.
+   */
+  private running(): Promise<Worker> {
+    this.ready ??= this.start();
+    return this.ready;
+  }
+
+  private async start(): Promise<Worker> {
+    const worker = this.worker ?? this.spawn();
+    if (this.initialised) {
+      try {
+        await this.send(worker, 'init', []);
+      } catch (error) {
+        // Not ready (the database may be down): the next call tries again.
+        if (this.ready !== undefined && this.worker === worker) this.ready = undefined;
+        throw error;
+      }
+    }
+    return worker;
+  }
+
+  private spawn(): Worker {
     const worker = new Worker(BOOTSTRAP, { eval: true, workerData: this.config });
     worker.unref();
     this.worker = worker;
     worker.on('message', (answer: StoreAnswer) => this.settle(answer, worker));
     worker.on('error', (error) => this.lost(worker, `failed: ${error.message}`));
     worker.on('exit', (code) => this.lost(worker, `exited with code ${code}`));
-    if (this.initialised) await this.send(worker, 'init', []);
     return worker;
   }
 
@@ -168,6 +190,7 @@ export class WorkerTimeSeriesStore implements TimeSeriesStore {
   private lost(worker: Worker, what: string): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
+    this.ready = undefined;
     this.failPending(new Error(`time-series store worker ${what}`));
   }
 
