@@ -1,5 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { TempDirs } from '@ioc/testing';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { MetricValue, Reading } from '@ioc/contracts';
@@ -12,16 +11,12 @@ const DAY = 24 * HOUR;
 /** A fixed "now" for the stores under test: retention and settling are measured against it. */
 const NOW = Date.UTC(2026, 5, 15, 12, 0, 0);
 
-const tempDirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ioc-embedded-rollups-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDirs = new TempDirs('ioc-embedded-rollups-');
+const tempDir = (): Promise<string> => tempDirs.make();
 const stores: EmbeddedTimeSeriesStore[] = [];
 afterAll(async () => {
   await Promise.all(stores.map((s) => s.close()));
-  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  await tempDirs.removeAll();
 });
 
 async function openStore(

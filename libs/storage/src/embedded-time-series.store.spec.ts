@@ -1,6 +1,6 @@
+import { TempDirs } from '@ioc/testing';
+import { rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Reading } from '@ioc/contracts';
@@ -10,14 +10,10 @@ import {
 } from './conformance/time-series-store.conformance';
 import { EMBEDDED_DB_FILE, EmbeddedTimeSeriesStore } from './embedded-time-series.store';
 
-const tempDirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ioc-embedded-ts-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDirs = new TempDirs('ioc-embedded-ts-');
+const tempDir = (): Promise<string> => tempDirs.make();
 afterAll(async () => {
-  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  await tempDirs.removeAll();
 });
 
 describeTimeSeriesStoreConformance('embedded (SQLite)', async () => {

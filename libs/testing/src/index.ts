@@ -1,3 +1,4 @@
 export * from './free-port';
 export * from './influxd';
 export * from './platform-processes';
+export * from './temp-dirs';

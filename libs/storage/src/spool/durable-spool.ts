@@ -291,7 +291,12 @@ export class DurableSpool<T> {
       if (validBytes < data.length) await truncate(path, validBytes);
       index = firstIndex;
       for (const body of bodies) {
-        if (index >= checkpoint) pending.push(decode(body));
+        if (index >= checkpoint) {
+          pending.push(decode(body));
+          // The record's size as it is on disk: no need to encode the item again.
+          this.sizes.push(RECORD_HEADER_BYTES + body.length);
+          this.unreleasedBytes += RECORD_HEADER_BYTES + body.length;
+        }
         index++;
       }
       this.segments.push({ path, firstIndex, records: bodies.length, bytes: validBytes });
@@ -299,11 +304,6 @@ export class DurableSpool<T> {
     this.nextIndex = Math.max(index, checkpoint);
     this.releasedIndex = this.nextIndex - pending.length;
     this.checkpointedIndex = this.releasedIndex;
-    for (const item of pending) {
-      const size = encodeRecord(this.encode(item)).length;
-      this.sizes.push(size);
-      this.unreleasedBytes += size;
-    }
     // Recovered segments are never appended to (no active handle): the next commit starts a
     // fresh segment, so a torn tail can never sit between two intact records.
     await this.reclaimSegments();

@@ -1,5 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { TempDirs } from '@ioc/testing';
 import { join } from 'node:path';
 import type { Reading } from '@ioc/contracts';
 import {
@@ -11,14 +10,10 @@ import { createTimeSeriesStore } from '../create-time-series-store';
 import { InvalidQueryError, InvalidReadingError } from '../errors';
 import { WorkerTimeSeriesStore } from './worker-time-series-store';
 
-const tempDirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ioc-worker-ts-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDirs = new TempDirs('ioc-worker-ts-');
+const tempDir = (): Promise<string> => tempDirs.make();
 afterAll(async () => {
-  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  await tempDirs.removeAll();
 });
 
 async function embeddedInWorker(): Promise<WorkerTimeSeriesStore> {
