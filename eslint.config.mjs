@@ -6,7 +6,11 @@ const DEP_CONSTRAINTS = [
   { sourceTag: '*', notDependOnLibsWithTags: ['type:app'] },
   { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
   { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:contracts'] },
-  { sourceTag: 'type:data-access', onlyDependOnLibsWithTags: ['type:contracts', 'type:util'] },
+  // A repository may build on another (the spool's writer drains into the time-series port).
+  {
+    sourceTag: 'type:data-access',
+    onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:data-access'],
+  },
   {
     sourceTag: 'type:feature',
     onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:data-access'],

@@ -18,7 +18,7 @@ import {
   InfluxTimeSeriesStore,
   type SeriesQuery,
   type TimeSeriesStore,
-} from '@ioc/storage';
+} from '@ioc/timeseries';
 import { startInfluxd } from '@ioc/testing';
 import { machineInfo, median, round, table } from './lib/common';
 import { childPidsNamed, processCpuSeconds } from './lib/proc-cpu';

@@ -20,12 +20,8 @@ import {
 } from '@ioc/contracts';
 import { IngestPipeline, jsonArray } from '@ioc/ingest';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
-import {
-  createTimeSeriesStore,
-  DurableSpool,
-  EmbeddedTimeSeriesStore,
-  InfluxTimeSeriesStore,
-} from '@ioc/storage';
+import { DurableSpool } from '@ioc/spool';
+import { createTimeSeriesStore, EmbeddedTimeSeriesStore, InfluxTimeSeriesStore } from '@ioc/timeseries';
 import { influxdAvailable, startInfluxd } from '@ioc/testing';
 import { distribution, machineInfo, median, onInterrupt, round, table, treeState } from './lib/common';
 import { buildTemplates } from './lib/payloads';

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { apiEnvSchema, setupOpenApi } from '@ioc/ops-api';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';
-import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/storage';
+import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/timeseries';
 import { AppModule } from './app.module';
 
 async function main(): Promise<void> {

@@ -3,7 +3,7 @@ import { brokerEnvSchema, startIngestBroker, writeBatchDefaults } from '@ioc/ing
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';
 import { join } from 'node:path';
-import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/storage';
+import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/timeseries';
 
 async function main(): Promise<void> {
   const env = parseEnv(brokerEnvSchema);

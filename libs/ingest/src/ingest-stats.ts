@@ -1,4 +1,4 @@
-import type { BatchingWriterStats, SpoolStats } from '@ioc/storage';
+import type { BatchingWriterStats, SpoolStats } from '@ioc/spool';
 import { DOMAINS, type Domain, REJECTION_REASONS, type RejectionReason } from '@ioc/contracts';
 
 /** A condition operators must see: raised while it holds, cleared when it no longer does. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/contracts';
 import { envField } from '@ioc/runtime';
-import { storageEnvSchema } from '@ioc/storage';
+import { storageEnvSchema } from '@ioc/timeseries';
 
 /** Every environment variable the API reads, validated once at boot. */
 export const apiEnvSchema = storageEnvSchema.extend({

@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import type { Logger } from '@ioc/runtime';
-import type { TimeSeriesStore } from '@ioc/storage';
+import type { TimeSeriesStore } from '@ioc/timeseries';
 import type { OpsApiSettings } from './api-config';
 import { AreasController } from './areas/areas.controller';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';

@@ -1,6 +1,6 @@
 import type { AedesOptions } from 'aedes';
 import type { Reading } from '@ioc/contracts';
-import { SpoolFullError } from '@ioc/storage';
+import { SpoolFullError } from '@ioc/spool';
 import type { Logger } from '@ioc/runtime';
 import type { IngestPipeline } from '../ingest-pipeline';
 import type { InternalClients } from './internal-clients';

@@ -5,7 +5,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { type Device, INTERNAL_READINGS_TOPIC, type Reading, deviceTopic } from '@ioc/contracts';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { createLogger } from '@ioc/runtime';
-import { EmbeddedTimeSeriesStore } from '@ioc/storage';
+import { EmbeddedTimeSeriesStore } from '@ioc/timeseries';
 import { type IngestBroker, startIngestBroker } from './ingest-broker';
 import { INTERNAL_USERNAME } from '@ioc/contracts';
 

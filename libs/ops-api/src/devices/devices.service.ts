@@ -8,7 +8,7 @@ import {
   isMetricName,
   metricsOf,
 } from '@ioc/contracts';
-import type { HistoryPoint, LatestValue, Resolution, TimeSeriesStore } from '@ioc/storage';
+import type { HistoryPoint, LatestValue, Resolution, TimeSeriesStore } from '@ioc/timeseries';
 import { badParameter } from '../common/bad-parameter';
 import type { DeviceHistoryParams } from '../history/history-params';
 import { type HistoryAnswer, HistoryService, type SeriesAnswer } from '../history/history.service';

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import type { TimeSeriesStore } from '@ioc/storage';
+import type { TimeSeriesStore } from '@ioc/timeseries';
 import { InternalBusRepository } from '../live/internal-bus.repository';
 import { TIME_SERIES_STORE } from '../tokens';
 

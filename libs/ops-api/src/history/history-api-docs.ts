@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiQuery } from '@nestjs/swagger';
-import { AGGREGATIONS, RESOLUTIONS } from '@ioc/storage';
+import { AGGREGATIONS, RESOLUTIONS } from '@ioc/timeseries';
 import { TIME_ZONE_NAMES } from './time-zones';
 
 /** OpenAPI description of the window parameters every history endpoint shares. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEVICE_TYPES, DOMAINS, isDeviceId, isMetricName } from '@ioc/contracts';
-import { AGGREGATIONS, RESOLUTIONS } from '@ioc/storage';
+import { AGGREGATIONS, RESOLUTIONS } from '@ioc/timeseries';
 import { durationParam, instantParam } from '../common/time-params';
 import { DEFAULT_TIME_ZONE, TIME_ZONE_NAMES } from './time-zones';
 

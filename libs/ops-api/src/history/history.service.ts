@@ -13,7 +13,7 @@ import {
   type Resolution,
   type SeriesPoint,
   type TimeSeriesStore,
-} from '@ioc/storage';
+} from '@ioc/timeseries';
 import type { OpsApiSettings } from '../api-config';
 import { badParameter } from '../common/bad-parameter';
 import type { RegistryReader } from '../registry-port';

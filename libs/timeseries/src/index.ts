@@ -12,7 +12,5 @@ export { RESERVED_METRIC_NAMES, MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS } from './rea
 export * from './embedded-time-series.store';
 export * from './influx-time-series.store';
 export { quoteIdentifier, quoteString, canQuote } from './influxql';
-export * from './batching-writer';
 export * from './create-time-series-store';
-export * from './spool/durable-spool';
 export * from './init-with-retry';

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Reading } from '@ioc/contracts';
 import { BatchingWriter, type BatchingWriterOptions } from './batching-writer';
-import { EmbeddedTimeSeriesStore } from './embedded-time-series.store';
-import { InvalidReadingError } from './errors';
-import type { HistoryPoint, LatestValue, SeriesResult, TimeSeriesStore } from './time-series-store';
+import { EmbeddedTimeSeriesStore } from '@ioc/timeseries';
+import { InvalidReadingError } from '@ioc/timeseries';
+import type { HistoryPoint, LatestValue, SeriesResult, TimeSeriesStore } from '@ioc/timeseries';
 
 const T0 = Date.UTC(2026, 10, 27, 8, 0, 0);
 function reading(i: number, metrics: Reading['metrics'] = { pm25: i }): Reading {

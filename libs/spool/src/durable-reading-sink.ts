@@ -1,13 +1,8 @@
 import { type Reading, ReadingJsonEncoder } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
-import {
-  BatchingWriter,
-  type BatchingWriterStats,
-  DurableSpool,
-  SpoolFullError,
-  type SpoolStats,
-  type TimeSeriesStore,
-} from '@ioc/storage';
+import type { TimeSeriesStore } from '@ioc/timeseries';
+import { BatchingWriter, type BatchingWriterStats } from './batching-writer';
+import { DurableSpool, SpoolFullError, type SpoolStats } from './durable-spool';
 
 export interface DurableReadingSinkOptions {
   store: TimeSeriesStore;

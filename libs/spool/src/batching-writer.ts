@@ -1,6 +1,6 @@
 import type { Reading } from '@ioc/contracts';
-import { InvalidReadingError } from './errors';
-import type { TimeSeriesStore } from './time-series-store';
+import { InvalidReadingError } from '@ioc/timeseries';
+import type { TimeSeriesStore } from '@ioc/timeseries';
 
 export interface BatchingWriterOptions {
   /** Write as soon as this many readings are queued; 1000 by default. */

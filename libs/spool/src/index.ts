@@ -1,0 +1,3 @@
+export * from './durable-spool';
+export * from './batching-writer';
+export * from './durable-reading-sink';
