@@ -39,7 +39,7 @@ interface IngestStatsBody {
   rejected: Record<string, number>;
   spool: { records: number; bytes: number; maxBytes: number; full: boolean };
   storage: { failedWrites: number; queued: number };
-  alerts?: Array<{ code: string }>;
+  healthConditions?: Array<{ code: string }>;
 }
 const ingestStats = async (platform: RunningPlatform): Promise<IngestStatsBody> =>
   (await getJson(`${platform.httpUrl}/api/v1/ingest/stats`)).body as unknown as IngestStatsBody;
@@ -210,7 +210,7 @@ describeWithInfluxd('durability against a real influxd', () => {
         'spool-full counted',
       );
       expect(stats.spool.bytes).toBeGreaterThan(stats.spool.maxBytes * 0.9);
-      expect(stats.alerts?.map((a) => a.code)).toContain('spool-full');
+      expect(stats.healthConditions?.map((a) => a.code)).toContain('spool-full');
       const metrics = await (await fetch(`${platform.httpUrl}/metrics`)).text();
       expect(metrics).toMatch(/^ioc_ingest_rejected_total\{reason="spool-full"\} [1-9]/m);
       expect(metrics).toMatch(/^ioc_spool_bytes [1-9]/m);

@@ -125,7 +125,7 @@ export interface IngestStatsView {
     full: boolean;
   };
   storage: { queued: number; written: number; failedWrites: number; rejected: number; failing: boolean };
-  alerts: { code: string }[];
+  healthConditions: { code: string }[];
 }
 
 /** Order of the variants in round `round` (0-based): rotated each round so none always goes first. */

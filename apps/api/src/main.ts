@@ -20,6 +20,7 @@ async function main(): Promise<void> {
       logger,
       settings: {
         brokerUrl: env.IOC_BROKER_URL,
+        nodeId: env.IOC_NODE_ID,
         internalSecret: env.IOC_INTERNAL_SECRET,
         historyMaxPoints: env.IOC_HISTORY_MAX_POINTS,
       },

@@ -1,4 +1,4 @@
-import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/contracts';
+import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
 import { brokerEnvSchema, startIngestBroker, writeBatchDefaults } from '@ioc/ingest';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';

@@ -27,8 +27,12 @@ export const INTERNAL_REJECTIONS_TOPIC = '$internal/ioc/v1/rejections';
 export const INTERNAL_INGEST_STATS_TOPIC = '$internal/ioc/v1/ingest-stats';
 /** Username platform services (API, workers) log in with; only they may use `$internal/…`. */
 export const INTERNAL_USERNAME = 'ioc-internal';
-/** Internal secret on a developer's machine; production sets IOC_INTERNAL_SECRET. */
-export const DEVELOPMENT_INTERNAL_SECRET = 'ioc-dev-internal-secret';
+/**
+ * Client ids starting with this prefix belong to platform services (`ioc-api-1`, …): only a client
+ * logged in as INTERNAL_USERNAME with the internal secret may use one; the broker refuses any
+ * other with CONNACK 2 (identifier rejected), so no device can take over a service's session.
+ */
+export const SERVICE_CLIENT_ID_PREFIX = 'ioc-';
 
 export function deviceTopic(
   domain: Domain,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/contracts';
+import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
 import { envField } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/timeseries';
 

@@ -1,19 +1,20 @@
 import type { BatchingWriterStats, SpoolStats } from '@ioc/spool';
-import { DOMAINS, type Domain, REJECTION_REASONS, type RejectionReason } from '@ioc/contracts';
-
-/** A condition operators must see: raised while it holds, cleared when it no longer does. */
-export interface PlatformAlert {
-  code: 'spool-filling' | 'spool-full' | 'store-unavailable';
-  severity: 'warning' | 'critical';
-  message: string;
-}
+import {
+  DOMAINS,
+  type Domain,
+  type HealthCondition,
+  type IngestStatsMessage,
+  REJECTION_REASONS,
+  type RejectionReason,
+} from '@ioc/contracts';
 
 /** Spool fill ratio from which operators are warned that the store is not keeping up. */
 export const SPOOL_WARNING_RATIO = 0.8;
-/** How long after the last refusal the spool-full alert stays raised. */
+/** How long after the last refusal the spool-full condition stays raised. */
 const SPOOL_FULL_HOLD_MS = 30_000;
 
-export interface IngestStatsSnapshot {
+/** The broker's counters, as published on `$internal/ioc/v1/ingest-stats` (`ingestStatsSchema`). */
+export interface IngestStatsSnapshot extends IngestStatsMessage {
   startedAt: string;
   accepted: Record<Domain, number>;
   acceptedTotal: number;
@@ -23,7 +24,8 @@ export interface IngestStatsSnapshot {
   spool: SpoolStats;
   storage: BatchingWriterStats;
   connectedClients: number;
-  alerts: PlatformAlert[];
+  offlineSessions?: { clients: number; subscriptions: number };
+  healthConditions: HealthCondition[];
 }
 
 /** Counters of what ingest accepted and refused, by domain and by reason. */
@@ -46,7 +48,9 @@ export class IngestStats {
     if (reason === 'spool-full') this.lastSpoolFullAt = Date.now();
   }
 
-  snapshot(extra: Pick<IngestStatsSnapshot, 'spool' | 'storage' | 'connectedClients'>): IngestStatsSnapshot {
+  snapshot(
+    extra: Pick<IngestStatsSnapshot, 'spool' | 'storage' | 'connectedClients' | 'offlineSessions'>,
+  ): IngestStatsSnapshot {
     const sum = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
     return {
       startedAt: this.startedAt,
@@ -55,33 +59,36 @@ export class IngestStats {
       rejected: { ...this.rejected },
       rejectedTotal: sum(this.rejected),
       ...extra,
-      alerts: this.alerts(extra),
+      healthConditions: this.healthConditions(extra),
     };
   }
 
-  private alerts({ spool, storage }: Pick<IngestStatsSnapshot, 'spool' | 'storage'>): PlatformAlert[] {
-    const alerts: PlatformAlert[] = [];
+  private healthConditions({
+    spool,
+    storage,
+  }: Pick<IngestStatsSnapshot, 'spool' | 'storage'>): HealthCondition[] {
+    const conditions: HealthCondition[] = [];
     const percent = Math.round((spool.bytes / spool.maxBytes) * 100);
     if (spool.full || Date.now() - this.lastSpoolFullAt < SPOOL_FULL_HOLD_MS) {
-      alerts.push({
+      conditions.push({
         code: 'spool-full',
         severity: 'critical',
         message: `ingest spool full (${percent} %): device publishes are being refused until the store catches up`,
       });
     } else if (spool.bytes >= spool.maxBytes * SPOOL_WARNING_RATIO) {
-      alerts.push({
+      conditions.push({
         code: 'spool-filling',
         severity: 'warning',
         message: `ingest spool ${percent} % full: the store is not keeping up`,
       });
     }
     if (storage.failing) {
-      alerts.push({
+      conditions.push({
         code: 'store-unavailable',
         severity: 'critical',
         message: `time-series store writes failing (${storage.lastError ?? 'unknown error'}); readings wait in the spool`,
       });
     }
-    return alerts;
+    return conditions;
   }
 }

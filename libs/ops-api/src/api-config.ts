@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/contracts';
+import { DEVELOPMENT_INTERNAL_SECRET, NODE_ID_PATTERN } from '@ioc/bus';
 import { envField } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/timeseries';
 
@@ -16,6 +16,11 @@ export const apiEnvSchema = storageEnvSchema.extend({
     .min(16)
     .default(DEVELOPMENT_INTERNAL_SECRET)
     .describe('Shared secret of platform services on the broker (user ioc-internal); secret'),
+  IOC_NODE_ID: z
+    .string()
+    .regex(NODE_ID_PATTERN, 'lower-case letters, digits and "-", 1-32 characters')
+    .default('1')
+    .describe("This API node's id, unique among API nodes: its broker client id is ioc-api-<id>"),
   IOC_SEEDS_DIR: z
     .string()
     .optional()
@@ -28,6 +33,8 @@ export type ApiEnv = z.infer<typeof apiEnvSchema>;
 /** What the API module needs at run time, resolved from the environment by the app. */
 export interface OpsApiSettings {
   brokerUrl: string;
+  /** IOC_NODE_ID: names this node's reserved broker client id. */
+  nodeId: string;
   internalSecret: string;
   historyMaxPoints: number;
 }

@@ -87,7 +87,10 @@ export interface RunningPlatform {
   dataDir: string;
   /** The current broker process (replaced by restartBroker). */
   readonly broker: ServiceProcess;
-  api: ServiceProcess;
+  /** The current API process (replaced by restartApi). */
+  readonly api: ServiceProcess;
+  /** Stops the API with `signal` (SIGTERM: a clean shutdown) and starts it again with the same settings. */
+  restartApi(signal?: NodeJS.Signals): Promise<void>;
   /** Kills the broker with `signal` (SIGKILL: no chance to flush anything) and waits for it to die. */
   killBroker(signal?: NodeJS.Signals): Promise<void>;
   /** Starts the broker again on the same port and data directory. */
@@ -135,7 +138,13 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     get broker() {
       return broker;
     },
-    api,
+    get api() {
+      return api;
+    },
+    async restartApi(signal: NodeJS.Signals = 'SIGTERM') {
+      await api.stop(signal);
+      api = await startService(API_ENTRY, env, 'API listening');
+    },
     async killBroker(signal: NodeJS.Signals = 'SIGKILL') {
       await broker.stop(signal);
     },

@@ -17,6 +17,11 @@ import { RejectionReporter } from './rejection-reporter';
 /** Readings per internal live message: a bound on one message's size (~0.4 MB). */
 const LIVE_BATCH = 1000;
 
+/** aedes-persistence's count of sessions kept for absent clients (aedes types `persistence` as any). */
+interface OfflineCounter {
+  countOffline(): Promise<{ subsCount: number; clientsCount: number }>;
+}
+
 export interface IngestBrokerOptions {
   host: string;
   port: number;
@@ -110,8 +115,18 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     logger.warn({ clientId: client.id, err: error.message }, 'connection error');
   });
 
+  // Sessions kept for clients that are away (clean=false): counted by the persistence, asynchronously.
+  let offlineSessions: IngestStatsSnapshot['offlineSessions'];
+  const countOfflineSessions = (): void => {
+    (broker as unknown as { persistence: OfflineCounter }).persistence.countOffline().then(
+      ({ clientsCount, subsCount }) => {
+        offlineSessions = { clients: clientsCount, subscriptions: subsCount };
+      },
+      (error: Error) => logger.warn({ err: error.message }, 'counting offline sessions failed'),
+    );
+  };
   const snapshot = (): IngestStatsSnapshot =>
-    stats.snapshot({ ...sink.stats(), connectedClients: broker.connectedClients });
+    stats.snapshot({ ...sink.stats(), connectedClients: broker.connectedClients, offlineSessions });
   const publishStats = (): void =>
     broker.publish(
       {
@@ -124,21 +139,24 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       },
       () => undefined,
     );
-  // Raised and cleared alerts go to the log as they change; the stats carry the current set.
+  // Raised and cleared health conditions go to the log as they change; the stats carry the current set.
   let raised = new Set<string>();
-  const reviewAlerts = (): void => {
-    const current = snapshot().alerts;
-    for (const alert of current) {
-      if (!raised.has(alert.code))
-        logger.error({ alert: alert.code, severity: alert.severity }, alert.message);
+  const reviewHealthConditions = (): void => {
+    const current = snapshot().healthConditions;
+    for (const condition of current) {
+      if (!raised.has(condition.code))
+        logger.error({ healthCondition: condition.code, severity: condition.severity }, condition.message);
     }
     for (const code of raised) {
-      if (!current.some((a) => a.code === code)) logger.info({ alert: code }, 'alert cleared');
+      if (!current.some((c) => c.code === code))
+        logger.info({ healthCondition: code }, 'health condition cleared');
     }
-    raised = new Set(current.map((a) => a.code));
+    raised = new Set(current.map((c) => c.code));
   };
+  countOfflineSessions();
   const statsTimer = setInterval(() => {
-    reviewAlerts();
+    countOfflineSessions();
+    reviewHealthConditions();
     publishStats();
   }, options.statsIntervalMs);
   statsTimer.unref();

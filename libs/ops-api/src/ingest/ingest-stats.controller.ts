@@ -1,7 +1,7 @@
 import { Controller, Get, Header, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { InternalBusRepository } from '../live/internal-bus.repository';
-import { type IngestStatsView, renderPrometheus } from './prometheus-metrics';
+import { renderPrometheus } from './prometheus-metrics';
 
 @ApiTags('ingest')
 @Controller()
@@ -10,9 +10,11 @@ export class IngestStatsController {
 
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4')
-  @ApiOperation({ summary: 'Prometheus metrics: ingest counters, spool depth, store health, raised alerts' })
+  @ApiOperation({
+    summary: 'Prometheus metrics: ingest counters, spool depth, store health, raised health conditions',
+  })
   metrics(): string {
-    return renderPrometheus(this.bus.latestIngestStats() as IngestStatsView | null, {
+    return renderPrometheus(this.bus.latestIngestStats(), {
       brokerConnected: this.bus.connected,
     });
   }

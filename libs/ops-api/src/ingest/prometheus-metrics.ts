@@ -1,17 +1,12 @@
-/** The part of the broker's ingest stats (internal topic) that the metrics endpoint exposes. */
-export interface IngestStatsView {
-  accepted: Record<string, number>;
-  rejected: Record<string, number>;
-  spool: { records: number; bytes: number; maxBytes: number; commits: number; committedRecords: number };
-  storage: { queued: number; written: number; failedWrites: number; rejected: number; failing: boolean };
-  connectedClients: number;
-  alerts: Array<{ code: string; severity: string }>;
-}
+import type { IngestStatsMessage } from '@ioc/contracts';
 
 type Sample = [labels: Record<string, string>, value: number];
 
 /** Prometheus text exposition (version 0.0.4) of the ingest counters and gauges. */
-export function renderPrometheus(stats: IngestStatsView | null, apiUp: { brokerConnected: boolean }): string {
+export function renderPrometheus(
+  stats: IngestStatsMessage | null,
+  apiUp: { brokerConnected: boolean },
+): string {
   const lines: string[] = [];
   const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Sample[]): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -56,11 +51,19 @@ export function renderPrometheus(stats: IngestStatsView | null, apiUp: { brokerC
     metric('ioc_broker_connected_clients', 'gauge', 'MQTT clients connected to the broker', [
       [{}, stats.connectedClients],
     ]);
+    if (stats.offlineSessions) {
+      metric(
+        'ioc_broker_offline_sessions',
+        'gauge',
+        'Sessions the broker keeps for absent clients (clean=false)',
+        [[{}, stats.offlineSessions.clients]],
+      );
+    }
     metric(
-      'ioc_platform_alert',
+      'ioc_health_condition',
       'gauge',
-      'Platform alerts currently raised (1 per alert)',
-      stats.alerts.map((a) => [{ code: a.code, severity: a.severity }, 1] as Sample),
+      'Health conditions of the platform currently raised (1 per condition): spool filling or full, store unavailable',
+      stats.healthConditions.map((c) => [{ code: c.code, severity: c.severity }, 1] as Sample),
     );
   }
   return `${lines.join('\n')}\n`;

@@ -1,0 +1,185 @@
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import type { z } from 'zod';
+import {
+  INTERNAL_INGEST_STATS_TOPIC,
+  INTERNAL_READINGS_TOPIC,
+  INTERNAL_REJECTIONS_TOPIC,
+  INTERNAL_USERNAME,
+  type IngestStatsMessage,
+  type RejectionNotice,
+  ingestStatsSchema,
+  rejectionNoticeSchema,
+} from '@ioc/contracts';
+import type { Logger } from '@ioc/runtime';
+import { firstIssue, ReadingBatch, type InvalidBusMessage } from './reading-batch';
+import { isServiceClientId } from './service-client-id';
+
+/** What a service wants from the bus; only the topics with a handler are subscribed. */
+export interface InternalBusHandlers {
+  /** Each relayed group commit of the spool; decoded and validated on first use of `.readings`. */
+  readings?: (batch: ReadingBatch) => void;
+  /** Each refused device message (or refused part of one). */
+  rejection?: (notice: RejectionNotice) => void;
+  /** The broker's counters (retained: the latest arrives right after subscribing). */
+  ingestStats?: (stats: IngestStatsMessage) => void;
+}
+
+export interface InternalBusClientOptions {
+  /** The platform's broker, e.g. `mqtt://127.0.0.1:1883`. */
+  brokerUrl: string;
+  /**
+   * This service node's reserved client id (`serviceClientId('api', nodeId)`): stable across
+   * restarts, unique per node, usable only with the internal login.
+   */
+  clientId: string;
+  /** The internal secret (`IOC_INTERNAL_SECRET`). */
+  secret: string;
+  logger: Logger;
+  /** Delay between reconnection attempts; 1 000 ms by default. */
+  reconnectPeriodMs?: number;
+}
+
+/** Messages received and refused per internal topic since the client was created. */
+export interface InternalBusStats {
+  received: Record<string, number>;
+  invalid: Record<string, number>;
+}
+
+/** Log at most this many invalid internal messages per minute; the counters see them all. */
+const INVALID_LOG_BURST = 5;
+const INVALID_LOG_WINDOW_MS = 60_000;
+
+/**
+ * A platform service's connection to the internal bus (`$internal/…` topics on the platform's
+ * broker), free of any framework: the API, a future alert engine or the console's server use it
+ * alike.
+ *
+ * Session: clean (`clean: true`) under a stable reserved client id. The live feed is live: what
+ * is relayed while a service is away is not queued for it (the durable record of every reading
+ * is the spool and the store), so restarting a service leaves no session behind on the broker,
+ * and a node that never comes back leaves nothing that grows with the readings. Consumers that
+ * must see every reading (the alert engine) read the spool through a durable cursor instead.
+ *
+ * Every payload is validated against its schema in `@ioc/contracts` (`internal-bus.ts`); what
+ * does not parse is counted (`stats().invalid`), logged and dropped, never handed to a handler.
+ */
+export class InternalBusClient {
+  private readonly client: MqttClient;
+  private readonly counters: InternalBusStats = { received: {}, invalid: {} };
+  private invalidLogWindowStart = 0;
+  private invalidLogged = 0;
+
+  private constructor(
+    private readonly options: InternalBusClientOptions,
+    private readonly handlers: InternalBusHandlers,
+  ) {
+    if (!isServiceClientId(options.clientId)) {
+      throw new RangeError(
+        `internal bus client id "${options.clientId}" is not a reserved service client id (ioc-<role>-<node id>)`,
+      );
+    }
+    const mqttOptions: IClientOptions = {
+      clientId: options.clientId,
+      username: INTERNAL_USERNAME,
+      password: options.secret,
+      clean: true,
+      // Subscriptions are made again on every connect (a clean session starts with none).
+      resubscribe: false,
+      reconnectPeriod: options.reconnectPeriodMs ?? 1000,
+    };
+    this.client = connect(options.brokerUrl, mqttOptions);
+    this.client.on('connect', () => this.onConnect());
+    this.client.on('error', (error) =>
+      options.logger.warn({ err: error.message, clientId: options.clientId }, 'broker connection error'),
+    );
+    this.client.on('message', (topic, payload) => this.dispatch(topic, payload));
+  }
+
+  /** Connects (and keeps reconnecting) in the background; handlers run as messages arrive. */
+  static connect(options: InternalBusClientOptions, handlers: InternalBusHandlers): InternalBusClient {
+    return new InternalBusClient(options, handlers);
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  stats(): InternalBusStats {
+    return { received: { ...this.counters.received }, invalid: { ...this.counters.invalid } };
+  }
+
+  /** Disconnects cleanly (DISCONNECT sent, so the broker publishes no will and keeps no session). */
+  async close(): Promise<void> {
+    await this.client.endAsync();
+  }
+
+  private onConnect(): void {
+    const { logger, brokerUrl, clientId } = this.options;
+    logger.info({ brokerUrl, clientId }, 'connected to the internal bus');
+    const topics: Record<string, { qos: 0 | 1 }> = {};
+    if (this.handlers.readings) topics[INTERNAL_READINGS_TOPIC] = { qos: 1 };
+    if (this.handlers.rejection) topics[INTERNAL_REJECTIONS_TOPIC] = { qos: 0 };
+    if (this.handlers.ingestStats) topics[INTERNAL_INGEST_STATS_TOPIC] = { qos: 0 };
+    if (Object.keys(topics).length === 0) return;
+    this.client.subscribe(topics, (error, granted) => {
+      if (error) logger.error({ err: error }, 'internal subscription failed');
+      for (const grant of granted ?? []) {
+        if (grant.qos === 0x80)
+          logger.error({ topic: grant.topic }, 'internal subscription refused by the broker');
+      }
+    });
+  }
+
+  private dispatch(topic: string, payload: Buffer): void {
+    this.counters.received[topic] = (this.counters.received[topic] ?? 0) + 1;
+    const onInvalid = (problem: InvalidBusMessage): void => this.invalid(topic, problem);
+    switch (topic) {
+      case INTERNAL_READINGS_TOPIC:
+        this.handlers.readings?.(new ReadingBatch(payload, onInvalid));
+        return;
+      case INTERNAL_REJECTIONS_TOPIC: {
+        const notice = parseJson(payload, rejectionNoticeSchema, onInvalid);
+        if (notice) this.handlers.rejection?.(notice);
+        return;
+      }
+      case INTERNAL_INGEST_STATS_TOPIC: {
+        const stats = parseJson(payload, ingestStatsSchema, onInvalid);
+        if (stats) this.handlers.ingestStats?.(stats);
+        return;
+      }
+      default:
+        onInvalid({ detail: 'not a topic this client subscribed to' });
+    }
+  }
+
+  private invalid(topic: string, problem: InvalidBusMessage): void {
+    this.counters.invalid[topic] = (this.counters.invalid[topic] ?? 0) + 1;
+    const now = Date.now();
+    if (now - this.invalidLogWindowStart > INVALID_LOG_WINDOW_MS) {
+      this.invalidLogWindowStart = now;
+      this.invalidLogged = 0;
+    }
+    if (this.invalidLogged++ < INVALID_LOG_BURST) {
+      this.options.logger.error({ topic, detail: problem.detail }, 'invalid internal message dropped');
+    }
+  }
+}
+
+/** JSON.parse + schema; undefined (after reporting why) when either fails. */
+function parseJson<T>(
+  payload: Buffer,
+  schema: z.ZodType<T>,
+  onInvalid: (problem: InvalidBusMessage) => void,
+): T | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(payload.toString('utf8'));
+  } catch (error) {
+    onInvalid({ detail: `not JSON: ${(error as Error).message}` });
+    return undefined;
+  }
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  onInvalid({ detail: firstIssue(parsed.error) });
+  return undefined;
+}

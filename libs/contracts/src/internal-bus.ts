@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { DEVICE_TYPES, type DeviceType } from './device-types';
+import { DOMAINS } from './domains';
+import { READING_KINDS } from './reading';
+import { REJECTION_REASONS } from './rejections';
+import { INTERNAL_INGEST_STATS_TOPIC, INTERNAL_READINGS_TOPIC, INTERNAL_REJECTIONS_TOPIC } from './topics';
+
+/*
+ * The internal bus: `$internal/…` topics on the platform's own broker, between platform services
+ * (broker → API, later → alert engine, console server). Every payload has a schema here; every
+ * consumer validates what it receives with it (libs/bus does) and drops what does not parse.
+ *
+ * The schemas are tolerant readers: fields a newer producer added are ignored (stripped), but every
+ * field named here must have the type named here. So a broker one version ahead of an API does not
+ * break its live feed, while a malformed or forged message is refused.
+ */
+
+const finite = z.number().refine(Number.isFinite, 'not a finite number');
+const count = z.number().int().nonnegative();
+
+/** `Reading` (reading.ts) as it travels on the bus; `ts` is epoch milliseconds. */
+export const readingSchema = z.object({
+  deviceId: z.string().min(1),
+  deviceType: z.enum(DEVICE_TYPES as [DeviceType, ...DeviceType[]]),
+  domain: z.enum(DOMAINS),
+  kind: z.enum(READING_KINDS),
+  areaId: z.string().min(1),
+  areaPath: z.array(z.string()),
+  location: z.object({ lat: finite, lon: finite }),
+  ts: z.number().int(),
+  seq: count.optional(),
+  event: z.string().optional(),
+  metrics: z.record(z.string(), z.union([finite, z.boolean(), z.string()])),
+});
+
+/**
+ * Payload of `$internal/ioc/v1/readings`: the readings of one group commit of the durable spool,
+ * in spool order, at most 1 000 per message (the broker's LIVE_BATCH).
+ */
+export const readingBatchSchema = z.array(readingSchema);
+
+/**
+ * Payload of `$internal/ioc/v1/rejections`: one refused message (or part of one), for operators'
+ * live view. `deviceId` is null when the topic did not name a known device.
+ */
+export const rejectionNoticeSchema = z.object({
+  reason: z.enum(REJECTION_REASONS),
+  detail: z.string(),
+  topic: z.string(),
+  at: z.string(),
+  deviceId: z.string().nullable(),
+  clientId: z.string().nullable(),
+});
+export type RejectionNotice = z.infer<typeof rejectionNoticeSchema>;
+
+/** Codes of the platform's own health conditions (not threshold alerts: those are rules' alerts). */
+export const HEALTH_CONDITION_CODES = ['spool-filling', 'spool-full', 'store-unavailable'] as const;
+export type HealthConditionCode = (typeof HEALTH_CONDITION_CODES)[number];
+
+/**
+ * A condition of the platform itself that operators must see (the spool filling up, the store
+ * down): raised while it holds, cleared when it no longer does. Distinct from a threshold alert,
+ * which a rule raises about what a device measured.
+ */
+export const healthConditionSchema = z.object({
+  code: z.enum(HEALTH_CONDITION_CODES),
+  severity: z.enum(['warning', 'critical']),
+  message: z.string(),
+});
+export type HealthCondition = z.infer<typeof healthConditionSchema>;
+
+/**
+ * Payload of `$internal/ioc/v1/ingest-stats` (retained, every `IOC_STATS_INTERVAL_MS`): the
+ * broker's counters since it started. `accepted` is by domain, `rejected` by rejection reason.
+ */
+export const ingestStatsSchema = z.object({
+  startedAt: z.string(),
+  accepted: z.record(z.string(), count),
+  acceptedTotal: count,
+  rejected: z.record(z.string(), count),
+  rejectedTotal: count,
+  /** The durable spool between acknowledgement and store: its depth is the store's backlog. */
+  spool: z.object({
+    records: count,
+    bytes: count,
+    maxBytes: count,
+    segments: count,
+    commits: count,
+    committedRecords: count,
+    full: z.boolean(),
+  }),
+  storage: z.object({
+    queued: count,
+    written: count,
+    failedWrites: count,
+    rejected: count,
+    failing: z.boolean(),
+    lastError: z.string().optional(),
+  }),
+  connectedClients: count,
+  /** Sessions the broker keeps for clients that are not connected (clean=false), and their subscriptions. */
+  offlineSessions: z.object({ clients: count, subscriptions: count }).optional(),
+  healthConditions: z.array(healthConditionSchema),
+});
+export type IngestStatsMessage = z.infer<typeof ingestStatsSchema>;
+
+/** Every internal topic with the schema of its payload (JSON). */
+export const INTERNAL_TOPIC_SCHEMAS = {
+  [INTERNAL_READINGS_TOPIC]: readingBatchSchema,
+  [INTERNAL_REJECTIONS_TOPIC]: rejectionNoticeSchema,
+  [INTERNAL_INGEST_STATS_TOPIC]: ingestStatsSchema,
+} as const;
