@@ -4,6 +4,12 @@ import tseslint from 'typescript-eslint';
 const DEP_CONSTRAINTS = [
   // Nothing imports an app: apps are wiring only.
   { sourceTag: '*', notDependOnLibsWithTags: ['type:app'] },
+  // Scopes: shared code (contracts, runtime) stands alone; the browser gets shared code only;
+  // backend and tools build on shared and backend; tests and benchmarks may use anything.
+  { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+  { sourceTag: 'scope:frontend', onlyDependOnLibsWithTags: ['scope:shared', 'scope:frontend'] },
+  { sourceTag: 'scope:backend', onlyDependOnLibsWithTags: ['scope:shared', 'scope:backend'] },
+  { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:shared', 'scope:backend', 'scope:tools'] },
   { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
   { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:contracts'] },
   // A repository may build on another (the spool's writer drains into the time-series port).
@@ -44,16 +50,47 @@ export default [
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
   {
-    ignores: [
-      '**/node_modules',
-      '**/dist',
-      '**/data',
-      'tmp',
-      '.nx',
-      '**/jest.config.js',
-      'jest.preset.js',
-      'scripts/**',
-    ],
+    ignores: ['**/node_modules', '**/dist', '**/data', 'tmp', '.nx', '**/jest.config.js', 'jest.preset.js'],
+  },
+  {
+    // The launcher and the TypeScript loader are plain CommonJS run by Node.
+    files: ['scripts/**/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+        process: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+      },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // Contracts are browser-safe and framework-free: zod and each other, nothing else; no Node
+    // globals (a browser has no Buffer or process).
+    files: ['libs/contracts/src/**/*.ts'],
+    ignores: ['libs/contracts/src/**/*.spec.ts', 'libs/contracts/src/spec-support.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^(?!zod$|\\.\\.?/)', message: 'contracts may import zod and their own files only' },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'Buffer', message: 'not in browsers: use Uint8Array / TextDecoder' },
+        { name: 'process', message: 'contracts read no environment' },
+        { name: 'require', message: 'contracts import zod and their own files only' },
+        { name: '__dirname', message: 'contracts touch no files' },
+      ],
+    },
   },
   {
     files: ['**/*.ts'],
@@ -99,7 +136,13 @@ export default [
           allow: [],
           depConstraints: DEP_CONSTRAINTS.map((c) =>
             'onlyDependOnLibsWithTags' in c && c.sourceTag !== 'type:contracts'
-              ? { ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'type:testing'] }
+              ? {
+                  ...c,
+                  onlyDependOnLibsWithTags: [
+                    ...c.onlyDependOnLibsWithTags,
+                    c.sourceTag.startsWith('scope:') ? 'scope:test' : 'type:testing',
+                  ],
+                }
               : c,
           ),
         },

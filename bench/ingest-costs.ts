@@ -16,11 +16,10 @@ import {
   parsePayload,
   parsePayloadWithZod,
   type Reading,
-  ReadingJsonEncoder,
 } from '@ioc/contracts';
 import { IngestPipeline, jsonArray } from '@ioc/ingest';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
-import { DurableSpool } from '@ioc/spool';
+import { DurableSpool, ReadingJsonEncoder } from '@ioc/spool';
 import { createTimeSeriesStore, EmbeddedTimeSeriesStore, InfluxTimeSeriesStore } from '@ioc/timeseries';
 import { influxdAvailable, startInfluxd } from '@ioc/testing';
 import { distribution, machineInfo, median, onInterrupt, round, table, treeState } from './lib/common';

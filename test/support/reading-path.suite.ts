@@ -220,6 +220,63 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
     }
   });
 
+  it('combines the filters of one live subscription as an intersection, and sends a reading once per socket', async () => {
+    const counter = firstDevice('traffic-counter');
+    const district = registry.areaPath(counter.areaId)[1];
+    if (!district) throw new Error('the counter sits directly under the root');
+    const station = registry
+      .listDevices({ domain: 'env' })
+      .find((d) => d.type === 'noise-meter' && registry.areaPath(d.areaId).includes(district));
+    if (!station) throw new Error(`no noise meter in ${district} in the seeds`);
+    const [trafficHere, envHere, both] = [
+      await liveClient(platform.httpUrl),
+      await liveClient(platform.httpUrl),
+      await liveClient(platform.httpUrl),
+    ];
+    try {
+      expect(await trafficHere.subscribe({ domain: 'traffic', area: district })).toEqual({
+        ok: true,
+        rooms: [`domain:traffic/area:${district}`],
+      });
+      expect((await envHere.subscribe({ domain: 'env', area: district })).ok).toBe(true);
+      // Overlapping subscriptions on one socket: still one event per reading.
+      expect((await both.subscribe({ domain: 'traffic' })).ok).toBe(true);
+      expect((await both.subscribe({ area: district })).ok).toBe(true);
+      // A device outside the domain it is combined with is refused, not silently empty.
+      expect(await envHere.subscribe({ domain: 'env', device: counter.id })).toEqual({
+        ok: false,
+        error: `device: "${counter.id}" is in domain "traffic", not "env"`,
+      });
+
+      const trafficTs = nextTs();
+      await publisher.publishAsync(
+        deviceTopic('traffic', counter.id, 'telemetry'),
+        JSON.stringify({ ts: trafficTs, metrics: { intensity: 7 } }),
+        { qos: 1 },
+      );
+      // Published after the traffic reading was acknowledged, so relayed after it: once the env
+      // reading reached the env subscriber, the traffic reading would have too.
+      const envTs = nextTs();
+      await publisher.publishAsync(
+        deviceTopic('env', station.id, 'telemetry'),
+        JSON.stringify({ ts: envTs, metrics: { laeq: 55 } }),
+        { qos: 1 },
+      );
+      await eventually(
+        async () => trafficHere.readings.find((r) => r.ts === trafficTs),
+        10_000,
+        'traffic here',
+      );
+      await eventually(async () => envHere.readings.find((r) => r.ts === envTs), 10_000, 'env here');
+      await eventually(async () => both.readings.find((r) => r.ts === envTs), 10_000, 'env on both');
+      expect(envHere.readings.filter((r) => r.deviceId === counter.id)).toEqual([]);
+      expect(trafficHere.readings.filter((r) => r.deviceId === station.id)).toEqual([]);
+      expect(both.readings.filter((r) => r.ts === trafficTs || r.ts === envTs)).toHaveLength(2);
+    } finally {
+      for (const client of [trafficHere, envHere, both]) client.close();
+    }
+  });
+
   it('refuses live subscriptions to unknown areas and malformed requests', async () => {
     const live = await liveClient(platform.httpUrl);
     try {

@@ -6,5 +6,5 @@ export * from './reading';
 export * from './registry-entities';
 export * from './rejections';
 export * from './topics';
-export * from './reading-json';
 export * from './internal-bus';
+export * from './live-events';

@@ -1,5 +1,4 @@
 export * from './api-config';
-export * from './live/live-events';
 export * from './openapi';
 export * from './ops-api.module';
 export * from './registry-port';

@@ -1,8 +1,9 @@
-import { type Reading, ReadingJsonEncoder } from '@ioc/contracts';
+import type { Reading } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import { BatchingWriter, type BatchingWriterStats } from './batching-writer';
 import { DurableSpool, SpoolFullError, type SpoolStats } from './durable-spool';
+import { ReadingJsonEncoder } from './reading-json';
 
 export interface DurableReadingSinkOptions {
   store: TimeSeriesStore;

@@ -8,35 +8,18 @@ import {
 } from '@nestjs/websockets';
 import type { Subscription } from 'rxjs';
 import type { Namespace, Socket } from 'socket.io';
-import { z } from 'zod';
-import { DOMAINS, type Reading, isDeviceId } from '@ioc/contracts';
+import {
+  type ClientToServerEvents,
+  LIVE_REJECTIONS_ROOM,
+  type LiveAck,
+  liveRoomOf,
+  liveRoomsFor,
+  liveSubscriptionSchema,
+  type ServerToClientEvents,
+} from '@ioc/contracts';
 import type { RegistryReader } from '../registry-port';
 import { DEVICE_REGISTRY } from '../tokens';
 import { InternalBusRepository } from './internal-bus.repository';
-import type { LiveAck, ServerToClientEvents } from './live-events';
-
-const subscriptionSchema = z
-  .strictObject({
-    domain: z.enum(DOMAINS).optional(),
-    area: z.string().max(128).optional(),
-    device: z.string().refine(isDeviceId, 'malformed device id').optional(),
-    rejections: z.boolean().optional(),
-  })
-  .refine(
-    (s) => s.domain ?? s.area ?? s.device ?? s.rejections,
-    'name a domain, an area, a device or rejections',
-  );
-
-const REJECTIONS_ROOM = 'rejections';
-
-/** Rooms a reading is delivered to; socket.io sends it once to a socket in several of them. */
-export function roomsFor(reading: Reading): string[] {
-  return [
-    `domain:${reading.domain}`,
-    `device:${reading.deviceId}`,
-    ...reading.areaPath.map((a) => `area:${a}`),
-  ];
-}
 
 /** Whether any socket is in a room other than its own (every socket is in a room named by its id). */
 function anySubscription(adapter: Namespace['adapter']): boolean {
@@ -45,13 +28,14 @@ function anySubscription(adapter: Namespace['adapter']): boolean {
 }
 
 /**
- * Operators' live map feed, namespace `/live`. A client emits `subscribe` with a domain, an area
- * (sub-areas included) or a device, gets an ack with its rooms, then a `reading` event for every
- * matching reading as the broker ingests it.
+ * Operators' live map feed, namespace `/live` (events typed in `@ioc/contracts` live-events.ts).
+ * A client emits `subscribe` with a domain, an area (sub-areas included), a device, or several of
+ * them — combined as an intersection — gets an ack with its room, then a `reading` event for
+ * every matching reading as the broker ingests it, once per reading whatever it subscribed to.
  */
 @WebSocketGateway({ namespace: '/live', cors: { origin: true } })
 export class LiveGateway implements OnModuleInit, OnModuleDestroy {
-  @WebSocketServer() private readonly namespace!: Namespace<Record<string, never>, ServerToClientEvents>;
+  @WebSocketServer() private readonly namespace!: Namespace<ClientToServerEvents, ServerToClientEvents>;
   private subscriptions: Subscription[] = [];
 
   constructor(
@@ -67,12 +51,12 @@ export class LiveGateway implements OnModuleInit, OnModuleDestroy {
         if (!anySubscription(this.namespace.adapter)) return;
         const occupied = this.namespace.adapter.rooms;
         for (const reading of batch.readings) {
-          const rooms = roomsFor(reading).filter((room) => occupied.has(room));
+          const rooms = liveRoomsFor(reading).filter((room) => occupied.has(room));
           if (rooms.length > 0) this.namespace.to(rooms).emit('reading', reading);
         }
       }),
       this.bus.rejections$.subscribe((rejection) =>
-        this.namespace.to(REJECTIONS_ROOM).emit('rejection', rejection),
+        this.namespace.to(LIVE_REJECTIONS_ROOM).emit('rejection', rejection),
       ),
     ];
   }
@@ -98,7 +82,7 @@ export class LiveGateway implements OnModuleInit, OnModuleDestroy {
   }
 
   private roomsOf(body: unknown): LiveAck {
-    const parsed = subscriptionSchema.safeParse(body);
+    const parsed = liveSubscriptionSchema.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       return {
@@ -109,14 +93,19 @@ export class LiveGateway implements OnModuleInit, OnModuleDestroy {
     const { domain, area, device, rejections } = parsed.data;
     if (area !== undefined && !this.registry.getArea(area))
       return { ok: false, error: `area: unknown area "${area}"` };
-    if (device !== undefined && !this.registry.getDevice(device)) {
-      return { ok: false, error: `device: unknown device "${device}"` };
+    if (device !== undefined) {
+      const known = this.registry.getDevice(device);
+      if (!known) return { ok: false, error: `device: unknown device "${device}"` };
+      // Filters intersect: a device outside the domain or area also named would match nothing.
+      if (domain !== undefined && known.domain !== domain)
+        return { ok: false, error: `device: "${device}" is in domain "${known.domain}", not "${domain}"` };
+      if (area !== undefined && !this.registry.areaPath(known.areaId).includes(area))
+        return { ok: false, error: `device: "${device}" is not in area "${area}"` };
     }
     const rooms: string[] = [];
-    if (domain) rooms.push(`domain:${domain}`);
-    if (area) rooms.push(`area:${area}`);
-    if (device) rooms.push(`device:${device}`);
-    if (rejections) rooms.push(REJECTIONS_ROOM);
+    const room = liveRoomOf({ domain, area, device });
+    if (room !== undefined) rooms.push(room);
+    if (rejections) rooms.push(LIVE_REJECTIONS_ROOM);
     return { ok: true, rooms };
   }
 }

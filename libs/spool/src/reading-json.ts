@@ -1,4 +1,4 @@
-import type { Reading } from './reading';
+import type { Reading } from '@ioc/contracts';
 
 interface DeviceJson {
   deviceType: string;

@@ -1,5 +1,6 @@
-import { mulberry32 } from './spec-support';
-import type { Reading } from './reading';
+import type { Reading } from '@ioc/contracts';
+import { mulberry32 } from '@ioc/runtime';
+
 import { ReadingJsonEncoder } from './reading-json';
 
 function reading(overrides: Partial<Reading> = {}): Reading {
