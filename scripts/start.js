@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: the whole platform on one machine with embedded defaults — MQTT broker, API and a
-// device simulator feeding it — as three processes, like a small deployment. Ctrl-C stops all.
+// device simulator feeding it — as three processes, like a small deployment. Ctrl-C stops all, in
+// order: the simulator first (its devices go offline while the broker still runs), then the API,
+// then the broker once it has flushed its spool to the store. A second Ctrl-C stops at once.
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const readline = require('node:readline');
@@ -11,7 +13,7 @@ const env = { ...process.env };
 const mqttPort = env.IOC_MQTT_PORT || '1883';
 const httpPort = env.IOC_HTTP_PORT || '3000';
 env.IOC_BROKER_URL ||= `mqtt://127.0.0.1:${mqttPort}`;
-const simDevices = env.IOC_SIM_DEVICES || '300';
+const simDevices = env.IOC_SIM_DEVICES ?? '300';
 const simRate = env.IOC_SIM_RATE || '100';
 
 const children = [];
@@ -23,7 +25,11 @@ function run(name, args, readyText) {
       cwd: root,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a terminal's Ctrl-C reaches this launcher only, which then stops
+      // the children in order instead of all at once.
+      detached: true,
     });
+    child.name = name;
     children.push(child);
     let ready = readyText === undefined;
     if (ready) resolve(child);
@@ -46,50 +52,78 @@ function run(name, args, readyText) {
   });
 }
 
+const exited = (child) =>
+  child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((r) => child.once('exit', r));
+
 function stop(code) {
-  if (stopping) return;
+  if (stopping) {
+    // A second Ctrl-C: stop everything now.
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    process.exit(code || 1);
+  }
   stopping = true;
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
   const deadline = setTimeout(() => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    process.exit(code || 1);
+  }, 20_000);
+  // Reverse start order: simulator, API, broker; each waits for the one before to exit.
+  (async () => {
+    for (const child of [...children].reverse()) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      console.log(`[${child.name}] stopping`);
+      child.kill('SIGTERM');
+      await exited(child);
+    }
+    clearTimeout(deadline);
     process.exit(code);
-  }, 10_000);
-  Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r))))).then(
-    () => {
-      clearTimeout(deadline);
-      process.exit(code);
-    },
-  );
+  })();
 }
 
+// Children in their own process groups must not outlive the launcher.
+process.on('exit', () => {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
 (async () => {
   await run('broker', ['apps/broker/src/main.ts'], 'broker ready');
   await run('api', ['apps/api/src/main.ts'], 'API listening');
-  await run('sim', [
-    'devices-sim/src/cli.ts',
-    '--broker',
-    env.IOC_BROKER_URL,
-    '--devices',
-    simDevices,
-    '--rate',
-    simRate,
-  ]);
+  const simulate = simDevices !== '0';
+  if (simulate) {
+    await run('sim', [
+      'devices-sim/src/cli.ts',
+      '--broker',
+      env.IOC_BROKER_URL,
+      '--devices',
+      simDevices,
+      '--rate',
+      simRate,
+    ]);
+  }
   const http = `http://localhost:${httpPort}`;
+  const influx = env.IOC_STORAGE === 'influxdb';
+  const dataDir = path.resolve(root, env.IOC_DATA_DIR || 'data');
+  const storage = influx
+    ? `InfluxDB ${env.IOC_INFLUX_URL || 'http://127.0.0.1:8086'} (database ${env.IOC_INFLUX_DB || 'ioc'}); spool in ${env.IOC_SPOOL_DIR || path.join(dataDir, 'spool')}`
+    : `embedded SQLite in ${dataDir}`;
   console.log(
     [
       '',
-      'IOC platform running (embedded defaults; Ctrl-C stops everything):',
+      `IOC platform running (${influx ? 'InfluxDB store' : 'embedded defaults'}; Ctrl-C stops everything):`,
       `  MQTT broker       mqtt://localhost:${mqttPort}   (topics ioc/v1/{domain}/{deviceId}/telemetry|event|status)`,
       `  REST API          ${http}/api/v1/devices`,
       `  OpenAPI explorer  ${http}/api/docs`,
       `  Health            ${http}/health`,
       `  Ingest counters   ${http}/api/v1/ingest/stats`,
       `  Live readings     socket.io ${http}/live  (emit "subscribe" {domain|area|device})`,
-      `  Simulator         ${simDevices} devices, ${simRate} messages/s in total`,
-      `  Data              ${path.resolve(root, env.IOC_DATA_DIR || 'data')}`,
+      simulate
+        ? `  Simulator         ${simDevices} devices, ${simRate} messages/s in total`
+        : '  Simulator         off (IOC_SIM_DEVICES=0): connect your own devices',
+      `  Data              ${storage}`,
       '',
     ].join('\n'),
   );

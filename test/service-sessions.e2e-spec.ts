@@ -72,11 +72,21 @@ describe('platform services on the internal bus', () => {
         'no offline session and two connected clients',
       );
       expect(stats.offlineSessions).toEqual({ clients: 0, subscriptions: 0 });
-      expect(stats.acceptedTotal).toBeGreaterThan(before);
     } finally {
       publishing = false;
       await load;
       await publisher.endAsync();
     }
+  });
+
+  it('stops the API on one SIGTERM: the store is closed cleanly and the process exits 0', async () => {
+    const api = platform.api;
+    await api.stop('SIGTERM');
+    await expect(api.exited).resolves.toBe(0);
+    const log = api.output();
+    expect(log).toContain('shutting down');
+    expect(log).not.toMatch(/shutdown (failed|timed out)/);
+    expect(log).not.toMatch(/"level":50/); // no error logged on the way out
+    await platform.restartApi(); // leave the platform as the suite found it
   });
 });

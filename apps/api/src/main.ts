@@ -27,7 +27,8 @@ async function main(): Promise<void> {
     }),
     { logger: ['error', 'warn'] },
   );
-  app.enableShutdownHooks();
+  // One shutdown path: onShutdown below closes the app (Nest runs its modules' destroy hooks:
+  // the bus client disconnects cleanly), then the store. Nest's own signal hooks would race it.
   setupOpenApi(app);
   await app.listen(env.IOC_HTTP_PORT, env.IOC_HTTP_HOST);
   logger.info({ url: await app.getUrl() }, 'API listening');

@@ -28,6 +28,25 @@ export const storageEnvSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only')
     .default('ioc')
     .describe('InfluxDB database (on 2.x: the bucket mapped through DBRP)'),
+  IOC_INFLUX_VERSION: z
+    .enum(['1', '2', '3'])
+    .default('1')
+    .describe(
+      'InfluxDB generation: 1 (the adapter creates the database, retention policies and continuous queries: rollups managed), 2 or 3 (bucket/database and DBRP mapping made beforehand; no CREATE DATABASE; rollups per IOC_INFLUX_ROLLUPS)',
+    ),
+  IOC_INFLUX_ROLLUPS: z
+    .enum(['managed', 'external', 'none'])
+    .optional()
+    .describe(
+      'Who keeps the 1m/1h rollups: managed (1.x only: continuous queries + backfill by the adapter), external (a 2.x task or 3.x scheduled job writes the same layout, see deploy/influxdb/README.md), none (history from raw points). Default: managed on 1, none on 2 and 3',
+    ),
+  IOC_INFLUX_RETENTION_POLICY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only')
+    .optional()
+    .describe(
+      'Retention policy of raw points on 1.x (or the DBRP mapping on 2.x); default autogen with managed rollups, else the database default',
+    ),
   IOC_INFLUX_TOKEN: z.string().optional().describe('InfluxDB token (2.x/3.x); secret'),
   IOC_INFLUX_USER: z.string().optional().describe('InfluxDB 1.x username'),
   IOC_INFLUX_PASSWORD: z.string().optional().describe('InfluxDB 1.x password; secret'),
@@ -47,6 +66,10 @@ export type StorageConfig =
       token?: string;
       username?: string;
       password?: string;
+      /** False on 2.x/3.x, which refuse CREATE DATABASE over the v1 API. */
+      createDatabase: boolean;
+      rollups: 'managed' | 'external' | 'none';
+      retentionPolicy?: string;
       retention: RetentionPolicy;
     };
 
@@ -68,5 +91,8 @@ export function storageConfigFromEnv(env: StorageEnv): StorageConfig {
     ...(env.IOC_INFLUX_TOKEN ? { token: env.IOC_INFLUX_TOKEN } : {}),
     ...(env.IOC_INFLUX_USER ? { username: env.IOC_INFLUX_USER } : {}),
     ...(env.IOC_INFLUX_PASSWORD ? { password: env.IOC_INFLUX_PASSWORD } : {}),
+    createDatabase: env.IOC_INFLUX_VERSION === '1',
+    rollups: env.IOC_INFLUX_ROLLUPS ?? (env.IOC_INFLUX_VERSION === '1' ? 'managed' : 'none'),
+    ...(env.IOC_INFLUX_RETENTION_POLICY ? { retentionPolicy: env.IOC_INFLUX_RETENTION_POLICY } : {}),
   };
 }
