@@ -161,6 +161,11 @@ interface RunResult {
   lostReadings: number | null;
   /** Node-RED peer: `[error]` lines Node-RED logged during the run. */
   peerErrors: number | null;
+  /**
+   * Node-RED peer: episodes of Mosquitto dropping messages for Node-RED (its queue of 1 000 full),
+   * by when they began: before the window (warm-up), in it, after it (drain); 1 s resolution.
+   */
+  dropEpisodes: { warmup: number; window: number; after: number } | null;
   loaderEventLoopUtilization: number;
   /** Target processes that died during the run. */
   problems: string[];
@@ -244,6 +249,8 @@ async function runOnce(
   })();
   let windowStartAt = 0;
   let windowEndAt = 0;
+  let windowStartEpoch = 0;
+  let windowEndEpoch = 0;
   let delivered0 = 0;
   let delivered1 = 0;
   let cpu: Record<string, number> = {};
@@ -266,11 +273,13 @@ async function runOnce(
         if (event.ev === 'window-start') {
           meter.mark();
           windowStartAt = performance.now();
+          windowStartEpoch = Date.now() / 1000;
           delivered0 = target.subscriber?.received ?? 0;
           probe.start(probeDir);
         } else if (event.ev === 'window-end') {
           cpu = meter.measure();
           windowEndAt = performance.now();
+          windowEndEpoch = Date.now() / 1000;
           delivered1 = target.subscriber?.received ?? 0;
         }
       },
@@ -386,6 +395,7 @@ async function runOnce(
     }
     let lostReadings: number | null = null;
     let peerErrors: number | null = null;
+    let dropEpisodes: RunResult['dropEpisodes'] = null;
     if (variant === 'node-red') {
       // Stored readings (count of `seq`, duplicates overwrite each other) against acknowledged.
       lostReadings = stored?.readings === undefined ? null : Math.max(0, done.stats.acked - stored.readings);
@@ -405,6 +415,17 @@ async function runOnce(
       }
       peerErrors = target.peerErrors?.().length ?? 0;
       if (peerErrors > 0) notes.push(`Node-RED logged ${peerErrors} errors`);
+      const episodes = target.peerDropEpisodes?.() ?? [];
+      // Mosquitto logs whole seconds: an episode in the window's first or last second is "in" it.
+      dropEpisodes = {
+        warmup: episodes.filter((t) => t < Math.floor(windowStartEpoch)).length,
+        window: episodes.filter((t) => t >= Math.floor(windowStartEpoch) && t <= windowEndEpoch).length,
+        after: episodes.filter((t) => t > windowEndEpoch).length,
+      };
+      if (episodes.length > 0)
+        notes.push(
+          `Mosquitto dropped messages for Node-RED: ${dropEpisodes.warmup} episode(s) in warm-up, ${dropEpisodes.window} in the window, ${dropEpisodes.after} after`,
+        );
     }
     const deliveredRate = target.subscriber
       ? (delivered1 - delivered0) / ((windowEndAt - windowStartAt) / 1000)
@@ -469,6 +490,7 @@ async function runOnce(
       cpuUsPerStored: usPer(storeRate),
       lostReadings,
       peerErrors,
+      dropEpisodes,
       loaderEventLoopUtilization: end.eventLoopUtilization,
       problems,
       loops,

@@ -231,7 +231,8 @@ function portAccepts(port: number): Promise<boolean> {
  * 2.0: `max_inflight_messages 20`, `max_queued_messages 1000` — beyond 1 000 queued QoS 1
  * messages for a slow subscriber, new ones are dropped, which the benchmark reports as readings
  * acknowledged and never stored). `log_type subscribe` lets the benchmark see Node-RED's
- * subscriptions arrive.
+ * subscriptions arrive; `log_type notice` makes Mosquitto say when it starts dropping messages
+ * for a client ("Outgoing messages are being dropped for client …", once per episode).
  */
 export function mosquittoConfig(port: number): string {
   return [
@@ -243,6 +244,7 @@ export function mosquittoConfig(port: number): string {
     'log_dest stderr', // unbuffered (stdout to a pipe is block-buffered)
     'log_type error',
     'log_type warning',
+    'log_type notice',
     'log_type subscribe',
     'connection_messages false',
     '',
@@ -424,6 +426,11 @@ export interface NodeRedPeer {
   nodeRed: PeerProcess;
   /** Errors Node-RED logged (`[error]` lines: failed writes, function errors) since it started. */
   errorLines(): string[];
+  /**
+   * When Mosquitto began dropping messages for a client (epoch seconds, its log's resolution),
+   * one entry per episode, from the tail of its log (the last 64 000 characters).
+   */
+  dropEpisodes(): number[];
   /** Processes that died, with an excerpt of their output. */
   problems(): string[];
   stop(): Promise<void>;
@@ -500,6 +507,13 @@ export async function startNodeRedPeer(options: StartNodeRedPeerOptions): Promis
           .output()
           .split('\n')
           .filter((line) => line.includes('[error]')),
+      dropEpisodes: () =>
+        mosquitto
+          .output()
+          .split('\n')
+          .filter((line) => line.includes('are being dropped'))
+          .map((line) => Number(line.slice(0, line.indexOf(':'))))
+          .filter(Number.isFinite),
       problems: () =>
         [mosquitto, nodeRed]
           .filter((proc) => !proc.running())

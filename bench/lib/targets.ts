@@ -77,6 +77,8 @@ export interface Target {
   influxWrites?(): Promise<number | undefined>;
   /** Node-RED peer: the `[error]` lines Node-RED logged so far (failed writes, function errors). */
   peerErrors?(): string[];
+  /** Node-RED peer: when Mosquitto began dropping messages for a subscriber (epoch s), per episode. */
+  peerDropEpisodes?(): number[];
   /** Processes of the target that died while it was supposed to run, with their last output. */
   problems(): string[];
   stop(): Promise<void>;
@@ -253,6 +255,7 @@ async function startNodeRedTarget(options: TargetOptions): Promise<Target> {
       storedCount: () => influxCount(influxd.url, PEER_DATABASE),
       influxWrites: () => influxPointsWritten(influxd.url),
       peerErrors: () => peer.errorLines(),
+      peerDropEpisodes: () => peer.dropEpisodes(),
       problems: () => [...peer.problems(), ...(influxd.running ? [] : ['influxd exited'])],
       async stop() {
         await peer.stop();
