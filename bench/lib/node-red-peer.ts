@@ -153,6 +153,24 @@ export interface PeerProcess {
   stop(): Promise<void>;
 }
 
+// Safety net: if the benchmark exits without stop() (an error, Ctrl-C while starting), neither
+// Mosquitto nor Node-RED may outlive it. 'exit' handlers must be synchronous: SIGKILL + rmSync.
+const live = new Set<{ child?: ChildProcess; dir?: string }>();
+let exitHookInstalled = false;
+function track(entry: { child?: ChildProcess; dir?: string }): () => void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const { child, dir } of live) {
+        if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        if (dir) rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+  live.add(entry);
+  return () => live.delete(entry);
+}
+
 function startProcess(
   name: string,
   command: string,
@@ -172,9 +190,11 @@ function startProcess(
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
   let done = false;
+  const untrack = track({ child });
   const exited = new Promise<void>((resolveExit) => {
     child.once('exit', () => {
       done = true;
+      untrack();
       resolveExit();
     });
     child.once('error', (error) => {
@@ -457,10 +477,12 @@ export async function startNodeRedPeer(options: StartNodeRedPeerOptions): Promis
   const dir = mkdtempSync(join(tmpdir(), 'bench-node-red-peer-'));
   const userDir = join(dir, 'node-red');
   mkdirSync(userDir);
+  const untrackDir = track({ dir });
   const started: PeerProcess[] = [];
   const stopAll = async (): Promise<void> => {
     for (const proc of [...started].reverse()) await proc.stop();
     rmSync(dir, { recursive: true, force: true });
+    untrackDir();
   };
   try {
     const mqttPort = await freePort();
