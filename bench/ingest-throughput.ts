@@ -29,7 +29,13 @@ import {
   table,
 } from './lib/common';
 import type { LoaderEvent } from './lib/loader-process';
-import { mosquittoAvailable, MOSQUITTO_PATH, PEER_BATCH_MS, PEER_BATCH_READINGS } from './lib/node-red-peer';
+import {
+  ensureNodeRedInstalled,
+  mosquittoAvailable,
+  MOSQUITTO_PATH,
+  PEER_BATCH_MS,
+  PEER_BATCH_READINGS,
+} from './lib/node-red-peer';
 import { CpuMeter, waitForQuietMachine } from './lib/proc-cpu';
 import {
   LoaderProcess,
@@ -50,7 +56,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '60' },
     warmup: { type: 'string', default: '3' },
     rounds: { type: 'string' },
-    variants: { type: 'string', default: 'embedded,influxdb,bare' },
+    variants: { type: 'string', default: 'embedded,influxdb,bare,node-red' },
     connections: { type: 'string', default: '8' },
     window: { type: 'string', default: '250' },
     devices: { type: 'string', default: '304' },
@@ -157,6 +163,8 @@ interface RunResult {
   /** Target CPU µs per acknowledged reading (per PUBACK) and per stored reading, over the window. */
   cpuUsPerAcked: number | null;
   cpuUsPerStored: number | null;
+  /** The broker process alone (main thread + store worker; bare: aedes) µs per acked reading. */
+  brokerUsPerAcked: number | null;
   /** Node-RED peer: readings acknowledged by Mosquitto and never stored (run total). */
   lostReadings: number | null;
   /** Node-RED peer: `[error]` lines Node-RED logged during the run. */
@@ -488,6 +496,8 @@ async function runOnce(
       targetCpu,
       cpuUsPerAcked: usPer(ackRate),
       cpuUsPerStored: usPer(storeRate),
+      brokerUsPerAcked:
+        cpu['broker'] !== undefined && ackRate > 0 ? round((cpu['broker'] / 100 / ackRate) * 1e6, 1) : null,
       lostReadings,
       peerErrors,
       dropEpisodes,
@@ -551,6 +561,8 @@ async function main(): Promise<void> {
       `machine: ${machine.nproc} CPU (${machine.cpuModel}), ${machine.memory}, Node ${machine.node}\n` +
       `code: ${tree.commit}${tree.modified.length ? ` + ${tree.modified.length} uncommitted change(s) under apps/libs/devices-sim/seeds: ${tree.modified.join(', ')}` : ' (clean)'}`,
   );
+  // Fail before the first round, not minutes into the run, when Node-RED cannot be installed.
+  if (variants.includes('node-red')) console.log(`Node-RED peer: ${await ensureNodeRedInstalled()}`);
   const results: RunResult[] = [];
   for (let r = 0; r < rounds; r++) {
     for (const rate of rates) {
@@ -600,6 +612,7 @@ async function main(): Promise<void> {
         targetCpu: round(median(runs.map((x) => x.targetCpu)), 1),
         cpuUsPerAcked: round(median(runs.map((x) => x.cpuUsPerAcked ?? Number.NaN)), 1),
         cpuUsPerStored: round(median(runs.map((x) => x.cpuUsPerStored ?? Number.NaN)), 1),
+        brokerUsPerAcked: round(median(runs.map((x) => x.brokerUsPerAcked ?? Number.NaN)), 1),
         lostReadings: variant === 'node-red' ? median(runs.map((x) => x.lostReadings ?? Number.NaN)) : null,
         keptUpRounds: runs.filter((x) => x.keptUp).length,
         rounds: runs.length,
@@ -637,6 +650,7 @@ async function main(): Promise<void> {
         m.targetCpu,
         m.cpuUsPerAcked,
         m.cpuUsPerStored,
+        m.brokerUsPerAcked,
         m.brokerCpu ?? '–',
         m.apiCpu ?? '–',
         m.influxdCpu ?? '–',
@@ -706,7 +720,7 @@ async function main(): Promise<void> {
   console.log(
     `\nMedians over ${rounds} round(s) (readings/s; CPU in % of one core, machine in % of all ${machine.nproc} cores; other = CPU of processes not ours, i.e. noise; loop = the broker's (Node-RED's) event-loop delay)\n` +
       `target CPU = the variant's own processes over the window (${variants.map((v) => `${v}: ${TARGET_PROCESSES[v].join(' + ')}`).join('; ')}); ` +
-      "µs/acked = target CPU µs per PUBACK, µs/stored = per reading stored; vs node-red = sustained ÷ the peer's sustained, per round",
+      "µs/acked = target CPU µs per PUBACK, µs/stored = per reading stored, broker µs/acked = the broker process alone; vs node-red = sustained ÷ the peer's sustained, per round",
   );
   console.log(
     table(
@@ -723,6 +737,7 @@ async function main(): Promise<void> {
         'target CPU',
         'µs/acked',
         'µs/stored',
+        'broker µs/acked',
         'broker',
         'api',
         'influxd',
