@@ -432,7 +432,7 @@ async function runOnce(
       };
       if (episodes.length > 0)
         notes.push(
-          `Mosquitto dropped messages for Node-RED: ${dropEpisodes.warmup} episode(s) in warm-up, ${dropEpisodes.window} in the window, ${dropEpisodes.after} after`,
+          `Mosquitto dropped messages for Node-RED: episodes beginning in warm-up ${dropEpisodes.warmup}, in the window ${dropEpisodes.window}, after ${dropEpisodes.after}`,
         );
     }
     const deliveredRate = target.subscriber
