@@ -58,6 +58,7 @@ const START_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 10_000;
 const LOG_TAIL_CHARS = 64_000;
 
+/** Whether Debian's mosquitto is installed (the node-red variant is skipped without it). */
 export function mosquittoAvailable(): boolean {
   return existsSync(MOSQUITTO_PATH);
 }
@@ -342,6 +343,7 @@ return null;
 `;
 }
 
+/** Where the flow connects (loopback ports), its database, and its batching (readings, ms). */
 export interface PeerFlowOptions {
   mqttPort: number;
   influxPort: number;
@@ -440,6 +442,7 @@ export function buildPeerFlow(options: PeerFlowOptions): unknown[] {
   ];
 }
 
+/** A running peer: Mosquitto's port, both processes, and what they reported. */
 export interface NodeRedPeer {
   mqttPort: number;
   mosquitto: PeerProcess;
@@ -456,6 +459,7 @@ export interface NodeRedPeer {
   stop(): Promise<void>;
 }
 
+/** Options of {@link startNodeRedPeer}; batching defaults to PEER_BATCH_READINGS / PEER_BATCH_MS. */
 export interface StartNodeRedPeerOptions {
   /** The influxd the flow writes to; `database` is created by the caller. */
   influxPort: number;
