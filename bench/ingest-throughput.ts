@@ -1,10 +1,12 @@
 /**
  * Sustained ingest throughput with QoS 1 and durability on: the platform broker with the embedded
- * store, with a real influxd, and a bare aedes broker as the ceiling, driven by the same load
- * generator in the same run. See bench/README.md.
+ * store, with a real influxd, a bare aedes broker as the ceiling, and the hand-wired peer stack
+ * Mosquitto → Node-RED → influxd, driven by the same load generator in the same run; CPU µs per
+ * reading of each. See bench/README.md.
  *
  *   node -r ./scripts/register.js bench/ingest-throughput.ts [--seconds 60] [--rounds 3]
- *       [--variants embedded,influxdb,bare] [--connections 8] [--window 250]
+ *       [--variants embedded,influxdb,bare,node-red] [--connections 8] [--window 250]
+ *       [--peer-batch 5000] [--peer-batch-ms 100]   (the Node-RED flow's InfluxDB batches)
  *       [--rates 5000,10000,20000]   (stepped, paced offered rates instead of a saturating run)
  *       [--profile DIR]              (V8 CPU profiles of the broker and API during the window)
  */
@@ -15,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { influxdAvailable } from '@ioc/testing';
 import { formatProfileSummary, summarizeProfile, type ProfileSummary } from './lib/cpu-profile';
 import {
+  formatNumber,
   type IngestStatsView,
   machineInfo,
   onInterrupt,
@@ -26,14 +29,24 @@ import {
   table,
 } from './lib/common';
 import type { LoaderEvent } from './lib/loader-process';
+import {
+  ensureNodeRedInstalled,
+  mosquittoAvailable,
+  MOSQUITTO_PATH,
+  PEER_BATCH_MS,
+  PEER_BATCH_READINGS,
+} from './lib/node-red-peer';
 import { CpuMeter, waitForQuietMachine } from './lib/proc-cpu';
 import {
   LoaderProcess,
   type LoopDelay,
+  PLATFORM_VARIANTS,
   probe,
   startTarget,
   type Target,
+  TARGET_PROCESSES,
   VARIANT_LABELS,
+  VARIANT_NAMES,
   type VariantName,
 } from './lib/targets';
 
@@ -43,7 +56,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '60' },
     warmup: { type: 'string', default: '3' },
     rounds: { type: 'string' },
-    variants: { type: 'string', default: 'embedded,influxdb,bare' },
+    variants: { type: 'string', default: 'embedded,influxdb,bare,node-red' },
     connections: { type: 'string', default: '8' },
     window: { type: 'string', default: '250' },
     devices: { type: 'string', default: '304' },
@@ -51,6 +64,8 @@ const { values: args } = parseArgs({
     profile: { type: 'string' },
     generator: { type: 'string', default: 'lean' },
     'catch-up-timeout': { type: 'string', default: '30' },
+    'peer-batch': { type: 'string', default: String(PEER_BATCH_READINGS) },
+    'peer-batch-ms': { type: 'string', default: String(PEER_BATCH_MS) },
   },
 });
 
@@ -68,17 +83,39 @@ if (generator === 'simulator' && args.rates === undefined)
 const rates: (number | undefined)[] = args.rates ? args.rates.split(',').map(Number) : [undefined];
 let variants = args.variants.split(',').map((v) => v.trim()) as VariantName[];
 for (const v of variants) {
-  if (!['embedded', 'influxdb', 'bare'].includes(v)) throw new Error(`unknown variant "${v}"`);
+  if (!VARIANT_NAMES.includes(v)) throw new Error(`unknown variant "${v}" (${VARIANT_NAMES.join(', ')})`);
 }
-if (variants.includes('influxdb') && !influxdAvailable()) {
-  console.warn('influxd not found on PATH (apt-get install -y influxdb): skipping the influxdb variant');
-  variants = variants.filter((v) => v !== 'influxdb');
+if (!influxdAvailable()) {
+  for (const v of ['influxdb', 'node-red'] as const) {
+    if (!variants.includes(v)) continue;
+    console.warn(`influxd not found on PATH (apt-get install -y influxdb): skipping the ${v} variant`);
+    variants = variants.filter((x) => x !== v);
+  }
 }
+if (variants.includes('node-red') && !mosquittoAvailable()) {
+  console.warn(`${MOSQUITTO_PATH} not found (apt-get install -y mosquitto): skipping the node-red variant`);
+  variants = variants.filter((v) => v !== 'node-red');
+}
+const peerBatchReadings = Number(args['peer-batch']);
+const peerBatchMs = Number(args['peer-batch-ms']);
+/** Node-RED peer: after the load stops, a stored count that has not moved for this long is final. */
+const PEER_SETTLED_MS = 3000;
+/**
+ * The issue's target: the platform's durable publish → stored rate at least 1.5× the hand-wired
+ * Mosquitto → Node-RED → InfluxDB flow's, measured in the same run.
+ */
+const PEER_RATIO_TARGET = 1.5;
 
 interface StatsSample {
   /** performance.now() when this snapshot was first seen (the broker refreshes it every 2 s). */
   t: number;
   s: IngestStatsView;
+}
+
+interface WritesSample {
+  /** performance.now() when influxd's `pointsWrittenOK` was read. */
+  t: number;
+  written: number;
 }
 
 interface RunResult {
@@ -87,7 +124,10 @@ interface RunResult {
   offeredRate: number | null;
   /** PUBACKs per second over the window. */
   ackRate: number;
-  /** Readings written to the store per second over the window (platform only). */
+  /**
+   * Readings written to the store per second over the window: the platform's `storage.written`,
+   * the Node-RED peer's influxd `pointsWrittenOK` (null for the bare broker).
+   */
   storeRate: number | null;
   /** Broker-side accepted readings per second over the window (platform only). */
   acceptedRate: number | null;
@@ -116,6 +156,24 @@ interface RunResult {
   minSecond: number;
   maxSecond: number;
   cpu: Record<string, number>;
+  /** The target's processes whose CPU is summed below (see TARGET_PROCESSES), those measured. */
+  targetProcesses: string[];
+  /** CPU of the target's processes over the window, % of one core. */
+  targetCpu: number;
+  /** Target CPU µs per acknowledged reading (per PUBACK) and per stored reading, over the window. */
+  cpuUsPerAcked: number | null;
+  cpuUsPerStored: number | null;
+  /** The broker process alone (main thread + store worker; bare: aedes) µs per acked reading. */
+  brokerUsPerAcked: number | null;
+  /** Node-RED peer: readings acknowledged by Mosquitto and never stored (run total). */
+  lostReadings: number | null;
+  /** Node-RED peer: `[error]` lines Node-RED logged during the run. */
+  peerErrors: number | null;
+  /**
+   * Node-RED peer: episodes of Mosquitto dropping messages for Node-RED (its queue of 1 000 full),
+   * by when they began: before the window (warm-up), in it, after it (drain); 1 s resolution.
+   */
+  dropEpisodes: { warmup: number; window: number; after: number } | null;
   loaderEventLoopUtilization: number;
   /** Target processes that died during the run. */
   problems: string[];
@@ -166,7 +224,7 @@ async function runOnce(
   const unregisterProbeDir = onInterrupt(removeProbeDir);
   let target: Target;
   try {
-    target = await startTarget(variant, { probeDir, cpuProfile });
+    target = await startTarget(variant, { probeDir, cpuProfile, peerBatchReadings, peerBatchMs });
   } catch (error) {
     await removeProbeDir();
     unregisterProbeDir();
@@ -188,8 +246,19 @@ async function runOnce(
       await sleep(250);
     }
   })();
+  // The Node-RED peer has no stats endpoint: influxd's own count of points written is polled.
+  const writes: WritesSample[] = [];
+  const writesPoller = (async () => {
+    while (polling && variant === 'node-red' && target.influxWrites) {
+      const written = await target.influxWrites();
+      if (written !== undefined) writes.push({ t: performance.now(), written });
+      await sleep(250);
+    }
+  })();
   let windowStartAt = 0;
   let windowEndAt = 0;
+  let windowStartEpoch = 0;
+  let windowEndEpoch = 0;
   let delivered0 = 0;
   let delivered1 = 0;
   let cpu: Record<string, number> = {};
@@ -212,17 +281,23 @@ async function runOnce(
         if (event.ev === 'window-start') {
           meter.mark();
           windowStartAt = performance.now();
+          windowStartEpoch = Date.now() / 1000;
           delivered0 = target.subscriber?.received ?? 0;
           probe.start(probeDir);
         } else if (event.ev === 'window-end') {
           cpu = meter.measure();
           windowEndAt = performance.now();
+          windowEndEpoch = Date.now() / 1000;
           delivered1 = target.subscriber?.received ?? 0;
         }
       },
     );
     const end = await loader.waitWindowEnd();
-    const probed = await probe.stop(probeDir, variant === 'bare' ? 1 : 2, cpuProfile);
+    const probed = await probe.stop(
+      probeDir,
+      variant === 'bare' || variant === 'node-red' ? 1 : 2,
+      cpuProfile,
+    );
     const loops = probed.loops;
     if (cpuProfile) {
       profiles = probed.profiles.map((file) =>
@@ -263,6 +338,25 @@ async function runOnce(
         }
         await sleep(250);
       }
+    } else if (variant === 'node-red' && target.influxWrites) {
+      // Stored everything acknowledged, or nothing more arrives: what Mosquitto dropped is lost.
+      const deadline = Date.now() + catchUpTimeoutMs;
+      let last = -1;
+      let lastChangeAt = Date.now();
+      while (Date.now() < deadline && target.problems().length === 0) {
+        const written = (await target.influxWrites()) ?? last;
+        if (written >= done.stats.acked) {
+          catchUpSeconds = round((performance.now() - stopAt) / 1000, 1);
+          break;
+        }
+        if (written !== last) {
+          last = written;
+          lastChangeAt = Date.now();
+        } else if (Date.now() - lastChangeAt >= PEER_SETTLED_MS) {
+          break;
+        }
+        await sleep(250);
+      }
     }
     const stored = await target.storedCount();
     const problems = target.problems();
@@ -272,7 +366,16 @@ async function runOnce(
     const sA = sampleNear(samples, windowStartAt, true);
     const sB = sampleNear(samples, windowEndAt, false);
     const span = sA && sB && sB.t > sA.t ? (sB.t - sA.t) / 1000 : undefined;
-    const storeRate = span && sA && sB ? (sB.s.storage.written - sA.s.storage.written) / span : null;
+    const wA = writes.find((x) => x.t >= windowStartAt);
+    const wB = [...writes].reverse().find((x) => x.t <= windowEndAt);
+    const storeRate =
+      variant === 'node-red'
+        ? wA && wB && wB.t > wA.t
+          ? ((wB.written - wA.written) / (wB.t - wA.t)) * 1000
+          : null
+        : span && sA && sB
+          ? (sB.s.storage.written - sA.s.storage.written) / span
+          : null;
     const acceptedRate = span && sA && sB ? (sB.s.acceptedTotal - sA.s.acceptedTotal) / span : null;
     const commits = span && sA && sB ? sB.s.spool.commits - sA.s.spool.commits : null;
     const committed = span && sA && sB ? sB.s.spool.committedRecords - sA.s.spool.committedRecords : null;
@@ -298,6 +401,52 @@ async function runOnce(
         notes.push('store did not catch up');
       }
     }
+    let lostReadings: number | null = null;
+    let peerErrors: number | null = null;
+    let dropEpisodes: RunResult['dropEpisodes'] = null;
+    if (variant === 'node-red') {
+      // Stored readings (count of `seq`, duplicates overwrite each other) against acknowledged.
+      lostReadings = stored?.readings === undefined ? null : Math.max(0, done.stats.acked - stored.readings);
+      if (storeRate === null) {
+        keptUp = false;
+        notes.push('no store rate (influxd did not answer)');
+      } else if (storeRate < 0.98 * ackRate) {
+        keptUp = false;
+        notes.push(`stored ${Math.round((storeRate / ackRate) * 100)} % of acked`);
+      }
+      peerErrors = target.peerErrors?.().length ?? 0;
+      if (peerErrors > 0) notes.push(`Node-RED logged ${peerErrors} errors`);
+      const episodes = target.peerDropEpisodes?.() ?? [];
+      // Mosquitto logs whole seconds: an episode in the window's first or last second is "in" it.
+      dropEpisodes = {
+        warmup: episodes.filter((t) => t < Math.floor(windowStartEpoch)).length,
+        window: episodes.filter((t) => t >= Math.floor(windowStartEpoch) && t <= windowEndEpoch).length,
+        after: episodes.filter((t) => t > windowEndEpoch).length,
+      };
+      if (episodes.length > 0)
+        notes.push(
+          `Mosquitto dropped messages for Node-RED: episodes beginning in warm-up ${dropEpisodes.warmup}, in the window ${dropEpisodes.window}, after ${dropEpisodes.after}`,
+        );
+      // Readings lost only while Node-RED was warming up (every drop episode began before the
+      // window, no write error, and the window's stored rate kept up) do not fail the window:
+      // the platform's verdict is about the window too. Any other loss does.
+      const lostInWarmupOnly =
+        dropEpisodes.warmup > 0 &&
+        dropEpisodes.window === 0 &&
+        dropEpisodes.after === 0 &&
+        peerErrors === 0 &&
+        storeRate !== null &&
+        storeRate >= 0.98 * ackRate;
+      if (lostReadings === null) {
+        keptUp = false;
+        notes.push('stored readings not counted');
+      } else if (lostReadings > 0 && lostInWarmupOnly) {
+        notes.push(`${lostReadings} acknowledged readings never stored, all dropped during the warm-up`);
+      } else if (lostReadings > 0) {
+        keptUp = false;
+        notes.push(`${lostReadings} acknowledged readings never stored`);
+      }
+    }
     const deliveredRate = target.subscriber
       ? (delivered1 - delivered0) / ((windowEndAt - windowStartAt) / 1000)
       : null;
@@ -314,6 +463,14 @@ async function runOnce(
       );
     }
     const sustained = keptUp ? ackRate : Math.min(ackRate, storeRate ?? ackRate);
+    // CPU µs per reading = (CPU seconds of the target's processes per second of window) / rate.
+    const targetProcesses = TARGET_PROCESSES[variant].filter((name) => cpu[name] !== undefined);
+    const targetCpu = round(
+      targetProcesses.reduce((sum, name) => sum + (cpu[name] ?? 0), 0),
+      1,
+    );
+    const usPer = (rate: number | null): number | null =>
+      rate !== null && rate > 0 ? round((targetCpu / 100 / rate) * 1e6, 1) : null;
     const perSecond = end.perSecond.length > 0 ? end.perSecond : [end.acked];
     return {
       variant,
@@ -347,6 +504,15 @@ async function runOnce(
       minSecond: Math.min(...perSecond),
       maxSecond: Math.max(...perSecond),
       cpu,
+      targetProcesses,
+      targetCpu,
+      cpuUsPerAcked: usPer(ackRate),
+      cpuUsPerStored: usPer(storeRate),
+      brokerUsPerAcked:
+        cpu['broker'] !== undefined && ackRate > 0 ? round((cpu['broker'] / 100 / ackRate) * 1e6, 1) : null,
+      lostReadings,
+      peerErrors,
+      dropEpisodes,
       loaderEventLoopUtilization: end.eventLoopUtilization,
       problems,
       loops,
@@ -356,6 +522,7 @@ async function runOnce(
   } finally {
     polling = false;
     await poller;
+    await writesPoller;
     await loader.stop();
     await target.stop();
     await removeProbeDir();
@@ -370,11 +537,16 @@ function printRun(r: RunResult): void {
   console.log(
     `  ${VARIANT_LABELS[r.variant].padEnd(26)} round ${r.round}${r.offeredRate ? ` offered ${r.offeredRate}/s` : ''}: ` +
       `acked ${r.ackRate}/s` +
-      (r.storeRate !== null
+      (r.storeRate !== null && r.variant !== 'node-red'
         ? `, stored ${r.storeRate}/s, spool at end ${r.spoolAtEnd}, caught up in ${r.catchUpSeconds ?? '>timeout'} s`
         : '') +
+      (r.variant === 'node-red'
+        ? `, stored ${r.storeRate ?? '–'}/s, lost ${r.lostReadings ?? '?'}, caught up in ${r.catchUpSeconds ?? '– (never)'} s`
+        : '') +
       (r.deliveredRate !== null ? `, delivered ${r.deliveredRate}/s` : '') +
-      ` → ${r.verdict}\n    CPU (% of one core): ${cpu}\n    event-loop delay: ${formatLoops(r.loops)}` +
+      ` → ${r.verdict}\n    CPU (% of one core): ${cpu}` +
+      `\n    target CPU (${r.targetProcesses.join(' + ')}): ${r.targetCpu} % → ${r.cpuUsPerAcked ?? '–'} µs per acked reading, ${r.cpuUsPerStored ?? '–'} µs per stored reading` +
+      `\n    event-loop delay: ${formatLoops(r.loops)}` +
       (r.quietBefore && r.quietBefore.busyPercent >= 15
         ? `\n    NOTE: the machine was ${r.quietBefore.busyPercent} % busy before this run (waited ${r.quietBefore.waitedSeconds} s)`
         : ''),
@@ -388,7 +560,7 @@ function formatLoops(loops: LoopDelay[]): string {
 }
 
 const brokerLoop = (r: RunResult): LoopDelay | undefined =>
-  r.loops.find((l) => l.name === 'broker' || l.name === 'bare-broker');
+  r.loops.find((l) => l.name === 'broker' || l.name === 'bare-broker' || l.name === 'red');
 
 async function main(): Promise<void> {
   const machine = machineInfo();
@@ -401,6 +573,8 @@ async function main(): Promise<void> {
       `machine: ${machine.nproc} CPU (${machine.cpuModel}), ${machine.memory}, Node ${machine.node}\n` +
       `code: ${tree.commit}${tree.modified.length ? ` + ${tree.modified.length} uncommitted change(s) under apps/libs/devices-sim/seeds: ${tree.modified.join(', ')}` : ' (clean)'}`,
   );
+  // Fail before the first round, not minutes into the run, when Node-RED cannot be installed.
+  if (variants.includes('node-red')) console.log(`Node-RED peer: ${await ensureNodeRedInstalled()}`);
   const results: RunResult[] = [];
   for (let r = 0; r < rounds; r++) {
     for (const rate of rates) {
@@ -426,24 +600,51 @@ async function main(): Promise<void> {
           return bare ? x.sustained / bare.sustained : Number.NaN;
         })
         .filter(Number.isFinite);
+      // The platform against the hand-wired peer, per round (same conditions), then the median.
+      const peerRatios = runs
+        .map((x) => {
+          const peer = results.find(
+            (b) => b.variant === 'node-red' && b.round === x.round && b.offeredRate === x.offeredRate,
+          );
+          return peer && peer.sustained > 0 ? x.sustained / peer.sustained : Number.NaN;
+        })
+        .filter(Number.isFinite);
       const m = {
         sustained: round(median(runs.map((x) => x.sustained))),
         ackRate: round(median(runs.map((x) => x.ackRate))),
         storeRate: variant === 'bare' ? null : round(median(runs.map((x) => x.storeRate ?? Number.NaN))),
+        mosquittoCpu:
+          variant === 'node-red' ? round(median(runs.map((x) => x.cpu['mosquitto'] ?? Number.NaN)), 1) : null,
+        nodeRedCpu:
+          variant === 'node-red' ? round(median(runs.map((x) => x.cpu['node-red'] ?? Number.NaN)), 1) : null,
         ratioToBare: variant === 'bare' ? 1 : ratios.length ? round(median(ratios), 3) : null,
+        ratioToNodeRed:
+          PLATFORM_VARIANTS.includes(variant) && peerRatios.length ? round(median(peerRatios), 3) : null,
+        targetProcesses: TARGET_PROCESSES[variant],
+        targetCpu: round(median(runs.map((x) => x.targetCpu)), 1),
+        cpuUsPerAcked: round(median(runs.map((x) => x.cpuUsPerAcked ?? Number.NaN)), 1),
+        cpuUsPerStored: round(median(runs.map((x) => x.cpuUsPerStored ?? Number.NaN)), 1),
+        brokerUsPerAcked: round(median(runs.map((x) => x.brokerUsPerAcked ?? Number.NaN)), 1),
+        lostReadings: variant === 'node-red' ? median(runs.map((x) => x.lostReadings ?? Number.NaN)) : null,
         keptUpRounds: runs.filter((x) => x.keptUp).length,
         rounds: runs.length,
         spoolAtEnd: variant === 'bare' ? null : median(runs.map((x) => x.spoolAtEnd ?? Number.NaN)),
         catchUpSeconds: variant === 'bare' ? null : median(runs.map((x) => x.catchUpSeconds ?? Number.NaN)),
-        brokerCpu: round(median(runs.map((x) => x.cpu['broker'] ?? Number.NaN)), 1),
-        apiCpu: variant === 'bare' ? null : round(median(runs.map((x) => x.cpu['api'] ?? Number.NaN)), 1),
+        brokerCpu:
+          variant === 'node-red' ? null : round(median(runs.map((x) => x.cpu['broker'] ?? Number.NaN)), 1),
+        apiCpu: PLATFORM_VARIANTS.includes(variant)
+          ? round(median(runs.map((x) => x.cpu['api'] ?? Number.NaN)), 1)
+          : null,
         influxdCpu:
-          variant === 'influxdb' ? round(median(runs.map((x) => x.cpu['influxd'] ?? Number.NaN)), 1) : null,
+          variant === 'influxdb' || variant === 'node-red'
+            ? round(median(runs.map((x) => x.cpu['influxd'] ?? Number.NaN)), 1)
+            : null,
         loaderCpu: round(median(runs.map((x) => x.cpu['loader'] ?? Number.NaN)), 1),
         machineCpu: round(median(runs.map((x) => x.cpu['machine'] ?? Number.NaN)), 1),
         otherCpu: round(median(runs.map((x) => x.cpu['other'] ?? Number.NaN)), 1),
-        recordsPerCommit:
-          variant === 'bare' ? null : median(runs.map((x) => x.recordsPerCommit ?? Number.NaN)),
+        recordsPerCommit: PLATFORM_VARIANTS.includes(variant)
+          ? median(runs.map((x) => x.recordsPerCommit ?? Number.NaN))
+          : null,
         brokerLoopP99Ms: round(median(runs.map((x) => brokerLoop(x)?.p99 ?? Number.NaN)), 1),
         brokerLoopMaxMs: round(median(runs.map((x) => brokerLoop(x)?.max ?? Number.NaN)), 1),
       };
@@ -454,12 +655,19 @@ async function main(): Promise<void> {
         m.ackRate,
         m.storeRate ?? '–',
         m.ratioToBare === null ? '–' : `${round(m.ratioToBare * 100, 1)} %`,
+        m.ratioToNodeRed === null ? '–' : `${round(m.ratioToNodeRed, 2)}×`,
         `${m.keptUpRounds}/${m.rounds}`,
         m.spoolAtEnd ?? '–',
         m.catchUpSeconds ?? '–',
-        m.brokerCpu,
+        m.targetCpu,
+        m.cpuUsPerAcked,
+        m.cpuUsPerStored,
+        m.brokerUsPerAcked,
+        m.brokerCpu ?? '–',
         m.apiCpu ?? '–',
         m.influxdCpu ?? '–',
+        m.mosquittoCpu ?? '–',
+        m.nodeRedCpu ?? '–',
         m.loaderCpu,
         m.machineCpu,
         m.otherCpu,
@@ -484,6 +692,10 @@ async function main(): Promise<void> {
         'acked total',
         'stored pts',
         'expected pts',
+        'lost',
+        'target CPU %',
+        'µs/acked',
+        'µs/stored',
         'rec/commit',
         'commits/s',
         'min s',
@@ -504,6 +716,10 @@ async function main(): Promise<void> {
         x.ackedTotal,
         x.storedPoints ?? '–',
         x.variant === 'bare' ? '–' : x.expectedPoints,
+        x.lostReadings ?? '–',
+        x.targetCpu,
+        x.cpuUsPerAcked ?? '–',
+        x.cpuUsPerStored ?? '–',
         x.recordsPerCommit ?? '–',
         x.commitsPerSecond ?? '–',
         x.minSecond,
@@ -514,7 +730,9 @@ async function main(): Promise<void> {
     ),
   );
   console.log(
-    `\nMedians over ${rounds} round(s) (readings/s; CPU in % of one core, machine in % of all ${machine.nproc} cores; other = CPU of processes not ours, i.e. noise; loop = the broker's event-loop delay)`,
+    `\nMedians over ${rounds} round(s) (readings/s; CPU in % of one core, machine in % of all ${machine.nproc} cores; other = CPU of processes not ours, i.e. noise; loop = the broker's (Node-RED's) event-loop delay)\n` +
+      `target CPU = the variant's own processes over the window (${variants.map((v) => `${v}: ${TARGET_PROCESSES[v].join(' + ')}`).join('; ')}); ` +
+      "µs/acked = target CPU µs per PUBACK, µs/stored = per reading stored, broker µs/acked = the broker process alone; vs node-red = sustained ÷ the peer's sustained, per round",
   );
   console.log(
     table(
@@ -524,12 +742,19 @@ async function main(): Promise<void> {
         'acked',
         'stored',
         'vs bare',
+        'vs node-red',
         'kept up',
         'spool end',
         'catch-up s',
+        'target CPU',
+        'µs/acked',
+        'µs/stored',
+        'broker µs/acked',
         'broker',
         'api',
         'influxd',
+        'mosquitto',
+        'node-red',
         'loader',
         'machine',
         'other',
@@ -541,10 +766,17 @@ async function main(): Promise<void> {
 
   const targets: Record<string, unknown> = {};
   if (rates[0] === undefined) {
-    for (const variant of variants.filter((v) => v !== 'bare')) {
-      const m = medians[variant] as { sustained: number; ratioToBare: number | null };
+    for (const variant of variants.filter((v) => PLATFORM_VARIANTS.includes(v))) {
+      const m = medians[variant] as {
+        sustained: number;
+        ratioToBare: number | null;
+        ratioToNodeRed: number | null;
+        cpuUsPerAcked: number;
+      };
       const rate = m.sustained >= 20_000 ? 'PASS' : 'MISS';
       const ratio = m.ratioToBare === null ? 'n/a' : m.ratioToBare >= 0.7 ? 'PASS' : 'MISS';
+      const peer =
+        m.ratioToNodeRed === null ? 'n/a' : m.ratioToNodeRed >= PEER_RATIO_TARGET ? 'PASS' : 'MISS';
       targets[variant] = {
         sustained: m.sustained,
         rateTarget: 20_000,
@@ -552,9 +784,17 @@ async function main(): Promise<void> {
         ratioToBare: m.ratioToBare,
         ratioTarget: 0.7,
         ratio,
+        ratioToNodeRed: m.ratioToNodeRed,
+        ratioToNodeRedTarget: PEER_RATIO_TARGET,
+        ratioToNodeRedVerdict: peer,
+        cpuUsPerAcked: m.cpuUsPerAcked,
       };
       console.log(
-        `target ${VARIANT_LABELS[variant]}: ≥ 20 000 readings/s → ${m.sustained}/s ${rate}; ≥ 70 % of bare → ${m.ratioToBare === null ? 'n/a' : `${round(m.ratioToBare * 100, 1)} %`} ${ratio}`,
+        `target ${VARIANT_LABELS[variant]}: ≥ 20 000 readings/s → ${m.sustained}/s ${rate}; ≥ 70 % of bare → ${m.ratioToBare === null ? 'n/a' : `${round(m.ratioToBare * 100, 1)} %`} ${ratio}` +
+          (variants.includes('node-red')
+            ? `; ≥ ${PEER_RATIO_TARGET}× mosquitto → Node-RED → influxd → ${m.ratioToNodeRed === null ? 'n/a' : `${round(m.ratioToNodeRed, 2)}×`} ${peer}`
+            : '') +
+          `; ${formatNumber(m.cpuUsPerAcked)} CPU µs per acked reading`,
       );
     }
   } else {
@@ -567,6 +807,24 @@ async function main(): Promise<void> {
       targets[variant] = { maxSustainedOfferedRate: max };
       console.log(
         `${VARIANT_LABELS[variant]}: highest offered rate sustained (majority of rounds): ${max ?? 'none'}`,
+      );
+    }
+    // Stepped rates: the ratio of the highest offered rates each sustained.
+    const peerMax = (targets['node-red'] as { maxSustainedOfferedRate: number | null } | undefined)
+      ?.maxSustainedOfferedRate;
+    for (const variant of variants.filter((v) => PLATFORM_VARIANTS.includes(v))) {
+      if (peerMax === undefined) break;
+      const own = (targets[variant] as { maxSustainedOfferedRate: number | null }).maxSustainedOfferedRate;
+      const ratio = own !== null && peerMax !== null && peerMax > 0 ? round(own / peerMax, 3) : null;
+      const verdict = ratio === null ? 'n/a' : ratio >= PEER_RATIO_TARGET ? 'PASS' : 'MISS';
+      Object.assign(targets[variant] as object, {
+        ratioToNodeRed: ratio,
+        ratioToNodeRedTarget: PEER_RATIO_TARGET,
+        ratioToNodeRedVerdict: verdict,
+      });
+      console.log(
+        `target ${VARIANT_LABELS[variant]}: highest sustained offered rate ≥ ${PEER_RATIO_TARGET}× the peer's → ${own ?? 'none'} vs ${peerMax ?? 'none'}: ${ratio === null ? 'n/a' : `${ratio}×`} ${verdict}` +
+          (ratio === null ? ' (a step above or below the tested rates: widen --rates)' : ''),
       );
     }
   }
@@ -594,6 +852,9 @@ async function main(): Promise<void> {
         generator,
         rates: rates[0] === undefined ? null : rates,
         profiled: Boolean(args.profile),
+        peerBatchReadings,
+        peerBatchMs,
+        targetProcesses: Object.fromEntries(variants.map((v) => [v, TARGET_PROCESSES[v]])),
       },
       durationSeconds: round((Date.now() - startedAt) / 1000),
       medians,

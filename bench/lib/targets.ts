@@ -14,6 +14,7 @@ import {
 } from '@ioc/testing';
 import { getJson, type IngestStatsView, onInterrupt, sleep } from './common';
 import type { LoaderEvent, LoaderRunConfig } from './loader-process';
+import { startNodeRedPeer } from './node-red-peer';
 import { NoopSubscriber } from './noop-subscriber';
 import { childPidsNamed } from './proc-cpu';
 
@@ -23,12 +24,30 @@ const PROBE_HOOK = join(__dirname, 'process-probe.js');
 const BARE_BROKER = join(__dirname, 'bare-broker.ts');
 const LOADER_PROCESS = join(__dirname, 'loader-process.ts');
 
-export type VariantName = 'embedded' | 'influxdb' | 'bare';
+export type VariantName = 'embedded' | 'influxdb' | 'bare' | 'node-red';
+
+export const VARIANT_NAMES: readonly VariantName[] = ['embedded', 'influxdb', 'bare', 'node-red'];
 
 export const VARIANT_LABELS: Record<VariantName, string> = {
   embedded: 'platform + embedded store',
   influxdb: 'platform + influxd 1.x',
   bare: 'bare aedes (ceiling)',
+  'node-red': 'mosquitto → Node-RED → influxd',
+};
+
+/** The platform's variants: durable (a PUBACK means the reading is in the spool, fsynced). */
+export const PLATFORM_VARIANTS: readonly VariantName[] = ['embedded', 'influxdb'];
+
+/**
+ * The processes whose CPU time is charged to each variant when CPU µs per reading is reported
+ * (names as in `Target.pids`). Never the load generator or the benchmark process itself — so the
+ * bare broker's no-op subscriber, which runs in the benchmark process, is not charged.
+ */
+export const TARGET_PROCESSES: Record<VariantName, readonly string[]> = {
+  embedded: ['broker', 'api'],
+  influxdb: ['broker', 'api', 'influxd'],
+  bare: ['broker'],
+  'node-red': ['mosquitto', 'node-red', 'influxd'],
 };
 
 export interface StoredCount {
@@ -50,6 +69,16 @@ export interface Target {
   subscriber?: NoopSubscriber;
   stats(): Promise<IngestStatsView | undefined>;
   storedCount(): Promise<StoredCount | undefined>;
+  /**
+   * Readings the target's influxd has acknowledged so far (its `pointsWrittenOK`: one point = one
+   * line = one reading in both the platform's and the peer's writes); undefined without influxd
+   * or when it does not answer. Cheap (no data scan), so it can be polled during the window.
+   */
+  influxWrites?(): Promise<number | undefined>;
+  /** Node-RED peer: the `[error]` lines Node-RED logged so far (failed writes, function errors). */
+  peerErrors?(): string[];
+  /** Node-RED peer: when Mosquitto began dropping messages for a subscriber (epoch s), per episode. */
+  peerDropEpisodes?(): number[];
   /** Processes of the target that died while it was supposed to run, with their last output. */
   problems(): string[];
   stop(): Promise<void>;
@@ -84,6 +113,9 @@ export interface TargetOptions {
   cpuProfile?: boolean;
   /** Extra environment for the platform's processes. */
   env?: Record<string, string>;
+  /** Node-RED peer: readings per InfluxDB write and the longest wait for a batch to fill. */
+  peerBatchReadings?: number;
+  peerBatchMs?: number;
 }
 
 function probeEnv(options: TargetOptions): Record<string, string> {
@@ -144,6 +176,8 @@ async function startTargetProcesses(variant: VariantName, options: TargetOptions
     };
   }
 
+  if (variant === 'node-red') return startNodeRedTarget(options);
+
   let influxd: InfluxdHandle | undefined;
   if (variant === 'influxdb') influxd = await startInfluxd();
   let platform: RunningPlatform;
@@ -172,6 +206,7 @@ async function startTargetProcesses(variant: VariantName, options: TargetOptions
     platform,
     ...(influxd ? { influxd } : {}),
     stats: () => getJson<IngestStatsView>(`${httpUrl}/api/v1/ingest/stats`),
+    ...(influxd ? { influxWrites: () => influxPointsWritten(influxd.url) } : {}),
     storedCount: () =>
       influxd ? influxCount(influxd.url, 'ioc_bench') : Promise.resolve(sqliteCount(platform.dataDir)),
     problems: () => [
@@ -183,6 +218,68 @@ async function startTargetProcesses(variant: VariantName, options: TargetOptions
       await influxd?.stop();
     },
   };
+}
+
+const PEER_DATABASE = 'ioc_bench';
+
+/** Mosquitto → Node-RED → influxd (see node-red-peer.ts), with a fresh influxd and database. */
+async function startNodeRedTarget(options: TargetOptions): Promise<Target> {
+  const influxd = await startInfluxd();
+  try {
+    const created = await fetch(
+      `${influxd.url}/query?q=${encodeURIComponent(`CREATE DATABASE ${PEER_DATABASE}`)}`,
+      {
+        method: 'POST',
+      },
+    );
+    if (!created.ok)
+      throw new Error(`CREATE DATABASE failed: HTTP ${created.status} ${await created.text()}`);
+    const peer = await startNodeRedPeer({
+      influxPort: influxd.port,
+      database: PEER_DATABASE,
+      ...(options.peerBatchReadings ? { batchReadings: options.peerBatchReadings } : {}),
+      ...(options.peerBatchMs ? { batchMs: options.peerBatchMs } : {}),
+      env: probeEnv(options),
+    });
+    return {
+      variant: 'node-red',
+      mqttPort: peer.mqttPort,
+      pids: {
+        mosquitto: peer.mosquitto.child.pid,
+        'node-red': peer.nodeRed.child.pid,
+        influxd: childPidsNamed(process.pid, 'influxd')[0],
+        self: process.pid,
+      },
+      influxd,
+      stats: async () => undefined,
+      storedCount: () => influxCount(influxd.url, PEER_DATABASE),
+      influxWrites: () => influxPointsWritten(influxd.url),
+      peerErrors: () => peer.errorLines(),
+      peerDropEpisodes: () => peer.dropEpisodes(),
+      problems: () => [...peer.problems(), ...(influxd.running ? [] : ['influxd exited'])],
+      async stop() {
+        await peer.stop();
+        await influxd.stop();
+      },
+    };
+  } catch (error) {
+    await influxd.stop();
+    throw error;
+  }
+}
+
+/**
+ * Points influxd has written successfully through its HTTP API since it started: the
+ * `pointsWrittenOK` counter of its `httpd` statistics, read from `GET /debug/vars` (expvar JSON,
+ * served whatever `pprof-enabled` says). Undefined when influxd does not answer.
+ */
+export async function influxPointsWritten(url: string): Promise<number | undefined> {
+  const vars = await getJson<Record<string, { values?: Record<string, number> } | undefined>>(
+    `${url}/debug/vars`,
+  );
+  if (!vars) return undefined;
+  const httpd = Object.entries(vars).find(([key]) => key.startsWith('httpd'))?.[1];
+  return httpd?.values?.['pointsWrittenOK'];
 }
 
 /** Points in the embedded store, read through a read-only connection to its SQLite file. */
