@@ -27,6 +27,19 @@ export const INTERNAL_REJECTIONS_TOPIC = '$internal/ioc/v1/rejections';
 export const INTERNAL_INGEST_STATS_TOPIC = '$internal/ioc/v1/ingest-stats';
 /** Username platform services (API, workers) log in with; only they may use `$internal/…`. */
 export const INTERNAL_USERNAME = 'ioc-internal';
+/**
+ * Client ids starting with this prefix are reserved for platform services (e.g. the API's
+ * `ioc-api-{nodeId}`): only a client logged in as INTERNAL_USERNAME with the internal secret may
+ * use one; anyone else gets CONNACK return code 2, identifier rejected ([MQTT-3.1.3-9] lets a
+ * server refuse a client id it does not accept). So no device can take over (and knock off the
+ * broker, [MQTT-3.1.4-2]) a platform service's session.
+ */
+export const RESERVED_CLIENT_ID_PREFIX = 'ioc-';
+
+/** True for client ids only platform services may use (see RESERVED_CLIENT_ID_PREFIX). */
+export function isReservedClientId(clientId: string): boolean {
+  return clientId.startsWith(RESERVED_CLIENT_ID_PREFIX);
+}
 /** Internal secret on a developer's machine; production sets IOC_INTERNAL_SECRET. */
 export const DEVELOPMENT_INTERNAL_SECRET = 'ioc-dev-internal-secret';
 
