@@ -6,7 +6,7 @@ import type { IngestPipeline } from '../ingest-pipeline';
 import type { IngestStats } from '../ingest-stats';
 import { clientInternals } from './aedes-internals';
 import type { InternalClients } from './internal-clients';
-import type { Qos2Duplicates } from './qos2-duplicates';
+import type { FirstCopyOutcome, Qos2Duplicates } from './qos2-duplicates';
 import type { RejectionReporter } from './rejection-reporter';
 
 /** Time a refusal's answer gets to reach the device before its connection is dropped. */
@@ -117,18 +117,27 @@ export function createAuthorizePublish(deps: {
     if (internal.isInternal(client)) return done(null);
     const isWill = client === null || packet === clientInternals(client).will;
     if (client === null || isWill || packet.qos !== 2) return decide(client, packet, isWill, done);
-    void qos2.classify(client, packet).then((kind) => {
-      if (kind === 'new') {
-        const settle = qos2.begin(client, packet);
-        return decide(client, packet, false, (error) => {
-          settle(error ? 'refused' : 'acknowledged');
-          done(error);
-        });
-      }
+    const suppress = (first: FirstCopyOutcome): void => {
       stats.countGuard('qos2DuplicatesSuppressed');
       packet.topic = DISCARD_TOPIC;
       packet.retain = false;
-      done(kind === 'duplicate-acknowledged' ? null : new Error('repeat of a refused QoS 2 message'));
+      done(first === 'acknowledged' ? null : new Error('repeat of a refused QoS 2 message'));
+    };
+    const admission = qos2.admit(client, packet);
+    if ('repeatOf' in admission) {
+      void admission.repeatOf.then(suppress);
+      return;
+    }
+    const processFirst = (): void =>
+      decide(client, packet, false, (error) => {
+        admission.settle(error ? 'refused' : 'acknowledged');
+        done(error);
+      });
+    if (!admission.storedBefore) return processFirst();
+    void admission.storedBefore.then((stored) => {
+      if (!stored) return processFirst();
+      admission.settle('acknowledged');
+      suppress('acknowledged');
     });
   };
 }

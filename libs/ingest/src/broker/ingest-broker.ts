@@ -113,10 +113,8 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       stats,
       logger,
       sink: {
-        accept(reading) {
-          stats.countAccepted(reading.domain);
-          return sink.accept(reading);
-        },
+        // Counted once durable: a reading the spool refuses is counted as spool-full only.
+        accept: (reading) => sink.accept(reading).then(() => stats.countAccepted(reading.domain)),
       },
     }),
     // A frozen subscriber must not stall delivery to everyone else.

@@ -2,7 +2,7 @@ import type { Aedes, Client, PublishPacket } from 'aedes';
 import { aedesInternals } from './aedes-internals';
 
 /** What happened to the first copy of a QoS 2 message: acknowledged (PUBREC) or refused. */
-type FirstCopyOutcome = 'acknowledged' | 'refused';
+export type FirstCopyOutcome = 'acknowledged' | 'refused';
 
 /**
  * Exactly once downstream for QoS 2 [MQTT-4.3.3-2]: a sender that has had no PUBREC repeats the
@@ -27,50 +27,53 @@ export class Qos2Duplicates {
   constructor(private readonly broker: () => Aedes | undefined) {}
 
   /**
-   * Resolves 'duplicate-acknowledged' when `packet` repeats a message already acknowledged (or
-   * being acknowledged), 'duplicate-refused' when it repeats one whose first copy was refused
-   * (the connection is being closed), 'new' otherwise. Never rejects.
+   * Called synchronously for every QoS 2 PUBLISH of a non-internal client, before processing.
+   * - `{ repeatOf }`: the first copy of this message is still being processed; `repeatOf`
+   *   resolves with its outcome. Do not process this copy.
+   * - `{ settle, storedBefore }`: process this copy unless `storedBefore` resolves true (a DUP=1
+   *   copy of a message aedes already acknowledged; then do not process it), and call `settle`
+   *   exactly once with the outcome. Copies arriving meanwhile get `repeatOf`.
+   * Never rejects.
    */
-  async classify(
-    client: Client,
-    packet: PublishPacket,
-  ): Promise<'new' | 'duplicate-acknowledged' | 'duplicate-refused'> {
+  admit(client: Client, packet: PublishPacket): Qos2Admission {
     const id = packet.messageId;
-    if (id === undefined) return 'new';
-    const pending = this.inProgress.get(client.id)?.get(id);
-    if (pending) return (await pending) === 'acknowledged' ? 'duplicate-acknowledged' : 'duplicate-refused';
-    if (!packet.dup) return 'new';
-    const broker = this.broker();
-    if (!broker) return 'new';
-    return aedesInternals(broker).persistence.incomingGetPacket(client, packet).then(
-      (stored) => (stored ? 'duplicate-acknowledged' : 'new'),
-      () => 'new',
-    );
-  }
-
-  /**
-   * Marks the start of processing a new QoS 2 message; call the returned function exactly once
-   * with the outcome. The entry is dropped one macrotask later, once aedes has put an
-   * acknowledged packet in its incoming store (memory persistence stores it in the microtasks
-   * following the authorizePublish callback).
-   */
-  begin(client: Client, packet: PublishPacket): (outcome: FirstCopyOutcome) => void {
-    const id = packet.messageId;
-    if (id === undefined) return () => undefined;
+    if (id === undefined) return { settle: () => undefined, storedBefore: undefined };
     const clientId = client.id;
+    const pending = this.inProgress.get(clientId)?.get(id);
+    if (pending) return { repeatOf: pending };
     let settle!: (outcome: FirstCopyOutcome) => void;
     const promise = new Promise<FirstCopyOutcome>((resolve) => (settle = resolve));
     let perClient = this.inProgress.get(clientId);
     if (!perClient) this.inProgress.set(clientId, (perClient = new Map()));
     perClient.set(id, promise);
-    return (outcome) => {
-      settle(outcome);
-      setImmediate(() => {
-        const current = this.inProgress.get(clientId);
-        if (current?.get(id) !== promise) return;
-        current.delete(id);
-        if (current.size === 0) this.inProgress.delete(clientId);
-      });
+    const broker = this.broker();
+    const storedBefore =
+      packet.dup && broker
+        ? aedesInternals(broker)
+            .persistence.incomingGetPacket(client, packet)
+            .then(
+              (stored) => stored !== undefined && stored !== null,
+              () => false,
+            )
+        : undefined;
+    return {
+      storedBefore,
+      settle: (outcome) => {
+        settle(outcome);
+        // Dropped one macrotask later, once aedes has put an acknowledged packet in its incoming
+        // store (memory persistence stores it in the microtasks after the authorizePublish callback).
+        setImmediate(() => {
+          const current = this.inProgress.get(clientId);
+          if (current?.get(id) !== promise) return;
+          current.delete(id);
+          if (current.size === 0) this.inProgress.delete(clientId);
+        });
+      },
     };
   }
 }
+
+/** See Qos2Duplicates.admit. `storedBefore` is undefined for a DUP=0 copy (new by definition). */
+export type Qos2Admission =
+  | { repeatOf: Promise<FirstCopyOutcome> }
+  | { settle: (outcome: FirstCopyOutcome) => void; storedBefore: Promise<boolean> | undefined };
