@@ -189,7 +189,12 @@ describe('broker: nothing refused is ever delivered', () => {
         payload: JSON.stringify({ ts: now, metrics: { pm25: 1, pm10: 2, bogus: 1 } }),
         reason: 'schema-violation',
       },
-      { name: 'an out-of-range value', topic: telemetry, payload: validReading(now, -5), reason: 'out-of-range' },
+      {
+        name: 'an out-of-range value',
+        topic: telemetry,
+        payload: validReading(now, -5),
+        reason: 'out-of-range',
+      },
       {
         name: 'an unknown device',
         topic: deviceTopic('env', 'no-such-device', 'telemetry'),
@@ -214,7 +219,12 @@ describe('broker: nothing refused is ever delivered', () => {
         payload: validReading(now + 3_600_000),
         reason: 'timestamp-in-future',
       },
-      { name: 'a timestamp too old', topic: telemetry, payload: validReading(1000), reason: 'timestamp-too-old' },
+      {
+        name: 'a timestamp too old',
+        topic: telemetry,
+        payload: validReading(1000),
+        reason: 'timestamp-too-old',
+      },
     ];
 
     it.each(cases)('$name ($reason) reaches no subscriber and is not retained', async (c) => {
@@ -278,7 +288,12 @@ describe('broker: nothing refused is ever delivered', () => {
     };
 
     const refusedWills: Array<{ name: string; topic: string; payload: string; reason: RejectionReason }> = [
-      { name: 'a will on a command topic', topic: cabinetCommand, payload: '{"command":"off"}', reason: 'invalid-topic' },
+      {
+        name: 'a will on a command topic',
+        topic: cabinetCommand,
+        payload: '{"command":"off"}',
+        reason: 'invalid-topic',
+      },
       {
         name: 'a will with an invalid payload',
         topic: deviceTopic('env', station.id, 'status'),
