@@ -1,5 +1,7 @@
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import pino from 'pino';
 import {
   type Device,
   INTERNAL_READINGS_TOPIC,
@@ -390,12 +392,30 @@ describe('broker: nothing refused is ever delivered', () => {
       expect(broker.stats().broker.emptyClientIdRefused).toBe(1);
     });
 
-    it('counts a takeover of a client id by a newer connection', async () => {
-      const first = await client({ clientId: 'takeover-test' });
+    it('logs a takeover of a client id with both parties, and counts it', async () => {
+      // A broker of its own whose warnings are kept (JSON lines, as in production).
+      await broker.close();
+      const lines: Array<Record<string, unknown>> = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+          done();
+        },
+      });
+      broker = await startIngestBroker({ ...lastOptions, logger: pino({ level: 'warn' }, sink) });
+      url = `mqtt://127.0.0.1:${broker.port}`;
+
+      const first = await client({ clientId: 'takeover-test', username: 'first-user' });
       const firstClosed = new Promise<void>((resolve) => first.once('close', () => resolve()));
-      await client({ clientId: 'takeover-test' });
+      await client({ clientId: 'takeover-test', username: 'second-user' });
       await firstClosed;
       expect(broker.stats().broker.clientIdTakeovers).toBe(1);
+      const takeover = lines.find((l) => String(l['msg']).startsWith('client id already connected'));
+      expect(takeover).toMatchObject({
+        clientId: 'takeover-test',
+        previous: { clientId: 'takeover-test', remoteAddress: '127.0.0.1', username: 'first-user' },
+        newcomer: { clientId: 'takeover-test', remoteAddress: '127.0.0.1', username: 'second-user' },
+      });
     });
   });
 
