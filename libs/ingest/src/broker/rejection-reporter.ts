@@ -13,12 +13,13 @@ import type { IngestStats } from '../ingest-stats';
 const LOG_BURST = 5;
 const LOG_WINDOW_MS = 10_000;
 /**
- * Answers on one device's `…/error` topic per ANSWER_WINDOW_MS at most; the rest are counted
- * (`broker.errorAnswersSuppressed`) and not sent. Each answer fans out to every subscriber of
- * that topic, so without a bound a stream of invalid publishes becomes N× as many writes to
- * (possibly slow) subscribers: 500 subscribers and 1,500 invalid publishes held every device's
- * PUBACK near 1 s for 15 s (measured, issue "answers on …/error cannot be used for
- * amplification"). 5 per second still tells a device what is wrong with each kind of message.
+ * Answers on one device's `…/error` topic per ERROR_ANSWER_WINDOW_MS (ms) at most; the rest are
+ * counted (`broker.errorAnswersSuppressed`) and not sent. Each answer fans out to every
+ * subscriber of that topic, so without a bound a stream of invalid publishes becomes N× as many
+ * writes to (possibly slow) subscribers: 500 subscribers and 1,500 invalid publishes held every
+ * device's PUBACK near 1 s for 15 s (the issue's measurement). The budget of 5 per second is a
+ * choice, not a measurement: enough for a device to learn what is wrong with each kind of
+ * message it sends, little enough that fan-out stays 5 × subscribers per device per second.
  */
 export const ERROR_ANSWER_BURST = 5;
 export const ERROR_ANSWER_WINDOW_MS = 1_000;
