@@ -88,6 +88,52 @@ describeWithBroker('devices-sim CLI', () => {
     expect(domains).toEqual(new Set(DOMAINS));
   });
 
+  it('runs beside another simulator of the same devices without either taking the other over', async () => {
+    // Before client ids got a per-run tag, the second run's connections took over the first's
+    // ([MQTT-3.1.4-2]) and both kept reconnecting: far fewer readings than the rate, no word why.
+    const rate = 20;
+    const seconds = 3;
+    const run = (): Promise<{ code: number | null; stdout: string; stderr: string }> => {
+      const child = spawn(
+        process.execPath,
+        [
+          '-r',
+          './scripts/register.js',
+          'devices-sim/src/cli.ts',
+          '--broker',
+          broker.url,
+          '--devices',
+          '8',
+          '--rate',
+          String(rate),
+          '--duration',
+          String(seconds),
+        ],
+        { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      return new Promise((done) => child.once('exit', (code) => done({ code, stdout, stderr })));
+    };
+    const [first, second] = await Promise.all([run(), run()]);
+    const tags = [first, second].map((r) => /client ids \{deviceId\}-(\S+)$/m.exec(r.stdout)?.[1]);
+    expect(tags[0]).toBeDefined();
+    expect(tags[0]).not.toBe(tags[1]);
+    for (const result of [first, second]) {
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+      const final = /^final: t=([\d.]+)s published=(\d+) acked=(\d+) failed=(\d+) skipped=(\d+)/m.exec(
+        result.stdout,
+      );
+      expect(final).not.toBeNull();
+      const [, elapsed, published, acked, , skipped] = final!;
+      expect(acked).toBe(published);
+      expect(Number(skipped)).toBe(0);
+      expect(Number(published)).toBeGreaterThanOrEqual(0.9 * rate * Number(elapsed) - 1);
+    }
+  });
+
   it('exits with a usage error on a bad option', async () => {
     const child = spawn(
       process.execPath,

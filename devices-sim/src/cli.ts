@@ -3,6 +3,7 @@
  *   node -r ./scripts/register.js devices-sim/src/cli.ts --broker mqtt://127.0.0.1:1883 --devices 100 --rate 50
  * Run with --help for every option.
  */
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadSeeds } from '@ioc/registry';
 import { selectDevices } from './device-selection';
@@ -21,6 +22,8 @@ const HELP = `Usage: devices-sim [options]
   --seeds-dir DIR     directory holding areas.json and devices.json (default: the repository's seeds/)
   --username U        MQTT username for every connection
   --password P        MQTT password for every connection
+  --client-id-tag T   client ids are {deviceId}-T (per-device) or sim-T-{n} (shared); default: random
+                      per run, so two simulators of the same devices never take each other's connections
   --help              show this text`;
 
 const SUMMARY_EVERY_MS = 5000;
@@ -69,6 +72,7 @@ function parseOptions() {
         'seeds-dir': { type: 'string' },
         username: { type: 'string' },
         password: { type: 'string' },
+        'client-id-tag': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -98,6 +102,11 @@ async function main(): Promise<void> {
   const durationS =
     values.duration === undefined ? undefined : positiveNumber('duration', values.duration, 0);
   const { username, password } = values;
+  // A tag per run: the ids of two simulators of the same devices (e.g. `npm start`'s and one run
+  // by hand) must differ, or the broker closes one connection each time the other connects.
+  const tag = values['client-id-tag'] ?? `s${randomBytes(3).toString('hex')}`;
+  if (!/^[A-Za-z0-9._-]{1,16}$/.test(tag))
+    fail(`--client-id-tag must be 1–16 of A-Z a-z 0-9 . _ -, got "${tag}"`);
 
   const simulator = new Simulator({
     brokerUrl: values.broker,
@@ -110,6 +119,8 @@ async function main(): Promise<void> {
     sharedConnections: positiveNumber('connections', values.connections, 4, true),
     connectConcurrency: positiveNumber('concurrency', values.concurrency, 20, true),
     seed: positiveNumber('seed', values.seed, 1, true),
+    clientIdSuffix: `-${tag}`,
+    clientIdPrefix: `sim-${tag}`,
     ...(username === undefined && password === undefined
       ? {}
       : {
@@ -132,7 +143,8 @@ async function main(): Promise<void> {
   const domains = [...new Set(devices.map((device) => device.domain))].join(', ');
   process.stdout.write(
     `devices-sim: ${devices.length} devices (${domains}) → ${values.broker}, ${values.mode}, qos ${values.qos}, ` +
-      `${positiveNumber('rate', values.rate, 10)} msg/s${durationS === undefined ? ', Ctrl-C to stop' : ` for ${durationS} s`}\n`,
+      `${positiveNumber('rate', values.rate, 10)} msg/s${durationS === undefined ? ', Ctrl-C to stop' : ` for ${durationS} s`}, ` +
+      `client ids ${values.mode === 'shared' ? `sim-${tag}-{n}` : `{deviceId}-${tag}`}\n`,
   );
   const onSignal = (): void => {
     process.stdout.write('devices-sim: stopping…\n');

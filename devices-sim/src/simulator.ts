@@ -27,7 +27,7 @@ export interface SimulatorOptions {
   durationMs?: number;
   qos?: 0 | 1;
   /**
-   * `per-device`: one connection per device, clientId = device id, with a retained LWT on its
+   * `per-device`: one connection per device, clientId = device id (+ clientIdSuffix), with a retained LWT on its
    * status topic — what real devices do. `shared`: a few connections publish for every device —
    * for load, where thousands of sockets would measure the OS rather than the platform.
    */
@@ -47,8 +47,17 @@ export interface SimulatorOptions {
   announceOffline?: boolean;
   connectTimeoutMs?: number;
   keepaliveSeconds?: number;
-  /** Prefix of shared-mode client ids (default `ioc-sim-{pid}`). */
+  /**
+   * Prefix of shared-mode client ids (default `sim-{pid}`). Client ids starting with `ioc-` are
+   * reserved for platform services (RESERVED_CLIENT_ID_PREFIX) and refused by the platform's broker.
+   */
   clientIdPrefix?: string;
+  /**
+   * Appended to the device id to make per-device client ids (default none: client id = device
+   * id). Two simulators of the same devices need different suffixes, or each connection takes
+   * the other's over [MQTT-3.1.4-2] and both keep reconnecting.
+   */
+  clientIdSuffix?: string;
   clock?: () => number;
 }
 
@@ -119,7 +128,10 @@ const END_TIMEOUT_MS = 2000;
 export class Simulator {
   private readonly emitter = new EventEmitter();
   private readonly options: Required<
-    Omit<SimulatorOptions, 'durationMs' | 'credentials' | 'fleet' | 'clientIdPrefix' | 'devices'>
+    Omit<
+      SimulatorOptions,
+      'durationMs' | 'credentials' | 'fleet' | 'clientIdPrefix' | 'clientIdSuffix' | 'devices'
+    >
   > &
     Pick<SimulatorOptions, 'durationMs' | 'credentials'>;
   private readonly devices: readonly Device[];
@@ -127,6 +139,7 @@ export class Simulator {
   private readonly states = new Map<string, DeviceState>();
   private readonly ctx: ModelContext;
   private readonly clientIdPrefix: string;
+  private readonly clientIdSuffix: string;
   private state: State = 'idle';
   private pacer?: RatePacer;
   private startedAt = 0;
@@ -175,7 +188,8 @@ export class Simulator {
       keepaliveSeconds: options.keepaliveSeconds ?? 30,
       clock: options.clock ?? Date.now,
     };
-    this.clientIdPrefix = options.clientIdPrefix ?? `ioc-sim-${process.pid}`;
+    this.clientIdPrefix = options.clientIdPrefix ?? `sim-${process.pid}`;
+    this.clientIdSuffix = options.clientIdSuffix ?? '';
     this.ctx = createModelContext({
       seed: this.options.seed,
       // Each device reports once per round of the schedule, so that is the period its counts cover.
@@ -310,7 +324,12 @@ export class Simulator {
   private planConnections(): void {
     if (this.options.clientMode === 'per-device') {
       for (const device of this.devices) {
-        this.connections.push({ clientId: device.id, devices: [device], device, crashed: false });
+        this.connections.push({
+          clientId: `${device.id}${this.clientIdSuffix}`,
+          devices: [device],
+          device,
+          crashed: false,
+        });
       }
     } else {
       const count = Math.min(this.options.sharedConnections, this.devices.length);

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     writeBatchDelayMs: env.IOC_WRITE_BATCH_DELAY_MS ?? batchDefaults.delayMs,
     internalSecret: env.IOC_INTERNAL_SECRET,
     maxPayloadBytes: env.IOC_MAX_PAYLOAD_BYTES,
+    maxPacketBytes: env.IOC_MQTT_MAX_PACKET_BYTES,
     maxFutureSkewMs: env.IOC_MAX_CLOCK_SKEW_MS,
     statsIntervalMs: 2000,
     logger,

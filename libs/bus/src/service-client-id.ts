@@ -1,4 +1,4 @@
-import { SERVICE_CLIENT_ID_PREFIX } from '@ioc/contracts';
+import { RESERVED_CLIENT_ID_PREFIX } from '@ioc/contracts';
 
 /** Node ids: lower-case letters, digits and `-`, 1–32 characters (e.g. `1`, `api-hcm-2`). */
 export const NODE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -15,10 +15,10 @@ export function serviceClientId(role: string, nodeId: string): string {
     throw new RangeError(`service role "${role}" must match [a-z][a-z0-9]{0,15}`);
   if (!NODE_ID_PATTERN.test(nodeId))
     throw new RangeError(`node id "${nodeId}" must match ${NODE_ID_PATTERN}`);
-  return `${SERVICE_CLIENT_ID_PREFIX}${role}-${nodeId}`;
+  return `${RESERVED_CLIENT_ID_PREFIX}${role}-${nodeId}`;
 }
 
 /** Whether a client id is of the reserved form `serviceClientId` makes. */
 export function isServiceClientId(clientId: string): boolean {
-  return clientId.startsWith(SERVICE_CLIENT_ID_PREFIX) && clientId.length > SERVICE_CLIENT_ID_PREFIX.length;
+  return clientId.startsWith(RESERVED_CLIENT_ID_PREFIX) && clientId.length > RESERVED_CLIENT_ID_PREFIX.length;
 }

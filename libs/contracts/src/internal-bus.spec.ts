@@ -65,6 +65,15 @@ describe('internal bus schemas', () => {
       },
       storage: { queued: 0, written: 3, failedWrites: 0, rejected: 0, failing: false },
       connectedClients: 1,
+      broker: {
+        reservedClientIdRefused: 0,
+        emptyClientIdRefused: 0,
+        clientIdTakeovers: 0,
+        oversizedPacketsClosed: 0,
+        qos2DuplicatesSuppressed: 0,
+        errorAnswersSuppressed: 0,
+        forwardsBlocked: 0,
+      },
       healthConditions: [],
     };
     expect(ingestStatsSchema.safeParse(stats).success).toBe(true);

@@ -98,6 +98,21 @@ export const ingestStatsSchema = z.object({
     lastError: z.string().optional(),
   }),
   connectedClients: count,
+  /**
+   * What the broker refused or suppressed outside message validation (`BrokerGuardCounts` in
+   * libs/ingest/src/ingest-stats.ts): reserved or empty client ids refused, client-id takeovers,
+   * connections closed for an oversized packet, QoS 2 duplicates and error answers suppressed,
+   * deliveries blocked.
+   */
+  broker: z.object({
+    reservedClientIdRefused: count,
+    emptyClientIdRefused: count,
+    clientIdTakeovers: count,
+    oversizedPacketsClosed: count,
+    qos2DuplicatesSuppressed: count,
+    errorAnswersSuppressed: count,
+    forwardsBlocked: count,
+  }),
   /** Sessions the broker keeps for clients that are not connected (clean=false), and their subscriptions. */
   offlineSessions: z.object({ clients: count, subscriptions: count }).optional(),
   healthConditions: z.array(healthConditionSchema),

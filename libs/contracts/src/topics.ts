@@ -28,11 +28,18 @@ export const INTERNAL_INGEST_STATS_TOPIC = '$internal/ioc/v1/ingest-stats';
 /** Username platform services (API, workers) log in with; only they may use `$internal/…`. */
 export const INTERNAL_USERNAME = 'ioc-internal';
 /**
- * Client ids starting with this prefix belong to platform services (`ioc-api-1`, …): only a client
- * logged in as INTERNAL_USERNAME with the internal secret may use one; the broker refuses any
- * other with CONNACK 2 (identifier rejected), so no device can take over a service's session.
+ * Client ids starting with this prefix are reserved for platform services (e.g. the API's
+ * `ioc-api-{nodeId}`): only a client logged in as INTERNAL_USERNAME with the internal secret may
+ * use one; anyone else gets CONNACK return code 2, identifier rejected ([MQTT-3.1.3-9] lets a
+ * server refuse a client id it does not accept). So no device can take over (and knock off the
+ * broker, [MQTT-3.1.4-2]) a platform service's session.
  */
-export const SERVICE_CLIENT_ID_PREFIX = 'ioc-';
+export const RESERVED_CLIENT_ID_PREFIX = 'ioc-';
+
+/** True for client ids only platform services may use (see RESERVED_CLIENT_ID_PREFIX). */
+export function isReservedClientId(clientId: string): boolean {
+  return clientId.startsWith(RESERVED_CLIENT_ID_PREFIX);
+}
 
 export function deviceTopic(
   domain: Domain,

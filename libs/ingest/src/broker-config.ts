@@ -3,6 +3,13 @@ import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
 import { envField } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/timeseries';
 
+/**
+ * Default bound on an MQTT packet's remaining length, 64 KiB: the 16 KiB payload limit
+ * (IOC_MAX_PAYLOAD_BYTES) plus a topic, with room to spare. 268,435,455 is the most the
+ * remaining-length field can announce (MQTT 3.1.1 §2.2.3), hence the upper bound.
+ */
+export const DEFAULT_MAX_PACKET_BYTES = 64 * 1024;
+
 /** Every environment variable the broker reads, validated once at boot. */
 export const brokerEnvSchema = storageEnvSchema.extend({
   IOC_MQTT_HOST: z.string().default('0.0.0.0').describe('Address the MQTT listener binds'),
@@ -17,6 +24,15 @@ export const brokerEnvSchema = storageEnvSchema.extend({
     .default(DEVELOPMENT_INTERNAL_SECRET)
     .describe('Shared secret of platform services on the broker (user ioc-internal); secret'),
   IOC_MAX_PAYLOAD_BYTES: envField.positiveInt(16_384).describe('Largest accepted device payload'),
+  IOC_MQTT_MAX_PACKET_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(268_435_455)
+    .default(DEFAULT_MAX_PACKET_BYTES)
+    .describe(
+      'Largest MQTT packet (remaining length) the broker reads; a longer fixed header closes the connection before the body is read',
+    ),
   IOC_MAX_CLOCK_SKEW_MS: envField.positiveInt(300_000).describe('How far in the future a timestamp may be'),
   IOC_WRITE_BATCH_SIZE: z.coerce
     .number()

@@ -25,8 +25,39 @@ export interface IngestStatsSnapshot extends IngestStatsMessage {
   storage: BatchingWriterStats;
   connectedClients: number;
   offlineSessions?: { clients: number; subscriptions: number };
+  /** Connection-level and routing refusals of the broker (not message rejections). */
+  broker: BrokerGuardCounts;
   healthConditions: HealthCondition[];
 }
+
+/**
+ * What the broker refused or suppressed outside message validation, counted since start.
+ * - `reservedClientIdRefused`: CONNECTs with a reserved client id (RESERVED_CLIENT_ID_PREFIX)
+ *   from a client that is not logged in as a platform service; answered CONNACK 2.
+ * - `emptyClientIdRefused`: CONNECTs with an empty client id and clean=false; answered CONNACK 2
+ *   [MQTT-3.1.3-8].
+ * - `clientIdTakeovers`: connections closed because a newer one used the same client id
+ *   [MQTT-3.1.4-2] (each is logged with both parties).
+ * - `oversizedPacketsClosed`: connections closed because a packet's fixed header announced a
+ *   remaining length above IOC_MQTT_MAX_PACKET_BYTES, before its body was read.
+ * - `qos2DuplicatesSuppressed`: repeated QoS 2 PUBLISHes (DUP=1, same packet id, before PUBREL)
+ *   that were acknowledged but not processed again [MQTT-4.3.3-2].
+ * - `errorAnswersSuppressed`: `…/error` answers not sent because the device exceeded its answer
+ *   budget (the rejection itself is still counted under `rejected`).
+ * - `forwardsBlocked`: deliveries authorizeForward refused (a message on a topic its recipient
+ *   may not read); 0 unless something tried to route around the rules.
+ */
+export interface BrokerGuardCounts {
+  reservedClientIdRefused: number;
+  emptyClientIdRefused: number;
+  clientIdTakeovers: number;
+  oversizedPacketsClosed: number;
+  qos2DuplicatesSuppressed: number;
+  errorAnswersSuppressed: number;
+  forwardsBlocked: number;
+}
+
+export type BrokerGuardEvent = keyof BrokerGuardCounts;
 
 /** Counters of what ingest accepted and refused, by domain and by reason. */
 export class IngestStats {
@@ -36,6 +67,21 @@ export class IngestStats {
     RejectionReason,
     number
   >;
+
+  private readonly guards: BrokerGuardCounts = {
+    reservedClientIdRefused: 0,
+    emptyClientIdRefused: 0,
+    clientIdTakeovers: 0,
+    oversizedPacketsClosed: 0,
+    qos2DuplicatesSuppressed: 0,
+    errorAnswersSuppressed: 0,
+    forwardsBlocked: 0,
+  };
+
+  /** Counts one broker-level refusal or suppression (see BrokerGuardCounts). */
+  countGuard(event: BrokerGuardEvent): void {
+    this.guards[event] += 1;
+  }
 
   countAccepted(domain: Domain): void {
     this.accepted[domain] += 1;
@@ -59,6 +105,7 @@ export class IngestStats {
       rejected: { ...this.rejected },
       rejectedTotal: sum(this.rejected),
       ...extra,
+      broker: { ...this.guards },
       healthConditions: this.healthConditions(extra),
     };
   }

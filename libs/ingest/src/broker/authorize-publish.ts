@@ -1,13 +1,26 @@
-import type { AedesOptions } from 'aedes';
+import type { AedesOptions, Client, PublishPacket } from 'aedes';
 import type { Reading } from '@ioc/contracts';
 import { SpoolFullError } from '@ioc/spool';
 import type { Logger } from '@ioc/runtime';
 import type { IngestPipeline } from '../ingest-pipeline';
+import type { IngestStats } from '../ingest-stats';
+import { clientInternals } from './aedes-internals';
 import type { InternalClients } from './internal-clients';
+import type { FirstCopyOutcome, Qos2Duplicates } from './qos2-duplicates';
 import type { RejectionReporter } from './rejection-reporter';
 
 /** Time a refusal's answer gets to reach the device before its connection is dropped. */
 const ANSWER_GRACE_MS = 50;
+
+/**
+ * Where every device publish goes once it has been decided on, accepted or refused: a topic
+ * under the reserved `$internal/` namespace that authorizeForward never delivers to anyone, with
+ * retain cleared. Device messages are consumed by the platform (validated readings go out on
+ * INTERNAL_READINGS_TOPIC), never routed raw, so a forged command or error, an invalid payload or
+ * a will reaches no subscriber and is retained nowhere — while aedes still answers PUBACK/PUBREC
+ * and the connection stays up.
+ */
+export const DISCARD_TOPIC = '$internal/discarded';
 
 export interface ReadingSink {
   /** Resolves once the reading is durable; rejects (SpoolFullError among others) if it cannot be kept. */
@@ -15,51 +28,68 @@ export interface ReadingSink {
 }
 
 /**
- * Every device publish is validated here, before aedes acknowledges it: aedes writes the PUBACK
- * (QoS 1) or PUBREC (QoS 2) only once this callback is called, so for QoS ≥ 1 the callback
- * waits until the reading is on disk in the spool — "acknowledged ⇒ kept". QoS 0 is called back
- * at once (at most once).
+ * Every device publish and will is validated here, before aedes acknowledges it: aedes writes
+ * the PUBACK (QoS 1) or PUBREC (QoS 2) only once this callback is called, so for QoS ≥ 1 the
+ * callback waits until the reading is on disk in the spool — "acknowledged ⇒ kept". QoS 0 is
+ * called back at once (at most once).
  *
- * A message that fails validation is still acknowledged — MQTT 3.1.1 has no PUBACK reason codes
- * — but it is reported on the device's `.../error` topic, counted, never stored and never
- * retained; the connection stays up so the readings after it go on. A valid reading the spool
- * cannot take (full, disk error) is NOT acknowledged: the client is disconnected
- * [MQTT-3.3.5-2] and its MQTT stack sends it again after reconnecting.
+ * Nothing a device publishes is routed: accepted or refused, the packet is diverted to
+ * DISCARD_TOPIC with retain=false before aedes publishes it. A message that fails validation is
+ * still acknowledged — MQTT 3.1.1 has no PUBACK reason codes — but it is reported on the
+ * device's `.../error` topic and counted; the connection stays up so the readings after it go on.
+ * A valid reading the spool cannot take (full, disk error) is NOT acknowledged: the client is
+ * disconnected [MQTT-3.3.5-2] and its MQTT stack sends it again after reconnecting.
+ *
+ * Wills (`packet === client.will`, or no client at all for the will of a dead broker) go through
+ * the same validation; a refused will is answered with an error, so aedes publishes nothing.
+ * A repeated QoS 2 PUBLISH is acknowledged without being processed again (Qos2Duplicates).
+ * Internal clients (platform services) publish unchecked: commands come only from them.
  */
 export function createAuthorizePublish(deps: {
   pipeline: IngestPipeline;
   internal: InternalClients;
   sink: ReadingSink;
   rejections: RejectionReporter;
+  qos2: Qos2Duplicates;
+  stats: IngestStats;
   logger: Logger;
 }): NonNullable<AedesOptions['authorizePublish']> {
-  const { pipeline, internal, sink, rejections, logger } = deps;
-  return (client, packet, done) => {
-    if (internal.isInternal(client)) return done(null);
+  const { pipeline, internal, sink, rejections, qos2, stats, logger } = deps;
+
+  const decide = (
+    client: Client | null,
+    packet: PublishPacket,
+    isWill: boolean,
+    done: (error?: Error | null) => void,
+  ): void => {
+    const topic = packet.topic;
+    // Whatever happens below, aedes routes this packet to nobody and retains nothing.
+    packet.topic = DISCARD_TOPIC;
+    packet.retain = false;
     // `$…` topics are the broker's own ($SYS, $internal): a device publishing there is spoofing.
-    if (packet.topic.startsWith('$')) {
-      rejections.report(client, packet.topic, undefined, {
+    if (topic.startsWith('$')) {
+      rejections.report(client, topic, undefined, {
         reason: 'invalid-topic',
         detail: 'topics starting with "$" are reserved for the platform',
       });
       return done(new Error('reserved topic'));
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const outcome = pipeline.process(packet.topic, payload);
+    const outcome = pipeline.process(topic, payload);
     if (!outcome.ok) {
-      packet.retain = false;
       rejections.report(
         client,
-        packet.topic,
+        topic,
         outcome.deviceId && outcome.domain
           ? { deviceId: outcome.deviceId, domain: outcome.domain }
           : undefined,
         outcome.rejection,
       );
-      return done(null);
+      // A refused will is not published at all; a refused publish is acknowledged, not routed.
+      return done(isWill ? new Error(`will refused: ${outcome.rejection.reason}`) : null);
     }
     const { reading } = outcome;
-    const acknowledgeNow = packet.qos === 0;
+    const acknowledgeNow = packet.qos === 0 && !isWill;
     sink.accept(reading).then(
       () => {
         if (!acknowledgeNow) done(null);
@@ -68,12 +98,12 @@ export function createAuthorizePublish(deps: {
         const refuse = (): void => {
           // aedes destroys the socket on error, discarding writes still buffered: let the
           // answer leave first.
-          if (!acknowledgeNow) setTimeout(() => done(error), ANSWER_GRACE_MS);
+          if (!acknowledgeNow) setTimeout(() => done(error), isWill ? 0 : ANSWER_GRACE_MS);
         };
         if (error instanceof SpoolFullError) {
           // Disconnect only after the answer is on its way, so the device learns why.
           const detail = `${error.message}; retry later`;
-          rejections.report(client, packet.topic, reading, { reason: 'spool-full', detail }, refuse);
+          rejections.report(client, topic, reading, { reason: 'spool-full', detail }, refuse);
         } else {
           logger.error({ deviceId: reading.deviceId, err: error.message }, 'spool append failed');
           refuse();
@@ -81,5 +111,33 @@ export function createAuthorizePublish(deps: {
       },
     );
     if (acknowledgeNow) done(null);
+  };
+
+  return (client, packet, done) => {
+    if (internal.isInternal(client)) return done(null);
+    const isWill = client === null || packet === clientInternals(client).will;
+    if (client === null || isWill || packet.qos !== 2) return decide(client, packet, isWill, done);
+    const suppress = (first: FirstCopyOutcome): void => {
+      stats.countGuard('qos2DuplicatesSuppressed');
+      packet.topic = DISCARD_TOPIC;
+      packet.retain = false;
+      done(first === 'acknowledged' ? null : new Error('repeat of a refused QoS 2 message'));
+    };
+    const admission = qos2.admit(client, packet);
+    if ('repeatOf' in admission) {
+      void admission.repeatOf.then(suppress);
+      return;
+    }
+    const processFirst = (): void =>
+      decide(client, packet, false, (error) => {
+        admission.settle(error ? 'refused' : 'acknowledged');
+        done(error);
+      });
+    if (!admission.storedBefore) return processFirst();
+    void admission.storedBefore.then((stored) => {
+      if (!stored) return processFirst();
+      admission.settle('acknowledged');
+      suppress('acknowledged');
+    });
   };
 }

@@ -15,19 +15,25 @@ export function createAuthorizeSubscribe(
   logger: Logger,
 ): NonNullable<AedesOptions['authorizeSubscribe']> {
   return (client, subscription, done) => {
-    if (internal.isInternal(client) || isDeviceReadable(subscription.topic)) return done(null, subscription);
+    if (internal.isInternal(client) || deviceReadableChannel(subscription.topic) !== undefined)
+      return done(null, subscription);
     logger.warn({ clientId: client.id, topic: subscription.topic.slice(0, 200) }, 'subscription refused');
     done(null, null);
   };
 }
 
-function isDeviceReadable(topic: string): boolean {
+/**
+ * The channel, `command` or `error`, when `topic` is exactly `ioc/v1/{domain}/{deviceId}/command`
+ * or `…/error` (no wildcards: the device id must match DEVICE_ID_PATTERN); undefined otherwise.
+ */
+export function deviceReadableChannel(topic: string): 'command' | 'error' | undefined {
   const parts = topic.split('/');
-  return (
-    parts.length === 5 &&
+  const channel = parts[4] ?? '';
+  return parts.length === 5 &&
     `${parts[0]}/${parts[1]}` === TOPIC_ROOT &&
     isDomain(parts[2] ?? '') &&
     isDeviceId(parts[3] ?? '') &&
-    DEVICE_READABLE_CHANNELS.has(parts[4] ?? '')
-  );
+    DEVICE_READABLE_CHANNELS.has(channel)
+    ? (channel as 'command' | 'error')
+    : undefined;
 }

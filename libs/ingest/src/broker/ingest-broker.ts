@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import { INTERNAL_INGEST_STATS_TOPIC, INTERNAL_READINGS_TOPIC } from '@ioc/contracts';
@@ -5,13 +6,17 @@ import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import { DurableReadingSink } from '@ioc/spool';
 import type { DeviceDirectory } from '../device-directory';
+import { DEFAULT_MAX_PACKET_BYTES } from '../broker-config';
 import { IngestPipeline } from '../ingest-pipeline';
 import { IngestStats, type IngestStatsSnapshot } from '../ingest-stats';
 import { jsonArray } from '../json-array';
-import { createAuthenticate } from './authenticate';
+import { createConnectHooks } from './authenticate';
+import { createAuthorizeForward } from './authorize-forward';
 import { createAuthorizePublish } from './authorize-publish';
 import { createAuthorizeSubscribe } from './authorize-subscribe';
 import { InternalClients } from './internal-clients';
+import { guardPacketSize } from './packet-size-guard';
+import { Qos2Duplicates } from './qos2-duplicates';
 import { RejectionReporter } from './rejection-reporter';
 
 /** Readings per internal live message: a bound on one message's size (~0.4 MB). */
@@ -34,6 +39,12 @@ export interface IngestBrokerOptions {
   writeBatchDelayMs: number;
   internalSecret: string;
   maxPayloadBytes: number;
+  /**
+   * Largest remaining length of an MQTT packet, bytes (IOC_MQTT_MAX_PACKET_BYTES; default
+   * DEFAULT_MAX_PACKET_BYTES): a connection whose next packet announces more is closed before
+   * the body is read. Must exceed maxPayloadBytes.
+   */
+  maxPacketBytes?: number;
   maxFutureSkewMs: number;
   statsIntervalMs: number;
   logger: Logger;
@@ -49,6 +60,12 @@ export interface IngestBroker {
 /** aedes on TCP with the platform's hooks: the whole device-facing side of the platform. */
 export async function startIngestBroker(options: IngestBrokerOptions): Promise<IngestBroker> {
   const { logger } = options;
+  const maxPacketBytes = options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
+  if (maxPacketBytes <= options.maxPayloadBytes) {
+    throw new Error(
+      `IOC_MQTT_MAX_PACKET_BYTES (${maxPacketBytes}) must be larger than IOC_MAX_PAYLOAD_BYTES (${options.maxPayloadBytes}), which it contains with the topic`,
+    );
+  }
   const stats = new IngestStats();
   const internal = new InternalClients(options.internalSecret);
   // The hooks are built before the broker exists; they reach it through this reference.
@@ -90,18 +107,19 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
   });
 
   const broker = await Aedes.createBroker({
-    authenticate: createAuthenticate(internal, logger),
+    ...createConnectHooks({ internal, broker: () => ref.aedes, stats, logger }),
     authorizeSubscribe: createAuthorizeSubscribe(internal, logger),
+    authorizeForward: createAuthorizeForward({ internal, broker: () => ref.aedes, stats, logger }),
     authorizePublish: createAuthorizePublish({
       pipeline,
       internal,
       rejections,
+      qos2: new Qos2Duplicates(() => ref.aedes),
+      stats,
       logger,
       sink: {
-        accept(reading) {
-          stats.countAccepted(reading.domain);
-          return sink.accept(reading);
-        },
+        // Counted once durable: a reading the spool refuses is counted as spool-full only.
+        accept: (reading) => sink.accept(reading).then(() => stats.countAccepted(reading.domain)),
       },
     }),
     // A frozen subscriber must not stall delivery to everyone else.
@@ -113,6 +131,11 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
   });
   broker.on('connectionError', (client, error) => {
     logger.warn({ clientId: client.id, err: error.message }, 'connection error');
+  });
+  // aedes emits 'error' for failures outside any client (e.g. publishing the wills of a dead
+  // broker, an offline-queue lookup); unheard, an 'error' event would end the process.
+  (broker as EventEmitter).on('error', (error: Error) => {
+    logger.error({ err: error.message }, 'broker error');
   });
 
   // Sessions kept for clients that are away (clean=false): counted by the persistence, asynchronously.
@@ -161,7 +184,16 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
   }, options.statsIntervalMs);
   statsTimer.unref();
 
-  const server: Server = createServer(broker.handle);
+  const server: Server = createServer((socket) => {
+    const client = broker.handle(socket);
+    guardPacketSize(client, maxPacketBytes, (announced) => {
+      stats.countGuard('oversizedPacketsClosed');
+      logger.warn(
+        { clientId: client.id, remoteAddress: socket.remoteAddress, announced, limit: maxPacketBytes },
+        'connection closed: packet larger than IOC_MQTT_MAX_PACKET_BYTES announced',
+      );
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

@@ -12,14 +12,29 @@ import type { IngestStats } from '../ingest-stats';
 /** Log at most this many rejections per device per window; the counters still see them all. */
 const LOG_BURST = 5;
 const LOG_WINDOW_MS = 10_000;
+/**
+ * Answers on one device's `…/error` topic per ERROR_ANSWER_WINDOW_MS (ms) at most; the rest are
+ * counted (`broker.errorAnswersSuppressed`) and not sent. Each answer fans out to every
+ * subscriber of that topic, so without a bound a stream of invalid publishes becomes N× as many
+ * writes to (possibly slow) subscribers: 500 subscribers and 1,500 invalid publishes held every
+ * device's PUBACK near 1 s for 15 s (the issue's measurement). The budget of 5 per second is a
+ * choice, not a measurement: enough for a device to learn what is wrong with each kind of
+ * message it sends, little enough that fan-out stays 5 × subscribers per device per second.
+ */
+export const ERROR_ANSWER_BURST = 5;
+export const ERROR_ANSWER_WINDOW_MS = 1_000;
 
 /**
- * A rejection is counted by reason, logged with the device id, answered on the device's
- * `.../error` topic and relayed on the internal rejections topic for operators.
+ * A rejection is counted by reason, logged with the device id (at most LOG_BURST lines per device
+ * per 10 s), answered on the device's `.../error` topic (at most ERROR_ANSWER_BURST per device
+ * per second) and relayed on the internal rejections topic for operators (always).
  */
 export class RejectionReporter {
   private logWindowStart = 0;
   private readonly loggedPerDevice = new Map<string, number>();
+  private answerWindowStart = 0;
+  /** Answers sent per error topic in the current window; emptied each window, so bounded by traffic. */
+  private readonly answeredPerTopic = new Map<string, number>();
 
   constructor(
     private readonly broker: () => Aedes | undefined,
@@ -48,11 +63,12 @@ export class RejectionReporter {
       at: new Date().toISOString(),
     };
     const payload = Buffer.from(JSON.stringify(message));
-    if (device) {
+    const errorTopic = device ? deviceTopic(device.domain, device.deviceId, 'error') : undefined;
+    if (errorTopic && this.mayAnswer(errorTopic)) {
       broker.publish(
         {
           cmd: 'publish',
-          topic: deviceTopic(device.domain, device.deviceId, 'error'),
+          topic: errorTopic,
           payload,
           qos: 0,
           retain: false,
@@ -61,6 +77,7 @@ export class RejectionReporter {
         () => answered?.(),
       );
     } else {
+      if (errorTopic) this.stats.countGuard('errorAnswersSuppressed');
       answered?.();
     }
     broker.publish(
@@ -76,6 +93,19 @@ export class RejectionReporter {
       },
       () => undefined,
     );
+  }
+
+  /** Takes one answer from the topic's budget for this window; false once it is spent. */
+  private mayAnswer(errorTopic: string): boolean {
+    const now = Date.now();
+    if (now - this.answerWindowStart >= ERROR_ANSWER_WINDOW_MS) {
+      this.answerWindowStart = now;
+      this.answeredPerTopic.clear();
+    }
+    const sent = this.answeredPerTopic.get(errorTopic) ?? 0;
+    if (sent >= ERROR_ANSWER_BURST) return false;
+    this.answeredPerTopic.set(errorTopic, sent + 1);
+    return true;
   }
 
   private log(

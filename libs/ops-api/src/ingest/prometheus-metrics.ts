@@ -51,6 +51,12 @@ export function renderPrometheus(
     metric('ioc_broker_connected_clients', 'gauge', 'MQTT clients connected to the broker', [
       [{}, stats.connectedClients],
     ]);
+    metric(
+      'ioc_broker_refusals_total',
+      'counter',
+      'Refusals and suppressions of the broker outside message validation, by event (reserved or empty client ids, takeovers, oversized packets, QoS 2 duplicates, error answers, blocked deliveries)',
+      entries(stats.broker, 'event'),
+    );
     if (stats.offlineSessions) {
       metric(
         'ioc_broker_offline_sessions',

@@ -1,0 +1,41 @@
+import type { Aedes, Client, PublishPacket } from 'aedes';
+
+/**
+ * The parts of aedes 1.2 the hooks rely on that its type declarations leave out (read from
+ * node_modules/aedes: aedes.js, lib/client.js, lib/handlers/publish.js). Kept in one place so an
+ * aedes upgrade has one file to check.
+ */
+export interface AedesInternals {
+  /** Connected clients by client id (aedes.js `clients`). */
+  clients: Record<string, Client | undefined>;
+  persistence: {
+    /** Resolves with the stored inbound QoS 2 packet of that client id and packet id; rejects if none. */
+    incomingGetPacket(client: Client, packet: { messageId?: number }): Promise<unknown>;
+  };
+}
+
+export interface ClientInternals {
+  /** The will of the connection, set once CONNECT is accepted; `packet === will` identifies it in authorizePublish. */
+  will: PublishPacket | null;
+  /** The client's mqtt-packet parser (lib/client.js `_parser`). */
+  _parser: PacketParser;
+  conn: { remoteAddress?: string; remotePort?: number; destroy(error?: Error): void };
+}
+
+/** mqtt-packet 9's Parser as far as the packet size guard uses it. */
+export interface PacketParser {
+  /** The packet being parsed; `length` is its remaining length, -1 until decoded. */
+  packet: { cmd?: string; length: number };
+  error: Error | null;
+  /** Decodes the remaining length (MQTT 3.1.1 §2.2.3); true once it is complete. */
+  _parseLength(): boolean;
+  _emitError(error: Error): void;
+}
+
+export function aedesInternals(broker: Aedes): AedesInternals {
+  return broker as unknown as AedesInternals;
+}
+
+export function clientInternals(client: Client): ClientInternals {
+  return client as unknown as ClientInternals;
+}

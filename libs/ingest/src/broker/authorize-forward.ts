@@ -1,0 +1,55 @@
+import type { Aedes, AedesOptions } from 'aedes';
+import { isReservedClientId } from '@ioc/contracts';
+import type { Logger } from '@ioc/runtime';
+import type { IngestStats } from '../ingest-stats';
+import { aedesInternals } from './aedes-internals';
+import { DISCARD_TOPIC } from './authorize-publish';
+import { deviceReadableChannel } from './authorize-subscribe';
+import type { InternalClients } from './internal-clients';
+
+/**
+ * Defence in depth behind authorizePublish (which already routes no device message): aedes asks
+ * this for every delivery to every subscriber — live, retained, and queued ones re-sent on
+ * reconnection — and a null answer drops that one delivery.
+ *
+ * - DISCARD_TOPIC reaches no one.
+ * - Platform services (internal clients) receive everything else they subscribed to.
+ * - Any other client receives only `ioc/v1/{domain}/{deviceId}/command` published by a platform
+ *   service (a connected internal client, or a reserved client id, which only platform services
+ *   can hold) and `ioc/v1/{domain}/{deviceId}/error` published by the broker itself (no
+ *   publishing client); never a `$…` topic, never another channel.
+ *
+ * Until devices have identities, "its own" command and error topics cannot be checked: any
+ * well-formed device topic passes the channel rules above.
+ */
+export function createAuthorizeForward(deps: {
+  internal: InternalClients;
+  broker: () => Aedes | undefined;
+  stats: IngestStats;
+  logger: Logger;
+}): NonNullable<AedesOptions['authorizeForward']> {
+  const { internal, broker, stats, logger } = deps;
+  const publishedByPlatform = (publisherId: string | undefined): boolean => {
+    if (publisherId === undefined) return false;
+    if (isReservedClientId(publisherId)) return true;
+    const current = broker();
+    const publisher = current ? aedesInternals(current).clients[publisherId] : undefined;
+    return publisher !== undefined && internal.isInternal(publisher);
+  };
+  return (client, packet) => {
+    if (packet.topic === DISCARD_TOPIC) return null;
+    if (internal.isInternal(client)) return packet;
+    const channel = deviceReadableChannel(packet.topic);
+    const publisherId = (packet as { clientId?: string }).clientId;
+    const allowed =
+      (channel === 'command' && publishedByPlatform(publisherId)) ||
+      (channel === 'error' && publisherId === undefined);
+    if (allowed) return packet;
+    stats.countGuard('forwardsBlocked');
+    logger.warn(
+      { clientId: client.id, topic: packet.topic.slice(0, 200), publisherId },
+      'delivery refused: the recipient may not read this message',
+    );
+    return null;
+  };
+}
