@@ -430,6 +430,9 @@ export class EmbeddedTimeSeriesStore implements TimeSeriesStore {
  * old file takes a while). A new file goes through the same steps on empty tables.
  */
 function migrate(db: Database.Database): void {
+  // Read first: an up-to-date file needs no write lock to open, so a store opens while another
+  // connection holds a long write transaction (a backup, a bulk import, the other process).
+  if ((db.pragma('user_version', { simple: true }) as number) >= POINTS_IDENTITY_SCHEMA_VERSION) return;
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version >= POINTS_IDENTITY_SCHEMA_VERSION) return;
