@@ -114,7 +114,9 @@ export interface SeriesResult {
  * device id, then kind, then event name (absent first), each compared as JS strings (UTF-16 code
  * units; for the ASCII names of the contracts the same as SQLite's byte order). latest() answers
  * the LAST point in that order: at a tie in ts, `telemetry` wins over `status`, which wins over
- * `event` (alphabetical order of the kinds).
+ * `event` (alphabetical order of the kinds). The `last` aggregation of a window whose newest
+ * records share their ts takes any one of them (InfluxDB's last() cannot be told which), while
+ * `count` and mean/min/max include every record.
  */
 export interface TimeSeriesStore {
   readonly kind: 'embedded' | 'influxdb';
