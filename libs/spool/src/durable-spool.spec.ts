@@ -93,6 +93,9 @@ describe('DurableSpool', () => {
     expect(first.spool.stats().records).toBe(14);
     expect(() => first.spool.releaseRecords(3)).toThrow(RangeError);
     expect(() => first.spool.releaseRecords(14, 2)).toThrow(RangeError);
+    // A refused call changes nothing: 2 is not released along with the already released 3.
+    expect(() => first.spool.releaseRecords(2, 2)).toThrow(RangeError);
+    expect(first.spool.stats().records).toBe(14);
     await first.spool.close();
     // A crash now: 0–2 must come back (3 may come back too: replays are absorbed by the stores).
     const second = await DurableSpool.open<Item>({ dir, maxBytes: 1 << 20 }, codec);

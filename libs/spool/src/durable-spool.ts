@@ -174,12 +174,17 @@ export class DurableSpool<T> {
         `DurableSpool.releaseRecords(${firstIndex}, ${count}): records up to ${this.nextIndex - 1} were appended`,
       );
     }
+    // Checked before anything changes, so a refused call leaves the spool as it was.
     for (let index = firstIndex; index < end; index++) {
-      const at = this.sizesHead + (index - this.releasedIndex);
-      const size = index < this.releasedIndex ? undefined : this.sizes[at];
+      const size =
+        index < this.releasedIndex ? undefined : this.sizes[this.sizesHead + (index - this.releasedIndex)];
       if (size === undefined || size < 0) {
         throw new RangeError(`DurableSpool.releaseRecords: record ${index} was released already`);
       }
+    }
+    for (let index = firstIndex; index < end; index++) {
+      const at = this.sizesHead + (index - this.releasedIndex);
+      const size = this.sizes[at] as number;
       this.sizes[at] = -size;
       this.unreleasedBytes -= size;
       this.unreleasedRecords--;
