@@ -104,7 +104,11 @@ describe('durability: the store refuses one reading mid-batch, then the broker i
   let platform: RunningPlatform;
   let lock: Database.Database | undefined;
   beforeAll(async () => {
-    platform = await startPlatform({ storage: 'embedded', env: { IOC_WRITE_BATCH_DELAY_MS: '20' } });
+    // Batches larger than the 201 records replayed below: the refused one is in the same batch.
+    platform = await startPlatform({
+      storage: 'embedded',
+      env: { IOC_WRITE_BATCH_DELAY_MS: '20', IOC_WRITE_BATCH_SIZE: '1000' },
+    });
   }, 60_000);
   afterAll(async () => {
     lock?.close();
