@@ -176,7 +176,7 @@ async function main(): Promise<void> {
           async () => {
             for (let i = 0; i < readings.length; i += 500) {
               await Promise.all(readings.slice(i, i + 500).map((r) => spool.append(r)));
-              spool.release(Math.min(500, readings.length - i));
+              spool.releaseRecords(i, Math.min(500, readings.length - i)); // a fresh spool: record i is readings[i]
             }
           },
           'wall includes one write + fdatasync per 500',

@@ -1,6 +1,10 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { type Device, deviceTopic } from '@ioc/contracts';
+import { type Device, deviceTopic, type Reading } from '@ioc/contracts';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
+import { DurableSpool } from '@ioc/spool';
+import { EMBEDDED_DB_FILE } from '@ioc/timeseries';
 import {
   describeWithInfluxd,
   eventually,
@@ -93,6 +97,122 @@ describe('durability: broker killed with SIGKILL mid-stream (embedded store)', (
     // One point per reading, each at its own second, none twice.
     expect(new Set(points.map((p) => p.ts)).size).toBe(points.length);
     for (const point of points) expect(point.ts).toBe(base + point.value * 1000);
+  });
+});
+
+describe('durability: the store refuses one reading mid-batch, then the broker is killed (embedded store)', () => {
+  let platform: RunningPlatform;
+  let lock: Database.Database | undefined;
+  beforeAll(async () => {
+    // Batches larger than the 201 records replayed below: the refused one is in the same batch.
+    platform = await startPlatform({
+      storage: 'embedded',
+      env: { IOC_WRITE_BATCH_DELAY_MS: '20', IOC_WRITE_BATCH_SIZE: '1000' },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    lock?.close();
+    await platform?.stop();
+  });
+
+  /**
+   * Holds SQLite's write lock from another connection, as a backup or a bulk import would: every
+   * write() of the broker's store waits its busy timeout (5 s) and fails, and is retried.
+   */
+  const holdWriteLock = (): Database.Database => {
+    const db = new Database(join(platform.dataDir, EMBEDDED_DB_FILE));
+    db.pragma('busy_timeout = 10000');
+    db.exec('BEGIN IMMEDIATE');
+    return db;
+  };
+  /** Resolves once the broker's log has a line with `text` after the first `after` characters. */
+  const logged = (text: string, after = 0) =>
+    eventually(
+      async () => (platform.broker.output().indexOf(text, after) >= 0 ? true : undefined),
+      30_000,
+      `broker log line "${text}"`,
+    );
+
+  it('stores every acknowledged valid reading, and not the refused one', async () => {
+    const device = counter(3);
+    const base = Date.now() - 18 * 3_600_000;
+    const acked = new Set<number>();
+
+    // 1. Acknowledged (PUBACK = on disk in the spool) while the store cannot write.
+    lock = holdWriteLock();
+    const client = await connect(platform, 'e2e-refused-publisher');
+    await publishSequence({ client, device, base, from: 0, to: 200, window: 16, acked });
+    await client.endAsync();
+    expect(acked.size).toBe(200);
+    await platform.killBroker('SIGKILL');
+
+    // 2. Behind them in the spool, a reading the store refuses (a reserved metric name). No MQTT
+    // publish gets one past validation (metric catalogue, contracts), so it is appended the way
+    // an older broker would have left it: through the spool itself, with the broker dead.
+    const refused: Reading = {
+      deviceId: device.id,
+      deviceType: device.type,
+      domain: device.domain,
+      kind: 'telemetry',
+      areaId: device.areaId,
+      areaPath: registry.areaPath(device.areaId),
+      location: device.location,
+      ts: base + 200 * 1000,
+      metrics: { time: 200 },
+    };
+    const spoolDir = join(platform.dataDir, 'spool');
+    const codec = {
+      encode: (r: Reading) => JSON.stringify(r),
+      decode: (body: Buffer) => JSON.parse(body.toString('utf8')) as Reading,
+    };
+    const offline = await DurableSpool.open<Reading>({ dir: spoolDir, maxBytes: 1 << 30 }, codec);
+    expect(offline.pending).toHaveLength(200);
+    await offline.spool.append(refused);
+    await offline.spool.close();
+
+    // 3. The broker replays [200 acknowledged readings, the refused one] as one batch: the store
+    // refuses #200, the rest cannot be written (locked). Killed once that write has failed —
+    // seconds after the refusal, long after the spool's checkpoint (200 ms) would have recorded
+    // an early release.
+    await platform.restartBroker();
+    const start = platform.broker.output().length;
+    await logged('store refused a reading', start);
+    await logged(
+      'store write failed; retrying',
+      platform.broker.output().indexOf('store refused a reading', start),
+    );
+    await platform.killBroker('SIGKILL');
+    const kept = await DurableSpool.open<Reading>({ dir: spoolDir, maxBytes: 1 << 30 }, codec);
+    const spooled = new Set(kept.pending.map((r) => r.metrics['intensity']));
+    await kept.spool.close();
+    // Nothing acknowledged was released while the store had not written it.
+    expect([...acked].filter((seq) => !spooled.has(seq))).toEqual([]);
+
+    // 4. The lock goes, the broker starts again: every acknowledged reading is stored, once.
+    lock.exec('ROLLBACK');
+    lock.close();
+    lock = undefined;
+    await platform.restartBroker();
+    const points = await eventually(
+      async () => {
+        const stored = await storedPoints(platform, device, base, 201);
+        const values = new Set(stored.map((p) => p.value));
+        return [...acked].every((seq) => values.has(seq)) ? stored : undefined;
+      },
+      30_000,
+      'every acknowledged reading in the store',
+    );
+    expect(points.map((p) => p.value)).toEqual([...acked].sort((a, b) => a - b));
+    for (const point of points) expect(point.ts).toBe(base + point.value * 1000);
+    // The refused reading was refused again on replay, logged with its device, and never stored.
+    await logged('store refused a reading', 0);
+    const refusal = platform.broker
+      .output()
+      .split('\n')
+      .find((line) => line.includes('store refused a reading'));
+    expect(refusal).toContain(device.id);
+    expect(refusal).toMatch(/time\W{0,3} is reserved/);
+    expect(points.some((p) => p.ts === refused.ts)).toBe(false);
   });
 });
 

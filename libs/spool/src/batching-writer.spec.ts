@@ -223,14 +223,31 @@ describe('BatchingWriter', () => {
   it('sets aside a reading the store refuses as unstorable and writes the rest', async () => {
     const store = new FakeStore();
     const rejected: Reading[] = [];
-    const writer = make(store, { maxBatch: 5, maxDelayMs: 1, onRejected: (r) => rejected.push(r) });
+    const rejectedRefs: number[] = [];
+    const writtenRefs: number[][] = [];
+    const writer = make(store, {
+      maxBatch: 5,
+      maxDelayMs: 1,
+      onRejected: (r, _error, ref) => {
+        rejected.push(r);
+        rejectedRefs.push(ref);
+      },
+      onWritten: (batch, refs) => {
+        expect(refs).toHaveLength(batch.length);
+        writtenRefs.push([...refs]);
+      },
+    });
     const readings = Array.from({ length: 12 }, (_, i) =>
       i === 3 || i === 8 ? reading(i, { poison: 1 }) : reading(i),
     );
-    readings.forEach((r) => writer.add(r));
+    // Each reading's ref is its position + 100: what comes back must name exactly these readings.
+    readings.forEach((r, i) => writer.add(r, i + 100));
     await writer.flush();
     const poisoned = readings.filter((r) => 'poison' in r.metrics);
     expect(rejected).toEqual(poisoned);
+    expect(rejectedRefs).toEqual(poisoned.map((r) => readings.indexOf(r) + 100));
+    // Refs of written readings: exactly those the store wrote, batch by batch, never a refused one.
+    expect(writtenRefs).toEqual(store.batches.map((batch) => batch.map((r) => readings.indexOf(r) + 100)));
     expect(store.written()).toEqual(readings.filter((r) => !poisoned.includes(r)));
     expect(writer.stats()).toMatchObject({ queued: 0, written: 10, rejected: 2, failedWrites: 0 });
   });

@@ -16,13 +16,18 @@ export interface BatchingWriterOptions {
    * kept; `attempt` counts consecutive failures, `retryInMs` is the backoff chosen.
    */
   onError?: (error: Error, info: { attempt: number; retryInMs: number }) => void;
-  /** Called after each successful write with the readings it stored, in order. Must not throw. */
-  onWritten?: (readings: readonly Reading[]) => void;
   /**
-   * Called when the store refuses a reading as unstorable (InvalidReadingError): that reading is
-   * set aside so it cannot block everything queued behind it, and the rest is written.
+   * Called after each successful write with the readings it stored, in order, and the `ref` each
+   * was added with (`refs[i]` is that of `readings[i]`): exactly the readings this write stored —
+   * after a refused reading was set aside, not the same count as the batch taken. Must not throw.
    */
-  onRejected?: (reading: Reading, error: InvalidReadingError) => void;
+  onWritten?: (readings: readonly Reading[], refs: readonly number[]) => void;
+  /**
+   * Called when the store refuses a reading as unstorable (InvalidReadingError), with the `ref` it
+   * was added with: that reading is set aside so it cannot block everything queued behind it, and
+   * the rest is written (reported by onWritten once stored).
+   */
+  onRejected?: (reading: Reading, error: InvalidReadingError, ref: number) => void;
 }
 
 export interface BatchingWriterStats {
@@ -44,6 +49,8 @@ interface Queued {
   reading: Reading;
   /** When add() accepted it (ms, monotonic clock). */
   at: number;
+  /** The caller's number for it (add()'s `ref`), handed back by onWritten / onRejected. */
+  ref: number;
 }
 
 interface Waiter {
@@ -99,10 +106,14 @@ export class BatchingWriter {
     this.retryMaxMs = Math.max(this.retryInitialMs, positive('retryMaxMs', options.retryMaxMs ?? 30_000));
   }
 
-  /** Queues a reading; never blocks and never drops it. Throws after close(). */
-  add(reading: Reading): void {
+  /**
+   * Queues a reading; never blocks and never drops it. Throws after close(). `ref` is the caller's
+   * number for this reading (the DurableReadingSink passes its spool record index), given back
+   * with it by onWritten and onRejected; -1 when not given.
+   */
+  add(reading: Reading, ref = -1): void {
     if (this.closing) throw new Error('BatchingWriter is closed');
-    this.queue.push({ reading, at: now() });
+    this.queue.push({ reading, at: now(), ref });
     this.added++;
     this.schedule();
   }
@@ -209,9 +220,15 @@ export class BatchingWriter {
     this.written += batch.length;
     this.settle(batch.length);
     if (this.options.onWritten !== undefined) {
-      const readings = batch.map((entry) => entry.reading);
+      const readings = new Array<Reading>(batch.length);
+      const refs = new Array<number>(batch.length);
+      for (let i = 0; i < batch.length; i++) {
+        const entry = batch[i] as Queued;
+        readings[i] = entry.reading;
+        refs[i] = entry.ref;
+      }
       try {
-        this.options.onWritten(readings);
+        this.options.onWritten(readings, refs);
       } catch {
         // A listener's bug must not make a stored batch look failed: it would be written again.
       }
@@ -229,7 +246,7 @@ export class BatchingWriter {
       const rest = batch.filter((entry) => entry !== rejectedEntry);
       this.batch = rest.length > 0 ? rest : undefined;
       try {
-        this.options.onRejected?.(rejectedEntry.reading, err);
+        this.options.onRejected?.(rejectedEntry.reading, err, rejectedEntry.ref);
       } catch {
         // as for onWritten: a listener must not disturb the queue
       }

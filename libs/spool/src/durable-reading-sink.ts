@@ -28,8 +28,11 @@ export interface SinkStats {
 
 /**
  * Accepted readings → durable spool (group-committed, fdatasync) → batched store writes. A
- * reading is released from the spool only once the store has it, so a store outage or a broker
- * crash loses nothing that was acknowledged; order is kept from spool to store.
+ * reading is released from the spool only once the store has it — by its own spool record index,
+ * which travels with it through the writer (its `ref`), never by counting — so a store outage, a
+ * reading the store refuses in the middle of a batch, or a broker crash loses nothing that was
+ * acknowledged; order is kept from spool to store. A refused reading is logged (device, ts,
+ * reason), counted in `stats().storage.rejected` and released: replaying it could never succeed.
  */
 export class DurableReadingSink {
   private constructor(
@@ -46,13 +49,13 @@ export class DurableReadingSink {
     const writer = new BatchingWriter(options.store, {
       maxBatch: options.writeBatchSize,
       maxDelayMs: options.writeBatchDelayMs,
-      onWritten: (readings) => ref.spool?.release(readings.length),
-      onRejected: (reading, error) => {
+      onWritten: (_readings, records) => releaseRecords(ref.spool, records, logger),
+      onRejected: (reading, error, record) => {
         logger.error(
           { deviceId: reading.deviceId, ts: reading.ts, err: error.message },
           'store refused a reading',
         );
-        ref.spool?.release(1);
+        releaseRecords(ref.spool, [record], logger);
       },
       onError: (error, info) =>
         logger.error(
@@ -60,22 +63,23 @@ export class DurableReadingSink {
           'store write failed; retrying',
         ),
     });
-    const { spool, pending } = await DurableSpool.open<Reading>(
+    const opened = await DurableSpool.open<Reading>(
       { dir: options.spoolDir, maxBytes: options.spoolMaxBytes },
       {
         encode: (reading) => json.encode(reading),
         decode: (body) => JSON.parse(body.toString('utf8')) as Reading,
         onError: (error) => logger.error({ err: error.message }, 'spool housekeeping failed; retrying'),
-        onCommitted: (readings, bodies) => {
-          for (const reading of readings) writer.add(reading);
+        onCommitted: (readings, bodies, firstIndex) => {
+          for (let i = 0; i < readings.length; i++) writer.add(readings[i] as Reading, firstIndex + i);
           options.onDurable(readings, bodies);
         },
       },
     );
+    const { spool, pending, firstPendingIndex } = opened;
     ref.spool = spool;
     if (pending.length > 0)
       logger.info({ readings: pending.length }, 'replaying spooled readings into the store');
-    for (const reading of pending) writer.add(reading);
+    for (let i = 0; i < pending.length; i++) writer.add(pending[i] as Reading, firstPendingIndex + i);
     return new DurableReadingSink(spool, writer, options.fullWaitMs);
   }
 
@@ -109,5 +113,30 @@ export class DurableReadingSink {
     clearTimeout(timer);
     this.writer.stop();
     await this.spool.close();
+  }
+}
+
+/**
+ * Releases spool records by index, a run of consecutive indices per call (a written batch is one
+ * run, or a few around a reading set aside). A bookkeeping error (RangeError) is logged, not
+ * thrown: the writer's callbacks must not fail, and the records stay on disk to be replayed.
+ */
+function releaseRecords(
+  spool: DurableSpool<Reading> | undefined,
+  records: readonly number[],
+  logger: Logger,
+): void {
+  if (spool === undefined) return;
+  try {
+    let i = 0;
+    while (i < records.length) {
+      const first = records[i] as number;
+      let count = 1;
+      while (i + count < records.length && records[i + count] === first + count) count++;
+      spool.releaseRecords(first, count);
+      i += count;
+    }
+  } catch (error) {
+    logger.error({ err: (error as Error).message }, 'spool release failed; the records will be replayed');
   }
 }

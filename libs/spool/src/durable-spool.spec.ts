@@ -24,7 +24,7 @@ describe('DurableSpool', () => {
   it('returns every unreleased record, in order, after a reopen without close (a crash)', async () => {
     const { spool } = await DurableSpool.open<Item>({ dir, maxBytes: 1 << 20 }, codec);
     await Promise.all(items(0, 500).map((item) => spool.append(item)));
-    spool.release(120);
+    spool.releaseRecords(0, 120);
     // No close(): the process "dies" here, with the checkpoint possibly not yet written.
     const reopened = await DurableSpool.open<Item>({ dir, maxBytes: 1 << 20 }, codec);
     const ns = reopened.pending.map((item) => item.n);
@@ -39,12 +39,14 @@ describe('DurableSpool', () => {
   it('forgets released records once checkpointed, across reopen', async () => {
     const first = await DurableSpool.open<Item>({ dir, maxBytes: 1 << 20 }, codec);
     await Promise.all(items(0, 100).map((item) => first.spool.append(item)));
-    first.spool.release(60);
+    first.spool.releaseRecords(0, 60);
     await first.spool.close();
     const second = await DurableSpool.open<Item>({ dir, maxBytes: 1 << 20 }, codec);
     expect(second.pending.map((i) => i.n)).toEqual(items(60, 40).map((i) => i.n));
+    // Record numbers go on across the restart: the first pending record is still number 60.
+    expect(second.firstPendingIndex).toBe(60);
     await Promise.all(items(100, 10).map((item) => second.spool.append(item)));
-    second.spool.release(50);
+    second.spool.releaseRecords(second.firstPendingIndex, 50);
     await second.spool.close();
     const third = await DurableSpool.open<Item>({ dir, maxBytes: 1 << 20 }, codec);
     expect(third.pending).toEqual([]);
@@ -73,6 +75,42 @@ describe('DurableSpool', () => {
     expect(stats.commits).toBeLessThan(10);
     expect(stats.records).toBe(1000);
     await spool.close();
+  });
+
+  it('releases records by index in any order, and forgets only the prefix released without a gap', async () => {
+    const firstIndexes: number[] = [];
+    const hooks = {
+      ...codec,
+      onCommitted: (_: Item[], __: Buffer[], first: number) => firstIndexes.push(first),
+    };
+    const first = await DurableSpool.open<Item>({ dir, maxBytes: 1 << 20 }, hooks);
+    await Promise.all(items(0, 10).map((item) => first.spool.append(item)));
+    await Promise.all(items(10, 5).map((item) => first.spool.append(item)));
+    // Two commits, numbered on from each other.
+    expect(firstIndexes).toEqual([0, 10]);
+    // Record 3 is done first (a reading the store refused), 0–2 are not stored yet.
+    first.spool.releaseRecords(3);
+    expect(first.spool.stats().records).toBe(14);
+    expect(() => first.spool.releaseRecords(3)).toThrow(RangeError);
+    expect(() => first.spool.releaseRecords(14, 2)).toThrow(RangeError);
+    // A refused call changes nothing: 2 is not released along with the already released 3.
+    expect(() => first.spool.releaseRecords(2, 2)).toThrow(RangeError);
+    expect(first.spool.stats().records).toBe(14);
+    await first.spool.close();
+    // A crash now: 0–2 must come back (3 may come back too: replays are absorbed by the stores).
+    const second = await DurableSpool.open<Item>({ dir, maxBytes: 1 << 20 }, codec);
+    expect(second.firstPendingIndex).toBe(0);
+    expect(second.pending.map((i) => i.n)).toEqual(items(0, 15).map((i) => i.n));
+    // Now 0–2 and 4–6 are stored, 3 refused again: the prefix 0–6 is forgotten.
+    second.spool.releaseRecords(4, 3);
+    second.spool.releaseRecords(3);
+    second.spool.releaseRecords(0, 3);
+    expect(second.spool.stats().records).toBe(8);
+    await second.spool.close();
+    const third = await DurableSpool.open<Item>({ dir, maxBytes: 1 << 20 }, codec);
+    expect(third.firstPendingIndex).toBe(7);
+    expect(third.pending.map((i) => i.n)).toEqual(items(7, 8).map((i) => i.n));
+    await third.spool.close();
   });
 
   it('stores text bodies as UTF-8 and gives them back after a restart', async () => {
@@ -127,7 +165,7 @@ describe('DurableSpool', () => {
     expect(accepted.length).toBeGreaterThan(10);
     expect(accepted.length).toBeLessThan(100);
     expect(spool.stats().bytes).toBeLessThanOrEqual(2000);
-    spool.release(accepted.length);
+    spool.releaseRecords(0, accepted.length);
     await expect(spool.append({ n: 1000, text: 'room again' })).resolves.toBeUndefined();
     await spool.close();
   });
@@ -139,7 +177,7 @@ describe('DurableSpool', () => {
     }
     const before = readdirSync(dir).filter((n) => n.endsWith('.seg')).length;
     expect(before).toBeGreaterThan(5);
-    spool.release(500);
+    spool.releaseRecords(0, 500);
     await new Promise((r) => setTimeout(r, 400));
     expect(readdirSync(dir).filter((n) => n.endsWith('.seg')).length).toBe(1);
     await spool.close();
@@ -153,7 +191,7 @@ describe('DurableSpool', () => {
     );
     for (let round = 0; round < 12; round++) {
       await Promise.all(items(round * 20, 20).map((item) => spool.append(item)));
-      spool.release(20);
+      spool.releaseRecords(round * 20, 20);
       // Around the 200 ms checkpoint delay, so new releases land while a write may be in flight.
       await new Promise((r) => setTimeout(r, 190 + (round % 3) * 10));
     }

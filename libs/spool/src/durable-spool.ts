@@ -26,10 +26,11 @@ export interface DurableSpoolHooks<T> {
   decode: (body: Buffer) => T;
   /**
    * Called after each group commit with its items, in append order, before the appenders'
-   * promises resolve: the place to hand items on to whatever releases them, in the same order.
-   * `bodies[i]` is what `encode(items[i])` made, for callers that need the items encoded again.
+   * promises resolve: the place to hand items on to whatever releases them. `items[i]` is record
+   * number `firstIndex + i` (the number releaseRecords() takes); `bodies[i]` is what `encode(items[i])`
+   * made, for callers that need the items encoded again.
    */
-  onCommitted?: (items: T[], bodies: Buffer[]) => void;
+  onCommitted?: (items: T[], bodies: Buffer[], firstIndex: number) => void;
   /** Background housekeeping (checkpoint, segment deletion) failed; the spool goes on. */
   onError?: (error: Error) => void;
 }
@@ -37,6 +38,7 @@ export interface DurableSpoolHooks<T> {
 export interface SpoolStats {
   /** Records appended and not yet released (waiting for the store). */
   records: number;
+  /** Bytes of those records plus of appends queued for the next commit; what maxBytes bounds. */
   bytes: number;
   maxBytes: number;
   segments: number;
@@ -75,17 +77,29 @@ const segmentName = (firstIndex: number): string =>
  * once they are stored. Appends made in the same moment share one write and one fdatasync
  * (group commit), so durability costs one disk flush per batch, not per message.
  *
- * After a crash, `open` returns every record appended and not released, in order; replaying
- * them is safe because the stores keep one point per (device, metric, ts).
+ * Every record has a number, its index: 0, 1, 2… in append order for the life of the spool
+ * directory (kept across restarts). Records are released by index, in any order — a record the
+ * store refused is released before the valid records ahead of it are written — and the spool
+ * forgets (checkpoints, reclaims segments up to) only the longest prefix of released records.
+ *
+ * After a crash, `open` returns every record of that prefix's end onwards, in order (records
+ * released out of order beyond it come again); replaying them is safe because the stores keep
+ * one point per record identity (device, metric, ts, kind, event).
  */
 export class DurableSpool<T> {
   private segments: Segment[] = [];
   private active: FileHandle | undefined;
   private nextIndex = 0;
+  /** Records before this index are all released: the checkpoint, and where recovery starts. */
   private releasedIndex = 0;
-  /** Sizes of unreleased records, oldest first (head index avoids O(n) shifts). */
+  /**
+   * Sizes of the records from releasedIndex on, oldest first (head index avoids O(n) shifts):
+   * record `releasedIndex + k` is `sizes[sizesHead + k]`, negated once it is released out of order.
+   */
   private sizes: number[] = [];
   private sizesHead = 0;
+  /** Records appended and not released, and their bytes (released ones ahead of the prefix excluded). */
+  private unreleasedRecords = 0;
   private unreleasedBytes = 0;
   private queued: Buffer[] = [];
   private queuedItems: T[] = [];
@@ -108,14 +122,17 @@ export class DurableSpool<T> {
     this.encode = hooks.encode;
   }
 
-  /** Opens (or creates) the spool and returns the records that were never released. */
+  /**
+   * Opens (or creates) the spool and returns the records that were never released, in append
+   * order: `pending[i]` is record number `firstPendingIndex + i`.
+   */
   static async open<T>(
     options: DurableSpoolOptions,
     hooks: DurableSpoolHooks<T>,
-  ): Promise<{ spool: DurableSpool<T>; pending: T[] }> {
+  ): Promise<{ spool: DurableSpool<T>; pending: T[]; firstPendingIndex: number }> {
     const spool = new DurableSpool<T>({ segmentBytes: 16 * 1024 * 1024, ...options }, hooks);
     const pending = await spool.recover(hooks.decode);
-    return { spool, pending };
+    return { spool, pending, firstPendingIndex: spool.releasedIndex };
   }
 
   /**
@@ -139,18 +156,49 @@ export class DurableSpool<T> {
     return done;
   }
 
-  /** The oldest `count` records are stored: forget them and reclaim their segments. */
-  release(count: number): void {
-    for (let i = 0; i < count; i++) {
-      this.unreleasedBytes -= this.sizes[this.sizesHead] ?? 0;
+  /**
+   * Records `firstIndex` … `firstIndex + count − 1` are done with (stored, or refused by the store
+   * and reported): forget them, and reclaim their segments once every record before them is done
+   * too. Any order; O(1) per record. Throws RangeError for an index never appended (committed) or
+   * already released — a caller's bookkeeping error, never to be papered over.
+   */
+  releaseRecords(firstIndex: number, count = 1): void {
+    const end = firstIndex + count;
+    if (
+      !Number.isSafeInteger(firstIndex) ||
+      !Number.isSafeInteger(count) ||
+      count < 0 ||
+      end > this.nextIndex
+    ) {
+      throw new RangeError(
+        `DurableSpool.releaseRecords(${firstIndex}, ${count}): records up to ${this.nextIndex - 1} were appended`,
+      );
+    }
+    // Checked before anything changes, so a refused call leaves the spool as it was.
+    for (let index = firstIndex; index < end; index++) {
+      const size =
+        index < this.releasedIndex ? undefined : this.sizes[this.sizesHead + (index - this.releasedIndex)];
+      if (size === undefined || size < 0) {
+        throw new RangeError(`DurableSpool.releaseRecords: record ${index} was released already`);
+      }
+    }
+    for (let index = firstIndex; index < end; index++) {
+      const at = this.sizesHead + (index - this.releasedIndex);
+      const size = this.sizes[at] as number;
+      this.sizes[at] = -size;
+      this.unreleasedBytes -= size;
+      this.unreleasedRecords--;
+    }
+    const before = this.releasedIndex;
+    while (this.sizesHead < this.sizes.length && (this.sizes[this.sizesHead] as number) < 0) {
       this.sizesHead++;
+      this.releasedIndex++;
     }
     if (this.sizesHead > 4096 && this.sizesHead * 2 > this.sizes.length) {
       this.sizes = this.sizes.slice(this.sizesHead);
       this.sizesHead = 0;
     }
-    this.releasedIndex += count;
-    this.scheduleCheckpoint();
+    if (this.releasedIndex !== before) this.scheduleCheckpoint();
   }
 
   isFull(): boolean {
@@ -159,7 +207,7 @@ export class DurableSpool<T> {
 
   stats(): SpoolStats {
     return {
-      records: this.sizes.length - this.sizesHead,
+      records: this.unreleasedRecords,
       bytes: this.unreleasedBytes + this.queuedBytes,
       maxBytes: this.options.maxBytes,
       segments: this.segments.length,
@@ -196,14 +244,16 @@ export class DurableSpool<T> {
           await (this.active as FileHandle).datasync();
           segment.bytes += buffer.length;
           segment.records += records.length;
+          const firstIndex = this.nextIndex;
           this.nextIndex += records.length;
           for (const record of records) this.sizes.push(record.length);
+          this.unreleasedRecords += records.length;
           this.unreleasedBytes += buffer.length;
           this.commits++;
           this.committedRecords += records.length;
           if (this.hooks.onCommitted !== undefined) {
             const bodies = records.map((record) => record.subarray(RECORD_HEADER_BYTES));
-            this.hooks.onCommitted(items, bodies);
+            this.hooks.onCommitted(items, bodies, firstIndex);
           }
           for (const waiter of waiters) waiter.resolve();
         } catch (error) {
@@ -250,7 +300,7 @@ export class DurableSpool<T> {
 
   /**
    * The checkpoint need not be fsynced: if it is lost, recovery replays records that were
-   * already stored, and the stores' (device, metric, ts) identity absorbs the duplicates.
+   * already stored, and the stores' record identity absorbs the duplicates.
    */
   private async writeCheckpoint(): Promise<void> {
     const index = this.releasedIndex;
@@ -295,6 +345,7 @@ export class DurableSpool<T> {
           pending.push(decode(body));
           // The record's size as it is on disk: no need to encode the item again.
           this.sizes.push(RECORD_HEADER_BYTES + body.length);
+          this.unreleasedRecords++;
           this.unreleasedBytes += RECORD_HEADER_BYTES + body.length;
         }
         index++;

@@ -1,8 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { MetricValue } from '@ioc/contracts';
 import type { DirtyBucket } from './embedded-rollups';
-import type { SeriesPoint } from './time-series-store';
-import type { LastOfWindow, WindowAggregates, WindowFn } from './window-aggregates';
+import type { LastOfWindow, RawRecord, WindowAggregates, WindowFn } from './window-aggregates';
 
 /** Device ids per statement: each is one bound parameter of an `IN (…)` list. */
 export const DEVICES_PER_STATEMENT = 500;
@@ -58,28 +57,39 @@ export class EmbeddedSeriesReader {
 
   constructor(private readonly db: Database.Database) {}
 
+  /** Raw records of these devices' metric in [from, to), each chunk's oldest `limit` (see rawPointsInOrder). */
   rawPoints(
     deviceIds: readonly string[],
     metric: string,
     from: number,
     to: number,
     limit: number | undefined,
-  ) {
-    const points: SeriesPoint[] = [];
+  ): RawRecord[] {
+    const records: RawRecord[] = [];
     for (const chunk of chunks(deviceIds)) {
       const rows = this.statement(
         'raw',
         chunk.length,
         (devices) =>
-          `SELECT device_id, ts, num, bool, str FROM points WHERE device_id IN (${devices}) AND ${RAW_RANGE}
-         ORDER BY ts LIMIT @limit`,
+          `SELECT device_id, ts, num, bool, str, kind, event FROM points
+         WHERE device_id IN (${devices}) AND ${RAW_RANGE} ORDER BY ts LIMIT @limit`,
       ).all(...chunk, { metric, from, to, limit: limit ?? -1 }) as (ValueRow & {
         device_id: string;
         ts: number;
+        kind: string;
+        event: string;
       })[];
-      for (const row of rows) points.push({ ts: row.ts, value: valueOf(row), deviceId: row.device_id });
+      for (const row of rows) {
+        records.push({
+          ts: row.ts,
+          value: valueOf(row),
+          deviceId: row.device_id,
+          kind: row.kind,
+          event: row.event,
+        });
+      }
     }
-    return points;
+    return records;
   }
 
   /**

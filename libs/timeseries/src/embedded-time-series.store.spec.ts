@@ -8,7 +8,12 @@ import {
   describeTimeSeriesStoreConformance,
   KEEP_EVERYTHING,
 } from './conformance/time-series-store.conformance';
-import { EMBEDDED_DB_FILE, EmbeddedTimeSeriesStore } from './embedded-time-series.store';
+import { ROLLUP_SCHEMA, ROLLUP_SCHEMA_VERSION } from './embedded-rollups';
+import {
+  EMBEDDED_DB_FILE,
+  EmbeddedTimeSeriesStore,
+  POINTS_IDENTITY_SCHEMA_VERSION,
+} from './embedded-time-series.store';
 
 const tempDirs = new TempDirs('ioc-embedded-ts-');
 const tempDir = (): Promise<string> => tempDirs.make();
@@ -72,7 +77,7 @@ describe('EmbeddedTimeSeriesStore', () => {
         .get() as {
         sql: string;
       };
-      expect(table.sql).toMatch(/PRIMARY KEY \(device_id, metric, ts\)/);
+      expect(table.sql).toMatch(/PRIMARY KEY \(device_id, metric, ts, kind, event\)/);
       expect(table.sql).toMatch(/WITHOUT ROWID/);
     } finally {
       db.close();
@@ -129,9 +134,68 @@ describe('EmbeddedTimeSeriesStore', () => {
       ]);
       const kinds = db.prepare('SELECT kind, event, seq FROM points ORDER BY ts').all();
       expect(kinds).toStrictEqual([
-        { kind: older.kind, event: null, seq: null },
-        { kind: moved.kind, event: null, seq: null },
+        // No event: '' (a primary-key column of a WITHOUT ROWID table cannot be NULL).
+        { kind: older.kind, event: '', seq: null },
+        { kind: moved.kind, event: '', seq: null },
       ]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('migrates a version-1 file (points keyed by device, metric, ts) to the record identity, keeping every row', async () => {
+    const dataDir = await tempDir();
+    // The layout of version 1, as a store of that version created it (rollup tables included).
+    const old = new Database(join(dataDir, EMBEDDED_DB_FILE));
+    old.exec(`
+      CREATE TABLE points (
+        device_id TEXT NOT NULL, metric TEXT NOT NULL, ts INTEGER NOT NULL,
+        num REAL, bool INTEGER, str TEXT, kind TEXT NOT NULL, event TEXT, seq INTEGER,
+        PRIMARY KEY (device_id, metric, ts),
+        CHECK ((num IS NOT NULL) + (bool IS NOT NULL) + (str IS NOT NULL) = 1)
+      ) WITHOUT ROWID;
+      ${ROLLUP_SCHEMA}
+    `);
+    const insert = old.prepare(
+      'INSERT INTO points (device_id, metric, ts, num, bool, str, kind, event, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    const rows = [
+      ['cam-1', 'online', T0, null, 1, null, 'telemetry', null, 4],
+      ['cam-1', 'confidence', T0 + 1000, 0.75, null, null, 'event', 'accident', 5],
+      ['cam-1', 'fps', T0, 25, null, null, 'telemetry', null, null],
+    ] as const;
+    for (const row of rows) insert.run(...row);
+    old.pragma(`user_version = ${ROLLUP_SCHEMA_VERSION}`);
+    old.close();
+
+    const store = new EmbeddedTimeSeriesStore({ dataDir });
+    await store.init();
+    try {
+      await expect(store.latest('cam-1', ['online', 'confidence', 'fps'])).resolves.toStrictEqual({
+        online: { ts: T0, value: true },
+        confidence: { ts: T0 + 1000, value: 0.75, event: 'accident' },
+        fps: { ts: T0, value: 25 },
+      });
+      // The new identity applies to the migrated table: a status `online` in the same ms is kept
+      // beside the migrated telemetry one.
+      await store.write([reading('cam-1', T0, { online: false }, { kind: 'status' })]);
+      await expect(
+        store.history({ deviceId: 'cam-1', metric: 'online', from: T0, to: T0 + 1 }),
+      ).resolves.toStrictEqual([
+        { ts: T0, value: false },
+        { ts: T0, value: true },
+      ]);
+    } finally {
+      await store.close();
+    }
+    const db = new Database(join(dataDir, EMBEDDED_DB_FILE), { readonly: true });
+    try {
+      expect(db.pragma('user_version', { simple: true })).toBe(POINTS_IDENTITY_SCHEMA_VERSION);
+      expect(
+        db.prepare('SELECT seq FROM points WHERE metric = ? AND kind = ?').get('online', 'telemetry'),
+      ).toEqual({
+        seq: 4,
+      });
     } finally {
       db.close();
     }

@@ -48,16 +48,21 @@ export interface EmbeddedTimeSeriesStoreOptions {
 export const EMBEDDED_DB_FILE = 'timeseries.sqlite';
 
 /**
- * Schema. One row per (device, metric, ts) — the point identity of the port — in a WITHOUT ROWID
- * table, so the primary key IS the storage order: a device's metric history is one contiguous
- * b-tree range, and latest()/history() are range scans with no separate index.
+ * The raw points table. One row per (device, metric, ts, kind, event) — the record identity of
+ * the port (see TimeSeriesStore): a telemetry and a status message of one device in the same
+ * millisecond, or two camera events of different types, are distinct rows, while the same reading
+ * written twice (a spool replay) is one. `event` is `''` for readings without one, because a
+ * primary-key column of a WITHOUT ROWID table cannot be NULL. WITHOUT ROWID, so the primary key
+ * IS the storage order: a device's metric history is one contiguous b-tree range, and
+ * latest()/history() are range scans with no separate index, already in the port's order of
+ * records sharing a timestamp (kind, then event).
  *
- * A value lives in exactly one of num/bool/str, so its JS type comes back as it went in.
- * kind/event/seq are per reading; what describes the device (type, domain, area) goes to the
- * small `devices` side table, one row per device, which is what area grouping will join on.
+ * A value lives in exactly one of num/bool/str, so its JS type comes back as it went in. `seq` is
+ * per reading; what describes the device (type, domain, area) goes to the small `devices` side
+ * table, one row per device, which is what area grouping will join on.
  */
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS points (
+const pointsTable = (name: string): string => `
+  CREATE TABLE IF NOT EXISTS ${name} (
     device_id TEXT    NOT NULL,
     metric    TEXT    NOT NULL,
     ts        INTEGER NOT NULL,
@@ -65,11 +70,15 @@ const SCHEMA = `
     bool      INTEGER,
     str       TEXT,
     kind      TEXT    NOT NULL,
-    event     TEXT,
+    event     TEXT    NOT NULL DEFAULT '',
     seq       INTEGER,
-    PRIMARY KEY (device_id, metric, ts),
+    PRIMARY KEY (device_id, metric, ts, kind, event),
     CHECK ((num IS NOT NULL) + (bool IS NOT NULL) + (str IS NOT NULL) = 1)
   ) WITHOUT ROWID;
+`;
+
+const SCHEMA = `
+  ${pointsTable('points')}
 
   CREATE TABLE IF NOT EXISTS devices (
     device_id   TEXT    NOT NULL PRIMARY KEY,
@@ -81,8 +90,29 @@ const SCHEMA = `
   ) WITHOUT ROWID;
 `;
 
+/**
+ * Schema version (SQLite `user_version`) from which `points` is keyed by the whole record identity
+ * (device, metric, ts, kind, event). Files of version 0–1 have the key (device, metric, ts) and a
+ * nullable `event`: migrate() copies their rows into the new layout once, on first open.
+ */
+export const POINTS_IDENTITY_SCHEMA_VERSION = 2;
+
+/**
+ * Rebuilds a version-1 `points` table in the current layout. Every old row is kept (the old key
+ * is stricter than the new one, so no two rows collide); NULL events become `''`. Rollups are
+ * unchanged: the rows, and so their sums and counts, are the same.
+ */
+const REKEY_POINTS = `
+  ${pointsTable('points_rekeyed')}
+  INSERT INTO points_rekeyed (device_id, metric, ts, num, bool, str, kind, event, seq)
+    SELECT device_id, metric, ts, num, bool, str, kind, coalesce(event, ''), seq FROM points;
+  DROP TABLE points;
+  ALTER TABLE points_rekeyed RENAME TO points;
+`;
+
 interface PointRow extends ValueRow {
   ts: number;
+  event: string;
 }
 
 /** Page cache per connection, KiB (SQLite's default is 2 MiB). */
@@ -181,7 +211,7 @@ export class EmbeddedTimeSeriesStore implements TimeSeriesStore {
         for (const reading of readings) {
           if (reading.ts > newest) newest = reading.ts;
           const bucket = reading.ts - (reading.ts % MINUTE_MS);
-          const event = reading.event ?? null;
+          const event = reading.event ?? '';
           const seq = reading.seq ?? null;
           for (const metric of Object.keys(reading.metrics)) {
             const value = reading.metrics[metric];
@@ -232,7 +262,10 @@ export class EmbeddedTimeSeriesStore implements TimeSeriesStore {
     const result: Record<string, LatestValue> = {};
     for (const metric of new Set(metrics)) {
       const row = statements.latest.get({ deviceId, metric }) as PointRow | undefined;
-      if (row !== undefined) result[metric] = { value: valueOf(row), ts: row.ts };
+      if (row === undefined) continue;
+      const value: LatestValue = { value: valueOf(row), ts: row.ts };
+      if (row.event !== '') value.event = row.event;
+      result[metric] = value;
     }
     return result;
   }
@@ -252,7 +285,11 @@ export class EmbeddedTimeSeriesStore implements TimeSeriesStore {
       case 'empty':
         return [];
       case 'raw':
-        return (statements.raw.all(range) as PointRow[]).map((row) => ({ ts: row.ts, value: valueOf(row) }));
+        return (statements.raw.all(range) as PointRow[]).map((row) => {
+          const point: HistoryPoint = { ts: row.ts, value: valueOf(row) };
+          if (row.event !== '') point.event = row.event;
+          return point;
+        });
       case 'aggregate': {
         const params = { ...range, every: plan.everyMs };
         if (plan.fn === 'last') {
@@ -279,6 +316,7 @@ export class EmbeddedTimeSeriesStore implements TimeSeriesStore {
         from,
         to,
         limit,
+        true,
       );
       return { resolution: 'raw', points };
     }
@@ -385,16 +423,25 @@ export class EmbeddedTimeSeriesStore implements TimeSeriesStore {
 }
 
 /**
- * Brings a store file up to the current schema. Version 1 added the rollups: a file written
- * before has its existing points marked dirty, so maintenance rolls up its history as well.
+ * Brings a store file up to the current schema, once, in one transaction (the broker and the API
+ * may open the file at the same time). Version 1 added the rollups: a file written before has its
+ * existing points marked dirty, so maintenance rolls up its history as well. Version 2 keys points
+ * by the whole record identity (REKEY_POINTS; one copy of the table, so the first open of a large
+ * old file takes a while). A new file goes through the same steps on empty tables.
  */
 function migrate(db: Database.Database): void {
+  // Read first: an up-to-date file needs no write lock to open, so a store opens while another
+  // connection holds a long write transaction (a backup, a bulk import, the other process).
+  if ((db.pragma('user_version', { simple: true }) as number) >= POINTS_IDENTITY_SCHEMA_VERSION) return;
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
-    if (version >= ROLLUP_SCHEMA_VERSION) return;
-    db.exec(ROLLUP_SCHEMA);
-    db.exec(MARK_EXISTING_POINTS_DIRTY);
-    db.pragma(`user_version = ${ROLLUP_SCHEMA_VERSION}`);
+    if (version >= POINTS_IDENTITY_SCHEMA_VERSION) return;
+    if (version < ROLLUP_SCHEMA_VERSION) {
+      db.exec(ROLLUP_SCHEMA);
+      db.exec(MARK_EXISTING_POINTS_DIRTY);
+    }
+    db.exec(REKEY_POINTS);
+    db.pragma(`user_version = ${POINTS_IDENTITY_SCHEMA_VERSION}`);
   }).immediate();
 }
 
@@ -416,9 +463,8 @@ function prepareStatements(db: Database.Database) {
     upsertPoint: db.prepare(
       `INSERT INTO points (device_id, metric, ts, num, bool, str, kind, event, seq)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (device_id, metric, ts) DO UPDATE SET
-         num = excluded.num, bool = excluded.bool, str = excluded.str,
-         kind = excluded.kind, event = excluded.event, seq = excluded.seq`,
+       ON CONFLICT (device_id, metric, ts, kind, event) DO UPDATE SET
+         num = excluded.num, bool = excluded.bool, str = excluded.str, seq = excluded.seq`,
     ),
     // Keeps the device's newest description: an older reading arriving late must not undo a move.
     upsertDevice: db.prepare(
@@ -429,11 +475,14 @@ function prepareStatements(db: Database.Database) {
          area_path = excluded.area_path, last_ts = excluded.last_ts
        WHERE excluded.last_ts >= devices.last_ts`,
     ),
+    // The last record in the port's order (ts, kind, event): the primary key read backwards.
     latest: db.prepare(
-      `SELECT ts, num, bool, str FROM points WHERE device_id = @deviceId AND metric = @metric
-       ORDER BY ts DESC LIMIT 1`,
+      `SELECT ts, num, bool, str, event FROM points WHERE device_id = @deviceId AND metric = @metric
+       ORDER BY ts DESC, kind DESC, event DESC LIMIT 1`,
     ),
-    raw: db.prepare(`SELECT ts, num, bool, str FROM points WHERE ${RANGE} ORDER BY ts LIMIT @limit`),
+    raw: db.prepare(
+      `SELECT ts, num, bool, str, event FROM points WHERE ${RANGE} ORDER BY ts, kind, event LIMIT @limit`,
+    ),
     hasNonNumeric: db.prepare(`SELECT 1 FROM points WHERE ${RANGE} AND num IS NULL LIMIT 1`),
     mean: aggregate('avg'),
     min: aggregate('min'),

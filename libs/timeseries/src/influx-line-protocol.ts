@@ -33,8 +33,12 @@ const stringField = (value: string): string =>
 
 /**
  * One reading as one line of InfluxDB line protocol (ms precision). Tags identify the series —
- * device, type, domain, area, kind, event — so the point identity is (tags, time) and writing the
- * same reading again overwrites it. Numbers always go as float fields, never integers: a field's
+ * device, type, domain, area, kind, event — so the point identity is (tags, time): the port's
+ * record identity (device, metric, ts, kind, event) with a field per metric. Writing the same
+ * reading again overwrites it; a status and a telemetry message of one device in the same
+ * millisecond, or two camera events of different types, land in different series and are both
+ * kept. An absent or empty event writes no `event` tag (InfluxDB answers `''` for it, the embedded
+ * store's value for "no event"). Numbers always go as float fields, never integers: a field's
  * type is fixed per shard, and `42` and `42.5` must land in the same field.
  *
  * Built as one string (the same text influxdb-client's `Point` writes, which the spec checks):

@@ -37,7 +37,6 @@ import type {
   HistoryQuery,
   LatestValue,
   RetentionPolicy,
-  SeriesPoint,
   SeriesQuery,
   SeriesResult,
   TimeSeriesStore,
@@ -48,7 +47,13 @@ import {
   type InfluxWindowQuery,
   windowStatement,
 } from './influx-window-statements';
-import { LastOfWindows, rawPointsInOrder, WindowAggregates } from './window-aggregates';
+import {
+  compareRawRecords,
+  LastOfWindows,
+  type RawRecord,
+  rawPointsInOrder,
+  WindowAggregates,
+} from './window-aggregates';
 
 export interface InfluxTimeSeriesStoreOptions {
   /** Base URL, e.g. `http://influxdb:8086`. */
@@ -134,6 +139,8 @@ const queryResponseSchema = z.object({
         series: z
           .array(
             z.object({
+              /** The series' tag values, with GROUP BY <tags> (a missing tag is ''). */
+              tags: z.record(z.string(), z.string()).optional(),
               columns: z.array(z.string()),
               // Only checked to be rows (arrays), not copied cell by cell: it may be 100 000 rows.
               values: z.custom<unknown[][]>(isArrayOfArrays).optional(),
@@ -149,6 +156,11 @@ type StatementResult = NonNullable<z.infer<typeof queryResponseSchema>['results'
 const MEASUREMENT = quoteIdentifier(INFLUX_MEASUREMENT);
 const DEVICE_TAG = `${quoteIdentifier('deviceId')}::tag`;
 const VALUE_ALIAS = quoteIdentifier('value');
+/** The record identity besides device, metric and time (see TimeSeriesStore): two tags. */
+const KIND_TAG = quoteIdentifier('kind');
+const EVENT_TAG = quoteIdentifier('event');
+/** Selected beside a raw field: what orders records sharing one timestamp. */
+const IDENTITY_COLUMNS = `${KIND_TAG}::tag AS ${KIND_TAG}, ${EVENT_TAG}::tag AS ${EVENT_TAG}`;
 
 /**
  * Time-series store on InfluxDB, through the v1-compatible HTTP API only (line protocol on
@@ -297,17 +309,24 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     const wanted = [...new Set(metrics)].filter(isQueryableMetric);
     if (wanted.length === 0) return result;
     // One statement per metric, all in one request; `last` is a selector, so each answer carries
-    // the time of the point it picked.
+    // the time of the point it picked. Grouped by kind and event: last() over several series
+    // sharing the newest time would pick any one of them, the port wants the last in its order.
     const statements = wanted.map(
       (metric) =>
         `SELECT last(${quoteIdentifier(metric)}::field) AS ${VALUE_ALIAS} FROM ${MEASUREMENT} ` +
-        `WHERE ${DEVICE_TAG} = ${quoteString(deviceId)}`,
+        `WHERE ${DEVICE_TAG} = ${quoteString(deviceId)} GROUP BY ${KIND_TAG}, ${EVENT_TAG}`,
     );
     const results = await this.select(statements);
     results.forEach((statementResult, i) => {
-      const [point] = pointsOf(statementResult);
       const metric = wanted[i];
-      if (point !== undefined && metric !== undefined) result[metric] = point;
+      let newest: RawRecord | undefined;
+      for (const record of rawRecordsOf(statementResult, deviceId)) {
+        if (newest === undefined || compareRawRecords(record, newest) > 0) newest = record;
+      }
+      if (newest === undefined || metric === undefined) return;
+      const value: LatestValue = { value: newest.value, ts: newest.ts };
+      if (newest.event !== '') value.event = newest.event;
+      result[metric] = value;
     });
     return result;
   }
@@ -328,10 +347,21 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       `AND time >= ${epochMsLiteral(from)} AND time <= ${epochMsLiteral(last)}`;
     const limit = plan.limit !== undefined ? ` LIMIT ${plan.limit}` : '';
     if (plan.mode === 'raw') {
-      const results = await this.select([
-        `SELECT ${field} AS ${VALUE_ALIAS} FROM ${MEASUREMENT} ${where}${limit}`,
-      ]);
-      return results.flatMap(pointsOf);
+      const device = quoteString(query.deviceId);
+      return rawPointsInOrder(
+        async (a, b, n) => {
+          const [result] = await this.select([
+            `SELECT ${field} AS ${VALUE_ALIAS}, ${IDENTITY_COLUMNS} FROM ${MEASUREMENT} ` +
+              `WHERE ${DEVICE_TAG} = ${device} AND time >= ${epochMsLiteral(a)} ` +
+              `AND time <= ${epochMsLiteral(b - 1)}${n === undefined ? '' : ` LIMIT ${n}`}`,
+          ]);
+          return rawRecordsOf(result, query.deviceId);
+        },
+        from,
+        last + 1,
+        plan.limit,
+        false,
+      );
     }
     // Buckets of GROUP BY time() are aligned to the Unix epoch and stamped with their start;
     // fill(none) omits empty ones — the same windows the embedded store computes.
@@ -379,14 +409,15 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       const points = await rawPointsInOrder(
         async (from, to, n) => {
           const [result] = await this.select([
-            `SELECT ${field} AS ${VALUE_ALIAS}, ${DEVICE_TAG} AS ${quoteIdentifier('device')} ` +
-              `FROM ${MEASUREMENT} ${where(from, to)}${limit(n)}`,
+            `SELECT ${field} AS ${VALUE_ALIAS}, ${DEVICE_TAG} AS ${quoteIdentifier('device')}, ` +
+              `${IDENTITY_COLUMNS} FROM ${MEASUREMENT} ${where(from, to)}${limit(n)}`,
           ]);
-          return result === undefined ? [] : devicePointsOf(result);
+          return rawRecordsOf(result, undefined);
         },
         plan.from,
         plan.to,
         plan.limit,
+        true,
       );
       return { resolution: 'raw', points };
     }
@@ -742,15 +773,34 @@ function rowsOf(result: StatementResult | undefined): Record<string, unknown>[] 
   return rows;
 }
 
-/** Raw points with the device each came from. */
-function devicePointsOf(result: StatementResult): SeriesPoint[] {
-  const points: SeriesPoint[] = [];
-  for (const { time, value, device } of rowsOf(result)) {
-    if (typeof time === 'number' && isMetricValue(value) && typeof device === 'string') {
-      points.push({ ts: time, value, deviceId: device });
+/**
+ * Raw records of a statement: rows with `time`, `value` and the `kind`/`event` tags, either as
+ * columns (raw SELECT) or as the series' GROUP BY tags (latest()); the device from a `device`
+ * column, or `deviceId` when the statement was for one device. A missing event tag is `''`.
+ */
+function rawRecordsOf(result: StatementResult | undefined, deviceId: string | undefined): RawRecord[] {
+  const records: RawRecord[] = [];
+  for (const series of result?.series ?? []) {
+    const column = (name: string) => series.columns.indexOf(name);
+    const [time, value, device, kind, event] = ['time', 'value', 'device', 'kind', 'event'].map(column);
+    const tags = series.tags ?? {};
+    for (const row of series.values ?? []) {
+      const ts = row[time as number];
+      const v = row[value as number];
+      const id = device === -1 ? deviceId : row[device as number];
+      const k = kind === -1 ? tags['kind'] : row[kind as number];
+      const e = event === -1 ? tags['event'] : row[event as number];
+      if (typeof ts !== 'number' || !isMetricValue(v) || typeof id !== 'string') continue;
+      records.push({
+        ts,
+        value: v,
+        deviceId: id,
+        kind: typeof k === 'string' ? k : '',
+        event: typeof e === 'string' ? e : '',
+      });
     }
   }
-  return points;
+  return records;
 }
 
 function pointsOf(result: StatementResult): HistoryPoint[] {

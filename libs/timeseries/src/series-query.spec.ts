@@ -7,8 +7,7 @@ import {
   splitIntoSegments,
   windowStartOf,
 } from './series-query';
-import type { SeriesPoint } from './time-series-store';
-import { rawPointsInOrder } from './window-aggregates';
+import { compareRawRecords, type RawRecord, rawPointsInOrder } from './window-aggregates';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -139,27 +138,42 @@ describe('planSeriesQuery', () => {
 });
 
 describe('rawPointsInOrder', () => {
-  const points: SeriesPoint[] = [
-    { ts: 1, value: 1, deviceId: 'b' },
-    { ts: 2, value: 2, deviceId: 'c' },
-    { ts: 2, value: 3, deviceId: 'a' },
-    { ts: 2, value: 4, deviceId: 'b' },
-    { ts: 3, value: 5, deviceId: 'a' },
+  const records: RawRecord[] = [
+    { ts: 1, value: 1, deviceId: 'b', kind: 'telemetry', event: '' },
+    { ts: 2, value: 2, deviceId: 'c', kind: 'telemetry', event: '' },
+    { ts: 2, value: 3, deviceId: 'a', kind: 'telemetry', event: '' },
+    { ts: 2, value: 4, deviceId: 'b', kind: 'telemetry', event: '' },
+    { ts: 2, value: 6, deviceId: 'b', kind: 'status', event: '' },
+    { ts: 2, value: 7, deviceId: 'b', kind: 'event', event: 'wrongWay' },
+    { ts: 2, value: 8, deviceId: 'b', kind: 'event', event: 'accident' },
+    { ts: 3, value: 5, deviceId: 'a', kind: 'telemetry', event: '' },
   ];
-  /** A store that breaks ties its own way (here: reversed device order). */
+  /** A store that breaks ties its own way (here: the reverse of the port's order). */
   const fetch = async (from: number, to: number, limit: number | undefined) =>
-    points
-      .filter((p) => p.ts >= from && p.ts < to)
-      .sort((x, y) => x.ts - y.ts || ((y.deviceId ?? '') < (x.deviceId ?? '') ? -1 : 1))
+    records
+      .filter((r) => r.ts >= from && r.ts < to)
+      .sort((x, y) => x.ts - y.ts || compareRawRecords(y, x))
       .slice(0, limit);
+  const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  /** The port's order written out independently: ts, device id, kind, event. */
+  const ordered = [...records].sort(
+    (x, y) => x.ts - y.ts || text(x.deviceId, y.deviceId) || text(x.kind, y.kind) || text(x.event, y.event),
+  );
 
-  it('orders by time then device id, and cuts at the limit the same way on every store', async () => {
-    const ordered = [...points].sort(
-      (x, y) => x.ts - y.ts || ((x.deviceId ?? '') < (y.deviceId ?? '') ? -1 : 1),
-    );
-    for (let limit = 1; limit <= 6; limit++) {
-      await expect(rawPointsInOrder(fetch, 0, 10, limit)).resolves.toEqual(ordered.slice(0, limit));
+  it('orders by time, device id, kind and event, and cuts at the limit the same way on every store', async () => {
+    const expected = (withDevice: boolean) =>
+      ordered.map((r) => ({
+        ts: r.ts,
+        value: r.value,
+        ...(withDevice ? { deviceId: r.deviceId } : {}),
+        ...(r.event === '' ? {} : { event: r.event }),
+      }));
+    for (let limit = 1; limit <= records.length + 1; limit++) {
+      await expect(rawPointsInOrder(fetch, 0, 10, limit, true)).resolves.toStrictEqual(
+        expected(true).slice(0, limit),
+      );
     }
-    await expect(rawPointsInOrder(fetch, 0, 10, undefined)).resolves.toEqual(ordered);
+    await expect(rawPointsInOrder(fetch, 0, 10, undefined, true)).resolves.toStrictEqual(expected(true));
+    await expect(rawPointsInOrder(fetch, 0, 10, undefined, false)).resolves.toStrictEqual(expected(false));
   });
 });

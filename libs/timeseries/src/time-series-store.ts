@@ -8,6 +8,11 @@ export interface LatestValue {
   value: MetricValue;
   /** Observation time of that value, epoch ms. */
   ts: number;
+  /**
+   * Which event the value came from (`accident`, `wrongWay`, …: `Reading.event`), present only
+   * when the newest record of the metric was a `kind: 'event'` reading with an event name.
+   */
+  event?: string;
 }
 
 export interface HistoryQuery {
@@ -30,6 +35,11 @@ export interface HistoryQuery {
 export interface HistoryPoint {
   ts: number;
   value: MetricValue;
+  /**
+   * Raw points only: the event the record was (`Reading.event`, e.g. `accident`), present only
+   * for records of `kind: 'event'` that name one. Never on aggregates (a window mixes events).
+   */
+  event?: string;
 }
 
 /** Resolutions a store keeps: raw points, and 1-minute and 1-hour rollups (mean, min, max, count). */
@@ -92,7 +102,21 @@ export interface SeriesResult {
 
 /**
  * The port every time-series adapter implements; `conformance` holds the one test suite they all
- * pass. A point is identified by (device, metric, ts): writing the same reading twice keeps one.
+ * pass.
+ *
+ * A point is identified by (device, metric, ts, kind, event). Writing the same
+ * reading twice (a redelivery, a spool replay after a crash) keeps one point, the last written;
+ * two distinct records of one device in the same millisecond — a telemetry message and a status
+ * message both carrying `online`, two camera events of different types both carrying
+ * `confidence` — are two points, and history() returns both.
+ *
+ * Order of raw points sharing a timestamp (every adapter, so their answers are identical): by
+ * device id, then kind, then event name (absent first), each compared as JS strings (UTF-16 code
+ * units; for the ASCII names of the contracts the same as SQLite's byte order). latest() answers
+ * the LAST point in that order: at a tie in ts, `telemetry` wins over `status`, which wins over
+ * `event` (alphabetical order of the kinds). The `last` aggregation of a window whose newest
+ * records share their ts takes any one of them (InfluxDB's last() cannot be told which), while
+ * `count` and mean/min/max include every record.
  */
 export interface TimeSeriesStore {
   readonly kind: 'embedded' | 'influxdb';

@@ -118,33 +118,66 @@ export class LastOfWindows {
   }
 }
 
-/** Raw points of several devices in the port's order: by time, then by device id. */
-export function compareRawPoints(a: SeriesPoint, b: SeriesPoint): number {
-  if (a.ts !== b.ts) return a.ts - b.ts;
-  const da = a.deviceId ?? '';
-  const db = b.deviceId ?? '';
-  return da < db ? -1 : da > db ? 1 : 0;
+/**
+ * A raw point as an adapter reads it, with everything that orders points sharing one timestamp:
+ * the record's identity besides metric and ts (see TimeSeriesStore). `event` is `''` for records
+ * without one (the embedded store's column default and InfluxDB's answer for a missing tag).
+ */
+export interface RawRecord {
+  ts: number;
+  value: MetricValue;
+  deviceId: string;
+  kind: string;
+  event: string;
+}
+
+const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The port's order of raw points: by time, then device id, kind and event name (JS string order). */
+export function compareRawRecords(a: RawRecord, b: RawRecord): number {
+  return (
+    a.ts - b.ts ||
+    compareText(a.deviceId, b.deviceId) ||
+    compareText(a.kind, b.kind) ||
+    compareText(a.event, b.event)
+  );
 }
 
 /**
- * Raw points of [from, to) in the port's order, at most `limit`. `fetch` returns every point of
- * its range, or with a limit at least the `limit` oldest ones (more is fine: chunked queries
- * each return their own oldest). A store sorts by time but breaks ties its own way (SQLite by
- * UTF-8 bytes, InfluxDB by series key), so when the limit cuts through points sharing one
- * timestamp, all points at that timestamp are fetched and the cut is made here: the answer is the
- * same on every adapter.
+ * The answer's point for a record: `deviceId` for series() (several devices), not for history();
+ * `event` only when the record has one.
+ */
+export function rawPointOf(record: RawRecord, withDevice: boolean): SeriesPoint {
+  const point: SeriesPoint = { ts: record.ts, value: record.value };
+  if (withDevice) point.deviceId = record.deviceId;
+  if (record.event !== '') point.event = record.event;
+  return point;
+}
+
+/**
+ * Raw points of [from, to) in the port's order (compareRawRecords), at most `limit`. `fetch`
+ * returns every record of its range, or with a limit at least the `limit` oldest ones (more is
+ * fine: chunked queries each return their own oldest). A store sorts by time but breaks ties its
+ * own way (SQLite by UTF-8 bytes, InfluxDB by series key), so when the limit cuts through records
+ * sharing one timestamp, all records at that timestamp are fetched and the cut is made here: the
+ * answer is the same on every adapter.
  */
 export async function rawPointsInOrder(
-  fetch: (from: number, to: number, limit: number | undefined) => Promise<SeriesPoint[]>,
+  fetch: (from: number, to: number, limit: number | undefined) => Promise<RawRecord[]>,
   from: number,
   to: number,
   limit: number | undefined,
+  withDevice: boolean,
 ): Promise<SeriesPoint[]> {
-  const points = (await fetch(from, to, limit)).sort(compareRawPoints);
-  if (limit === undefined || points.length < limit) return points;
-  const boundary = points[limit - 1]?.ts;
-  if (boundary === undefined) return [];
-  const before = points.filter((p) => p.ts < boundary);
-  const atBoundary = await fetch(boundary, boundary + 1, undefined);
-  return [...before, ...atBoundary].sort(compareRawPoints).slice(0, limit);
+  let records = (await fetch(from, to, limit)).sort(compareRawRecords);
+  if (limit !== undefined && records.length >= limit) {
+    const boundary = records[limit - 1]?.ts;
+    if (boundary === undefined) return [];
+    const before = records.filter((r) => r.ts < boundary);
+    const atBoundary = await fetch(boundary, boundary + 1, undefined);
+    records = [...before, ...atBoundary].sort(compareRawRecords).slice(0, limit);
+  }
+  const points: SeriesPoint[] = new Array(records.length);
+  for (let i = 0; i < records.length; i++) points[i] = rawPointOf(records[i] as RawRecord, withDevice);
+  return points;
 }

@@ -13,7 +13,7 @@ const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
-/** One point as the test wrote it (the last write of a (device, metric, ts) wins). */
+/** One point as the test wrote it (all telemetry, so the last write of a (device, metric, ts) wins). */
 interface Written {
   deviceId: string;
   ts: number;

@@ -443,6 +443,128 @@ export function describeTimeSeriesStoreConformance(
       );
     });
 
+    describe('distinct records in the same millisecond', () => {
+      /** A camera's readings, the way ingest makes them (kind, event from the topic and payload). */
+      const camera = (
+        device: string,
+        ts: number,
+        metrics: Record<string, MetricValue>,
+        extra: Partial<Reading>,
+      ) => reading(device, ts, metrics, { deviceType: 'camera', domain: 'camera', ...extra });
+      const identity = (r: Reading) => JSON.stringify([r.deviceId, r.ts, r.kind, r.event ?? '']);
+      const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+      /**
+       * What the port says history() returns for `metric`, computed from the readings written:
+       * one point per record identity (the last write wins), ordered by ts, kind, event.
+       */
+      const expectedRecords = (written: readonly Reading[], metric: string): HistoryPoint[] => {
+        const kept = new Map<string, Reading>();
+        for (const r of written) if (metric in r.metrics) kept.set(identity(r), r);
+        return [...kept.values()]
+          .sort((a, b) => a.ts - b.ts || text(a.kind, b.kind) || text(a.event ?? '', b.event ?? ''))
+          .map((r) => ({
+            ts: r.ts,
+            value: r.metrics[metric] as MetricValue,
+            ...(r.event === undefined ? {} : { event: r.event }),
+          }));
+      };
+      /** latest() per the port: the last record of that order. */
+      const expectedLatest = (written: readonly Reading[], metrics: readonly string[]) =>
+        Object.fromEntries(
+          metrics.flatMap((metric) => {
+            const last = expectedRecords(written, metric).at(-1);
+            return last === undefined ? [] : [[metric, last]];
+          }),
+        );
+
+      it('keeps a telemetry and a status record, and two events of different types, at one ms', async () => {
+        const device = deviceId('camera');
+        const ts = T0 + 7_000;
+        const written = [
+          camera(device, ts, { online: true, fps: 25 }, { kind: 'telemetry', seq: 1 }),
+          camera(device, ts, { online: false, batteryLevel: 0.5 }, { kind: 'status' }),
+          camera(device, ts, { confidence: 0.91, lane: 2 }, { kind: 'event', event: 'accident', seq: 2 }),
+          camera(
+            device,
+            ts,
+            { confidence: 0.42, lane: 1, vehicleType: 'car' },
+            { kind: 'event', event: 'wrongWay', seq: 3 },
+          ),
+          camera(device, ts + 1, { count: 3, lane: 1 }, { kind: 'event', event: 'vehicleCount', seq: 4 }),
+        ];
+        // In reverse, and the whole batch again (a spool replay): still one point per record.
+        await store.write([...written].reverse());
+        await store.write(written);
+        const metrics = ['online', 'fps', 'batteryLevel', 'confidence', 'lane', 'vehicleType', 'count'];
+        const range = { deviceId: device, from: T0, to: T0 + 60_000 };
+        for (const metric of metrics) {
+          await expect(store.history({ ...range, metric })).resolves.toStrictEqual(
+            expectedRecords(written, metric),
+          );
+        }
+        // Not hard-coded, but checked to be what the bug lost: both records of each pair are there.
+        expect(expectedRecords(written, 'online')).toHaveLength(2);
+        expect(expectedRecords(written, 'confidence').map((p) => p.event)).toEqual(['accident', 'wrongWay']);
+        await expect(store.latest(device, metrics)).resolves.toStrictEqual(expectedLatest(written, metrics));
+
+        // Aggregates count every record; series() raw points name the device and the event.
+        const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+        const confidences = expectedRecords(written, 'confidence').map((p) => p.value as number);
+        const [window] = await store.history({ ...range, metric: 'confidence', everyMs: 60_000, fn: 'mean' });
+        expect(window?.ts).toBe(T0);
+        expect(window?.value as number).toBeCloseTo(mean(confidences), 12);
+        const series = await store.series({ deviceIds: [device], metric: 'lane', ...range });
+        expect(series.points).toStrictEqual(
+          expectedRecords(written, 'lane').map((p) => ({ ...p, deviceId: device })),
+        );
+        for (const limit of [1, 2, 3]) {
+          await expect(store.history({ ...range, metric: 'lane', limit })).resolves.toStrictEqual(
+            expectedRecords(written, 'lane').slice(0, limit),
+          );
+        }
+        const counted = await store.series({
+          deviceIds: [device],
+          metric: 'lane',
+          ...range,
+          everyMs: 60_000,
+          fn: 'max',
+          resolution: 'raw',
+        });
+        expect(counted.points.map((p) => p.count)).toEqual([expectedRecords(written, 'lane').length]);
+      });
+
+      it('says which event a value came from, in latest() and history(), and rewrites one event in place', async () => {
+        const device = deviceId('events');
+        const written = [
+          camera(device, T0 + 1_000, { confidence: 0.8, lane: 3 }, { kind: 'event', event: 'accident' }),
+          camera(device, T0 + 2_000, { peopleCount: 40, confidence: 0.6 }, { kind: 'event', event: 'crowd' }),
+          camera(device, T0 + 3_000, { online: true }, { kind: 'telemetry' }),
+        ];
+        await store.write(written);
+        // The same accident again with a corrected value: replaces that record, not the crowd one.
+        const corrected = camera(
+          device,
+          T0 + 1_000,
+          { confidence: 0.85, lane: 3 },
+          { kind: 'event', event: 'accident' },
+        );
+        await store.write([corrected]);
+        const all = [...written, corrected];
+        const metrics = ['confidence', 'lane', 'peopleCount', 'online'];
+        await expect(store.latest(device, metrics)).resolves.toStrictEqual(expectedLatest(all, metrics));
+        for (const metric of metrics) {
+          await expect(
+            store.history({ deviceId: device, metric, from: T0, to: T0 + 60_000 }),
+          ).resolves.toStrictEqual(expectedRecords(all, metric));
+        }
+        expect(expectedLatest(all, metrics)['confidence']).toEqual({
+          ts: T0 + 2_000,
+          value: 0.6,
+          event: 'crowd',
+        });
+      });
+    });
+
     it('refuses a batch with an unstorable reading and writes none of it', async () => {
       const device = deviceId('atomic');
       const good = reading(device, T0, { pm25: 1 });
