@@ -7,3 +7,4 @@ export * from './registry-entities';
 export * from './rejections';
 export * from './topics';
 export * from './reading-json';
+export * from './rest';

@@ -2,8 +2,9 @@ import { BadRequestException, type PipeTransform } from '@nestjs/common';
 import type { z } from 'zod';
 
 /**
- * Validates a request's query or body with zod; a failure is a 400 that names the parameter
- * and says what is wrong with it.
+ * Validates a request's query with zod (a strict object: unknown keys are refused); a failure is
+ * a 400 whose `parameter` names the parameter — the unknown one for `?foo=1` — and whose
+ * `message` says what is wrong with it.
  */
 export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unknown, z.infer<S>> {
   constructor(private readonly schema: S) {}
@@ -12,6 +13,15 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
     const result = this.schema.safeParse(value);
     if (result.success) return result.data;
     const issue = result.error.issues[0];
+    if (issue?.code === 'unrecognized_keys') {
+      const parameter = String(issue.keys[0]).slice(0, 64);
+      throw new BadRequestException({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: `Unknown parameter ${JSON.stringify(parameter)}`,
+        parameter,
+      });
+    }
     // Report the request parameter itself; an item of a comma-separated list is named in the text.
     const [name, item] = issue?.path ?? [];
     const parameter = name === undefined ? undefined : String(name);

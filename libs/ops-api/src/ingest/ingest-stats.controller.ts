@@ -1,7 +1,12 @@
-import { Controller, Get, Header, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Header, HttpStatus, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ingestStatsBody } from '@ioc/contracts';
+import { ApiAnswers } from '../common/openapi-zod';
 import { InternalBusRepository } from '../live/internal-bus.repository';
 import { type IngestStatsView, renderPrometheus } from './prometheus-metrics';
+
+/** The `reason` of the 503 answered before the broker has published any ingest statistics. */
+export const NO_INGEST_STATS = 'no-ingest-stats';
 
 @ApiTags('ingest')
 @Controller()
@@ -11,6 +16,11 @@ export class IngestStatsController {
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4')
   @ApiOperation({ summary: 'Prometheus metrics: ingest counters, spool depth, store health, raised alerts' })
+  @ApiProduces('text/plain')
+  @ApiOkResponse({
+    description: 'Prometheus text exposition format 0.0.4',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
   metrics(): string {
     return renderPrometheus(this.bus.latestIngestStats() as IngestStatsView | null, {
       brokerConnected: this.bus.connected,
@@ -21,9 +31,16 @@ export class IngestStatsController {
   @ApiOperation({
     summary: "The broker's ingest counters: accepted by domain, rejected by reason, storage queue",
   })
-  stats() {
+  @ApiAnswers({ body: ingestStatsBody, errors: [HttpStatus.SERVICE_UNAVAILABLE] })
+  stats(): Record<string, unknown> {
     const stats = this.bus.latestIngestStats();
-    if (!stats) throw new ServiceUnavailableException('no ingest statistics received from the broker yet');
+    if (!stats)
+      throw new ServiceUnavailableException({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        reason: NO_INGEST_STATS,
+        message: 'no ingest statistics received from the broker yet',
+      });
     return stats;
   }
 }
