@@ -1,5 +1,5 @@
 import { BadRequestException, type PipeTransform } from '@nestjs/common';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /**
  * Validates a request's query with zod (a strict object: unknown keys are refused); a failure is
@@ -32,3 +32,9 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
     throw new BadRequestException({ statusCode: 400, error: 'Bad Request', message, parameter });
   }
 }
+
+/** The query of a route that takes no parameters: any parameter is unknown, a 400 naming it. */
+export const NO_PARAMETERS = z.strictObject({});
+
+/** `@Query(NoParameters)` on a route without parameters. */
+export const NoParameters = new ZodValidationPipe(NO_PARAMETERS);

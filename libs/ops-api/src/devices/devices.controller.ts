@@ -12,7 +12,7 @@ import {
   latestBody,
 } from '@ioc/contracts';
 import { ApiAnswers, ApiQueriesFrom } from '../common/openapi-zod';
-import { ZodValidationPipe } from '../common/zod-validation.pipe';
+import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { deviceHistoryParams, type DeviceHistoryParams } from '../history/history-params';
 import { HistoryService } from '../history/history.service';
 import { deviceListQuery, type DeviceListQuery } from './device-queries';
@@ -41,8 +41,8 @@ export class DevicesController {
   @Get(':id')
   @ApiOperation({ summary: 'One device with its area path' })
   @DEVICE_ID
-  @ApiAnswers({ body: deviceDetailBody, errors: [HttpStatus.NOT_FOUND] })
-  get(@Param('id') id: string): DeviceDetailBody {
+  @ApiAnswers({ body: deviceDetailBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND] })
+  get(@Param('id') id: string, @Query(NoParameters) _query: object): DeviceDetailBody {
     return this.devices.get(id);
   }
 
@@ -52,8 +52,11 @@ export class DevicesController {
       'Latest value of each metric the device reported (status metrics included), with its time, unit and, for camera events, the event',
   })
   @DEVICE_ID
-  @ApiAnswers({ body: latestBody, errors: [HttpStatus.NOT_FOUND, HttpStatus.SERVICE_UNAVAILABLE] })
-  latest(@Param('id') id: string): Promise<LatestBody> {
+  @ApiAnswers({
+    body: latestBody,
+    errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND, HttpStatus.SERVICE_UNAVAILABLE],
+  })
+  latest(@Param('id') id: string, @Query(NoParameters) _query: object): Promise<LatestBody> {
     return this.devices.latest(id);
   }
 

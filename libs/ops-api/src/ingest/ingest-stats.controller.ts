@@ -1,7 +1,8 @@
-import { Controller, Get, Header, HttpStatus, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Header, HttpStatus, Query, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { ingestStatsBody } from '@ioc/contracts';
 import { ApiAnswers } from '../common/openapi-zod';
+import { NoParameters } from '../common/zod-validation.pipe';
 import { InternalBusRepository } from '../live/internal-bus.repository';
 import { type IngestStatsView, renderPrometheus } from './prometheus-metrics';
 
@@ -31,8 +32,8 @@ export class IngestStatsController {
   @ApiOperation({
     summary: "The broker's ingest counters: accepted by domain, rejected by reason, storage queue",
   })
-  @ApiAnswers({ body: ingestStatsBody, errors: [HttpStatus.SERVICE_UNAVAILABLE] })
-  stats(): Record<string, unknown> {
+  @ApiAnswers({ body: ingestStatsBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.SERVICE_UNAVAILABLE] })
+  stats(@Query(NoParameters) _query: object): Record<string, unknown> {
     const stats = this.bus.latestIngestStats();
     if (!stats)
       throw new ServiceUnavailableException({
