@@ -66,6 +66,12 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
         count: inDay.length,
       };
     });
+  // Status reports of the first station: every 6 hours of the first local day, battery draining.
+  const statuses = [0, 1, 2, 3].map((i) => ({
+    ts: start + i * 6 * HOUR + 60_000,
+    batteryLevel: 0.9 - i * 0.1,
+    rssi: -60 - i * 5,
+  }));
   const url = (query: string) => `${platform.httpUrl}/api/v1/history?${query}&from=${start}&to=${end}`;
 
   beforeAll(async () => {
@@ -87,11 +93,24 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
           ),
       );
     }
+    await Promise.all(
+      statuses.map((s) =>
+        publisher.publishAsync(
+          deviceTopic('env', inside[0]!.id, 'status'),
+          JSON.stringify({ ts: s.ts, metrics: { online: true, batteryLevel: s.batteryLevel, rssi: s.rssi } }),
+          { qos: 1 },
+        ),
+      ),
+    );
     const last = readings[readings.length - 1]!;
+    const lastStatus = statuses[statuses.length - 1]!;
     await eventually(
       async () => {
         const { body } = await getJson(`${platform.httpUrl}/api/v1/devices/${last.device.id}/latest`);
-        return (body['metrics'] as Record<string, { ts: number }> | undefined)?.['pm25']?.ts === last.ts
+        const { body: status } = await getJson(`${platform.httpUrl}/api/v1/devices/${inside[0]!.id}/latest`);
+        return (body['metrics'] as Record<string, { ts: number }> | undefined)?.['pm25']?.ts === last.ts &&
+          (status['metrics'] as Record<string, { ts: number }> | undefined)?.['batteryLevel']?.ts ===
+            lastStatus.ts
           ? true
           : undefined;
       },
@@ -190,7 +209,7 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
     );
     expect(response.headers.get('content-type')).toMatch(/^text\/csv/);
     const [header, ...rows] = (await response.text()).trim().split('\r\n');
-    expect(header).toBe('metric,unit,group_by,group,resolution,time,ts,value,count,device');
+    expect(header).toBe('metric,unit,group_by,group,resolution,time,ts,value,count,device,event');
     const expected = expectedDailyMean(inside, 'pm25');
     expect(rows).toHaveLength(expected.length);
     rows.forEach((row, i) => {
@@ -211,6 +230,60 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
     expect(tooManyRaw).toMatchObject({ status: 400, body: { parameter: 'to' } });
   });
 
+  it('counts windows that hold data against the point limit, not empty windows', async () => {
+    // 3 devices × 1-minute windows over one day: 4 320 windows, far over the limit of 200, but
+    // only 48 + 24 + 24 of them hold data. Refused with a 400 naming `every` before the fix.
+    const devices = [...inside, outside];
+    const { status, body } = await getJson(
+      `${platform.httpUrl}/api/v1/history?devices=${devices.map((d) => d.id).join(',')}&metrics=pm25&every=1m&fn=max&from=${start}&to=${start + DAY}`,
+    );
+    expect({ status, parameter: body['parameter'] }).toEqual({ status: 200, parameter: undefined });
+    const series = (body as unknown as HistoryBody).series;
+    expect(series.map((s) => s.group.key)).toEqual(devices.map((d) => d.id));
+    series.forEach((s, i) => {
+      const expected = readings
+        .filter((r) => r.device === devices[i] && r.ts < start + DAY)
+        .map((r) => [Math.floor(r.ts / 60_000) * 60_000, r.pm25]);
+      expect(s.points.map((p) => [p.ts, p.value])).toEqual(expected);
+    });
+  });
+
+  it('refuses a window too long to compute (past 2^53 ms) with a 400 naming every, not a 500', async () => {
+    const { status, body } = await getJson(url(`devices=${inside[0]!.id}&metrics=pm25&every=104249992d`));
+    expect({ status, parameter: body['parameter'] }).toEqual({ status: 400, parameter: 'every' });
+    expect(String(body['message'])).toContain('the longest window is 3650d');
+  });
+
+  it.each([
+    ['/api/v1/history', `devices=DEVICE&metrics=pm25&foo=1`],
+    ['/api/v1/devices/DEVICE/history', 'metric=pm25&foo=1'],
+    ['/api/v1/devices', 'type=air-quality-station&foo=1'],
+  ])('refuses an unknown parameter on %s with a 400 naming it', async (path, query) => {
+    const id = inside[0]!.id;
+    const { status, body } = await getJson(
+      `${platform.httpUrl}${path.replace('DEVICE', id)}?${query.replace('DEVICE', id)}`,
+    );
+    expect({ status, parameter: body['parameter'] }).toEqual({ status: 400, parameter: 'foo' });
+  });
+
+  it('answers the history of status metrics (batteryLevel, rssi) like any other metric', async () => {
+    const device = inside[0]!;
+    const { status, body } = await getJson(
+      `${platform.httpUrl}/api/v1/devices/${device.id}/history?metric=batteryLevel&from=${start}&to=${end}`,
+    );
+    expect(status).toBe(200);
+    expect((body['points'] as SeriesBody['points']).map((p) => [p.ts, p.value])).toEqual(
+      statuses.map((s) => [s.ts, s.batteryLevel]),
+    );
+    const daily = (
+      await getJson(url(`devices=${device.id}&metrics=batteryLevel,rssi&every=1d&fn=min&resolution=raw`))
+    ).body as unknown as HistoryBody;
+    expect(daily.series.map((s) => [s.metric, s.points.map((p) => [p.ts, p.value])])).toEqual([
+      ['batteryLevel', [[start, Math.min(...statuses.map((s) => s.batteryLevel))]]],
+      ['rssi', [[start, Math.min(...statuses.map((s) => s.rssi))]]],
+    ]);
+  });
+
   it.each([
     ['devices', "aq-tn-001' OR '1'='1"],
     ['devices', 'aq-tn-001;DROP MEASUREMENT readings'],
@@ -222,6 +295,9 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
     ['areas', '(.*)'],
     ['from', "1'; DROP DATABASE ioc; --"],
     ['every', '1h; DROP'],
+    ['every', '104249992d'],
+    ['to', '99999999999999999'],
+    ['from', '2026-11-27'],
   ])('refuses a hostile %s value with a 400 naming it', async (parameter, value) => {
     const base: Record<string, string> = { metrics: 'pm25', devices: inside[0]!.id };
     if (parameter === 'areas') delete base['devices'];

@@ -8,3 +8,4 @@ export * from './rejections';
 export * from './topics';
 export * from './internal-bus';
 export * from './live-events';
+export * from './rest';

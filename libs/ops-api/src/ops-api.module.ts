@@ -1,52 +1,31 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
-import type { Logger } from '@ioc/runtime';
-import type { TimeSeriesStore } from '@ioc/timeseries';
-import type { OpsApiSettings } from './api-config';
-import { AreasController } from './areas/areas.controller';
-import { AllExceptionsFilter } from './common/all-exceptions.filter';
-import { DevicesController } from './devices/devices.controller';
-import { DevicesService } from './devices/devices.service';
-import { HealthController } from './health/health.controller';
-import { HistoryController } from './history/history.controller';
-import { HistoryService } from './history/history.service';
-import { IngestStatsController } from './ingest/ingest-stats.controller';
-import { InternalBusRepository } from './live/internal-bus.repository';
-import { LiveGateway } from './live/live.gateway';
-import type { RegistryReader } from './registry-port';
-import { DEVICE_REGISTRY, LOGGER, OPS_API_SETTINGS, TIME_SERIES_STORE } from './tokens';
+import { AreasModule } from './areas/areas.module';
+import { ApiCoreModule, type OpsApiModuleOptions } from './common/api-core.module';
+import { DevicesModule } from './devices/devices.module';
+import { HealthModule } from './health/health.module';
+import { HistoryModule } from './history/history.module';
+import { IngestStatsModule } from './ingest/ingest-stats.module';
+import { LiveModule } from './live/live.module';
 
-export interface OpsApiModuleOptions {
-  settings: OpsApiSettings;
-  registry: RegistryReader;
-  store: TimeSeriesStore;
-  logger: Logger;
-}
+export type { OpsApiModuleOptions } from './common/api-core.module';
 
-/** The operations-centre API: REST under /api/v1, health, and the /live socket.io namespace. */
+/**
+ * The operations-centre API: REST under /api/v1, health, metrics and the /live socket.io
+ * namespace. It only composes feature modules; a new feature is a module of its own, added to
+ * FEATURE_MODULES, which injects the ports (tokens.ts) ApiCoreModule provides globally.
+ */
+export const FEATURE_MODULES = [
+  HealthModule,
+  DevicesModule,
+  HistoryModule,
+  AreasModule,
+  IngestStatsModule,
+  LiveModule,
+] as const;
+
 @Module({})
 export class OpsApiModule {
   static register(options: OpsApiModuleOptions): DynamicModule {
-    return {
-      module: OpsApiModule,
-      controllers: [
-        HealthController,
-        DevicesController,
-        HistoryController,
-        AreasController,
-        IngestStatsController,
-      ],
-      providers: [
-        { provide: OPS_API_SETTINGS, useValue: options.settings },
-        { provide: DEVICE_REGISTRY, useValue: options.registry },
-        { provide: TIME_SERIES_STORE, useValue: options.store },
-        { provide: LOGGER, useValue: options.logger },
-        { provide: APP_FILTER, useClass: AllExceptionsFilter },
-        InternalBusRepository,
-        DevicesService,
-        HistoryService,
-        LiveGateway,
-      ],
-    };
+    return { module: OpsApiModule, imports: [ApiCoreModule.register(options), ...FEATURE_MODULES] };
   }
 }

@@ -1,9 +1,10 @@
 import { BadRequestException, type PipeTransform } from '@nestjs/common';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /**
- * Validates a request's query or body with zod; a failure is a 400 that names the parameter
- * and says what is wrong with it.
+ * Validates a request's query with zod (a strict object: unknown keys are refused); a failure is
+ * a 400 whose `parameter` names the parameter — the unknown one for `?foo=1` — and whose
+ * `message` says what is wrong with it.
  */
 export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unknown, z.infer<S>> {
   constructor(private readonly schema: S) {}
@@ -12,6 +13,15 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
     const result = this.schema.safeParse(value);
     if (result.success) return result.data;
     const issue = result.error.issues[0];
+    if (issue?.code === 'unrecognized_keys') {
+      const parameter = String(issue.keys[0]).slice(0, 64);
+      throw new BadRequestException({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: `Unknown parameter ${JSON.stringify(parameter)}`,
+        parameter,
+      });
+    }
     // Report the request parameter itself; an item of a comma-separated list is named in the text.
     const [name, item] = issue?.path ?? [];
     const parameter = name === undefined ? undefined : String(name);
@@ -22,3 +32,9 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
     throw new BadRequestException({ statusCode: 400, error: 'Bad Request', message, parameter });
   }
 }
+
+/** The query of a route that takes no parameters: any parameter is unknown, a 400 naming it. */
+export const NO_PARAMETERS = z.strictObject({});
+
+/** `@Query(NoParameters)` on a route without parameters. */
+export const NoParameters = new ZodValidationPipe(NO_PARAMETERS);

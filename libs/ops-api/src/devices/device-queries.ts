@@ -1,11 +1,16 @@
 import { z } from 'zod';
 import { DEVICE_TYPES, DOMAINS } from '@ioc/contracts';
+import { integerParam } from '../common/time-params';
 
+/** Most devices one page of `GET /api/v1/devices` holds. */
+export const MAX_DEVICE_PAGE = 5000;
+
+/** `GET /api/v1/devices` */
 export const deviceListQuery = z.strictObject({
   domain: z.enum(DOMAINS).optional(),
   type: z.enum(DEVICE_TYPES as [string, ...string[]]).optional(),
-  area: z.string().max(128).optional(),
-  limit: z.coerce.number().int().min(1).max(5000).default(1000),
-  offset: z.coerce.number().int().min(0).default(0),
+  area: z.string().max(128).optional().describe('area id; devices in its sub-areas match too'),
+  limit: integerParam(1, MAX_DEVICE_PAGE).default(1000),
+  offset: integerParam(0, 1_000_000).default(0),
 });
 export type DeviceListQuery = z.infer<typeof deviceListQuery>;

@@ -1,20 +1,24 @@
-import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Param, Query, Res } from '@nestjs/common';
+import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import {
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiQuery,
-  ApiBadRequestResponse,
-  ApiTags,
-} from '@nestjs/swagger';
-import { DEVICE_TYPES, DOMAINS } from '@ioc/contracts';
-import { ZodValidationPipe } from '../common/zod-validation.pipe';
+  type DeviceDetailBody,
+  type DeviceHistoryBody,
+  type DeviceListBody,
+  deviceDetailBody,
+  deviceHistoryBody,
+  deviceListBody,
+  type LatestBody,
+  latestBody,
+} from '@ioc/contracts';
+import { ApiAnswers, ApiQueriesFrom } from '../common/openapi-zod';
+import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { deviceHistoryParams, type DeviceHistoryParams } from '../history/history-params';
 import { HistoryService } from '../history/history.service';
-import { ApiHistoryWindowQueries } from '../history/history-api-docs';
 import { deviceListQuery, type DeviceListQuery } from './device-queries';
 import { DevicesService } from './devices.service';
+
+const DEVICE_ID = ApiParam({ name: 'id', description: 'device id', schema: { type: 'string' } });
 
 @ApiTags('devices')
 @Controller('api/v1/devices')
@@ -28,28 +32,31 @@ export class DevicesController {
   @ApiOperation({
     summary: 'Registered devices, filtered by domain, type and area (area includes its sub-areas)',
   })
-  @ApiQuery({ name: 'domain', required: false, enum: DOMAINS })
-  @ApiQuery({ name: 'type', required: false, enum: DEVICE_TYPES })
-  @ApiQuery({ name: 'area', required: false, description: 'Area id; devices in its sub-areas match too' })
-  @ApiQuery({ name: 'limit', required: false, type: Number })
-  @ApiQuery({ name: 'offset', required: false, type: Number })
-  @ApiBadRequestResponse({ description: 'A parameter is invalid; `parameter` names it' })
-  list(@Query(new ZodValidationPipe(deviceListQuery)) query: DeviceListQuery) {
+  @ApiQueriesFrom(deviceListQuery)
+  @ApiAnswers({ body: deviceListBody, errors: [HttpStatus.BAD_REQUEST] })
+  list(@Query(new ZodValidationPipe(deviceListQuery)) query: DeviceListQuery): DeviceListBody {
     return this.devices.list(query);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One device with its area path' })
-  @ApiNotFoundResponse()
-  get(@Param('id') id: string) {
+  @DEVICE_ID
+  @ApiAnswers({ body: deviceDetailBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND] })
+  get(@Param('id') id: string, @Query(NoParameters) _query: object): DeviceDetailBody {
     return this.devices.get(id);
   }
 
   @Get(':id/latest')
-  @ApiOperation({ summary: 'Latest value of each metric the device reported, with its time and unit' })
-  @ApiOkResponse({ description: '`{ deviceId, lastSeen, metrics: { name: { value, ts, unit } } }`' })
-  @ApiNotFoundResponse()
-  latest(@Param('id') id: string) {
+  @ApiOperation({
+    summary:
+      'Latest value of each metric the device reported (status metrics included), with its time, unit and, for camera events, the event',
+  })
+  @DEVICE_ID
+  @ApiAnswers({
+    body: latestBody,
+    errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND, HttpStatus.SERVICE_UNAVAILABLE],
+  })
+  latest(@Param('id') id: string, @Query(NoParameters) _query: object): Promise<LatestBody> {
     return this.devices.latest(id);
   }
 
@@ -57,17 +64,21 @@ export class DevicesController {
   @ApiOperation({
     summary: 'History of one metric: raw points, or one aggregate per window',
     description:
-      'from/to: ISO-8601 or epoch ms (default: the last 24 h). every: window (30s, 5m, 1h, 1d); fn: mean|min|max|last (default mean when every is set). Windows align on midnight in tz (default Asia/Ho_Chi_Minh); empty windows are omitted. The answer comes from the coarsest stored resolution that answers exactly (raw, 1-minute or 1-hour rollups) and names it in `resolution`. format=csv for CSV.',
+      'metric: any metric the device can report, status metrics (online, batteryLevel, rssi, firmwareVersion) included. from/to: ISO-8601 with seconds and an offset, or epoch ms (default: the last 24 h). every: window (30s, 5m, 1h, 1d; 1s to 3650d); fn: mean|min|max|last (default mean when every is set). Windows align on midnight in tz (default Asia/Ho_Chi_Minh); empty windows are omitted. The answer comes from the coarsest stored resolution that answers exactly (raw, 1-minute or 1-hour rollups) and names it in `resolution`; a point of a camera event says which event it was. format=csv for CSV.',
   })
-  @ApiQuery({ name: 'metric', required: true })
-  @ApiHistoryWindowQueries()
-  @ApiNotFoundResponse()
+  @DEVICE_ID
+  @ApiQueriesFrom(deviceHistoryParams)
+  @ApiAnswers({
+    body: deviceHistoryBody,
+    csv: true,
+    errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND, HttpStatus.SERVICE_UNAVAILABLE],
+  })
   async history(
     @Param('id') id: string,
     @Query(new ZodValidationPipe(deviceHistoryParams)) params: DeviceHistoryParams,
     @Res({ passthrough: true }) response: Response,
-  ) {
-    const { answer, ...body } = await this.devices.history(id, params);
+  ): Promise<DeviceHistoryBody | string> {
+    const { body, answer } = await this.devices.history(id, params);
     if (params.format === 'csv') {
       response.type('text/csv; charset=utf-8');
       return this.history$.toCsv(answer);

@@ -1,52 +1,43 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import {
-  type Device,
+  type DeviceDetailBody,
+  type DeviceHistoryBody,
+  type DeviceListBody,
   type DeviceType,
   type Domain,
-  METRIC_CATALOGUE,
-  STATUS_METRICS,
   isMetricName,
-  metricsOf,
+  type LatestBody,
+  METRIC_CATALOGUE,
+  queryableMetricsOf,
 } from '@ioc/contracts';
-import type { HistoryPoint, LatestValue, Resolution, TimeSeriesStore } from '@ioc/timeseries';
+import type { Logger } from '@ioc/runtime';
+import type { TimeSeriesStore } from '@ioc/timeseries';
 import { badParameter } from '../common/bad-parameter';
+import { whileStoreAnswers } from '../common/store-availability';
 import type { DeviceHistoryParams } from '../history/history-params';
-import { type HistoryAnswer, HistoryService, type SeriesAnswer } from '../history/history.service';
+import { eventOf, type HistoryAnswer, HistoryService, type SeriesAnswer } from '../history/history.service';
 import type { RegistryReader } from '../registry-port';
-import { DEVICE_REGISTRY, TIME_SERIES_STORE } from '../tokens';
+import { DEVICE_REGISTRY, LOGGER, TIME_SERIES_STORE } from '../tokens';
 import type { DeviceListQuery } from './device-queries';
 
-export interface LatestResponse {
-  deviceId: string;
-  lastSeen: number | null;
-  metrics: Record<string, LatestValue & { unit: string }>;
-}
-
-export interface HistoryResponse {
-  deviceId: string;
-  metric: string;
-  unit: string;
-  from: number;
-  to: number;
-  every: number | null;
-  fn: string | null;
-  tz: string;
-  /** The stored resolution the points were computed from (raw, 1m or 1h rollups). */
-  resolution: Resolution;
-  points: HistoryPoint[];
+/** One device's history (the contracts' DeviceHistoryBody) and the same answer for CSV rendering. */
+export interface DeviceHistoryAnswer {
+  body: DeviceHistoryBody;
   /** The same answer in the multi-series shape (for CSV rendering). */
   answer: HistoryAnswer;
 }
 
+/** Registered devices, their latest values and the history of one of their metrics. */
 @Injectable()
 export class DevicesService {
   constructor(
     @Inject(DEVICE_REGISTRY) private readonly registry: RegistryReader,
     @Inject(TIME_SERIES_STORE) private readonly store: TimeSeriesStore,
     private readonly history$: HistoryService,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  list(query: DeviceListQuery): { total: number; items: Device[] } {
+  list(query: DeviceListQuery): DeviceListBody {
     if (query.area !== undefined && !this.registry.getArea(query.area)) {
       throw badParameter('area', `unknown area "${query.area.slice(0, 64)}"`);
     }
@@ -58,7 +49,7 @@ export class DevicesService {
     return { total: all.length, items: all.slice(query.offset, query.offset + query.limit) };
   }
 
-  get(id: string): Device & { areaPath: readonly string[] } {
+  get(id: string): DeviceDetailBody {
     const device = this.registry.getDevice(id);
     if (!device)
       throw new NotFoundException({
@@ -66,31 +57,46 @@ export class DevicesService {
         error: 'Not Found',
         message: `No device "${id.slice(0, 64)}"`,
       });
-    return { ...device, areaPath: this.registry.areaPath(device.areaId) };
+    return { ...device, areaPath: [...this.registry.areaPath(device.areaId)] };
   }
 
-  async latest(id: string): Promise<LatestResponse> {
+  /**
+   * The latest value of every metric the device can have stored (telemetry, events, status),
+   * with its unit and, for a camera event, which event it was. 404 for an unknown device; 503
+   * (`reason: storage-unavailable`) while the store does not answer.
+   */
+  async latest(id: string): Promise<LatestBody> {
     const device = this.get(id);
-    const metrics = [...new Set<string>([...metricsOf(device.type), ...STATUS_METRICS])];
-    const values = await this.store.latest(device.id, metrics);
-    const withUnits = Object.fromEntries(
-      Object.entries(values).map(([name, v]) => [name, { ...v, unit: unitOf(name) }]),
+    const values = await whileStoreAnswers(this.store, this.logger, () =>
+      this.store.latest(device.id, queryableMetricsOf(device.type)),
     );
-    const lastSeen = Object.values(values).reduce<number | null>(
-      (max, v) => (max === null || v.ts > max ? v.ts : max),
-      null,
-    );
-    return { deviceId: device.id, lastSeen, metrics: withUnits };
+    const metrics: LatestBody['metrics'] = {};
+    let lastSeen: number | null = null;
+    for (const [name, latest] of Object.entries(values)) {
+      const event = eventOf(latest);
+      metrics[name] = {
+        value: latest.value,
+        ts: latest.ts,
+        unit: unitOf(name),
+        ...(event === undefined ? {} : { event }),
+      };
+      if (lastSeen === null || latest.ts > lastSeen) lastSeen = latest.ts;
+    }
+    return { deviceId: device.id, lastSeen, metrics };
   }
 
-  /** One metric of one device; the shape of HistoryService's answer narrowed to that series. */
-  async history(id: string, params: DeviceHistoryParams): Promise<HistoryResponse> {
+  /**
+   * One metric of one device, status metrics included; the shape of HistoryService's answer
+   * narrowed to that series. 400 naming `metric` for a metric the device cannot have.
+   */
+  async history(id: string, params: DeviceHistoryParams): Promise<DeviceHistoryAnswer> {
     const device = this.get(id);
     const metric = params.metric;
-    if (!isMetricName(metric) || !metricsOf(device.type).includes(metric)) {
+    const queryable = queryableMetricsOf(device.type);
+    if (!isMetricName(metric) || !queryable.includes(metric)) {
       throw badParameter(
         'metric',
-        `a ${device.type} has no metric "${metric.slice(0, 64)}"; it has ${metricsOf(device.type).join(', ')}`,
+        `a ${device.type} has no metric ${JSON.stringify(metric.slice(0, 64))}; it has ${queryable.join(', ')}`,
       );
     }
     const answer = await this.history$.run(
@@ -99,16 +105,21 @@ export class DevicesService {
     );
     const series = answer.series[0] as SeriesAnswer;
     return {
-      deviceId: device.id,
-      metric,
-      unit: series.unit,
-      from: answer.from,
-      to: answer.to,
-      every: answer.every,
-      fn: answer.fn,
-      tz: answer.tz,
-      resolution: series.resolution,
-      points: series.points.map(({ ts, value }) => ({ ts, value })),
+      body: {
+        deviceId: device.id,
+        metric,
+        unit: series.unit,
+        from: answer.from,
+        to: answer.to,
+        every: answer.every,
+        fn: answer.fn,
+        tz: answer.tz,
+        resolution: series.resolution,
+        points: series.points.map((point) => {
+          const event = eventOf(point);
+          return { ts: point.ts, value: point.value, ...(event === undefined ? {} : { event }) };
+        }),
+      },
       answer,
     };
   }

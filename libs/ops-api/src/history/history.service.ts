@@ -3,10 +3,12 @@ import {
   type Device,
   type DeviceType,
   type Domain,
+  type HistoryGroupBy,
   METRIC_CATALOGUE,
   type MetricName,
-  metricsOf,
+  queryableMetricsOf,
 } from '@ioc/contracts';
+import type { Logger } from '@ioc/runtime';
 import {
   type Aggregation,
   InvalidQueryError,
@@ -16,15 +18,16 @@ import {
 } from '@ioc/timeseries';
 import type { OpsApiSettings } from '../api-config';
 import { badParameter } from '../common/bad-parameter';
+import { whileStoreAnswers } from '../common/store-availability';
 import type { RegistryReader } from '../registry-port';
-import { DEVICE_REGISTRY, OPS_API_SETTINGS, TIME_SERIES_STORE } from '../tokens';
+import { DEVICE_REGISTRY, LOGGER, OPS_API_SETTINGS, TIME_SERIES_STORE } from '../tokens';
 import { csvLine } from './csv';
 import type { HistoryParams } from './history-params';
 import { formatInZone, type TimeZoneName, windowOffsetMs } from './time-zones';
 
 const DAY_MS = 86_400_000;
 
-export type GroupBy = 'device' | 'area' | 'type' | 'none';
+export type GroupBy = HistoryGroupBy;
 
 export interface WindowSpec {
   from?: number;
@@ -62,8 +65,9 @@ export interface HistoryAnswer {
 /**
  * History for operators' charts and open data: one or many devices and metrics, raw or one
  * aggregate per window, from the coarsest stored resolution that answers exactly. Every name
- * that reaches the store has been checked against the registry and the metric catalogue first,
- * and the answer is bounded by IOC_HISTORY_MAX_POINTS before the store is asked.
+ * that reaches the store has been checked against the registry and the metric catalogue first.
+ * Every metric a device can have stored is queryable, status metrics (`online`, `batteryLevel`,
+ * `rssi`, `firmwareVersion`) included.
  */
 @Injectable()
 export class HistoryService {
@@ -71,6 +75,7 @@ export class HistoryService {
     @Inject(DEVICE_REGISTRY) private readonly registry: RegistryReader,
     @Inject(TIME_SERIES_STORE) private readonly store: TimeSeriesStore,
     @Inject(OPS_API_SETTINGS) private readonly settings: OpsApiSettings,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   /** Resolves `GET /api/v1/history` parameters into series requests. */
@@ -78,7 +83,7 @@ export class HistoryService {
     const devices = this.selectDevices(params);
     const requests: SeriesRequest[] = [];
     for (const metric of params.metrics as MetricName[]) {
-      const carrying = devices.filter((d) => metricsOf(d.type).includes(metric));
+      const carrying = devices.filter((d) => queryableMetricsOf(d.type).includes(metric));
       if (carrying.length === 0) {
         throw badParameter('metrics', `none of the selected devices reports ${metric}`);
       }
@@ -89,6 +94,17 @@ export class HistoryService {
     return requests;
   }
 
+  /**
+   * Answers the series requests over one window spec. The answer is bounded by
+   * IOC_HISTORY_MAX_POINTS (`historyMaxPoints`): points that exist, i.e. raw points or windows
+   * that hold data (a store omits empty windows), over all series. The theoretical window count
+   * ((to − from) / every per series) is only an upper bound — 12 stations × 1-minute windows over
+   * 24 h is 17 280 windows, but after one minute of data the answer is 12 points — so nothing is
+   * refused on it: each series asks the store for at most the remaining budget + 1 points (the
+   * store stops reading there, so a refused request costs at most that much), and the request is
+   * refused with a 400 naming `every` (windowed) or `to` (raw) once the answer would exceed it.
+   * While the store does not answer: 503, see whileStoreAnswers.
+   */
   async run(requests: SeriesRequest[], window: WindowSpec): Promise<HistoryAnswer> {
     const to = window.to ?? Date.now();
     const from = window.from ?? to - DAY_MS;
@@ -101,20 +117,11 @@ export class HistoryService {
       }
     }
     const max = this.settings.historyMaxPoints;
-    if (window.every !== undefined) {
-      const windows = Math.ceil((to - from) / window.every) * requests.length;
-      if (windows > max) {
-        throw badParameter(
-          'every',
-          `${windows} windows (${requests.length} series) exceed the limit of ${max} points; widen every, narrow from/to or ask for fewer series`,
-        );
-      }
-    }
     let budget = max;
     const series: SeriesAnswer[] = [];
     for (const request of requests) {
-      const result = await this.store
-        .series({
+      const result = await whileStoreAnswers(this.store, this.logger, () =>
+        this.store.series({
           deviceIds: request.deviceIds,
           metric: request.metric,
           from,
@@ -124,16 +131,21 @@ export class HistoryService {
             : {}),
           resolution: window.resolution,
           limit: budget + 1,
-        })
-        .catch((error: unknown) => {
-          if (error instanceof InvalidQueryError) throw badParameter('resolution', error.message);
-          throw error;
-        });
+        }),
+      ).catch((error: unknown) => {
+        if (error instanceof InvalidQueryError) throw badParameter('resolution', error.message);
+        throw error;
+      });
       if (result.points.length > budget) {
-        throw badParameter(
-          'to',
-          `the answer exceeds the limit of ${max} points; narrow from/to or aggregate with every=`,
-        );
+        throw window.every === undefined
+          ? badParameter(
+              'to',
+              `the answer holds more than ${max} points; narrow from/to or aggregate with every=`,
+            )
+          : badParameter(
+              'every',
+              `the answer holds more than ${max} points (windows that hold data, over ${requests.length} series); widen every, narrow from/to or ask for fewer series`,
+            );
       }
       budget -= result.points.length;
       series.push({
@@ -160,6 +172,7 @@ export class HistoryService {
       'value',
       'count',
       'device',
+      'event',
     ]);
     for (const s of answer.series) {
       for (const p of s.points) {
@@ -174,6 +187,7 @@ export class HistoryService {
           p.value,
           p.count,
           p.deviceId,
+          eventOf(p),
         ]);
       }
     }
@@ -224,4 +238,13 @@ export class HistoryService {
       }
     }
   }
+}
+
+/**
+ * Which camera event (`accident`, `wrongWay`, …; Reading.event) a stored value came from, when
+ * the store returns it with the point; undefined otherwise.
+ */
+export function eventOf(point: object): string | undefined {
+  const event = (point as { event?: unknown }).event;
+  return typeof event === 'string' ? event : undefined;
 }

@@ -1,12 +1,15 @@
-/**
- * Time zones for windowed figures. Vietnam keeps UTC+7 all year (no daylight saving), so a
- * fixed offset aligns daily windows on local midnight exactly; zones with DST would need
- * calendar-aware windows and are not offered.
- */
-export const TIME_ZONES = { UTC: 0, 'Asia/Ho_Chi_Minh': 7 * 3_600_000 } as const;
-export type TimeZoneName = keyof typeof TIME_ZONES;
-export const TIME_ZONE_NAMES = Object.keys(TIME_ZONES) as TimeZoneName[];
-export const DEFAULT_TIME_ZONE: TimeZoneName = 'Asia/Ho_Chi_Minh';
+import {
+  DEFAULT_HISTORY_TIME_ZONE,
+  HISTORY_TIME_ZONE_NAMES,
+  HISTORY_TIME_ZONES,
+  type HistoryTimeZone,
+} from '@ioc/contracts';
+
+/** Time zones for windowed figures (defined in the contracts, HISTORY_TIME_ZONES: fixed offsets). */
+export const TIME_ZONES = HISTORY_TIME_ZONES;
+export type TimeZoneName = HistoryTimeZone;
+export const TIME_ZONE_NAMES = HISTORY_TIME_ZONE_NAMES;
+export const DEFAULT_TIME_ZONE: TimeZoneName = DEFAULT_HISTORY_TIME_ZONE;
 
 /** Window alignment offset for `every` in zone `tz`: the zone's offset modulo the window. */
 export function windowOffsetMs(tz: TimeZoneName, everyMs: number): number {

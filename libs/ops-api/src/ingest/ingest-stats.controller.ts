@@ -1,7 +1,13 @@
-import { Controller, Get, Header, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Header, HttpStatus, Query, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ingestStatsBody } from '@ioc/contracts';
+import { ApiAnswers } from '../common/openapi-zod';
+import { NoParameters } from '../common/zod-validation.pipe';
 import { InternalBusRepository } from '../live/internal-bus.repository';
 import { renderPrometheus } from './prometheus-metrics';
+
+/** The `reason` of the 503 answered before the broker has published any ingest statistics. */
+export const NO_INGEST_STATS = 'no-ingest-stats';
 
 @ApiTags('ingest')
 @Controller()
@@ -13,6 +19,11 @@ export class IngestStatsController {
   @ApiOperation({
     summary: 'Prometheus metrics: ingest counters, spool depth, store health, raised health conditions',
   })
+  @ApiProduces('text/plain')
+  @ApiOkResponse({
+    description: 'Prometheus text exposition format 0.0.4',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
   metrics(): string {
     return renderPrometheus(this.bus.latestIngestStats(), {
       brokerConnected: this.bus.connected,
@@ -23,9 +34,16 @@ export class IngestStatsController {
   @ApiOperation({
     summary: "The broker's ingest counters: accepted by domain, rejected by reason, storage queue",
   })
-  stats() {
+  @ApiAnswers({ body: ingestStatsBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.SERVICE_UNAVAILABLE] })
+  stats(@Query(NoParameters) _query: object): Record<string, unknown> {
     const stats = this.bus.latestIngestStats();
-    if (!stats) throw new ServiceUnavailableException('no ingest statistics received from the broker yet');
+    if (!stats)
+      throw new ServiceUnavailableException({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        reason: NO_INGEST_STATS,
+        message: 'no ingest statistics received from the broker yet',
+      });
     return stats;
   }
 }

@@ -1,0 +1,38 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import type { Logger } from '@ioc/runtime';
+import type { TimeSeriesStore } from '@ioc/timeseries';
+import type { OpsApiSettings } from '../api-config';
+import type { RegistryReader } from '../registry-port';
+import { DEVICE_REGISTRY, LOGGER, OPS_API_SETTINGS, TIME_SERIES_STORE } from '../tokens';
+import { AllExceptionsFilter } from './all-exceptions.filter';
+
+/** The ports the app hands to the API: settings, device registry, time-series store, logger. */
+export interface OpsApiModuleOptions {
+  settings: OpsApiSettings;
+  registry: RegistryReader;
+  store: TimeSeriesStore;
+  logger: Logger;
+}
+
+/**
+ * The ports every feature module injects (by the tokens in tokens.ts) and the exception filter
+ * that shapes every error answer. Global, so a feature module declares only its own parts.
+ */
+@Global()
+@Module({})
+export class ApiCoreModule {
+  static register(options: OpsApiModuleOptions): DynamicModule {
+    const ports = [
+      { provide: OPS_API_SETTINGS, useValue: options.settings },
+      { provide: DEVICE_REGISTRY, useValue: options.registry },
+      { provide: TIME_SERIES_STORE, useValue: options.store },
+      { provide: LOGGER, useValue: options.logger },
+    ];
+    return {
+      module: ApiCoreModule,
+      providers: [...ports, { provide: APP_FILTER, useClass: AllExceptionsFilter }],
+      exports: ports.map((port) => port.provide),
+    };
+  }
+}

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { InternalBusRepository } from './internal-bus.repository';
+import { LiveGateway } from './live.gateway';
+
+/**
+ * The API's connection to the broker's internal topics and the socket.io `/live` feed built on
+ * it. Exports the bus client for the modules that read ingest statistics and broker state.
+ */
+@Module({
+  providers: [InternalBusRepository, LiveGateway],
+  exports: [InternalBusRepository],
+})
+export class LiveModule {}

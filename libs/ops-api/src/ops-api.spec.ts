@@ -1,0 +1,371 @@
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { z } from 'zod';
+import {
+  areaDetailBody,
+  areaListBody,
+  type Device,
+  deviceDetailBody,
+  deviceHistoryBody,
+  deviceListBody,
+  errorBody,
+  HISTORY_AGGREGATIONS,
+  historyBody,
+  latestBody,
+  type Reading,
+} from '@ioc/contracts';
+import { DeviceRegistry, loadSeeds } from '@ioc/registry';
+import { createLogger } from '@ioc/runtime';
+import { describeWithInfluxd, freePort, type InfluxdHandle, startInfluxd, TempDirs } from '@ioc/testing';
+import { createTimeSeriesStore, MAX_TIMESTAMP_MS, type TimeSeriesStore } from '@ioc/timeseries';
+import { MAX_DEVICE_PAGE } from './devices/device-queries';
+import { OpsApiModule } from './ops-api.module';
+import { setupOpenApi } from './openapi';
+import { DURATION_TEXT_PATTERN, MAX_WINDOW_MS } from './common/time-params';
+
+jest.setTimeout(60_000);
+
+const registry = new DeviceRegistry(loadSeeds());
+const logger = createLogger('ops-api-spec', { level: 'silent' });
+const tempDirs = new TempDirs('ops-api-spec-');
+afterAll(() => tempDirs.removeAll());
+
+interface RunningApi {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The API module in this process, on a free loopback port, over `store`; no broker (live feed idle). */
+async function startApi(store: TimeSeriesStore): Promise<RunningApi> {
+  const app: INestApplication = await NestFactory.create(
+    OpsApiModule.register({
+      registry,
+      store,
+      logger,
+      settings: {
+        brokerUrl: `mqtt://127.0.0.1:${await freePort()}`,
+        nodeId: 'spec',
+        internalSecret: 'test-internal-secret-0123456789',
+        historyMaxPoints: 200,
+      },
+    }),
+    { logger: false },
+  );
+  setupOpenApi(app);
+  const port = await freePort();
+  await app.listen(port, '127.0.0.1');
+  return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
+}
+
+async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** A body parsed by its contracts schema is unchanged: no field the schema does not declare. */
+function expectShape(schema: z.ZodType, body: unknown): void {
+  expect(schema.parse(body)).toEqual(body);
+}
+
+function reading(
+  device: Device,
+  kind: Reading['kind'],
+  ts: number,
+  metrics: Reading['metrics'],
+  event?: string,
+) {
+  return {
+    deviceId: device.id,
+    deviceType: device.type,
+    domain: device.domain,
+    kind,
+    areaId: device.areaId,
+    areaPath: registry.areaPath(device.areaId),
+    location: device.location,
+    ts,
+    ...(event === undefined ? {} : { event }),
+    metrics,
+  } satisfies Reading;
+}
+
+const light = registry.listDevices({ type: 'street-light' })[0]!;
+const camera = registry.listDevices({ type: 'camera' })[0]!;
+const HOUR = 3_600_000;
+const start = Math.floor(Date.now() / HOUR) * HOUR - 6 * HOUR;
+
+describe('ops-api over the embedded store', () => {
+  let store: TimeSeriesStore;
+  let api: RunningApi;
+
+  beforeAll(async () => {
+    store = createTimeSeriesStore({ storage: 'embedded', dataDir: await tempDirs.make() });
+    await store.init();
+    await store.write([
+      reading(light, 'telemetry', start, { on: true, activePower: 80 }),
+      reading(light, 'status', start + 1, {
+        online: true,
+        batteryLevel: 0.9,
+        rssi: -70,
+        firmwareVersion: '2.4.1',
+      }),
+      reading(light, 'status', start + HOUR, {
+        online: true,
+        batteryLevel: 0.8,
+        rssi: -75,
+        firmwareVersion: '2.5.0',
+      }),
+      reading(camera, 'event', start + 2 * HOUR, { confidence: 0.93, lane: 2 }, 'accident'),
+    ]);
+    api = await startApi(store);
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await store?.close();
+  });
+
+  describe('OpenAPI document (/api/docs-json)', () => {
+    let doc: {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            parameters?: Array<{
+              name: string;
+              in: string;
+              required: boolean;
+              schema: Record<string, unknown>;
+            }>;
+            responses: Record<string, { content?: Record<string, { schema?: Record<string, unknown> }> }>;
+          }
+        >
+      >;
+    };
+    beforeAll(async () => {
+      doc = (await getJson(`${api.url}/api/docs-json`)).body as unknown as typeof doc;
+    });
+
+    const ROUTES: Record<string, number[]> = {
+      '/health': [503],
+      '/metrics': [],
+      '/api/v1/devices': [400],
+      '/api/v1/devices/{id}': [400, 404],
+      '/api/v1/devices/{id}/latest': [400, 404, 503],
+      '/api/v1/devices/{id}/history': [400, 404, 503],
+      '/api/v1/history': [400, 503],
+      '/api/v1/areas': [400],
+      '/api/v1/areas/{id}': [400, 404],
+      '/api/v1/ingest/stats': [400, 503],
+    };
+
+    it('lists every route, each with a 200 body schema and its error answers with the error schema', () => {
+      expect(Object.keys(doc.paths).sort()).toEqual(Object.keys(ROUTES).sort());
+      for (const [path, errors] of Object.entries(ROUTES)) {
+        const operation = doc.paths[path]!['get']!;
+        expect({ path, statuses: Object.keys(operation.responses).sort() }).toEqual({
+          path,
+          statuses: ['200', ...errors.map(String)].sort(),
+        });
+        const ok = Object.values(operation.responses['200']!.content ?? {});
+        expect({ path, okSchemas: ok.length > 0 && ok.every((c) => c.schema !== undefined) }).toEqual({
+          path,
+          okSchemas: true,
+        });
+        for (const status of errors.filter((s) => path !== '/health' || s !== 503)) {
+          const schema = operation.responses[String(status)]!.content?.['application/json']?.schema;
+          expect({ path, status, required: schema?.['required'] }).toEqual({
+            path,
+            status,
+            required: ['statusCode', 'error'],
+          });
+        }
+      }
+    });
+
+    it('declares the history answer as the contracts schema generates it', () => {
+      const schema =
+        doc.paths['/api/v1/history']!['get']!.responses['200']!.content!['application/json']!.schema!;
+      expect(Object.keys(schema['properties'] as object).sort()).toEqual(
+        Object.keys(historyBody.shape).sort(),
+      );
+    });
+
+    it("declares each parameter's type and bounds", () => {
+      const parameters = (path: string) =>
+        Object.fromEntries(doc.paths[path]!['get']!.parameters!.map((p) => [p.name, p]));
+      const list = parameters('/api/v1/devices');
+      expect(list['limit']).toMatchObject({
+        required: false,
+        schema: { type: 'integer', minimum: 1, maximum: MAX_DEVICE_PAGE, default: 1000 },
+      });
+      expect(list['offset']!.schema).toMatchObject({ type: 'integer', minimum: 0 });
+      const history = parameters('/api/v1/history');
+      expect(history['metrics']).toMatchObject({ required: true, schema: { type: 'string' } });
+      expect(history['every']!.schema).toMatchObject({ type: 'string', pattern: DURATION_TEXT_PATTERN });
+      expect(String(history['every']!.schema['description'])).toContain(`${MAX_WINDOW_MS / 86_400_000}d`);
+      expect(history['fn']!.schema).toMatchObject({ enum: [...HISTORY_AGGREGATIONS] });
+      expect(history['groupBy']!.schema).toMatchObject({ default: 'device' });
+      expect(history['from']!.schema['anyOf']).toEqual([
+        expect.objectContaining({ type: 'string', format: 'date-time' }),
+        expect.objectContaining({ type: 'integer', minimum: 0, maximum: MAX_TIMESTAMP_MS }),
+      ]);
+      for (const path of Object.keys(doc.paths)) {
+        for (const p of doc.paths[path]!['get']!.parameters ?? []) {
+          expect({ path, name: p.name, typed: 'type' in p.schema || 'anyOf' in p.schema }).toEqual({
+            path,
+            name: p.name,
+            typed: true,
+          });
+        }
+      }
+    });
+  });
+
+  it('answers bodies of exactly the shapes the contracts declare', async () => {
+    const area = light.areaId;
+    const cases: Array<[z.ZodType, string]> = [
+      [deviceListBody, '/api/v1/devices?type=street-light&limit=2'],
+      [deviceDetailBody, `/api/v1/devices/${light.id}`],
+      [latestBody, `/api/v1/devices/${light.id}/latest`],
+      [deviceHistoryBody, `/api/v1/devices/${light.id}/history?metric=activePower&from=${start}`],
+      [
+        historyBody,
+        `/api/v1/history?devices=${light.id}&metrics=activePower,rssi&every=1h&fn=last&from=${start}`,
+      ],
+      [areaListBody, '/api/v1/areas'],
+      [areaDetailBody, `/api/v1/areas/${area}`],
+      [errorBody, '/api/v1/devices/no-such-device'],
+      [errorBody, '/api/v1/history?metrics=pm25&type=air-quality-station&foo=1'],
+    ];
+    for (const [schema, path] of cases) {
+      const { status, body } = await getJson(`${api.url}${path}`);
+      expect({ path, ok: status < 500 }).toEqual({ path, ok: true });
+      expectShape(schema, body);
+    }
+  });
+
+  it('refuses an unknown or repeated parameter on every /api/v1 route with a 400 naming it', async () => {
+    const routes = [
+      '/api/v1/devices?',
+      `/api/v1/devices/${light.id}?`,
+      `/api/v1/devices/${light.id}/latest?`,
+      `/api/v1/devices/${light.id}/history?metric=on&`,
+      `/api/v1/history?devices=${light.id}&metrics=on&`,
+      '/api/v1/areas?',
+      `/api/v1/areas/${light.areaId}?`,
+      '/api/v1/ingest/stats?',
+    ];
+    for (const route of routes) {
+      const { status, body } = await getJson(`${api.url}${route}foo=1`);
+      expect({ route, status, parameter: body['parameter'] }).toEqual({
+        route,
+        status: 400,
+        parameter: 'foo',
+      });
+      expectShape(errorBody, body);
+    }
+    const repeated = await getJson(
+      `${api.url}/api/v1/devices/${light.id}/history?metric=on&every=1h&every=2h`,
+    );
+    expect(repeated).toMatchObject({ status: 400, body: { parameter: 'every' } });
+    const nested = await getJson(`${api.url}/api/v1/devices?limit[a]=1`);
+    // Express 5 reads queries with the simple parser: `limit[a]` is a parameter of its own, unknown.
+    expect(nested).toMatchObject({ status: 400, body: { parameter: 'limit[a]' } });
+  });
+
+  it('answers the history of status metrics, which /latest shows too', async () => {
+    const latest = (await getJson(`${api.url}/api/v1/devices/${light.id}/latest`)).body as z.infer<
+      typeof latestBody
+    >;
+    expect(Object.keys(latest.metrics).sort()).toEqual(
+      ['activePower', 'batteryLevel', 'firmwareVersion', 'on', 'online', 'rssi'].sort(),
+    );
+    const battery = await getJson(
+      `${api.url}/api/v1/devices/${light.id}/history?metric=batteryLevel&from=${start}`,
+    );
+    expect(battery.status).toBe(200);
+    expect((battery.body as z.infer<typeof deviceHistoryBody>).points).toEqual([
+      { ts: start + 1, value: 0.9 },
+      { ts: start + HOUR, value: 0.8 },
+    ]);
+    const firmware = await getJson(
+      `${api.url}/api/v1/devices/${light.id}/history?metric=firmwareVersion&from=${start}&every=1d&fn=last`,
+    );
+    expect(firmware.status).toBe(200);
+    expect((firmware.body as z.infer<typeof deviceHistoryBody>).points.map((p) => p.value)).toEqual([
+      '2.5.0',
+    ]);
+    const meanOfText = await getJson(
+      `${api.url}/api/v1/devices/${light.id}/history?metric=firmwareVersion&from=${start}&every=1d&fn=mean`,
+    );
+    expect(meanOfText).toMatchObject({ status: 400, body: { parameter: 'fn' } });
+    const many = await getJson(
+      `${api.url}/api/v1/history?devices=${light.id}&metrics=online,rssi&from=${start}&every=1h&fn=last`,
+    );
+    expect(many.status).toBe(200);
+    expect((many.body as z.infer<typeof historyBody>).series.map((s) => [s.metric, s.points.length])).toEqual(
+      [
+        ['online', 2],
+        ['rssi', 2],
+      ],
+    );
+    const noSuch = await getJson(`${api.url}/api/v1/devices/${light.id}/history?metric=pm25`);
+    expect(noSuch).toMatchObject({ status: 400, body: { parameter: 'metric' } });
+    expect(String(noSuch.body['message'])).toContain('batteryLevel');
+  });
+
+  it('says which camera event a value came from, in /latest and history', async () => {
+    const latest = (await getJson(`${api.url}/api/v1/devices/${camera.id}/latest`)).body as z.infer<
+      typeof latestBody
+    >;
+    expect(latest.metrics['confidence']).toMatchObject({ value: 0.93, event: 'accident' });
+    const history = (
+      await getJson(`${api.url}/api/v1/devices/${camera.id}/history?metric=confidence&from=${start}`)
+    ).body as z.infer<typeof deviceHistoryBody>;
+    expect(history.points).toEqual([{ ts: start + 2 * HOUR, value: 0.93, event: 'accident' }]);
+  });
+});
+
+describeWithInfluxd('ops-api while InfluxDB is down', () => {
+  let influxd: InfluxdHandle;
+  let store: TimeSeriesStore;
+  let api: RunningApi;
+
+  beforeAll(async () => {
+    influxd = await startInfluxd();
+    store = createTimeSeriesStore({ storage: 'influxdb', url: influxd.url, database: 'ops_api_spec' });
+    await store.init();
+    await store.write([reading(light, 'telemetry', start, { on: true, activePower: 80 })]);
+    api = await startApi(store);
+  }, 60_000);
+
+  afterAll(async () => {
+    await api?.close();
+    await store?.close();
+    await influxd?.stop();
+  });
+
+  it('answers /latest and history with 503 storage-unavailable, and the registry still answers', async () => {
+    expect((await getJson(`${api.url}/api/v1/devices/${light.id}/latest`)).status).toBe(200);
+    await influxd.stopProcess();
+    for (const path of [
+      `/api/v1/devices/${light.id}/latest`,
+      `/api/v1/devices/${light.id}/history?metric=activePower`,
+      `/api/v1/history?devices=${light.id}&metrics=activePower`,
+    ]) {
+      const { status, body } = await getJson(`${api.url}${path}`);
+      expect({ path, status, reason: body['reason'] }).toEqual({
+        path,
+        status: 503,
+        reason: 'storage-unavailable',
+      });
+      expectShape(errorBody, body);
+      expect(String(body['message'])).toContain('/live');
+    }
+    expect((await getJson(`${api.url}/api/v1/devices/${light.id}`)).status).toBe(200);
+    await influxd.startProcess();
+    expect((await getJson(`${api.url}/api/v1/devices/${light.id}/latest`)).status).toBe(200);
+  });
+});
