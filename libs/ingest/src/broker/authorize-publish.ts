@@ -46,21 +46,22 @@ export function createAuthorizePublish(deps: {
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const outcome = pipeline.process(packet.topic, payload);
+    // Each refused part (or the whole message) is counted and answered; the valid readings of a
+    // partly refused message are kept.
+    const device =
+      outcome.deviceId && outcome.domain ? { deviceId: outcome.deviceId, domain: outcome.domain } : undefined;
+    for (const rejection of outcome.rejections) rejections.report(client, packet.topic, device, rejection);
     if (!outcome.ok) {
       packet.retain = false;
-      rejections.report(
-        client,
-        packet.topic,
-        outcome.deviceId && outcome.domain
-          ? { deviceId: outcome.deviceId, domain: outcome.domain }
-          : undefined,
-        outcome.rejection,
-      );
       return done(null);
     }
-    const { reading } = outcome;
+    const { readings } = outcome;
+    const reading = readings[0] as Reading;
     const acknowledgeNow = packet.qos === 0;
-    sink.accept(reading).then(
+    // Acknowledged only once EVERY reading of the message is durable. Should one fail, the message
+    // is not acknowledged and is sent again; the readings already kept then arrive twice, which the
+    // stores' (device, metric, ts) identity absorbs.
+    Promise.all(readings.map((r) => sink.accept(r))).then(
       () => {
         if (!acknowledgeNow) done(null);
       },
