@@ -407,29 +407,51 @@ describe('fast path and zod alone give the same result on generated messages', (
 const BATCHES_PER_KIND = 150;
 
 describe('fast path and zod alone give the same result on generated batches', () => {
-  it.each(KINDS.filter((k) => k.channel !== 'status').map((kind, index) => [kind.label, kind, index] as const))(
-    '%s',
-    (_label, kind, index) => {
-      const random = mulberry32(0xba7c4 + index);
-      const divergences: Divergence[] = [];
-      let partly = 0;
-      for (let i = 0; i < BATCHES_PER_KIND; i++) {
-        const elements = Array.from({ length: 1 + Math.floor(random() * 6) }, () => generateMessage(kind, random));
-        const raw = `[${elements.join(',')}]`;
-        const divergence = compare(kind, raw);
-        if (divergence) divergences.push(divergence);
-        const result = parsePayloadWithZod(kind.type, kind.channel, raw, { now: NOW });
-        if (result.ok && result.rejections.length > 0) partly++;
-      }
-      expect(divergences.slice(0, 3)).toEqual([]);
-      // Batches with both kept readings and refused parts: the case that matters here.
-      expect(partly).toBeGreaterThan(BATCHES_PER_KIND * 0.2);
-    },
-  );
+  it.each(
+    KINDS.filter((k) => k.channel !== 'status').map((kind, index) => [kind.label, kind, index] as const),
+  )('%s', (_label, kind, index) => {
+    const random = mulberry32(0xba7c4 + index);
+    const divergences: Divergence[] = [];
+    let partly = 0;
+    for (let i = 0; i < BATCHES_PER_KIND; i++) {
+      const elements = Array.from({ length: 1 + Math.floor(random() * 6) }, () =>
+        generateMessage(kind, random),
+      );
+      const raw = `[${elements.join(',')}]`;
+      const divergence = compare(kind, raw);
+      if (divergence) divergences.push(divergence);
+      const result = parsePayloadWithZod(kind.type, kind.channel, raw, { now: NOW });
+      if (result.ok && result.rejections.length > 0) partly++;
+    }
+    expect(divergences.slice(0, 3)).toEqual([]);
+    // Batches with both kept readings and refused parts: the case that matters here.
+    expect(partly).toBeGreaterThan(BATCHES_PER_KIND * 0.2);
+  });
 });
 
 /** SenML units a catalogue metric might be sent in: its own, a registry symbol, wrong ones. */
-const SENML_UNITS = ['1', '/', 'count', '%', '%RH', 'ug/m3', 'mg/m3', 'Cel', 'K', 'hPa', 'Pa', 'W', 'kW', 'kWh', 'dB', 'dBm', 'm/s', 'km/h', 'pH', ''];
+const SENML_UNITS = [
+  '1',
+  '/',
+  'count',
+  '%',
+  '%RH',
+  'ug/m3',
+  'mg/m3',
+  'Cel',
+  'K',
+  'hPa',
+  'Pa',
+  'W',
+  'kW',
+  'kWh',
+  'dB',
+  'dBm',
+  'm/s',
+  'km/h',
+  'pH',
+  '',
+];
 
 /** The raw text of a SenML pack for a telemetry kind: valid records mixed with broken ones. */
 function generateSenmlPack(kind: MessageKind, random: () => number): string {
@@ -468,8 +490,7 @@ function generateSenmlPack(kind: MessageKind, random: () => number): string {
     if (random() < 0.6) record['t'] = pick([0, 60, 60, 120, -30, 0.001, 'x', 3e9]);
     const definition = (METRIC_CATALOGUE as Record<string, MetricDefinition | undefined>)[name];
     if (random() < 0.4) {
-      record['u'] =
-        definition !== undefined && random() < 0.6 ? definition.ucum : pick([...SENML_UNITS, 7]);
+      record['u'] = definition !== undefined && random() < 0.6 ? definition.ucum : pick([...SENML_UNITS, 7]);
     }
     const value =
       definition === undefined || random() < 0.15
@@ -495,34 +516,33 @@ function generateSenmlPack(kind: MessageKind, random: () => number): string {
 const PACKS_PER_KIND = 400;
 
 describe('fast path and zod alone give the same result on generated SenML packs', () => {
-  it.each(KINDS.filter((k) => k.channel === 'telemetry').map((kind, index) => [kind.label, kind, index] as const))(
-    '%s',
-    (_label, kind, index) => {
-      const random = mulberry32(0x5e71 + index);
-      const divergences: Divergence[] = [];
-      const outcomes = { accepted: 0, partly: 0, refused: 0 };
-      for (let i = 0; i < PACKS_PER_KIND; i++) {
-        const raw = generateSenmlPack(kind, random);
-        for (const deviceId of [undefined, 'dev-001']) {
-          const options = { now: NOW, ...(deviceId === undefined ? {} : { deviceId }) };
-          const withFastPath = parsePayload(kind.type, kind.channel, raw, options);
-          const withZodOnly = parsePayloadWithZod(kind.type, kind.channel, raw, options);
-          if (
-            !isDeepStrictEqual(withFastPath, withZodOnly) ||
-            JSON.stringify(withFastPath) !== JSON.stringify(withZodOnly)
-          ) {
-            divergences.push({ kind: kind.label, raw, withFastPath, withZodOnly });
-          }
-          if (!withZodOnly.ok) outcomes.refused++;
-          else if (withZodOnly.rejections.length > 0) outcomes.partly++;
-          else outcomes.accepted++;
+  it.each(
+    KINDS.filter((k) => k.channel === 'telemetry').map((kind, index) => [kind.label, kind, index] as const),
+  )('%s', (_label, kind, index) => {
+    const random = mulberry32(0x5e71 + index);
+    const divergences: Divergence[] = [];
+    const outcomes = { accepted: 0, partly: 0, refused: 0 };
+    for (let i = 0; i < PACKS_PER_KIND; i++) {
+      const raw = generateSenmlPack(kind, random);
+      for (const deviceId of [undefined, 'dev-001']) {
+        const options = { now: NOW, ...(deviceId === undefined ? {} : { deviceId }) };
+        const withFastPath = parsePayload(kind.type, kind.channel, raw, options);
+        const withZodOnly = parsePayloadWithZod(kind.type, kind.channel, raw, options);
+        if (
+          !isDeepStrictEqual(withFastPath, withZodOnly) ||
+          JSON.stringify(withFastPath) !== JSON.stringify(withZodOnly)
+        ) {
+          divergences.push({ kind: kind.label, raw, withFastPath, withZodOnly });
         }
+        if (!withZodOnly.ok) outcomes.refused++;
+        else if (withZodOnly.rejections.length > 0) outcomes.partly++;
+        else outcomes.accepted++;
       }
-      expect(divergences.slice(0, 3)).toEqual([]);
-      // The corpus means something only if it holds plenty of every outcome.
-      for (const count of Object.values(outcomes)) expect(count).toBeGreaterThan(PACKS_PER_KIND * 0.1);
-    },
-  );
+    }
+    expect(divergences.slice(0, 3)).toEqual([]);
+    // The corpus means something only if it holds plenty of every outcome.
+    for (const count of Object.values(outcomes)) expect(count).toBeGreaterThan(PACKS_PER_KIND * 0.1);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -573,7 +593,10 @@ describe('fastValidate', () => {
   it.each([
     ['a value out of range', { ts: TS_MS, metrics: { pm25: -1, pm10: 1 } }],
     ['no metric at all', { ts: TS_MS, metrics: {} }],
-    ['one valid and one invalid metric (the slow path keeps the valid one)', { ts: TS_MS, metrics: { pm25: 1, pm10: -1 } }],
+    [
+      'one valid and one invalid metric (the slow path keeps the valid one)',
+      { ts: TS_MS, metrics: { pm25: 1, pm10: -1 } },
+    ],
     ['an unknown metric', { ts: TS_MS, metrics: { pm25: 1, pm10: 1, ph: 7 } }],
     ['an unknown field', { ts: TS_MS, district: 'x', metrics: { pm25: 1, pm10: 1 } }],
     ['a missing ts', { metrics: { pm25: 1, pm10: 1 } }],

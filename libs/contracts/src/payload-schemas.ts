@@ -105,7 +105,9 @@ function schemasByType(metricsOf: (names: readonly MetricName[]) => Metrics): Sc
     Object.entries(DEVICE_TYPE_CONTRACTS).map(([type, contract]: [string, DeviceTypeContract]) => [
       type,
       {
-        telemetry: telemetrySchema(metricsOf([...contract.telemetry.required, ...contract.telemetry.optional])),
+        telemetry: telemetrySchema(
+          metricsOf([...contract.telemetry.required, ...contract.telemetry.optional]),
+        ),
         event: eventSchema(contract, metricsOf),
         status,
       },

@@ -388,20 +388,24 @@ describe('parsePayload: unknown and missing fields', () => {
     },
   );
 
-  it.each(KINDS.flatMap((kind) => [...kind.required, ...kind.optional].map((name) => [kind.label, name, kind] as const)))(
-    '%s: %s alone is a reading',
-    (_label, name, kind) => {
-      const metrics = exampleMetrics([name]);
-      expect(accepted(parse(kind, JSON.stringify(message(kind, { metrics })))).metrics).toEqual(metrics);
+  it.each(
+    KINDS.flatMap((kind) =>
+      [...kind.required, ...kind.optional].map((name) => [kind.label, name, kind] as const),
+    ),
+  )('%s: %s alone is a reading', (_label, name, kind) => {
+    const metrics = exampleMetrics([name]);
+    expect(accepted(parse(kind, JSON.stringify(message(kind, { metrics })))).metrics).toEqual(metrics);
+  });
+
+  it.each(KINDS.map((kind) => [kind.label, kind] as const))(
+    '%s: an empty metrics object is refused whole',
+    (_label, kind) => {
+      expect(rejection(parse(kind, JSON.stringify(message(kind, { metrics: {} }))))).toEqual({
+        reason: 'schema-violation',
+        detail: 'metrics must hold at least one metric',
+      });
     },
   );
-
-  it.each(KINDS.map((kind) => [kind.label, kind] as const))('%s: an empty metrics object is refused whole', (_label, kind) => {
-    expect(rejection(parse(kind, JSON.stringify(message(kind, { metrics: {} }))))).toEqual({
-      reason: 'schema-violation',
-      detail: 'metrics must hold at least one metric',
-    });
-  });
 
   it.each(KINDS.filter((k) => k.channel !== 'status').map((kind) => [kind.label, kind] as const))(
     '%s: missing ts is named as required',
@@ -779,7 +783,11 @@ describe('parsePayload: hostile input', () => {
       if (result.ok) {
         expect(result.readings).toEqual([{ ts: TS_MS, metrics: allMetrics(AQ) }]);
         expect(result.rejections).toEqual([
-          { reason: 'schema-violation', detail: 'metrics: unknown field(s) "__proto__"', metric: '__proto__' },
+          {
+            reason: 'schema-violation',
+            detail: 'metrics: unknown field(s) "__proto__"',
+            metric: '__proto__',
+          },
         ]);
         expect(Object.getPrototypeOf(result.readings[0]!.metrics)).toBe(Object.prototype);
       }
@@ -821,7 +829,12 @@ describe('parsePayload: device type and channel outside the contract', () => {
   it.each(['toaster', 'constructor', '__proto__', 'toString', ''])('refuses the device type %j', (type) => {
     const result = parsePayload(type as DeviceType, 'telemetry', JSON.stringify(message(AQ)), { now: NOW });
     const detail = `unknown device type "${type}"`;
-    expect(result).toEqual({ ok: false, reason: 'schema-violation', detail, rejections: [{ reason: 'schema-violation', detail }] });
+    expect(result).toEqual({
+      ok: false,
+      reason: 'schema-violation',
+      detail,
+      rejections: [{ reason: 'schema-violation', detail }],
+    });
   });
 
   it.each(['command', 'error', 'constructor', '__proto__'])('refuses the channel %j', (channel) => {
@@ -829,6 +842,11 @@ describe('parsePayload: device type and channel outside the contract', () => {
       now: NOW,
     });
     const detail = `a camera sends no messages on "${channel}"`;
-    expect(result).toEqual({ ok: false, reason: 'schema-violation', detail, rejections: [{ reason: 'schema-violation', detail }] });
+    expect(result).toEqual({
+      ok: false,
+      reason: 'schema-violation',
+      detail,
+      rejections: [{ reason: 'schema-violation', detail }],
+    });
   });
 });

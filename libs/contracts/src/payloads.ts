@@ -178,7 +178,9 @@ function parse(
         return refused('schema-violation', '(payload): SenML packs are accepted on telemetry only');
       }
       const pack = parseSenmlPack(context, json);
-      return 'whole' in pack ? refused(pack.whole.reason, pack.whole.detail) : outcome(pack.readings, pack.rejections);
+      return 'whole' in pack
+        ? refused(pack.whole.reason, pack.whole.detail)
+        : outcome(pack.readings, pack.rejections);
     }
     return parseBatch(context, json);
   }
@@ -186,7 +188,9 @@ function parse(
   const payload = tryFastPath ? fastValidate(type, channel, json, options.now) : undefined;
   if (payload !== undefined) {
     const late = checkTimestamp(payload.ts, options, '');
-    return late ? refused(late.reason, late.detail) : { ok: true, readings: [payload], rejections: NO_REJECTIONS };
+    return late
+      ? refused(late.reason, late.detail)
+      : { ok: true, readings: [payload], rejections: NO_REJECTIONS };
   }
   const readings: ValidPayload[] = [];
   const rejections: PartRejection[] = [];
@@ -217,7 +221,8 @@ function judgeReading(
 ): void {
   const { type, channel, schema, options, tryFastPath } = context;
   const prefix = index === undefined ? '' : `[${index}]`;
-  const at = (rejection: Rejection): PartRejection => (index === undefined ? rejection : { ...rejection, index });
+  const at = (rejection: Rejection): PartRejection =>
+    index === undefined ? rejection : { ...rejection, index };
   let payload = tryFastPath ? fastValidate(type, channel, json, options.now) : undefined;
   const parts: PartRejection[] = [];
   if (payload === undefined) {
@@ -235,7 +240,9 @@ function judgeReading(
       const names = metricNamesOf(type, channel, data.event) ?? [];
       const keys = Object.keys((json as { metrics: object }).metrics);
       if (keys.length === 0) {
-        rejections.push(at({ reason: 'schema-violation', detail: `${join(prefix, 'metrics')} ${EMPTY_METRICS_MESSAGE}` }));
+        rejections.push(
+          at({ reason: 'schema-violation', detail: `${join(prefix, 'metrics')} ${EMPTY_METRICS_MESSAGE}` }),
+        );
         return;
       }
       const valid: Record<string, MetricValue> = {};

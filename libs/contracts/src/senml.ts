@@ -56,7 +56,6 @@ const SENML_VERSION = 10;
 /** RFC 8428 §4.5.3: resolved times below 2^28 s are relative to the current time. */
 const RELATIVE_TIME_LIMIT_S = 2 ** 28;
 
-
 /**
  * Whether a JSON array is a SenML pack rather than a batch of single-form messages: its first
  * element is an object with neither `metrics` nor `ts`, the fields every batch element carries.
@@ -100,7 +99,9 @@ export function parseSenmlPack(context: JudgeContext, records: readonly unknown[
     if (!isObject(record)) return whole(`[${index}] must be a SenML record (a JSON object)`);
     for (const key of Object.keys(record)) {
       if (key.endsWith('_')) {
-        return whole(`[${index}]: must-understand field ${quoteForDetail(key)} is not supported (RFC 8428 §4.4)`);
+        return whole(
+          `[${index}]: must-understand field ${quoteForDetail(key)} is not supported (RFC 8428 §4.4)`,
+        );
       }
     }
     for (const [field, type] of [
@@ -117,8 +118,13 @@ export function parseSenmlPack(context: JudgeContext, records: readonly unknown[
       }
     }
     const version = record['bver'];
-    if (typeof version === 'number' && (!Number.isInteger(version) || version < 1 || version > SENML_VERSION)) {
-      return whole(`[${index}].bver ${version} is not a SenML version this platform understands (1–${SENML_VERSION})`);
+    if (
+      typeof version === 'number' &&
+      (!Number.isInteger(version) || version < 1 || version > SENML_VERSION)
+    ) {
+      return whole(
+        `[${index}].bver ${version} is not a SenML version this platform understands (1–${SENML_VERSION})`,
+      );
     }
   }
 
@@ -146,7 +152,10 @@ export function parseSenmlPack(context: JudgeContext, records: readonly unknown[
     }
     const name = bn + (n ?? '');
     if (!SENML_NAME.test(name)) {
-      refuse('schema-violation', `${prefix}: name ${quoteForDetail(name)} is not a SenML name (RFC 8428 §4.5.1)`);
+      refuse(
+        'schema-violation',
+        `${prefix}: name ${quoteForDetail(name)} is not a SenML name (RFC 8428 §4.5.1)`,
+      );
       continue;
     }
     const colon = name.lastIndexOf(':');
@@ -202,7 +211,9 @@ export function parseSenmlPack(context: JudgeContext, records: readonly unknown[
       refuse(
         'schema-violation',
         `${prefix}: ${metric} takes exactly one value, in "${wanted}"` +
-          (fields.length === 0 ? ', and the record has none' : `, not ${fields.map((f) => `"${f}"`).join(', ')}`),
+          (fields.length === 0
+            ? ', and the record has none'
+            : `, not ${fields.map((f) => `"${f}"`).join(', ')}`),
         metric,
       );
       continue;
@@ -255,4 +266,3 @@ export function parseSenmlPack(context: JudgeContext, records: readonly unknown[
 function whole(detail: string): SenmlOutcome {
   return { whole: { reason: 'schema-violation', detail } };
 }
-
