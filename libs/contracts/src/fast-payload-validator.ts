@@ -6,7 +6,7 @@ import {
 } from './device-types';
 import { METRIC_CATALOGUE, type MetricDefinition, type MetricName } from './metric-catalogue';
 import { ISO_TIMESTAMP } from './payload-schemas';
-import type { ValidPayload } from './payloads';
+import type { ValidPayload } from './payload-refusals';
 import type { MetricValue } from './reading';
 import type { DeviceChannel } from './topics';
 

@@ -7,3 +7,5 @@ export * from './registry-entities';
 export * from './rejections';
 export * from './topics';
 export * from './reading-json';
+export { SENML_UNIT_TO_UCUM } from './senml';
+export { findDuplicateKey, type DuplicateKey } from './duplicate-keys';

@@ -1,22 +1,38 @@
-import type { z } from 'zod';
 import type { DeviceType } from './device-types';
 import { findDuplicateKey } from './duplicate-keys';
 import { fastValidate } from './fast-payload-validator';
-import { isMetricName, METRIC_CATALOGUE, type MetricDefinition } from './metric-catalogue';
+import type { MetricName } from './metric-catalogue';
 import {
   EMPTY_METRICS_MESSAGE,
   ENVELOPE_SCHEMAS,
-  METRIC_SCHEMAS,
   metricNamesOf,
   PAYLOAD_SCHEMAS,
   type PayloadSchema,
 } from './payload-schemas';
+import {
+  checkTimestamp,
+  describeIssue,
+  join,
+  judgeMetricValue,
+  MAX_LISTED_KEYS,
+  type PayloadOptions,
+  printable,
+  quote,
+  type ValidPayload,
+} from './payload-refusals';
 import type { MetricValue } from './reading';
 import type { PartRejection, Rejection } from './rejections';
 import { isSenmlPack, parseSenmlPack } from './senml';
 import type { DeviceChannel } from './topics';
 
 export { PAYLOAD_SCHEMAS } from './payload-schemas';
+export {
+  checkTimestamp,
+  DEFAULT_MAX_FUTURE_SKEW_MS,
+  EARLIEST_TIMESTAMP_MS,
+  type PayloadOptions,
+  type ValidPayload,
+} from './payload-refusals';
 
 /**
  * Device payloads, UTF-8 JSON, in three forms:
@@ -45,9 +61,6 @@ export { PAYLOAD_SCHEMAS } from './payload-schemas';
  * schemas (payload-schemas.ts) for everything it does not accept, which also word the refusals.
  */
 
-/** Earliest plausible observation: anything older comes from a device whose clock was never set. */
-export const EARLIEST_TIMESTAMP_MS = Date.UTC(2000, 0, 1);
-export const DEFAULT_MAX_FUTURE_SKEW_MS = 5 * 60_000;
 /**
  * Most elements in a batch, or records in a SenML pack. A bound on the synchronous work (and the
  * refusals answered) per message on the broker's thread; with the default 16 KiB payload limit
@@ -55,14 +68,6 @@ export const DEFAULT_MAX_FUTURE_SKEW_MS = 5 * 60_000;
  * Over it: the whole message is refused, reason `too-many-readings`.
  */
 export const MAX_ENTRIES_PER_MESSAGE = 500;
-
-/** One validated reading: ts in epoch ms UTC, seq if sent, event for events, its valid metrics (≥ 1). */
-export interface ValidPayload {
-  ts: number;
-  seq?: number;
-  event?: string;
-  metrics: Record<string, MetricValue>;
-}
 
 /**
  * What a message yields.
@@ -76,17 +81,6 @@ export interface ValidPayload {
 export type PayloadResult =
   | { ok: true; readings: ValidPayload[]; rejections: readonly PartRejection[] }
   | ({ ok: false; rejections: readonly PartRejection[] } & Rejection);
-
-export interface PayloadOptions {
-  /** Receipt time, epoch ms. */
-  now: number;
-  maxFutureSkewMs?: number;
-  /**
-   * The device id the topic named. A SenML name may carry it as a prefix (`"bn":"<deviceId>:"`);
-   * a name prefixed with anything else is refused. Without it, prefixed names are refused.
-   */
-  deviceId?: string;
-}
 
 /** No refusal: one shared array, so the valid path allocates nothing for it. */
 const NO_REJECTIONS: readonly PartRejection[] = Object.freeze([]);
@@ -132,7 +126,7 @@ function outcome(readings: ValidPayload[], rejections: PartRejection[]): Payload
 }
 
 /** How one message is judged: what parse() passes down. */
-export interface JudgeContext {
+interface JudgeContext {
   type: DeviceType;
   channel: DeviceChannel;
   schema: PayloadSchema;
@@ -177,7 +171,7 @@ function parse(
       if (channel !== 'telemetry') {
         return refused('schema-violation', '(payload): SenML packs are accepted on telemetry only');
       }
-      const pack = parseSenmlPack(context, json);
+      const pack = parseSenmlPack(type, json, options, tryFastPath);
       return 'whole' in pack
         ? refused(pack.whole.reason, pack.whole.detail)
         : outcome(pack.readings, pack.rejections);
@@ -264,7 +258,7 @@ function judgeReading(
       for (const key of keys) {
         if (!allowed.has(key)) continue;
         const value = (json as { metrics: Record<string, unknown> }).metrics[key];
-        const judged = judgeMetricValue(key as keyof typeof METRIC_SCHEMAS, value, prefix, ['metrics', key]);
+        const judged = judgeMetricValue(key as MetricName, value, prefix, ['metrics', key]);
         if (judged.ok) valid[key] = judged.value;
         else parts.push({ ...at(judged.rejection), metric: key });
       }
@@ -284,12 +278,6 @@ function judgeReading(
   }
   readings.push(payload);
   rejections.push(...parts);
-}
-
-/** `a.b` path text: the batch prefix (`[3]`) joined to a field path; `(payload)` when both are empty. */
-function join(prefix: string, path: string): string {
-  if (prefix === '') return path === '' ? '(payload)' : path;
-  return path === '' ? prefix : `${prefix}.${path}`;
 }
 
 /** The payload's text; a Buffer (what aedes hands over) is decoded in place, not copied first. */
@@ -321,120 +309,4 @@ function validPayloadFromZod(
     ...(event === undefined ? {} : { event }),
     metrics: defined,
   };
-}
-
-/**
- * The refusal of a reading whose ts (epoch ms) is implausible against the platform clock: more
- * than `maxFutureSkewMs` ahead of `now`, or before EARLIEST_TIMESTAMP_MS; undefined if plausible.
- * `prefix` names a batch element or SenML record (`[3]`) in the detail.
- */
-export function checkTimestamp(tsMs: number, options: PayloadOptions, prefix: string): Rejection | undefined {
-  const maxFuture = options.now + (options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
-  const field = prefix === '' ? 'ts' : `${prefix} ts`;
-  if (tsMs > maxFuture) {
-    return {
-      reason: 'timestamp-in-future',
-      detail: `${field} ${formatTs(tsMs)} is more than ${(maxFuture - options.now) / 1000} s ahead of the platform clock`,
-    };
-  }
-  if (tsMs < EARLIEST_TIMESTAMP_MS) {
-    return { reason: 'timestamp-too-old', detail: `${field} ${formatTs(tsMs)} is before 2000-01-01` };
-  }
-  return undefined;
-}
-
-/** Largest epoch ms a Date can hold (±100,000,000 days); beyond it toISOString() throws. */
-const MAX_DATE_MS = 8.64e15;
-
-function formatTs(ms: number): string {
-  return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : `${ms} ms since 1970`;
-}
-
-const TS_FORMAT =
-  'an ISO-8601 date-time with a UTC offset (e.g. "2026-11-27T08:00:00+07:00") or a non-negative integer of epoch milliseconds';
-/** Unknown keys named in a detail; the rest are counted. Each is cut to 40 characters. */
-const MAX_LISTED_KEYS = 5;
-
-/** Device-supplied text inside a detail: quoted, escaped (quotes, control characters), cut short. */
-function quote(value: string, max = 40): string {
-  return JSON.stringify(value.length > max ? `${value.slice(0, max)}…` : value);
-}
-
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
-
-/** Control characters escaped, so a detail is safe in logs and terminals. */
-function printable(value: string): string {
-  return value.replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/**
- * A zod issue worded as a refusal: reason and a detail naming the field (`prefix` names a batch
- * element or SenML record, `base` the path the issue's own path is relative to) and the limit.
- */
-function describeIssue(
-  issue: z.core.$ZodIssue | undefined,
-  prefix: string,
-  base: readonly PropertyKey[] = [],
-): Rejection {
-  const violation = (detail: string): Rejection => ({ reason: 'schema-violation', detail });
-  if (!issue) return violation(`${join(prefix, '')} does not match the contract`);
-  const segments = [...base, ...issue.path];
-  const path = join(prefix, segments.map(String).join('.'));
-  const missing = segments.length > 0 && issue.input === undefined;
-  const field = segments.length > 0 ? String(segments[0]) : '';
-
-  if (issue.code === 'invalid_union') {
-    // A discriminated union (camera events) reports the whole object as input, with the options.
-    const union = issue as { discriminator?: unknown; options?: unknown[]; input?: unknown };
-    if (typeof union.discriminator === 'string') {
-      const input = union.input as Record<string, unknown> | undefined;
-      if (input?.[union.discriminator] === undefined) return violation(`${path} is required`);
-      const options = (union.options ?? []).map((option) => JSON.stringify(option)).join(', ');
-      return violation(`${path} must be one of ${options}`);
-    }
-  }
-  // invalid_type for most fields, invalid_union for ts, invalid_value for an enum metric.
-  if (missing) return violation(`${path} is required`);
-  if (field === 'ts' && segments.length === 1) return violation(`${path} must be ${TS_FORMAT}`);
-  if (issue.code === 'invalid_type' && issue.expected === 'int') {
-    return violation(`${path} must be an integer`);
-  }
-  if (issue.code === 'too_small' || issue.code === 'too_big') {
-    const metric = segments[segments.length - 1];
-    const definition: MetricDefinition | undefined =
-      typeof metric === 'string' && isMetricName(metric) ? METRIC_CATALOGUE[metric] : undefined;
-    if (definition && (definition.kind === 'number' || definition.kind === 'integer')) {
-      return {
-        reason: 'out-of-range',
-        detail:
-          `${path} is outside its physical range [${definition.min}, ${definition.max}] ${definition.unit}`.trim(),
-      };
-    }
-  }
-  if (issue.code === 'unrecognized_keys') {
-    const listed = issue.keys.slice(0, MAX_LISTED_KEYS).map((key) => quote(key));
-    const more =
-      issue.keys.length > MAX_LISTED_KEYS ? ` and ${issue.keys.length - MAX_LISTED_KEYS} more` : '';
-    return violation(`${path}: unknown field(s) ${listed.join(', ')}${more}`);
-  }
-  return violation(`${path}: ${issue.message}`);
-}
-
-/** A value judged by a catalogue metric's zod schema, worded as a refusal if it is refused. */
-export function judgeMetricValue(
-  metric: keyof typeof METRIC_SCHEMAS,
-  value: unknown,
-  prefix: string,
-  base: readonly PropertyKey[],
-): { ok: true; value: MetricValue } | { ok: false; rejection: Rejection } {
-  const judged = METRIC_SCHEMAS[metric].safeParse(value, { reportInput: true });
-  return judged.success
-    ? { ok: true, value: judged.data }
-    : { ok: false, rejection: describeIssue(judged.error.issues[0], prefix, base) };
-}
-
-/** Device-supplied text inside a detail: quoted, escaped (quotes, control characters), cut short. */
-export function quoteForDetail(value: string, max = 40): string {
-  return quote(value, max);
 }

@@ -1,16 +1,15 @@
-import { DEVICE_TYPE_CONTRACTS, type DeviceTypeContract } from './device-types';
+import { DEVICE_TYPE_CONTRACTS, type DeviceType, type DeviceTypeContract } from './device-types';
 import { fastAcceptsValue } from './fast-payload-validator';
 import { isMetricName, METRIC_CATALOGUE, type MetricName } from './metric-catalogue';
-import type { MetricValue } from './reading';
-import type { PartRejection, Rejection } from './rejections';
-// A cycle with payloads.ts, resolved at call time only (nothing here runs at module load).
 import {
   checkTimestamp,
   judgeMetricValue,
-  type JudgeContext,
-  quoteForDetail,
+  type PayloadOptions,
+  quote as quoteForDetail,
   type ValidPayload,
-} from './payloads';
+} from './payload-refusals';
+import type { MetricValue } from './reading';
+import type { PartRejection, Rejection } from './rejections';
 
 /**
  * SenML JSON packs (RFC 8428) on a device's telemetry topic: a datalogger or gateway uploading a
@@ -83,12 +82,18 @@ const isObject = (value: unknown): value is SenmlRecord =>
 const SENML_NAME = /^[A-Za-z0-9][-:./_A-Za-z0-9]*$/;
 
 /**
- * A telemetry SenML pack of `context.type` → readings grouped by time, and each refused record.
- * The pack's length has been checked against MAX_ENTRIES_PER_MESSAGE by the caller.
+ * A telemetry SenML pack of a `type` device → readings grouped by time, and each refused record.
+ * The pack's length has been checked against MAX_ENTRIES_PER_MESSAGE by the caller. With
+ * `tryFastPath` false every value is judged by zod alone (the reference the fast path is tested
+ * against); the answer is the same either way.
  */
-export function parseSenmlPack(context: JudgeContext, records: readonly unknown[]): SenmlOutcome {
-  const { options } = context;
-  const contract: DeviceTypeContract = DEVICE_TYPE_CONTRACTS[context.type];
+export function parseSenmlPack(
+  type: DeviceType,
+  records: readonly unknown[],
+  options: PayloadOptions,
+  tryFastPath: boolean,
+): SenmlOutcome {
+  const contract: DeviceTypeContract = DEVICE_TYPE_CONTRACTS[type];
   const names: readonly MetricName[] = [...contract.telemetry.required, ...contract.telemetry.optional];
   const allowed = new Set<string>(names);
   const ownPrefix = options.deviceId === undefined ? undefined : `${options.deviceId}:`;
@@ -219,9 +224,10 @@ export function parseSenmlPack(context: JudgeContext, records: readonly unknown[
       continue;
     }
     let value = record[wanted];
-    if (wanted === 'v' && typeof value === 'number') value = bv + value;
+    // bv only when set: 0 + -0 would turn a -0 into 0.
+    if (wanted === 'v' && typeof value === 'number' && bv !== 0) value = bv + value;
     let accepted: MetricValue;
-    if (context.tryFastPath && fastAcceptsValue(metric, value)) accepted = value as MetricValue;
+    if (tryFastPath && fastAcceptsValue(metric, value)) accepted = value as MetricValue;
     else {
       const judged = judgeMetricValue(metric, value, prefix, [metric]);
       if (!judged.ok) {
