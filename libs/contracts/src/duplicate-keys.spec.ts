@@ -70,9 +70,21 @@ describe('findDuplicateKey', () => {
     ['"pm25"', undefined],
     ['[]', undefined],
     ['{}', undefined],
+    ['{"ts":"08:00:00","a:b":"x:y","a:b":1}', { key: 'a:b', path: '(payload)' }],
+    ['{"ts":"08:00:00","m":{"a":"1:2"},"n":{"a":1,"a":"3:4"}}', { key: 'a', path: 'n' }],
+    ['{"ts":"08:00:00","m":{"a":"1:2"},"n":{"a":1,"b":"3:4"}}', undefined],
   ])('%s → %j', (text, expected) => {
     expect(findDuplicateKey(text)).toEqual(expected);
+    // With the parsed value, the count settles most texts; the verdict and the finding are the same.
+    expect(findDuplicateKey(text, JSON.parse(text))).toEqual(expected);
     expect(findDuplicateKey(text) !== undefined).toBe(reference(text));
+  });
+
+  it('counts no further than a nesting of 32, leaving deeper text to the scan', () => {
+    const deep = `${'['.repeat(40)}{"a":1,"a":2}${']'.repeat(40)}`;
+    expect(findDuplicateKey(deep, JSON.parse(deep))).toEqual({ key: 'a', path: `${'[0]'.repeat(40)}` });
+    const fine = `${'['.repeat(40)}{"a":1,"b":2}${']'.repeat(40)}`;
+    expect(findDuplicateKey(fine, JSON.parse(fine))).toBeUndefined();
   });
 
   it('finds a duplicate among many keys (past the switch to a Set)', () => {
@@ -90,11 +102,13 @@ describe('findDuplicateKey', () => {
       state ^= state << 5;
       return (state >>> 0) / 2 ** 32;
     };
-    const keys = ['a', 'b', 'ts', 'metrics', 'p\\u006d', 'pm', 'x"y', ''];
+    const keys = ['a', 'b', 'ts', 'metrics', 'p\\u006d', 'pm', 'x"y', '', 'a:b', ':'];
     const value = (depth: number): string => {
       const r = random();
       if (depth > 3 || r < 0.4)
-        return ['1', '"s"', 'null', '"{\\"a\\":1}"', 'true'][Math.floor(random() * 5)]!;
+        return ['1', '"s"', 'null', '"{\\"a\\":1}"', 'true', '"08:00:00"', '"a:b"', '"x\\u003ay"'][
+          Math.floor(random() * 8)
+        ]!;
       const n = Math.floor(random() * 4);
       if (r < 0.6) return `[${Array.from({ length: n }, () => value(depth + 1)).join(',')}]`;
       const members = Array.from({ length: n }, () => {
@@ -108,6 +122,7 @@ describe('findDuplicateKey', () => {
       const text = value(0);
       const expected = reference(text);
       expect([text, findDuplicateKey(text) !== undefined]).toEqual([text, expected]);
+      expect([text, findDuplicateKey(text, JSON.parse(text))]).toEqual([text, findDuplicateKey(text)]);
       if (expected) duplicates++;
     }
     expect(duplicates).toBeGreaterThan(100);

@@ -154,7 +154,7 @@ function parse(
   } catch (error) {
     return refused('malformed-json', printable(String((error as Error).message).slice(0, 200)));
   }
-  const duplicate = findDuplicateKey(text);
+  const duplicate = findDuplicateKey(text, json);
   if (duplicate) {
     return refused('duplicate-key', `${duplicate.path}: key ${quote(duplicate.key)} appears more than once`);
   }
