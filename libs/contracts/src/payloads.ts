@@ -158,7 +158,6 @@ function parse(
   if (duplicate) {
     return refused('duplicate-key', `${duplicate.path}: key ${quote(duplicate.key)} appears more than once`);
   }
-  const context: JudgeContext = { type, channel, schema, options, tryFastPath };
   if (Array.isArray(json) && channel !== 'status') {
     if (json.length === 0) return refused('schema-violation', '(payload): an empty array holds no reading');
     if (json.length > MAX_ENTRIES_PER_MESSAGE) {
@@ -176,7 +175,7 @@ function parse(
         ? refused(pack.whole.reason, pack.whole.detail)
         : outcome(pack.readings, pack.rejections);
     }
-    return parseBatch(context, json);
+    return parseBatch({ type, channel, schema, options, tryFastPath }, json);
   }
   // The valid single message: the fast path alone, nothing else allocated.
   const payload = tryFastPath ? fastValidate(type, channel, json, options.now) : undefined;
@@ -188,7 +187,7 @@ function parse(
   }
   const readings: ValidPayload[] = [];
   const rejections: PartRejection[] = [];
-  judgeReading(context, json, undefined, readings, rejections);
+  judgeReading({ type, channel, schema, options, tryFastPath }, json, undefined, readings, rejections);
   return outcome(readings, rejections);
 }
 
