@@ -94,9 +94,10 @@ async function main(): Promise<void> {
   }
   const readings: Reading[] = messages.map((m) => {
     const outcome = pipeline.process(m.topic, m.payload);
-    if (!outcome.ok)
-      throw new Error(`invalid bench message: ${outcome.rejection.reason} ${outcome.rejection.detail ?? ''}`);
-    return outcome.reading;
+    const refused = outcome.rejections[0];
+    if (!outcome.ok || refused)
+      throw new Error(`invalid bench message: ${refused?.reason ?? ''} ${refused?.detail ?? ''}`);
+    return outcome.readings[0] as Reading;
   });
   const metricsPerReading = readings.reduce((a, r) => a + Object.keys(r.metrics).length, 0) / readings.length;
   const results: StageResult[] = [];

@@ -15,7 +15,7 @@ export const FAULT_KINDS = [
   'out-of-range',
   'malformed-json',
   'unknown-metric',
-  'missing-required',
+  'empty-metrics',
   'timestamp-in-future',
   'wrong-domain',
 ] as const;
@@ -25,7 +25,10 @@ export interface FaultMessage {
   kind: FaultKind;
   topic: string;
   payload: string;
-  /** The rejection reason the platform should answer with on `.../error`. */
+  /**
+   * The rejection reason the platform should answer with on `.../error`. For `out-of-range` and
+   * `unknown-metric` only that metric is refused: the rest of the reading is kept.
+   */
   expectedReason: RejectionReason;
 }
 
@@ -47,7 +50,6 @@ export function buildFault(
   const metrics =
     base.channel === 'telemetry' ? { ...base.body.metrics } : telemetryMetricsFallback(contract);
   const body = { ts: tMs, seq, metrics };
-  const required = contract.telemetry.required[0];
   switch (kind) {
     case 'out-of-range': {
       const numeric = [...contract.telemetry.required, ...contract.telemetry.optional].find((name) => {
@@ -75,16 +77,14 @@ export function buildFault(
         payload: JSON.stringify({ ...body, metrics: { ...metrics, notAMetric: 1 } }),
         expectedReason: 'schema-violation',
       };
-    case 'missing-required': {
-      const rest = { ...metrics };
-      if (required !== undefined) delete rest[required];
+    case 'empty-metrics':
+      // Any non-empty subset of a type's metrics is a reading; an empty metrics object is not.
       return {
         kind,
         topic: telemetryTopic,
-        payload: JSON.stringify({ ...body, metrics: rest }),
+        payload: JSON.stringify({ ...body, metrics: {} }),
         expectedReason: 'schema-violation',
       };
-    }
     case 'timestamp-in-future':
       return {
         kind,

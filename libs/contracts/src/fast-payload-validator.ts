@@ -6,7 +6,7 @@ import {
 } from './device-types';
 import { METRIC_CATALOGUE, type MetricDefinition, type MetricName } from './metric-catalogue';
 import { ISO_TIMESTAMP } from './payload-schemas';
-import type { ValidPayload } from './payloads';
+import type { ValidPayload } from './payload-refusals';
 import type { MetricValue } from './reading';
 import type { DeviceChannel } from './topics';
 
@@ -30,7 +30,6 @@ type ValueCheck = (value: unknown) => boolean;
 
 interface MetricSlot {
   name: MetricName;
-  required: boolean;
   accepts: ValueCheck;
 }
 
@@ -114,21 +113,23 @@ function readableWithoutPrototype(names: readonly string[]): boolean {
 }
 
 /**
- * The metrics object: each catalogue metric of the message kind checked, then one pass over the
- * keys that proves there is nothing else (no unknown key, `__proto__` included, gets through) and
- * whether they came in contract order (required, then optional, as listed), the order zod builds
- * its output in. They usually do (the simulator and most firmware send them so), and then the
- * parsed object already is that output and is returned as it is; otherwise a copy in that order.
+ * The metrics object: each catalogue metric of the message kind checked when present (any
+ * non-empty subset of them is a valid message), then one pass over the keys that proves there is
+ * nothing else (no unknown key, `__proto__` included, gets through) and whether they came in
+ * contract order (required, then optional, as listed), the order zod builds its output in. They
+ * usually do (the simulator and most firmware send them so), and then the parsed object already is
+ * that output and is returned as it is; otherwise a copy in that order. A message with any invalid
+ * metric is left to the slow path, which keeps the valid ones and words a refusal for each other.
  */
 function metricsValidator(
   required: readonly MetricName[],
   optional: readonly MetricName[],
 ): ((metrics: unknown) => Record<string, MetricValue> | undefined) | undefined {
   if (!readableWithoutPrototype([...required, ...optional])) return undefined;
-  const slots: MetricSlot[] = [
-    ...required.map((name) => ({ name, required: true, accepts: valueCheck(METRIC_CATALOGUE[name]) })),
-    ...optional.map((name) => ({ name, required: false, accepts: valueCheck(METRIC_CATALOGUE[name]) })),
-  ];
+  const slots: MetricSlot[] = [...required, ...optional].map((name) => ({
+    name,
+    accepts: valueCheck(METRIC_CATALOGUE[name]),
+  }));
   const names = slots.map((slot) => slot.name);
   const inContractOrder = (metrics: Record<string, unknown>): Record<string, MetricValue> => {
     const copy: Record<string, MetricValue> = {};
@@ -143,13 +144,11 @@ function metricsValidator(
     let present = 0;
     for (const slot of slots) {
       const value = metrics[slot.name];
-      if (value === undefined) {
-        if (slot.required) return undefined;
-        continue;
-      }
+      if (value === undefined) continue;
       if (!slot.accepts(value)) return undefined;
       present++;
     }
+    if (present === 0) return undefined;
     // `for…in` sees what zod's strict-object check sees. Every key matched a slot if there are as
     // many as valid metrics; they are in order if each is found further along the slots.
     let keys = 0;
@@ -250,6 +249,23 @@ const VALIDATORS = new Map<string, Map<string, PayloadValidator>>(
     return [type, byChannel];
   }),
 );
+
+/** Each catalogue metric's plain-JS value check (type, range, integer-ness, enum, text). */
+const METRIC_CHECKS = new Map<string, ValueCheck>(
+  (Object.entries(METRIC_CATALOGUE) as [MetricName, MetricDefinition][]).map(([name, definition]) => [
+    name,
+    valueCheck(definition),
+  ]),
+);
+
+/**
+ * Whether a catalogue metric accepts a value, without zod: true only if its zod schema
+ * (METRIC_SCHEMAS) accepts it too; false for an unknown name, or when zod must decide (a text
+ * longer in UTF-16 units than its limit). Used for SenML records, one metric at a time.
+ */
+export function fastAcceptsValue(metric: string, value: unknown): boolean {
+  return METRIC_CHECKS.get(metric)?.(value) ?? false;
+}
 
 /**
  * Validates an already parsed JSON message of a device type on a channel, without zod. Returns

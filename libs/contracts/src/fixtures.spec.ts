@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { DEVICE_TYPE_CONTRACTS, DEVICE_TYPES, type DeviceTypeContract, isDeviceType } from './device-types';
 import { parsePayload, type PayloadResult } from './payloads';
-import { REJECTION_REASONS } from './rejections';
+import { type PartRejection, REJECTION_REASONS } from './rejections';
 import { DEVICE_CHANNELS } from './topics';
 
 /**
@@ -28,19 +28,35 @@ const common = {
   channel: z.enum(DEVICE_CHANNELS),
   payload: z.string(),
 };
+const expectedReading = z.strictObject({
+  ts: z.number().int().optional(),
+  seq: z.number().int().optional(),
+  event: z.string().optional(),
+  metrics: z.record(z.string(), z.union([z.number(), z.boolean(), z.string()])),
+});
+/** A refused part of an accepted message, or a refusal of a refused one. */
+const expectedRejection = z.strictObject({
+  reason: z.enum(REJECTION_REASONS),
+  index: z.number().int().nonnegative().optional(),
+  metric: z.string().optional(),
+  detailIncludes: z.string().min(1),
+});
 const okFixture = z.strictObject({
   ...common,
-  expected: z.strictObject({
-    ts: z.number().int().optional(),
-    seq: z.number().int().optional(),
-    event: z.string().optional(),
-    metrics: z.record(z.string(), z.union([z.number(), z.boolean(), z.string()])),
-  }),
+  /** The device id the topic names (SenML names may be prefixed with it). */
+  deviceId: z.string().optional(),
+  /** One reading (a single message), or every reading in order (a batch or a SenML pack). */
+  expected: z.union([expectedReading, z.array(expectedReading).min(1)]),
+  /** The parts refused next to the accepted readings, in order; none when absent. */
+  rejections: z.array(expectedRejection).optional(),
 });
 const notOkFixture = z.strictObject({
   ...common,
+  deviceId: z.string().optional(),
   reason: z.enum(REJECTION_REASONS),
   detailIncludes: z.string().min(1),
+  /** Every refusal (parts of a message none of which survived), when more than the first matters. */
+  rejections: z.array(expectedRejection).optional(),
 });
 
 function load<T>(dir: 'ok' | 'not-ok', schema: z.ZodType<T>): [string, T][] {
@@ -66,12 +82,31 @@ const CLOCKS: [string, () => number][] = [
 ];
 
 function run(
-  fixture: { deviceType: string; channel: (typeof DEVICE_CHANNELS)[number]; payload: string },
+  fixture: {
+    deviceType: string;
+    channel: (typeof DEVICE_CHANNELS)[number];
+    payload: string;
+    deviceId?: string | undefined;
+  },
   now: number,
   asBytes = false,
 ): PayloadResult {
   const raw = asBytes ? new TextEncoder().encode(fixture.payload) : fixture.payload;
-  return parsePayload(fixture.deviceType as (typeof DEVICE_TYPES)[number], fixture.channel, raw, { now });
+  return parsePayload(fixture.deviceType as (typeof DEVICE_TYPES)[number], fixture.channel, raw, {
+    now,
+    ...(fixture.deviceId === undefined ? {} : { deviceId: fixture.deviceId }),
+  });
+}
+
+/** The refusals as a fixture states them: reason, index and metric exact, detail contained. */
+function matchRejections(
+  actual: readonly PartRejection[],
+  expected: readonly z.infer<typeof expectedRejection>[],
+): void {
+  expect(actual.map(({ reason, index, metric }) => ({ reason, index, metric }))).toEqual(
+    expected.map(({ reason, index, metric }) => ({ reason, index, metric })),
+  );
+  expected.forEach((rejection, i) => expect(actual[i]?.detail).toContain(rejection.detailIncludes));
 }
 
 describe('fixtures/ok', () => {
@@ -86,7 +121,9 @@ describe('fixtures/ok', () => {
         const result = run(fixture, now, asBytes);
         if (!result.ok) throw new Error(`rejected: ${result.reason}: ${result.detail}`);
         // An expected ts left out means "the receipt time" (a status without ts).
-        expect(result.payload).toEqual({ ts: now, ...fixture.expected });
+        const expected = Array.isArray(fixture.expected) ? fixture.expected : [fixture.expected];
+        expect(result.readings).toEqual(expected.map((reading) => ({ ts: now, ...reading })));
+        matchRejections(result.rejections, fixture.rejections ?? []);
       }
     });
   });
@@ -102,15 +139,26 @@ describe('fixtures/ok', () => {
       ),
     );
     const covered = new Set(
-      OK.filter(([, f]) => f.channel === 'event').map(([, f]) => `${f.deviceType}:${f.expected.event}`),
+      OK.filter(([, f]) => f.channel === 'event').flatMap(([, f]) =>
+        (Array.isArray(f.expected) ? f.expected : [f.expected]).map((e) => `${f.deviceType}:${e.event}`),
+      ),
     );
     expect(events.filter((event) => !covered.has(event))).toEqual([]);
   });
 
   it('cover status with and without ts', () => {
-    const status = OK.filter(([, f]) => f.channel === 'status');
-    expect(status.some(([, f]) => f.expected.ts === undefined)).toBe(true);
-    expect(status.some(([, f]) => f.expected.ts !== undefined)).toBe(true);
+    const status = OK.filter(([, f]) => f.channel === 'status').map(([, f]) => f.expected);
+    expect(status.some((e) => !Array.isArray(e) && e.ts === undefined)).toBe(true);
+    expect(status.some((e) => !Array.isArray(e) && e.ts !== undefined)).toBe(true);
+  });
+
+  it('cover a subset of metrics, partial refusals, a batch and a SenML pack', () => {
+    const files = OK.map(([file]) => file);
+    for (const prefix of ['partial-', 'subset-', 'batch-', 'senml-']) {
+      expect(files.some((file) => file.startsWith(prefix))).toBe(true);
+    }
+    expect(OK.some(([, f]) => (f.rejections ?? []).some((r) => r.index !== undefined))).toBe(true);
+    expect(OK.some(([, f]) => (f.rejections ?? []).some((r) => r.reason === 'unit-mismatch'))).toBe(true);
   });
 });
 
@@ -119,8 +167,16 @@ describe('fixtures/not-ok', () => {
     it.each(NOT_OK)('%s is rejected for its reason and detail', (_file, fixture) => {
       for (const asBytes of [false, true]) {
         const result = run(fixture, clock(), asBytes);
-        expect(result).toEqual({ ok: false, reason: fixture.reason, detail: expect.any(String) });
-        expect(result.ok ? '' : result.detail).toContain(fixture.detailIncludes);
+        expect(result).toEqual({
+          ok: false,
+          reason: fixture.reason,
+          detail: expect.any(String),
+          rejections: expect.any(Array),
+        });
+        if (result.ok) return;
+        expect(result.detail).toContain(fixture.detailIncludes);
+        expect(result.rejections[0]).toMatchObject({ reason: result.reason, detail: result.detail });
+        if (fixture.rejections) matchRejections(result.rejections, fixture.rejections);
       }
     });
   });

@@ -9,3 +9,5 @@ export * from './topics';
 export * from './internal-bus';
 export * from './live-events';
 export * from './rest';
+export { SENML_UNIT_TO_UCUM } from './senml';
+export { findDuplicateKey, type DuplicateKey } from './duplicate-keys';

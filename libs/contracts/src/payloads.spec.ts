@@ -92,14 +92,25 @@ function parse(
   });
 }
 
+/**
+ * The first refusal: of the whole message, or of the first part refused next to accepted ones
+ * (a bad metric is refused alone; the specs below that build one check the rest is kept).
+ */
 function rejection(result: PayloadResult): { reason: RejectionReason; detail: string } {
-  if (result.ok) throw new Error(`expected a rejection, got ${JSON.stringify(result.payload)}`);
+  if (result.ok) {
+    const first = result.rejections[0];
+    if (!first) throw new Error(`expected a rejection, got ${JSON.stringify(result.readings)}`);
+    return { reason: first.reason, detail: first.detail };
+  }
   return { reason: result.reason, detail: result.detail };
 }
 
+/** The one reading of a single message accepted whole, nothing refused. */
 function accepted(result: PayloadResult) {
   if (!result.ok) throw new Error(`expected acceptance, got ${result.reason}: ${result.detail}`);
-  return result.payload;
+  expect(result.rejections).toEqual([]);
+  expect(result.readings).toHaveLength(1);
+  return result.readings[0]!;
 }
 
 const numericCases = KINDS.flatMap((kind) =>
@@ -310,7 +321,7 @@ describe('parsePayload: wrong types', () => {
     expect(detail.startsWith(field)).toBe(true);
   });
 
-  it.each([null, 42, 'text', true, [], [{ ts: TS_MS }]])('rejects a whole payload of %j', (payload) => {
+  it.each([null, 42, 'text', true])('rejects a whole payload of %j', (payload) => {
     const { reason, detail } = rejection(parse(AQ, JSON.stringify(payload)));
     expect(reason).toBe('schema-violation');
     expect(detail).toMatch(/^\(payload\): .*expected object/);
@@ -363,14 +374,38 @@ describe('parsePayload: unknown and missing fields', () => {
     expect(detail).toBe('metrics: unknown field(s) "x0", "x1", "x2", "x3", "x4" and 9995 more');
   });
 
-  it.each(requiredCases)('%s: missing %s is named as required', (_label, name, kind) => {
-    const metrics = allMetrics(kind);
-    delete metrics[name];
-    expect(rejection(parse(kind, JSON.stringify(message(kind, { metrics }))))).toEqual({
-      reason: 'schema-violation',
-      detail: `metrics.${name} is required`,
-    });
+  it.each(requiredCases)(
+    '%s: without %s (an analyser down) the other metrics are kept, nothing refused',
+    (_label, name, kind) => {
+      const metrics = allMetrics(kind);
+      delete metrics[name];
+      expect(accepted(parse(kind, JSON.stringify(message(kind, { metrics }))))).toEqual({
+        ts: TS_MS,
+        seq: SEQ,
+        ...(kind.event === undefined ? {} : { event: kind.event }),
+        metrics,
+      });
+    },
+  );
+
+  it.each(
+    KINDS.flatMap((kind) =>
+      [...kind.required, ...kind.optional].map((name) => [kind.label, name, kind] as const),
+    ),
+  )('%s: %s alone is a reading', (_label, name, kind) => {
+    const metrics = exampleMetrics([name]);
+    expect(accepted(parse(kind, JSON.stringify(message(kind, { metrics })))).metrics).toEqual(metrics);
   });
+
+  it.each(KINDS.map((kind) => [kind.label, kind] as const))(
+    '%s: an empty metrics object is refused whole',
+    (_label, kind) => {
+      expect(rejection(parse(kind, JSON.stringify(message(kind, { metrics: {} }))))).toEqual({
+        reason: 'schema-violation',
+        detail: 'metrics must hold at least one metric',
+      });
+    },
+  );
 
   it.each(KINDS.filter((k) => k.channel !== 'status').map((kind) => [kind.label, kind] as const))(
     '%s: missing ts is named as required',
@@ -580,10 +615,12 @@ describe('parsePayload: camera events', () => {
 
   it.each(TYPES_WITHOUT_EVENTS)('%s refuses anything on .../event, even a valid camera event', (type) => {
     for (const raw of [JSON.stringify(message(camera)), JSON.stringify(message(telemetryOf(type))), '{}']) {
+      const detail = `a ${type} sends no messages on "event"`;
       expect(parsePayload(type, 'event', raw, { now: NOW })).toEqual({
         ok: false,
         reason: 'schema-violation',
-        detail: `a ${type} sends no messages on "event"`,
+        detail,
+        rejections: [{ reason: 'schema-violation', detail }],
       });
     }
   });
@@ -742,7 +779,18 @@ describe('parsePayload: hostile input', () => {
 
     it.each(attempts)('%s is refused and pollutes nothing', (_label, kind, raw) => {
       const result = parse(kind, raw);
-      expect(result.ok).toBe(false);
+      // A __proto__ among valid metrics is refused alone; the valid metrics are kept, as they are.
+      if (result.ok) {
+        expect(result.readings).toEqual([{ ts: TS_MS, metrics: allMetrics(AQ) }]);
+        expect(result.rejections).toEqual([
+          {
+            reason: 'schema-violation',
+            detail: 'metrics: unknown field(s) "__proto__"',
+            metric: '__proto__',
+          },
+        ]);
+        expect(Object.getPrototypeOf(result.readings[0]!.metrics)).toBe(Object.prototype);
+      }
       expect(REJECTION_REASONS).toContain(rejection(result).reason);
       expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')).toBe(false);
       expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
@@ -780,10 +828,12 @@ describe('parsePayload: hostile input', () => {
 describe('parsePayload: device type and channel outside the contract', () => {
   it.each(['toaster', 'constructor', '__proto__', 'toString', ''])('refuses the device type %j', (type) => {
     const result = parsePayload(type as DeviceType, 'telemetry', JSON.stringify(message(AQ)), { now: NOW });
+    const detail = `unknown device type "${type}"`;
     expect(result).toEqual({
       ok: false,
       reason: 'schema-violation',
-      detail: `unknown device type "${type}"`,
+      detail,
+      rejections: [{ reason: 'schema-violation', detail }],
     });
   });
 
@@ -791,10 +841,12 @@ describe('parsePayload: device type and channel outside the contract', () => {
     const result = parsePayload('camera', channel as DeviceChannel, JSON.stringify(message(AQ)), {
       now: NOW,
     });
+    const detail = `a camera sends no messages on "${channel}"`;
     expect(result).toEqual({
       ok: false,
       reason: 'schema-violation',
-      detail: `a camera sends no messages on "${channel}"`,
+      detail,
+      rejections: [{ reason: 'schema-violation', detail }],
     });
   });
 });

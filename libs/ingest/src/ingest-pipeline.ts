@@ -1,5 +1,6 @@
 import {
   type Domain,
+  type PartRejection,
   type Reading,
   type Rejection,
   type ReadingKind,
@@ -14,12 +15,24 @@ export interface IngestPipelineOptions {
   now?: () => number;
 }
 
+/**
+ * What one MQTT publish yields.
+ * - `ok: true`: `readings`, one or more normalised Readings in message order (one for a single
+ *   message; one per valid element of a batch; one per distinct time of a SenML pack), every one
+ *   to be made durable before the publish is acknowledged; and `rejections`, each refused part
+ *   (a metric: `metric` set; a batch element or SenML record: `index` set), to be counted by
+ *   reason and answered on the device's error topic. Empty when nothing was refused.
+ * - `ok: false`: nothing is stored. `rejections` (≥ 1) holds the whole-message refusal, or the
+ *   refusal of every part when none survived; each is counted and answered. `deviceId` and
+ *   `domain` are set when the topic named a device (not for `invalid-topic`).
+ */
 export type IngestOutcome =
-  { ok: true; reading: Reading } | { ok: false; rejection: Rejection; deviceId?: string; domain?: Domain };
+  | { ok: true; readings: Reading[]; rejections: readonly PartRejection[]; deviceId: string; domain: Domain }
+  | { ok: false; rejections: readonly PartRejection[]; deviceId?: string; domain?: Domain };
 
 /**
- * One MQTT publish → one normalised Reading, or the specific reason it is refused. Pure and
- * synchronous (runs inside aedes' authorizePublish for every message): no I/O, no throws.
+ * One MQTT publish → its normalised Readings and the specific reason for each part refused. Pure
+ * and synchronous (runs inside aedes' authorizePublish for every message): no I/O, no throws.
  * Device metadata comes from the registry, never from the payload, so a device cannot claim
  * another area or type.
  */
@@ -36,7 +49,7 @@ export class IngestPipeline {
   process(topic: string, payload: Uint8Array): IngestOutcome {
     const parsedTopic = parseDeviceTopic(topic);
     if (!parsedTopic.ok)
-      return { ok: false, rejection: { reason: 'invalid-topic', detail: parsedTopic.detail } };
+      return { ok: false, rejections: [{ reason: 'invalid-topic', detail: parsedTopic.detail }] };
     const { domain, deviceId, channel } = parsedTopic.topic;
 
     if (payload.byteLength > this.options.maxPayloadBytes) {
@@ -60,28 +73,34 @@ export class IngestPipeline {
     const result = parsePayload(device.type, channel, payload, {
       now: this.now(),
       maxFutureSkewMs: this.options.maxFutureSkewMs,
+      deviceId,
     });
-    if (!result.ok) return rejected(deviceId, domain, { reason: result.reason, detail: result.detail });
+    if (!result.ok) return { ok: false, rejections: result.rejections, deviceId, domain };
 
     const kind: ReadingKind = channel;
-    const reading: Reading = {
-      deviceId,
-      deviceType: device.type,
-      domain,
-      kind,
-      areaId: device.areaId,
-      areaPath: this.directory.sharedAreaPath(device.areaId),
-      location: device.location,
-      ts: result.payload.ts,
-      metrics: result.payload.metrics,
-    };
-    if (result.payload.seq !== undefined) reading.seq = result.payload.seq;
-    if (result.payload.event !== undefined) reading.event = result.payload.event;
-    return { ok: true, reading };
+    const areaPath = this.directory.sharedAreaPath(device.areaId);
+    const readings: Reading[] = [];
+    for (const payload of result.readings) {
+      const reading: Reading = {
+        deviceId,
+        deviceType: device.type,
+        domain,
+        kind,
+        areaId: device.areaId,
+        areaPath,
+        location: device.location,
+        ts: payload.ts,
+        metrics: payload.metrics,
+      };
+      if (payload.seq !== undefined) reading.seq = payload.seq;
+      if (payload.event !== undefined) reading.event = payload.event;
+      readings.push(reading);
+    }
+    return { ok: true, readings, rejections: result.rejections, deviceId, domain };
   }
 }
 
 /** A refusal naming the device the topic named (a plain function: no closure per message). */
 function rejected(deviceId: string, domain: Domain, rejection: Rejection): IngestOutcome {
-  return { ok: false, rejection, deviceId, domain };
+  return { ok: false, rejections: [rejection], deviceId, domain };
 }

@@ -76,21 +76,22 @@ export function createAuthorizePublish(deps: {
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const outcome = pipeline.process(topic, payload);
+    // Each refused part (or the whole message) is counted and answered; the valid readings of a
+    // partly refused message are kept.
+    const device =
+      outcome.deviceId && outcome.domain ? { deviceId: outcome.deviceId, domain: outcome.domain } : undefined;
+    for (const rejection of outcome.rejections) rejections.report(client, topic, device, rejection);
     if (!outcome.ok) {
-      rejections.report(
-        client,
-        topic,
-        outcome.deviceId && outcome.domain
-          ? { deviceId: outcome.deviceId, domain: outcome.domain }
-          : undefined,
-        outcome.rejection,
-      );
       // A refused will is not published at all; a refused publish is acknowledged, not routed.
-      return done(isWill ? new Error(`will refused: ${outcome.rejection.reason}`) : null);
+      return done(isWill ? new Error(`will refused: ${outcome.rejections[0]?.reason ?? 'invalid'}`) : null);
     }
-    const { reading } = outcome;
+    const { readings } = outcome;
+    const reading = readings[0] as Reading;
     const acknowledgeNow = packet.qos === 0 && !isWill;
-    sink.accept(reading).then(
+    // Acknowledged only once EVERY reading of the message is durable. Should one fail, the message
+    // is not acknowledged and is sent again; the readings already kept then arrive twice, which the
+    // stores' record identity (device, metric, ts, kind, event) absorbs.
+    Promise.all(readings.map((r) => sink.accept(r))).then(
       () => {
         if (!acknowledgeNow) done(null);
       },
