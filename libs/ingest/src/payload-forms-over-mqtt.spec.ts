@@ -54,6 +54,8 @@ describe('payload forms over MQTT', () => {
       writeBatchDelayMs: 5,
       internalSecret: 'unit-test-internal-secret',
       maxPayloadBytes: 65_536,
+      // A packet is its payload plus the topic and header: the packet limit sits above the payload one.
+      maxPacketBytes: 70_000,
       maxFutureSkewMs: 60_000,
       statsIntervalMs: 60_000,
       logger: createLogger('test', { level: 'silent' }),
@@ -65,9 +67,9 @@ describe('payload forms over MQTT', () => {
   });
 
   afterEach(async () => {
-    await device.endAsync(true);
-    await broker.close();
-    await store.close();
+    await device?.endAsync(true);
+    await broker?.close();
+    await store?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
