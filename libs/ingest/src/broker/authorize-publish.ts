@@ -91,7 +91,10 @@ export function createAuthorizePublish(deps: {
     // Acknowledged only once EVERY reading of the message is durable. Should one fail, the message
     // is not acknowledged and is sent again; the readings already kept then arrive twice, which the
     // stores' record identity (device, metric, ts, kind, event) absorbs.
-    Promise.all(readings.map((r) => sink.accept(r))).then(
+    // (A single reading, the usual message, skips Promise.all's array and extra promise.)
+    const durable: Promise<unknown> =
+      readings.length === 1 ? sink.accept(reading) : Promise.all(readings.map((r) => sink.accept(r)));
+    durable.then(
       () => {
         if (!acknowledgeNow) done(null);
       },
