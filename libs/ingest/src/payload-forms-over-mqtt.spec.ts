@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { type Device, type DeviceErrorMessage, deviceTopic } from '@ioc/contracts';
-import { DeviceRegistry, loadSeeds } from '@ioc/registry';
-import { createLogger } from '@ioc/runtime';
-import { EmbeddedTimeSeriesStore } from '@ioc/timeseries';
-import { type IngestBroker, startIngestBroker } from './broker/ingest-broker';
+import type { EmbeddedTimeSeriesStore } from '@ioc/timeseries';
+import type { IngestBroker } from './broker/ingest-broker';
+import { startTestBroker, testRegistry as registry, waitFor } from './test-support/test-broker';
 
 /**
  * End to end over TCP with a real MQTT client: what a partly valid message, a batch and a SenML
@@ -14,17 +13,8 @@ import { type IngestBroker, startIngestBroker } from './broker/ingest-broker';
  * multi-reading message comes only once every reading is durable in the spool.
  */
 
-const registry = new DeviceRegistry(loadSeeds());
 const station = registry.listDevices({ type: 'air-quality-station' })[0] as Device;
 const topic = deviceTopic('env', station.id, 'telemetry');
-
-const waitFor = async (condition: () => boolean, what: string): Promise<void> => {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 describe('payload forms over MQTT', () => {
   let broker: IngestBroker;
@@ -40,26 +30,12 @@ describe('payload forms over MQTT', () => {
 
   beforeEach(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'payload-forms-'));
-    store = new EmbeddedTimeSeriesStore({ dataDir });
-    await store.init();
-    broker = await startIngestBroker({
-      host: '127.0.0.1',
-      port: 0,
-      directory: registry,
-      store,
-      spoolDir: join(dataDir, 'spool'),
+    ({ broker, store } = await startTestBroker(dataDir, {
       spoolMaxBytes: 4 << 20,
-      spoolFullWaitMs: 0,
-      writeBatchSize: 100,
-      writeBatchDelayMs: 5,
-      internalSecret: 'unit-test-internal-secret',
       maxPayloadBytes: 65_536,
       // A packet is its payload plus the topic and header: the packet limit sits above the payload one.
       maxPacketBytes: 70_000,
-      maxFutureSkewMs: 60_000,
-      statsIntervalMs: 60_000,
-      logger: createLogger('test', { level: 'silent' }),
-    });
+    }));
     device = await connectAsync(`mqtt://127.0.0.1:${broker.port}`, { reconnectPeriod: 0 });
     errors.length = 0;
     device.on('message', (_t, payload) => errors.push(JSON.parse(payload.toString()) as DeviceErrorMessage));
@@ -78,7 +54,7 @@ describe('payload forms over MQTT', () => {
     await device.publishAsync(topic, JSON.stringify({ ts, metrics: { pm25: 31.2, no2: 40.1, co: 800 } }), {
       qos: 1,
     });
-    await waitFor(() => broker.stats().storage.written === 1, 'the reading stored');
+    await waitFor(() => broker.stats().storage.written === 1, 'the reading stored', 10_000);
     expect(await stored('pm25')).toEqual([[ts, 31.2]]);
     expect(await stored('no2')).toEqual([[ts, 40.1]]);
     expect(await stored('co')).toEqual([[ts, 800]]);
@@ -91,12 +67,12 @@ describe('payload forms over MQTT', () => {
     await device.publishAsync(topic, JSON.stringify({ ts, metrics: { pm25: 31.2, pm10: -5, no2: 'high' } }), {
       qos: 1,
     });
-    await waitFor(() => errors.length === 2, 'two error answers');
+    await waitFor(() => errors.length === 2, 'two error answers', 10_000);
     expect(errors.map(({ reason, metric, topic: t }) => ({ reason, metric, topic: t }))).toEqual([
       { reason: 'out-of-range', metric: 'pm10', topic },
       { reason: 'schema-violation', metric: 'no2', topic },
     ]);
-    await waitFor(() => broker.stats().storage.written === 1, 'the reading stored');
+    await waitFor(() => broker.stats().storage.written === 1, 'the reading stored', 10_000);
     expect(await stored('pm25')).toEqual([[ts, 31.2]]);
     expect(await stored('pm10')).toEqual([]);
     const stats = broker.stats();
@@ -132,12 +108,12 @@ describe('payload forms over MQTT', () => {
       { ts: ts + 3000, metrics: { pm25: 4 } },
     ];
     await device.publishAsync(topic, JSON.stringify(batch), { qos: 1 });
-    await waitFor(() => errors.length === 2, 'two error answers');
+    await waitFor(() => errors.length === 2, 'two error answers', 10_000);
     expect(errors.map(({ reason, index }) => [reason, index])).toEqual([
       ['out-of-range', 1],
       ['schema-violation', 2],
     ]);
-    await waitFor(() => broker.stats().storage.written === 2, 'two readings stored');
+    await waitFor(() => broker.stats().storage.written === 2, 'two readings stored', 10_000);
     expect(await stored('pm25')).toEqual([
       [ts, 1],
       [ts + 3000, 4],
@@ -153,9 +129,9 @@ describe('payload forms over MQTT', () => {
       { n: 'pm25', t: 60, v: 30.1 },
     ];
     await device.publishAsync(topic, JSON.stringify(pack), { qos: 1 });
-    await waitFor(() => errors.length === 1, 'the unit answer');
+    await waitFor(() => errors.length === 1, 'the unit answer', 10_000);
     expect(errors[0]).toMatchObject({ reason: 'unit-mismatch', index: 2, metric: 'relativeHumidity' });
-    await waitFor(() => broker.stats().storage.written === 2, 'two readings stored');
+    await waitFor(() => broker.stats().storage.written === 2, 'two readings stored', 10_000);
     expect(await stored('pm25')).toEqual([
       [bt * 1000, 31.2],
       [(bt + 60) * 1000, 30.1],
@@ -167,7 +143,7 @@ describe('payload forms over MQTT', () => {
   it('refuses a message with a duplicate key whole, storing nothing', async () => {
     const ts = Date.now() - 60_000;
     await device.publishAsync(topic, `{"ts":${ts},"metrics":{"pm25":1,"pm10":2,"pm25":999}}`, { qos: 1 });
-    await waitFor(() => errors.length === 1, 'the error answer');
+    await waitFor(() => errors.length === 1, 'the error answer', 10_000);
     expect(errors[0]).toMatchObject({
       reason: 'duplicate-key',
       detail: 'metrics: key "pm25" appears more than once',

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import pino from 'pino';
@@ -10,10 +9,8 @@ import {
   type RejectionReason,
   deviceTopic,
 } from '@ioc/contracts';
-import { DeviceRegistry, loadSeeds } from '@ioc/registry';
-import { createLogger } from '@ioc/runtime';
 import { TempDirs } from '@ioc/testing';
-import { EmbeddedTimeSeriesStore } from '@ioc/timeseries';
+import type { EmbeddedTimeSeriesStore } from '@ioc/timeseries';
 import {
   PACKET_TYPE,
   type RawPacket,
@@ -23,25 +20,21 @@ import {
   pubrelFrame,
   remainingLength,
 } from '../test-support/raw-mqtt';
+import {
+  startTestBroker,
+  TEST_INTERNAL_SECRET as SECRET,
+  testRegistry as registry,
+  waitFor,
+} from '../test-support/test-broker';
 import { type IngestBroker, type IngestBrokerOptions, startIngestBroker } from './ingest-broker';
 import { ERROR_ANSWER_BURST } from './rejection-reporter';
 
-const SECRET = 'unit-test-internal-secret';
-const registry = new DeviceRegistry(loadSeeds());
 const station = registry.listDevices({ type: 'air-quality-station' })[0] as Device;
 const otherStation = registry.listDevices({ type: 'air-quality-station' })[1] as Device;
 const cabinet = registry.listDevices({ type: 'lighting-cabinet' })[0] as Device;
 const telemetry = deviceTopic('env', station.id, 'telemetry');
 const cabinetCommand = deviceTopic('lighting', cabinet.id, 'command');
 const validReading = (ts: number, pm25 = 1): string => JSON.stringify({ ts, metrics: { pm25, pm10: 2 } });
-
-const waitFor = async (condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe('broker: nothing refused is ever delivered', () => {
   const dirs = new TempDirs('broker-security-');
@@ -53,29 +46,7 @@ describe('broker: nothing refused is ever delivered', () => {
   const raws: RawMqttConnection[] = [];
 
   const start = async (overrides: Partial<IngestBrokerOptions> = {}): Promise<void> => {
-    const dataDir = await dirs.make();
-    store = new EmbeddedTimeSeriesStore({ dataDir });
-    await store.init();
-    lastOptions = {
-      host: '127.0.0.1',
-      port: 0,
-      directory: registry,
-      store,
-      spoolDir: join(dataDir, 'spool'),
-      spoolMaxBytes: 1 << 20,
-      spoolFullWaitMs: 0,
-      writeBatchSize: 100,
-      writeBatchDelayMs: 5,
-      internalSecret: SECRET,
-      maxPayloadBytes: 4096,
-      maxPacketBytes: 8192,
-      maxFutureSkewMs: 60_000,
-      statsIntervalMs: 60_000,
-      logger: createLogger('test', { level: 'silent' }),
-      ...overrides,
-    };
-    broker = await startIngestBroker(lastOptions);
-    url = `mqtt://127.0.0.1:${broker.port}`;
+    ({ broker, store, url, options: lastOptions } = await startTestBroker(await dirs.make(), overrides));
   };
   const client = async (options: IClientOptions = {}): Promise<MqttClient> => {
     const c = await connectAsync(url, { reconnectPeriod: 0, ...options });

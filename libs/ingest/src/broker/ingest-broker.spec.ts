@@ -3,23 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { type Device, INTERNAL_READINGS_TOPIC, type Reading, deviceTopic } from '@ioc/contracts';
-import { DeviceRegistry, loadSeeds } from '@ioc/registry';
-import { createLogger } from '@ioc/runtime';
-import { EmbeddedTimeSeriesStore } from '@ioc/timeseries';
-import { type IngestBroker, startIngestBroker } from './ingest-broker';
+import type { EmbeddedTimeSeriesStore } from '@ioc/timeseries';
 import { INTERNAL_USERNAME } from '@ioc/contracts';
+import {
+  startTestBroker,
+  TEST_INTERNAL_SECRET as SECRET,
+  testRegistry as registry,
+  waitFor,
+} from '../test-support/test-broker';
+import type { IngestBroker } from './ingest-broker';
 
-const SECRET = 'unit-test-internal-secret';
-const registry = new DeviceRegistry(loadSeeds());
 const station = registry.listDevices({ type: 'air-quality-station' })[0] as Device;
-
-const waitFor = async (condition: () => boolean, what: string): Promise<void> => {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 describe('ingest broker over TCP', () => {
   let broker: IngestBroker;
@@ -37,31 +31,13 @@ describe('ingest broker over TCP', () => {
 
   beforeEach(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'ingest-broker-'));
-    store = new EmbeddedTimeSeriesStore({ dataDir });
-    await store.init();
-    broker = await startIngestBroker({
-      host: '127.0.0.1',
-      port: 0,
-      directory: registry,
-      store,
-      spoolDir: join(dataDir, 'spool'),
-      spoolMaxBytes: 1 << 20,
-      spoolFullWaitMs: 0,
-      writeBatchSize: 100,
-      writeBatchDelayMs: 5,
-      internalSecret: SECRET,
-      maxPayloadBytes: 4096,
-      maxFutureSkewMs: 60_000,
-      statsIntervalMs: 60_000,
-      logger: createLogger('test', { level: 'silent' }),
-    });
-    url = `mqtt://127.0.0.1:${broker.port}`;
+    ({ broker, store, url } = await startTestBroker(dataDir));
   });
 
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
-    await broker.close();
-    await store.close();
+    await broker?.close();
+    await store?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
