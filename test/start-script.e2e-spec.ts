@@ -1,0 +1,127 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { selectDevices } from '@ioc/devices-sim';
+import { loadSeeds } from '@ioc/registry';
+import { eventually, freePort, TempDirs } from '@ioc/testing';
+import { EmbeddedTimeSeriesStore } from '@ioc/timeseries';
+import { getJson } from './support/clients';
+
+jest.setTimeout(120_000);
+
+const ROOT = resolve(__dirname, '..');
+
+interface Launched {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+  httpUrl: string;
+}
+
+/** `npm start`'s launcher (scripts/start.js) on free ports and a temporary data directory. */
+async function launch(dataDir: string, env: Record<string, string>): Promise<Launched> {
+  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, ['scripts/start.js'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      IOC_DATA_DIR: dataDir,
+      IOC_MQTT_HOST: '127.0.0.1',
+      IOC_MQTT_PORT: String(mqttPort),
+      IOC_HTTP_HOST: '127.0.0.1',
+      IOC_HTTP_PORT: String(httpPort),
+      IOC_STORAGE: 'embedded',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  await eventually(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`launcher exited early:\n${output}`);
+      return output.includes('IOC platform running') ? true : undefined;
+    },
+    60_000,
+    'the start banner',
+  );
+  return { child, output: () => output, exited, httpUrl: `http://127.0.0.1:${httpPort}` };
+}
+
+describe('npm start (scripts/start.js)', () => {
+  const dirs = new TempDirs('ioc-start-');
+  afterAll(() => dirs.removeAll());
+
+  it('starts without the simulator when IOC_SIM_DEVICES=0, says so, and stops on Ctrl-C with exit 0', async () => {
+    const platform = await launch(await dirs.make(), { IOC_SIM_DEVICES: '0' });
+    try {
+      expect(platform.output()).toMatch(/Simulator +off \(IOC_SIM_DEVICES=0\)/);
+      expect(platform.output()).toMatch(/embedded defaults/);
+      expect(platform.output()).toMatch(/Data +embedded SQLite in /);
+      expect((await getJson(`${platform.httpUrl}/health`)).status).toBe(200);
+    } finally {
+      platform.child.kill('SIGINT');
+    }
+    await expect(platform.exited).resolves.toBe(0);
+  });
+
+  it('names the InfluxDB store in its banner when that is the store (and starts while it is down)', async () => {
+    const influxUrl = `http://127.0.0.1:${await freePort()}`; // nothing listens: the store is down
+    const platform = await launch(await dirs.make(), {
+      IOC_SIM_DEVICES: '0',
+      IOC_STORAGE: 'influxdb',
+      IOC_INFLUX_URL: influxUrl,
+      IOC_INFLUX_DB: 'ioc_banner',
+    });
+    try {
+      const banner = platform.output().slice(platform.output().indexOf('IOC platform running'));
+      expect(banner).toMatch(/\(InfluxDB store; /);
+      expect(banner).toContain(`Data              InfluxDB ${influxUrl} (database ioc_banner)`);
+      expect(banner).not.toMatch(/embedded/);
+    } finally {
+      platform.child.kill('SIGINT');
+    }
+    await expect(platform.exited).resolves.toBe(0);
+  });
+
+  it('on Ctrl-C stops the simulator first, so its devices go offline and are stored, then the API, then the broker', async () => {
+    const dataDir = await dirs.make();
+    const platform = await launch(dataDir, { IOC_SIM_DEVICES: '6', IOC_SIM_RATE: '12' });
+    // Readings flow before the stop.
+    await eventually(
+      async () => {
+        const stats = (await getJson(`${platform.httpUrl}/api/v1/ingest/stats`)).body;
+        return Number(stats['acceptedTotal']) > 12 ? true : undefined;
+      },
+      30_000,
+      'readings accepted',
+    );
+    platform.child.kill('SIGINT');
+    await expect(platform.exited).resolves.toBe(0);
+
+    const out = platform.output();
+    const order = ['[sim] stopping', '[api] stopping', '[broker] stopping'].map((line) => out.indexOf(line));
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+
+    // The simulator's devices said goodbye while the broker still ran, and the broker flushed
+    // those statuses to the store before it exited.
+    const store = new EmbeddedTimeSeriesStore({ dataDir });
+    await store.init();
+    try {
+      const simulated = selectDevices(loadSeeds().devices, 6);
+      for (const device of simulated) {
+        expect({
+          device: device.id,
+          online: (await store.latest(device.id, ['online']))['online']?.value,
+        }).toEqual({
+          device: device.id,
+          online: false,
+        });
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});
