@@ -59,7 +59,12 @@ describe('npm start (scripts/start.js)', () => {
       expect(platform.output()).toMatch(/Simulator +off \(IOC_SIM_DEVICES=0\)/);
       expect(platform.output()).toMatch(/embedded defaults/);
       expect(platform.output()).toMatch(/Data +embedded SQLite in /);
-      expect((await getJson(`${platform.httpUrl}/health`)).status).toBe(200);
+      // The API's bus link comes up just after it listens: /health says 200 once both answer.
+      await eventually(
+        async () => ((await getJson(`${platform.httpUrl}/health`)).status === 200 ? true : undefined),
+        15_000,
+        '/health 200',
+      );
     } finally {
       platform.child.kill('SIGINT');
     }
