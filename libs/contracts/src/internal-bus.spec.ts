@@ -72,6 +72,7 @@ describe('internal bus schemas', () => {
         oversizedPacketsClosed: 0,
         qos2DuplicatesSuppressed: 0,
         errorAnswersSuppressed: 0,
+        rejectionNoticesSuppressed: 0,
         forwardsBlocked: 0,
       },
       healthConditions: [],

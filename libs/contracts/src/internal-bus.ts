@@ -101,7 +101,7 @@ export const ingestStatsSchema = z.object({
   /**
    * What the broker refused or suppressed outside message validation (`BrokerGuardCounts` in
    * libs/ingest/src/ingest-stats.ts): reserved or empty client ids refused, client-id takeovers,
-   * connections closed for an oversized packet, QoS 2 duplicates and error answers suppressed,
+   * connections closed for an oversized packet, QoS 2 duplicates, error answers and rejection notices suppressed,
    * deliveries blocked.
    */
   broker: z.object({
@@ -111,6 +111,7 @@ export const ingestStatsSchema = z.object({
     oversizedPacketsClosed: count,
     qos2DuplicatesSuppressed: count,
     errorAnswersSuppressed: count,
+    rejectionNoticesSuppressed: count,
     forwardsBlocked: count,
   }),
   /** Sessions the broker keeps for clients that are not connected (clean=false), and their subscriptions. */

@@ -276,3 +276,37 @@ describe('SenML packs (RFC 8428)', () => {
     ).toMatchObject({ ok: false, detail: '(payload): SenML packs are accepted on telemetry only' });
   });
 });
+
+describe('hostile text', () => {
+  it('refuses a payload that starts with a UTF-8 byte-order mark as malformed JSON', () => {
+    const body = JSON.stringify({ ts: NOW - 1000, metrics: { pm25: 5 } });
+    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(body)]);
+    expect(parsePayload('air-quality-station', 'telemetry', withBom, { now: NOW })).toMatchObject({
+      ok: false,
+      reason: 'malformed-json',
+    });
+    expect(parsePayload('air-quality-station', 'telemetry', `\ufeff${body}`, { now: NOW })).toMatchObject({
+      ok: false,
+      reason: 'malformed-json',
+    });
+    expect(parsePayload('air-quality-station', 'telemetry', body, { now: NOW }).ok).toBe(true);
+  });
+
+  it('escapes control and bidirectional characters of a made-up metric name, in detail and metric', () => {
+    const name = 'x\u0000\n\u001b[2J\u202e"\\y';
+    const result = parsePayload(
+      'air-quality-station',
+      'telemetry',
+      JSON.stringify({ ts: NOW - 1000, metrics: { [name]: 1, pm10: 3 } }),
+      { now: NOW },
+    );
+    expect(result.ok).toBe(true);
+    const [part] = result.rejections;
+    // eslint-disable-next-line no-control-regex
+    const unsafe = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+    expect(part?.metric).toBeDefined();
+    expect(part?.metric).not.toMatch(unsafe);
+    expect(part?.detail).not.toMatch(unsafe);
+    expect(part?.metric).toContain('\\u202e');
+  });
+});

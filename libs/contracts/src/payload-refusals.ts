@@ -72,15 +72,22 @@ const TS_FORMAT =
 /** Unknown keys named in a detail; the rest are counted. Each is cut to 40 characters. */
 export const MAX_LISTED_KEYS = 5;
 
-/** Device-supplied text inside a detail: quoted, escaped (quotes, control characters), cut short. */
+/**
+ * Device-supplied text inside a detail: quoted, escaped (quotes, control and bidirectional
+ * characters), cut short.
+ */
 export function quote(value: string, max = 40): string {
-  return JSON.stringify(value.length > max ? `${value.slice(0, max)}…` : value);
+  return printable(JSON.stringify(value.length > max ? `${value.slice(0, max)}…` : value));
 }
 
+/**
+ * C0 and C1 control characters, and the Unicode bidirectional controls (U+200E, U+200F,
+ * U+202A–U+202E, U+2066–U+2069) that reorder how text around them is shown (CVE-2021-42574).
+ */
 // eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
-/** Control characters escaped, so a detail is safe in logs and terminals. */
+/** Control and bidirectional characters escaped, so a text is safe in logs, terminals and pages. */
 export function printable(value: string): string {
   return value.replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -251,7 +251,8 @@ function judgeReading(
             reason: 'schema-violation',
             detail: `${join(prefix, 'metrics')}: unknown field(s) ${listed.join(', ')}${more}`,
           }),
-          metric: (unknown[0] as string).slice(0, 40),
+          // A name the device made up: escaped like the detail, so it is safe wherever it is shown.
+          metric: printable((unknown[0] as string).slice(0, 40)),
         });
       }
       for (const key of keys) {
@@ -279,8 +280,12 @@ function judgeReading(
   rejections.push(...parts);
 }
 
-/** Not fatal: malformed UTF-8 becomes U+FFFD (as Buffer#toString did), then JSON decides. */
-const UTF8 = new TextDecoder('utf-8');
+/**
+ * Not fatal: malformed UTF-8 becomes U+FFFD (as Buffer#toString did), then JSON decides. A
+ * byte-order mark is kept in the text (`ignoreBOM`), so JSON.parse refuses it as the contracts
+ * say ("UTF-8 JSON, no byte-order mark"); TextDecoder would otherwise strip it silently.
+ */
+const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /**
  * The payload's text. TextDecoder exists in browsers and Node alike and decodes a Buffer in place;

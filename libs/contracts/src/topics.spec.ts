@@ -3,6 +3,7 @@ import {
   DEVICE_CHANNELS,
   DEVICE_ID_PATTERN,
   deviceTopic,
+  isReservedClientId,
   INTERNAL_READINGS_TOPIC,
   INTERNAL_REJECTIONS_TOPIC,
   isDeviceId,
@@ -259,4 +260,13 @@ describe('internal topics', () => {
       expect(topic).not.toMatch(/[+#]/);
     },
   );
+});
+
+describe('reserved client ids', () => {
+  it.each(['ioc-api-1', 'IOC-api-1', 'Ioc-sim', 'ioc-'])('reserves %s for platform services', (id) => {
+    expect(isReservedClientId(id)).toBe(true);
+  });
+  it.each(['aq-tn-001', 'sim-ab12-1', 'io-c', 'iocapi', ''])('leaves %s to devices', (id) => {
+    expect(isReservedClientId(id)).toBe(false);
+  });
 });

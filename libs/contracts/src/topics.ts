@@ -38,7 +38,8 @@ export const RESERVED_CLIENT_ID_PREFIX = 'ioc-';
 
 /** True for client ids only platform services may use (see RESERVED_CLIENT_ID_PREFIX). */
 export function isReservedClientId(clientId: string): boolean {
-  return clientId.startsWith(RESERVED_CLIENT_ID_PREFIX);
+  // Case-insensitive: `IOC-api-1` must not pass for a name no operator could tell apart.
+  return clientId.slice(0, RESERVED_CLIENT_ID_PREFIX.length).toLowerCase() === RESERVED_CLIENT_ID_PREFIX;
 }
 
 export function deviceTopic(

@@ -42,8 +42,10 @@ export interface IngestStatsSnapshot extends IngestStatsMessage {
  *   remaining length above IOC_MQTT_MAX_PACKET_BYTES, before its body was read.
  * - `qos2DuplicatesSuppressed`: repeated QoS 2 PUBLISHes (DUP=1, same packet id, before PUBREL)
  *   that were acknowledged but not processed again [MQTT-4.3.3-2].
- * - `errorAnswersSuppressed`: `…/error` answers not sent because the device exceeded its answer
- *   budget (the rejection itself is still counted under `rejected`).
+ * - `errorAnswersSuppressed`: `…/error` answers not sent because the device or the publishing
+ *   client exceeded its answer budget (the rejection itself is still counted under `rejected`).
+ * - `rejectionNoticesSuppressed`: rejections not relayed to operators on the internal rejections
+ *   topic, for the same budgets (still counted under `rejected`).
  * - `forwardsBlocked`: deliveries authorizeForward refused (a message on a topic its recipient
  *   may not read); 0 unless something tried to route around the rules.
  */
@@ -54,6 +56,7 @@ export interface BrokerGuardCounts {
   oversizedPacketsClosed: number;
   qos2DuplicatesSuppressed: number;
   errorAnswersSuppressed: number;
+  rejectionNoticesSuppressed: number;
   forwardsBlocked: number;
 }
 
@@ -75,6 +78,7 @@ export class IngestStats {
     oversizedPacketsClosed: 0,
     qos2DuplicatesSuppressed: 0,
     errorAnswersSuppressed: 0,
+    rejectionNoticesSuppressed: 0,
     forwardsBlocked: 0,
   };
 

@@ -60,6 +60,61 @@ const DAY = 24 * HOUR;
 /** InfluxDB's rendering of a whole number of hours, as SHOW RETENTION POLICIES prints it. */
 const hours = (ms: number) => (ms === Number.POSITIVE_INFINITY ? '0s' : `${ms / HOUR}h0m0s`);
 
+/**
+ * An HTTP proxy in front of influxd that holds every `/write` for `writeDelayMs` before passing it
+ * on (a server slow to take writes, as under load) and passes everything else at once.
+ * `writeArrived` resolves when the first write reaches it, i.e. is in flight.
+ */
+async function slowWritesProxy(
+  target: string,
+  writeDelayMs: number,
+): Promise<{ url: string; writeArrived: Promise<void>; close(): Promise<void> }> {
+  let arrived: () => void = () => undefined;
+  const writeArrived = new Promise<void>((resolve) => (arrived = resolve));
+  const proxy = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const isWrite = request.url?.startsWith('/write') ?? false;
+      if (isWrite) arrived();
+      setTimeout(
+        () => {
+          const headers: Record<string, string> = {};
+          for (const name of ['content-type', 'accept', 'authorization']) {
+            const value = request.headers[name];
+            if (typeof value === 'string') headers[name] = value;
+          }
+          fetch(`${target}${request.url ?? '/'}`, {
+            method: request.method ?? 'GET',
+            headers,
+            ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
+          })
+            .then(async (answer) => {
+              const body = Buffer.from(await answer.arrayBuffer());
+              response.writeHead(answer.status, {
+                'content-type': answer.headers.get('content-type') ?? 'text/plain',
+              });
+              response.end(body);
+            })
+            .catch(() => response.destroy());
+        },
+        isWrite ? writeDelayMs : 0,
+      );
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    writeArrived,
+    close: () =>
+      new Promise<void>((resolve) => {
+        proxy.closeAllConnections();
+        proxy.close(() => resolve());
+      }),
+  };
+}
+
 describeWithInfluxd('InfluxTimeSeriesStore against a real influxd', () => {
   let influxd: InfluxdHandle | undefined;
   let databases = 0;
@@ -319,6 +374,46 @@ describeWithInfluxd('InfluxTimeSeriesStore against a real influxd', () => {
         ...expected,
         resolution: '1m',
       });
+    });
+
+    it('rolls up no hour before the writes that put it in the backlog have landed', async () => {
+      // InfluxDB slow to take writes (as under load): the late hour is in the backlog while its
+      // points are still on their way. A rollup computed then would be empty, and its "rolled"
+      // marker would send every reader to it.
+      const proxy = await slowWritesProxy(server().url, 300);
+      try {
+        const store = newStore({ url: proxy.url, maintenanceIntervalMs: 0 });
+        await store.init();
+        const hour = Math.floor(Date.now() / HOUR) * HOUR - 2 * DAY;
+        const written = store.write([
+          reading('in-flight', hour + 10 * MINUTE, { laeq: 30 }),
+          reading('in-flight', hour + 40 * MINUTE, { laeq: 60 }),
+        ]);
+        await proxy.writeArrived;
+        await store.compact();
+        await written;
+        const query = {
+          deviceIds: ['in-flight'],
+          metric: 'laeq',
+          from: hour,
+          to: hour + HOUR,
+          everyMs: HOUR,
+          fn: 'mean' as const,
+        };
+        await expect(store.series({ ...query, resolution: '1h' })).resolves.toEqual({
+          resolution: '1h',
+          points: [{ ts: hour, value: 45, count: 2 }],
+        });
+        await expect(store.series({ ...query, everyMs: 30 * MINUTE, resolution: '1m' })).resolves.toEqual({
+          resolution: '1m',
+          points: [
+            { ts: hour, value: 30, count: 1 },
+            { ts: hour + 30 * MINUTE, value: 60, count: 1 },
+          ],
+        });
+      } finally {
+        await proxy.close();
+      }
     });
 
     it('accepts a batch with points older than the raw retention, keeping the others', async () => {

@@ -182,6 +182,8 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private readonly rawRetentionPolicy: string | undefined;
   private readonly now: () => number;
   private readonly backlog = new RollupBacklog();
+  /** Point writes sent and not yet answered (see maintain(): a rollup waits for them). */
+  private readonly writesInFlight = new Set<Promise<unknown>>();
   private readonly maintenance: PeriodicTask<MaintenanceReason>;
   /**
    * Whether /query answers are asked for in MessagePack: from InfluxDB 1.x (the server
@@ -291,15 +293,19 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       lines.push(...backlogLines('written', now, lateHours));
     }
     const params = { ...this.databaseParams(), precision: 'ms' };
+    // 204 once InfluxDB has the points in its WAL (fsynced with the shipped wal-fsync-delay = 0s).
+    const sent = this.request('POST', '/write', params, lines.join('\n'), {
+      'content-type': 'text/plain; charset=utf-8',
+    });
+    this.writesInFlight.add(sent);
     try {
-      // 204 once InfluxDB has the points in its WAL (fsynced with the shipped wal-fsync-delay = 0s).
-      await this.request('POST', '/write', params, lines.join('\n'), {
-        'content-type': 'text/plain; charset=utf-8',
-      });
+      await sent;
     } catch (err) {
       // Points older than the raw retention are dropped and the rest written; the embedded store
       // likewise deletes such points at its next retention pass. Not a failure to retry.
       if (!(err instanceof InfluxDbError && isBeyondRetention(err.influxMessage))) throw err;
+    } finally {
+      this.writesInFlight.delete(sent);
     }
   }
 
@@ -509,8 +515,16 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
   private async maintain(reason: MaintenanceReason): Promise<void> {
     if (this.rollups !== 'managed') return;
     const now = this.now();
+    // The `rolled` stamp of every hour taken now. Taken before the hours, so any write sent after
+    // them is stamped `written` no earlier and leaves its hour pending (written >= rolled).
+    const startedAt = now;
     const hours = this.backlog.take(reason === 'compact', now);
     if (hours.length === 0) return;
+    // The writes that put these hours in the backlog may still be on their way to InfluxDB (the
+    // hour is recorded before the request leaves): a rollup computed before their points land
+    // would miss them, and its `rolled` marker would then send every reader to the incomplete
+    // rollup. Found under load: history answered from 1-minute rollups that held one point of 96.
+    await Promise.allSettled([...this.writesInFlight]);
     // An hour is recomputed only while everything it is computed from is still kept: a rollup
     // recomputed from what retention left would replace a complete one with a partial one.
     const { rawMs, oneMinuteMs, oneHourMs } = this.retention;
@@ -520,7 +534,6 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     const database = this.options.database;
     const ranges = hourRanges(hours, HOURS_PER_ROLLUP_STATEMENT);
     for (const [i, range] of ranges.entries()) {
-      const startedAt = this.now();
       try {
         if (range.to > firstKept) {
           const kept = { from: Math.max(range.from, firstKept), to: range.to };

@@ -1,25 +1,35 @@
 import type { AedesOptions } from 'aedes';
 import { isDeviceId, isDomain, TOPIC_ROOT } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
+import type { DeviceDirectory } from '../device-directory';
 import type { InternalClients } from './internal-clients';
 
 const DEVICE_READABLE_CHANNELS = new Set(['command', 'error']);
 
 /**
- * Devices may subscribe only to a device's own `command` and `error` topics, spelled out
- * without wildcards; anything else is negated (SUBACK 0x80, [MQTT-3.9.3-2]) rather than
- * disconnecting the client. So no device can read another's data or the internal topics.
+ * Devices may subscribe only to a registered device's own `command` and `error` topics, spelled
+ * out without wildcards and in the device's own domain; anything else is negated (SUBACK 0x80,
+ * [MQTT-3.9.3-2]) rather than disconnecting the client. So no device can read another's data or
+ * the internal topics, nor wait on topics of ids that do not exist.
  */
 export function createAuthorizeSubscribe(
   internal: InternalClients,
+  directory: DeviceDirectory,
   logger: Logger,
 ): NonNullable<AedesOptions['authorizeSubscribe']> {
   return (client, subscription, done) => {
-    if (internal.isInternal(client) || deviceReadableChannel(subscription.topic) !== undefined)
+    if (internal.isInternal(client) || isRegisteredDeviceTopic(subscription.topic, directory))
       return done(null, subscription);
     logger.warn({ clientId: client.id, topic: subscription.topic.slice(0, 200) }, 'subscription refused');
     done(null, null);
   };
+}
+
+/** A device-readable topic (deviceReadableChannel) of a registered device, in its own domain. */
+function isRegisteredDeviceTopic(topic: string, directory: DeviceDirectory): boolean {
+  if (deviceReadableChannel(topic) === undefined) return false;
+  const [, , domain, deviceId] = topic.split('/');
+  return directory.getDevice(deviceId ?? '')?.domain === domain;
 }
 
 /**

@@ -4,6 +4,7 @@ import pino from 'pino';
 import {
   type Device,
   INTERNAL_READINGS_TOPIC,
+  INTERNAL_REJECTIONS_TOPIC,
   INTERNAL_USERNAME,
   type Reading,
   type RejectionReason,
@@ -27,7 +28,7 @@ import {
   waitFor,
 } from '../test-support/test-broker';
 import { type IngestBroker, type IngestBrokerOptions, startIngestBroker } from './ingest-broker';
-import { ERROR_ANSWER_BURST } from './rejection-reporter';
+import { CLIENT_NOTICE_BURST, ERROR_ANSWER_BURST } from './rejection-reporter';
 
 const station = registry.listDevices({ type: 'air-quality-station' })[0] as Device;
 const otherStation = registry.listDevices({ type: 'air-quality-station' })[1] as Device;
@@ -390,6 +391,26 @@ describe('broker: nothing refused is ever delivered', () => {
     });
   });
 
+  describe('subscriptions', () => {
+    beforeEach(() => start());
+
+    it("refuse a device's error or command topic in another domain, or of an id the registry does not know", async () => {
+      const device = await client();
+      // mqtt.js rejects a subscription the broker negated (SUBACK 0x80).
+      const grant = (topic: string): Promise<number> =>
+        device.subscribeAsync(topic, { qos: 1 }).then(
+          (granted) => granted[0]?.qos ?? -1,
+          () => 0x80,
+        );
+      expect(await grant(deviceTopic('env', station.id, 'error'))).toBe(1);
+      expect(await grant(deviceTopic('env', station.id, 'command'))).toBe(1);
+      expect(await grant(deviceTopic('traffic', station.id, 'error'))).toBe(0x80);
+      expect(await grant(deviceTopic('env', 'zz-999', 'error'))).toBe(0x80);
+      expect(await grant(deviceTopic('lighting', 'zz-999', 'command'))).toBe(0x80);
+      expect(device.connected).toBe(true);
+    });
+  });
+
   describe('packet size', () => {
     beforeEach(() => start());
 
@@ -451,6 +472,47 @@ describe('broker: nothing refused is ever delivered', () => {
       // The budget is per device: another device still gets its answer.
       await other.publishAsync(deviceTopic('env', otherStation.id, 'telemetry'), 'garbage', { qos: 1 });
       await waitFor(() => otherAnswers.length === 1, "the other device's answer");
+    });
+
+    it('relay one message refused in many parts to operators a few times, and count every part', async () => {
+      const operators = await internalClient();
+      const notices = recorder(operators);
+      await operators.subscribeAsync(INTERNAL_REJECTIONS_TOPIC, { qos: 0 });
+      const device = await client();
+      const ts = Math.floor((Date.now() - 60_000) / 1000);
+      // A SenML pack of 200 records of one metric at one time: 199 of them are duplicates.
+      const pack = [{ bt: ts, n: 'pm25', v: 1 }, ...Array.from({ length: 199 }, () => ({ n: 'pm25', v: 2 }))];
+      await device.publishAsync(telemetry, JSON.stringify(pack), { qos: 1 });
+      await waitFor(() => broker.stats().rejected['duplicate-key'] === 199, 'every refused part counted');
+      await waitFor(
+        () => notices.length + broker.stats().broker.rejectionNoticesSuppressed === 199,
+        'every part relayed or counted as suppressed',
+      );
+      expect(notices.length).toBeLessThanOrEqual(2 * ERROR_ANSWER_BURST); // a window boundary may fall between
+      expect(broker.stats().broker.rejectionNoticesSuppressed).toBeGreaterThanOrEqual(
+        199 - 2 * ERROR_ANSWER_BURST,
+      );
+    });
+
+    it('are throttled per publishing client too: one client naming many device ids gets a few answers', async () => {
+      const watcher = await internalClient();
+      const answers = recorder(watcher);
+      await watcher.subscribeAsync('ioc/v1/env/+/error', { qos: 0 });
+      const device = await client();
+      const sent = 100;
+      await Promise.all(
+        Array.from({ length: sent }, (_, i) =>
+          device.publishAsync(`ioc/v1/env/made-up-${i}/telemetry`, validReading(Date.now() - 1000), {
+            qos: 1,
+          }),
+        ),
+      );
+      await waitFor(
+        () => answers.length + broker.stats().broker.errorAnswersSuppressed === sent,
+        'every rejection answered or counted as suppressed',
+      );
+      expect(broker.stats().rejected['unknown-device']).toBe(sent);
+      expect(answers.length).toBeLessThanOrEqual(2 * CLIENT_NOTICE_BURST);
     });
   });
 

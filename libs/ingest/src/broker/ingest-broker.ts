@@ -108,7 +108,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
 
   const broker = await Aedes.createBroker({
     ...createConnectHooks({ internal, broker: () => ref.aedes, stats, logger }),
-    authorizeSubscribe: createAuthorizeSubscribe(internal, logger),
+    authorizeSubscribe: createAuthorizeSubscribe(internal, options.directory, logger),
     authorizeForward: createAuthorizeForward({ internal, broker: () => ref.aedes, stats, logger }),
     authorizePublish: createAuthorizePublish({
       pipeline,

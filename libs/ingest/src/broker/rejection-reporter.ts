@@ -23,18 +23,53 @@ const LOG_WINDOW_MS = 10_000;
  */
 export const ERROR_ANSWER_BURST = 5;
 export const ERROR_ANSWER_WINDOW_MS = 1_000;
+/**
+ * Notices (answers, and relays on the internal rejections topic) per publishing client per
+ * window, over all the device ids it names: one connection publishing to 2,000 made-up ids, or one
+ * message refused in 499 parts, must not become 2,000 answers or 499 notices to every operator.
+ * Like ERROR_ANSWER_BURST, a choice: room for a gateway's few devices, not for a flood.
+ */
+export const CLIENT_NOTICE_BURST = 20;
+
+/** Takes from per-key budgets that refill every window; keys are forgotten at each refill. */
+class WindowBudget {
+  private windowStart = 0;
+  private readonly used = new Map<string, number>();
+
+  constructor(
+    private readonly burst: number,
+    private readonly windowMs: number,
+  ) {}
+
+  /** Whether `key` still had budget in this window (and takes one from it if so). */
+  take(key: string, now: number): boolean {
+    if (now - this.windowStart >= this.windowMs) {
+      this.windowStart = now;
+      this.used.clear();
+    }
+    const used = this.used.get(key) ?? 0;
+    if (used >= this.burst) return false;
+    this.used.set(key, used + 1);
+    return true;
+  }
+}
 
 /**
- * A rejection is counted by reason, logged with the device id (at most LOG_BURST lines per device
- * per 10 s), answered on the device's `.../error` topic (at most ERROR_ANSWER_BURST per device
- * per second) and relayed on the internal rejections topic for operators (always).
+ * A rejection is counted by reason (every one, always), logged with the device id (at most
+ * LOG_BURST lines per device per 10 s), answered on the device's `.../error` topic and relayed on
+ * the internal rejections topic for operators — each of those at most ERROR_ANSWER_BURST per
+ * device and CLIENT_NOTICE_BURST per publishing client per second; what is not sent is counted
+ * (`broker.errorAnswersSuppressed`, `broker.rejectionNoticesSuppressed`).
  */
 export class RejectionReporter {
   private logWindowStart = 0;
   private readonly loggedPerDevice = new Map<string, number>();
-  private answerWindowStart = 0;
-  /** Answers sent per error topic in the current window; emptied each window, so bounded by traffic. */
-  private readonly answeredPerTopic = new Map<string, number>();
+  /** Answers per error topic, and per publishing client, in the current window. */
+  private readonly answersPerTopic = new WindowBudget(ERROR_ANSWER_BURST, ERROR_ANSWER_WINDOW_MS);
+  private readonly answersPerClient = new WindowBudget(CLIENT_NOTICE_BURST, ERROR_ANSWER_WINDOW_MS);
+  /** Internal relays per device (or client, when no device was named), and per client. */
+  private readonly relaysPerSource = new WindowBudget(ERROR_ANSWER_BURST, ERROR_ANSWER_WINDOW_MS);
+  private readonly relaysPerClient = new WindowBudget(CLIENT_NOTICE_BURST, ERROR_ANSWER_WINDOW_MS);
 
   constructor(
     private readonly broker: () => Aedes | undefined,
@@ -63,8 +98,14 @@ export class RejectionReporter {
       at: new Date().toISOString(),
     };
     const payload = Buffer.from(JSON.stringify(message));
+    const now = Date.now();
+    const clientKey = client?.id ?? '';
     const errorTopic = device ? deviceTopic(device.domain, device.deviceId, 'error') : undefined;
-    if (errorTopic && this.mayAnswer(errorTopic)) {
+    if (
+      errorTopic &&
+      this.answersPerTopic.take(errorTopic, now) &&
+      this.answersPerClient.take(clientKey, now)
+    ) {
       broker.publish(
         {
           cmd: 'publish',
@@ -80,6 +121,11 @@ export class RejectionReporter {
       if (errorTopic) this.stats.countGuard('errorAnswersSuppressed');
       answered?.();
     }
+    const source = device?.deviceId ?? `client:${clientKey}`;
+    if (!(this.relaysPerSource.take(source, now) && this.relaysPerClient.take(clientKey, now))) {
+      this.stats.countGuard('rejectionNoticesSuppressed');
+      return;
+    }
     broker.publish(
       {
         cmd: 'publish',
@@ -93,19 +139,6 @@ export class RejectionReporter {
       },
       () => undefined,
     );
-  }
-
-  /** Takes one answer from the topic's budget for this window; false once it is spent. */
-  private mayAnswer(errorTopic: string): boolean {
-    const now = Date.now();
-    if (now - this.answerWindowStart >= ERROR_ANSWER_WINDOW_MS) {
-      this.answerWindowStart = now;
-      this.answeredPerTopic.clear();
-    }
-    const sent = this.answeredPerTopic.get(errorTopic) ?? 0;
-    if (sent >= ERROR_ANSWER_BURST) return false;
-    this.answeredPerTopic.set(errorTopic, sent + 1);
-    return true;
   }
 
   private log(

@@ -30,7 +30,7 @@ export function renderPrometheus(
     metric(
       'ioc_ingest_rejected_total',
       'counter',
-      'Messages rejected, by reason',
+      'Messages, or parts of messages (a metric, a batch element, a SenML record), rejected, by reason',
       entries(stats.rejected, 'reason'),
     );
     metric('ioc_spool_records', 'gauge', 'Acknowledged readings waiting in the durable spool for the store', [
