@@ -221,6 +221,14 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
     });
   });
 
+  it('names the device of every CSV row of a series grouped by device, windows included', async () => {
+    const device = inside[0]!;
+    const response = await fetch(url(`devices=${device.id}&metrics=pm25&every=1d&fn=mean&format=csv`));
+    const [, ...rows] = (await response.text()).trim().split('\r\n');
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(row.split(',')[9]).toBe(device.id);
+  });
+
   it('refuses answers beyond the point limit with a 400 naming the parameter', async () => {
     const tooManyWindows = await getJson(url(`areas=${district}&metrics=pm25&every=1m`));
     expect(tooManyWindows).toMatchObject({ status: 400, body: { parameter: 'every' } });

@@ -70,6 +70,13 @@ describe('instantParam', () => {
     expect(instantParam.parse(String(MAX_TIMESTAMP_MS))).toBe(MAX_TIMESTAMP_MS);
   });
 
+  it('says how to write the "+" of an offset when a URL query turned it into a space', () => {
+    const parsed = instantParam.safeParse('2026-11-27T08:00:00 07:00');
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.message).toContain('%2B');
+    expect(instantParam.safeParse('2026-11-27 08:00').error?.issues[0]?.message).not.toContain('%2B');
+  });
+
   it.each([
     'yesterday',
     '2026-13-45T00:00:00Z',

@@ -65,10 +65,15 @@ export const instantParam = documented(
     .transform((value, ctx) => {
       if (EPOCH_MS_TEXT.test(value)) return Number(value);
       if (ISO_TIMESTAMP.safeParse(value).success) return Date.parse(value);
+      // `+07:00` pasted into a URL arrives as ` 07:00`: a query string reads `+` as a space.
+      const plusAsSpace =
+        / \d{2}:\d{2}$/.test(value) &&
+        ISO_TIMESTAMP.safeParse(value.replace(/ (?=\d{2}:\d{2}$)/, '+')).success;
       ctx.addIssue({
         code: 'custom',
-        message:
-          'expected ISO-8601 with seconds and a UTC offset (e.g. 2026-11-27T08:00:00+07:00) or epoch milliseconds',
+        message: plusAsSpace
+          ? 'the UTC offset lost its "+": in a URL query "+" means a space, so write it as %2B (e.g. 2026-11-27T08:00:00%2B07:00)'
+          : 'expected ISO-8601 with seconds and a UTC offset (e.g. 2026-11-27T08:00:00+07:00) or epoch milliseconds',
       });
       return z.NEVER;
     })

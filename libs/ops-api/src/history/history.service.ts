@@ -186,7 +186,8 @@ export class HistoryService {
           p.ts,
           p.value,
           p.count,
-          p.deviceId,
+          // A raw point names its device; a window of a series grouped by device is that device's.
+          p.deviceId ?? (s.group.by === 'device' ? s.group.key : undefined),
           eventOf(p),
         ]);
       }
