@@ -221,6 +221,18 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
     });
   });
 
+  it('refuses a device or metric named twice with a 400 naming the parameter', async () => {
+    const id = inside[0]!.id;
+    for (const [query, parameter] of [
+      [`devices=${id},${id}&metrics=pm25`, 'devices'],
+      [`devices=${id}&metrics=pm25,pm10,pm25`, 'metrics'],
+    ] as const) {
+      const { status, body } = await getJson(url(query));
+      expect({ status, parameter: body['parameter'] }).toEqual({ status: 400, parameter });
+      expect(String(body['message'])).toContain('named twice');
+    }
+  });
+
   it('names the device of every CSV row of a series grouped by device, windows included', async () => {
     const device = inside[0]!;
     const response = await fetch(url(`devices=${device.id}&metrics=pm25&every=1d&fn=mean&format=csv`));

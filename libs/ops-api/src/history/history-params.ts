@@ -31,7 +31,10 @@ export const MAX_LISTED_METRICS = 10;
 /** Most areas one history request may name. */
 export const MAX_LISTED_AREAS = 50;
 
-/** A comma-separated list, each item checked by `item`; empty items are ignored. */
+/**
+ * A comma-separated list, each item checked by `item`; empty items are ignored, an item named
+ * twice is refused (it would answer the same series twice).
+ */
 function listParam(item: z.ZodType<string, string>, max: number, description: string) {
   return z
     .string()
@@ -42,8 +45,26 @@ function listParam(item: z.ZodType<string, string>, max: number, description: st
         .map((v) => v.trim())
         .filter((v) => v.length > 0),
     )
-    .pipe(z.array(item).min(1).max(max))
-    .describe(`${description} (comma-separated, at most ${max})`);
+    .pipe(
+      z
+        .array(item)
+        .min(1)
+        .max(max)
+        .superRefine((items, ctx) => {
+          const seen = new Set<string>();
+          for (const value of items) {
+            if (seen.has(value)) {
+              ctx.addIssue({
+                code: 'custom',
+                message: `${JSON.stringify(value.slice(0, 64))} is named twice`,
+              });
+              return;
+            }
+            seen.add(value);
+          }
+        }),
+    )
+    .describe(`${description} (comma-separated, at most ${max}, each once)`);
 }
 
 const metricName = z.string().refine(isMetricName, { message: 'not a metric of the catalogue' });
