@@ -70,6 +70,7 @@ describe('internal bus schemas', () => {
         emptyClientIdRefused: 0,
         clientIdTakeovers: 0,
         oversizedPacketsClosed: 0,
+        stalledPacketsClosed: 0,
         qos2DuplicatesSuppressed: 0,
         errorAnswersSuppressed: 0,
         rejectionNoticesSuppressed: 0,

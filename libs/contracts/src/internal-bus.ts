@@ -109,6 +109,7 @@ export const ingestStatsSchema = z.object({
     emptyClientIdRefused: count,
     clientIdTakeovers: count,
     oversizedPacketsClosed: count,
+    stalledPacketsClosed: count,
     qos2DuplicatesSuppressed: count,
     errorAnswersSuppressed: count,
     rejectionNoticesSuppressed: count,

@@ -40,6 +40,8 @@ export interface IngestStatsSnapshot extends IngestStatsMessage {
  *   [MQTT-3.1.4-2] (each is logged with both parties).
  * - `oversizedPacketsClosed`: connections closed because a packet's fixed header announced a
  *   remaining length above IOC_MQTT_MAX_PACKET_BYTES, before its body was read.
+ * - `stalledPacketsClosed`: connections closed because a packet stayed half-received for 30 s
+ *   (DEFAULT_PACKET_BODY_TIMEOUT_MS).
  * - `qos2DuplicatesSuppressed`: repeated QoS 2 PUBLISHes (DUP=1, same packet id, before PUBREL)
  *   that were acknowledged but not processed again [MQTT-4.3.3-2].
  * - `errorAnswersSuppressed`: `…/error` answers not sent because the device or the publishing
@@ -54,6 +56,7 @@ export interface BrokerGuardCounts {
   emptyClientIdRefused: number;
   clientIdTakeovers: number;
   oversizedPacketsClosed: number;
+  stalledPacketsClosed: number;
   qos2DuplicatesSuppressed: number;
   errorAnswersSuppressed: number;
   rejectionNoticesSuppressed: number;
@@ -76,6 +79,7 @@ export class IngestStats {
     emptyClientIdRefused: 0,
     clientIdTakeovers: 0,
     oversizedPacketsClosed: 0,
+    stalledPacketsClosed: 0,
     qos2DuplicatesSuppressed: 0,
     errorAnswersSuppressed: 0,
     rejectionNoticesSuppressed: 0,

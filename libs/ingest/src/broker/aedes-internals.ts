@@ -19,7 +19,12 @@ export interface ClientInternals {
   will: PublishPacket | null;
   /** The client's mqtt-packet parser (lib/client.js `_parser`). */
   _parser: PacketParser;
-  conn: { remoteAddress?: string; remotePort?: number; destroy(error?: Error): void };
+  conn: {
+    remoteAddress?: string;
+    remotePort?: number;
+    destroy(error?: Error): void;
+    once(event: 'close', listener: () => void): unknown;
+  };
 }
 
 /** mqtt-packet 9's Parser as far as the packet size guard uses it. */
@@ -27,6 +32,10 @@ export interface PacketParser {
   /** The packet being parsed; `length` is its remaining length, -1 until decoded. */
   packet: { cmd?: string; length: number };
   error: Error | null;
+  /** Bytes received and not yet parsed into a packet (mqtt-packet's BufferList). */
+  _list: { length: number };
+  /** Parses a socket chunk: emits every complete packet in it and keeps the rest in `_list`. */
+  parse(buffer: Buffer): number;
   /** Decodes the remaining length (MQTT 3.1.1 §2.2.3); true once it is complete. */
   _parseLength(): boolean;
   _emitError(error: Error): void;

@@ -441,6 +441,42 @@ describe('broker: nothing refused is ever delivered', () => {
       expect(broker.stats().broker.oversizedPacketsClosed).toBe(0);
     });
 
+    describe('left half-sent', () => {
+      beforeEach(async () => {
+        await broker.close();
+        await store.close();
+        await start({ packetBodyTimeoutMs: 300 });
+      });
+
+      it('closes a connection whose packet stays unfinished, although keep-alive is off', async () => {
+        const conn = await raw();
+        expect(await conn.connect({ clientId: 'half-sent', clean: true })).toBe(0); // keepalive 0
+        // A PUBLISH announcing 1 000 bytes, of which 10 arrive.
+        conn.send(Buffer.concat([Buffer.from([0x32]), remainingLength(1000), Buffer.alloc(10, 0x61)]));
+        await conn.closed;
+        expect(broker.stats().broker.stalledPacketsClosed).toBe(1);
+      });
+
+      it('keeps a connection whose packet arrives in pieces within the time', async () => {
+        const conn = await raw();
+        expect(await conn.connect({ clientId: 'in-pieces', clean: true })).toBe(0);
+        const frame = publishFrame({
+          topic: telemetry,
+          payload: validReading(Date.now() - 1000),
+          qos: 1,
+          messageId: 9,
+        });
+        conn.send(frame.subarray(0, 20));
+        // Not waiting for an event: the pause between the pieces is the slow link under test.
+        const slowLinkMs = 100; // well within the 300 ms
+        await new Promise((r) => setTimeout(r, slowLinkMs));
+        conn.send(frame.subarray(20));
+        await conn.next((p) => p.type === PACKET_TYPE.PUBACK, 'PUBACK');
+        expect(conn.isOpen).toBe(true);
+        expect(broker.stats().broker.stalledPacketsClosed).toBe(0);
+      });
+    });
+
     it('refuses to start with a packet limit not above the payload limit', async () => {
       await expect(startIngestBroker({ ...lastOptions, maxPacketBytes: 4096 })).rejects.toThrow(
         /IOC_MQTT_MAX_PACKET_BYTES \(4096\) must be larger than IOC_MAX_PAYLOAD_BYTES \(4096\)/,

@@ -15,9 +15,15 @@ import { createAuthorizeForward } from './authorize-forward';
 import { createAuthorizePublish } from './authorize-publish';
 import { createAuthorizeSubscribe } from './authorize-subscribe';
 import { InternalClients } from './internal-clients';
-import { guardPacketSize } from './packet-size-guard';
+import { guardPacketSize, guardStalledPackets } from './packet-size-guard';
 import { Qos2Duplicates } from './qos2-duplicates';
 import { RejectionReporter } from './rejection-reporter';
+
+/**
+ * How long a packet may stay half-received before the connection is closed: aedes' own
+ * connectTimeout (30 s) for the same kind of silence before CONNECT.
+ */
+export const DEFAULT_PACKET_BODY_TIMEOUT_MS = 30_000;
 
 /** Readings per internal live message: a bound on one message's size (~0.4 MB). */
 const LIVE_BATCH = 1000;
@@ -45,6 +51,8 @@ export interface IngestBrokerOptions {
    * the body is read. Must exceed maxPayloadBytes.
    */
   maxPacketBytes?: number;
+  /** How long a packet may stay half-received (DEFAULT_PACKET_BODY_TIMEOUT_MS by default). */
+  packetBodyTimeoutMs?: number;
   maxFutureSkewMs: number;
   statsIntervalMs: number;
   logger: Logger;
@@ -191,6 +199,13 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       logger.warn(
         { clientId: client.id, remoteAddress: socket.remoteAddress, announced, limit: maxPacketBytes },
         'connection closed: packet larger than IOC_MQTT_MAX_PACKET_BYTES announced',
+      );
+    });
+    guardStalledPackets(client, options.packetBodyTimeoutMs ?? DEFAULT_PACKET_BODY_TIMEOUT_MS, () => {
+      stats.countGuard('stalledPacketsClosed');
+      logger.warn(
+        { clientId: client.id, remoteAddress: socket.remoteAddress },
+        'connection closed: a packet was left unfinished',
       );
     });
   });

@@ -40,3 +40,34 @@ export function guardPacketSize(
     return complete;
   };
 }
+
+/**
+ * Closes a connection that leaves a packet half-sent for `timeoutMs`: a fixed header announcing
+ * a body that never comes would otherwise hold the connection (and what was buffered of the
+ * packet) forever when the client turned keep-alive off (keepalive 0, [MQTT-3.1.2-24] lets it),
+ * since then nothing else times it out. Checked once per socket chunk, not per packet: a timer
+ * runs only while bytes of an unfinished packet wait in the parser. `onStalled` is called once.
+ */
+export function guardStalledPackets(client: Client, timeoutMs: number, onStalled: () => void): void {
+  const { _parser: parser, conn } = clientInternals(client);
+  const parse = parser.parse.bind(parser);
+  let timer: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  };
+  parser.parse = (buffer: Buffer): number => {
+    const left = parse(buffer);
+    if (parser._list.length === 0) stop();
+    else if (timer === undefined) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        onStalled();
+        conn.destroy(new Error(`a packet was left unfinished for ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+    }
+    return left;
+  };
+  conn.once('close', stop);
+}
