@@ -3,7 +3,6 @@ import { DEVICE_TYPES, type DeviceType } from './device-types';
 import { DOMAINS } from './domains';
 import { READING_KINDS } from './reading';
 import { REJECTION_REASONS } from './rejections';
-import { INTERNAL_INGEST_STATS_TOPIC, INTERNAL_READINGS_TOPIC, INTERNAL_REJECTIONS_TOPIC } from './topics';
 
 /*
  * The internal bus: `$internal/…` topics on the platform's own broker, between platform services
@@ -120,10 +119,3 @@ export const ingestStatsSchema = z.object({
   healthConditions: z.array(healthConditionSchema),
 });
 export type IngestStatsMessage = z.infer<typeof ingestStatsSchema>;
-
-/** Every internal topic with the schema of its payload (JSON). */
-export const INTERNAL_TOPIC_SCHEMAS = {
-  [INTERNAL_READINGS_TOPIC]: readingBatchSchema,
-  [INTERNAL_REJECTIONS_TOPIC]: rejectionNoticeSchema,
-  [INTERNAL_INGEST_STATS_TOPIC]: ingestStatsSchema,
-} as const;

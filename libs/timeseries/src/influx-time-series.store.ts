@@ -523,7 +523,7 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     // The writes that put these hours in the backlog may still be on their way to InfluxDB (the
     // hour is recorded before the request leaves): a rollup computed before their points land
     // would miss them, and its `rolled` marker would then send every reader to the incomplete
-    // rollup. Found under load: history answered from 1-minute rollups that held one point of 96.
+    // rollup. Found under load (CI): history answered from 1-minute rollups missing most of their points.
     await Promise.allSettled([...this.writesInFlight]);
     // An hour is recomputed only while everything it is computed from is still kept: a rollup
     // recomputed from what retention left would replace a complete one with a partial one.
