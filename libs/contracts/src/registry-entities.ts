@@ -17,6 +17,14 @@ export interface Area {
   note?: string;
 }
 
+/**
+ * A device's life-cycle state in the registry. `active` devices may connect; `suspended` ones are
+ * refused (CONNACK 5) until resumed; `retired` ones are refused for good and kept only so their
+ * history keeps its name and place.
+ */
+export const DEVICE_STATES = ['active', 'suspended', 'retired'] as const;
+export type DeviceState = (typeof DEVICE_STATES)[number];
+
 export interface Device {
   id: string;
   type: DeviceType;
@@ -26,4 +34,11 @@ export interface Device {
   location: GeoPoint;
   /** Free-form descriptive attributes (road name, river, lamp model, …). */
   attributes?: Record<string, string>;
+  /** Life-cycle state; absent means `active` (seed files written before the registry database). */
+  state?: DeviceState;
+  /**
+   * Silence after which a connected device counts as offline, overriding its type's default
+   * (DEVICE_TYPE_CONTRACTS[type].silenceTimeoutSeconds). Seconds.
+   */
+  silenceTimeoutSeconds?: number;
 }

@@ -2,3 +2,5 @@ export * from './seed-schemas';
 export * from './seed-validation';
 export * from './seed-loader';
 export * from './device-registry';
+export * from './device-secrets';
+export * from './credential-key';
