@@ -2,3 +2,5 @@ export * from './free-port';
 export * from './influxd';
 export * from './platform-processes';
 export * from './temp-dirs';
+export * from './postgres';
+export * from './databases';

@@ -1,0 +1,5 @@
+export * from './schema';
+export * from './database-config';
+export * from './open-database';
+export * from './prepare-database';
+export { platformMigrations } from './migrations';

@@ -1,0 +1,22 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import type { DatabaseKind } from '../database-config';
+import { registryMigration } from './0001-registry';
+
+/**
+ * Every migration, in order, keyed by a name that sorts in that order. Held in code rather than
+ * read from a folder, so a bundled or relocated build migrates the same. Never edit or renumber
+ * one that has shipped: add the next.
+ */
+export function platformMigrations(kind: DatabaseKind): Record<string, Migration> {
+  return {
+    '0001-registry': registryMigration(kind),
+  };
+}
+
+export class PlatformMigrationProvider implements MigrationProvider {
+  constructor(private readonly kind: DatabaseKind) {}
+
+  getMigrations(): Promise<Record<string, Migration>> {
+    return Promise.resolve(platformMigrations(this.kind));
+  }
+}

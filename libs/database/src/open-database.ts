@@ -1,0 +1,59 @@
+import Database from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import pg from 'pg';
+import { type DatabaseConfig, type DatabaseKind, describeDatabase } from './database-config';
+import type { DatabaseSchema } from './schema';
+
+/** PostgreSQL type OIDs (pg_type.dat). */
+const INT8_OID = 20;
+
+/** Milliseconds a SQLite statement waits for another process's write lock before SQLITE_BUSY. */
+export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
+/** An open registry database: the Kysely instance every repository takes, and how to close it. */
+export interface IocDatabase {
+  readonly kind: DatabaseKind;
+  readonly db: Kysely<DatabaseSchema>;
+  /** For logs: the file, or the URL without its password. */
+  readonly description: string;
+  /** The better-sqlite3 handle (SQLite only): the migration lock needs it. */
+  readonly sqlite?: Database.Database;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens (without migrating: see prepareDatabase) the registry database.
+ *
+ * SQLite: WAL journal, `synchronous=NORMAL` (a commit survives a process crash; the last ones may
+ * be lost to a power cut, which the registry — rarely written, and re-derivable by import — can
+ * afford), foreign keys on, and a 5 s busy timeout so the broker and the API share the file.
+ * PostgreSQL: a `pg` pool whose int8 columns come back as JS numbers (epoch milliseconds fit).
+ */
+export function openDatabase(config: DatabaseConfig): IocDatabase {
+  const description = describeDatabase(config);
+  if (config.kind === 'sqlite') {
+    mkdirSync(dirname(config.path), { recursive: true });
+    const sqlite = new Database(config.path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return { kind: 'sqlite', db, description, sqlite, close: () => db.destroy() };
+  }
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.poolSize ?? 10,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID && format !== 'binary'
+          ? (value: string) => Number(value)
+          : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client's error (server restart) must not crash the process: the pool drops it.
+  pool.on('error', () => undefined);
+  const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
+  return { kind: 'postgres', db, description, close: () => db.destroy() };
+}

@@ -1,0 +1,194 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { freePort } from './free-port';
+
+/**
+ * Starts a REAL PostgreSQL server (Debian's `postgresql` package) for integration tests: initdb
+ * into a fresh temporary directory, then `postgres` on a free loopback port, with durability
+ * settings off (fsync, synchronous_commit, full_page_writes) because the data is thrown away.
+ * initdb and postgres refuse to run as root, so as root both run as the `postgres` user (spawn's
+ * uid/gid), which owns the directory.
+ */
+
+export const POSTGRES_MISSING_MESSAGE =
+  'PostgreSQL server binaries not found: install them (Debian: apt-get install -y postgresql) to run these tests';
+
+const START_TIMEOUT_MS = 30_000;
+const LOG_TAIL_CHARS = 8000;
+
+export interface PostgresHandle {
+  /** `postgres://ioc@127.0.0.1:{port}/postgres` (trust authentication on loopback). */
+  readonly adminUrl: string;
+  readonly port: number;
+  /** Creates a fresh database and answers its URL. */
+  createDatabase(name?: string): Promise<string>;
+  logs(): string;
+  /** Stops the server (fast shutdown) and deletes its directory. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** The directory holding initdb and postgres: PATH first, then Debian's /usr/lib/postgresql/{version}/bin. */
+export function postgresBinDir(): string | undefined {
+  for (const dir of (process.env['PATH'] ?? '').split(':')) {
+    if (dir !== '' && existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'postgres'))) return dir;
+  }
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root)
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a));
+  for (const version of versions) {
+    const dir = join(root, version, 'bin');
+    if (existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'postgres'))) return dir;
+  }
+  return undefined;
+}
+
+export function postgresAvailable(): boolean {
+  return postgresBinDir() !== undefined;
+}
+
+/**
+ * `describe` for suites that need a real PostgreSQL. Without it the suite is skipped with a
+ * message, except in CI (`CI=true`), where a missing server fails the build instead of silently
+ * testing nothing.
+ */
+export function describeWithPostgres(name: string, fn: () => void): void {
+  if (postgresAvailable()) {
+    describe(name, fn);
+    return;
+  }
+  if (process.env['CI'] === 'true') {
+    describe(name, () => {
+      it('requires PostgreSQL', () => {
+        throw new Error(`${POSTGRES_MISSING_MESSAGE} (CI=true, so this suite fails instead of skipping)`);
+      });
+    });
+    return;
+  }
+  console.warn(`${name}: ${POSTGRES_MISSING_MESSAGE}`);
+  describe.skip(name, fn);
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Starts PostgreSQL; resolves once it accepts connections. */
+export async function startPostgres(): Promise<PostgresHandle> {
+  const bin = postgresBinDir();
+  if (bin === undefined) throw new Error(POSTGRES_MISSING_MESSAGE);
+  const asRoot = process.getuid?.() === 0;
+  const dir = mkdtempSync(join(tmpdir(), 'ioc-pg-'));
+  const dataDir = join(dir, 'data');
+  chmodSync(dir, 0o755);
+  let owner: { uid: number; gid: number } | undefined;
+  if (asRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    owner = { uid, gid };
+    chownSync(dir, uid, gid);
+  }
+  // Run as the postgres user through spawn's uid/gid (not runuser), so signals reach postgres itself.
+  const as = owner ? { uid: owner.uid, gid: owner.gid } : {};
+
+  const initArgs = ['-D', dataDir, '-U', 'ioc', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'];
+  try {
+    execFileSync(join(bin, 'initdb'), initArgs, { stdio: 'pipe', cwd: dir, ...as });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
+    throw new Error(`initdb failed: ${stderr || (error as Error).message}`);
+  }
+
+  const port = await freePort();
+  const args = [
+    '-D',
+    dataDir,
+    '-p',
+    String(port),
+    '-h',
+    '127.0.0.1',
+    '-k',
+    dir,
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
+    '-c',
+    'max_connections=200',
+  ];
+  let output = '';
+  const child = spawn(join(bin, 'postgres'), args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, ...as });
+  const collect = (chunk: Buffer): void => {
+    output = (output + chunk.toString()).slice(-LOG_TAIL_CHARS);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  live.add(child);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const proc of live) proc.kill('SIGKILL');
+    });
+  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const adminUrl = `postgres://ioc@127.0.0.1:${port}/postgres`;
+
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const client = new pg.Client({ connectionString: adminUrl });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      await client.end();
+      break;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      if (child.exitCode !== null || Date.now() > deadline) {
+        child.kill('SIGKILL');
+        live.delete(child);
+        rmSync(dir, { recursive: true, force: true });
+        throw new Error(`PostgreSQL did not start on port ${port}: ${(error as Error).message}\n${output}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  let counter = 0;
+  let stopped = false;
+  return {
+    adminUrl,
+    port,
+    logs: () => output,
+    async createDatabase(name?: string): Promise<string> {
+      const db = name ?? `ioc_test_${process.pid}_${++counter}`;
+      if (!/^[a-z_][a-z0-9_]*$/.test(db)) throw new Error(`unsafe database name "${db}"`);
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE ${db}`);
+      } finally {
+        await client.end();
+      }
+      return `postgres://ioc@127.0.0.1:${port}/${db}`;
+    },
+    async stop(): Promise<void> {
+      if (stopped) return;
+      stopped = true;
+      if (child.exitCode === null) {
+        // SIGINT: PostgreSQL's fast shutdown (disconnects clients, no wait for them to finish).
+        child.kill('SIGINT');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      live.delete(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
