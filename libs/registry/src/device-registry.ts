@@ -23,7 +23,21 @@ export class DeviceRegistry {
 
   /** Validates the data again, so a registry can never hold a broken tree whatever built it. */
   constructor(seeds: SeedData) {
+    this.reload(seeds);
+  }
+
+  /**
+   * Replaces the whole content with `seeds` (validated first: on a SeedValidationError nothing
+   * changes). Synchronous, so no lookup ever sees half of the old content and half of the new.
+   * Used when the registry database changes (RegistrySync).
+   */
+  reload(seeds: SeedData): void {
     const { areas, devices } = validateSeeds(seeds.areas, seeds.devices);
+    this.devices.clear();
+    this.areas.clear();
+    this.paths.clear();
+    this.children.clear();
+    this.devicesUnder.clear();
     for (const area of areas) {
       this.areas.set(area.id, Object.freeze({ ...area }));
       this.children.set(area.id, []);
@@ -33,15 +47,37 @@ export class DeviceRegistry {
       if (area.parentId !== null) this.children.get(area.parentId)?.push(area.id);
     }
     for (const area of areas) this.paths.set(area.id, Object.freeze(this.computePath(area.id)));
-    for (const device of devices) {
-      const frozen = Object.freeze({
-        ...device,
-        location: Object.freeze({ ...device.location }),
-        ...(device.attributes ? { attributes: Object.freeze({ ...device.attributes }) } : {}),
-      });
-      this.devices.set(device.id, frozen);
-      for (const areaId of this.paths.get(device.areaId) ?? []) this.devicesUnder.get(areaId)?.push(frozen);
+    for (const device of devices) this.insertDevice(device);
+  }
+
+  /**
+   * Adds, replaces or (with `undefined`) removes one device without rebuilding the rest: a
+   * provisioning change touches one device, and the broker should not rebuild 10,000 for it.
+   * @throws Error when the device's area is unknown (reload the areas first)
+   */
+  upsertDevice(id: string, device: Device | undefined): void {
+    const previous = this.devices.get(id);
+    if (previous) {
+      for (const areaId of this.paths.get(previous.areaId) ?? []) {
+        const list = this.devicesUnder.get(areaId);
+        const at = list?.indexOf(previous) ?? -1;
+        if (list && at >= 0) list.splice(at, 1);
+      }
+      this.devices.delete(id);
     }
+    if (device === undefined) return;
+    if (!this.areas.has(device.areaId)) throw new Error(`unknown area "${device.areaId}"`);
+    this.insertDevice(device);
+  }
+
+  private insertDevice(device: Device): void {
+    const frozen = Object.freeze({
+      ...device,
+      location: Object.freeze({ ...device.location }),
+      ...(device.attributes ? { attributes: Object.freeze({ ...device.attributes }) } : {}),
+    });
+    this.devices.set(device.id, frozen);
+    for (const areaId of this.paths.get(device.areaId) ?? []) this.devicesUnder.get(areaId)?.push(frozen);
   }
 
   /** Loads and validates the seeds directory (default: the repository's `seeds/`). */

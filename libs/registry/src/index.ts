@@ -4,3 +4,5 @@ export * from './seed-loader';
 export * from './device-registry';
 export * from './device-secrets';
 export * from './credential-key';
+export * from './registry-repository';
+export * from './registry-sync';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEVICE_ID_PATTERN, DEVICE_TYPES, DOMAINS, type DeviceType } from '@ioc/contracts';
+import { DEVICE_ID_PATTERN, DEVICE_STATES, DEVICE_TYPES, DOMAINS, type DeviceType } from '@ioc/contracts';
 
 /**
  * Area ids are lowercase ASCII slugs so they are safe in URLs, topics and InfluxDB tags, and stay
@@ -30,4 +30,7 @@ export const deviceSchema = z.strictObject({
   areaId: z.string().min(1),
   location: geoPoint,
   attributes: z.record(z.string(), z.string()).optional(),
+  state: z.enum(DEVICE_STATES).optional(),
+  /** Seconds; a day at most: a device silent for longer is simply offline. */
+  silenceTimeoutSeconds: z.number().int().min(10).max(86_400).optional(),
 });
