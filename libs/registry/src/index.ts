@@ -6,3 +6,5 @@ export * from './device-secrets';
 export * from './credential-key';
 export * from './registry-repository';
 export * from './registry-sync';
+export * from './prepare-registry';
+export * from './command-repository';
