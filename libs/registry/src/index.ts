@@ -8,3 +8,4 @@ export * from './registry-repository';
 export * from './registry-sync';
 export * from './prepare-registry';
 export * from './command-repository';
+export * from './demo-credentials';

@@ -495,12 +495,13 @@ export class RegistryRepository {
   /**
    * Issues a new secret for a device (shown once in the answer). Credentials the device already
    * has stay valid for `graceMs` more (rotation: the device switches over meanwhile), then are
-   * refused; `graceMs = 0` ends them at once.
+   * refused; `graceMs = 0` ends them at once; `null` leaves them as they are (an extra credential,
+   * e.g. a second gateway or the demo set-up's).
    * @throws RegistryError not-found, conflict (a retired device gets no credentials)
    */
   async issueCredential(
     deviceId: string,
-    options: { key: Buffer; graceMs: number },
+    options: { key: Buffer; graceMs: number | null },
   ): Promise<IssuedCredential> {
     return transaction(this.db, async (trx) => {
       const device = await trx
@@ -512,14 +513,16 @@ export class RegistryRepository {
       if (device.state === 'retired')
         throw new RegistryError('conflict', `device "${deviceId}" is retired`, 'state');
       const now = this.clock();
-      const graceEnd = now + Math.max(0, options.graceMs);
-      await trx
-        .updateTable('device_credentials')
-        .set({ not_after: graceEnd })
-        .where('device_id', '=', deviceId)
-        .where('revoked_at', 'is', null)
-        .where((eb) => eb.or([eb('not_after', 'is', null), eb('not_after', '>', graceEnd)]))
-        .execute();
+      if (options.graceMs !== null) {
+        const graceEnd = now + Math.max(0, options.graceMs);
+        await trx
+          .updateTable('device_credentials')
+          .set({ not_after: graceEnd })
+          .where('device_id', '=', deviceId)
+          .where('revoked_at', 'is', null)
+          .where((eb) => eb.or([eb('not_after', 'is', null), eb('not_after', '>', graceEnd)]))
+          .execute();
+      }
       const secret = generateDeviceSecret();
       const row: CredentialRow = {
         id: `cred_${randomBytes(9).toString('base64url')}`,
