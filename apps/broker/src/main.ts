@@ -1,6 +1,15 @@
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
 import { brokerEnvSchema, startIngestBroker, writeBatchDefaults } from '@ioc/ingest';
-import { DeviceRegistry, loadSeeds } from '@ioc/registry';
+import { openDatabase, databaseConfigFromEnv } from '@ioc/database';
+import {
+  CredentialIndex,
+  DeviceRegistry,
+  ensureDemoCredentials,
+  loadCredentialKey,
+  prepareRegistry,
+  RegistryRepository,
+  RegistrySync,
+} from '@ioc/registry';
 import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';
 import { join } from 'node:path';
 import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/timeseries';
@@ -11,7 +20,23 @@ async function main(): Promise<void> {
   if (env.IOC_INTERNAL_SECRET === DEVELOPMENT_INTERNAL_SECRET) {
     logger.warn('IOC_INTERNAL_SECRET is the development default: set your own outside a developer machine');
   }
-  const registry = new DeviceRegistry(loadSeeds(env.IOC_SEEDS_DIR));
+  const database = openDatabase(databaseConfigFromEnv(env));
+  await prepareRegistry(database, { ...(env.IOC_SEEDS_DIR ? { seedsDir: env.IOC_SEEDS_DIR } : {}), logger });
+  const credentialKey = loadCredentialKey({
+    configured: env.IOC_DEVICE_CREDENTIAL_KEY,
+    dataDir: env.IOC_DATA_DIR,
+  });
+  if (env.IOC_DEMO_CREDENTIALS_FILE !== undefined) {
+    const demo = await ensureDemoCredentials(database.db, {
+      key: credentialKey,
+      path: env.IOC_DEMO_CREDENTIALS_FILE,
+    });
+    logger.info({ file: env.IOC_DEMO_CREDENTIALS_FILE, ...demo }, 'demo device credentials ready');
+  }
+  const registry = new DeviceRegistry();
+  const credentials = new CredentialIndex();
+  const sync = new RegistrySync(new RegistryRepository(database.db), registry, { logger, credentials });
+  await sync.start();
   const store = createTimeSeriesStore(storageConfigFromEnv(env));
   const batchDefaults = writeBatchDefaults(store.kind);
   // Start even when the store is down: acknowledged readings wait in the spool meanwhile.
@@ -33,10 +58,15 @@ async function main(): Promise<void> {
     statsIntervalMs: 2000,
     logger,
   });
-  logger.info({ storage: store.kind, devices: registry.listDevices({}).length }, 'broker ready');
+  logger.info(
+    { storage: store.kind, registry: database.description, devices: registry.deviceCount },
+    'broker ready',
+  );
   onShutdown(logger, async () => {
+    sync.stop();
     await broker.close();
     await store.close();
+    await database.close();
   });
 }
 

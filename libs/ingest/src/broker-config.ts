@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
 import { envField } from '@ioc/runtime';
+import { registryEnvShape } from '@ioc/registry';
 import { storageEnvSchema } from '@ioc/timeseries';
 
 /**
@@ -12,12 +13,21 @@ export const DEFAULT_MAX_PACKET_BYTES = 64 * 1024;
 
 /** Every environment variable the broker reads, validated once at boot. */
 export const brokerEnvSchema = storageEnvSchema.extend({
+  ...registryEnvShape,
+  IOC_DEMO_CREDENTIALS_FILE: z
+    .string()
+    .optional()
+    .describe(
+      'Demo set-up only (npm start sets it): a JSON file of device id → secret the broker fills at start for every active device, for the simulator; secrets in clear, mode 0600',
+    ),
   IOC_MQTT_HOST: z.string().default('0.0.0.0').describe('Address the MQTT listener binds'),
   IOC_MQTT_PORT: envField.port(1883).describe('MQTT (TCP) port'),
   IOC_SEEDS_DIR: z
     .string()
     .optional()
-    .describe('Directory with areas.json and devices.json (default: seeds/)'),
+    .describe(
+      'Directory with areas.json and devices.json, imported into the registry database on its first start (default: seeds/)',
+    ),
   IOC_INTERNAL_SECRET: z
     .string()
     .min(16)

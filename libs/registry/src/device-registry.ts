@@ -21,9 +21,12 @@ export class DeviceRegistry {
   /** Devices under each area, descendants included, so area filters need no tree walk. */
   private readonly devicesUnder = new Map<string, Device[]>();
 
-  /** Validates the data again, so a registry can never hold a broken tree whatever built it. */
-  constructor(seeds: SeedData) {
-    this.reload(seeds);
+  /**
+   * Validates the data again, so a registry can never hold a broken tree whatever built it.
+   * Without seeds it starts empty, for RegistrySync to fill from the database.
+   */
+  constructor(seeds?: SeedData) {
+    if (seeds) this.reload(seeds);
   }
 
   /**

@@ -9,3 +9,4 @@ export * from './registry-sync';
 export * from './prepare-registry';
 export * from './command-repository';
 export * from './demo-credentials';
+export * from './registry-env';
