@@ -409,6 +409,9 @@ function describeAckIssue(issue: z.core.$ZodIssue | undefined): string {
   if (!issue) return '(payload) is not a command ack';
   const path = issue.path.length === 0 ? '(payload)' : issue.path.map(String).join('.');
   if (issue.path.length > 0 && issue.input === undefined) return `${path} is required`;
+  if (path === 'ts') {
+    return 'ts must be an ISO-8601 date-time with a UTC offset or a non-negative integer of epoch milliseconds';
+  }
   switch (issue.code) {
     case 'invalid_type':
       return `${path} must be ${issue.expected === 'object' ? 'a JSON object' : `a ${issue.expected}`}`;
@@ -421,8 +424,6 @@ function describeAckIssue(issue: z.core.$ZodIssue | undefined): string {
         .join(', ')}`;
     case 'too_big':
       return `${path} must be at most ${String(issue.maximum)} characters`;
-    case 'invalid_union':
-      return `${path} must be an ISO-8601 date-time with a UTC offset or a non-negative integer of epoch milliseconds`;
     default:
       return `${path}: ${issue.message}`;
   }
