@@ -17,11 +17,12 @@ import { commandAckNoticeSchema } from './internal-bus';
  * words the refusal must name. Every command of every type must appear here (checked below), so
  * a command added without a test fails this spec.
  */
-const CASES: Record<
-  DeviceType,
-  Record<string, { good: unknown[]; bad: [params: unknown, path: string, words: RegExp][] }>
-> = (() => {
-  const restart = { good: [{}, undefined], bad: [[{ now: true }, 'params', /unknown field\(s\) "now"/]] };
+interface Case {
+  good: unknown[];
+  bad: [params: unknown, path: string, words: RegExp][];
+}
+const CASES: Record<DeviceType, Record<string, Case>> = (() => {
+  const restart: Case = { good: [{}, undefined], bad: [[{ now: true }, 'params', /unknown field\(s\) "now"/]] };
   const setInterval = {
     good: [{ seconds: 10 }, { seconds: 3600 }, { seconds: 300 }],
     bad: [
@@ -31,7 +32,7 @@ const CASES: Record<
       [{}, 'params.seconds', /is required/],
       [{ seconds: '60' }, 'params.seconds', /must be a number/],
     ],
-  } satisfies { good: unknown[]; bad: [unknown, string, RegExp][] };
+  } satisfies Case;
   const station = { restart, 'set-interval': setInterval };
   return {
     'air-quality-station': station,
