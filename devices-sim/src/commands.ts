@@ -233,7 +233,12 @@ export function commandedMetrics(
     case 'camera':
       if (!state.stream || !('online' in metrics)) return metrics;
       return { ...metrics, ...state.stream };
-    default:
+    case 'air-quality-station':
+    case 'water-quality-station':
+    case 'noise-meter':
+    case 'weather-station':
+    case 'traffic-counter':
+      // set-interval acts on when they report (the simulator's pacing), not on what.
       return metrics;
   }
 }

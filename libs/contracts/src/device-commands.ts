@@ -280,27 +280,25 @@ function describeParamsIssue(
   const unit = typeof field === 'string' ? definition.paramUnits?.[field] : undefined;
   const withUnit = (value: unknown): string => (unit ? `${String(value)} ${unit}` : String(value));
   const say = (detail: string): { path: string; detail: string } => ({ path, detail });
-  switch (issue.code) {
-    case 'invalid_type':
-      if (issue.path.length > 0 && issue.input === undefined) return say(`${path} is required`);
-      if (issue.expected === 'int') return say(`${path} must be an integer`);
-      return say(`${path} must be ${issue.expected === 'object' ? 'an object' : `a ${issue.expected}`}`);
-    case 'too_big':
-      return say(`${path} must be at most ${withUnit(issue.maximum)}`);
-    case 'too_small':
-      return say(`${path} must be at least ${withUnit(issue.minimum)}`);
-    case 'unrecognized_keys':
-      return say(
-        `${path}: unknown field(s) ${issue.keys
-          .slice(0, 5)
-          .map((key) => quote(key))
-          .join(', ')}`,
-      );
-    case 'invalid_value':
-      return say(`${path} must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`);
-    default:
-      return say(`${path}: ${issue.message}`);
+  if (issue.code === 'invalid_type') {
+    if (issue.path.length > 0 && issue.input === undefined) return say(`${path} is required`);
+    if (issue.expected === 'int') return say(`${path} must be an integer`);
+    return say(`${path} must be ${issue.expected === 'object' ? 'an object' : `a ${issue.expected}`}`);
   }
+  if (issue.code === 'too_big') return say(`${path} must be at most ${withUnit(issue.maximum)}`);
+  if (issue.code === 'too_small') return say(`${path} must be at least ${withUnit(issue.minimum)}`);
+  if (issue.code === 'unrecognized_keys') {
+    return say(
+      `${path}: unknown field(s) ${issue.keys
+        .slice(0, 5)
+        .map((key) => quote(key))
+        .join(', ')}`,
+    );
+  }
+  if (issue.code === 'invalid_value') {
+    return say(`${path} must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`);
+  }
+  return say(`${path}: ${issue.message}`);
 }
 
 /** Epoch milliseconds, a non-negative integer. */
@@ -412,21 +410,20 @@ function describeAckIssue(issue: z.core.$ZodIssue | undefined): string {
   if (path === 'ts') {
     return 'ts must be an ISO-8601 date-time with a UTC offset or a non-negative integer of epoch milliseconds';
   }
-  switch (issue.code) {
-    case 'invalid_type':
-      return `${path} must be ${issue.expected === 'object' ? 'a JSON object' : `a ${issue.expected}`}`;
-    case 'invalid_value':
-      return `${path} must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
-    case 'unrecognized_keys':
-      return `${path}: unknown field(s) ${issue.keys
-        .slice(0, 5)
-        .map((key) => quote(key))
-        .join(', ')}`;
-    case 'too_big':
-      return `${path} must be at most ${String(issue.maximum)} characters`;
-    default:
-      return `${path}: ${issue.message}`;
+  if (issue.code === 'invalid_type') {
+    return `${path} must be ${issue.expected === 'object' ? 'a JSON object' : `a ${issue.expected}`}`;
   }
+  if (issue.code === 'invalid_value') {
+    return `${path} must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
+  }
+  if (issue.code === 'unrecognized_keys') {
+    return `${path}: unknown field(s) ${issue.keys
+      .slice(0, 5)
+      .map((key) => quote(key))
+      .join(', ')}`;
+  }
+  if (issue.code === 'too_big') return `${path} must be at most ${String(issue.maximum)} characters`;
+  return `${path}: ${issue.message}`;
 }
 
 /**
