@@ -22,7 +22,10 @@ interface Case {
   bad: [params: unknown, path: string, words: RegExp][];
 }
 const CASES: Record<DeviceType, Record<string, Case>> = (() => {
-  const restart: Case = { good: [{}, undefined], bad: [[{ now: true }, 'params', /unknown field\(s\) "now"/]] };
+  const restart: Case = {
+    good: [{}, undefined],
+    bad: [[{ now: true }, 'params', /unknown field\(s\) "now"/]],
+  };
   const setInterval = {
     good: [{ seconds: 10 }, { seconds: 3600 }, { seconds: 300 }],
     bad: [
