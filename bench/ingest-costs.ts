@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import {
   type DeviceChannel,
   type DeviceType,
+  isReadingChannel,
   parseDeviceTopic,
   parsePayload,
   parsePayloadWithZod,
@@ -84,7 +85,8 @@ async function main(): Promise<void> {
     const v = t.variants[Math.floor(i / templates.length) % t.variants.length]!;
     const topic = v.topic.toString();
     const parsed = parseDeviceTopic(topic);
-    if (!parsed.ok) throw new Error(`invalid bench topic ${topic}`);
+    if (!parsed.ok || !isReadingChannel(parsed.topic.channel))
+      throw new Error(`invalid bench topic ${topic}`);
     messages.push({
       topic,
       payload: Buffer.from(`{"ts":${now - N + i},"seq":${i}${v.rest}`),

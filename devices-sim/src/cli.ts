@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadSeeds } from '@ioc/registry';
+import { CredentialsFileError, loadCredentialsFile } from './credentials-file';
 import { selectDevices } from './device-selection';
 import { type ClientMode, Simulator, type SimulatorStats } from './simulator';
 
@@ -22,6 +23,9 @@ const HELP = `Usage: devices-sim [options]
   --seeds-dir DIR     directory holding areas.json and devices.json (default: the repository's seeds/)
   --username U        MQTT username for every connection
   --password P        MQTT password for every connection
+  --credentials FILE  per-device secrets, JSON { "<deviceId>": "<secret>" } (per-device mode): each
+                      connection logs in with username = device id, password = its secret; a
+                      simulated device without a secret is an error
   --client-id-tag T   client ids are {deviceId}-T (per-device) or sim-T-{n} (shared); default: random
                       per run, so two simulators of the same devices never take each other's connections
   --help              show this text`;
@@ -52,7 +56,10 @@ function summary(stats: SimulatorStats, previous?: SimulatorStats, intervalMs = 
   return (
     `t=${(stats.elapsedMs / 1000).toFixed(1)}s published=${stats.published}${rate} ` +
     `acked=${stats.acked} failed=${stats.publishFailures} skipped=${stats.skipped} ` +
-    `connected=${stats.connected}/${stats.connections} errors=${stats.errorsReceived}${reasons ? ` [${reasons}]` : ''}`
+    `connected=${stats.connected}/${stats.connections} errors=${stats.errorsReceived}${reasons ? ` [${reasons}]` : ''}` +
+    (stats.commandsReceived > 0
+      ? ` commands=${stats.commandsReceived} (done=${stats.commandsExecuted} rejected=${stats.commandsRejected})`
+      : '')
   );
 }
 
@@ -72,6 +79,7 @@ function parseOptions() {
         'seeds-dir': { type: 'string' },
         username: { type: 'string' },
         password: { type: 'string' },
+        credentials: { type: 'string' },
         'client-id-tag': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -102,6 +110,23 @@ async function main(): Promise<void> {
   const durationS =
     values.duration === undefined ? undefined : positiveNumber('duration', values.duration, 0);
   const { username, password } = values;
+  let credentials: ReturnType<typeof loadCredentialsFile>['credentials'] | undefined;
+  if (values.credentials !== undefined) {
+    if (values.mode !== 'per-device') fail('--credentials needs --mode per-device (one login per device)');
+    if (username !== undefined || password !== undefined)
+      fail('--credentials and --username/--password exclude each other');
+    try {
+      const loaded = loadCredentialsFile(values.credentials, devices);
+      credentials = loaded.credentials;
+      if (loaded.readableByOthers)
+        process.stderr.write(
+          `devices-sim: warning: ${values.credentials} is readable by other users; chmod 600 it\n`,
+        );
+    } catch (error) {
+      if (error instanceof CredentialsFileError) fail(error.message);
+      throw error;
+    }
+  }
   // A tag per run: the ids of two simulators of the same devices (e.g. `npm start`'s and one run
   // by hand) must differ, or the broker closes one connection each time the other connects.
   const tag = values['client-id-tag'] ?? `s${randomBytes(3).toString('hex')}`;
@@ -121,6 +146,7 @@ async function main(): Promise<void> {
     seed: positiveNumber('seed', values.seed, 1, true),
     clientIdSuffix: `-${tag}`,
     clientIdPrefix: `sim-${tag}`,
+    ...(credentials !== undefined ? { credentials } : {}),
     ...(username === undefined && password === undefined
       ? {}
       : {

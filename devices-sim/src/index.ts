@@ -5,3 +5,5 @@ export * from './rate-pacer';
 export * from './device-selection';
 export * from './faults';
 export * from './simulator';
+export * from './commands';
+export * from './credentials-file';

@@ -4,6 +4,7 @@ import {
   DEVICE_TYPES,
   deviceTopic,
   DOMAINS,
+  isReadingChannel,
   parseDeviceTopic,
   parsePayload,
 } from '@ioc/contracts';
@@ -62,7 +63,7 @@ function invalidMessages(messages: readonly Received[], devices: readonly Device
       continue;
     }
     const device = byId.get(parsed.topic.deviceId);
-    if (!device || device.domain !== parsed.topic.domain) {
+    if (!device || device.domain !== parsed.topic.domain || !isReadingChannel(parsed.topic.channel)) {
       problems.push(`${message.topic}: not a simulated device`);
       continue;
     }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import { type Device, deviceTopic, type MetricValue } from '@ioc/contracts';
+import { COMMAND_ACK_CHANNEL, type Device, deviceTopic, type MetricValue } from '@ioc/contracts';
+import { type CommandedState, type CommandExecution, commandedMetrics, executeCommand } from './commands';
 import { buildFault, type FaultKind, type FaultMessage } from './faults';
 import { buildMessage, type SimMessage } from './models';
 import { createModelContext, type ModelContext } from './models/model-types';
@@ -67,7 +68,10 @@ export interface SimulatorStats {
   /** Of those, acknowledged: PUBACK for QoS 1, written to the socket for QoS 0. */
   acked: number;
   publishFailures: number;
-  /** Scheduled messages not sent: connection down, crashed device, back-pressure or lag. */
+  /**
+   * Scheduled messages not sent: connection down, crashed device, back-pressure or lag, or a
+   * device whose commanded reporting interval (`set-interval`) has not elapsed.
+   */
   skipped: number;
   /** Messages received on the devices' `.../error` topics. */
   errorsReceived: number;
@@ -78,6 +82,12 @@ export interface SimulatorStats {
   devices: number;
   /** Messages sent through `publishRaw`/`injectFault`. */
   rawPublished: number;
+  /** Messages received on the devices' `.../command` topics (per-device mode). */
+  commandsReceived: number;
+  /** Commands executed and acknowledged `done`. */
+  commandsExecuted: number;
+  /** Commands refused: acknowledged `rejected` (unknown command, bad params, expired), or unreadable. */
+  commandsRejected: number;
   /** Since publishing started. */
   elapsedMs: number;
 }
@@ -92,6 +102,8 @@ export interface DeviceErrorEvent {
 
 export interface SimulatorEvents {
   publish: SimMessage;
+  /** A message on a device's command topic, as executed (or refused) and acknowledged. */
+  command: CommandExecution;
   deviceError: DeviceErrorEvent;
   connectionError: { clientId: string; error: Error };
   stopped: SimulatorStats;
@@ -112,6 +124,10 @@ interface DeviceState {
   connection: Connection;
   seq: number;
   overrides?: { metrics: Record<string, MetricValue>; untilMs: number };
+  /** What commands changed on this device. */
+  commanded: CommandedState;
+  /** When its last paced message was published (epoch ms; 0 before the first). */
+  lastPublishedAt: number;
 }
 
 type State = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -155,6 +171,9 @@ export class Simulator {
     skipped: 0,
     errorsReceived: 0,
     rawPublished: 0,
+    commandsReceived: 0,
+    commandsExecuted: 0,
+    commandsRejected: 0,
   };
   private readonly rejections: Record<string, number> = {};
 
@@ -339,7 +358,9 @@ export class Simulator {
       this.devices.forEach((device, index) => this.connections[index % count]?.devices.push(device));
     }
     for (const connection of this.connections) {
-      for (const device of connection.devices) this.states.set(device.id, { device, connection, seq: 0 });
+      for (const device of connection.devices) {
+        this.states.set(device.id, { device, connection, seq: 0, commanded: {}, lastPublishedAt: 0 });
+      }
     }
   }
 
@@ -427,11 +448,16 @@ export class Simulator {
     });
   }
 
-  /** Subscribes to each device's error topic and, per device, announces it online (retained). */
+  /**
+   * Subscribes to each device's error topic and, per device, to its command topic, and announces
+   * it online (retained).
+   */
   private async setUpSession(connection: Connection): Promise<void> {
     const client = connection.client;
     if (!client) return;
     const topics = connection.devices.map((device) => deviceTopic(device.domain, device.id, 'error'));
+    if (connection.device)
+      topics.push(deviceTopic(connection.device.domain, connection.device.id, 'command'));
     for (let i = 0; i < topics.length; i += SUBSCRIBE_CHUNK) {
       await client.subscribeAsync(topics.slice(i, i + SUBSCRIBE_CHUNK), { qos: 1 });
     }
@@ -450,6 +476,7 @@ export class Simulator {
 
   private onMessage(topic: string, payload: Buffer): void {
     const parts = topic.split('/');
+    if (parts.length === 5 && parts[4] === 'command') return this.onCommand(parts[3] ?? '', payload);
     if (parts[parts.length - 1] !== 'error') return;
     let body: unknown;
     try {
@@ -470,6 +497,30 @@ export class Simulator {
     });
   }
 
+  /**
+   * A message on a device's command topic: executed as the device would (executeCommand) and
+   * acknowledged on its `…/command/ack` topic with QoS 1. A crashed device answers nothing.
+   */
+  private onCommand(deviceId: string, payload: Buffer): void {
+    const state = this.states.get(deviceId);
+    const client = state?.connection.client;
+    if (!state || !client || state.connection.crashed) return;
+    this.counters.commandsReceived += 1;
+    const execution = executeCommand(state.device, state.commanded, payload, this.options.clock());
+    if (execution.ack?.outcome === 'done') this.counters.commandsExecuted += 1;
+    else this.counters.commandsRejected += 1;
+    this.emit('command', execution);
+    if (!execution.ack) return;
+    client.publish(
+      deviceTopic(state.device.domain, state.device.id, COMMAND_ACK_CHANNEL),
+      JSON.stringify(execution.ack),
+      { qos: 1 },
+      (error) => {
+        if (error) this.emit('connectionError', { clientId: state.connection.clientId, error });
+      },
+    );
+  }
+
   private tick(): void {
     if (this.state !== 'running' || !this.pacer) return;
     const now = this.options.clock();
@@ -484,8 +535,20 @@ export class Simulator {
         this.counters.skipped += 1;
         continue;
       }
+      if (
+        state.commanded.intervalMs !== undefined &&
+        now - state.lastPublishedAt < state.commanded.intervalMs
+      ) {
+        this.counters.skipped += 1;
+        continue;
+      }
       if (state.overrides && state.overrides.untilMs <= now) delete state.overrides;
-      const message = buildMessage(device, now, state.seq++, this.ctx, state.overrides?.metrics);
+      const message = this.commanded(
+        state,
+        buildMessage(device, now, state.seq++, this.ctx, state.overrides?.metrics),
+        now,
+      );
+      state.lastPublishedAt = now;
       this.counters.published += 1;
       client.publish(message.topic, message.payload, { qos: this.options.qos }, (error) => {
         if (error) this.counters.publishFailures += 1;
@@ -493,6 +556,20 @@ export class Simulator {
       });
       this.emit('publish', message);
     }
+  }
+
+  /** The message with what commands changed applied to its telemetry (overrideMetrics still win). */
+  private commanded(state: DeviceState, message: SimMessage, now: number): SimMessage {
+    if (message.channel !== 'telemetry') return message;
+    const metrics = commandedMetrics(state.device, state.commanded, message.body.metrics, now, this.ctx);
+    if (metrics === message.body.metrics) return message;
+    const body = { ...message.body, metrics: { ...metrics, ...state.overrides?.metrics } };
+    return { ...message, body, payload: JSON.stringify(body) };
+  }
+
+  /** What commands have changed on a simulated device so far (a copy). */
+  commandedState(deviceId: string): CommandedState {
+    return structuredClone(this.requireDevice(deviceId).commanded);
   }
 
   private async shutdown(): Promise<SimulatorStats> {

@@ -1,6 +1,14 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { z } from 'zod';
 import {
+  type CommandAckNotice,
+  type CommandMessage,
+  commandAckNoticeSchema,
+  commandMessageSchema,
+  deviceTopic,
+  type DeviceType,
+  type Domain,
+  INTERNAL_COMMAND_ACKS_TOPIC,
   INTERNAL_INGEST_STATS_TOPIC,
   INTERNAL_READINGS_TOPIC,
   INTERNAL_REJECTIONS_TOPIC,
@@ -9,6 +17,7 @@ import {
   type RejectionNotice,
   ingestStatsSchema,
   rejectionNoticeSchema,
+  validateCommand,
 } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import { firstIssue, ReadingBatch, type InvalidBusMessage } from './reading-batch';
@@ -22,6 +31,18 @@ export interface InternalBusHandlers {
   rejection?: (notice: RejectionNotice) => void;
   /** The broker's counters (retained: the latest arrives right after subscribing). */
   ingestStats?: (stats: IngestStatsMessage) => void;
+  /**
+   * Each valid command ack a device published, relayed by the broker (QoS 1). Subscribed only
+   * while connected (clean session): acks relayed while the service is away are not queued.
+   */
+  commandAck?: (notice: CommandAckNotice) => void;
+}
+
+/** The device a command goes to: its domain and id name the topic; its type, if given, checks the params. */
+export interface CommandTarget {
+  domain: Domain;
+  id: string;
+  type?: DeviceType;
 }
 
 export interface InternalBusClientOptions {
@@ -108,6 +129,29 @@ export class InternalBusClient {
     return { received: { ...this.counters.received }, invalid: { ...this.counters.invalid } };
   }
 
+  /**
+   * Publishes `message` on the device's `ioc/v1/{domain}/{id}/command` topic with QoS 1 (not
+   * retained); resolves on the broker's PUBACK. The message is checked first with
+   * `commandMessageSchema` and, when `device.type` is given, its command and params with
+   * `validateCommand`: an invalid one throws a RangeError naming the field, and nothing is sent.
+   * While the connection is down MQTT.js queues the publish and sends it after reconnecting.
+   */
+  async publishCommand(device: CommandTarget, message: CommandMessage): Promise<void> {
+    const envelope = commandMessageSchema.safeParse(message);
+    if (!envelope.success) {
+      throw new RangeError(`invalid command for ${device.id}: ${firstIssue(envelope.error)}`);
+    }
+    if (device.type !== undefined) {
+      const checked = validateCommand(device.type, message.command, message.params);
+      if (!checked.ok) throw new RangeError(`invalid command for ${device.id}: ${checked.detail}`);
+    }
+    await this.client.publishAsync(
+      deviceTopic(device.domain, device.id, 'command'),
+      JSON.stringify(envelope.data),
+      { qos: 1, retain: false },
+    );
+  }
+
   /** Disconnects cleanly (DISCONNECT sent, so the broker publishes no will and keeps no session). */
   async close(): Promise<void> {
     await this.client.endAsync();
@@ -120,6 +164,7 @@ export class InternalBusClient {
     if (this.handlers.readings) topics[INTERNAL_READINGS_TOPIC] = { qos: 1 };
     if (this.handlers.rejection) topics[INTERNAL_REJECTIONS_TOPIC] = { qos: 0 };
     if (this.handlers.ingestStats) topics[INTERNAL_INGEST_STATS_TOPIC] = { qos: 0 };
+    if (this.handlers.commandAck) topics[INTERNAL_COMMAND_ACKS_TOPIC] = { qos: 1 };
     if (Object.keys(topics).length === 0) return;
     this.client.subscribe(topics, (error, granted) => {
       if (error) logger.error({ err: error }, 'internal subscription failed');
@@ -145,6 +190,11 @@ export class InternalBusClient {
       case INTERNAL_INGEST_STATS_TOPIC: {
         const stats = parseJson(payload, ingestStatsSchema, onInvalid);
         if (stats) this.handlers.ingestStats?.(stats);
+        return;
+      }
+      case INTERNAL_COMMAND_ACKS_TOPIC: {
+        const notice = parseJson(payload, commandAckNoticeSchema, onInvalid);
+        if (notice) this.handlers.commandAck?.(notice);
         return;
       }
       default:

@@ -7,6 +7,7 @@ export * from './registry-entities';
 export * from './rejections';
 export * from './topics';
 export * from './internal-bus';
+export * from './device-commands';
 export * from './live-events';
 export * from './rest';
 export { SENML_UNIT_TO_UCUM } from './senml';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { COMMAND_ID_PATTERN, COMMAND_OUTCOMES } from './device-commands';
 import { DEVICE_TYPES, type DeviceType } from './device-types';
 import { DOMAINS } from './domains';
 import { READING_KINDS } from './reading';
@@ -51,6 +52,27 @@ export const rejectionNoticeSchema = z.object({
   clientId: z.string().nullable(),
 });
 export type RejectionNotice = z.infer<typeof rejectionNoticeSchema>;
+
+/**
+ * Payload of `$internal/ioc/v1/command-acks` (INTERNAL_COMMAND_ACKS_TOPIC, QoS 1): one valid
+ * acknowledgement a device published on its own `…/command/ack` topic, relayed by the broker for
+ * the command service, which records it against the command `commandId`.
+ * - `deviceId`, `domain`: from the topic, checked against the registry (and, with credentials, the
+ *   device's login);
+ * - `commandId`, `outcome`, `detail?`: the ack's `id`, `outcome`, `detail` (escaped for display);
+ * - `deviceTs?`: the ack's `ts`, epoch ms (the device's clock, not checked against ours);
+ * - `receivedAt`: when the broker received it, epoch ms.
+ */
+export const commandAckNoticeSchema = z.object({
+  deviceId: z.string().min(1),
+  domain: z.enum(DOMAINS),
+  commandId: z.string().regex(COMMAND_ID_PATTERN),
+  outcome: z.enum(COMMAND_OUTCOMES),
+  detail: z.string().optional(),
+  deviceTs: z.number().int().optional(),
+  receivedAt: z.number().int(),
+});
+export type CommandAckNotice = z.infer<typeof commandAckNoticeSchema>;
 
 /** Codes of the platform's own health conditions (not threshold alerts: those are rules' alerts). */
 export const HEALTH_CONDITION_CODES = ['spool-filling', 'spool-full', 'store-unavailable'] as const;

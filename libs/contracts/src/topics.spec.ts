@@ -1,6 +1,10 @@
 import { DOMAINS, type Domain } from './domains';
 import {
+  COMMAND_ACK_CHANNEL,
   DEVICE_CHANNELS,
+  type DevicePublishChannel,
+  INTERNAL_COMMAND_ACKS_TOPIC,
+  isReadingChannel,
   DEVICE_ID_PATTERN,
   deviceTopic,
   isReservedClientId,
@@ -43,6 +47,25 @@ describe('parseDeviceTopic', () => {
     expect(result.ok && result.topic.deviceId).toBe(deviceId);
   });
 
+  describe('the command ack channel', () => {
+    it.each(DOMAINS)('is accepted in %s, four levels below the root', (domain) => {
+      const topic = deviceTopic(domain, 'dev-1', COMMAND_ACK_CHANNEL);
+      expect(topic).toBe(`ioc/v1/${domain}/dev-1/command/ack`);
+      const result = parseDeviceTopic(topic);
+      expect(result).toEqual({ ok: true, topic: { domain, deviceId: 'dev-1', channel: 'command/ack' } });
+      expect(result.ok && isReadingChannel(result.topic.channel)).toBe(false);
+    });
+
+    it('still checks the domain and the id of an ack topic', () => {
+      expect(expectRejected('ioc/v1/water/dev-1/command/ack')).toBe('unknown domain "water"');
+      expect(expectRejected('ioc/v1/env/-x/command/ack')).toBe('malformed device id "-x"');
+    });
+
+    it.each(DEVICE_CHANNELS)('leaves %s a reading channel', (channel) => {
+      expect(isReadingChannel(channel)).toBe(true);
+    });
+  });
+
   describe('deviceTopic round-trips', () => {
     const cases = DOMAINS.flatMap((domain) =>
       DEVICE_CHANNELS.flatMap((channel) => VALID_IDS.map((deviceId) => [domain, deviceId, channel] as const)),
@@ -83,7 +106,10 @@ describe('parseDeviceTopic', () => {
       'ioc/v1/env',
       'ioc/v1/env/dev-1',
       'ioc/v1/env/dev-1/telemetry/extra',
-      'ioc/v1/env/dev-1/command/ack',
+      'ioc/v1/env/dev-1/command/ack/',
+      'ioc/v1/env/dev-1/command/acks',
+      'ioc/v1/env/dev-1/command/ack/x',
+      'ioc/v1/env/dev-1/telemetry/ack',
       'ioc/v1/env/dev-1/telemetry/',
       '/ioc/v1/env/dev-1/telemetry',
       'x/ioc/v1/env/dev-1/telemetry',
@@ -181,24 +207,26 @@ describe('parseDeviceTopic without split', () => {
   /** The parser as it was written first (split on '/'): the reference for the faster one. */
   function parseBySplit(topic: string): TopicParseResult {
     const parts = topic.split('/');
-    if (parts.length !== 5 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT) {
+    const isAck = parts.length === 6 && `${parts[4]}/${parts[5]}` === COMMAND_ACK_CHANNEL;
+    if ((parts.length !== 5 && !isAck) || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT) {
       return {
         ok: false,
-        detail: `topic must be ${TOPIC_ROOT}/{domain}/{deviceId}/{telemetry|event|status}`,
+        detail: `topic must be ${TOPIC_ROOT}/{domain}/{deviceId}/{telemetry|event|status|command/ack}`,
       };
     }
-    const [, , domain, deviceId, channel] = parts as [string, string, string, string, string];
+    const [, , domain, deviceId, channelStart] = parts as [string, string, string, string, string];
+    const channel = isAck ? COMMAND_ACK_CHANNEL : channelStart;
     const cut = (value: string) => (value.length > 40 ? `${value.slice(0, 40)}…` : value);
     if (!(DOMAINS as readonly string[]).includes(domain)) {
       return { ok: false, detail: `unknown domain "${cut(domain)}"` };
     }
     if (!isDeviceId(deviceId)) return { ok: false, detail: `malformed device id "${cut(deviceId)}"` };
-    if (!(DEVICE_CHANNELS as readonly string[]).includes(channel)) {
+    if (!isAck && !(DEVICE_CHANNELS as readonly string[]).includes(channel)) {
       return { ok: false, detail: `devices may not publish on channel "${cut(channel)}"` };
     }
     return {
       ok: true,
-      topic: { domain: domain as Domain, deviceId, channel: channel as (typeof DEVICE_CHANNELS)[number] },
+      topic: { domain: domain as Domain, deviceId, channel: channel as DevicePublishChannel },
     };
   }
 
@@ -211,7 +239,7 @@ describe('parseDeviceTopic without split', () => {
       [...DOMAINS, ...DOMAINS, 'water', 'env/', '', '+'],
       ['dev-1', 'aqs-tn-001', 'a'.repeat(64), 'a'.repeat(65), '', '-x', 'é', '#', 'a/b'],
       [...DEVICE_CHANNELS, ...DEVICE_CHANNELS, ...PLATFORM_CHANNELS, '', 'x', 'telemetry/'],
-      ['', 'x', 'telemetry'],
+      ['', 'x', 'telemetry', 'ack', 'ack', 'ack/'],
     ];
     let state = 0x2545f491;
     const next = (bound: number) => {
@@ -222,7 +250,7 @@ describe('parseDeviceTopic without split', () => {
     };
     const outcomes = new Set<string>();
     for (let i = 0; i < 20_000; i++) {
-      const count = next(3) === 0 ? 1 + next(7) : 5;
+      const count = next(3) === 0 ? 1 + next(7) : 5 + next(2);
       const parts = Array.from({ length: count }, (_, k) => {
         const pool = segments[Math.min(k, segments.length - 1)]!;
         return pool[next(pool.length)]!;
@@ -230,10 +258,16 @@ describe('parseDeviceTopic without split', () => {
       const topic = parts.join('/');
       const result = parseDeviceTopic(topic);
       expect([topic, result]).toEqual([topic, parseBySplit(topic)]);
-      outcomes.add(result.ok ? 'ok' : result.detail.split(' ')[0]!);
+      outcomes.add(
+        result.ok
+          ? result.topic.channel === COMMAND_ACK_CHANNEL
+            ? 'ack'
+            : 'ok'
+          : result.detail.split(' ')[0]!,
+      );
     }
     // Every outcome occurs: accepted, and each of the four refusals.
-    expect([...outcomes].sort()).toEqual(['devices', 'malformed', 'ok', 'topic', 'unknown']);
+    expect([...outcomes].sort()).toEqual(['ack', 'devices', 'malformed', 'ok', 'topic', 'unknown']);
   });
 });
 
@@ -253,7 +287,7 @@ describe('device ids', () => {
 });
 
 describe('internal topics', () => {
-  it.each([INTERNAL_READINGS_TOPIC, INTERNAL_REJECTIONS_TOPIC])(
+  it.each([INTERNAL_READINGS_TOPIC, INTERNAL_REJECTIONS_TOPIC, INTERNAL_COMMAND_ACKS_TOPIC])(
     '%s lives under $ so MQTT wildcards never match it and devices cannot publish there',
     (topic) => {
       expect(topic.startsWith('$internal/')).toBe(true);

@@ -2,15 +2,29 @@ import { type Domain, isDomain } from './domains';
 
 /**
  * Topic tree, version 1: `ioc/v1/{domain}/{deviceId}/{channel}`.
- * Devices publish telemetry, event and status (the last as their retained LWT); the platform
- * publishes commands and, on `.../error`, the reason a device's message was rejected (MQTT 3.1.1
- * has no PUBACK reason codes).
+ * Devices publish telemetry, event and status (the last as their retained LWT), and the outcome
+ * of a command on `.../command/ack`; the platform publishes commands and, on `.../error`, the
+ * reason a device's message was rejected (MQTT 3.1.1 has no PUBACK reason codes).
  */
 export const TOPIC_ROOT = 'ioc/v1';
 export const DEVICE_CHANNELS = ['telemetry', 'event', 'status'] as const;
 export type DeviceChannel = (typeof DEVICE_CHANNELS)[number];
 export const PLATFORM_CHANNELS = ['command', 'error'] as const;
 export type PlatformChannel = (typeof PLATFORM_CHANNELS)[number];
+/**
+ * The device→platform channel answering a command (`ioc/v1/{domain}/{deviceId}/command/ack`,
+ * payload `CommandAck` in device-commands.ts). Not a reading channel: an ack is relayed to platform
+ * services on INTERNAL_COMMAND_ACKS_TOPIC, never stored as a time series.
+ */
+export const COMMAND_ACK_CHANNEL = 'command/ack';
+export type CommandAckChannel = typeof COMMAND_ACK_CHANNEL;
+/** Every channel a device may publish on: its reading channels and the command acknowledgement. */
+export type DevicePublishChannel = DeviceChannel | CommandAckChannel;
+
+/** True for the reading channels (telemetry, event, status), false for COMMAND_ACK_CHANNEL. */
+export function isReadingChannel(channel: DevicePublishChannel): channel is DeviceChannel {
+  return channel !== COMMAND_ACK_CHANNEL;
+}
 
 /** Device ids: letters, digits, `-`, `_`, `.`; 1–64 characters. Safe in topics, URLs and tags. */
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -23,6 +37,11 @@ export function isDeviceId(value: string): boolean {
 export const INTERNAL_READINGS_TOPIC = '$internal/ioc/v1/readings';
 /** Internal topic on which the broker republishes every rejection (for operators' live view). */
 export const INTERNAL_REJECTIONS_TOPIC = '$internal/ioc/v1/rejections';
+/**
+ * Internal topic on which the broker relays every valid command acknowledgement a device
+ * published (payload `CommandAckNotice`, internal-bus.ts), QoS 1, for the platform's command service.
+ */
+export const INTERNAL_COMMAND_ACKS_TOPIC = '$internal/ioc/v1/command-acks';
 /** Internal topic carrying the broker's ingest counters (retained, refreshed periodically). */
 export const INTERNAL_INGEST_STATS_TOPIC = '$internal/ioc/v1/ingest-stats';
 /** Username platform services (API, workers) log in with; only they may use `$internal/…`. */
@@ -42,10 +61,11 @@ export function isReservedClientId(clientId: string): boolean {
   return clientId.slice(0, RESERVED_CLIENT_ID_PREFIX.length).toLowerCase() === RESERVED_CLIENT_ID_PREFIX;
 }
 
+/** `ioc/v1/{domain}/{deviceId}/{channel}`; the id is not checked (see isDeviceId). */
 export function deviceTopic(
   domain: Domain,
   deviceId: string,
-  channel: DeviceChannel | PlatformChannel,
+  channel: DevicePublishChannel | PlatformChannel,
 ): string {
   return `${TOPIC_ROOT}/${domain}/${deviceId}/${channel}`;
 }
@@ -53,27 +73,40 @@ export function deviceTopic(
 export interface ParsedDeviceTopic {
   domain: Domain;
   deviceId: string;
-  channel: DeviceChannel;
+  /** A reading channel (telemetry, event, status) or COMMAND_ACK_CHANNEL. */
+  channel: DevicePublishChannel;
 }
 
 export type TopicParseResult = { ok: true; topic: ParsedDeviceTopic } | { ok: false; detail: string };
 
 const TOPIC_PREFIX = `${TOPIC_ROOT}/`;
 
-/** Parses a topic a device published on; anything but a device→platform channel is refused. */
+const DEPTH_DETAIL = `topic must be ${TOPIC_ROOT}/{domain}/{deviceId}/{telemetry|event|status|${COMMAND_ACK_CHANNEL}}`;
+
+/**
+ * Parses a topic a device published on; anything but a device→platform channel (DEVICE_CHANNELS
+ * or COMMAND_ACK_CHANNEL) is refused with a detail naming what is wrong.
+ */
 export function parseDeviceTopic(topic: string): TopicParseResult {
-  // `ioc/v1/` then exactly three segments: found with indexOf rather than split('/'), since this
-  // runs for every message on the broker's thread and split allocates an array and five strings.
+  // `ioc/v1/` then exactly three segments, or four when the last two are `command/ack`: found with
+  // indexOf rather than split('/'), since this runs for every message on the broker's thread and
+  // split allocates an array and five strings.
   const domainEnd = topic.startsWith(TOPIC_PREFIX) ? topic.indexOf('/', TOPIC_PREFIX.length) : -1;
   const deviceIdEnd = domainEnd < 0 ? -1 : topic.indexOf('/', domainEnd + 1);
-  if (deviceIdEnd < 0 || topic.includes('/', deviceIdEnd + 1)) {
-    return { ok: false, detail: `topic must be ${TOPIC_ROOT}/{domain}/{deviceId}/{telemetry|event|status}` };
-  }
+  if (deviceIdEnd < 0) return { ok: false, detail: DEPTH_DETAIL };
+  const channelSlash = topic.indexOf('/', deviceIdEnd + 1);
+  // The one two-level channel: compared in place (startsWith at an offset allocates nothing).
+  const isAck =
+    channelSlash >= 0 &&
+    topic.length === deviceIdEnd + 1 + COMMAND_ACK_CHANNEL.length &&
+    topic.startsWith(COMMAND_ACK_CHANNEL, deviceIdEnd + 1);
+  if (channelSlash >= 0 && !isAck) return { ok: false, detail: DEPTH_DETAIL };
   const domain = topic.slice(TOPIC_PREFIX.length, domainEnd);
   const deviceId = topic.slice(domainEnd + 1, deviceIdEnd);
-  const channel = topic.slice(deviceIdEnd + 1);
   if (!isDomain(domain)) return { ok: false, detail: `unknown domain "${truncate(domain)}"` };
   if (!isDeviceId(deviceId)) return { ok: false, detail: `malformed device id "${truncate(deviceId)}"` };
+  if (isAck) return { ok: true, topic: { domain, deviceId, channel: COMMAND_ACK_CHANNEL } };
+  const channel = topic.slice(deviceIdEnd + 1);
   if (!(DEVICE_CHANNELS as readonly string[]).includes(channel)) {
     return { ok: false, detail: `devices may not publish on channel "${truncate(channel)}"` };
   }

@@ -1,9 +1,12 @@
 import {
+  type CommandAckNotice,
   type Domain,
   type PartRejection,
   type Reading,
   type Rejection,
   type ReadingKind,
+  isReadingChannel,
+  parseCommandAck,
   parseDeviceTopic,
   parsePayload,
 } from '@ioc/contracts';
@@ -28,7 +31,23 @@ export interface IngestPipelineOptions {
  */
 export type IngestOutcome =
   | { ok: true; readings: Reading[]; rejections: readonly PartRejection[]; deviceId: string; domain: Domain }
+  | CommandAckOutcome
   | { ok: false; rejections: readonly PartRejection[]; deviceId?: string; domain?: Domain };
+
+/**
+ * A valid command acknowledgement (topic `…/command/ack`): no reading, nothing to store; `ack` is
+ * the notice to relay on INTERNAL_COMMAND_ACKS_TOPIC. An invalid ack is an `ok: false` outcome
+ * like any refused message (malformed-json, duplicate-key, schema-violation, and the topic's
+ * unknown-device, wrong-domain, payload-too-large).
+ */
+export interface CommandAckOutcome {
+  ok: true;
+  ack: CommandAckNotice;
+  readings: readonly [];
+  rejections: readonly [];
+  deviceId: string;
+  domain: Domain;
+}
 
 /**
  * One MQTT publish → its normalised Readings and the specific reason for each part refused. Pure
@@ -70,6 +89,7 @@ export class IngestPipeline {
         detail: `device "${deviceId}" (${device.type}) belongs to domain "${device.domain}", not "${domain}"`,
       });
     }
+    if (!isReadingChannel(channel)) return this.commandAck(deviceId, domain, payload);
     const result = parsePayload(device.type, channel, payload, {
       now: this.now(),
       maxFutureSkewMs: this.options.maxFutureSkewMs,
@@ -97,6 +117,17 @@ export class IngestPipeline {
       readings.push(reading);
     }
     return { ok: true, readings, rejections: result.rejections, deviceId, domain };
+  }
+
+  /** A device's ack on its `…/command/ack` topic → the notice to relay, or the refusal. */
+  private commandAck(deviceId: string, domain: Domain, payload: Uint8Array): IngestOutcome {
+    const parsed = parseCommandAck(payload);
+    if (!parsed.ok) return rejected(deviceId, domain, { reason: parsed.reason, detail: parsed.detail });
+    const { id, outcome, detail, ts } = parsed.ack;
+    const ack: CommandAckNotice = { deviceId, domain, commandId: id, outcome, receivedAt: this.now() };
+    if (detail !== undefined) ack.detail = detail;
+    if (ts !== undefined) ack.deviceTs = ts;
+    return { ok: true, ack, readings: [], rejections: [], deviceId, domain };
   }
 }
 

@@ -1,5 +1,5 @@
 import type { AedesOptions, Client, PublishPacket } from 'aedes';
-import type { Reading } from '@ioc/contracts';
+import type { CommandAckNotice, Reading } from '@ioc/contracts';
 import { SpoolFullError } from '@ioc/spool';
 import type { Logger } from '@ioc/runtime';
 import type { IngestPipeline } from '../ingest-pipeline';
@@ -27,6 +27,12 @@ export interface ReadingSink {
   accept(reading: Reading): Promise<void>;
 }
 
+/** Hands a device's valid command ack to platform services (command-ack-relay.ts). */
+export interface CommandAckSink {
+  /** Relays the notice; `relayed` is called once the broker has handed it to its subscribers. */
+  relay(notice: CommandAckNotice, relayed: () => void): void;
+}
+
 /**
  * Every device publish and will is validated here, before aedes acknowledges it: aedes writes
  * the PUBACK (QoS 1) or PUBREC (QoS 2) only once this callback is called, so for QoS ≥ 1 the
@@ -43,18 +49,21 @@ export interface ReadingSink {
  * Wills (`packet === client.will`, or no client at all for the will of a dead broker) go through
  * the same validation; a refused will is answered with an error, so aedes publishes nothing.
  * A repeated QoS 2 PUBLISH is acknowledged without being processed again (Qos2Duplicates).
+ * A valid command ack (`…/command/ack`) is no reading: it is relayed to platform services through
+ * `acks` and acknowledged once handed over, never spooled; an invalid one is refused like any message.
  * Internal clients (platform services) publish unchecked: commands come only from them.
  */
 export function createAuthorizePublish(deps: {
   pipeline: IngestPipeline;
   internal: InternalClients;
   sink: ReadingSink;
+  acks: CommandAckSink;
   rejections: RejectionReporter;
   qos2: Qos2Duplicates;
   stats: IngestStats;
   logger: Logger;
 }): NonNullable<AedesOptions['authorizePublish']> {
-  const { pipeline, internal, sink, rejections, qos2, stats, logger } = deps;
+  const { pipeline, internal, sink, acks, rejections, qos2, stats, logger } = deps;
 
   const decide = (
     client: Client | null,
@@ -84,6 +93,10 @@ export function createAuthorizePublish(deps: {
     if (!outcome.ok) {
       // A refused will is not published at all; a refused publish is acknowledged, not routed.
       return done(isWill ? new Error(`will refused: ${outcome.rejections[0]?.reason ?? 'invalid'}`) : null);
+    }
+    if ('ack' in outcome) {
+      // A will on the ack topic is a device's own doing, relayed like any ack.
+      return acks.relay(outcome.ack, () => done(null));
     }
     const { readings } = outcome;
     const reading = readings[0] as Reading;

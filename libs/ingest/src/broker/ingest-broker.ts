@@ -14,6 +14,7 @@ import { createConnectHooks } from './authenticate';
 import { createAuthorizeForward } from './authorize-forward';
 import { createAuthorizePublish } from './authorize-publish';
 import { createAuthorizeSubscribe } from './authorize-subscribe';
+import { createCommandAckRelay } from './command-ack-relay';
 import { InternalClients } from './internal-clients';
 import { guardPacketSize, guardStalledPackets } from './packet-size-guard';
 import { Qos2Duplicates } from './qos2-duplicates';
@@ -123,6 +124,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       internal,
       rejections,
       qos2: new Qos2Duplicates(() => ref.aedes),
+      acks: createCommandAckRelay(() => ref.aedes, logger),
       stats,
       logger,
       sink: {
