@@ -15,6 +15,10 @@ const httpPort = env.IOC_HTTP_PORT || '3000';
 env.IOC_BROKER_URL ||= `mqtt://127.0.0.1:${mqttPort}`;
 const simDevices = env.IOC_SIM_DEVICES ?? '300';
 const simRate = env.IOC_SIM_RATE || '100';
+const dataDir = path.resolve(root, env.IOC_DATA_DIR || 'data');
+// The demo set-up: the broker issues a secret to every active device once and keeps them in this
+// file (mode 0600), which the simulator logs in with. A deployment provisions devices instead.
+env.IOC_DEMO_CREDENTIALS_FILE ||= path.join(dataDir, 'demo-device-credentials.json');
 
 const children = [];
 let stopping = false;
@@ -102,11 +106,12 @@ process.on('SIGTERM', () => stop(0));
       simDevices,
       '--rate',
       simRate,
+      '--credentials',
+      env.IOC_DEMO_CREDENTIALS_FILE,
     ]);
   }
   const http = `http://localhost:${httpPort}`;
   const influx = env.IOC_STORAGE === 'influxdb';
-  const dataDir = path.resolve(root, env.IOC_DATA_DIR || 'data');
   const storage = influx
     ? `InfluxDB ${env.IOC_INFLUX_URL || 'http://127.0.0.1:8086'} (database ${env.IOC_INFLUX_DB || 'ioc'}); spool in ${env.IOC_SPOOL_DIR || path.join(dataDir, 'spool')}`
     : `embedded SQLite in ${dataDir}`;
