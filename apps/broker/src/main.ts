@@ -1,5 +1,12 @@
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
-import { brokerEnvSchema, startIngestBroker, writeBatchDefaults } from '@ioc/ingest';
+import {
+  brokerEnvSchema,
+  brokerListenersFromEnv,
+  failedLoginLimitsFromEnv,
+  MemoryFailedLoginLimiter,
+  startIngestBroker,
+  writeBatchDefaults,
+} from '@ioc/ingest';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';
 import { join } from 'node:path';
@@ -11,6 +18,7 @@ async function main(): Promise<void> {
   if (env.IOC_INTERNAL_SECRET === DEVELOPMENT_INTERNAL_SECRET) {
     logger.warn('IOC_INTERNAL_SECRET is the development default: set your own outside a developer machine');
   }
+  const listeners = brokerListenersFromEnv(env);
   const registry = new DeviceRegistry(loadSeeds(env.IOC_SEEDS_DIR));
   const store = createTimeSeriesStore(storageConfigFromEnv(env));
   const batchDefaults = writeBatchDefaults(store.kind);
@@ -32,6 +40,11 @@ async function main(): Promise<void> {
     maxFutureSkewMs: env.IOC_MAX_CLOCK_SKEW_MS,
     statsIntervalMs: 2000,
     logger,
+    // Device credentials come from the registry database, which this process does not open yet:
+    // until it does, the broker runs without device authentication whatever IOC_MQTT_AUTH says.
+    auth: { mode: 'off' },
+    failedLogins: new MemoryFailedLoginLimiter(failedLoginLimitsFromEnv(env)),
+    ...listeners,
   });
   logger.info({ storage: store.kind, devices: registry.listDevices({}).length }, 'broker ready');
   onShutdown(logger, async () => {
