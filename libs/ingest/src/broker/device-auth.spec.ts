@@ -308,7 +308,9 @@ describe('broker: device credentials and access', () => {
       const a1 = await device(stationA, { clientId: 'a-1' });
       const a2 = await device(stationA, { clientId: 'a-2' });
       const b = await device(stationB);
-      const closed = Promise.all([a1, a2].map((c) => new Promise((resolve) => c.once('close', resolve))));
+      const closed = Promise.all(
+        [a1, a2].map((c) => new Promise<void>((resolve) => c.once('close', () => resolve()))),
+      );
       credentials.revoke(stationA.id, credentials.credentialsOf(stationA.id)[0]!.id);
       expect(broker.disconnectDevice(stationA.id, 'credential revoked')).toBe(2);
       await closed;
