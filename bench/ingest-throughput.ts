@@ -567,7 +567,9 @@ function formatLoops(loops: LoopDelay[]): string {
 }
 
 const brokerLoop = (r: RunResult): LoopDelay | undefined =>
-  r.loops.find((l) => l.name === 'broker' || l.name === 'bare-broker' || l.name === 'red');
+  r.loops.find(
+    (l) => l.name === 'broker' || l.name === 'bare-broker' || l.name === 'auth-broker' || l.name === 'red',
+  );
 
 async function main(): Promise<void> {
   const machine = machineInfo();
