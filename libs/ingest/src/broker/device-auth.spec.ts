@@ -446,6 +446,35 @@ describe('broker: device credentials and access', () => {
     });
   });
 
+  describe('close', () => {
+    it('closes live TCP, TLS and WebSocket connections and resolves', async () => {
+      const pki = await makePki(await dirs.make(), stationA.id);
+      await start({
+        tls: { host: '127.0.0.1', port: 0, cert: pki.serverCert, key: pki.serverKey, ca: pki.caCert },
+        webSocket: { host: '127.0.0.1', port: 0 },
+      });
+      const live = await Promise.all([
+        device(stationA),
+        connect(
+          { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey },
+          `mqtts://127.0.0.1:${broker.tlsPort}`,
+        ),
+        connect(
+          { username: stationB.id, password: secrets[stationB.id] },
+          `ws://127.0.0.1:${broker.webSocketPort}${WEBSOCKET_PATH}`,
+        ),
+      ]);
+      const closed = Promise.all(
+        live.map((c) => new Promise<void>((resolve) => c.once('close', () => resolve()))),
+      );
+      await broker.close();
+      await closed;
+      await store.close();
+      // Already closed: afterEach's close must be harmless.
+      ({ broker, store } = await startTestBroker(await dirs.make(), { auth: { mode: 'off' } }));
+    });
+  });
+
   describe('off', () => {
     it('keeps the unauthenticated behaviour: any client publishes as the device its topic names', async () => {
       await start({ auth: { mode: 'off' } satisfies BrokerAuth });
