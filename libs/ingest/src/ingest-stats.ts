@@ -64,8 +64,9 @@ export interface IngestStatsSnapshot extends IngestStatsMessage {
  *   address failed too often lately (CONNACK 5; see FailedLoginLimiter).
  * - `clientIdBoundToOtherDevice`: a client id connected, or holding a persistent session, as
  *   another device (CONNACK 2): taking it over would hand that device's session to this one.
- * - `forbiddenSubscriptions`: SUBSCRIBEs refused with 0x80 (anything but an authenticated
- *   device's own `command` and `error` topics; in `off` mode, another device's topics).
+ * - `forbiddenSubscriptions`: subscriptions refused with SUBACK 0x80: anything but an
+ *   authenticated device's own `command` and `error` topics (in `off` mode: anything but a
+ *   registered device's `command` and `error` topics in its domain).
  * - `devicesDisconnected`: live sessions closed by IngestBroker.disconnectDevice (credential
  *   revoked, device suspended or retired).
  */

@@ -17,6 +17,8 @@ import type { InternalClients } from './internal-clients';
 /** CONNACK return codes, MQTT 3.1.1 §3.2.2.3 (Table 3.1). */
 export const CONNACK_IDENTIFIER_REJECTED = 2;
 export const CONNACK_BAD_USERNAME_OR_PASSWORD = 4;
+/** The broker could not decide (the failed-login limiter failed): the client may retry. */
+export const CONNACK_SERVER_UNAVAILABLE = 3;
 export const CONNACK_NOT_AUTHORIZED = 5;
 
 /** Refusal log lines per username (or address) per LOG_WINDOW_MS at most; the counters see them all. */
@@ -28,8 +30,6 @@ interface LoginRefusal {
   returnCode: number;
   event: BrokerGuardEvent;
   message: string;
-  /** Whether it counts as a failed login for the throttle (a guess, not a state). */
-  failure: boolean;
   detail?: Record<string, unknown>;
 }
 
@@ -171,7 +171,7 @@ export function createConnectHooks(deps: {
         },
         (error: Error) => {
           logger.error({ ...party(client), err: error.message }, 'device authentication failed');
-          refuse(done, 3, 'server unavailable');
+          refuse(done, CONNACK_SERVER_UNAVAILABLE, 'server unavailable');
         },
       );
       return;
@@ -214,9 +214,8 @@ function createDeviceAuthentication(deps: {
     returnCode: number,
     event: BrokerGuardEvent,
     message: string,
-    failure: boolean,
     detail?: Record<string, unknown>,
-  ): LoginRefusal => ({ returnCode, event, message, failure, detail });
+  ): LoginRefusal => ({ returnCode, event, message, detail });
 
   /** The checks every authenticated device passes, whatever proved its identity. */
   const admit = (
@@ -229,7 +228,6 @@ function createDeviceAuthentication(deps: {
         CONNACK_NOT_AUTHORIZED,
         'authDeviceInactive',
         `CONNECT refused: device is ${device.state}`,
-        false,
       );
     }
     const owner = sessions.ownerOf(client.id);
@@ -238,7 +236,6 @@ function createDeviceAuthentication(deps: {
         CONNACK_IDENTIFIER_REJECTED,
         'clientIdBoundToOtherDevice',
         'CONNECT refused: the client id is in use by another device (connected or keeping a session)',
-        false,
         { boundTo: owner },
       );
     }
@@ -253,7 +250,6 @@ function createDeviceAuthentication(deps: {
           CONNACK_BAD_USERNAME_OR_PASSWORD,
           'authBadCertificate',
           'CONNECT refused: the client certificate does not verify',
-          false,
           { certificateError: certificate.error, certificateCn: certificate.deviceId?.slice(0, 100) },
         );
       }
@@ -262,7 +258,6 @@ function createDeviceAuthentication(deps: {
           CONNACK_BAD_USERNAME_OR_PASSWORD,
           'authBadCertificate',
           "CONNECT refused: the username is not the client certificate's device id",
-          false,
           { certificateCn: certificate.deviceId },
         );
       }
@@ -272,7 +267,6 @@ function createDeviceAuthentication(deps: {
           CONNACK_BAD_USERNAME_OR_PASSWORD,
           'authUnknownDevice',
           "CONNECT refused: the client certificate's CN is not a registered device",
-          false,
           { certificateCn: certificate.deviceId },
         );
       }
@@ -286,12 +280,11 @@ function createDeviceAuthentication(deps: {
         CONNACK_NOT_AUTHORIZED,
         'authThrottled',
         'CONNECT refused: too many failed logins for this device id or address; retry later',
-        false,
       );
     }
     const failed = async (event: BrokerGuardEvent, message: string): Promise<LoginRefusal> => {
       await failedLogins.recordFailure(deviceKey, address);
-      return refusal(CONNACK_BAD_USERNAME_OR_PASSWORD, event, message, true);
+      return refusal(CONNACK_BAD_USERNAME_OR_PASSWORD, event, message);
     };
     if (deviceKey === undefined) return failed('authMissingUsername', 'CONNECT refused: no username');
     const device = directory.getDevice(deviceKey);

@@ -44,7 +44,9 @@ interface ClientIdOwner {
  *   so another device cannot take the id over (and with it the session and its queued commands).
  *
  * A persistent session's binding lasts as long as this process (aedes' in-memory persistence
- * keeps sessions no longer); it is released when its device connects with clean=true.
+ * keeps sessions no longer); it is released when its device connects with clean=true. So the
+ * bindings grow with the distinct client ids that ever held a persistent session, as aedes'
+ * own session store does.
  */
 export class DeviceSessions {
   private readonly identities = new WeakMap<Client, DeviceIdentity>();
