@@ -5,7 +5,7 @@
  * reading of each. See bench/README.md.
  *
  *   node -r ./scripts/register.js bench/ingest-throughput.ts [--seconds 60] [--rounds 3]
- *       [--variants embedded,influxdb,bare,node-red] [--connections 8] [--window 250]
+ *       [--variants embedded,influxdb,bare,node-red,auth-off,auth-on] [--connections 8] [--window 250]
  *       [--peer-batch 5000] [--peer-batch-ms 100]   (the Node-RED flow's InfluxDB batches)
  *       [--rates 5000,10000,20000]   (stepped, paced offered rates instead of a saturating run)
  *       [--profile DIR]              (V8 CPU profiles of the broker and API during the window)
@@ -38,6 +38,7 @@ import {
 } from './lib/node-red-peer';
 import { CpuMeter, waitForQuietMachine } from './lib/proc-cpu';
 import {
+  AUTH_VARIANTS,
   LoaderProcess,
   type LoopDelay,
   PLATFORM_VARIANTS,
@@ -56,7 +57,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '60' },
     warmup: { type: 'string', default: '3' },
     rounds: { type: 'string' },
-    variants: { type: 'string', default: 'embedded,influxdb,bare,node-red' },
+    variants: { type: 'string', default: 'embedded,influxdb,bare,node-red,auth-off,auth-on' },
     connections: { type: 'string', default: '8' },
     window: { type: 'string', default: '250' },
     devices: { type: 'string', default: '304' },
@@ -269,7 +270,13 @@ async function runOnce(
         host: '127.0.0.1',
         port: target.mqttPort,
         connections,
-        window: windowPerConnection,
+        // Per-device connections (auth variants): the same publishes in flight in total.
+        window: AUTH_VARIANTS.includes(variant)
+          ? Math.max(1, Math.ceil((connections * windowPerConnection) / deviceCount))
+          : windowPerConnection,
+        ...(AUTH_VARIANTS.includes(variant)
+          ? { perDeviceLogin: variant === 'auth-on' ? ('credentials' as const) : ('anonymous' as const) }
+          : {}),
         ...(offeredRate === undefined ? {} : { rate: offeredRate }),
         devices: deviceCount,
         clientIdPrefix: `bench-${process.pid}-${variant}`,
@@ -295,7 +302,7 @@ async function runOnce(
     const end = await loader.waitWindowEnd();
     const probed = await probe.stop(
       probeDir,
-      variant === 'bare' || variant === 'node-red' ? 1 : 2,
+      variant === 'bare' || variant === 'node-red' || AUTH_VARIANTS.includes(variant) ? 1 : 2,
       cpuProfile,
     );
     const loops = probed.loops;
@@ -560,7 +567,9 @@ function formatLoops(loops: LoopDelay[]): string {
 }
 
 const brokerLoop = (r: RunResult): LoopDelay | undefined =>
-  r.loops.find((l) => l.name === 'broker' || l.name === 'bare-broker' || l.name === 'red');
+  r.loops.find(
+    (l) => l.name === 'broker' || l.name === 'bare-broker' || l.name === 'auth-broker' || l.name === 'red',
+  );
 
 async function main(): Promise<void> {
   const machine = machineInfo();
@@ -827,6 +836,25 @@ async function main(): Promise<void> {
           (ratio === null ? ' (a step above or below the tested rates: widen --rates)' : ''),
       );
     }
+  }
+
+  // Device authentication: credentials against none, same broker and load, per round.
+  if (variants.includes('auth-on') && variants.includes('auth-off')) {
+    const authRatios = results
+      .filter((x) => x.variant === 'auth-on')
+      .map((on) => {
+        const off = results.find(
+          (x) => x.variant === 'auth-off' && x.round === on.round && x.offeredRate === on.offeredRate,
+        );
+        return off && off.sustained > 0 ? on.sustained / off.sustained : Number.NaN;
+      })
+      .filter(Number.isFinite);
+    const authRatio = authRatios.length ? round(median(authRatios), 3) : null;
+    targets['auth'] = { ratioOnToOff: authRatio, perRound: authRatios.map((x) => round(x, 3)) };
+    console.log(
+      `device authentication: auth-on ÷ auth-off sustained (per round, then the median) → ${authRatio ?? 'n/a'}` +
+        ` (rounds: ${authRatios.map((x) => round(x, 3)).join(', ') || 'none'}); compare with the round-to-round spread of auth-off itself`,
+    );
   }
 
   for (const r of results) {

@@ -10,6 +10,7 @@
  *   ← { ev: 'done', … }              after the drain and disconnect
  */
 import { Simulator, selectDevices } from '@ioc/devices-sim';
+import { benchDeviceSecret } from './bench-credentials';
 import { loadSeeds } from '@ioc/registry';
 import { Loader, type LoaderStats } from './loader';
 import { buildTemplates } from './payloads';
@@ -31,6 +32,12 @@ export interface LoaderRunConfig {
    * maxInFlight.
    */
   generator?: 'lean' | 'simulator';
+  /**
+   * Lean generator only: one connection per device (`connections` is then ignored), logging in
+   * with the device's benchmark credentials (`credentials`: username = device id, password =
+   * benchDeviceSecret) or without any (`anonymous`) — the auth-on / auth-off variants.
+   */
+  perDeviceLogin?: 'credentials' | 'anonymous';
 }
 
 /** The two generators behind one face. */
@@ -123,11 +130,14 @@ async function run(config: LoaderRunConfig): Promise<void> {
       : new Loader({
           host: config.host,
           port: config.port,
-          connections: config.connections,
+          connections: config.perDeviceLogin ? config.devices : config.connections,
           window: config.window,
           ...(config.rate === undefined ? {} : { rate: config.rate }),
           templates: buildTemplates(config.devices),
           clientIdPrefix: config.clientIdPrefix,
+          ...(config.perDeviceLogin === 'credentials'
+            ? { login: (device) => ({ username: device.id, password: benchDeviceSecret(device.id) }) }
+            : {}),
         });
   await loader.connect();
   send({ ev: 'connected' });

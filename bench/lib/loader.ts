@@ -26,6 +26,12 @@ export interface LoaderOptions {
   clientIdPrefix: string;
   username?: string;
   password?: string;
+  /**
+   * Per-device logins: each connection carries one device (give `connections` ≥ templates) and
+   * logs in with what this returns for it (username = device id, password = its secret), as a
+   * device with its own credentials does. Overrides `username`/`password`.
+   */
+  login?: (device: DeviceTemplate['device']) => { username?: string; password?: string };
   /** Called for every message as it is handed to the socket (latency probes). */
   onPublish?: (message: PublishedMessage) => void;
   /** Collect publish → PUBACK times (ms) of every message. */
@@ -144,12 +150,16 @@ export class Loader {
         if (conn.open && !this.stopping) this.stats.closedByBroker++;
         conn.open = false;
       });
+      const template = this.options.templates[devices[0] as number] as DeviceTemplate;
+      const login = this.options.login
+        ? this.options.login(template.device)
+        : { username: this.options.username, password: this.options.password };
       socket.once('connect', () => {
         socket.write(
           connectPacket({
             clientId: `${this.options.clientIdPrefix}-${index + 1}`,
-            ...(this.options.username === undefined ? {} : { username: this.options.username }),
-            ...(this.options.password === undefined ? {} : { password: this.options.password }),
+            ...(login.username === undefined ? {} : { username: login.username }),
+            ...(login.password === undefined ? {} : { password: login.password }),
           }),
         );
       });

@@ -1,5 +1,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -23,17 +31,34 @@ const REGISTER = join(WORKSPACE_ROOT, 'scripts', 'register.js');
 const PROBE_HOOK = join(__dirname, 'process-probe.js');
 const BARE_BROKER = join(__dirname, 'bare-broker.ts');
 const LOADER_PROCESS = join(__dirname, 'loader-process.ts');
+const AUTH_BROKER = join(__dirname, 'auth-broker.ts');
 
-export type VariantName = 'embedded' | 'influxdb' | 'bare' | 'node-red';
+export type VariantName = 'embedded' | 'influxdb' | 'bare' | 'node-red' | 'auth-off' | 'auth-on';
 
-export const VARIANT_NAMES: readonly VariantName[] = ['embedded', 'influxdb', 'bare', 'node-red'];
+export const VARIANT_NAMES: readonly VariantName[] = [
+  'embedded',
+  'influxdb',
+  'bare',
+  'node-red',
+  'auth-off',
+  'auth-on',
+];
 
 export const VARIANT_LABELS: Record<VariantName, string> = {
   embedded: 'platform + embedded store',
   influxdb: 'platform + influxd 1.x',
   bare: 'bare aedes (ceiling)',
   'node-red': 'mosquitto → Node-RED → influxd',
+  'auth-off': 'broker, per-device conns, auth off',
+  'auth-on': 'broker, per-device conns, credentials',
 };
+
+/**
+ * The device-authentication pair: the platform broker alone (bench/lib/auth-broker.ts, embedded
+ * store, no API) with one connection per device, logging in with credentials (`auth-on`) or
+ * without (`auth-off`, IOC_MQTT_AUTH=off). Same process, same load: only authentication differs.
+ */
+export const AUTH_VARIANTS: readonly VariantName[] = ['auth-off', 'auth-on'];
 
 /** The platform's variants: durable (a PUBACK means the reading is in the spool, fsynced). */
 export const PLATFORM_VARIANTS: readonly VariantName[] = ['embedded', 'influxdb'];
@@ -48,6 +73,8 @@ export const TARGET_PROCESSES: Record<VariantName, readonly string[]> = {
   influxdb: ['broker', 'api', 'influxd'],
   bare: ['broker'],
   'node-red': ['mosquitto', 'node-red', 'influxd'],
+  'auth-off': ['broker'],
+  'auth-on': ['broker'],
 };
 
 export interface StoredCount {
@@ -177,6 +204,22 @@ async function startTargetProcesses(variant: VariantName, options: TargetOptions
   }
 
   if (variant === 'node-red') return startNodeRedTarget(options);
+  if (variant === 'auth-off' || variant === 'auth-on') {
+    const broker = await startBenchBroker({
+      auth: variant === 'auth-on' ? 'credentials' : 'off',
+      env: probeEnv(options),
+    });
+    return {
+      variant,
+      mqttPort: broker.port,
+      httpUrl: broker.httpUrl,
+      pids: { broker: broker.service.child.pid, self: process.pid },
+      stats: () => getJson<IngestStatsView>(`${broker.httpUrl}/api/v1/ingest/stats`),
+      storedCount: () => Promise.resolve(sqliteCount(broker.dataDir)),
+      problems: () => exitedProblems({ broker: broker.service }),
+      stop: () => broker.stop(),
+    };
+  }
 
   let influxd: InfluxdHandle | undefined;
   if (variant === 'influxdb') influxd = await startInfluxd();
@@ -216,6 +259,60 @@ async function startTargetProcesses(variant: VariantName, options: TargetOptions
     async stop() {
       await platform.stop();
       await influxd?.stop();
+    },
+  };
+}
+
+/** A running bench/lib/auth-broker.ts process. */
+export interface BenchBroker {
+  service: ServiceProcess;
+  port: number;
+  /** Base URL of its stats endpoint (`/api/v1/ingest/stats`). */
+  httpUrl: string;
+  dataDir: string;
+  /** Stops the process (SIGTERM, the broker and store closed) and removes its data directory. */
+  stop(): Promise<void>;
+  /** Stops the process only, keeping the data directory (a restart reuses it). */
+  stopProcess(): Promise<void>;
+}
+
+/**
+ * Starts bench/lib/auth-broker.ts on free loopback ports (or `port`) with a fresh temporary data
+ * directory (or `dataDir`): the platform broker with device authentication `auth`, over the
+ * seeded devices or `syntheticDevices` synthetic ones.
+ */
+export async function startBenchBroker(options: {
+  auth: 'credentials' | 'off';
+  port?: number;
+  dataDir?: string;
+  syntheticDevices?: number;
+  env?: Record<string, string>;
+}): Promise<BenchBroker> {
+  const port = options.port ?? (await freePort());
+  const statsPort = await freePort();
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'bench-auth-broker-'));
+  const service = await startService(
+    AUTH_BROKER,
+    {
+      BENCH_PORT: String(port),
+      BENCH_STATS_PORT: String(statsPort),
+      BENCH_DATA_DIR: dataDir,
+      BENCH_AUTH: options.auth,
+      BENCH_SYNTHETIC_DEVICES: String(options.syntheticDevices ?? 0),
+      ...options.env,
+    },
+    'bench broker ready',
+    120_000,
+  );
+  return {
+    service,
+    port,
+    httpUrl: `http://127.0.0.1:${statsPort}`,
+    dataDir,
+    stopProcess: () => service.stop(),
+    async stop() {
+      await service.stop();
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

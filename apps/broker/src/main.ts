@@ -1,6 +1,13 @@
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
-import { brokerEnvSchema, startIngestBroker, writeBatchDefaults } from '@ioc/ingest';
 import { openDatabase, databaseConfigFromEnv } from '@ioc/database';
+import {
+  brokerEnvSchema,
+  brokerListenersFromEnv,
+  failedLoginLimitsFromEnv,
+  MemoryFailedLoginLimiter,
+  startIngestBroker,
+  writeBatchDefaults,
+} from '@ioc/ingest';
 import {
   CredentialIndex,
   DeviceRegistry,
@@ -14,12 +21,16 @@ import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';
 import { join } from 'node:path';
 import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/timeseries';
 
+/** Registry changes after which a device's live sessions must end (RegistryRepository's actions). */
+const SESSION_ENDING_CHANGES = new Set(['suspended', 'retired', 'revoked']);
+
 async function main(): Promise<void> {
   const env = parseEnv(brokerEnvSchema);
   const logger = createLogger('broker', { level: env.IOC_LOG_LEVEL });
   if (env.IOC_INTERNAL_SECRET === DEVELOPMENT_INTERNAL_SECRET) {
     logger.warn('IOC_INTERNAL_SECRET is the development default: set your own outside a developer machine');
   }
+  const listeners = brokerListenersFromEnv(env);
   const database = openDatabase(databaseConfigFromEnv(env));
   await prepareRegistry(database, { ...(env.IOC_SEEDS_DIR ? { seedsDir: env.IOC_SEEDS_DIR } : {}), logger });
   const credentialKey = loadCredentialKey({
@@ -35,7 +46,19 @@ async function main(): Promise<void> {
   }
   const registry = new DeviceRegistry();
   const credentials = new CredentialIndex();
-  const sync = new RegistrySync(new RegistryRepository(database.db), registry, { logger, credentials });
+  // Suspending or retiring a device, or revoking a credential, ends its live sessions at once; a
+  // new CONNECT is then judged against the registry as it is.
+  let disconnect: ((deviceId: string, reason: string) => number) | undefined;
+  const sync = new RegistrySync(new RegistryRepository(database.db), registry, {
+    logger,
+    credentials,
+    onChanges: (changes) => {
+      for (const change of changes) {
+        if (SESSION_ENDING_CHANGES.has(change.action))
+          disconnect?.(change.entityId, `registry: ${change.action}`);
+      }
+    },
+  });
   await sync.start();
   const store = createTimeSeriesStore(storageConfigFromEnv(env));
   const batchDefaults = writeBatchDefaults(store.kind);
@@ -57,7 +80,14 @@ async function main(): Promise<void> {
     maxFutureSkewMs: env.IOC_MAX_CLOCK_SKEW_MS,
     statsIntervalMs: 2000,
     logger,
+    auth:
+      env.IOC_MQTT_AUTH === 'off'
+        ? { mode: 'off' }
+        : { mode: 'credentials', credentials, key: credentialKey },
+    failedLogins: new MemoryFailedLoginLimiter(failedLoginLimitsFromEnv(env)),
+    ...listeners,
   });
+  disconnect = (deviceId, reason) => broker.disconnectDevice(deviceId, reason);
   logger.info(
     { storage: store.kind, registry: database.description, devices: registry.deviceCount },
     'broker ready',

@@ -20,6 +20,7 @@ const BROKER_ONLY_REASONS = [
   'unknown-device',
   'wrong-domain',
   'spool-full',
+  'forbidden-topic',
 ];
 
 const common = {

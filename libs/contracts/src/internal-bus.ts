@@ -123,7 +123,9 @@ export const ingestStatsSchema = z.object({
    * What the broker refused or suppressed outside message validation (`BrokerGuardCounts` in
    * libs/ingest/src/ingest-stats.ts): reserved or empty client ids refused, client-id takeovers,
    * connections closed for an oversized packet, QoS 2 duplicates, error answers and rejection notices suppressed,
-   * deliveries blocked.
+   * deliveries blocked, device logins refused by reason, client ids bound to another device, throttled logins,
+   * sessions closed by disconnectDevice. The `auth…` counters are optional so a broker from before device
+   * credentials still validates.
    */
   broker: z.object({
     reservedClientIdRefused: count,
@@ -135,6 +137,16 @@ export const ingestStatsSchema = z.object({
     errorAnswersSuppressed: count,
     rejectionNoticesSuppressed: count,
     forwardsBlocked: count,
+    authMissingUsername: count.optional(),
+    authUnknownDevice: count.optional(),
+    authBadSecret: count.optional(),
+    authExpiredSecret: count.optional(),
+    authBadCertificate: count.optional(),
+    authDeviceInactive: count.optional(),
+    authThrottled: count.optional(),
+    clientIdBoundToOtherDevice: count.optional(),
+    forbiddenSubscriptions: count.optional(),
+    devicesDisconnected: count.optional(),
   }),
   /** Sessions the broker keeps for clients that are not connected (clean=false), and their subscriptions. */
   offlineSessions: z.object({ clients: count, subscriptions: count }).optional(),

@@ -20,6 +20,10 @@ export const REJECTION_REASONS = [
   'unit-mismatch',
   // The platform, not the message: the durable spool is full because the store is down or slow.
   'spool-full',
+  // An authenticated device (IOC_MQTT_AUTH=credentials) published, or left a will, on a topic
+  // that is not under its own `ioc/v1/{its domain}/{its id}/`: another device's topic, another
+  // domain. Answered on the publisher's own error topic; the message is delivered nowhere.
+  'forbidden-topic',
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 

@@ -1,5 +1,14 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseEnv } from '@ioc/runtime';
-import { DEFAULT_MAX_PACKET_BYTES, brokerEnvSchema } from './broker-config';
+import { TempDirs } from '@ioc/testing';
+import { DEFAULT_FAILED_LOGIN_LIMITS } from './broker/failed-logins';
+import {
+  DEFAULT_MAX_PACKET_BYTES,
+  brokerEnvSchema,
+  brokerListenersFromEnv,
+  failedLoginLimitsFromEnv,
+} from './broker-config';
 
 describe('broker configuration: IOC_MQTT_MAX_PACKET_BYTES', () => {
   it('defaults to 64 KiB, above the default payload limit', () => {
@@ -18,5 +27,57 @@ describe('broker configuration: IOC_MQTT_MAX_PACKET_BYTES', () => {
         new RegExp(`IOC_MQTT_MAX_PACKET_BYTES: .*\\(got "${bad.replace('.', '\\.')}"\\)`),
       );
     }
+  });
+});
+
+describe('broker configuration: authentication and listeners', () => {
+  const dirs = new TempDirs('broker-config-');
+  afterAll(() => dirs.removeAll());
+
+  it('authenticates devices by default, with the documented failed-login limits', () => {
+    const env = parseEnv(brokerEnvSchema, {});
+    expect(env.IOC_MQTT_AUTH).toBe('credentials');
+    expect(failedLoginLimitsFromEnv(env)).toEqual(DEFAULT_FAILED_LOGIN_LIMITS);
+    expect(parseEnv(brokerEnvSchema, { IOC_MQTT_AUTH: 'off' }).IOC_MQTT_AUTH).toBe('off');
+    expect(() => parseEnv(brokerEnvSchema, { IOC_MQTT_AUTH: 'none' })).toThrow(/IOC_MQTT_AUTH/);
+  });
+
+  it('starts no extra listener unless asked, and reads the TLS files when one is', async () => {
+    expect(brokerListenersFromEnv(parseEnv(brokerEnvSchema, {}))).toEqual({});
+    const dir = await dirs.make();
+    for (const name of ['cert.pem', 'key.pem', 'ca.pem'])
+      await writeFile(join(dir, name), `${name} contents`);
+    const listeners = brokerListenersFromEnv(
+      parseEnv(brokerEnvSchema, {
+        IOC_MQTT_HOST: '127.0.0.1',
+        IOC_MQTT_TLS_PORT: '8883',
+        IOC_MQTT_TLS_CERT_FILE: join(dir, 'cert.pem'),
+        IOC_MQTT_TLS_KEY_FILE: join(dir, 'key.pem'),
+        IOC_MQTT_TLS_CA_FILE: join(dir, 'ca.pem'),
+        IOC_MQTT_WS_PORT: '8080',
+        IOC_MQTT_WS_HOST: '0.0.0.0',
+      }),
+    );
+    expect(listeners.tls).toMatchObject({ host: '127.0.0.1', port: 8883 });
+    expect(listeners.tls?.ca?.toString()).toBe('ca.pem contents');
+    expect(listeners.webSocket).toEqual({ host: '0.0.0.0', port: 8080 });
+  });
+
+  it('refuses a TLS port without certificate and key, TLS files without a port, and unreadable files', () => {
+    expect(() => brokerListenersFromEnv(parseEnv(brokerEnvSchema, { IOC_MQTT_TLS_PORT: '8883' }))).toThrow(
+      /IOC_MQTT_TLS_CERT_FILE: required[\s\S]*IOC_MQTT_TLS_KEY_FILE: required/,
+    );
+    expect(() =>
+      brokerListenersFromEnv(parseEnv(brokerEnvSchema, { IOC_MQTT_TLS_CERT_FILE: '/x.pem' })),
+    ).toThrow(/IOC_MQTT_TLS_PORT: required/);
+    expect(() =>
+      brokerListenersFromEnv(
+        parseEnv(brokerEnvSchema, {
+          IOC_MQTT_TLS_PORT: '8883',
+          IOC_MQTT_TLS_CERT_FILE: '/nonexistent/cert.pem',
+          IOC_MQTT_TLS_KEY_FILE: '/nonexistent/key.pem',
+        }),
+      ),
+    ).toThrow(/IOC_MQTT_TLS_CERT_FILE: cannot read \/nonexistent\/cert.pem/);
   });
 });

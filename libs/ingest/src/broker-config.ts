@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
-import { envField } from '@ioc/runtime';
 import { registryEnvShape } from '@ioc/registry';
+import { ConfigError, envField } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/timeseries';
+import { DEFAULT_FAILED_LOGIN_LIMITS, type FailedLoginLimits } from './broker/failed-logins';
+import type { TlsListenerOptions, WebSocketListenerOptions } from './broker/listeners';
 
 /**
  * Default bound on an MQTT packet's remaining length, 64 KiB: the 16 KiB payload limit
@@ -69,9 +72,116 @@ export const brokerEnvSchema = storageEnvSchema.extend({
     .min(0)
     .default(1000)
     .describe('How long a publish waits for room in a full spool before it is refused'),
+  IOC_MQTT_AUTH: z
+    .enum(['credentials', 'off'])
+    .default('credentials')
+    .describe(
+      'Device authentication: credentials (username = device id, password = secret; each device bound to its own topics) or off (development and benchmarks only)',
+    ),
+  IOC_MQTT_AUTH_MAX_FAILURES_PER_DEVICE: envField
+    .positiveInt(DEFAULT_FAILED_LOGIN_LIMITS.perDevice)
+    .describe(
+      'Failed logins of one device id within the window after which its logins are refused for a while',
+    ),
+  IOC_MQTT_AUTH_MAX_FAILURES_PER_ADDRESS: envField
+    .positiveInt(DEFAULT_FAILED_LOGIN_LIMITS.perAddress)
+    .describe('Failed logins from one remote address within the window after which its logins are refused'),
+  IOC_MQTT_AUTH_FAILURE_WINDOW_SECONDS: envField
+    .positiveInt(DEFAULT_FAILED_LOGIN_LIMITS.windowSeconds)
+    .describe('Window over which failed logins are counted, seconds'),
+  IOC_MQTT_AUTH_BLOCK_SECONDS: envField
+    .positiveInt(DEFAULT_FAILED_LOGIN_LIMITS.blockSeconds)
+    .describe('How long a device id or address that failed too often is refused, seconds'),
+  IOC_MQTT_TLS_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe('MQTT over TLS port (no TLS listener when unset)'),
+  IOC_MQTT_TLS_HOST: z
+    .string()
+    .optional()
+    .describe('Address the TLS listener binds (default: IOC_MQTT_HOST)'),
+  IOC_MQTT_TLS_CERT_FILE: z
+    .string()
+    .optional()
+    .describe('PEM server certificate (chain) of the TLS listener'),
+  IOC_MQTT_TLS_KEY_FILE: z.string().optional().describe('PEM private key of the TLS listener; secret'),
+  IOC_MQTT_TLS_CA_FILE: z
+    .string()
+    .optional()
+    .describe(
+      'PEM CA of client certificates: when set, a verified certificate whose CN is a device id logs that device in',
+    ),
+  IOC_MQTT_WS_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe('MQTT over WebSocket port, path /mqtt (no WebSocket listener when unset)'),
+  IOC_MQTT_WS_HOST: z
+    .string()
+    .optional()
+    .describe('Address the WebSocket listener binds (default: IOC_MQTT_HOST)'),
   IOC_LOG_LEVEL: envField.logLevel(),
 });
 export type BrokerEnv = z.infer<typeof brokerEnvSchema>;
+
+/** The failed-login limits of the broker's environment (see FailedLoginLimits). */
+export function failedLoginLimitsFromEnv(env: BrokerEnv): FailedLoginLimits {
+  return {
+    perDevice: env.IOC_MQTT_AUTH_MAX_FAILURES_PER_DEVICE,
+    perAddress: env.IOC_MQTT_AUTH_MAX_FAILURES_PER_ADDRESS,
+    windowSeconds: env.IOC_MQTT_AUTH_FAILURE_WINDOW_SECONDS,
+    blockSeconds: env.IOC_MQTT_AUTH_BLOCK_SECONDS,
+  };
+}
+
+/**
+ * The optional TLS and WebSocket listeners of the broker's environment, certificate files read.
+ *
+ * @throws ConfigError naming the variables when IOC_MQTT_TLS_PORT is set without
+ *   IOC_MQTT_TLS_CERT_FILE and IOC_MQTT_TLS_KEY_FILE, when TLS files are set without the port, or
+ *   when a file cannot be read.
+ */
+export function brokerListenersFromEnv(env: BrokerEnv): {
+  tls?: TlsListenerOptions;
+  webSocket?: WebSocketListenerOptions;
+} {
+  const problems: string[] = [];
+  const read = (variable: string, path: string | undefined): Buffer | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      problems.push(`${variable}: cannot read ${path} (${(error as Error).message})`);
+      return undefined;
+    }
+  };
+  let tls: TlsListenerOptions | undefined;
+  if (env.IOC_MQTT_TLS_PORT !== undefined) {
+    if (env.IOC_MQTT_TLS_CERT_FILE === undefined)
+      problems.push('IOC_MQTT_TLS_CERT_FILE: required with IOC_MQTT_TLS_PORT');
+    if (env.IOC_MQTT_TLS_KEY_FILE === undefined)
+      problems.push('IOC_MQTT_TLS_KEY_FILE: required with IOC_MQTT_TLS_PORT');
+    const cert = read('IOC_MQTT_TLS_CERT_FILE', env.IOC_MQTT_TLS_CERT_FILE);
+    const key = read('IOC_MQTT_TLS_KEY_FILE', env.IOC_MQTT_TLS_KEY_FILE);
+    const ca = read('IOC_MQTT_TLS_CA_FILE', env.IOC_MQTT_TLS_CA_FILE);
+    if (cert && key) {
+      tls = { host: env.IOC_MQTT_TLS_HOST ?? env.IOC_MQTT_HOST, port: env.IOC_MQTT_TLS_PORT, cert, key, ca };
+    }
+  } else if (env.IOC_MQTT_TLS_CERT_FILE ?? env.IOC_MQTT_TLS_KEY_FILE ?? env.IOC_MQTT_TLS_CA_FILE) {
+    problems.push('IOC_MQTT_TLS_PORT: required when TLS files are set (no TLS listener would start)');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const webSocket =
+    env.IOC_MQTT_WS_PORT === undefined
+      ? undefined
+      : { host: env.IOC_MQTT_WS_HOST ?? env.IOC_MQTT_HOST, port: env.IOC_MQTT_WS_PORT };
+  return { tls, webSocket };
+}
 
 /**
  * Store writes are batched differently per store; in both cases a reading waiting to be written

@@ -1,5 +1,8 @@
 export * from './broker/ingest-broker';
 export * from './broker/internal-clients';
+export * from './broker/failed-logins';
+export { WEBSOCKET_PATH, type TlsListenerOptions, type WebSocketListenerOptions } from './broker/listeners';
+export * from './device-credentials';
 export * from './device-directory';
 export * from './ingest-pipeline';
 export * from './ingest-stats';

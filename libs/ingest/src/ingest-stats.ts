@@ -50,6 +50,25 @@ export interface IngestStatsSnapshot extends IngestStatsMessage {
  *   topic, for the same budgets (still counted under `rejected`).
  * - `forwardsBlocked`: deliveries authorizeForward refused (a message on a topic its recipient
  *   may not read); 0 unless something tried to route around the rules.
+ *
+ * Device logins (IOC_MQTT_AUTH=credentials; all 0 with `off`), one count per refused CONNECT:
+ * - `authMissingUsername`: no username (CONNACK 4).
+ * - `authUnknownDevice`: the username is not a registered device id (CONNACK 4).
+ * - `authBadSecret`: no password, or one matching none of the device's credentials (CONNACK 4).
+ * - `authExpiredSecret`: the password matches a credential whose grace period (`notAfter`) is
+ *   over — a device still using a rotated-out secret (CONNACK 4, as a wrong one).
+ * - `authBadCertificate`: a TLS client certificate that does not verify against
+ *   IOC_MQTT_TLS_CA_FILE, or a username other than the certificate's device id (CONNACK 4).
+ * - `authDeviceInactive`: the right secret (or certificate) of a suspended or retired device (CONNACK 5).
+ * - `authThrottled`: refused without checking the secret because the device id or the source
+ *   address failed too often lately (CONNACK 5; see FailedLoginLimiter).
+ * - `clientIdBoundToOtherDevice`: a client id connected, or holding a persistent session, as
+ *   another device (CONNACK 2): taking it over would hand that device's session to this one.
+ * - `forbiddenSubscriptions`: subscriptions refused with SUBACK 0x80: anything but an
+ *   authenticated device's own `command` and `error` topics (in `off` mode: anything but a
+ *   registered device's `command` and `error` topics in its domain).
+ * - `devicesDisconnected`: live sessions closed by IngestBroker.disconnectDevice (credential
+ *   revoked, device suspended or retired).
  */
 export interface BrokerGuardCounts {
   reservedClientIdRefused: number;
@@ -61,6 +80,16 @@ export interface BrokerGuardCounts {
   errorAnswersSuppressed: number;
   rejectionNoticesSuppressed: number;
   forwardsBlocked: number;
+  authMissingUsername: number;
+  authUnknownDevice: number;
+  authBadSecret: number;
+  authExpiredSecret: number;
+  authBadCertificate: number;
+  authDeviceInactive: number;
+  authThrottled: number;
+  clientIdBoundToOtherDevice: number;
+  forbiddenSubscriptions: number;
+  devicesDisconnected: number;
 }
 
 export type BrokerGuardEvent = keyof BrokerGuardCounts;
@@ -84,6 +113,16 @@ export class IngestStats {
     errorAnswersSuppressed: 0,
     rejectionNoticesSuppressed: 0,
     forwardsBlocked: 0,
+    authMissingUsername: 0,
+    authUnknownDevice: 0,
+    authBadSecret: 0,
+    authExpiredSecret: 0,
+    authBadCertificate: 0,
+    authDeviceInactive: 0,
+    authThrottled: 0,
+    clientIdBoundToOtherDevice: 0,
+    forbiddenSubscriptions: 0,
+    devicesDisconnected: 0,
   };
 
   /** Counts one broker-level refusal or suppression (see BrokerGuardCounts). */

@@ -17,6 +17,11 @@ export interface AedesInternals {
 export interface ClientInternals {
   /** The will of the connection, set once CONNECT is accepted; `packet === will` identifies it in authorizePublish. */
   will: PublishPacket | null;
+  /**
+   * Set by aedes on a DISCONNECT packet (lib/handlers/index.js); when set, close() deletes the
+   * will instead of publishing it (lib/client.js).
+   */
+  _disconnected: boolean;
   /** The client's mqtt-packet parser (lib/client.js `_parser`). */
   _parser: PacketParser;
   conn: {

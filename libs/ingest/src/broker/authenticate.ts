@@ -1,13 +1,37 @@
 import type { Aedes, AedesOptions, AuthenticateError, Client } from 'aedes';
 import type { Logger } from '@ioc/runtime';
-import { INTERNAL_USERNAME, RESERVED_CLIENT_ID_PREFIX, isReservedClientId } from '@ioc/contracts';
-import type { IngestStats } from '../ingest-stats';
+import {
+  type Device,
+  INTERNAL_USERNAME,
+  RESERVED_CLIENT_ID_PREFIX,
+  isReservedClientId,
+} from '@ioc/contracts';
+import { type BrokerAuth, checkDeviceSecret } from '../device-credentials';
+import type { DeviceDirectory } from '../device-directory';
+import type { BrokerGuardEvent, IngestStats } from '../ingest-stats';
 import { aedesInternals, clientInternals } from './aedes-internals';
+import type { DeviceSessions } from './device-sessions';
+import type { FailedLoginLimiter } from './failed-logins';
 import type { InternalClients } from './internal-clients';
 
 /** CONNACK return codes, MQTT 3.1.1 §3.2.2.3 (Table 3.1). */
 export const CONNACK_IDENTIFIER_REJECTED = 2;
 export const CONNACK_BAD_USERNAME_OR_PASSWORD = 4;
+/** The broker could not decide (the failed-login limiter failed): the client may retry. */
+export const CONNACK_SERVER_UNAVAILABLE = 3;
+export const CONNACK_NOT_AUTHORIZED = 5;
+
+/** Refusal log lines per username (or address) per LOG_WINDOW_MS at most; the counters see them all. */
+const LOG_BURST = 5;
+const LOG_WINDOW_MS = 10_000;
+
+/** A refused device login: the CONNACK code, the counter, and the log message. */
+interface LoginRefusal {
+  returnCode: number;
+  event: BrokerGuardEvent;
+  message: string;
+  detail?: Record<string, unknown>;
+}
 
 /**
  * The CONNECT-time checks, as aedes' preConnect and authenticate hooks.
@@ -25,26 +49,38 @@ export const CONNACK_BAD_USERNAME_OR_PASSWORD = 4;
  *   (client id, remote address, username) are logged at warn and `broker.clientIdTakeovers`
  *   counts it.
  *
- * Devices are not authenticated yet (per-device credentials arrive with the security work):
- * they are recognised by the device id in their topic, and unknown ids are refused message by
- * message in authorizePublish.
+ * Devices, with `auth.mode === 'credentials'` (see authenticateDevice for the order of checks):
+ * username = device id, password = secret, or a verified TLS client certificate whose CN is the
+ * device id. Return codes (MQTT 3.1.1 §3.2.2.3): 4 for no username, an unknown device, a wrong or
+ * expired secret and a certificate that does not verify — the same code for all, so a client
+ * cannot probe which device ids exist; 5 for a suspended or retired device with the right secret
+ * and while failed logins are throttled; 2 for a client id bound to another device. Each refusal
+ * is counted by reason in `broker` (BrokerGuardCounts) and logged at warn with client id, remote
+ * address and username (never the password). With `off`, devices are not authenticated: they are
+ * recognised by the device id in their topic, and unknown ids are refused message by message.
  */
 export function createConnectHooks(deps: {
   internal: InternalClients;
   broker: () => Aedes | undefined;
   stats: IngestStats;
   logger: Logger;
+  auth?: BrokerAuth;
+  directory?: DeviceDirectory;
+  sessions?: DeviceSessions;
+  failedLogins?: FailedLoginLimiter;
 }): Required<Pick<AedesOptions, 'preConnect' | 'authenticate'>> {
-  const { internal, broker, stats, logger } = deps;
+  const { internal, broker, stats, logger, sessions, failedLogins } = deps;
   const emptyIdWithSession = new WeakSet<Client>();
   const usernames = new WeakMap<Client, string>();
 
   const party = (client: Client): Record<string, unknown> => {
     const conn = clientInternals(client).conn;
+    const info = sessions?.connectionOf(client);
     return {
       clientId: client.id,
-      remoteAddress: conn.remoteAddress,
-      remotePort: conn.remotePort,
+      remoteAddress: info?.remoteAddress ?? conn.remoteAddress,
+      remotePort: info?.remotePort ?? conn.remotePort,
+      listener: info?.listener,
       username: usernames.get(client),
     };
   };
@@ -55,6 +91,45 @@ export function createConnectHooks(deps: {
   ): void => {
     done(Object.assign(new Error(message), { returnCode }) as AuthenticateError, false);
   };
+  const noteTakeover = (client: Client): void => {
+    const current = broker();
+    const previous = current ? aedesInternals(current).clients[client.id] : undefined;
+    if (previous && previous !== client) {
+      stats.countGuard('clientIdTakeovers');
+      logger.warn(
+        { clientId: client.id, previous: party(previous), newcomer: party(client) },
+        'client id already connected: the older connection is closed [MQTT-3.1.4-2]',
+      );
+    }
+  };
+
+  // Refusal logs, at most LOG_BURST per username (or address) per window.
+  let logWindowStart = 0;
+  const logged = new Map<string, number>();
+  const logRefusal = (client: Client, refusal: LoginRefusal): void => {
+    const now = Date.now();
+    if (now - logWindowStart > LOG_WINDOW_MS) {
+      logWindowStart = now;
+      logged.clear();
+    }
+    const info = party(client);
+    const key = String(info['username'] ?? info['remoteAddress'] ?? '?');
+    const count = (logged.get(key) ?? 0) + 1;
+    logged.set(key, count);
+    if (count > LOG_BURST) return;
+    logger.warn(
+      { ...info, returnCode: refusal.returnCode, reason: refusal.event, ...refusal.detail },
+      count === LOG_BURST
+        ? `${refusal.message} (further refusals for this username muted for 10 s)`
+        : refusal.message,
+    );
+  };
+
+  const auth = deps.auth ?? { mode: 'off' };
+  const authenticateDevice =
+    auth.mode === 'credentials' && deps.directory && sessions && failedLogins
+      ? createDeviceAuthentication({ auth, directory: deps.directory, sessions, failedLogins })
+      : undefined;
 
   const preConnect: NonNullable<AedesOptions['preConnect']> = (client, packet, callback) => {
     if (packet.clientId === '' && packet.clean === false) emptyIdWithSession.add(client);
@@ -81,18 +156,150 @@ export function createConnectHooks(deps: {
         `CONNECT refused: client ids starting with "${RESERVED_CLIENT_ID_PREFIX}" are reserved for platform services`,
       );
       return refuse(done, CONNACK_IDENTIFIER_REJECTED, 'client id reserved for platform services');
-    }
-    const current = broker();
-    const previous = current ? aedesInternals(current).clients[client.id] : undefined;
-    if (previous && previous !== client) {
-      stats.countGuard('clientIdTakeovers');
-      logger.warn(
-        { clientId: client.id, previous: party(previous), newcomer: party(client) },
-        'client id already connected: the older connection is closed [MQTT-3.1.4-2]',
+    } else if (authenticateDevice) {
+      authenticateDevice(client, username, password).then(
+        (outcome) => {
+          if ('returnCode' in outcome) {
+            stats.countGuard(outcome.event);
+            logRefusal(client, outcome);
+            return refuse(done, outcome.returnCode, outcome.message);
+          }
+          if (client.closed) return done(null, false);
+          sessions?.bind(client, outcome.device, outcome.method);
+          noteTakeover(client);
+          done(null, true);
+        },
+        (error: Error) => {
+          logger.error({ ...party(client), err: error.message }, 'device authentication failed');
+          refuse(done, CONNACK_SERVER_UNAVAILABLE, 'server unavailable');
+        },
       );
+      return;
     }
+    noteTakeover(client);
     done(null, true);
   };
 
   return { preConnect, authenticate };
+}
+
+/**
+ * A device login, checked in this order:
+ * 1. A client certificate presented on the TLS listener decides alone: it must verify against the
+ *    CA (else 4, `authBadCertificate`), a username, if sent, must be its CN (else 4), and the CN
+ *    must be a registered device (else 4, `authUnknownDevice`); no password is needed or checked.
+ *    Certificate logins are not throttled (they cannot be guessed).
+ * 2. Throttle: if the username or the remote address failed too often lately (FailedLoginLimiter),
+ *    5 (`authThrottled`) without checking the secret.
+ * 3. No username: 4 (`authMissingUsername`; 4 rather than 5 because a device that sent none has
+ *    not proved anything, exactly like a wrong one). Unknown device id: 4 (`authUnknownDevice`).
+ *    Secret matching none of the device's current credentials: 4 (`authBadSecret`), or matching
+ *    one whose grace period is over: 4 (`authExpiredSecret`). These count as failed logins.
+ * 4. A suspended or retired device (right secret): 5 (`authDeviceInactive`).
+ * 5. A client id bound to another device (connected, or keeping a persistent session): 2
+ *    (`clientIdBoundToOtherDevice`).
+ */
+function createDeviceAuthentication(deps: {
+  auth: Extract<BrokerAuth, { mode: 'credentials' }>;
+  directory: DeviceDirectory;
+  sessions: DeviceSessions;
+  failedLogins: FailedLoginLimiter;
+}): (
+  client: Client,
+  username: string | undefined,
+  password: Buffer | undefined,
+) => Promise<LoginRefusal | { device: Device; method: 'secret' | 'certificate' }> {
+  const { auth, directory, sessions, failedLogins } = deps;
+  const refusal = (
+    returnCode: number,
+    event: BrokerGuardEvent,
+    message: string,
+    detail?: Record<string, unknown>,
+  ): LoginRefusal => ({ returnCode, event, message, detail });
+
+  /** The checks every authenticated device passes, whatever proved its identity. */
+  const admit = (
+    client: Client,
+    device: Device,
+    method: 'secret' | 'certificate',
+  ): LoginRefusal | { device: Device; method: 'secret' | 'certificate' } => {
+    if (device.state === 'suspended' || device.state === 'retired') {
+      return refusal(
+        CONNACK_NOT_AUTHORIZED,
+        'authDeviceInactive',
+        `CONNECT refused: device is ${device.state}`,
+      );
+    }
+    const owner = sessions.ownerOf(client.id);
+    if (owner !== undefined && owner !== device.id) {
+      return refusal(
+        CONNACK_IDENTIFIER_REJECTED,
+        'clientIdBoundToOtherDevice',
+        'CONNECT refused: the client id is in use by another device (connected or keeping a session)',
+        { boundTo: owner },
+      );
+    }
+    return { device, method };
+  };
+
+  return async (client, username, password) => {
+    const certificate = sessions.connectionOf(client)?.certificate;
+    if (certificate) {
+      if (!certificate.verified || certificate.deviceId === undefined) {
+        return refusal(
+          CONNACK_BAD_USERNAME_OR_PASSWORD,
+          'authBadCertificate',
+          'CONNECT refused: the client certificate does not verify',
+          { certificateError: certificate.error, certificateCn: certificate.deviceId?.slice(0, 100) },
+        );
+      }
+      if (username !== undefined && username !== certificate.deviceId) {
+        return refusal(
+          CONNACK_BAD_USERNAME_OR_PASSWORD,
+          'authBadCertificate',
+          "CONNECT refused: the username is not the client certificate's device id",
+          { certificateCn: certificate.deviceId },
+        );
+      }
+      const device = directory.getDevice(certificate.deviceId);
+      if (!device) {
+        return refusal(
+          CONNACK_BAD_USERNAME_OR_PASSWORD,
+          'authUnknownDevice',
+          "CONNECT refused: the client certificate's CN is not a registered device",
+          { certificateCn: certificate.deviceId },
+        );
+      }
+      return admit(client, device, 'certificate');
+    }
+
+    const address = sessions.connectionOf(client)?.remoteAddress;
+    const deviceKey = username === undefined || username === '' ? undefined : username.slice(0, 100);
+    if (await failedLogins.isBlocked(deviceKey, address)) {
+      return refusal(
+        CONNACK_NOT_AUTHORIZED,
+        'authThrottled',
+        'CONNECT refused: too many failed logins for this device id or address; retry later',
+      );
+    }
+    const failed = async (event: BrokerGuardEvent, message: string): Promise<LoginRefusal> => {
+      await failedLogins.recordFailure(deviceKey, address);
+      return refusal(CONNACK_BAD_USERNAME_OR_PASSWORD, event, message);
+    };
+    if (deviceKey === undefined) return failed('authMissingUsername', 'CONNECT refused: no username');
+    const device = directory.getDevice(deviceKey);
+    // Hashed even for an unknown device, so the answer takes as long either way.
+    const check = checkDeviceSecret(
+      device ? auth.credentials.credentialsOf(device.id) : [],
+      auth.key,
+      password,
+      Date.now(),
+    );
+    if (!device) return failed('authUnknownDevice', 'CONNECT refused: unknown device');
+    if (check.outcome === 'invalid') return failed('authBadSecret', 'CONNECT refused: wrong secret');
+    if (check.outcome === 'expired') {
+      return failed('authExpiredSecret', 'CONNECT refused: the secret was rotated out (grace period over)');
+    }
+    return admit(client, device, 'secret');
+  };
 }

@@ -5,6 +5,7 @@ import type { IngestStats } from '../ingest-stats';
 import { aedesInternals } from './aedes-internals';
 import { DISCARD_TOPIC } from './authorize-publish';
 import { deviceReadableChannel } from './authorize-subscribe';
+import type { DeviceSessions } from './device-sessions';
 import type { InternalClients } from './internal-clients';
 
 /**
@@ -19,16 +20,19 @@ import type { InternalClients } from './internal-clients';
  *   can hold) and `ioc/v1/{domain}/{deviceId}/error` published by the broker itself (no
  *   publishing client); never a `$…` topic, never another channel.
  *
- * Until devices have identities, "its own" command and error topics cannot be checked: any
- * well-formed device topic passes the channel rules above.
+ * With device authentication (`sessions` given), a device receives only topics under its own
+ * `ioc/v1/{domain}/{deviceId}/` as well (its subscriptions are already restricted to those; this
+ * catches a session that subscribed otherwise). With `off`, any well-formed device topic passes
+ * the channel rules above.
  */
 export function createAuthorizeForward(deps: {
   internal: InternalClients;
   broker: () => Aedes | undefined;
   stats: IngestStats;
   logger: Logger;
+  sessions?: DeviceSessions;
 }): NonNullable<AedesOptions['authorizeForward']> {
-  const { internal, broker, stats, logger } = deps;
+  const { internal, broker, stats, logger, sessions } = deps;
   const publishedByPlatform = (publisherId: string | undefined): boolean => {
     if (publisherId === undefined) return false;
     if (isReservedClientId(publisherId)) return true;
@@ -41,9 +45,11 @@ export function createAuthorizeForward(deps: {
     if (internal.isInternal(client)) return packet;
     const channel = deviceReadableChannel(packet.topic);
     const publisherId = (packet as { clientId?: string }).clientId;
+    const own = sessions ? packet.topic.startsWith(sessions.identityOf(client)?.topicPrefix ?? '\0') : true;
     const allowed =
-      (channel === 'command' && publishedByPlatform(publisherId)) ||
-      (channel === 'error' && publisherId === undefined);
+      own &&
+      ((channel === 'command' && publishedByPlatform(publisherId)) ||
+        (channel === 'error' && publisherId === undefined));
     if (allowed) return packet;
     stats.countGuard('forwardsBlocked');
     logger.warn(

@@ -5,6 +5,7 @@ import type { Logger } from '@ioc/runtime';
 import type { IngestPipeline } from '../ingest-pipeline';
 import type { IngestStats } from '../ingest-stats';
 import { clientInternals } from './aedes-internals';
+import type { DeviceSessions } from './device-sessions';
 import type { InternalClients } from './internal-clients';
 import type { FirstCopyOutcome, Qos2Duplicates } from './qos2-duplicates';
 import type { RejectionReporter } from './rejection-reporter';
@@ -52,6 +53,13 @@ export interface CommandAckSink {
  * A valid command ack (`…/command/ack`) is no reading: it is relayed to platform services through
  * `acks` and acknowledged once handed over, never spooled; an invalid one is refused like any message.
  * Internal clients (platform services) publish unchecked: commands come only from them.
+ *
+ * With device authentication (`authenticated` true, IOC_MQTT_AUTH=credentials), deny by default:
+ * a publish or will whose topic is not under the publisher's own `ioc/v1/{domain}/{deviceId}/`
+ * (DeviceIdentity.topicPrefix) is refused as `forbidden-topic` before its payload is even parsed,
+ * answered on the publisher's OWN error topic, and delivered nowhere; so is a will without a
+ * known publisher (a dead broker's, in a cluster). Within its own prefix, the channel rules of
+ * the ingest pipeline apply as before (`invalid-topic` for anything but a device channel).
  */
 export function createAuthorizePublish(deps: {
   pipeline: IngestPipeline;
@@ -62,8 +70,10 @@ export function createAuthorizePublish(deps: {
   qos2: Qos2Duplicates;
   stats: IngestStats;
   logger: Logger;
+  /** Set with device authentication: publishes are then judged against the publisher's identity. */
+  sessions?: DeviceSessions;
 }): NonNullable<AedesOptions['authorizePublish']> {
-  const { pipeline, internal, sink, acks, rejections, qos2, stats, logger } = deps;
+  const { pipeline, internal, sink, acks, rejections, qos2, stats, logger, sessions } = deps;
 
   const decide = (
     client: Client | null,
@@ -82,6 +92,23 @@ export function createAuthorizePublish(deps: {
         detail: 'topics starting with "$" are reserved for the platform',
       });
       return done(new Error('reserved topic'));
+    }
+    if (sessions) {
+      const identity = sessions.identityOf(client);
+      if (identity === undefined || !topic.startsWith(identity.topicPrefix)) {
+        rejections.report(
+          client,
+          topic,
+          identity,
+          identity
+            ? {
+                reason: 'forbidden-topic',
+                detail: `device "${identity.deviceId}" may publish only on ${identity.topicPrefix}{telemetry|event|status|command/ack}`,
+              }
+            : { reason: 'forbidden-topic', detail: 'the publisher is not an authenticated device' },
+        );
+        return done(isWill ? new Error('will refused: forbidden-topic') : null);
+      }
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const outcome = pipeline.process(topic, payload);

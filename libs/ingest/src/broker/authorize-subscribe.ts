@@ -2,6 +2,8 @@ import type { AedesOptions } from 'aedes';
 import { isDeviceId, isDomain, TOPIC_ROOT } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { DeviceDirectory } from '../device-directory';
+import type { IngestStats } from '../ingest-stats';
+import type { DeviceSessions } from './device-sessions';
 import type { InternalClients } from './internal-clients';
 
 const DEVICE_READABLE_CHANNELS = new Set(['command', 'error']);
@@ -9,18 +11,40 @@ const DEVICE_READABLE_CHANNELS = new Set(['command', 'error']);
 /**
  * Devices may subscribe only to a registered device's own `command` and `error` topics, spelled
  * out without wildcards and in the device's own domain; anything else is negated (SUBACK 0x80,
- * [MQTT-3.9.3-2]) rather than disconnecting the client. So no device can read another's data or
- * the internal topics, nor wait on topics of ids that do not exist.
+ * [MQTT-3.9.3-2]) rather than disconnecting the client, logged and counted
+ * (`broker.forbiddenSubscriptions`). So no device can read another's data or the internal topics,
+ * nor wait on topics of ids that do not exist.
+ *
+ * "Own" is checked when devices authenticate (`sessions` given, IOC_MQTT_AUTH=credentials): the
+ * topic must be exactly `{identity.topicPrefix}command` or `…error`. With `off`, any registered
+ * device's command and error topics pass (the client cannot be told from that device).
  */
 export function createAuthorizeSubscribe(
   internal: InternalClients,
   directory: DeviceDirectory,
   logger: Logger,
+  deps: { stats?: IngestStats; sessions?: DeviceSessions } = {},
 ): NonNullable<AedesOptions['authorizeSubscribe']> {
+  const { stats, sessions } = deps;
+  const allowed = (client: Parameters<NonNullable<AedesOptions['authorizeSubscribe']>>[0], topic: string) => {
+    if (!sessions) return isRegisteredDeviceTopic(topic, directory);
+    const identity = sessions.identityOf(client);
+    return (
+      identity !== undefined &&
+      (topic === `${identity.topicPrefix}command` || topic === `${identity.topicPrefix}error`)
+    );
+  };
   return (client, subscription, done) => {
-    if (internal.isInternal(client) || isRegisteredDeviceTopic(subscription.topic, directory))
-      return done(null, subscription);
-    logger.warn({ clientId: client.id, topic: subscription.topic.slice(0, 200) }, 'subscription refused');
+    if (internal.isInternal(client) || allowed(client, subscription.topic)) return done(null, subscription);
+    stats?.countGuard('forbiddenSubscriptions');
+    logger.warn(
+      {
+        clientId: client.id,
+        deviceId: sessions?.identityOf(client)?.deviceId,
+        topic: subscription.topic.slice(0, 200),
+      },
+      'subscription refused',
+    );
     done(null, null);
   };
 }

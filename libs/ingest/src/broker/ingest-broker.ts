@@ -1,10 +1,11 @@
 import type { EventEmitter } from 'node:events';
-import { createServer, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Aedes } from 'aedes';
 import { INTERNAL_INGEST_STATS_TOPIC, INTERNAL_READINGS_TOPIC } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import { DurableReadingSink } from '@ioc/spool';
+import type { BrokerAuth } from '../device-credentials';
 import type { DeviceDirectory } from '../device-directory';
 import { DEFAULT_MAX_PACKET_BYTES } from '../broker-config';
 import { IngestPipeline } from '../ingest-pipeline';
@@ -15,7 +16,22 @@ import { createAuthorizeForward } from './authorize-forward';
 import { createAuthorizePublish } from './authorize-publish';
 import { createAuthorizeSubscribe } from './authorize-subscribe';
 import { createCommandAckRelay } from './command-ack-relay';
+import { clientInternals } from './aedes-internals';
+import { type ConnectionInfo, DeviceSessions } from './device-sessions';
+import {
+  DEFAULT_FAILED_LOGIN_LIMITS,
+  type FailedLoginLimiter,
+  MemoryFailedLoginLimiter,
+} from './failed-logins';
 import { InternalClients } from './internal-clients';
+import {
+  type Listener,
+  startTcpListener,
+  startTlsListener,
+  startWebSocketListener,
+  type TlsListenerOptions,
+  type WebSocketListenerOptions,
+} from './listeners';
 import { guardPacketSize, guardStalledPackets } from './packet-size-guard';
 import { Qos2Duplicates } from './qos2-duplicates';
 import { RejectionReporter } from './rejection-reporter';
@@ -57,12 +73,40 @@ export interface IngestBrokerOptions {
   maxFutureSkewMs: number;
   statsIntervalMs: number;
   logger: Logger;
+  /**
+   * Device authentication (IOC_MQTT_AUTH): `credentials` authenticates every device and binds it
+   * to its own topics (see createConnectHooks, createAuthorizePublish); `off` keeps the
+   * unauthenticated behaviour, for development and benchmarks, and is logged at warn at start.
+   */
+  auth: BrokerAuth;
+  /**
+   * Where failed device logins are counted (credentials mode): by default a
+   * MemoryFailedLoginLimiter with DEFAULT_FAILED_LOGIN_LIMITS.
+   */
+  failedLogins?: FailedLoginLimiter;
+  /** An MQTT-over-TLS listener next to the TCP one (IOC_MQTT_TLS_*). */
+  tls?: TlsListenerOptions;
+  /** An MQTT-over-WebSocket listener (IOC_MQTT_WS_*). */
+  webSocket?: WebSocketListenerOptions;
 }
 
 export interface IngestBroker {
+  /** The TCP listener's port (the one bound when `port` was 0). */
   readonly port: number;
+  /** The TLS listener's port, when one was asked for. */
+  readonly tlsPort?: number;
+  /** The WebSocket listener's port, when one was asked for. */
+  readonly webSocketPort?: number;
   readonly aedes: Aedes;
   stats(): IngestStatsSnapshot;
+  /**
+   * Closes every live connection authenticated as `deviceId` at once (credentials mode; there are
+   * none in `off` mode), without publishing their wills, and returns how many it closed. Each is
+   * logged at warn with `reason` and counted (`broker.devicesDisconnected`). A later CONNECT is
+   * judged against the credentials and device state as they are then, so call this after the
+   * credentials source reflects a revocation, suspension or retirement.
+   */
+  disconnectDevice(deviceId: string, reason: string): number;
   close(): Promise<void>;
 }
 
@@ -77,6 +121,15 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
   }
   const stats = new IngestStats();
   const internal = new InternalClients(options.internalSecret);
+  const { auth } = options;
+  // Identities exist only when devices authenticate; without them every hook keeps its `off` rules.
+  const sessions = new DeviceSessions();
+  const deviceSessions = auth.mode === 'credentials' ? sessions : undefined;
+  if (auth.mode === 'off') {
+    logger.warn(
+      'IOC_MQTT_AUTH=off: devices are not authenticated and any client may publish as any device; development and benchmarks only',
+    );
+  }
   // The hooks are built before the broker exists; they reach it through this reference.
   const ref: { aedes?: Aedes } = {};
   const rejections = new RejectionReporter(() => ref.aedes, stats, logger);
@@ -116,10 +169,29 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
   });
 
   const broker = await Aedes.createBroker({
-    ...createConnectHooks({ internal, broker: () => ref.aedes, stats, logger }),
-    authorizeSubscribe: createAuthorizeSubscribe(internal, options.directory, logger),
-    authorizeForward: createAuthorizeForward({ internal, broker: () => ref.aedes, stats, logger }),
+    ...createConnectHooks({
+      internal,
+      broker: () => ref.aedes,
+      stats,
+      logger,
+      auth,
+      directory: options.directory,
+      sessions,
+      failedLogins: options.failedLogins ?? new MemoryFailedLoginLimiter(DEFAULT_FAILED_LOGIN_LIMITS),
+    }),
+    authorizeSubscribe: createAuthorizeSubscribe(internal, options.directory, logger, {
+      stats,
+      sessions: deviceSessions,
+    }),
+    authorizeForward: createAuthorizeForward({
+      internal,
+      broker: () => ref.aedes,
+      stats,
+      logger,
+      sessions: deviceSessions,
+    }),
     authorizePublish: createAuthorizePublish({
+      sessions: deviceSessions,
       pipeline,
       internal,
       rejections,
@@ -194,44 +266,86 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
   }, options.statsIntervalMs);
   statsTimer.unref();
 
-  const server: Server = createServer((socket) => {
-    const client = broker.handle(socket);
+  // Every listener hands its connections to aedes the same way, guarded the same way.
+  const accept = (stream: Duplex, info: ConnectionInfo): void => {
+    const client = broker.handle(stream);
+    sessions.noteConnection(client, info);
+    const where = (): Record<string, unknown> => ({
+      clientId: client.id,
+      remoteAddress: info.remoteAddress,
+      listener: info.listener,
+    });
     guardPacketSize(client, maxPacketBytes, (announced) => {
       stats.countGuard('oversizedPacketsClosed');
       logger.warn(
-        { clientId: client.id, remoteAddress: socket.remoteAddress, announced, limit: maxPacketBytes },
+        { ...where(), announced, limit: maxPacketBytes },
         'connection closed: packet larger than IOC_MQTT_MAX_PACKET_BYTES announced',
       );
     });
     guardStalledPackets(client, options.packetBodyTimeoutMs ?? DEFAULT_PACKET_BODY_TIMEOUT_MS, () => {
       stats.countGuard('stalledPacketsClosed');
-      logger.warn(
-        { clientId: client.id, remoteAddress: socket.remoteAddress },
-        'connection closed: a packet was left unfinished',
-      );
+      logger.warn(where(), 'connection closed: a packet was left unfinished');
     });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : options.port;
-  logger.info({ host: options.host, port }, 'MQTT broker listening');
+  };
+  const listeners: Listener[] = [];
+  try {
+    listeners.push(await startTcpListener(options.host, options.port, accept));
+    if (options.tls) listeners.push(await startTlsListener(options.tls, accept, logger));
+    if (options.webSocket) {
+      listeners.push(await startWebSocketListener(options.webSocket, maxPacketBytes, accept, logger));
+    }
+  } catch (error) {
+    await Promise.all(listeners.map((l) => l.close()));
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    await sink.close();
+    throw error;
+  }
+  const portOf = (kind: Listener['kind']): number | undefined => listeners.find((l) => l.kind === kind)?.port;
+  const port = portOf('tcp') as number;
+  logger.info(
+    {
+      host: options.host,
+      port,
+      tlsPort: portOf('tls'),
+      tlsClientCertificates: options.tls?.ca !== undefined,
+      webSocketPort: portOf('ws'),
+      auth: auth.mode,
+    },
+    'MQTT broker listening',
+  );
 
   return {
     port,
+    tlsPort: portOf('tls'),
+    webSocketPort: portOf('ws'),
     aedes: broker,
     stats: snapshot,
+    disconnectDevice(deviceId, reason) {
+      const clients = sessions.sessionsOf(deviceId);
+      for (const client of clients) {
+        stats.countGuard('devicesDisconnected');
+        logger.warn(
+          {
+            deviceId,
+            clientId: client.id,
+            remoteAddress: sessions.connectionOf(client)?.remoteAddress,
+            reason,
+          },
+          'device session closed by the platform',
+        );
+        // The platform ended it, the device did not fail: closed as a DISCONNECT would, so aedes
+        // deletes the will rather than publishing it.
+        clientInternals(client)._disconnected = true;
+        client.close();
+      }
+      return clients.length;
+    },
     async close() {
       clearInterval(statsTimer);
-      // Stop accepting first; the server's callback fires once aedes has closed every client.
-      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Stop accepting first; each listener's close resolves once aedes has closed its clients.
+      const listenersClosed = Promise.all(listeners.map((l) => l.close()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await serverClosed;
+      await listenersClosed;
       await sink.close();
     },
   };

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
-import { DeviceRegistry, loadSeeds } from '@ioc/registry';
+import { DeviceRegistry, generateDeviceSecret, loadSeeds } from '@ioc/registry';
 import { createLogger } from '@ioc/runtime';
 import { EmbeddedTimeSeriesStore } from '@ioc/timeseries';
 import { type IngestBroker, type IngestBrokerOptions, startIngestBroker } from '../broker/ingest-broker';
+import { type BrokerAuth, InMemoryDeviceCredentials } from '../device-credentials';
 
 /** The internal secret the specs' brokers accept. */
 export const TEST_INTERNAL_SECRET = 'unit-test-internal-secret';
@@ -24,7 +25,9 @@ export interface TestBroker {
 
 /**
  * Starts the broker the specs test: small spool (1 MiB), no wait when it is full, write batches
- * of 100 or 5 ms, 4 KiB payloads in 8 KiB packets, silent logs; `overrides` replace any of it.
+ * of 100 or 5 ms, 4 KiB payloads in 8 KiB packets, silent logs, and no device authentication
+ * (`auth: { mode: 'off' }`) unless `overrides.auth` asks for credentials (see
+ * testDeviceCredentials); `overrides` replace any of it.
  */
 export async function startTestBroker(
   dataDir: string,
@@ -48,6 +51,7 @@ export async function startTestBroker(
     maxFutureSkewMs: 60_000,
     statsIntervalMs: 60_000,
     logger: createLogger('test', { level: 'silent' }),
+    auth: { mode: 'off' },
     ...overrides,
   };
   const broker = await startIngestBroker(options);
@@ -61,6 +65,23 @@ export async function startTestBroker(
       await store.close();
     },
   };
+}
+
+/** The credential key the specs' brokers hash device secrets with (32 bytes, fixed). */
+export const TEST_CREDENTIAL_KEY = Buffer.alloc(32, 7);
+
+/**
+ * A secret per device id and the broker `auth` option accepting them: a fresh `iocds_…` secret
+ * for each id, in an InMemoryDeviceCredentials the spec can rotate and revoke in.
+ */
+export function testDeviceCredentials(deviceIds: readonly string[]): {
+  secrets: Record<string, string>;
+  credentials: InMemoryDeviceCredentials;
+  auth: BrokerAuth;
+} {
+  const secrets = Object.fromEntries(deviceIds.map((id) => [id, generateDeviceSecret()]));
+  const credentials = InMemoryDeviceCredentials.fromSecrets(TEST_CREDENTIAL_KEY, secrets);
+  return { secrets, credentials, auth: { mode: 'credentials', credentials, key: TEST_CREDENTIAL_KEY } };
 }
 
 /** Polls `condition` every 10 ms until it holds; throws naming `what` after `timeoutMs`. */

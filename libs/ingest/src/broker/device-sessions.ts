@@ -1,0 +1,103 @@
+import type { Client } from 'aedes';
+import { type Domain, TOPIC_ROOT } from '@ioc/contracts';
+import { clientInternals } from './aedes-internals';
+
+/** The listener a connection arrived on. */
+export type ListenerKind = 'tcp' | 'tls' | 'ws';
+
+/** What the listener knew about a connection before MQTT began, kept for authentication and logs. */
+export interface ConnectionInfo {
+  listener: ListenerKind;
+  /** The socket's remote address (for WebSocket, the underlying TCP socket's, not a header's). */
+  remoteAddress?: string;
+  remotePort?: number;
+  /**
+   * The client certificate presented on the TLS listener (absent when none was): `verified` when it
+   * chains to IOC_MQTT_TLS_CA_FILE; `deviceId` its subject CN; `error` Node's authorizationError.
+   */
+  certificate?: { verified: boolean; deviceId?: string; error?: string };
+}
+
+/** The device a connection authenticated as (IOC_MQTT_AUTH=credentials). */
+export interface DeviceIdentity {
+  deviceId: string;
+  domain: Domain;
+  /** `ioc/v1/{domain}/{deviceId}/`: every topic the device may use starts with it. */
+  topicPrefix: string;
+  /** How it proved it: a secret (CONNECT password) or a TLS client certificate. */
+  method: 'secret' | 'certificate';
+}
+
+/** Who holds a client id: the device, and whether its session outlives the connection (clean=false). */
+interface ClientIdOwner {
+  deviceId: string;
+  client: Client;
+  persistent: boolean;
+}
+
+/**
+ * The broker's record of authenticated device connections:
+ * - the identity each connection authenticated as (what its publishes, wills and subscriptions
+ *   are judged against);
+ * - the live connections of each device (IngestBroker.disconnectDevice closes them);
+ * - the device each client id is bound to while it is connected or keeps a persistent session,
+ *   so another device cannot take the id over (and with it the session and its queued commands).
+ *
+ * A persistent session's binding lasts as long as this process (aedes' in-memory persistence
+ * keeps sessions no longer); it is released when its device connects with clean=true. So the
+ * bindings grow with the distinct client ids that ever held a persistent session, as aedes'
+ * own session store does.
+ */
+export class DeviceSessions {
+  private readonly identities = new WeakMap<Client, DeviceIdentity>();
+  private readonly connections = new WeakMap<Client, ConnectionInfo>();
+  private readonly live = new Map<string, Set<Client>>();
+  private readonly owners = new Map<string, ClientIdOwner>();
+
+  /** Records what the listener knew about a new connection. */
+  noteConnection(client: Client, info: ConnectionInfo): void {
+    this.connections.set(client, info);
+  }
+
+  connectionOf(client: Client): ConnectionInfo | undefined {
+    return this.connections.get(client);
+  }
+
+  /** The device `client` authenticated as; undefined for platform services, and in `off` mode. */
+  identityOf(client: Client | null): DeviceIdentity | undefined {
+    return client === null ? undefined : this.identities.get(client);
+  }
+
+  /** The device `clientId` is bound to (connected, or keeping a persistent session), if any. */
+  ownerOf(clientId: string): string | undefined {
+    return this.owners.get(clientId)?.deviceId;
+  }
+
+  /** Live connections authenticated as `deviceId`. */
+  sessionsOf(deviceId: string): Client[] {
+    return [...(this.live.get(deviceId) ?? [])];
+  }
+
+  /** Binds an accepted connection (and its client id) to the device it authenticated as. */
+  bind(client: Client, device: { id: string; domain: Domain }, method: DeviceIdentity['method']): void {
+    const identity: DeviceIdentity = {
+      deviceId: device.id,
+      domain: device.domain,
+      topicPrefix: `${TOPIC_ROOT}/${device.domain}/${device.id}/`,
+      method,
+    };
+    this.identities.set(client, identity);
+    let sessions = this.live.get(device.id);
+    if (!sessions) this.live.set(device.id, (sessions = new Set()));
+    sessions.add(client);
+    // aedes sets client.clean from the CONNECT before it calls authenticate.
+    this.owners.set(client.id, { deviceId: device.id, client, persistent: client.clean === false });
+    clientInternals(client).conn.once('close', () => {
+      const current = this.live.get(device.id);
+      current?.delete(client);
+      if (current?.size === 0) this.live.delete(device.id);
+      const owner = this.owners.get(client.id);
+      if (owner?.client === client && !owner.persistent) this.owners.delete(client.id);
+    });
+  }
+}
