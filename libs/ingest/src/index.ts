@@ -5,3 +5,4 @@ export * from './ingest-pipeline';
 export * from './ingest-stats';
 export { jsonArray } from './json-array';
 export * from './broker-config';
+export * from './device-status-tracker';

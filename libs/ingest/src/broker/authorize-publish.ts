@@ -2,6 +2,7 @@ import type { AedesOptions, Client, PublishPacket } from 'aedes';
 import type { Reading } from '@ioc/contracts';
 import { SpoolFullError } from '@ioc/spool';
 import type { Logger } from '@ioc/runtime';
+import type { DeviceActivityObserver } from '../device-status-tracker';
 import type { IngestPipeline } from '../ingest-pipeline';
 import type { IngestStats } from '../ingest-stats';
 import { clientInternals } from './aedes-internals';
@@ -53,8 +54,13 @@ export function createAuthorizePublish(deps: {
   qos2: Qos2Duplicates;
   stats: IngestStats;
   logger: Logger;
+  /**
+   * Told of every accepted device message (not of wills: a will is the broker speaking for a
+   * client that is gone), with the newest reading timestamp it carried.
+   */
+  activity?: DeviceActivityObserver;
 }): NonNullable<AedesOptions['authorizePublish']> {
-  const { pipeline, internal, sink, rejections, qos2, stats, logger } = deps;
+  const { pipeline, internal, sink, rejections, qos2, stats, logger, activity } = deps;
 
   const decide = (
     client: Client | null,
@@ -87,6 +93,11 @@ export function createAuthorizePublish(deps: {
     }
     const { readings } = outcome;
     const reading = readings[0] as Reading;
+    if (activity !== undefined && !isWill) {
+      let newest = reading.ts;
+      for (let i = 1; i < readings.length; i++) newest = Math.max(newest, (readings[i] as Reading).ts);
+      activity.seen(outcome.deviceId, Date.now(), newest);
+    }
     const acknowledgeNow = packet.qos === 0 && !isWill;
     // Acknowledged only once EVERY reading of the message is durable. Should one fail, the message
     // is not acknowledged and is sent again; the readings already kept then arrive twice, which the

@@ -1,11 +1,18 @@
 import type { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
-import { INTERNAL_INGEST_STATS_TOPIC, INTERNAL_READINGS_TOPIC } from '@ioc/contracts';
+import {
+  type DeviceStatus,
+  INTERNAL_DEVICE_STATUS_TOPIC,
+  INTERNAL_INGEST_STATS_TOPIC,
+  INTERNAL_READINGS_TOPIC,
+  MAX_DEVICE_STATUS_NOTICE,
+} from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import { DurableReadingSink } from '@ioc/spool';
 import type { DeviceDirectory } from '../device-directory';
+import type { DeviceActivityObserver } from '../device-status-tracker';
 import { DEFAULT_MAX_PACKET_BYTES } from '../broker-config';
 import { IngestPipeline } from '../ingest-pipeline';
 import { IngestStats, type IngestStatsSnapshot } from '../ingest-stats';
@@ -56,12 +63,22 @@ export interface IngestBrokerOptions {
   maxFutureSkewMs: number;
   statsIntervalMs: number;
   logger: Logger;
+  /**
+   * Told of every accepted device message (a DeviceStatusTracker), so device statuses follow the
+   * readings even when devices do not authenticate (IOC_MQTT_AUTH=off).
+   */
+  deviceStatus?: DeviceActivityObserver;
 }
 
 export interface IngestBroker {
   readonly port: number;
   readonly aedes: Aedes;
   stats(): IngestStatsSnapshot;
+  /**
+   * Announces changed device statuses to platform services on INTERNAL_DEVICE_STATUS_TOPIC (QoS 1,
+   * not retained), at most MAX_DEVICE_STATUS_NOTICE per message: DeviceStatusTracker's `publish`.
+   */
+  publishDeviceStatus(statuses: readonly DeviceStatus[]): void;
   close(): Promise<void>;
 }
 
@@ -125,6 +142,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       qos2: new Qos2Duplicates(() => ref.aedes),
       stats,
       logger,
+      ...(options.deviceStatus ? { activity: options.deviceStatus } : {}),
       sink: {
         // Counted once durable: a reading the spool refuses is counted as spool-full only.
         accept: (reading) => sink.accept(reading).then(() => stats.countAccepted(reading.domain)),
@@ -224,6 +242,23 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     port,
     aedes: broker,
     stats: snapshot,
+    publishDeviceStatus(statuses) {
+      for (let start = 0; start < statuses.length; start += MAX_DEVICE_STATUS_NOTICE) {
+        broker.publish(
+          {
+            cmd: 'publish',
+            topic: INTERNAL_DEVICE_STATUS_TOPIC,
+            payload: Buffer.from(JSON.stringify(statuses.slice(start, start + MAX_DEVICE_STATUS_NOTICE))),
+            qos: 1,
+            retain: false,
+            dup: false,
+          },
+          (error) => {
+            if (error) logger.error({ err: error }, 'device status notice publish failed');
+          },
+        );
+      }
+    },
     async close() {
       clearInterval(statsTimer);
       // Stop accepting first; the server's callback fires once aedes has closed every client.
