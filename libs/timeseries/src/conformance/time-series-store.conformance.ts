@@ -172,7 +172,7 @@ export function describeTimeSeriesStoreConformance(
       });
       await store.write(shuffled(written, rnd));
       const metrics = ['pm25', 'pm10', 'on', 'online', 'confidence', 'neverReported'];
-      const asked = [...devices, devices[0]!, deviceId('unknown')];
+      const asked = [...devices, nth(devices, 0), deviceId('unknown')];
       const many = await store.latestOfDevices(asked, metrics);
       const expected = new Map<string, Record<string, unknown>>();
       for (const device of devices) {
@@ -183,7 +183,7 @@ export function describeTimeSeriesStoreConformance(
       expect(new Map([...many].sort(([a], [b]) => (a < b ? -1 : 1)))).toStrictEqual(
         new Map([...expected].sort(([a], [b]) => (a < b ? -1 : 1))),
       );
-      const withEvent = devices[9]!;
+      const withEvent = nth(devices, 9);
       expect(many.get(withEvent)?.['confidence']).toMatchObject({ event: 'accident' });
       await expect(store.latestOfDevices([], metrics)).resolves.toStrictEqual(new Map());
       await expect(store.latestOfDevices(devices, [])).resolves.toStrictEqual(new Map());
