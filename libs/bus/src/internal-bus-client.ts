@@ -1,6 +1,9 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { z } from 'zod';
 import {
+  type DeviceStatusNotice,
+  deviceStatusNoticeSchema,
+  INTERNAL_DEVICE_STATUS_TOPIC,
   INTERNAL_INGEST_STATS_TOPIC,
   INTERNAL_READINGS_TOPIC,
   INTERNAL_REJECTIONS_TOPIC,
@@ -22,6 +25,8 @@ export interface InternalBusHandlers {
   rejection?: (notice: RejectionNotice) => void;
   /** The broker's counters (retained: the latest arrives right after subscribing). */
   ingestStats?: (stats: IngestStatsMessage) => void;
+  /** Device statuses that changed (one per device, its current status; ≤ MAX_DEVICE_STATUS_NOTICE). */
+  deviceStatus?: (statuses: DeviceStatusNotice) => void;
 }
 
 export interface InternalBusClientOptions {
@@ -120,6 +125,7 @@ export class InternalBusClient {
     if (this.handlers.readings) topics[INTERNAL_READINGS_TOPIC] = { qos: 1 };
     if (this.handlers.rejection) topics[INTERNAL_REJECTIONS_TOPIC] = { qos: 0 };
     if (this.handlers.ingestStats) topics[INTERNAL_INGEST_STATS_TOPIC] = { qos: 0 };
+    if (this.handlers.deviceStatus) topics[INTERNAL_DEVICE_STATUS_TOPIC] = { qos: 1 };
     if (Object.keys(topics).length === 0) return;
     this.client.subscribe(topics, (error, granted) => {
       if (error) logger.error({ err: error }, 'internal subscription failed');
@@ -145,6 +151,11 @@ export class InternalBusClient {
       case INTERNAL_INGEST_STATS_TOPIC: {
         const stats = parseJson(payload, ingestStatsSchema, onInvalid);
         if (stats) this.handlers.ingestStats?.(stats);
+        return;
+      }
+      case INTERNAL_DEVICE_STATUS_TOPIC: {
+        const statuses = parseJson(payload, deviceStatusNoticeSchema, onInvalid);
+        if (statuses) this.handlers.deviceStatus?.(statuses);
         return;
       }
       default:
