@@ -184,7 +184,11 @@ describe('device status API', () => {
       reason: 'silence-timeout',
       clockSuspect: true,
     });
-    expect(byId.get(station.id)?.metrics['pm25']).toEqual({ value: 35.5, ts: T, unit: METRIC_CATALOGUE.pm25.unit });
+    expect(byId.get(station.id)?.metrics['pm25']).toEqual({
+      value: 35.5,
+      ts: T,
+      unit: METRIC_CATALOGUE.pm25.unit,
+    });
     expect(byId.get(camera.id)).toMatchObject({
       status: { status: 'unknown', reason: 'never-seen', since: null, clockSuspect: false },
       metrics: {},
