@@ -97,4 +97,36 @@ describe('device status from readings over MQTT (no device authentication)', () 
     expect(stored.has(camera.id)).toBe(false);
     expect(tracker.statusOf(camera.id).status).toBe('unknown');
   });
+
+  it('an online:false status of the device marks it disconnected; its will, connection-lost', async () => {
+    const light = testRegistry.listDevices({ type: 'street-light' })[0] as Device;
+    const statusTopic = deviceTopic('lighting', light.id, 'status');
+    const goodbye = JSON.stringify({ metrics: { online: false } });
+    const connect = () =>
+      connectAsync(test.url, {
+        reconnectPeriod: 0,
+        will: { topic: statusTopic, payload: Buffer.from(goodbye), qos: 1, retain: true },
+      });
+    const device = await connect();
+    clients.push(device);
+    await device.publishAsync(statusTopic, JSON.stringify({ metrics: { online: true } }), { qos: 1 });
+    expect(tracker.statusOf(light.id)).toMatchObject({ status: 'online', reason: 'reading' });
+    await device.publishAsync(statusTopic, goodbye, { qos: 1 });
+    expect(tracker.statusOf(light.id)).toMatchObject({ status: 'offline', reason: 'disconnected' });
+
+    const crashing = await connect();
+    clients.push(crashing);
+    await crashing.publishAsync(statusTopic, JSON.stringify({ metrics: { online: true } }), { qos: 1 });
+    expect(tracker.statusOf(light.id).status).toBe('online');
+    // The socket dies without DISCONNECT: the broker publishes the will.
+    crashing.stream.destroy();
+    await waitFor(
+      () => tracker.statusOf(light.id).status === 'offline',
+      'the will marking the device offline',
+    );
+    expect(tracker.statusOf(light.id).reason).toBe('connection-lost');
+    await tracker.flushChanges();
+    const history = await new DeviceStatusRepository(database.db).historyOf(light.id, 0, Date.now() + 1, 100);
+    expect(history.map((c) => c.reason)).toEqual(['reading', 'disconnected', 'reading', 'connection-lost']);
+  });
 });

@@ -56,6 +56,13 @@ export interface DeviceActivityObserver {
    * timestamp it carried (epoch ms), for the clock check. O(1), allocation-free for a known device.
    */
   seen(deviceId: string, at: number, deviceTs?: number): void;
+  /**
+   * The device said it is offline at `at`: a status message `{"metrics":{"online":false}}` of its
+   * own before a clean stop (`disconnected`), or its will, published by the broker after an
+   * unclean end of its session (`connection-lost`). How statuses follow sessions when devices do
+   * not authenticate (IOC_MQTT_AUTH=off).
+   */
+  announcedOffline(deviceId: string, at: number, reason: 'disconnected' | 'connection-lost'): void;
 }
 
 export interface DeviceStatusTrackerOptions {
@@ -121,7 +128,8 @@ class TrackedDevice {
  *
  * - Online on `connected` (an authenticated session: reason `connected`) or on any accepted
  *   message while offline (`reading`), so with IOC_MQTT_AUTH=off statuses come from readings alone.
- * - Offline on the last session's end (`disconnected` when clean, `connection-lost` otherwise),
+ * - Offline on the last session's end (`disconnected` when clean, `connection-lost` otherwise), on
+ *   an `online: false` status of the device's own (`disconnected`) or its will (`connection-lost`),
  *   on `closedByRegistry` (suspended, retired, revoked), or by the sweep after the device's silence
  *   timeout without a message (`silence-timeout`, at lastSeen + timeout), connected or not.
  * - At start(), devices recorded online by the previous run stay online for the restart grace;
@@ -222,6 +230,12 @@ export class DeviceStatusTracker implements DeviceActivityObserver {
     this.heard(device, at);
     if (deviceTs !== undefined) this.judgeClock(device, at, deviceTs);
     if (device.status !== 'online') this.transition(device, 'online', 'reading', at);
+  }
+
+  announcedOffline(deviceId: string, at: number, reason: 'disconnected' | 'connection-lost'): void {
+    const device = this.devices.get(deviceId);
+    if (device === undefined || device.status !== 'online') return;
+    this.transition(device, 'offline', reason, at);
   }
 
   /**

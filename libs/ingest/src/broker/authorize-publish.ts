@@ -55,8 +55,9 @@ export function createAuthorizePublish(deps: {
   stats: IngestStats;
   logger: Logger;
   /**
-   * Told of every accepted device message (not of wills: a will is the broker speaking for a
-   * client that is gone), with the newest reading timestamp it carried.
+   * Told of every accepted device message (`seen`, with the newest reading timestamp it carried;
+   * not for wills: a will is the broker speaking for a client that is gone), and of every
+   * accepted `online: false` status, the device's own or its will (`announcedOffline`).
    */
   activity?: DeviceActivityObserver;
 }): NonNullable<AedesOptions['authorizePublish']> {
@@ -93,10 +94,16 @@ export function createAuthorizePublish(deps: {
     }
     const { readings } = outcome;
     const reading = readings[0] as Reading;
-    if (activity !== undefined && !isWill) {
-      let newest = reading.ts;
-      for (let i = 1; i < readings.length; i++) newest = Math.max(newest, (readings[i] as Reading).ts);
-      activity.seen(outcome.deviceId, Date.now(), newest);
+    if (activity !== undefined) {
+      const now = Date.now();
+      if (!isWill) {
+        let newest = reading.ts;
+        for (let i = 1; i < readings.length; i++) newest = Math.max(newest, (readings[i] as Reading).ts);
+        activity.seen(outcome.deviceId, now, newest);
+      }
+      // `{"metrics":{"online":false}}` on the status channel: the device's goodbye, or its will.
+      if (reading.kind === 'status' && readings.some((r) => r.metrics['online'] === false))
+        activity.announcedOffline(outcome.deviceId, now, isWill ? 'connection-lost' : 'disconnected');
     }
     const acknowledgeNow = packet.qos === 0 && !isWill;
     // Acknowledged only once EVERY reading of the message is durable. Should one fail, the message
