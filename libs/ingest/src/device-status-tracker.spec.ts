@@ -104,6 +104,26 @@ describeEachDatabase('DeviceStatusTracker', (context) => {
     await subject.close();
   });
 
+  it('takes an online:false status or a will as the end of the session, unless another session is up', async () => {
+    const { subject } = await tracker({ start: T0 + 50_000 });
+    const device = seeds.devices[100]!.id;
+    subject.connected(device, T0 + 50_000);
+    subject.connected(device, T0 + 50_001);
+    // The will of one of two sessions: the device is still connected by the other.
+    subject.announcedOffline(device, T0 + 50_002, 'connection-lost');
+    expect(subject.statusOf(device).status).toBe('online');
+    subject.disconnected(device, T0 + 50_002, false);
+    subject.announcedOffline(device, T0 + 50_003, 'disconnected');
+    expect(subject.statusOf(device)).toMatchObject({ status: 'offline', reason: 'disconnected' });
+    // The disconnection that follows changes nothing more.
+    subject.disconnected(device, T0 + 50_004, true);
+    expect(subject.statusOf(device)).toMatchObject({
+      reason: 'disconnected',
+      since: new Date(T0 + 50_003).toISOString(),
+    });
+    await subject.close();
+  });
+
   it('marks a silent device offline after its timeout (its own, else its type’s) and online again on its next message', async () => {
     const { subject, advance, at } = await tracker({ start: T0 + 100_000 });
     const start = at();

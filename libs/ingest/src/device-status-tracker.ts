@@ -234,7 +234,9 @@ export class DeviceStatusTracker implements DeviceActivityObserver {
 
   announcedOffline(deviceId: string, at: number, reason: 'disconnected' | 'connection-lost'): void {
     const device = this.devices.get(deviceId);
-    if (device === undefined || device.status !== 'online') return;
+    // Another authenticated session of the device is still up (the one ending is still counted:
+    // aedes publishes a will before it reports the disconnection): the device is not offline.
+    if (device === undefined || device.status !== 'online' || device.connections > 1) return;
     this.transition(device, 'offline', reason, at);
   }
 
