@@ -3,7 +3,9 @@ import { openDatabase, databaseConfigFromEnv } from '@ioc/database';
 import {
   brokerEnvSchema,
   brokerListenersFromEnv,
+  DeviceStatusTracker,
   failedLoginLimitsFromEnv,
+  type IngestBroker,
   MemoryFailedLoginLimiter,
   startIngestBroker,
   writeBatchDefaults,
@@ -11,6 +13,7 @@ import {
 import {
   CredentialIndex,
   DeviceRegistry,
+  DeviceStatusRepository,
   ensureDemoCredentials,
   loadCredentialKey,
   prepareRegistry,
@@ -22,7 +25,9 @@ import { join } from 'node:path';
 import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/timeseries';
 
 /** Registry changes after which a device's live sessions must end (RegistryRepository's actions). */
-const SESSION_ENDING_CHANGES = new Set(['suspended', 'retired', 'revoked']);
+function isSessionEnding(action: string): action is 'suspended' | 'retired' | 'revoked' {
+  return action === 'suspended' || action === 'retired' || action === 'revoked';
+}
 
 async function main(): Promise<void> {
   const env = parseEnv(brokerEnvSchema);
@@ -48,14 +53,24 @@ async function main(): Promise<void> {
   const credentials = new CredentialIndex();
   // Suspending or retiring a device, or revoking a credential, ends its live sessions at once; a
   // new CONNECT is then judged against the registry as it is.
-  let disconnect: ((deviceId: string, reason: string) => number) | undefined;
+  let broker: IngestBroker | undefined;
+  const tracker = new DeviceStatusTracker({
+    store: new DeviceStatusRepository(database.db),
+    directory: registry,
+    logger,
+    publish: (statuses) => broker?.publishDeviceStatus(statuses),
+    clockSuspectMs: env.IOC_CLOCK_SUSPECT_MS,
+    restartGraceMs: env.IOC_STATUS_RESTART_GRACE_MS,
+  });
   const sync = new RegistrySync(new RegistryRepository(database.db), registry, {
     logger,
     credentials,
     onChanges: (changes) => {
       for (const change of changes) {
-        if (SESSION_ENDING_CHANGES.has(change.action))
-          disconnect?.(change.entityId, `registry: ${change.action}`);
+        const action = change.action;
+        if (!isSessionEnding(action)) continue;
+        tracker.closedByRegistry(change.entityId, change.at, action);
+        broker?.disconnectDevice(change.entityId, `registry: ${action}`);
       }
     },
   });
@@ -64,7 +79,8 @@ async function main(): Promise<void> {
   const batchDefaults = writeBatchDefaults(store.kind);
   // Start even when the store is down: acknowledged readings wait in the spool meanwhile.
   await initLoggingRetries(store, logger);
-  const broker = await startIngestBroker({
+  await tracker.start();
+  broker = await startIngestBroker({
     host: env.IOC_MQTT_HOST,
     port: env.IOC_MQTT_PORT,
     directory: registry,
@@ -85,16 +101,17 @@ async function main(): Promise<void> {
         ? { mode: 'off' }
         : { mode: 'credentials', credentials, key: credentialKey },
     failedLogins: new MemoryFailedLoginLimiter(failedLoginLimitsFromEnv(env)),
+    deviceStatus: tracker,
     ...listeners,
   });
-  disconnect = (deviceId, reason) => broker.disconnectDevice(deviceId, reason);
   logger.info(
     { storage: store.kind, registry: database.description, devices: registry.deviceCount },
     'broker ready',
   );
   onShutdown(logger, async () => {
     sync.stop();
-    await broker.close();
+    await broker?.close();
+    await tracker.close();
     await store.close();
     await database.close();
   });

@@ -9,6 +9,9 @@ import {
   type DeviceType,
   type Domain,
   INTERNAL_COMMAND_ACKS_TOPIC,
+  type DeviceStatusNotice,
+  deviceStatusNoticeSchema,
+  INTERNAL_DEVICE_STATUS_TOPIC,
   INTERNAL_INGEST_STATS_TOPIC,
   INTERNAL_READINGS_TOPIC,
   INTERNAL_REJECTIONS_TOPIC,
@@ -36,6 +39,8 @@ export interface InternalBusHandlers {
    * while connected (clean session): acks relayed while the service is away are not queued.
    */
   commandAck?: (notice: CommandAckNotice) => void;
+  /** Device statuses that changed (one per device, its current status; ≤ MAX_DEVICE_STATUS_NOTICE). */
+  deviceStatus?: (statuses: DeviceStatusNotice) => void;
 }
 
 /** The device a command goes to: its domain and id name the topic; its type, if given, checks the params. */
@@ -165,6 +170,7 @@ export class InternalBusClient {
     if (this.handlers.rejection) topics[INTERNAL_REJECTIONS_TOPIC] = { qos: 0 };
     if (this.handlers.ingestStats) topics[INTERNAL_INGEST_STATS_TOPIC] = { qos: 0 };
     if (this.handlers.commandAck) topics[INTERNAL_COMMAND_ACKS_TOPIC] = { qos: 1 };
+    if (this.handlers.deviceStatus) topics[INTERNAL_DEVICE_STATUS_TOPIC] = { qos: 1 };
     if (Object.keys(topics).length === 0) return;
     this.client.subscribe(topics, (error, granted) => {
       if (error) logger.error({ err: error }, 'internal subscription failed');
@@ -195,6 +201,11 @@ export class InternalBusClient {
       case INTERNAL_COMMAND_ACKS_TOPIC: {
         const notice = parseJson(payload, commandAckNoticeSchema, onInvalid);
         if (notice) this.handlers.commandAck?.(notice);
+        return;
+      }
+      case INTERNAL_DEVICE_STATUS_TOPIC: {
+        const statuses = parseJson(payload, deviceStatusNoticeSchema, onInvalid);
+        if (statuses) this.handlers.deviceStatus?.(statuses);
         return;
       }
       default:

@@ -10,7 +10,25 @@ export interface DeviceTypeContract {
   telemetry: { required: readonly MetricName[]; optional: readonly MetricName[] };
   /** Discrete events the device may raise on `.../event`, each with its own metrics. */
   events: Readonly<Record<string, { required: readonly MetricName[]; optional: readonly MetricName[] }>>;
+  /**
+   * How often a device of this type reports in the field, seconds: the cadence operators configure
+   * for it (sources on each entry). The simulator does not model it: each of its devices reports
+   * once per round, every `devices ÷ rate` seconds (30 s for 304 devices at the CLI's default 10/s).
+   */
+  reportingIntervalSeconds: number;
+  /**
+   * Silence after which a device of this type counts as offline (`silence-timeout`), seconds:
+   * SILENCE_TIMEOUT_INTERVALS reporting intervals, so one or two lost reports never flip a device;
+   * a device may override it (`Device.silenceTimeoutSeconds`).
+   */
+  silenceTimeoutSeconds: number;
 }
+
+/**
+ * Reporting intervals a device may miss before it counts as offline: 3, so two reports lost in a
+ * row (a QoS 0 message dropped, a device re-trying its uplink) never make it flap.
+ */
+export const SILENCE_TIMEOUT_INTERVALS = 3;
 
 const noEvents = {} as const;
 
@@ -24,6 +42,9 @@ export const DEVICE_TYPE_CONTRACTS = {
       optional: ['no2', 'so2', 'co', 'o3', 'temperature', 'relativeHumidity'],
     },
     events: noEvents,
+    /** Circular 10/2021/TT-BTNMT: automatic continuous air stations transmit every 5 minutes. */
+    reportingIntervalSeconds: 300,
+    silenceTimeoutSeconds: 900,
   },
   'water-quality-station': {
     domain: 'env',
@@ -31,6 +52,9 @@ export const DEVICE_TYPE_CONTRACTS = {
     fiwareType: 'WaterQualityObserved',
     telemetry: { required: ['ph'], optional: ['dissolvedOxygen', 'turbidity', 'cod', 'temperature'] },
     events: noEvents,
+    /** Circular 10/2021/TT-BTNMT: automatic water stations transmit every 5 minutes. */
+    reportingIntervalSeconds: 300,
+    silenceTimeoutSeconds: 900,
   },
   'noise-meter': {
     domain: 'env',
@@ -38,6 +62,9 @@ export const DEVICE_TYPE_CONTRACTS = {
     fiwareType: 'NoiseLevelObserved',
     telemetry: { required: ['laeq'], optional: ['lamax'] },
     events: noEvents,
+    /** LAeq over 1-minute intervals, the usual logging period of class-1 noise monitors. */
+    reportingIntervalSeconds: 60,
+    silenceTimeoutSeconds: 180,
   },
   'weather-station': {
     domain: 'env',
@@ -55,6 +82,9 @@ export const DEVICE_TYPE_CONTRACTS = {
       ],
     },
     events: noEvents,
+    /** WMO automatic weather stations: 10-minute means. */
+    reportingIntervalSeconds: 600,
+    silenceTimeoutSeconds: 1800,
   },
   'traffic-counter': {
     domain: 'traffic',
@@ -73,6 +103,9 @@ export const DEVICE_TYPE_CONTRACTS = {
       ],
     },
     events: noEvents,
+    /** 1-minute counting periods (the simulator's `periodSeconds` covers the same idea). */
+    reportingIntervalSeconds: 60,
+    silenceTimeoutSeconds: 180,
   },
   'traffic-signal': {
     domain: 'traffic',
@@ -80,6 +113,9 @@ export const DEVICE_TYPE_CONTRACTS = {
     fiwareType: 'TrafficSignal',
     telemetry: { required: ['phase', 'signalMode', 'signalFault'], optional: [] },
     events: noEvents,
+    /** controller status heartbeat once a minute, besides its changes. */
+    reportingIntervalSeconds: 60,
+    silenceTimeoutSeconds: 180,
   },
   'street-light': {
     domain: 'lighting',
@@ -90,6 +126,9 @@ export const DEVICE_TYPE_CONTRACTS = {
       optional: ['illuminanceLevel', 'activePower', 'energyConsumed', 'lampFault'],
     },
     events: noEvents,
+    /** lamp controllers (CMS/NEMA nodes) report every 15 minutes. */
+    reportingIntervalSeconds: 900,
+    silenceTimeoutSeconds: 2700,
   },
   'lighting-cabinet': {
     domain: 'lighting',
@@ -108,6 +147,9 @@ export const DEVICE_TYPE_CONTRACTS = {
       ],
     },
     events: noEvents,
+    /** cabinet energy meters report every 5 minutes. */
+    reportingIntervalSeconds: 300,
+    silenceTimeoutSeconds: 900,
   },
   camera: {
     domain: 'camera',
@@ -121,6 +163,9 @@ export const DEVICE_TYPE_CONTRACTS = {
       wrongWay: { required: ['confidence'], optional: ['lane', 'vehicleType'] },
       crowd: { required: ['peopleCount'], optional: ['confidence'] },
     },
+    /** camera heartbeat telemetry once a minute. */
+    reportingIntervalSeconds: 60,
+    silenceTimeoutSeconds: 180,
   },
 } as const satisfies Record<string, DeviceTypeContract>;
 
@@ -141,6 +186,17 @@ export function isDeviceType(value: string): value is DeviceType {
 
 export function domainOf(type: DeviceType): Domain {
   return DEVICE_TYPE_CONTRACTS[type].domain;
+}
+
+/**
+ * Seconds of silence after which `device` counts as offline: its own `silenceTimeoutSeconds`
+ * when set, else its type's default (DEVICE_TYPE_CONTRACTS[type].silenceTimeoutSeconds).
+ */
+export function silenceTimeoutSecondsOf(device: {
+  type: DeviceType;
+  silenceTimeoutSeconds?: number;
+}): number {
+  return device.silenceTimeoutSeconds ?? DEVICE_TYPE_CONTRACTS[device.type].silenceTimeoutSeconds;
 }
 
 /** Every metric a device of this type can report, whatever the message kind. */

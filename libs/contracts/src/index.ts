@@ -1,5 +1,6 @@
 export * from './domains';
 export * from './device-types';
+export * from './device-status';
 export * from './metric-catalogue';
 export * from './payloads';
 export * from './reading';

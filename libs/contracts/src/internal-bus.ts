@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { COMMAND_ID_PATTERN, COMMAND_OUTCOMES } from './device-commands';
+import { deviceStatusSchema } from './device-status';
 import { DEVICE_TYPES, type DeviceType } from './device-types';
 import { DOMAINS } from './domains';
 import { READING_KINDS } from './reading';
@@ -153,3 +154,13 @@ export const ingestStatsSchema = z.object({
   healthConditions: z.array(healthConditionSchema),
 });
 export type IngestStatsMessage = z.infer<typeof ingestStatsSchema>;
+
+/** Most statuses one internal notice carries (the tracker splits larger batches). */
+export const MAX_DEVICE_STATUS_NOTICE = 1000;
+
+/**
+ * Payload of `$internal/ioc/v1/device-status`: the statuses that changed since the previous
+ * notice (one per device, its current status), at most MAX_DEVICE_STATUS_NOTICE.
+ */
+export const deviceStatusNoticeSchema = z.array(deviceStatusSchema).max(MAX_DEVICE_STATUS_NOTICE);
+export type DeviceStatusNotice = z.infer<typeof deviceStatusNoticeSchema>;

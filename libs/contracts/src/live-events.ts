@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DOMAINS, type Domain } from './domains';
+import type { DeviceStatus } from './device-status';
 import type { RejectionNotice } from './internal-bus';
 import type { Reading } from './reading';
 import { isDeviceId } from './topics';
@@ -46,6 +47,13 @@ export interface ServerToClientEvents {
   reading: (reading: Reading) => void;
   /** A refused device message (only with `rejections: true`). */
   rejection: (notice: RejectionNotice) => void;
+  /**
+   * A device's status changed (online/offline, or its clock flag): sent to the rooms a reading of
+   * that device would go to (liveRoomsFor), so a subscription to a domain, an area or a device
+   * gets the statuses of the devices whose readings it gets. The status as it is now, not every
+   * intermediate change of the ~500 ms batch.
+   */
+  deviceStatus: (status: DeviceStatus) => void;
 }
 
 /** Events a client sends on `/live`; each is answered through its acknowledgement callback. */

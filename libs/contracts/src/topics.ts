@@ -42,6 +42,12 @@ export const INTERNAL_REJECTIONS_TOPIC = '$internal/ioc/v1/rejections';
  * published (payload `CommandAckNotice`, internal-bus.ts), QoS 1, for the platform's command service.
  */
 export const INTERNAL_COMMAND_ACKS_TOPIC = '$internal/ioc/v1/command-acks';
+
+/**
+ * Internal topic on which the broker announces device status changes (deviceStatusNoticeSchema),
+ * at most one notice per ~500 ms batch of transitions, for the API's live feed.
+ */
+export const INTERNAL_DEVICE_STATUS_TOPIC = '$internal/ioc/v1/device-status';
 /** Internal topic carrying the broker's ingest counters (retained, refreshed periodically). */
 export const INTERNAL_INGEST_STATS_TOPIC = '$internal/ioc/v1/ingest-stats';
 /** Username platform services (API, workers) log in with; only they may use `$internal/…`. */

@@ -6,6 +6,7 @@ import { ConfigError, envField } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/timeseries';
 import { DEFAULT_FAILED_LOGIN_LIMITS, type FailedLoginLimits } from './broker/failed-logins';
 import type { TlsListenerOptions, WebSocketListenerOptions } from './broker/listeners';
+import { DEFAULT_CLOCK_SUSPECT_MS, DEFAULT_RESTART_GRACE_MS } from './device-status-tracker';
 
 /**
  * Default bound on an MQTT packet's remaining length, 64 KiB: the 16 KiB payload limit
@@ -125,6 +126,19 @@ export const brokerEnvSchema = storageEnvSchema.extend({
     .string()
     .optional()
     .describe('Address the WebSocket listener binds (default: IOC_MQTT_HOST)'),
+  IOC_CLOCK_SUSPECT_MS: envField
+    .positiveInt(DEFAULT_CLOCK_SUSPECT_MS)
+    .describe(
+      'How far a device timestamp may be off the receive time before the device is flagged clockSuspect (ahead: at once; behind: when it persists 10 min)',
+    ),
+  IOC_STATUS_RESTART_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(DEFAULT_RESTART_GRACE_MS)
+    .describe(
+      'After a broker start, how long devices recorded online by its previous run have to reconnect before they are marked offline (broker-restart)',
+    ),
   IOC_LOG_LEVEL: envField.logLevel(),
 });
 export type BrokerEnv = z.infer<typeof brokerEnvSchema>;

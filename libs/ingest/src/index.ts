@@ -8,3 +8,4 @@ export * from './ingest-pipeline';
 export * from './ingest-stats';
 export { jsonArray } from './json-array';
 export * from './broker-config';
+export * from './device-status-tracker';

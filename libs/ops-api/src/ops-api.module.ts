@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AreasModule } from './areas/areas.module';
 import { ApiCoreModule, type OpsApiModuleOptions } from './common/api-core.module';
+import { DeviceStatusModule } from './device-status/device-status.module';
 import { DevicesModule } from './devices/devices.module';
 import { HealthModule } from './health/health.module';
 import { HistoryModule } from './history/history.module';
@@ -16,6 +17,8 @@ export type { OpsApiModuleOptions } from './common/api-core.module';
  */
 export const FEATURE_MODULES = [
   HealthModule,
+  // Before DevicesModule: its `devices/status` route must win over `devices/{id}`.
+  DeviceStatusModule,
   DevicesModule,
   HistoryModule,
   AreasModule,

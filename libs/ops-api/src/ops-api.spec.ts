@@ -151,6 +151,8 @@ describe('ops-api over the embedded store', () => {
       '/health': [503],
       '/metrics': [],
       '/api/v1/devices': [400],
+      '/api/v1/devices/status': [400, 503],
+      '/api/v1/devices/{id}/status/history': [400, 404],
       '/api/v1/devices/{id}': [400, 404],
       '/api/v1/devices/{id}/latest': [400, 404, 503],
       '/api/v1/devices/{id}/history': [400, 404, 503],

@@ -10,3 +10,4 @@ export * from './prepare-registry';
 export * from './command-repository';
 export * from './demo-credentials';
 export * from './registry-env';
+export * from './device-status-repository';

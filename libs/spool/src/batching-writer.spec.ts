@@ -70,6 +70,9 @@ class FakeStore implements TimeSeriesStore {
   async latest(): Promise<Record<string, LatestValue>> {
     return {};
   }
+  async latestOfDevices(): Promise<Map<string, Record<string, LatestValue>>> {
+    return new Map();
+  }
   async history(): Promise<HistoryPoint[]> {
     return [];
   }

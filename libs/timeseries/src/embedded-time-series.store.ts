@@ -270,6 +270,32 @@ export class EmbeddedTimeSeriesStore implements TimeSeriesStore {
     return result;
   }
 
+  async latestOfDevices(
+    deviceIds: readonly string[],
+    metrics: readonly string[],
+  ): Promise<Map<string, Record<string, LatestValue>>> {
+    const { statements } = this.open();
+    const result = new Map<string, Record<string, LatestValue>>();
+    if (deviceIds.length === 0 || metrics.length === 0) return result;
+    // One statement: each (device, metric) pair's newest ts by a seek on the primary key, then the
+    // records at that ts in the port's order (kind, event): the last one read wins, as in latest().
+    const rows = statements.latestOfDevices.all({
+      devices: JSON.stringify([...new Set(deviceIds)]),
+      metrics: JSON.stringify([...new Set(metrics)]),
+    }) as (PointRow & { device_id: string; metric: string })[];
+    for (const row of rows) {
+      let values = result.get(row.device_id);
+      if (values === undefined) {
+        values = {};
+        result.set(row.device_id, values);
+      }
+      const value: LatestValue = { value: valueOf(row), ts: row.ts };
+      if (row.event !== '') value.event = row.event;
+      values[row.metric] = value;
+    }
+    return result;
+  }
+
   async history(query: HistoryQuery): Promise<HistoryPoint[]> {
     const { statements } = this.open();
     const plan = planHistoryQuery(query);
@@ -479,6 +505,16 @@ function prepareStatements(db: Database.Database) {
     latest: db.prepare(
       `SELECT ts, num, bool, str, event FROM points WHERE device_id = @deviceId AND metric = @metric
        ORDER BY ts DESC, kind DESC, event DESC LIMIT 1`,
+    ),
+    latestOfDevices: db.prepare(
+      `WITH wanted AS (
+         SELECT d.value AS device_id, m.value AS metric,
+                (SELECT max(ts) FROM points q WHERE q.device_id = d.value AND q.metric = m.value) AS newest
+         FROM json_each(@devices) d, json_each(@metrics) m
+       )
+       SELECT p.device_id, p.metric, p.ts, p.num, p.bool, p.str, p.event
+       FROM wanted w JOIN points p ON p.device_id = w.device_id AND p.metric = w.metric AND p.ts = w.newest
+       ORDER BY p.device_id, p.metric, p.kind, p.event`,
     ),
     raw: db.prepare(
       `SELECT ts, num, bool, str, event FROM points WHERE ${RANGE} ORDER BY ts, kind, event LIMIT @limit`,

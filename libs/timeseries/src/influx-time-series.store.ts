@@ -156,6 +156,10 @@ type StatementResult = NonNullable<z.infer<typeof queryResponseSchema>['results'
 const MEASUREMENT = quoteIdentifier(INFLUX_MEASUREMENT);
 const DEVICE_TAG = `${quoteIdentifier('deviceId')}::tag`;
 const VALUE_ALIAS = quoteIdentifier('value');
+/** The device tag as a GROUP BY key (a tag key, no `::tag` there). */
+const DEVICE_TAG_KEY = quoteIdentifier('deviceId');
+/** Devices per latestOfDevices() request: bounds the OR-chain (~40 characters an id) to ~20 KB. */
+const LATEST_DEVICES_PER_REQUEST = 500;
 /** The record identity besides device, metric and time (see TimeSeriesStore): two tags. */
 const KIND_TAG = quoteIdentifier('kind');
 const EVENT_TAG = quoteIdentifier('event');
@@ -334,6 +338,52 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       if (newest.event !== '') value.event = newest.event;
       result[metric] = value;
     });
+    return result;
+  }
+
+  async latestOfDevices(
+    deviceIds: readonly string[],
+    metrics: readonly string[],
+  ): Promise<Map<string, Record<string, LatestValue>>> {
+    const result = new Map<string, Record<string, LatestValue>>();
+    const devices = [...new Set(deviceIds)].filter(isQueryableDevice);
+    const wanted = [...new Set(metrics)].filter(isQueryableMetric);
+    if (devices.length === 0 || wanted.length === 0) return result;
+    // Per chunk of devices, one request: one statement per metric, grouped by device, kind and
+    // event (latest() for many devices at once); the newest record in the port's order wins.
+    for (let start = 0; start < devices.length; start += LATEST_DEVICES_PER_REQUEST) {
+      const chunk = devices.slice(start, start + LATEST_DEVICES_PER_REQUEST);
+      const where = chunk.map((id) => `${DEVICE_TAG} = ${quoteString(id)}`).join(' OR ');
+      const statements = wanted.map(
+        (metric) =>
+          `SELECT last(${quoteIdentifier(metric)}::field) AS ${VALUE_ALIAS} FROM ${MEASUREMENT} ` +
+          `WHERE (${where}) GROUP BY ${DEVICE_TAG_KEY}, ${KIND_TAG}, ${EVENT_TAG}`,
+      );
+      const results = await this.select(statements);
+      results.forEach((statementResult, i) => {
+        const metric = wanted[i];
+        if (metric === undefined) return;
+        const newest = new Map<string, RawRecord>();
+        for (const series of statementResult?.series ?? []) {
+          const deviceId = series.tags?.['deviceId'];
+          if (typeof deviceId !== 'string') continue;
+          for (const record of rawRecordsOf({ ...statementResult, series: [series] }, deviceId)) {
+            const known = newest.get(deviceId);
+            if (known === undefined || compareRawRecords(record, known) > 0) newest.set(deviceId, record);
+          }
+        }
+        for (const [deviceId, record] of newest) {
+          let values = result.get(deviceId);
+          if (values === undefined) {
+            values = {};
+            result.set(deviceId, values);
+          }
+          const value: LatestValue = { value: record.value, ts: record.ts };
+          if (record.event !== '') value.event = record.event;
+          values[metric] = value;
+        }
+      });
+    }
     return result;
   }
 

@@ -126,6 +126,16 @@ export interface TimeSeriesStore {
   write(readings: readonly Reading[]): Promise<void>;
   /** Latest value of each of the given metrics of a device; metrics never reported are absent. */
   latest(deviceId: string, metrics: readonly string[]): Promise<Record<string, LatestValue>>;
+  /**
+   * latest() of many devices in one go (a map's first paint): for each listed device that has any
+   * of the metrics, its latest value of each, as latest() answers it; devices with none are
+   * absent. One statement per call (embedded) or one request per 500 devices (InfluxDB), never
+   * one per device.
+   */
+  latestOfDevices(
+    deviceIds: readonly string[],
+    metrics: readonly string[],
+  ): Promise<Map<string, Record<string, LatestValue>>>;
   /** Points of one metric of one device, oldest first, from raw data. */
   history(query: HistoryQuery): Promise<HistoryPoint[]>;
   /** One metric over one or several devices, from the coarsest resolution that answers it. */

@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { deviceStatusChangeSchema, deviceStatusSchema } from '../device-status';
 import { DEVICE_TYPES, type DeviceType, STATUS_METRICS, metricsOf } from '../device-types';
 import { DOMAINS } from '../domains';
+import { DEVICE_STATES } from '../registry-entities';
 import { ingestStatsSchema } from '../internal-bus';
 import type { MetricName } from '../metric-catalogue';
 
@@ -112,6 +114,36 @@ export const latestBody = z.object({
   metrics: z.record(z.string(), latestValueBody).describe('by metric name; never-reported metrics absent'),
 });
 export type LatestBody = z.infer<typeof latestBody>;
+
+/**
+ * One device in `GET /api/v1/devices/status`: what a map needs to draw it — where it is, its
+ * registry state, its connectivity status and the latest value of every metric it reported.
+ */
+export const deviceStatusEntryBody = deviceBody.omit({ attributes: true }).extend({
+  state: z.enum(DEVICE_STATES).describe('registry life-cycle state'),
+  status: deviceStatusSchema.omit({ deviceId: true }),
+  metrics: z
+    .record(z.string(), latestValueBody)
+    .describe('latest value by metric name (status metrics included); never-reported metrics absent'),
+});
+export type DeviceStatusEntryBody = z.infer<typeof deviceStatusEntryBody>;
+
+/** `GET /api/v1/devices/status`: every matching device (no paging: a map's first paint). */
+export const deviceStatusListBody = z.object({
+  total: z.number().int().nonnegative(),
+  online: z.number().int().nonnegative().describe('of which online'),
+  items: z.array(deviceStatusEntryBody),
+});
+export type DeviceStatusListBody = z.infer<typeof deviceStatusListBody>;
+
+/** `GET /api/v1/devices/{id}/status/history`: the device's status changes in [from, to), oldest first. */
+export const deviceStatusHistoryBody = z.object({
+  deviceId: z.string(),
+  from: epochMs.describe('inclusive start, epoch ms'),
+  to: epochMs.describe('exclusive end, epoch ms'),
+  changes: z.array(deviceStatusChangeSchema),
+});
+export type DeviceStatusHistoryBody = z.infer<typeof deviceStatusHistoryBody>;
 
 /** A point of one device's history: a raw value, or one aggregate per non-empty window. */
 export const historyPointBody = z.object({

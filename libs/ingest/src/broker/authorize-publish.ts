@@ -2,6 +2,7 @@ import type { AedesOptions, Client, PublishPacket } from 'aedes';
 import type { CommandAckNotice, Reading } from '@ioc/contracts';
 import { SpoolFullError } from '@ioc/spool';
 import type { Logger } from '@ioc/runtime';
+import type { DeviceActivityObserver } from '../device-status-tracker';
 import type { IngestPipeline } from '../ingest-pipeline';
 import type { IngestStats } from '../ingest-stats';
 import { clientInternals } from './aedes-internals';
@@ -72,8 +73,14 @@ export function createAuthorizePublish(deps: {
   logger: Logger;
   /** Set with device authentication: publishes are then judged against the publisher's identity. */
   sessions?: DeviceSessions;
+  /**
+   * Told of every accepted device message (`seen`, with the newest reading timestamp it carried;
+   * not for wills: a will is the broker speaking for a client that is gone), and of every
+   * accepted `online: false` status, the device's own or its will (`announcedOffline`).
+   */
+  activity?: DeviceActivityObserver;
 }): NonNullable<AedesOptions['authorizePublish']> {
-  const { pipeline, internal, sink, acks, rejections, qos2, stats, logger, sessions } = deps;
+  const { pipeline, internal, sink, acks, rejections, qos2, stats, logger, sessions, activity } = deps;
 
   const decide = (
     client: Client | null,
@@ -127,6 +134,17 @@ export function createAuthorizePublish(deps: {
     }
     const { readings } = outcome;
     const reading = readings[0] as Reading;
+    if (activity !== undefined) {
+      const now = Date.now();
+      if (!isWill) {
+        let newest = reading.ts;
+        for (let i = 1; i < readings.length; i++) newest = Math.max(newest, (readings[i] as Reading).ts);
+        activity.seen(outcome.deviceId, now, newest);
+      }
+      // `{"metrics":{"online":false}}` on the status channel: the device's goodbye, or its will.
+      if (reading.kind === 'status' && readings.some((r) => r.metrics['online'] === false))
+        activity.announcedOffline(outcome.deviceId, now, isWill ? 'connection-lost' : 'disconnected');
+    }
     const acknowledgeNow = packet.qos === 0 && !isWill;
     // Acknowledged only once EVERY reading of the message is durable. Should one fail, the message
     // is not acknowledged and is sent again; the readings already kept then arrive twice, which the

@@ -1,12 +1,19 @@
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { Aedes } from 'aedes';
-import { INTERNAL_INGEST_STATS_TOPIC, INTERNAL_READINGS_TOPIC } from '@ioc/contracts';
+import {
+  type DeviceStatus,
+  INTERNAL_DEVICE_STATUS_TOPIC,
+  INTERNAL_INGEST_STATS_TOPIC,
+  INTERNAL_READINGS_TOPIC,
+  MAX_DEVICE_STATUS_NOTICE,
+} from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import { DurableReadingSink } from '@ioc/spool';
 import type { BrokerAuth } from '../device-credentials';
 import type { DeviceDirectory } from '../device-directory';
+import type { DeviceActivityObserver } from '../device-status-tracker';
 import { DEFAULT_MAX_PACKET_BYTES } from '../broker-config';
 import { IngestPipeline } from '../ingest-pipeline';
 import { IngestStats, type IngestStatsSnapshot } from '../ingest-stats';
@@ -88,6 +95,11 @@ export interface IngestBrokerOptions {
   tls?: TlsListenerOptions;
   /** An MQTT-over-WebSocket listener (IOC_MQTT_WS_*). */
   webSocket?: WebSocketListenerOptions;
+  /**
+   * Told of every accepted device message (a DeviceStatusTracker), so device statuses follow the
+   * readings even when devices do not authenticate (IOC_MQTT_AUTH=off).
+   */
+  deviceStatus?: DeviceActivityObserver;
 }
 
 export interface IngestBroker {
@@ -107,6 +119,11 @@ export interface IngestBroker {
    * credentials source reflects a revocation, suspension or retirement.
    */
   disconnectDevice(deviceId: string, reason: string): number;
+  /**
+   * Announces changed device statuses to platform services on INTERNAL_DEVICE_STATUS_TOPIC (QoS 1,
+   * not retained), at most MAX_DEVICE_STATUS_NOTICE per message: DeviceStatusTracker's `publish`.
+   */
+  publishDeviceStatus(statuses: readonly DeviceStatus[]): void;
   close(): Promise<void>;
 }
 
@@ -199,6 +216,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       acks: createCommandAckRelay(() => ref.aedes, logger),
       stats,
       logger,
+      ...(options.deviceStatus ? { activity: options.deviceStatus } : {}),
       sink: {
         // Counted once durable: a reading the spool refuses is counted as spool-full only.
         accept: (reading) => sink.accept(reading).then(() => stats.countAccepted(reading.domain)),
@@ -208,6 +226,22 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     drainTimeout: 30_000,
   });
   ref.aedes = broker;
+  // With authentication, sessions say when a device comes and goes (aedes emits `client` after
+  // the CONNACK, `clientDisconnect` once the connection is gone; `_disconnected` is set by a
+  // DISCONNECT packet, or by disconnectDevice).
+  const activity = options.deviceStatus;
+  if (deviceSessions && activity) {
+    broker.on('client', (client) => {
+      const identity = deviceSessions.identityOf(client);
+      if (identity) activity.connected?.(identity.deviceId, Date.now());
+    });
+    broker.on('clientDisconnect', (client) => {
+      const identity = deviceSessions.identityOf(client);
+      if (identity) {
+        activity.disconnected?.(identity.deviceId, Date.now(), clientInternals(client)._disconnected === true);
+      }
+    });
+  }
   broker.on('clientError', (client, error) => {
     logger.warn({ clientId: client.id, err: error.message }, 'client error');
   });
@@ -339,6 +373,23 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
         client.close();
       }
       return clients.length;
+    },
+    publishDeviceStatus(statuses) {
+      for (let start = 0; start < statuses.length; start += MAX_DEVICE_STATUS_NOTICE) {
+        broker.publish(
+          {
+            cmd: 'publish',
+            topic: INTERNAL_DEVICE_STATUS_TOPIC,
+            payload: Buffer.from(JSON.stringify(statuses.slice(start, start + MAX_DEVICE_STATUS_NOTICE))),
+            qos: 1,
+            retain: false,
+            dup: false,
+          },
+          (error) => {
+            if (error) logger.error({ err: error }, 'device status notice publish failed');
+          },
+        );
+      }
     },
     async close() {
       clearInterval(statsTimer);

@@ -1,19 +1,31 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import type { DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import type { OpsApiSettings } from '../api-config';
 import type { RegistryReader } from '../registry-port';
-import { DEVICE_REGISTRY, LOGGER, OPS_API_SETTINGS, TIME_SERIES_STORE } from '../tokens';
+import { DEVICE_REGISTRY, DEVICE_STATUS, LOGGER, OPS_API_SETTINGS, TIME_SERIES_STORE } from '../tokens';
 import { AllExceptionsFilter } from './all-exceptions.filter';
 
-/** The ports the app hands to the API: settings, device registry, time-series store, logger. */
+/** The ports the app hands to the API: settings, device registry, time-series store, logger, device statuses. */
 export interface OpsApiModuleOptions {
   settings: OpsApiSettings;
   registry: RegistryReader;
   store: TimeSeriesStore;
   logger: Logger;
+  /**
+   * Device statuses in the registry database (a DeviceStatusRepository). Without it every device
+   * answers `unknown` in `GET /api/v1/devices/status` and its status history is empty.
+   */
+  deviceStatus?: DeviceStatusReader;
 }
+
+/** The status reader of an API given none: no device has a stored status. */
+const NO_DEVICE_STATUS: DeviceStatusReader = {
+  latestOf: () => Promise.resolve(new Map()),
+  historyOf: () => Promise.resolve([]),
+};
 
 /**
  * The ports every feature module injects (by the tokens in tokens.ts) and the exception filter
@@ -28,6 +40,7 @@ export class ApiCoreModule {
       { provide: DEVICE_REGISTRY, useValue: options.registry },
       { provide: TIME_SERIES_STORE, useValue: options.store },
       { provide: LOGGER, useValue: options.logger },
+      { provide: DEVICE_STATUS, useValue: options.deviceStatus ?? NO_DEVICE_STATUS },
     ];
     return {
       module: ApiCoreModule,

@@ -31,7 +31,8 @@ function anySubscription(adapter: Namespace['adapter']): boolean {
  * Operators' live map feed, namespace `/live` (events typed in `@ioc/contracts` live-events.ts).
  * A client emits `subscribe` with a domain, an area (sub-areas included), a device, or several of
  * them — combined as an intersection — gets an ack with its room, then a `reading` event for
- * every matching reading as the broker ingests it, once per reading whatever it subscribed to.
+ * every matching reading as the broker ingests it, once per reading whatever it subscribed to,
+ * and a `deviceStatus` event whenever the status of a device whose readings it gets changes.
  */
 @WebSocketGateway({ namespace: '/live', cors: { origin: true } })
 export class LiveGateway implements OnModuleInit, OnModuleDestroy {
@@ -58,6 +59,22 @@ export class LiveGateway implements OnModuleInit, OnModuleDestroy {
       this.bus.rejections$.subscribe((rejection) =>
         this.namespace.to(LIVE_REJECTIONS_ROOM).emit('rejection', rejection),
       ),
+      // A status goes where a reading of its device would: the device's domain, the device, and
+      // every area on its path (alone and with the domain).
+      this.bus.deviceStatus$.subscribe((statuses) => {
+        if (!anySubscription(this.namespace.adapter)) return;
+        const occupied = this.namespace.adapter.rooms;
+        for (const status of statuses) {
+          const device = this.registry.getDevice(status.deviceId);
+          if (!device) continue;
+          const rooms = liveRoomsFor({
+            domain: device.domain,
+            deviceId: device.id,
+            areaPath: this.registry.areaPath(device.areaId),
+          }).filter((room) => occupied.has(room));
+          if (rooms.length > 0) this.namespace.to(rooms).emit('deviceStatus', status);
+        }
+      }),
     ];
   }
 

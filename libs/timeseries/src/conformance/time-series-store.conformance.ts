@@ -154,6 +154,41 @@ export function describeTimeSeriesStoreConformance(
       });
     });
 
+    it("latestOfDevices() answers what latest() answers for each of many devices (several requests' worth)", async () => {
+      const rnd = random(11);
+      const devices = Array.from({ length: 620 }, (_, i) => deviceId(`many-${i}`));
+      const written: Reading[] = [];
+      devices.forEach((device, i) => {
+        if (i % 7 === 6) return; // a device that never reported
+        const ts = T0 + Math.floor(rnd() * 100_000);
+        written.push(
+          reading(device, ts, { pm25: Math.round(rnd() * 1000) / 10, ...(i % 2 ? { on: true } : {}) }),
+        );
+        written.push(reading(device, ts - 5000, { pm25: -1, pm10: i }));
+        // A status message at the same ms as the telemetry: telemetry wins (port order).
+        if (i % 5 === 0) written.push(reading(device, ts, { pm25: -2, online: true }, { kind: 'status' }));
+        if (i % 9 === 0)
+          written.push(reading(device, ts + 1, { confidence: 0.5 }, { kind: 'event', event: 'accident' }));
+      });
+      await store.write(shuffled(written, rnd));
+      const metrics = ['pm25', 'pm10', 'on', 'online', 'confidence', 'neverReported'];
+      const asked = [...devices, nth(devices, 0), deviceId('unknown')];
+      const many = await store.latestOfDevices(asked, metrics);
+      const expected = new Map<string, Record<string, unknown>>();
+      for (const device of devices) {
+        const one = await store.latest(device, metrics);
+        if (Object.keys(one).length > 0) expected.set(device, one);
+      }
+      expect(many.size).toBe(expected.size);
+      expect(new Map([...many].sort(([a], [b]) => (a < b ? -1 : 1)))).toStrictEqual(
+        new Map([...expected].sort(([a], [b]) => (a < b ? -1 : 1))),
+      );
+      const withEvent = nth(devices, 9);
+      expect(many.get(withEvent)?.['confidence']).toMatchObject({ event: 'accident' });
+      await expect(store.latestOfDevices([], metrics)).resolves.toStrictEqual(new Map());
+      await expect(store.latestOfDevices(devices, [])).resolves.toStrictEqual(new Map());
+    });
+
     it('keeps one point when the same reading is written twice, in two calls or in one batch', async () => {
       const device = deviceId('dup');
       const first = reading(device, T0 + 5000, { pm25: 12.5, on: true, signalMode: 'manual' }, { seq: 7 });

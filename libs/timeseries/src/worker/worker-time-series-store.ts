@@ -89,6 +89,16 @@ export class WorkerTimeSeriesStore implements TimeSeriesStore {
     return this.call('latest', [deviceId, metrics]) as Promise<Record<string, LatestValue>>;
   }
 
+  latestOfDevices(
+    deviceIds: readonly string[],
+    metrics: readonly string[],
+  ): Promise<Map<string, Record<string, LatestValue>>> {
+    // A Map crosses the thread boundary whole (structured clone).
+    return this.call('latestOfDevices', [deviceIds, metrics]) as Promise<
+      Map<string, Record<string, LatestValue>>
+    >;
+  }
+
   history(query: HistoryQuery): Promise<HistoryPoint[]> {
     return this.call('history', [query]) as Promise<HistoryPoint[]>;
   }
