@@ -6,3 +6,4 @@ export * from './device-secrets';
 export * from './credential-key';
 export * from './registry-repository';
 export * from './registry-sync';
+export * from './device-import-formats';

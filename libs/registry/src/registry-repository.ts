@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
 import {
   type Area,
   type Device,
@@ -185,13 +185,12 @@ export class RegistryRepository {
       const current = await trx.selectFrom('areas').selectAll().where('id', '=', id).executeTakeFirst();
       if (!current) throw new RegistryError('not-found', `no area "${id}"`);
       const next: AreaInput = { ...toArea(current), ...stripUndefined(patch) };
-      if (patch.parentId !== undefined && patch.parentId !== current.parent_id) {
-        await this.checkParent(trx, id, patch.parentId);
-      }
+      const moved = patch.parentId !== undefined && patch.parentId !== current.parent_id;
+      if (moved) await this.checkParent(trx, id, patch.parentId as string | null);
       const now = this.clock();
       const row = areaRow(next, current.created_at, now);
       await trx.updateTable('areas').set(row).where('id', '=', id).execute();
-      await this.logChange(trx, 'area', id, patch.parentId !== undefined ? 'moved' : 'updated', now);
+      await this.logChange(trx, 'area', id, moved ? 'moved' : 'updated', now);
       return toArea(row);
     });
   }
@@ -267,11 +266,10 @@ export class RegistryRepository {
     if (areaIds !== undefined) query = query.where('area_id', 'in', areaIds);
     if (filter.q !== undefined && filter.q !== '') {
       const pattern = `%${filter.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      query = query.where((eb) =>
-        eb.or([
-          eb(eb.fn('lower', ['id']), 'like', eb.val(pattern)),
-          eb(eb.fn('lower', ['name']), 'like', eb.val(pattern)),
-        ]),
+      // ESCAPE names the escape character: SQLite has none by default (PostgreSQL's is `\`), so
+      // without it a `_` or `%` in the search matched any character there.
+      query = query.where(
+        sql<SqlBool>`(lower(id) like ${pattern} escape '\\' or lower(name) like ${pattern} escape '\\')`,
       );
     }
     const { total } = await query
@@ -587,7 +585,9 @@ export class RegistryRepository {
       let query = this.db
         .selectFrom('device_credentials')
         .select(['id', 'device_id', 'secret_hash', 'not_after'])
-        .where('revoked_at', 'is', null);
+        .where('revoked_at', 'is', null)
+        .orderBy('created_at')
+        .orderBy('id');
       if (ids !== undefined) query = query.where('device_id', 'in', ids);
       for (const row of await query.execute()) {
         const list = result.get(row.device_id) ?? [];
