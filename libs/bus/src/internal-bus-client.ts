@@ -3,11 +3,14 @@ import type { z } from 'zod';
 import {
   INTERNAL_INGEST_STATS_TOPIC,
   INTERNAL_READINGS_TOPIC,
+  INTERNAL_REGISTRY_CHANGES_TOPIC,
   INTERNAL_REJECTIONS_TOPIC,
   INTERNAL_USERNAME,
   type IngestStatsMessage,
+  type RegistryChangeNotice,
   type RejectionNotice,
   ingestStatsSchema,
+  registryChangeNoticeSchema,
   rejectionNoticeSchema,
 } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
@@ -22,6 +25,8 @@ export interface InternalBusHandlers {
   rejection?: (notice: RejectionNotice) => void;
   /** The broker's counters (retained: the latest arrives right after subscribing). */
   ingestStats?: (stats: IngestStatsMessage) => void;
+  /** A process (this one included) committed registry changes: read the change log. */
+  registryChanges?: (notice: RegistryChangeNotice) => void;
 }
 
 export interface InternalBusClientOptions {
@@ -108,6 +113,22 @@ export class InternalBusClient {
     return { received: { ...this.counters.received }, invalid: { ...this.counters.invalid } };
   }
 
+  /**
+   * Announces registry changes committed up to change-log `seq` to every platform process
+   * (QoS 1, not retained: a process that starts later loads the database anyway). Resolves when
+   * the broker has acknowledged it; while the bus is down it rejects at once rather than queue —
+   * the other processes' periodic change-log check (REGISTRY_POLL_MS) catches the change up.
+   * @throws Error when not connected or the broker refuses the publish
+   */
+  async publishRegistryChanges(notice: RegistryChangeNotice): Promise<void> {
+    if (!this.client.connected) throw new Error('not connected to the internal bus');
+    await this.client.publishAsync(
+      INTERNAL_REGISTRY_CHANGES_TOPIC,
+      JSON.stringify(registryChangeNoticeSchema.parse(notice)),
+      { qos: 1 },
+    );
+  }
+
   /** Disconnects cleanly (DISCONNECT sent, so the broker publishes no will and keeps no session). */
   async close(): Promise<void> {
     await this.client.endAsync();
@@ -120,6 +141,7 @@ export class InternalBusClient {
     if (this.handlers.readings) topics[INTERNAL_READINGS_TOPIC] = { qos: 1 };
     if (this.handlers.rejection) topics[INTERNAL_REJECTIONS_TOPIC] = { qos: 0 };
     if (this.handlers.ingestStats) topics[INTERNAL_INGEST_STATS_TOPIC] = { qos: 0 };
+    if (this.handlers.registryChanges) topics[INTERNAL_REGISTRY_CHANGES_TOPIC] = { qos: 1 };
     if (Object.keys(topics).length === 0) return;
     this.client.subscribe(topics, (error, granted) => {
       if (error) logger.error({ err: error }, 'internal subscription failed');
@@ -145,6 +167,11 @@ export class InternalBusClient {
       case INTERNAL_INGEST_STATS_TOPIC: {
         const stats = parseJson(payload, ingestStatsSchema, onInvalid);
         if (stats) this.handlers.ingestStats?.(stats);
+        return;
+      }
+      case INTERNAL_REGISTRY_CHANGES_TOPIC: {
+        const notice = parseJson(payload, registryChangeNoticeSchema, onInvalid);
+        if (notice) this.handlers.registryChanges?.(notice);
         return;
       }
       default:

@@ -119,3 +119,11 @@ export const ingestStatsSchema = z.object({
   healthConditions: z.array(healthConditionSchema),
 });
 export type IngestStatsMessage = z.infer<typeof ingestStatsSchema>;
+
+/**
+ * Payload of `$internal/ioc/v1/registry-changes`: a process committed registry changes up to
+ * change-log sequence number `seq`. A notice only says "read the change log": receivers apply
+ * the changes after their own cursor (RegistrySync), so a lost or repeated notice is harmless.
+ */
+export const registryChangeNoticeSchema = z.object({ seq: count });
+export type RegistryChangeNotice = z.infer<typeof registryChangeNoticeSchema>;

@@ -25,6 +25,11 @@ export const INTERNAL_READINGS_TOPIC = '$internal/ioc/v1/readings';
 export const INTERNAL_REJECTIONS_TOPIC = '$internal/ioc/v1/rejections';
 /** Internal topic carrying the broker's ingest counters (retained, refreshed periodically). */
 export const INTERNAL_INGEST_STATS_TOPIC = '$internal/ioc/v1/ingest-stats';
+/**
+ * Internal topic on which a process that wrote to the registry database announces it
+ * (`registryChangeNoticeSchema`): every process then reads the change log after its own cursor.
+ */
+export const INTERNAL_REGISTRY_CHANGES_TOPIC = '$internal/ioc/v1/registry-changes';
 /** Username platform services (API, workers) log in with; only they may use `$internal/…`. */
 export const INTERNAL_USERNAME = 'ioc-internal';
 /**

@@ -3,3 +3,4 @@ export const TIME_SERIES_STORE = Symbol('TimeSeriesStore');
 export const DEVICE_REGISTRY = Symbol('DeviceRegistry');
 export const OPS_API_SETTINGS = Symbol('OpsApiSettings');
 export const LOGGER = Symbol('Logger');
+export const REGISTRY_PROVISIONING = Symbol('RegistryProvisioning');

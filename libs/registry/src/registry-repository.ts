@@ -128,9 +128,11 @@ export interface AreaInput {
 }
 
 export type AreaPatch = Partial<Omit<AreaInput, 'id'>>;
-export type DevicePatch = Partial<
-  Pick<Device, 'name' | 'areaId' | 'location' | 'attributes' | 'silenceTimeoutSeconds'>
-> & { silenceTimeoutSeconds?: number | null; attributes?: Record<string, string> | null };
+/** A device update: null clears `attributes` or `silenceTimeoutSeconds` (an intersection with Device's own types would forbid null). */
+export type DevicePatch = Partial<Pick<Device, 'name' | 'areaId' | 'location'>> & {
+  silenceTimeoutSeconds?: number | null;
+  attributes?: Record<string, string> | null;
+};
 
 type DeviceRow = Selectable<DevicesTable>;
 type AreaRow = Selectable<AreasTable>;
@@ -361,12 +363,15 @@ export class RegistryRepository {
    * and never stops the good ones; a row equal to what is stored changes nothing (so the same file
    * imported twice reports every row `unchanged`). A device id twice in one file: the later row is
    * refused. One transaction for the whole file.
-   * @param onProgress called every 1000 rows with the rows done so far
+   * @param onProgress called each time the rows settled pass a multiple of 1000, and at the end
+   * @param options.dryRun report what the import would do and store nothing (rolled back)
    */
   async importDevices(
     rows: readonly ImportRow[],
     onProgress?: (done: number) => void,
+    options: { dryRun?: boolean } = {},
   ): Promise<ImportReport> {
+    if (options.dryRun) return this.previewImport(rows, onProgress);
     return transaction(this.db, async (trx) => {
       const areaIds = new Set((await trx.selectFrom('areas').select('id').execute()).map((a) => a.id));
       const existing = new Map<string, DeviceRow>();
@@ -388,9 +393,17 @@ export class RegistryRepository {
       };
       const now = this.clock();
       const inserts: DeviceRow[] = [];
-      let done = 0;
+      // Progress counts the rows settled (refused, unchanged, updated, or inserted), reported each
+      // time it passes a multiple of 1000; new devices are inserted in chunks after the loop.
+      let reported = 0;
+      const progress = (settled: number): void => {
+        if (Math.floor(settled / 1000) > Math.floor(reported / 1000)) {
+          reported = settled;
+          onProgress?.(settled);
+        }
+      };
       for (const entry of rows) {
-        if (++done % 1000 === 0) onProgress?.(done);
+        progress(report.rows.length - report.created);
         if ('error' in entry) {
           refuse(entry.row, entry.error, entry.id);
           continue;
@@ -459,6 +472,7 @@ export class RegistryRepository {
         report.rows.push({ row, id: device.id, outcome: 'updated' });
       }
       // Inserts in chunks: one statement per 100 rows (11 columns each) instead of one per row.
+      const settledBeforeInserts = report.rows.length - report.created;
       for (let i = 0; i < inserts.length; i += 100) {
         const chunk = inserts.slice(i, i + 100);
         await trx.insertInto('devices').values(chunk).execute();
@@ -466,11 +480,33 @@ export class RegistryRepository {
           .insertInto('registry_changes')
           .values(chunk.map((d) => ({ at: now, entity: 'device', entity_id: d.id, action: 'created' })))
           .execute();
+        progress(settledBeforeInserts + i + chunk.length);
       }
       onProgress?.(rows.length);
       report.rows.sort((a, b) => a.row - b.row);
       return report;
     });
+  }
+
+  /**
+   * What importDevices would report, without storing anything: the same checks in a transaction
+   * that is rolled back.
+   */
+  private async previewImport(
+    rows: readonly ImportRow[],
+    onProgress?: (done: number) => void,
+  ): Promise<ImportReport> {
+    let report: ImportReport | undefined;
+    const rollback = new Error('dry run: rolled back');
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        report = await new RegistryRepository(trx, this.clock).importDevices(rows, onProgress);
+        throw rollback;
+      });
+    } catch (error) {
+      if (error !== rollback) throw error;
+    }
+    return report as ImportReport;
   }
 
   /**

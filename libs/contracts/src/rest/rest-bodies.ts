@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEVICE_TYPES, type DeviceType, STATUS_METRICS, metricsOf } from '../device-types';
 import { DOMAINS } from '../domains';
+import { DEVICE_STATES } from '../registry-entities';
 import { ingestStatsSchema } from '../internal-bus';
 import type { MetricName } from '../metric-catalogue';
 
@@ -63,6 +64,15 @@ export const deviceBody = z.object({
   areaId: z.string(),
   location: geoPoint,
   attributes: z.record(z.string(), z.string()).optional(),
+  state: z
+    .enum(DEVICE_STATES)
+    .optional()
+    .describe('life-cycle state: active (may connect), suspended, retired; absent means active'),
+  silenceTimeoutSeconds: z
+    .number()
+    .int()
+    .optional()
+    .describe("seconds of silence after which the device counts as offline; absent: its type's default"),
 });
 export type DeviceBody = z.infer<typeof deviceBody>;
 

@@ -3,16 +3,24 @@ import { APP_FILTER } from '@nestjs/core';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import type { OpsApiSettings } from '../api-config';
-import type { RegistryReader } from '../registry-port';
-import { DEVICE_REGISTRY, LOGGER, OPS_API_SETTINGS, TIME_SERIES_STORE } from '../tokens';
+import type { RegistryProvisioning, RegistryReader } from '../registry-port';
+import {
+  DEVICE_REGISTRY,
+  LOGGER,
+  OPS_API_SETTINGS,
+  REGISTRY_PROVISIONING,
+  TIME_SERIES_STORE,
+} from '../tokens';
 import { AllExceptionsFilter } from './all-exceptions.filter';
 
-/** The ports the app hands to the API: settings, device registry, time-series store, logger. */
+/** The ports the app hands to the API: settings, device registry, time-series store, logger, registry writes. */
 export interface OpsApiModuleOptions {
   settings: OpsApiSettings;
   registry: RegistryReader;
   store: TimeSeriesStore;
   logger: Logger;
+  /** Registry writes (provisioning); without it the write routes answer 503. */
+  provisioning?: RegistryProvisioning;
 }
 
 /**
@@ -28,6 +36,7 @@ export class ApiCoreModule {
       { provide: DEVICE_REGISTRY, useValue: options.registry },
       { provide: TIME_SERIES_STORE, useValue: options.store },
       { provide: LOGGER, useValue: options.logger },
+      { provide: REGISTRY_PROVISIONING, useValue: options.provisioning ?? null },
     ];
     return {
       module: ApiCoreModule,
