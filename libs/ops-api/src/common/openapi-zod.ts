@@ -103,6 +103,8 @@ export function ApiAnswers(options: {
   csv?: boolean;
   /** The success status (default 200). */
   status?: HttpStatus;
+  /** A success answer that is a file, not JSON: its media types, each with a description. */
+  files?: Record<string, string>;
 }): MethodDecorator {
   const json = openApiSchema(options.body);
   const ok =
@@ -113,16 +115,25 @@ export function ApiAnswers(options: {
     ...(options.csv ? [ApiProduces('application/json', 'text/csv')] : []),
     ok({
       description: options.description ?? 'OK',
-      ...(options.csv
+      ...(options.files
         ? {
-            content: {
-              'application/json': { schema: json },
-              'text/csv': {
-                schema: { type: 'string', description: 'format=csv: RFC 4180, one row per point' },
-              },
-            },
+            content: Object.fromEntries(
+              Object.entries(options.files).map(([type, description]) => [
+                type,
+                { schema: { type: 'string', description } },
+              ]),
+            ),
           }
-        : { schema: json }),
+        : options.csv
+          ? {
+              content: {
+                'application/json': { schema: json },
+                'text/csv': {
+                  schema: { type: 'string', description: 'format=csv: RFC 4180, one row per point' },
+                },
+              },
+            }
+          : { schema: json }),
     }),
     ...options.errors.map((status) =>
       ApiResponse({

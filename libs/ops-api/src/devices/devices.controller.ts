@@ -13,7 +13,7 @@ import {
   Res,
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
-import { ApiConsumes, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiConsumes, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import {
@@ -106,9 +106,12 @@ export class DevicesController {
       'CSV columns: id, type, domain, name, areaId, lat, lon, state, silenceTimeoutSeconds, attr.<name>… (UTF-8 with a byte-order mark, CRLF). GeoJSON: RFC 7946, properties flat (attributes as attr.<name>). Both open in QGIS; importing either back changes nothing. Filters as for the list.',
   })
   @ApiQueriesFrom(exportQuery)
-  @ApiProduces('text/csv', 'application/geo+json')
   @ApiAnswers({
-    body: z.string().describe('the CSV text or GeoJSON document'),
+    body: z.string(),
+    files: {
+      'text/csv': 'format=csv: the CSV file',
+      'application/geo+json': 'format=geojson: a FeatureCollection (RFC 7946)',
+    },
     errors: [HttpStatus.BAD_REQUEST],
   })
   export(
