@@ -343,6 +343,22 @@ describeEachDatabase('RegistryRepository', (context) => {
       expect((await repo.changesSince(0)).at(-1)).toMatchObject({ entityId: 'sl-001', action: 'suspended' });
     });
 
+    it('a dry run reports what an import would do and stores nothing', async () => {
+      const repo = await fresh();
+      const seq = await repo.latestChangeSeq();
+      const rows: ImportRow[] = [
+        { row: 2, device: light('sl-new') },
+        { row: 3, device: station('aq-001', { name: 'Trạm đổi' }) },
+        { row: 4, device: light('sl-bad', { areaId: 'atlantis' }) },
+      ];
+      const preview = await repo.importDevices(rows, undefined, { dryRun: true });
+      expect(preview).toMatchObject({ created: 1, updated: 1, refused: 1 });
+      expect(await repo.getDevice('sl-new')).toBeUndefined();
+      expect((await repo.getDevice('aq-001'))?.name).toBe('Trạm aq-001');
+      expect(await repo.latestChangeSeq()).toBe(seq);
+      expect(await repo.importDevices(rows)).toEqual(preview);
+    });
+
     it("imports the repository's seeds once; a second import finds them unchanged", async () => {
       const database = openDatabase(await context.freshConfig());
       opened.push(database);
