@@ -165,6 +165,30 @@ describeEachDatabase('RegistryRepository', (context) => {
       expect(await repo.getDevice('sl-002')).toBeUndefined();
     });
 
+    it('refuses all but one of concurrent creations of one id with a 409, not a database error', async () => {
+      const repo = await fresh();
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 6 }, (_, i) => repo.createDevice(light('sl-race', { name: `Đèn ${i}` }))),
+      );
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      for (const outcome of outcomes.filter((o) => o.status === 'rejected')) {
+        expect((outcome as PromiseRejectedResult).reason).toMatchObject({
+          name: 'RegistryError',
+          code: 'conflict',
+          message: 'device "sl-race" already exists',
+        });
+      }
+      const areas = await Promise.allSettled(
+        Array.from({ length: 6 }, () =>
+          repo.createArea({ id: 'race', name: 'R', level: 'x', parentId: 'prov' }),
+        ),
+      );
+      expect(areas.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      for (const outcome of areas.filter((o) => o.status === 'rejected')) {
+        expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'conflict' });
+      }
+    });
+
     it('updates name, area, location, attributes and silence timeout; null clears the optional ones', async () => {
       const repo = await fresh();
       const updated = await repo.updateDevice('sl-001', {

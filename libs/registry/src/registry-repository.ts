@@ -163,6 +163,10 @@ export class RegistryRepository {
 
   /** @throws RegistryError conflict (id taken, or a second root), not-found (parent) */
   async createArea(input: AreaInput): Promise<Area> {
+    return conflictOnDuplicate(`area "${input.id}" already exists`, () => this.insertArea(input));
+  }
+
+  private insertArea(input: AreaInput): Promise<Area> {
     return transaction(this.db, async (trx) => {
       if (await trx.selectFrom('areas').select('id').where('id', '=', input.id).executeTakeFirst()) {
         throw new RegistryError('conflict', `area "${input.id}" already exists`, 'id');
@@ -286,6 +290,10 @@ export class RegistryRepository {
    * @throws RegistryError conflict (id taken), invalid (domain does not match the type), not-found (area)
    */
   async createDevice(device: Device): Promise<Device> {
+    return conflictOnDuplicate(`device "${device.id}" already exists`, () => this.insertDevice(device));
+  }
+
+  private insertDevice(device: Device): Promise<Device> {
     return transaction(this.db, async (trx) => {
       if (await trx.selectFrom('devices').select('id').where('id', '=', device.id).executeTakeFirst()) {
         throw new RegistryError('conflict', `device "${device.id}" already exists`, 'id');
@@ -677,6 +685,24 @@ export class RegistryRepository {
     at: number,
   ): Promise<void> {
     await trx.insertInto('registry_changes').values({ at, entity, entity_id: entityId, action }).execute();
+  }
+}
+
+/**
+ * Runs a creation; a primary-key violation — another transaction inserted the same id between
+ * this one's existence check and its insert (PostgreSQL's READ COMMITTED allows it) — becomes the
+ * same 409 as a taken id. PostgreSQL SQLSTATE 23505 unique_violation; SQLite
+ * SQLITE_CONSTRAINT_PRIMARYKEY (its writes are serialized, so it is a safeguard there).
+ */
+async function conflictOnDuplicate<T>(message: string, create: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+      throw new RegistryError('conflict', message, 'id');
+    }
+    throw error;
   }
 }
 
