@@ -1,4 +1,5 @@
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
+import { INTERNAL_REGISTRY_CHANGES_TOPIC } from '@ioc/contracts';
 import { openDatabase, databaseConfigFromEnv } from '@ioc/database';
 import {
   brokerEnvSchema,
@@ -104,6 +105,16 @@ async function main(): Promise<void> {
     deviceStatus: tracker,
     ...listeners,
   });
+  // Another process (an API node) committed registry changes: read the change log now rather
+  // than at the next poll.
+  broker.aedes.subscribe(
+    INTERNAL_REGISTRY_CHANGES_TOPIC,
+    (_packet, callback) => {
+      sync.notify();
+      callback();
+    },
+    () => undefined,
+  );
   logger.info(
     { storage: store.kind, registry: database.description, devices: registry.deviceCount },
     'broker ready',

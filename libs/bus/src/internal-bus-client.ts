@@ -14,11 +14,14 @@ import {
   INTERNAL_DEVICE_STATUS_TOPIC,
   INTERNAL_INGEST_STATS_TOPIC,
   INTERNAL_READINGS_TOPIC,
+  INTERNAL_REGISTRY_CHANGES_TOPIC,
   INTERNAL_REJECTIONS_TOPIC,
   INTERNAL_USERNAME,
   type IngestStatsMessage,
+  type RegistryChangeNotice,
   type RejectionNotice,
   ingestStatsSchema,
+  registryChangeNoticeSchema,
   rejectionNoticeSchema,
   validateCommand,
 } from '@ioc/contracts';
@@ -41,6 +44,8 @@ export interface InternalBusHandlers {
   commandAck?: (notice: CommandAckNotice) => void;
   /** Device statuses that changed (one per device, its current status; ≤ MAX_DEVICE_STATUS_NOTICE). */
   deviceStatus?: (statuses: DeviceStatusNotice) => void;
+  /** A process (this one included) committed registry changes: read the change log. */
+  registryChanges?: (notice: RegistryChangeNotice) => void;
 }
 
 /** The device a command goes to: its domain and id name the topic; its type, if given, checks the params. */
@@ -157,6 +162,22 @@ export class InternalBusClient {
     );
   }
 
+  /**
+   * Announces registry changes committed up to change-log `seq` to every platform process
+   * (QoS 1, not retained: a process that starts later loads the database anyway). Resolves when
+   * the broker has acknowledged it; while the bus is down it rejects at once rather than queue —
+   * the other processes' periodic change-log check (REGISTRY_POLL_MS) catches the change up.
+   * @throws Error when not connected or the broker refuses the publish
+   */
+  async publishRegistryChanges(notice: RegistryChangeNotice): Promise<void> {
+    if (!this.client.connected) throw new Error('not connected to the internal bus');
+    await this.client.publishAsync(
+      INTERNAL_REGISTRY_CHANGES_TOPIC,
+      JSON.stringify(registryChangeNoticeSchema.parse(notice)),
+      { qos: 1 },
+    );
+  }
+
   /** Disconnects cleanly (DISCONNECT sent, so the broker publishes no will and keeps no session). */
   async close(): Promise<void> {
     await this.client.endAsync();
@@ -171,6 +192,7 @@ export class InternalBusClient {
     if (this.handlers.ingestStats) topics[INTERNAL_INGEST_STATS_TOPIC] = { qos: 0 };
     if (this.handlers.commandAck) topics[INTERNAL_COMMAND_ACKS_TOPIC] = { qos: 1 };
     if (this.handlers.deviceStatus) topics[INTERNAL_DEVICE_STATUS_TOPIC] = { qos: 1 };
+    if (this.handlers.registryChanges) topics[INTERNAL_REGISTRY_CHANGES_TOPIC] = { qos: 1 };
     if (Object.keys(topics).length === 0) return;
     this.client.subscribe(topics, (error, granted) => {
       if (error) logger.error({ err: error }, 'internal subscription failed');
@@ -206,6 +228,11 @@ export class InternalBusClient {
       case INTERNAL_DEVICE_STATUS_TOPIC: {
         const statuses = parseJson(payload, deviceStatusNoticeSchema, onInvalid);
         if (statuses) this.handlers.deviceStatus?.(statuses);
+        return;
+      }
+      case INTERNAL_REGISTRY_CHANGES_TOPIC: {
+        const notice = parseJson(payload, registryChangeNoticeSchema, onInvalid);
+        if (notice) this.handlers.registryChanges?.(notice);
         return;
       }
       default:

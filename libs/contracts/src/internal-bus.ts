@@ -164,3 +164,11 @@ export const MAX_DEVICE_STATUS_NOTICE = 1000;
  */
 export const deviceStatusNoticeSchema = z.array(deviceStatusSchema).max(MAX_DEVICE_STATUS_NOTICE);
 export type DeviceStatusNotice = z.infer<typeof deviceStatusNoticeSchema>;
+
+/**
+ * Payload of `$internal/ioc/v1/registry-changes`: a process committed registry changes up to
+ * change-log sequence number `seq`. A notice only says "read the change log": receivers apply
+ * the changes after their own cursor (RegistrySync), so a lost or repeated notice is harmless.
+ */
+export const registryChangeNoticeSchema = z.object({ seq: count });
+export type RegistryChangeNotice = z.infer<typeof registryChangeNoticeSchema>;

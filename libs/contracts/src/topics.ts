@@ -50,6 +50,11 @@ export const INTERNAL_COMMAND_ACKS_TOPIC = '$internal/ioc/v1/command-acks';
 export const INTERNAL_DEVICE_STATUS_TOPIC = '$internal/ioc/v1/device-status';
 /** Internal topic carrying the broker's ingest counters (retained, refreshed periodically). */
 export const INTERNAL_INGEST_STATS_TOPIC = '$internal/ioc/v1/ingest-stats';
+/**
+ * Internal topic on which a process that wrote to the registry database announces it
+ * (`registryChangeNoticeSchema`): every process then reads the change log after its own cursor.
+ */
+export const INTERNAL_REGISTRY_CHANGES_TOPIC = '$internal/ioc/v1/registry-changes';
 /** Username platform services (API, workers) log in with; only they may use `$internal/…`. */
 export const INTERNAL_USERNAME = 'ioc-internal';
 /**

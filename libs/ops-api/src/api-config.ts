@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEVELOPMENT_INTERNAL_SECRET, NODE_ID_PATTERN } from '@ioc/bus';
+import { registryEnvShape } from '@ioc/registry';
 import { envField } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/timeseries';
 
@@ -24,7 +25,10 @@ export const apiEnvSchema = storageEnvSchema.extend({
   IOC_SEEDS_DIR: z
     .string()
     .optional()
-    .describe('Directory with areas.json and devices.json (default: seeds/)'),
+    .describe(
+      'Directory with areas.json and devices.json (default: seeds/), imported into an empty registry database at its first start',
+    ),
+  ...registryEnvShape,
   IOC_HISTORY_MAX_POINTS: envField.positiveInt(10_000).describe('Most points one history request may return'),
   IOC_LOG_LEVEL: envField.logLevel(),
 });

@@ -6,7 +6,7 @@ export function setupOpenApi(app: INestApplication): void {
   const config = new DocumentBuilder()
     .setTitle('IOC operations-centre API')
     .setDescription(
-      'Devices, areas, latest values and history of the IoT readings the platform ingests. Live readings: socket.io namespace /live (emit "subscribe" with {domain|area|device}, receive "reading").',
+      'Devices, areas, latest values and history of the IoT readings the platform ingests; device provisioning (create, update, suspend, resume, retire, credentials, CSV/GeoJSON import and export) and the area tree. Live readings: socket.io namespace /live (emit "subscribe" with {domain|area|device}, receive "reading").',
     )
     .setVersion('1')
     .build();

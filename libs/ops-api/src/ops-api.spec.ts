@@ -20,7 +20,7 @@ import { createLogger } from '@ioc/runtime';
 import { describeWithInfluxd, freePort, type InfluxdHandle, startInfluxd, TempDirs } from '@ioc/testing';
 import { createTimeSeriesStore, MAX_TIMESTAMP_MS, type TimeSeriesStore } from '@ioc/timeseries';
 import { MAX_DEVICE_PAGE } from './devices/device-queries';
-import { OpsApiModule } from './ops-api.module';
+import { OPS_API_NEST_OPTIONS, OpsApiModule } from './ops-api.module';
 import { setupOpenApi } from './openapi';
 import { DURATION_TEXT_PATTERN, MAX_WINDOW_MS } from './common/time-params';
 
@@ -50,7 +50,7 @@ async function startApi(store: TimeSeriesStore): Promise<RunningApi> {
         historyMaxPoints: 200,
       },
     }),
-    { logger: false },
+    { ...OPS_API_NEST_OPTIONS, logger: false },
   );
   setupOpenApi(app);
   const port = await freePort();
@@ -147,41 +147,68 @@ describe('ops-api over the embedded store', () => {
       doc = (await getJson(`${api.url}/api/docs-json`)).body as unknown as typeof doc;
     });
 
-    const ROUTES: Record<string, number[]> = {
-      '/health': [503],
-      '/metrics': [],
-      '/api/v1/devices': [400],
-      '/api/v1/devices/status': [400, 503],
-      '/api/v1/devices/{id}/status/history': [400, 404],
-      '/api/v1/devices/{id}': [400, 404],
-      '/api/v1/devices/{id}/latest': [400, 404, 503],
-      '/api/v1/devices/{id}/history': [400, 404, 503],
-      '/api/v1/history': [400, 503],
-      '/api/v1/areas': [400],
-      '/api/v1/areas/{id}': [400, 404],
-      '/api/v1/ingest/stats': [400, 503],
+    const WRITE = [400, 404, 409, 503];
+    /** Every route: its methods and each method's statuses (success first). */
+    const ROUTES: Record<string, Record<string, number[]>> = {
+      '/health': { get: [200, 503] },
+      '/metrics': { get: [200] },
+      '/api/v1/devices': { get: [200, 400], post: [201, ...WRITE] },
+      '/api/v1/devices/export': { get: [200, 400] },
+      '/api/v1/devices/import': { post: [200, 400, 413, 415, 503] },
+      '/api/v1/devices/import/jobs/{jobId}': { get: [200, 400, 404] },
+      '/api/v1/devices/{id}': { get: [200, 400, 404], patch: [200, ...WRITE] },
+      '/api/v1/devices/{id}/suspend': { post: [200, ...WRITE] },
+      '/api/v1/devices/{id}/resume': { post: [200, ...WRITE] },
+      '/api/v1/devices/{id}/retire': { post: [200, ...WRITE] },
+      '/api/v1/devices/{id}/credentials': {
+        get: [200, 400, 404, 503],
+        post: [201, ...WRITE],
+        delete: [200, 400, 404, 503],
+      },
+      '/api/v1/devices/{id}/credentials/{credentialId}': { delete: [200, 400, 404, 503] },
+      '/api/v1/devices/status': { get: [200, 400, 503] },
+      '/api/v1/devices/{id}/status/history': { get: [200, 400, 404] },
+      '/api/v1/devices/{id}/latest': { get: [200, 400, 404, 503] },
+      '/api/v1/devices/{id}/history': { get: [200, 400, 404, 503] },
+      '/api/v1/history': { get: [200, 400, 503] },
+      '/api/v1/areas': { get: [200, 400], post: [201, ...WRITE] },
+      '/api/v1/areas/{id}': { get: [200, 400, 404], patch: [200, ...WRITE] },
+      '/api/v1/ingest/stats': { get: [200, 400, 503] },
     };
 
-    it('lists every route, each with a 200 body schema and its error answers with the error schema', () => {
+    it('lists every route, each with a success body schema and its error answers with the error schema', () => {
       expect(Object.keys(doc.paths).sort()).toEqual(Object.keys(ROUTES).sort());
-      for (const [path, errors] of Object.entries(ROUTES)) {
-        const operation = doc.paths[path]!['get']!;
-        expect({ path, statuses: Object.keys(operation.responses).sort() }).toEqual({
+      for (const [path, methods] of Object.entries(ROUTES)) {
+        expect({ path, methods: Object.keys(doc.paths[path]!).sort() }).toEqual({
           path,
-          statuses: ['200', ...errors.map(String)].sort(),
+          methods: Object.keys(methods).sort(),
         });
-        const ok = Object.values(operation.responses['200']!.content ?? {});
-        expect({ path, okSchemas: ok.length > 0 && ok.every((c) => c.schema !== undefined) }).toEqual({
-          path,
-          okSchemas: true,
-        });
-        for (const status of errors.filter((s) => path !== '/health' || s !== 503)) {
-          const schema = operation.responses[String(status)]!.content?.['application/json']?.schema;
-          expect({ path, status, required: schema?.['required'] }).toEqual({
+        for (const [method, [success, ...errors]] of Object.entries(methods)) {
+          const operation = doc.paths[path]![method]!;
+          expect({ path, method, statuses: Object.keys(operation.responses).sort() }).toEqual({
             path,
-            status,
-            required: ['statusCode', 'error'],
+            method,
+            statuses: [success!, ...errors].map(String).sort(),
           });
+          const ok = Object.values(operation.responses[String(success)]!.content ?? {});
+          expect({
+            path,
+            method,
+            okSchemas: ok.length > 0 && ok.every((c) => c.schema !== undefined),
+          }).toEqual({
+            path,
+            method,
+            okSchemas: true,
+          });
+          for (const status of errors.filter((s) => path !== '/health' || s !== 503)) {
+            const schema = operation.responses[String(status)]!.content?.['application/json']?.schema;
+            expect({ path, method, status, required: schema?.['required'] }).toEqual({
+              path,
+              method,
+              status,
+              required: ['statusCode', 'error'],
+            });
+          }
         }
       }
     });
@@ -214,7 +241,7 @@ describe('ops-api over the embedded store', () => {
         expect.objectContaining({ type: 'integer', minimum: 0, maximum: MAX_TIMESTAMP_MS }),
       ]);
       for (const path of Object.keys(doc.paths)) {
-        for (const p of doc.paths[path]!['get']!.parameters ?? []) {
+        for (const p of Object.values(doc.paths[path]!).flatMap((operation) => operation.parameters ?? [])) {
           expect({ path, name: p.name, typed: 'type' in p.schema || 'anyOf' in p.schema }).toEqual({
             path,
             name: p.name,
@@ -316,6 +343,17 @@ describe('ops-api over the embedded store', () => {
     const noSuch = await getJson(`${api.url}/api/v1/devices/${light.id}/history?metric=pm25`);
     expect(noSuch).toMatchObject({ status: 400, body: { parameter: 'metric' } });
     expect(String(noSuch.body['message'])).toContain('batteryLevel');
+  });
+
+  it('answers registry writes with 503 registry-unavailable on an API without a database', async () => {
+    const response = await fetch(`${api.url}/api/v1/devices/${light.id}/suspend`, { method: 'POST' });
+    const body = (await response.json()) as Record<string, unknown>;
+    expect({ status: response.status, reason: body['reason'] }).toEqual({
+      status: 503,
+      reason: 'registry-unavailable',
+    });
+    expectShape(errorBody, body);
+    expect((await getJson(`${api.url}/api/v1/devices/${light.id}`)).status).toBe(200);
   });
 
   it('says which camera event a value came from, in /latest and history', async () => {

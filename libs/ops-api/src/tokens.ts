@@ -4,3 +4,4 @@ export const DEVICE_REGISTRY = Symbol('DeviceRegistry');
 export const OPS_API_SETTINGS = Symbol('OpsApiSettings');
 export const LOGGER = Symbol('Logger');
 export const DEVICE_STATUS = Symbol('DeviceStatusReader');
+export const REGISTRY_PROVISIONING = Symbol('RegistryProvisioning');

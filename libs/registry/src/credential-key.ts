@@ -1,9 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { z } from 'zod';
 
 /** Minimum length of the credential key: HMAC-SHA256's block-size guidance (RFC 2104 §3) asks for at least the hash length. */
 export const CREDENTIAL_KEY_MIN_BYTES = 32;
+
+/**
+ * `IOC_DEVICE_CREDENTIAL_KEY`, merged into the env schema of every app that checks or issues
+ * device secrets (broker, API): they must share the key.
+ */
+export const credentialKeyEnvShape = {
+  IOC_DEVICE_CREDENTIAL_KEY: z
+    .string()
+    .optional()
+    .describe(
+      'Key device secrets are hashed with (HMAC-SHA256), base64 or hex of at least 32 bytes; the same on every node. Unset: generated once in {IOC_DATA_DIR}/keys/device-credential.key; secret',
+    ),
+};
 
 /** Where the generated key lives when IOC_DEVICE_CREDENTIAL_KEY is not set: `{IOC_DATA_DIR}/keys/device-credential.key`. */
 export function defaultCredentialKeyPath(dataDir: string): string {

@@ -11,3 +11,4 @@ export * from './command-repository';
 export * from './demo-credentials';
 export * from './registry-env';
 export * from './device-status-repository';
+export * from './device-import-formats';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
 import {
   type Area,
   type Device,
@@ -128,9 +128,11 @@ export interface AreaInput {
 }
 
 export type AreaPatch = Partial<Omit<AreaInput, 'id'>>;
-export type DevicePatch = Partial<
-  Pick<Device, 'name' | 'areaId' | 'location' | 'attributes' | 'silenceTimeoutSeconds'>
-> & { silenceTimeoutSeconds?: number | null; attributes?: Record<string, string> | null };
+/** A device update: null clears `attributes` or `silenceTimeoutSeconds` (an intersection with Device's own types would forbid null). */
+export type DevicePatch = Partial<Pick<Device, 'name' | 'areaId' | 'location'>> & {
+  silenceTimeoutSeconds?: number | null;
+  attributes?: Record<string, string> | null;
+};
 
 type DeviceRow = Selectable<DevicesTable>;
 type AreaRow = Selectable<AreasTable>;
@@ -161,6 +163,10 @@ export class RegistryRepository {
 
   /** @throws RegistryError conflict (id taken, or a second root), not-found (parent) */
   async createArea(input: AreaInput): Promise<Area> {
+    return conflictOnDuplicate(`area "${input.id}" already exists`, () => this.insertArea(input));
+  }
+
+  private insertArea(input: AreaInput): Promise<Area> {
     return transaction(this.db, async (trx) => {
       if (await trx.selectFrom('areas').select('id').where('id', '=', input.id).executeTakeFirst()) {
         throw new RegistryError('conflict', `area "${input.id}" already exists`, 'id');
@@ -185,13 +191,12 @@ export class RegistryRepository {
       const current = await trx.selectFrom('areas').selectAll().where('id', '=', id).executeTakeFirst();
       if (!current) throw new RegistryError('not-found', `no area "${id}"`);
       const next: AreaInput = { ...toArea(current), ...stripUndefined(patch) };
-      if (patch.parentId !== undefined && patch.parentId !== current.parent_id) {
-        await this.checkParent(trx, id, patch.parentId);
-      }
+      const moved = patch.parentId !== undefined && patch.parentId !== current.parent_id;
+      if (moved) await this.checkParent(trx, id, patch.parentId as string | null);
       const now = this.clock();
       const row = areaRow(next, current.created_at, now);
       await trx.updateTable('areas').set(row).where('id', '=', id).execute();
-      await this.logChange(trx, 'area', id, patch.parentId !== undefined ? 'moved' : 'updated', now);
+      await this.logChange(trx, 'area', id, moved ? 'moved' : 'updated', now);
       return toArea(row);
     });
   }
@@ -267,11 +272,10 @@ export class RegistryRepository {
     if (areaIds !== undefined) query = query.where('area_id', 'in', areaIds);
     if (filter.q !== undefined && filter.q !== '') {
       const pattern = `%${filter.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      query = query.where((eb) =>
-        eb.or([
-          eb(eb.fn('lower', ['id']), 'like', eb.val(pattern)),
-          eb(eb.fn('lower', ['name']), 'like', eb.val(pattern)),
-        ]),
+      // ESCAPE names the escape character: SQLite has none by default (PostgreSQL's is `\`), so
+      // without it a `_` or `%` in the search matched any character there.
+      query = query.where(
+        sql<SqlBool>`(lower(id) like ${pattern} escape '\\' or lower(name) like ${pattern} escape '\\')`,
       );
     }
     const { total } = await query
@@ -286,6 +290,10 @@ export class RegistryRepository {
    * @throws RegistryError conflict (id taken), invalid (domain does not match the type), not-found (area)
    */
   async createDevice(device: Device): Promise<Device> {
+    return conflictOnDuplicate(`device "${device.id}" already exists`, () => this.insertDevice(device));
+  }
+
+  private insertDevice(device: Device): Promise<Device> {
     return transaction(this.db, async (trx) => {
       if (await trx.selectFrom('devices').select('id').where('id', '=', device.id).executeTakeFirst()) {
         throw new RegistryError('conflict', `device "${device.id}" already exists`, 'id');
@@ -363,12 +371,15 @@ export class RegistryRepository {
    * and never stops the good ones; a row equal to what is stored changes nothing (so the same file
    * imported twice reports every row `unchanged`). A device id twice in one file: the later row is
    * refused. One transaction for the whole file.
-   * @param onProgress called every 1000 rows with the rows done so far
+   * @param onProgress called each time the rows settled pass a multiple of 1000, and at the end
+   * @param options.dryRun report what the import would do and store nothing (rolled back)
    */
   async importDevices(
     rows: readonly ImportRow[],
     onProgress?: (done: number) => void,
+    options: { dryRun?: boolean } = {},
   ): Promise<ImportReport> {
+    if (options.dryRun) return this.previewImport(rows, onProgress);
     return transaction(this.db, async (trx) => {
       const areaIds = new Set((await trx.selectFrom('areas').select('id').execute()).map((a) => a.id));
       const existing = new Map<string, DeviceRow>();
@@ -390,9 +401,17 @@ export class RegistryRepository {
       };
       const now = this.clock();
       const inserts: DeviceRow[] = [];
-      let done = 0;
+      // Progress counts the rows settled (refused, unchanged, updated, or inserted), reported each
+      // time it passes a multiple of 1000; new devices are inserted in chunks after the loop.
+      let reported = 0;
+      const progress = (settled: number): void => {
+        if (Math.floor(settled / 1000) > Math.floor(reported / 1000)) {
+          reported = settled;
+          onProgress?.(settled);
+        }
+      };
       for (const entry of rows) {
-        if (++done % 1000 === 0) onProgress?.(done);
+        progress(report.rows.length - report.created);
         if ('error' in entry) {
           refuse(entry.row, entry.error, entry.id);
           continue;
@@ -461,6 +480,7 @@ export class RegistryRepository {
         report.rows.push({ row, id: device.id, outcome: 'updated' });
       }
       // Inserts in chunks: one statement per 100 rows (11 columns each) instead of one per row.
+      const settledBeforeInserts = report.rows.length - report.created;
       for (let i = 0; i < inserts.length; i += 100) {
         const chunk = inserts.slice(i, i + 100);
         await trx.insertInto('devices').values(chunk).execute();
@@ -468,11 +488,33 @@ export class RegistryRepository {
           .insertInto('registry_changes')
           .values(chunk.map((d) => ({ at: now, entity: 'device', entity_id: d.id, action: 'created' })))
           .execute();
+        progress(settledBeforeInserts + i + chunk.length);
       }
       onProgress?.(rows.length);
       report.rows.sort((a, b) => a.row - b.row);
       return report;
     });
+  }
+
+  /**
+   * What importDevices would report, without storing anything: the same checks in a transaction
+   * that is rolled back.
+   */
+  private async previewImport(
+    rows: readonly ImportRow[],
+    onProgress?: (done: number) => void,
+  ): Promise<ImportReport> {
+    let report: ImportReport | undefined;
+    const rollback = new Error('dry run: rolled back');
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        report = await new RegistryRepository(trx, this.clock).importDevices(rows, onProgress);
+        throw rollback;
+      });
+    } catch (error) {
+      if (error !== rollback) throw error;
+    }
+    return report as ImportReport;
   }
 
   /**
@@ -590,7 +632,9 @@ export class RegistryRepository {
       let query = this.db
         .selectFrom('device_credentials')
         .select(['id', 'device_id', 'secret_hash', 'not_after'])
-        .where('revoked_at', 'is', null);
+        .where('revoked_at', 'is', null)
+        .orderBy('created_at')
+        .orderBy('id');
       if (ids !== undefined) query = query.where('device_id', 'in', ids);
       for (const row of await query.execute()) {
         const list = result.get(row.device_id) ?? [];
@@ -644,6 +688,24 @@ export class RegistryRepository {
     at: number,
   ): Promise<void> {
     await trx.insertInto('registry_changes').values({ at, entity, entity_id: entityId, action }).execute();
+  }
+}
+
+/**
+ * Runs a creation; a primary-key violation — another transaction inserted the same id between
+ * this one's existence check and its insert (PostgreSQL's READ COMMITTED allows it) — becomes the
+ * same 409 as a taken id. PostgreSQL SQLSTATE 23505 unique_violation; SQLite
+ * SQLITE_CONSTRAINT_PRIMARYKEY (its writes are serialized, so it is a safeguard there).
+ */
+async function conflictOnDuplicate<T>(message: string, create: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+      throw new RegistryError('conflict', message, 'id');
+    }
+    throw error;
   }
 }
 

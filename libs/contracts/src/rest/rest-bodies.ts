@@ -65,6 +65,15 @@ export const deviceBody = z.object({
   areaId: z.string(),
   location: geoPoint,
   attributes: z.record(z.string(), z.string()).optional(),
+  state: z
+    .enum(DEVICE_STATES)
+    .optional()
+    .describe('life-cycle state: active (may connect), suspended, retired; absent means active'),
+  silenceTimeoutSeconds: z
+    .number()
+    .int()
+    .optional()
+    .describe("seconds of silence after which the device counts as offline; absent: its type's default"),
 });
 export type DeviceBody = z.infer<typeof deviceBody>;
 

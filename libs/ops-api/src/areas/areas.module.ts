@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
+import { DevicesModule } from '../devices/devices.module';
 import { AreasController } from './areas.controller';
 
-/** `GET /api/v1/areas`: the administrative area tree of the registry. */
-@Module({ controllers: [AreasController] })
+/** `/api/v1/areas`: the administrative area tree of the registry; areas created, renamed and moved. */
+@Module({ imports: [DevicesModule], controllers: [AreasController] })
 export class AreasModule {}

@@ -4,11 +4,18 @@ import type { DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import type { OpsApiSettings } from '../api-config';
-import type { RegistryReader } from '../registry-port';
-import { DEVICE_REGISTRY, DEVICE_STATUS, LOGGER, OPS_API_SETTINGS, TIME_SERIES_STORE } from '../tokens';
+import type { RegistryProvisioning, RegistryReader } from '../registry-port';
+import {
+  DEVICE_REGISTRY,
+  DEVICE_STATUS,
+  LOGGER,
+  OPS_API_SETTINGS,
+  REGISTRY_PROVISIONING,
+  TIME_SERIES_STORE,
+} from '../tokens';
 import { AllExceptionsFilter } from './all-exceptions.filter';
 
-/** The ports the app hands to the API: settings, device registry, time-series store, logger, device statuses. */
+/** The ports the app hands to the API: settings, device registry, time-series store, logger, device statuses, registry writes. */
 export interface OpsApiModuleOptions {
   settings: OpsApiSettings;
   registry: RegistryReader;
@@ -19,6 +26,8 @@ export interface OpsApiModuleOptions {
    * answers `unknown` in `GET /api/v1/devices/status` and its status history is empty.
    */
   deviceStatus?: DeviceStatusReader;
+  /** Registry writes (provisioning); without it the write routes answer 503. */
+  provisioning?: RegistryProvisioning;
 }
 
 /** The status reader of an API given none: no device has a stored status. */
@@ -41,6 +50,7 @@ export class ApiCoreModule {
       { provide: TIME_SERIES_STORE, useValue: options.store },
       { provide: LOGGER, useValue: options.logger },
       { provide: DEVICE_STATUS, useValue: options.deviceStatus ?? NO_DEVICE_STATUS },
+      { provide: REGISTRY_PROVISIONING, useValue: options.provisioning ?? null },
     ];
     return {
       module: ApiCoreModule,

@@ -1,5 +1,12 @@
 import { applyDecorators, HttpStatus } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces, ApiQuery, ApiResponse, type SchemaObject } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiOkResponse,
+  ApiProduces,
+  ApiQuery,
+  ApiResponse,
+  type SchemaObject,
+} from '@nestjs/swagger';
 import { z } from 'zod';
 import { errorBody } from '@ioc/contracts';
 
@@ -77,6 +84,10 @@ const ERROR_DESCRIPTIONS: Partial<Record<HttpStatus, string>> = {
   [HttpStatus.BAD_REQUEST]:
     'A query parameter is invalid, out of range or unknown; `parameter` names it and `message` says why',
   [HttpStatus.NOT_FOUND]: 'No such device or area',
+  [HttpStatus.CONFLICT]:
+    'The write conflicts with what is stored (an id taken, a life-cycle step the device cannot make, a move under its own subtree)',
+  [HttpStatus.PAYLOAD_TOO_LARGE]: 'The body is larger than the route accepts',
+  [HttpStatus.UNSUPPORTED_MEDIA_TYPE]: 'The Content-Type is not one the route reads',
   [HttpStatus.SERVICE_UNAVAILABLE]:
     'A dependency does not answer (`reason`: storage-unavailable, no-ingest-stats); the live feed still works',
 };
@@ -90,22 +101,39 @@ export function ApiAnswers(options: {
   description?: string;
   errors: readonly HttpStatus[];
   csv?: boolean;
+  /** The success status (default 200). */
+  status?: HttpStatus;
+  /** A success answer that is a file, not JSON: its media types, each with a description. */
+  files?: Record<string, string>;
 }): MethodDecorator {
   const json = openApiSchema(options.body);
+  const ok =
+    options.status === undefined
+      ? ApiOkResponse
+      : (o: object) => ApiResponse({ ...o, status: options.status });
   return applyDecorators(
     ...(options.csv ? [ApiProduces('application/json', 'text/csv')] : []),
-    ApiOkResponse({
+    ok({
       description: options.description ?? 'OK',
-      ...(options.csv
+      ...(options.files
         ? {
-            content: {
-              'application/json': { schema: json },
-              'text/csv': {
-                schema: { type: 'string', description: 'format=csv: RFC 4180, one row per point' },
-              },
-            },
+            content: Object.fromEntries(
+              Object.entries(options.files).map(([type, description]) => [
+                type,
+                { schema: { type: 'string', description } },
+              ]),
+            ),
           }
-        : { schema: json }),
+        : options.csv
+          ? {
+              content: {
+                'application/json': { schema: json },
+                'text/csv': {
+                  schema: { type: 'string', description: 'format=csv: RFC 4180, one row per point' },
+                },
+              },
+            }
+          : { schema: json }),
     }),
     ...options.errors.map((status) =>
       ApiResponse({
@@ -115,4 +143,12 @@ export function ApiAnswers(options: {
       }),
     ),
   );
+}
+
+/** `@ApiBody` of a JSON body parsed with `schema` (the side parsed from). */
+export function ApiBodyFrom(schema: z.ZodType, description?: string): MethodDecorator {
+  return ApiBody({
+    schema: openApiSchema(schema, 'input'),
+    ...(description === undefined ? {} : { description }),
+  });
 }

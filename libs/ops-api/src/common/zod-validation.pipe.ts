@@ -7,9 +7,23 @@ import { z } from 'zod';
  * `message` says what is wrong with it.
  */
 export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unknown, z.infer<S>> {
-  constructor(private readonly schema: S) {}
+  /**
+   * @param what `parameter` for a query, `field` for a JSON body (the messages say which; the
+   *   answer's `parameter` names the field either way)
+   */
+  constructor(
+    private readonly schema: S,
+    private readonly what: 'parameter' | 'field' = 'parameter',
+  ) {}
 
   transform(value: unknown): z.infer<S> {
+    if (this.what === 'field' && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+      throw new BadRequestException({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'The body must be a JSON object (Content-Type: application/json)',
+      });
+    }
     const result = this.schema.safeParse(value);
     if (result.success) return result.data;
     const issue = result.error.issues[0];
@@ -18,8 +32,20 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
       throw new BadRequestException({
         statusCode: 400,
         error: 'Bad Request',
-        message: `Unknown parameter ${JSON.stringify(parameter)}`,
+        message: `Unknown ${this.what} ${JSON.stringify(parameter)}`,
         parameter,
+      });
+    }
+    if (this.what === 'field') {
+      const path = (issue?.path ?? []).map(String);
+      const field = path.join('.');
+      throw new BadRequestException({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: field
+          ? `Invalid field "${field.slice(0, 64)}": ${issue?.message ?? 'invalid'}`
+          : (issue?.message ?? 'Invalid body'),
+        ...(path[0] === undefined ? {} : { parameter: path[0].slice(0, 64) }),
       });
     }
     // Report the request parameter itself; an item of a comma-separated list is named in the text.

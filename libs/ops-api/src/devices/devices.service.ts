@@ -1,5 +1,6 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import {
+  type Device,
   type DeviceDetailBody,
   type DeviceHistoryBody,
   type DeviceListBody,
@@ -38,15 +39,32 @@ export class DevicesService {
   ) {}
 
   list(query: DeviceListQuery): DeviceListBody {
+    const all = this.matching(query);
+    return { total: all.length, items: all.slice(query.offset, query.offset + query.limit) };
+  }
+
+  /**
+   * Every device matching the filters, by id: domain, type, area (with its sub-areas), state (a
+   * device without one is active) and `q`, a case-insensitive substring of the id or the name
+   * (compared in NFC, lower-cased with Unicode rules, so "đèn" finds "Đèn").
+   */
+  matching(query: Pick<DeviceListQuery, 'domain' | 'type' | 'area' | 'state' | 'q'>): Device[] {
     if (query.area !== undefined && !this.registry.getArea(query.area)) {
       throw badParameter('area', `unknown area "${query.area.slice(0, 64)}"`);
     }
-    const all = this.registry.listDevices({
-      ...(query.domain ? { domain: query.domain as Domain } : {}),
-      ...(query.type ? { type: query.type as DeviceType } : {}),
-      ...(query.area ? { areaId: query.area } : {}),
-    });
-    return { total: all.length, items: all.slice(query.offset, query.offset + query.limit) };
+    const needle = query.q === undefined ? undefined : fold(query.q);
+    return this.registry
+      .listDevices({
+        ...(query.domain ? { domain: query.domain as Domain } : {}),
+        ...(query.type ? { type: query.type as DeviceType } : {}),
+        ...(query.area ? { areaId: query.area } : {}),
+      })
+      .filter(
+        (device) =>
+          (query.state === undefined || (device.state ?? 'active') === query.state) &&
+          (needle === undefined || fold(device.id).includes(needle) || fold(device.name).includes(needle)),
+      )
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   get(id: string): DeviceDetailBody {
@@ -123,6 +141,10 @@ export class DevicesService {
       answer,
     };
   }
+}
+
+function fold(text: string): string {
+  return text.normalize('NFC').toLowerCase();
 }
 
 function unitOf(metric: string): string {

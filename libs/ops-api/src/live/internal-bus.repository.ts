@@ -1,15 +1,16 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Subject } from 'rxjs';
 import { InternalBusClient, type ReadingBatch, serviceClientId } from '@ioc/bus';
-import type { DeviceStatus, IngestStatsMessage, RejectionNotice } from '@ioc/contracts';
+import type { DeviceStatus, IngestStatsMessage, RegistryChangeNotice, RejectionNotice } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { OpsApiSettings } from '../api-config';
-import { LOGGER, OPS_API_SETTINGS } from '../tokens';
+import type { RegistryProvisioning } from '../registry-port';
+import { LOGGER, OPS_API_SETTINGS, REGISTRY_PROVISIONING } from '../tokens';
 
 /**
  * The API node's connection to the internal bus (`InternalBusClient` from `@ioc/bus`) as NestJS
  * providers see it: relayed readings, rejections and device status changes as streams, the latest
- * ingest statistics.
+ * ingest statistics, registry change notices in (to RegistrySync) and out (after this node's writes).
  * Client id `ioc-api-<IOC_NODE_ID>`, clean session (see InternalBusClient).
  */
 @Injectable()
@@ -24,6 +25,7 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(OPS_API_SETTINGS) private readonly settings: OpsApiSettings,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(REGISTRY_PROVISIONING) private readonly provisioning: RegistryProvisioning | null,
   ) {}
 
   onModuleInit(): void {
@@ -41,12 +43,28 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
         ingestStats: (stats) => {
           this.ingestStats = stats;
         },
+        // Another node's (or this node's own) registry write: read the change log.
+        ...(this.provisioning ? { registryChanges: () => this.provisioning?.notify() } : {}),
       },
     );
   }
 
   get connected(): boolean {
     return this.client?.connected ?? false;
+  }
+
+  /**
+   * Tells every platform process that the registry changed up to `notice.seq`. Best effort: while
+   * the bus is down the others catch up at their periodic change-log check (REGISTRY_POLL_MS).
+   */
+  announceRegistryChanges(notice: RegistryChangeNotice): void {
+    if (!this.client) return;
+    this.client.publishRegistryChanges(notice).catch((error: unknown) => {
+      this.logger.warn(
+        { err: (error as Error).message, seq: notice.seq },
+        'registry change notice not published; other processes catch up at their next check',
+      );
+    });
   }
 
   latestIngestStats(): IngestStatsMessage | null {

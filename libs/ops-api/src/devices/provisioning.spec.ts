@@ -1,0 +1,496 @@
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import {
+  type AreaDetailBody,
+  type CredentialListBody,
+  type DeviceDetailBody,
+  type DeviceListBody,
+  errorBody,
+  type ImportJobBody,
+  type ImportReportBody,
+  type IssuedCredentialBody,
+} from '@ioc/contracts';
+import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
+import { DeviceRegistry, hashDeviceSecret, loadSeeds, RegistryRepository, RegistrySync } from '@ioc/registry';
+import { createLogger } from '@ioc/runtime';
+import { freePort, TempDirs } from '@ioc/testing';
+import { createTimeSeriesStore, type TimeSeriesStore } from '@ioc/timeseries';
+import { OPS_API_NEST_OPTIONS, OpsApiModule } from '../ops-api.module';
+
+jest.setTimeout(120_000);
+
+const KEY = Buffer.alloc(32, 9);
+const logger = createLogger('provisioning-spec', { level: 'silent' });
+const tempDirs = new TempDirs('provisioning-spec-');
+
+interface Answer<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  headers: Headers;
+  text: string;
+}
+
+describe('provisioning REST over a registry database (SQLite)', () => {
+  let database: IocDatabase;
+  let repository: RegistryRepository;
+  let sync: RegistrySync;
+  let store: TimeSeriesStore;
+  let app: INestApplication;
+  let url: string;
+  const seeds = loadSeeds();
+  const ward = seeds.devices[0]!.areaId;
+
+  beforeAll(async () => {
+    const dir = await tempDirs.make();
+    database = openDatabase({ kind: 'sqlite', path: `${dir}/registry.sqlite` });
+    await prepareDatabase(database, {
+      afterMigrate: async (db) => {
+        await new RegistryRepository(db).importSeeds(seeds);
+      },
+    });
+    repository = new RegistryRepository(database.db);
+    const registry = new DeviceRegistry(seeds);
+    sync = new RegistrySync(repository, registry, { logger, pollMs: 0 });
+    await sync.start();
+    store = createTimeSeriesStore({ storage: 'embedded', dataDir: dir });
+    await store.init();
+    app = await NestFactory.create(
+      OpsApiModule.register({
+        registry,
+        store,
+        logger,
+        settings: {
+          brokerUrl: `mqtt://127.0.0.1:${await freePort()}`,
+          nodeId: 'spec',
+          internalSecret: 'test-internal-secret-0123456789',
+          historyMaxPoints: 200,
+        },
+        provisioning: {
+          repository,
+          credentialKey: KEY,
+          refresh: () => sync.refresh(),
+          notify: () => sync.notify(),
+        },
+      }),
+      { ...OPS_API_NEST_OPTIONS, logger: false },
+    );
+    const port = await freePort();
+    await app.listen(port, '127.0.0.1');
+    url = `http://127.0.0.1:${port}`;
+  });
+
+  afterAll(async () => {
+    sync?.stop();
+    await app?.close();
+    await store?.close();
+    await database?.close();
+    await tempDirs.removeAll();
+  });
+
+  async function call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<Answer<T>> {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      ...(body === undefined
+        ? {}
+        : {
+            body: typeof body === 'string' ? body : JSON.stringify(body),
+            headers: { 'content-type': contentType },
+          }),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // CSV or empty
+    }
+    return { status: response.status, body: parsed as T, headers: response.headers, text };
+  }
+
+  /** A refusal: status, and the error body's message and parameter. */
+  async function refused(method: string, path: string, body?: unknown) {
+    const answer = await call(method, path, body);
+    expect(errorBody.parse(answer.body)).toEqual(answer.body);
+    return { status: answer.status, message: answer.body['message'], parameter: answer.body['parameter'] };
+  }
+
+  const newLight = (id: string, extra: Record<string, unknown> = {}) => ({
+    id,
+    type: 'street-light',
+    name: `Đèn ${id}`,
+    areaId: ward,
+    location: { lat: 11.3, lon: 106.1 },
+    ...extra,
+  });
+
+  describe('devices', () => {
+    it('creates a device (201, domain derived), which the GETs that follow show', async () => {
+      const created = await call<DeviceDetailBody>('POST', '/api/v1/devices', newLight('sl-new-1'));
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({ id: 'sl-new-1', domain: 'lighting', state: 'active' });
+      expect(created.body.areaPath.at(-1)).toBe(ward);
+      const got = await call<DeviceDetailBody>('GET', '/api/v1/devices/sl-new-1');
+      expect(got.body).toEqual(created.body);
+      const listed = await call<DeviceListBody>('GET', '/api/v1/devices?q=SL-NEW&state=active');
+      expect(listed.body).toEqual({ total: 1, items: [expect.objectContaining({ id: 'sl-new-1' })] });
+      const folded = await call<DeviceListBody>(
+        'GET',
+        `/api/v1/devices?q=${encodeURIComponent('đèn sl-new')}`,
+      );
+      expect(folded.body.items.map((d) => d.id)).toEqual(['sl-new-1']);
+    });
+
+    it('refuses a bad body with a 400 naming the field, a taken id 409, an unknown area 404', async () => {
+      await call('POST', '/api/v1/devices', newLight('sl-new-2'));
+      expect(await refused('POST', '/api/v1/devices', newLight('sl-new-2'))).toEqual({
+        status: 409,
+        message: 'device "sl-new-2" already exists',
+        parameter: 'id',
+      });
+      expect(await refused('POST', '/api/v1/devices', newLight('sl-new-3', { areaId: 'atlantis' }))).toEqual({
+        status: 404,
+        message: 'no area "atlantis"',
+        parameter: 'areaId',
+      });
+      expect(await refused('POST', '/api/v1/devices', newLight('sl-new-3', { domain: 'env' }))).toEqual({
+        status: 400,
+        message: 'domain "env" does not match type "street-light" (domain "lighting")',
+        parameter: 'domain',
+      });
+      expect(
+        await refused('POST', '/api/v1/devices', newLight('sl-new-3', { location: { lat: 91, lon: 0 } })),
+      ).toMatchObject({
+        status: 400,
+        message: expect.stringMatching(/^Invalid field "location\.lat": /) as string,
+        parameter: 'location',
+      });
+      expect(await refused('POST', '/api/v1/devices', newLight('sl-new-3', { colour: 'red' }))).toEqual({
+        status: 400,
+        message: 'Unknown field "colour"',
+        parameter: 'colour',
+      });
+      expect(await refused('POST', '/api/v1/devices', '[1]')).toMatchObject({ status: 400 });
+      expect(await refused('POST', '/api/v1/devices', '{"id":')).toMatchObject({ status: 400 });
+      expect((await call('GET', '/api/v1/devices/sl-new-3')).status).toBe(404);
+    });
+
+    it('refuses a JSON body over its limit with a 413', async () => {
+      const big = await call('POST', '/api/v1/devices', newLight('sl-big', { name: 'x'.repeat(100_000) }));
+      expect(big.status).toBe(413);
+      expect(errorBody.parse(big.body)).toEqual(big.body);
+    });
+
+    it('updates a device with PATCH; null clears attributes', async () => {
+      await call('POST', '/api/v1/devices', newLight('sl-upd', { attributes: { road: 'Đường 1' } }));
+      const patched = await call<DeviceDetailBody>('PATCH', '/api/v1/devices/sl-upd', {
+        name: 'Đèn đổi tên',
+        attributes: null,
+        silenceTimeoutSeconds: 900,
+      });
+      expect(patched.status).toBe(200);
+      expect(patched.body).toMatchObject({ name: 'Đèn đổi tên', silenceTimeoutSeconds: 900 });
+      expect(patched.body.attributes).toBeUndefined();
+      expect((await call<DeviceDetailBody>('GET', '/api/v1/devices/sl-upd')).body.name).toBe('Đèn đổi tên');
+      expect(await refused('PATCH', '/api/v1/devices/sl-upd', {})).toMatchObject({
+        status: 400,
+        message: expect.stringContaining('at least one field') as string,
+      });
+      expect(await refused('PATCH', '/api/v1/devices/sl-upd', { type: 'camera' })).toMatchObject({
+        status: 400,
+        parameter: 'type',
+      });
+      expect(await refused('PATCH', '/api/v1/devices/ghost', { name: 'x' })).toEqual({
+        status: 404,
+        message: 'no device "ghost"',
+      });
+    });
+
+    it('suspends, resumes and retires; a retired device cannot come back (409)', async () => {
+      await call('POST', '/api/v1/devices', newLight('sl-life'));
+      for (const [action, state] of [
+        ['suspend', 'suspended'],
+        ['resume', 'active'],
+        ['retire', 'retired'],
+      ] as const) {
+        const answer = await call<DeviceDetailBody>('POST', `/api/v1/devices/sl-life/${action}`);
+        expect({ action, status: answer.status, state: answer.body.state }).toEqual({
+          action,
+          status: 200,
+          state,
+        });
+      }
+      expect(
+        (await call<DeviceListBody>('GET', '/api/v1/devices?state=retired')).body.items.map((d) => d.id),
+      ).toEqual(['sl-life']);
+      expect(await refused('POST', '/api/v1/devices/sl-life/resume')).toEqual({
+        status: 409,
+        message: 'device "sl-life" is retired: it cannot become active',
+        parameter: 'state',
+      });
+      expect((await refused('POST', '/api/v1/devices/ghost/suspend')).status).toBe(404);
+    });
+  });
+
+  describe('areas', () => {
+    it('creates, renames and moves an area; its devices follow; a move under its own subtree is a 409', async () => {
+      const root = seeds.areas.find((a) => a.parentId === null)!;
+      const created = await call<AreaDetailBody>('POST', '/api/v1/areas', {
+        id: 'khu-moi',
+        name: 'Khu mới',
+        level: 'district',
+        parentId: root.id,
+      });
+      expect(created.status).toBe(201);
+      expect(created.body.path).toEqual([root.id, 'khu-moi']);
+      const renamed = await call<AreaDetailBody>('PATCH', '/api/v1/areas/khu-moi', { name: 'Khu đổi tên' });
+      expect(renamed.body.name).toBe('Khu đổi tên');
+      await call('POST', '/api/v1/areas', { id: 'ap-1', name: 'Ấp 1', level: 'hamlet', parentId: 'khu-moi' });
+      await call('POST', '/api/v1/devices', newLight('sl-area', { areaId: 'ap-1' }));
+      const other = seeds.areas.find((a) => a.parentId === root.id)!;
+      const moved = await call<AreaDetailBody>('PATCH', '/api/v1/areas/khu-moi', { parentId: other.id });
+      expect(moved.body.path).toEqual([root.id, other.id, 'khu-moi']);
+      const device = await call<DeviceDetailBody>('GET', '/api/v1/devices/sl-area');
+      expect(device.body.areaPath).toEqual([root.id, other.id, 'khu-moi', 'ap-1']);
+      const under = await call<DeviceListBody>('GET', `/api/v1/devices?area=${other.id}&q=sl-area`);
+      expect(under.body.total).toBe(1);
+      expect(await refused('PATCH', '/api/v1/areas/khu-moi', { parentId: 'ap-1' })).toEqual({
+        status: 409,
+        message: 'area "khu-moi" cannot move under its own subtree ("ap-1")',
+        parameter: 'parentId',
+      });
+      expect(
+        await refused('POST', '/api/v1/areas', { id: 'Khu Mới', name: 'x', level: 'x', parentId: root.id }),
+      ).toMatchObject({
+        status: 400,
+        parameter: 'id',
+      });
+      expect((await refused('PATCH', '/api/v1/areas/nowhere', { name: 'x' })).status).toBe(404);
+    });
+  });
+
+  describe('credentials', () => {
+    it('issues a secret shown once, lists without it, rotates with grace, revokes one and all', async () => {
+      await call('POST', '/api/v1/devices', newLight('sl-cred'));
+      const first = await call<IssuedCredentialBody>('POST', '/api/v1/devices/sl-cred/credentials');
+      expect(first.status).toBe(201);
+      expect(first.body.secret).toMatch(/^iocds_/);
+      const stored = await repository.credentialHashes(['sl-cred']);
+      expect(stored.get('sl-cred')?.[0]?.hash).toEqual(hashDeviceSecret(KEY, first.body.secret));
+
+      const second = await call<IssuedCredentialBody>('POST', '/api/v1/devices/sl-cred/credentials', {
+        graceSeconds: 600,
+      });
+      expect(second.status).toBe(201);
+      const listed = await call<CredentialListBody>('GET', '/api/v1/devices/sl-cred/credentials');
+      expect(listed.body.map((c) => [c.id, c.status])).toEqual([
+        [first.body.credential.id, 'expiring'],
+        [second.body.credential.id, 'active'],
+      ]);
+      const grace = Date.parse(listed.body[0]!.notAfter!) - Date.parse(second.body.credential.createdAt);
+      expect(grace).toBe(600_000);
+      expect(listed.text).not.toContain(first.body.secret);
+      expect(listed.text).not.toContain(second.body.secret);
+      expect(listed.text).not.toContain(hashDeviceSecret(KEY, first.body.secret).toString('hex'));
+
+      expect(
+        await refused('POST', '/api/v1/devices/sl-cred/credentials', { graceSeconds: -1 }),
+      ).toMatchObject({
+        status: 400,
+        parameter: 'graceSeconds',
+      });
+      const one = await call('DELETE', `/api/v1/devices/sl-cred/credentials/${first.body.credential.id}`);
+      expect(one.body).toEqual({ revoked: 1 });
+      expect((await refused('DELETE', '/api/v1/devices/sl-cred/credentials/cred_nope')).status).toBe(404);
+      const all = await call('DELETE', '/api/v1/devices/sl-cred/credentials');
+      expect(all.body).toEqual({ revoked: 1 });
+      const after = await call<CredentialListBody>('GET', '/api/v1/devices/sl-cred/credentials');
+      expect(after.body.map((c) => c.status)).toEqual(['revoked', 'revoked']);
+      expect((await repository.credentialHashes(['sl-cred'])).has('sl-cred')).toBe(false);
+      expect((await refused('GET', '/api/v1/devices/ghost/credentials')).status).toBe(404);
+    });
+  });
+
+  describe('import and export', () => {
+    const csv = [
+      'id,type,name,areaId,lat,lon,attr.road',
+      `imp-001,street-light,Đèn nhập 1,${ward},11.31,106.11,Đường 1`,
+      `imp-002,noise-meter,Máy đo ồn,${ward},11.32,106.12,`,
+      `imp-003,street-light,Đèn nhập 3,atlantis,11.3,106.1,`,
+      `imp-004,street-light,Đèn nhập 4,${ward},north,106.1,`,
+      `imp-001,street-light,Lần hai,${ward},11.31,106.11,`,
+    ].join('\n');
+
+    it('imports a CSV: stores the good rows, reports each bad one; the same file twice changes nothing', async () => {
+      const preview = await call<ImportReportBody>(
+        'POST',
+        '/api/v1/devices/import?dryRun=true',
+        csv,
+        'text/csv',
+      );
+      expect(preview.body).toMatchObject({ dryRun: true, created: 2, refused: 3 });
+      expect((await call('GET', '/api/v1/devices/imp-001')).status).toBe(404);
+      expect(await repository.getDevice('imp-001')).toBeUndefined();
+
+      const first = await call<ImportReportBody>(
+        'POST',
+        '/api/v1/devices/import',
+        csv,
+        'text/csv; charset=utf-8',
+      );
+      expect(first.status).toBe(200);
+      expect(first.body).toEqual({
+        dryRun: false,
+        created: 2,
+        updated: 0,
+        unchanged: 0,
+        refused: 3,
+        rows: [
+          { row: 2, id: 'imp-001', outcome: 'created' },
+          { row: 3, id: 'imp-002', outcome: 'created' },
+          { row: 4, id: 'imp-003', outcome: 'refused', reason: 'no area "atlantis"' },
+          { row: 5, id: 'imp-004', outcome: 'refused', reason: 'column lat: "north" is not a number' },
+          {
+            row: 6,
+            id: 'imp-001',
+            outcome: 'refused',
+            reason: 'device "imp-001" appears earlier in the same file',
+          },
+        ],
+      });
+      const got = await call<DeviceDetailBody>('GET', '/api/v1/devices/imp-001');
+      expect(got.body).toMatchObject({ name: 'Đèn nhập 1', attributes: { road: 'Đường 1' } });
+      const seq = await repository.latestChangeSeq();
+      const second = await call<ImportReportBody>('POST', '/api/v1/devices/import', csv, 'text/csv');
+      expect(second.body).toMatchObject({ created: 0, updated: 0, unchanged: 2, refused: 3 });
+      expect(await repository.latestChangeSeq()).toBe(seq);
+    });
+
+    it('imports GeoJSON: good features stored, bad ones reported by feature number', async () => {
+      const feature = (properties: Record<string, unknown>, geometry: unknown) => ({
+        type: 'Feature',
+        geometry,
+        properties,
+      });
+      const collection = {
+        type: 'FeatureCollection',
+        features: [
+          feature(
+            { id: 'geo-001', type: 'air-quality-station', name: 'Trạm GeoJSON', areaId: ward },
+            { type: 'Point', coordinates: [106.2, 11.2] },
+          ),
+          feature(
+            { id: 'geo-002', type: 'air-quality-station', name: 'Tuyến', areaId: ward },
+            { type: 'LineString', coordinates: [[106.2, 11.2]] },
+          ),
+        ],
+      };
+      const answer = await call<ImportReportBody>(
+        'POST',
+        '/api/v1/devices/import',
+        collection,
+        'application/geo+json',
+      );
+      expect(answer.body.rows).toEqual([
+        { row: 1, id: 'geo-001', outcome: 'created' },
+        { row: 2, id: 'geo-002', outcome: 'refused', reason: 'geometry is a LineString, not a Point' },
+      ]);
+      const got = await call<DeviceDetailBody>('GET', '/api/v1/devices/geo-001');
+      expect(got.body.location).toEqual({ lat: 11.2, lon: 106.2 });
+    });
+
+    it('refuses a file it cannot read with a 400 naming the problem, another Content-Type with a 415', async () => {
+      expect(await refused('POST', '/api/v1/devices/import', { type: 'Feature' })).toMatchObject({
+        status: 400,
+        message: expect.stringContaining('not a GeoJSON FeatureCollection') as string,
+      });
+      const noHeader = await call('POST', '/api/v1/devices/import', 'a,b,c\n1,2,3', 'text/csv');
+      expect(noHeader).toMatchObject({
+        status: 400,
+        body: { message: expect.stringContaining('missing columns') as string },
+      });
+      const xml = await call('POST', '/api/v1/devices/import', '<devices/>', 'application/xml');
+      expect(xml.status).toBe(415);
+      const empty = await call('POST', '/api/v1/devices/import', '', 'text/csv');
+      expect(empty.status).toBe(400);
+    });
+
+    it('exports CSV and GeoJSON that import back unchanged', async () => {
+      const csvExport = await call('GET', '/api/v1/devices/export?format=csv');
+      expect(csvExport.status).toBe(200);
+      expect(csvExport.headers.get('content-type')).toMatch(/^text\/csv/);
+      expect(csvExport.headers.get('content-disposition')).toContain('devices.csv');
+      const geoExport = await call<{ features: Array<{ geometry: { coordinates: number[] } }> }>(
+        'GET',
+        '/api/v1/devices/export?format=geojson',
+      );
+      expect(geoExport.headers.get('content-type')).toMatch(/^application\/geo\+json/);
+      const total = (await call<DeviceListBody>('GET', '/api/v1/devices?limit=1')).body.total;
+      expect(geoExport.body.features).toHaveLength(total);
+      for (const [text, type] of [
+        [csvExport.text, 'text/csv'],
+        [geoExport.text, 'application/geo+json'],
+      ] as const) {
+        const back = await call<ImportReportBody>('POST', '/api/v1/devices/import', text, type);
+        expect({ type, ...back.body, rows: undefined }).toEqual({
+          type,
+          dryRun: false,
+          created: 0,
+          updated: 0,
+          unchanged: total,
+          refused: 0,
+          rows: undefined,
+        });
+      }
+      const lights = await call('GET', '/api/v1/devices/export?format=csv&type=street-light&state=active');
+      expect(
+        lights.text
+          .trim()
+          .split('\r\n')
+          .slice(1)
+          .every((line) => line.split(',')[1] === 'street-light'),
+      ).toBe(true);
+    });
+
+    it('imports a 10,000-device CSV in one request, and reports progress of an async import', async () => {
+      const lines = ['id,type,name,areaId,lat,lon,attr.pole'];
+      for (let i = 0; i < 10_000; i++) {
+        lines.push(
+          `bulk-${String(i).padStart(5, '0')},street-light,Đèn hàng loạt ${i},${ward},11.${i},106.${i},P${i}`,
+        );
+      }
+      const body = lines.join('\r\n');
+      const started = await call<ImportJobBody>(
+        'POST',
+        '/api/v1/devices/import?async=true',
+        body,
+        'text/csv',
+      );
+      expect(started.status).toBe(202);
+      expect(started.headers.get('location')).toBe(`/api/v1/devices/import/jobs/${started.body.id}`);
+      expect(started.body).toMatchObject({ state: 'running', total: 10_000 });
+      const progress: number[] = [];
+      const deadline = Date.now() + 60_000;
+      let job = started.body;
+      while (job.state === 'running') {
+        if (Date.now() > deadline) throw new Error(`import job still running: ${JSON.stringify(job)}`);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        job = (await call<ImportJobBody>('GET', started.headers.get('location')!)).body;
+        progress.push(job.done);
+      }
+      expect(job.state).toBe('done');
+      expect(job.report).toMatchObject({ created: 10_000, refused: 0 });
+      expect(progress.at(-1)).toBe(10_000);
+      expect([...progress].sort((a, b) => a - b)).toEqual(progress);
+      expect((await call<DeviceListBody>('GET', '/api/v1/devices?q=bulk-&limit=1')).body.total).toBe(10_000);
+      const again = await call<ImportReportBody>('POST', '/api/v1/devices/import', body, 'text/csv');
+      expect(again.body).toMatchObject({ created: 0, unchanged: 10_000 });
+      expect((await refused('GET', '/api/v1/devices/import/jobs/imp_nope')).status).toBe(404);
+    });
+  });
+});
