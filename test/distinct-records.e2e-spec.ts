@@ -44,6 +44,8 @@ describe('distinct records of one device in the same millisecond, through the br
     const client = await connectAsync(platform.mqttUrl, {
       clientId: 'e2e-same-ms-camera',
       reconnectPeriod: 0,
+      username: camera.id,
+      password: platform.deviceSecret(camera.id),
     });
     // Twice: the second round is what a device's MQTT stack redelivers after a lost PUBACK.
     for (let round = 0; round < 2; round++) {

@@ -48,8 +48,15 @@ interface IngestStatsBody {
 const ingestStats = async (platform: RunningPlatform): Promise<IngestStatsBody> =>
   (await getJson(`${platform.httpUrl}/api/v1/ingest/stats`)).body as unknown as IngestStatsBody;
 
-const connect = (platform: RunningPlatform, clientId: string): Promise<MqttClient> =>
-  connectAsync(platform.mqttUrl, { clientId, reconnectPeriod: 0, clean: true });
+/** A connection logged in as `device` (username = its id, password = its secret). */
+const connect = (platform: RunningPlatform, clientId: string, device: Device): Promise<MqttClient> =>
+  connectAsync(platform.mqttUrl, {
+    clientId,
+    reconnectPeriod: 0,
+    clean: true,
+    username: device.id,
+    password: platform.deviceSecret(device.id),
+  });
 
 describe('durability: broker killed with SIGKILL mid-stream (embedded store)', () => {
   let platform: RunningPlatform;
@@ -63,7 +70,7 @@ describe('durability: broker killed with SIGKILL mid-stream (embedded store)', (
     const base = Date.now() - 24 * 3_600_000;
     const total = 4000;
     const acked = new Set<number>();
-    const client = await connect(platform, 'e2e-kill-publisher');
+    const client = await connect(platform, 'e2e-kill-publisher', device);
     let killing: Promise<void> | undefined;
     await publishSequence({
       client,
@@ -140,7 +147,7 @@ describe('durability: the store refuses one reading mid-batch, then the broker i
 
     // 1. Acknowledged (PUBACK = on disk in the spool) while the store cannot write.
     lock = holdWriteLock();
-    const client = await connect(platform, 'e2e-refused-publisher');
+    const client = await connect(platform, 'e2e-refused-publisher', device);
     await publishSequence({ client, device, base, from: 0, to: 200, window: 16, acked });
     await client.endAsync();
     expect(acked.size).toBe(200);
@@ -239,7 +246,7 @@ describeWithInfluxd('durability against a real influxd', () => {
       const base = Date.now() - 12 * 3_600_000;
       const K = 900;
       const acked = new Set<number>();
-      const client = await connect(platform, 'e2e-outage-publisher');
+      const client = await connect(platform, 'e2e-outage-publisher', device);
       await publishSequence({ client, device, base, from: 0, to: 300, window: 16, acked });
       await influxd.stopProcess();
       await publishSequence({ client, device, base, from: 300, to: 600, window: 16, acked, pauseMs: 10 });
@@ -294,13 +301,13 @@ describeWithInfluxd('durability against a real influxd', () => {
       const device = counter(2);
       const base = Date.now() - 6 * 3_600_000;
       await influxd.stopProcess();
-      const client = await connect(platform, 'e2e-bounded-publisher');
+      const client = await connect(platform, 'e2e-bounded-publisher', device);
       const errors: Array<{ reason: string; detail: string }> = [];
       client.on('message', (_topic, payload) =>
         errors.push(JSON.parse(payload.toString()) as { reason: string; detail: string }),
       );
       await client.subscribeAsync(deviceTopic('traffic', device.id, 'error'));
-      const watcher = await connect(platform, 'e2e-bounded-watcher');
+      const watcher = await connect(platform, 'e2e-bounded-watcher', device);
       const watched: string[] = [];
       watcher.on('message', (_t, payload) => watched.push(payload.toString()));
       await watcher.subscribeAsync(deviceTopic('traffic', device.id, 'error'));
@@ -312,7 +319,7 @@ describeWithInfluxd('durability against a real influxd', () => {
       expect(acked.size).toBeLessThan(2000);
       expect(errors.map((e) => e.reason)).toContain('spool-full');
       expect(errors.find((e) => e.reason === 'spool-full')?.detail).toMatch(/spool full/);
-      // Another subscriber of the device's error topic (an operator's tool) sees it too.
+      // Another session of the same device, subscribed to its error topic, sees it too.
       await eventually(
         async () => (watched.some((m) => m.includes('"spool-full"')) ? true : undefined),
         5000,

@@ -30,7 +30,12 @@ describe('platform services on the internal bus', () => {
   });
 
   it('restarting the API 5 times under load leaves no session behind and the live feed resumes each time', async () => {
-    const publisher = await connectAsync(platform.mqttUrl, { clientId: 'load-1', reconnectPeriod: 0 });
+    const publisher = await connectAsync(platform.mqttUrl, {
+      clientId: 'load-1',
+      reconnectPeriod: 0,
+      username: counter.id,
+      password: platform.deviceSecret(counter.id),
+    });
     const topic = deviceTopic('traffic', counter.id, 'telemetry');
     let seq = 0;
     let publishing = true;

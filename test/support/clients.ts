@@ -3,8 +3,58 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { io, type Socket } from 'socket.io-client';
 import type { Reading } from '@ioc/contracts';
 
-export async function mqttClient(url: string, clientId: string): Promise<MqttClient> {
-  return connectAsync(url, { clientId, reconnectPeriod: 0, connectTimeout: 5000 });
+/** MQTT login of a device: username = device id, password = its secret. */
+export interface DeviceLogin {
+  username: string;
+  password: string;
+}
+
+export async function mqttClient(url: string, clientId: string, login?: DeviceLogin): Promise<MqttClient> {
+  return connectAsync(url, { clientId, reconnectPeriod: 0, connectTimeout: 5000, ...login });
+}
+
+/**
+ * Publishes as real devices do: one connection per device, logged in with that device's secret,
+ * opened on first use. `publishAsync(topic, …)` goes out on the connection of the device the topic
+ * names (or of `as`, to publish on a topic that is not the publisher's own).
+ */
+export class DeviceClients {
+  private readonly clients = new Map<string, Promise<MqttClient>>();
+
+  constructor(
+    private readonly url: string,
+    private readonly secretOf: (deviceId: string) => string,
+    private readonly tag = `e2e-${process.pid}`,
+  ) {}
+
+  /** The connection of `deviceId` (client id `{deviceId}-{tag}`). */
+  client(deviceId: string): Promise<MqttClient> {
+    let client = this.clients.get(deviceId);
+    if (!client) {
+      client = mqttClient(this.url, `${deviceId}-${this.tag}`, {
+        username: deviceId,
+        password: this.secretOf(deviceId),
+      });
+      this.clients.set(deviceId, client);
+    }
+    return client;
+  }
+
+  async publishAsync(
+    topic: string,
+    payload: string | Buffer,
+    options: { qos: 0 | 1 | 2; retain?: boolean } = { qos: 1 },
+    as?: string,
+  ): Promise<void> {
+    const deviceId = as ?? topic.split('/')[3] ?? '';
+    await (await this.client(deviceId)).publishAsync(topic, payload, options);
+  }
+
+  async endAll(): Promise<void> {
+    const clients = await Promise.allSettled([...this.clients.values()]);
+    this.clients.clear();
+    await Promise.all(clients.map((c) => (c.status === 'fulfilled' ? c.value.endAsync() : undefined)));
+  }
 }
 
 /** Collects every message on the topics the client subscribes to. */
@@ -42,7 +92,13 @@ export async function liveClient(httpUrl: string): Promise<LiveClient> {
 }
 
 /** Debian's mosquitto_pub: a second, independent MQTT implementation. */
-export function mosquittoPub(port: number, topic: string, message: string, qos = 1): Promise<void> {
+export function mosquittoPub(
+  port: number,
+  topic: string,
+  message: string,
+  qos = 1,
+  login?: DeviceLogin,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(
       'mosquitto_pub',
@@ -55,6 +111,7 @@ export function mosquittoPub(port: number, topic: string, message: string, qos =
         String(qos),
         '-i',
         `mosq-pub-${process.pid}`,
+        ...(login ? ['-u', login.username, '-P', login.password] : []),
         '-t',
         topic,
         '-m',
@@ -66,21 +123,32 @@ export function mosquittoPub(port: number, topic: string, message: string, qos =
   });
 }
 
-/** Debian's mosquitto_sub, waiting for `count` messages on `topic`. */
+/**
+ * Debian's mosquitto_sub, waiting for `count` messages on `topic`. `ready` resolves once the
+ * broker has answered the SUBSCRIBE (mosquitto_sub's debug output reports the SUBACK), so nothing
+ * published after it is missed.
+ */
 export function mosquittoSub(
   port: number,
   topic: string,
   count: number,
   timeoutSeconds = 10,
+  login?: DeviceLogin,
 ): {
   ready: Promise<void>;
   messages: Promise<string[]>;
 } {
-  let child: ReturnType<typeof execFile> | undefined;
+  let subscribed: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (subscribed = resolve));
   const messages = new Promise<string[]>((resolve, reject) => {
-    child = execFile(
-      'mosquitto_sub',
+    // stdbuf -oL: line-buffered stdout, so the SUBACK line arrives when it is printed rather than
+    // when mosquitto_sub exits (a pipe is block-buffered).
+    const child = execFile(
+      'stdbuf',
       [
+        '-oL',
+        'mosquitto_sub',
+        '-d',
         '-h',
         '127.0.0.1',
         '-p',
@@ -93,14 +161,22 @@ export function mosquittoSub(
         String(timeoutSeconds),
         '-i',
         `mosq-sub-${process.pid}`,
+        ...(login ? ['-u', login.username, '-P', login.password] : []),
       ],
-      (error, stdout, stderr) =>
-        error ? reject(new Error(`${error.message}: ${stderr}`)) : resolve(stdout.trim().split('\n')),
+      (error, stdout, stderr) => {
+        subscribed();
+        if (error) return reject(new Error(`${error.message}: ${stderr}\n${stdout}`));
+        // With -d, each message is the line after mosquitto_sub's "… received PUBLISH …" line.
+        const lines = stdout.split('\n');
+        resolve(
+          lines.flatMap((line, i) => (line.includes(' received PUBLISH ') ? [lines[i + 1] ?? ''] : [])),
+        );
+      },
     );
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('received SUBACK')) subscribed();
+    });
   });
-  // mosquitto_sub prints nothing once subscribed; give it a moment to connect and subscribe.
-  const ready = new Promise<void>((resolve) => setTimeout(resolve, 500));
-  void child;
   return { ready, messages };
 }
 

@@ -1,9 +1,7 @@
-import type { MqttClient } from 'mqtt';
-import { connectAsync } from 'mqtt';
 import { type Device, deviceTopic } from '@ioc/contracts';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { type PlatformOptions, type RunningPlatform, eventually, startPlatform } from '@ioc/testing';
-import { getJson } from './clients';
+import { DeviceClients, getJson } from './clients';
 
 const registry = new DeviceRegistry(loadSeeds());
 const HOUR = 3_600_000;
@@ -34,7 +32,7 @@ function pickStations(): { district: string; inside: Device[]; outside: Device }
 
 export function defineHistoryTests(platformOptions: () => PlatformOptions): void {
   let platform: RunningPlatform;
-  let publisher: MqttClient;
+  let publisher: DeviceClients;
   const { district, inside, outside } = pickStations();
   // Three whole local (UTC+7) days, ending at a local midnight some days ago.
   const lastMidnightLocal = Math.floor((Date.now() + VN_OFFSET) / DAY) * DAY - VN_OFFSET;
@@ -76,10 +74,11 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
 
   beforeAll(async () => {
     platform = await startPlatform({ ...platformOptions(), env: { IOC_HISTORY_MAX_POINTS: '200' } });
-    publisher = await connectAsync(platform.mqttUrl, {
-      clientId: `e2e-history-${process.pid}`,
-      reconnectPeriod: 0,
-    });
+    publisher = new DeviceClients(
+      platform.mqttUrl,
+      (id) => platform.deviceSecret(id),
+      `e2e-history-${process.pid}`,
+    );
     for (let i = 0; i < readings.length; i += 50) {
       await Promise.all(
         readings
@@ -120,7 +119,7 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
   }, 90_000);
 
   afterAll(async () => {
-    await publisher?.endAsync();
+    await publisher?.endAll();
     await platform?.stop();
   });
 

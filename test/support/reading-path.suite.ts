@@ -1,8 +1,7 @@
-import type { MqttClient } from 'mqtt';
 import { type Device, DEVICE_TYPE_CONTRACTS, METRIC_CATALOGUE, deviceTopic } from '@ioc/contracts';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { type PlatformOptions, type RunningPlatform, eventually, startPlatform } from '@ioc/testing';
-import { collectMessages, getJson, liveClient, mosquittoPub, mosquittoSub, mqttClient } from './clients';
+import { collectMessages, DeviceClients, getJson, liveClient, mosquittoPub, mosquittoSub } from './clients';
 
 const registry = new DeviceRegistry(loadSeeds());
 
@@ -22,7 +21,7 @@ interface LatestBody {
  */
 export function defineReadingPathTests(platformOptions: () => PlatformOptions): void {
   let platform: RunningPlatform;
-  let publisher: MqttClient;
+  let publisher: DeviceClients;
   const station = firstDevice('air-quality-station');
   const telemetryTopic = deviceTopic(station.domain, station.id, 'telemetry');
   // Each test uses its own minute in the recent past, so their readings never collide.
@@ -43,11 +42,11 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
 
   beforeAll(async () => {
     platform = await startPlatform(platformOptions());
-    publisher = await mqttClient(platform.mqttUrl, `e2e-publisher-${process.pid}`);
+    publisher = new DeviceClients(platform.mqttUrl, (id) => platform.deviceSecret(id));
   }, 60_000);
 
   afterAll(async () => {
-    await publisher?.endAsync();
+    await publisher?.endAll();
     await platform?.stop();
   });
 
@@ -98,7 +97,7 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
     }
   });
 
-  it('stores a reading published by Debian mosquitto_pub', async () => {
+  it('stores a reading published by Debian mosquitto_pub, logged in as its device', async () => {
     const light = firstDevice('street-light');
     const ts = nextTs();
     await mosquittoPub(
@@ -108,27 +107,36 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
         ts: new Date(ts).toISOString(),
         metrics: { on: true, illuminanceLevel: 0.6, activePower: 72.5 },
       }),
+      1,
+      { username: light.id, password: platform.deviceSecret(light.id) },
     );
     const body = await latestTs(light.id, 'on', ts);
     expect(body.metrics['on']).toMatchObject({ value: true, ts });
     expect(body.metrics['illuminanceLevel']).toMatchObject({ value: 0.6, ts });
   });
 
-  it('rejects malformed, unknown-device and out-of-range messages with their reasons and keeps the valid ones beside them', async () => {
-    const errors = collectMessages(publisher);
+  it('rejects malformed, forbidden-topic and out-of-range messages with their reasons and keeps the valid ones beside them', async () => {
+    const stationClient = await publisher.client(station.id);
+    const errors = collectMessages(stationClient);
     const unknownTopic = deviceTopic('env', 'no-such-device', 'telemetry');
-    await publisher.subscribeAsync(deviceTopic('env', station.id, 'error'), { qos: 0 });
-    // A registered device's error topic may be read; an id the registry does not know may not
-    // (SUBACK 0x80, which mqtt.js turns into a rejection).
+    await stationClient.subscribeAsync(deviceTopic('env', station.id, 'error'), { qos: 0 });
+    // A device may read its own error topic, no other (SUBACK 0x80, which mqtt.js turns into a
+    // rejection).
     await expect(
-      publisher.subscribeAsync(deviceTopic('env', 'no-such-device', 'error'), { qos: 0 }),
+      stationClient.subscribeAsync(deviceTopic('env', 'no-such-device', 'error'), { qos: 0 }),
     ).rejects.toThrow(/Subscribe error/);
-    const mosquittoErrors = mosquittoSub(platform.mqttPort, deviceTopic('env', station.id, 'error'), 2);
+    const mosquittoErrors = mosquittoSub(platform.mqttPort, deviceTopic('env', station.id, 'error'), 3, 10, {
+      username: station.id,
+      password: platform.deviceSecret(station.id),
+    });
     await mosquittoErrors.ready;
     const statsBefore = (await getJson(`${platform.httpUrl}/api/v1/ingest/stats`)).body;
 
     const [before, badTs, after] = [nextTs(), nextTs(), nextTs()];
-    const publish = (topic: string, payload: string) => publisher.publishAsync(topic, payload, { qos: 1 });
+    // Every message from the station's own connection: the one on another id's topic is refused
+    // as forbidden-topic and answered on the station's own error topic.
+    const publish = (topic: string, payload: string) =>
+      publisher.publishAsync(topic, payload, { qos: 1 }, station.id);
     await publish(telemetryTopic, JSON.stringify({ ts: before, metrics: { pm25: 10, pm10: 20 } }));
     await publish(telemetryTopic, '{"ts": 1795741200000, "metrics": {"pm25": 12,');
     await publish(unknownTopic, JSON.stringify({ ts: badTs, metrics: { pm25: 10, pm10: 20 } }));
@@ -147,12 +155,12 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
     const reasons = await eventually(
       async () => {
         const seen = errors.map((m) => m.body['reason']);
-        return seen.length >= 2 ? seen : undefined;
+        return seen.length >= 3 ? seen : undefined;
       },
       10_000,
-      'two error answers',
+      'three error answers',
     );
-    expect(reasons.sort()).toEqual(['malformed-json', 'out-of-range']);
+    expect(reasons.sort()).toEqual(['forbidden-topic', 'malformed-json', 'out-of-range']);
     const outOfRange = errors.find((m) => m.body['reason'] === 'out-of-range');
     expect(outOfRange?.topic).toBe(deviceTopic('env', station.id, 'error'));
     expect(String(outOfRange?.body['detail'])).toContain('pm25');
@@ -160,7 +168,7 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
     const viaMosquitto = (await mosquittoErrors.messages).map(
       (line) => (JSON.parse(line) as { reason: string }).reason,
     );
-    expect(viaMosquitto.sort()).toEqual(['malformed-json', 'out-of-range']);
+    expect(viaMosquitto.sort()).toEqual(['forbidden-topic', 'malformed-json', 'out-of-range']);
 
     const rejectedBefore = (statsBefore['rejected'] ?? {}) as Record<string, number>;
     await eventually(
@@ -168,16 +176,13 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
         const stats = (await getJson(`${platform.httpUrl}/api/v1/ingest/stats`)).body;
         const rejected = stats['rejected'] as Record<string, number>;
         const grew = (reason: string): boolean => rejected[reason] === (rejectedBefore[reason] ?? 0) + 1;
-        return grew('malformed-json') && grew('unknown-device') && grew('out-of-range') ? stats : undefined;
+        return grew('malformed-json') && grew('forbidden-topic') && grew('out-of-range') ? stats : undefined;
       },
       10_000,
       'rejection counters incremented by one each',
     );
-    await publisher.unsubscribeAsync([
-      deviceTopic('env', station.id, 'error'),
-      deviceTopic('env', 'no-such-device', 'error'),
-    ]);
-    publisher.removeAllListeners('message');
+    await stationClient.unsubscribeAsync(deviceTopic('env', station.id, 'error'));
+    stationClient.removeAllListeners('message');
   });
 
   it('pushes a reading to subscribers of its district and domain, and not to other domains', async () => {

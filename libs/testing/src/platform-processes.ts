@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from './free-port';
@@ -85,6 +85,12 @@ export interface RunningPlatform {
   mqttPort: number;
   httpUrl: string;
   dataDir: string;
+  /**
+   * The secret of a seeded device, for MQTT logins (username = device id): the broker issues one
+   * to every active device at start (IOC_DEMO_CREDENTIALS_FILE, as `npm start` does).
+   * @throws Error for a device without one
+   */
+  deviceSecret(deviceId: string): string;
   /** The current broker process (replaced by restartBroker). */
   readonly broker: ServiceProcess;
   /** The current API process (replaced by restartApi). */
@@ -113,8 +119,10 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     IOC_INTERNAL_SECRET: 'test-internal-secret-0123456789',
     ...(options.influxUrl ? { IOC_INFLUX_URL: options.influxUrl } : {}),
     IOC_INFLUX_DB: options.influxDatabase ?? 'ioc_e2e',
+    IOC_DEMO_CREDENTIALS_FILE: join(dataDir, 'device-credentials.json'),
     ...options.env,
   };
+  const credentialsFile = env['IOC_DEMO_CREDENTIALS_FILE'] as string;
   let broker: ServiceProcess;
   let api: ServiceProcess;
   try {
@@ -135,6 +143,12 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     mqttPort,
     httpUrl: `http://127.0.0.1:${httpPort}`,
     dataDir,
+    deviceSecret(deviceId: string): string {
+      const secrets = JSON.parse(readFileSync(credentialsFile, 'utf8')) as Record<string, string>;
+      const secret = secrets[deviceId];
+      if (secret === undefined) throw new Error(`no secret for device "${deviceId}" in ${credentialsFile}`);
+      return secret;
+    },
     get broker() {
       return broker;
     },
