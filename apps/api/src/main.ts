@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { databaseConfigFromEnv, openDatabase } from '@ioc/database';
 import { apiEnvSchema, OPS_API_NEST_OPTIONS, setupOpenApi } from '@ioc/ops-api';
 import {
+  CommandRepository,
   DeviceRegistry,
   DeviceStatusRepository,
   loadCredentialKey,
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
         historyMaxPoints: env.IOC_HISTORY_MAX_POINTS,
       },
       deviceStatus: new DeviceStatusRepository(database.db),
+      commands: new CommandRepository(database.db),
       provisioning: {
         repository,
         credentialKey,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DOMAINS, type Domain } from './domains';
 import type { DeviceStatus } from './device-status';
 import type { RejectionNotice } from './internal-bus';
+import type { CommandRecordBody } from './rest/command-bodies';
 import type { Reading } from './reading';
 import { isDeviceId } from './topics';
 
@@ -54,6 +55,11 @@ export interface ServerToClientEvents {
    * intermediate change of the ~500 ms batch.
    */
   deviceStatus: (status: DeviceStatus) => void;
+  /**
+   * A command to a device was sent, acknowledged, failed or timed out: sent to the rooms a reading
+   * of that device would go to, so the operator who sent it sees the answer.
+   */
+  command: (command: CommandRecordBody) => void;
 }
 
 /** Events a client sends on `/live`; each is answered through its acknowledgement callback. */

@@ -8,6 +8,8 @@ import {
 import { json, text } from 'express';
 import { AreasModule } from './areas/areas.module';
 import { ApiCoreModule, type OpsApiModuleOptions } from './common/api-core.module';
+import { CommandsController } from './commands/commands.controller';
+import { CommandsModule } from './commands/commands.module';
 import { DeviceStatusModule } from './device-status/device-status.module';
 import { AreasController } from './areas/areas.controller';
 import { CredentialsController } from './devices/credentials.controller';
@@ -35,6 +37,7 @@ export const FEATURE_MODULES = [
   AreasModule,
   IngestStatsModule,
   LiveModule,
+  CommandsModule,
 ] as const;
 
 /** Largest JSON body a write route reads (a device, an area, a credential request): 64 KiB. */
@@ -60,6 +63,6 @@ export class OpsApiModule implements NestModule {
       .forRoutes({ path: 'api/v1/devices/import', method: RequestMethod.POST });
     consumer
       .apply(json({ limit: JSON_BODY_LIMIT_BYTES }))
-      .forRoutes(DevicesController, CredentialsController, AreasController);
+      .forRoutes(DevicesController, CredentialsController, AreasController, CommandsController);
   }
 }

@@ -169,6 +169,8 @@ describe('ops-api over the embedded store', () => {
       '/api/v1/devices/status': { get: [200, 400, 503] },
       '/api/v1/devices/{id}/status/history': { get: [200, 400, 404] },
       '/api/v1/devices/{id}/latest': { get: [200, 400, 404, 503] },
+      '/api/v1/devices/{id}/commands': { get: [200, 400, 404, 503], post: [202, 400, 404, 409, 503] },
+      '/api/v1/commands/{commandId}': { get: [200, 400, 404, 503] },
       '/api/v1/devices/{id}/history': { get: [200, 400, 404, 503] },
       '/api/v1/history': { get: [200, 400, 503] },
       '/api/v1/areas': { get: [200, 400], post: [201, ...WRITE] },

@@ -5,3 +5,4 @@ export const OPS_API_SETTINGS = Symbol('OpsApiSettings');
 export const LOGGER = Symbol('Logger');
 export const DEVICE_STATUS = Symbol('DeviceStatusReader');
 export const REGISTRY_PROVISIONING = Symbol('RegistryProvisioning');
+export const COMMANDS = Symbol('CommandRepository');

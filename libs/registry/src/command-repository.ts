@@ -1,33 +1,9 @@
 import type { Kysely, Selectable } from 'kysely';
+import type { CommandOutcome, CommandRecordBody, CommandState } from '@ioc/contracts';
 import type { CommandsTable, DatabaseSchema } from '@ioc/database';
 
-/**
- * What became of a command: `sent` (published to the device, QoS 1, no answer yet),
- * `acknowledged` (the device answered `done`), `failed` (the device answered `failed` or
- * `rejected`), `timed-out` (no answer before the deadline).
- */
-export const COMMAND_STATES = ['sent', 'acknowledged', 'failed', 'timed-out'] as const;
-export type CommandState = (typeof COMMAND_STATES)[number];
-
-/** A command as REST and the live feed show it. */
-export interface CommandRecord {
-  id: string;
-  deviceId: string;
-  command: string;
-  params: Record<string, unknown>;
-  state: CommandState;
-  requestedBy?: string;
-  /** ISO-8601. */
-  createdAt: string;
-  /** When it times out without an acknowledgement, ISO-8601. */
-  deadline: string;
-  completedAt?: string;
-  /** The device's own answer: `done`, `failed` or `rejected`. */
-  outcome?: string;
-  detail?: string;
-  /** True when the acknowledgement came after the deadline (the command had been marked timed out). */
-  late?: boolean;
-}
+/** A command as REST and the live feed show it (commandRecordBody in @ioc/contracts). */
+export type CommandRecord = CommandRecordBody;
 
 type CommandRow = Selectable<CommandsTable>;
 
@@ -95,7 +71,7 @@ export class CommandRepository {
   async acknowledge(ack: {
     id: string;
     deviceId: string;
-    outcome: 'done' | 'failed' | 'rejected';
+    outcome: CommandOutcome;
     detail?: string;
     at: number;
   }): Promise<CommandRecord | undefined> {
@@ -160,7 +136,7 @@ function toRecord(row: CommandRow): CommandRecord {
     createdAt: new Date(row.created_at).toISOString(),
     deadline: new Date(row.deadline).toISOString(),
     ...(row.completed_at !== null ? { completedAt: new Date(row.completed_at).toISOString() } : {}),
-    ...(row.outcome !== null ? { outcome: row.outcome } : {}),
+    ...(row.outcome !== null ? { outcome: row.outcome as CommandOutcome } : {}),
     ...(row.detail !== null ? { detail: row.detail } : {}),
     ...(row.outcome !== null && row.completed_at !== null && row.completed_at > row.deadline
       ? { late: true }

@@ -2,3 +2,4 @@ export * from './rest-bodies';
 /** ISO-8601 date-time with seconds and a UTC offset: how ingest reads `ts`, and REST reads from/to. */
 export { ISO_TIMESTAMP } from '../payload-schemas';
 export * from './provisioning-bodies';
+export * from './command-bodies';

@@ -1,11 +1,12 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import type { DeviceStatusReader } from '@ioc/registry';
+import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import type { OpsApiSettings } from '../api-config';
 import type { RegistryProvisioning, RegistryReader } from '../registry-port';
 import {
+  COMMANDS,
   DEVICE_REGISTRY,
   DEVICE_STATUS,
   LOGGER,
@@ -28,6 +29,8 @@ export interface OpsApiModuleOptions {
   deviceStatus?: DeviceStatusReader;
   /** Registry writes (provisioning); without it the write routes answer 503. */
   provisioning?: RegistryProvisioning;
+  /** Command records in the registry database; without it the command routes answer 503. */
+  commands?: CommandRepository;
 }
 
 /** The status reader of an API given none: no device has a stored status. */
@@ -51,6 +54,7 @@ export class ApiCoreModule {
       { provide: LOGGER, useValue: options.logger },
       { provide: DEVICE_STATUS, useValue: options.deviceStatus ?? NO_DEVICE_STATUS },
       { provide: REGISTRY_PROVISIONING, useValue: options.provisioning ?? null },
+      { provide: COMMANDS, useValue: options.commands ?? null },
     ];
     return {
       module: ApiCoreModule,

@@ -1,7 +1,15 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Subject } from 'rxjs';
-import { InternalBusClient, type ReadingBatch, serviceClientId } from '@ioc/bus';
-import type { DeviceStatus, IngestStatsMessage, RegistryChangeNotice, RejectionNotice } from '@ioc/contracts';
+import { type CommandTarget, InternalBusClient, type ReadingBatch, serviceClientId } from '@ioc/bus';
+import type {
+  CommandAckNotice,
+  CommandMessage,
+  CommandRecordBody,
+  DeviceStatus,
+  IngestStatsMessage,
+  RegistryChangeNotice,
+  RejectionNotice,
+} from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { OpsApiSettings } from '../api-config';
 import type { RegistryProvisioning } from '../registry-port';
@@ -19,6 +27,10 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
   readonly rejections$ = new Subject<RejectionNotice>();
   /** Each notice of changed device statuses from the broker. */
   readonly deviceStatus$ = new Subject<DeviceStatus[]>();
+  /** Each command acknowledgement a device published, relayed by the broker. */
+  readonly commandAcks$ = new Subject<CommandAckNotice>();
+  /** Each change of a command record this node made (sent, answered, timed out), for the live feed. */
+  readonly commandUpdates$ = new Subject<CommandRecordBody>();
   private ingestStats: IngestStatsMessage | null = null;
   private client: InternalBusClient | undefined;
 
@@ -40,6 +52,7 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
         readings: (batch) => this.readings$.next(batch),
         rejection: (notice) => this.rejections$.next(notice),
         deviceStatus: (statuses) => this.deviceStatus$.next(statuses),
+        commandAck: (notice) => this.commandAcks$.next(notice),
         ingestStats: (stats) => {
           this.ingestStats = stats;
         },
@@ -67,6 +80,15 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
     });
   }
 
+  /**
+   * Publishes a command on the device's command topic (QoS 1; resolves on the broker's PUBACK).
+   * @throws RangeError for a message the contract refuses; Error when not connected
+   */
+  async publishCommand(device: CommandTarget, message: CommandMessage): Promise<void> {
+    if (!this.client?.connected) throw new Error('not connected to the broker');
+    await this.client.publishCommand(device, message);
+  }
+
   latestIngestStats(): IngestStatsMessage | null {
     return this.ingestStats;
   }
@@ -76,5 +98,7 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
     this.readings$.complete();
     this.rejections$.complete();
     this.deviceStatus$.complete();
+    this.commandAcks$.complete();
+    this.commandUpdates$.complete();
   }
 }

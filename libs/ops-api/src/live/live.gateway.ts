@@ -75,6 +75,18 @@ export class LiveGateway implements OnModuleInit, OnModuleDestroy {
           if (rooms.length > 0) this.namespace.to(rooms).emit('deviceStatus', status);
         }
       }),
+      // A command's changes go where its device's readings go.
+      this.bus.commandUpdates$.subscribe((command) => {
+        const device = this.registry.getDevice(command.deviceId);
+        if (!device || !anySubscription(this.namespace.adapter)) return;
+        const occupied = this.namespace.adapter.rooms;
+        const rooms = liveRoomsFor({
+          domain: device.domain,
+          deviceId: device.id,
+          areaPath: this.registry.areaPath(device.areaId),
+        }).filter((room) => occupied.has(room));
+        if (rooms.length > 0) this.namespace.to(rooms).emit('command', command);
+      }),
     ];
   }
 
