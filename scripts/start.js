@@ -122,13 +122,20 @@ process.on('SIGTERM', () => stop(0));
       `  MQTT broker       mqtt://localhost:${mqttPort}   (topics ioc/v1/{domain}/{deviceId}/telemetry|event|status)`,
       `  REST API          ${http}/api/v1/devices`,
       `  OpenAPI explorer  ${http}/api/docs`,
+      `  Device status     ${http}/api/v1/devices/status`,
       `  Health            ${http}/health`,
       `  Ingest counters   ${http}/api/v1/ingest/stats`,
       `  Live readings     socket.io ${http}/live  (emit "subscribe" {domain|area|device})`,
       simulate
         ? `  Simulator         ${simDevices} devices, ${simRate} messages/s in total`
         : '  Simulator         off (IOC_SIM_DEVICES=0): connect your own devices',
-      `  Data              ${storage}`,
+      `  Data              ${storage}; registry ${env.IOC_DATABASE_URL ? 'in PostgreSQL' : `in ${path.join(dataDir, 'registry.sqlite')}`}`,
+      '',
+      'Devices log in to MQTT with username = device id, password = its secret:',
+      `  demo secrets      ${env.IOC_DEMO_CREDENTIALS_FILE}  (every seeded device; mode 0600)`,
+      `  e.g.              mosquitto_pub -p ${mqttPort} -u aq-tn-001 -P "$(node -p "require('${env.IOC_DEMO_CREDENTIALS_FILE}')['aq-tn-001']")" \\`,
+      `                      -t ioc/v1/env/aq-tn-001/telemetry -m '{"metrics":{"pm25":12.5}}'`,
+      `  new device        POST ${http}/api/v1/devices, then POST …/devices/{id}/credentials (secret shown once)`,
       '',
     ].join('\n'),
   );
