@@ -21,6 +21,7 @@ import type { Logger } from '@ioc/runtime';
 import { InternalBusRepository } from '../live/internal-bus.repository';
 import type { RegistryReader } from '../registry-port';
 import { COMMANDS, DEVICE_REGISTRY, LOGGER } from '../tokens';
+import { deviceNotFound } from '../common/not-found';
 
 /** How often this node marks commands past their deadline as timed out (ms). */
 export const COMMAND_SWEEP_MS = 1000;
@@ -70,12 +71,7 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
   ): Promise<CommandRecordBody> {
     const commands = this.repository();
     const device = this.registry.getDevice(deviceId);
-    if (!device)
-      throw new NotFoundException({
-        statusCode: 404,
-        error: 'Not Found',
-        message: `no device "${deviceId}"`,
-      });
+    if (!device) throw deviceNotFound(deviceId);
     const state = device.state ?? 'active';
     if (state !== 'active') {
       throw new ConflictException({
@@ -131,7 +127,7 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
       throw new NotFoundException({
         statusCode: 404,
         error: 'Not Found',
-        message: `no command "${commandId}"`,
+        message: `No command "${commandId.slice(0, 80)}"`,
       });
     }
     return record;
@@ -140,11 +136,7 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
   async list(deviceId: string, page: { limit: number; offset: number }): Promise<CommandRecordBody[]> {
     const commands = this.repository();
     if (!this.registry.getDevice(deviceId)) {
-      throw new NotFoundException({
-        statusCode: 404,
-        error: 'Not Found',
-        message: `no device "${deviceId}"`,
-      });
+      throw deviceNotFound(deviceId);
     }
     return commands.listForDevice(deviceId, page);
   }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   type Device,
   type DeviceStatusEntryBody,
@@ -18,6 +18,7 @@ import { whileStoreAnswers } from '../common/store-availability';
 import type { RegistryReader } from '../registry-port';
 import { DEVICE_REGISTRY, DEVICE_STATUS, LOGGER, TIME_SERIES_STORE } from '../tokens';
 import type { DeviceStatusHistoryQuery, DeviceStatusListQuery } from './device-status-queries';
+import { deviceNotFound } from '../common/not-found';
 
 const DAY_MS = 86_400_000;
 /**
@@ -77,12 +78,7 @@ export class DeviceStatusService {
   /** The device's status changes in [from, to) (default: the last 24 h), oldest first. 404 for an unknown device. */
   async history(id: string, query: DeviceStatusHistoryQuery): Promise<DeviceStatusHistoryBody> {
     const device = this.registry.getDevice(id);
-    if (!device)
-      throw new NotFoundException({
-        statusCode: 404,
-        error: 'Not Found',
-        message: `No device "${id.slice(0, 64)}"`,
-      });
+    if (!device) throw deviceNotFound(id);
     const to = query.to ?? Date.now();
     const from = query.from ?? to - DAY_MS;
     if (from >= to) throw badParameter('from', 'from must be before to');

@@ -1,4 +1,4 @@
-import { Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   type Device,
   type DeviceDetailBody,
@@ -20,6 +20,7 @@ import { eventOf, type HistoryAnswer, HistoryService, type SeriesAnswer } from '
 import type { RegistryReader } from '../registry-port';
 import { DEVICE_REGISTRY, LOGGER, TIME_SERIES_STORE } from '../tokens';
 import type { DeviceListQuery } from './device-queries';
+import { deviceNotFound } from '../common/not-found';
 
 /** One device's history (the contracts' DeviceHistoryBody) and the same answer for CSV rendering. */
 export interface DeviceHistoryAnswer {
@@ -69,12 +70,7 @@ export class DevicesService {
 
   get(id: string): DeviceDetailBody {
     const device = this.registry.getDevice(id);
-    if (!device)
-      throw new NotFoundException({
-        statusCode: 404,
-        error: 'Not Found',
-        message: `No device "${id.slice(0, 64)}"`,
-      });
+    if (!device) throw deviceNotFound(id);
     return { ...device, areaPath: [...this.registry.areaPath(device.areaId)] };
   }
 
