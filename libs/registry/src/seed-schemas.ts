@@ -22,8 +22,19 @@ export const areaSchema = z.strictObject({
   note: z.string().optional(),
 });
 
+/**
+ * Ids no device may take: they are path words of the REST API under `/api/v1/devices/`
+ * (`GET …/status`, `…/export`, `POST …/import`), which a device of that id would be hidden behind.
+ */
+export const RESERVED_DEVICE_IDS: readonly string[] = ['status', 'export', 'import'];
+
 export const deviceSchema = z.strictObject({
-  id: z.string().regex(DEVICE_ID_PATTERN, `must match ${String(DEVICE_ID_PATTERN)}`),
+  id: z
+    .string()
+    .regex(DEVICE_ID_PATTERN, `must match ${String(DEVICE_ID_PATTERN)}`)
+    .refine((id) => !RESERVED_DEVICE_IDS.includes(id.toLowerCase()), {
+      message: `is reserved (${RESERVED_DEVICE_IDS.join(', ')} are paths of the REST API)`,
+    }),
   type: z.enum(DEVICE_TYPES as [DeviceType, ...DeviceType[]]),
   domain: z.enum(DOMAINS),
   name: z.string().trim().min(1),
