@@ -54,12 +54,13 @@ async function main(): Promise<void> {
   const credentials = new CredentialIndex();
   // Suspending or retiring a device, or revoking a credential, ends its live sessions at once; a
   // new CONNECT is then judged against the registry as it is.
-  let broker: IngestBroker | undefined;
+  // Started after the tracker and the registry sync, which call into it once it runs.
+  const started: { broker?: IngestBroker } = {};
   const tracker = new DeviceStatusTracker({
     store: new DeviceStatusRepository(database.db),
     directory: registry,
     logger,
-    publish: (statuses) => broker?.publishDeviceStatus(statuses),
+    publish: (statuses) => started.broker?.publishDeviceStatus(statuses),
     clockSuspectMs: env.IOC_CLOCK_SUSPECT_MS,
     restartGraceMs: env.IOC_STATUS_RESTART_GRACE_MS,
   });
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
         const action = change.action;
         if (!isSessionEnding(action)) continue;
         tracker.closedByRegistry(change.entityId, change.at, action);
-        broker?.disconnectDevice(change.entityId, `registry: ${action}`);
+        started.broker?.disconnectDevice(change.entityId, `registry: ${action}`);
       }
     },
   });
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
   // Start even when the store is down: acknowledged readings wait in the spool meanwhile.
   await initLoggingRetries(store, logger);
   await tracker.start();
-  broker = await startIngestBroker({
+  const broker = await startIngestBroker({
     host: env.IOC_MQTT_HOST,
     port: env.IOC_MQTT_PORT,
     directory: registry,
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
     deviceStatus: tracker,
     ...listeners,
   });
+  started.broker = broker;
   // Another process (an API node) committed registry changes: read the change log now rather
   // than at the next poll.
   broker.aedes.subscribe(
@@ -121,7 +123,7 @@ async function main(): Promise<void> {
   );
   onShutdown(logger, async () => {
     sync.stop();
-    await broker?.close();
+    await broker.close();
     await tracker.close();
     await store.close();
     await database.close();
