@@ -238,7 +238,11 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     broker.on('clientDisconnect', (client) => {
       const identity = deviceSessions.identityOf(client);
       if (identity) {
-        activity.disconnected?.(identity.deviceId, Date.now(), clientInternals(client)._disconnected === true);
+        activity.disconnected?.(
+          identity.deviceId,
+          Date.now(),
+          clientInternals(client)._disconnected === true,
+        );
       }
     });
   }
