@@ -707,6 +707,14 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       throw new InfluxDbError(`InfluxDB query failed: ${parsed.data.error}`, 200, parsed.data.error);
     }
     const results = parsed.data.results ?? [];
+    // A statement's error first: InfluxDB 1.x stops at the first failing statement of a
+    // multi-statement query, so the answer then has fewer results than statements (seen in CI:
+    // "2 results for 3 statements" when the mean of a boolean failed), and the error is the news.
+    for (const result of results) {
+      if (result.error !== undefined) {
+        throw new InfluxDbError(`InfluxDB query failed: ${result.error}`, 200, result.error);
+      }
+    }
     if (results.length !== expected) {
       throw new InfluxDbError(
         `InfluxDB answered ${results.length} results for ${expected} statements (${firstStatement.slice(0, 200)})`,
@@ -715,9 +723,6 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
       );
     }
     for (const result of results) {
-      if (result.error !== undefined) {
-        throw new InfluxDbError(`InfluxDB query failed: ${result.error}`, 200, result.error);
-      }
       if (result.partial === true) {
         // A max-row-limit on the server truncated the answer; returning it would look complete.
         throw new InfluxDbError(
