@@ -17,6 +17,7 @@ import {
   DeviceStatusRepository,
   ensureDemoCredentials,
   loadCredentialKey,
+  loadSeeds,
   prepareRegistry,
   RegistryRepository,
   RegistrySync,
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     const demo = await ensureDemoCredentials(database.db, {
       key: credentialKey,
       path: env.IOC_DEMO_CREDENTIALS_FILE,
+      deviceIds: loadSeeds(env.IOC_SEEDS_DIR).devices.map((device) => device.id),
     });
     logger.info({ file: env.IOC_DEMO_CREDENTIALS_FILE, ...demo }, 'demo device credentials ready');
   }

@@ -11,16 +11,18 @@ import { RegistryRepository } from './registry-repository';
 export type CredentialsFile = Record<string, string>;
 
 /**
- * The demo set-up (`npm start`): makes sure every active device has a secret in `path` that the
- * registry accepts, issuing one (in addition to any credential the device already has) for each
- * device whose entry is missing or no longer valid, then rewrites the file (mode 0600).
- * Re-running it with nothing changed issues nothing.
+ * The demo set-up (`npm start`): gives each of `deviceIds` (the seeded devices) a secret once —
+ * only a device that is active and has never had a credential gets one — and keeps the secrets
+ * in `path` (mode 0600) for the simulator. A device whose credentials were revoked, expired or
+ * rotated by an operator gets nothing new (its entry leaves the file): revocation survives a
+ * restart. Devices provisioned over REST get their secrets there, never here. Re-running it with
+ * nothing changed issues nothing.
  *
- * @returns how many secrets were issued now
+ * @returns how many secrets were issued now, and how many devices the file holds
  */
 export async function ensureDemoCredentials(
   db: Kysely<DatabaseSchema>,
-  options: { key: Buffer; path: string; now?: number },
+  options: { key: Buffer; path: string; deviceIds: readonly string[]; now?: number },
 ): Promise<{ issued: number; devices: number }> {
   const previous: CredentialsFile = existsSync(options.path)
     ? (JSON.parse(readFileSync(options.path, 'utf8')) as CredentialsFile)
@@ -28,8 +30,16 @@ export async function ensureDemoCredentials(
   const now = options.now ?? Date.now();
   return transaction(db, async (trx) => {
     const repository = new RegistryRepository(trx);
-    const devices = (await repository.allDevices()).filter((d) => (d.state ?? 'active') === 'active');
+    const wanted = new Set(options.deviceIds);
+    const devices = (await repository.allDevices()).filter(
+      (d) => wanted.has(d.id) && (d.state ?? 'active') === 'active',
+    );
     const hashes = await repository.credentialHashes();
+    const everIssued = new Set(
+      (await trx.selectFrom('device_credentials').select('device_id').distinct().execute()).map(
+        (r) => r.device_id,
+      ),
+    );
     const next: CredentialsFile = {};
     let issued = 0;
     for (const device of devices) {
@@ -45,14 +55,19 @@ export async function ensureDemoCredentials(
         next[device.id] = secret;
         continue;
       }
+      // A device that has had credentials is managed by someone: revoked stays revoked.
+      if (everIssued.has(device.id)) continue;
       next[device.id] = (
         await repository.issueCredential(device.id, { key: options.key, graceMs: null })
       ).secret;
       issued++;
     }
-    if (issued > 0 || Object.keys(previous).length !== devices.length) {
+    const unchanged =
+      Object.keys(previous).length === Object.keys(next).length &&
+      Object.entries(next).every(([id, secret]) => previous[id] === secret);
+    if (!unchanged) {
       writeFileSync(options.path, `${JSON.stringify(next, null, 1)}\n`, { mode: 0o600 });
     }
-    return { issued, devices: devices.length };
+    return { issued, devices: Object.keys(next).length };
   });
 }
