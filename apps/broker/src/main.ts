@@ -26,11 +26,6 @@ import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';
 import { join } from 'node:path';
 import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/timeseries';
 
-/** Registry changes after which a device's live sessions must end (RegistryRepository's actions). */
-function isSessionEnding(action: string): action is 'suspended' | 'retired' | 'revoked' {
-  return action === 'suspended' || action === 'retired' || action === 'revoked';
-}
-
 async function main(): Promise<void> {
   const env = parseEnv(brokerEnvSchema);
   const logger = createLogger('broker', { level: env.IOC_LOG_LEVEL });
@@ -70,11 +65,19 @@ async function main(): Promise<void> {
     logger,
     credentials,
     onChanges: (changes) => {
+      const live = started.broker;
       for (const change of changes) {
-        const action = change.action;
-        if (!isSessionEnding(action)) continue;
-        tracker.closedByRegistry(change.entityId, change.at, action);
-        started.broker?.disconnectDevice(change.entityId, `registry: ${action}`);
+        const { action, entityId: deviceId, at } = change;
+        if (action === 'suspended' || action === 'retired') {
+          tracker.closedByRegistry(deviceId, at, action);
+          live?.disconnectDevice(deviceId, `registry: ${action}`);
+        } else if (change.entity === 'credential' && live) {
+          // Revoked, or rotated with a grace period that is already over: the sessions on the
+          // credentials no longer valid end; those on a still-valid one go on.
+          const before = live.sessionCount(deviceId);
+          const closed = live.revalidateDevice(deviceId, `registry: credential ${action}`);
+          if (closed > 0 && closed === before) tracker.closedByRegistry(deviceId, at, 'revoked');
+        }
       }
     },
   });

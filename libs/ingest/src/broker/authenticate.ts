@@ -165,7 +165,7 @@ export function createConnectHooks(deps: {
             return refuse(done, outcome.returnCode, outcome.message);
           }
           if (client.closed) return done(null, false);
-          sessions?.bind(client, outcome.device, outcome.method);
+          sessions?.bind(client, outcome.device, outcome.method, outcome.credentialId);
           noteTakeover(client);
           done(null, true);
         },
@@ -208,7 +208,7 @@ function createDeviceAuthentication(deps: {
   client: Client,
   username: string | undefined,
   password: Buffer | undefined,
-) => Promise<LoginRefusal | { device: Device; method: 'secret' | 'certificate' }> {
+) => Promise<LoginRefusal | { device: Device; method: 'secret' | 'certificate'; credentialId?: string }> {
   const { auth, directory, sessions, failedLogins } = deps;
   const refusal = (
     returnCode: number,
@@ -222,7 +222,8 @@ function createDeviceAuthentication(deps: {
     client: Client,
     device: Device,
     method: 'secret' | 'certificate',
-  ): LoginRefusal | { device: Device; method: 'secret' | 'certificate' } => {
+    credentialId?: string,
+  ): LoginRefusal | { device: Device; method: 'secret' | 'certificate'; credentialId?: string } => {
     if (device.state === 'suspended' || device.state === 'retired') {
       return refusal(
         CONNACK_NOT_AUTHORIZED,
@@ -239,7 +240,7 @@ function createDeviceAuthentication(deps: {
         { boundTo: owner },
       );
     }
-    return { device, method };
+    return { device, method, ...(credentialId === undefined ? {} : { credentialId }) };
   };
 
   return async (client, username, password) => {
@@ -300,6 +301,6 @@ function createDeviceAuthentication(deps: {
     if (check.outcome === 'expired') {
       return failed('authExpiredSecret', 'CONNECT refused: the secret was rotated out (grace period over)');
     }
-    return admit(client, device, 'secret');
+    return admit(client, device, 'secret', check.credentialId);
   };
 }

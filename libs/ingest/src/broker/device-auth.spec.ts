@@ -24,7 +24,7 @@ import {
   waitFor,
 } from '../test-support/test-broker';
 import { MemoryFailedLoginLimiter } from './failed-logins';
-import type { IngestBroker, IngestBrokerOptions } from './ingest-broker';
+import { CREDENTIAL_SWEEP_MS, type IngestBroker, type IngestBrokerOptions } from './ingest-broker';
 import { WEBSOCKET_PATH } from './listeners';
 
 const run = promisify(execFile);
@@ -323,6 +323,45 @@ describe('broker: device credentials and access', () => {
       ).toBe(4);
       expect(broker.disconnectDevice(stationA.id, 'again')).toBe(0);
     });
+  });
+
+  describe('sessions follow their credential', () => {
+    beforeEach(() => start());
+
+    it('revalidateDevice ends the sessions of a credential no longer valid and keeps the others', async () => {
+      const newSecret = 'iocds_the-rotated-in-secret';
+      const oldId = credentials.credentialsOf(stationA.id)[0]!.id;
+      credentials.add(stationA.id, {
+        id: 'rotated-in',
+        hash: hashDeviceSecret(TEST_CREDENTIAL_KEY, newSecret),
+      });
+      const onOld = await device(stationA, { clientId: 'a-old' });
+      const onNew = await connect({ username: stationA.id, password: newSecret, clientId: 'a-new' });
+      const oldClosed = new Promise<void>((resolve) => onOld.once('close', () => resolve()));
+      // Still valid: nothing closes.
+      expect(broker.revalidateDevice(stationA.id, 'check')).toBe(0);
+      // A rotation with no grace (notAfter now): the old secret's session ends, the new one's goes on.
+      credentials.setNotAfter(stationA.id, oldId, Date.now());
+      expect(broker.revalidateDevice(stationA.id, 'rotated')).toBe(1);
+      await oldClosed;
+      expect(onNew.connected).toBe(true);
+      expect(refusals().devicesDisconnected).toBe(1);
+    });
+
+    it(
+      "ends a session by itself once its credential's rotation grace period is over",
+      async () => {
+        const oldId = credentials.credentialsOf(stationA.id)[0]!.id;
+        const session = await device(stationA);
+        const closed = new Promise<number>((resolve) => session.once('close', () => resolve(Date.now())));
+        const graceEnd = Date.now() + 300;
+        credentials.setNotAfter(stationA.id, oldId, graceEnd);
+        // The broker's sweep (every CREDENTIAL_SWEEP_MS) finds it; no registry change is needed.
+        expect(await closed).toBeGreaterThanOrEqual(graceEnd);
+        expect(refusals().devicesDisconnected).toBe(1);
+      },
+      CREDENTIAL_SWEEP_MS + 10_000,
+    );
   });
 
   describe('failed-login throttle', () => {

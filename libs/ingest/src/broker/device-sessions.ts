@@ -26,6 +26,8 @@ export interface DeviceIdentity {
   topicPrefix: string;
   /** How it proved it: a secret (CONNECT password) or a TLS client certificate. */
   method: 'secret' | 'certificate';
+  /** The credential whose secret it gave (method `secret`): the session lasts while it is valid. */
+  credentialId?: string;
 }
 
 /** Who holds a client id: the device, and whether its session outlives the connection (clean=false). */
@@ -73,18 +75,29 @@ export class DeviceSessions {
     return this.owners.get(clientId)?.deviceId;
   }
 
+  /** Every device with at least one live connection. */
+  connectedDevices(): string[] {
+    return [...this.live.keys()];
+  }
+
   /** Live connections authenticated as `deviceId`. */
   sessionsOf(deviceId: string): Client[] {
     return [...(this.live.get(deviceId) ?? [])];
   }
 
   /** Binds an accepted connection (and its client id) to the device it authenticated as. */
-  bind(client: Client, device: { id: string; domain: Domain }, method: DeviceIdentity['method']): void {
+  bind(
+    client: Client,
+    device: { id: string; domain: Domain },
+    method: DeviceIdentity['method'],
+    credentialId?: string,
+  ): void {
     const identity: DeviceIdentity = {
       deviceId: device.id,
       domain: device.domain,
       topicPrefix: `${TOPIC_ROOT}/${device.domain}/${device.id}/`,
       method,
+      ...(credentialId === undefined ? {} : { credentialId }),
     };
     this.identities.set(client, identity);
     let sessions = this.live.get(device.id);

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { Aedes } from 'aedes';
+import { Aedes, type Client } from 'aedes';
 import {
   type DeviceStatus,
   INTERNAL_DEVICE_STATUS_TOPIC,
@@ -102,6 +102,12 @@ export interface IngestBrokerOptions {
   deviceStatus?: DeviceActivityObserver;
 }
 
+/**
+ * How often the broker looks for sessions whose credential's rotation grace period has run out
+ * (ms): the longest such a session outlives its secret.
+ */
+export const CREDENTIAL_SWEEP_MS = 5000;
+
 export interface IngestBroker {
   /** The TCP listener's port (the one bound when `port` was 0). */
   readonly port: number;
@@ -119,6 +125,16 @@ export interface IngestBroker {
    * credentials source reflects a revocation, suspension or retirement.
    */
   disconnectDevice(deviceId: string, reason: string): number;
+  /**
+   * Closes the live sessions of `deviceId` whose credential is no longer valid (revoked, or past
+   * the `notAfter` a rotation set), as disconnectDevice does, and keeps the others; returns how
+   * many it closed. Sessions authenticated by a client certificate are not affected. The broker
+   * also runs this for every connected device every CREDENTIAL_SWEEP_MS, so a rotation's grace
+   * period ends the old secret's sessions when it runs out.
+   */
+  revalidateDevice(deviceId: string, reason: string): number;
+  /** Live sessions authenticated as `deviceId` (credentials mode). */
+  sessionCount(deviceId: string): number;
   /**
    * Announces changed device statuses to platform services on INTERNAL_DEVICE_STATUS_TOPIC (QoS 1,
    * not retained), at most MAX_DEVICE_STATUS_NOTICE per message: DeviceStatusTracker's `publish`.
@@ -352,6 +368,47 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     'MQTT broker listening',
   );
 
+  /** Ends one device session as the platform's decision: no will, logged, counted. */
+  const closeSession = (client: Client, deviceId: string, reason: string): void => {
+    stats.countGuard('devicesDisconnected');
+    logger.warn(
+      { deviceId, clientId: client.id, remoteAddress: sessions.connectionOf(client)?.remoteAddress, reason },
+      'device session closed by the platform',
+    );
+    // The platform ended it, the device did not fail: closed as a DISCONNECT would, so aedes
+    // deletes the will rather than publishing it.
+    clientInternals(client)._disconnected = true;
+    client.close();
+  };
+  const revalidateDevice = (deviceId: string, reason: string): number => {
+    if (auth.mode !== 'credentials') return 0;
+    const now = Date.now();
+    const valid = new Set(
+      auth.credentials
+        .credentialsOf(deviceId)
+        .filter((entry) => entry.notAfter === undefined || entry.notAfter > now)
+        .map((entry) => entry.id),
+    );
+    let closed = 0;
+    for (const client of sessions.sessionsOf(deviceId)) {
+      const credentialId = sessions.identityOf(client)?.credentialId;
+      if (credentialId === undefined || valid.has(credentialId)) continue;
+      closeSession(client, deviceId, reason);
+      closed++;
+    }
+    return closed;
+  };
+  // A rotation's grace period runs out without any registry change: look for such sessions.
+  const credentialSweep =
+    auth.mode === 'credentials'
+      ? setInterval(() => {
+          for (const deviceId of sessions.connectedDevices()) {
+            revalidateDevice(deviceId, 'credential expired (rotation grace period over)');
+          }
+        }, CREDENTIAL_SWEEP_MS)
+      : undefined;
+  credentialSweep?.unref();
+
   return {
     port,
     tlsPort: portOf('tls'),
@@ -360,24 +417,11 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     stats: snapshot,
     disconnectDevice(deviceId, reason) {
       const clients = sessions.sessionsOf(deviceId);
-      for (const client of clients) {
-        stats.countGuard('devicesDisconnected');
-        logger.warn(
-          {
-            deviceId,
-            clientId: client.id,
-            remoteAddress: sessions.connectionOf(client)?.remoteAddress,
-            reason,
-          },
-          'device session closed by the platform',
-        );
-        // The platform ended it, the device did not fail: closed as a DISCONNECT would, so aedes
-        // deletes the will rather than publishing it.
-        clientInternals(client)._disconnected = true;
-        client.close();
-      }
+      for (const client of clients) closeSession(client, deviceId, reason);
       return clients.length;
     },
+    revalidateDevice,
+    sessionCount: (deviceId) => sessions.sessionsOf(deviceId).length,
     publishDeviceStatus(statuses) {
       for (let start = 0; start < statuses.length; start += MAX_DEVICE_STATUS_NOTICE) {
         broker.publish(
@@ -397,6 +441,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     },
     async close() {
       clearInterval(statsTimer);
+      clearInterval(credentialSweep);
       // Stop accepting first; each listener's close resolves once aedes has closed its clients.
       const listenersClosed = Promise.all(listeners.map((l) => l.close()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
