@@ -1,5 +1,9 @@
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
-import { INTERNAL_REGISTRY_CHANGES_TOPIC } from '@ioc/contracts';
+import {
+  INTERNAL_REGISTRY_CHANGES_TOPIC,
+  INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX,
+  type RegistryPosition,
+} from '@ioc/contracts';
 import { openDatabase, databaseConfigFromEnv } from '@ioc/database';
 import {
   brokerEnvSchema,
@@ -25,6 +29,9 @@ import {
 import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';
 import { join } from 'node:path';
 import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/timeseries';
+
+/** How often the broker republishes its registry position, so API nodes can tell it is alive (ms). */
+const REGISTRY_POSITION_REPUBLISH_MS = 5000;
 
 async function main(): Promise<void> {
   const env = parseEnv(brokerEnvSchema);
@@ -53,6 +60,26 @@ async function main(): Promise<void> {
   // new CONNECT is then judged against the registry as it is.
   // Started after the tracker and the registry sync, which call into it once it runs.
   const started: { broker?: IngestBroker } = {};
+  // The change-log position this broker has applied, retained for the API nodes: they answer a
+  // registry write once every broker has it (so a revoked secret is refused from the answer on).
+  const publishPosition = (): void => {
+    const position: RegistryPosition = {
+      node: `broker-${env.IOC_BROKER_ID}`,
+      seq: sync.position,
+      at: Date.now(),
+    };
+    started.broker?.aedes.publish(
+      {
+        cmd: 'publish',
+        topic: `${INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX}${position.node}`,
+        payload: Buffer.from(JSON.stringify(position)),
+        qos: 1,
+        retain: true,
+        dup: false,
+      },
+      () => undefined,
+    );
+  };
   const tracker = new DeviceStatusTracker({
     store: new DeviceStatusRepository(database.db),
     directory: registry,
@@ -66,6 +93,7 @@ async function main(): Promise<void> {
     credentials,
     onChanges: (changes) => {
       const live = started.broker;
+      publishPosition();
       for (const change of changes) {
         const { action, entityId: deviceId, at } = change;
         if (action === 'suspended' || action === 'retired') {
@@ -112,6 +140,9 @@ async function main(): Promise<void> {
     ...listeners,
   });
   started.broker = broker;
+  publishPosition();
+  const positionTimer = setInterval(publishPosition, REGISTRY_POSITION_REPUBLISH_MS);
+  positionTimer.unref();
   // Another process (an API node) committed registry changes: read the change log now rather
   // than at the next poll.
   broker.aedes.subscribe(
@@ -128,6 +159,7 @@ async function main(): Promise<void> {
   );
   onShutdown(logger, async () => {
     sync.stop();
+    clearInterval(positionTimer);
     await broker.close();
     await tracker.close();
     await store.close();

@@ -15,6 +15,7 @@ import {
   INTERNAL_INGEST_STATS_TOPIC,
   INTERNAL_READINGS_TOPIC,
   INTERNAL_REGISTRY_CHANGES_TOPIC,
+  INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX,
   INTERNAL_REJECTIONS_TOPIC,
   INTERNAL_USERNAME,
   type IngestStatsMessage,
@@ -22,6 +23,8 @@ import {
   type RejectionNotice,
   ingestStatsSchema,
   registryChangeNoticeSchema,
+  type RegistryPosition,
+  registryPositionSchema,
   rejectionNoticeSchema,
   validateCommand,
 } from '@ioc/contracts';
@@ -46,6 +49,8 @@ export interface InternalBusHandlers {
   deviceStatus?: (statuses: DeviceStatusNotice) => void;
   /** A process (this one included) committed registry changes: read the change log. */
   registryChanges?: (notice: RegistryChangeNotice) => void;
+  /** A broker node applied the registry up to a change-log position (retained: the latest on subscribing). */
+  registryPosition?: (position: RegistryPosition) => void;
 }
 
 /** The device a command goes to: its domain and id name the topic; its type, if given, checks the params. */
@@ -193,6 +198,7 @@ export class InternalBusClient {
     if (this.handlers.commandAck) topics[INTERNAL_COMMAND_ACKS_TOPIC] = { qos: 1 };
     if (this.handlers.deviceStatus) topics[INTERNAL_DEVICE_STATUS_TOPIC] = { qos: 1 };
     if (this.handlers.registryChanges) topics[INTERNAL_REGISTRY_CHANGES_TOPIC] = { qos: 1 };
+    if (this.handlers.registryPosition) topics[`${INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX}+`] = { qos: 1 };
     if (Object.keys(topics).length === 0) return;
     this.client.subscribe(topics, (error, granted) => {
       if (error) logger.error({ err: error }, 'internal subscription failed');
@@ -235,8 +241,14 @@ export class InternalBusClient {
         if (notice) this.handlers.registryChanges?.(notice);
         return;
       }
-      default:
+      default: {
+        if (topic.startsWith(INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX)) {
+          const position = parseJson(payload, registryPositionSchema, onInvalid);
+          if (position) this.handlers.registryPosition?.(position);
+          return;
+        }
         onInvalid({ detail: 'not a topic this client subscribed to' });
+      }
     }
   }
 

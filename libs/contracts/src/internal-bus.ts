@@ -172,3 +172,15 @@ export type DeviceStatusNotice = z.infer<typeof deviceStatusNoticeSchema>;
  */
 export const registryChangeNoticeSchema = z.object({ seq: count });
 export type RegistryChangeNotice = z.infer<typeof registryChangeNoticeSchema>;
+
+/**
+ * Payload of `$internal/ioc/v1/registry-position/{node}` (retained): the change-log sequence
+ * number broker node `node` has applied to its in-memory registry and credentials.
+ */
+export const registryPositionSchema = z.object({
+  node: z.string().min(1).max(64),
+  seq: count,
+  /** When the broker published it (epoch ms): brokers republish every few seconds, so an old one is a node that is gone. */
+  at: count,
+});
+export type RegistryPosition = z.infer<typeof registryPositionSchema>;

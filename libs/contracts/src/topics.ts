@@ -55,6 +55,12 @@ export const INTERNAL_INGEST_STATS_TOPIC = '$internal/ioc/v1/ingest-stats';
  * (`registryChangeNoticeSchema`): every process then reads the change log after its own cursor.
  */
 export const INTERNAL_REGISTRY_CHANGES_TOPIC = '$internal/ioc/v1/registry-changes';
+/**
+ * Retained, one per broker node (`…/registry-position/{node}`): the registry change-log position
+ * that broker has applied (registryPositionSchema). An API answers a registry write once every
+ * broker has reached it, so a revoked secret is refused and a new one accepted from then on.
+ */
+export const INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX = '$internal/ioc/v1/registry-position/';
 /** Username platform services (API, workers) log in with; only they may use `$internal/…`. */
 export const INTERNAL_USERNAME = 'ioc-internal';
 /**

@@ -24,6 +24,13 @@ export const brokerEnvSchema = storageEnvSchema.extend({
     .describe(
       'Demo set-up only (npm start sets it): a JSON file of device id → secret the broker fills at start for every active device, for the simulator; secrets in clear, mode 0600',
     ),
+  IOC_BROKER_ID: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, 'lowercase letters, digits and dashes, at most 32')
+    .default('1')
+    .describe(
+      "This broker node's id, unique among broker nodes: names what it publishes about itself on the internal bus",
+    ),
   IOC_MQTT_HOST: z.string().default('0.0.0.0').describe('Address the MQTT listener binds'),
   IOC_MQTT_PORT: envField.port(1883).describe('MQTT (TCP) port'),
   IOC_SEEDS_DIR: z

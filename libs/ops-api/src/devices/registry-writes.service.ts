@@ -54,14 +54,29 @@ export class RegistryWrites {
     return result;
   }
 
-  /** Refreshes this node's registry and publishes a change notice with the change log's position. */
+  /**
+   * Refreshes this node's registry, publishes a change notice with the change log's position, and
+   * waits (at most BROKER_APPLY_TIMEOUT_MS) until every broker node has applied it: once a write
+   * is answered, a revoked secret or a suspended device is refused and a new secret accepted.
+   * Past the timeout the answer goes out anyway (the write is committed) and a warning is logged.
+   */
   async announce(): Promise<void> {
     const port = this.port;
     await port.refresh();
+    const seq = await port.repository.latestChangeSeq();
     try {
-      this.bus.announceRegistryChanges({ seq: await port.repository.latestChangeSeq() });
+      this.bus.announceRegistryChanges({ seq });
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, 'registry change notice not sent');
     }
+    if (!(await this.bus.waitForBrokers(seq, BROKER_APPLY_TIMEOUT_MS))) {
+      this.logger.warn(
+        { seq, timeoutMs: BROKER_APPLY_TIMEOUT_MS },
+        'registry write answered before every broker applied it; they catch up at their next check',
+      );
+    }
   }
 }
+
+/** Longest a registry write's answer waits for the brokers to apply it (ms). */
+export const BROKER_APPLY_TIMEOUT_MS = 3000;

@@ -8,6 +8,7 @@ import type {
   DeviceStatus,
   IngestStatsMessage,
   RegistryChangeNotice,
+  RegistryPosition,
   RejectionNotice,
 } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
@@ -21,6 +22,9 @@ import { LOGGER, OPS_API_SETTINGS, REGISTRY_PROVISIONING } from '../tokens';
  * ingest statistics, registry change notices in (to RegistrySync) and out (after this node's writes).
  * Client id `ioc-api-<IOC_NODE_ID>`, clean session (see InternalBusClient).
  */
+/** A broker node whose registry position is older than this is taken for gone (it republishes every 5 s). */
+export const BROKER_POSITION_STALE_MS = 15_000;
+
 @Injectable()
 export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
   readonly readings$ = new Subject<ReadingBatch>();
@@ -29,6 +33,9 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
   readonly deviceStatus$ = new Subject<DeviceStatus[]>();
   /** Each command acknowledgement a device published, relayed by the broker. */
   readonly commandAcks$ = new Subject<CommandAckNotice>();
+  /** The registry position each broker node has applied (retained on the bus, refreshed every few seconds). */
+  private readonly brokerPositions = new Map<string, RegistryPosition>();
+  private positionWaiters = new Set<() => void>();
   /** Each change of a command record this node made (sent, answered, timed out), for the live feed. */
   readonly commandUpdates$ = new Subject<CommandRecordBody>();
   private ingestStats: IngestStatsMessage | null = null;
@@ -53,6 +60,10 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
         rejection: (notice) => this.rejections$.next(notice),
         deviceStatus: (statuses) => this.deviceStatus$.next(statuses),
         commandAck: (notice) => this.commandAcks$.next(notice),
+        registryPosition: (position) => {
+          this.brokerPositions.set(position.node, position);
+          for (const wake of [...this.positionWaiters]) wake();
+        },
         ingestStats: (stats) => {
           this.ingestStats = stats;
         },
@@ -87,6 +98,37 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
   async publishCommand(device: CommandTarget, message: CommandMessage): Promise<void> {
     if (!this.client?.connected) throw new Error('not connected to the broker');
     await this.client.publishCommand(device, message);
+  }
+
+  /**
+   * Resolves true once every live broker node (one whose position is at most
+   * BROKER_POSITION_STALE_MS old) has applied the registry up to `seq`; false after `timeoutMs`.
+   * While this node is not (yet) connected to the bus it waits for a broker to show up; once
+   * connected with no live broker position at all (a broker that does not publish one) it
+   * resolves false at once.
+   */
+  waitForBrokers(seq: number, timeoutMs: number): Promise<boolean> {
+    const reached = (): boolean | undefined => {
+      const now = Date.now();
+      const live = [...this.brokerPositions.values()].filter((p) => now - p.at <= BROKER_POSITION_STALE_MS);
+      if (live.length === 0) return this.connected ? false : undefined;
+      return live.every((p) => p.seq >= seq) ? true : undefined;
+    };
+    const first = reached();
+    if (first !== undefined) return Promise.resolve(first);
+    return new Promise((resolve) => {
+      const finish = (result: boolean): void => {
+        clearTimeout(timer);
+        this.positionWaiters.delete(check);
+        resolve(result);
+      };
+      const check = (): void => {
+        const now = reached();
+        if (now !== undefined) finish(now);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.positionWaiters.add(check);
+    });
   }
 
   latestIngestStats(): IngestStatsMessage | null {
