@@ -7,6 +7,7 @@ export * from './reading';
 export * from './registry-entities';
 export * from './rejections';
 export * from './topics';
+export * from './text-safety';
 export * from './internal-bus';
 export * from './device-commands';
 export * from './live-events';

@@ -3,6 +3,9 @@ import { isMetricName, METRIC_CATALOGUE, type MetricDefinition, type MetricName 
 import { METRIC_SCHEMAS } from './payload-schemas';
 import type { MetricValue } from './reading';
 import type { Rejection } from './rejections';
+import { printable } from './text-safety';
+
+export { printable } from './text-safety';
 
 /**
  * What every payload form shares: the validated reading, the clock window for its ts, and how a
@@ -78,18 +81,6 @@ export const MAX_LISTED_KEYS = 5;
  */
 export function quote(value: string, max = 40): string {
   return printable(JSON.stringify(value.length > max ? `${value.slice(0, max)}…` : value));
-}
-
-/**
- * C0 and C1 control characters, and the Unicode bidirectional controls (U+200E, U+200F,
- * U+202A–U+202E, U+2066–U+2069) that reorder how text around them is shown (CVE-2021-42574).
- */
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/** Control and bidirectional characters escaped, so a text is safe in logs, terminals and pages. */
-export function printable(value: string): string {
-  return value.replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

@@ -5,7 +5,7 @@ import {
   type NestModule,
   RequestMethod,
 } from '@nestjs/common';
-import { json, text } from 'express';
+import { json, raw } from 'express';
 import { AreasModule } from './areas/areas.module';
 import { ApiCoreModule, type OpsApiModuleOptions } from './common/api-core.module';
 import { CommandsController } from './commands/commands.controller';
@@ -46,7 +46,7 @@ export const JSON_BODY_LIMIT_BYTES = 64 * 1024;
 /**
  * Nest options the app must create the API with: the module parses bodies itself, with explicit
  * limits per route (JSON_BODY_LIMIT_BYTES; IMPORT_BODY_LIMIT_BYTES for an import file, read as
- * text whatever its type), instead of Nest's global 100 KB JSON parser, which would run first.
+ * bytes whatever its type), instead of Nest's global 100 KB JSON parser, which would run first.
  */
 export const OPS_API_NEST_OPTIONS = { bodyParser: false } as const;
 
@@ -56,10 +56,14 @@ export class OpsApiModule implements NestModule {
     return { module: OpsApiModule, imports: [ApiCoreModule.register(options), ...FEATURE_MODULES] };
   }
 
-  /** Body parsers with explicit limits (a larger body is a 413): the import file first, then JSON. */
+  /**
+   * Body parsers with explicit limits (a larger body is a 413): the import file first — as bytes,
+   * whatever its type, so the import decodes it strictly as UTF-8 and names the offset of a bad
+   * byte instead of replacing it with U+FFFD — then JSON.
+   */
   configure(consumer: MiddlewareConsumer): void {
     consumer
-      .apply(text({ type: () => true, limit: IMPORT_BODY_LIMIT_BYTES, defaultCharset: 'utf-8' }))
+      .apply(raw({ type: () => true, limit: IMPORT_BODY_LIMIT_BYTES }))
       .forRoutes({ path: 'api/v1/devices/import', method: RequestMethod.POST });
     consumer
       .apply(json({ limit: JSON_BODY_LIMIT_BYTES }))

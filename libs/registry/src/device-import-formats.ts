@@ -15,6 +15,10 @@ import { deviceSchema } from './seed-schemas';
  * `[lon, lat]` (§3.1.1 / §4), the other fields in `properties` (attributes as `attr.<name>`
  * properties or an `attributes` object).
  *
+ * Files are read as UTF-8 (decodeImportFile: invalid UTF-8 is refused with its byte offset, never
+ * replaced by U+FFFD). CSV text cells that a spreadsheet would run as a formula are written with a
+ * leading `'` and read back without it (neutraliseCsvCell / restoreCsvCell).
+ *
  * Parsing yields one ImportRow per data row — the device, or the specific reason its row is
  * unusable — so a bad row never hides a good one; a file that cannot be read at all throws an
  * ImportFileError (REST answers 400).
@@ -58,6 +62,94 @@ type RawFields = Record<string, string | number | undefined>;
 function withoutBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
+
+const UTF8_FATAL = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Byte offset (from 0) of the first byte that does not begin a well-formed UTF-8 sequence
+ * (RFC 3629 §4: no overlong forms, no surrogates U+D800–U+DFFF, nothing above U+10FFFF), or
+ * undefined when every byte is well formed. A sequence cut short counts at its first byte.
+ */
+export function invalidUtf8Offset(bytes: Uint8Array): number | undefined {
+  let i = 0;
+  while (i < bytes.length) {
+    const b0 = bytes[i] as number;
+    if (b0 < 0x80) {
+      i++;
+      continue;
+    }
+    // Length and the allowed range of the second byte (RFC 3629 §4 UTF8-2, UTF8-3, UTF8-4).
+    let length: number;
+    let low = 0x80;
+    let high = 0xbf;
+    if (b0 >= 0xc2 && b0 <= 0xdf) length = 2;
+    else if (b0 >= 0xe0 && b0 <= 0xef) {
+      length = 3;
+      if (b0 === 0xe0) low = 0xa0;
+      if (b0 === 0xed) high = 0x9f;
+    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+      length = 4;
+      if (b0 === 0xf0) low = 0x90;
+      if (b0 === 0xf4) high = 0x8f;
+    } else return i;
+    if (i + length > bytes.length) return i;
+    const b1 = bytes[i + 1] as number;
+    if (b1 < low || b1 > high) return i;
+    for (let k = 2; k < length; k++) {
+      const b = bytes[i + k] as number;
+      if (b < 0x80 || b > 0xbf) return i;
+    }
+    i += length;
+  }
+  return undefined;
+}
+
+/**
+ * An import file's bytes as text: UTF-8, decoded strictly (a byte-order mark is kept for the
+ * parsers to drop).
+ * @throws ImportFileError naming the byte offset (from 0), its value and its line, when the bytes
+ *   are not well-formed UTF-8 (a Latin-1 or Windows-1258 file, a binary file)
+ */
+export function decodeImportFile(bytes: Uint8Array): string {
+  try {
+    return UTF8_FATAL.decode(bytes);
+  } catch {
+    const offset = invalidUtf8Offset(bytes) ?? 0;
+    let line = 1;
+    for (let i = 0; i < offset; i++) if (bytes[i] === 0x0a) line++;
+    const value = (bytes[offset] ?? 0).toString(16).toUpperCase().padStart(2, '0');
+    throw new ImportFileError(
+      `not UTF-8 (RFC 3629): byte 0x${value} at byte offset ${offset} (line ${line}) does not begin a valid UTF-8 sequence; save the file as UTF-8 ("CSV UTF-8" in a spreadsheet program)`,
+    );
+  }
+}
+
+/**
+ * First characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection"):
+ * `=`, `+`, `-`, `@`, tab, carriage return. A cell starting with any of them, after any number of
+ * `'`, is written with one more leading `'`; a cell that is exactly a decimal number (`-12.5`) is
+ * no formula and is written as it is.
+ */
+const FORMULA_START = /^'*[=+\-@\t\r]/;
+const DECIMAL_NUMBER = /^[+-]?\d+(?:\.\d+)?$/;
+/** Leading `'` count that restoreCsvCell removes: one, before a formula start. */
+const NEUTRALISED = /^'+[=+\-@\t\r]/;
+
+/**
+ * A CSV text cell made safe to open in a spreadsheet: a leading `'` (OWASP CSV injection
+ * guidance) when it would start a formula; restoreCsvCell undoes it exactly.
+ */
+export function neutraliseCsvCell(value: string): string {
+  return FORMULA_START.test(value) && !DECIMAL_NUMBER.test(value) ? `'${value}` : value;
+}
+
+/** A CSV text cell as it was before neutraliseCsvCell: one leading `'` before a formula start removed. */
+export function restoreCsvCell(value: string): string {
+  return NEUTRALISED.test(value) ? value.slice(1) : value;
+}
+
+/** CSV columns holding numbers: never neutralised nor restored. */
+const NUMBER_COLUMNS: ReadonlySet<string> = new Set(['lat', 'lon', 'silenceTimeoutSeconds']);
 
 /**
  * Parses a device CSV into rows, each numbered by the file's line it starts on (the header is
@@ -112,7 +204,8 @@ export function parseDeviceCsv(text: string): ImportRow[] {
     }
     const fields: RawFields = {};
     columns.forEach((column, i) => {
-      const value = (record[i] as string).trim();
+      const trimmed = (record[i] as string).trim();
+      const value = NUMBER_COLUMNS.has(column) ? trimmed : restoreCsvCell(trimmed);
       if (value !== '') fields[column] = value;
     });
     return toImportRow(row, fields, 'column');
@@ -147,10 +240,22 @@ export function parseDeviceGeoJson(text: string): ImportRow[] {
   return features.map((feature, index) => parseFeature(feature, index + 1));
 }
 
-/** Parses an import file of the given format (see parseDeviceCsv / parseDeviceGeoJson). */
-export function parseDeviceFile(format: DeviceFileFormat, text: string): ImportRow[] {
+/**
+ * Parses an import file of the given format (see parseDeviceCsv / parseDeviceGeoJson); bytes are
+ * decoded with decodeImportFile first.
+ * @throws ImportFileError as those do, and for bytes that are not UTF-8
+ */
+export function parseDeviceFile(format: DeviceFileFormat, file: string | Uint8Array): ImportRow[] {
+  const text = typeof file === 'string' ? file : decodeImportFile(file);
   return format === 'csv' ? parseDeviceCsv(text) : parseDeviceGeoJson(text);
 }
+
+/**
+ * Largest difference between a feature's `lat`/`lon` properties and its geometry that is not a
+ * contradiction: 1e-7 degrees, about 1.1 cm on the ground (a value rounded differently, not
+ * another place).
+ */
+export const COORDINATE_TOLERANCE_DEGREES = 1e-7;
 
 function parseFeature(feature: unknown, row: number): ImportRow {
   if (typeof feature !== 'object' || feature === null || (feature as { type?: unknown }).type !== 'Feature') {
@@ -175,6 +280,18 @@ function parseFeature(feature: unknown, row: number): ImportRow {
   if (typeof properties !== 'object' || properties === null || Array.isArray(properties)) {
     return fail('feature has no properties object');
   }
+  // RFC 7946 §3.2: a feature's "id" is a string or a number; it must name the same device.
+  if (
+    featureId !== undefined &&
+    featureId !== null &&
+    props['id'] !== undefined &&
+    props['id'] !== null &&
+    String(featureId) !== String(props['id'])
+  ) {
+    return fail(
+      `feature id ${JSON.stringify(String(featureId).slice(0, 64))} differs from properties.id ${JSON.stringify(String(props['id']).slice(0, 64))}`,
+    );
+  }
   const geometryType = (geometry as { type?: unknown } | null)?.type;
   if (geometryType !== 'Point') {
     return fail(
@@ -191,16 +308,48 @@ function parseFeature(feature: unknown, row: number): ImportRow {
     return fail('Point coordinates must be [lon, lat] (or [lon, lat, elevation]) numbers (RFC 7946 §3.1.2)');
   }
   const fields: RawFields = { lon: coordinates[0] as number, lat: coordinates[1] as number };
+  // The geometry is the location; lat/lon properties (a GIS layer's columns) must agree with it.
+  for (const axis of ['lat', 'lon'] as const) {
+    const given = props[axis];
+    if (given === undefined || given === null || given === '') continue;
+    const number = typeof given === 'number' ? given : typeof given === 'string' ? Number(given) : NaN;
+    const geometryValue = fields[axis] as number;
+    if (!Number.isFinite(number) || Math.abs(number - geometryValue) > COORDINATE_TOLERANCE_DEGREES) {
+      return fail(
+        `properties.${axis} ${JSON.stringify(typeof given === 'string' ? given.slice(0, 32) : given)} contradicts the geometry's ${axis === 'lat' ? 'latitude' : 'longitude'} ${geometryValue}`,
+      );
+    }
+  }
+  const attributeSources = new Map<string, string>();
+  const setAttribute = (name: string, value: unknown, source: string): string | undefined => {
+    const earlier = attributeSources.get(name);
+    if (earlier !== undefined) {
+      return `attribute "${name.slice(0, 64)}" is given twice, as ${earlier} and as ${source}: give it once`;
+    }
+    attributeSources.set(name, source);
+    if (typeof value !== 'string') return `attribute "${name.slice(0, 64)}" must be a string`;
+    if (value !== '') fields[`${ATTRIBUTE_COLUMN_PREFIX}${name}`] = value;
+    return undefined;
+  };
   for (const [key, value] of Object.entries(props)) {
     if (key === 'attributes' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
       for (const [name, text] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof text !== 'string') return fail(`attribute "${name.slice(0, 64)}" must be a string`);
-        if (text !== '') fields[`${ATTRIBUTE_COLUMN_PREFIX}${name}`] = text;
+        const problem = setAttribute(name, text, `attributes.${name.slice(0, 64)}`);
+        if (problem !== undefined) return fail(problem);
       }
       continue;
     }
     if (value === null || value === undefined || value === '') continue;
-    if (key === 'lat' || key === 'lon') continue; // the geometry is the location
+    if (key === 'lat' || key === 'lon') continue; // checked against the geometry above
+    if (key.startsWith(ATTRIBUTE_COLUMN_PREFIX) && key.length > ATTRIBUTE_COLUMN_PREFIX.length) {
+      const name = key.slice(ATTRIBUTE_COLUMN_PREFIX.length);
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        return fail(`property "${key.slice(0, 64)}" must be a string or a number`);
+      }
+      const problem = setAttribute(name, String(value), key.slice(0, 64));
+      if (problem !== undefined) return fail(problem);
+      continue;
+    }
     if (typeof value === 'string' || typeof value === 'number') fields[key] = value;
     else return fail(`property "${key.slice(0, 64)}" must be a string or a number`);
   }
@@ -269,22 +418,24 @@ function attributeNames(devices: readonly Device[]): string[] {
 /**
  * The devices as CSV (RFC 4180, CRLF line ends, a UTF-8 byte-order mark so spreadsheet programs
  * read Vietnamese names right), with the header parseDeviceCsv reads: importing the export back
- * changes nothing. QGIS opens it as a delimited-text layer with X = lon, Y = lat.
+ * changes nothing. Text cells that would start a spreadsheet formula (`=`, `+`, `-`, `@`, tab, CR)
+ * get a leading `'` (neutraliseCsvCell), which the import removes again. QGIS opens it as a delimited-text layer with X = lon, Y = lat.
  */
 export function devicesToCsv(devices: readonly Device[]): string {
   const attributes = attributeNames(devices);
   const header = [...DEVICE_CSV_COLUMNS, ...attributes.map((name) => `${ATTRIBUTE_COLUMN_PREFIX}${name}`)];
+  const text = neutraliseCsvCell;
   const rows = devices.map((d) => [
-    d.id,
-    d.type,
-    d.domain,
-    d.name,
-    d.areaId,
+    text(d.id),
+    text(d.type),
+    text(d.domain),
+    text(d.name),
+    text(d.areaId),
     String(d.location.lat),
     String(d.location.lon),
-    d.state ?? 'active',
+    text(d.state ?? 'active'),
     d.silenceTimeoutSeconds === undefined ? '' : String(d.silenceTimeoutSeconds),
-    ...attributes.map((name) => d.attributes?.[name] ?? ''),
+    ...attributes.map((name) => text(d.attributes?.[name] ?? '')),
   ]);
   return '\uFEFF' + stringify([header, ...rows], { record_delimiter: '\r\n' });
 }

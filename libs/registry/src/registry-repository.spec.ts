@@ -165,6 +165,24 @@ describeEachDatabase('RegistryRepository', (context) => {
       expect(await repo.getDevice('sl-002')).toBeUndefined();
     });
 
+    it('refuses an id that differs from a registered one only in case (409), and keeps exact lookups', async () => {
+      const repo = await fresh();
+      await repo.createDevice(light('sl-tn-new-01'));
+      for (const id of ['SL-TN-NEW-01', 'Sl-Tn-New-01', 'SL-001']) {
+        const existing = id.toLowerCase();
+        expect(await refusal(repo.createDevice(light(id)))).toEqual({
+          code: 'conflict',
+          message: `device id "${id}" differs only in case from the device "${existing}"`,
+          field: 'id',
+        });
+      }
+      expect(await repo.getDevice('SL-TN-NEW-01')).toBeUndefined();
+      // The other way round too: an upper-case id first, then its lower-case twin.
+      await repo.createDevice(station('AQ-UPPER'));
+      expect(await refusal(repo.createDevice(station('aq-upper')))).toMatchObject({ code: 'conflict' });
+      expect((await repo.listDevices({ q: 'sl-tn-new' }, { limit: 10, offset: 0 })).total).toBe(1);
+    });
+
     it('refuses all but one of concurrent creations of one id with a 409, not a database error', async () => {
       const repo = await fresh();
       const outcomes = await Promise.allSettled(
@@ -315,6 +333,42 @@ describeEachDatabase('RegistryRepository', (context) => {
       expect((await repo.getDevice('aq-001'))?.name).toBe('Trạm mới');
       expect(await repo.getDevice('sl-010')).toEqual({ ...light('sl-010'), state: 'active' });
       expect(await repo.getDevice('sl-011')).toBeUndefined();
+    });
+
+    it('refuses rows whose id differs only in case from a registered device or an earlier row', async () => {
+      const repo = await fresh();
+      const report = await repo.importDevices([
+        { row: 2, device: light('SL-001') },
+        { row: 3, device: light('sl-020') },
+        { row: 4, device: light('SL-020') },
+        { row: 5, device: station('aq-001', { name: 'Trạm đổi tên' }) },
+      ]);
+      expect(report).toEqual({
+        created: 1,
+        updated: 1,
+        unchanged: 0,
+        refused: 2,
+        rows: [
+          {
+            row: 2,
+            id: 'SL-001',
+            outcome: 'refused',
+            reason: 'device id "SL-001" differs only in case from the device "sl-001"',
+          },
+          { row: 3, id: 'sl-020', outcome: 'created' },
+          {
+            row: 4,
+            id: 'SL-020',
+            outcome: 'refused',
+            reason:
+              'device id "SL-020" differs only in case from the device "sl-020", earlier in the same file',
+          },
+          { row: 5, id: 'aq-001', outcome: 'updated' },
+        ],
+      });
+      expect(await repo.getDevice('SL-001')).toBeUndefined();
+      expect(await repo.getDevice('SL-020')).toBeUndefined();
+      expect((await repo.allDevices()).map((d) => d.id)).toEqual(['aq-001', 'sl-001', 'sl-020']);
     });
 
     it('changes nothing when the same file is imported twice (not even the change log)', async () => {

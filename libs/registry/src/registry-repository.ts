@@ -287,7 +287,9 @@ export class RegistryRepository {
 
   /**
    * Registers a device (state `active` unless given).
-   * @throws RegistryError conflict (id taken), invalid (domain does not match the type), not-found (area)
+   * @throws RegistryError conflict (id taken, or an id that differs from a registered one only in
+   *   case: `SL-1` beside `sl-1` would be two devices no operator tells apart), invalid (domain
+   *   does not match the type), not-found (area)
    */
   async createDevice(device: Device): Promise<Device> {
     return conflictOnDuplicate(`device "${device.id}" already exists`, () => this.insertDevice(device));
@@ -295,9 +297,16 @@ export class RegistryRepository {
 
   private insertDevice(device: Device): Promise<Device> {
     return transaction(this.db, async (trx) => {
-      if (await trx.selectFrom('devices').select('id').where('id', '=', device.id).executeTakeFirst()) {
+      // lower(): ids are ASCII (DEVICE_ID_PATTERN), so both databases fold them alike.
+      const taken = await trx
+        .selectFrom('devices')
+        .select('id')
+        .where(sql<string>`lower(id)`, '=', device.id.toLowerCase())
+        .executeTakeFirst();
+      if (taken?.id === device.id) {
         throw new RegistryError('conflict', `device "${device.id}" already exists`, 'id');
       }
+      if (taken) throw new RegistryError('conflict', differsInCase(device.id, taken.id), 'id');
       await this.checkDevice(trx, device);
       const now = this.clock();
       const row = deviceRow({ state: 'active', ...device }, now, now);
@@ -369,8 +378,9 @@ export class RegistryRepository {
   /**
    * Creates or updates devices from an import, row by row: a bad row is refused with its reason
    * and never stops the good ones; a row equal to what is stored changes nothing (so the same file
-   * imported twice reports every row `unchanged`). A device id twice in one file: the later row is
-   * refused. One transaction for the whole file.
+   * imported twice reports every row `unchanged`). A device id twice in one file, or an id that
+   * differs from a registered one (or one earlier in the file) only in case: that row is refused.
+   * One transaction for the whole file.
    * @param onProgress called each time the rows settled pass a multiple of 1000, and at the end
    * @param options.dryRun report what the import would do and store nothing (rolled back)
    */
@@ -393,7 +403,11 @@ export class RegistryRepository {
           existing.set(row.id, row);
         }
       }
-      const seen = new Set<string>();
+      // Every registered id by its lower case: an id differing from one only in case is refused.
+      const byLowerId = new Map(
+        (await trx.selectFrom('devices').select('id').execute()).map((d) => [d.id.toLowerCase(), d.id]),
+      );
+      const seen = new Map<string, string>();
       const report: ImportReport = { created: 0, updated: 0, unchanged: 0, refused: 0, rows: [] };
       const refuse = (row: number, reason: string, id?: string): void => {
         report.refused++;
@@ -417,11 +431,24 @@ export class RegistryRepository {
           continue;
         }
         const { device, row } = entry;
-        if (seen.has(device.id)) {
-          refuse(row, `device "${device.id}" appears earlier in the same file`, device.id);
+        const lowerId = device.id.toLowerCase();
+        const earlier = seen.get(lowerId);
+        if (earlier !== undefined) {
+          refuse(
+            row,
+            earlier === device.id
+              ? `device "${device.id}" appears earlier in the same file`
+              : `${differsInCase(device.id, earlier)}, earlier in the same file`,
+            device.id,
+          );
           continue;
         }
-        seen.add(device.id);
+        seen.set(lowerId, device.id);
+        const registered = byLowerId.get(lowerId);
+        if (registered !== undefined && registered !== device.id) {
+          refuse(row, differsInCase(device.id, registered), device.id);
+          continue;
+        }
         const expected = isDeviceType(device.type) ? domainOf(device.type) : undefined;
         if (expected === undefined) {
           refuse(row, `unknown device type "${device.type}"`, device.id);
@@ -707,6 +734,11 @@ async function conflictOnDuplicate<T>(message: string, create: () => Promise<T>)
     }
     throw error;
   }
+}
+
+/** The refusal of a device id equal, ignoring case, to another device's. */
+function differsInCase(id: string, other: string): string {
+  return `device id "${id}" differs only in case from the device "${other}"`;
 }
 
 function stateAction(state: string): string {

@@ -9,7 +9,7 @@ import {
   type CommandRequestBody,
   commandRequestBody,
 } from '@ioc/contracts';
-import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
+import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom } from '../common/openapi-zod';
 import { integerParam } from '../common/time-params';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { CommandsService } from './commands.service';
@@ -18,8 +18,8 @@ const DEVICE_ID = ApiParam({ name: 'id', description: 'device id', schema: { typ
 
 /** `GET /api/v1/devices/{id}/commands`: newest first. */
 const commandListQuery = z.strictObject({
-  limit: integerParam(1, 1000).default(100),
-  offset: integerParam(0, 1_000_000).default(0),
+  limit: integerParam(1, 1000).default(100).describe('most commands in the answer'),
+  offset: integerParam(0, 1_000_000).default(0).describe('commands skipped, newest first'),
 });
 type CommandListQuery = z.infer<typeof commandListQuery>;
 
@@ -63,6 +63,7 @@ export class CommandsController {
   @Get('devices/:id/commands')
   @ApiOperation({ summary: "The device's commands, newest first, with their state and the device's answer" })
   @DEVICE_ID
+  @ApiQueriesFrom(commandListQuery)
   @ApiAnswers({
     body: commandListBody,
     errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND, HttpStatus.SERVICE_UNAVAILABLE],

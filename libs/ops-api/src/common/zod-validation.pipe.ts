@@ -12,7 +12,8 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
    *   answer's `parameter` names the field either way)
    */
   constructor(
-    private readonly schema: S,
+    /** The schema the pipe parses with (public: the OpenAPI spec test compares it with the document). */
+    readonly schema: S,
     private readonly what: 'parameter' | 'field' = 'parameter',
   ) {}
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEVICE_STATES, DEVICE_TYPES, DOMAINS } from '@ioc/contracts';
-import { areaSchema, DEVICE_FILE_FORMATS, deviceSchema } from '@ioc/registry';
+import { areaSchema, DEVICE_FILE_FORMATS, deviceAttributesSchema, deviceSchema } from '@ioc/registry';
 
 /** `POST /api/v1/devices`: a device as the registry's seeds hold it; `domain` may be left out (derived from the type). */
 export const createDeviceBody = deviceSchema.extend({ domain: deviceSchema.shape.domain.optional() });
@@ -12,7 +12,7 @@ export const patchDeviceBody = z
     name: deviceSchema.shape.name.optional(),
     areaId: deviceSchema.shape.areaId.optional(),
     location: deviceSchema.shape.location.optional(),
-    attributes: z.record(z.string(), z.string()).nullable().optional(),
+    attributes: deviceAttributesSchema.nullable().optional(),
     silenceTimeoutSeconds: z.number().int().min(10).max(86_400).nullable().optional(),
   })
   .refine((patch) => Object.values(patch).some((value) => value !== undefined), {

@@ -13,7 +13,7 @@ import {
   Res,
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
-import { ApiConsumes, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import {
@@ -34,7 +34,7 @@ import {
   latestBody,
 } from '@ioc/contracts';
 import { devicesToCsv, devicesToGeoJson, type DeviceFileFormat, parseDeviceFile } from '@ioc/registry';
-import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom } from '../common/openapi-zod';
+import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom, openApiSchema } from '../common/openapi-zod';
 import { registryHttpError } from '../common/registry-errors';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { deviceHistoryParams, type DeviceHistoryParams } from '../history/history-params';
@@ -103,7 +103,7 @@ export class DevicesController {
   @ApiOperation({
     summary: 'The registry as CSV or GeoJSON (a FeatureCollection of [lon, lat] Points), as import reads it',
     description:
-      'CSV columns: id, type, domain, name, areaId, lat, lon, state, silenceTimeoutSeconds, attr.<name>… (UTF-8 with a byte-order mark, CRLF). GeoJSON: RFC 7946, properties flat (attributes as attr.<name>). Both open in QGIS; importing either back changes nothing. Filters as for the list.',
+      "CSV columns: id, type, domain, name, areaId, lat, lon, state, silenceTimeoutSeconds, attr.<name>… (UTF-8 with a byte-order mark, CRLF; a text cell starting with =, +, -, @, tab or CR is written with a leading ' so a spreadsheet does not run it as a formula, and the import removes it). GeoJSON: RFC 7946, properties flat (attributes as attr.<name>). Both open in QGIS; importing either back changes nothing. Filters as for the list.",
   })
   @ApiQueriesFrom(exportQuery)
   @ApiAnswers({
@@ -131,10 +131,21 @@ export class DevicesController {
   @ApiOperation({
     summary: 'Creates or updates devices from a CSV or GeoJSON file, with a report of every row',
     description:
-      'Body: the file (Content-Type text/csv, application/geo+json or application/json; up to 32 MB and 50,000 rows). A bad row is refused with its reason and row number and never stops the good ones; a row equal to what is stored is unchanged, so the same file imported twice changes nothing. One transaction per file. dryRun=true reports without storing. async=true answers 202 with a job at once (Location: the job), whose GET shows progress (rows done of total) and, when done, the report. A file that cannot be read at all (not CSV, no header, not a FeatureCollection, too many rows) is a 400 naming the problem.',
+      'Body: the file, UTF-8 (Content-Type text/csv, application/geo+json or application/json; up to 32 MB and 50,000 rows). A bad row is refused with its reason and row number and never stops the good ones; a row equal to what is stored is unchanged, so the same file imported twice changes nothing. One transaction per file. dryRun=true reports without storing. async=true answers 202 with a job at once (Location: the job), whose GET shows progress (rows done of total) and, when done, the report. A file that cannot be read at all (not UTF-8, not CSV, no header, not a FeatureCollection, too many rows) is a 400 naming the problem.',
   })
   @ApiQueriesFrom(importQuery)
   @ApiConsumes('text/csv', 'application/geo+json', 'application/json')
+  @ApiBody({
+    required: true,
+    description:
+      "The file, UTF-8 (a byte-order mark is accepted; invalid UTF-8 is a 400 naming the byte offset): a CSV with a header row (id, type, name, areaId, lat, lon required; domain, state, silenceTimeoutSeconds, attr.<name> optional; a leading ' before =, +, -, @, tab or CR is removed, as the export writes it), or a GeoJSON FeatureCollection of Point features with the fields in properties",
+    schema: { type: 'string', format: 'binary' },
+  })
+  @ApiResponse({
+    status: HttpStatus.ACCEPTED,
+    description: 'async=true: the import job, started (Location: the job to GET for progress and the report)',
+    schema: openApiSchema(importJobBody),
+  })
   @ApiAnswers({
     body: importReportBody,
     errors: [
@@ -150,13 +161,13 @@ export class DevicesController {
     @Res() response: Response,
   ): Promise<void> {
     const format = query.format ?? formatOf(request);
-    const text: unknown = request.body;
-    if (typeof text !== 'string' || text.length === 0) {
+    const file: unknown = request.body;
+    if (!Buffer.isBuffer(file) || file.length === 0) {
       throw badRequest('the body must be the file to import (CSV or GeoJSON)');
     }
     let rows;
     try {
-      rows = parseDeviceFile(format, text);
+      rows = parseDeviceFile(format, file);
     } catch (error) {
       throw registryHttpError(error);
     }

@@ -15,6 +15,7 @@ import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
 import { DeviceRegistry, hashDeviceSecret, loadSeeds, RegistryRepository, RegistrySync } from '@ioc/registry';
 import { createLogger } from '@ioc/runtime';
 import { freePort, TempDirs } from '@ioc/testing';
+import { MAX_ATTRIBUTE_VALUE_LENGTH, MAX_AREA_NOTE_LENGTH, MAX_NAME_LENGTH } from '@ioc/registry';
 import { createTimeSeriesStore, type TimeSeriesStore } from '@ioc/timeseries';
 import { OPS_API_NEST_OPTIONS, OpsApiModule } from '../ops-api.module';
 
@@ -99,7 +100,7 @@ describe('provisioning REST over a registry database (SQLite)', () => {
       ...(body === undefined
         ? {}
         : {
-            body: typeof body === 'string' ? body : JSON.stringify(body),
+            body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
             headers: { 'content-type': contentType },
           }),
     });
@@ -491,6 +492,280 @@ describe('provisioning REST over a registry database (SQLite)', () => {
       const again = await call<ImportReportBody>('POST', '/api/v1/devices/import', body, 'text/csv');
       expect(again.body).toMatchObject({ created: 0, unchanged: 10_000 });
       expect((await refused('GET', '/api/v1/devices/import/jobs/imp_nope')).status).toBe(404);
+    });
+  });
+
+  describe('hostile input', () => {
+    it('refuses a text field over its limit with a 400 naming the field, in POST and PATCH', async () => {
+      expect(
+        await refused(
+          'POST',
+          '/api/v1/devices',
+          newLight('sl-long', { name: 'Đ'.repeat(MAX_NAME_LENGTH + 1) }),
+        ),
+      ).toEqual({
+        status: 400,
+        message: `Invalid field "name": must be at most ${MAX_NAME_LENGTH} characters`,
+        parameter: 'name',
+      });
+      expect(
+        await refused(
+          'POST',
+          '/api/v1/devices',
+          newLight('sl-long', { attributes: { road: 'x'.repeat(MAX_ATTRIBUTE_VALUE_LENGTH + 1) } }),
+        ),
+      ).toEqual({
+        status: 400,
+        message: `Invalid field "attributes.road": must be at most ${MAX_ATTRIBUTE_VALUE_LENGTH} characters`,
+        parameter: 'attributes',
+      });
+      await call('POST', '/api/v1/devices', newLight('sl-long'));
+      expect(
+        await refused('PATCH', '/api/v1/devices/sl-long', {
+          attributes: { note: 'y'.repeat(MAX_ATTRIBUTE_VALUE_LENGTH + 1) },
+        }),
+      ).toMatchObject({ status: 400, parameter: 'attributes' });
+      expect(
+        await refused('POST', '/api/v1/areas', {
+          id: 'khu-dai',
+          name: 'Khu',
+          level: 'zone',
+          parentId: ward,
+          note: 'n'.repeat(MAX_AREA_NOTE_LENGTH + 1),
+        }),
+      ).toEqual({
+        status: 400,
+        message: `Invalid field "note": must be at most ${MAX_AREA_NOTE_LENGTH} characters`,
+        parameter: 'note',
+      });
+    });
+
+    it('refuses control and bidirectional characters with a 400 naming the field and the code point', async () => {
+      // The tester's body, byte for byte: JSON escapes for NUL and RIGHT-TO-LEFT OVERRIDE.
+      const answer = await call(
+        'POST',
+        '/api/v1/devices',
+        `{"id":"sl-ctl","type":"street-light","name":"a\\u0000b\\u202e<script>","areaId":"${ward}","location":{"lat":11.3,"lon":106.1}}`,
+      );
+      expect({
+        status: answer.status,
+        message: answer.body['message'],
+        parameter: answer.body['parameter'],
+      }).toEqual({
+        status: 400,
+        message:
+          'Invalid field "name": contains the control character U+0000 at position 2 (control and bidirectional characters are refused)',
+        parameter: 'name',
+      });
+      expect(
+        await refused(
+          'POST',
+          '/api/v1/devices',
+          newLight('sl-ctl', { attributes: { road: 'abc\u202etxt' } }),
+        ),
+      ).toMatchObject({
+        status: 400,
+        message: expect.stringContaining(
+          '"attributes.road": contains the bidirectional control character U+202E',
+        ) as string,
+        parameter: 'attributes',
+      });
+      expect(
+        await refused('POST', '/api/v1/areas', {
+          id: 'khu-ctl',
+          name: 'Khu\u2066',
+          level: 'zone',
+          parentId: ward,
+        }),
+      ).toMatchObject({
+        status: 400,
+        message: expect.stringContaining('U+2066') as string,
+        parameter: 'name',
+      });
+      expect(await refused('PATCH', `/api/v1/areas/${ward}`, { level: 'ward\u0085' })).toMatchObject({
+        status: 400,
+        parameter: 'level',
+        message: expect.stringContaining('U+0085') as string,
+      });
+      expect((await call('GET', '/api/v1/devices/sl-ctl')).status).toBe(404);
+      const csv = await call('GET', '/api/v1/devices/export?format=csv');
+      for (const c of ['\u0000', '\u202e', '\u2066', '\u0085']) expect(csv.text).not.toContain(c);
+    });
+
+    it('refuses ids reserved for platform services and ids differing from a registered one only in case', async () => {
+      for (const id of ['ioc-internal', 'ioc-api-9', 'IOC-broker']) {
+        expect(await refused('POST', '/api/v1/devices', newLight(id))).toEqual({
+          status: 400,
+          message:
+            'Invalid field "id": is reserved (ids starting with "ioc-", in any case, belong to platform services)',
+          parameter: 'id',
+        });
+      }
+      expect((await call('POST', '/api/v1/devices', newLight('sl-tn-case-01'))).status).toBe(201);
+      expect(await refused('POST', '/api/v1/devices', newLight('SL-TN-CASE-01'))).toEqual({
+        status: 409,
+        message: 'device id "SL-TN-CASE-01" differs only in case from the device "sl-tn-case-01"',
+        parameter: 'id',
+      });
+      const report = await call<ImportReportBody>(
+        'POST',
+        '/api/v1/devices/import',
+        [
+          'id,type,name,areaId,lat,lon',
+          `Sl-Tn-Case-01,street-light,Đèn,${ward},11.3,106.1`,
+          `ioc-x,street-light,Đèn,${ward},11.3,106.1`,
+        ].join('\n'),
+        'text/csv',
+      );
+      expect(report.body.rows).toEqual([
+        {
+          row: 2,
+          id: 'Sl-Tn-Case-01',
+          outcome: 'refused',
+          reason: 'device id "Sl-Tn-Case-01" differs only in case from the device "sl-tn-case-01"',
+        },
+        {
+          row: 3,
+          id: 'ioc-x',
+          outcome: 'refused',
+          reason: 'id: is reserved (ids starting with "ioc-", in any case, belong to platform services)',
+        },
+      ]);
+    });
+
+    it('imports a CSV with a 31 MB cell as a refused row, stores its neighbour, and the list stays small', async () => {
+      const huge = 'x'.repeat(31 * 1024 * 1024);
+      const csv = [
+        'id,type,name,areaId,lat,lon,attr.x',
+        `big-001,street-light,Đèn lớn,${ward},11.3,106.1,${huge}`,
+        `big-002,street-light,Đèn nhỏ,${ward},11.3,106.1,small`,
+      ].join('\n');
+      const answer = await call<ImportReportBody>('POST', '/api/v1/devices/import', csv, 'text/csv');
+      expect(answer.status).toBe(200);
+      expect(answer.body.rows).toEqual([
+        {
+          row: 2,
+          id: 'big-001',
+          outcome: 'refused',
+          reason: `attributes.x: must be at most ${MAX_ATTRIBUTE_VALUE_LENGTH} characters`,
+        },
+        { row: 3, id: 'big-002', outcome: 'created' },
+      ]);
+      const list = await call('GET', '/api/v1/devices?q=big-&limit=10');
+      expect(list.text.length).toBeLessThan(10_000);
+    });
+
+    it('refuses a file that is not UTF-8 with a 400 naming the byte offset, storing nothing', async () => {
+      const before = `id,type,name,areaId,lat,lon\nlatin-001,street-light,Caf`;
+      const bytes = new Uint8Array([...Buffer.from(before), 0xe9, ...Buffer.from(`,${ward},11.3,106.1\n`)]);
+      expect(await refused('POST', '/api/v1/devices/import', bytes)).toMatchObject({ status: 400 });
+      const answer = await call('POST', '/api/v1/devices/import', bytes, 'text/csv');
+      expect({ status: answer.status, message: answer.body['message'] }).toEqual({
+        status: 400,
+        message: `not UTF-8 (RFC 3629): byte 0xE9 at byte offset ${before.length} (line 2) does not begin a valid UTF-8 sequence; save the file as UTF-8 ("CSV UTF-8" in a spreadsheet program)`,
+      });
+      // Even when the Content-Type claims Latin-1: import files are UTF-8.
+      const claimed = await call('POST', '/api/v1/devices/import', bytes, 'text/csv; charset=iso-8859-1');
+      expect(claimed.status).toBe(400);
+      expect((await call('GET', '/api/v1/devices/latin-001')).status).toBe(404);
+      // A UTF-8 GeoJSON file with Vietnamese text still imports (bytes decoded as UTF-8).
+      const geo = Buffer.from(
+        JSON.stringify({
+          type: 'FeatureCollection',
+          features: [
+            {
+              type: 'Feature',
+              geometry: { type: 'Point', coordinates: [106.1, 11.3] },
+              properties: {
+                id: 'utf8-001',
+                type: 'street-light',
+                name: 'Đèn đường Trưng Nữ Vương',
+                areaId: ward,
+              },
+            },
+          ],
+        }),
+      );
+      const ok = await call<ImportReportBody>(
+        'POST',
+        '/api/v1/devices/import',
+        new Uint8Array(geo),
+        'application/geo+json',
+      );
+      expect(ok.body.rows).toEqual([{ row: 1, id: 'utf8-001', outcome: 'created' }]);
+      expect((await call<DeviceDetailBody>('GET', '/api/v1/devices/utf8-001')).body.name).toBe(
+        'Đèn đường Trưng Nữ Vương',
+      );
+    });
+
+    it('exports formula-like names with a leading apostrophe, and imports them back unchanged', async () => {
+      const names = ['=HYPERLINK("http://evil","x")', '+cmd|" /C calc"!A0', '-1+1', '@SUM(A1)'];
+      for (const [i, name] of names.entries()) {
+        const created = await call(
+          'POST',
+          '/api/v1/devices',
+          newLight(`formula-${i}`, { name, attributes: { x: name } }),
+        );
+        expect(created.status).toBe(201);
+      }
+      const exported = await call('GET', '/api/v1/devices/export?format=csv&type=street-light');
+      const lines = exported.text.split('\r\n').filter((line) => line.startsWith('formula-'));
+      expect(lines).toHaveLength(names.length);
+      for (const line of lines) {
+        // After the id and the fixed columns, no cell starts with a formula character.
+        for (const cell of line.split(',')) expect(cell.replace(/^"/, '')).not.toMatch(/^[=+\-@]/);
+      }
+      expect(lines[0]).toContain(`"'=HYPERLINK(""http://evil"",""x"")"`);
+      const back = await call<ImportReportBody>('POST', '/api/v1/devices/import', exported.text, 'text/csv');
+      expect(back.body).toMatchObject({ created: 0, updated: 0, refused: 0 });
+      for (const [i, name] of names.entries()) {
+        const got = await call<DeviceDetailBody>('GET', `/api/v1/devices/formula-${i}`);
+        expect(got.body).toMatchObject({ name, attributes: { x: name } });
+      }
+    });
+
+    it('refuses GeoJSON features whose properties contradict the geometry, the feature id or each other', async () => {
+      const feature = (properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+        type: 'Feature',
+        geometry: { type: 'Point', coordinates: [106.1, 11.3] },
+        properties: { type: 'street-light', name: 'Đèn', areaId: ward, ...properties },
+        ...extra,
+      });
+      const answer = await call<ImportReportBody>(
+        'POST',
+        '/api/v1/devices/import',
+        {
+          type: 'FeatureCollection',
+          features: [
+            feature({ id: 'gc-001', lat: 12.9 }),
+            feature({ id: 'gc-002' }, { id: 'gc-999' }),
+            feature({ id: 'gc-003', attributes: { road: 'A' }, 'attr.road': 'B' }),
+            feature({ id: 'gc-004', lat: 11.3, lon: 106.1 }, { id: 'gc-004' }),
+          ],
+        },
+        'application/geo+json',
+      );
+      expect(answer.body.rows).toEqual([
+        {
+          row: 1,
+          id: 'gc-001',
+          outcome: 'refused',
+          reason: "properties.lat 12.9 contradicts the geometry's latitude 11.3",
+        },
+        {
+          row: 2,
+          id: 'gc-002',
+          outcome: 'refused',
+          reason: 'feature id "gc-999" differs from properties.id "gc-002"',
+        },
+        {
+          row: 3,
+          id: 'gc-003',
+          outcome: 'refused',
+          reason: 'attribute "road" is given twice, as attributes.road and as attr.road: give it once',
+        },
+        { row: 4, id: 'gc-004', outcome: 'created' },
+      ]);
     });
   });
 });
