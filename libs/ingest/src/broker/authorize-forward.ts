@@ -17,8 +17,9 @@ import type { InternalClients } from './internal-clients';
  * - Platform services (internal clients) receive everything else they subscribed to.
  * - Any other client receives only `ioc/v1/{domain}/{deviceId}/command` published by a platform
  *   service (a connected internal client, or a reserved client id, which only platform services
- *   can hold) and `ioc/v1/{domain}/{deviceId}/error` published by the broker itself (no
- *   publishing client); never a `$…` topic, never another channel.
+ *   can hold) or re-sent from a persistent session's queue (aedes keeps no publisher there), and
+ *   `ioc/v1/{domain}/{deviceId}/error` published by the broker itself (no publishing client);
+ *   never a `$…` topic, never another channel.
  *
  * With device authentication (`sessions` given), a device receives only topics under its own
  * `ioc/v1/{domain}/{deviceId}/` as well (its subscriptions are already restricted to those; this
@@ -48,7 +49,10 @@ export function createAuthorizeForward(deps: {
     const own = sessions ? packet.topic.startsWith(sessions.identityOf(client)?.topicPrefix ?? '\0') : true;
     const allowed =
       own &&
-      ((channel === 'command' && publishedByPlatform(publisherId)) ||
+      // A command queued for a persistent session comes back from aedes' persistence without its
+      // publisher (publisherId undefined): it can only have been a platform service's, since no
+      // device publish is ever routed under its own topic (authorizePublish diverts them all).
+      ((channel === 'command' && (publisherId === undefined || publishedByPlatform(publisherId))) ||
         (channel === 'error' && publisherId === undefined));
     if (allowed) return packet;
     stats.countGuard('forwardsBlocked');

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { connect as mqttConnect, connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import {
   type Device,
   type DeviceErrorMessage,
@@ -362,6 +362,39 @@ describe('broker: device credentials and access', () => {
       },
       CREDENTIAL_SWEEP_MS + 10_000,
     );
+  });
+
+  describe('queued commands', () => {
+    beforeEach(() => start());
+
+    it('delivers a command queued while a device with a persistent session was away, once it is back', async () => {
+      const commandTopic = deviceTopic(stationA.domain, stationA.id, 'command');
+      const first = await device(stationA, { clientId: 'a-persistent', clean: false });
+      await first.subscribeAsync(commandTopic, { qos: 1 });
+      await first.endAsync();
+      const service = await internalClient();
+      await service.publishAsync(
+        commandTopic,
+        '{"id":"cmd_queued0001","command":"restart","params":{},"issuedAt":1}',
+        {
+          qos: 1,
+        },
+      );
+      // The listener is in place before the CONNACK: the queued command follows it at once.
+      const back = mqttConnect(url, {
+        username: stationA.id,
+        password: secrets[stationA.id],
+        clientId: 'a-persistent',
+        clean: false,
+        reconnectPeriod: 0,
+      });
+      clients.push(back);
+      const received = new Promise<string>((resolve) =>
+        back.once('message', (_t, payload) => resolve(payload.toString())),
+      );
+      expect(JSON.parse(await received)).toMatchObject({ id: 'cmd_queued0001' });
+      expect(refusals().forwardsBlocked).toBe(0);
+    });
   });
 
   describe('failed-login throttle', () => {
