@@ -335,5 +335,35 @@ describe('device identity through the running platform (embedded store)', () => 
       );
       expect(timedOut['outcome']).toBeUndefined();
     });
+
+    it('a hung broker: a command fails with 503 within seconds instead of hanging, and /health turns 503', async () => {
+      const pid = platform.broker.child.pid!;
+      process.kill(pid, 'SIGSTOP');
+      try {
+        const started = Date.now();
+        const sent = await send('POST', `${platform.httpUrl}/api/v1/devices/${light.id}/commands`, {
+          command: 'resume-schedule',
+        });
+        expect(sent).toMatchObject({ status: 503, body: { reason: 'broker-unavailable' } });
+        expect(Date.now() - started).toBeLessThan(15_000);
+        const listed = await getJson(`${platform.httpUrl}/api/v1/devices/${light.id}/commands?limit=1`);
+        expect((listed.body['items'] as CommandRecordBody[])[0]).toMatchObject({
+          command: 'resume-schedule',
+          state: 'failed',
+        });
+        await eventually(
+          async () => ((await fetch(`${platform.httpUrl}/health`)).status === 503 ? true : undefined),
+          30_000,
+          '/health 503 while the broker is hung',
+        );
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      await eventually(
+        async () => ((await fetch(`${platform.httpUrl}/health`)).status === 200 ? true : undefined),
+        30_000,
+        '/health 200 again',
+      );
+    });
   });
 });

@@ -53,6 +53,12 @@ export interface InternalBusHandlers {
   registryPosition?: (position: RegistryPosition) => void;
 }
 
+/** Keep-alive of platform services' broker connections (seconds). */
+export const INTERNAL_KEEPALIVE_SECONDS = 5;
+
+/** How long publishCommand waits for the broker's PUBACK before it gives up (ms). */
+export const COMMAND_PUBLISH_TIMEOUT_MS = 5000;
+
 /** The device a command goes to: its domain and id name the topic; its type, if given, checks the params. */
 export interface CommandTarget {
   domain: Domain;
@@ -122,6 +128,9 @@ export class InternalBusClient {
       // Subscriptions are made again on every connect (a clean session starts with none).
       resubscribe: false,
       reconnectPeriod: options.reconnectPeriodMs ?? 1000,
+      // A broker that stops answering (hung, not gone) is noticed within about two keep-alive
+      // periods [MQTT-3.1.2-24]: the connection is dropped, `connected` turns false, /health 503.
+      keepalive: INTERNAL_KEEPALIVE_SECONDS,
     };
     this.client = connect(options.brokerUrl, mqttOptions);
     this.client.on('connect', () => this.onConnect());
@@ -150,8 +159,15 @@ export class InternalBusClient {
    * `commandMessageSchema` and, when `device.type` is given, its command and params with
    * `validateCommand`: an invalid one throws a RangeError naming the field, and nothing is sent.
    * While the connection is down MQTT.js queues the publish and sends it after reconnecting.
+   * @throws Error when the broker has not acknowledged it within `timeoutMs` (default
+   *   COMMAND_PUBLISH_TIMEOUT_MS); MQTT.js may still deliver it later, so the message's
+   *   `expiresAt` is what stops a device from acting on it too late
    */
-  async publishCommand(device: CommandTarget, message: CommandMessage): Promise<void> {
+  async publishCommand(
+    device: CommandTarget,
+    message: CommandMessage,
+    timeoutMs = COMMAND_PUBLISH_TIMEOUT_MS,
+  ): Promise<void> {
     const envelope = commandMessageSchema.safeParse(message);
     if (!envelope.success) {
       throw new RangeError(`invalid command for ${device.id}: ${firstIssue(envelope.error)}`);
@@ -160,11 +176,27 @@ export class InternalBusClient {
       const checked = validateCommand(device.type, message.command, message.params);
       if (!checked.ok) throw new RangeError(`invalid command for ${device.id}: ${checked.detail}`);
     }
-    await this.client.publishAsync(
-      deviceTopic(device.domain, device.id, 'command'),
-      JSON.stringify(envelope.data),
-      { qos: 1, retain: false },
-    );
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.client.publishAsync(
+          deviceTopic(device.domain, device.id, 'command'),
+          JSON.stringify(envelope.data),
+          {
+            qos: 1,
+            retain: false,
+          },
+        ),
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`the broker did not acknowledge the command within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

@@ -107,7 +107,11 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
         { id: record.id, command: record.command, params: record.params, issuedAt: now, expiresAt: deadline },
       );
     } catch (error) {
-      const failed = await commands.fail(record.id, `not sent: ${(error as Error).message}`, Date.now());
+      const failed = await commands.fail(
+        record.id,
+        `not confirmed by the broker: ${(error as Error).message}`,
+        Date.now(),
+      );
       if (failed) this.bus.commandUpdates$.next(failed);
       throw new ServiceUnavailableException({
         statusCode: 503,
