@@ -143,6 +143,7 @@ export const ingestStatsSchema = z.object({
     authBadSecret: count.optional(),
     authExpiredSecret: count.optional(),
     authBadCertificate: count.optional(),
+    internalAuthFailed: count.optional(),
     authDeviceInactive: count.optional(),
     authThrottled: count.optional(),
     clientIdBoundToOtherDevice: count.optional(),

@@ -131,6 +131,42 @@ describeEachDatabase('registry database', (context) => {
     ).rejects.toThrow(/foreign key/i);
   });
 
+  it('refuses two device ids that differ only in case (index devices_id_lower)', async () => {
+    const database = await fresh();
+    await database.db
+      .insertInto('areas')
+      .values({
+        id: 'a',
+        name: 'A',
+        level: 'province',
+        parent_id: null,
+        lat: null,
+        lon: null,
+        note: null,
+        created_at: 1,
+        updated_at: 1,
+      })
+      .execute();
+    const device = (id: string) => ({
+      id,
+      type: 'noise-meter',
+      domain: 'env',
+      name: 'n',
+      area_id: 'a',
+      lat: 0,
+      lon: 0,
+      attributes: null,
+      state: 'active',
+      silence_timeout_seconds: null,
+      created_at: 1,
+      updated_at: 1,
+    });
+    await database.db.insertInto('devices').values(device('nm-001')).execute();
+    await expect(database.db.insertInto('devices').values(device('NM-001')).execute()).rejects.toThrow(
+      /unique|duplicate/i,
+    );
+  });
+
   it('rolls the migrations back with a failing afterMigrate: nothing half-done is left', async () => {
     const database = await fresh({ migrate: false });
     await expect(

@@ -57,6 +57,8 @@ export interface IngestStatsSnapshot extends IngestStatsMessage {
  * - `authBadSecret`: no password, or one matching none of the device's credentials (CONNACK 4).
  * - `authExpiredSecret`: the password matches a credential whose grace period (`notAfter`) is
  *   over — a device still using a rotated-out secret (CONNACK 4, as a wrong one).
+ * - `internalAuthFailed`: a login as the platform services' user (`ioc-internal`) with a wrong
+ *   secret (CONNACK 4): a service misconfigured, or someone guessing.
  * - `authBadCertificate`: a TLS client certificate that does not verify against
  *   IOC_MQTT_TLS_CA_FILE, or a username other than the certificate's device id (CONNACK 4).
  * - `authDeviceInactive`: the right secret (or certificate) of a suspended or retired device (CONNACK 5).
@@ -85,6 +87,7 @@ export interface BrokerGuardCounts {
   authBadSecret: number;
   authExpiredSecret: number;
   authBadCertificate: number;
+  internalAuthFailed: number;
   authDeviceInactive: number;
   authThrottled: number;
   clientIdBoundToOtherDevice: number;
@@ -118,6 +121,7 @@ export class IngestStats {
     authBadSecret: 0,
     authExpiredSecret: 0,
     authBadCertificate: 0,
+    internalAuthFailed: 0,
     authDeviceInactive: 0,
     authThrottled: 0,
     clientIdBoundToOtherDevice: 0,

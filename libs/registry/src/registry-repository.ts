@@ -719,17 +719,18 @@ export class RegistryRepository {
 }
 
 /**
- * Runs a creation; a primary-key violation — another transaction inserted the same id between
- * this one's existence check and its insert (PostgreSQL's READ COMMITTED allows it) — becomes the
- * same 409 as a taken id. PostgreSQL SQLSTATE 23505 unique_violation; SQLite
- * SQLITE_CONSTRAINT_PRIMARYKEY (its writes are serialized, so it is a safeguard there).
+ * Runs a creation; a uniqueness violation — another transaction inserted the same id, or one
+ * differing only in case (index devices_id_lower), between this one's existence check and its
+ * insert (PostgreSQL's READ COMMITTED allows it) — becomes the same 409 as a taken id.
+ * PostgreSQL SQLSTATE 23505 unique_violation; SQLite SQLITE_CONSTRAINT_PRIMARYKEY or
+ * SQLITE_CONSTRAINT_UNIQUE (its writes are serialized, so it is a safeguard there).
  */
 async function conflictOnDuplicate<T>(message: string, create: () => Promise<T>): Promise<T> {
   try {
     return await create();
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+    if (code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') {
       throw new RegistryError('conflict', message, 'id');
     }
     throw error;

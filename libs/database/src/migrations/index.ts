@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import type { DatabaseKind } from '../database-config';
 import { registryMigration } from './0001-registry';
+import { deviceIdCaseMigration } from './0002-device-id-case';
 
 /**
  * Every migration, in order, keyed by a name that sorts in that order. Held in code rather than
@@ -10,6 +11,7 @@ import { registryMigration } from './0001-registry';
 export function platformMigrations(kind: DatabaseKind): Record<string, Migration> {
   return {
     '0001-registry': registryMigration(kind),
+    '0002-device-id-case': deviceIdCaseMigration,
   };
 }
 

@@ -145,6 +145,7 @@ export function createConnectHooks(deps: {
     }
     if (username === INTERNAL_USERNAME) {
       if (!internal.secretMatches(password)) {
+        stats.countGuard('internalAuthFailed');
         logger.warn(party(client), 'internal login with a wrong secret refused');
         return refuse(done, CONNACK_BAD_USERNAME_OR_PASSWORD, 'bad internal credentials');
       }

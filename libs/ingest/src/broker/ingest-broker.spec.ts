@@ -125,9 +125,11 @@ describe('ingest broker over TCP', () => {
     expect(broker.stats().rejected['invalid-topic']).toBe(1);
   });
 
-  it('refuses the internal username with a wrong secret', async () => {
+  it('refuses the internal username with a wrong secret, and counts it', async () => {
+    const before = broker.stats().broker.internalAuthFailed;
     await expect(
       client({ username: INTERNAL_USERNAME, password: 'wrong-secret-wrong-secret' }),
     ).rejects.toThrow(/Bad username or password/i);
+    expect(broker.stats().broker.internalAuthFailed).toBe(before + 1);
   });
 });

@@ -423,6 +423,9 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     revalidateDevice,
     sessionCount: (deviceId) => sessions.sessionsOf(deviceId).length,
     publishDeviceStatus(statuses) {
+      // The tracker's last flush at shutdown comes after the broker closed: the statuses are in
+      // the database already; there is no one left to tell.
+      if (broker.closed) return;
       for (let start = 0; start < statuses.length; start += MAX_DEVICE_STATUS_NOTICE) {
         broker.publish(
           {
