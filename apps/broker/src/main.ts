@@ -137,6 +137,7 @@ async function main(): Promise<void> {
         : { mode: 'credentials', credentials, key: credentialKey },
     failedLogins: new MemoryFailedLoginLimiter(failedLoginLimitsFromEnv(env)),
     deviceStatus: tracker,
+    maxSessionsPerDevice: env.IOC_MQTT_MAX_SESSIONS_PER_DEVICE,
     ...listeners,
   });
   started.broker = broker;

@@ -144,6 +144,7 @@ export const ingestStatsSchema = z.object({
     authExpiredSecret: count.optional(),
     authBadCertificate: count.optional(),
     internalAuthFailed: count.optional(),
+    authTooManySessions: count.optional(),
     authDeviceInactive: count.optional(),
     authThrottled: count.optional(),
     clientIdBoundToOtherDevice: count.optional(),

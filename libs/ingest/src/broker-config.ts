@@ -4,6 +4,7 @@ import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
 import { registryEnvShape } from '@ioc/registry';
 import { ConfigError, envField } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/timeseries';
+import { DEFAULT_MAX_SESSIONS_PER_DEVICE } from './broker/authenticate';
 import { DEFAULT_FAILED_LOGIN_LIMITS, type FailedLoginLimits } from './broker/failed-logins';
 import type { TlsListenerOptions, WebSocketListenerOptions } from './broker/listeners';
 import { DEFAULT_CLOCK_SUSPECT_MS, DEFAULT_RESTART_GRACE_MS } from './device-status-tracker';
@@ -100,6 +101,9 @@ export const brokerEnvSchema = storageEnvSchema.extend({
   IOC_MQTT_AUTH_BLOCK_SECONDS: envField
     .positiveInt(DEFAULT_FAILED_LOGIN_LIMITS.blockSeconds)
     .describe('How long a device id or address that failed too often is refused, seconds'),
+  IOC_MQTT_MAX_SESSIONS_PER_DEVICE: envField
+    .positiveInt(DEFAULT_MAX_SESSIONS_PER_DEVICE)
+    .describe('Live sessions one device may hold at once; another CONNECT is refused with CONNACK 5'),
   IOC_MQTT_TLS_PORT: z.coerce
     .number()
     .int()

@@ -57,6 +57,8 @@ export interface IngestStatsSnapshot extends IngestStatsMessage {
  * - `authBadSecret`: no password, or one matching none of the device's credentials (CONNACK 4).
  * - `authExpiredSecret`: the password matches a credential whose grace period (`notAfter`) is
  *   over — a device still using a rotated-out secret (CONNACK 4, as a wrong one).
+ * - `authTooManySessions`: a device that already holds IOC_MQTT_MAX_SESSIONS_PER_DEVICE live
+ *   sessions tried another (CONNACK 5).
  * - `internalAuthFailed`: a login as the platform services' user (`ioc-internal`) with a wrong
  *   secret (CONNACK 4): a service misconfigured, or someone guessing.
  * - `authBadCertificate`: a TLS client certificate that does not verify against
@@ -88,6 +90,7 @@ export interface BrokerGuardCounts {
   authExpiredSecret: number;
   authBadCertificate: number;
   internalAuthFailed: number;
+  authTooManySessions: number;
   authDeviceInactive: number;
   authThrottled: number;
   clientIdBoundToOtherDevice: number;
@@ -122,6 +125,7 @@ export class IngestStats {
     authExpiredSecret: 0,
     authBadCertificate: 0,
     internalAuthFailed: 0,
+    authTooManySessions: 0,
     authDeviceInactive: 0,
     authThrottled: 0,
     clientIdBoundToOtherDevice: 0,

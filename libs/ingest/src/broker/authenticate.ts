@@ -14,6 +14,13 @@ import type { DeviceSessions } from './device-sessions';
 import type { FailedLoginLimiter } from './failed-logins';
 import type { InternalClients } from './internal-clients';
 
+/**
+ * Live sessions one device may hold at once: a device needs one; a second covers a reconnect that
+ * overlaps the old connection's end or a diagnostic tool. More is a stolen secret multiplying
+ * connections (each costs the broker memory), refused with CONNACK 5. IOC_MQTT_MAX_SESSIONS_PER_DEVICE.
+ */
+export const DEFAULT_MAX_SESSIONS_PER_DEVICE = 4;
+
 /** CONNACK return codes, MQTT 3.1.1 §3.2.2.3 (Table 3.1). */
 export const CONNACK_IDENTIFIER_REJECTED = 2;
 export const CONNACK_BAD_USERNAME_OR_PASSWORD = 4;
@@ -68,6 +75,8 @@ export function createConnectHooks(deps: {
   directory?: DeviceDirectory;
   sessions?: DeviceSessions;
   failedLogins?: FailedLoginLimiter;
+  /** Live sessions one device may hold at once (default DEFAULT_MAX_SESSIONS_PER_DEVICE). */
+  maxSessionsPerDevice?: number;
 }): Required<Pick<AedesOptions, 'preConnect' | 'authenticate'>> {
   const { internal, broker, stats, logger, sessions, failedLogins } = deps;
   const emptyIdWithSession = new WeakSet<Client>();
@@ -128,7 +137,13 @@ export function createConnectHooks(deps: {
   const auth = deps.auth ?? { mode: 'off' };
   const authenticateDevice =
     auth.mode === 'credentials' && deps.directory && sessions && failedLogins
-      ? createDeviceAuthentication({ auth, directory: deps.directory, sessions, failedLogins })
+      ? createDeviceAuthentication({
+          auth,
+          directory: deps.directory,
+          sessions,
+          failedLogins,
+          maxSessions: deps.maxSessionsPerDevice ?? DEFAULT_MAX_SESSIONS_PER_DEVICE,
+        })
       : undefined;
 
   const preConnect: NonNullable<AedesOptions['preConnect']> = (client, packet, callback) => {
@@ -205,12 +220,13 @@ function createDeviceAuthentication(deps: {
   directory: DeviceDirectory;
   sessions: DeviceSessions;
   failedLogins: FailedLoginLimiter;
+  maxSessions: number;
 }): (
   client: Client,
   username: string | undefined,
   password: Buffer | undefined,
 ) => Promise<LoginRefusal | { device: Device; method: 'secret' | 'certificate'; credentialId?: string }> {
-  const { auth, directory, sessions, failedLogins } = deps;
+  const { auth, directory, sessions, failedLogins, maxSessions } = deps;
   const refusal = (
     returnCode: number,
     event: BrokerGuardEvent,
@@ -230,6 +246,15 @@ function createDeviceAuthentication(deps: {
         CONNACK_NOT_AUTHORIZED,
         'authDeviceInactive',
         `CONNECT refused: device is ${device.state}`,
+      );
+    }
+    // Another connection with the same client id is about to be taken over: not an extra session.
+    const open = sessions.sessionsOf(device.id).filter((other) => other.id !== client.id).length;
+    if (open >= maxSessions) {
+      return refusal(
+        CONNACK_NOT_AUTHORIZED,
+        'authTooManySessions',
+        `CONNECT refused: the device already holds ${open} live sessions (at most ${maxSessions})`,
       );
     }
     const owner = sessions.ownerOf(client.id);

@@ -364,6 +364,29 @@ describe('broker: device credentials and access', () => {
     );
   });
 
+  describe('sessions per device', () => {
+    it('refuses a device a session beyond its maximum with 5, counted; taking over its own client id is not an extra one', async () => {
+      await start({ maxSessionsPerDevice: 2 });
+      await device(stationA, { clientId: 'a-1' });
+      await device(stationA, { clientId: 'a-2' });
+      expect(
+        await refusal(
+          connectAsync(url, {
+            clientId: 'a-3',
+            username: stationA.id,
+            password: secrets[stationA.id],
+            reconnectPeriod: 0,
+          }),
+        ),
+      ).toBe(5);
+      expect(refusals().authTooManySessions).toBe(1);
+      // A reconnect under a held client id replaces that session.
+      expect((await device(stationA, { clientId: 'a-2' })).connected).toBe(true);
+      // Other devices are not limited by A's sessions.
+      expect((await device(stationB)).connected).toBe(true);
+    });
+  });
+
   describe('queued commands', () => {
     beforeEach(() => start());
 

@@ -91,6 +91,8 @@ export interface IngestBrokerOptions {
    * MemoryFailedLoginLimiter with DEFAULT_FAILED_LOGIN_LIMITS.
    */
   failedLogins?: FailedLoginLimiter;
+  /** Live sessions one device may hold at once (credentials mode; default DEFAULT_MAX_SESSIONS_PER_DEVICE). */
+  maxSessionsPerDevice?: number;
   /** An MQTT-over-TLS listener next to the TCP one (IOC_MQTT_TLS_*). */
   tls?: TlsListenerOptions;
   /** An MQTT-over-WebSocket listener (IOC_MQTT_WS_*). */
@@ -211,6 +213,9 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       directory: options.directory,
       sessions,
       failedLogins: options.failedLogins ?? new MemoryFailedLoginLimiter(DEFAULT_FAILED_LOGIN_LIMITS),
+      ...(options.maxSessionsPerDevice === undefined
+        ? {}
+        : { maxSessionsPerDevice: options.maxSessionsPerDevice }),
     }),
     authorizeSubscribe: createAuthorizeSubscribe(internal, options.directory, logger, {
       stats,
