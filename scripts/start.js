@@ -108,6 +108,8 @@ process.on('SIGTERM', () => stop(0));
       simRate,
       '--credentials',
       env.IOC_DEMO_CREDENTIALS_FILE,
+      // A device an operator revoked or retired has no secret there any more: leave it out.
+      '--skip-without-credentials',
     ]);
   }
   const http = `http://localhost:${httpPort}`;

@@ -26,6 +26,9 @@ const HELP = `Usage: devices-sim [options]
   --credentials FILE  per-device secrets, JSON { "<deviceId>": "<secret>" } (per-device mode): each
                       connection logs in with username = device id, password = its secret; a
                       simulated device without a secret is an error
+  --skip-without-credentials
+                      with --credentials: simulate only devices the file has a secret for (a
+                      device revoked or suspended by an operator is left out, with a warning)
   --client-id-tag T   client ids are {deviceId}-T (per-device) or sim-T-{n} (shared); default: random
                       per run, so two simulators of the same devices never take each other's connections
   --help              show this text`;
@@ -80,6 +83,7 @@ function parseOptions() {
         username: { type: 'string' },
         password: { type: 'string' },
         credentials: { type: 'string' },
+        'skip-without-credentials': { type: 'boolean', default: false },
         'client-id-tag': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -106,7 +110,7 @@ async function main(): Promise<void> {
       `devices-sim: only ${seeds.devices.length} devices in the seeds; simulating all of them\n`,
     );
   }
-  const devices = selectDevices(seeds.devices, wanted);
+  let fleet = seeds.devices;
   const durationS =
     values.duration === undefined ? undefined : positiveNumber('duration', values.duration, 0);
   const { username, password } = values;
@@ -116,8 +120,20 @@ async function main(): Promise<void> {
     if (username !== undefined || password !== undefined)
       fail('--credentials and --username/--password exclude each other');
     try {
-      const loaded = loadCredentialsFile(values.credentials, devices);
+      const skip = values['skip-without-credentials'] === true;
+      const loaded = loadCredentialsFile(values.credentials, skip ? fleet : selectDevices(fleet, wanted), {
+        skipMissing: skip,
+      });
       credentials = loaded.credentials;
+      if (loaded.missing.length > 0) {
+        const missing = new Set(loaded.missing);
+        fleet = fleet.filter((device) => !missing.has(device.id));
+        process.stderr.write(
+          `devices-sim: ${loaded.missing.length} device(s) have no secret in ${values.credentials} and are not simulated ` +
+            `(e.g. ${loaded.missing.slice(0, 3).join(', ')}): revoked or never issued\n`,
+        );
+        if (fleet.length === 0) fail(`${values.credentials} has a secret for none of the seeded devices`);
+      }
       if (loaded.readableByOthers)
         process.stderr.write(
           `devices-sim: warning: ${values.credentials} is readable by other users; chmod 600 it\n`,
@@ -126,7 +142,10 @@ async function main(): Promise<void> {
       if (error instanceof CredentialsFileError) fail(error.message);
       throw error;
     }
+  } else if (values['skip-without-credentials'] === true) {
+    fail('--skip-without-credentials needs --credentials');
   }
+  const devices = selectDevices(fleet, Math.min(wanted, fleet.length));
   // A tag per run: the ids of two simulators of the same devices (e.g. `npm start`'s and one run
   // by hand) must differ, or the broker closes one connection each time the other connects.
   const tag = values['client-id-tag'] ?? `s${randomBytes(3).toString('hex')}`;

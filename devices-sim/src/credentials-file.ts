@@ -15,6 +15,8 @@ export interface LoadedCredentials {
   credentials: CredentialsHook;
   /** True when the file's mode lets anyone but its owner read it (it should be 0600). */
   readableByOthers: boolean;
+  /** Ids of `devices` the file has no secret for (only with `skipMissing`; otherwise that throws). */
+  missing: string[];
 }
 
 /**
@@ -25,9 +27,13 @@ export interface LoadedCredentials {
  *
  * @throws CredentialsFileError naming the file when it cannot be read, is not a JSON object of
  *   non-empty strings, or has no secret for one of `devices` (the first LISTED_MISSING ids are
- *   named, the rest counted).
+ *   named, the rest counted) — unless `skipMissing`, which lists them in `missing` instead.
  */
-export function loadCredentialsFile(path: string, devices: readonly Device[]): LoadedCredentials {
+export function loadCredentialsFile(
+  path: string,
+  devices: readonly Device[],
+  options: { skipMissing?: boolean } = {},
+): LoadedCredentials {
   let text: string;
   let mode: number;
   try {
@@ -57,7 +63,7 @@ export function loadCredentialsFile(path: string, devices: readonly Device[]): L
     secrets.set(deviceId, secret);
   }
   const missing = devices.filter((device) => !secrets.has(device.id)).map((device) => device.id);
-  if (missing.length > 0) {
+  if (missing.length > 0 && options.skipMissing !== true) {
     const more = missing.length > LISTED_MISSING ? ` and ${missing.length - LISTED_MISSING} more` : '';
     throw new CredentialsFileError(
       `credentials file ${path} has no secret for ${missing.slice(0, LISTED_MISSING).join(', ')}${more} ` +
@@ -70,5 +76,6 @@ export function loadCredentialsFile(path: string, devices: readonly Device[]): L
       return device && secret !== undefined ? { username: device.id, password: secret } : undefined;
     },
     readableByOthers: (mode & 0o077) !== 0,
+    missing,
   };
 }

@@ -55,5 +55,20 @@ describeEachDatabase('ensureDemoCredentials (the demo set-up)', (context) => {
     expect(rewritten[revoked]).toBeUndefined();
     expect((await repository.credentialHashes([revoked])).get(revoked)).toBeUndefined();
     expect((await repository.listCredentials(extra.id)).length).toBe(0);
+
+    // A suspended device keeps its (still valid) secret in the file, so it logs in again once resumed.
+    const suspended = seedIds[2]!;
+    await repository.setDeviceState(suspended, 'suspended');
+    expect(await ensureDemoCredentials(database.db, { key: KEY, path, deviceIds: seedIds })).toEqual({
+      issued: 0,
+      devices: seedIds.length - 1,
+    });
+    expect((JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>)[suspended]).toBe(
+      file[suspended],
+    );
+    // A retired one leaves it.
+    await repository.setDeviceState(suspended, 'retired');
+    const afterRetirement = await ensureDemoCredentials(database.db, { key: KEY, path, deviceIds: seedIds });
+    expect(afterRetirement).toEqual({ issued: 0, devices: seedIds.length - 2 });
   });
 });

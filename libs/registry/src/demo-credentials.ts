@@ -13,9 +13,10 @@ export type CredentialsFile = Record<string, string>;
 /**
  * The demo set-up (`npm start`): gives each of `deviceIds` (the seeded devices) a secret once —
  * only a device that is active and has never had a credential gets one — and keeps the secrets
- * in `path` (mode 0600) for the simulator. A device whose credentials were revoked, expired or
- * rotated by an operator gets nothing new (its entry leaves the file): revocation survives a
- * restart. Devices provisioned over REST get their secrets there, never here. Re-running it with
+ * in `path` (mode 0600) for the simulator. An entry stays while its secret is valid (a suspended
+ * device's too, so it logs in again once resumed); a device whose credentials were revoked,
+ * expired or rotated by an operator, or that was retired, gets nothing new and leaves the file:
+ * revocation survives a restart. Devices provisioned over REST get their secrets there, never here. Re-running it with
  * nothing changed issues nothing.
  *
  * @returns how many secrets were issued now, and how many devices the file holds
@@ -31,8 +32,10 @@ export async function ensureDemoCredentials(
   return transaction(db, async (trx) => {
     const repository = new RegistryRepository(trx);
     const wanted = new Set(options.deviceIds);
+    // Suspended devices keep their entry while the secret is valid (a resumed device logs in with
+    // it again); retired ones leave the file.
     const devices = (await repository.allDevices()).filter(
-      (d) => wanted.has(d.id) && (d.state ?? 'active') === 'active',
+      (d) => wanted.has(d.id) && (d.state ?? 'active') !== 'retired',
     );
     const hashes = await repository.credentialHashes();
     const everIssued = new Set(
@@ -55,8 +58,9 @@ export async function ensureDemoCredentials(
         next[device.id] = secret;
         continue;
       }
-      // A device that has had credentials is managed by someone: revoked stays revoked.
-      if (everIssued.has(device.id)) continue;
+      // A device that has had credentials is managed by someone: revoked stays revoked. A
+      // suspended one gets none either.
+      if (everIssued.has(device.id) || device.state === 'suspended') continue;
       next[device.id] = (
         await repository.issueCredential(device.id, { key: options.key, graceMs: null })
       ).secret;

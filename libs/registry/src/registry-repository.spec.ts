@@ -240,7 +240,11 @@ describeEachDatabase('RegistryRepository', (context) => {
       expect((await repo.setDeviceState('sl-001', 'suspended')).state).toBe('suspended');
       expect((await repo.setDeviceState('sl-001', 'suspended')).state).toBe('suspended');
       expect((await repo.setDeviceState('sl-001', 'active')).state).toBe('active');
+      await repo.issueCredential('sl-001', { key: KEY, graceMs: 0 });
       expect((await repo.setDeviceState('sl-001', 'retired')).state).toBe('retired');
+      // Retiring revokes every credential: the listing says so and the broker loads none.
+      expect((await repo.listCredentials('sl-001')).map((c) => c.status)).toEqual(['revoked']);
+      expect((await repo.credentialHashes(['sl-001'])).get('sl-001')).toBeUndefined();
       for (const state of ['active', 'suspended'] as const) {
         expect(await refusal(repo.setDeviceState('sl-001', state))).toEqual({
           code: 'conflict',
@@ -252,7 +256,7 @@ describeEachDatabase('RegistryRepository', (context) => {
       const actions = (await repo.changesSince(0))
         .filter((c) => c.entityId === 'sl-001')
         .map((c) => c.action);
-      expect(actions).toEqual(['created', 'suspended', 'resumed', 'retired']);
+      expect(actions).toEqual(['created', 'suspended', 'resumed', 'issued', 'retired', 'revoked']);
     });
 
     it('lists with filters (domain, type, state, area subtree, q) and pages with the total', async () => {

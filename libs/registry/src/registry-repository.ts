@@ -340,7 +340,8 @@ export class RegistryRepository {
 
   /**
    * Suspends, resumes (`active`) or retires a device. Suspending or retiring one ends its live
-   * sessions (the broker acts on the change log's `suspended` / `retired`).
+   * sessions (the broker acts on the change log's `suspended` / `retired`); retiring also revokes
+   * every credential it has.
    * @throws RegistryError not-found, conflict (a transition the life cycle does not allow)
    */
   async setDeviceState(id: string, state: DeviceState): Promise<Device> {
@@ -355,6 +356,16 @@ export class RegistryRepository {
       const now = this.clock();
       await trx.updateTable('devices').set({ state, updated_at: now }).where('id', '=', id).execute();
       await this.logChange(trx, 'device', id, state === 'active' ? 'resumed' : state, now);
+      if (state === 'retired') {
+        // Retired is final: its credentials can never be used again, and the listing says so.
+        const revoked = await trx
+          .updateTable('device_credentials')
+          .set({ revoked_at: now })
+          .where('device_id', '=', id)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        if (Number(revoked.numUpdatedRows) > 0) await this.logChange(trx, 'credential', id, 'revoked', now);
+      }
       return toDevice({ ...current, state, updated_at: now });
     });
   }
