@@ -204,6 +204,46 @@ describe('credentials file', () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(new RegExp(`has no secret for [\\w.-]+ \\(1 of the 1 simulated devices\\)`));
   }, 30_000);
+
+  it('with --skip-without-credentials leaves those devices out, says so, and fails only when none is left', async () => {
+    const file = join(await dirs.make(), 'credentials.json');
+    const run = async (
+      secrets: Record<string, string>,
+    ): Promise<{ code: number | null; stderr: string; stdout: string }> => {
+      writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
+      const child = spawn(
+        process.execPath,
+        [
+          '-r',
+          './scripts/register.js',
+          'devices-sim/src/cli.ts',
+          '--broker',
+          'mqtt://127.0.0.1:1',
+          '--devices',
+          '3',
+          '--credentials',
+          file,
+          '--skip-without-credentials',
+          '--duration',
+          '1',
+        ],
+        { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      let stdout = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      const code = await new Promise<number | null>((done) => child.once('exit', done));
+      return { code, stderr, stdout };
+    };
+    const none = await run({});
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('has a secret for none of the seeded devices');
+    const one = await run({ [lamp.id]: 'iocds_only-this-one' });
+    // Past the credentials check: it names what it left out and simulates the one device it has.
+    expect(one.stderr).toMatch(/device\(s\) have no secret in .* and are not simulated/);
+    expect(one.stdout).toMatch(/devices-sim: 1 devices/);
+  }, 60_000);
 });
 
 describe('commands through the platform broker', () => {
