@@ -145,6 +145,7 @@ export const ingestStatsSchema = z.object({
     authBadCertificate: count.optional(),
     internalAuthFailed: count.optional(),
     authTooManySessions: count.optional(),
+    expiredCommandsDropped: count.optional(),
     authDeviceInactive: count.optional(),
     authThrottled: count.optional(),
     clientIdBoundToOtherDevice: count.optional(),

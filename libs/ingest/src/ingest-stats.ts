@@ -57,6 +57,8 @@ export interface IngestStatsSnapshot extends IngestStatsMessage {
  * - `authBadSecret`: no password, or one matching none of the device's credentials (CONNACK 4).
  * - `authExpiredSecret`: the password matches a credential whose grace period (`notAfter`) is
  *   over — a device still using a rotated-out secret (CONNACK 4, as a wrong one).
+ * - `expiredCommandsDropped`: a command past its `expiresAt` not delivered (queued for a
+ *   persistent session while the device was away; the platform has timed it out).
  * - `authTooManySessions`: a device that already holds IOC_MQTT_MAX_SESSIONS_PER_DEVICE live
  *   sessions tried another (CONNACK 5).
  * - `internalAuthFailed`: a login as the platform services' user (`ioc-internal`) with a wrong
@@ -91,6 +93,7 @@ export interface BrokerGuardCounts {
   authBadCertificate: number;
   internalAuthFailed: number;
   authTooManySessions: number;
+  expiredCommandsDropped: number;
   authDeviceInactive: number;
   authThrottled: number;
   clientIdBoundToOtherDevice: number;
@@ -126,6 +129,7 @@ export class IngestStats {
     authBadCertificate: 0,
     internalAuthFailed: 0,
     authTooManySessions: 0,
+    expiredCommandsDropped: 0,
     authDeviceInactive: 0,
     authThrottled: 0,
     clientIdBoundToOtherDevice: 0,

@@ -159,12 +159,32 @@ export function createConnectHooks(deps: {
       return refuse(done, CONNACK_IDENTIFIER_REJECTED, 'an empty client id needs clean=true');
     }
     if (username === INTERNAL_USERNAME) {
-      if (!internal.secretMatches(password)) {
-        stats.countGuard('internalAuthFailed');
-        logger.warn(party(client), 'internal login with a wrong secret refused');
-        return refuse(done, CONNACK_BAD_USERNAME_OR_PASSWORD, 'bad internal credentials');
-      }
-      internal.admit(client);
+      // Throttled per source address like device logins (never per username: that would let
+      // anyone lock every platform service out), so the internal secret cannot be guessed at
+      // network speed.
+      const address = party(client)['remoteAddress'] as string | undefined;
+      const checkInternal = async (): Promise<void> => {
+        if (failedLogins && (await failedLogins.isBlocked(undefined, address))) {
+          stats.countGuard('authThrottled');
+          logger.warn(party(client), 'internal login refused: too many failed logins from this address');
+          return refuse(done, CONNACK_NOT_AUTHORIZED, 'too many failed logins from this address');
+        }
+        if (!internal.secretMatches(password)) {
+          stats.countGuard('internalAuthFailed');
+          await failedLogins?.recordFailure(undefined, address);
+          logger.warn(party(client), 'internal login with a wrong secret refused');
+          return refuse(done, CONNACK_BAD_USERNAME_OR_PASSWORD, 'bad internal credentials');
+        }
+        if (client.closed) return done(null, false);
+        internal.admit(client);
+        noteTakeover(client);
+        done(null, true);
+      };
+      checkInternal().catch((error: unknown) => {
+        logger.error({ ...party(client), err: (error as Error).message }, 'internal authentication failed');
+        refuse(done, CONNACK_SERVER_UNAVAILABLE, 'server unavailable');
+      });
+      return;
     } else if (isReservedClientId(client.id)) {
       stats.countGuard('reservedClientIdRefused');
       logger.warn(

@@ -21,6 +21,9 @@ import type { InternalClients } from './internal-clients';
  *   `ioc/v1/{domain}/{deviceId}/error` published by the broker itself (no publishing client);
  *   never a `$…` topic, never another channel.
  *
+ * A command whose `expiresAt` has passed (one queued for a persistent session while its device was
+ * away) is not delivered (`broker.expiredCommandsDropped`).
+ *
  * With device authentication (`sessions` given), a device receives only topics under its own
  * `ioc/v1/{domain}/{deviceId}/` as well (its subscriptions are already restricted to those; this
  * catches a session that subscribed otherwise). With `off`, any well-formed device topic passes
@@ -54,7 +57,19 @@ export function createAuthorizeForward(deps: {
       // device publish is ever routed under its own topic (authorizePublish diverts them all).
       ((channel === 'command' && (publisherId === undefined || publishedByPlatform(publisherId))) ||
         (channel === 'error' && publisherId === undefined));
-    if (allowed) return packet;
+    if (allowed) {
+      if (channel === 'command' && commandExpired(packet.payload, Date.now())) {
+        // Queued while the device was away and past its deadline now: the platform has recorded
+        // it as timed out, so a device must not act on it (whether or not it checks expiresAt).
+        stats.countGuard('expiredCommandsDropped');
+        logger.info(
+          { clientId: client.id, topic: packet.topic.slice(0, 200) },
+          'expired command not delivered',
+        );
+        return null;
+      }
+      return packet;
+    }
     stats.countGuard('forwardsBlocked');
     logger.warn(
       { clientId: client.id, topic: packet.topic.slice(0, 200), publisherId },
@@ -62,4 +77,19 @@ export function createAuthorizeForward(deps: {
     );
     return null;
   };
+}
+
+/**
+ * True when a command message carries an `expiresAt` (epoch ms, commandMessageSchema) in the
+ * past. A payload that cannot be read is not judged here (the device refuses it itself).
+ */
+function commandExpired(payload: Buffer | string, now: number): boolean {
+  try {
+    const message = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8')) as {
+      expiresAt?: unknown;
+    };
+    return typeof message.expiresAt === 'number' && message.expiresAt <= now;
+  } catch {
+    return false;
+  }
 }

@@ -418,6 +418,49 @@ describe('broker: device credentials and access', () => {
       expect(JSON.parse(await received)).toMatchObject({ id: 'cmd_queued0001' });
       expect(refusals().forwardsBlocked).toBe(0);
     });
+
+    it('does not deliver a queued command whose expiresAt has passed, and counts it', async () => {
+      const commandTopic = deviceTopic(stationA.domain, stationA.id, 'command');
+      const first = await device(stationA, { clientId: 'a-late', clean: false });
+      await first.subscribeAsync(commandTopic, { qos: 1 });
+      await first.endAsync();
+      const service = await internalClient();
+      const now = Date.now();
+      const expired = {
+        id: 'cmd_expired0001',
+        command: 'restart',
+        params: {},
+        issuedAt: now - 60_000,
+        expiresAt: now - 1,
+      };
+      const fresh = {
+        id: 'cmd_fresh000001',
+        command: 'restart',
+        params: {},
+        issuedAt: now,
+        expiresAt: now + 60_000,
+      };
+      await service.publishAsync(commandTopic, JSON.stringify(expired), { qos: 1 });
+      await service.publishAsync(commandTopic, JSON.stringify(fresh), { qos: 1 });
+      const back = mqttConnect(url, {
+        username: stationA.id,
+        password: secrets[stationA.id],
+        clientId: 'a-late',
+        clean: false,
+        reconnectPeriod: 0,
+      });
+      clients.push(back);
+      const ids: string[] = [];
+      // The fresh one was queued after the expired one: once it arrives, the other was judged.
+      await new Promise<void>((resolve) =>
+        back.on('message', (_t, payload) => {
+          ids.push((JSON.parse(payload.toString()) as { id: string }).id);
+          if (ids.includes(fresh.id)) resolve();
+        }),
+      );
+      expect(ids).toEqual([fresh.id]);
+      expect(refusals().expiredCommandsDropped).toBe(1);
+    });
   });
 
   describe('failed-login throttle', () => {
@@ -467,6 +510,38 @@ describe('broker: device credentials and access', () => {
         ),
       ).toBe(5);
       expect(refusals()).toMatchObject({ authUnknownDevice: 3, authThrottled: 1 });
+    });
+
+    it('throttles guesses of the internal secret per address too, counted', async () => {
+      await start({
+        failedLogins: new MemoryFailedLoginLimiter({
+          perDevice: 100,
+          perAddress: 3,
+          windowSeconds: 60,
+          blockSeconds: 60,
+        }),
+      });
+      for (let i = 0; i < 3; i++) {
+        expect(
+          await refusal(
+            connectAsync(url, {
+              username: INTERNAL_USERNAME,
+              password: `guess-${i}-0123456789`,
+              reconnectPeriod: 0,
+            }),
+          ),
+        ).toBe(4);
+      }
+      expect(
+        await refusal(
+          connectAsync(url, {
+            username: INTERNAL_USERNAME,
+            password: TEST_INTERNAL_SECRET,
+            reconnectPeriod: 0,
+          }),
+        ),
+      ).toBe(5);
+      expect(refusals()).toMatchObject({ internalAuthFailed: 3, authThrottled: 1 });
     });
   });
 
