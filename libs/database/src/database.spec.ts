@@ -1,4 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describeEachDatabase } from '@ioc/testing';
@@ -254,4 +256,50 @@ describe('MigrationError', () => {
     expect(error.message).toBe('migration 0001-registry failed: syntax error');
     expect((error.cause as Error).message).toBe('syntax error');
   });
+});
+
+describe('SQLite transactions between two processes', () => {
+  it("wait for the other process's write lock instead of failing with 'database is locked'", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ioc-db-lock-'));
+    const path = join(dir, 'registry.sqlite');
+    const database = openDatabase({ kind: 'sqlite', path });
+    try {
+      await prepareDatabase(database);
+      // Another process takes the write lock, writes, and commits a moment later (it cannot be
+      // told when: this process's wait for the lock blocks its own event loop, SQLite being
+      // synchronous here).
+      const holder = spawn(
+        process.execPath,
+        [
+          '-e',
+          `const db = new (require('better-sqlite3'))(${JSON.stringify(path)});
+           db.exec('BEGIN IMMEDIATE');
+           db.prepare("insert into registry_changes (at, entity, entity_id, action) values (1, 'area', 'other', 'created')").run();
+           process.stdout.write('locked\\n');
+           setTimeout(() => { db.exec('COMMIT'); db.close(); }, 300);`,
+        ],
+        { cwd: join(__dirname, '../../..'), stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
+      // A transaction that reads, then writes: with a deferred BEGIN its read snapshot predates the
+      // other's commit and the write fails at once (SQLITE_BUSY_SNAPSHOT); BEGIN IMMEDIATE waits.
+      await transaction(database.db, async (trx) => {
+        await trx.selectFrom('registry_changes').select('seq').execute();
+        await trx
+          .insertInto('registry_changes')
+          .values({ at: 2, entity: 'area', entity_id: 'mine', action: 'created' })
+          .execute();
+      });
+      await new Promise((resolve) => holder.once('exit', resolve));
+      const rows = await database.db
+        .selectFrom('registry_changes')
+        .select('entity_id')
+        .orderBy('seq')
+        .execute();
+      expect(rows.map((r) => r.entity_id)).toEqual(['other', 'mine']);
+    } finally {
+      await database.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

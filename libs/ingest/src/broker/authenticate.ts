@@ -3,6 +3,7 @@ import type { Logger } from '@ioc/runtime';
 import {
   type Device,
   INTERNAL_USERNAME,
+  printable,
   RESERVED_CLIENT_ID_PREFIX,
   isReservedClientId,
 } from '@ioc/contracts';
@@ -152,7 +153,9 @@ export function createConnectHooks(deps: {
   };
 
   const authenticate: NonNullable<AedesOptions['authenticate']> = (client, username, password, done) => {
-    if (username !== undefined) usernames.set(client, username.slice(0, 100));
+    // Logged as `printable` text: a control or bidirectional character in a username must not
+    // rewrite a log line an operator reads in a terminal.
+    if (username !== undefined) usernames.set(client, printable(username.slice(0, 100)));
     if (emptyIdWithSession.has(client)) {
       stats.countGuard('emptyClientIdRefused');
       logger.warn(party(client), 'CONNECT refused: empty client id with clean=false [MQTT-3.1.3-8]');

@@ -158,10 +158,17 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
         at: notice.receivedAt,
       });
       if (!record) {
-        this.logger.debug(
-          { deviceId: notice.deviceId, commandId: notice.commandId },
-          'ack of no open command ignored',
-        );
+        // Say why: a repeated ack is routine; an ack naming another device's command or an
+        // unknown one is a device misbehaving (or forging), which operators want to see.
+        const existing = await commands.get(notice.commandId);
+        const context = { deviceId: notice.deviceId, commandId: notice.commandId.slice(0, 80) };
+        if (existing === undefined) this.logger.warn(context, 'ack of an unknown command ignored');
+        else if (existing.deviceId !== notice.deviceId)
+          this.logger.warn(
+            { ...context, commandDeviceId: existing.deviceId },
+            "ack of another device's command ignored",
+          );
+        else this.logger.debug(context, 'repeated ack ignored (the command was already answered)');
         return;
       }
       this.logger.info(
