@@ -11,6 +11,8 @@ import {
   parseDeviceCsv,
   parseDeviceFile,
   parseDeviceGeoJson,
+  PLAIN_DECIMAL,
+  plainDecimal,
   restoreCsvCell,
 } from './device-import-formats';
 import { MAX_ATTRIBUTE_VALUE_LENGTH, MAX_NAME_LENGTH } from './seed-schemas';
@@ -44,6 +46,7 @@ describe('parseDeviceCsv', () => {
         location: { lat: 11.31, lon: 106.11 },
         attributes: { road: 'Đường 30 Tháng 4' },
       },
+      fields: { silenceTimeoutSeconds: true, attributes: ['road'] },
     });
     // A quoted field may span lines (the row is numbered by its first line), but a line feed is a
     // control character no registry text may hold.
@@ -54,10 +57,15 @@ describe('parseDeviceCsv', () => {
         'name: contains the control character U+000A at position 10 (control and bidirectional characters are refused)',
     });
     expect(rows.slice(2)).toEqual([
-      { row: 6, id: 'sl-003', error: 'column lat: "abc" is not a number' },
+      {
+        row: 6,
+        id: 'sl-003',
+        error:
+          'column lat: "abc" is not a plain decimal number (an optional sign, digits, an optional fraction)',
+      },
       { row: 7, id: 'sl-004', error: 'unknown device type "toaster"' },
       { row: 8, id: 'sl-005', error: expect.stringMatching(/^location\.lat: /) as string },
-      { row: 9, id: 'sl-006', error: 'missing column name' },
+      { row: 9, id: 'sl-006', error: 'empty cell in column name' },
       { row: 10, id: 'sl-007', error: '6 fields where the header has 9' },
       { row: 11, id: 'bad id!', error: expect.stringMatching(/^id: must match/) as string },
       { row: 12, id: 'sl-009', error: expect.stringMatching(/^state: /) as string },
@@ -120,6 +128,7 @@ describe('parseDeviceGeoJson', () => {
           location: { lat: 11.31, lon: 106.11 },
           attributes: { road: 'Đường 1' },
         },
+        fields: { silenceTimeoutSeconds: false, attributes: ['road'] },
       },
       {
         row: 2,
@@ -128,6 +137,7 @@ describe('parseDeviceGeoJson', () => {
           attributes: { road: 'Đường 2' },
           silenceTimeoutSeconds: 120,
         }) as Device,
+        fields: { silenceTimeoutSeconds: true, attributes: ['road'] },
       },
     ]);
     expect(rows.slice(2)).toEqual([
@@ -385,5 +395,244 @@ describe('conflicting GeoJSON properties', () => {
     expect(parseOne(feature({ id: undefined }, { id: 'sl-002' }))).toMatchObject({
       device: { id: 'sl-002' },
     });
+  });
+});
+
+describe('attribute names that are Object.prototype members or unsafe', () => {
+  const base = {
+    type: 'street-light',
+    domain: 'lighting',
+    areaId: 'ward-1',
+    location: { lat: 11.3, lon: 106.1 },
+    state: 'active',
+  };
+
+  it.each(['constructor', 'toString', 'valueOf', 'hasOwnProperty'])(
+    'CSV export of a device with the attribute %s beside one without it: empty cell, and it imports back',
+    (name) => {
+      const devices: Device[] = [
+        { ...base, id: 'sl-001', name: 'Đèn 1', attributes: { [name]: 'x' } } as Device,
+        { ...base, id: 'sl-002', name: 'Đèn 2', attributes: { road: 'Đường 1' } } as Device,
+      ];
+      const csv = devicesToCsv(devices);
+      const [header, , second] = parse(csv.slice(1)) as string[][];
+      expect(second![header!.indexOf(`attr.${name}`)]).toBe('');
+      expect(parseDeviceCsv(csv).map((r) => ('device' in r ? r.device : r))).toEqual(devices);
+      expect(
+        parseDeviceGeoJson(JSON.stringify(devicesToGeoJson(devices))).map((r) =>
+          'device' in r ? r.device : r,
+        ),
+      ).toEqual(devices);
+    },
+  );
+
+  it('refuses an attribute __proto__ (or another unsafe name) per row, naming the field, in CSV and GeoJSON', () => {
+    const reason =
+      /^attributes: attribute name "__proto__" must be letters, digits, _, - or \. \(1 to 64\), starting with a letter or digit$/;
+    const csv = parseDeviceCsv(
+      [
+        'id,type,name,areaId,lat,lon,attr.__proto__',
+        'sl-001,street-light,Đèn,ward-1,11.3,106.1,x',
+        'sl-002,street-light,Đèn,ward-1,11.3,106.1,',
+      ].join('\n'),
+    );
+    expect(csv[0]).toEqual({ row: 2, id: 'sl-001', error: expect.stringMatching(reason) as string });
+    // An empty cell removes the attribute: the name is given all the same, and refused.
+    expect(csv[1]).toEqual({ row: 3, id: 'sl-002', error: expect.stringMatching(reason) as string });
+    const feature = (id: string, properties: string) =>
+      `{"type":"Feature","geometry":{"type":"Point","coordinates":[106.1,11.3]},"properties":{"id":"${id}","type":"street-light","name":"Đèn","areaId":"ward-1",${properties}}}`;
+    const geojson = parseDeviceGeoJson(
+      `{"type":"FeatureCollection","features":[${feature('sl-003', '"attr.__proto__":"x"')},${feature('sl-004', '"attributes":{"__proto__":"x"}')},${feature('sl-005', '"attr.lamp watts":"150"')},${feature('sl-006', '"attr.constructor":"ok"')}]}`,
+    );
+    expect(geojson.slice(0, 2)).toEqual([
+      { row: 1, id: 'sl-003', error: expect.stringMatching(reason) as string },
+      { row: 2, id: 'sl-004', error: expect.stringMatching(reason) as string },
+    ]);
+    expect(geojson[2]).toEqual({
+      row: 3,
+      id: 'sl-005',
+      error: expect.stringContaining('attribute name "lamp watts" must be') as string,
+    });
+    expect(geojson[3]).toMatchObject({ row: 4, device: { attributes: { constructor: 'ok' } } });
+  });
+});
+
+describe('absent and empty fields', () => {
+  it('CSV: an absent optional column is not given; an empty cell is given empty', () => {
+    const [absent, empty, set] = parseDeviceCsv(
+      ['id,type,name,areaId,lat,lon', 'sl-001,street-light,Đèn,ward-1,11.3,106.1'].join('\n'),
+    ).concat(
+      parseDeviceCsv(
+        [
+          'id,type,name,areaId,lat,lon,silenceTimeoutSeconds,attr.road,attr.lanes,state',
+          'sl-002,street-light,Đèn,ward-1,11.3,106.1,,,2,',
+          'sl-003,street-light,Đèn,ward-1,11.3,106.1,600,Đường 1,,suspended',
+        ].join('\n'),
+      ),
+    );
+    expect(absent).toMatchObject({ fields: { silenceTimeoutSeconds: false, attributes: [] } });
+    expect(empty).toEqual({
+      row: 2,
+      device: {
+        id: 'sl-002',
+        type: 'street-light',
+        domain: 'lighting',
+        name: 'Đèn',
+        areaId: 'ward-1',
+        location: { lat: 11.3, lon: 106.1 },
+        attributes: { lanes: '2' },
+      },
+      fields: { silenceTimeoutSeconds: true, attributes: ['road', 'lanes'] },
+    });
+    expect(set).toMatchObject({
+      device: { silenceTimeoutSeconds: 600, attributes: { road: 'Đường 1' }, state: 'suspended' },
+      fields: { silenceTimeoutSeconds: true, attributes: ['road', 'lanes'] },
+    });
+  });
+
+  it('GeoJSON: an absent property is not given; null (or "") is given empty; "attributes": null clears them all', () => {
+    const feature = (properties: Record<string, unknown>) => ({
+      type: 'Feature',
+      geometry: { type: 'Point', coordinates: [106.1, 11.3] },
+      properties: { id: 'sl-001', type: 'street-light', name: 'Đèn', areaId: 'ward-1', ...properties },
+    });
+    const rows = parseDeviceGeoJson(
+      JSON.stringify({
+        type: 'FeatureCollection',
+        features: [
+          feature({}),
+          feature({ silenceTimeoutSeconds: null, 'attr.road': null, attributes: { lanes: '' }, state: null }),
+          feature({ attributes: null, 'attr.road': 'Đường 2' }),
+          feature({ name: null }),
+        ],
+      }),
+    );
+    expect(rows[0]).toMatchObject({ fields: { silenceTimeoutSeconds: false, attributes: [] } });
+    expect(rows[1]).toMatchObject({ fields: { silenceTimeoutSeconds: true, attributes: ['road', 'lanes'] } });
+    expect(rows[1] && 'device' in rows[1] ? rows[1].device : undefined).not.toHaveProperty('attributes');
+    expect(rows[2]).toMatchObject({
+      device: { attributes: { road: 'Đường 2' } },
+      fields: { attributes: ['road'], replaceAttributes: true },
+    });
+    expect(rows[3]).toEqual({ row: 4, id: 'sl-001', error: 'empty property name (null or "")' });
+  });
+
+  it('CSV: empty required cells are named as empty cells, not missing columns', () => {
+    const [row] = parseDeviceCsv(
+      ['id,type,name,areaId,lat,lon', 'sl-001,street-light,Đèn,ward-1,,'].join('\n'),
+    );
+    expect(row).toEqual({ row: 2, id: 'sl-001', error: 'empty cells in columns lat, lon' });
+  });
+});
+
+describe('numbers in import files', () => {
+  const csvRow = (lat: string, lon: string, timeout: string) =>
+    parseDeviceCsv(
+      [
+        'id,type,name,areaId,lat,lon,silenceTimeoutSeconds',
+        `sl-001,street-light,Đèn,ward-1,${lat},${lon},${timeout}`,
+      ].join('\n'),
+    )[0];
+
+  it.each([
+    ['lat', '0x10', ['0x10', '106.1', '600']],
+    ['lat', '0b11', ['0b11', '106.1', '600']],
+    ['lon', '1e1', ['11.3', '1e1', '600']],
+    ['lon', ' 106.1', ['11.3', ' 106.1', '600']],
+    ['lat', '11.3 ', ['11.3 ', '106.1', '600']],
+    ['silenceTimeoutSeconds', '0x258', ['11.3', '106.1', '0x258']],
+    ['silenceTimeoutSeconds', '6e2', ['11.3', '106.1', '6e2']],
+    ['lat', 'Infinity', ['Infinity', '106.1', '600']],
+    ['lat', '.5', ['.5', '106.1', '600']],
+    ['lat', '5.', ['5.', '106.1', '600']],
+  ])('refuses %s %j, naming the column and the value', (column, value, cells) => {
+    expect(csvRow(...(cells as [string, string, string]))).toEqual({
+      row: 2,
+      id: 'sl-001',
+      error: `column ${column}: ${JSON.stringify(value)} is not a plain decimal number (an optional sign, digits, an optional fraction)`,
+    });
+  });
+
+  it('accepts plain decimals with a sign and a fraction', () => {
+    expect(csvRow('-11.25', '+106', '600')).toMatchObject({
+      device: { location: { lat: -11.25, lon: 106 }, silenceTimeoutSeconds: 600 },
+    });
+  });
+
+  it('GeoJSON: a silence timeout or a lat property given as text must be a plain decimal too', () => {
+    const rows = parseDeviceGeoJson(
+      JSON.stringify({
+        type: 'FeatureCollection',
+        features: [
+          {
+            type: 'Feature',
+            geometry: { type: 'Point', coordinates: [106.1, 16] },
+            properties: {
+              id: 'sl-001',
+              type: 'street-light',
+              name: 'Đèn',
+              areaId: 'ward-1',
+              silenceTimeoutSeconds: '0x258',
+            },
+          },
+          {
+            type: 'Feature',
+            geometry: { type: 'Point', coordinates: [106.1, 16] },
+            properties: { id: 'sl-002', type: 'street-light', name: 'Đèn', areaId: 'ward-1', lat: '0x10' },
+          },
+        ],
+      }),
+    );
+    expect(rows.map((r) => ('error' in r ? r.error : r))).toEqual([
+      'property silenceTimeoutSeconds: "0x258" is not a plain decimal number (an optional sign, digits, an optional fraction)',
+      'properties.lat "0x10" contradicts the geometry\'s latitude 16',
+    ]);
+  });
+
+  it('the export writes plain decimals even where String() would write an exponent, and they read back exactly', () => {
+    for (const value of [1e-7, -1.5e-7, 1.2345678e-10, 0, -0.5, 106.123456789, 1e21, 5e-324]) {
+      const text = plainDecimal(value);
+      expect({ value, plain: PLAIN_DECIMAL.test(text) }).toEqual({ value, plain: true });
+      expect(Number(text)).toBe(value === 0 ? 0 : value);
+    }
+    const device = {
+      id: 'sl-001',
+      type: 'street-light',
+      domain: 'lighting',
+      name: 'Đèn',
+      areaId: 'ward-1',
+      location: { lat: 1e-7, lon: -2.5e-8 },
+      state: 'active',
+    } as Device;
+    expect(parseDeviceCsv(devicesToCsv([device])).map((r) => ('device' in r ? r.device : r))).toEqual([
+      device,
+    ]);
+  });
+});
+
+describe('cells are not trimmed', () => {
+  it('an attribute with leading or trailing spaces round-trips through CSV and GeoJSON; names are trimmed as in REST', () => {
+    const device = {
+      id: 'sl-001',
+      type: 'street-light',
+      domain: 'lighting',
+      name: 'Đèn 1',
+      areaId: 'ward-1',
+      location: { lat: 11.3, lon: 106.1 },
+      state: 'active',
+      attributes: { formula: ' =1', trailing: 'Đường 1  ', both: '  x  ', spaces: '   ' },
+    } as Device;
+    const csv = devicesToCsv([device]);
+    expect(parseDeviceCsv(csv).map((r) => ('device' in r ? r.device : r))).toEqual([device]);
+    expect(
+      parseDeviceGeoJson(JSON.stringify(devicesToGeoJson([device]))).map((r) =>
+        'device' in r ? r.device : r,
+      ),
+    ).toEqual([device]);
+    // A hand-written name with spaces around it is trimmed by the schema, as REST does.
+    const [row] = parseDeviceCsv(
+      ['id,type,name,areaId,lat,lon', 'sl-002,street-light,  Đèn 2 ,ward-1,11.3,106.1'].join('\n'),
+    );
+    expect(row).toMatchObject({ device: { name: 'Đèn 2' } });
   });
 });

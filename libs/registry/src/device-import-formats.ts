@@ -1,8 +1,8 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { type Device, domainOf, isDeviceType } from '@ioc/contracts';
-import type { ImportRow } from './registry-repository';
-import { deviceSchema } from './seed-schemas';
+import type { ImportRow, ImportRowFields } from './registry-repository';
+import { attributeNameProblem, deviceSchema } from './seed-schemas';
 
 /**
  * Bulk import and export of devices as CSV and GeoJSON.
@@ -10,10 +10,23 @@ import { deviceSchema } from './seed-schemas';
  * CSV (RFC 4180, UTF-8, a byte-order mark tolerated): a header row naming the columns, in any
  * order — `id`, `type`, `name`, `areaId`, `lat`, `lon` (WGS 84 degrees) required; `domain`
  * (derived from the type when absent or empty), `state` (`active`|`suspended`|`retired`) and
- * `silenceTimeoutSeconds` optional; each `attr.<name>` column an attribute (an empty cell: no such
- * attribute). GeoJSON (RFC 7946): a FeatureCollection of Point features, coordinates
+ * `silenceTimeoutSeconds` optional; each `attr.<name>` column an attribute (names:
+ * ATTRIBUTE_NAME_PATTERN). GeoJSON (RFC 7946): a FeatureCollection of Point features, coordinates
  * `[lon, lat]` (§3.1.1 / §4), the other fields in `properties` (attributes as `attr.<name>`
  * properties or an `attributes` object).
+ *
+ * Updating a registered device, a row changes only what it gives (ImportRowFields): an optional
+ * field ABSENT from the file (no such column; no such property) keeps its stored value; one given
+ * empty (an empty CSV cell; a GeoJSON `null` or `""`) is cleared. Attributes merge name by name: an
+ * `attr.x` column sets `x`, or removes it when empty; stored attributes the file does not name are
+ * kept (GeoJSON `"attributes": null` removes them all). `state` and `domain` cannot be cleared: empty
+ * keeps the stored state (a new device is `active`) and derives the domain from the type.
+ *
+ * Cell values are taken as they are, never trimmed (as REST takes JSON strings): an attribute
+ * `" =1"` stays `" =1"`, so the export imports back unchanged. Names are trimmed by the device
+ * schema in both paths; a space around an id, type, area id or state is refused as in REST.
+ * Numbers (`lat`, `lon`, `silenceTimeoutSeconds` in a CSV, or given as text in GeoJSON) are plain
+ * decimals (PLAIN_DECIMAL: an optional sign, digits, an optional fraction), nothing else.
  *
  * Files are read as UTF-8 (decodeImportFile: invalid UTF-8 is refused with its byte offset, never
  * replaced by U+FFFD). CSV text cells that a spreadsheet would run as a formula are written with a
@@ -55,8 +68,45 @@ export class ImportFileError extends Error {
   }
 }
 
-/** Fields of one device as read from a row, before validation. */
-type RawFields = Record<string, string | number | undefined>;
+/**
+ * Fields of one device as read from a row, before validation: a field absent from the row has no
+ * key; one given empty is null. Always a null-prototype object (rawFields), so a key such as
+ * `constructor` or `__proto__` is an own property and never Object.prototype's.
+ */
+type RawFields = Record<string, string | number | null>;
+
+function rawFields(): RawFields {
+  return Object.create(null) as RawFields;
+}
+
+/**
+ * A number as the import reads it from text: an optional sign, decimal digits and an optional
+ * fraction (`-12.5`, `+7`, `600`). No spaces, exponents (`1e1`), hex (`0x10`), binary (`0b11`),
+ * `Infinity` or empty text, all of which JavaScript's Number() would take.
+ */
+export const PLAIN_DECIMAL = /^[+-]?\d+(?:\.\d+)?$/;
+
+/**
+ * A finite number as plain decimal text that PLAIN_DECIMAL accepts and Number() reads back exactly
+ * (String() would write `1e-7` for a coordinate 1 cm from the equator).
+ */
+export function plainDecimal(value: number): string {
+  const text = String(value);
+  const match = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+  if (match === null) return text;
+  const [, sign, whole, fraction = '', exponentText] = match as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  const digits = whole + fraction;
+  const point = whole.length + Number(exponentText);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
 
 /** Strips one leading U+FEFF (a byte-order mark written by Excel's "CSV UTF-8"). */
 function withoutBom(text: string): string {
@@ -131,7 +181,6 @@ export function decodeImportFile(bytes: Uint8Array): string {
  * no formula and is written as it is.
  */
 const FORMULA_START = /^'*[=+\-@\t\r]/;
-const DECIMAL_NUMBER = /^[+-]?\d+(?:\.\d+)?$/;
 /** Leading `'` count that restoreCsvCell removes: one, before a formula start. */
 const NEUTRALISED = /^'+[=+\-@\t\r]/;
 
@@ -140,7 +189,7 @@ const NEUTRALISED = /^'+[=+\-@\t\r]/;
  * guidance) when it would start a formula; restoreCsvCell undoes it exactly.
  */
 export function neutraliseCsvCell(value: string): string {
-  return FORMULA_START.test(value) && !DECIMAL_NUMBER.test(value) ? `'${value}` : value;
+  return FORMULA_START.test(value) && !PLAIN_DECIMAL.test(value) ? `'${value}` : value;
 }
 
 /** A CSV text cell as it was before neutraliseCsvCell: one leading `'` before a formula start removed. */
@@ -202,11 +251,12 @@ export function parseDeviceCsv(text: string): ImportRow[] {
         ...(id ? { id } : {}),
       };
     }
-    const fields: RawFields = {};
+    // Cells are not trimmed (see the module's comment): a row means what REST's JSON would.
+    const fields = rawFields();
     columns.forEach((column, i) => {
-      const trimmed = (record[i] as string).trim();
-      const value = NUMBER_COLUMNS.has(column) ? trimmed : restoreCsvCell(trimmed);
-      if (value !== '') fields[column] = value;
+      const cell = record[i] as string;
+      const value = NUMBER_COLUMNS.has(column) ? cell : restoreCsvCell(cell);
+      fields[column] = value === '' ? null : value;
     });
     return toImportRow(row, fields, 'column');
   });
@@ -307,12 +357,19 @@ function parseFeature(feature: unknown, row: number): ImportRow {
   ) {
     return fail('Point coordinates must be [lon, lat] (or [lon, lat, elevation]) numbers (RFC 7946 §3.1.2)');
   }
-  const fields: RawFields = { lon: coordinates[0] as number, lat: coordinates[1] as number };
+  const fields = rawFields();
+  fields['lon'] = coordinates[0] as number;
+  fields['lat'] = coordinates[1] as number;
   // The geometry is the location; lat/lon properties (a GIS layer's columns) must agree with it.
   for (const axis of ['lat', 'lon'] as const) {
     const given = props[axis];
     if (given === undefined || given === null || given === '') continue;
-    const number = typeof given === 'number' ? given : typeof given === 'string' ? Number(given) : NaN;
+    const number =
+      typeof given === 'number'
+        ? given
+        : typeof given === 'string' && PLAIN_DECIMAL.test(given)
+          ? Number(given)
+          : NaN;
     const geometryValue = fields[axis] as number;
     if (!Number.isFinite(number) || Math.abs(number - geometryValue) > COORDINATE_TOLERANCE_DEGREES) {
       return fail(
@@ -327,74 +384,112 @@ function parseFeature(feature: unknown, row: number): ImportRow {
       return `attribute "${name.slice(0, 64)}" is given twice, as ${earlier} and as ${source}: give it once`;
     }
     attributeSources.set(name, source);
-    if (typeof value !== 'string') return `attribute "${name.slice(0, 64)}" must be a string`;
-    if (value !== '') fields[`${ATTRIBUTE_COLUMN_PREFIX}${name}`] = value;
+    // null (or "") removes the attribute; the name is given either way.
+    if (value === null || value === '') fields[`${ATTRIBUTE_COLUMN_PREFIX}${name}`] = null;
+    else if (typeof value !== 'string') return `attribute "${name.slice(0, 64)}" must be a string`;
+    else fields[`${ATTRIBUTE_COLUMN_PREFIX}${name}`] = value;
     return undefined;
   };
+  let clearAttributes = false;
   for (const [key, value] of Object.entries(props)) {
-    if (key === 'attributes' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    if (key === 'attributes' && value === null) {
+      clearAttributes = true;
+      continue;
+    }
+    if (key === 'attributes' && typeof value === 'object' && !Array.isArray(value)) {
       for (const [name, text] of Object.entries(value as Record<string, unknown>)) {
         const problem = setAttribute(name, text, `attributes.${name.slice(0, 64)}`);
         if (problem !== undefined) return fail(problem);
       }
       continue;
     }
-    if (value === null || value === undefined || value === '') continue;
+    if (value === undefined) continue;
     if (key === 'lat' || key === 'lon') continue; // checked against the geometry above
     if (key.startsWith(ATTRIBUTE_COLUMN_PREFIX) && key.length > ATTRIBUTE_COLUMN_PREFIX.length) {
       const name = key.slice(ATTRIBUTE_COLUMN_PREFIX.length);
-      if (typeof value !== 'string' && typeof value !== 'number') {
+      if (value !== null && typeof value !== 'string' && typeof value !== 'number') {
         return fail(`property "${key.slice(0, 64)}" must be a string or a number`);
       }
-      const problem = setAttribute(name, String(value), key.slice(0, 64));
+      const problem = setAttribute(name, value === null ? null : String(value), key.slice(0, 64));
       if (problem !== undefined) return fail(problem);
       continue;
     }
-    if (typeof value === 'string' || typeof value === 'number') fields[key] = value;
+    if (value === null || value === '') fields[key] = null;
+    else if (typeof value === 'string' || typeof value === 'number') fields[key] = value;
     else return fail(`property "${key.slice(0, 64)}" must be a string or a number`);
   }
   if (id !== undefined) fields['id'] = id;
-  return toImportRow(row, fields, 'property');
+  return toImportRow(row, fields, 'property', clearAttributes);
 }
 
-/** Builds and validates a device from a row's fields; `what` names the field kind in reasons. */
-function toImportRow(row: number, fields: RawFields, what: 'column' | 'property'): ImportRow {
+/**
+ * Builds and validates a device from a row's fields (a null-prototype RawFields); `what` names the
+ * field kind in reasons. The row's ImportRowFields say which optional fields it gives.
+ */
+function toImportRow(
+  row: number,
+  fields: RawFields,
+  what: 'column' | 'property',
+  clearAttributes = false,
+): ImportRow {
   const id = typeof fields['id'] === 'string' ? fields['id'] : undefined;
   const fail = (error: string): ImportRow => ({ row, error, ...(id ? { id } : {}) });
-  const missing = REQUIRED_CSV_COLUMNS.filter((name) => fields[name] === undefined);
+  const plural = (names: readonly string[], one: string, many: string) => (names.length > 1 ? many : one);
+  const missing = REQUIRED_CSV_COLUMNS.filter((name) => !Object.hasOwn(fields, name));
   if (missing.length > 0) {
-    return fail(`missing ${what}${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+    return fail(`missing ${what}${plural(missing, '', 's')} ${missing.join(', ')}`);
+  }
+  const empty = REQUIRED_CSV_COLUMNS.filter((name) => fields[name] === null);
+  if (empty.length > 0) {
+    return fail(
+      what === 'column'
+        ? `empty ${plural(empty, 'cell in column', 'cells in columns')} ${empty.join(', ')}`
+        : `empty ${plural(empty, 'property', 'properties')} ${empty.join(', ')} (null or "")`,
+    );
   }
   const numbers: Record<string, number> = {};
   for (const name of ['lat', 'lon', 'silenceTimeoutSeconds']) {
     const value = fields[name];
-    if (value === undefined) continue;
-    const number = typeof value === 'number' ? value : Number(value);
-    if (typeof value === 'string' && (value.trim() === '' || !Number.isFinite(number))) {
-      return fail(`${what} ${name}: "${value.slice(0, 32)}" is not a number`);
+    if (value === undefined || value === null) continue;
+    if (typeof value === 'string' && !PLAIN_DECIMAL.test(value)) {
+      return fail(
+        `${what} ${name}: ${JSON.stringify(value.slice(0, 32))} is not a plain decimal number (an optional sign, digits, an optional fraction)`,
+      );
     }
-    numbers[name] = number;
+    numbers[name] = Number(value);
   }
   const type = String(fields['type']);
   if (!isDeviceType(type)) return fail(`unknown device type "${type.slice(0, 64)}"`);
-  const attributes: Record<string, string> = {};
+  // Null prototype: an attribute `constructor` is an own property, and `__proto__` one the
+  // schema sees and refuses (an ordinary object would drop it without a word).
+  const attributes = Object.create(null) as Record<string, string>;
+  const attributeNames: string[] = [];
   const unknown: string[] = [];
   for (const [name, value] of Object.entries(fields)) {
-    if (name.startsWith(ATTRIBUTE_COLUMN_PREFIX))
-      attributes[name.slice(ATTRIBUTE_COLUMN_PREFIX.length)] = String(value);
-    else if (!(DEVICE_CSV_COLUMNS as readonly string[]).includes(name)) unknown.push(name);
+    if (name.startsWith(ATTRIBUTE_COLUMN_PREFIX)) {
+      const attribute = name.slice(ATTRIBUTE_COLUMN_PREFIX.length);
+      attributeNames.push(attribute);
+      if (value !== null) attributes[attribute] = String(value);
+    } else if (!(DEVICE_CSV_COLUMNS as readonly string[]).includes(name)) unknown.push(name);
   }
   if (unknown.length > 0)
     return fail(`unknown ${what} ${unknown.map((n) => `"${n.slice(0, 64)}"`).join(', ')}`);
+  // Every name the row gives, set or (empty) removed, as the device schema words it.
+  for (const name of attributeNames) {
+    const problem = attributeNameProblem(name);
+    if (problem !== undefined) return fail(`attributes: ${problem}`);
+  }
+  const domain = fields['domain'];
+  const state = fields['state'];
   const candidate = {
     id: String(fields['id']),
     type,
-    domain: fields['domain'] === undefined ? domainOf(type) : String(fields['domain']),
+    domain: domain === undefined || domain === null ? domainOf(type) : String(domain),
     name: String(fields['name']),
     areaId: String(fields['areaId']),
     location: { lat: numbers['lat'], lon: numbers['lon'] },
     ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
-    ...(fields['state'] === undefined ? {} : { state: String(fields['state']) }),
+    ...(state === undefined || state === null ? {} : { state: String(state) }),
     ...(numbers['silenceTimeoutSeconds'] === undefined
       ? {}
       : { silenceTimeoutSeconds: numbers['silenceTimeoutSeconds'] }),
@@ -405,7 +500,12 @@ function toImportRow(row: number, fields: RawFields, what: 'column' | 'property'
     const path = issue?.path.length ? issue.path.join('.') : 'row';
     return fail(`${path}: ${issue?.message ?? 'invalid'}`);
   }
-  return { row, device: parsed.data as Device };
+  const given: ImportRowFields = {
+    silenceTimeoutSeconds: Object.hasOwn(fields, 'silenceTimeoutSeconds'),
+    attributes: attributeNames,
+    ...(clearAttributes ? { replaceAttributes: true } : {}),
+  };
+  return { row, device: parsed.data as Device, fields: given };
 }
 
 /** Attribute names used by any of the devices, sorted (the export's `attr.*` columns). */
@@ -431,11 +531,16 @@ export function devicesToCsv(devices: readonly Device[]): string {
     text(d.domain),
     text(d.name),
     text(d.areaId),
-    String(d.location.lat),
-    String(d.location.lon),
+    plainDecimal(d.location.lat),
+    plainDecimal(d.location.lon),
     text(d.state ?? 'active'),
-    d.silenceTimeoutSeconds === undefined ? '' : String(d.silenceTimeoutSeconds),
-    ...attributes.map((name) => text(d.attributes?.[name] ?? '')),
+    d.silenceTimeoutSeconds === undefined ? '' : plainDecimal(d.silenceTimeoutSeconds),
+    // Object.hasOwn: a bare d.attributes[name] finds Object.prototype's `constructor`, `toString`…
+    ...attributes.map((name) =>
+      text(
+        d.attributes !== undefined && Object.hasOwn(d.attributes, name) ? (d.attributes[name] as string) : '',
+      ),
+    ),
   ]);
   return '\uFEFF' + stringify([header, ...rows], { record_delimiter: '\r\n' });
 }

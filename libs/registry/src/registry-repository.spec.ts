@@ -4,6 +4,8 @@ import { createLogger } from '@ioc/runtime';
 import { describeEachDatabase } from '@ioc/testing';
 import { DeviceRegistry } from './device-registry';
 import { hashDeviceSecret } from './device-secrets';
+import { devicesToCsv, devicesToGeoJson, parseDeviceCsv, parseDeviceGeoJson } from './device-import-formats';
+import { MAX_DEVICE_ATTRIBUTES } from './seed-schemas';
 import { loadSeeds } from './seed-loader';
 import {
   type ImportRow,
@@ -310,7 +312,7 @@ describeEachDatabase('RegistryRepository', (context) => {
         refused: 5,
         rows: [
           { row: 2, id: 'sl-001', outcome: 'unchanged' },
-          { row: 3, id: 'aq-001', outcome: 'updated' },
+          { row: 3, id: 'aq-001', outcome: 'updated', changed: ['name'] },
           { row: 4, id: 'sl-010', outcome: 'created' },
           { row: 5, id: 'sl-011', outcome: 'refused', reason: 'no area "atlantis"' },
           { row: 6, id: 'sl-012', outcome: 'refused', reason: 'column lat: "abc" is not a number' },
@@ -367,7 +369,7 @@ describeEachDatabase('RegistryRepository', (context) => {
             reason:
               'device id "SL-020" differs only in case from the device "sl-020", earlier in the same file',
           },
-          { row: 5, id: 'aq-001', outcome: 'updated' },
+          { row: 5, id: 'aq-001', outcome: 'updated', changed: ['name'] },
         ],
       });
       expect(await repo.getDevice('SL-001')).toBeUndefined();
@@ -439,6 +441,125 @@ describeEachDatabase('RegistryRepository', (context) => {
       expect((await repo.getDevice('aq-001'))?.name).toBe('Trạm aq-001');
       expect(await repo.latestChangeSeq()).toBe(seq);
       expect(await repo.importDevices(rows)).toEqual(preview);
+    });
+
+    it('a file leaves fields it does not give as stored, clears the ones it gives empty, and merges attributes by name', async () => {
+      const repo = await fresh();
+      await repo.updateDevice('sl-001', { silenceTimeoutSeconds: 600 });
+      await repo.setDeviceState('sl-001', 'suspended');
+      const stored = await repo.getDevice('sl-001');
+      const header = 'id,type,name,areaId,lat,lon';
+      const place = 'street-light,Đèn mới,ward-a1,11.31,106.11';
+      // No attr.*, silenceTimeoutSeconds or state column: only the name changes.
+      const renamed = await repo.importDevices(parseDeviceCsv(`${header}\nsl-001,${place}`));
+      expect(renamed.rows).toEqual([{ row: 2, id: 'sl-001', outcome: 'updated', changed: ['name'] }]);
+      expect(await repo.getDevice('sl-001')).toEqual({ ...stored, name: 'Đèn mới' });
+      // The same again: unchanged.
+      expect((await repo.importDevices(parseDeviceCsv(`${header}\nsl-001,${place}`))).unchanged).toBe(1);
+      // attr.road empty removes road, attr.lanes sets lanes, cabinetId (not named) stays; an
+      // empty silenceTimeoutSeconds clears it; an empty state keeps it.
+      const csv = `${header},attr.road,attr.lanes,silenceTimeoutSeconds,state\nsl-001,${place},,2,,`;
+      const preview = await repo.importDevices(parseDeviceCsv(csv), undefined, { dryRun: true });
+      expect(preview.rows).toEqual([
+        {
+          row: 2,
+          id: 'sl-001',
+          outcome: 'updated',
+          changed: ['attributes.lanes', 'attributes.road', 'silenceTimeoutSeconds'],
+        },
+      ]);
+      expect(await repo.importDevices(parseDeviceCsv(csv))).toEqual(preview);
+      const merged = {
+        ...stored,
+        name: 'Đèn mới',
+        attributes: { cabinetId: 'lc-001', lanes: '2' },
+      } as Device;
+      delete merged.silenceTimeoutSeconds;
+      expect(await repo.getDevice('sl-001')).toEqual(merged);
+
+      // GeoJSON: absent properties keep, null clears, "attributes": null clears them all.
+      const feature = (properties: Record<string, unknown>) =>
+        JSON.stringify({
+          type: 'FeatureCollection',
+          features: [
+            {
+              type: 'Feature',
+              geometry: { type: 'Point', coordinates: [106.11, 11.31] },
+              properties: {
+                id: 'sl-001',
+                type: 'street-light',
+                name: 'Đèn mới',
+                areaId: 'ward-a1',
+                ...properties,
+              },
+            },
+          ],
+        });
+      expect((await repo.importDevices(parseDeviceGeoJson(feature({})))).unchanged).toBe(1);
+      const set = await repo.importDevices(
+        parseDeviceGeoJson(feature({ silenceTimeoutSeconds: 120, 'attr.lanes': null })),
+      );
+      expect(set.rows[0]).toMatchObject({ changed: ['attributes.lanes', 'silenceTimeoutSeconds'] });
+      expect(await repo.getDevice('sl-001')).toMatchObject({
+        attributes: { cabinetId: 'lc-001' },
+        silenceTimeoutSeconds: 120,
+      });
+      const cleared = await repo.importDevices(
+        parseDeviceGeoJson(feature({ attributes: null, silenceTimeoutSeconds: null })),
+      );
+      expect(cleared.rows[0]).toMatchObject({ changed: ['attributes.cabinetId', 'silenceTimeoutSeconds'] });
+      const after = await repo.getDevice('sl-001');
+      expect(after).not.toHaveProperty('attributes');
+      expect(after).not.toHaveProperty('silenceTimeoutSeconds');
+      expect(after?.state).toBe('suspended');
+    });
+
+    it('refuses a row whose attributes, merged with the stored ones, exceed MAX_DEVICE_ATTRIBUTES', async () => {
+      const repo = await fresh();
+      const names = Array.from({ length: MAX_DEVICE_ATTRIBUTES - 1 }, (_, i) => `a${i}`);
+      const csv = `id,type,name,areaId,lat,lon,${names.map((n) => `attr.${n}`).join(',')}\nsl-001,street-light,Đèn sl-001,ward-a1,11.31,106.11,${names.map(() => 'v').join(',')}`;
+      // Stored: cabinetId and road; the file adds 49 others: 51 in all.
+      expect((await repo.importDevices(parseDeviceCsv(csv))).rows).toEqual([
+        {
+          row: 2,
+          id: 'sl-001',
+          outcome: 'refused',
+          reason: `attributes: ${MAX_DEVICE_ATTRIBUTES + 1} with the stored ones: at most ${MAX_DEVICE_ATTRIBUTES}`,
+        },
+      ]);
+      expect(await repo.getDevice('sl-001')).toEqual({ ...light('sl-001'), state: 'active' });
+    });
+
+    it('export then import changes nothing, attributes named like Object.prototype members or with spaces around included', async () => {
+      const repo = await fresh();
+      await repo.createDevice(
+        light('sl-002', {
+          // Names are trimmed by the device schema (REST and import alike); attribute values are kept as given.
+          name: 'Đèn "có" dấu, phẩy',
+          attributes: { constructor: 'c', toString: ' =1', valueOf: 'x  ', hasOwnProperty: '  ' },
+          silenceTimeoutSeconds: 60,
+        }),
+      );
+      await repo.createDevice(
+        light('sl-003', { location: { lat: 1e-7, lon: -2.5e-8 }, attributes: { road: ' Đường 1 ' } }),
+      );
+      const devices = await repo.allDevices();
+      expect(devices.find((d) => d.id === 'sl-002')?.attributes).toEqual({
+        constructor: 'c',
+        toString: ' =1',
+        valueOf: 'x  ',
+        hasOwnProperty: '  ',
+      });
+      const seq = await repo.latestChangeSeq();
+      for (const rows of [
+        parseDeviceCsv(devicesToCsv(devices)),
+        parseDeviceGeoJson(JSON.stringify(devicesToGeoJson(devices))),
+      ]) {
+        const report = await repo.importDevices(rows);
+        expect(report.rows.map((r) => [r.id, r.outcome])).toEqual(devices.map((d) => [d.id, 'unchanged']));
+        expect(report.unchanged).toBe(devices.length);
+      }
+      expect(await repo.latestChangeSeq()).toBe(seq);
     });
 
     it("imports the repository's seeds once; a second import finds them unchanged", async () => {

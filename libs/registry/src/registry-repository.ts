@@ -17,6 +17,7 @@ import {
   transaction,
 } from '@ioc/database';
 import { deviceSecretHint, generateDeviceSecret, hashDeviceSecret } from './device-secrets';
+import { MAX_DEVICE_ATTRIBUTES } from './seed-schemas';
 import type { SeedData } from './seed-validation';
 
 /** What went wrong with a registry write, for REST's 400/404/409. */
@@ -88,8 +89,31 @@ export interface DevicePage {
   offset: number;
 }
 
-/** One row of an import, after parsing (CSV or GeoJSON): a device, or why its row is unusable. */
-export type ImportRow = { row: number; device: Device } | { row: number; error: string; id?: string };
+/**
+ * Which of a device's optional fields an import row gives (the CSV has the column; the GeoJSON
+ * feature has the property). A field the row does not give keeps its stored value; a field it gives
+ * empty (a CSV empty cell, a GeoJSON `null`) is cleared.
+ */
+export interface ImportRowFields {
+  /** The row gives `silenceTimeoutSeconds`: the device's value is stored, or none (cleared) when it has none. */
+  silenceTimeoutSeconds: boolean;
+  /**
+   * Attribute names the row gives: each is set to the device's value, or removed when the device
+   * has none; stored attributes the row does not name are kept.
+   */
+  attributes: readonly string[];
+  /** The row clears the stored attributes before setting its own (GeoJSON `"attributes": null`). */
+  replaceAttributes?: boolean;
+}
+
+/**
+ * One row of an import, after parsing (CSV or GeoJSON): a device, or why its row is unusable.
+ * `fields` (from the file formats) makes an update merge the row into the stored device (see
+ * ImportRowFields); without it (seeds) the row replaces the stored device whole. A row without a
+ * `state` keeps the stored one either way.
+ */
+export type ImportRow =
+  { row: number; device: Device; fields?: ImportRowFields } | { row: number; error: string; id?: string };
 
 /** Per-row outcome of an import. */
 export interface ImportRowResult {
@@ -98,6 +122,11 @@ export interface ImportRowResult {
   id?: string;
   outcome: 'created' | 'updated' | 'unchanged' | 'refused';
   reason?: string;
+  /**
+   * An updated row: the fields it changes, sorted (`areaId`, `attributes.<name>`, `location`,
+   * `name`, `silenceTimeoutSeconds`, `state`).
+   */
+  changed?: string[];
 }
 
 export interface ImportReport {
@@ -492,7 +521,16 @@ export class RegistryRepository {
           );
           continue;
         }
-        const merged: Device = { ...device, state: device.state ?? (current.state as DeviceState) };
+        const stored = toDevice(current);
+        const merged = mergeImportRow(stored, entry);
+        if (Object.keys(merged.attributes ?? {}).length > MAX_DEVICE_ATTRIBUTES) {
+          refuse(
+            row,
+            `attributes: ${Object.keys(merged.attributes ?? {}).length} with the stored ones: at most ${MAX_DEVICE_ATTRIBUTES}`,
+            device.id,
+          );
+          continue;
+        }
         const next = deviceRow(merged, current.created_at, now);
         if (sameDevice(current, next)) {
           report.unchanged++;
@@ -515,7 +553,7 @@ export class RegistryRepository {
           now,
         );
         report.updated++;
-        report.rows.push({ row, id: device.id, outcome: 'updated' });
+        report.rows.push({ row, id: device.id, outcome: 'updated', changed: changedFields(stored, merged) });
       }
       // Inserts in chunks: one statement per 100 rows (11 columns each) instead of one per row.
       const settledBeforeInserts = report.rows.length - report.created;
@@ -829,6 +867,51 @@ const COMPARED_COLUMNS = [
   'state',
   'silence_timeout_seconds',
 ] as const;
+
+/**
+ * The device an import row makes of a stored one: the row's fields, with the state kept when the
+ * row has none and, when the row says which optional fields it gives (ImportRowFields), the stored
+ * silence timeout kept when it is not given and the attributes merged name by name.
+ */
+function mergeImportRow(stored: Device, entry: { device: Device; fields?: ImportRowFields }): Device {
+  const { device, fields } = entry;
+  const merged: Device = { ...device, state: device.state ?? stored.state ?? 'active' };
+  if (fields === undefined) return merged;
+  if (!fields.silenceTimeoutSeconds) {
+    delete merged.silenceTimeoutSeconds;
+    if (stored.silenceTimeoutSeconds !== undefined)
+      merged.silenceTimeoutSeconds = stored.silenceTimeoutSeconds;
+  }
+  const attributes = new Map(fields.replaceAttributes ? [] : Object.entries(stored.attributes ?? {}));
+  const given = device.attributes ?? {};
+  for (const name of fields.attributes) {
+    if (Object.hasOwn(given, name)) attributes.set(name, given[name] as string);
+    else attributes.delete(name);
+  }
+  delete merged.attributes;
+  if (attributes.size > 0) merged.attributes = Object.fromEntries(attributes);
+  return merged;
+}
+
+/** Fields that differ between two versions of a device, sorted; attributes by name (`attributes.road`). */
+function changedFields(before: Device, after: Device): string[] {
+  const changed: string[] = [];
+  if (before.name !== after.name) changed.push('name');
+  if (before.areaId !== after.areaId) changed.push('areaId');
+  if (before.location.lat !== after.location.lat || before.location.lon !== after.location.lon) {
+    changed.push('location');
+  }
+  if ((before.state ?? 'active') !== (after.state ?? 'active')) changed.push('state');
+  if (before.silenceTimeoutSeconds !== after.silenceTimeoutSeconds) changed.push('silenceTimeoutSeconds');
+  const a = before.attributes ?? {};
+  const b = after.attributes ?? {};
+  for (const name of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const was = Object.hasOwn(a, name) ? a[name] : undefined;
+    const is = Object.hasOwn(b, name) ? b[name] : undefined;
+    if (was !== is) changed.push(`attributes.${name}`);
+  }
+  return changed.sort();
+}
 
 function sameDevice(a: DeviceRow, b: DeviceRow): boolean {
   return COMPARED_COLUMNS.every((column) => a[column] === b[column]);

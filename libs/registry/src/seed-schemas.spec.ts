@@ -142,7 +142,7 @@ describe('registry text fields', () => {
     [
       'a bidi control in an attribute name',
       { attributes: { 'r\u202ad': 'v' } },
-      'attributes: attribute name "r\u202ad" contains the bidirectional control character U+202A',
+      'attributes: attribute name "r\u202ad" must be letters, digits, _, - or . (1 to 64), starting with a letter or digit',
     ],
     ['DEL in the area id', { areaId: 'x\u007f' }, 'areaId: contains the control character U+007F'],
   ])('refuses %s in a device, naming the field and the code point', (_what, change, message) => {
@@ -165,6 +165,36 @@ describe('registry text fields', () => {
         attributes: { đường: 'Đường 30/4 – Phường 1' },
       }).success,
     ).toBe(true);
+  });
+
+  it.each([
+    ['__proto__', '{"__proto__":"x","road":"r"}'],
+    ['a nested __proto__ beside a good name', '{"road":"r","__proto__":{"polluted":"yes"}}'],
+    ['_private', '{"_private":"x"}'],
+    ['a space', '{"lamp watts":"150"}'],
+    ['an empty name', '{"":"x"}'],
+    ['a leading dot', '{".hidden":"x"}'],
+  ])(
+    'refuses the attribute name %s, naming the field (JSON.parse keeps a __proto__ key zod would drop)',
+    (_what, json) => {
+      const attributes: unknown = JSON.parse(json);
+      expect(refusal(deviceSchema, { ...device, attributes })).toMatch(
+        /^attributes: attribute name ".*" must be letters, digits, _, - or \. \(1 to 64\), starting with a letter or digit$/,
+      );
+    },
+  );
+
+  it('accepts attribute names that are Object.prototype members, and keeps them as own properties', () => {
+    const attributes = {
+      constructor: 'c',
+      toString: 't',
+      valueOf: 'v',
+      hasOwnProperty: 'h',
+      'lamp.watts_2-x': 'w',
+    };
+    const parsed = deviceSchema.parse({ ...device, attributes });
+    expect(parsed.attributes).toEqual(attributes);
+    expect(Object.keys(parsed.attributes ?? {}).sort()).toEqual(Object.keys(attributes).sort());
   });
 
   it.each(['ioc-internal', 'ioc-api-9', 'IOC-api-1', 'Ioc-x'])(

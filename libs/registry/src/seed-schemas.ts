@@ -82,39 +82,64 @@ export const areaSchema = z.strictObject({
 });
 
 /**
- * A device's attributes: at most MAX_DEVICE_ATTRIBUTES, names of 1 to MAX_ATTRIBUTE_NAME_LENGTH
- * characters, values of at most MAX_ATTRIBUTE_VALUE_LENGTH, neither with a control or
- * bidirectional character. A refusal's path is the attribute (`attributes.road`), or `attributes`
- * for the count and for a bad name (the name itself is quoted, cut to 64 characters).
+ * An attribute name: a letter or digit (of any script: `đường` is a name), then letters, digits,
+ * combining marks (Vietnamese typed in decomposed form), `_`, `-` or `.`; at most
+ * MAX_ATTRIBUTE_NAME_LENGTH (64) characters (UTF-16 code units) in all. Safe as a CSV column
+ * (`attr.<name>`), a GeoJSON property, a JSON key and a URL or InfluxDB tag word: no space, no
+ * control or bidirectional character, and no `__proto__` (JSON.parse keeps such a key, but an
+ * object assignment drops it silently) or any other name starting with `_`. Names such as
+ * `constructor` are valid: code reads attributes with Object.hasOwn, never a bare `obj[name]`.
  */
-export const deviceAttributesSchema = z.record(z.string(), z.string()).superRefine((attributes, context) => {
-  const names = Object.keys(attributes);
-  if (names.length > MAX_DEVICE_ATTRIBUTES) {
-    context.addIssue({
-      code: 'custom',
-      message: `${names.length} attributes: at most ${MAX_DEVICE_ATTRIBUTES}`,
-    });
-    return;
+export const ATTRIBUTE_NAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N}\p{M}_.-]*$/u;
+
+/**
+ * Why an attribute name is refused (`attribute name "x y" must …`), or undefined when it matches
+ * ATTRIBUTE_NAME_PATTERN. The name is quoted, cut to 64 characters.
+ */
+export function attributeNameProblem(name: string): string | undefined {
+  const shown = JSON.stringify(name.slice(0, 64)) + (name.length > 64 ? '…' : '');
+  if (name.length > MAX_ATTRIBUTE_NAME_LENGTH) {
+    return `attribute name ${shown} must be at most ${MAX_ATTRIBUTE_NAME_LENGTH} characters`;
   }
-  for (const [name, value] of Object.entries(attributes)) {
-    const shown = JSON.stringify(name.slice(0, 64)) + (name.length > 64 ? '…' : '');
-    const badName =
-      name.length === 0
-        ? 'must not be empty'
-        : name.length > MAX_ATTRIBUTE_NAME_LENGTH
-          ? `must be at most ${MAX_ATTRIBUTE_NAME_LENGTH} characters`
-          : unsafeCharacterMessage(name);
-    if (badName !== undefined) {
-      context.addIssue({ code: 'custom', message: `attribute name ${shown} ${badName}` });
-      continue;
+  if (ATTRIBUTE_NAME_PATTERN.test(name)) return undefined;
+  return `attribute name ${shown} must be letters, digits, _, - or . (1 to ${MAX_ATTRIBUTE_NAME_LENGTH}), starting with a letter or digit`;
+}
+
+/**
+ * A device's attributes: at most MAX_DEVICE_ATTRIBUTES, names matching ATTRIBUTE_NAME_PATTERN,
+ * values of at most MAX_ATTRIBUTE_VALUE_LENGTH characters without a control or bidirectional
+ * character. A refusal's path is the attribute (`attributes.road`), or `attributes` for the count
+ * and for a bad name (attributeNameProblem). Names are checked on the input as given: zod's record
+ * drops a `__proto__` key without a word, so it is looked for before.
+ */
+export const deviceAttributesSchema = z.preprocess(
+  (input, context) => {
+    if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
+      for (const name of Object.keys(input)) {
+        const problem = attributeNameProblem(name);
+        if (problem !== undefined) context.addIssue({ code: 'custom', message: problem, input });
+      }
     }
-    const badValue =
-      value.length > MAX_ATTRIBUTE_VALUE_LENGTH
-        ? `must be at most ${MAX_ATTRIBUTE_VALUE_LENGTH} characters`
-        : unsafeCharacterMessage(value);
-    if (badValue !== undefined) context.addIssue({ code: 'custom', message: badValue, path: [name] });
-  }
-});
+    return input;
+  },
+  z.record(z.string(), z.string()).superRefine((attributes, context) => {
+    const names = Object.keys(attributes);
+    if (names.length > MAX_DEVICE_ATTRIBUTES) {
+      context.addIssue({
+        code: 'custom',
+        message: `${names.length} attributes: at most ${MAX_DEVICE_ATTRIBUTES}`,
+      });
+      return;
+    }
+    for (const [name, value] of Object.entries(attributes)) {
+      const badValue =
+        value.length > MAX_ATTRIBUTE_VALUE_LENGTH
+          ? `must be at most ${MAX_ATTRIBUTE_VALUE_LENGTH} characters`
+          : unsafeCharacterMessage(value);
+      if (badValue !== undefined) context.addIssue({ code: 'custom', message: badValue, path: [name] });
+    }
+  }),
+);
 
 /**
  * Ids no device may take: they are path words of the REST API under `/api/v1/devices/`

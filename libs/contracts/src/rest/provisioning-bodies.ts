@@ -48,6 +48,12 @@ export const importRowBody = z.object({
   id: z.string().optional(),
   outcome: z.enum(['created', 'updated', 'unchanged', 'refused']),
   reason: z.string().optional().describe('why the row was refused'),
+  changed: z
+    .array(z.string())
+    .optional()
+    .describe(
+      'an updated row: the fields it changes, sorted (areaId, attributes.<name>, location, name, silenceTimeoutSeconds, state)',
+    ),
 });
 
 /** `POST /api/v1/devices/import`: the per-row report. */

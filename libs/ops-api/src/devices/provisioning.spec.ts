@@ -355,7 +355,13 @@ describe('provisioning REST over a registry database (SQLite)', () => {
           { row: 2, id: 'imp-001', outcome: 'created' },
           { row: 3, id: 'imp-002', outcome: 'created' },
           { row: 4, id: 'imp-003', outcome: 'refused', reason: 'no area "atlantis"' },
-          { row: 5, id: 'imp-004', outcome: 'refused', reason: 'column lat: "north" is not a number' },
+          {
+            row: 5,
+            id: 'imp-004',
+            outcome: 'refused',
+            reason:
+              'column lat: "north" is not a plain decimal number (an optional sign, digits, an optional fraction)',
+          },
           {
             row: 6,
             id: 'imp-001',
@@ -766,6 +772,146 @@ describe('provisioning REST over a registry database (SQLite)', () => {
         },
         { row: 4, id: 'gc-004', outcome: 'created' },
       ]);
+    });
+  });
+  describe('import and export: attribute names, absent fields, numbers, spaces', () => {
+    it('exports a device with an attribute named constructor, toString, valueOf or hasOwnProperty beside others (no 500), and imports it back unchanged', async () => {
+      const names = ['constructor', 'toString', 'valueOf', 'hasOwnProperty'];
+      for (const [i, name] of names.entries()) {
+        const created = await call('POST', '/api/v1/devices', {
+          ...newLight(`proto-${i}`, { attributes: { [name]: `v${i}` } }),
+          type: 'noise-meter',
+        });
+        expect(created.status).toBe(201);
+      }
+      await call('POST', '/api/v1/devices', {
+        ...newLight('proto-x', { attributes: { road: 'Đường 9' } }),
+        type: 'noise-meter',
+      });
+      for (const format of ['csv', 'geojson']) {
+        const exported = await call('GET', `/api/v1/devices/export?format=${format}&type=noise-meter`);
+        expect({ format, status: exported.status }).toEqual({ format, status: 200 });
+        const back = await call<ImportReportBody>(
+          'POST',
+          `/api/v1/devices/import?format=${format}`,
+          exported.text,
+          format === 'csv' ? 'text/csv' : 'application/geo+json',
+        );
+        expect(back.body.rows.filter((r) => r.outcome !== 'unchanged')).toEqual([]);
+        expect(back.body.unchanged).toBeGreaterThanOrEqual(5);
+      }
+      const got = await call<DeviceDetailBody>('GET', '/api/v1/devices/proto-0');
+      expect(got.body.attributes).toEqual({ constructor: 'v0' });
+    });
+
+    it('refuses an attribute __proto__ with a 400 naming the field (POST and PATCH) and per import row', async () => {
+      const body = JSON.stringify(newLight('proto-bad')).replace(/}$/, ',"attributes":{"__proto__":"x"}}');
+      const message =
+        /attribute name "__proto__" must be letters, digits, _, - or \. \(1 to 64\), starting with a letter or digit/;
+      expect(await refused('POST', '/api/v1/devices', body)).toMatchObject({
+        status: 400,
+        parameter: 'attributes',
+        message: expect.stringMatching(message) as string,
+      });
+      expect((await call('GET', '/api/v1/devices/proto-bad')).status).toBe(404);
+      await call('POST', '/api/v1/devices', newLight('proto-ok'));
+      expect(
+        await refused('PATCH', '/api/v1/devices/proto-ok', '{"attributes":{"__proto__":{"x":"1"}}}'),
+      ).toMatchObject({
+        status: 400,
+        parameter: 'attributes',
+      });
+      const csv = `id,type,name,areaId,lat,lon,attr.__proto__\nproto-csv,street-light,Đèn,${ward},11.3,106.1,x`;
+      const report = await call<ImportReportBody>('POST', '/api/v1/devices/import', csv, 'text/csv');
+      expect(report.body.rows).toEqual([
+        { row: 2, id: 'proto-csv', outcome: 'refused', reason: expect.stringMatching(message) as string },
+      ]);
+    });
+
+    it('an import keeps what the file does not give, clears what it gives empty, and the dry run names the changed fields', async () => {
+      await call(
+        'POST',
+        '/api/v1/devices',
+        newLight('keep-1', { attributes: { road: 'Đường 1', lanes: '2' }, silenceTimeoutSeconds: 600 }),
+      );
+      await call('POST', '/api/v1/devices/keep-1/suspend');
+      const before = (await call<DeviceDetailBody>('GET', '/api/v1/devices/keep-1')).body;
+      const plain = `id,type,name,areaId,lat,lon\nkeep-1,street-light,Đèn giữ,${ward},11.3,106.1`;
+      const dry = await call<ImportReportBody>(
+        'POST',
+        '/api/v1/devices/import?dryRun=true',
+        plain,
+        'text/csv',
+      );
+      expect(dry.body.rows).toEqual([{ row: 2, id: 'keep-1', outcome: 'updated', changed: ['name'] }]);
+      await call('POST', '/api/v1/devices/import', plain, 'text/csv');
+      expect((await call<DeviceDetailBody>('GET', '/api/v1/devices/keep-1')).body).toEqual({
+        ...before,
+        name: 'Đèn giữ',
+      });
+      const emptied = `id,type,name,areaId,lat,lon,attr.road,silenceTimeoutSeconds\nkeep-1,street-light,Đèn giữ,${ward},11.3,106.1,,`;
+      const report = await call<ImportReportBody>('POST', '/api/v1/devices/import', emptied, 'text/csv');
+      expect(report.body.rows).toEqual([
+        { row: 2, id: 'keep-1', outcome: 'updated', changed: ['attributes.road', 'silenceTimeoutSeconds'] },
+      ]);
+      const after = (await call<DeviceDetailBody>('GET', '/api/v1/devices/keep-1')).body;
+      expect(after).toMatchObject({ attributes: { lanes: '2' }, state: 'suspended' });
+      expect(after.silenceTimeoutSeconds).toBeUndefined();
+    });
+
+    it('refuses numbers that are not plain decimals and names an empty cell as such', async () => {
+      const csv = [
+        'id,type,name,areaId,lat,lon,silenceTimeoutSeconds',
+        `num-1,street-light,Đèn,${ward},0x10,106.1,`,
+        `num-2,street-light,Đèn,${ward},11.3,1e2,`,
+        `num-3,street-light,Đèn,${ward},11.3,106.1,0b1111111`,
+        `num-4,street-light,Đèn,${ward}, 11.3,106.1,`,
+        `num-5,street-light,Đèn,${ward},,106.1,`,
+        `num-6,street-light,Đèn,${ward},-11.25,+106.5,600`,
+      ].join('\n');
+      const report = await call<ImportReportBody>('POST', '/api/v1/devices/import', csv, 'text/csv');
+      const plain = 'is not a plain decimal number (an optional sign, digits, an optional fraction)';
+      expect(report.body.rows.map((r) => r.reason ?? r.outcome)).toEqual([
+        `column lat: "0x10" ${plain}`,
+        `column lon: "1e2" ${plain}`,
+        `column silenceTimeoutSeconds: "0b1111111" ${plain}`,
+        `column lat: " 11.3" ${plain}`,
+        'empty cell in column lat',
+        'created',
+      ]);
+      expect((await call<DeviceDetailBody>('GET', '/api/v1/devices/num-6')).body).toMatchObject({
+        location: { lat: -11.25, lon: 106.5 },
+        silenceTimeoutSeconds: 600,
+      });
+    });
+
+    it('keeps spaces around attribute values as REST does, so export then import is unchanged; names are trimmed in both', async () => {
+      const created = await call<DeviceDetailBody>('POST', '/api/v1/devices', {
+        ...newLight('space-1', {
+          name: '  Đèn có khoảng trắng  ',
+          attributes: { note: ' =1', road: 'Đường 1  ', blank: '   ' },
+        }),
+        type: 'weather-station',
+      });
+      expect(created.status).toBe(201);
+      expect(created.body.name).toBe('Đèn có khoảng trắng');
+      expect(created.body.attributes).toEqual({ note: ' =1', road: 'Đường 1  ', blank: '   ' });
+      for (const format of ['csv', 'geojson']) {
+        const exported = await call('GET', `/api/v1/devices/export?format=${format}&type=weather-station`);
+        const back = await call<ImportReportBody>(
+          'POST',
+          `/api/v1/devices/import?format=${format}`,
+          exported.text,
+          format === 'csv' ? 'text/csv' : 'application/geo+json',
+        );
+        expect(back.body.rows.filter((r) => r.outcome !== 'unchanged')).toEqual([]);
+      }
+      const csv = `id,type,name,areaId,lat,lon,attr.note\nspace-2,street-light,  Đèn 2  ,${ward},11.3,106.1, =1 `;
+      await call('POST', '/api/v1/devices/import', csv, 'text/csv');
+      expect((await call<DeviceDetailBody>('GET', '/api/v1/devices/space-2')).body).toMatchObject({
+        name: 'Đèn 2',
+        attributes: { note: ' =1 ' },
+      });
     });
   });
 });
