@@ -45,7 +45,9 @@ export function createModelContext(options: ModelContextOptions = {}): ModelCont
 
 /** A numeric attribute from the seeds, or the fallback when absent or not a number. */
 export function numberAttribute(device: Device, name: string, fallback: number): number {
-  const raw = device.attributes?.[name];
+  // Own properties only: an attribute map is a plain object, and `constructor` is not an attribute.
+  const attributes = device.attributes;
+  const raw = attributes !== undefined && Object.hasOwn(attributes, name) ? attributes[name] : undefined;
   const value = raw === undefined ? Number.NaN : Number(raw);
   return Number.isFinite(value) ? value : fallback;
 }
