@@ -56,9 +56,7 @@ async function main(): Promise<void> {
   }
   const registry = new DeviceRegistry();
   const credentials = new CredentialIndex();
-  // Suspending or retiring a device, or revoking a credential, ends its live sessions at once; a
-  // new CONNECT is then judged against the registry as it is.
-  // Started after the tracker and the registry sync, which call into it once it runs.
+  // The broker starts after the status tracker and the registry sync, which call into it once it runs.
   const started: { broker?: IngestBroker } = {};
   // The change-log position this broker has applied, retained for the API nodes: they answer a
   // registry write once every broker has it (so a revoked secret is refused from the answer on).
@@ -91,6 +89,8 @@ async function main(): Promise<void> {
   const sync = new RegistrySync(new RegistryRepository(database.db), registry, {
     logger,
     credentials,
+    // Suspending or retiring a device, or revoking a credential, ends its live sessions at once; a
+    // new CONNECT is then judged against the registry as it is.
     onChanges: (changes) => {
       const live = started.broker;
       publishPosition();
