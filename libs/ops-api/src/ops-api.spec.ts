@@ -1,8 +1,7 @@
 import 'reflect-metadata';
-import { type INestApplication, RequestMethod } from '@nestjs/common';
+import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
-import { NestFactory } from '@nestjs/core';
 import { z } from 'zod';
 import {
   areaDetailBody,
@@ -19,12 +18,12 @@ import {
 } from '@ioc/contracts';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { createLogger } from '@ioc/runtime';
-import { describeWithInfluxd, freePort, type InfluxdHandle, startInfluxd, TempDirs } from '@ioc/testing';
+import { describeWithInfluxd, type InfluxdHandle, startInfluxd, TempDirs } from '@ioc/testing';
 import { createTimeSeriesStore, MAX_TIMESTAMP_MS, type TimeSeriesStore } from '@ioc/timeseries';
 import { MAX_DEVICE_PAGE } from './devices/device-queries';
-import { FEATURE_MODULES, OPS_API_NEST_OPTIONS, OpsApiModule } from './ops-api.module';
+import { FEATURE_MODULES } from './ops-api.module';
+import { startApiUnderTest } from './test-support/api-under-test';
 import { ZodValidationPipe } from './common/zod-validation.pipe';
-import { setupOpenApi } from './openapi';
 import { DURATION_TEXT_PATTERN, MAX_WINDOW_MS } from './common/time-params';
 
 jest.setTimeout(60_000);
@@ -41,24 +40,8 @@ interface RunningApi {
 
 /** The API module in this process, on a free loopback port, over `store`; no broker (live feed idle). */
 async function startApi(store: TimeSeriesStore): Promise<RunningApi> {
-  const app: INestApplication = await NestFactory.create(
-    OpsApiModule.register({
-      registry,
-      store,
-      logger,
-      settings: {
-        brokerUrl: `mqtt://127.0.0.1:${await freePort()}`,
-        nodeId: 'spec',
-        internalSecret: 'test-internal-secret-0123456789',
-        historyMaxPoints: 200,
-      },
-    }),
-    { ...OPS_API_NEST_OPTIONS, logger: false },
-  );
-  setupOpenApi(app);
-  const port = await freePort();
-  await app.listen(port, '127.0.0.1');
-  return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
+  const api = await startApiUnderTest({ registry, store, logger });
+  return { url: api.url, close: api.close };
 }
 
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {

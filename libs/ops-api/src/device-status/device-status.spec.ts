@@ -1,8 +1,6 @@
 import 'reflect-metadata';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { Aedes } from 'aedes';
 import { connectAsync } from 'mqtt';
 import { io, type Socket } from 'socket.io-client';
@@ -27,11 +25,9 @@ import {
   loadSeeds,
   RegistryRepository,
 } from '@ioc/registry';
-import { createLogger } from '@ioc/runtime';
 import { freePort, TempDirs } from '@ioc/testing';
 import { createTimeSeriesStore, type TimeSeriesStore } from '@ioc/timeseries';
-import { setupOpenApi } from '../openapi';
-import { OpsApiModule } from '../ops-api.module';
+import { type ApiUnderTest, startApiUnderTest } from '../test-support/api-under-test';
 
 jest.setTimeout(60_000);
 
@@ -66,7 +62,7 @@ async function getJson(url: string): Promise<{ status: number; body: Record<stri
 describe('device status API', () => {
   let database: IocDatabase;
   let store: TimeSeriesStore;
-  let app: INestApplication;
+  let api: ApiUnderTest;
   let url: string;
   let aedes: Aedes;
   let mqttServer: Server;
@@ -123,24 +119,17 @@ describe('device status API', () => {
     await new Promise<void>((resolve) => mqttServer.listen(mqttPort, '127.0.0.1', resolve));
     brokerUrl = `mqtt://127.0.0.1:${mqttPort}`;
 
-    app = await NestFactory.create(
-      OpsApiModule.register({
-        registry,
-        store,
-        deviceStatus: repository,
-        logger: createLogger('status-api-spec', { level: 'silent' }),
-        settings: { brokerUrl, nodeId: 'status-spec', internalSecret: SECRET, historyMaxPoints: 200 },
-      }),
-      { logger: false },
-    );
-    setupOpenApi(app);
-    const port = await freePort();
-    await app.listen(port, '127.0.0.1');
-    url = `http://127.0.0.1:${port}`;
+    api = await startApiUnderTest({
+      registry,
+      store,
+      deviceStatus: repository,
+      settings: { brokerUrl, nodeId: 'status-spec', internalSecret: SECRET },
+    });
+    url = api.url;
   });
 
   afterAll(async () => {
-    await app?.close();
+    await api?.close();
     await store?.close();
     await database?.close();
     await new Promise<void>((resolve) => aedes.close(() => resolve()));

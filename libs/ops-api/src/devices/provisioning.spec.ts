@@ -1,6 +1,4 @@
 import 'reflect-metadata';
-import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import {
   type AreaDetailBody,
   type CredentialListBody,
@@ -14,10 +12,10 @@ import {
 import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
 import { DeviceRegistry, hashDeviceSecret, loadSeeds, RegistryRepository, RegistrySync } from '@ioc/registry';
 import { createLogger } from '@ioc/runtime';
-import { freePort, TempDirs } from '@ioc/testing';
+import { TempDirs } from '@ioc/testing';
 import { MAX_ATTRIBUTE_VALUE_LENGTH, MAX_AREA_NOTE_LENGTH, MAX_NAME_LENGTH } from '@ioc/registry';
 import { createTimeSeriesStore, type TimeSeriesStore } from '@ioc/timeseries';
-import { OPS_API_NEST_OPTIONS, OpsApiModule } from '../ops-api.module';
+import { type ApiUnderTest, startApiUnderTest } from '../test-support/api-under-test';
 
 jest.setTimeout(120_000);
 
@@ -37,7 +35,7 @@ describe('provisioning REST over a registry database (SQLite)', () => {
   let repository: RegistryRepository;
   let sync: RegistrySync;
   let store: TimeSeriesStore;
-  let app: INestApplication;
+  let api: ApiUnderTest;
   let url: string;
   const seeds = loadSeeds();
   const ward = seeds.devices[0]!.areaId;
@@ -56,34 +54,23 @@ describe('provisioning REST over a registry database (SQLite)', () => {
     await sync.start();
     store = createTimeSeriesStore({ storage: 'embedded', dataDir: dir });
     await store.init();
-    app = await NestFactory.create(
-      OpsApiModule.register({
-        registry,
-        store,
-        logger,
-        settings: {
-          brokerUrl: `mqtt://127.0.0.1:${await freePort()}`,
-          nodeId: 'spec',
-          internalSecret: 'test-internal-secret-0123456789',
-          historyMaxPoints: 200,
-        },
-        provisioning: {
-          repository,
-          credentialKey: KEY,
-          refresh: () => sync.refresh(),
-          notify: () => sync.notify(),
-        },
-      }),
-      { ...OPS_API_NEST_OPTIONS, logger: false },
-    );
-    const port = await freePort();
-    await app.listen(port, '127.0.0.1');
-    url = `http://127.0.0.1:${port}`;
+    api = await startApiUnderTest({
+      registry,
+      store,
+      logger,
+      provisioning: {
+        repository,
+        credentialKey: KEY,
+        refresh: () => sync.refresh(),
+        notify: () => sync.notify(),
+      },
+    });
+    url = api.url;
   });
 
   afterAll(async () => {
     sync?.stop();
-    await app?.close();
+    await api?.close();
     await store?.close();
     await database?.close();
     await tempDirs.removeAll();

@@ -1,0 +1,48 @@
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { AddressInfo } from 'node:net';
+import { createLogger } from '@ioc/runtime';
+import type { OpsApiSettings } from '../api-config';
+import { type OpsApiModuleOptions } from '../common/api-core.module';
+import { setupOpenApi } from '../openapi';
+import { OPS_API_NEST_OPTIONS, OpsApiModule } from '../ops-api.module';
+
+/** The API module running in the test's process, as the app runs it. */
+export interface ApiUnderTest {
+  /** `http://127.0.0.1:{port}` */
+  url: string;
+  app: INestApplication;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the API module on a free loopback port (port 0), with the app's Nest options and its
+ * OpenAPI document, for the library's own specs. Settings default to a broker on a port nothing
+ * listens on (the live feed idle), node id `spec`, 200 history points; a silent logger.
+ */
+export async function startApiUnderTest(
+  options: Omit<OpsApiModuleOptions, 'settings' | 'logger'> & {
+    settings?: Partial<OpsApiSettings>;
+    logger?: OpsApiModuleOptions['logger'];
+  },
+): Promise<ApiUnderTest> {
+  const settings: OpsApiSettings = {
+    brokerUrl: 'mqtt://127.0.0.1:1',
+    nodeId: 'spec',
+    internalSecret: 'test-internal-secret-0123456789',
+    historyMaxPoints: 200,
+    ...options.settings,
+  };
+  const app = await NestFactory.create(
+    OpsApiModule.register({
+      ...options,
+      settings,
+      logger: options.logger ?? createLogger('ops-api-spec', { level: 'silent' }),
+    }),
+    { ...OPS_API_NEST_OPTIONS, logger: false },
+  );
+  setupOpenApi(app);
+  await app.listen(0, '127.0.0.1');
+  const { port } = (app.getHttpServer() as { address(): AddressInfo }).address();
+  return { url: `http://127.0.0.1:${port}`, app, close: () => app.close() };
+}
