@@ -245,6 +245,14 @@ describe('ops-api over the embedded store', () => {
       });
     }
 
+    it('marks a body that may be left out as not required (issuing a credential), others as required', () => {
+      const required = (path: string): unknown =>
+        (doc.paths[path]?.['post']?.requestBody as { required?: boolean } | undefined)?.required;
+      expect(required('/api/v1/devices/{id}/credentials')).toBe(false);
+      expect(required('/api/v1/devices')).toBe(true);
+      expect(required('/api/v1/devices/{id}/commands')).toBe(true);
+    });
+
     it('documents a request body on every POST and PATCH route that reads one, with the fields its schema parses', () => {
       const found = handlers();
       expect(found.length).toBeGreaterThan(20);

@@ -145,10 +145,11 @@ export function ApiAnswers(options: {
   );
 }
 
-/** `@ApiBody` of a JSON body parsed with `schema` (the side parsed from). */
-export function ApiBodyFrom(schema: z.ZodType, description?: string): MethodDecorator {
+/** `@ApiBody` of a JSON body parsed with `schema` (the side parsed from); `required: false` when it may be left out. */
+export function ApiBodyFrom(schema: z.ZodType, description?: string, required = true): MethodDecorator {
   return ApiBody({
     schema: openApiSchema(schema, 'input'),
+    required,
     ...(description === undefined ? {} : { description }),
   });
 }

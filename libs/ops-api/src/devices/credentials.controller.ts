@@ -36,7 +36,7 @@ export class CredentialsController {
       'Rotation: the secrets the device already has stay valid graceSeconds more (default 3600, at most 30 days; 0 ends them now), so the device can switch over. Only an HMAC-SHA256 of the secret is stored. A retired device gets none (409).',
   })
   @DEVICE_ID
-  @ApiBodyFrom(issueCredentialBody)
+  @ApiBodyFrom(issueCredentialBody, 'optional: without a body every field takes its default', false)
   @ApiAnswers({
     body: issuedCredentialBody,
     status: HttpStatus.CREATED,
