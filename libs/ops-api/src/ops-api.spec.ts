@@ -22,7 +22,7 @@ import { describeWithInfluxd, type InfluxdHandle, startInfluxd, TempDirs } from 
 import { createTimeSeriesStore, MAX_TIMESTAMP_MS, type TimeSeriesStore } from '@ioc/timeseries';
 import { MAX_DEVICE_PAGE } from './devices/device-queries';
 import { FEATURE_MODULES } from './ops-api.module';
-import { startApiUnderTest } from './test-support/api-under-test';
+import { startApiUnderTest, testReading } from './test-support/api-under-test';
 import { ZodValidationPipe } from './common/zod-validation.pipe';
 import { DURATION_TEXT_PATTERN, MAX_WINDOW_MS } from './common/time-params';
 
@@ -54,26 +54,13 @@ function expectShape(schema: z.ZodType, body: unknown): void {
   expect(schema.parse(body)).toEqual(body);
 }
 
-function reading(
+const reading = (
   device: Device,
   kind: Reading['kind'],
   ts: number,
   metrics: Reading['metrics'],
   event?: string,
-) {
-  return {
-    deviceId: device.id,
-    deviceType: device.type,
-    domain: device.domain,
-    kind,
-    areaId: device.areaId,
-    areaPath: registry.areaPath(device.areaId),
-    location: device.location,
-    ts,
-    ...(event === undefined ? {} : { event }),
-    metrics,
-  } satisfies Reading;
-}
+): Reading => testReading(registry, device, kind, ts, metrics, event);
 
 const light = registry.listDevices({ type: 'street-light' })[0]!;
 const camera = registry.listDevices({ type: 'camera' })[0]!;

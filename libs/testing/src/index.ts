@@ -4,3 +4,4 @@ export * from './platform-processes';
 export * from './temp-dirs';
 export * from './postgres';
 export * from './databases';
+export * from './server-suites';

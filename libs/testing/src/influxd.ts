@@ -4,6 +4,7 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { freePort } from './free-port';
+import { describeWithServer } from './server-suites';
 
 /**
  * Starts a REAL influxd (InfluxDB 1.x) for integration tests, with the configuration file the
@@ -86,20 +87,7 @@ export function influxdAvailable(): boolean {
  * silently testing nothing.
  */
 export function describeWithInfluxd(name: string, fn: () => void): void {
-  if (influxdAvailable()) {
-    describe(name, fn);
-    return;
-  }
-  if (process.env['CI'] === 'true') {
-    describe(name, () => {
-      it('requires influxd on PATH', () => {
-        throw new Error(`${INFLUXD_MISSING_MESSAGE} (CI=true, so this suite fails instead of skipping)`);
-      });
-    });
-    return;
-  }
-  console.warn(`${name}: ${INFLUXD_MISSING_MESSAGE}`);
-  describe.skip(name, fn);
+  describeWithServer(name, { available: influxdAvailable, missingMessage: INFLUXD_MISSING_MESSAGE }, fn);
 }
 
 // Safety net: if the test process exits without stop() (a crashed suite, a forgotten afterAll),

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './free-port';
+import { describeWithServer } from './server-suites';
 
 /**
  * Starts a REAL PostgreSQL server (Debian's `postgresql` package) for integration tests: initdb
@@ -57,20 +58,7 @@ export function postgresAvailable(): boolean {
  * testing nothing.
  */
 export function describeWithPostgres(name: string, fn: () => void): void {
-  if (postgresAvailable()) {
-    describe(name, fn);
-    return;
-  }
-  if (process.env['CI'] === 'true') {
-    describe(name, () => {
-      it('requires PostgreSQL', () => {
-        throw new Error(`${POSTGRES_MISSING_MESSAGE} (CI=true, so this suite fails instead of skipping)`);
-      });
-    });
-    return;
-  }
-  console.warn(`${name}: ${POSTGRES_MISSING_MESSAGE}`);
-  describe.skip(name, fn);
+  describeWithServer(name, { available: postgresAvailable, missingMessage: POSTGRES_MISSING_MESSAGE }, fn);
 }
 
 const live = new Set<ChildProcess>();

@@ -27,7 +27,7 @@ import {
 } from '@ioc/registry';
 import { freePort, TempDirs } from '@ioc/testing';
 import { createTimeSeriesStore, type TimeSeriesStore } from '@ioc/timeseries';
-import { type ApiUnderTest, startApiUnderTest } from '../test-support/api-under-test';
+import { type ApiUnderTest, startApiUnderTest, testReading } from '../test-support/api-under-test';
 
 jest.setTimeout(60_000);
 
@@ -40,19 +40,13 @@ const station = registry.listDevices({ type: 'air-quality-station' })[0]!;
 const camera = registry.listDevices({ type: 'camera' })[0]!;
 const T = Date.UTC(2026, 10, 30, 7, 0, 0);
 
-function reading(device: Device, kind: Reading['kind'], ts: number, metrics: Reading['metrics']): Reading {
-  return {
-    deviceId: device.id,
-    deviceType: device.type,
-    domain: device.domain,
-    kind,
-    areaId: device.areaId,
-    areaPath: registry.areaPath(device.areaId),
-    location: device.location,
-    ts,
-    metrics,
-  };
-}
+const reading = (
+  device: Device,
+  kind: Reading['kind'],
+  ts: number,
+  metrics: Reading['metrics'],
+  event?: string,
+): Reading => testReading(registry, device, kind, ts, metrics, event);
 
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(url);
@@ -64,6 +58,7 @@ describe('device status API', () => {
   let store: TimeSeriesStore;
   let api: ApiUnderTest;
   let url: string;
+  let apiSubscribed: Promise<void>;
   let aedes: Aedes;
   let mqttServer: Server;
   let brokerUrl: string;
@@ -114,6 +109,12 @@ describe('device status API', () => {
 
     // A real MQTT broker standing in for the platform's: the API's bus client connects to it.
     aedes = await Aedes.createBroker();
+    // Resolved once the API's bus client has subscribed to the status notices (an aedes event).
+    apiSubscribed = new Promise<void>((resolve) => {
+      aedes.on('subscribe', (subscriptions) => {
+        if (subscriptions.some((s) => s.topic === INTERNAL_DEVICE_STATUS_TOPIC)) resolve();
+      });
+    });
     mqttServer = createServer(aedes.handle);
     const mqttPort = await freePort();
     await new Promise<void>((resolve) => mqttServer.listen(mqttPort, '127.0.0.1', resolve));
@@ -265,8 +266,16 @@ describe('device status API', () => {
       const ack = await socket.timeout(5000).emitWithAck('subscribe', subscription);
       expect(ack.ok).toBe(true);
       const received: DeviceStatus[] = [];
-      socket.on('deviceStatus', (status) => received.push(status));
-      return received;
+      const waiters: Array<() => void> = [];
+      socket.on('deviceStatus', (status) => {
+        received.push(status);
+        for (const wake of waiters.splice(0)) wake();
+      });
+      /** Resolves once `count` statuses have arrived (woken by the socket's events). */
+      const until = async (count: number): Promise<void> => {
+        while (received.length < count) await new Promise<void>((resolve) => waiters.push(resolve));
+      };
+      return Object.assign(received, { until });
     };
     const publisher = await connectAsync(brokerUrl, {
       reconnectPeriod: 0,
@@ -287,29 +296,24 @@ describe('device status API', () => {
           clockSuspect: false,
         },
       ];
-      // The API's bus client may still be subscribing: repeat the notice until it lands.
-      const deadline = Date.now() + 10_000;
-      while (lightingWatcher.length === 0 || areaWatcher.length === 0) {
-        if (Date.now() > deadline) throw new Error('no deviceStatus event within 10 s');
-        await publisher.publishAsync(INTERNAL_DEVICE_STATUS_TOPIC, JSON.stringify(notice), { qos: 1 });
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await apiSubscribed;
+      await publisher.publishAsync(INTERNAL_DEVICE_STATUS_TOPIC, JSON.stringify(notice), { qos: 1 });
+      await Promise.all([lightingWatcher.until(1), areaWatcher.until(1)]);
       expect(lightingWatcher[0]).toEqual(notice[0]);
       expect(areaWatcher[0]).toEqual(notice[0]);
-      expect(envWatcher).toEqual([]);
+      expect(envWatcher).toHaveLength(0);
       // A forged or malformed notice is dropped, not relayed.
       await publisher.publishAsync(INTERNAL_DEVICE_STATUS_TOPIC, JSON.stringify([{ deviceId: light.id }]), {
         qos: 1,
       });
       const before = lightingWatcher.length;
       await publisher.publishAsync(INTERNAL_DEVICE_STATUS_TOPIC, JSON.stringify(notice), { qos: 1 });
-      const until = Date.now() + 5000;
-      while (lightingWatcher.length === before && Date.now() < until)
-        await new Promise((resolve) => setTimeout(resolve, 20));
+      // Notices are handled in order: once the valid one after it arrives, the malformed one was dropped.
+      await lightingWatcher.until(before + 1);
       expect(lightingWatcher.length).toBeGreaterThan(before);
-      // Only the valid notice (repeated), never the malformed one.
+      // Only the valid notice (twice), never the malformed one.
       for (const status of [...lightingWatcher, ...areaWatcher]) expect(status).toEqual(notice[0]);
-      expect(envWatcher).toEqual([]);
+      expect(envWatcher).toHaveLength(0);
     } finally {
       for (const socket of sockets) socket.disconnect();
       await publisher.endAsync();

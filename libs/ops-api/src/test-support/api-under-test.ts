@@ -1,9 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
+import type { Device, Reading } from '@ioc/contracts';
 import { createLogger } from '@ioc/runtime';
 import type { OpsApiSettings } from '../api-config';
 import { type OpsApiModuleOptions } from '../common/api-core.module';
+import type { RegistryReader } from '../registry-port';
 import { setupOpenApi } from '../openapi';
 import { OPS_API_NEST_OPTIONS, OpsApiModule } from '../ops-api.module';
 
@@ -45,4 +47,27 @@ export async function startApiUnderTest(
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as { address(): AddressInfo }).address();
   return { url: `http://127.0.0.1:${port}`, app, close: () => app.close() };
+}
+
+/** A Reading of `device` as ingest makes it (area path from `registry`), for writing into a test store. */
+export function testReading(
+  registry: Pick<RegistryReader, 'areaPath'>,
+  device: Device,
+  kind: Reading['kind'],
+  ts: number,
+  metrics: Reading['metrics'],
+  event?: string,
+): Reading {
+  return {
+    deviceId: device.id,
+    deviceType: device.type,
+    domain: device.domain,
+    kind,
+    areaId: device.areaId,
+    areaPath: [...registry.areaPath(device.areaId)],
+    location: device.location,
+    ts,
+    ...(event === undefined ? {} : { event }),
+    metrics,
+  };
 }
