@@ -1,4 +1,5 @@
 export * from './domains';
+export * from './access';
 export * from './device-types';
 export * from './device-status';
 export * from './metric-catalogue';

@@ -15,6 +15,11 @@ export interface DatabaseSchema {
   device_status_history: DeviceStatusHistoryTable;
   commands: CommandsTable;
   registry_changes: RegistryChangesTable;
+  agencies: AgenciesTable;
+  accounts: AccountsTable;
+  sessions: SessionsTable;
+  api_keys: ApiKeysTable;
+  audit_log: AuditLogTable;
 }
 
 /** The administrative area tree (Vietnam's 2025 two-level structure, held as data). */
@@ -127,4 +132,123 @@ export interface RegistryChangesTable {
   entity_id: string;
   /** What happened, e.g. `created`, `updated`, `suspended`, `revoked`. */
   action: string;
+}
+
+/** An agency (a department, the police, the lighting company, a commune) and what it may read. */
+export interface AgenciesTable {
+  /** Lower-case slug, e.g. `so-nnmt` (the Department of Agriculture and Environment). */
+  id: string;
+  name: string;
+  /** JSON AccessScope (`@ioc/contracts`): domains × area subtrees. */
+  scope: string;
+  /** `active` | `disabled` (a disabled agency's keys, users and MQTT account are refused). */
+  state: string;
+  /** HMAC-SHA256 of the agency's MQTT password under the credential key, or null: no MQTT account. */
+  mqtt_secret_hash: string | null;
+  mqtt_secret_hint: string | null;
+  note: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A person's account: local (password) or single sign-on (OIDC issuer + subject). */
+export interface AccountsTable {
+  id: string;
+  /** Unique ignoring case. */
+  username: string;
+  display_name: string;
+  /** `viewer` | `operator` | `admin` (ROLES). */
+  role: string;
+  /** `local` | `oidc`. */
+  source: string;
+  oidc_issuer: string | null;
+  oidc_subject: string | null;
+  /** A self-describing slow hash (`scrypt$…`), or null (SSO accounts, or no password set). */
+  password_hash: string | null;
+  password_changed_at: number | null;
+  /** The agency the person works for: their scope is at most the agency's. */
+  agency_id: string | null;
+  /** JSON AccessScope narrowing what the account reads, or null. */
+  scope: string | null;
+  /** `active` | `disabled`. */
+  state: string;
+  /** Consecutive failed logins since the last success or lockout. */
+  failed_logins: number;
+  /** Logins are refused until then (temporary lockout), or null. */
+  locked_until: number | null;
+  last_login_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A login session: what a refresh token or a browser cookie stands for. */
+export interface SessionsTable {
+  id: string;
+  account_id: string;
+  /** SHA-256 (hex) of the current session token; the token itself is never stored. */
+  token_hash: string;
+  /** The token this one replaced at the last refresh: presenting it again revokes the session. */
+  previous_token_hash: string | null;
+  /** `bearer` (refresh token in the body) | `cookie` (httpOnly browser cookie). */
+  kind: string;
+  /** `password` | `oidc`. */
+  via: string;
+  created_at: number;
+  last_used_at: number;
+  /** Ends the session after inactivity; moved forward on use. */
+  idle_expires_at: number;
+  /** Ends the session whatever its use (absolute lifetime). */
+  expires_at: number;
+  revoked_at: number | null;
+  /** `logout` | `refresh-reuse` | `account-disabled` | `admin` … */
+  revoked_reason: string | null;
+  address: string | null;
+  user_agent: string | null;
+  /** The provider's ID token, kept for RP-initiated logout (OIDC sessions). */
+  oidc_id_token: string | null;
+}
+
+/** An agency's API key: shown once, stored hashed, found by its visible prefix. */
+export interface ApiKeysTable {
+  id: string;
+  agency_id: string;
+  name: string;
+  /** The key's visible, unique prefix (the part before the secret), e.g. `iocak_3f9a1c2e`. */
+  prefix: string;
+  /** SHA-256 (hex) of the whole key. */
+  key_hash: string;
+  created_at: number;
+  /** The account that issued it. */
+  created_by: string | null;
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
+/** The append-only, hash-chained audit log (`@ioc/audit`). */
+export interface AuditLogTable {
+  /** 1, 2, 3 … without gaps: a missing number is a removed entry. */
+  seq: number;
+  ts: number;
+  /** `account` | `apiKey` | `system` | `anonymous`. */
+  actor_kind: string;
+  actor_id: string | null;
+  actor_name: string | null;
+  /** Dotted verb, e.g. `auth.login`, `device.create`, `apiKey.revoke`. */
+  action: string;
+  /** `success` | `failure` | `denied`. */
+  outcome: string;
+  entity_type: string | null;
+  entity_id: string | null;
+  /** JSON of the entity before and after the change (secrets redacted), or null. */
+  before: string | null;
+  after: string | null;
+  /** JSON object of anything else worth keeping (a reason, a note), or null. */
+  detail: string | null;
+  /** The client's address as the API saw it. */
+  address: string | null;
+  /** The previous entry's hash (64 zeros for the first). */
+  prev_hash: string;
+  /** SHA-256 (hex) over prev_hash and this entry's canonical JSON. */
+  hash: string;
 }

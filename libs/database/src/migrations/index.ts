@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from 'kysely';
 import type { DatabaseKind } from '../database-config';
 import { registryMigration } from './0001-registry';
 import { deviceIdCaseMigration } from './0002-device-id-case';
+import { accessMigration } from './0003-access';
 
 /**
  * Every migration, in order, keyed by a name that sorts in that order. Held in code rather than
@@ -12,6 +13,7 @@ export function platformMigrations(kind: DatabaseKind): Record<string, Migration
   return {
     '0001-registry': registryMigration(kind),
     '0002-device-id-case': deviceIdCaseMigration,
+    '0003-access': accessMigration(kind),
   };
 }
 
