@@ -101,6 +101,14 @@ describeEachDatabase('@ioc/access repositories', (context) => {
       });
       expect(created.id).toMatch(/^acc_[A-Za-z0-9_-]{16}$/);
       expect(await accounts.findByUsername('lan.tran')).toEqual(created);
+      expect(await accounts.findActive(created.id)).toMatchObject({
+        account: created,
+        agency: { id: 'so-nnmt' },
+      });
+      await agencies.disable('so-nnmt');
+      expect(await accounts.findActive(created.id)).toBeUndefined();
+      await agencies.enable('so-nnmt');
+      expect(await accounts.findActive('acc_unknown')).toBeUndefined();
       expect(await accounts.get(created.id)).toEqual(created);
       expect(JSON.stringify(await accounts.list())).not.toMatch(/password_hash|scrypt/);
     });
@@ -196,7 +204,9 @@ describeEachDatabase('@ioc/access repositories', (context) => {
       const account = await accounts.create({ username: 'leaving', displayName: 'Leaving', role: 'viewer' });
       const { session } = await sessions.create({ accountId: account.id, kind: 'cookie', via: 'password' });
       expect(await sessions.check(session.id)).toBeDefined();
+      expect((await accounts.findActive(account.id))?.account.id).toBe(account.id);
       expect((await accounts.disable(account.id)).state).toBe('disabled');
+      expect(await accounts.findActive(account.id)).toBeUndefined();
       expect(await sessions.check(session.id)).toBeUndefined();
       expect((await sessions.get(session.id))?.revokedReason).toBe('account-disabled');
       expect((await accounts.enable(account.id)).state).toBe('active');
