@@ -470,6 +470,24 @@ describeEachDatabase('@ioc/access repositories', (context) => {
       expect(await sessions.refresh('iocst_never-issued')).toEqual({ refused: 'unknown' });
     });
 
+    it('two refreshes racing with the same token: one rotates, the other counts as reuse and ends the session', async () => {
+      const { session, token } = await sessions.create({ accountId, kind: 'bearer', via: 'password' });
+      const results = await Promise.all([sessions.refresh(token), sessions.refresh(token)]);
+      expect(results.filter((r) => 'token' in r)).toHaveLength(1);
+      expect(results.filter((r) => 'refused' in r && r.refused === 'reused')).toHaveLength(1);
+      expect((await sessions.get(session.id))?.revokedReason).toBe('refresh-reuse');
+    });
+
+    it('purges sessions that ended before a time, and keeps live ones', async () => {
+      const ended = await sessions.create({ accountId, kind: 'bearer', via: 'password' });
+      await sessions.revoke(ended.session.id, 'logout');
+      now += MINUTE;
+      const live = await sessions.create({ accountId, kind: 'bearer', via: 'password' });
+      expect(await sessions.purgeEnded(now)).toBeGreaterThanOrEqual(1);
+      expect(await sessions.get(ended.session.id)).toBeUndefined();
+      expect(await sessions.check(live.session.id)).toBeDefined();
+    });
+
     it('revokes one session or all of an account, and lists them', async () => {
       const a = await sessions.create({
         accountId,
