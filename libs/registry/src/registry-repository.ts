@@ -733,8 +733,8 @@ export class RegistryRepository {
    * exists). Disabled agencies are included (`active: false`), so the broker can answer their right
    * secret with "not authorized" as it does for a suspended device.
    */
-  async agencyMqttAccounts(agencyIds?: readonly string[]): Promise<Map<string, AgencyMqttAccount>> {
-    const result = new Map<string, AgencyMqttAccount>();
+  async agencyMqttAccounts(agencyIds?: readonly string[]): Promise<Map<string, AgencyMqttCredential>> {
+    const result = new Map<string, AgencyMqttCredential>();
     const load = async (ids?: readonly string[]): Promise<void> => {
       let query = this.db
         .selectFrom('agencies')
@@ -798,7 +798,7 @@ export class RegistryRepository {
  * (`hashDeviceSecret(key, secret)`, HMAC-SHA256 under the credential key, 32 bytes — stored hex in
  * `agencies.mqtt_secret_hash`) and whether the agency is active.
  */
-export interface AgencyMqttAccount {
+export interface AgencyMqttCredential {
   hash: Buffer;
   active: boolean;
 }

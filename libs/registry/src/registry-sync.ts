@@ -1,7 +1,7 @@
 import type { Logger } from '@ioc/runtime';
 import type { DeviceRegistry } from './device-registry';
 import type {
-  AgencyMqttAccount,
+  AgencyMqttCredential,
   CredentialHashEntry,
   RegistryChange,
   RegistryRepository,
@@ -46,10 +46,10 @@ export class CredentialIndex {
  * from the change log's `agency` entries.
  */
 export class AgencyIndex {
-  private accounts = new Map<string, AgencyMqttAccount>();
+  private accounts = new Map<string, AgencyMqttCredential>();
 
   /** The agency's MQTT account; undefined when it has none (or does not exist). */
-  agencyAccount(agencyId: string): AgencyMqttAccount | undefined {
+  agencyAccount(agencyId: string): AgencyMqttCredential | undefined {
     return this.accounts.get(agencyId);
   }
 
@@ -57,11 +57,11 @@ export class AgencyIndex {
     return this.accounts.size;
   }
 
-  replaceAll(accounts: Map<string, AgencyMqttAccount>): void {
+  replaceAll(accounts: Map<string, AgencyMqttCredential>): void {
     this.accounts = accounts;
   }
 
-  replace(agencyId: string, account: AgencyMqttAccount | undefined): void {
+  replace(agencyId: string, account: AgencyMqttCredential | undefined): void {
     if (account === undefined) this.accounts.delete(agencyId);
     else this.accounts.set(agencyId, account);
   }
