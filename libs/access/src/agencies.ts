@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import type { AccessScope } from '@ioc/contracts';
 import { type AgenciesTable, type DatabaseSchema, transaction } from '@ioc/database';
-import { deviceSecretHashesEqual, hashDeviceSecret } from '@ioc/registry';
+import { appendRegistryChange, deviceSecretHashesEqual, hashDeviceSecret } from '@ioc/registry';
 import { AccessError, conflictOnDuplicate } from './access-error';
 import { checkScope, type Clock, iso, parseStoredScope } from './access-common';
 
@@ -64,7 +64,10 @@ export const AGENCY_NAME_MAX_LENGTH = 200;
 export const AGENCY_NOTE_MAX_LENGTH = 1000;
 
 /**
- * Agencies in the database and their MQTT accounts. Disabling an agency does not revoke its API
+ * Agencies in the database and their MQTT accounts. What a broker must learn — disabled, enabled,
+ * MQTT secret issued or removed — is appended to the registry change log (`registry_changes`,
+ * entity `agency`) in the same transaction, so running brokers apply it within the registry-sync
+ * bound (the caller then publishes INTERNAL_REGISTRY_CHANGES_TOPIC for "at once"). Disabling an agency does not revoke its API
  * keys or MQTT password: while it is disabled they are refused (ApiKeyRepository.authenticate
  * answers `agency-disabled`, verifyMqttSecret false) and its users cannot log in (LoginService
  * answers `account-disabled`); enabling it restores them as they were.
@@ -160,6 +163,7 @@ export class AgencyRepository {
         .set({ state: 'disabled', updated_at: now })
         .where('id', '=', id)
         .execute();
+      await appendRegistryChange(trx, { entity: 'agency', entityId: id, action: 'disabled', at: now });
       await trx
         .updateTable('sessions')
         .set({ revoked_at: now, revoked_reason: 'agency-disabled' })
@@ -173,11 +177,15 @@ export class AgencyRepository {
   /** @throws AccessError not-found */
   async enable(id: string): Promise<AgencyRecord> {
     await this.row(id);
-    await this.db
-      .updateTable('agencies')
-      .set({ state: 'active', updated_at: this.now() })
-      .where('id', '=', id)
-      .execute();
+    const now = this.now();
+    await transaction(this.db, async (trx) => {
+      await trx
+        .updateTable('agencies')
+        .set({ state: 'active', updated_at: now })
+        .where('id', '=', id)
+        .execute();
+      await appendRegistryChange(trx, { entity: 'agency', entityId: id, action: 'enabled', at: now });
+    });
     return toAgencyRecord(await this.row(id));
   }
 
@@ -195,26 +203,44 @@ export class AgencyRepository {
     await this.row(id);
     const secret = AGENCY_MQTT_SECRET_PREFIX + randomBytes(AGENCY_MQTT_SECRET_BYTES).toString('base64url');
     const hint = secret.slice(0, AGENCY_MQTT_SECRET_PREFIX.length + 4);
-    await this.db
-      .updateTable('agencies')
-      .set({
-        mqtt_secret_hash: hashDeviceSecret(credentialKey, secret).toString('hex'),
-        mqtt_secret_hint: hint,
-        updated_at: this.now(),
-      })
-      .where('id', '=', id)
-      .execute();
+    const now = this.now();
+    await transaction(this.db, async (trx) => {
+      await trx
+        .updateTable('agencies')
+        .set({
+          mqtt_secret_hash: hashDeviceSecret(credentialKey, secret).toString('hex'),
+          mqtt_secret_hint: hint,
+          updated_at: now,
+        })
+        .where('id', '=', id)
+        .execute();
+      await appendRegistryChange(trx, {
+        entity: 'agency',
+        entityId: id,
+        action: 'mqtt-secret-issued',
+        at: now,
+      });
+    });
     return { secret, hint };
   }
 
   /** Removes the agency's MQTT account (its password stops working). @throws AccessError not-found */
   async removeMqttSecret(id: string): Promise<void> {
     await this.row(id);
-    await this.db
-      .updateTable('agencies')
-      .set({ mqtt_secret_hash: null, mqtt_secret_hint: null, updated_at: this.now() })
-      .where('id', '=', id)
-      .execute();
+    const now = this.now();
+    await transaction(this.db, async (trx) => {
+      await trx
+        .updateTable('agencies')
+        .set({ mqtt_secret_hash: null, mqtt_secret_hint: null, updated_at: now })
+        .where('id', '=', id)
+        .execute();
+      await appendRegistryChange(trx, {
+        entity: 'agency',
+        entityId: id,
+        action: 'mqtt-secret-removed',
+        at: now,
+      });
+    });
   }
 
   /**
