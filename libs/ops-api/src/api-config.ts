@@ -33,7 +33,9 @@ export const apiEnvSchema = storageEnvSchema.extend({
   ...accessEnvShape,
   IOC_HTTP_SECURE_COOKIE: envField
     .boolean(false)
-    .describe('Mark the browser session cookie Secure (sent over HTTPS only): true when the API is reached through HTTPS'),
+    .describe(
+      'Mark the browser session cookie Secure (sent over HTTPS only): true when the API is reached through HTTPS',
+    ),
   IOC_HISTORY_MAX_POINTS: envField.positiveInt(10_000).describe('Most points one history request may return'),
   IOC_LOG_LEVEL: envField.logLevel(),
 });

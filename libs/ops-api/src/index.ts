@@ -3,3 +3,4 @@ export * from './openapi';
 export * from './ops-api.module';
 export * from './registry-port';
 export * from './access-port';
+export { sessionTokenFor } from './auth/session-token';
