@@ -36,7 +36,6 @@ async function main(): Promise<void> {
     logger,
   });
   if (firstAdmin.created) {
-    logger.info({ username: firstAdmin.username }, 'first admin account created');
     if (firstAdmin.generatedPassword !== undefined)
       printFirstAdmin(firstAdmin.username, firstAdmin.generatedPassword, env.IOC_HTTP_PORT);
   }
