@@ -137,8 +137,9 @@ describeEachDatabase('authentication', (context) => {
     );
   }
 
-  async function login(username: string, password: string, session?: 'bearer' | 'cookie') {
+  async function login(username: string, password: string, base = api.url, session?: 'bearer' | 'cookie') {
     return call<LoginBody>('POST', '/api/v1/auth/login', {
+      base,
       body: { username, password, ...(session ? { session } : {}) },
     });
   }
@@ -327,7 +328,7 @@ describeEachDatabase('authentication', (context) => {
     });
 
     it('sets an httpOnly SameSite=Strict cookie in cookie mode, and refuses a cookie write from a foreign origin', async () => {
-      const answer = await login(username, PASSWORD, 'cookie');
+      const answer = await login(username, PASSWORD, api.url, 'cookie');
       expect(answer.status).toBe(200);
       expect(answer.body.accessToken).toBeUndefined();
       const setCookie = answer.headers.get('set-cookie') ?? '';
@@ -518,7 +519,7 @@ describeEachDatabase('authentication', (context) => {
         database,
         registry,
         store,
-        accessSettings: { accessTokenTtlSeconds: 1, liveRecheckMs: 500 },
+        accessSettings: { accessTokenTtlSeconds: 1, liveRecheckMs: 500, addressMaxFailures: 3 },
       });
     });
     afterAll(async () => {
@@ -536,6 +537,22 @@ describeEachDatabase('authentication', (context) => {
         return answer.status === 401 && answer.body['reason'] === 'token-expired';
       });
       expect((await connect({ token: user.token }, second.url)).refused?.reason).toBe('token-expired');
+    });
+
+    it('throttles an address after its failed logins: 429 address-throttled with Retry-After', async () => {
+      const statuses: number[] = [];
+      for (let attempt = 0; attempt < 3; attempt++) {
+        statuses.push((await login(`nobody-${attempt}`, 'not the password at all', second.url)).status);
+      }
+      expect(statuses).toEqual([401, 401, 401]);
+      const throttled = await login('nobody-else', 'not the password at all', second.url);
+      expect({ status: throttled.status, reason: throttled.body['reason' as never] }).toEqual({
+        status: 429,
+        reason: 'address-throttled',
+      });
+      expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
+      // The other node counts its own failures (an in-memory seam until Redis).
+      expect((await login('nobody-else', 'not the password at all')).status).toBe(401);
     });
 
     it('ends a socket on this node within seconds when its key is revoked through the other node', async () => {
