@@ -7,3 +7,4 @@ export const DEVICE_STATUS = Symbol('DeviceStatusReader');
 export const REGISTRY_PROVISIONING = Symbol('RegistryProvisioning');
 export const COMMANDS = Symbol('CommandRepository');
 export const ACCESS = Symbol('Access');
+export const AUDIT_LOG = Symbol('AuditLog');

@@ -1,5 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '@ioc/contracts';
+import { AUDIT_LOG } from '../tokens';
 
 /** One audit entry as the auth routes record it (the design page's AuditLog.record entry). */
 export interface AuthAuditEntry {
@@ -13,19 +14,19 @@ export interface AuthAuditEntry {
   address?: string;
 }
 
+/** What the API writes audit entries to: `@ioc/audit`'s AuditLog (its `record`). */
+export interface AuditRecorder {
+  record(entry: AuthAuditEntry): Promise<unknown>;
+}
+
 /**
- * Where the auth, account, agency and key routes write their audit entries: the AuditLog of the
- * module options when the API has one, else nowhere. A failed write is logged by the caller's
- * filter as any error; entries are awaited so an answered change is an audited one.
+ * Where the auth, account, agency and key routes and the guard write their audit entries: the
+ * module options' `audit` when the API has one, else nowhere. Entries are awaited, so an answered
+ * change is an audited one (a failing audit log makes the answer a 500).
  */
 @Injectable()
 export class AuthAudit {
-  private sink: { record(entry: AuthAuditEntry): Promise<unknown> } | undefined;
-
-  /** Sets the audit log (AuthModule does it from the options). */
-  use(sink: { record(entry: AuthAuditEntry): Promise<unknown> } | undefined): void {
-    this.sink = sink;
-  }
+  constructor(@Inject(AUDIT_LOG) private readonly sink: AuditRecorder | null) {}
 
   async record(entry: AuthAuditEntry): Promise<void> {
     if (this.sink) await this.sink.record(entry);

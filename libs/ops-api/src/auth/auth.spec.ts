@@ -15,6 +15,7 @@ import { DeviceRegistry, loadSeeds, RegistryRepository } from '@ioc/registry';
 import { describeEachDatabase, TempDirs } from '@ioc/testing';
 import { createTimeSeriesStore, type TimeSeriesStore } from '@ioc/timeseries';
 import { type ApiUnderTest, startApiUnderTest } from '../test-support/api-under-test';
+import type { AuthAuditEntry } from './auth-audit';
 
 jest.setTimeout(120_000);
 
@@ -47,6 +48,10 @@ describeEachDatabase('authentication', (context) => {
   let store: TimeSeriesStore;
   let api: ApiUnderTest;
   const sockets: LiveSocket[] = [];
+  /** What the API audited (the audit port: `@ioc/audit`'s AuditLog in the app). */
+  const audited: AuthAuditEntry[] = [];
+  /** Every secret the suite saw: none may reach the audit trail. */
+  const secrets: string[] = [PASSWORD];
 
   beforeAll(async () => {
     database = openDatabase(await context.freshConfig());
@@ -68,6 +73,12 @@ describeEachDatabase('authentication', (context) => {
         credentialKey: Buffer.alloc(32, 7),
         refresh: () => Promise.resolve(),
         notify: () => undefined,
+      },
+      audit: {
+        record: (entry) => {
+          audited.push(entry);
+          return Promise.resolve();
+        },
       },
     });
   });
@@ -269,6 +280,7 @@ describeEachDatabase('authentication', (context) => {
     it('logs in with bearer tokens; refresh rotates; reusing a replaced refresh token ends the session', async () => {
       const first = await login(username, PASSWORD);
       expect(first.status).toBe(200);
+      secrets.push(first.body.accessToken!, first.body.refreshToken!);
       expect(first.body).toMatchObject({
         tokenType: 'Bearer',
         expiresIn: 900,
@@ -423,6 +435,7 @@ describeEachDatabase('authentication', (context) => {
       });
       expect(issued.status).toBe(201);
       const { key, apiKey } = issued.body;
+      secrets.push(key);
       expect(key.startsWith(`${apiKey.prefix}_`)).toBe(true);
       const listed = await call<{ items: Array<Record<string, unknown>> }>(
         'GET',
@@ -460,6 +473,7 @@ describeEachDatabase('authentication', (context) => {
         headers: api.authHeaders,
       });
       expect(mqtt).toMatchObject({ status: 201, body: { username: `agency:${agencyId}` } });
+      secrets.push(mqtt.body['secret'] as string);
       const agency = await call('GET', `/api/v1/agencies/${agencyId}`, { headers: api.authHeaders });
       expect(agency.body['mqttSecretHint']).toBe(
         (mqtt.body['secret'] as string).slice(0, (agency.body['mqttSecretHint'] as string).length),
@@ -510,6 +524,33 @@ describeEachDatabase('authentication', (context) => {
       await call('PATCH', `/api/v1/accounts/${id}`, { headers: api.authHeaders, body: { role: 'admin' } });
       expect((await call('GET', '/api/v1/accounts', { headers: again.headers })).status).toBe(200);
     });
+  });
+
+  it('audits logins (both outcomes), logouts, refresh reuse, denials, account, agency and key changes — never a secret', () => {
+    const actions = new Set(audited.map((entry) => `${entry.action}:${entry.outcome ?? 'success'}`));
+    for (const expected of [
+      'auth.login:success',
+      'auth.login:failure',
+      'auth.logout:success',
+      'auth.refresh-reuse:failure',
+      'auth.denied:denied',
+      'account.create:success',
+      'account.update:success',
+      'account.disable:success',
+      'account.enable:success',
+      'account.password:success',
+      'agency.create:success',
+      'agency.disable:success',
+      'agency.mqtt-secret:success',
+      'apiKey.issue:success',
+      'apiKey.revoke:success',
+    ]) {
+      expect({ expected, found: actions.has(expected) }).toEqual({ expected, found: true });
+    }
+    const failure = audited.find((entry) => entry.action === 'auth.login' && entry.outcome === 'failure');
+    expect(failure).toMatchObject({ actor: { kind: 'anonymous' }, detail: { reason: expect.any(String) } });
+    const trail = JSON.stringify(audited);
+    for (const secret of secrets) expect(trail.includes(secret)).toBe(false);
   });
 
   describe('a second API node over the same database, with 1-second access tokens', () => {

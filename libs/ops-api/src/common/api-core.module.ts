@@ -4,10 +4,12 @@ import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import type { AccessPort } from '../access-port';
+import type { AuditRecorder } from '../auth/auth-audit';
 import type { OpsApiSettings } from '../api-config';
 import type { RegistryProvisioning, RegistryReader } from '../registry-port';
 import {
   ACCESS,
+  AUDIT_LOG,
   COMMANDS,
   DEVICE_REGISTRY,
   DEVICE_STATUS,
@@ -35,6 +37,8 @@ export interface OpsApiModuleOptions {
   commands?: CommandRepository;
   /** People, sessions, agencies and API keys: every route but the public ones needs a principal. */
   access: AccessPort;
+  /** The audit log (`@ioc/audit` AuditLog); without it nothing is audited. */
+  audit?: AuditRecorder;
 }
 
 /** The status reader of an API given none: no device has a stored status. */
@@ -60,6 +64,7 @@ export class ApiCoreModule {
       { provide: REGISTRY_PROVISIONING, useValue: options.provisioning ?? null },
       { provide: COMMANDS, useValue: options.commands ?? null },
       { provide: ACCESS, useValue: options.access },
+      { provide: AUDIT_LOG, useValue: options.audit ?? null },
     ];
     return {
       module: ApiCoreModule,
