@@ -74,6 +74,8 @@ describeEachDatabase('authentication', (context) => {
         refresh: () => Promise.resolve(),
         notify: () => undefined,
       },
+      // No periodic re-check within a test's time: what ends sockets here is this node's own event.
+      accessSettings: { liveRecheckMs: 600_000 },
       audit: {
         record: (entry) => {
           audited.push(entry);
@@ -139,13 +141,17 @@ describeEachDatabase('authentication', (context) => {
     });
   }
 
-  /** Resolves with the `ended` notice and the disconnect reason of a connected socket. */
+  /** Resolves with the `ended` notice and the disconnect reason of a connected socket (fails after 10 s). */
   function whenEnded(socket: LiveSocket): Promise<{ notice?: LiveEndedNotice; disconnect: string }> {
     let notice: LiveEndedNotice | undefined;
     socket.on('ended', (n) => (notice = n));
-    return new Promise((resolve) =>
-      socket.once('disconnect', (reason) => resolve({ ...(notice ? { notice } : {}), disconnect: reason })),
-    );
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the socket did not end within 10 s')), 10_000);
+      socket.once('disconnect', (reason) => {
+        clearTimeout(timer);
+        resolve({ ...(notice ? { notice } : {}), disconnect: reason });
+      });
+    });
   }
 
   async function login(username: string, password: string, base = api.url, session?: 'bearer' | 'cookie') {
