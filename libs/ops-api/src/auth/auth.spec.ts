@@ -10,12 +10,12 @@ import {
   type ServerToClientEvents,
   type TokenBody,
 } from '@ioc/contracts';
+import { AuditLog } from '@ioc/audit';
 import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
 import { DeviceRegistry, loadSeeds, RegistryRepository } from '@ioc/registry';
 import { describeEachDatabase, TempDirs } from '@ioc/testing';
 import { createTimeSeriesStore, type TimeSeriesStore } from '@ioc/timeseries';
 import { type ApiUnderTest, startApiUnderTest } from '../test-support/api-under-test';
-import type { AuthAuditEntry } from './auth-audit';
 
 jest.setTimeout(120_000);
 
@@ -48,8 +48,8 @@ describeEachDatabase('authentication', (context) => {
   let store: TimeSeriesStore;
   let api: ApiUnderTest;
   const sockets: LiveSocket[] = [];
-  /** What the API audited (the audit port: `@ioc/audit`'s AuditLog in the app). */
-  const audited: AuthAuditEntry[] = [];
+  /** The audit log the API writes to, over the suite's database. */
+  let auditLog: AuditLog;
   /** Every secret the suite saw: none may reach the audit trail. */
   const secrets: string[] = [PASSWORD];
 
@@ -63,6 +63,7 @@ describeEachDatabase('authentication', (context) => {
     store = createTimeSeriesStore({ storage: 'embedded', dataDir: await tempDirs.make() });
     await store.init();
     const repository = new RegistryRepository(database.db);
+    auditLog = new AuditLog(database.db);
     api = await startApiUnderTest({
       database,
       registry,
@@ -76,12 +77,7 @@ describeEachDatabase('authentication', (context) => {
       },
       // No periodic re-check within a test's time: what ends sockets here is this node's own event.
       accessSettings: { liveRecheckMs: 600_000 },
-      audit: {
-        record: (entry) => {
-          audited.push(entry);
-          return Promise.resolve();
-        },
-      },
+      audit: auditLog,
     });
   });
 
@@ -532,8 +528,9 @@ describeEachDatabase('authentication', (context) => {
     });
   });
 
-  it('audits logins (both outcomes), logouts, refresh reuse, denials, account, agency and key changes — never a secret', () => {
-    const actions = new Set(audited.map((entry) => `${entry.action}:${entry.outcome ?? 'success'}`));
+  it('audits logins (both outcomes), logouts, refresh reuse, denials, account, agency and key changes — never a secret', async () => {
+    const audited = await auditLog.query({ limit: 1000 });
+    const actions = new Set(audited.map((entry) => `${entry.action}:${entry.outcome}`));
     for (const expected of [
       'auth.login:success',
       'auth.login:failure',
@@ -557,6 +554,7 @@ describeEachDatabase('authentication', (context) => {
     expect(failure).toMatchObject({ actor: { kind: 'anonymous' }, detail: { reason: expect.any(String) } });
     const trail = JSON.stringify(audited);
     for (const secret of secrets) expect(trail.includes(secret)).toBe(false);
+    expect(await auditLog.verify()).toMatchObject({ ok: true });
   });
 
   describe('a second API node over the same database, with 1-second access tokens', () => {

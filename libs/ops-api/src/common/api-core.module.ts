@@ -1,10 +1,10 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import type { AuditLog } from '@ioc/audit';
 import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import type { AccessPort } from '../access-port';
-import type { AuditRecorder } from '../auth/auth-audit';
 import type { OpsApiSettings } from '../api-config';
 import type { RegistryProvisioning, RegistryReader } from '../registry-port';
 import {
@@ -38,7 +38,7 @@ export interface OpsApiModuleOptions {
   /** People, sessions, agencies and API keys: every route but the public ones needs a principal. */
   access: AccessPort;
   /** The audit log (`@ioc/audit` AuditLog); without it nothing is audited. */
-  audit?: AuditRecorder;
+  audit?: AuditLog;
 }
 
 /** The status reader of an API given none: no device has a stored status. */
