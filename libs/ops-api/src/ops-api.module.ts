@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { json, raw } from 'express';
 import { AreasModule } from './areas/areas.module';
+import { AuditModule } from './audit/audit.module';
 import { ApiCoreModule, type OpsApiModuleOptions } from './common/api-core.module';
 import { CommandsController } from './commands/commands.controller';
 import { CommandsModule } from './commands/commands.module';
@@ -38,6 +39,7 @@ export const FEATURE_MODULES = [
   IngestStatsModule,
   LiveModule,
   CommandsModule,
+  AuditModule,
 ] as const;
 
 /** Largest JSON body a write route reads (a device, an area, a credential request): 64 KiB. */

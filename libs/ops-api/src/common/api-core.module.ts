@@ -1,11 +1,13 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import type { AuditLog } from '@ioc/audit';
 import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import type { OpsApiSettings } from '../api-config';
 import type { RegistryProvisioning, RegistryReader } from '../registry-port';
 import {
+  AUDIT_LOG,
   COMMANDS,
   DEVICE_REGISTRY,
   DEVICE_STATUS,
@@ -31,6 +33,12 @@ export interface OpsApiModuleOptions {
   provisioning?: RegistryProvisioning;
   /** Command records in the registry database; without it the command routes answer 503. */
   commands?: CommandRepository;
+  /**
+   * The audit log (`@ioc/audit`) in the registry database: registry writes and commands are
+   * recorded in it, and `/api/v1/audit` reads it. Without it nothing is recorded and the audit
+   * routes answer 503.
+   */
+  audit?: AuditLog;
 }
 
 /** The status reader of an API given none: no device has a stored status. */
@@ -55,6 +63,7 @@ export class ApiCoreModule {
       { provide: DEVICE_STATUS, useValue: options.deviceStatus ?? NO_DEVICE_STATUS },
       { provide: REGISTRY_PROVISIONING, useValue: options.provisioning ?? null },
       { provide: COMMANDS, useValue: options.commands ?? null },
+      { provide: AUDIT_LOG, useValue: options.audit ?? null },
     ];
     return {
       module: ApiCoreModule,
