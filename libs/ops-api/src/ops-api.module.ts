@@ -11,6 +11,7 @@ import { AccountsController } from './auth/accounts.controller';
 import { AgenciesController } from './auth/agencies.controller';
 import { AuthController } from './auth/auth.controller';
 import { AuthModule } from './auth/auth.module';
+import { AuditModule } from './audit/audit.module';
 import { ApiCoreModule, type OpsApiModuleOptions } from './common/api-core.module';
 import { CommandsController } from './commands/commands.controller';
 import { CommandsModule } from './commands/commands.module';
@@ -44,6 +45,7 @@ export const FEATURE_MODULES = [
   IngestStatsModule,
   LiveModule,
   CommandsModule,
+  AuditModule,
 ] as const;
 
 /** Largest JSON body a write route reads (a device, an area, a credential request): 64 KiB. */

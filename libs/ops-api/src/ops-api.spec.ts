@@ -174,6 +174,8 @@ describe('ops-api over the embedded store', () => {
       '/api/v1/areas': { get: [200, 400], post: [201, ...WRITE] },
       '/api/v1/areas/{id}': { get: [200, 400, 404], patch: [200, ...WRITE] },
       '/api/v1/ingest/stats': { get: [200, 400, 503] },
+      '/api/v1/audit': { get: [200, 400, 503] },
+      '/api/v1/audit/verify': { get: [200, 400, 503] },
     };
 
     it('lists every route, each with a success body schema and its error answers with the error schema', () => {

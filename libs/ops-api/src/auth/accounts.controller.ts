@@ -27,14 +27,13 @@ import {
   resetPasswordBody,
 } from '@ioc/contracts';
 import type { AccessPort } from '../access-port';
-import { CurrentPrincipal, Roles } from '../common/auth.decorators';
+import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
+import { type AuthenticatedRequest, CurrentPrincipal, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { ACCESS } from '../tokens';
 import { accessWrite } from './access-errors';
 import { accountView } from './access-views';
-import { AuthAudit } from './auth-audit';
-import { ClientAddress } from './client-address';
 import { AuthEvents } from './auth-events';
 
 const ACCOUNT_ID = ApiParam({ name: 'id', description: 'account id', schema: { type: 'string' } });
@@ -51,7 +50,7 @@ export class AccountsController {
   constructor(
     @Inject(ACCESS) private readonly access: AccessPort,
     private readonly events: AuthEvents,
-    private readonly audit: AuthAudit,
+    private readonly audit: AuditTrail,
   ) {}
 
   @Get()
@@ -73,15 +72,14 @@ export class AccountsController {
     @CurrentPrincipal() principal: Principal,
     @Body(new ZodValidationPipe(createAccountBody, 'field')) body: CreateAccountBody,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<AccountBody> {
     const account = accountView(await accessWrite(() => this.access.accounts.create(body)));
-    await this.audit.record({
+    await this.audit.record(request, {
       actor: principal,
       action: 'account.create',
       entity: { type: 'account', id: account.id },
       after: account,
-      address,
     });
     return account;
   }
@@ -108,20 +106,19 @@ export class AccountsController {
     @Param('id') id: string,
     @Body(new ZodValidationPipe(patchAccountBody, 'field')) body: PatchAccountBody,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<AccountBody> {
     const before = accountView(await this.found(id));
     if (id === principal.id && body.role !== undefined && body.role !== 'admin') {
       throw conflict('an admin cannot lower their own role (another admin can)');
     }
     const after = accountView(await accessWrite(() => this.access.accounts.update(id, body)));
-    await this.audit.record({
+    await this.audit.record(request, {
       actor: principal,
       action: 'account.update',
       entity: { type: 'account', id },
       before,
       after,
-      address,
     });
     return after;
   }
@@ -135,19 +132,18 @@ export class AccountsController {
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<AccountBody> {
     if (id === principal.id) throw conflict('an admin cannot disable their own account (another admin can)');
     const before = accountView(await this.found(id));
     const after = accountView(await accessWrite(() => this.access.accounts.disable(id)));
     this.events.publish({ kind: 'account', accountId: id, reason: 'account-disabled' });
-    await this.audit.record({
+    await this.audit.record(request, {
       actor: principal,
       action: 'account.disable',
       entity: { type: 'account', id },
       before,
       after,
-      address,
     });
     return after;
   }
@@ -161,17 +157,16 @@ export class AccountsController {
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<AccountBody> {
     const before = accountView(await this.found(id));
     const after = accountView(await accessWrite(() => this.access.accounts.enable(id)));
-    await this.audit.record({
+    await this.audit.record(request, {
       actor: principal,
       action: 'account.enable',
       entity: { type: 'account', id },
       before,
       after,
-      address,
     });
     return after;
   }
@@ -191,18 +186,17 @@ export class AccountsController {
     @Param('id') id: string,
     @Body(new ZodValidationPipe(resetPasswordBody, 'field')) body: ResetPasswordBody,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<AccountBody> {
     await this.found(id);
     // setPassword ends every session of the account (reason password-changed).
     await accessWrite(() => this.access.accounts.setPassword(id, body.password));
     this.events.publish({ kind: 'account', accountId: id, reason: 'session-ended' });
-    await this.audit.record({
+    await this.audit.record(request, {
       actor: principal,
       action: 'account.password',
       entity: { type: 'account', id },
       detail: { by: 'admin' },
-      address,
     });
     return accountView(await this.found(id));
   }

@@ -35,15 +35,14 @@ import {
   type Principal,
 } from '@ioc/contracts';
 import type { AccessPort } from '../access-port';
-import { CurrentPrincipal, Roles } from '../common/auth.decorators';
+import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
+import { type AuthenticatedRequest, CurrentPrincipal, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import type { RegistryProvisioning } from '../registry-port';
 import { ACCESS, REGISTRY_PROVISIONING } from '../tokens';
 import { accessWrite, credentialKeyUnavailable } from './access-errors';
 import { agencyView, apiKeyView } from './access-views';
-import { AuthAudit } from './auth-audit';
-import { ClientAddress } from './client-address';
 import { AuthEvents } from './auth-events';
 
 const AGENCY_ID = ApiParam({ name: 'id', description: 'agency id', schema: { type: 'string' } });
@@ -67,7 +66,7 @@ export class AgenciesController {
     @Inject(ACCESS) private readonly access: AccessPort,
     @Inject(REGISTRY_PROVISIONING) private readonly provisioning: RegistryProvisioning | null,
     private readonly events: AuthEvents,
-    private readonly audit: AuthAudit,
+    private readonly audit: AuditTrail,
   ) {}
 
   @Get()
@@ -89,15 +88,14 @@ export class AgenciesController {
     @CurrentPrincipal() principal: Principal,
     @Body(new ZodValidationPipe(createAgencyBody, 'field')) body: CreateAgencyBody,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<AgencyBody> {
     const agency = agencyView(await accessWrite(() => this.access.agencies.create(body)));
-    await this.audit.record({
+    await this.audit.record(request, {
       actor: principal,
       action: 'agency.create',
       entity: { type: 'agency', id: agency.id },
       after: agency,
-      address,
     });
     return agency;
   }
@@ -124,17 +122,16 @@ export class AgenciesController {
     @Param('id') id: string,
     @Body(new ZodValidationPipe(patchAgencyBody, 'field')) body: PatchAgencyBody,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<AgencyBody> {
     const before = agencyView(await this.found(id));
     const after = agencyView(await accessWrite(() => this.access.agencies.update(id, body)));
-    await this.audit.record({
+    await this.audit.record(request, {
       actor: principal,
       action: 'agency.update',
       entity: { type: 'agency', id },
       before,
       after,
-      address,
     });
     return after;
   }
@@ -150,18 +147,17 @@ export class AgenciesController {
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<AgencyBody> {
     const before = agencyView(await this.found(id));
     const after = agencyView(await accessWrite(() => this.access.agencies.disable(id)));
     this.events.publish({ kind: 'agency', agencyId: id, reason: 'agency-disabled' });
-    await this.audit.record({
+    await this.audit.record(request, {
       actor: principal,
       action: 'agency.disable',
       entity: { type: 'agency', id },
       before,
       after,
-      address,
     });
     return after;
   }
@@ -175,18 +171,17 @@ export class AgenciesController {
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<AgencyBody> {
     const before = agencyView(await this.found(id));
     const after = agencyView(await accessWrite(() => this.access.agencies.enable(id)));
-    await this.audit.record({
+    await this.audit.record(request, {
       actor: principal,
       action: 'agency.update',
       entity: { type: 'agency', id },
       before,
       after,
       detail: { change: 'enable' },
-      address,
     });
     return after;
   }
@@ -207,7 +202,7 @@ export class AgenciesController {
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<AgencyMqttCredentialsBody> {
     if (!this.provisioning) throw credentialKeyUnavailable();
     const key = this.provisioning.credentialKey;
@@ -215,12 +210,11 @@ export class AgenciesController {
     const { secret, hint } = await accessWrite(() => this.access.agencies.issueMqttSecret(id, key));
     // Brokers learn it from the registry change log; this node's registry view is refreshed now.
     this.provisioning.notify();
-    await this.audit.record({
+    await this.audit.record(request, {
       actor: principal,
       action: 'agency.mqtt-secret',
       entity: { type: 'agency', id },
       detail: { hint },
-      address,
     });
     return { username: agencyMqttUsername(id), secret, hint };
   }
@@ -239,7 +233,7 @@ export class AgenciesController {
     @Param('id') id: string,
     @Body(new ZodValidationPipe(issueApiKeyBody, 'field')) body: IssueApiKeyBody,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<IssuedApiKeyBody> {
     await this.found(id);
     const { record, key } = await accessWrite(() =>
@@ -251,12 +245,11 @@ export class AgenciesController {
       }),
     );
     const apiKey = apiKeyView(record);
-    await this.audit.record({
+    await this.audit.record(request, {
       actor: principal,
       action: 'apiKey.issue',
       entity: { type: 'apiKey', id: record.id },
       after: apiKey,
-      address,
     });
     return { apiKey, key };
   }
@@ -280,7 +273,7 @@ export class AgenciesController {
     @Param('id') id: string,
     @Param('keyId') keyId: string,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<ApiKeyBody> {
     const before = await this.access.apiKeys.get(keyId);
     if (!before || before.agencyId !== id) {
@@ -292,13 +285,12 @@ export class AgenciesController {
     }
     const after = apiKeyView(await accessWrite(() => this.access.apiKeys.revoke(keyId)));
     this.events.publish({ kind: 'apiKey', keyId, reason: 'api-key-revoked' });
-    await this.audit.record({
+    await this.audit.record(request, {
       actor: principal,
       action: 'apiKey.revoke',
       entity: { type: 'apiKey', id: keyId },
       before: apiKeyView(before),
       after,
-      address,
     });
     return after;
   }

@@ -30,13 +30,13 @@ import {
   tokenBody,
 } from '@ioc/contracts';
 import type { AccessPort } from '../access-port';
-import { CurrentPrincipal, Public } from '../common/auth.decorators';
+import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
+import { type AuthenticatedRequest, CurrentPrincipal, Public } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { ACCESS } from '../tokens';
 import { accessHttpError } from './access-errors';
-import { AuthAudit } from './auth-audit';
-import { ClientAddress, UserAgent } from './client-address';
+import { UserAgent } from './user-agent';
 import { addressThrottled, unauthorized } from './auth-errors';
 import { AuthEvents } from './auth-events';
 import { Authenticator, SESSION_COOKIE } from './authenticator';
@@ -52,7 +52,7 @@ export class AuthController {
     @Inject(ACCESS) private readonly access: AccessPort,
     private readonly authenticator: Authenticator,
     private readonly events: AuthEvents,
-    private readonly audit: AuthAudit,
+    private readonly audit: AuditTrail,
   ) {}
 
   @Post('login')
@@ -71,17 +71,18 @@ export class AuthController {
   async login(
     @Body(new ZodValidationPipe(loginRequestBody, 'field')) body: LoginRequestBody,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
     @UserAgent() userAgent: string | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<LoginBody> {
+    const address = clientAddress(request);
     const result = await this.access.logins.login({
       username: body.username,
       password: body.password,
       address,
     });
     if (!result.ok) {
-      await this.audit.record({
+      await this.audit.record(request, {
         actor: {
           kind: 'anonymous',
           name: body.username.slice(0, 64),
@@ -90,7 +91,6 @@ export class AuthController {
         action: 'auth.login',
         outcome: 'failure',
         detail: { reason: result.reason, session: body.session },
-        address,
       });
       switch (result.reason) {
         case 'address-throttled':
@@ -119,12 +119,11 @@ export class AuthController {
     const outcome = await this.authenticator.ofSession(session.id, account.id, 'token', session);
     if (!outcome.ok) throw unauthorized(response, outcome.reason, outcome.message);
     const principal = { ...outcome.principal, displayName: account.displayName };
-    await this.audit.record({
+    await this.audit.record(request, {
       actor: outcome.principal,
       action: 'auth.login',
       entity: { type: 'session', id: session.id },
       detail: { session: body.session, via: 'password' },
-      address,
     });
     if (body.session === 'cookie') {
       this.setCookie(response, token, Date.parse(session.expiresAt));
@@ -146,7 +145,7 @@ export class AuthController {
   async refresh(
     @Body(new ZodValidationPipe(refreshRequestBody, 'field')) body: RefreshRequestBody,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
     @Res({ passthrough: true }) response: Response,
   ): Promise<TokenBody> {
     const result = await this.access.sessions.refresh(body.refreshToken);
@@ -155,7 +154,7 @@ export class AuthController {
         case 'unknown':
           throw unauthorized(response, 'invalid-token', 'the refresh token is not valid');
         case 'reused':
-          await this.audit.record({
+          await this.audit.record(request, {
             actor: { kind: 'anonymous' },
             action: 'auth.refresh-reuse',
             outcome: 'failure',
@@ -165,7 +164,6 @@ export class AuthController {
                   detail: { accountId: result.session.accountId },
                 }
               : {}),
-            address,
           });
           if (result.session)
             this.events.publish({
@@ -200,7 +198,7 @@ export class AuthController {
   async logout(
     @CurrentPrincipal() principal: Principal,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
     @Res({ passthrough: true }) response: Response,
   ): Promise<LogoutBody> {
     if (principal.sessionId === undefined) {
@@ -214,11 +212,10 @@ export class AuthController {
     const ended = await this.access.sessions.revoke(principal.sessionId, 'logout');
     this.events.publish({ kind: 'sessions', sessionIds: [principal.sessionId], reason: 'logout' });
     this.clearCookie(response);
-    await this.audit.record({
+    await this.audit.record(request, {
       actor: principal,
       action: 'auth.logout',
       entity: { type: 'session', id: principal.sessionId },
-      address,
     });
     return { ended };
   }
@@ -247,7 +244,7 @@ export class AuthController {
     @CurrentPrincipal() principal: Principal,
     @Body(new ZodValidationPipe(changePasswordBody, 'field')) body: ChangePasswordBody,
     @Query(NoParameters) _query: object,
-    @ClientAddress() address: string,
+    @AuditedRequest() request: AuthenticatedRequest,
     @Res({ passthrough: true }) response: Response,
   ): Promise<MeBody> {
     if (principal.kind !== 'account' || principal.sessionId === undefined) {
@@ -257,6 +254,7 @@ export class AuthController {
         message: 'only an account has a password',
       });
     }
+    const address = clientAddress(request);
     const checked = await this.access.logins.login({
       username: principal.name,
       password: body.currentPassword,
@@ -288,12 +286,11 @@ export class AuthController {
     }
     if (others.length > 0)
       this.events.publish({ kind: 'sessions', sessionIds: others.map((s) => s.id), reason: 'session-ended' });
-    await this.audit.record({
+    await this.audit.record(request, {
       actor: principal,
       action: 'account.password',
       entity: { type: 'account', id: principal.id },
       detail: { by: 'self', sessionsEnded: others.length },
-      address,
     });
     return this.me(principal, {});
   }
@@ -333,4 +330,9 @@ export class AuthController {
       secure: this.access.secureCookie ?? false,
     });
   }
+}
+
+/** The client's address as the API sees it (`request.ip`, after trust proxy), for the login throttle. */
+function clientAddress(request: AuthenticatedRequest): string {
+  return request.ip ?? 'unknown';
 }

@@ -5,7 +5,7 @@ import { type Role, roleIncludes } from '@ioc/contracts';
 import type { AccessPort } from '../access-port';
 import { type AuthenticatedRequest, IS_PUBLIC, REQUIRED_ROLE } from '../common/auth.decorators';
 import { ACCESS } from '../tokens';
-import { AuthAudit } from './auth-audit';
+import { AuditTrail } from '../audit/audit-trail.service';
 import { crossSite, roleRequired, unauthorized } from './auth-errors';
 import { Authenticator, credentialsOfHeaders } from './authenticator';
 
@@ -26,7 +26,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly authenticator: Authenticator,
     @Inject(ACCESS) private readonly access: AccessPort,
-    private readonly audit: AuthAudit,
+    private readonly audit: AuditTrail,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -53,12 +53,11 @@ export class AuthGuard implements CanActivate {
     const required = this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets) ?? 'viewer';
     if (!roleIncludes(outcome.principal.role, required)) {
       // A refused attempt of a known principal is worth keeping (a 401 of a stranger is not: noise).
-      await this.audit.record({
+      await this.audit.record(request, {
         actor: outcome.principal,
         action: 'auth.denied',
         outcome: 'denied',
         detail: { method: request.method, path: request.path, reason: 'role-required', required },
-        address: request.ip ?? 'unknown',
       });
       throw roleRequired(required, outcome.principal.role);
     }

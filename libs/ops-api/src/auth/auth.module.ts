@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import type { AccessPort } from '../access-port';
 import { ACCESS } from '../tokens';
 import { AccountsController } from './accounts.controller';
 import { AgenciesController } from './agencies.controller';
-import { AuthAudit } from './auth-audit';
 import { AuthController } from './auth.controller';
 import { AuthEvents } from './auth-events';
 import { AuthGuard } from './auth.guard';
@@ -20,6 +20,8 @@ import { LiveAuth } from './live-auth';
  * port's token secret.
  */
 @Module({
+  // AuditTrail: the auth routes and the guard record their entries through it.
+  imports: [AuditModule],
   controllers: [AuthController, AccountsController, AgenciesController],
   providers: [
     {
@@ -34,7 +36,6 @@ import { LiveAuth } from './live-auth';
     },
     Authenticator,
     AuthEvents,
-    AuthAudit,
     LiveAuth,
     { provide: APP_GUARD, useClass: AuthGuard },
   ],

@@ -37,7 +37,11 @@ export interface OpsApiModuleOptions {
   commands?: CommandRepository;
   /** People, sessions, agencies and API keys: every route but the public ones needs a principal. */
   access: AccessPort;
-  /** The audit log (`@ioc/audit` AuditLog); without it nothing is audited. */
+  /**
+   * The audit log (`@ioc/audit`) in the registry database: registry writes and commands are
+   * recorded in it, and `/api/v1/audit` reads it. Without it nothing is recorded and the audit
+   * routes answer 503.
+   */
   audit?: AuditLog;
 }
 
