@@ -15,6 +15,7 @@
  *   node -r ./scripts/register.js bench/registry-import.ts [--devices 10000] [--rounds 3] [--dialects sqlite,postgres]
  */
 import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,8 @@ import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
 import type { DeviceListBody, ImportReportBody } from '@ioc/contracts';
 import { type DatabaseConfig, openDatabase, prepareDatabase } from '@ioc/database';
-import { OPS_API_NEST_OPTIONS, OpsApiModule } from '@ioc/ops-api';
+import { AccountRepository } from '@ioc/access';
+import { createAccessPort, OPS_API_NEST_OPTIONS, OpsApiModule, sessionTokenFor } from '@ioc/ops-api';
 import { DeviceRegistry, loadSeeds, RegistryRepository, RegistrySync } from '@ioc/registry';
 import { createLogger } from '@ioc/runtime';
 import { freePort, type PostgresHandle, postgresAvailable, startPostgres } from '@ioc/testing';
@@ -95,6 +97,7 @@ async function oneRound(
         internalSecret: 'bench-internal-secret-0123456789',
         historyMaxPoints: 1000,
       },
+      access: createAccessPort(database.db, { tokenSecret: randomBytes(32) }),
       provisioning: {
         repository,
         credentialKey: Buffer.alloc(32, 1),
@@ -107,11 +110,18 @@ async function oneRound(
   const port = await freePort();
   await app.listen(port, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
+  // The import is an admin's: log one in (a session token, without a password's scrypt).
+  const admin = await new AccountRepository(database.db).create({
+    username: 'bench-admin',
+    displayName: 'Bench',
+    role: 'admin',
+  });
+  const authorization = `Bearer ${(await sessionTokenFor(app, admin.id)).token}`;
   const importOnce = async (): Promise<{ ms: number; report: ImportReportBody }> => {
     const started = performance.now();
     const response = await fetch(`${url}/api/v1/devices/import`, {
       method: 'POST',
-      headers: { 'content-type': 'text/csv' },
+      headers: { 'content-type': 'text/csv', authorization },
       body: csv,
     });
     const report = (await response.json()) as ImportReportBody;
@@ -126,7 +136,9 @@ async function oneRound(
       throw new Error(
         `expected ${DEVICES} created: ${JSON.stringify({ ...create.report, rows: undefined })}`,
       );
-    const listed = (await (await fetch(`${url}/api/v1/devices?q=bench-&limit=1`)).json()) as DeviceListBody;
+    const listed = (await (
+      await fetch(`${url}/api/v1/devices?q=bench-&limit=1`, { headers: { authorization } })
+    ).json()) as DeviceListBody;
     const visibleMs = performance.now() - started;
     if (listed.total !== DEVICES) throw new Error(`GET counts ${listed.total} of ${DEVICES}`);
     const again = await importOnce();

@@ -1,8 +1,11 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import { accessSettings, ensureFirstAdmin, loadTokenSecret } from '@ioc/access';
+import { AuditLog } from '@ioc/audit';
 import { databaseConfigFromEnv, openDatabase } from '@ioc/database';
 import {
   apiEnvSchema,
+  createAccessPort,
   httpEdgeSettingsFromEnv,
   OPS_API_NEST_OPTIONS,
   setupHttpEdge,
@@ -33,6 +36,17 @@ async function main(): Promise<void> {
   // two processes starting at once never both seed.
   const database = openDatabase(databaseConfigFromEnv(env));
   await prepareRegistry(database, { ...(env.IOC_SEEDS_DIR ? { seedsDir: env.IOC_SEEDS_DIR } : {}), logger });
+  // People: the first admin when there is no active one (a generated password is printed once,
+  // to stdout only — never the log).
+  const firstAdmin = await ensureFirstAdmin(database.db, {
+    username: env.IOC_ADMIN_USERNAME,
+    password: env.IOC_ADMIN_PASSWORD,
+    logger,
+  });
+  if (firstAdmin.created) {
+    if (firstAdmin.generatedPassword !== undefined)
+      printFirstAdmin(firstAdmin.username, firstAdmin.generatedPassword, env.IOC_HTTP_PORT);
+  }
   const repository = new RegistryRepository(database.db);
   const registry = new DeviceRegistry();
   const sync = new RegistrySync(repository, registry, { logger });
@@ -40,6 +54,7 @@ async function main(): Promise<void> {
   const store = createTimeSeriesStore(storageConfigFromEnv(env));
   // Serve what does not need the store (registry, live feed) while it comes up; /health says 503.
   await initLoggingRetries(store, logger);
+  const edge = httpEdgeSettingsFromEnv(env);
   const app = await NestFactory.create(
     AppModule.register({
       registry,
@@ -50,7 +65,7 @@ async function main(): Promise<void> {
         nodeId: env.IOC_NODE_ID,
         internalSecret: env.IOC_INTERNAL_SECRET,
         historyMaxPoints: env.IOC_HISTORY_MAX_POINTS,
-        edge: httpEdgeSettingsFromEnv(env),
+        edge,
       },
       deviceStatus: new DeviceStatusRepository(database.db),
       commands: new CommandRepository(database.db),
@@ -60,6 +75,14 @@ async function main(): Promise<void> {
         refresh: () => sync.refresh(),
         notify: () => sync.notify(),
       },
+      audit: new AuditLog(database.db),
+      access: createAccessPort(database.db, {
+        ...accessSettings(env),
+        tokenSecret: loadTokenSecret({ configured: env.IOC_AUTH_TOKEN_SECRET, dataDir: env.IOC_DATA_DIR }),
+        secureCookie: env.IOC_HTTP_SECURE_COOKIE,
+        // A cookie-authenticated write must come from the API's own origin or a CORS-allowed one.
+        allowedOrigins: edge.corsOrigins,
+      }),
     }),
     { ...OPS_API_NEST_OPTIONS, logger: ['error', 'warn'] },
   );
@@ -78,6 +101,27 @@ async function main(): Promise<void> {
     await store.close();
     await database.close();
   });
+}
+
+/**
+ * The generated first-admin password, printed ONCE to stdout (not the log file) with how to log
+ * in; it is kept nowhere, so whoever starts the platform the first time must note it.
+ */
+function printFirstAdmin(username: string, password: string, port: number): void {
+  process.stdout.write(
+    [
+      '',
+      '=== First admin account created ===',
+      `  username: ${username}`,
+      `  password: ${password}`,
+      '  (shown only this once: note it, then change it with POST /api/v1/auth/password)',
+      `  log in:   curl -s -X POST http://127.0.0.1:${port}/api/v1/auth/login -H 'content-type: application/json' \\`,
+      `              -d '{"username":"${username}","password":"<password>"}'`,
+      '            then send "Authorization: Bearer <accessToken>" with every request',
+      '',
+      '',
+    ].join('\n'),
+  );
 }
 
 runApp(main);

@@ -5,3 +5,5 @@ export * from './registry-port';
 export * from './edge/edge-config';
 export { EdgeIoAdapter, HELMET_OPTIONS, setupHttpEdge } from './edge/http-edge';
 export { LoginRateLimit, NoRateLimit, RATE_LIMITED } from './edge/rate-limit';
+export * from './access-port';
+export { sessionTokenFor } from './auth/session-token';

@@ -7,6 +7,12 @@ import {
 } from '@nestjs/common';
 import { json, raw } from 'express';
 import { AreasModule } from './areas/areas.module';
+import { AccountsController } from './auth/accounts.controller';
+import { AgenciesController } from './auth/agencies.controller';
+import { AuthController } from './auth/auth.controller';
+import { AuthorizationModule } from './auth/auth.guard';
+import { AuthModule } from './auth/auth.module';
+import { AuditModule } from './audit/audit.module';
 import { ApiCoreModule, type OpsApiModuleOptions } from './common/api-core.module';
 import { CommandsController } from './commands/commands.controller';
 import { CommandsModule } from './commands/commands.module';
@@ -30,6 +36,8 @@ export type { OpsApiModuleOptions } from './common/api-core.module';
  * Create the app with OPS_API_NEST_OPTIONS (bodies are parsed here, see configure).
  */
 export const FEATURE_MODULES = [
+  // First: its global guard authenticates every request before any other guard runs.
+  AuthModule,
   HealthModule,
   // Before DevicesModule: its `devices/status` route must win over `devices/{id}`.
   DeviceStatusModule,
@@ -39,6 +47,7 @@ export const FEATURE_MODULES = [
   IngestStatsModule,
   LiveModule,
   CommandsModule,
+  AuditModule,
 ] as const;
 
 /** Largest JSON body a write route reads (a device, an area, a credential request): 64 KiB. */
@@ -54,10 +63,12 @@ export const OPS_API_NEST_OPTIONS = { bodyParser: false } as const;
 @Module({})
 export class OpsApiModule implements NestModule {
   static register(options: OpsApiModuleOptions): DynamicModule {
-    // RateLimitModule last: its guard runs after the authentication guard (request.principal set).
+    // Global guards run in the order their modules are imported: AuthGuard (AuthModule, first of
+    // FEATURE_MODULES) authenticates, RateLimitModule counts the request against its principal or
+    // address — refused ones too — and AuthorizationModule then answers 401/403.
     return {
       module: OpsApiModule,
-      imports: [ApiCoreModule.register(options), ...FEATURE_MODULES, RateLimitModule],
+      imports: [ApiCoreModule.register(options), ...FEATURE_MODULES, RateLimitModule, AuthorizationModule],
     };
   }
 
@@ -72,6 +83,14 @@ export class OpsApiModule implements NestModule {
       .forRoutes({ path: 'api/v1/devices/import', method: RequestMethod.POST });
     consumer
       .apply(json({ limit: JSON_BODY_LIMIT_BYTES }))
-      .forRoutes(DevicesController, CredentialsController, AreasController, CommandsController);
+      .forRoutes(
+        DevicesController,
+        CredentialsController,
+        AreasController,
+        CommandsController,
+        AuthController,
+        AccountsController,
+        AgenciesController,
+      );
   }
 }

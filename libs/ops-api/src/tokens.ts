@@ -8,3 +8,5 @@ export const REGISTRY_PROVISIONING = Symbol('RegistryProvisioning');
 export const COMMANDS = Symbol('CommandRepository');
 /** Where rate-limit counters live (a ThrottlerStorage), or null: the throttler's in-memory storage. */
 export const RATE_LIMIT_STORAGE = Symbol('RateLimitStorage');
+export const ACCESS = Symbol('Access');
+export const AUDIT_LOG = Symbol('AuditLog');

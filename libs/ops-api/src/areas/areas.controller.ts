@@ -13,6 +13,8 @@ import {
 import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { type AreaDetailBody, areaDetailBody, type AreaListBody, areaListBody } from '@ioc/contracts';
 import type { Area } from '@ioc/contracts';
+import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
+import { type AuthenticatedRequest, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import {
@@ -31,9 +33,11 @@ export class AreasController {
   constructor(
     @Inject(DEVICE_REGISTRY) private readonly registry: RegistryReader,
     private readonly writes: RegistryWrites,
+    private readonly audit: AuditTrail,
   ) {}
 
   @Post()
+  @Roles('admin')
   @ApiOperation({ summary: 'Creates an area under a parent (the tree has one root)' })
   @ApiBodyFrom(createAreaBody)
   @ApiAnswers({
@@ -49,11 +53,19 @@ export class AreasController {
   async create(
     @Body(new ZodValidationPipe(createAreaBody, 'field')) body: CreateAreaBody,
     @Query(NoParameters) _query: object,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<AreaDetailBody> {
-    return this.detail(await this.writes.write((repository) => repository.createArea(body)));
+    const created = await this.writes.write((repository) => repository.createArea(body));
+    await this.audit.record(request, {
+      action: 'area.create',
+      entity: { type: 'area', id: created.id },
+      after: created,
+    });
+    return this.detail(created);
   }
 
   @Patch(':id')
+  @Roles('admin')
   @ApiOperation({
     summary: 'Renames an area or moves it under another parent; its devices and sub-areas follow',
     description: 'A move under the area itself or one of its own sub-areas is a 409.',
@@ -73,8 +85,15 @@ export class AreasController {
     @Param('id') id: string,
     @Body(new ZodValidationPipe(patchAreaBody, 'field')) body: PatchAreaBody,
     @Query(NoParameters) _query: object,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<AreaDetailBody> {
-    return this.detail(await this.writes.write((repository) => repository.updateArea(id, body)));
+    let before: Area | undefined;
+    const after = await this.writes.write(async (repository) => {
+      before = await repository.getArea(id);
+      return repository.updateArea(id, body);
+    });
+    await this.audit.record(request, { action: 'area.update', entity: { type: 'area', id }, before, after });
+    return this.detail(after);
   }
 
   /** A written area as GET answers it (the in-memory registry was refreshed after the write). */

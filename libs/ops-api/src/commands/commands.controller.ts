@@ -9,6 +9,8 @@ import {
   type CommandRequestBody,
   commandRequestBody,
 } from '@ioc/contracts';
+import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
+import { type AuthenticatedRequest, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom } from '../common/openapi-zod';
 import { integerParam } from '../common/time-params';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
@@ -31,9 +33,13 @@ type CommandListQuery = z.infer<typeof commandListQuery>;
 @ApiTags('commands')
 @Controller('api/v1')
 export class CommandsController {
-  constructor(private readonly commands: CommandsService) {}
+  constructor(
+    private readonly commands: CommandsService,
+    private readonly audit: AuditTrail,
+  ) {}
 
   @Post('devices/:id/commands')
+  @Roles('operator')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
     summary: 'Sends a command to a device; the answer is the command record (state sent)',
@@ -52,12 +58,20 @@ export class CommandsController {
       HttpStatus.SERVICE_UNAVAILABLE,
     ],
   })
-  send(
+  async send(
     @Param('id') id: string,
     @Body(new ZodValidationPipe(commandRequestBody, 'field')) body: CommandRequestBody,
     @Query(NoParameters) _query: object,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<CommandRecordBody> {
-    return this.commands.send(id, body);
+    const record = await this.commands.send(id, body, request.principal?.name);
+    await this.audit.record(request, {
+      action: 'command.send',
+      entity: { type: 'device', id },
+      after: record,
+      detail: { commandId: record.id, command: record.command },
+    });
+    return record;
   }
 
   @Get('devices/:id/commands')

@@ -1,12 +1,16 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { AuditLog } from '@ioc/audit';
 import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
+import type { AccessPort } from '../access-port';
 import type { OpsApiSettings } from '../api-config';
 import type { RegistryProvisioning, RegistryReader } from '../registry-port';
 import {
+  ACCESS,
+  AUDIT_LOG,
   COMMANDS,
   DEVICE_REGISTRY,
   DEVICE_STATUS,
@@ -18,7 +22,7 @@ import {
 } from '../tokens';
 import { AllExceptionsFilter } from './all-exceptions.filter';
 
-/** The ports the app hands to the API: settings, device registry, time-series store, logger, device statuses, registry writes. */
+/** The ports the app hands to the API: settings, device registry, time-series store, logger, device statuses, registry writes, access. */
 export interface OpsApiModuleOptions {
   settings: OpsApiSettings;
   registry: RegistryReader;
@@ -38,6 +42,14 @@ export interface OpsApiModuleOptions {
    * which is right for one API node; several nodes share one (Redis) behind this interface.
    */
   rateLimitStorage?: ThrottlerStorage;
+  /** People, sessions, agencies and API keys: every route but the public ones needs a principal. */
+  access: AccessPort;
+  /**
+   * The audit log (`@ioc/audit`) in the registry database: registry writes and commands are
+   * recorded in it, and `/api/v1/audit` reads it. Without it nothing is recorded and the audit
+   * routes answer 503.
+   */
+  audit?: AuditLog;
 }
 
 /** The status reader of an API given none: no device has a stored status. */
@@ -63,6 +75,8 @@ export class ApiCoreModule {
       { provide: REGISTRY_PROVISIONING, useValue: options.provisioning ?? null },
       { provide: COMMANDS, useValue: options.commands ?? null },
       { provide: RATE_LIMIT_STORAGE, useValue: options.rateLimitStorage ?? null },
+      { provide: ACCESS, useValue: options.access },
+      { provide: AUDIT_LOG, useValue: options.audit ?? null },
     ];
     return {
       module: ApiCoreModule,

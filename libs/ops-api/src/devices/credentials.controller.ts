@@ -9,6 +9,8 @@ import {
   type RevokedCredentialsBody,
   revokedCredentialsBody,
 } from '@ioc/contracts';
+import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
+import { type AuthenticatedRequest, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { issueCredentialBody } from './device-bodies';
@@ -25,9 +27,13 @@ const issueBodyPipe = new ZodValidationPipe(issueCredentialBody, 'field');
  * the secret, revoked. The device authenticates on MQTT with username = its id, password = secret.
  */
 @ApiTags('devices')
+@Roles('admin')
 @Controller('api/v1/devices/:id/credentials')
 export class CredentialsController {
-  constructor(private readonly writes: RegistryWrites) {}
+  constructor(
+    private readonly writes: RegistryWrites,
+    private readonly audit: AuditTrail,
+  ) {}
 
   @Post()
   @ApiOperation({
@@ -42,15 +48,24 @@ export class CredentialsController {
     status: HttpStatus.CREATED,
     errors: [...ERRORS, HttpStatus.CONFLICT],
   })
-  issue(
+  async issue(
     @Param('id') id: string,
     @Body() raw: unknown,
     @Query(NoParameters) _query: object,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<IssuedCredentialBody> {
     const body: z.infer<typeof issueCredentialBody> = issueBodyPipe.transform(raw ?? {});
-    return this.writes.write((repository, key) =>
+    const issued = await this.writes.write((repository, key) =>
       repository.issueCredential(id, { key, graceMs: body.graceSeconds * 1000 }),
     );
+    // The credential without its secret (which the audit log would redact anyway).
+    await this.audit.record(request, {
+      action: 'credential.issue',
+      entity: { type: 'device', id },
+      after: issued.credential,
+      detail: { credentialId: issued.credential.id, graceSeconds: body.graceSeconds },
+    });
+    return issued;
   }
 
   @Get()
@@ -70,8 +85,15 @@ export class CredentialsController {
   async revokeAll(
     @Param('id') id: string,
     @Query(NoParameters) _query: object,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<RevokedCredentialsBody> {
-    return { revoked: await this.writes.write((repository) => repository.revokeCredentials(id)) };
+    const revoked = await this.writes.write((repository) => repository.revokeCredentials(id));
+    await this.audit.record(request, {
+      action: 'credential.revoke',
+      entity: { type: 'device', id },
+      detail: { credentialId: null, revoked },
+    });
+    return { revoked };
   }
 
   @Delete(':credentialId')
@@ -83,9 +105,14 @@ export class CredentialsController {
     @Param('id') id: string,
     @Param('credentialId') credentialId: string,
     @Query(NoParameters) _query: object,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<RevokedCredentialsBody> {
-    return {
-      revoked: await this.writes.write((repository) => repository.revokeCredentials(id, credentialId)),
-    };
+    const revoked = await this.writes.write((repository) => repository.revokeCredentials(id, credentialId));
+    await this.audit.record(request, {
+      action: 'credential.revoke',
+      entity: { type: 'device', id },
+      detail: { credentialId, revoked },
+    });
+    return { revoked };
   }
 }

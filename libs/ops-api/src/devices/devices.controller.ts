@@ -34,6 +34,8 @@ import {
   latestBody,
 } from '@ioc/contracts';
 import { devicesToCsv, devicesToGeoJson, type DeviceFileFormat, parseDeviceFile } from '@ioc/registry';
+import { type AuditedAction, AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
+import { type AuthenticatedRequest, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom, openApiSchema } from '../common/openapi-zod';
 import { registryHttpError } from '../common/registry-errors';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
@@ -73,6 +75,7 @@ export class DevicesController {
     private readonly history$: HistoryService,
     private readonly writes: RegistryWrites,
     private readonly jobs: ImportJobs,
+    private readonly audit: AuditTrail,
   ) {}
 
   @Get()
@@ -86,6 +89,7 @@ export class DevicesController {
   }
 
   @Post()
+  @Roles('admin')
   @ApiOperation({
     summary: 'Registers a device (state active unless given; domain derived from the type when left out)',
   })
@@ -94,12 +98,20 @@ export class DevicesController {
   async create(
     @Body(new ZodValidationPipe(createDeviceBody, 'field')) body: CreateDeviceBody,
     @Query(NoParameters) _query: object,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<DeviceDetailBody> {
     const device = { ...body, domain: body.domain ?? domainOf(body.type) } as Device;
-    return this.detail(await this.writes.write((repository) => repository.createDevice(device)));
+    const created = await this.writes.write((repository) => repository.createDevice(device));
+    await this.audit.record(request, {
+      action: 'device.create',
+      entity: { type: 'device', id: created.id },
+      after: created,
+    });
+    return this.detail(created);
   }
 
   @Get('export')
+  @Roles('admin')
   @ApiOperation({
     summary: 'The registry as CSV or GeoJSON (a FeatureCollection of [lon, lat] Points), as import reads it',
     description:
@@ -128,6 +140,7 @@ export class DevicesController {
   }
 
   @Post('import')
+  @Roles('admin')
   @ApiOperation({
     summary: 'Creates or updates devices from a CSV or GeoJSON file, with a report of every row',
     description:
@@ -157,7 +170,7 @@ export class DevicesController {
   })
   async import(
     @Query(new ZodValidationPipe(importQuery)) query: ImportQuery,
-    @Req() request: Request,
+    @Req() request: AuthenticatedRequest,
     @Res() response: Response,
   ): Promise<void> {
     const format = query.format ?? formatOf(request);
@@ -176,6 +189,7 @@ export class DevicesController {
       const report = dryRun
         ? await this.writes.read((repository) => repository.importDevices(rows, progress, { dryRun }))
         : await this.writes.write((repository) => repository.importDevices(rows, progress));
+      if (!dryRun) await this.audit.record(request, importEntry(format, report));
       return { dryRun, ...report };
     };
     // The answer is sent here (200 or 202, decided at run time); errors thrown before reach the filter.
@@ -192,6 +206,7 @@ export class DevicesController {
   }
 
   @Get('import/jobs/:jobId')
+  @Roles('admin')
   @ApiOperation({ summary: 'An import started with async=true: progress, then the report' })
   @ApiParam({ name: 'jobId', schema: { type: 'string' } })
   @ApiAnswers({ body: importJobBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND] })
@@ -248,6 +263,7 @@ export class DevicesController {
   }
 
   @Patch(':id')
+  @Roles('admin')
   @ApiOperation({
     summary:
       "Changes a device's name, area, location, attributes or silence timeout (null clears the last two)",
@@ -259,41 +275,79 @@ export class DevicesController {
     @Param('id') id: string,
     @Body(new ZodValidationPipe(patchDeviceBody, 'field')) body: PatchDeviceBody,
     @Query(NoParameters) _query: object,
+    @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<DeviceDetailBody> {
-    return this.detail(await this.writes.write((repository) => repository.updateDevice(id, body)));
+    let before: Device | undefined;
+    const after = await this.writes.write(async (repository) => {
+      before = await repository.getDevice(id);
+      return repository.updateDevice(id, body);
+    });
+    await this.audit.record(request, {
+      action: 'device.update',
+      entity: { type: 'device', id },
+      before,
+      after,
+    });
+    return this.detail(after);
   }
 
   @Post(':id/suspend')
+  @Roles('admin')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Suspends a device: it is refused at CONNECT and its live sessions end' })
   @DEVICE_ID
   @ApiAnswers({ body: deviceDetailBody, errors: WRITE_ERRORS })
-  suspend(@Param('id') id: string, @Query(NoParameters) _query: object): Promise<DeviceDetailBody> {
-    return this.setState(id, 'suspended');
+  suspend(
+    @Param('id') id: string,
+    @Query(NoParameters) _query: object,
+    @AuditedRequest() request: AuthenticatedRequest,
+  ): Promise<DeviceDetailBody> {
+    return this.setState(id, 'suspended', request, 'device.suspend');
   }
 
   @Post(':id/resume')
+  @Roles('admin')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Resumes a suspended device (active again)' })
   @DEVICE_ID
   @ApiAnswers({ body: deviceDetailBody, errors: WRITE_ERRORS })
-  resume(@Param('id') id: string, @Query(NoParameters) _query: object): Promise<DeviceDetailBody> {
-    return this.setState(id, 'active');
+  resume(
+    @Param('id') id: string,
+    @Query(NoParameters) _query: object,
+    @AuditedRequest() request: AuthenticatedRequest,
+  ): Promise<DeviceDetailBody> {
+    return this.setState(id, 'active', request, 'device.resume');
   }
 
   @Post(':id/retire')
+  @Roles('admin')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Retires a device for good: refused at CONNECT, kept so its history keeps its name and place',
   })
   @DEVICE_ID
   @ApiAnswers({ body: deviceDetailBody, errors: WRITE_ERRORS })
-  retire(@Param('id') id: string, @Query(NoParameters) _query: object): Promise<DeviceDetailBody> {
-    return this.setState(id, 'retired');
+  retire(
+    @Param('id') id: string,
+    @Query(NoParameters) _query: object,
+    @AuditedRequest() request: AuthenticatedRequest,
+  ): Promise<DeviceDetailBody> {
+    return this.setState(id, 'retired', request, 'device.retire');
   }
 
-  private async setState(id: string, state: DeviceState): Promise<DeviceDetailBody> {
-    return this.detail(await this.writes.write((repository) => repository.setDeviceState(id, state)));
+  private async setState(
+    id: string,
+    state: DeviceState,
+    request: AuthenticatedRequest,
+    action: string,
+  ): Promise<DeviceDetailBody> {
+    let before: Device | undefined;
+    const after = await this.writes.write(async (repository) => {
+      before = await repository.getDevice(id);
+      return repository.setDeviceState(id, state);
+    });
+    await this.audit.record(request, { action, entity: { type: 'device', id }, before, after });
+    return this.detail(after);
   }
 
   /** A written device as GET answers it (after the refresh, the in-memory registry has it). */
@@ -306,6 +360,27 @@ export class DevicesController {
     }
     return { ...device, areaPath };
   }
+}
+
+/** Most device ids a `device.import` entry lists (the counts are always complete). */
+export const MAX_AUDITED_IMPORT_IDS = 1000;
+
+/** The audit entry of an import that stored something: counts, and the devices it created or updated. */
+function importEntry(format: DeviceFileFormat, report: Omit<ImportReportBody, 'dryRun'>): AuditedAction {
+  const changed = report.rows.filter((row) => row.outcome === 'created' || row.outcome === 'updated');
+  return {
+    action: 'device.import',
+    detail: {
+      format,
+      rows: report.rows.length,
+      created: report.created,
+      updated: report.updated,
+      unchanged: report.unchanged,
+      refused: report.refused,
+      devices: changed.slice(0, MAX_AUDITED_IMPORT_IDS).map((row) => ({ id: row.id, outcome: row.outcome })),
+      ...(changed.length > MAX_AUDITED_IMPORT_IDS ? { devicesTruncated: true } : {}),
+    },
+  };
 }
 
 function badRequest(message: string): BadRequestException {

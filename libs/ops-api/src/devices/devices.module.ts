@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { HistoryModule } from '../history/history.module';
 import { LiveModule } from '../live/live.module';
 import { CredentialsController } from './credentials.controller';
@@ -14,7 +15,7 @@ import { RegistryWrites } from './registry-writes.service';
  * exported for the areas module).
  */
 @Module({
-  imports: [HistoryModule, LiveModule],
+  imports: [HistoryModule, LiveModule, AuditModule],
   controllers: [DevicesController, CredentialsController],
   providers: [DevicesService, RegistryWrites, ImportJobs],
   exports: [RegistryWrites],

@@ -1,25 +1,13 @@
 import 'reflect-metadata';
-import {
-  type CanActivate,
-  Controller,
-  type ExecutionContext,
-  Injectable,
-  Module,
-  Post,
-} from '@nestjs/common';
-import { APP_GUARD, NestFactory } from '@nestjs/core';
-import type { AddressInfo } from 'node:net';
 import { io } from 'socket.io-client';
-import type { Principal, Role } from '@ioc/contracts';
+import type { Role } from '@ioc/contracts';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
-import { createLogger, ConfigError, parseEnv } from '@ioc/runtime';
+import { ConfigError, parseEnv } from '@ioc/runtime';
 import { TempDirs } from '@ioc/testing';
 import { createTimeSeriesStore, type TimeSeriesStore } from '@ioc/timeseries';
-import { apiEnvSchema, type OpsApiSettings } from '../api-config';
-import { type AuthenticatedRequest, Public } from '../common/auth.decorators';
+import { apiEnvSchema } from '../api-config';
 import { MetricsListener } from '../ingest/metrics-access';
-import { setupOpenApi } from '../openapi';
-import { OPS_API_NEST_OPTIONS, OpsApiModule } from '../ops-api.module';
+import { startApiUnderTest } from '../test-support/api-under-test';
 import {
   DEFAULT_HTTP_EDGE,
   type HttpEdgeSettings,
@@ -27,8 +15,6 @@ import {
   parseCorsOrigins,
   parseTrustProxy,
 } from './edge-config';
-import { setupHttpEdge } from './http-edge';
-import { LoginRateLimit } from './rate-limit';
 
 jest.setTimeout(60_000);
 
@@ -37,79 +23,29 @@ const tempDirs = new TempDirs('edge-spec-');
 const CONSOLE = 'https://console.example.gov.vn';
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 
-/**
- * Stands in for the authentication guard (branch `auth`): registered before the API's modules, as
- * the real one is, it sets `request.principal` from `x-test-principal: {id}:{role}`.
- */
-@Injectable()
-class HeaderPrincipalGuard implements CanActivate {
-  canActivate(context: ExecutionContext): boolean {
-    if (context.getType() !== 'http') return true;
-    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const header = request.header('x-test-principal');
-    if (header) {
-      const [id, role] = header.split(':') as [string, Role];
-      const principal: Principal = { kind: 'account', id, name: id, role, scope: null };
-      request.principal = principal;
-    }
-    return true;
-  }
-}
-
-/** A login route stand-in: marked as the auth helper marks `POST /api/v1/auth/login`. */
-@Controller('api/v1/test-login')
-class LoginProbeController {
-  @Post()
-  @Public()
-  @LoginRateLimit()
-  login(): { ok: true } {
-    return { ok: true };
-  }
-}
-
-@Module({ providers: [{ provide: APP_GUARD, useClass: HeaderPrincipalGuard }] })
-class HeaderAuthModule {}
-
 interface Running {
   url: string;
   metricsPort?: number;
+  /** A person of `role` with a live session (real account and access token). */
+  user(role: Role): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
 
 let store: TimeSeriesStore;
 
-/** The API module as the app runs it (edge, OpenAPI), with `edge` settings, on a free loopback port. */
+/** The API module as the app runs it (authentication, edge, OpenAPI), with `edge` settings, on a free loopback port. */
 async function startApi(edge: Partial<HttpEdgeSettings>): Promise<Running> {
-  const settings: OpsApiSettings = {
-    brokerUrl: 'mqtt://127.0.0.1:1',
-    nodeId: 'edge-spec',
-    internalSecret: 'test-internal-secret-0123456789',
-    historyMaxPoints: 200,
-    edge: { ...DEFAULT_HTTP_EDGE, ...edge },
-  };
-  @Module({
-    imports: [
-      HeaderAuthModule,
-      OpsApiModule.register({
-        settings,
-        registry,
-        store,
-        logger: createLogger('edge-spec', { level: 'silent' }),
-      }),
-    ],
-    controllers: [LoginProbeController],
-  })
-  class Root {}
-  const app = await NestFactory.create(Root, { ...OPS_API_NEST_OPTIONS, logger: false });
-  setupHttpEdge(app);
-  setupOpenApi(app);
-  await app.listen(0, '127.0.0.1');
-  const { port } = (app.getHttpServer() as { address(): AddressInfo }).address();
-  const metricsPort = app.get(MetricsListener, { strict: false }).port;
+  const api = await startApiUnderTest({
+    registry,
+    store,
+    settings: { nodeId: 'edge-spec', edge: { ...DEFAULT_HTTP_EDGE, ...edge } },
+  });
+  const metricsPort = api.app.get(MetricsListener, { strict: false }).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: api.url,
     ...(metricsPort === undefined ? {} : { metricsPort }),
-    close: () => app.close(),
+    user: async (role) => (await api.createUser(role)).headers,
+    close: () => api.close(),
   };
 }
 
@@ -232,16 +168,21 @@ function preflight(url: string, origin: string): Promise<Response> {
   });
 }
 
-/** Opens a socket.io connection to /live with `origin` (none: not a browser); resolves with whether it connected. */
-function liveConnects(
-  url: string,
+/**
+ * Opens a socket.io connection to /live as a viewer of `api` with `origin` (none: not a browser);
+ * resolves with whether it connected.
+ */
+async function liveConnects(
+  api: Running,
   origin: string | undefined,
   transport: 'polling' | 'websocket',
 ): Promise<boolean> {
-  const socket = io(`${url}/live`, {
+  const token = (await api.user('viewer'))['authorization']?.replace(/^Bearer /, '');
+  const socket = io(`${api.url}/live`, {
     transports: [transport],
     reconnection: false,
     forceNew: true,
+    auth: { token },
     ...(origin === undefined ? {} : { extraHeaders: { Origin: origin } }),
   });
   return new Promise<boolean>((resolve) => {
@@ -260,11 +201,11 @@ describe('CORS', () => {
       const get = await fetch(`${api.url}/api/v1/areas`, { headers: { Origin: CONSOLE } });
       expect(get.headers.get('access-control-allow-origin')).toBeNull();
       // Before: socket.io's `cors: {origin: true}` let any page open the live feed.
-      expect(await liveConnects(api.url, CONSOLE, 'polling')).toBe(false);
-      expect(await liveConnects(api.url, CONSOLE, 'websocket')).toBe(false);
+      expect(await liveConnects(api, CONSOLE, 'polling')).toBe(false);
+      expect(await liveConnects(api, CONSOLE, 'websocket')).toBe(false);
       // A non-browser client (no Origin) and a page of the API itself (same origin) connect.
-      expect(await liveConnects(api.url, undefined, 'polling')).toBe(true);
-      expect(await liveConnects(api.url, api.url, 'websocket')).toBe(true);
+      expect(await liveConnects(api, undefined, 'polling')).toBe(true);
+      expect(await liveConnects(api, api.url, 'websocket')).toBe(true);
     } finally {
       await api.close();
     }
@@ -280,7 +221,9 @@ describe('CORS', () => {
       expect(listed.headers.get('access-control-allow-methods')).toContain('POST');
       expect(listed.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
       expect(listed.headers.get('vary')).toContain('Origin');
-      const get = await fetch(`${api.url}/api/v1/areas`, { headers: { Origin: CONSOLE } });
+      const get = await fetch(`${api.url}/api/v1/areas`, {
+        headers: { Origin: CONSOLE, ...(await api.user('viewer')) },
+      });
       expect(get.status).toBe(200);
       expect(get.headers.get('access-control-allow-origin')).toBe(CONSOLE);
 
@@ -292,10 +235,10 @@ describe('CORS', () => {
       });
       expect(otherGet.headers.get('access-control-allow-origin')).toBeNull();
 
-      expect(await liveConnects(api.url, CONSOLE, 'polling')).toBe(true);
-      expect(await liveConnects(api.url, CONSOLE, 'websocket')).toBe(true);
-      expect(await liveConnects(api.url, 'https://evil.example', 'polling')).toBe(false);
-      expect(await liveConnects(api.url, 'https://evil.example', 'websocket')).toBe(false);
+      expect(await liveConnects(api, CONSOLE, 'polling')).toBe(true);
+      expect(await liveConnects(api, CONSOLE, 'websocket')).toBe(true);
+      expect(await liveConnects(api, 'https://evil.example', 'polling')).toBe(false);
+      expect(await liveConnects(api, 'https://evil.example', 'websocket')).toBe(false);
     } finally {
       await api.close();
     }
@@ -317,8 +260,8 @@ describe('rate limits', () => {
   it('counts anonymous requests per address across routes, principals per principal, and never /health', async () => {
     const api = await startApi({ rateLimits: { anonymous: 4, perPrincipal: 6, login: 100 } });
     try {
-      expect(await statuses(`${api.url}/api/v1/areas`, 2)).toEqual([200, 200]);
-      expect(await statuses(`${api.url}/api/v1/devices?limit=1`, 2)).toEqual([200, 200]);
+      expect(await statuses(`${api.url}/api/v1/areas`, 2)).toEqual([401, 401]);
+      expect(await statuses(`${api.url}/api/v1/devices?limit=1`, 2)).toEqual([401, 401]);
       const refused = await fetch(`${api.url}/api/v1/areas`);
       expect(refused.status).toBe(429);
       const retryAfter = Number(refused.headers.get('retry-after'));
@@ -336,14 +279,12 @@ describe('rate limits', () => {
       expect(await statuses(`${api.url}/health`, 6)).not.toContain(429);
 
       // A principal has its own count, whatever its address has used.
-      const alice = { 'x-test-principal': 'alice:viewer' };
+      const alice = await api.user('viewer');
       expect(await statuses(`${api.url}/api/v1/areas`, 6, alice)).toEqual([200, 200, 200, 200, 200, 200]);
       const aliceRefused = await fetch(`${api.url}/api/v1/areas`, { headers: alice });
       expect(aliceRefused.status).toBe(429);
       expect(await aliceRefused.json()).toMatchObject({ limit: { per: 'principal', requests: 6 } });
-      expect(await statuses(`${api.url}/api/v1/areas`, 1, { 'x-test-principal': 'bob:viewer' })).toEqual([
-        200,
-      ]);
+      expect(await statuses(`${api.url}/api/v1/areas`, 1, await api.user('viewer'))).toEqual([200]);
     } finally {
       await api.close();
     }
@@ -352,8 +293,13 @@ describe('rate limits', () => {
   it('limits logins per address on their own, below the general limit', async () => {
     const api = await startApi({ rateLimits: { anonymous: 100, perPrincipal: 100, login: 3 } });
     try {
-      const login = (): Promise<Response> => fetch(`${api.url}/api/v1/test-login`, { method: 'POST' });
-      for (let i = 0; i < 3; i++) expect((await login()).status).toBe(201);
+      const login = (): Promise<Response> =>
+        fetch(`${api.url}/api/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'nobody', password: 'not-the-password-at-all' }),
+        });
+      for (let i = 0; i < 3; i++) expect((await login()).status).toBe(401);
       const refused = await login();
       expect(refused.status).toBe(429);
       expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
@@ -363,7 +309,7 @@ describe('rate limits', () => {
         limit: { per: 'login', requests: 3 },
       });
       // Other routes are not affected by the login count.
-      expect(await statuses(`${api.url}/api/v1/areas`, 1)).toEqual([200]);
+      expect(await statuses(`${api.url}/api/v1/areas`, 1)).toEqual([401]);
     } finally {
       await api.close();
     }
@@ -374,10 +320,11 @@ describe('rate limits', () => {
     const behindProxy = await startApi({ rateLimits: limits, trustProxy: 1 });
     try {
       const from = (address: string) => ({ 'x-forwarded-for': address });
+      // Anonymous: refused (401) but counted, per client address.
       expect(await statuses(`${behindProxy.url}/api/v1/areas`, 3, from('203.0.113.7'))).toEqual([
-        200, 200, 429,
+        401, 401, 429,
       ]);
-      expect(await statuses(`${behindProxy.url}/api/v1/areas`, 1, from('203.0.113.8'))).toEqual([200]);
+      expect(await statuses(`${behindProxy.url}/api/v1/areas`, 1, from('203.0.113.8'))).toEqual([401]);
     } finally {
       await behindProxy.close();
     }
@@ -385,7 +332,7 @@ describe('rate limits', () => {
     try {
       // Not trusted: a client cannot pick a fresh address by sending the header.
       expect(await statuses(`${direct.url}/api/v1/areas`, 2, { 'x-forwarded-for': '203.0.113.7' })).toEqual([
-        200, 200,
+        401, 401,
       ]);
       expect(await statuses(`${direct.url}/api/v1/areas`, 1, { 'x-forwarded-for': '203.0.113.8' })).toEqual([
         429,
@@ -420,10 +367,10 @@ describe('/metrics', () => {
       expect(withToken.headers.get('content-type')).toMatch(/^text\/plain;.*version=0.0.4/);
       expect(await withToken.text()).toMatch(/^ioc_api_broker_connected 0$/m);
 
-      const viewer = await fetch(`${api.url}/metrics`, { headers: { 'x-test-principal': 'vy:viewer' } });
+      const viewer = await fetch(`${api.url}/metrics`, { headers: await api.user('viewer') });
       expect(viewer.status).toBe(403);
       expect(await viewer.json()).toMatchObject({ reason: 'role-required', required: 'admin' });
-      const admin = await fetch(`${api.url}/metrics`, { headers: { 'x-test-principal': 'an:admin' } });
+      const admin = await fetch(`${api.url}/metrics`, { headers: await api.user('admin') });
       expect(admin.status).toBe(200);
 
       expect(api.metricsPort).toEqual(expect.any(Number));
