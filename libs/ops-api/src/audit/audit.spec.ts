@@ -278,6 +278,15 @@ describe('audit trail over REST (SQLite)', () => {
 
     const verified = await expectStatus(call<AuditVerificationBody>('GET', '/api/v1/audit/verify'), 200);
     expect(verified).toMatchObject({ ok: true, entries: before, head: { seq: before } });
+    const { seq, hash } = verified.head!;
+    expect(await expectStatus(call('GET', `/api/v1/audit/verify?head=${seq}:${hash}`), 200)).toEqual(
+      verified,
+    );
+    const ahead = await expectStatus(
+      call<AuditVerificationBody>('GET', `/api/v1/audit/verify?head=${seq + 1}:${hash}`),
+      200,
+    );
+    expect(ahead).toEqual({ ok: false, entries: before, brokenAt: seq + 1, problem: 'missing-entry' });
   });
 
   it('filters, pages with nextBefore, answers CSV, and refuses unknown or bad parameters naming them', async () => {
@@ -331,11 +340,18 @@ describe('audit trail over REST (SQLite)', () => {
       });
       expect(errorBody.parse(answer.body)).toEqual(answer.body);
     }
-    const verifyRefused = await call('GET', '/api/v1/audit/verify?head=1');
-    expect({ status: verifyRefused.status, parameter: verifyRefused.body['parameter'] }).toEqual({
-      status: 400,
-      parameter: 'head',
-    });
+    for (const [query, parameter] of [
+      ['seq=1', 'seq'],
+      ['head=1', 'head'],
+      ['from=0', 'from'],
+    ]) {
+      const answer = await call('GET', `/api/v1/audit/verify?${query}`);
+      expect({ query, status: answer.status, parameter: answer.body['parameter'] }).toEqual({
+        query,
+        status: 400,
+        parameter,
+      });
+    }
   });
 
   it('records the principal the guard set as the actor (AuditTrail)', async () => {
