@@ -14,7 +14,7 @@ import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { type AreaDetailBody, areaDetailBody, type AreaListBody, areaListBody } from '@ioc/contracts';
 import type { Area } from '@ioc/contracts';
 import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
-import type { AuthenticatedRequest } from '../common/auth.decorators';
+import { type AuthenticatedRequest, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import {
@@ -37,6 +37,7 @@ export class AreasController {
   ) {}
 
   @Post()
+  @Roles('admin')
   @ApiOperation({ summary: 'Creates an area under a parent (the tree has one root)' })
   @ApiBodyFrom(createAreaBody)
   @ApiAnswers({
@@ -64,6 +65,7 @@ export class AreasController {
   }
 
   @Patch(':id')
+  @Roles('admin')
   @ApiOperation({
     summary: 'Renames an area or moves it under another parent; its devices and sub-areas follow',
     description: 'A move under the area itself or one of its own sub-areas is a 409.',

@@ -18,7 +18,7 @@ import { createLogger } from '@ioc/runtime';
 import { TempDirs } from '@ioc/testing';
 import { createTimeSeriesStore, type TimeSeriesStore } from '@ioc/timeseries';
 import type { AuthenticatedRequest } from '../common/auth.decorators';
-import { type ApiUnderTest, startApiUnderTest } from '../test-support/api-under-test';
+import { type ApiUnderTest, startApiUnderTest, TEST_ADMIN_USERNAME } from '../test-support/api-under-test';
 import type { AuditEntryBody, AuditListBody, AuditVerificationBody } from './audit-bodies';
 import { AuditTrail } from './audit-trail.service';
 
@@ -89,6 +89,7 @@ describe('audit trail over REST (SQLite)', () => {
       },
       commands: new CommandRepository(database.db),
       audit,
+      database,
     });
   });
 
@@ -102,20 +103,21 @@ describe('audit trail over REST (SQLite)', () => {
     await tempDirs.removeAll();
   });
 
+  /** A request as the spec's admin (or with `as`'s headers: another principal, or `{}` for none). */
   async function call<T = Record<string, unknown>>(
     method: string,
     path: string,
     body?: unknown,
     contentType = 'application/json',
+    as?: Record<string, string>,
   ): Promise<Answer<T>> {
     const response = await fetch(`${api.url}${path}`, {
       method,
-      ...(body === undefined
-        ? {}
-        : {
-            body: typeof body === 'string' ? body : JSON.stringify(body),
-            headers: { 'content-type': contentType },
-          }),
+      headers: {
+        ...(as ?? api.authHeaders),
+        ...(body === undefined ? {} : { 'content-type': contentType }),
+      },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
     const text = await response.text();
     let parsed: unknown = text;
@@ -137,6 +139,7 @@ describe('audit trail over REST (SQLite)', () => {
     (await expectStatus(call<AuditListBody>('GET', '/api/v1/audit?limit=1'), 200)).items[0]!;
 
   it('records every registry write and command with actor, address, entity, before and after; the chain verifies', async () => {
+    const adminId = (await api.access.accounts.findByUsername(TEST_ADMIN_USERNAME))!.id;
     const light = {
       id: 'audit-sl-1',
       type: 'street-light',
@@ -149,7 +152,7 @@ describe('audit trail over REST (SQLite)', () => {
     expect(entry).toMatchObject({
       action: 'device.create',
       outcome: 'success',
-      actor: { kind: 'anonymous', id: null, name: null },
+      actor: { kind: 'account', id: adminId, name: TEST_ADMIN_USERNAME },
       entity: { type: 'device', id: 'audit-sl-1' },
       before: null,
       after: { id: 'audit-sl-1', name: 'Đèn audit', state: 'active' },
@@ -352,6 +355,29 @@ describe('audit trail over REST (SQLite)', () => {
         parameter,
       });
     }
+  });
+
+  it('answers admins only: 401 without credentials, 403 role-required for an operator or a viewer', async () => {
+    for (const path of ['/api/v1/audit', '/api/v1/audit/verify']) {
+      const anonymous = await call('GET', path, undefined, undefined, {});
+      expect({ path, status: anonymous.status, reason: anonymous.body['reason'] }).toEqual({
+        path,
+        status: 401,
+        reason: 'missing-credentials',
+      });
+      for (const role of ['operator', 'viewer'] as const) {
+        const user = await api.createUser(role);
+        const refused = await call('GET', path, undefined, undefined, user.headers);
+        expect({ path, role, status: refused.status, reason: refused.body['reason'] }).toEqual({
+          path,
+          role,
+          status: 403,
+          reason: 'role-required',
+        });
+      }
+    }
+    const key = await api.issueAgencyKey();
+    expect((await call('GET', '/api/v1/audit', undefined, undefined, key.headers)).status).toBe(403);
   });
 
   it('records the principal the guard set as the actor (AuditTrail)', async () => {

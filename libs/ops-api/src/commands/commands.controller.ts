@@ -10,7 +10,7 @@ import {
   commandRequestBody,
 } from '@ioc/contracts';
 import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
-import type { AuthenticatedRequest } from '../common/auth.decorators';
+import { type AuthenticatedRequest, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom } from '../common/openapi-zod';
 import { integerParam } from '../common/time-params';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
@@ -39,6 +39,7 @@ export class CommandsController {
   ) {}
 
   @Post('devices/:id/commands')
+  @Roles('operator')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
     summary: 'Sends a command to a device; the answer is the command record (state sent)',

@@ -4,9 +4,11 @@ import type { AuditLog } from '@ioc/audit';
 import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
+import type { AccessPort } from '../access-port';
 import type { OpsApiSettings } from '../api-config';
 import type { RegistryProvisioning, RegistryReader } from '../registry-port';
 import {
+  ACCESS,
   AUDIT_LOG,
   COMMANDS,
   DEVICE_REGISTRY,
@@ -18,7 +20,7 @@ import {
 } from '../tokens';
 import { AllExceptionsFilter } from './all-exceptions.filter';
 
-/** The ports the app hands to the API: settings, device registry, time-series store, logger, device statuses, registry writes. */
+/** The ports the app hands to the API: settings, device registry, time-series store, logger, device statuses, registry writes, access. */
 export interface OpsApiModuleOptions {
   settings: OpsApiSettings;
   registry: RegistryReader;
@@ -33,6 +35,8 @@ export interface OpsApiModuleOptions {
   provisioning?: RegistryProvisioning;
   /** Command records in the registry database; without it the command routes answer 503. */
   commands?: CommandRepository;
+  /** People, sessions, agencies and API keys: every route but the public ones needs a principal. */
+  access: AccessPort;
   /**
    * The audit log (`@ioc/audit`) in the registry database: registry writes and commands are
    * recorded in it, and `/api/v1/audit` reads it. Without it nothing is recorded and the audit
@@ -63,6 +67,7 @@ export class ApiCoreModule {
       { provide: DEVICE_STATUS, useValue: options.deviceStatus ?? NO_DEVICE_STATUS },
       { provide: REGISTRY_PROVISIONING, useValue: options.provisioning ?? null },
       { provide: COMMANDS, useValue: options.commands ?? null },
+      { provide: ACCESS, useValue: options.access },
       { provide: AUDIT_LOG, useValue: options.audit ?? null },
     ];
     return {

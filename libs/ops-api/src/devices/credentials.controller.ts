@@ -10,7 +10,7 @@ import {
   revokedCredentialsBody,
 } from '@ioc/contracts';
 import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
-import type { AuthenticatedRequest } from '../common/auth.decorators';
+import { type AuthenticatedRequest, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { issueCredentialBody } from './device-bodies';
@@ -27,6 +27,7 @@ const issueBodyPipe = new ZodValidationPipe(issueCredentialBody, 'field');
  * the secret, revoked. The device authenticates on MQTT with username = its id, password = secret.
  */
 @ApiTags('devices')
+@Roles('admin')
 @Controller('api/v1/devices/:id/credentials')
 export class CredentialsController {
   constructor(

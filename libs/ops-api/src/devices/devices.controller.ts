@@ -35,7 +35,7 @@ import {
 } from '@ioc/contracts';
 import { devicesToCsv, devicesToGeoJson, type DeviceFileFormat, parseDeviceFile } from '@ioc/registry';
 import { type AuditedAction, AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
-import type { AuthenticatedRequest } from '../common/auth.decorators';
+import { type AuthenticatedRequest, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom, openApiSchema } from '../common/openapi-zod';
 import { registryHttpError } from '../common/registry-errors';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
@@ -89,6 +89,7 @@ export class DevicesController {
   }
 
   @Post()
+  @Roles('admin')
   @ApiOperation({
     summary: 'Registers a device (state active unless given; domain derived from the type when left out)',
   })
@@ -110,6 +111,7 @@ export class DevicesController {
   }
 
   @Get('export')
+  @Roles('admin')
   @ApiOperation({
     summary: 'The registry as CSV or GeoJSON (a FeatureCollection of [lon, lat] Points), as import reads it',
     description:
@@ -138,6 +140,7 @@ export class DevicesController {
   }
 
   @Post('import')
+  @Roles('admin')
   @ApiOperation({
     summary: 'Creates or updates devices from a CSV or GeoJSON file, with a report of every row',
     description:
@@ -203,6 +206,7 @@ export class DevicesController {
   }
 
   @Get('import/jobs/:jobId')
+  @Roles('admin')
   @ApiOperation({ summary: 'An import started with async=true: progress, then the report' })
   @ApiParam({ name: 'jobId', schema: { type: 'string' } })
   @ApiAnswers({ body: importJobBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND] })
@@ -259,6 +263,7 @@ export class DevicesController {
   }
 
   @Patch(':id')
+  @Roles('admin')
   @ApiOperation({
     summary:
       "Changes a device's name, area, location, attributes or silence timeout (null clears the last two)",
@@ -287,6 +292,7 @@ export class DevicesController {
   }
 
   @Post(':id/suspend')
+  @Roles('admin')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Suspends a device: it is refused at CONNECT and its live sessions end' })
   @DEVICE_ID
@@ -300,6 +306,7 @@ export class DevicesController {
   }
 
   @Post(':id/resume')
+  @Roles('admin')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Resumes a suspended device (active again)' })
   @DEVICE_ID
@@ -313,6 +320,7 @@ export class DevicesController {
   }
 
   @Post(':id/retire')
+  @Roles('admin')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Retires a device for good: refused at CONNECT, kept so its history keeps its name and place',
