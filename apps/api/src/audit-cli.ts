@@ -5,9 +5,10 @@
 import { parseArgs } from 'node:util';
 import { AuditLog, type AuditOutcome, AUDIT_OUTCOMES, MAX_AUDIT_QUERY_LIMIT } from '@ioc/audit';
 import { ISO_TIMESTAMP } from '@ioc/contracts';
-import { databaseConfigFromEnv, openDatabase, prepareDatabase } from '@ioc/database';
-import { apiEnvSchema } from '@ioc/ops-api';
+import { z } from 'zod';
+import { databaseConfigFromEnv, databaseEnvShape, openDatabase, prepareDatabase } from '@ioc/database';
 import { parseEnv } from '@ioc/runtime';
+import { storageEnvSchema } from '@ioc/timeseries';
 
 const USAGE = `Usage:
   npm run audit -- verify [--from <seq>] [--head <seq>:<hash>] [--json]
@@ -22,6 +23,12 @@ The database is the API's: IOC_DATABASE_URL, or the SQLite file under IOC_DATA_D
 
 /** `--head`: a head as verify prints it, `<seq>:<hash>`. */
 const HEAD_PATTERN = /^\d{1,16}:[0-9a-fA-F]{64}$/;
+
+/**
+ * The API's own definitions of where its database is (apiEnvSchema is built from these), without
+ * loading the API: IOC_DATA_DIR, IOC_DATABASE_URL, IOC_DATABASE_POOL_SIZE.
+ */
+const CLI_ENV = z.object({ IOC_DATA_DIR: storageEnvSchema.shape.IOC_DATA_DIR, ...databaseEnvShape });
 
 /** A wrong command line: printed with the usage, exit code 2. */
 class UsageError extends Error {}
@@ -87,7 +94,7 @@ async function main(): Promise<number> {
   const filter =
     command === 'export' ? { from: instant('from', values.from), to: instant('to', values.to) } : {};
 
-  const env = parseEnv(apiEnvSchema.pick({ IOC_DATA_DIR: true, IOC_DATABASE_URL: true }));
+  const env = parseEnv(CLI_ENV);
   const database = openDatabase(databaseConfigFromEnv({ ...env, IOC_DATABASE_POOL_SIZE: 2 }));
   try {
     await prepareDatabase(database);
