@@ -5,19 +5,30 @@
 import { parseArgs } from 'node:util';
 import { AuditLog, type AuditOutcome, AUDIT_OUTCOMES, MAX_AUDIT_QUERY_LIMIT } from '@ioc/audit';
 import { ISO_TIMESTAMP } from '@ioc/contracts';
-import { databaseConfigFromEnv, openDatabase, prepareDatabase } from '@ioc/database';
-import { apiEnvSchema } from '@ioc/ops-api';
+import { z } from 'zod';
+import { databaseConfigFromEnv, databaseEnvShape, openDatabase, prepareDatabase } from '@ioc/database';
 import { parseEnv } from '@ioc/runtime';
+import { storageEnvSchema } from '@ioc/timeseries';
 
 const USAGE = `Usage:
-  npm run audit -- verify [--from <seq>] [--json]
+  npm run audit -- verify [--from <seq>] [--head <seq>:<hash>] [--json]
       Checks the audit log's hash chain. Exit 0 when it holds (prints the head: keep it somewhere
       else, a removed tail is only caught against it), 1 naming the first broken seq.
+      --head: a head printed earlier; the chain must still hold that entry with that hash.
   npm run audit -- export [--from <time>] [--to <time>] [--action <action or prefix.>]
                           [--actor <id>] [--entity-type <type>] [--entity-id <id>]
                           [--outcome success|failure|denied] > audit.csv
       Writes the entries as CSV, oldest first. Times: ISO-8601 with an offset, or epoch ms.
 The database is the API's: IOC_DATABASE_URL, or the SQLite file under IOC_DATA_DIR.`;
+
+/** `--head`: a head as verify prints it, `<seq>:<hash>`. */
+const HEAD_PATTERN = /^\d{1,16}:[0-9a-fA-F]{64}$/;
+
+/**
+ * The API's own definitions of where its database is (apiEnvSchema is built from these), without
+ * loading the API: IOC_DATA_DIR, IOC_DATABASE_URL, IOC_DATABASE_POOL_SIZE.
+ */
+const CLI_ENV = z.object({ IOC_DATA_DIR: storageEnvSchema.shape.IOC_DATA_DIR, ...databaseEnvShape });
 
 /** A wrong command line: printed with the usage, exit code 2. */
 class UsageError extends Error {}
@@ -47,6 +58,7 @@ async function main(): Promise<number> {
         'entity-type': { type: 'string' },
         'entity-id': { type: 'string' },
         outcome: { type: 'string' },
+        head: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -73,21 +85,33 @@ async function main(): Promise<number> {
     if (values.from !== undefined && !/^[1-9]\d{0,15}$/.test(values.from)) {
       throw new UsageError('--from: the seq to start at (a whole number from 1)');
     }
+    if (values.head !== undefined && !HEAD_PATTERN.test(values.head)) {
+      throw new UsageError('--head: <seq>:<hash> as verify printed it (the hash: 64 hex digits)');
+    }
+  } else if (values.head !== undefined) {
+    throw new UsageError('export takes no --head');
   }
   const filter =
     command === 'export' ? { from: instant('from', values.from), to: instant('to', values.to) } : {};
 
-  const env = parseEnv(apiEnvSchema.pick({ IOC_DATA_DIR: true, IOC_DATABASE_URL: true }));
+  const env = parseEnv(CLI_ENV);
   const database = openDatabase(databaseConfigFromEnv({ ...env, IOC_DATABASE_POOL_SIZE: 2 }));
   try {
     await prepareDatabase(database);
     const audit = new AuditLog(database.db);
     if (command === 'verify') {
-      const result = await audit.verify(values.from === undefined ? {} : { from: Number(values.from) });
+      const [seq, hash] = values.head?.split(':') ?? [];
+      const result = await audit.verify({
+        ...(values.from === undefined ? {} : { from: Number(values.from) }),
+        ...(seq !== undefined && hash !== undefined
+          ? { knownHead: { seq: Number(seq), hash: hash.toLowerCase() } }
+          : {}),
+      });
       if (values.json === true) process.stdout.write(`${JSON.stringify(result)}\n`);
       else if (result.ok) {
         process.stdout.write(
-          `audit chain verified: ${result.entries} entries; head seq ${result.head.seq} hash ${result.head.hash}\n`,
+          `audit chain verified: ${result.entries} entries; head seq ${result.head.seq} hash ${result.head.hash}\n` +
+            `record the head elsewhere; check it later with --head ${result.head.seq}:${result.head.hash}\n`,
         );
       } else {
         const detail =

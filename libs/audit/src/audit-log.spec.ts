@@ -243,6 +243,57 @@ describeEachDatabase('audit log', (context) => {
     expect(cut.ok && whole.ok && cut.head.seq).toBe(4);
     expect(cut.ok && whole.ok && cut.head.hash).not.toBe(whole.ok && whole.head.hash);
     expect(before.ok).toBe(true);
+    // Against the head recorded before the cut, it is named.
+    const recorded = whole.ok ? whole.head : { seq: 0, hash: '' };
+    expect(await tail.verify({ knownHead: recorded })).toEqual({
+      ok: false,
+      entries: 4,
+      brokenAt: 5,
+      problem: 'missing-entry',
+    });
+    expect(await tail.verify({ from: 5, knownHead: { seq: 2, hash: recorded.hash } })).toMatchObject({
+      ok: false,
+      brokenAt: 2,
+      problem: 'hash-mismatch',
+      expected: recorded.hash,
+    });
+  });
+
+  it('a chain rewritten from some entry on holds in itself; a recorded head names the rewrite', async () => {
+    const { database } = await fresh();
+    const audit = new AuditLog(database.db, { now: clock() });
+    await fiveEntries(audit);
+    const recorded = await audit.verify();
+    if (!recorded.ok) throw new Error('the fresh chain must hold');
+    expect(await audit.verify({ knownHead: recorded.head })).toEqual(recorded);
+    await dropTriggers(database);
+    // Rewrite entries 3 to 5 with recomputed hashes, as an attacker who knows the scheme would.
+    let prev = (
+      await database.db.selectFrom('audit_log').select('hash').where('seq', '=', 2).executeTakeFirstOrThrow()
+    ).hash;
+    for (let seq = 3; seq <= 5; seq++) {
+      const { hash: _old, ...row } = await database.db
+        .selectFrom('audit_log')
+        .selectAll()
+        .where('seq', '=', seq)
+        .executeTakeFirstOrThrow();
+      const forged = { ...row, actor_name: 'nobody', prev_hash: prev };
+      prev = auditEntryHash(forged);
+      await database.db
+        .updateTable('audit_log')
+        .set({ actor_name: forged.actor_name, prev_hash: forged.prev_hash, hash: prev })
+        .where('seq', '=', seq)
+        .execute();
+    }
+    expect(await audit.verify()).toMatchObject({ ok: true, entries: 5, head: { seq: 5 } });
+    expect(await audit.verify({ knownHead: recorded.head })).toEqual({
+      ok: false,
+      entries: 4,
+      brokenAt: 5,
+      problem: 'hash-mismatch',
+      expected: recorded.head.hash,
+      found: prev,
+    });
   });
 
   it('never forks the chain when two processes append at once', async () => {
@@ -352,6 +403,12 @@ describeEachDatabase('audit log', (context) => {
     expect(good.code).toBe(0);
     const head = (await audit.verify()) as { head: { hash: string } };
     expect(good.stdout).toContain(`head seq 5 hash ${head.head.hash}`);
+
+    const known = await runCli(config, ['verify', '--head', `5:${head.head.hash}`]);
+    expect(known.code).toBe(0);
+    const cut = await runCli(config, ['verify', '--head', `6:${head.head.hash}`]);
+    expect(cut.code).toBe(1);
+    expect(cut.stdout).toMatch(/BROKEN at seq 6: missing-entry/);
 
     const exported = await runCli(config, ['export', '--from', '2000', '--to', '1970-01-01T00:00:04+00:00']);
     expect(exported.code).toBe(0);

@@ -278,10 +278,17 @@ export class AuditLog {
    * each seq follows the one before it without a gap, each prev_hash is the hash of the entry
    * before it, and each hash is auditEntryHash of its row. With `from` > 1, entry `from - 1` is
    * taken as it is (its hash anchors the first link). Answers at the first break.
-   * A removed tail (the last entries deleted) leaves a chain that holds: compare `head` with a
-   * head recorded elsewhere.
+   *
+   * A removed tail (the last entries deleted), or every entry from some point on rewritten with
+   * recomputed hashes, leaves a chain that holds in itself: only a head recorded elsewhere
+   * catches it. Give it as `knownHead` (a `head` an earlier verify answered): the entry at its
+   * seq must still exist (else `missing-entry` at the first seq past the end) and still carry its
+   * hash (else `hash-mismatch` with `expected` the recorded hash, `found` the stored one).
    */
-  async verify(options: { from?: number } = {}): Promise<AuditVerification> {
+  async verify(
+    options: { from?: number; knownHead?: { seq: number; hash: string } } = {},
+  ): Promise<AuditVerification> {
+    const knownHead = options.knownHead;
     const from = Math.max(1, Math.floor(options.from ?? 1));
     let expectedSeq = from;
     let prevHash = GENESIS_HASH;
@@ -296,6 +303,26 @@ export class AuditLog {
         return { ok: false, entries, brokenAt: from - 1, problem: 'missing-entry' };
       }
       prevHash = anchor.hash;
+    }
+    if (knownHead !== undefined && knownHead.seq >= 1 && knownHead.seq < from) {
+      // Before the range the scan reads: compared on its own.
+      const recorded = await this.db
+        .selectFrom('audit_log')
+        .select('hash')
+        .where('seq', '=', knownHead.seq)
+        .executeTakeFirst();
+      if (recorded === undefined)
+        return { ok: false, entries, brokenAt: knownHead.seq, problem: 'missing-entry' };
+      if (recorded.hash !== knownHead.hash) {
+        return {
+          ok: false,
+          entries,
+          brokenAt: knownHead.seq,
+          problem: 'hash-mismatch',
+          expected: knownHead.hash,
+          found: recorded.hash,
+        };
+      }
     }
     for (;;) {
       const page = await this.db
@@ -331,11 +358,24 @@ export class AuditLog {
             found: hash,
           };
         }
+        if (knownHead !== undefined && row.seq === knownHead.seq && hash !== knownHead.hash) {
+          return {
+            ok: false,
+            entries,
+            brokenAt: row.seq,
+            problem: 'hash-mismatch',
+            expected: knownHead.hash,
+            found: hash,
+          };
+        }
         prevHash = hash;
         expectedSeq = row.seq + 1;
         entries += 1;
       }
       if (page.length < AUDIT_VERIFY_PAGE_SIZE) break;
+    }
+    if (knownHead !== undefined && knownHead.seq >= expectedSeq) {
+      return { ok: false, entries, brokenAt: expectedSeq, problem: 'missing-entry' };
     }
     return { ok: true, entries, head: { seq: expectedSeq - 1, hash: prevHash } };
   }

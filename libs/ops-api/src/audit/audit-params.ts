@@ -39,5 +39,19 @@ export const auditVerifyParams = z.strictObject({
   from: integerParam(1, Number.MAX_SAFE_INTEGER)
     .optional()
     .describe('the seq to start at (default 1); the entry before it anchors the first link'),
+  head: z
+    .string()
+    .regex(
+      /^\d{1,16}:[0-9a-fA-F]{64}$/,
+      'expected <seq>:<hash> (64 hex digits), as an earlier verify answered',
+    )
+    .transform((value) => {
+      const [seq = '0', hash = ''] = value.split(':');
+      return { seq: Number(seq), hash: hash.toLowerCase() };
+    })
+    .optional()
+    .describe(
+      'a head recorded earlier, <seq>:<hash>: the entry at that seq must still carry that hash (catches a removed or rewritten tail)',
+    ),
 });
 export type AuditVerifyParams = z.infer<typeof auditVerifyParams>;

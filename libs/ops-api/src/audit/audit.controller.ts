@@ -62,7 +62,7 @@ export class AuditController {
     summary:
       "Checks the audit log's hash chain and answers its head, or the first entry that breaks it (admin)",
     description:
-      'Reads every entry from `from` (default 1) in pages: each seq must follow the previous one, name its hash, and hash to its own. ok=false names brokenAt and the problem (hash-mismatch: the entry was edited; prev-hash-mismatch: the entry before it was rewritten; missing-entry: it was removed). Removing the newest entries leaves a chain that holds: record the head somewhere else and compare. Same check as `npm run audit -- verify`.',
+      'Reads every entry from `from` (default 1) in pages: each seq must follow the previous one, name its hash, and hash to its own. ok=false names brokenAt and the problem (hash-mismatch: the entry was edited; prev-hash-mismatch: the entry before it was rewritten; missing-entry: it was removed). Removing the newest entries, or rewriting every entry from one on, leaves a chain that holds in itself: record the head somewhere else and pass it later as head=<seq>:<hash>. Same check as `npm run audit -- verify`.',
   })
   @ApiQueriesFrom(auditVerifyParams)
   @ApiAnswers({
@@ -72,7 +72,10 @@ export class AuditController {
   verify(
     @Query(new ZodValidationPipe(auditVerifyParams)) params: AuditVerifyParams,
   ): Promise<AuditVerificationBody> {
-    return this.port().verify(params.from === undefined ? {} : { from: params.from });
+    return this.port().verify({
+      ...(params.from === undefined ? {} : { from: params.from }),
+      ...(params.head === undefined ? {} : { knownHead: params.head }),
+    });
   }
 
   /** @throws 503 `audit-unavailable` when the API has no audit log */

@@ -103,15 +103,20 @@ describe('audit trail over REST (SQLite)', () => {
     await tempDirs.removeAll();
   });
 
+  /** A request as the spec's admin (or with `as`'s headers: another principal, or `{}` for none). */
   async function call<T = Record<string, unknown>>(
     method: string,
     path: string,
     body?: unknown,
     contentType = 'application/json',
+    as?: Record<string, string>,
   ): Promise<Answer<T>> {
     const response = await fetch(`${api.url}${path}`, {
       method,
-      headers: { ...api.authHeaders, ...(body === undefined ? {} : { 'content-type': contentType }) },
+      headers: {
+        ...(as ?? api.authHeaders),
+        ...(body === undefined ? {} : { 'content-type': contentType }),
+      },
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
     const text = await response.text();
@@ -134,6 +139,7 @@ describe('audit trail over REST (SQLite)', () => {
     (await expectStatus(call<AuditListBody>('GET', '/api/v1/audit?limit=1'), 200)).items[0]!;
 
   it('records every registry write and command with actor, address, entity, before and after; the chain verifies', async () => {
+    const adminId = (await api.access.accounts.findByUsername(TEST_ADMIN_USERNAME))!.id;
     const light = {
       id: 'audit-sl-1',
       type: 'street-light',
@@ -146,7 +152,7 @@ describe('audit trail over REST (SQLite)', () => {
     expect(entry).toMatchObject({
       action: 'device.create',
       outcome: 'success',
-      actor: { kind: 'account', name: TEST_ADMIN_USERNAME },
+      actor: { kind: 'account', id: adminId, name: TEST_ADMIN_USERNAME },
       entity: { type: 'device', id: 'audit-sl-1' },
       before: null,
       after: { id: 'audit-sl-1', name: 'Đèn audit', state: 'active' },
@@ -275,6 +281,15 @@ describe('audit trail over REST (SQLite)', () => {
 
     const verified = await expectStatus(call<AuditVerificationBody>('GET', '/api/v1/audit/verify'), 200);
     expect(verified).toMatchObject({ ok: true, entries: before, head: { seq: before } });
+    const { seq, hash } = verified.head!;
+    expect(await expectStatus(call('GET', `/api/v1/audit/verify?head=${seq}:${hash}`), 200)).toEqual(
+      verified,
+    );
+    const ahead = await expectStatus(
+      call<AuditVerificationBody>('GET', `/api/v1/audit/verify?head=${seq + 1}:${hash}`),
+      200,
+    );
+    expect(ahead).toEqual({ ok: false, entries: before, brokenAt: seq + 1, problem: 'missing-entry' });
   });
 
   it('filters, pages with nextBefore, answers CSV, and refuses unknown or bad parameters naming them', async () => {
@@ -328,11 +343,41 @@ describe('audit trail over REST (SQLite)', () => {
       });
       expect(errorBody.parse(answer.body)).toEqual(answer.body);
     }
-    const verifyRefused = await call('GET', '/api/v1/audit/verify?head=1');
-    expect({ status: verifyRefused.status, parameter: verifyRefused.body['parameter'] }).toEqual({
-      status: 400,
-      parameter: 'head',
-    });
+    for (const [query, parameter] of [
+      ['seq=1', 'seq'],
+      ['head=1', 'head'],
+      ['from=0', 'from'],
+    ]) {
+      const answer = await call('GET', `/api/v1/audit/verify?${query}`);
+      expect({ query, status: answer.status, parameter: answer.body['parameter'] }).toEqual({
+        query,
+        status: 400,
+        parameter,
+      });
+    }
+  });
+
+  it('answers admins only: 401 without credentials, 403 role-required for an operator or a viewer', async () => {
+    for (const path of ['/api/v1/audit', '/api/v1/audit/verify']) {
+      const anonymous = await call('GET', path, undefined, undefined, {});
+      expect({ path, status: anonymous.status, reason: anonymous.body['reason'] }).toEqual({
+        path,
+        status: 401,
+        reason: 'missing-credentials',
+      });
+      for (const role of ['operator', 'viewer'] as const) {
+        const user = await api.createUser(role);
+        const refused = await call('GET', path, undefined, undefined, user.headers);
+        expect({ path, role, status: refused.status, reason: refused.body['reason'] }).toEqual({
+          path,
+          role,
+          status: 403,
+          reason: 'role-required',
+        });
+      }
+    }
+    const key = await api.issueAgencyKey();
+    expect((await call('GET', '/api/v1/audit', undefined, undefined, key.headers)).status).toBe(403);
   });
 
   it('records the principal the guard set as the actor (AuditTrail)', async () => {
