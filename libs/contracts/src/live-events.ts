@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { AccessScope } from './access';
 import { DOMAINS, type Domain } from './domains';
 import type { DeviceStatus } from './device-status';
 import type { RejectionNotice } from './internal-bus';
@@ -24,18 +25,37 @@ const areaId = z
  * area: 'hoa-thanh'}` is the traffic readings of Hòa Thành and its sub-areas, not all traffic
  * plus all of Hòa Thành. An area includes its sub-areas. `rejections: true` adds the refused
  * messages (operators watching for faulty or hostile devices) — that one is its own stream, not a
- * filter. At least one of the four must be given.
+ * filter. `scope: true` is every reading the socket's principal may read: the rooms of its scope
+ * (one per domain × area of the scope, or one per domain or per area when the other axis is
+ * unrestricted, or one per domain for an unrestricted principal); it stands alone (rejections
+ * aside). At least one of domain, area, device, scope or rejections must be given.
+ *
+ * A principal with a scope (an agency key, a user limited to domains or areas) may only name a
+ * set inside it: a device of its scope, or a domain of it together with one of its areas or a
+ * sub-area (just the domain when its scope has every area, just the area when it has every
+ * domain); anything wider is refused in the ack. Only principals without a scope, of role
+ * operator or admin, may ask for `rejections` (the notices carry device ids and payloads).
  */
 export const liveSubscriptionSchema = z
   .strictObject({
     domain: z.enum(DOMAINS).optional(),
     area: areaId.optional(),
     device: z.string().refine(isDeviceId, 'malformed device id').optional(),
+    scope: z.literal(true).optional().describe("every room of the principal's scope"),
     rejections: z.boolean().optional(),
   })
   .refine(
-    (s) => s.domain !== undefined || s.area !== undefined || s.device !== undefined || s.rejections === true,
-    'name a domain, an area, a device or rejections',
+    (s) =>
+      s.domain !== undefined ||
+      s.area !== undefined ||
+      s.device !== undefined ||
+      s.scope === true ||
+      s.rejections === true,
+    'name a domain, an area, a device, scope or rejections',
+  )
+  .refine(
+    (s) => s.scope !== true || (s.domain === undefined && s.area === undefined && s.device === undefined),
+    { message: 'scope: true stands alone (rejections aside): drop domain, area and device', path: ['scope'] },
   );
 export type LiveSubscription = z.infer<typeof liveSubscriptionSchema>;
 
@@ -96,3 +116,19 @@ export function liveRoomOf(filters: { domain?: Domain; area?: string; device?: s
 
 /** Room of the operators watching refused messages. */
 export const LIVE_REJECTIONS_ROOM = 'rejections';
+
+/**
+ * The rooms of `{scope: true}` for a principal of scope `scope`: one room per domain × area of
+ * the scope (`domain:env/area:x`), one per domain when it has every area, one per area when it
+ * has every domain, and one per domain of DOMAINS when it is unrestricted (null). A reading lies
+ * in at least one of them exactly when the scope holds its device (scopeHoldsDevice), and a
+ * socket in several of them still receives it once (socket.io delivers once per socket).
+ */
+export function liveRoomsOfScope(scope: AccessScope | null): string[] {
+  const domains = scope?.domains;
+  const areas = scope?.areas;
+  if (domains && areas)
+    return domains.flatMap((domain) => areas.map((area) => liveRoomOf({ domain, area })!));
+  if (areas) return areas.map((area) => liveRoomOf({ area })!);
+  return (domains ?? DOMAINS).map((domain) => liveRoomOf({ domain })!);
+}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { outOfScopeSchema } from '../access';
 import { deviceStatusChangeSchema, deviceStatusSchema } from '../device-status';
 import { DEVICE_TYPES, type DeviceType, STATUS_METRICS, metricsOf } from '../device-types';
 import { DOMAINS } from '../domains';
@@ -238,5 +239,8 @@ export const errorBody = z.object({
   parameter: z.string().optional(),
   reason: z.string().optional(),
   correlationId: z.string().optional(),
+  outOfScope: outOfScopeSchema
+    .optional()
+    .describe("reason out-of-scope: what lies outside the principal's scope"),
 });
 export type ErrorBody = z.infer<typeof errorBody>;

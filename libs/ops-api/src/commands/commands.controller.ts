@@ -8,8 +8,10 @@ import {
   commandRecordBody,
   type CommandRequestBody,
   commandRequestBody,
+  type Principal,
 } from '@ioc/contracts';
 import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom } from '../common/openapi-zod';
+import { ReaderPrincipal, ScopeService } from '../common/scope.service';
 import { integerParam } from '../common/time-params';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { CommandsService } from './commands.service';
@@ -31,7 +33,10 @@ type CommandListQuery = z.infer<typeof commandListQuery>;
 @ApiTags('commands')
 @Controller('api/v1')
 export class CommandsController {
-  constructor(private readonly commands: CommandsService) {}
+  constructor(
+    private readonly commands: CommandsService,
+    private readonly scope: ScopeService,
+  ) {}
 
   @Post('devices/:id/commands')
   @HttpCode(HttpStatus.ACCEPTED)
@@ -47,6 +52,7 @@ export class CommandsController {
     status: HttpStatus.ACCEPTED,
     errors: [
       HttpStatus.BAD_REQUEST,
+      HttpStatus.FORBIDDEN,
       HttpStatus.NOT_FOUND,
       HttpStatus.CONFLICT,
       HttpStatus.SERVICE_UNAVAILABLE,
@@ -56,7 +62,10 @@ export class CommandsController {
     @Param('id') id: string,
     @Body(new ZodValidationPipe(commandRequestBody, 'field')) body: CommandRequestBody,
     @Query(NoParameters) _query: object,
+    @ReaderPrincipal() principal: Principal,
   ): Promise<CommandRecordBody> {
+    // An operator limited to a scope commands only the devices inside it (403 out-of-scope).
+    this.scope.assertDevice(principal, id);
     return this.commands.send(id, body);
   }
 
@@ -66,12 +75,19 @@ export class CommandsController {
   @ApiQueriesFrom(commandListQuery)
   @ApiAnswers({
     body: commandListBody,
-    errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND, HttpStatus.SERVICE_UNAVAILABLE],
+    errors: [
+      HttpStatus.BAD_REQUEST,
+      HttpStatus.FORBIDDEN,
+      HttpStatus.NOT_FOUND,
+      HttpStatus.SERVICE_UNAVAILABLE,
+    ],
   })
   async list(
     @Param('id') id: string,
     @Query(new ZodValidationPipe(commandListQuery)) query: CommandListQuery,
+    @ReaderPrincipal() principal: Principal,
   ): Promise<CommandListBody> {
+    this.scope.assertDevice(principal, id);
     return { items: await this.commands.list(id, query) };
   }
 
@@ -80,12 +96,21 @@ export class CommandsController {
   @ApiParam({ name: 'commandId', description: 'command id (cmd_…)', schema: { type: 'string' } })
   @ApiAnswers({
     body: commandRecordBody,
-    errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND, HttpStatus.SERVICE_UNAVAILABLE],
+    errors: [
+      HttpStatus.BAD_REQUEST,
+      HttpStatus.FORBIDDEN,
+      HttpStatus.NOT_FOUND,
+      HttpStatus.SERVICE_UNAVAILABLE,
+    ],
   })
-  get(
+  async get(
     @Param('commandId') commandId: string,
     @Query(NoParameters) _query: object,
+    @ReaderPrincipal() principal: Principal,
   ): Promise<CommandRecordBody> {
-    return this.commands.get(commandId);
+    const record = await this.commands.get(commandId);
+    // A command of a device outside the scope is that device's: 403 naming the device.
+    this.scope.assertDevice(principal, record.deviceId);
+    return record;
   }
 }

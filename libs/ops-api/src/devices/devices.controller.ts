@@ -32,10 +32,12 @@ import {
   deviceListBody,
   type LatestBody,
   latestBody,
+  type Principal,
 } from '@ioc/contracts';
 import { devicesToCsv, devicesToGeoJson, type DeviceFileFormat, parseDeviceFile } from '@ioc/registry';
 import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom, openApiSchema } from '../common/openapi-zod';
 import { registryHttpError } from '../common/registry-errors';
+import { ReaderPrincipal, ScopeService, UnscopedOnly } from '../common/scope.service';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { deviceHistoryParams, type DeviceHistoryParams } from '../history/history-params';
 import { HistoryService } from '../history/history.service';
@@ -57,6 +59,7 @@ import { RegistryWrites } from './registry-writes.service';
 const DEVICE_ID = ApiParam({ name: 'id', description: 'device id', schema: { type: 'string' } });
 const WRITE_ERRORS = [
   HttpStatus.BAD_REQUEST,
+  HttpStatus.FORBIDDEN,
   HttpStatus.NOT_FOUND,
   HttpStatus.CONFLICT,
   HttpStatus.SERVICE_UNAVAILABLE,
@@ -73,6 +76,7 @@ export class DevicesController {
     private readonly history$: HistoryService,
     private readonly writes: RegistryWrites,
     private readonly jobs: ImportJobs,
+    private readonly scope: ScopeService,
   ) {}
 
   @Get()
@@ -80,12 +84,16 @@ export class DevicesController {
     summary: 'Registered devices, filtered by domain, type and area (area includes its sub-areas)',
   })
   @ApiQueriesFrom(deviceListQuery)
-  @ApiAnswers({ body: deviceListBody, errors: [HttpStatus.BAD_REQUEST] })
-  list(@Query(new ZodValidationPipe(deviceListQuery)) query: DeviceListQuery): DeviceListBody {
-    return this.devices.list(query);
+  @ApiAnswers({ body: deviceListBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.FORBIDDEN] })
+  list(
+    @Query(new ZodValidationPipe(deviceListQuery)) query: DeviceListQuery,
+    @ReaderPrincipal() principal: Principal,
+  ): DeviceListBody {
+    return this.devices.list(query, principal);
   }
 
   @Post()
+  @UnscopedOnly('registry-writes')
   @ApiOperation({
     summary: 'Registers a device (state active unless given; domain derived from the type when left out)',
   })
@@ -112,13 +120,14 @@ export class DevicesController {
       'text/csv': 'format=csv: the CSV file',
       'application/geo+json': 'format=geojson: a FeatureCollection (RFC 7946)',
     },
-    errors: [HttpStatus.BAD_REQUEST],
+    errors: [HttpStatus.BAD_REQUEST, HttpStatus.FORBIDDEN],
   })
   export(
     @Query(new ZodValidationPipe(exportQuery)) query: ExportQuery,
     @Res({ passthrough: true }) response: Response,
+    @ReaderPrincipal() principal: Principal,
   ): string {
-    const devices = this.devices.matching(query);
+    const devices = this.devices.matching(query, principal);
     if (query.format === 'csv') {
       response.type('text/csv; charset=utf-8').attachment('devices.csv');
       return devicesToCsv(devices);
@@ -128,6 +137,7 @@ export class DevicesController {
   }
 
   @Post('import')
+  @UnscopedOnly('registry-writes')
   @ApiOperation({
     summary: 'Creates or updates devices from a CSV or GeoJSON file, with a report of every row',
     description:
@@ -192,6 +202,7 @@ export class DevicesController {
   }
 
   @Get('import/jobs/:jobId')
+  @UnscopedOnly('registry-writes')
   @ApiOperation({ summary: 'An import started with async=true: progress, then the report' })
   @ApiParam({ name: 'jobId', schema: { type: 'string' } })
   @ApiAnswers({ body: importJobBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND] })
@@ -202,8 +213,16 @@ export class DevicesController {
   @Get(':id')
   @ApiOperation({ summary: 'One device with its area path' })
   @DEVICE_ID
-  @ApiAnswers({ body: deviceDetailBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND] })
-  get(@Param('id') id: string, @Query(NoParameters) _query: object): DeviceDetailBody {
+  @ApiAnswers({
+    body: deviceDetailBody,
+    errors: [HttpStatus.BAD_REQUEST, HttpStatus.FORBIDDEN, HttpStatus.NOT_FOUND],
+  })
+  get(
+    @Param('id') id: string,
+    @Query(NoParameters) _query: object,
+    @ReaderPrincipal() principal: Principal,
+  ): DeviceDetailBody {
+    this.scope.assertDevice(principal, id);
     return this.devices.get(id);
   }
 
@@ -215,9 +234,19 @@ export class DevicesController {
   @DEVICE_ID
   @ApiAnswers({
     body: latestBody,
-    errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND, HttpStatus.SERVICE_UNAVAILABLE],
+    errors: [
+      HttpStatus.BAD_REQUEST,
+      HttpStatus.FORBIDDEN,
+      HttpStatus.NOT_FOUND,
+      HttpStatus.SERVICE_UNAVAILABLE,
+    ],
   })
-  latest(@Param('id') id: string, @Query(NoParameters) _query: object): Promise<LatestBody> {
+  latest(
+    @Param('id') id: string,
+    @Query(NoParameters) _query: object,
+    @ReaderPrincipal() principal: Principal,
+  ): Promise<LatestBody> {
+    this.scope.assertDevice(principal, id);
     return this.devices.latest(id);
   }
 
@@ -232,13 +261,20 @@ export class DevicesController {
   @ApiAnswers({
     body: deviceHistoryBody,
     csv: true,
-    errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND, HttpStatus.SERVICE_UNAVAILABLE],
+    errors: [
+      HttpStatus.BAD_REQUEST,
+      HttpStatus.FORBIDDEN,
+      HttpStatus.NOT_FOUND,
+      HttpStatus.SERVICE_UNAVAILABLE,
+    ],
   })
   async history(
     @Param('id') id: string,
     @Query(new ZodValidationPipe(deviceHistoryParams)) params: DeviceHistoryParams,
     @Res({ passthrough: true }) response: Response,
+    @ReaderPrincipal() principal: Principal,
   ): Promise<DeviceHistoryBody | string> {
+    this.scope.assertDevice(principal, id);
     const { body, answer } = await this.devices.history(id, params);
     if (params.format === 'csv') {
       response.type('text/csv; charset=utf-8');
@@ -248,6 +284,7 @@ export class DevicesController {
   }
 
   @Patch(':id')
+  @UnscopedOnly('registry-writes')
   @ApiOperation({
     summary:
       "Changes a device's name, area, location, attributes or silence timeout (null clears the last two)",
@@ -264,6 +301,7 @@ export class DevicesController {
   }
 
   @Post(':id/suspend')
+  @UnscopedOnly('registry-writes')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Suspends a device: it is refused at CONNECT and its live sessions end' })
   @DEVICE_ID
@@ -273,6 +311,7 @@ export class DevicesController {
   }
 
   @Post(':id/resume')
+  @UnscopedOnly('registry-writes')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Resumes a suspended device (active again)' })
   @DEVICE_ID
@@ -282,6 +321,7 @@ export class DevicesController {
   }
 
   @Post(':id/retire')
+  @UnscopedOnly('registry-writes')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Retires a device for good: refused at CONNECT, kept so its history keeps its name and place',

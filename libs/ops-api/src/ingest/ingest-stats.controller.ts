@@ -2,6 +2,7 @@ import { Controller, Get, Header, HttpStatus, Query, ServiceUnavailableException
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { ingestStatsBody } from '@ioc/contracts';
 import { ApiAnswers } from '../common/openapi-zod';
+import { UnscopedOnly } from '../common/scope.service';
 import { NoParameters } from '../common/zod-validation.pipe';
 import { InternalBusRepository } from '../live/internal-bus.repository';
 import { renderPrometheus } from './prometheus-metrics';
@@ -31,10 +32,15 @@ export class IngestStatsController {
   }
 
   @Get('api/v1/ingest/stats')
+  @UnscopedOnly('ingest-stats')
   @ApiOperation({
     summary: "The broker's ingest counters: accepted by domain, rejected by reason, storage queue",
+    description: 'Platform-wide: a principal with a scope is refused (403, reason out-of-scope).',
   })
-  @ApiAnswers({ body: ingestStatsBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.SERVICE_UNAVAILABLE] })
+  @ApiAnswers({
+    body: ingestStatsBody,
+    errors: [HttpStatus.BAD_REQUEST, HttpStatus.FORBIDDEN, HttpStatus.SERVICE_UNAVAILABLE],
+  })
   stats(@Query(NoParameters) _query: object): Record<string, unknown> {
     const stats = this.bus.latestIngestStats();
     if (!stats)

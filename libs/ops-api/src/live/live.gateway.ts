@@ -14,9 +14,14 @@ import {
   type LiveAck,
   liveRoomOf,
   liveRoomsFor,
+  liveRoomsOfScope,
   liveSubscriptionSchema,
+  type Principal,
+  roleIncludes,
+  scopeHoldsArea,
   type ServerToClientEvents,
 } from '@ioc/contracts';
+import { describeScope, principalOrUnguarded, ScopeService } from '../common/scope.service';
 import type { RegistryReader } from '../registry-port';
 import { DEVICE_REGISTRY } from '../tokens';
 import { InternalBusRepository } from './internal-bus.repository';
@@ -33,6 +38,11 @@ function anySubscription(adapter: Namespace['adapter']): boolean {
  * them — combined as an intersection — gets an ack with its room, then a `reading` event for
  * every matching reading as the broker ingests it, once per reading whatever it subscribed to,
  * and a `deviceStatus` event whenever the status of a device whose readings it gets changes.
+ *
+ * Scope: the socket acts as `socket.data.principal` (set by the authentication middleware). A
+ * subscription must lie inside its scope — every reading of the room it joins must be one the
+ * principal may read — or the ack refuses it (`out of scope: …`); `{scope: true}` joins every
+ * room of the scope. `rejections` only for principals without a scope, of role operator or admin.
  */
 @WebSocketGateway({ namespace: '/live', cors: { origin: true } })
 export class LiveGateway implements OnModuleInit, OnModuleDestroy {
@@ -42,6 +52,7 @@ export class LiveGateway implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly bus: InternalBusRepository,
     @Inject(DEVICE_REGISTRY) private readonly registry: RegistryReader,
+    private readonly scope: ScopeService,
   ) {}
 
   onModuleInit(): void {
@@ -96,7 +107,7 @@ export class LiveGateway implements OnModuleInit, OnModuleDestroy {
 
   @SubscribeMessage('subscribe')
   async subscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<LiveAck> {
-    const rooms = this.roomsOf(body);
+    const rooms = this.roomsOf(body, socketPrincipal(socket), 'subscribe');
     if (!rooms.ok) return rooms;
     await socket.join(rooms.rooms);
     return rooms;
@@ -104,13 +115,18 @@ export class LiveGateway implements OnModuleInit, OnModuleDestroy {
 
   @SubscribeMessage('unsubscribe')
   async unsubscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<LiveAck> {
-    const rooms = this.roomsOf(body);
+    // Leaving a room needs no permission: only the rooms are worked out (no scope check).
+    const rooms = this.roomsOf(body, socketPrincipal(socket), 'unsubscribe');
     if (!rooms.ok) return rooms;
     await Promise.all(rooms.rooms.map((room) => socket.leave(room)));
     return rooms;
   }
 
-  private roomsOf(body: unknown): LiveAck {
+  /**
+   * The rooms of a subscription: validated, its area and device known, and — for `subscribe` —
+   * inside the principal's scope (see the class).
+   */
+  private roomsOf(body: unknown, principal: Principal, purpose: 'subscribe' | 'unsubscribe'): LiveAck {
     const parsed = liveSubscriptionSchema.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -119,7 +135,7 @@ export class LiveGateway implements OnModuleInit, OnModuleDestroy {
         error: `${issue?.path.join('.') || 'subscription'}: ${issue?.message ?? 'invalid'}`,
       };
     }
-    const { domain, area, device, rejections } = parsed.data;
+    const { domain, area, device, scope, rejections } = parsed.data;
     if (area !== undefined && !this.registry.getArea(area))
       return { ok: false, error: `area: unknown area "${area}"` };
     if (device !== undefined) {
@@ -131,10 +147,58 @@ export class LiveGateway implements OnModuleInit, OnModuleDestroy {
       if (area !== undefined && !this.registry.areaPath(known.areaId).includes(area))
         return { ok: false, error: `device: "${device}" is not in area "${area}"` };
     }
-    const rooms: string[] = [];
+    if (purpose === 'subscribe') {
+      const refusal = this.outOfScope(principal, { domain, area, device, scope, rejections });
+      if (refusal !== undefined) return { ok: false, error: `out of scope: ${refusal}` };
+    }
+    const rooms: string[] = scope ? liveRoomsOfScope(principal.scope) : [];
     const room = liveRoomOf({ domain, area, device });
     if (room !== undefined) rooms.push(room);
     if (rejections) rooms.push(LIVE_REJECTIONS_ROOM);
     return { ok: true, rooms };
   }
+
+  /**
+   * Why a (validated, known) subscription is not inside the principal's scope, or undefined when
+   * it is: a device must be held by the scope; otherwise a scope limited to domains needs one of
+   * them named, and one limited to areas needs one of them (or a sub-area) named — `{domain:
+   * 'env'}` alone for an agency of env in one district would include other districts' readings.
+   */
+  private outOfScope(
+    principal: Principal,
+    filters: { domain?: string; area?: string; device?: string; scope?: true; rejections?: boolean },
+  ): string | undefined {
+    const scope = principal.scope;
+    if (filters.rejections === true && (scope !== null || !roleIncludes(principal.role, 'operator'))) {
+      return 'rejections are for operators and admins without a scope (the notices carry device ids and payloads)';
+    }
+    // `scope: true` stands alone (the schema) and joins the scope's own rooms.
+    if (scope === null || filters.scope === true) return undefined;
+    const yours = `your scope is ${describeScope(scope)}`;
+    if (filters.device !== undefined) {
+      const device = this.registry.getDevice(filters.device);
+      return device && this.scope.holdsDevice(principal, device)
+        ? undefined
+        : `device "${filters.device}" is outside it; ${yours}`;
+    }
+    if (scope.domains !== undefined) {
+      if (filters.domain === undefined)
+        return `name one of your domains (${scope.domains.join(', ')}); ${yours}`;
+      if (!scope.domains.includes(filters.domain as never)) return `domain "${filters.domain}"; ${yours}`;
+    }
+    if (scope.areas !== undefined) {
+      if (filters.area === undefined) return `name one of your areas or a sub-area of one; ${yours}`;
+      if (!scopeHoldsArea(scope, this.registry.areaPath(filters.area)))
+        return `area "${filters.area}"; ${yours}`;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The principal a socket acts as: `socket.data.principal`, set by the authentication middleware
+ * of the namespace; through principalOrUnguarded (unrestricted only while none is installed).
+ */
+function socketPrincipal(socket: Socket): Principal {
+  return principalOrUnguarded((socket.data as { principal?: Principal } | undefined)?.principal);
 }
