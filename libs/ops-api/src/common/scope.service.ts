@@ -207,7 +207,7 @@ export class ScopeService {
     if (principal.scope === null) return;
     throw outOfScope(
       { resource },
-      `${what} cover the whole platform; your scope is limited (${describeScope(principal.scope)})`,
+      `${what} cover the whole platform (${resource}): only a principal without a scope may use them; yours is ${describeScope(principal.scope)}`,
     );
   }
 }

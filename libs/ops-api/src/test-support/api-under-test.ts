@@ -21,11 +21,13 @@ export interface ApiUnderTest {
  * Starts the API module on a free loopback port (port 0), with the app's Nest options and its
  * OpenAPI document, for the library's own specs. Settings default to a broker on a port nothing
  * listens on (the live feed idle), node id `spec`, 200 history points; a silent logger.
+ * `beforeListen` runs on the created app before it listens (middleware, a WebSocket adapter).
  */
 export async function startApiUnderTest(
   options: Omit<OpsApiModuleOptions, 'settings' | 'logger'> & {
     settings?: Partial<OpsApiSettings>;
     logger?: OpsApiModuleOptions['logger'];
+    beforeListen?: (app: INestApplication) => void;
   },
 ): Promise<ApiUnderTest> {
   const settings: OpsApiSettings = {
@@ -35,15 +37,17 @@ export async function startApiUnderTest(
     historyMaxPoints: 200,
     ...options.settings,
   };
+  const { beforeListen, ...moduleOptions } = options;
   const app = await NestFactory.create(
     OpsApiModule.register({
-      ...options,
+      ...moduleOptions,
       settings,
-      logger: options.logger ?? createLogger('ops-api-spec', { level: 'silent' }),
+      logger: moduleOptions.logger ?? createLogger('ops-api-spec', { level: 'silent' }),
     }),
     { ...OPS_API_NEST_OPTIONS, logger: false },
   );
   setupOpenApi(app);
+  beforeListen?.(app);
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as { address(): AddressInfo }).address();
   return { url: `http://127.0.0.1:${port}`, app, close: () => app.close() };
