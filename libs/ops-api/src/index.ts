@@ -2,3 +2,5 @@ export * from './api-config';
 export * from './openapi';
 export * from './ops-api.module';
 export * from './registry-port';
+export * from './access-port';
+export { sessionTokenFor } from './auth/session-token';

@@ -13,8 +13,9 @@ import {
 import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { type AreaDetailBody, areaDetailBody, type AreaListBody, areaListBody } from '@ioc/contracts';
 import type { Area, Principal } from '@ioc/contracts';
+import { CurrentPrincipal, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
-import { ReaderPrincipal, ScopeService, UnscopedOnly } from '../common/scope.service';
+import { ScopeService, UnscopedOnly } from '../common/scope.service';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import {
   type CreateAreaBody,
@@ -36,6 +37,7 @@ export class AreasController {
   ) {}
 
   @Post()
+  @Roles('admin')
   @UnscopedOnly('registry-writes')
   @ApiOperation({ summary: 'Creates an area under a parent (the tree has one root)' })
   @ApiBodyFrom(createAreaBody)
@@ -58,6 +60,7 @@ export class AreasController {
   }
 
   @Patch(':id')
+  @Roles('admin')
   @UnscopedOnly('registry-writes')
   @ApiOperation({
     summary: 'Renames an area or moves it under another parent; its devices and sub-areas follow',
@@ -101,7 +104,7 @@ export class AreasController {
       "A principal limited to areas gets its scope's areas and their sub-areas only (the top ones keep their parentId, which names an area outside the scope).",
   })
   @ApiAnswers({ body: areaListBody, errors: [HttpStatus.BAD_REQUEST] })
-  list(@Query(NoParameters) _query: object, @ReaderPrincipal() principal: Principal): AreaListBody {
+  list(@Query(NoParameters) _query: object, @CurrentPrincipal() principal: Principal): AreaListBody {
     return this.scope.filterAreas(principal, this.registry.listAreas());
   }
 
@@ -115,7 +118,7 @@ export class AreasController {
   get(
     @Param('id') id: string,
     @Query(NoParameters) _query: object,
-    @ReaderPrincipal() principal: Principal,
+    @CurrentPrincipal() principal: Principal,
   ): AreaDetailBody {
     const area = this.registry.getArea(id);
     if (!area)

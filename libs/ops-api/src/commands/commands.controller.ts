@@ -10,8 +10,9 @@ import {
   commandRequestBody,
   type Principal,
 } from '@ioc/contracts';
+import { CurrentPrincipal, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom } from '../common/openapi-zod';
-import { ReaderPrincipal, ScopeService } from '../common/scope.service';
+import { ScopeService } from '../common/scope.service';
 import { integerParam } from '../common/time-params';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { CommandsService } from './commands.service';
@@ -39,6 +40,7 @@ export class CommandsController {
   ) {}
 
   @Post('devices/:id/commands')
+  @Roles('operator')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
     summary: 'Sends a command to a device; the answer is the command record (state sent)',
@@ -62,7 +64,7 @@ export class CommandsController {
     @Param('id') id: string,
     @Body(new ZodValidationPipe(commandRequestBody, 'field')) body: CommandRequestBody,
     @Query(NoParameters) _query: object,
-    @ReaderPrincipal() principal: Principal,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<CommandRecordBody> {
     // An operator limited to a scope commands only the devices inside it (403 out-of-scope).
     this.scope.assertDevice(principal, id);
@@ -85,7 +87,7 @@ export class CommandsController {
   async list(
     @Param('id') id: string,
     @Query(new ZodValidationPipe(commandListQuery)) query: CommandListQuery,
-    @ReaderPrincipal() principal: Principal,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<CommandListBody> {
     this.scope.assertDevice(principal, id);
     return { items: await this.commands.list(id, query) };
@@ -106,7 +108,7 @@ export class CommandsController {
   async get(
     @Param('commandId') commandId: string,
     @Query(NoParameters) _query: object,
-    @ReaderPrincipal() principal: Principal,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<CommandRecordBody> {
     const record = await this.commands.get(commandId);
     // A command of a device outside the scope is that device's: 403 naming the device.

@@ -1,12 +1,12 @@
 import {
   applyDecorators,
   type CanActivate,
-  createParamDecorator,
   type ExecutionContext,
   ForbiddenException,
   Inject,
   Injectable,
   SetMetadata,
+  UnauthorizedException,
   UseGuards,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
@@ -26,38 +26,6 @@ import type { RegistryReader } from '../registry-port';
 import { DEVICE_REGISTRY } from '../tokens';
 import type { AuthenticatedRequest } from './auth.decorators';
 import { deviceNotFound } from './not-found';
-
-/**
- * The principal a request that carries none acts as: unrestricted (scope null), role admin —
- * exactly what the API allowed before authentication existed. Reached only through
- * `principalOrUnguarded`, i.e. only when no authentication guard ran for the route: once the
- * `auth` guard (APP_GUARD) is installed every non-`@Public()` request carries a principal, or was
- * answered 401 before any controller, so this is unreachable on the routes that use it.
- */
-export const UNGUARDED_PRINCIPAL: Readonly<Principal> = Object.freeze({
-  kind: 'account',
-  id: 'unguarded',
-  name: 'unguarded (no authentication guard installed)',
-  role: 'admin',
-  scope: null,
-});
-
-/**
- * The principal of an HTTP request (set by the authentication guard), or UNGUARDED_PRINCIPAL when
- * the request carries none — which only happens while no authentication guard is installed (see
- * UNGUARDED_PRINCIPAL). The one place a missing principal is treated as unrestricted.
- */
-export function principalOrUnguarded(principal: Principal | undefined): Principal {
-  return principal ?? UNGUARDED_PRINCIPAL;
-}
-
-/**
- * The principal a scoped read acts as: `request.principal` (the authentication guard's), through
- * principalOrUnguarded. Use it on every route whose answer the ScopeService narrows.
- */
-export const ReaderPrincipal = createParamDecorator((_: unknown, context: ExecutionContext): Principal =>
-  principalOrUnguarded(context.switchToHttp().getRequest<AuthenticatedRequest>().principal),
-);
 
 /** The 403 `reason: 'out-of-scope'` answer naming what lies outside the scope. */
 export function outOfScope(what: OutOfScope, message: string): ForbiddenException {
@@ -229,9 +197,9 @@ export class UnscopedOnlyGuard implements CanActivate {
       context.getClass(),
     ]);
     if (resource === undefined) return true;
-    const principal = principalOrUnguarded(
-      context.switchToHttp().getRequest<AuthenticatedRequest>().principal,
-    );
+    // Set by the authentication guard (APP_GUARD), which runs before a controller's guards.
+    const principal = context.switchToHttp().getRequest<AuthenticatedRequest>().principal;
+    if (!principal) throw new UnauthorizedException('authentication required');
     this.scopes.assertUnscoped(principal, resource, RESOURCE_TEXT[resource] ?? resource);
     return true;
   }

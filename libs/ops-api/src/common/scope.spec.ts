@@ -1,11 +1,7 @@
 import 'reflect-metadata';
 import { createServer, type Server as NetServer } from 'node:net';
-import type { INestApplication } from '@nestjs/common';
-import { IoAdapter } from '@nestjs/platform-socket.io';
 import { Aedes } from 'aedes';
-import type { Request } from 'express';
 import { connectAsync, type MqttClient } from 'mqtt';
-import type { Server, ServerOptions } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import {
   areaListBody,
@@ -18,8 +14,8 @@ import {
   historyBody,
   INTERNAL_READINGS_TOPIC,
   INTERNAL_USERNAME,
+  type AccessScope,
   type LiveSubscription,
-  type Principal,
   type Reading,
   scopeHoldsDevice,
   type ServerToClientEvents,
@@ -43,11 +39,9 @@ jest.setTimeout(90_000);
  * to `env` in one district, an operator limited to lighting in that district, an unscoped
  * operator, an admin limited to the district.
  *
- * Until the `auth` helper's guard is merged, the test sets each request's principal itself: the
- * header `x-test-principal` names one of PRINCIPALS (express middleware before the routes, as the
- * guard sets `request.principal`), and the socket's handshake `auth.principal` does the same for
- * `socket.data.principal` (namespace middleware, as the auth middleware will). Everything after
- * that — the routes, the ScopeService, the gateway — is the real code.
+ * Each principal is real: an agency's API key and accounts with bearer sessions, made by the
+ * API's test helpers (issueAgencyKey, createUser) in the same database as the registry; every
+ * request and socket authenticates through the real guard and the /live middleware.
  */
 
 const seeds = loadSeeds();
@@ -81,55 +75,15 @@ const lightsInX = registry.listDevices({ type: 'street-light', areaId: X });
 const lightInX = lightsInX[0]!;
 const lightInY = registry.listDevices({ type: 'street-light', areaId: Y })[0]!;
 
-const PRINCIPALS: Record<string, Principal> = {
-  agency: {
-    kind: 'apiKey',
-    id: 'key-env-x',
-    name: 'env agency key',
-    role: 'viewer',
-    scope: { domains: ['env'], areas: [X] },
-    agencyId: 'agency-env',
-  },
-  lightingOperator: {
-    kind: 'account',
-    id: 'acc-lighting',
-    name: 'lighting operator',
-    role: 'operator',
-    scope: { domains: ['lighting'], areas: [X] },
-  },
-  operator: { kind: 'account', id: 'acc-op', name: 'operator', role: 'operator', scope: null },
-  districtAdmin: {
-    kind: 'account',
-    id: 'acc-admin-x',
-    name: 'district admin',
-    role: 'admin',
-    scope: { areas: [X] },
-  },
-};
-type Who = keyof typeof PRINCIPALS;
-const PRINCIPAL_HEADER = 'x-test-principal';
-
-/** Sets each socket's principal from its handshake (as the auth helper's namespace middleware will). */
-class TestPrincipalIoAdapter extends IoAdapter {
-  override createIOServer(port: number, options?: ServerOptions): Server {
-    const server = super.createIOServer(port, options) as Server;
-    server.of('/live').use((socket, next) => {
-      const who = (socket.handshake.auth as { principal?: string }).principal;
-      if (who !== undefined) (socket.data as { principal?: Principal }).principal = PRINCIPALS[who];
-      next();
-    });
-    return server;
-  }
-}
-
-function setTestPrincipals(app: INestApplication): void {
-  app.use((request: Request & { principal?: Principal }, _response: unknown, next: () => void) => {
-    const who = request.headers[PRINCIPAL_HEADER];
-    if (typeof who === 'string') request.principal = PRINCIPALS[who];
-    next();
-  });
-  app.useWebSocketAdapter(new TestPrincipalIoAdapter(app));
-}
+/** Who the requests act as; each one's scope (null: the whole province). */
+const SCOPES = {
+  agency: { domains: ['env'], areas: [X] },
+  lightingOperator: { domains: ['lighting'], areas: [X] },
+  operator: null,
+  viewer: null,
+  districtAdmin: { areas: [X] },
+} satisfies Record<string, AccessScope | null>;
+type Who = keyof typeof SCOPES;
 
 interface Answer {
   status: number;
@@ -145,6 +99,8 @@ describeEachDatabase('scope enforcement', (context) => {
   let mqttServer: NetServer;
   let brokerUrl: string;
   let apiSubscribed: Promise<void>;
+  /** Each principal's credentials: request headers, and the token a socket presents. */
+  const credentials = {} as Record<Who, { headers: Record<string, string>; token: string }>;
 
   async function call(
     who: Who,
@@ -154,7 +110,7 @@ describeEachDatabase('scope enforcement', (context) => {
     const response = await fetch(`${api.url}${path}`, {
       method: init.method ?? 'GET',
       headers: {
-        [PRINCIPAL_HEADER]: who,
+        ...credentials[who].headers,
         ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
@@ -215,8 +171,20 @@ describeEachDatabase('scope enforcement', (context) => {
       deviceStatus: new DeviceStatusRepository(database.db),
       commands: new CommandRepository(database.db),
       settings: { brokerUrl, nodeId: `scope-${context.kind}`, internalSecret: SECRET },
-      beforeListen: setTestPrincipals,
+      database,
     });
+    const agencyKey = await api.issueAgencyKey({ agencyId: 'env-agency-x', scope: SCOPES.agency });
+    credentials.agency = { headers: agencyKey.headers, token: agencyKey.key };
+    for (const [who, role] of [
+      ['lightingOperator', 'operator'],
+      ['operator', 'operator'],
+      ['viewer', 'viewer'],
+      ['districtAdmin', 'admin'],
+    ] as const) {
+      const scope = SCOPES[who];
+      const user = await api.createUser(role, scope === null ? {} : { scope });
+      credentials[who] = { headers: user.headers, token: user.token };
+    }
   });
 
   afterAll(async () => {
@@ -396,6 +364,20 @@ describeEachDatabase('scope enforcement', (context) => {
     await expectOutOfScope('districtAdmin', `/api/v1/devices/${lightInX.id}/credentials`, {
       resource: 'registry-writes',
     });
+    // The export (admin) is narrowed to the scope too, and refuses an area outside it.
+    const exported = await fetch(`${api.url}/api/v1/devices/export?format=geojson`, {
+      headers: credentials.districtAdmin.headers,
+    });
+    expect(exported.status).toBe(200);
+    const features = ((await exported.json()) as { features: Array<{ properties: { id: string } }> })
+      .features;
+    expect(features.map((f) => f.properties.id).sort()).toEqual(
+      registry
+        .listDevices({ areaId: X })
+        .map((d) => d.id)
+        .sort(),
+    );
+    await expectOutOfScope('districtAdmin', `/api/v1/devices/export?format=csv&area=${Y}`, { area: Y });
     // The same admin still reads its district.
     expect((await call('districtAdmin', `/api/v1/devices/${lightInX.id}`)).status).toBe(200);
   });
@@ -443,7 +425,7 @@ describeEachDatabase('scope enforcement', (context) => {
       const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(`${api.url}/live`, {
         transports: ['websocket'],
         reconnection: false,
-        auth: { principal: who },
+        auth: { token: credentials[who].token },
       });
       sockets.push(socket);
       const received: Reading[] = [];
@@ -492,11 +474,11 @@ describeEachDatabase('scope enforcement', (context) => {
       }
       const lighting = await connect('lightingOperator');
       expect((await lighting.subscribe({ rejections: true })).ok).toBe(false);
+      const viewer = await connect('viewer');
+      expect((await viewer.subscribe({ rejections: true })).ok).toBe(false);
       const operator = await connect('operator');
       expect(await operator.subscribe({ rejections: true })).toEqual({ ok: true, rooms: ['rejections'] });
-      agency.socket.disconnect();
-      lighting.socket.disconnect();
-      operator.socket.disconnect();
+      for (const socket of [agency, lighting, viewer, operator]) socket.socket.disconnect();
     });
 
     it("delivers to a scoped socket only its own readings, to an unscoped operator's every reading", async () => {
@@ -531,7 +513,7 @@ describeEachDatabase('scope enforcement', (context) => {
       await Promise.all([operator.until(2 * batch.length), agency.until(2)]);
       expect(agency.received.map((r) => r.deviceId)).toEqual([stationX.id, stationX.id]);
       for (const reading of agency.received) {
-        expect(scopeHoldsDevice(PRINCIPALS.agency!.scope, reading)).toBe(true);
+        expect(scopeHoldsDevice(SCOPES.agency, reading)).toBe(true);
       }
     });
   });

@@ -7,8 +7,8 @@ import {
   deviceStatusListBody,
   type Principal,
 } from '@ioc/contracts';
+import { CurrentPrincipal } from '../common/auth.decorators';
 import { ApiAnswers, ApiQueriesFrom } from '../common/openapi-zod';
-import { ReaderPrincipal } from '../common/scope.service';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import {
   deviceStatusHistoryQuery,
@@ -41,7 +41,7 @@ export class DeviceStatusController {
   })
   list(
     @Query(new ZodValidationPipe(deviceStatusListQuery)) query: DeviceStatusListQuery,
-    @ReaderPrincipal() principal: Principal,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<DeviceStatusListBody> {
     return this.service.list(query, principal);
   }
@@ -59,7 +59,7 @@ export class DeviceStatusController {
   history(
     @Param('id') id: string,
     @Query(new ZodValidationPipe(deviceStatusHistoryQuery)) query: DeviceStatusHistoryQuery,
-    @ReaderPrincipal() principal: Principal,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<DeviceStatusHistoryBody> {
     return this.service.history(id, query, principal);
   }

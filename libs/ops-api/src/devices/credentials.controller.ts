@@ -9,6 +9,7 @@ import {
   type RevokedCredentialsBody,
   revokedCredentialsBody,
 } from '@ioc/contracts';
+import { Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
 import { UnscopedOnly } from '../common/scope.service';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
@@ -32,6 +33,7 @@ const issueBodyPipe = new ZodValidationPipe(issueCredentialBody, 'field');
  * Province-wide: an admin with a scope is refused (UnscopedOnly).
  */
 @ApiTags('devices')
+@Roles('admin')
 @UnscopedOnly('registry-writes')
 @Controller('api/v1/devices/:id/credentials')
 export class CredentialsController {

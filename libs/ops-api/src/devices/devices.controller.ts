@@ -35,9 +35,10 @@ import {
   type Principal,
 } from '@ioc/contracts';
 import { devicesToCsv, devicesToGeoJson, type DeviceFileFormat, parseDeviceFile } from '@ioc/registry';
+import { CurrentPrincipal, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom, openApiSchema } from '../common/openapi-zod';
 import { registryHttpError } from '../common/registry-errors';
-import { ReaderPrincipal, ScopeService, UnscopedOnly } from '../common/scope.service';
+import { ScopeService, UnscopedOnly } from '../common/scope.service';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { deviceHistoryParams, type DeviceHistoryParams } from '../history/history-params';
 import { HistoryService } from '../history/history.service';
@@ -87,12 +88,13 @@ export class DevicesController {
   @ApiAnswers({ body: deviceListBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.FORBIDDEN] })
   list(
     @Query(new ZodValidationPipe(deviceListQuery)) query: DeviceListQuery,
-    @ReaderPrincipal() principal: Principal,
+    @CurrentPrincipal() principal: Principal,
   ): DeviceListBody {
     return this.devices.list(query, principal);
   }
 
   @Post()
+  @Roles('admin')
   @UnscopedOnly('registry-writes')
   @ApiOperation({
     summary: 'Registers a device (state active unless given; domain derived from the type when left out)',
@@ -108,6 +110,7 @@ export class DevicesController {
   }
 
   @Get('export')
+  @Roles('admin')
   @ApiOperation({
     summary: 'The registry as CSV or GeoJSON (a FeatureCollection of [lon, lat] Points), as import reads it',
     description:
@@ -125,7 +128,7 @@ export class DevicesController {
   export(
     @Query(new ZodValidationPipe(exportQuery)) query: ExportQuery,
     @Res({ passthrough: true }) response: Response,
-    @ReaderPrincipal() principal: Principal,
+    @CurrentPrincipal() principal: Principal,
   ): string {
     const devices = this.devices.matching(query, principal);
     if (query.format === 'csv') {
@@ -137,6 +140,7 @@ export class DevicesController {
   }
 
   @Post('import')
+  @Roles('admin')
   @UnscopedOnly('registry-writes')
   @ApiOperation({
     summary: 'Creates or updates devices from a CSV or GeoJSON file, with a report of every row',
@@ -202,6 +206,7 @@ export class DevicesController {
   }
 
   @Get('import/jobs/:jobId')
+  @Roles('admin')
   @UnscopedOnly('registry-writes')
   @ApiOperation({ summary: 'An import started with async=true: progress, then the report' })
   @ApiParam({ name: 'jobId', schema: { type: 'string' } })
@@ -220,7 +225,7 @@ export class DevicesController {
   get(
     @Param('id') id: string,
     @Query(NoParameters) _query: object,
-    @ReaderPrincipal() principal: Principal,
+    @CurrentPrincipal() principal: Principal,
   ): DeviceDetailBody {
     this.scope.assertDevice(principal, id);
     return this.devices.get(id);
@@ -244,7 +249,7 @@ export class DevicesController {
   latest(
     @Param('id') id: string,
     @Query(NoParameters) _query: object,
-    @ReaderPrincipal() principal: Principal,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<LatestBody> {
     this.scope.assertDevice(principal, id);
     return this.devices.latest(id);
@@ -272,7 +277,7 @@ export class DevicesController {
     @Param('id') id: string,
     @Query(new ZodValidationPipe(deviceHistoryParams)) params: DeviceHistoryParams,
     @Res({ passthrough: true }) response: Response,
-    @ReaderPrincipal() principal: Principal,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<DeviceHistoryBody | string> {
     this.scope.assertDevice(principal, id);
     const { body, answer } = await this.devices.history(id, params);
@@ -284,6 +289,7 @@ export class DevicesController {
   }
 
   @Patch(':id')
+  @Roles('admin')
   @UnscopedOnly('registry-writes')
   @ApiOperation({
     summary:
@@ -301,6 +307,7 @@ export class DevicesController {
   }
 
   @Post(':id/suspend')
+  @Roles('admin')
   @UnscopedOnly('registry-writes')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Suspends a device: it is refused at CONNECT and its live sessions end' })
@@ -311,6 +318,7 @@ export class DevicesController {
   }
 
   @Post(':id/resume')
+  @Roles('admin')
   @UnscopedOnly('registry-writes')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Resumes a suspended device (active again)' })
@@ -321,6 +329,7 @@ export class DevicesController {
   }
 
   @Post(':id/retire')
+  @Roles('admin')
   @UnscopedOnly('registry-writes')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({

@@ -2,8 +2,8 @@ import { Controller, Get, HttpStatus, Query, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { type HistoryBody, historyBody, type Principal } from '@ioc/contracts';
+import { CurrentPrincipal } from '../common/auth.decorators';
 import { ApiAnswers, ApiQueriesFrom } from '../common/openapi-zod';
-import { ReaderPrincipal } from '../common/scope.service';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { historyParams, type HistoryParams } from './history-params';
 import { HistoryService } from './history.service';
@@ -28,7 +28,7 @@ export class HistoryController {
   async query(
     @Query(new ZodValidationPipe(historyParams)) params: HistoryParams,
     @Res({ passthrough: true }) response: Response,
-    @ReaderPrincipal() principal: Principal,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<HistoryBody | string> {
     const answer = await this.history.run(this.history.plan(params, principal), params);
     if (params.format === 'csv') {

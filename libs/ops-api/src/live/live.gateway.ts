@@ -2,6 +2,7 @@ import { Inject, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common'
 import {
   ConnectedSocket,
   MessageBody,
+  type OnGatewayInit,
   SubscribeMessage,
   WebSocketGateway,
   WebSocketServer,
@@ -21,7 +22,8 @@ import {
   scopeHoldsArea,
   type ServerToClientEvents,
 } from '@ioc/contracts';
-import { describeScope, principalOrUnguarded, ScopeService } from '../common/scope.service';
+import { type LiveSocketData, LiveAuth } from '../auth/live-auth';
+import { describeScope, ScopeService } from '../common/scope.service';
 import type { RegistryReader } from '../registry-port';
 import { DEVICE_REGISTRY } from '../tokens';
 import { InternalBusRepository } from './internal-bus.repository';
@@ -38,6 +40,8 @@ function anySubscription(adapter: Namespace['adapter']): boolean {
  * them — combined as an intersection — gets an ack with its room, then a `reading` event for
  * every matching reading as the broker ingests it, once per reading whatever it subscribed to,
  * and a `deviceStatus` event whenever the status of a device whose readings it gets changes.
+ * A socket authenticates in its handshake (`auth: {token}`: an access token or an API key; or the
+ * session cookie) and ends when its token expires or its session or key is revoked (LiveAuth).
  *
  * Scope: the socket acts as `socket.data.principal` (set by the authentication middleware). A
  * subscription must lie inside its scope — every reading of the room it joins must be one the
@@ -45,15 +49,21 @@ function anySubscription(adapter: Namespace['adapter']): boolean {
  * room of the scope. `rejections` only for principals without a scope, of role operator or admin.
  */
 @WebSocketGateway({ namespace: '/live', cors: { origin: true } })
-export class LiveGateway implements OnModuleInit, OnModuleDestroy {
+export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy {
   @WebSocketServer() private readonly namespace!: Namespace<ClientToServerEvents, ServerToClientEvents>;
   private subscriptions: Subscription[] = [];
 
   constructor(
     private readonly bus: InternalBusRepository,
     @Inject(DEVICE_REGISTRY) private readonly registry: RegistryReader,
+    private readonly auth: LiveAuth,
     private readonly scope: ScopeService,
   ) {}
+
+  /** Every socket authenticates before it connects (LiveAuth: its principal on `socket.data.principal`). */
+  afterInit(namespace: Namespace): void {
+    this.auth.install(namespace);
+  }
 
   onModuleInit(): void {
     this.subscriptions = [
@@ -107,7 +117,9 @@ export class LiveGateway implements OnModuleInit, OnModuleDestroy {
 
   @SubscribeMessage('subscribe')
   async subscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<LiveAck> {
-    const rooms = this.roomsOf(body, socketPrincipal(socket), 'subscribe');
+    const principal = socketPrincipal(socket);
+    if (!principal) return { ok: false, error: 'not authenticated' };
+    const rooms = this.roomsOf(body, principal, 'subscribe');
     if (!rooms.ok) return rooms;
     await socket.join(rooms.rooms);
     return rooms;
@@ -115,8 +127,10 @@ export class LiveGateway implements OnModuleInit, OnModuleDestroy {
 
   @SubscribeMessage('unsubscribe')
   async unsubscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<LiveAck> {
+    const principal = socketPrincipal(socket);
+    if (!principal) return { ok: false, error: 'not authenticated' };
     // Leaving a room needs no permission: only the rooms are worked out (no scope check).
-    const rooms = this.roomsOf(body, socketPrincipal(socket), 'unsubscribe');
+    const rooms = this.roomsOf(body, principal, 'unsubscribe');
     if (!rooms.ok) return rooms;
     await Promise.all(rooms.rooms.map((room) => socket.leave(room)));
     return rooms;
@@ -196,9 +210,9 @@ export class LiveGateway implements OnModuleInit, OnModuleDestroy {
 }
 
 /**
- * The principal a socket acts as: `socket.data.principal`, set by the authentication middleware
- * of the namespace; through principalOrUnguarded (unrestricted only while none is installed).
+ * The principal a socket acts as: `socket.data.principal`, set by LiveAuth's middleware before
+ * the socket connects (a socket without one never reaches a handler; undefined is refused).
  */
-function socketPrincipal(socket: Socket): Principal {
-  return principalOrUnguarded((socket.data as { principal?: Principal } | undefined)?.principal);
+function socketPrincipal(socket: Socket): Principal | undefined {
+  return (socket.data as LiveSocketData | undefined)?.principal;
 }
