@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AccessScope } from './access';
-import { DOMAINS, type Domain } from './domains';
+import { DOMAINS, type Domain, isDomain } from './domains';
 import type { DeviceStatus } from './device-status';
 import type { RejectionNotice } from './internal-bus';
 import type { CommandRecordBody } from './rest/command-bodies';
@@ -86,6 +86,18 @@ export interface ServerToClientEvents {
    * `account-disabled`, `api-key-revoked`, `agency-disabled` …).
    */
   ended: (notice: LiveEndedNotice) => void;
+  /**
+   * The server took the socket out of rooms its principal's scope no longer holds (an agency's or
+   * an account's scope narrowed while the socket was open); it receives nothing from them now.
+   */
+  left: (notice: LiveLeftNotice) => void;
+}
+
+/** Rooms a socket was taken out of, and why (`reason: 'out-of-scope'`). */
+export interface LiveLeftNotice {
+  rooms: string[];
+  reason: 'out-of-scope';
+  message: string;
 }
 
 /** Why the server ended a live socket. */
@@ -123,6 +135,25 @@ export function liveRoomOf(filters: { domain?: Domain; area?: string; device?: s
     return `domain:${filters.domain}/area:${filters.area}`;
   if (filters.domain !== undefined) return `domain:${filters.domain}`;
   if (filters.area !== undefined) return `area:${filters.area}`;
+  return undefined;
+}
+
+/**
+ * The filters of a room liveRoomOf named (its inverse), or undefined for a name it does not make
+ * (the rejections room, a socket's own room).
+ */
+export function liveRoomFilters(
+  room: string,
+): { domain?: Domain; area?: string; device?: string } | undefined {
+  if (room.startsWith('device:')) return { device: room.slice('device:'.length) };
+  if (room.startsWith('area:')) return { area: room.slice('area:'.length) };
+  if (room.startsWith('domain:')) {
+    const rest = room.slice('domain:'.length);
+    const cut = rest.indexOf('/area:');
+    const domain = cut < 0 ? rest : rest.slice(0, cut);
+    if (!isDomain(domain)) return undefined;
+    return cut < 0 ? { domain } : { domain, area: rest.slice(cut + '/area:'.length) };
+  }
   return undefined;
 }
 

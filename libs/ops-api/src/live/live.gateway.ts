@@ -14,6 +14,7 @@ import {
   LIVE_REJECTIONS_ROOM,
   type LiveAck,
   liveRoomOf,
+  liveRoomFilters,
   liveRoomsFor,
   liveRoomsOfScope,
   liveSubscriptionSchema,
@@ -27,6 +28,18 @@ import { describeScope, ScopeService } from '../common/scope.service';
 import type { RegistryReader } from '../registry-port';
 import { DEVICE_REGISTRY } from '../tokens';
 import { InternalBusRepository } from './internal-bus.repository';
+
+/** What a subscription (or a room) names, as the scope check reads it. */
+interface SubscriptionFilters {
+  domain?: string;
+  area?: string;
+  device?: string;
+  scope?: true;
+  rejections?: boolean;
+}
+
+/** How often the feed checks every scoped socket's rooms against its principal's scope (ms). */
+export const LIVE_SCOPE_CHECK_MS = 2000;
 
 /** Whether any socket is in a room other than its own (every socket is in a room named by its id). */
 function anySubscription(adapter: Namespace['adapter']): boolean {
@@ -52,6 +65,7 @@ function anySubscription(adapter: Namespace['adapter']): boolean {
 export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy {
   @WebSocketServer() private readonly namespace!: Namespace<ClientToServerEvents, ServerToClientEvents>;
   private subscriptions: Subscription[] = [];
+  private scopeCheck: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly bus: InternalBusRepository,
@@ -66,6 +80,8 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
   }
 
   onModuleInit(): void {
+    this.scopeCheck = setInterval(() => this.evictOutOfScope(), LIVE_SCOPE_CHECK_MS);
+    this.scopeCheck.unref();
     this.subscriptions = [
       this.bus.readings$.subscribe((batch) => {
         // Most readings interest nobody at a given moment: skip them before socket.io encodes
@@ -113,6 +129,37 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
 
   onModuleDestroy(): void {
     for (const s of this.subscriptions) s.unsubscribe();
+    clearInterval(this.scopeCheck);
+  }
+
+  /**
+   * Takes every socket out of the rooms its principal may no longer read — LiveAuth's re-check
+   * puts the stored role and scope on `socket.data.principal`, so a narrowed agency scope (or a
+   * device moved out of it) ends its feed within two re-check periods — and tells it (`left`).
+   * Sockets of unscoped operators and admins are skipped: they may read every room.
+   */
+  evictOutOfScope(): void {
+    for (const socket of this.namespace.sockets.values()) {
+      const principal = socketPrincipal(socket);
+      if (!principal || (principal.scope === null && roleIncludes(principal.role, 'operator'))) continue;
+      const left: string[] = [];
+      for (const room of socket.rooms) {
+        if (room === socket.id) continue;
+        const filters: SubscriptionFilters | undefined =
+          room === LIVE_REJECTIONS_ROOM ? { rejections: true } : liveRoomFilters(room);
+        if (filters === undefined) continue;
+        // An area no longer in the registry holds nothing this principal may be shown.
+        const gone = filters.area !== undefined && !this.registry.getArea(filters.area);
+        if (gone || this.outOfScope(principal, filters) !== undefined) left.push(room);
+      }
+      if (left.length === 0) continue;
+      for (const room of left) void socket.leave(room);
+      socket.emit('left', {
+        rooms: left,
+        reason: 'out-of-scope',
+        message: `your scope no longer holds these rooms; it is ${describeScope(principal.scope)}`,
+      });
+    }
   }
 
   @SubscribeMessage('subscribe')
@@ -178,10 +225,7 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
    * them named, and one limited to areas needs one of them (or a sub-area) named — `{domain:
    * 'env'}` alone for an agency of env in one district would include other districts' readings.
    */
-  private outOfScope(
-    principal: Principal,
-    filters: { domain?: string; area?: string; device?: string; scope?: true; rejections?: boolean },
-  ): string | undefined {
+  private outOfScope(principal: Principal, filters: SubscriptionFilters): string | undefined {
     const scope = principal.scope;
     if (filters.rejections === true && (scope !== null || !roleIncludes(principal.role, 'operator'))) {
       return 'rejections are for operators and admins without a scope (the notices carry device ids and payloads)';
