@@ -1,7 +1,14 @@
 import type { AccessScope } from './access';
 import { scopeHoldsDevice } from './access';
 import { DOMAINS } from './domains';
-import { liveRoomOf, liveRoomsFor, liveRoomsOfScope, liveSubscriptionSchema } from './live-events';
+import {
+  LIVE_REJECTIONS_ROOM,
+  liveRoomFilters,
+  liveRoomOf,
+  liveRoomsFor,
+  liveRoomsOfScope,
+  liveSubscriptionSchema,
+} from './live-events';
 
 /** Area paths of a small tree: a province, two districts, a ward in each. */
 const PATHS = [['p'], ['p', 'd1'], ['p', 'd1', 'w1'], ['p', 'd2'], ['p', 'd2', 'w2']];
@@ -56,5 +63,19 @@ describe('{scope: true} rooms', () => {
       expect(parsed.error?.issues[0]?.path).toEqual(['scope']);
     }
     expect(liveSubscriptionSchema.safeParse({ scope: false }).success).toBe(false);
+  });
+
+  it('reads a room name back into the filters liveRoomOf made it from', () => {
+    for (const filters of [
+      { domain: 'env' as const },
+      { area: 'd1.x-y' },
+      { device: 'dev-1' },
+      { domain: 'lighting' as const, area: 'w2' },
+    ]) {
+      expect(liveRoomFilters(liveRoomOf(filters) ?? '')).toEqual(filters);
+    }
+    expect(liveRoomFilters(LIVE_REJECTIONS_ROOM)).toBeUndefined();
+    expect(liveRoomFilters('domain:water')).toBeUndefined();
+    expect(liveRoomFilters('socket-id-123')).toBeUndefined();
   });
 });
