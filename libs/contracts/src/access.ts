@@ -88,3 +88,17 @@ export function scopeHoldsArea(scope: AccessScope | null, areaPath: readonly str
   if (scope === null || scope.areas === undefined) return true;
   return scope.areas.some((area) => areaPath.includes(area));
 }
+
+/**
+ * What a 403 `reason: 'out-of-scope'` names (the `outOfScope` field of the error body): the
+ * device, area or domain a request named that lies outside the principal's scope, or `resource`,
+ * a platform-wide resource no scoped principal may read or change (`ingest-stats`,
+ * `registry-writes`). Exactly what the request named, so a client can tell which filter to drop.
+ */
+export const outOfScopeSchema = z.strictObject({
+  device: z.string().optional(),
+  area: z.string().optional(),
+  domain: z.enum(DOMAINS).optional(),
+  resource: z.string().optional(),
+});
+export type OutOfScope = z.infer<typeof outOfScopeSchema>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DOMAINS, type Domain } from './domains';
+import type { AccessScope } from './access';
+import { DOMAINS, type Domain, isDomain } from './domains';
 import type { DeviceStatus } from './device-status';
 import type { RejectionNotice } from './internal-bus';
 import type { CommandRecordBody } from './rest/command-bodies';
@@ -24,18 +25,37 @@ const areaId = z
  * area: 'hoa-thanh'}` is the traffic readings of Hòa Thành and its sub-areas, not all traffic
  * plus all of Hòa Thành. An area includes its sub-areas. `rejections: true` adds the refused
  * messages (operators watching for faulty or hostile devices) — that one is its own stream, not a
- * filter. At least one of the four must be given.
+ * filter. `scope: true` is every reading the socket's principal may read: the rooms of its scope
+ * (one per domain × area of the scope, or one per domain or per area when the other axis is
+ * unrestricted, or one per domain for an unrestricted principal); it stands alone (rejections
+ * aside). At least one of domain, area, device, scope or rejections must be given.
+ *
+ * A principal with a scope (an agency key, a user limited to domains or areas) may only name a
+ * set inside it: a device of its scope, or a domain of it together with one of its areas or a
+ * sub-area (just the domain when its scope has every area, just the area when it has every
+ * domain); anything wider is refused in the ack. Only principals without a scope, of role
+ * operator or admin, may ask for `rejections` (the notices carry device ids and payloads).
  */
 export const liveSubscriptionSchema = z
   .strictObject({
     domain: z.enum(DOMAINS).optional(),
     area: areaId.optional(),
     device: z.string().refine(isDeviceId, 'malformed device id').optional(),
+    scope: z.literal(true).optional().describe("every room of the principal's scope"),
     rejections: z.boolean().optional(),
   })
   .refine(
-    (s) => s.domain !== undefined || s.area !== undefined || s.device !== undefined || s.rejections === true,
-    'name a domain, an area, a device or rejections',
+    (s) =>
+      s.domain !== undefined ||
+      s.area !== undefined ||
+      s.device !== undefined ||
+      s.scope === true ||
+      s.rejections === true,
+    'name a domain, an area, a device, scope or rejections',
+  )
+  .refine(
+    (s) => s.scope !== true || (s.domain === undefined && s.area === undefined && s.device === undefined),
+    { message: 'scope: true stands alone (rejections aside): drop domain, area and device', path: ['scope'] },
   );
 export type LiveSubscription = z.infer<typeof liveSubscriptionSchema>;
 
@@ -66,6 +86,18 @@ export interface ServerToClientEvents {
    * `account-disabled`, `api-key-revoked`, `agency-disabled` …).
    */
   ended: (notice: LiveEndedNotice) => void;
+  /**
+   * The server took the socket out of rooms its principal's scope no longer holds (an agency's or
+   * an account's scope narrowed while the socket was open); it receives nothing from them now.
+   */
+  left: (notice: LiveLeftNotice) => void;
+}
+
+/** Rooms a socket was taken out of, and why (`reason: 'out-of-scope'`). */
+export interface LiveLeftNotice {
+  rooms: string[];
+  reason: 'out-of-scope';
+  message: string;
 }
 
 /** Why the server ended a live socket. */
@@ -106,5 +138,41 @@ export function liveRoomOf(filters: { domain?: Domain; area?: string; device?: s
   return undefined;
 }
 
+/**
+ * The filters of a room liveRoomOf named (its inverse), or undefined for a name it does not make
+ * (the rejections room, a socket's own room).
+ */
+export function liveRoomFilters(
+  room: string,
+): { domain?: Domain; area?: string; device?: string } | undefined {
+  if (room.startsWith('device:')) return { device: room.slice('device:'.length) };
+  if (room.startsWith('area:')) return { area: room.slice('area:'.length) };
+  if (room.startsWith('domain:')) {
+    const rest = room.slice('domain:'.length);
+    const cut = rest.indexOf('/area:');
+    const domain = cut < 0 ? rest : rest.slice(0, cut);
+    if (!isDomain(domain)) return undefined;
+    return cut < 0 ? { domain } : { domain, area: rest.slice(cut + '/area:'.length) };
+  }
+  return undefined;
+}
+
 /** Room of the operators watching refused messages. */
 export const LIVE_REJECTIONS_ROOM = 'rejections';
+
+/**
+ * The rooms of `{scope: true}` for a principal of scope `scope`: one room per domain × area of
+ * the scope (`domain:env/area:x`), one per domain when it has every area, one per area when it
+ * has every domain, and one per domain of DOMAINS when it is unrestricted (null). A reading lies
+ * in at least one of them exactly when the scope holds its device (scopeHoldsDevice), and a
+ * socket in several of them still receives it once (socket.io delivers once per socket).
+ */
+export function liveRoomsOfScope(scope: AccessScope | null): string[] {
+  const domains = scope?.domains;
+  const areas = scope?.areas;
+  // The room names liveRoomOf gives the same filters (the contracts spec checks they agree).
+  if (domains && areas)
+    return domains.flatMap((domain) => areas.map((area) => `domain:${domain}/area:${area}`));
+  if (areas) return areas.map((area) => `area:${area}`);
+  return (domains ?? DOMAINS).map((domain) => `domain:${domain}`);
+}

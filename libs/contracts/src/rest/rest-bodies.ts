@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { outOfScopeSchema } from '../access';
 import { deviceStatusChangeSchema, deviceStatusSchema } from '../device-status';
 import { DEVICE_TYPES, type DeviceType, STATUS_METRICS, metricsOf } from '../device-types';
 import { roleSchema } from '../access';
@@ -243,5 +244,8 @@ export const errorBody = z.object({
   reason: z.string().optional(),
   required: roleSchema.optional().describe('403 role-required: the least role the route needs'),
   correlationId: z.string().optional(),
+  outOfScope: outOfScopeSchema
+    .optional()
+    .describe("reason out-of-scope: what lies outside the principal's scope"),
 });
 export type ErrorBody = z.infer<typeof errorBody>;

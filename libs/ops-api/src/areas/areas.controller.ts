@@ -12,10 +12,11 @@ import {
 } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { type AreaDetailBody, areaDetailBody, type AreaListBody, areaListBody } from '@ioc/contracts';
-import type { Area } from '@ioc/contracts';
+import type { Area, Principal } from '@ioc/contracts';
 import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
-import { type AuthenticatedRequest, Roles } from '../common/auth.decorators';
+import { type AuthenticatedRequest, CurrentPrincipal, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
+import { ScopeService, UnscopedOnly } from '../common/scope.service';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import {
   type CreateAreaBody,
@@ -34,10 +35,12 @@ export class AreasController {
     @Inject(DEVICE_REGISTRY) private readonly registry: RegistryReader,
     private readonly writes: RegistryWrites,
     private readonly audit: AuditTrail,
+    private readonly scope: ScopeService,
   ) {}
 
   @Post()
   @Roles('admin')
+  @UnscopedOnly('registry-writes')
   @ApiOperation({ summary: 'Creates an area under a parent (the tree has one root)' })
   @ApiBodyFrom(createAreaBody)
   @ApiAnswers({
@@ -45,6 +48,7 @@ export class AreasController {
     status: HttpStatus.CREATED,
     errors: [
       HttpStatus.BAD_REQUEST,
+      HttpStatus.FORBIDDEN,
       HttpStatus.NOT_FOUND,
       HttpStatus.CONFLICT,
       HttpStatus.SERVICE_UNAVAILABLE,
@@ -66,6 +70,7 @@ export class AreasController {
 
   @Patch(':id')
   @Roles('admin')
+  @UnscopedOnly('registry-writes')
   @ApiOperation({
     summary: 'Renames an area or moves it under another parent; its devices and sub-areas follow',
     description: 'A move under the area itself or one of its own sub-areas is a 409.',
@@ -76,6 +81,7 @@ export class AreasController {
     body: areaDetailBody,
     errors: [
       HttpStatus.BAD_REQUEST,
+      HttpStatus.FORBIDDEN,
       HttpStatus.NOT_FOUND,
       HttpStatus.CONFLICT,
       HttpStatus.SERVICE_UNAVAILABLE,
@@ -108,17 +114,28 @@ export class AreasController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'The administrative area tree as a flat list (parentId links)' })
+  @ApiOperation({
+    summary: 'The administrative area tree as a flat list (parentId links)',
+    description:
+      "A principal limited to areas gets its scope's areas and their sub-areas only (the top ones keep their parentId, which names an area outside the scope).",
+  })
   @ApiAnswers({ body: areaListBody, errors: [HttpStatus.BAD_REQUEST] })
-  list(@Query(NoParameters) _query: object): AreaListBody {
-    return this.registry.listAreas();
+  list(@Query(NoParameters) _query: object, @CurrentPrincipal() principal: Principal): AreaListBody {
+    return this.scope.filterAreas(principal, this.registry.listAreas());
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One area with its path from the root' })
   @ApiParam({ name: 'id', description: 'area id', schema: { type: 'string' } })
-  @ApiAnswers({ body: areaDetailBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND] })
-  get(@Param('id') id: string, @Query(NoParameters) _query: object): AreaDetailBody {
+  @ApiAnswers({
+    body: areaDetailBody,
+    errors: [HttpStatus.BAD_REQUEST, HttpStatus.FORBIDDEN, HttpStatus.NOT_FOUND],
+  })
+  get(
+    @Param('id') id: string,
+    @Query(NoParameters) _query: object,
+    @CurrentPrincipal() principal: Principal,
+  ): AreaDetailBody {
     const area = this.registry.getArea(id);
     if (!area)
       throw new NotFoundException({
@@ -126,6 +143,7 @@ export class AreasController {
         error: 'Not Found',
         message: `No area "${id.slice(0, 64)}"`,
       });
+    this.scope.assertArea(principal, id);
     return { ...area, path: [...this.registry.areaPath(id)] };
   }
 }

@@ -8,10 +8,12 @@ import {
   commandRecordBody,
   type CommandRequestBody,
   commandRequestBody,
+  type Principal,
 } from '@ioc/contracts';
 import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
-import { type AuthenticatedRequest, Roles } from '../common/auth.decorators';
+import { type AuthenticatedRequest, CurrentPrincipal, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom } from '../common/openapi-zod';
+import { ScopeService } from '../common/scope.service';
 import { integerParam } from '../common/time-params';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { CommandsService } from './commands.service';
@@ -36,6 +38,7 @@ export class CommandsController {
   constructor(
     private readonly commands: CommandsService,
     private readonly audit: AuditTrail,
+    private readonly scope: ScopeService,
   ) {}
 
   @Post('devices/:id/commands')
@@ -53,6 +56,7 @@ export class CommandsController {
     status: HttpStatus.ACCEPTED,
     errors: [
       HttpStatus.BAD_REQUEST,
+      HttpStatus.FORBIDDEN,
       HttpStatus.NOT_FOUND,
       HttpStatus.CONFLICT,
       HttpStatus.SERVICE_UNAVAILABLE,
@@ -63,8 +67,11 @@ export class CommandsController {
     @Body(new ZodValidationPipe(commandRequestBody, 'field')) body: CommandRequestBody,
     @Query(NoParameters) _query: object,
     @AuditedRequest() request: AuthenticatedRequest,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<CommandRecordBody> {
-    const record = await this.commands.send(id, body, request.principal?.name);
+    // An operator limited to a scope commands only the devices inside it (403 out-of-scope).
+    this.scope.assertDevice(principal, id);
+    const record = await this.commands.send(id, body, principal.name);
     await this.audit.record(request, {
       action: 'command.send',
       entity: { type: 'device', id },
@@ -80,12 +87,19 @@ export class CommandsController {
   @ApiQueriesFrom(commandListQuery)
   @ApiAnswers({
     body: commandListBody,
-    errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND, HttpStatus.SERVICE_UNAVAILABLE],
+    errors: [
+      HttpStatus.BAD_REQUEST,
+      HttpStatus.FORBIDDEN,
+      HttpStatus.NOT_FOUND,
+      HttpStatus.SERVICE_UNAVAILABLE,
+    ],
   })
   async list(
     @Param('id') id: string,
     @Query(new ZodValidationPipe(commandListQuery)) query: CommandListQuery,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<CommandListBody> {
+    this.scope.assertDevice(principal, id);
     return { items: await this.commands.list(id, query) };
   }
 
@@ -94,12 +108,21 @@ export class CommandsController {
   @ApiParam({ name: 'commandId', description: 'command id (cmd_…)', schema: { type: 'string' } })
   @ApiAnswers({
     body: commandRecordBody,
-    errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND, HttpStatus.SERVICE_UNAVAILABLE],
+    errors: [
+      HttpStatus.BAD_REQUEST,
+      HttpStatus.FORBIDDEN,
+      HttpStatus.NOT_FOUND,
+      HttpStatus.SERVICE_UNAVAILABLE,
+    ],
   })
-  get(
+  async get(
     @Param('commandId') commandId: string,
     @Query(NoParameters) _query: object,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<CommandRecordBody> {
-    return this.commands.get(commandId);
+    const record = await this.commands.get(commandId);
+    // A command of a device outside the scope is that device's: 403 naming the device.
+    this.scope.assertDevice(principal, record.deviceId);
+    return record;
   }
 }

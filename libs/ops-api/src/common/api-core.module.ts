@@ -21,6 +21,7 @@ import {
   TIME_SERIES_STORE,
 } from '../tokens';
 import { AllExceptionsFilter } from './all-exceptions.filter';
+import { ScopeService } from './scope.service';
 
 /** The ports the app hands to the API: settings, device registry, time-series store, logger, device statuses, registry writes, access. */
 export interface OpsApiModuleOptions {
@@ -59,8 +60,8 @@ const NO_DEVICE_STATUS: DeviceStatusReader = {
 };
 
 /**
- * The ports every feature module injects (by the tokens in tokens.ts) and the exception filter
- * that shapes every error answer. Global, so a feature module declares only its own parts.
+ * The ports every feature module injects (by the tokens in tokens.ts), the ScopeService that
+ * narrows reads to a principal's scope, and the exception filter that shapes every error answer. Global, so a feature module declares only its own parts.
  */
 @Global()
 @Module({})
@@ -80,8 +81,8 @@ export class ApiCoreModule {
     ];
     return {
       module: ApiCoreModule,
-      providers: [...ports, { provide: APP_FILTER, useClass: AllExceptionsFilter }],
-      exports: ports.map((port) => port.provide),
+      providers: [...ports, ScopeService, { provide: APP_FILTER, useClass: AllExceptionsFilter }],
+      exports: [...ports.map((port) => port.provide), ScopeService],
     };
   }
 }

@@ -5,7 +5,9 @@ import {
   deviceStatusHistoryBody,
   type DeviceStatusListBody,
   deviceStatusListBody,
+  type Principal,
 } from '@ioc/contracts';
+import { CurrentPrincipal } from '../common/auth.decorators';
 import { ApiAnswers, ApiQueriesFrom } from '../common/openapi-zod';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import {
@@ -35,12 +37,13 @@ export class DeviceStatusController {
   @ApiQueriesFrom(deviceStatusListQuery)
   @ApiAnswers({
     body: deviceStatusListBody,
-    errors: [HttpStatus.BAD_REQUEST, HttpStatus.SERVICE_UNAVAILABLE],
+    errors: [HttpStatus.BAD_REQUEST, HttpStatus.FORBIDDEN, HttpStatus.SERVICE_UNAVAILABLE],
   })
   list(
     @Query(new ZodValidationPipe(deviceStatusListQuery)) query: DeviceStatusListQuery,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<DeviceStatusListBody> {
-    return this.service.list(query);
+    return this.service.list(query, principal);
   }
 
   @Get(':id/status/history')
@@ -49,11 +52,15 @@ export class DeviceStatusController {
   })
   @ApiParam({ name: 'id', description: 'device id', schema: { type: 'string' } })
   @ApiQueriesFrom(deviceStatusHistoryQuery)
-  @ApiAnswers({ body: deviceStatusHistoryBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND] })
+  @ApiAnswers({
+    body: deviceStatusHistoryBody,
+    errors: [HttpStatus.BAD_REQUEST, HttpStatus.FORBIDDEN, HttpStatus.NOT_FOUND],
+  })
   history(
     @Param('id') id: string,
     @Query(new ZodValidationPipe(deviceStatusHistoryQuery)) query: DeviceStatusHistoryQuery,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<DeviceStatusHistoryBody> {
-    return this.service.history(id, query);
+    return this.service.history(id, query, principal);
   }
 }

@@ -8,17 +8,18 @@ import {
   type Domain,
   isMetricName,
   METRIC_CATALOGUE,
+  type Principal,
   queryableMetricsOf,
 } from '@ioc/contracts';
 import { type DeviceStatusReader, toDeviceStatus } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { LatestValue, TimeSeriesStore } from '@ioc/timeseries';
 import { badParameter } from '../common/bad-parameter';
+import { ScopeService } from '../common/scope.service';
 import { whileStoreAnswers } from '../common/store-availability';
 import type { RegistryReader } from '../registry-port';
 import { DEVICE_REGISTRY, DEVICE_STATUS, LOGGER, TIME_SERIES_STORE } from '../tokens';
 import type { DeviceStatusHistoryQuery, DeviceStatusListQuery } from './device-status-queries';
-import { deviceNotFound } from '../common/not-found';
 
 const DAY_MS = 86_400_000;
 /**
@@ -35,22 +36,29 @@ export class DeviceStatusService {
     @Inject(TIME_SERIES_STORE) private readonly store: TimeSeriesStore,
     @Inject(DEVICE_STATUS) private readonly statuses: DeviceStatusReader,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly scope: ScopeService,
   ) {}
 
   /**
    * The matching devices with their status and the latest value of each of their metrics: one
    * status query and one latestOfDevices() per device type present (≤ 9), never one per device.
-   * 400 naming `area` for an unknown area; 503 (`storage-unavailable`) while the store does not answer.
+   * Only the devices the principal's scope holds; a domain, type or area filter outside it is a
+   * 403 out-of-scope naming it. 400 naming `area` for an unknown area; 503
+   * (`storage-unavailable`) while the store does not answer.
    */
-  async list(query: DeviceStatusListQuery): Promise<DeviceStatusListBody> {
+  async list(query: DeviceStatusListQuery, principal: Principal): Promise<DeviceStatusListBody> {
     if (query.area !== undefined && !this.registry.getArea(query.area)) {
       throw badParameter('area', `unknown area "${query.area.slice(0, 64)}"`);
     }
-    const devices = this.registry.listDevices({
-      ...(query.domain ? { domain: query.domain as Domain } : {}),
-      ...(query.type ? { type: query.type as DeviceType } : {}),
-      ...(query.area ? { areaId: query.area } : {}),
-    });
+    this.scope.assertFilters(principal, query);
+    const devices = this.scope.filterDevices(
+      principal,
+      this.registry.listDevices({
+        ...(query.domain ? { domain: query.domain as Domain } : {}),
+        ...(query.type ? { type: query.type as DeviceType } : {}),
+        ...(query.area ? { areaId: query.area } : {}),
+      }),
+    );
     const ids = devices.map((d) => d.id);
     const [statuses, latest] = await Promise.all([
       this.statuses.latestOf(ids.length > READ_ALL_STATUSES_ABOVE ? undefined : ids),
@@ -75,10 +83,16 @@ export class DeviceStatusService {
     return { total: items.length, online, items };
   }
 
-  /** The device's status changes in [from, to) (default: the last 24 h), oldest first. 404 for an unknown device. */
-  async history(id: string, query: DeviceStatusHistoryQuery): Promise<DeviceStatusHistoryBody> {
-    const device = this.registry.getDevice(id);
-    if (!device) throw deviceNotFound(id);
+  /**
+   * The device's status changes in [from, to) (default: the last 24 h), oldest first. 404 for an
+   * unknown device, 403 out-of-scope for a device outside the principal's scope.
+   */
+  async history(
+    id: string,
+    query: DeviceStatusHistoryQuery,
+    principal: Principal,
+  ): Promise<DeviceStatusHistoryBody> {
+    const device = this.scope.assertDevice(principal, id);
     const to = query.to ?? Date.now();
     const from = query.from ?? to - DAY_MS;
     if (from >= to) throw badParameter('from', 'from must be before to');

@@ -12,12 +12,18 @@ import {
 import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
 import { type AuthenticatedRequest, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
+import { UnscopedOnly } from '../common/scope.service';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { issueCredentialBody } from './device-bodies';
 import { RegistryWrites } from './registry-writes.service';
 
 const DEVICE_ID = ApiParam({ name: 'id', description: 'device id', schema: { type: 'string' } });
-const ERRORS = [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND, HttpStatus.SERVICE_UNAVAILABLE];
+const ERRORS = [
+  HttpStatus.BAD_REQUEST,
+  HttpStatus.FORBIDDEN,
+  HttpStatus.NOT_FOUND,
+  HttpStatus.SERVICE_UNAVAILABLE,
+];
 
 /** A missing body (no Content-Type) is an empty one: every field of the issue body is optional. */
 const issueBodyPipe = new ZodValidationPipe(issueCredentialBody, 'field');
@@ -25,9 +31,11 @@ const issueBodyPipe = new ZodValidationPipe(issueCredentialBody, 'field');
 /**
  * A device's credentials: secrets issued (shown once), rotated with a grace period, listed without
  * the secret, revoked. The device authenticates on MQTT with username = its id, password = secret.
+ * Province-wide: an admin with a scope is refused (UnscopedOnly).
  */
 @ApiTags('devices')
 @Roles('admin')
+@UnscopedOnly('registry-writes')
 @Controller('api/v1/devices/:id/credentials')
 export class CredentialsController {
   constructor(

@@ -32,12 +32,14 @@ import {
   deviceListBody,
   type LatestBody,
   latestBody,
+  type Principal,
 } from '@ioc/contracts';
 import { devicesToCsv, devicesToGeoJson, type DeviceFileFormat, parseDeviceFile } from '@ioc/registry';
 import { type AuditedAction, AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
-import { type AuthenticatedRequest, Roles } from '../common/auth.decorators';
+import { type AuthenticatedRequest, CurrentPrincipal, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom, openApiSchema } from '../common/openapi-zod';
 import { registryHttpError } from '../common/registry-errors';
+import { ScopeService, UnscopedOnly } from '../common/scope.service';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { deviceHistoryParams, type DeviceHistoryParams } from '../history/history-params';
 import { HistoryService } from '../history/history.service';
@@ -59,6 +61,7 @@ import { RegistryWrites } from './registry-writes.service';
 const DEVICE_ID = ApiParam({ name: 'id', description: 'device id', schema: { type: 'string' } });
 const WRITE_ERRORS = [
   HttpStatus.BAD_REQUEST,
+  HttpStatus.FORBIDDEN,
   HttpStatus.NOT_FOUND,
   HttpStatus.CONFLICT,
   HttpStatus.SERVICE_UNAVAILABLE,
@@ -76,6 +79,7 @@ export class DevicesController {
     private readonly writes: RegistryWrites,
     private readonly jobs: ImportJobs,
     private readonly audit: AuditTrail,
+    private readonly scope: ScopeService,
   ) {}
 
   @Get()
@@ -83,13 +87,17 @@ export class DevicesController {
     summary: 'Registered devices, filtered by domain, type and area (area includes its sub-areas)',
   })
   @ApiQueriesFrom(deviceListQuery)
-  @ApiAnswers({ body: deviceListBody, errors: [HttpStatus.BAD_REQUEST] })
-  list(@Query(new ZodValidationPipe(deviceListQuery)) query: DeviceListQuery): DeviceListBody {
-    return this.devices.list(query);
+  @ApiAnswers({ body: deviceListBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.FORBIDDEN] })
+  list(
+    @Query(new ZodValidationPipe(deviceListQuery)) query: DeviceListQuery,
+    @CurrentPrincipal() principal: Principal,
+  ): DeviceListBody {
+    return this.devices.list(query, principal);
   }
 
   @Post()
   @Roles('admin')
+  @UnscopedOnly('registry-writes')
   @ApiOperation({
     summary: 'Registers a device (state active unless given; domain derived from the type when left out)',
   })
@@ -124,13 +132,14 @@ export class DevicesController {
       'text/csv': 'format=csv: the CSV file',
       'application/geo+json': 'format=geojson: a FeatureCollection (RFC 7946)',
     },
-    errors: [HttpStatus.BAD_REQUEST],
+    errors: [HttpStatus.BAD_REQUEST, HttpStatus.FORBIDDEN],
   })
   export(
     @Query(new ZodValidationPipe(exportQuery)) query: ExportQuery,
     @Res({ passthrough: true }) response: Response,
+    @CurrentPrincipal() principal: Principal,
   ): string {
-    const devices = this.devices.matching(query);
+    const devices = this.devices.matching(query, principal);
     if (query.format === 'csv') {
       response.type('text/csv; charset=utf-8').attachment('devices.csv');
       return devicesToCsv(devices);
@@ -141,6 +150,7 @@ export class DevicesController {
 
   @Post('import')
   @Roles('admin')
+  @UnscopedOnly('registry-writes')
   @ApiOperation({
     summary: 'Creates or updates devices from a CSV or GeoJSON file, with a report of every row',
     description:
@@ -207,6 +217,7 @@ export class DevicesController {
 
   @Get('import/jobs/:jobId')
   @Roles('admin')
+  @UnscopedOnly('registry-writes')
   @ApiOperation({ summary: 'An import started with async=true: progress, then the report' })
   @ApiParam({ name: 'jobId', schema: { type: 'string' } })
   @ApiAnswers({ body: importJobBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND] })
@@ -217,8 +228,16 @@ export class DevicesController {
   @Get(':id')
   @ApiOperation({ summary: 'One device with its area path' })
   @DEVICE_ID
-  @ApiAnswers({ body: deviceDetailBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND] })
-  get(@Param('id') id: string, @Query(NoParameters) _query: object): DeviceDetailBody {
+  @ApiAnswers({
+    body: deviceDetailBody,
+    errors: [HttpStatus.BAD_REQUEST, HttpStatus.FORBIDDEN, HttpStatus.NOT_FOUND],
+  })
+  get(
+    @Param('id') id: string,
+    @Query(NoParameters) _query: object,
+    @CurrentPrincipal() principal: Principal,
+  ): DeviceDetailBody {
+    this.scope.assertDevice(principal, id);
     return this.devices.get(id);
   }
 
@@ -230,9 +249,19 @@ export class DevicesController {
   @DEVICE_ID
   @ApiAnswers({
     body: latestBody,
-    errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND, HttpStatus.SERVICE_UNAVAILABLE],
+    errors: [
+      HttpStatus.BAD_REQUEST,
+      HttpStatus.FORBIDDEN,
+      HttpStatus.NOT_FOUND,
+      HttpStatus.SERVICE_UNAVAILABLE,
+    ],
   })
-  latest(@Param('id') id: string, @Query(NoParameters) _query: object): Promise<LatestBody> {
+  latest(
+    @Param('id') id: string,
+    @Query(NoParameters) _query: object,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<LatestBody> {
+    this.scope.assertDevice(principal, id);
     return this.devices.latest(id);
   }
 
@@ -247,13 +276,20 @@ export class DevicesController {
   @ApiAnswers({
     body: deviceHistoryBody,
     csv: true,
-    errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND, HttpStatus.SERVICE_UNAVAILABLE],
+    errors: [
+      HttpStatus.BAD_REQUEST,
+      HttpStatus.FORBIDDEN,
+      HttpStatus.NOT_FOUND,
+      HttpStatus.SERVICE_UNAVAILABLE,
+    ],
   })
   async history(
     @Param('id') id: string,
     @Query(new ZodValidationPipe(deviceHistoryParams)) params: DeviceHistoryParams,
     @Res({ passthrough: true }) response: Response,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<DeviceHistoryBody | string> {
+    this.scope.assertDevice(principal, id);
     const { body, answer } = await this.devices.history(id, params);
     if (params.format === 'csv') {
       response.type('text/csv; charset=utf-8');
@@ -264,6 +300,7 @@ export class DevicesController {
 
   @Patch(':id')
   @Roles('admin')
+  @UnscopedOnly('registry-writes')
   @ApiOperation({
     summary:
       "Changes a device's name, area, location, attributes or silence timeout (null clears the last two)",
@@ -293,6 +330,7 @@ export class DevicesController {
 
   @Post(':id/suspend')
   @Roles('admin')
+  @UnscopedOnly('registry-writes')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Suspends a device: it is refused at CONNECT and its live sessions end' })
   @DEVICE_ID
@@ -307,6 +345,7 @@ export class DevicesController {
 
   @Post(':id/resume')
   @Roles('admin')
+  @UnscopedOnly('registry-writes')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Resumes a suspended device (active again)' })
   @DEVICE_ID
@@ -321,6 +360,7 @@ export class DevicesController {
 
   @Post(':id/retire')
   @Roles('admin')
+  @UnscopedOnly('registry-writes')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Retires a device for good: refused at CONNECT, kept so its history keeps its name and place',

@@ -9,11 +9,13 @@ import {
   isMetricName,
   type LatestBody,
   METRIC_CATALOGUE,
+  type Principal,
   queryableMetricsOf,
 } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import { badParameter } from '../common/bad-parameter';
+import { ScopeService } from '../common/scope.service';
 import { whileStoreAnswers } from '../common/store-availability';
 import type { DeviceHistoryParams } from '../history/history-params';
 import { eventOf, type HistoryAnswer, HistoryService, type SeriesAnswer } from '../history/history.service';
@@ -37,24 +39,32 @@ export class DevicesService {
     @Inject(TIME_SERIES_STORE) private readonly store: TimeSeriesStore,
     private readonly history$: HistoryService,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly scope: ScopeService,
   ) {}
 
-  list(query: DeviceListQuery): DeviceListBody {
-    const all = this.matching(query);
+  /** One page of `matching`. */
+  list(query: DeviceListQuery, principal: Principal): DeviceListBody {
+    const all = this.matching(query, principal);
     return { total: all.length, items: all.slice(query.offset, query.offset + query.limit) };
   }
 
   /**
    * Every device matching the filters, by id: domain, type, area (with its sub-areas), state (a
    * device without one is active) and `q`, a case-insensitive substring of the id or the name
-   * (compared in NFC, lower-cased with Unicode rules, so "đèn" finds "Đèn").
+   * (compared in NFC, lower-cased with Unicode rules, so "đèn" finds "Đèn") — within the
+   * principal's scope: only devices it holds, and a domain, type or area filter outside it is a
+   * 403 out-of-scope naming it (ScopeService).
    */
-  matching(query: Pick<DeviceListQuery, 'domain' | 'type' | 'area' | 'state' | 'q'>): Device[] {
+  matching(
+    query: Pick<DeviceListQuery, 'domain' | 'type' | 'area' | 'state' | 'q'>,
+    principal: Principal,
+  ): Device[] {
     if (query.area !== undefined && !this.registry.getArea(query.area)) {
       throw badParameter('area', `unknown area "${query.area.slice(0, 64)}"`);
     }
+    this.scope.assertFilters(principal, query);
     const needle = query.q === undefined ? undefined : fold(query.q);
-    return this.registry
+    const devices = this.registry
       .listDevices({
         ...(query.domain ? { domain: query.domain as Domain } : {}),
         ...(query.type ? { type: query.type as DeviceType } : {}),
@@ -66,6 +76,7 @@ export class DevicesService {
           (needle === undefined || fold(device.id).includes(needle) || fold(device.name).includes(needle)),
       )
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return this.scope.filterDevices(principal, devices);
   }
 
   get(id: string): DeviceDetailBody {

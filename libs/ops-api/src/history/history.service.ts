@@ -6,6 +6,7 @@ import {
   type HistoryGroupBy,
   METRIC_CATALOGUE,
   type MetricName,
+  type Principal,
   queryableMetricsOf,
 } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
@@ -18,6 +19,7 @@ import {
 } from '@ioc/timeseries';
 import type { OpsApiSettings } from '../api-config';
 import { badParameter } from '../common/bad-parameter';
+import { ScopeService } from '../common/scope.service';
 import { whileStoreAnswers } from '../common/store-availability';
 import type { RegistryReader } from '../registry-port';
 import { DEVICE_REGISTRY, LOGGER, OPS_API_SETTINGS, TIME_SERIES_STORE } from '../tokens';
@@ -76,11 +78,19 @@ export class HistoryService {
     @Inject(TIME_SERIES_STORE) private readonly store: TimeSeriesStore,
     @Inject(OPS_API_SETTINGS) private readonly settings: OpsApiSettings,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly scope: ScopeService,
   ) {}
 
-  /** Resolves `GET /api/v1/history` parameters into series requests. */
-  plan(params: HistoryParams): SeriesRequest[] {
-    const devices = this.selectDevices(params);
+  /**
+   * Resolves `GET /api/v1/history` parameters into series requests, within the principal's scope:
+   * every device, area, domain and type it names must be in scope (403 out-of-scope naming the
+   * first that is not), and the selected devices are then narrowed to those the scope holds —
+   * before grouping, so no series (groupBy device, area, type or none) aggregates a device
+   * outside it. `type=air-quality-station` alone, for an agency of env in one district, is the
+   * stations of that district.
+   */
+  plan(params: HistoryParams, principal: Principal): SeriesRequest[] {
+    const devices = this.scope.filterDevices(principal, this.selectDevices(params, principal));
     const requests: SeriesRequest[] = [];
     for (const metric of params.metrics as MetricName[]) {
       const carrying = devices.filter((d) => queryableMetricsOf(d.type).includes(metric));
@@ -195,15 +205,24 @@ export class HistoryService {
     return csv;
   }
 
-  /** Every given filter applies (devices, areas, type, domain), so naming several narrows the choice. */
-  private selectDevices(params: HistoryParams): Device[] {
+  /**
+   * Every given filter applies (devices, areas, type, domain), so naming several narrows the
+   * choice. Each named one is checked against the principal's scope (see plan).
+   */
+  private selectDevices(params: HistoryParams, principal: Principal): Device[] {
+    if (params.domain !== undefined) this.scope.assertDomain(principal, params.domain as Domain);
+    if (params.type !== undefined) this.scope.assertType(principal, params.type as DeviceType);
     let devices = params.devices
       ? params.devices.map((id) => {
           const device = this.registry.getDevice(id);
           if (!device) throw badParameter('devices', `unknown device "${id}"`);
-          return device;
+          return this.scope.assertDevice(principal, device);
         })
       : this.registry.listDevices({});
+    for (const area of params.areas ?? []) {
+      if (!this.registry.getArea(area)) throw badParameter('areas', `unknown area "${area.slice(0, 64)}"`);
+      this.scope.assertArea(principal, area);
+    }
     if (params.areas) {
       const inAreas = new Set(params.areas.flatMap((area) => this.devicesIn(area).map((d) => d.id)));
       devices = devices.filter((d) => inAreas.has(d.id));

@@ -18,6 +18,7 @@ import {
 import { errorBody, ingestStatsBody } from '@ioc/contracts';
 import { Public } from '../common/auth.decorators';
 import { ApiAnswers, openApiSchema } from '../common/openapi-zod';
+import { UnscopedOnly } from '../common/scope.service';
 import { NoParameters } from '../common/zod-validation.pipe';
 import { InternalBusRepository } from '../live/internal-bus.repository';
 import { MetricsAccessGuard, PROMETHEUS_CONTENT_TYPE } from './metrics-access';
@@ -64,10 +65,15 @@ export class IngestStatsController {
   }
 
   @Get('api/v1/ingest/stats')
+  @UnscopedOnly('ingest-stats')
   @ApiOperation({
     summary: "The broker's ingest counters: accepted by domain, rejected by reason, storage queue",
+    description: 'Platform-wide: a principal with a scope is refused (403, reason out-of-scope).',
   })
-  @ApiAnswers({ body: ingestStatsBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.SERVICE_UNAVAILABLE] })
+  @ApiAnswers({
+    body: ingestStatsBody,
+    errors: [HttpStatus.BAD_REQUEST, HttpStatus.FORBIDDEN, HttpStatus.SERVICE_UNAVAILABLE],
+  })
   stats(@Query(NoParameters) _query: object): Record<string, unknown> {
     const stats = this.bus.latestIngestStats();
     if (!stats)

@@ -14,14 +14,32 @@ import {
   LIVE_REJECTIONS_ROOM,
   type LiveAck,
   liveRoomOf,
+  liveRoomFilters,
   liveRoomsFor,
+  liveRoomsOfScope,
   liveSubscriptionSchema,
+  type Principal,
+  roleIncludes,
+  scopeHoldsArea,
   type ServerToClientEvents,
 } from '@ioc/contracts';
-import { LiveAuth } from '../auth/live-auth';
+import { type LiveSocketData, LiveAuth } from '../auth/live-auth';
+import { describeScope, ScopeService } from '../common/scope.service';
 import type { RegistryReader } from '../registry-port';
 import { DEVICE_REGISTRY } from '../tokens';
 import { InternalBusRepository } from './internal-bus.repository';
+
+/** What a subscription (or a room) names, as the scope check reads it. */
+interface SubscriptionFilters {
+  domain?: string;
+  area?: string;
+  device?: string;
+  scope?: true;
+  rejections?: boolean;
+}
+
+/** How often the feed checks every scoped socket's rooms against its principal's scope (ms). */
+export const LIVE_SCOPE_CHECK_MS = 2000;
 
 /** Whether any socket is in a room other than its own (every socket is in a room named by its id). */
 function anySubscription(adapter: Namespace['adapter']): boolean {
@@ -39,16 +57,23 @@ function anySubscription(adapter: Namespace['adapter']): boolean {
  * session cookie) and ends when its token expires or its session or key is revoked (LiveAuth).
  * Which browser origins may connect is the edge's rule for every namespace (EdgeIoAdapter,
  * IOC_HTTP_CORS_ORIGINS), not this decorator's.
+ *
+ * Scope: the socket acts as `socket.data.principal` (set by the authentication middleware). A
+ * subscription must lie inside its scope — every reading of the room it joins must be one the
+ * principal may read — or the ack refuses it (`out of scope: …`); `{scope: true}` joins every
+ * room of the scope. `rejections` only for principals without a scope, of role operator or admin.
  */
 @WebSocketGateway({ namespace: '/live' })
 export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy {
   @WebSocketServer() private readonly namespace!: Namespace<ClientToServerEvents, ServerToClientEvents>;
   private subscriptions: Subscription[] = [];
+  private scopeCheck: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly bus: InternalBusRepository,
     @Inject(DEVICE_REGISTRY) private readonly registry: RegistryReader,
     private readonly auth: LiveAuth,
+    private readonly scope: ScopeService,
   ) {}
 
   /** Every socket authenticates before it connects (LiveAuth: its principal on `socket.data.principal`). */
@@ -57,6 +82,8 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
   }
 
   onModuleInit(): void {
+    this.scopeCheck = setInterval(() => this.evictOutOfScope(), LIVE_SCOPE_CHECK_MS);
+    this.scopeCheck.unref();
     this.subscriptions = [
       this.bus.readings$.subscribe((batch) => {
         // Most readings interest nobody at a given moment: skip them before socket.io encodes
@@ -104,11 +131,44 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
 
   onModuleDestroy(): void {
     for (const s of this.subscriptions) s.unsubscribe();
+    clearInterval(this.scopeCheck);
+  }
+
+  /**
+   * Takes every socket out of the rooms its principal may no longer read — LiveAuth's re-check
+   * puts the stored role and scope on `socket.data.principal`, so a narrowed agency scope (or a
+   * device moved out of it) ends its feed within two re-check periods — and tells it (`left`).
+   * Sockets of unscoped operators and admins are skipped: they may read every room.
+   */
+  evictOutOfScope(): void {
+    for (const socket of this.namespace.sockets.values()) {
+      const principal = socketPrincipal(socket);
+      if (!principal || (principal.scope === null && roleIncludes(principal.role, 'operator'))) continue;
+      const left: string[] = [];
+      for (const room of socket.rooms) {
+        if (room === socket.id) continue;
+        const filters: SubscriptionFilters | undefined =
+          room === LIVE_REJECTIONS_ROOM ? { rejections: true } : liveRoomFilters(room);
+        if (filters === undefined) continue;
+        // An area no longer in the registry holds nothing this principal may be shown.
+        const gone = filters.area !== undefined && !this.registry.getArea(filters.area);
+        if (gone || this.outOfScope(principal, filters) !== undefined) left.push(room);
+      }
+      if (left.length === 0) continue;
+      for (const room of left) void socket.leave(room);
+      socket.emit('left', {
+        rooms: left,
+        reason: 'out-of-scope',
+        message: `your scope no longer holds these rooms; it is ${describeScope(principal.scope)}`,
+      });
+    }
   }
 
   @SubscribeMessage('subscribe')
   async subscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<LiveAck> {
-    const rooms = this.roomsOf(body);
+    const principal = socketPrincipal(socket);
+    if (!principal) return { ok: false, error: 'not authenticated' };
+    const rooms = this.roomsOf(body, principal, 'subscribe');
     if (!rooms.ok) return rooms;
     await socket.join(rooms.rooms);
     return rooms;
@@ -116,13 +176,20 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
 
   @SubscribeMessage('unsubscribe')
   async unsubscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<LiveAck> {
-    const rooms = this.roomsOf(body);
+    const principal = socketPrincipal(socket);
+    if (!principal) return { ok: false, error: 'not authenticated' };
+    // Leaving a room needs no permission: only the rooms are worked out (no scope check).
+    const rooms = this.roomsOf(body, principal, 'unsubscribe');
     if (!rooms.ok) return rooms;
     await Promise.all(rooms.rooms.map((room) => socket.leave(room)));
     return rooms;
   }
 
-  private roomsOf(body: unknown): LiveAck {
+  /**
+   * The rooms of a subscription: validated, its area and device known, and — for `subscribe` —
+   * inside the principal's scope (see the class).
+   */
+  private roomsOf(body: unknown, principal: Principal, purpose: 'subscribe' | 'unsubscribe'): LiveAck {
     const parsed = liveSubscriptionSchema.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -131,7 +198,7 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
         error: `${issue?.path.join('.') || 'subscription'}: ${issue?.message ?? 'invalid'}`,
       };
     }
-    const { domain, area, device, rejections } = parsed.data;
+    const { domain, area, device, scope, rejections } = parsed.data;
     if (area !== undefined && !this.registry.getArea(area))
       return { ok: false, error: `area: unknown area "${area}"` };
     if (device !== undefined) {
@@ -143,10 +210,55 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
       if (area !== undefined && !this.registry.areaPath(known.areaId).includes(area))
         return { ok: false, error: `device: "${device}" is not in area "${area}"` };
     }
-    const rooms: string[] = [];
+    if (purpose === 'subscribe') {
+      const refusal = this.outOfScope(principal, { domain, area, device, scope, rejections });
+      if (refusal !== undefined) return { ok: false, error: `out of scope: ${refusal}` };
+    }
+    const rooms: string[] = scope ? liveRoomsOfScope(principal.scope) : [];
     const room = liveRoomOf({ domain, area, device });
     if (room !== undefined) rooms.push(room);
     if (rejections) rooms.push(LIVE_REJECTIONS_ROOM);
     return { ok: true, rooms };
   }
+
+  /**
+   * Why a (validated, known) subscription is not inside the principal's scope, or undefined when
+   * it is: a device must be held by the scope; otherwise a scope limited to domains needs one of
+   * them named, and one limited to areas needs one of them (or a sub-area) named — `{domain:
+   * 'env'}` alone for an agency of env in one district would include other districts' readings.
+   */
+  private outOfScope(principal: Principal, filters: SubscriptionFilters): string | undefined {
+    const scope = principal.scope;
+    if (filters.rejections === true && (scope !== null || !roleIncludes(principal.role, 'operator'))) {
+      return 'rejections are for operators and admins without a scope (the notices carry device ids and payloads)';
+    }
+    // `scope: true` stands alone (the schema) and joins the scope's own rooms.
+    if (scope === null || filters.scope === true) return undefined;
+    const yours = `your scope is ${describeScope(scope)}`;
+    if (filters.device !== undefined) {
+      const device = this.registry.getDevice(filters.device);
+      return device && this.scope.holdsDevice(principal, device)
+        ? undefined
+        : `device "${filters.device}" is outside it; ${yours}`;
+    }
+    if (scope.domains !== undefined) {
+      if (filters.domain === undefined)
+        return `name one of your domains (${scope.domains.join(', ')}); ${yours}`;
+      if (!scope.domains.includes(filters.domain as never)) return `domain "${filters.domain}"; ${yours}`;
+    }
+    if (scope.areas !== undefined) {
+      if (filters.area === undefined) return `name one of your areas or a sub-area of one; ${yours}`;
+      if (!scopeHoldsArea(scope, this.registry.areaPath(filters.area)))
+        return `area "${filters.area}"; ${yours}`;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The principal a socket acts as: `socket.data.principal`, set by LiveAuth's middleware before
+ * the socket connects (a socket without one never reaches a handler; undefined is refused).
+ */
+function socketPrincipal(socket: Socket): Principal | undefined {
+  return (socket.data as LiveSocketData | undefined)?.principal;
 }
