@@ -77,8 +77,8 @@ export const oidcEnvShape = {
     .describe('Allow an http:// issuer (tests and development only; a real provider is https)'),
 };
 
-const oidcEnvSchema = z.object(oidcEnvShape);
-export type OidcEnv = z.infer<typeof oidcEnvSchema>;
+/** The parsed SSO variables (part of the API's environment). */
+export type OidcEnv = z.infer<z.ZodObject<typeof oidcEnvShape>>;
 
 /** Claim value → the role it gives (exact, case-sensitive match). */
 export type OidcRoleMap = ReadonlyMap<string, Role>;
