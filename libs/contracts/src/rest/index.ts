@@ -3,3 +3,4 @@ export * from './rest-bodies';
 export { ISO_TIMESTAMP } from '../payload-schemas';
 export * from './provisioning-bodies';
 export * from './command-bodies';
+export * from './sso-bodies';
