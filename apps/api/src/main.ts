@@ -1,5 +1,15 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import {
+  AccountRepository,
+  accessSettings,
+  AgencyRepository,
+  ApiKeyRepository,
+  ensureFirstAdmin,
+  loadTokenSecret,
+  LoginService,
+  SessionRepository,
+} from '@ioc/access';
 import { databaseConfigFromEnv, openDatabase } from '@ioc/database';
 import { apiEnvSchema, OPS_API_NEST_OPTIONS, setupOpenApi } from '@ioc/ops-api';
 import {
@@ -27,6 +37,18 @@ async function main(): Promise<void> {
   // two processes starting at once never both seed.
   const database = openDatabase(databaseConfigFromEnv(env));
   await prepareRegistry(database, { ...(env.IOC_SEEDS_DIR ? { seedsDir: env.IOC_SEEDS_DIR } : {}), logger });
+  // People: the first admin when there is no active one (a generated password is printed once,
+  // to stdout only — never the log).
+  const firstAdmin = await ensureFirstAdmin(database.db, {
+    username: env.IOC_ADMIN_USERNAME,
+    password: env.IOC_ADMIN_PASSWORD,
+    logger,
+  });
+  if (firstAdmin.created) {
+    logger.info({ username: firstAdmin.username }, 'first admin account created');
+    if (firstAdmin.generatedPassword !== undefined) printFirstAdmin(firstAdmin.username, firstAdmin.generatedPassword, env.IOC_HTTP_PORT);
+  }
+  const auth = accessSettings(env);
   const repository = new RegistryRepository(database.db);
   const registry = new DeviceRegistry();
   const sync = new RegistrySync(repository, registry, { logger });
@@ -53,6 +75,20 @@ async function main(): Promise<void> {
         refresh: () => sync.refresh(),
         notify: () => sync.notify(),
       },
+      access: {
+        accounts: new AccountRepository(database.db),
+        sessions: new SessionRepository(database.db, { idleMs: auth.sessionIdleMs, maxMs: auth.sessionMaxMs }),
+        logins: new LoginService(database.db, {
+          lockoutAttempts: auth.lockoutAttempts,
+          lockoutMs: auth.lockoutMs,
+          addressMaxFailures: auth.addressMaxFailures,
+        }),
+        agencies: new AgencyRepository(database.db),
+        apiKeys: new ApiKeyRepository(database.db),
+        tokenSecret: loadTokenSecret({ configured: env.IOC_AUTH_TOKEN_SECRET, dataDir: env.IOC_DATA_DIR }),
+        accessTokenTtlSeconds: auth.accessTokenTtlSeconds,
+        secureCookie: env.IOC_HTTP_SECURE_COOKIE,
+      },
     }),
     { ...OPS_API_NEST_OPTIONS, logger: ['error', 'warn'] },
   );
@@ -68,6 +104,27 @@ async function main(): Promise<void> {
     await store.close();
     await database.close();
   });
+}
+
+/**
+ * The generated first-admin password, printed ONCE to stdout (not the log file) with how to log
+ * in; it is kept nowhere, so whoever starts the platform the first time must note it.
+ */
+function printFirstAdmin(username: string, password: string, port: number): void {
+  process.stdout.write(
+    [
+      '',
+      '=== First admin account created ===',
+      `  username: ${username}`,
+      `  password: ${password}`,
+      '  (shown only this once: note it, then change it with POST /api/v1/auth/password)',
+      `  log in:   curl -s -X POST http://127.0.0.1:${port}/api/v1/auth/login -H 'content-type: application/json' \\`,
+      `              -d '{"username":"${username}","password":"<password>"}'`,
+      '            then send "Authorization: Bearer <accessToken>" with every request',
+      '',
+      '',
+    ].join('\n'),
+  );
 }
 
 runApp(main);

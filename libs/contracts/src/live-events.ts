@@ -60,6 +60,18 @@ export interface ServerToClientEvents {
    * of that device would go to, so the operator who sent it sees the answer.
    */
   command: (command: CommandRecordBody) => void;
+  /**
+   * Sent just before the server ends the socket because its access ended: `reason` as in a 401
+   * (`token-expired`: refresh the token and connect again; `session-ended`, `logout`,
+   * `account-disabled`, `api-key-revoked`, `agency-disabled` …).
+   */
+  ended: (notice: LiveEndedNotice) => void;
+}
+
+/** Why the server ended a live socket. */
+export interface LiveEndedNotice {
+  reason: string;
+  message: string;
 }
 
 /** Events a client sends on `/live`; each is answered through its acknowledgement callback. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { accessEnvShape } from '@ioc/access';
 import { DEVELOPMENT_INTERNAL_SECRET, NODE_ID_PATTERN } from '@ioc/bus';
 import { registryEnvShape } from '@ioc/registry';
 import { envField } from '@ioc/runtime';
@@ -29,6 +30,10 @@ export const apiEnvSchema = storageEnvSchema.extend({
       'Directory with areas.json and devices.json (default: seeds/), imported into an empty registry database at its first start',
     ),
   ...registryEnvShape,
+  ...accessEnvShape,
+  IOC_HTTP_SECURE_COOKIE: envField
+    .boolean(false)
+    .describe('Mark the browser session cookie Secure (sent over HTTPS only): true when the API is reached through HTTPS'),
   IOC_HISTORY_MAX_POINTS: envField.positiveInt(10_000).describe('Most points one history request may return'),
   IOC_LOG_LEVEL: envField.logLevel(),
 });

@@ -7,6 +7,10 @@ import {
 } from '@nestjs/common';
 import { json, raw } from 'express';
 import { AreasModule } from './areas/areas.module';
+import { AccountsController } from './auth/accounts.controller';
+import { AgenciesController } from './auth/agencies.controller';
+import { AuthController } from './auth/auth.controller';
+import { AuthModule } from './auth/auth.module';
 import { ApiCoreModule, type OpsApiModuleOptions } from './common/api-core.module';
 import { CommandsController } from './commands/commands.controller';
 import { CommandsModule } from './commands/commands.module';
@@ -29,6 +33,8 @@ export type { OpsApiModuleOptions } from './common/api-core.module';
  * Create the app with OPS_API_NEST_OPTIONS (bodies are parsed here, see configure).
  */
 export const FEATURE_MODULES = [
+  // First: its global guard authenticates every request before any other guard runs.
+  AuthModule,
   HealthModule,
   // Before DevicesModule: its `devices/status` route must win over `devices/{id}`.
   DeviceStatusModule,
@@ -67,6 +73,14 @@ export class OpsApiModule implements NestModule {
       .forRoutes({ path: 'api/v1/devices/import', method: RequestMethod.POST });
     consumer
       .apply(json({ limit: JSON_BODY_LIMIT_BYTES }))
-      .forRoutes(DevicesController, CredentialsController, AreasController, CommandsController);
+      .forRoutes(
+        DevicesController,
+        CredentialsController,
+        AreasController,
+        CommandsController,
+        AuthController,
+        AccountsController,
+        AgenciesController,
+      );
   }
 }

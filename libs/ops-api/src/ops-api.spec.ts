@@ -38,14 +38,18 @@ interface RunningApi {
   close(): Promise<void>;
 }
 
+/** The admin's credentials of the API started last (every request of these specs authenticates). */
+let authHeaders: Record<string, string> = {};
+
 /** The API module in this process, on a free loopback port, over `store`; no broker (live feed idle). */
 async function startApi(store: TimeSeriesStore): Promise<RunningApi> {
   const api = await startApiUnderTest({ registry, store, logger });
+  authHeaders = api.authHeaders;
   return { url: api.url, close: api.close };
 }
 
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(url);
+  const response = await fetch(url, { headers: authHeaders });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
@@ -122,9 +126,29 @@ describe('ops-api over the embedded store', () => {
     });
 
     const WRITE = [400, 404, 409, 503];
+    const ADMIN_WRITE = [400, 404, 409];
+    /** Routes answered without credentials (`security: []`); every other one also answers 401 and 403. */
+    const PUBLIC = new Set(['/health', '/api/v1/auth/login', '/api/v1/auth/refresh']);
     /** Every route: its methods and each method's statuses (successes, < 400, first). */
     const ROUTES: Record<string, Record<string, number[]>> = {
       '/health': { get: [200, 503] },
+      '/api/v1/auth/login': { post: [200, 400, 401, 429] },
+      '/api/v1/auth/refresh': { post: [200, 400, 401] },
+      '/api/v1/auth/logout': { post: [200, 400] },
+      '/api/v1/auth/me': { get: [200, 400] },
+      '/api/v1/auth/password': { post: [200, 400] },
+      '/api/v1/accounts': { get: [200, 400], post: [201, ...ADMIN_WRITE] },
+      '/api/v1/accounts/{id}': { get: [200, 400, 404], patch: [200, ...ADMIN_WRITE] },
+      '/api/v1/accounts/{id}/disable': { post: [200, ...ADMIN_WRITE] },
+      '/api/v1/accounts/{id}/enable': { post: [200, ...ADMIN_WRITE] },
+      '/api/v1/accounts/{id}/password': { post: [200, ...ADMIN_WRITE] },
+      '/api/v1/agencies': { get: [200, 400], post: [201, ...ADMIN_WRITE] },
+      '/api/v1/agencies/{id}': { get: [200, 400, 404], patch: [200, ...ADMIN_WRITE] },
+      '/api/v1/agencies/{id}/disable': { post: [200, ...ADMIN_WRITE] },
+      '/api/v1/agencies/{id}/enable': { post: [200, ...ADMIN_WRITE] },
+      '/api/v1/agencies/{id}/mqtt-credentials': { post: [201, ...WRITE] },
+      '/api/v1/agencies/{id}/keys': { get: [200, 400, 404], post: [201, ...ADMIN_WRITE] },
+      '/api/v1/agencies/{id}/keys/{keyId}': { delete: [200, 400, 404] },
       '/metrics': { get: [200] },
       '/api/v1/devices': { get: [200, 400], post: [201, ...WRITE] },
       '/api/v1/devices/export': { get: [200, 400] },
@@ -154,7 +178,12 @@ describe('ops-api over the embedded store', () => {
 
     it('lists every route, each with a success body schema and its error answers with the error schema', () => {
       expect(Object.keys(doc.paths).sort()).toEqual(Object.keys(ROUTES).sort());
-      for (const [path, methods] of Object.entries(ROUTES)) {
+      for (const [path, routeMethods] of Object.entries(ROUTES)) {
+        const methods = PUBLIC.has(path)
+          ? routeMethods
+          : Object.fromEntries(
+              Object.entries(routeMethods).map(([method, statuses]) => [method, [...statuses, 401, 403]]),
+            );
         expect({ path, methods: Object.keys(doc.paths[path]!).sort() }).toEqual({
           path,
           methods: Object.keys(methods).sort(),
@@ -417,7 +446,10 @@ describe('ops-api over the embedded store', () => {
   });
 
   it('answers registry writes with 503 registry-unavailable on an API without a database', async () => {
-    const response = await fetch(`${api.url}/api/v1/devices/${light.id}/suspend`, { method: 'POST' });
+    const response = await fetch(`${api.url}/api/v1/devices/${light.id}/suspend`, {
+      method: 'POST',
+      headers: authHeaders,
+    });
     const body = (await response.json()) as Record<string, unknown>;
     expect({ status: response.status, reason: body['reason'] }).toEqual({
       status: 503,

@@ -6,3 +6,4 @@ export const LOGGER = Symbol('Logger');
 export const DEVICE_STATUS = Symbol('DeviceStatusReader');
 export const REGISTRY_PROVISIONING = Symbol('RegistryProvisioning');
 export const COMMANDS = Symbol('CommandRepository');
+export const ACCESS = Symbol('Access');

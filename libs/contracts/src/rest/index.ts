@@ -3,4 +3,5 @@ export * from './rest-bodies';
 export { ISO_TIMESTAMP } from '../payload-schemas';
 export * from './provisioning-bodies';
 export * from './command-bodies';
+export * from './access-bodies';
 export * from './sso-bodies';

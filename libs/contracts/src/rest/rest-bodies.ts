@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deviceStatusChangeSchema, deviceStatusSchema } from '../device-status';
 import { DEVICE_TYPES, type DeviceType, STATUS_METRICS, metricsOf } from '../device-types';
+import { roleSchema } from '../access';
 import { DOMAINS } from '../domains';
 import { DEVICE_STATES } from '../registry-entities';
 import { ingestStatsSchema } from '../internal-bus';
@@ -228,8 +229,11 @@ export type IngestStatsBody = z.infer<typeof ingestStatsBody>;
 
 /**
  * Every error answer (4xx, 5xx). `parameter` names the request parameter a 400 is about;
- * `reason` is a stable code for a 503 (`storage-unavailable`, `no-ingest-stats`);
- * `correlationId` ties a 500 or 503 to the API's log line.
+ * `reason` is a stable code for a 503 (`storage-unavailable`, `no-ingest-stats`), a 401
+ * (`missing-credentials`, `invalid-token`, `token-expired`, `session-ended`, `invalid-api-key`,
+ * `api-key-revoked`, `api-key-expired`, `agency-disabled`, `account-disabled`, and at login
+ * `invalid-credentials`, `account-locked`) or a 403 (`role-required` with `required`,
+ * `out-of-scope`); `correlationId` ties a 500 or 503 to the API's log line.
  */
 export const errorBody = z.object({
   statusCode: z.number().int().min(400).max(599),
@@ -237,6 +241,7 @@ export const errorBody = z.object({
   message: z.string().optional(),
   parameter: z.string().optional(),
   reason: z.string().optional(),
+  required: roleSchema.optional().describe('403 role-required: the least role the route needs'),
   correlationId: z.string().optional(),
 });
 export type ErrorBody = z.infer<typeof errorBody>;

@@ -13,6 +13,7 @@ import {
 import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { type AreaDetailBody, areaDetailBody, type AreaListBody, areaListBody } from '@ioc/contracts';
 import type { Area } from '@ioc/contracts';
+import { Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import {
@@ -34,6 +35,7 @@ export class AreasController {
   ) {}
 
   @Post()
+  @Roles('admin')
   @ApiOperation({ summary: 'Creates an area under a parent (the tree has one root)' })
   @ApiBodyFrom(createAreaBody)
   @ApiAnswers({
@@ -54,6 +56,7 @@ export class AreasController {
   }
 
   @Patch(':id')
+  @Roles('admin')
   @ApiOperation({
     summary: 'Renames an area or moves it under another parent; its devices and sub-areas follow',
     description: 'A move under the area itself or one of its own sub-areas is a 409.',

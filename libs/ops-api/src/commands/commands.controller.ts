@@ -9,6 +9,7 @@ import {
   type CommandRequestBody,
   commandRequestBody,
 } from '@ioc/contracts';
+import { Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom } from '../common/openapi-zod';
 import { integerParam } from '../common/time-params';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
@@ -34,6 +35,7 @@ export class CommandsController {
   constructor(private readonly commands: CommandsService) {}
 
   @Post('devices/:id/commands')
+  @Roles('operator')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
     summary: 'Sends a command to a device; the answer is the command record (state sent)',

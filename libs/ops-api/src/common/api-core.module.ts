@@ -3,9 +3,11 @@ import { APP_FILTER } from '@nestjs/core';
 import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
+import type { AccessPort } from '../access-port';
 import type { OpsApiSettings } from '../api-config';
 import type { RegistryProvisioning, RegistryReader } from '../registry-port';
 import {
+  ACCESS,
   COMMANDS,
   DEVICE_REGISTRY,
   DEVICE_STATUS,
@@ -16,7 +18,7 @@ import {
 } from '../tokens';
 import { AllExceptionsFilter } from './all-exceptions.filter';
 
-/** The ports the app hands to the API: settings, device registry, time-series store, logger, device statuses, registry writes. */
+/** The ports the app hands to the API: settings, device registry, time-series store, logger, device statuses, registry writes, access. */
 export interface OpsApiModuleOptions {
   settings: OpsApiSettings;
   registry: RegistryReader;
@@ -31,6 +33,8 @@ export interface OpsApiModuleOptions {
   provisioning?: RegistryProvisioning;
   /** Command records in the registry database; without it the command routes answer 503. */
   commands?: CommandRepository;
+  /** People, sessions, agencies and API keys: every route but the public ones needs a principal. */
+  access: AccessPort;
 }
 
 /** The status reader of an API given none: no device has a stored status. */
@@ -55,6 +59,7 @@ export class ApiCoreModule {
       { provide: DEVICE_STATUS, useValue: options.deviceStatus ?? NO_DEVICE_STATUS },
       { provide: REGISTRY_PROVISIONING, useValue: options.provisioning ?? null },
       { provide: COMMANDS, useValue: options.commands ?? null },
+      { provide: ACCESS, useValue: options.access },
     ];
     return {
       module: ApiCoreModule,

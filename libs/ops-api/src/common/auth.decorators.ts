@@ -1,9 +1,11 @@
 import {
+  applyDecorators,
   createParamDecorator,
   type ExecutionContext,
   SetMetadata,
   UnauthorizedException,
 } from '@nestjs/common';
+import { ApiExtension } from '@nestjs/swagger';
 import type { Request } from 'express';
 import type { Principal, Role } from '@ioc/contracts';
 
@@ -12,14 +14,21 @@ export const IS_PUBLIC = 'ioc:public';
 /** Metadata key: the least role a route needs (ROLES order: viewer < operator < admin). */
 export const REQUIRED_ROLE = 'ioc:required-role';
 
+/** OpenAPI extension marking a public operation (setupOpenApi turns it into `security: []`). */
+export const PUBLIC_EXTENSION = 'x-ioc-public';
+/** OpenAPI extension naming the least role an operation needs. */
+export const ROLE_EXTENSION = 'x-ioc-role';
+
 /** The route (or every route of the controller) answers without authentication. */
-export const Public = (): ReturnType<typeof SetMetadata> => SetMetadata(IS_PUBLIC, true);
+export const Public = (): ReturnType<typeof applyDecorators> =>
+  applyDecorators(SetMetadata(IS_PUBLIC, true), ApiExtension(PUBLIC_EXTENSION, true));
 
 /**
  * The least role the route (or controller) needs; a route with neither this nor `@Public()` needs
  * `viewer` (any authenticated principal). A principal below it gets 403 naming the role.
  */
-export const Roles = (role: Role): ReturnType<typeof SetMetadata> => SetMetadata(REQUIRED_ROLE, role);
+export const Roles = (role: Role): ReturnType<typeof applyDecorators> =>
+  applyDecorators(SetMetadata(REQUIRED_ROLE, role), ApiExtension(ROLE_EXTENSION, role));
 
 /** An Express request once the authentication guard has run. */
 export interface AuthenticatedRequest extends Request {

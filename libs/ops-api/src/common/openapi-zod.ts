@@ -83,11 +83,16 @@ export function ApiQueriesFrom(query: z.ZodObject): MethodDecorator {
 const ERROR_DESCRIPTIONS: Partial<Record<HttpStatus, string>> = {
   [HttpStatus.BAD_REQUEST]:
     'A query parameter is invalid, out of range or unknown; `parameter` names it and `message` says why',
+  [HttpStatus.UNAUTHORIZED]:
+    'No credentials, or credentials that are invalid, expired or revoked (`reason` says which; `WWW-Authenticate: Bearer`)',
+  [HttpStatus.FORBIDDEN]:
+    'Authenticated but not allowed: `reason` role-required (`required` names the role) or out-of-scope (`outOfScope` names what)',
   [HttpStatus.NOT_FOUND]: 'No such device or area',
   [HttpStatus.CONFLICT]:
     'The write conflicts with what is stored (an id taken, a life-cycle step the device cannot make, a move under its own subtree)',
   [HttpStatus.PAYLOAD_TOO_LARGE]: 'The body is larger than the route accepts',
   [HttpStatus.UNSUPPORTED_MEDIA_TYPE]: 'The Content-Type is not one the route reads',
+  [HttpStatus.TOO_MANY_REQUESTS]: 'Too many requests or failed logins (`Retry-After` says when to try again)',
   [HttpStatus.SERVICE_UNAVAILABLE]:
     'A dependency does not answer (`reason`: storage-unavailable, no-ingest-stats); the live feed still works',
 };

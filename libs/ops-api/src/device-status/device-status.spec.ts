@@ -48,8 +48,11 @@ const reading = (
   event?: string,
 ): Reading => testReading(registry, device, kind, ts, metrics, event);
 
+/** The admin's credentials of the API under test. */
+let authHeaders: Record<string, string> = {};
+
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(url);
+  const response = await fetch(url, { headers: authHeaders });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
@@ -121,12 +124,14 @@ describe('device status API', () => {
     brokerUrl = `mqtt://127.0.0.1:${mqttPort}`;
 
     api = await startApiUnderTest({
+      database,
       registry,
       store,
       deviceStatus: repository,
       settings: { brokerUrl, nodeId: 'status-spec', internalSecret: SECRET },
     });
     url = api.url;
+    authHeaders = api.authHeaders;
   });
 
   afterAll(async () => {
@@ -261,6 +266,7 @@ describe('device status API', () => {
       const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(`${url}/live`, {
         transports: ['websocket'],
         reconnection: false,
+        auth: { token: api.adminToken },
       });
       sockets.push(socket);
       const ack = await socket.timeout(5000).emitWithAck('subscribe', subscription);

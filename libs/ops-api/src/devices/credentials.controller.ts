@@ -9,6 +9,7 @@ import {
   type RevokedCredentialsBody,
   revokedCredentialsBody,
 } from '@ioc/contracts';
+import { Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { issueCredentialBody } from './device-bodies';
@@ -25,6 +26,7 @@ const issueBodyPipe = new ZodValidationPipe(issueCredentialBody, 'field');
  * the secret, revoked. The device authenticates on MQTT with username = its id, password = secret.
  */
 @ApiTags('devices')
+@Roles('admin')
 @Controller('api/v1/devices/:id/credentials')
 export class CredentialsController {
   constructor(private readonly writes: RegistryWrites) {}

@@ -34,6 +34,7 @@ import {
   latestBody,
 } from '@ioc/contracts';
 import { devicesToCsv, devicesToGeoJson, type DeviceFileFormat, parseDeviceFile } from '@ioc/registry';
+import { Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom, openApiSchema } from '../common/openapi-zod';
 import { registryHttpError } from '../common/registry-errors';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
@@ -86,6 +87,7 @@ export class DevicesController {
   }
 
   @Post()
+  @Roles('admin')
   @ApiOperation({
     summary: 'Registers a device (state active unless given; domain derived from the type when left out)',
   })
@@ -100,6 +102,7 @@ export class DevicesController {
   }
 
   @Get('export')
+  @Roles('admin')
   @ApiOperation({
     summary: 'The registry as CSV or GeoJSON (a FeatureCollection of [lon, lat] Points), as import reads it',
     description:
@@ -128,6 +131,7 @@ export class DevicesController {
   }
 
   @Post('import')
+  @Roles('admin')
   @ApiOperation({
     summary: 'Creates or updates devices from a CSV or GeoJSON file, with a report of every row',
     description:
@@ -192,6 +196,7 @@ export class DevicesController {
   }
 
   @Get('import/jobs/:jobId')
+  @Roles('admin')
   @ApiOperation({ summary: 'An import started with async=true: progress, then the report' })
   @ApiParam({ name: 'jobId', schema: { type: 'string' } })
   @ApiAnswers({ body: importJobBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND] })
@@ -248,6 +253,7 @@ export class DevicesController {
   }
 
   @Patch(':id')
+  @Roles('admin')
   @ApiOperation({
     summary:
       "Changes a device's name, area, location, attributes or silence timeout (null clears the last two)",
@@ -264,6 +270,7 @@ export class DevicesController {
   }
 
   @Post(':id/suspend')
+  @Roles('admin')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Suspends a device: it is refused at CONNECT and its live sessions end' })
   @DEVICE_ID
@@ -273,6 +280,7 @@ export class DevicesController {
   }
 
   @Post(':id/resume')
+  @Roles('admin')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Resumes a suspended device (active again)' })
   @DEVICE_ID
@@ -282,6 +290,7 @@ export class DevicesController {
   }
 
   @Post(':id/retire')
+  @Roles('admin')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Retires a device for good: refused at CONNECT, kept so its history keeps its name and place',

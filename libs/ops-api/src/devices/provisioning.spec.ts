@@ -55,6 +55,7 @@ describe('provisioning REST over a registry database (SQLite)', () => {
     store = createTimeSeriesStore({ storage: 'embedded', dataDir: dir });
     await store.init();
     api = await startApiUnderTest({
+      database,
       registry,
       store,
       logger,
@@ -84,12 +85,10 @@ describe('provisioning REST over a registry database (SQLite)', () => {
   ): Promise<Answer<T>> {
     const response = await fetch(`${url}${path}`, {
       method,
+      headers: { ...api.authHeaders, ...(body === undefined ? {} : { 'content-type': contentType }) },
       ...(body === undefined
         ? {}
-        : {
-            body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
-            headers: { 'content-type': contentType },
-          }),
+        : { body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body) }),
     });
     const text = await response.text();
     let parsed: unknown = text;

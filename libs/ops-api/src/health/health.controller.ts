@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagg
 import type { Response } from 'express';
 import { type HealthBody, healthBody } from '@ioc/contracts';
 import type { TimeSeriesStore } from '@ioc/timeseries';
+import { Public } from '../common/auth.decorators';
 import { openApiSchema } from '../common/openapi-zod';
 import { InternalBusRepository } from '../live/internal-bus.repository';
 import { TIME_SERIES_STORE } from '../tokens';
@@ -16,6 +17,7 @@ export class HealthController {
   ) {}
 
   @Get('health')
+  @Public()
   @ApiOperation({ summary: 'Liveness and dependencies: 200 when storage and broker answer, 503 otherwise' })
   @ApiOkResponse({ description: 'storage and broker answer', schema: openApiSchema(healthBody) })
   @ApiResponse({

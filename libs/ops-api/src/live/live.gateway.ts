@@ -2,6 +2,7 @@ import { Inject, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common'
 import {
   ConnectedSocket,
   MessageBody,
+  type OnGatewayInit,
   SubscribeMessage,
   WebSocketGateway,
   WebSocketServer,
@@ -17,6 +18,7 @@ import {
   liveSubscriptionSchema,
   type ServerToClientEvents,
 } from '@ioc/contracts';
+import { LiveAuth } from '../auth/live-auth';
 import type { RegistryReader } from '../registry-port';
 import { DEVICE_REGISTRY } from '../tokens';
 import { InternalBusRepository } from './internal-bus.repository';
@@ -33,16 +35,24 @@ function anySubscription(adapter: Namespace['adapter']): boolean {
  * them — combined as an intersection — gets an ack with its room, then a `reading` event for
  * every matching reading as the broker ingests it, once per reading whatever it subscribed to,
  * and a `deviceStatus` event whenever the status of a device whose readings it gets changes.
+ * A socket authenticates in its handshake (`auth: {token}`: an access token or an API key; or the
+ * session cookie) and ends when its token expires or its session or key is revoked (LiveAuth).
  */
 @WebSocketGateway({ namespace: '/live', cors: { origin: true } })
-export class LiveGateway implements OnModuleInit, OnModuleDestroy {
+export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy {
   @WebSocketServer() private readonly namespace!: Namespace<ClientToServerEvents, ServerToClientEvents>;
   private subscriptions: Subscription[] = [];
 
   constructor(
     private readonly bus: InternalBusRepository,
     @Inject(DEVICE_REGISTRY) private readonly registry: RegistryReader,
+    private readonly auth: LiveAuth,
   ) {}
+
+  /** Every socket authenticates before it connects (LiveAuth: its principal on `socket.data.principal`). */
+  afterInit(namespace: Namespace): void {
+    this.auth.install(namespace);
+  }
 
   onModuleInit(): void {
     this.subscriptions = [

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
 import { InternalBusRepository } from './internal-bus.repository';
 import { LiveGateway } from './live.gateway';
 
@@ -7,6 +8,7 @@ import { LiveGateway } from './live.gateway';
  * it. Exports the bus client for the modules that read ingest statistics and broker state.
  */
 @Module({
+  imports: [AuthModule],
   providers: [InternalBusRepository, LiveGateway],
   exports: [InternalBusRepository],
 })

@@ -1,0 +1,47 @@
+import {
+  BadRequestException,
+  ConflictException,
+  HttpException,
+  NotFoundException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { AccessError } from '@ioc/access';
+
+/**
+ * The HTTP answer of a refused access write (accounts, agencies, keys): AccessError `invalid` →
+ * 400, `not-found` → 404, `conflict` → 409, each with the repository's message and, as
+ * `parameter`, the field at fault (or `field` when the error names none). Anything else is
+ * returned as it is (the exception filter makes it a 500).
+ */
+export function accessHttpError(error: unknown, field?: string): unknown {
+  if (error instanceof HttpException || !(error instanceof AccessError)) return error;
+  const named = error.field ?? field;
+  const parameter = named === undefined ? {} : { parameter: named };
+  switch (error.code) {
+    case 'invalid':
+      return new BadRequestException({ statusCode: 400, error: 'Bad Request', message: error.message, ...parameter });
+    case 'not-found':
+      return new NotFoundException({ statusCode: 404, error: 'Not Found', message: error.message, ...parameter });
+    case 'conflict':
+      return new ConflictException({ statusCode: 409, error: 'Conflict', message: error.message, ...parameter });
+  }
+}
+
+/** Runs an access write, turning its AccessError into the HTTP answer. */
+export async function accessWrite<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    throw accessHttpError(error);
+  }
+}
+
+/** 503 for an agency MQTT secret on an API without the device credential key (no registry database). */
+export function credentialKeyUnavailable(): ServiceUnavailableException {
+  return new ServiceUnavailableException({
+    statusCode: 503,
+    error: 'Service Unavailable',
+    reason: 'registry-unavailable',
+    message: 'this API node has no registry database: MQTT secrets cannot be issued',
+  });
+}

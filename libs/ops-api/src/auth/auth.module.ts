@@ -1,0 +1,43 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { JwtService } from '@nestjs/jwt';
+import type { AccessPort } from '../access-port';
+import { ACCESS } from '../tokens';
+import { AccountsController } from './accounts.controller';
+import { AgenciesController } from './agencies.controller';
+import { AuthAudit } from './auth-audit';
+import { AuthController } from './auth.controller';
+import { AuthEvents } from './auth-events';
+import { AuthGuard } from './auth.guard';
+import { Authenticator } from './authenticator';
+import { LiveAuth } from './live-auth';
+
+/**
+ * Authentication and the people/agency admin routes: the global guard (every route needs a
+ * principal unless `@Public()`; `@Roles` enforced), `/api/v1/auth/…`, `/api/v1/accounts`,
+ * `/api/v1/agencies` (with keys and MQTT secrets), and the `/live` namespace's authentication
+ * (LiveAuth, exported for the live module). Access tokens are HS256 JWTs signed with the access
+ * port's token secret.
+ */
+@Module({
+  controllers: [AuthController, AccountsController, AgenciesController],
+  providers: [
+    {
+      provide: JwtService,
+      useFactory: (access: AccessPort) =>
+        new JwtService({
+          secret: access.tokenSecret,
+          signOptions: { algorithm: 'HS256' },
+          verifyOptions: { algorithms: ['HS256'] },
+        }),
+      inject: [ACCESS],
+    },
+    Authenticator,
+    AuthEvents,
+    AuthAudit,
+    LiveAuth,
+    { provide: APP_GUARD, useClass: AuthGuard },
+  ],
+  exports: [Authenticator, AuthEvents, LiveAuth],
+})
+export class AuthModule {}

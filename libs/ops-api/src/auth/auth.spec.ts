@@ -1,0 +1,542 @@
+import 'reflect-metadata';
+import { io, type Socket } from 'socket.io-client';
+import {
+  type ClientToServerEvents,
+  errorBody,
+  type IssuedApiKeyBody,
+  type LiveEndedNotice,
+  type LoginBody,
+  type MeBody,
+  type ServerToClientEvents,
+  type TokenBody,
+} from '@ioc/contracts';
+import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
+import { DeviceRegistry, loadSeeds, RegistryRepository } from '@ioc/registry';
+import { describeEachDatabase, TempDirs } from '@ioc/testing';
+import { createTimeSeriesStore, type TimeSeriesStore } from '@ioc/timeseries';
+import { type ApiUnderTest, startApiUnderTest } from '../test-support/api-under-test';
+
+jest.setTimeout(120_000);
+
+const seeds = loadSeeds();
+const registry = new DeviceRegistry(seeds);
+const light = registry.listDevices({ type: 'street-light' })[0]!;
+const PASSWORD = 'correct horse battery staple';
+const tempDirs = new TempDirs('auth-spec-');
+afterAll(() => tempDirs.removeAll());
+
+interface Answer<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+type LiveSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** Polls `check` until it holds or `ms` pass (then fails with `what`). */
+async function eventually(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describeEachDatabase('authentication', (context) => {
+  let database: IocDatabase;
+  let store: TimeSeriesStore;
+  let api: ApiUnderTest;
+  const sockets: LiveSocket[] = [];
+
+  beforeAll(async () => {
+    database = openDatabase(await context.freshConfig());
+    await prepareDatabase(database, {
+      afterMigrate: async (db) => {
+        await new RegistryRepository(db).importSeeds(seeds);
+      },
+    });
+    store = createTimeSeriesStore({ storage: 'embedded', dataDir: await tempDirs.make() });
+    await store.init();
+    const repository = new RegistryRepository(database.db);
+    api = await startApiUnderTest({
+      database,
+      registry,
+      store,
+      // A registry-write port so agencies can be given MQTT secrets (its key hashes them).
+      provisioning: {
+        repository,
+        credentialKey: Buffer.alloc(32, 7),
+        refresh: () => Promise.resolve(),
+        notify: () => undefined,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.disconnect();
+    await api?.close();
+    await store?.close();
+    await database?.close();
+  });
+
+  async function call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options: { headers?: Record<string, string>; body?: unknown; base?: string } = {},
+  ): Promise<Answer<T>> {
+    const response = await fetch(`${options.base ?? api.url}${path}`, {
+      method,
+      headers: {
+        ...options.headers,
+        ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : {}) as T, headers: response.headers };
+  }
+
+  /** A 401 or 403: its status, reason (and required role), the body checked against the error schema. */
+  async function refusal(method: string, path: string, options: Parameters<typeof call>[2] = {}) {
+    const answer = await call(method, path, options);
+    expect(errorBody.parse(answer.body)).toEqual(answer.body);
+    return {
+      status: answer.status,
+      reason: answer.body['reason'],
+      ...(answer.body['required'] === undefined ? {} : { required: answer.body['required'] }),
+    };
+  }
+
+  /** A /live socket with `auth` (or none), connected, or refused with the connect_error's reason. */
+  async function connect(
+    auth: { token?: string } | undefined,
+    base = api.url,
+    extraHeaders?: Record<string, string>,
+  ): Promise<{ socket: LiveSocket; refused?: { message: string; reason: unknown } }> {
+    const socket: LiveSocket = io(`${base}/live`, {
+      transports: ['websocket'],
+      reconnection: false,
+      ...(auth ? { auth } : {}),
+      ...(extraHeaders ? { extraHeaders } : {}),
+    });
+    sockets.push(socket);
+    return new Promise((resolve) => {
+      socket.once('connect', () => resolve({ socket }));
+      socket.once('connect_error', (error: Error & { data?: { reason?: unknown } }) =>
+        resolve({ socket, refused: { message: error.message, reason: error.data?.reason } }),
+      );
+    });
+  }
+
+  /** Resolves with the `ended` notice and the disconnect reason of a connected socket. */
+  function whenEnded(socket: LiveSocket): Promise<{ notice?: LiveEndedNotice; disconnect: string }> {
+    let notice: LiveEndedNotice | undefined;
+    socket.on('ended', (n) => (notice = n));
+    return new Promise((resolve) =>
+      socket.once('disconnect', (reason) => resolve({ ...(notice ? { notice } : {}), disconnect: reason })),
+    );
+  }
+
+  async function login(username: string, password: string, session?: 'bearer' | 'cookie') {
+    return call<LoginBody>('POST', '/api/v1/auth/login', {
+      body: { username, password, ...(session ? { session } : {}) },
+    });
+  }
+
+  describe('without credentials', () => {
+    it('refuses every REST route but the public ones with 401 missing-credentials and a Bearer challenge', async () => {
+      for (const [method, path] of [
+        ['GET', '/api/v1/devices'],
+        ['GET', `/api/v1/devices/${light.id}/latest`],
+        ['GET', '/api/v1/areas'],
+        ['POST', '/api/v1/devices'],
+        ['GET', '/api/v1/auth/me'],
+        ['GET', '/api/v1/accounts'],
+      ] as const) {
+        const answer = await call(method, path);
+        expect({ path, status: answer.status, reason: answer.body['reason'] }).toEqual({
+          path,
+          status: 401,
+          reason: 'missing-credentials',
+        });
+        expect(answer.headers.get('www-authenticate')).toBe('Bearer realm="ioc"');
+      }
+      // Public by design: health and the OpenAPI document.
+      expect([200, 503]).toContain((await call('GET', '/health')).status);
+      expect((await call('GET', '/api/docs-json')).status).toBe(200);
+    });
+
+    it('refuses a bad token with invalid-token and a bad API key with invalid-api-key', async () => {
+      const badToken = await call('GET', '/api/v1/devices', { headers: { authorization: 'Bearer not.a.jwt' } });
+      expect({ status: badToken.status, reason: badToken.body['reason'] }).toEqual({
+        status: 401,
+        reason: 'invalid-token',
+      });
+      expect(badToken.headers.get('www-authenticate')).toContain('error="invalid_token"');
+      expect(
+        await refusal('GET', '/api/v1/devices', { headers: { 'x-api-key': 'iocak_00000000_nothing' } }),
+      ).toEqual({ status: 401, reason: 'invalid-api-key' });
+    });
+
+    it('refuses an anonymous /live socket with a connect_error naming the reason', async () => {
+      const anonymous = await connect(undefined);
+      expect(anonymous.refused).toEqual({ message: expect.stringContaining('authentication required'), reason: 'missing-credentials' });
+      const forged = await connect({ token: 'eyJhbGciOiJIUzI1NiJ9.e30.x' });
+      expect(forged.refused?.reason).toBe('invalid-token');
+      const admin = await connect({ token: api.adminToken });
+      expect(admin.refused).toBeUndefined();
+      const ack = await admin.socket.timeout(5000).emitWithAck('subscribe', { domain: 'lighting' });
+      expect(ack.ok).toBe(true);
+    });
+
+    it('declares the bearer, API key and cookie schemes in the OpenAPI document; public operations need none', async () => {
+      const doc = (await call('GET', '/api/docs-json')).body as {
+        components: { securitySchemes: Record<string, { type: string; in?: string; name?: string }> };
+        security: Array<Record<string, unknown>>;
+        paths: Record<string, Record<string, { security?: unknown[]; 'x-ioc-role'?: string }>>;
+      };
+      expect(doc.components.securitySchemes).toMatchObject({
+        bearer: { type: 'http', scheme: 'bearer' },
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        cookie: { type: 'apiKey', in: 'cookie', name: 'ioc_session' },
+      });
+      expect(doc.security).toEqual([{ bearer: [] }, { apiKey: [] }, { cookie: [] }]);
+      expect(doc.paths['/api/v1/auth/login']!['post']!.security).toEqual([]);
+      expect(doc.paths['/health']!['get']!.security).toEqual([]);
+      expect(doc.paths['/api/v1/devices']!['get']!.security).toBeUndefined();
+      expect(doc.paths['/api/v1/devices']!['get']!['x-ioc-role']).toBe('viewer');
+      expect(doc.paths['/api/v1/devices']!['post']!['x-ioc-role']).toBe('admin');
+      expect(doc.paths['/api/v1/devices/{id}/commands']!['post']!['x-ioc-role']).toBe('operator');
+    });
+  });
+
+  describe('roles', () => {
+    it('lets a viewer read but not provision (403 naming admin) nor command (403 naming operator)', async () => {
+      const viewer = await api.createUser('viewer');
+      expect((await call('GET', '/api/v1/devices?limit=1', { headers: viewer.headers })).status).toBe(200);
+      expect(
+        await refusal('POST', '/api/v1/devices', { headers: viewer.headers, body: { id: 'x' } }),
+      ).toEqual({ status: 403, reason: 'role-required', required: 'admin' });
+      expect(
+        await refusal('POST', `/api/v1/devices/${light.id}/commands`, {
+          headers: viewer.headers,
+          body: { command: 'setDim', params: { level: 10 } },
+        }),
+      ).toEqual({ status: 403, reason: 'role-required', required: 'operator' });
+      expect(await refusal('GET', '/api/v1/accounts', { headers: viewer.headers })).toEqual({
+        status: 403,
+        reason: 'role-required',
+        required: 'admin',
+      });
+      // An operator passes the command's role check (the command then fails for another reason).
+      const operator = await api.createUser('operator');
+      const command = await call('POST', `/api/v1/devices/${light.id}/commands`, {
+        headers: operator.headers,
+        body: { command: 'no-such-command' },
+      });
+      expect(command.status).not.toBe(403);
+      expect(command.status).not.toBe(401);
+    });
+
+    it('treats an agency API key as a viewer, by X-API-Key or Authorization: Bearer', async () => {
+      const { key, headers } = await api.issueAgencyKey();
+      expect((await call('GET', '/api/v1/areas', { headers })).status).toBe(200);
+      expect((await call('GET', '/api/v1/areas', { headers: { authorization: `Bearer ${key}` } })).status).toBe(
+        200,
+      );
+      const me = await call<MeBody>('GET', '/api/v1/auth/me', { headers });
+      expect(me.body).toMatchObject({ kind: 'apiKey', role: 'viewer' });
+      expect(
+        await refusal('POST', `/api/v1/devices/${light.id}/suspend`, { headers }),
+      ).toEqual({ status: 403, reason: 'role-required', required: 'admin' });
+    });
+  });
+
+  describe('login, refresh, logout', () => {
+    let username: string;
+    beforeAll(async () => {
+      username = (await api.createUser('operator', { password: PASSWORD })).username;
+    });
+
+    it('logs in with bearer tokens; refresh rotates; reusing a replaced refresh token ends the session', async () => {
+      const first = await login(username, PASSWORD);
+      expect(first.status).toBe(200);
+      expect(first.body).toMatchObject({
+        tokenType: 'Bearer',
+        expiresIn: 900,
+        principal: { kind: 'account', name: username, role: 'operator', scope: null },
+      });
+      const headers = { authorization: `Bearer ${first.body.accessToken!}` };
+      const me = await call<MeBody>('GET', '/api/v1/auth/me', { headers });
+      expect(me.body).toMatchObject({ name: username, role: 'operator', displayName: expect.any(String) });
+
+      const second = await call<TokenBody>('POST', '/api/v1/auth/refresh', {
+        body: { refreshToken: first.body.refreshToken },
+      });
+      expect(second.status).toBe(200);
+      expect(second.body.refreshToken).not.toBe(first.body.refreshToken);
+      const rotatedHeaders = { authorization: `Bearer ${second.body.accessToken}` };
+      expect((await call('GET', '/api/v1/auth/me', { headers: rotatedHeaders })).status).toBe(200);
+
+      // The replaced refresh token presented again: the whole session ends (both access tokens).
+      expect(
+        await refusal('POST', '/api/v1/auth/refresh', { body: { refreshToken: first.body.refreshToken } }),
+      ).toEqual({ status: 401, reason: 'session-ended' });
+      expect(await refusal('GET', '/api/v1/auth/me', { headers: rotatedHeaders })).toEqual({
+        status: 401,
+        reason: 'session-ended',
+      });
+      expect(
+        await refusal('POST', '/api/v1/auth/refresh', { body: { refreshToken: second.body.refreshToken } }),
+      ).toEqual({ status: 401, reason: 'session-ended' });
+      expect(
+        await refusal('POST', '/api/v1/auth/refresh', { body: { refreshToken: 'iocst_unknown' } }),
+      ).toEqual({ status: 401, reason: 'invalid-token' });
+    });
+
+    it('ends the session at logout: the same access token is refused on the next request', async () => {
+      const { body } = await login(username, PASSWORD);
+      const headers = { authorization: `Bearer ${body.accessToken!}` };
+      const { socket } = await connect({ token: body.accessToken! });
+      const ended = whenEnded(socket);
+      const logout = await call('POST', '/api/v1/auth/logout', { headers });
+      expect(logout).toMatchObject({ status: 200, body: { ended: true } });
+      expect(await refusal('GET', '/api/v1/devices?limit=1', { headers })).toEqual({
+        status: 401,
+        reason: 'session-ended',
+      });
+      expect((await ended).notice?.reason).toBe('logout');
+      expect(
+        await refusal('POST', '/api/v1/auth/refresh', { body: { refreshToken: body.refreshToken } }),
+      ).toEqual({ status: 401, reason: 'session-ended' });
+    });
+
+    it('answers a wrong password and an unknown user alike (401 invalid-credentials)', async () => {
+      const wrong = await login(username, 'not the password at all');
+      const unknown = await login('nobody-here', 'not the password at all');
+      expect([wrong.status, wrong.body['reason' as never]]).toEqual([401, 'invalid-credentials']);
+      expect([unknown.status, unknown.body['reason' as never]]).toEqual([401, 'invalid-credentials']);
+      expect(wrong.body).toEqual(unknown.body);
+    });
+
+    it('sets an httpOnly SameSite=Strict cookie in cookie mode, and refuses a cookie write from a foreign origin', async () => {
+      const answer = await login(username, PASSWORD, 'cookie');
+      expect(answer.status).toBe(200);
+      expect(answer.body.accessToken).toBeUndefined();
+      const setCookie = answer.headers.get('set-cookie') ?? '';
+      expect(setCookie).toMatch(/^ioc_session=iocst_[^;]+;/);
+      expect(setCookie).toMatch(/HttpOnly/i);
+      expect(setCookie).toMatch(/SameSite=Strict/i);
+      expect(setCookie).toMatch(/Path=\//);
+      const cookie = setCookie.split(';')[0]!;
+      const me = await call<MeBody>('GET', '/api/v1/auth/me', { headers: { cookie } });
+      expect(me.body).toMatchObject({ kind: 'account', name: username });
+      // A live socket authenticates with the cookie too.
+      const { refused } = await connect(undefined, api.url, { cookie });
+      expect(refused).toBeUndefined();
+      // CSRF: an unsafe request with the cookie from another origin is refused.
+      expect(
+        await refusal('POST', '/api/v1/auth/logout', { headers: { cookie, origin: 'https://evil.example' } }),
+      ).toEqual({ status: 403, reason: 'cross-site-request' });
+      const logout = await call('POST', '/api/v1/auth/logout', { headers: { cookie, origin: api.url } });
+      expect(logout.status).toBe(200);
+      expect(logout.headers.get('set-cookie')).toMatch(/ioc_session=;/);
+      expect(await refusal('GET', '/api/v1/auth/me', { headers: { cookie } })).toEqual({
+        status: 401,
+        reason: 'session-ended',
+      });
+    });
+
+    it('changes one’s own password with the current one; the other sessions end', async () => {
+      const user = await api.createUser('viewer', { password: PASSWORD });
+      const other = await api.sessionFor(user.id);
+      const wrong = await call('POST', '/api/v1/auth/password', {
+        headers: user.headers,
+        body: { currentPassword: 'not the password at all', newPassword: 'a brand new passphrase' },
+      });
+      expect(wrong).toMatchObject({ status: 400, body: { parameter: 'currentPassword' } });
+      const weak = await call('POST', '/api/v1/auth/password', {
+        headers: user.headers,
+        body: { currentPassword: PASSWORD, newPassword: 'short' },
+      });
+      expect(weak).toMatchObject({ status: 400, body: { parameter: 'newPassword' } });
+      const changed = await call('POST', '/api/v1/auth/password', {
+        headers: user.headers,
+        body: { currentPassword: PASSWORD, newPassword: 'a brand new passphrase' },
+      });
+      expect(changed.status).toBe(200);
+      expect((await call('GET', '/api/v1/auth/me', { headers: user.headers })).status).toBe(200);
+      expect((await refusal('GET', '/api/v1/auth/me', { headers: other.headers })).status).toBe(401);
+      expect((await login(user.username, 'a brand new passphrase')).status).toBe(200);
+    });
+  });
+
+  it('locks an account after five wrong passwords: the right one is then refused with account-locked and Retry-After', async () => {
+    const user = await api.createUser('viewer', { password: PASSWORD });
+    const reasons: unknown[] = [];
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const answer = await login(user.username, `wrong password number ${attempt}`);
+      expect(answer.status).toBe(401);
+      reasons.push(answer.body['reason' as never]);
+    }
+    expect(reasons.slice(0, 4)).toEqual(Array(4).fill('invalid-credentials'));
+    expect(reasons[4]).toBe('account-locked');
+    const right = await login(user.username, PASSWORD);
+    expect({ status: right.status, reason: right.body['reason' as never] }).toEqual({
+      status: 401,
+      reason: 'account-locked',
+    });
+    const retryAfter = Number(right.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(14 * 60);
+    expect(retryAfter).toBeLessThanOrEqual(15 * 60);
+    expect(right.headers.get('www-authenticate')).toContain('Bearer');
+    // An admin enabling the account lifts the lock.
+    expect((await call('POST', `/api/v1/accounts/${user.id}/enable`, { headers: api.authHeaders })).status).toBe(200);
+    expect((await login(user.username, PASSWORD)).status).toBe(200);
+  });
+
+  describe('agencies and API keys', () => {
+    it('issues a key shown once, lists it by prefix, and a revoked key stops at once on REST and its live socket', async () => {
+      const created = await call('POST', '/api/v1/agencies', {
+        headers: api.authHeaders,
+        body: { id: `env-agency-${context.kind}`, name: 'Sở Nông nghiệp và Môi trường', scope: { domains: ['env'] } },
+      });
+      expect(created.status).toBe(201);
+      const agencyId = created.body['id'] as string;
+      const issued = await call<IssuedApiKeyBody>('POST', `/api/v1/agencies/${agencyId}/keys`, {
+        headers: api.authHeaders,
+        body: { name: 'dashboard' },
+      });
+      expect(issued.status).toBe(201);
+      const { key, apiKey } = issued.body;
+      expect(key.startsWith(`${apiKey.prefix}_`)).toBe(true);
+      const listed = await call<{ items: Array<Record<string, unknown>> }>(
+        'GET',
+        `/api/v1/agencies/${agencyId}/keys`,
+        { headers: api.authHeaders },
+      );
+      expect(listed.body.items).toEqual([expect.objectContaining({ id: apiKey.id, prefix: apiKey.prefix, status: 'active' })]);
+      expect(JSON.stringify(listed.body)).not.toContain(key);
+
+      const headers = { 'x-api-key': key };
+      expect((await call('GET', '/api/v1/areas', { headers })).status).toBe(200);
+      const { socket, refused } = await connect({ token: key });
+      expect(refused).toBeUndefined();
+      const ended = whenEnded(socket);
+      const revoked = await call('DELETE', `/api/v1/agencies/${agencyId}/keys/${apiKey.id}`, {
+        headers: api.authHeaders,
+      });
+      expect(revoked).toMatchObject({ status: 200, body: { status: 'revoked' } });
+      expect(await refusal('GET', '/api/v1/areas', { headers })).toEqual({ status: 401, reason: 'api-key-revoked' });
+      expect(await ended).toEqual({
+        notice: expect.objectContaining({ reason: 'api-key-revoked' }),
+        disconnect: 'io server disconnect',
+      });
+      expect((await connect({ token: key })).refused?.reason).toBe('api-key-revoked');
+    });
+
+    it('issues an agency MQTT secret once (username agency:{id}); a disabled agency refuses its keys', async () => {
+      const { agencyId, headers } = await api.issueAgencyKey({ scope: { domains: ['lighting'] } });
+      const mqtt = await call('POST', `/api/v1/agencies/${agencyId}/mqtt-credentials`, { headers: api.authHeaders });
+      expect(mqtt).toMatchObject({ status: 201, body: { username: `agency:${agencyId}` } });
+      const agency = await call('GET', `/api/v1/agencies/${agencyId}`, { headers: api.authHeaders });
+      expect(agency.body['mqttSecretHint']).toBe((mqtt.body['secret'] as string).slice(0, (agency.body['mqttSecretHint'] as string).length));
+      expect(JSON.stringify(agency.body)).not.toContain(mqtt.body['secret'] as string);
+      expect((await call('POST', `/api/v1/agencies/${agencyId}/disable`, { headers: api.authHeaders })).status).toBe(200);
+      expect((await refusal('GET', '/api/v1/areas', { headers })).status).toBe(401);
+      expect((await call('POST', `/api/v1/agencies/${agencyId}/enable`, { headers: api.authHeaders })).status).toBe(200);
+      expect((await call('GET', '/api/v1/areas', { headers })).status).toBe(200);
+    });
+  });
+
+  describe('accounts', () => {
+    it('creates accounts (a weak password refused naming the field), and disabling one ends its sessions and sockets', async () => {
+      const weak = await call('POST', '/api/v1/accounts', {
+        headers: api.authHeaders,
+        body: { username: 'weak-one', displayName: 'Weak', role: 'viewer', password: 'password' },
+      });
+      expect(weak).toMatchObject({ status: 400, body: { parameter: 'password' } });
+      const created = await call('POST', '/api/v1/accounts', {
+        headers: api.authHeaders,
+        body: { username: `ops-${context.kind}`, displayName: 'Nguyễn Văn A', role: 'operator' },
+      });
+      expect(created).toMatchObject({ status: 201, body: { role: 'operator', state: 'active' } });
+      const id = created.body['id'] as string;
+      expect((await call('GET', '/api/v1/accounts', { headers: api.authHeaders })).body['items']).toEqual(
+        expect.arrayContaining([expect.objectContaining({ id })]),
+      );
+      const session = await api.sessionFor(id);
+      const { socket, refused } = await connect({ token: session.token });
+      expect(refused).toBeUndefined();
+      const ended = whenEnded(socket);
+      const disabled = await call('POST', `/api/v1/accounts/${id}/disable`, { headers: api.authHeaders });
+      expect(disabled).toMatchObject({ status: 200, body: { state: 'disabled' } });
+      expect(await refusal('GET', '/api/v1/auth/me', { headers: session.headers })).toEqual({
+        status: 401,
+        reason: 'account-disabled',
+      });
+      expect((await ended).notice?.reason).toBe('account-disabled');
+      // Role changes apply on the next request (read from the database, not the token).
+      await call('POST', `/api/v1/accounts/${id}/enable`, { headers: api.authHeaders });
+      const again = await api.sessionFor(id);
+      expect((await call('GET', '/api/v1/accounts', { headers: again.headers })).status).toBe(403);
+      await call('PATCH', `/api/v1/accounts/${id}`, { headers: api.authHeaders, body: { role: 'admin' } });
+      expect((await call('GET', '/api/v1/accounts', { headers: again.headers })).status).toBe(200);
+    });
+  });
+
+  describe('a second API node over the same database, with 1-second access tokens', () => {
+    let second: ApiUnderTest;
+    beforeAll(async () => {
+      second = await startApiUnderTest({
+        database,
+        registry,
+        store,
+        accessSettings: { accessTokenTtlSeconds: 1, liveRecheckMs: 500 },
+      });
+    });
+    afterAll(async () => {
+      await second?.close();
+    });
+
+    it('refuses an expired access token with token-expired, and ends its socket when it expires', async () => {
+      const user = await second.createUser('viewer');
+      const { socket, refused } = await connect({ token: user.token }, second.url);
+      expect(refused).toBeUndefined();
+      const ended = whenEnded(socket);
+      expect((await ended).notice?.reason).toBe('token-expired');
+      await eventually('the token is refused as expired', async () => {
+        const answer = await call('GET', '/api/v1/auth/me', { base: second.url, headers: user.headers });
+        return answer.status === 401 && answer.body['reason'] === 'token-expired';
+      });
+      expect((await connect({ token: user.token }, second.url)).refused?.reason).toBe('token-expired');
+    });
+
+    it('ends a socket on this node within seconds when its key is revoked through the other node', async () => {
+      const { agencyId, keyId, key } = await api.issueAgencyKey();
+      const { socket, refused } = await connect({ token: key }, second.url);
+      expect(refused).toBeUndefined();
+      const ended = whenEnded(socket);
+      const started = Date.now();
+      await call('DELETE', `/api/v1/agencies/${agencyId}/keys/${keyId}`, { headers: api.authHeaders });
+      expect((await ended).notice?.reason).toBe('api-key-revoked');
+      expect(Date.now() - started).toBeLessThan(5000);
+    });
+  });
+});
+
+describe('an API without a database of its own', () => {
+  it('opens a temporary one with an admin whose token works', async () => {
+    const store = createTimeSeriesStore({ storage: 'embedded', dataDir: await tempDirs.make() });
+    await store.init();
+    const api = await startApiUnderTest({ registry, store });
+    try {
+      const me = await fetch(`${api.url}/api/v1/auth/me`, { headers: api.authHeaders });
+      expect(me.status).toBe(200);
+      expect(await me.json()).toMatchObject({ role: 'admin' });
+    } finally {
+      await api.close();
+      await store.close();
+    }
+  });
+});
