@@ -11,7 +11,13 @@ import {
   SessionRepository,
 } from '@ioc/access';
 import { databaseConfigFromEnv, openDatabase } from '@ioc/database';
-import { apiEnvSchema, OPS_API_NEST_OPTIONS, setupOpenApi } from '@ioc/ops-api';
+import {
+  apiEnvSchema,
+  createOidcRelyingParty,
+  OPS_API_NEST_OPTIONS,
+  oidcSettingsFromEnv,
+  setupOpenApi,
+} from '@ioc/ops-api';
 import {
   CommandRepository,
   DeviceRegistry,
@@ -49,6 +55,10 @@ async function main(): Promise<void> {
     if (firstAdmin.generatedPassword !== undefined) printFirstAdmin(firstAdmin.username, firstAdmin.generatedPassword, env.IOC_HTTP_PORT);
   }
   const auth = accessSettings(env);
+  // Single sign-on when IOC_OIDC_ISSUER is set (openid-client is loaded at the first SSO login).
+  const oidc = oidcSettingsFromEnv(env);
+  if (oidc)
+    logger.info({ issuer: oidc.issuer, clientId: oidc.clientId }, 'single sign-on (OpenID Connect) on');
   const repository = new RegistryRepository(database.db);
   const registry = new DeviceRegistry();
   const sync = new RegistrySync(repository, registry, { logger });
@@ -89,6 +99,7 @@ async function main(): Promise<void> {
         accessTokenTtlSeconds: auth.accessTokenTtlSeconds,
         secureCookie: env.IOC_HTTP_SECURE_COOKIE,
       },
+      ...(oidc === null ? {} : { oidc: { settings: oidc, relyingParty: createOidcRelyingParty(oidc) } }),
     }),
     { ...OPS_API_NEST_OPTIONS, logger: ['error', 'warn'] },
   );

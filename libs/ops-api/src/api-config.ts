@@ -4,6 +4,7 @@ import { DEVELOPMENT_INTERNAL_SECRET, NODE_ID_PATTERN } from '@ioc/bus';
 import { registryEnvShape } from '@ioc/registry';
 import { envField } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/timeseries';
+import { oidcEnvShape } from './auth/oidc/oidc-settings';
 
 /** Every environment variable the API reads, validated once at boot. */
 export const apiEnvSchema = storageEnvSchema.extend({
@@ -31,9 +32,12 @@ export const apiEnvSchema = storageEnvSchema.extend({
     ),
   ...registryEnvShape,
   ...accessEnvShape,
+  ...oidcEnvShape,
   IOC_HTTP_SECURE_COOKIE: envField
     .boolean(false)
-    .describe('Mark the browser session cookie Secure (sent over HTTPS only): true when the API is reached through HTTPS'),
+    .describe(
+      'Mark the browser session cookie Secure (sent over HTTPS only): true when the API is reached through HTTPS',
+    ),
   IOC_HISTORY_MAX_POINTS: envField.positiveInt(10_000).describe('Most points one history request may return'),
   IOC_LOG_LEVEL: envField.logLevel(),
 });

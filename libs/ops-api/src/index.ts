@@ -3,3 +3,15 @@ export * from './openapi';
 export * from './ops-api.module';
 export * from './registry-port';
 export * from './access-port';
+export {
+  oidcEnvShape,
+  oidcSettingsFromEnv,
+  parseRoleMap,
+  type OidcSettings,
+} from './auth/oidc/oidc-settings';
+export {
+  createOidcRelyingParty,
+  type OidcRelyingParty,
+  OidcLoginError,
+} from './auth/oidc/oidc-relying-party';
+export type { OidcPort } from './auth/oidc/oidc-port';

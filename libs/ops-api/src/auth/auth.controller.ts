@@ -40,6 +40,7 @@ import { ClientAddress, UserAgent } from './client-address';
 import { addressThrottled, unauthorized } from './auth-errors';
 import { AuthEvents } from './auth-events';
 import { Authenticator, SESSION_COOKIE } from './authenticator';
+import { OidcLogout } from './oidc/oidc-logout';
 
 /**
  * `/api/v1/auth`: password login (bearer tokens or a browser cookie session), refresh with
@@ -53,6 +54,7 @@ export class AuthController {
     private readonly authenticator: Authenticator,
     private readonly events: AuthEvents,
     private readonly audit: AuthAudit,
+    private readonly oidcLogout: OidcLogout,
   ) {}
 
   @Post('login')
@@ -182,7 +184,8 @@ export class AuthController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Ends the session of the access token or cookie: every token of it is refused from now on',
-    description: 'Clears the session cookie. Its live sockets end. An API key has no session (400): revoke it instead.',
+    description:
+      "Clears the session cookie. Its live sockets end. An API key has no session (400): revoke it instead. A session opened through single sign-on also answers endSessionUrl, the provider's end-session URL, which the console follows to log out at the provider too.",
   })
   @ApiAnswers({ body: logoutBody, errors: [HttpStatus.BAD_REQUEST] })
   async logout(
@@ -198,6 +201,8 @@ export class AuthController {
         message: 'an API key has no session to end: an admin revokes keys (DELETE /api/v1/agencies/{id}/keys/{keyId})',
       });
     }
+    // An SSO session: the provider's end-session URL, for the console to log out there too.
+    const endSessionUrl = await this.oidcLogout.endSessionUrl(principal.sessionId);
     const ended = await this.access.sessions.revoke(principal.sessionId, 'logout');
     this.events.publish({ kind: 'sessions', sessionIds: [principal.sessionId], reason: 'logout' });
     this.clearCookie(response);
@@ -207,7 +212,7 @@ export class AuthController {
       entity: { type: 'session', id: principal.sessionId },
       address,
     });
-    return { ended };
+    return { ended, ...(endSessionUrl === undefined ? {} : { endSessionUrl }) };
   }
 
   @Get('me')

@@ -11,6 +11,8 @@ import { AuthEvents } from './auth-events';
 import { AuthGuard } from './auth.guard';
 import { Authenticator } from './authenticator';
 import { LiveAuth } from './live-auth';
+import { OidcLogout } from './oidc/oidc-logout';
+import { OidcController } from './oidc/oidc.controller';
 
 /**
  * Authentication and the people/agency admin routes: the global guard (every route needs a
@@ -20,7 +22,7 @@ import { LiveAuth } from './live-auth';
  * port's token secret.
  */
 @Module({
-  controllers: [AuthController, AccountsController, AgenciesController],
+  controllers: [AuthController, AccountsController, AgenciesController, OidcController],
   providers: [
     {
       provide: JwtService,
@@ -36,6 +38,7 @@ import { LiveAuth } from './live-auth';
     AuthEvents,
     AuthAudit,
     LiveAuth,
+    OidcLogout,
     { provide: APP_GUARD, useClass: AuthGuard },
   ],
   exports: [Authenticator, AuthEvents, LiveAuth],

@@ -4,10 +4,12 @@ import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import type { AccessPort } from '../access-port';
+import type { OidcPort } from '../auth/oidc/oidc-port';
 import type { OpsApiSettings } from '../api-config';
 import type { RegistryProvisioning, RegistryReader } from '../registry-port';
 import {
   ACCESS,
+  OIDC,
   COMMANDS,
   DEVICE_REGISTRY,
   DEVICE_STATUS,
@@ -35,6 +37,8 @@ export interface OpsApiModuleOptions {
   commands?: CommandRepository;
   /** People, sessions, agencies and API keys: every route but the public ones needs a principal. */
   access: AccessPort;
+  /** Single sign-on through an OpenID Connect provider; without it the SSO routes answer 404 sso-disabled. */
+  oidc?: OidcPort;
 }
 
 /** The status reader of an API given none: no device has a stored status. */
@@ -60,6 +64,7 @@ export class ApiCoreModule {
       { provide: REGISTRY_PROVISIONING, useValue: options.provisioning ?? null },
       { provide: COMMANDS, useValue: options.commands ?? null },
       { provide: ACCESS, useValue: options.access },
+      { provide: OIDC, useValue: options.oidc ?? null },
     ];
     return {
       module: ApiCoreModule,

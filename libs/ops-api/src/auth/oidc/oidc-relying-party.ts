@@ -179,8 +179,9 @@ function classify(client: OpenIdClientModule, error: unknown): OidcLoginError {
       `the provider could not be reached: ${error.message}`,
     );
   }
-  return new OidcLoginError(
-    'oidc-invalid-response',
-    `the provider's answer failed validation: ${(error as Error).message}`,
-  );
+  // openid-client wraps the failed check (its message names it: "unexpected \"state\" …") in a
+  // generic "invalid response encountered" error.
+  const cause = (error as { cause?: unknown }).cause;
+  const detail = cause instanceof Error ? cause.message : (error as Error).message;
+  return new OidcLoginError('oidc-invalid-response', `the provider's answer failed validation: ${detail}`);
 }
