@@ -105,11 +105,8 @@ export class OidcController {
 
   @Get('oidc/login')
   @Public()
-  @ApiOperation({
-    summary: "Starts a single sign-on login: 302 to the provider's authorization endpoint",
-    description:
-      'Sets the short-lived, signed, httpOnly `ioc_oidc` cookie holding the state, nonce and PKCE verifier the callback checks. 404 sso-disabled when SSO is not configured; 502 oidc-provider-unavailable when the provider cannot be reached.',
-  })
+  // A browser navigation (302 to the provider), not an API call: documented in the README.
+  @ApiExcludeEndpoint()
   async login(@Req() request: Request, @Res() response: Response): Promise<void> {
     if (!this.oidc) return this.refuse(request, response, 'sso-disabled', 'single sign-on is not configured');
     let begun: Awaited<ReturnType<OidcRelyingParty['beginLogin']>>;
@@ -135,6 +132,7 @@ export class OidcController {
 
   @Get('oidc/callback')
   @Public()
+  // The provider's redirect back (OIDC Core §3.1.2.5): a browser navigation, not an API call.
   @ApiExcludeEndpoint()
   async callback(@Req() request: Request, @Res() response: Response): Promise<void> {
     if (!this.oidc) return this.refuse(request, response, 'sso-disabled', 'single sign-on is not configured');
