@@ -1,18 +1,10 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import {
-  AccountRepository,
-  accessSettings,
-  AgencyRepository,
-  ApiKeyRepository,
-  ensureFirstAdmin,
-  loadTokenSecret,
-  LoginService,
-  SessionRepository,
-} from '@ioc/access';
+import { accessSettings, ensureFirstAdmin, loadTokenSecret } from '@ioc/access';
 import { databaseConfigFromEnv, openDatabase } from '@ioc/database';
 import {
   apiEnvSchema,
+  createAccessPort,
   createOidcRelyingParty,
   OPS_API_NEST_OPTIONS,
   oidcSettingsFromEnv,
@@ -51,10 +43,9 @@ async function main(): Promise<void> {
     logger,
   });
   if (firstAdmin.created) {
-    logger.info({ username: firstAdmin.username }, 'first admin account created');
-    if (firstAdmin.generatedPassword !== undefined) printFirstAdmin(firstAdmin.username, firstAdmin.generatedPassword, env.IOC_HTTP_PORT);
+    if (firstAdmin.generatedPassword !== undefined)
+      printFirstAdmin(firstAdmin.username, firstAdmin.generatedPassword, env.IOC_HTTP_PORT);
   }
-  const auth = accessSettings(env);
   // Single sign-on when IOC_OIDC_ISSUER is set (openid-client is loaded at the first SSO login).
   const oidc = oidcSettingsFromEnv(env);
   if (oidc)
@@ -85,20 +76,11 @@ async function main(): Promise<void> {
         refresh: () => sync.refresh(),
         notify: () => sync.notify(),
       },
-      access: {
-        accounts: new AccountRepository(database.db),
-        sessions: new SessionRepository(database.db, { idleMs: auth.sessionIdleMs, maxMs: auth.sessionMaxMs }),
-        logins: new LoginService(database.db, {
-          lockoutAttempts: auth.lockoutAttempts,
-          lockoutMs: auth.lockoutMs,
-          addressMaxFailures: auth.addressMaxFailures,
-        }),
-        agencies: new AgencyRepository(database.db),
-        apiKeys: new ApiKeyRepository(database.db),
+      access: createAccessPort(database.db, {
+        ...accessSettings(env),
         tokenSecret: loadTokenSecret({ configured: env.IOC_AUTH_TOKEN_SECRET, dataDir: env.IOC_DATA_DIR }),
-        accessTokenTtlSeconds: auth.accessTokenTtlSeconds,
         secureCookie: env.IOC_HTTP_SECURE_COOKIE,
-      },
+      }),
       ...(oidc === null ? {} : { oidc: { settings: oidc, relyingParty: createOidcRelyingParty(oidc) } }),
     }),
     { ...OPS_API_NEST_OPTIONS, logger: ['error', 'warn'] },

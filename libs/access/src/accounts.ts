@@ -4,6 +4,7 @@ import { type AccountsTable, type DatabaseSchema, transaction } from '@ioc/datab
 import { AccessError, conflictOnDuplicate } from './access-error';
 import { checkScope, type Clock, iso, isoOrUndefined, newId, parseStoredScope } from './access-common';
 import { USERNAME_PATTERN } from './access-env';
+import { type AgencyRecord, toAgencyRecord } from './agencies';
 import { hashPassword, passwordPolicyProblem } from './passwords';
 
 /** Account ids: `acc_` + 16 base64url characters. */
@@ -143,6 +144,27 @@ export class AccountRepository {
   async get(id: string): Promise<AccountRecord | undefined> {
     const row = await this.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toAccountRecord(row) : undefined;
+  }
+
+  /**
+   * The account `id` with its agency, when both may act now: the account exists and is active,
+   * and its agency (if it has one) is active; else undefined. What the API checks on each
+   * request (with the session) before building the principal (principalOfAccount), and what an
+   * SSO login checks after upsertOidc.
+   */
+  async findActive(
+    id: string,
+  ): Promise<{ account: AccountRecord; agency: AgencyRecord | undefined } | undefined> {
+    const row = await this.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row || row.state !== 'active') return undefined;
+    if (row.agency_id === null) return { account: toAccountRecord(row), agency: undefined };
+    const agency = await this.db
+      .selectFrom('agencies')
+      .selectAll()
+      .where('id', '=', row.agency_id)
+      .executeTakeFirst();
+    if (!agency || agency.state !== 'active') return undefined;
+    return { account: toAccountRecord(row), agency: toAgencyRecord(agency) };
   }
 
   /** The account whose username equals `username` ignoring case. */

@@ -1,10 +1,12 @@
-import type {
+import type { Kysely } from 'kysely';
+import {
   AccountRepository,
   AgencyRepository,
   ApiKeyRepository,
   LoginService,
   SessionRepository,
 } from '@ioc/access';
+import type { DatabaseSchema } from '@ioc/database';
 
 /**
  * People and agencies (`@ioc/access`) as the API uses them to authenticate requests and sockets
@@ -33,4 +35,51 @@ export interface AccessPort {
    * a session or key revoked on another API node ends its sockets here within that bound.
    */
   liveRecheckMs?: number;
+}
+
+/** Settings of createAccessPort; every one but the secret has the design page's default. */
+export interface AccessPortSettings {
+  /** HS256 key (loadTokenSecret), ≥ 32 bytes. */
+  tokenSecret: Buffer;
+  /** Default 900 s. */
+  accessTokenTtlSeconds?: number;
+  /** Default 30 minutes. */
+  sessionIdleMs?: number;
+  /** Default 12 hours. */
+  sessionMaxMs?: number;
+  /** Default 5 failures. */
+  lockoutAttempts?: number;
+  /** Default 15 minutes. */
+  lockoutMs?: number;
+  /** Default 20 failures per 15 minutes. */
+  addressMaxFailures?: number;
+  secureCookie?: boolean;
+  allowedOrigins?: readonly string[];
+  liveRecheckMs?: number;
+}
+
+/**
+ * The access port over a registry database (migrated, 0003-access or later): the repositories of
+ * @ioc/access with the given settings. What the app and the API's test helper hand the module.
+ */
+export function createAccessPort(db: Kysely<DatabaseSchema>, settings: AccessPortSettings): AccessPort {
+  return {
+    accounts: new AccountRepository(db),
+    sessions: new SessionRepository(db, {
+      idleMs: settings.sessionIdleMs ?? 30 * 60_000,
+      maxMs: settings.sessionMaxMs ?? 12 * 3_600_000,
+    }),
+    logins: new LoginService(db, {
+      lockoutAttempts: settings.lockoutAttempts ?? 5,
+      lockoutMs: settings.lockoutMs ?? 15 * 60_000,
+      addressMaxFailures: settings.addressMaxFailures ?? 20,
+    }),
+    agencies: new AgencyRepository(db),
+    apiKeys: new ApiKeyRepository(db),
+    tokenSecret: settings.tokenSecret,
+    accessTokenTtlSeconds: settings.accessTokenTtlSeconds ?? 900,
+    ...(settings.secureCookie === undefined ? {} : { secureCookie: settings.secureCookie }),
+    ...(settings.allowedOrigins === undefined ? {} : { allowedOrigins: settings.allowedOrigins }),
+    ...(settings.liveRecheckMs === undefined ? {} : { liveRecheckMs: settings.liveRecheckMs }),
+  };
 }

@@ -3,6 +3,7 @@ export * from './openapi';
 export * from './ops-api.module';
 export * from './registry-port';
 export * from './access-port';
+export { sessionTokenFor } from './auth/session-token';
 export {
   oidcEnvShape,
   oidcSettingsFromEnv,

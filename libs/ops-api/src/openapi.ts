@@ -16,7 +16,12 @@ export function setupOpenApi(app: INestApplication): void {
     )
     .setVersion('1')
     .addBearerAuth(
-      { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'access token from /api/v1/auth/login' },
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description: 'access token from /api/v1/auth/login',
+      },
       SECURITY_SCHEMES.bearer,
     )
     .addApiKey(
@@ -48,7 +53,8 @@ function withAuthentication(document: OpenAPIObject): OpenAPIObject {
   });
   for (const item of Object.values(document.paths)) {
     for (const method of ['get', 'put', 'post', 'delete', 'patch'] as const) {
-      const operation = item[method] as (Record<string, unknown> & { responses: Record<string, unknown> }) | undefined;
+      const operation = item[method] as
+        (Record<string, unknown> & { responses: Record<string, unknown> }) | undefined;
       if (!operation) continue;
       if (operation[PUBLIC_EXTENSION] === true) {
         delete operation[PUBLIC_EXTENSION];

@@ -72,6 +72,9 @@ export async function startService(
   };
 }
 
+/** The first admin's password startPlatform sets (IOC_ADMIN_PASSWORD; username `admin`). */
+export const E2E_ADMIN_PASSWORD = 'e2e admin passphrase 2026';
+
 export interface PlatformOptions {
   storage: 'embedded' | 'influxdb';
   influxUrl?: string;
@@ -85,6 +88,14 @@ export interface RunningPlatform {
   mqttPort: number;
   httpUrl: string;
   dataDir: string;
+  /**
+   * An access token of the first admin (`admin` / E2E_ADMIN_PASSWORD), from a password login once
+   * the API listened: valid an hour (IOC_AUTH_ACCESS_TOKEN_TTL_SECONDS=3600), on every API node of
+   * this data directory, across API restarts.
+   */
+  adminToken: string;
+  /** `{authorization: 'Bearer <adminToken>'}`: spread into a fetch's headers. */
+  authHeaders: Record<string, string>;
   /**
    * The secret of a seeded device, for MQTT logins (username = device id): the broker issues one
    * to every active device at start (IOC_DEMO_CREDENTIALS_FILE, as `npm start` does).
@@ -120,6 +131,8 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     ...(options.influxUrl ? { IOC_INFLUX_URL: options.influxUrl } : {}),
     IOC_INFLUX_DB: options.influxDatabase ?? 'ioc_e2e',
     IOC_DEMO_CREDENTIALS_FILE: join(dataDir, 'device-credentials.json'),
+    IOC_ADMIN_PASSWORD: E2E_ADMIN_PASSWORD,
+    IOC_AUTH_ACCESS_TOKEN_TTL_SECONDS: '3600',
     ...options.env,
   };
   const credentialsFile = env['IOC_DEMO_CREDENTIALS_FILE'] as string;
@@ -138,7 +151,22 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
+  let adminToken: string;
+  try {
+    adminToken = await login(
+      `http://127.0.0.1:${httpPort}`,
+      env['IOC_ADMIN_USERNAME'] ?? 'admin',
+      env['IOC_ADMIN_PASSWORD'] ?? '',
+    );
+  } catch (error) {
+    await api.stop();
+    await broker.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   return {
+    adminToken,
+    authHeaders: { authorization: `Bearer ${adminToken}` },
     mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
     mqttPort,
     httpUrl: `http://127.0.0.1:${httpPort}`,
@@ -171,6 +199,19 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** An access token from a password login (POST /api/v1/auth/login). @throws Error when refused */
+async function login(httpUrl: string, username: string, password: string): Promise<string> {
+  const response = await fetch(`${httpUrl}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = (await response.json()) as { accessToken?: string };
+  if (response.status !== 200 || body.accessToken === undefined)
+    throw new Error(`the admin login answered ${response.status}: ${JSON.stringify(body)}`);
+  return body.accessToken;
 }
 
 /** Polls `probe` until it returns a value that is not undefined, or fails after `timeoutMs`. */

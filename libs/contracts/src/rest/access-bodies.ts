@@ -74,7 +74,9 @@ export const tokenBody = z.object({
   expiresIn: z.number().int().positive().describe('seconds the access token is valid'),
   refreshToken: z
     .string()
-    .describe('opaque; exchange it at /auth/refresh for new tokens (it is then replaced: reusing it ends the session)'),
+    .describe(
+      'opaque; exchange it at /auth/refresh for new tokens (it is then replaced: reusing it ends the session)',
+    ),
   refreshExpiresAt: isoTime.describe('when the session ends at the latest (absolute lifetime)'),
 });
 export type TokenBody = z.infer<typeof tokenBody>;
@@ -152,7 +154,10 @@ export const agencyBody = z.object({
   scope: accessScopeSchema,
   state: z.enum(['active', 'disabled']),
   note: z.string().nullable(),
-  mqttSecretHint: z.string().nullable().describe("the MQTT secret's first characters, or null: no MQTT account"),
+  mqttSecretHint: z
+    .string()
+    .nullable()
+    .describe("the MQTT secret's first characters, or null: no MQTT account"),
   createdAt: isoTime,
   updatedAt: isoTime,
 });
@@ -209,8 +214,7 @@ export type ApiKeyListBody = z.infer<typeof apiKeyListBody>;
 /** `POST /api/v1/agencies/{id}/keys`. */
 export const issueApiKeyBody = z.strictObject({
   name: z.string().min(1).max(200).describe('what the key is for, e.g. "air-quality dashboard"'),
-  expiresAt: ISO_TIMESTAMP.optional()
-    .describe('ISO-8601 with an offset; absent: the key does not expire'),
+  expiresAt: ISO_TIMESTAMP.optional().describe('ISO-8601 with an offset; absent: the key does not expire'),
 });
 export type IssueApiKeyBody = z.infer<typeof issueApiKeyBody>;
 

@@ -10,20 +10,36 @@ import { AccessError } from '@ioc/access';
 /**
  * The HTTP answer of a refused access write (accounts, agencies, keys): AccessError `invalid` →
  * 400, `not-found` → 404, `conflict` → 409, each with the repository's message and, as
- * `parameter`, the field at fault (or `field` when the error names none). Anything else is
+ * `parameter`, the field at fault (`field` when given: the request's name for it, else the
+ * error's). Anything else is
  * returned as it is (the exception filter makes it a 500).
  */
 export function accessHttpError(error: unknown, field?: string): unknown {
   if (error instanceof HttpException || !(error instanceof AccessError)) return error;
-  const named = error.field ?? field;
+  const named = field ?? error.field;
   const parameter = named === undefined ? {} : { parameter: named };
   switch (error.code) {
     case 'invalid':
-      return new BadRequestException({ statusCode: 400, error: 'Bad Request', message: error.message, ...parameter });
+      return new BadRequestException({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: error.message,
+        ...parameter,
+      });
     case 'not-found':
-      return new NotFoundException({ statusCode: 404, error: 'Not Found', message: error.message, ...parameter });
+      return new NotFoundException({
+        statusCode: 404,
+        error: 'Not Found',
+        message: error.message,
+        ...parameter,
+      });
     case 'conflict':
-      return new ConflictException({ statusCode: 409, error: 'Conflict', message: error.message, ...parameter });
+      return new ConflictException({
+        statusCode: 409,
+        error: 'Conflict',
+        message: error.message,
+        ...parameter,
+      });
   }
 }
 

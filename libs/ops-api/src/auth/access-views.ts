@@ -3,7 +3,8 @@ import type { AccountBody, AgencyBody, ApiKeyBody } from '@ioc/contracts';
 
 /** An account as the API answers it: no password hash, no failure counter; a past lockout as null. */
 export function accountView(account: AccountRecord, now = Date.now()): AccountBody {
-  const locked = account.lockedUntil !== undefined && Date.parse(account.lockedUntil) > now;
+  const lockedUntil =
+    account.lockedUntil !== undefined && Date.parse(account.lockedUntil) > now ? account.lockedUntil : null;
   return {
     id: account.id,
     username: account.username,
@@ -13,7 +14,7 @@ export function accountView(account: AccountRecord, now = Date.now()): AccountBo
     agencyId: account.agencyId ?? null,
     scope: account.scope ?? null,
     state: account.state,
-    lockedUntil: locked ? account.lockedUntil! : null,
+    lockedUntil,
     lastLoginAt: account.lastLoginAt ?? null,
     createdAt: account.createdAt,
     updatedAt: account.updatedAt,

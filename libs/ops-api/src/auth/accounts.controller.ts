@@ -97,7 +97,8 @@ export class AccountsController {
   @Patch(':id')
   @ApiOperation({
     summary: "Changes an account's display name, role, agency or scope (null clears the last two)",
-    description: 'Takes effect on the next request of its sessions (role and scope are read on every request).',
+    description:
+      'Takes effect on the next request of its sessions (role and scope are read on every request).',
   })
   @ACCOUNT_ID
   @ApiBodyFrom(patchAccountBody)
@@ -209,7 +210,11 @@ export class AccountsController {
   private async found(id: string) {
     const account = await this.access.accounts.get(id);
     if (!account) {
-      throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no account "${id.slice(0, 64)}"` });
+      throw new NotFoundException({
+        statusCode: 404,
+        error: 'Not Found',
+        message: `no account "${id.slice(0, 64)}"`,
+      });
     }
     return account;
   }

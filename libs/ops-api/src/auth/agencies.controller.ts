@@ -113,7 +113,8 @@ export class AgenciesController {
   @Patch(':id')
   @ApiOperation({
     summary: "Changes an agency's name, scope or note (null clears the note)",
-    description: "A new scope applies to its keys' and users' next request, and to their live sockets within seconds.",
+    description:
+      "A new scope applies to its keys' and users' next request, and to their live sockets within seconds.",
   })
   @AGENCY_ID
   @ApiBodyFrom(patchAgencyBody)
@@ -228,7 +229,7 @@ export class AgenciesController {
   @ApiOperation({
     summary: 'Issues an API key to the agency (shown only in this answer)',
     description:
-      'The key reads as role viewer within the agency\'s scope; send it as `X-API-Key: …` or `Authorization: Bearer …`, or as `auth.token` of a /live socket. Stored as a SHA-256 hash; its prefix (iocak_ + 8 hex digits) tells keys apart. expiresAt: optional.',
+      "The key reads as role viewer within the agency's scope; send it as `X-API-Key: …` or `Authorization: Bearer …`, or as `auth.token` of a /live socket. Stored as a SHA-256 hash; its prefix (iocak_ + 8 hex digits) tells keys apart. expiresAt: optional.",
   })
   @AGENCY_ID
   @ApiBodyFrom(issueApiKeyBody)
@@ -305,7 +306,11 @@ export class AgenciesController {
   private async found(id: string) {
     const agency = await this.access.agencies.get(id);
     if (!agency) {
-      throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no agency "${id.slice(0, 64)}"` });
+      throw new NotFoundException({
+        statusCode: 404,
+        error: 'Not Found',
+        message: `no agency "${id.slice(0, 64)}"`,
+      });
     }
     return agency;
   }

@@ -5,10 +5,7 @@ import type { AuthFailureReason } from './authenticator';
 
 /** Reasons of a refused login (401, or 429 for `address-throttled`). */
 export type LoginFailureReason =
-  | 'invalid-credentials'
-  | 'account-locked'
-  | 'account-disabled'
-  | 'address-throttled';
+  'invalid-credentials' | 'account-locked' | 'account-disabled' | 'address-throttled';
 
 /**
  * The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3): without credentials only the realm;
@@ -30,7 +27,8 @@ export function unauthorized(
   retryAfterMs?: number,
 ): UnauthorizedException {
   response.setHeader('WWW-Authenticate', challenge(reason, message));
-  if (retryAfterMs !== undefined) response.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+  if (retryAfterMs !== undefined)
+    response.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
   return new UnauthorizedException({ statusCode: 401, error: 'Unauthorized', message, reason });
 }
 

@@ -77,7 +77,11 @@ export class AuthController {
     @UserAgent() userAgent: string | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<LoginBody> {
-    const result = await this.access.logins.login({ username: body.username, password: body.password, address });
+    const result = await this.access.logins.login({
+      username: body.username,
+      password: body.password,
+      address,
+    });
     if (!result.ok) {
       await this.audit.record({
         actor: {
@@ -158,12 +162,19 @@ export class AuthController {
             action: 'auth.refresh-reuse',
             outcome: 'failure',
             ...(result.session
-              ? { entity: { type: 'session', id: result.session.id }, detail: { accountId: result.session.accountId } }
+              ? {
+                  entity: { type: 'session', id: result.session.id },
+                  detail: { accountId: result.session.accountId },
+                }
               : {}),
             address,
           });
           if (result.session)
-            this.events.publish({ kind: 'sessions', sessionIds: [result.session.id], reason: 'refresh-reuse' });
+            this.events.publish({
+              kind: 'sessions',
+              sessionIds: [result.session.id],
+              reason: 'refresh-reuse',
+            });
           throw unauthorized(
             response,
             'session-ended',
@@ -198,7 +209,8 @@ export class AuthController {
       throw new BadRequestException({
         statusCode: 400,
         error: 'Bad Request',
-        message: 'an API key has no session to end: an admin revokes keys (DELETE /api/v1/agencies/{id}/keys/{keyId})',
+        message:
+          'an API key has no session to end: an admin revokes keys (DELETE /api/v1/agencies/{id}/keys/{keyId})',
       });
     }
     // An SSO session: the provider's end-session URL, for the console to log out there too.
@@ -216,7 +228,9 @@ export class AuthController {
   }
 
   @Get('me')
-  @ApiOperation({ summary: 'Who the request acts as: role, scope, agency, and the display name of an account' })
+  @ApiOperation({
+    summary: 'Who the request acts as: role, scope, agency, and the display name of an account',
+  })
   @ApiAnswers({ body: meBody, errors: [HttpStatus.BAD_REQUEST] })
   async me(@CurrentPrincipal() principal: Principal, @Query(NoParameters) _query: object): Promise<MeBody> {
     if (principal.kind !== 'account') return principal;
@@ -253,7 +267,8 @@ export class AuthController {
       address,
     });
     if (!checked.ok) {
-      if (checked.reason === 'address-throttled') throw addressThrottled(response, checked.retryAfterMs ?? 60_000);
+      if (checked.reason === 'address-throttled')
+        throw addressThrottled(response, checked.retryAfterMs ?? 60_000);
       throw new BadRequestException({
         statusCode: 400,
         error: 'Bad Request',

@@ -5,6 +5,7 @@ import { type Role, roleIncludes } from '@ioc/contracts';
 import type { AccessPort } from '../access-port';
 import { type AuthenticatedRequest, IS_PUBLIC, REQUIRED_ROLE } from '../common/auth.decorators';
 import { ACCESS } from '../tokens';
+import { AuthAudit } from './auth-audit';
 import { crossSite, roleRequired, unauthorized } from './auth-errors';
 import { Authenticator, credentialsOfHeaders } from './authenticator';
 
@@ -17,7 +18,7 @@ const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * `@Public()` routes pass without credentials; when they carry good ones the principal is set
  * too (bad ones are ignored there). Refusals: 401 with the reason and `WWW-Authenticate`, 403
  * `role-required` naming the role, 403 `cross-site-request` for a cookie-authenticated write from
- * a foreign `Origin` (CSRF).
+ * a foreign `Origin` (CSRF). A 403 role-required is audited (`auth.denied`, outcome `denied`).
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -25,6 +26,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly authenticator: Authenticator,
     @Inject(ACCESS) private readonly access: AccessPort,
+    private readonly audit: AuthAudit,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -49,7 +51,17 @@ export class AuthGuard implements CanActivate {
     }
     request.principal = outcome.principal;
     const required = this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets) ?? 'viewer';
-    if (!roleIncludes(outcome.principal.role, required)) throw roleRequired(required, outcome.principal.role);
+    if (!roleIncludes(outcome.principal.role, required)) {
+      // A refused attempt of a known principal is worth keeping (a 401 of a stranger is not: noise).
+      await this.audit.record({
+        actor: outcome.principal,
+        action: 'auth.denied',
+        outcome: 'denied',
+        detail: { method: request.method, path: request.path, reason: 'role-required', required },
+        address: request.ip ?? 'unknown',
+      });
+      throw roleRequired(required, outcome.principal.role);
+    }
     return true;
   }
 

@@ -137,8 +137,9 @@ describeEachDatabase('authentication', (context) => {
     );
   }
 
-  async function login(username: string, password: string, session?: 'bearer' | 'cookie') {
+  async function login(username: string, password: string, base = api.url, session?: 'bearer' | 'cookie') {
     return call<LoginBody>('POST', '/api/v1/auth/login', {
+      base,
       body: { username, password, ...(session ? { session } : {}) },
     });
   }
@@ -167,7 +168,9 @@ describeEachDatabase('authentication', (context) => {
     });
 
     it('refuses a bad token with invalid-token and a bad API key with invalid-api-key', async () => {
-      const badToken = await call('GET', '/api/v1/devices', { headers: { authorization: 'Bearer not.a.jwt' } });
+      const badToken = await call('GET', '/api/v1/devices', {
+        headers: { authorization: 'Bearer not.a.jwt' },
+      });
       expect({ status: badToken.status, reason: badToken.body['reason'] }).toEqual({
         status: 401,
         reason: 'invalid-token',
@@ -180,7 +183,10 @@ describeEachDatabase('authentication', (context) => {
 
     it('refuses an anonymous /live socket with a connect_error naming the reason', async () => {
       const anonymous = await connect(undefined);
-      expect(anonymous.refused).toEqual({ message: expect.stringContaining('authentication required'), reason: 'missing-credentials' });
+      expect(anonymous.refused).toEqual({
+        message: expect.stringContaining('authentication required'),
+        reason: 'missing-credentials',
+      });
       const forged = await connect({ token: 'eyJhbGciOiJIUzI1NiJ9.e30.x' });
       expect(forged.refused?.reason).toBe('invalid-token');
       const admin = await connect({ token: api.adminToken });
@@ -241,14 +247,16 @@ describeEachDatabase('authentication', (context) => {
     it('treats an agency API key as a viewer, by X-API-Key or Authorization: Bearer', async () => {
       const { key, headers } = await api.issueAgencyKey();
       expect((await call('GET', '/api/v1/areas', { headers })).status).toBe(200);
-      expect((await call('GET', '/api/v1/areas', { headers: { authorization: `Bearer ${key}` } })).status).toBe(
-        200,
-      );
+      expect(
+        (await call('GET', '/api/v1/areas', { headers: { authorization: `Bearer ${key}` } })).status,
+      ).toBe(200);
       const me = await call<MeBody>('GET', '/api/v1/auth/me', { headers });
       expect(me.body).toMatchObject({ kind: 'apiKey', role: 'viewer' });
-      expect(
-        await refusal('POST', `/api/v1/devices/${light.id}/suspend`, { headers }),
-      ).toEqual({ status: 403, reason: 'role-required', required: 'admin' });
+      expect(await refusal('POST', `/api/v1/devices/${light.id}/suspend`, { headers })).toEqual({
+        status: 403,
+        reason: 'role-required',
+        required: 'admin',
+      });
     });
   });
 
@@ -320,7 +328,7 @@ describeEachDatabase('authentication', (context) => {
     });
 
     it('sets an httpOnly SameSite=Strict cookie in cookie mode, and refuses a cookie write from a foreign origin', async () => {
-      const answer = await login(username, PASSWORD, 'cookie');
+      const answer = await login(username, PASSWORD, api.url, 'cookie');
       expect(answer.status).toBe(200);
       expect(answer.body.accessToken).toBeUndefined();
       const setCookie = answer.headers.get('set-cookie') ?? '';
@@ -391,7 +399,9 @@ describeEachDatabase('authentication', (context) => {
     expect(retryAfter).toBeLessThanOrEqual(15 * 60);
     expect(right.headers.get('www-authenticate')).toContain('Bearer');
     // An admin enabling the account lifts the lock.
-    expect((await call('POST', `/api/v1/accounts/${user.id}/enable`, { headers: api.authHeaders })).status).toBe(200);
+    expect(
+      (await call('POST', `/api/v1/accounts/${user.id}/enable`, { headers: api.authHeaders })).status,
+    ).toBe(200);
     expect((await login(user.username, PASSWORD)).status).toBe(200);
   });
 
@@ -399,7 +409,11 @@ describeEachDatabase('authentication', (context) => {
     it('issues a key shown once, lists it by prefix, and a revoked key stops at once on REST and its live socket', async () => {
       const created = await call('POST', '/api/v1/agencies', {
         headers: api.authHeaders,
-        body: { id: `env-agency-${context.kind}`, name: 'Sở Nông nghiệp và Môi trường', scope: { domains: ['env'] } },
+        body: {
+          id: `env-agency-${context.kind}`,
+          name: 'Sở Nông nghiệp và Môi trường',
+          scope: { domains: ['env'] },
+        },
       });
       expect(created.status).toBe(201);
       const agencyId = created.body['id'] as string;
@@ -415,7 +429,9 @@ describeEachDatabase('authentication', (context) => {
         `/api/v1/agencies/${agencyId}/keys`,
         { headers: api.authHeaders },
       );
-      expect(listed.body.items).toEqual([expect.objectContaining({ id: apiKey.id, prefix: apiKey.prefix, status: 'active' })]);
+      expect(listed.body.items).toEqual([
+        expect.objectContaining({ id: apiKey.id, prefix: apiKey.prefix, status: 'active' }),
+      ]);
       expect(JSON.stringify(listed.body)).not.toContain(key);
 
       const headers = { 'x-api-key': key };
@@ -427,7 +443,10 @@ describeEachDatabase('authentication', (context) => {
         headers: api.authHeaders,
       });
       expect(revoked).toMatchObject({ status: 200, body: { status: 'revoked' } });
-      expect(await refusal('GET', '/api/v1/areas', { headers })).toEqual({ status: 401, reason: 'api-key-revoked' });
+      expect(await refusal('GET', '/api/v1/areas', { headers })).toEqual({
+        status: 401,
+        reason: 'api-key-revoked',
+      });
       expect(await ended).toEqual({
         notice: expect.objectContaining({ reason: 'api-key-revoked' }),
         disconnect: 'io server disconnect',
@@ -437,14 +456,22 @@ describeEachDatabase('authentication', (context) => {
 
     it('issues an agency MQTT secret once (username agency:{id}); a disabled agency refuses its keys', async () => {
       const { agencyId, headers } = await api.issueAgencyKey({ scope: { domains: ['lighting'] } });
-      const mqtt = await call('POST', `/api/v1/agencies/${agencyId}/mqtt-credentials`, { headers: api.authHeaders });
+      const mqtt = await call('POST', `/api/v1/agencies/${agencyId}/mqtt-credentials`, {
+        headers: api.authHeaders,
+      });
       expect(mqtt).toMatchObject({ status: 201, body: { username: `agency:${agencyId}` } });
       const agency = await call('GET', `/api/v1/agencies/${agencyId}`, { headers: api.authHeaders });
-      expect(agency.body['mqttSecretHint']).toBe((mqtt.body['secret'] as string).slice(0, (agency.body['mqttSecretHint'] as string).length));
+      expect(agency.body['mqttSecretHint']).toBe(
+        (mqtt.body['secret'] as string).slice(0, (agency.body['mqttSecretHint'] as string).length),
+      );
       expect(JSON.stringify(agency.body)).not.toContain(mqtt.body['secret'] as string);
-      expect((await call('POST', `/api/v1/agencies/${agencyId}/disable`, { headers: api.authHeaders })).status).toBe(200);
+      expect(
+        (await call('POST', `/api/v1/agencies/${agencyId}/disable`, { headers: api.authHeaders })).status,
+      ).toBe(200);
       expect((await refusal('GET', '/api/v1/areas', { headers })).status).toBe(401);
-      expect((await call('POST', `/api/v1/agencies/${agencyId}/enable`, { headers: api.authHeaders })).status).toBe(200);
+      expect(
+        (await call('POST', `/api/v1/agencies/${agencyId}/enable`, { headers: api.authHeaders })).status,
+      ).toBe(200);
       expect((await call('GET', '/api/v1/areas', { headers })).status).toBe(200);
     });
   });
@@ -492,7 +519,7 @@ describeEachDatabase('authentication', (context) => {
         database,
         registry,
         store,
-        accessSettings: { accessTokenTtlSeconds: 1, liveRecheckMs: 500 },
+        accessSettings: { accessTokenTtlSeconds: 1, liveRecheckMs: 500, addressMaxFailures: 3 },
       });
     });
     afterAll(async () => {
@@ -510,6 +537,22 @@ describeEachDatabase('authentication', (context) => {
         return answer.status === 401 && answer.body['reason'] === 'token-expired';
       });
       expect((await connect({ token: user.token }, second.url)).refused?.reason).toBe('token-expired');
+    });
+
+    it('throttles an address after its failed logins: 429 address-throttled with Retry-After', async () => {
+      const statuses: number[] = [];
+      for (let attempt = 0; attempt < 3; attempt++) {
+        statuses.push((await login(`nobody-${attempt}`, 'not the password at all', second.url)).status);
+      }
+      expect(statuses).toEqual([401, 401, 401]);
+      const throttled = await login('nobody-else', 'not the password at all', second.url);
+      expect({ status: throttled.status, reason: throttled.body['reason' as never] }).toEqual({
+        status: 429,
+        reason: 'address-throttled',
+      });
+      expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
+      // The other node counts its own failures (an in-memory seam until Redis).
+      expect((await login('nobody-else', 'not the password at all')).status).toBe(401);
     });
 
     it('ends a socket on this node within seconds when its key is revoked through the other node', async () => {

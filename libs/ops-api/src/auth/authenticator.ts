@@ -127,7 +127,8 @@ export class Authenticator {
     return {
       ok: false,
       reason: 'missing-credentials',
-      message: 'authentication required: send an access token (Authorization: Bearer …), an API key (X-API-Key) or the session cookie',
+      message:
+        'authentication required: send an access token (Authorization: Bearer …), an API key (X-API-Key) or the session cookie',
     };
   }
 
@@ -135,7 +136,10 @@ export class Authenticator {
    * A new access token for a session of an account: `{accessToken, expiresIn}` (seconds, the
    * configured TTL). Claims: `sub` account id, `sid` session id, `typ: 'access'`, `iat`, `exp`.
    */
-  async issueAccessToken(accountId: string, sessionId: string): Promise<{ accessToken: string; expiresIn: number }> {
+  async issueAccessToken(
+    accountId: string,
+    sessionId: string,
+  ): Promise<{ accessToken: string; expiresIn: number }> {
     const expiresIn = this.access.accessTokenTtlSeconds;
     const claims: AccessClaims = { sub: accountId, sid: sessionId, typ: 'access' };
     const accessToken = await this.jwt.signAsync(claims, { algorithm: 'HS256', expiresIn });
@@ -185,7 +189,8 @@ export class Authenticator {
 
   private async byApiKey(key: string): Promise<AuthOutcome> {
     const result = await this.access.apiKeys.authenticate(key);
-    if (result.ok) return { ok: true, principal: principalOfApiKey(result.record, result.agency), via: 'apiKey' };
+    if (result.ok)
+      return { ok: true, principal: principalOfApiKey(result.record, result.agency), via: 'apiKey' };
     const messages: Record<typeof result.reason, string> = {
       'invalid-api-key': 'the API key is not valid',
       'api-key-revoked': 'the API key was revoked',
@@ -218,7 +223,8 @@ export class Authenticator {
     }
     const account = await this.access.accounts.get(accountId);
     if (!account || account.state !== 'active') return refuse('account-disabled', 'the account is disabled');
-    const agency = account.agencyId === undefined ? undefined : await this.access.agencies.get(account.agencyId);
+    const agency =
+      account.agencyId === undefined ? undefined : await this.access.agencies.get(account.agencyId);
     if (agency && agency.state !== 'active')
       return refuse('account-disabled', `the account's agency "${agency.id}" is disabled`);
     const principal = principalOfAccount(account, agency, session.id, (area) => this.registry.areaPath(area));

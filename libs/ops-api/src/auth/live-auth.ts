@@ -129,13 +129,15 @@ export class LiveAuth implements OnModuleInit, OnModuleDestroy {
     if (this.rechecking || this.watched.size === 0) return;
     this.rechecking = true;
     try {
-      const groups = new Map<string, Watched[]>();
+      const groups = new Map<string, { principal: Principal; members: Watched[] }>();
       for (const watched of this.watched.values()) {
         const key = `${watched.principal.kind}:${watched.principal.sessionId ?? watched.principal.id}`;
-        groups.set(key, [...(groups.get(key) ?? []), watched]);
+        const group = groups.get(key);
+        if (group) group.members.push(watched);
+        else groups.set(key, { principal: watched.principal, members: [watched] });
       }
-      for (const members of groups.values()) {
-        const outcome = await this.authenticator.recheck(members[0]!.principal);
+      for (const { principal, members } of groups.values()) {
+        const outcome = await this.authenticator.recheck(principal);
         for (const watched of members) {
           if (!this.watched.has(watched.socket.id)) continue;
           if (outcome.ok) {

@@ -5,19 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  AccountRepository,
-  AgencyRepository,
-  ApiKeyRepository,
-  LoginService,
-  SessionRepository,
-} from '@ioc/access';
 import type { AccessScope, Device, Reading, Role } from '@ioc/contracts';
 import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
 import { createLogger } from '@ioc/runtime';
-import type { AccessPort } from '../access-port';
+import { type AccessPort, type AccessPortSettings, createAccessPort } from '../access-port';
 import type { OpsApiSettings } from '../api-config';
-import { Authenticator } from '../auth/authenticator';
+import { sessionTokenFor } from '../auth/session-token';
 import { type OpsApiModuleOptions } from '../common/api-core.module';
 import type { RegistryReader } from '../registry-port';
 import { setupOpenApi } from '../openapi';
@@ -68,26 +61,19 @@ export interface ApiUnderTest {
     options?: { username?: string; password?: string; agencyId?: string; scope?: AccessScope },
   ): Promise<TestUser>;
   /** A new session and access token for an existing account (as a login would give, without the password). */
-  sessionFor(accountId: string): Promise<{ sessionId: string; token: string; headers: Record<string, string> }>;
+  sessionFor(
+    accountId: string,
+  ): Promise<{ sessionId: string; token: string; headers: Record<string, string> }>;
   /**
    * Issues an API key to agency `agencyId`, creating the agency with `scope` (default: the whole
    * province) when it does not exist.
    */
-  issueAgencyKey(options?: { agencyId?: string; scope?: AccessScope; expiresAt?: string }): Promise<TestAgencyKey>;
+  issueAgencyKey(options?: {
+    agencyId?: string;
+    scope?: AccessScope;
+    expiresAt?: string;
+  }): Promise<TestAgencyKey>;
   close(): Promise<void>;
-}
-
-/** Access settings of an API under test (defaults: the design page's, re-check every 2 s). */
-export interface TestAccessSettings {
-  accessTokenTtlSeconds?: number;
-  sessionIdleMs?: number;
-  sessionMaxMs?: number;
-  lockoutAttempts?: number;
-  lockoutMs?: number;
-  addressMaxFailures?: number;
-  liveRecheckMs?: number;
-  tokenSecret?: Buffer;
-  allowedOrigins?: readonly string[];
 }
 
 /**
@@ -106,7 +92,8 @@ export async function startApiUnderTest(
     logger?: OpsApiModuleOptions['logger'];
     /** Where people live; default a temporary SQLite file. */
     database?: IocDatabase;
-    accessSettings?: TestAccessSettings;
+    /** Access settings (defaults: the design page's; a random token secret; re-check every 2 s). */
+    accessSettings?: Partial<AccessPortSettings>;
   },
 ): Promise<ApiUnderTest> {
   const settings: OpsApiSettings = {
@@ -123,26 +110,11 @@ export async function startApiUnderTest(
     database = openDatabase({ kind: 'sqlite', path: join(ownDir, 'people.sqlite') });
     await prepareDatabase(database);
   }
-  const db = database.db;
-  const a = options.accessSettings ?? {};
-  const access: AccessPort = {
-    accounts: new AccountRepository(db),
-    sessions: new SessionRepository(db, {
-      idleMs: a.sessionIdleMs ?? 30 * 60_000,
-      maxMs: a.sessionMaxMs ?? 12 * 3_600_000,
-    }),
-    logins: new LoginService(db, {
-      lockoutAttempts: a.lockoutAttempts ?? 5,
-      lockoutMs: a.lockoutMs ?? 15 * 60_000,
-      addressMaxFailures: a.addressMaxFailures ?? 20,
-    }),
-    agencies: new AgencyRepository(db),
-    apiKeys: new ApiKeyRepository(db),
-    tokenSecret: a.tokenSecret ?? randomBytes(32),
-    accessTokenTtlSeconds: a.accessTokenTtlSeconds ?? 900,
-    liveRecheckMs: a.liveRecheckMs ?? 2000,
-    ...(a.allowedOrigins ? { allowedOrigins: a.allowedOrigins } : {}),
-  };
+  const access = createAccessPort(database.db, {
+    tokenSecret: randomBytes(32),
+    liveRecheckMs: 2000,
+    ...options.accessSettings,
+  });
   const { database: _database, accessSettings: _settings, ...moduleOptions } = options;
   const app = await NestFactory.create(
     OpsApiModule.register({
@@ -156,16 +128,17 @@ export async function startApiUnderTest(
   setupOpenApi(app);
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as { address(): AddressInfo }).address();
-  const authenticator = app.get(Authenticator);
-
   const sessionFor = async (accountId: string) => {
-    const { session } = await access.sessions.create({ accountId, kind: 'bearer', via: 'password' });
-    const { accessToken } = await authenticator.issueAccessToken(accountId, session.id);
-    return { sessionId: session.id, token: accessToken, headers: { authorization: `Bearer ${accessToken}` } };
+    const { sessionId, token } = await sessionTokenFor(app, accountId);
+    return { sessionId, token, headers: { authorization: `Bearer ${token}` } };
   };
   const admin =
     (await access.accounts.findByUsername(TEST_ADMIN_USERNAME)) ??
-    (await access.accounts.create({ username: TEST_ADMIN_USERNAME, displayName: 'Spec admin', role: 'admin' }));
+    (await access.accounts.create({
+      username: TEST_ADMIN_USERNAME,
+      displayName: 'Spec admin',
+      role: 'admin',
+    }));
   const adminSession = await sessionFor(admin.id);
   let users = 0;
   let agencies = 0;
@@ -199,7 +172,11 @@ export async function startApiUnderTest(
     async issueAgencyKey(extra = {}) {
       const agencyId = extra.agencyId ?? `spec-agency-${++agencies}-${port}`;
       if (!(await access.agencies.get(agencyId))) {
-        await access.agencies.create({ id: agencyId, name: `Spec agency ${agencyId}`, scope: extra.scope ?? {} });
+        await access.agencies.create({
+          id: agencyId,
+          name: `Spec agency ${agencyId}`,
+          scope: extra.scope ?? {},
+        });
       }
       const { record, key } = await access.apiKeys.issue({
         agencyId,
