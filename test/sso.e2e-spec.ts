@@ -52,7 +52,12 @@ describe('single sign-on through a real OpenID Connect provider', () => {
         },
         'minh.le': { groups: ['ioc-operators'], name: 'Lê Văn Minh' },
         'khach.tham': { groups: ['visitors'], name: 'Khách tham quan' },
+        // The local break-glass admin's username: SSO never takes a local account over.
+        admin: { groups: ['ioc-admins'] },
+        'hoa.nguyen': { groups: ['ioc-operators'], agency: 'dae', name: 'Nguyễn Thị Hoa' },
+        'ghost.user': { groups: ['ioc-operators'], agency: 'no-such-agency' },
       },
+      scopes: { agency: ['agency'] },
     });
     api = await startService(
       API_ENTRY,
@@ -70,7 +75,8 @@ describe('single sign-on through a real OpenID Connect provider', () => {
         IOC_OIDC_CLIENT_ID: CLIENT_ID,
         IOC_OIDC_CLIENT_SECRET: CLIENT_SECRET,
         IOC_OIDC_REDIRECT_URI: `${apiUrl}/api/v1/auth/oidc/callback`,
-        IOC_OIDC_SCOPES: 'openid profile email groups',
+        IOC_OIDC_SCOPES: 'openid profile email groups agency',
+        IOC_OIDC_AGENCY_CLAIM: 'agency',
         IOC_OIDC_ROLE_MAP: 'ioc-admins=admin,ioc-operators=operator,staff=viewer',
         IOC_OIDC_POST_LOGIN_URL: '/console/',
         IOC_OIDC_POST_LOGOUT_REDIRECT_URI: `${apiUrl}/`,
@@ -285,6 +291,61 @@ describe('single sign-on through a real OpenID Connect provider', () => {
       url.startsWith(callbackUrl()),
     );
     expect(again[again.length - 1]?.body).toContain('name="login"');
+  });
+
+  it('the agency claim puts the person in that agency (its scope applies); an unknown agency is refused', async () => {
+    const token = await breakGlassToken();
+    const created = await fetch(`${apiUrl}/api/v1/agencies`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'dae', name: 'Sở Nông nghiệp và Môi trường', scope: { domains: ['env'] } }),
+    });
+    expect(created.status).toBe(201);
+
+    const browser = new TestBrowser();
+    expect((await ssoLogin(browser, 'hoa.nguyen')).callback.status).toBe(302);
+    expect((await me(browser)).body).toMatchObject({
+      name: 'hoa.nguyen',
+      role: 'operator',
+      agencyId: 'dae',
+      scope: { domains: ['env'] },
+    });
+
+    const ghost = await ssoLogin(new TestBrowser(), 'ghost.user');
+    expect(ghost.callback.status).toBe(403);
+    expect(ghost.callback.body).toContain('unknown-agency');
+    expect((await accountsAsAdmin()).map((a) => a.username)).not.toContain('ghost.user');
+  });
+
+  it('a first SSO login with the username of a local account is refused: SSO never takes it over', async () => {
+    const browser = new TestBrowser();
+    const { callback } = await ssoLogin(browser, 'admin');
+    expect(callback.status).toBe(403);
+    expect(callback.body).toContain('username-taken');
+    expect(browser.cookie(apiUrl, 'ioc_session')).toBeUndefined();
+    expect((await accountsAsAdmin()).find((a) => a.username === 'admin')).toMatchObject({ source: 'local' });
+  });
+
+  it('an SSO account an admin disabled cannot log in through SSO', async () => {
+    const browser = new TestBrowser();
+    expect((await ssoLogin(browser, 'minh.le')).callback.status).toBe(302);
+    const token = await breakGlassToken();
+    const list = await fetch(`${apiUrl}/api/v1/accounts`, { headers: { authorization: `Bearer ${token}` } });
+    const account = ((await list.json()) as { items: Array<{ id: string; username: string }> }).items.find(
+      (a) => a.username === 'minh.le',
+    );
+    const disabled = await fetch(`${apiUrl}/api/v1/accounts/${account?.id}/disable`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(disabled.status).toBe(200);
+    expect((await me(browser)).status).toBe(401);
+
+    const again = new TestBrowser();
+    const { callback } = await ssoLogin(again, 'minh.le');
+    expect(callback.status).toBe(401);
+    expect(callback.body).toContain('account-disabled');
+    expect(again.cookie(apiUrl, 'ioc_session')).toBeUndefined();
   });
 
   it('the local break-glass admin still logs in with a password while SSO is on', async () => {

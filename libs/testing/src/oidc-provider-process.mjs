@@ -2,7 +2,7 @@
 // run by `node`, outside jest's loader). Started by startOidcProvider (oidc-provider.ts), which
 // passes its settings as JSON in IOC_TEST_OIDC_CONFIG:
 //   { clients: [{ clientId, clientSecret, redirectUris, postLogoutRedirectUris? }],
-//     accounts: { [login]: claims } }
+//     accounts: { [login]: claims }, scopes: { [scope]: [claim names] } }
 // It listens on a free loopback port (port 0: the OS picks it, no race), then prints one JSON line
 // `{"ready":true,"issuer":"http://127.0.0.1:<port>"}` on stdout. Development interactions: the
 // login page accepts any login name and any password; the account's claims are the configured
@@ -15,6 +15,7 @@ import Provider from 'oidc-provider';
 
 const settings = JSON.parse(process.env.IOC_TEST_OIDC_CONFIG ?? '{}');
 const accounts = settings.accounts ?? {};
+const extraScopes = settings.scopes ?? {};
 
 /** Claims for a login: `sub` and `preferred_username` are the login unless configured otherwise. */
 function claimsOf(login) {
@@ -39,14 +40,16 @@ const provider = new Provider(issuer, {
   })),
   jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'test', alg: 'RS256', use: 'sig' }] },
   cookies: { keys: [randomBytes(32).toString('base64url')] },
-  // OIDC Core §5.4 scope claims; `groups` is a scope of its own (as many providers name it).
+  // OIDC Core §5.4 scope claims; `groups` is a scope of its own (as many providers name it), and
+  // the test may add more.
   claims: {
     openid: ['sub'],
     profile: ['name', 'preferred_username', 'given_name', 'family_name'],
     email: ['email', 'email_verified'],
     groups: ['groups'],
+    ...extraScopes,
   },
-  scopes: ['openid', 'profile', 'email', 'groups'],
+  scopes: ['openid', 'profile', 'email', 'groups', ...Object.keys(extraScopes)],
   pkce: { required: () => true },
   features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
   findAccount: (_ctx, id) => ({

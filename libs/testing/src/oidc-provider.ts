@@ -22,6 +22,11 @@ export interface OidcProviderOptions {
    * `groups` is released for the `groups` scope; `name` for `profile`; `email` for `email`.
    */
   accounts: Record<string, Record<string, unknown>>;
+  /**
+   * More scopes and the claims each releases, besides the standard ones, e.g.
+   * `{ agency: ['agency'] }` (a claim is released only for a scope that names it).
+   */
+  scopes?: Record<string, string[]>;
   /** How long to wait for the provider to listen (default 20 s). */
   timeoutMs?: number;
 }
@@ -49,7 +54,11 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
     env: {
       ...process.env,
       NODE_ENV: 'test',
-      IOC_TEST_OIDC_CONFIG: JSON.stringify({ clients: options.clients, accounts: options.accounts }),
+      IOC_TEST_OIDC_CONFIG: JSON.stringify({
+        clients: options.clients,
+        accounts: options.accounts,
+        scopes: options.scopes ?? {},
+      }),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
