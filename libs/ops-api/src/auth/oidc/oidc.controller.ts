@@ -188,7 +188,11 @@ export class OidcController {
       return fail(
         mapped.reason,
         mapped.message,
-        { subject: mapped.subject, username: mapped.username, roleValues: mapped.roleValues.slice(0, 50) },
+        {
+          subject: mapped.subject,
+          username: mapped.username,
+          roleValues: mapped.roleValues.slice(0, 50).map((value) => value.slice(0, 200)),
+        },
         mapped.username ?? undefined,
       );
     }
