@@ -279,12 +279,8 @@ export class OidcController {
     const outcome = await this.authenticator.ofSession(session.id, account.id, 'cookie', session);
     if (!outcome.ok) {
       await this.access.sessions.revoke(session.id, outcome.reason);
-      return fail(
-        outcome.reason === 'account-disabled' ? 'account-disabled' : 'agency-disabled',
-        outcome.message,
-        who,
-        identity.username,
-      );
+      // The account or its agency was disabled between the checks above and now (the message says which).
+      return fail('account-disabled', outcome.message, who, identity.username);
     }
     await this.access.accounts.recordLogin(account.id);
     const principal: Principal = outcome.principal;
