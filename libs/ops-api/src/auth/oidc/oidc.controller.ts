@@ -120,7 +120,7 @@ export class OidcController {
     response.cookie(OIDC_STATE_COOKIE, this.stateCookie.seal(begun.state), {
       httpOnly: true,
       // Lax, not Strict: the provider's redirect back to the callback is a cross-site top-level
-      // GET navigation, which carries Lax cookies and not Strict ones (RFC 6265bis §5.4.7).
+      // GET navigation, which carries Lax cookies and not Strict ones (RFC 6265bis, SameSite).
       sameSite: 'lax',
       path: OIDC_STATE_COOKIE_PATH,
       secure: this.access.secureCookie ?? false,
