@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { accessSettings, ensureFirstAdmin, loadTokenSecret } from '@ioc/access';
+import { AuditLog } from '@ioc/audit';
 import { databaseConfigFromEnv, openDatabase } from '@ioc/database';
 import {
   apiEnvSchema,
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
         refresh: () => sync.refresh(),
         notify: () => sync.notify(),
       },
+      audit: new AuditLog(database.db),
       access: createAccessPort(database.db, {
         ...accessSettings(env),
         tokenSecret: loadTokenSecret({ configured: env.IOC_AUTH_TOKEN_SECRET, dataDir: env.IOC_DATA_DIR }),

@@ -213,6 +213,37 @@ describeEachDatabase('@ioc/access repositories', (context) => {
       expect(await sessions.check(session.id)).toBeUndefined();
     });
 
+    it('a new password replaces the old one, clears the lockout and ends the other sessions', async () => {
+      const sessions = new SessionRepository(database.db, {
+        idleMs: 30 * MINUTE,
+        maxMs: 720 * MINUTE,
+        now: clock,
+      });
+      const account = await accounts.create({
+        username: 'chi',
+        displayName: 'Chi',
+        role: 'viewer',
+        password: PASSWORD,
+      });
+      const mine = await sessions.create({ accountId: account.id, kind: 'cookie', via: 'password' });
+      const other = await sessions.create({ accountId: account.id, kind: 'bearer', via: 'password' });
+      await database.db
+        .updateTable('accounts')
+        .set({ failed_logins: 2, locked_until: now + MINUTE })
+        .execute();
+      expect(await refusal(accounts.setPassword(account.id, 'chi'))).toMatchObject({ field: 'password' });
+      await accounts.setPassword(account.id, 'một mật khẩu mới hơn', { keepSessionId: mine.session.id });
+      const row = await database.db
+        .selectFrom('accounts')
+        .select(['password_hash', 'failed_logins', 'locked_until'])
+        .where('id', '=', account.id)
+        .executeTakeFirstOrThrow();
+      expect(row).toMatchObject({ failed_logins: 0, locked_until: null });
+      await expect(verifyPassword('một mật khẩu mới hơn', row.password_hash)).resolves.toBe(true);
+      expect(await sessions.check(mine.session.id)).toBeDefined();
+      expect((await sessions.get(other.session.id))?.revokedReason).toBe('password-changed');
+    }, 30_000);
+
     it('SSO: creates the account on first login, follows the role on later ones, never takes a local username', async () => {
       const identity = {
         issuer: 'https://sso.example.gov.vn',
@@ -437,6 +468,24 @@ describeEachDatabase('@ioc/access repositories', (context) => {
       expect(await sessions.refresh(again.token)).toMatchObject({ refused: 'revoked' });
       expect(await sessions.check(session.id)).toBeUndefined();
       expect(await sessions.refresh('iocst_never-issued')).toEqual({ refused: 'unknown' });
+    });
+
+    it('two refreshes racing with the same token: one rotates, the other counts as reuse and ends the session', async () => {
+      const { session, token } = await sessions.create({ accountId, kind: 'bearer', via: 'password' });
+      const results = await Promise.all([sessions.refresh(token), sessions.refresh(token)]);
+      expect(results.filter((r) => 'token' in r)).toHaveLength(1);
+      expect(results.filter((r) => 'refused' in r && r.refused === 'reused')).toHaveLength(1);
+      expect((await sessions.get(session.id))?.revokedReason).toBe('refresh-reuse');
+    });
+
+    it('purges sessions that ended before a time, and keeps live ones', async () => {
+      const ended = await sessions.create({ accountId, kind: 'bearer', via: 'password' });
+      await sessions.revoke(ended.session.id, 'logout');
+      now += MINUTE;
+      const live = await sessions.create({ accountId, kind: 'bearer', via: 'password' });
+      expect(await sessions.purgeEnded(now)).toBeGreaterThanOrEqual(1);
+      expect(await sessions.get(ended.session.id)).toBeUndefined();
+      expect(await sessions.check(live.session.id)).toBeDefined();
     });
 
     it('revokes one session or all of an account, and lists them', async () => {

@@ -102,7 +102,6 @@ export type LoginResult =
 export class LoginService {
   private readonly now: Clock;
   private readonly addressLimiter: LoginAddressLimiter;
-  private dummyHash: Promise<string> | undefined;
 
   constructor(
     private readonly db: Kysely<DatabaseSchema>,
@@ -111,6 +110,8 @@ export class LoginService {
     this.now = options.now ?? Date.now;
     this.addressLimiter =
       options.addressLimiter ?? new MemoryLoginAddressLimiter(options.addressMaxFailures ?? 20);
+    // Started now, so the first unknown username does not cost two hashes (a timing tell).
+    void dummyHash();
   }
 
   async login(attempt: LoginAttempt): Promise<LoginResult> {
@@ -138,7 +139,7 @@ export class LoginService {
         accountId: row.id,
       };
     }
-    const stored = row?.password_hash ?? (await this.dummy());
+    const stored = row?.password_hash ?? (await dummyHash());
     const matches = (await verifyPassword(password, stored)) && row?.password_hash != null;
     if (!row || !matches) {
       if (address !== undefined) await this.addressLimiter.recordFailure(address);
@@ -188,10 +189,16 @@ export class LoginService {
     }
     return { ok: false, reason: 'invalid-credentials', accountId };
   }
+}
 
-  /** A hash of a random password at the production cost, made once: what unknown users are checked against. */
-  private dummy(): Promise<string> {
-    this.dummyHash ??= hashPassword(generatePassword());
-    return this.dummyHash;
-  }
+let dummy: Promise<string> | undefined;
+
+/**
+ * A hash of a random password at the production cost, made once per process (started by the
+ * first LoginService): what an unknown username, or an account without a password, is verified
+ * against, so every login attempt costs one scrypt.
+ */
+function dummyHash(): Promise<string> {
+  dummy ??= hashPassword(generatePassword());
+  return dummy;
 }

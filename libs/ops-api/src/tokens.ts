@@ -7,5 +7,6 @@ export const DEVICE_STATUS = Symbol('DeviceStatusReader');
 export const REGISTRY_PROVISIONING = Symbol('RegistryProvisioning');
 export const COMMANDS = Symbol('CommandRepository');
 export const ACCESS = Symbol('Access');
+export const AUDIT_LOG = Symbol('AuditLog');
 /** Single sign-on (OidcPort), or null when it is off. */
 export const OIDC = Symbol('Oidc');

@@ -10,6 +10,7 @@ import {
   type ServerToClientEvents,
   type TokenBody,
 } from '@ioc/contracts';
+import { AuditLog } from '@ioc/audit';
 import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
 import { DeviceRegistry, loadSeeds, RegistryRepository } from '@ioc/registry';
 import { describeEachDatabase, TempDirs } from '@ioc/testing';
@@ -47,6 +48,10 @@ describeEachDatabase('authentication', (context) => {
   let store: TimeSeriesStore;
   let api: ApiUnderTest;
   const sockets: LiveSocket[] = [];
+  /** The audit log the API writes to, over the suite's database. */
+  let auditLog: AuditLog;
+  /** Every secret the suite saw: none may reach the audit trail. */
+  const secrets: string[] = [PASSWORD];
 
   beforeAll(async () => {
     database = openDatabase(await context.freshConfig());
@@ -58,6 +63,7 @@ describeEachDatabase('authentication', (context) => {
     store = createTimeSeriesStore({ storage: 'embedded', dataDir: await tempDirs.make() });
     await store.init();
     const repository = new RegistryRepository(database.db);
+    auditLog = new AuditLog(database.db);
     api = await startApiUnderTest({
       database,
       registry,
@@ -69,6 +75,9 @@ describeEachDatabase('authentication', (context) => {
         refresh: () => Promise.resolve(),
         notify: () => undefined,
       },
+      // No periodic re-check within a test's time: what ends sockets here is this node's own event.
+      accessSettings: { liveRecheckMs: 600_000 },
+      audit: auditLog,
     });
   });
 
@@ -128,13 +137,17 @@ describeEachDatabase('authentication', (context) => {
     });
   }
 
-  /** Resolves with the `ended` notice and the disconnect reason of a connected socket. */
+  /** Resolves with the `ended` notice and the disconnect reason of a connected socket (fails after 10 s). */
   function whenEnded(socket: LiveSocket): Promise<{ notice?: LiveEndedNotice; disconnect: string }> {
     let notice: LiveEndedNotice | undefined;
     socket.on('ended', (n) => (notice = n));
-    return new Promise((resolve) =>
-      socket.once('disconnect', (reason) => resolve({ ...(notice ? { notice } : {}), disconnect: reason })),
-    );
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the socket did not end within 10 s')), 10_000);
+      socket.once('disconnect', (reason) => {
+        clearTimeout(timer);
+        resolve({ ...(notice ? { notice } : {}), disconnect: reason });
+      });
+    });
   }
 
   async function login(username: string, password: string, base = api.url, session?: 'bearer' | 'cookie') {
@@ -269,6 +282,7 @@ describeEachDatabase('authentication', (context) => {
     it('logs in with bearer tokens; refresh rotates; reusing a replaced refresh token ends the session', async () => {
       const first = await login(username, PASSWORD);
       expect(first.status).toBe(200);
+      secrets.push(first.body.accessToken!, first.body.refreshToken!);
       expect(first.body).toMatchObject({
         tokenType: 'Bearer',
         expiresIn: 900,
@@ -423,6 +437,7 @@ describeEachDatabase('authentication', (context) => {
       });
       expect(issued.status).toBe(201);
       const { key, apiKey } = issued.body;
+      secrets.push(key);
       expect(key.startsWith(`${apiKey.prefix}_`)).toBe(true);
       const listed = await call<{ items: Array<Record<string, unknown>> }>(
         'GET',
@@ -460,6 +475,7 @@ describeEachDatabase('authentication', (context) => {
         headers: api.authHeaders,
       });
       expect(mqtt).toMatchObject({ status: 201, body: { username: `agency:${agencyId}` } });
+      secrets.push(mqtt.body['secret'] as string);
       const agency = await call('GET', `/api/v1/agencies/${agencyId}`, { headers: api.authHeaders });
       expect(agency.body['mqttSecretHint']).toBe(
         (mqtt.body['secret'] as string).slice(0, (agency.body['mqttSecretHint'] as string).length),
@@ -510,6 +526,35 @@ describeEachDatabase('authentication', (context) => {
       await call('PATCH', `/api/v1/accounts/${id}`, { headers: api.authHeaders, body: { role: 'admin' } });
       expect((await call('GET', '/api/v1/accounts', { headers: again.headers })).status).toBe(200);
     });
+  });
+
+  it('audits logins (both outcomes), logouts, refresh reuse, denials, account, agency and key changes — never a secret', async () => {
+    const audited = await auditLog.query({ limit: 1000 });
+    const actions = new Set(audited.map((entry) => `${entry.action}:${entry.outcome}`));
+    for (const expected of [
+      'auth.login:success',
+      'auth.login:failure',
+      'auth.logout:success',
+      'auth.refresh-reuse:failure',
+      'auth.denied:denied',
+      'account.create:success',
+      'account.update:success',
+      'account.disable:success',
+      'account.enable:success',
+      'account.password:success',
+      'agency.create:success',
+      'agency.disable:success',
+      'agency.mqtt-secret:success',
+      'apiKey.issue:success',
+      'apiKey.revoke:success',
+    ]) {
+      expect({ expected, found: actions.has(expected) }).toEqual({ expected, found: true });
+    }
+    const failure = audited.find((entry) => entry.action === 'auth.login' && entry.outcome === 'failure');
+    expect(failure).toMatchObject({ actor: { kind: 'anonymous' }, detail: { reason: expect.any(String) } });
+    const trail = JSON.stringify(audited);
+    for (const secret of secrets) expect(trail.includes(secret)).toBe(false);
+    expect(await auditLog.verify()).toMatchObject({ ok: true });
   });
 
   describe('a second API node over the same database, with 1-second access tokens', () => {

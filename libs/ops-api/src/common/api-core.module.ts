@@ -1,5 +1,6 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import type { AuditLog } from '@ioc/audit';
 import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
@@ -9,6 +10,7 @@ import type { OpsApiSettings } from '../api-config';
 import type { RegistryProvisioning, RegistryReader } from '../registry-port';
 import {
   ACCESS,
+  AUDIT_LOG,
   OIDC,
   COMMANDS,
   DEVICE_REGISTRY,
@@ -37,6 +39,8 @@ export interface OpsApiModuleOptions {
   commands?: CommandRepository;
   /** People, sessions, agencies and API keys: every route but the public ones needs a principal. */
   access: AccessPort;
+  /** The audit log (`@ioc/audit` AuditLog); without it nothing is audited. */
+  audit?: AuditLog;
   /** Single sign-on through an OpenID Connect provider; without it the SSO routes answer 404 sso-disabled. */
   oidc?: OidcPort;
 }
@@ -64,6 +68,7 @@ export class ApiCoreModule {
       { provide: REGISTRY_PROVISIONING, useValue: options.provisioning ?? null },
       { provide: COMMANDS, useValue: options.commands ?? null },
       { provide: ACCESS, useValue: options.access },
+      { provide: AUDIT_LOG, useValue: options.audit ?? null },
       { provide: OIDC, useValue: options.oidc ?? null },
     ];
     return {
