@@ -1,3 +1,6 @@
+import { join } from 'node:path';
+import { type AuditEntry, AuditLog } from '@ioc/audit';
+import { openDatabase, SQLITE_FILE_NAME } from '@ioc/database';
 import {
   API_ENTRY,
   freePort,
@@ -30,6 +33,7 @@ describe('single sign-on through a real OpenID Connect provider', () => {
   let provider: RunningOidcProvider;
   let api: ServiceProcess;
   let apiUrl: string;
+  let dataDir: string;
   const callbackUrl = (): string => `${apiUrl}/api/v1/auth/oidc/callback`;
 
   beforeAll(async () => {
@@ -63,7 +67,7 @@ describe('single sign-on through a real OpenID Connect provider', () => {
       API_ENTRY,
       {
         IOC_STORAGE: 'embedded',
-        IOC_DATA_DIR: await dirs.make(),
+        IOC_DATA_DIR: (dataDir = await dirs.make()),
         IOC_HTTP_HOST: '127.0.0.1',
         IOC_HTTP_PORT: String(httpPort),
         // No broker: SSO needs none (the live feed keeps retrying in the background).
@@ -121,6 +125,21 @@ describe('single sign-on through a real OpenID Connect provider', () => {
         : { prompt: 'consent' };
       hops.push(...(await browser.follow(new URL(action, page.url).href, { form }, atCallback)));
       if (hops.length > 20) throw new Error('the login did not reach the callback');
+    }
+  }
+
+  /**
+   * The audit log as the API wrote it (its SQLite file, read beside the running API): the
+   * `auth.oidc-login` entries, oldest first, and whether the hash chain verifies.
+   */
+  async function audit(): Promise<{ entries: AuditEntry[]; chainOk: boolean }> {
+    const database = openDatabase({ kind: 'sqlite', path: join(dataDir, SQLITE_FILE_NAME) });
+    try {
+      const log = new AuditLog(database.db);
+      const entries = await log.query({ action: 'auth.oidc-login', order: 'asc', limit: 1000 });
+      return { entries, chainOk: (await log.verify()).ok };
+    } finally {
+      await database.close();
     }
   }
 
@@ -199,6 +218,18 @@ describe('single sign-on through a real OpenID Connect provider', () => {
 
     const accounts = await accountsAsAdmin();
     expect(accounts.find((a) => a.username === 'lan.tran')).toMatchObject({ source: 'oidc', role: 'admin' });
+
+    // Each login is audited with the mapped role and the group that gave it; no token is kept there.
+    const { entries, chainOk } = await audit();
+    expect(entries.find((e) => e.actor.name === 'lan.tran')).toMatchObject({
+      outcome: 'success',
+      actor: { kind: 'account' },
+      entity: { type: 'session' },
+      detail: { via: 'oidc', issuer: provider.issuer, role: 'admin', matchedValues: ['staff', 'ioc-admins'] },
+      address: '127.0.0.1',
+    });
+    expect(JSON.stringify(entries)).not.toMatch(/eyJ[\w-]+\.eyJ/);
+    expect(chainOk).toBe(true);
   });
 
   it('an unmapped user is refused with 403 naming why, and gets neither a session nor an account', async () => {
@@ -212,6 +243,18 @@ describe('single sign-on through a real OpenID Connect provider', () => {
     expect(browser.cookie(apiUrl, 'ioc_session')).toBeUndefined();
     expect((await me(browser)).status).toBe(401);
     expect((await accountsAsAdmin()).map((a) => a.username)).not.toContain('khach.tham');
+    const { entries } = await audit();
+    expect(entries.filter((e) => e.actor.name === 'khach.tham')).toEqual([
+      expect.objectContaining({
+        outcome: 'failure',
+        actor: expect.objectContaining({ kind: 'anonymous' }),
+        detail: expect.objectContaining({
+          reason: 'no-mapped-role',
+          subject: 'khach.tham',
+          roleValues: ['visitors'],
+        }),
+      }),
+    ]);
 
     // A client asking for JSON gets the same refusal as JSON.
     const json = new TestBrowser();
