@@ -97,6 +97,12 @@ describe('SSO settings from the environment', () => {
     expect(() => env({ ...SSO, IOC_OIDC_POST_LOGIN_URL: 'https://evil.example/' })).toThrow(
       /IOC_OIDC_POST_LOGIN_URL/,
     );
+    expect(() => env({ ...SSO, IOC_OIDC_POST_LOGIN_URL: '/\\evil.example/' })).toThrow(
+      /IOC_OIDC_POST_LOGIN_URL/,
+    );
+    expect(env({ ...SSO, IOC_OIDC_POST_LOGIN_URL: '/console/#/map' }).IOC_OIDC_POST_LOGIN_URL).toBe(
+      '/console/#/map',
+    );
     expect(() => oidcSettingsFromEnv(env({ ...SSO, IOC_OIDC_ROLE_MAP: 'x=god' }))).toThrow(
       /IOC_OIDC_ROLE_MAP: "x=god"/,
     );

@@ -57,7 +57,8 @@ export const oidcEnvShape = {
     ),
   IOC_OIDC_POST_LOGIN_URL: z
     .string()
-    .regex(/^\/(?!\/)/, 'a path on this site, starting with one "/"')
+    // Not `//host` nor `/\host`: browsers read both as another site (an open redirect).
+    .regex(/^\/(?![/\\])/, 'a path on this site, starting with one "/"')
     .default('/')
     .describe('Where the browser goes after an SSO login'),
   IOC_OIDC_POST_LOGOUT_REDIRECT_URI: z
