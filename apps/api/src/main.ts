@@ -6,8 +6,10 @@ import { databaseConfigFromEnv, openDatabase } from '@ioc/database';
 import {
   apiEnvSchema,
   createAccessPort,
+  createOidcRelyingParty,
   httpEdgeSettingsFromEnv,
   OPS_API_NEST_OPTIONS,
+  oidcSettingsFromEnv,
   setupHttpEdge,
   setupOpenApi,
 } from '@ioc/ops-api';
@@ -47,6 +49,10 @@ async function main(): Promise<void> {
     if (firstAdmin.generatedPassword !== undefined)
       printFirstAdmin(firstAdmin.username, firstAdmin.generatedPassword, env.IOC_HTTP_PORT);
   }
+  // Single sign-on when IOC_OIDC_ISSUER is set (openid-client is loaded at the first SSO login).
+  const oidc = oidcSettingsFromEnv(env);
+  if (oidc)
+    logger.info({ issuer: oidc.issuer, clientId: oidc.clientId }, 'single sign-on (OpenID Connect) on');
   const repository = new RegistryRepository(database.db);
   const registry = new DeviceRegistry();
   const sync = new RegistrySync(repository, registry, { logger });
@@ -83,6 +89,7 @@ async function main(): Promise<void> {
         // A cookie-authenticated write must come from the API's own origin or a CORS-allowed one.
         allowedOrigins: edge.corsOrigins,
       }),
+      ...(oidc === null ? {} : { oidc: { settings: oidc, relyingParty: createOidcRelyingParty(oidc) } }),
     }),
     { ...OPS_API_NEST_OPTIONS, logger: ['error', 'warn'] },
   );

@@ -5,6 +5,7 @@ import { registryEnvShape } from '@ioc/registry';
 import { envField } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/timeseries';
 import { type HttpEdgeSettings, httpEdgeEnvShape } from './edge/edge-config';
+import { oidcEnvShape } from './auth/oidc/oidc-settings';
 
 /** Every environment variable the API reads, validated once at boot. */
 export const apiEnvSchema = storageEnvSchema.extend({
@@ -33,6 +34,7 @@ export const apiEnvSchema = storageEnvSchema.extend({
   ...registryEnvShape,
   ...httpEdgeEnvShape,
   ...accessEnvShape,
+  ...oidcEnvShape,
   IOC_HTTP_SECURE_COOKIE: envField
     .boolean(false)
     .describe(

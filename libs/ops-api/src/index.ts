@@ -7,3 +7,15 @@ export { EdgeIoAdapter, HELMET_OPTIONS, setupHttpEdge } from './edge/http-edge';
 export { LoginRateLimit, NoRateLimit, RATE_LIMITED } from './edge/rate-limit';
 export * from './access-port';
 export { sessionTokenFor } from './auth/session-token';
+export {
+  oidcEnvShape,
+  oidcSettingsFromEnv,
+  parseRoleMap,
+  type OidcSettings,
+} from './auth/oidc/oidc-settings';
+export {
+  createOidcRelyingParty,
+  type OidcRelyingParty,
+  OidcLoginError,
+} from './auth/oidc/oidc-relying-party';
+export type { OidcPort } from './auth/oidc/oidc-port';

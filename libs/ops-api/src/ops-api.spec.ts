@@ -128,7 +128,12 @@ describe('ops-api over the embedded store', () => {
     const WRITE = [400, 404, 409, 503];
     const ADMIN_WRITE = [400, 404, 409];
     /** Routes answered without credentials (`security: []`); every other one also answers 401 and 403. */
-    const PUBLIC = new Set(['/health', '/api/v1/auth/login', '/api/v1/auth/refresh']);
+    const PUBLIC = new Set([
+      '/health',
+      '/api/v1/auth/login',
+      '/api/v1/auth/refresh',
+      '/api/v1/auth/providers',
+    ]);
     /** Every route: its methods and each method's statuses (successes, < 400, first). */
     const ROUTES: Record<string, Record<string, number[]>> = {
       '/health': { get: [200, 503] },
@@ -137,6 +142,8 @@ describe('ops-api over the embedded store', () => {
       '/api/v1/auth/logout': { post: [200, 400] },
       '/api/v1/auth/me': { get: [200, 400] },
       '/api/v1/auth/password': { post: [200, 400] },
+      // The SSO redirect routes (/auth/oidc/login, /callback) are browser navigations, not in the document.
+      '/api/v1/auth/providers': { get: [200] },
       '/api/v1/accounts': { get: [200, 400], post: [201, ...ADMIN_WRITE] },
       '/api/v1/accounts/{id}': { get: [200, 400, 404], patch: [200, ...ADMIN_WRITE] },
       '/api/v1/accounts/{id}/disable': { post: [200, ...ADMIN_WRITE] },

@@ -10,3 +10,5 @@ export const COMMANDS = Symbol('CommandRepository');
 export const RATE_LIMIT_STORAGE = Symbol('RateLimitStorage');
 export const ACCESS = Symbol('Access');
 export const AUDIT_LOG = Symbol('AuditLog');
+/** Single sign-on (OidcPort), or null when it is off. */
+export const OIDC = Symbol('Oidc');

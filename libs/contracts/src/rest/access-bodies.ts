@@ -89,7 +89,15 @@ export const loginBody = z.object({
 export type LoginBody = z.infer<typeof loginBody>;
 
 /** `POST /api/v1/auth/logout`. */
-export const logoutBody = z.object({ ended: z.boolean().describe('false: the session had already ended') });
+export const logoutBody = z.object({
+  ended: z.boolean().describe('false: the session had already ended'),
+  endSessionUrl: z
+    .string()
+    .optional()
+    .describe(
+      "A session opened through single sign-on: the provider's end-session URL (RP-initiated logout) to send the browser to",
+    ),
+});
 export type LogoutBody = z.infer<typeof logoutBody>;
 
 /** One account, without any secret. */

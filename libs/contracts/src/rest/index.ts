@@ -4,3 +4,4 @@ export { ISO_TIMESTAMP } from '../payload-schemas';
 export * from './provisioning-bodies';
 export * from './command-bodies';
 export * from './access-bodies';
+export * from './sso-bodies';

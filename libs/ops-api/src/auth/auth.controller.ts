@@ -41,6 +41,7 @@ import { UserAgent } from './user-agent';
 import { addressThrottled, unauthorized } from './auth-errors';
 import { AuthEvents } from './auth-events';
 import { Authenticator, SESSION_COOKIE } from './authenticator';
+import { OidcLogout } from './oidc/oidc-logout';
 
 /**
  * `/api/v1/auth`: password login (bearer tokens or a browser cookie session), refresh with
@@ -54,6 +55,7 @@ export class AuthController {
     private readonly authenticator: Authenticator,
     private readonly events: AuthEvents,
     private readonly audit: AuditTrail,
+    private readonly oidcLogout: OidcLogout,
   ) {}
 
   @Post('login')
@@ -195,7 +197,7 @@ export class AuthController {
   @ApiOperation({
     summary: 'Ends the session of the access token or cookie: every token of it is refused from now on',
     description:
-      'Clears the session cookie. Its live sockets end. An API key has no session (400): revoke it instead.',
+      "Clears the session cookie. Its live sockets end. An API key has no session (400): revoke it instead. A session opened through single sign-on also answers endSessionUrl, the provider's end-session URL, which the console follows to log out at the provider too.",
   })
   @ApiAnswers({ body: logoutBody, errors: [HttpStatus.BAD_REQUEST] })
   async logout(
@@ -212,6 +214,8 @@ export class AuthController {
           'an API key has no session to end: an admin revokes keys (DELETE /api/v1/agencies/{id}/keys/{keyId})',
       });
     }
+    // An SSO session: the provider's end-session URL, for the console to log out there too.
+    const endSessionUrl = await this.oidcLogout.endSessionUrl(principal.sessionId);
     const ended = await this.access.sessions.revoke(principal.sessionId, 'logout');
     this.events.publish({ kind: 'sessions', sessionIds: [principal.sessionId], reason: 'logout' });
     this.clearCookie(response);
@@ -220,7 +224,7 @@ export class AuthController {
       action: 'auth.logout',
       entity: { type: 'session', id: principal.sessionId },
     });
-    return { ended };
+    return { ended, ...(endSessionUrl === undefined ? {} : { endSessionUrl }) };
   }
 
   @Get('me')

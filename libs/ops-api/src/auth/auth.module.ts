@@ -11,6 +11,8 @@ import { AuthEvents } from './auth-events';
 import { AuthGuard } from './auth.guard';
 import { Authenticator } from './authenticator';
 import { LiveAuth } from './live-auth';
+import { OidcLogout } from './oidc/oidc-logout';
+import { OidcController } from './oidc/oidc.controller';
 
 /**
  * Authentication and the people/agency admin routes: the global guard (every route needs a
@@ -22,7 +24,7 @@ import { LiveAuth } from './live-auth';
 @Module({
   // AuditTrail: the auth routes and the guard record their entries through it.
   imports: [AuditModule],
-  controllers: [AuthController, AccountsController, AgenciesController],
+  controllers: [AuthController, AccountsController, AgenciesController, OidcController],
   providers: [
     {
       provide: JwtService,
@@ -37,6 +39,7 @@ import { LiveAuth } from './live-auth';
     Authenticator,
     AuthEvents,
     LiveAuth,
+    OidcLogout,
     { provide: APP_GUARD, useClass: AuthGuard },
   ],
   exports: [Authenticator, AuthEvents, LiveAuth],

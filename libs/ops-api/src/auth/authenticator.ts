@@ -10,6 +10,19 @@ import { ACCESS, DEVICE_REGISTRY } from '../tokens';
 /** The name of the browser session cookie (httpOnly, SameSite=Strict, Path=/). */
 export const SESSION_COOKIE = 'ioc_session';
 
+/**
+ * Attributes of the session cookie (design page): httpOnly, SameSite=Strict, Path=/, Secure when
+ * the API is reached through HTTPS (IOC_HTTP_SECURE_COOKIE). Password and SSO logins set the same.
+ */
+export function sessionCookieOptions(secure: boolean): {
+  httpOnly: true;
+  sameSite: 'strict';
+  path: '/';
+  secure: boolean;
+} {
+  return { httpOnly: true, sameSite: 'strict', path: '/', secure };
+}
+
 /** API keys start with this (design page: `iocak_` + 8 hex + `_` + secret). */
 export const API_KEY_PREFIX = 'iocak_';
 

@@ -6,11 +6,13 @@ import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import type { AccessPort } from '../access-port';
+import type { OidcPort } from '../auth/oidc/oidc-port';
 import type { OpsApiSettings } from '../api-config';
 import type { RegistryProvisioning, RegistryReader } from '../registry-port';
 import {
   ACCESS,
   AUDIT_LOG,
+  OIDC,
   COMMANDS,
   DEVICE_REGISTRY,
   DEVICE_STATUS,
@@ -51,6 +53,8 @@ export interface OpsApiModuleOptions {
    * routes answer 503.
    */
   audit?: AuditLog;
+  /** Single sign-on through an OpenID Connect provider; without it the SSO routes answer 404 sso-disabled. */
+  oidc?: OidcPort;
 }
 
 /** The status reader of an API given none: no device has a stored status. */
@@ -78,6 +82,7 @@ export class ApiCoreModule {
       { provide: RATE_LIMIT_STORAGE, useValue: options.rateLimitStorage ?? null },
       { provide: ACCESS, useValue: options.access },
       { provide: AUDIT_LOG, useValue: options.audit ?? null },
+      { provide: OIDC, useValue: options.oidc ?? null },
     ];
     return {
       module: ApiCoreModule,
