@@ -34,7 +34,7 @@ async function storedPoints(
   count: number,
 ): Promise<Point[]> {
   const url = `${platform.httpUrl}/api/v1/devices/${device.id}/history?metric=intensity&from=${base}&to=${base + count * 1000}`;
-  const { status, body } = await getJson(url);
+  const { status, body } = await getJson(await platform.admin(), url);
   if (status !== 200) throw new Error(`history answered ${status}: ${JSON.stringify(body)}`);
   return body['points'] as Point[];
 }
@@ -46,7 +46,8 @@ interface IngestStatsBody {
   healthConditions?: Array<{ code: string }>;
 }
 const ingestStats = async (platform: RunningPlatform): Promise<IngestStatsBody> =>
-  (await getJson(`${platform.httpUrl}/api/v1/ingest/stats`)).body as unknown as IngestStatsBody;
+  (await getJson(await platform.admin(), `${platform.httpUrl}/api/v1/ingest/stats`))
+    .body as unknown as IngestStatsBody;
 
 /** A connection logged in as `device` (username = its id, password = its secret). */
 const connect = (platform: RunningPlatform, clientId: string, device: Device): Promise<MqttClient> =>
@@ -338,7 +339,7 @@ describeWithInfluxd('durability against a real influxd', () => {
       );
       expect(stats.spool.bytes).toBeGreaterThan(stats.spool.maxBytes * 0.9);
       expect(stats.healthConditions?.map((a) => a.code)).toContain('spool-full');
-      const metrics = await (await fetch(`${platform.httpUrl}/metrics`)).text();
+      const metrics = await (await (await platform.admin()).fetch('/metrics')).text();
       expect(metrics).toMatch(/^ioc_ingest_rejected_total\{reason="spool-full"\} [1-9]/m);
       expect(metrics).toMatch(/^ioc_spool_bytes [1-9]/m);
 

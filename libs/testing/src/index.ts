@@ -5,3 +5,4 @@ export * from './temp-dirs';
 export * from './postgres';
 export * from './databases';
 export * from './server-suites';
+export * from './api-login';

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { type ApiSession, loginToApi, TEST_ADMIN_PASSWORD } from './api-login';
 import { freePort } from './free-port';
 
 const WORKSPACE_ROOT = resolve(__dirname, '..', '..', '..');
@@ -91,6 +92,11 @@ export interface RunningPlatform {
    * @throws Error for a device without one
    */
   deviceSecret(deviceId: string): string;
+  /**
+   * A session of the first admin (`admin`, TEST_ADMIN_PASSWORD), logged in on first use and kept:
+   * its access token outlives any test (IOC_AUTH_ACCESS_TOKEN_TTL_SECONDS, 900 s by default).
+   */
+  admin(): Promise<ApiSession>;
   /** The current broker process (replaced by restartBroker). */
   readonly broker: ServiceProcess;
   /** The current API process (replaced by restartApi). */
@@ -120,8 +126,10 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     ...(options.influxUrl ? { IOC_INFLUX_URL: options.influxUrl } : {}),
     IOC_INFLUX_DB: options.influxDatabase ?? 'ioc_e2e',
     IOC_DEMO_CREDENTIALS_FILE: join(dataDir, 'device-credentials.json'),
+    IOC_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
     ...options.env,
   };
+  let admin: Promise<ApiSession> | undefined;
   const credentialsFile = env['IOC_DEMO_CREDENTIALS_FILE'] as string;
   let broker: ServiceProcess;
   let api: ServiceProcess;
@@ -148,6 +156,16 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       const secret = secrets[deviceId];
       if (secret === undefined) throw new Error(`no secret for device "${deviceId}" in ${credentialsFile}`);
       return secret;
+    },
+    admin() {
+      admin ??= loginToApi(
+        `http://127.0.0.1:${httpPort}`,
+        env['IOC_ADMIN_USERNAME'] ?? 'admin',
+        TEST_ADMIN_PASSWORD,
+      );
+      // A failed login is not kept: the next call tries again.
+      admin.catch(() => (admin = undefined));
+      return admin;
     },
     get broker() {
       return broker;
