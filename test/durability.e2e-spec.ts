@@ -21,6 +21,8 @@ jest.setTimeout(120_000);
 const registry = new DeviceRegistry(loadSeeds());
 const counters = registry.listDevices({ type: 'traffic-counter' });
 const counter = (i: number): Device => counters[i] as Device;
+/** The token the platform under test accepts on `/metrics` (IOC_METRICS_TOKEN). */
+const METRICS_TOKEN = 'durability-metrics-token-0123456789';
 
 interface Point {
   ts: number;
@@ -290,7 +292,11 @@ describeWithInfluxd('durability against a real influxd', () => {
         storage: 'influxdb',
         influxUrl: influxd.url,
         influxDatabase: 'bounded',
-        env: { IOC_SPOOL_MAX_BYTES: '60000', IOC_SPOOL_FULL_WAIT_MS: '300' },
+        env: {
+          IOC_SPOOL_MAX_BYTES: '60000',
+          IOC_SPOOL_FULL_WAIT_MS: '300',
+          IOC_METRICS_TOKEN: METRICS_TOKEN,
+        },
       });
     }, 60_000);
     afterAll(async () => {
@@ -339,7 +345,10 @@ describeWithInfluxd('durability against a real influxd', () => {
       );
       expect(stats.spool.bytes).toBeGreaterThan(stats.spool.maxBytes * 0.9);
       expect(stats.healthConditions?.map((a) => a.code)).toContain('spool-full');
-      const metrics = await (await (await platform.admin()).fetch('/metrics')).text();
+      // /metrics is not public: Prometheus sends the metrics token.
+      const metrics = await (
+        await fetch(`${platform.httpUrl}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } })
+      ).text();
       expect(metrics).toMatch(/^ioc_ingest_rejected_total\{reason="spool-full"\} [1-9]/m);
       expect(metrics).toMatch(/^ioc_spool_bytes [1-9]/m);
 

@@ -1,7 +1,13 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { databaseConfigFromEnv, openDatabase } from '@ioc/database';
-import { apiEnvSchema, OPS_API_NEST_OPTIONS, setupOpenApi } from '@ioc/ops-api';
+import {
+  apiEnvSchema,
+  httpEdgeSettingsFromEnv,
+  OPS_API_NEST_OPTIONS,
+  setupHttpEdge,
+  setupOpenApi,
+} from '@ioc/ops-api';
 import {
   CommandRepository,
   DeviceRegistry,
@@ -44,6 +50,7 @@ async function main(): Promise<void> {
         nodeId: env.IOC_NODE_ID,
         internalSecret: env.IOC_INTERNAL_SECRET,
         historyMaxPoints: env.IOC_HISTORY_MAX_POINTS,
+        edge: httpEdgeSettingsFromEnv(env),
       },
       deviceStatus: new DeviceStatusRepository(database.db),
       commands: new CommandRepository(database.db),
@@ -59,6 +66,9 @@ async function main(): Promise<void> {
   // One shutdown path: onShutdown below closes the app (Nest runs its modules' destroy hooks:
   // the bus client disconnects cleanly), then the store and the database. Nest's own signal
   // hooks would race it.
+  // The edge first (trust proxy, security headers, CORS, socket.io origins): Express runs
+  // middleware in the order it is added, and the OpenAPI explorer's routes need them too.
+  setupHttpEdge(app);
   setupOpenApi(app);
   await app.listen(env.IOC_HTTP_PORT, env.IOC_HTTP_HOST);
   logger.info({ url: await app.getUrl(), database: database.description }, 'API listening');

@@ -16,6 +16,7 @@ import {
   writeBatchDefaults,
 } from '@ioc/ingest';
 import {
+  AgencyIndex,
   CredentialIndex,
   DeviceRegistry,
   DeviceStatusRepository,
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
   }
   const registry = new DeviceRegistry();
   const credentials = new CredentialIndex();
+  const agencies = new AgencyIndex();
   // The broker starts after the status tracker and the registry sync, which call into it once it runs.
   const started: { broker?: IngestBroker } = {};
   // The change-log position this broker has applied, retained for the API nodes: they answer a
@@ -89,12 +91,18 @@ async function main(): Promise<void> {
   const sync = new RegistrySync(new RegistryRepository(database.db), registry, {
     logger,
     credentials,
+    agencies,
     // Suspending or retiring a device, or revoking a credential, ends its live sessions at once; a
     // new CONNECT is then judged against the registry as it is.
     onChanges: (changes) => {
       const live = started.broker;
       publishPosition();
       for (const change of changes) {
+        if (change.entity === 'agency') {
+          // Disabled, or its MQTT secret rotated or removed: its sessions on the old secret end.
+          live?.revalidateAgency(change.entityId, `registry: agency ${change.action}`);
+          continue;
+        }
         const { action, entityId: deviceId, at } = change;
         if (action === 'suspended' || action === 'retired') {
           tracker.closedByRegistry(deviceId, at, action);
@@ -134,7 +142,7 @@ async function main(): Promise<void> {
     auth:
       env.IOC_MQTT_AUTH === 'off'
         ? { mode: 'off' }
-        : { mode: 'credentials', credentials, key: credentialKey },
+        : { mode: 'credentials', credentials, key: credentialKey, agencies },
     failedLogins: new MemoryFailedLoginLimiter(failedLoginLimitsFromEnv(env)),
     deviceStatus: tracker,
     maxSessionsPerDevice: env.IOC_MQTT_MAX_SESSIONS_PER_DEVICE,

@@ -125,7 +125,8 @@ export const ingestStatsSchema = z.object({
    * libs/ingest/src/ingest-stats.ts): reserved or empty client ids refused, client-id takeovers,
    * connections closed for an oversized packet, QoS 2 duplicates, error answers and rejection notices suppressed,
    * deliveries blocked, device logins refused by reason, client ids bound to another device, throttled logins,
-   * sessions closed by disconnectDevice. The `auth…` counters are optional so a broker from before device
+   * sessions closed by disconnectDevice, agency logins refused, agency publishes refused and agency sessions
+   * closed by a registry change. The `auth…` and `agency…` counters are optional so a broker from before device
    * credentials still validates.
    */
   broker: z.object({
@@ -151,6 +152,10 @@ export const ingestStatsSchema = z.object({
     clientIdBoundToOtherDevice: count.optional(),
     forbiddenSubscriptions: count.optional(),
     devicesDisconnected: count.optional(),
+    agencyAuthFailed: count.optional(),
+    authAgencyDisabled: count.optional(),
+    agencyPublishRefused: count.optional(),
+    agencySessionsClosed: count.optional(),
   }),
   /** Sessions the broker keeps for clients that are not connected (clean=false), and their subscriptions. */
   offlineSessions: z.object({ clients: count, subscriptions: count }).optional(),

@@ -33,6 +33,38 @@ export function isDeviceId(value: string): boolean {
   return DEVICE_ID_PATTERN.test(value);
 }
 
+/**
+ * Alerts for agencies: `ioc/v1/alerts/{agencyId}/…`, published by the platform (the alerts issue)
+ * and readable only by that agency's MQTT account. `alerts` is no domain, so these never meet a
+ * device topic.
+ */
+export const ALERTS_TOPIC_ROOT = `${TOPIC_ROOT}/alerts`;
+
+/** `ioc/v1/alerts/{agencyId}/`: every topic an agency's MQTT account may read starts with it. */
+export function agencyAlertTopicPrefix(agencyId: string): string {
+  return `${ALERTS_TOPIC_ROOT}/${agencyId}/`;
+}
+
+/**
+ * Username prefix of an agency's MQTT account: `agency:{agencyId}`, password its MQTT secret.
+ * `:` cannot appear in a device id (DEVICE_ID_PATTERN), so no device id is mistaken for an agency.
+ */
+export const AGENCY_USERNAME_PREFIX = 'agency:';
+
+/** Agency ids that can stand in a username and a topic level: letters, digits, `-`, `_`, `.`; 1–64. */
+const AGENCY_ID_IN_TOPIC = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * The agency an MQTT username names (`agency:{agencyId}`), or undefined when it is not an agency
+ * username; `''` when it has the prefix but no usable id (no MQTT wildcard, `/` or other character
+ * outside AGENCY_ID_IN_TOPIC can get into the agency's topic prefix).
+ */
+export function agencyOfUsername(username: string | undefined): string | undefined {
+  if (username === undefined || !username.startsWith(AGENCY_USERNAME_PREFIX)) return undefined;
+  const id = username.slice(AGENCY_USERNAME_PREFIX.length);
+  return AGENCY_ID_IN_TOPIC.test(id) ? id : '';
+}
+
 /** Internal topic on which the broker republishes every accepted Reading for the API. */
 export const INTERNAL_READINGS_TOPIC = '$internal/ioc/v1/readings';
 /** Internal topic on which the broker republishes every rejection (for operators' live view). */

@@ -27,15 +27,30 @@ export interface DeviceCredentials {
 }
 
 /**
+ * An agency's MQTT account as the broker sees it (the registry's AgencyIndex keeps them): the
+ * keyed hash of its secret (`hashDeviceSecret(key, secret)`, 32 bytes) and whether the agency is
+ * active. Looked up on every agency CONNECT: in memory, never a query.
+ */
+export interface AgencyAccounts {
+  /** The agency's MQTT account; undefined when it has none or does not exist. */
+  agencyAccount(agencyId: string): { hash: Buffer; active: boolean } | undefined;
+}
+
+/**
  * How the broker authenticates devices (`IngestBrokerOptions.auth`, from IOC_MQTT_AUTH):
  * - `credentials`: username = device id, password = secret, checked against `credentials` with
  *   `key` (the server credential key, `loadCredentialKey`); each device is then bound to its own
  *   topics (deny by default).
+ *   Agencies log in as `agency:{agencyId}` with their MQTT secret, checked against `agencies`
+ *   with the same key (none given: every agency login is refused), and may only read their own
+ *   alert topics (createAuthorizeSubscribe).
  * - `off`: no device authentication (development and benchmarks only): the device named in a
  *   topic is taken at its word, as before device credentials existed. Logged at warn at start.
+ *   Agency accounts do not exist in this mode (no one may subscribe to alert topics).
  */
 export type BrokerAuth =
-  { mode: 'credentials'; credentials: DeviceCredentials; key: Buffer } | { mode: 'off' };
+  | { mode: 'credentials'; credentials: DeviceCredentials; key: Buffer; agencies?: AgencyAccounts }
+  | { mode: 'off' };
 
 /** What a password proves about a device's credentials. */
 export type SecretCheck =

@@ -75,6 +75,13 @@ export interface IngestStatsSnapshot extends IngestStatsMessage {
  *   registered device's `command` and `error` topics in its domain).
  * - `devicesDisconnected`: live sessions closed by IngestBroker.disconnectDevice (credential
  *   revoked, device suspended or retired).
+ * - `agencyAuthFailed`: a login as `agency:{agencyId}` with an unknown agency, an agency without
+ *   an MQTT account, or a wrong secret (CONNACK 4, the same answer for all).
+ * - `authAgencyDisabled`: the right MQTT secret of a disabled agency (CONNACK 5).
+ * - `agencyPublishRefused`: a PUBLISH or will from an agency account (agencies only read):
+ *   acknowledged, delivered nowhere.
+ * - `agencySessionsClosed`: agency sessions closed because the agency was disabled or its MQTT
+ *   secret rotated or removed (IngestBroker.revalidateAgency).
  */
 export interface BrokerGuardCounts {
   reservedClientIdRefused: number;
@@ -99,6 +106,10 @@ export interface BrokerGuardCounts {
   clientIdBoundToOtherDevice: number;
   forbiddenSubscriptions: number;
   devicesDisconnected: number;
+  agencyAuthFailed: number;
+  authAgencyDisabled: number;
+  agencyPublishRefused: number;
+  agencySessionsClosed: number;
 }
 
 export type BrokerGuardEvent = keyof BrokerGuardCounts;
@@ -135,6 +146,10 @@ export class IngestStats {
     clientIdBoundToOtherDevice: 0,
     forbiddenSubscriptions: 0,
     devicesDisconnected: 0,
+    agencyAuthFailed: 0,
+    authAgencyDisabled: 0,
+    agencyPublishRefused: 0,
+    agencySessionsClosed: 0,
   };
 
   /** Counts one broker-level refusal or suppression (see BrokerGuardCounts). */

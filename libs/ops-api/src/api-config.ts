@@ -3,6 +3,7 @@ import { DEVELOPMENT_INTERNAL_SECRET, NODE_ID_PATTERN } from '@ioc/bus';
 import { registryEnvShape } from '@ioc/registry';
 import { envField } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/timeseries';
+import { type HttpEdgeSettings, httpEdgeEnvShape } from './edge/edge-config';
 
 /** Every environment variable the API reads, validated once at boot. */
 export const apiEnvSchema = storageEnvSchema.extend({
@@ -29,6 +30,7 @@ export const apiEnvSchema = storageEnvSchema.extend({
       'Directory with areas.json and devices.json (default: seeds/), imported into an empty registry database at its first start',
     ),
   ...registryEnvShape,
+  ...httpEdgeEnvShape,
   IOC_HISTORY_MAX_POINTS: envField.positiveInt(10_000).describe('Most points one history request may return'),
   IOC_LOG_LEVEL: envField.logLevel(),
 });
@@ -41,4 +43,6 @@ export interface OpsApiSettings {
   nodeId: string;
   internalSecret: string;
   historyMaxPoints: number;
+  /** Security headers, CORS, rate limits, proxies, /metrics protection (httpEdgeSettingsFromEnv); DEFAULT_HTTP_EDGE when absent. */
+  edge?: HttpEdgeSettings;
 }

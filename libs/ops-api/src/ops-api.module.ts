@@ -15,6 +15,7 @@ import { AreasController } from './areas/areas.controller';
 import { CredentialsController } from './devices/credentials.controller';
 import { DevicesController, IMPORT_BODY_LIMIT_BYTES } from './devices/devices.controller';
 import { DevicesModule } from './devices/devices.module';
+import { RateLimitModule } from './edge/rate-limit';
 import { HealthModule } from './health/health.module';
 import { HistoryModule } from './history/history.module';
 import { IngestStatsModule } from './ingest/ingest-stats.module';
@@ -53,7 +54,11 @@ export const OPS_API_NEST_OPTIONS = { bodyParser: false } as const;
 @Module({})
 export class OpsApiModule implements NestModule {
   static register(options: OpsApiModuleOptions): DynamicModule {
-    return { module: OpsApiModule, imports: [ApiCoreModule.register(options), ...FEATURE_MODULES] };
+    // RateLimitModule last: its guard runs after the authentication guard (request.principal set).
+    return {
+      module: OpsApiModule,
+      imports: [ApiCoreModule.register(options), ...FEATURE_MODULES, RateLimitModule],
+    };
   }
 
   /**

@@ -125,7 +125,7 @@ describe('ops-api over the embedded store', () => {
     /** Every route: its methods and each method's statuses (successes, < 400, first). */
     const ROUTES: Record<string, Record<string, number[]>> = {
       '/health': { get: [200, 503] },
-      '/metrics': { get: [200] },
+      '/metrics': { get: [200, 401, 403] },
       '/api/v1/devices': { get: [200, 400], post: [201, ...WRITE] },
       '/api/v1/devices/export': { get: [200, 400] },
       '/api/v1/devices/import': { post: [200, 202, 400, 413, 415, 503] },

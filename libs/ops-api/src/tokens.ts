@@ -6,3 +6,5 @@ export const LOGGER = Symbol('Logger');
 export const DEVICE_STATUS = Symbol('DeviceStatusReader');
 export const REGISTRY_PROVISIONING = Symbol('RegistryProvisioning');
 export const COMMANDS = Symbol('CommandRepository');
+/** Where rate-limit counters live (a ThrottlerStorage), or null: the throttler's in-memory storage. */
+export const RATE_LIMIT_STORAGE = Symbol('RateLimitStorage');

@@ -141,8 +141,8 @@ export interface ImportReport {
 export interface RegistryChange {
   seq: number;
   at: number;
-  entity: 'area' | 'device' | 'credential';
-  /** The area or device id (for a credential: its device's id). */
+  entity: 'area' | 'device' | 'credential' | 'agency';
+  /** The area, device or agency id (for a credential: its device's id). */
   entityId: string;
   action: string;
 }
@@ -727,6 +727,32 @@ export class RegistryRepository {
     return result;
   }
 
+  /**
+   * The MQTT accounts of agencies (those with an `mqtt_secret_hash`), by agency id: all of them,
+   * or those of `agencyIds` (an agency absent from the answer has no MQTT account, or no longer
+   * exists). Disabled agencies are included (`active: false`), so the broker can answer their right
+   * secret with "not authorized" as it does for a suspended device.
+   */
+  async agencyMqttAccounts(agencyIds?: readonly string[]): Promise<Map<string, AgencyMqttCredential>> {
+    const result = new Map<string, AgencyMqttCredential>();
+    const load = async (ids?: readonly string[]): Promise<void> => {
+      let query = this.db
+        .selectFrom('agencies')
+        .select(['id', 'state', 'mqtt_secret_hash'])
+        .where('mqtt_secret_hash', 'is not', null);
+      if (ids !== undefined) query = query.where('id', 'in', ids);
+      for (const row of await query.execute()) {
+        result.set(row.id, {
+          hash: Buffer.from(row.mqtt_secret_hash as string, 'hex'),
+          active: row.state === 'active',
+        });
+      }
+    };
+    if (agencyIds === undefined) await load();
+    else for (let i = 0; i < agencyIds.length; i += 500) await load(agencyIds.slice(i, i + 500));
+    return result;
+  }
+
   // ---- change log --------------------------------------------------------------------------
 
   /** The newest change's sequence number (0 for an empty log). */
@@ -763,8 +789,38 @@ export class RegistryRepository {
     action: string,
     at: number,
   ): Promise<void> {
-    await trx.insertInto('registry_changes').values({ at, entity, entity_id: entityId, action }).execute();
+    await appendRegistryChange(trx, { entity, entityId, action, at });
   }
+}
+
+/**
+ * An agency's MQTT account as the broker checks it: the keyed hash of its secret
+ * (`hashDeviceSecret(key, secret)`, HMAC-SHA256 under the credential key, 32 bytes — stored hex in
+ * `agencies.mqtt_secret_hash`) and whether the agency is active.
+ */
+export interface AgencyMqttCredential {
+  hash: Buffer;
+  active: boolean;
+}
+
+/**
+ * Appends one entry to the registry's change log, in the caller's transaction (`trx`), so every
+ * process's RegistrySync applies the write within its poll bound. Writers outside this repository
+ * call it too: an agency write (create, update, disable, MQTT secret issued or removed) appends
+ * `{entity: 'agency', entityId: agencyId, action}`, so running brokers pick up a rotated or revoked
+ * MQTT secret and a disabled agency (then publish INTERNAL_REGISTRY_CHANGES_TOPIC, as registry
+ * writes do, to have them apply it at once rather than at the next poll).
+ *
+ * @param change.at epoch milliseconds
+ */
+export async function appendRegistryChange(
+  trx: Kysely<DatabaseSchema>,
+  change: Omit<RegistryChange, 'seq'>,
+): Promise<void> {
+  await trx
+    .insertInto('registry_changes')
+    .values({ at: change.at, entity: change.entity, entity_id: change.entityId, action: change.action })
+    .execute();
 }
 
 /**

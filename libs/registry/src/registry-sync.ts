@@ -1,6 +1,11 @@
 import type { Logger } from '@ioc/runtime';
 import type { DeviceRegistry } from './device-registry';
-import type { CredentialHashEntry, RegistryChange, RegistryRepository } from './registry-repository';
+import type {
+  AgencyMqttCredential,
+  CredentialHashEntry,
+  RegistryChange,
+  RegistryRepository,
+} from './registry-repository';
 
 /** How often a process checks the change log when no notice has come (ms). */
 export const REGISTRY_POLL_MS = 5000;
@@ -35,10 +40,39 @@ export class CredentialIndex {
   }
 }
 
+/**
+ * The MQTT accounts of agencies, by agency id, in memory: what the broker checks an agency's
+ * CONNECT (username `agency:{agencyId}`) against without a query. Kept current by RegistrySync
+ * from the change log's `agency` entries.
+ */
+export class AgencyIndex {
+  private accounts = new Map<string, AgencyMqttCredential>();
+
+  /** The agency's MQTT account; undefined when it has none (or does not exist). */
+  agencyAccount(agencyId: string): AgencyMqttCredential | undefined {
+    return this.accounts.get(agencyId);
+  }
+
+  get size(): number {
+    return this.accounts.size;
+  }
+
+  replaceAll(accounts: Map<string, AgencyMqttCredential>): void {
+    this.accounts = accounts;
+  }
+
+  replace(agencyId: string, account: AgencyMqttCredential | undefined): void {
+    if (account === undefined) this.accounts.delete(agencyId);
+    else this.accounts.set(agencyId, account);
+  }
+}
+
 export interface RegistrySyncOptions {
   logger: Logger;
   /** Kept current too when given (the broker's). */
   credentials?: CredentialIndex;
+  /** Agencies' MQTT accounts, kept current too when given (the broker's). */
+  agencies?: AgencyIndex;
   /** Called after each refresh that applied changes, with them (the broker ends sessions of suspended devices). */
   onChanges?: (changes: readonly RegistryChange[]) => void;
   /** Default REGISTRY_POLL_MS; 0 turns polling off (tests that drive refresh() themselves). */
@@ -53,7 +87,8 @@ export interface RegistrySyncOptions {
  * - every `pollMs` otherwise, so a notice lost while the bus was down costs at most that delay.
  *
  * An area change reloads the whole tree (paths of every device below may change); a device or
- * credential change reloads just those devices. Refreshes never overlap.
+ * credential change reloads just those devices; an agency change just those agencies' MQTT
+ * accounts. Refreshes never overlap.
  */
 export class RegistrySync {
   private cursor = 0;
@@ -120,6 +155,7 @@ export class RegistrySync {
     this.registry.reload({ areas, devices });
     if (this.options.credentials)
       this.options.credentials.replaceAll(await this.repository.credentialHashes());
+    if (this.options.agencies) this.options.agencies.replaceAll(await this.repository.agencyMqttAccounts());
   }
 
   private async applyPending(): Promise<void> {
@@ -145,6 +181,11 @@ export class RegistrySync {
       if (credentialIds.length > 0 && this.options.credentials) {
         const hashes = await this.repository.credentialHashes(credentialIds);
         for (const id of credentialIds) this.options.credentials.replace(id, hashes.get(id));
+      }
+      const agencyIds = [...new Set(changes.filter((c) => c.entity === 'agency').map((c) => c.entityId))];
+      if (agencyIds.length > 0 && this.options.agencies) {
+        const accounts = await this.repository.agencyMqttAccounts(agencyIds);
+        for (const id of agencyIds) this.options.agencies.replace(id, accounts.get(id));
       }
     }
     this.cursor = lastSeq(changes, this.cursor);

@@ -2,3 +2,4 @@ export * from './env-config';
 export * from './logger';
 export * from './shutdown';
 export * from './seeded-random';
+export * from './key-file';

@@ -1,13 +1,15 @@
 import type { Aedes, AedesOptions, AuthenticateError, Client } from 'aedes';
 import type { Logger } from '@ioc/runtime';
 import {
+  agencyOfUsername,
   type Device,
   INTERNAL_USERNAME,
   printable,
   RESERVED_CLIENT_ID_PREFIX,
   isReservedClientId,
 } from '@ioc/contracts';
-import { type BrokerAuth, checkDeviceSecret } from '../device-credentials';
+import { deviceSecretHashesEqual, hashDeviceSecret } from '@ioc/registry';
+import { type AgencyAccounts, type BrokerAuth, checkDeviceSecret } from '../device-credentials';
 import type { DeviceDirectory } from '../device-directory';
 import type { BrokerGuardEvent, IngestStats } from '../ingest-stats';
 import { aedesInternals, clientInternals } from './aedes-internals';
@@ -56,6 +58,11 @@ interface LoginRefusal {
  * - A client id already connected is taken over by the newcomer [MQTT-3.1.4-2]; both parties
  *   (client id, remote address, username) are logged at warn and `broker.clientIdTakeovers`
  *   counts it.
+ *
+ * Agencies, with `auth.mode === 'credentials'`: username `agency:{agencyId}`, password the
+ * agency's MQTT secret (see createAgencyAuthentication): 4 for an unknown agency, one without an
+ * MQTT account or a wrong secret; 5 for a disabled agency or while throttled; 2 for a client id
+ * held by a device.
  *
  * Devices, with `auth.mode === 'credentials'` (see authenticateDevice for the order of checks):
  * username = device id, password = secret, or a verified TLS client certificate whose CN is the
@@ -147,6 +154,11 @@ export function createConnectHooks(deps: {
         })
       : undefined;
 
+  const authenticateAgency =
+    auth.mode === 'credentials' && sessions && failedLogins
+      ? createAgencyAuthentication({ key: auth.key, agencies: auth.agencies, sessions, failedLogins })
+      : undefined;
+
   const preConnect: NonNullable<AedesOptions['preConnect']> = (client, packet, callback) => {
     if (packet.clientId === '' && packet.clean === false) emptyIdWithSession.add(client);
     callback(null, true);
@@ -195,6 +207,25 @@ export function createConnectHooks(deps: {
         `CONNECT refused: client ids starting with "${RESERVED_CLIENT_ID_PREFIX}" are reserved for platform services`,
       );
       return refuse(done, CONNACK_IDENTIFIER_REJECTED, 'client id reserved for platform services');
+    } else if (authenticateAgency && agencyOfUsername(username) !== undefined) {
+      authenticateAgency(client, username as string, password).then(
+        (outcome) => {
+          if ('returnCode' in outcome) {
+            stats.countGuard(outcome.event);
+            logRefusal(client, outcome);
+            return refuse(done, outcome.returnCode, outcome.message);
+          }
+          if (client.closed) return done(null, false);
+          sessions?.bindAgency(client, outcome.agencyId, outcome.secretHash);
+          noteTakeover(client);
+          done(null, true);
+        },
+        (error: Error) => {
+          logger.error({ ...party(client), err: error.message }, 'agency authentication failed');
+          refuse(done, CONNACK_SERVER_UNAVAILABLE, 'server unavailable');
+        },
+      );
+      return;
     } else if (authenticateDevice) {
       authenticateDevice(client, username, password).then(
         (outcome) => {
@@ -351,5 +382,73 @@ function createDeviceAuthentication(deps: {
       return failed('authExpiredSecret', 'CONNECT refused: the secret was rotated out (grace period over)');
     }
     return admit(client, device, 'secret', check.credentialId);
+  };
+}
+
+/**
+ * An agency login (username `agency:{agencyId}`, password its MQTT secret), checked in this order:
+ * 1. Throttle: if the username or the remote address failed too often lately (the same
+ *    FailedLoginLimiter as device logins), 5 (`authThrottled`) without checking the secret.
+ * 2. An agency id that cannot stand in a topic, an unknown agency, one without an MQTT account,
+ *    or a secret whose HMAC-SHA256 under the credential key is not the stored one: 4
+ *    (`agencyAuthFailed`, the same answer for all, after the same one HMAC) — a failed login.
+ * 3. A disabled agency (right secret): 5 (`authAgencyDisabled`).
+ * 4. A client id held by a device (connected or keeping a session): 2 (`clientIdBoundToOtherDevice`).
+ */
+function createAgencyAuthentication(deps: {
+  key: Buffer;
+  agencies: AgencyAccounts | undefined;
+  sessions: DeviceSessions;
+  failedLogins: FailedLoginLimiter;
+}): (
+  client: Client,
+  username: string,
+  password: Buffer | undefined,
+) => Promise<LoginRefusal | { agencyId: string; secretHash: Buffer }> {
+  const { key, agencies, sessions, failedLogins } = deps;
+  return async (client, username, password) => {
+    const address = sessions.connectionOf(client)?.remoteAddress;
+    const loginKey = username.slice(0, 100);
+    if (await failedLogins.isBlocked(loginKey, address)) {
+      return {
+        returnCode: CONNACK_NOT_AUTHORIZED,
+        event: 'authThrottled',
+        message: 'CONNECT refused: too many failed logins for this agency or address; retry later',
+      };
+    }
+    const agencyId = agencyOfUsername(username) ?? '';
+    const account = agencyId === '' ? undefined : agencies?.agencyAccount(agencyId);
+    // Hashed whatever the account, so an unknown agency takes as long to refuse as a wrong secret.
+    const hash = hashDeviceSecret(key, password ?? Buffer.alloc(0));
+    const matches =
+      account !== undefined &&
+      password !== undefined &&
+      password.length > 0 &&
+      deviceSecretHashesEqual(hash, account.hash);
+    if (!account || !matches) {
+      await failedLogins.recordFailure(loginKey, address);
+      return {
+        returnCode: CONNACK_BAD_USERNAME_OR_PASSWORD,
+        event: 'agencyAuthFailed',
+        message: 'CONNECT refused: unknown agency, no MQTT account, or wrong secret',
+      };
+    }
+    if (!account.active) {
+      return {
+        returnCode: CONNACK_NOT_AUTHORIZED,
+        event: 'authAgencyDisabled',
+        message: 'CONNECT refused: the agency is disabled',
+      };
+    }
+    const owner = sessions.ownerOf(client.id);
+    if (owner !== undefined && owner !== username) {
+      return {
+        returnCode: CONNACK_IDENTIFIER_REJECTED,
+        event: 'clientIdBoundToOtherDevice',
+        message: 'CONNECT refused: the client id is in use by a device (connected or keeping a session)',
+        detail: { boundTo: owner },
+      };
+    }
+    return { agencyId, secretHash: account.hash };
   };
 }

@@ -28,6 +28,10 @@ import type { InternalClients } from './internal-clients';
  * `ioc/v1/{domain}/{deviceId}/` as well (its subscriptions are already restricted to those; this
  * catches a session that subscribed otherwise). With `off`, any well-formed device topic passes
  * the channel rules above.
+ *
+ * An agency's account receives only topics under its own `ioc/v1/alerts/{agencyId}/` published by
+ * a platform service (or retained / queued by the broker, which keeps no publisher: nothing but a
+ * platform service can publish there, since every other client's publish is diverted).
  */
 export function createAuthorizeForward(deps: {
   internal: InternalClients;
@@ -47,6 +51,21 @@ export function createAuthorizeForward(deps: {
   return (client, packet) => {
     if (packet.topic === DISCARD_TOPIC) return null;
     if (internal.isInternal(client)) return packet;
+    const agency = sessions?.agencyOf(client);
+    if (agency) {
+      const publisherId = (packet as { clientId?: string }).clientId;
+      if (
+        packet.topic.startsWith(agency.topicPrefix) &&
+        (publisherId === undefined || publishedByPlatform(publisherId))
+      )
+        return packet;
+      stats.countGuard('forwardsBlocked');
+      logger.warn(
+        { clientId: client.id, agencyId: agency.agencyId, topic: packet.topic.slice(0, 200), publisherId },
+        'delivery refused: the agency may not read this message',
+      );
+      return null;
+    }
     const channel = deviceReadableChannel(packet.topic);
     const publisherId = (packet as { clientId?: string }).clientId;
     const own = sessions ? packet.topic.startsWith(sessions.identityOf(client)?.topicPrefix ?? '\0') : true;

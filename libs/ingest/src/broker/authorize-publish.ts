@@ -61,6 +61,8 @@ export interface CommandAckSink {
  * answered on the publisher's OWN error topic, and delivered nowhere; so is a will without a
  * known publisher (a dead broker's, in a cluster). Within its own prefix, the channel rules of
  * the ingest pipeline apply as before (`invalid-topic` for anything but a device channel).
+ * An agency's account may not publish at all: its publishes are acknowledged and discarded, its
+ * will is not published, each counted as `broker.agencyPublishRefused` and logged.
  */
 export function createAuthorizePublish(deps: {
   pipeline: IngestPipeline;
@@ -101,6 +103,16 @@ export function createAuthorizePublish(deps: {
       return done(new Error('reserved topic'));
     }
     if (sessions) {
+      const agency = sessions.agencyOf(client);
+      if (agency) {
+        // Agencies only read their alerts: whatever they send is acknowledged and delivered nowhere.
+        stats.countGuard('agencyPublishRefused');
+        logger.warn(
+          { clientId: client?.id, agencyId: agency.agencyId, topic: topic.slice(0, 200), will: isWill },
+          'publish refused: agency accounts may not publish',
+        );
+        return done(isWill ? new Error('will refused: agency accounts may not publish') : null);
+      }
       const identity = sessions.identityOf(client);
       if (identity === undefined || !topic.startsWith(identity.topicPrefix)) {
         rejections.report(

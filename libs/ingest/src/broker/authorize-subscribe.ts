@@ -18,6 +18,11 @@ const DEVICE_READABLE_CHANNELS = new Set(['command', 'error']);
  * "Own" is checked when devices authenticate (`sessions` given, IOC_MQTT_AUTH=credentials): the
  * topic must be exactly `{identity.topicPrefix}command` or `…error`. With `off`, any registered
  * device's command and error topics pass (the client cannot be told from that device).
+ *
+ * An agency's account (credentials mode) may subscribe only inside its own alert topics: a filter
+ * starting with `ioc/v1/alerts/{agencyId}/` (`…/#` for all of them; wildcards after that prefix
+ * cannot leave it). Anything else — another agency's alerts, `ioc/v1/alerts/+/…`, `#`, device
+ * topics, `$share/…` — is negated the same way.
  */
 export function createAuthorizeSubscribe(
   internal: InternalClients,
@@ -28,6 +33,8 @@ export function createAuthorizeSubscribe(
   const { stats, sessions } = deps;
   const allowed = (client: Parameters<NonNullable<AedesOptions['authorizeSubscribe']>>[0], topic: string) => {
     if (!sessions) return isRegisteredDeviceTopic(topic, directory);
+    const agency = sessions.agencyOf(client);
+    if (agency) return topic.startsWith(agency.topicPrefix) && topic.length > agency.topicPrefix.length;
     const identity = sessions.identityOf(client);
     return (
       identity !== undefined &&
@@ -41,6 +48,7 @@ export function createAuthorizeSubscribe(
       {
         clientId: client.id,
         deviceId: sessions?.identityOf(client)?.deviceId,
+        agencyId: sessions?.agencyOf(client)?.agencyId,
         topic: subscription.topic.slice(0, 200),
       },
       'subscription refused',

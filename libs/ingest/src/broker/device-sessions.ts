@@ -1,5 +1,5 @@
 import type { Client } from 'aedes';
-import { type Domain, TOPIC_ROOT } from '@ioc/contracts';
+import { AGENCY_USERNAME_PREFIX, agencyAlertTopicPrefix, type Domain, TOPIC_ROOT } from '@ioc/contracts';
 import { clientInternals } from './aedes-internals';
 
 /** The listener a connection arrived on. */
@@ -30,7 +30,19 @@ export interface DeviceIdentity {
   credentialId?: string;
 }
 
-/** Who holds a client id: the device, and whether its session outlives the connection (clean=false). */
+/** The agency a connection authenticated as (username `agency:{agencyId}`). */
+export interface AgencyIdentity {
+  agencyId: string;
+  /** `ioc/v1/alerts/{agencyId}/`: every topic the agency may read starts with it. */
+  topicPrefix: string;
+  /** The hash of the MQTT secret it logged in with: the session lasts while it is still the agency's. */
+  secretHash: Buffer;
+}
+
+/**
+ * Who holds a client id: the device (or `agency:{agencyId}`), and whether its session outlives
+ * the connection (clean=false).
+ */
 interface ClientIdOwner {
   deviceId: string;
   client: Client;
@@ -52,6 +64,8 @@ interface ClientIdOwner {
  */
 export class DeviceSessions {
   private readonly identities = new WeakMap<Client, DeviceIdentity>();
+  private readonly agencies = new WeakMap<Client, AgencyIdentity>();
+  private readonly liveAgencies = new Map<string, Set<Client>>();
   private readonly connections = new WeakMap<Client, ConnectionInfo>();
   private readonly live = new Map<string, Set<Client>>();
   private readonly owners = new Map<string, ClientIdOwner>();
@@ -70,7 +84,36 @@ export class DeviceSessions {
     return client === null ? undefined : this.identities.get(client);
   }
 
-  /** The device `clientId` is bound to (connected, or keeping a persistent session), if any. */
+  /** The agency `client` authenticated as; undefined for devices and platform services. */
+  agencyOf(client: Client | null): AgencyIdentity | undefined {
+    return client === null ? undefined : this.agencies.get(client);
+  }
+
+  /** Live connections authenticated as the agency. */
+  agencySessionsOf(agencyId: string): Client[] {
+    return [...(this.liveAgencies.get(agencyId) ?? [])];
+  }
+
+  /**
+   * Binds an accepted agency connection; its client id is then held by `agency:{agencyId}` (no
+   * device may take it over, nor the agency a device's).
+   */
+  bindAgency(client: Client, agencyId: string, secretHash: Buffer): void {
+    this.agencies.set(client, { agencyId, topicPrefix: agencyAlertTopicPrefix(agencyId), secretHash });
+    let sessions = this.liveAgencies.get(agencyId);
+    if (!sessions) this.liveAgencies.set(agencyId, (sessions = new Set()));
+    sessions.add(client);
+    this.hold(client, `${AGENCY_USERNAME_PREFIX}${agencyId}`, () => {
+      const current = this.liveAgencies.get(agencyId);
+      current?.delete(client);
+      if (current?.size === 0) this.liveAgencies.delete(agencyId);
+    });
+  }
+
+  /**
+   * The device (or `agency:{agencyId}`) `clientId` is bound to (connected, or keeping a
+   * persistent session), if any.
+   */
   ownerOf(clientId: string): string | undefined {
     return this.owners.get(clientId)?.deviceId;
   }
@@ -103,14 +146,21 @@ export class DeviceSessions {
     let sessions = this.live.get(device.id);
     if (!sessions) this.live.set(device.id, (sessions = new Set()));
     sessions.add(client);
-    // aedes sets client.clean from the CONNECT before it calls authenticate.
-    this.owners.set(client.id, { deviceId: device.id, client, persistent: client.clean === false });
-    clientInternals(client).conn.once('close', () => {
+    this.hold(client, device.id, () => {
       const current = this.live.get(device.id);
       current?.delete(client);
       if (current?.size === 0) this.live.delete(device.id);
-      const owner = this.owners.get(client.id);
-      if (owner?.client === client && !owner.persistent) this.owners.delete(client.id);
+    });
+  }
+
+  /** Binds the client id to `owner` while connected (and after, for a persistent session). */
+  private hold(client: Client, owner: string, onClose: () => void): void {
+    // aedes sets client.clean from the CONNECT before it calls authenticate.
+    this.owners.set(client.id, { deviceId: owner, client, persistent: client.clean === false });
+    clientInternals(client).conn.once('close', () => {
+      onClose();
+      const current = this.owners.get(client.id);
+      if (current?.client === client && !current.persistent) this.owners.delete(client.id);
     });
   }
 }

@@ -138,6 +138,16 @@ export interface IngestBroker {
   /** Live sessions authenticated as `deviceId` (credentials mode). */
   sessionCount(deviceId: string): number;
   /**
+   * Closes the live sessions of agency `agencyId` that its MQTT account no longer admits — the
+   * agency disabled or gone, its secret removed or rotated (a session keeps the hash it logged in
+   * with) — without publishing wills; each logged at warn with `reason` and counted
+   * (`broker.agencySessionsClosed`). Returns how many it closed. Call it after the `agencies`
+   * source reflects the change (the broker app does, on a registry change of entity `agency`).
+   */
+  revalidateAgency(agencyId: string, reason: string): number;
+  /** Live sessions authenticated as agency `agencyId` (credentials mode). */
+  agencySessionCount(agencyId: string): number;
+  /**
    * Announces changed device statuses to platform services on INTERNAL_DEVICE_STATUS_TOPIC (QoS 1,
    * not retained), at most MAX_DEVICE_STATUS_NOTICE per message: DeviceStatusTracker's `publish`.
    */
@@ -403,6 +413,29 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     }
     return closed;
   };
+  const revalidateAgency = (agencyId: string, reason: string): number => {
+    if (auth.mode !== 'credentials') return 0;
+    const account = auth.agencies?.agencyAccount(agencyId);
+    let closed = 0;
+    for (const client of sessions.agencySessionsOf(agencyId)) {
+      const identity = sessions.agencyOf(client);
+      if (account?.active && identity && account.hash.equals(identity.secretHash)) continue;
+      stats.countGuard('agencySessionsClosed');
+      logger.warn(
+        {
+          agencyId,
+          clientId: client.id,
+          remoteAddress: sessions.connectionOf(client)?.remoteAddress,
+          reason,
+        },
+        'agency session closed by the platform',
+      );
+      clientInternals(client)._disconnected = true;
+      client.close();
+      closed++;
+    }
+    return closed;
+  };
   // A rotation's grace period runs out without any registry change: look for such sessions.
   const credentialSweep =
     auth.mode === 'credentials'
@@ -427,6 +460,8 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     },
     revalidateDevice,
     sessionCount: (deviceId) => sessions.sessionsOf(deviceId).length,
+    revalidateAgency,
+    agencySessionCount: (agencyId) => sessions.agencySessionsOf(agencyId).length,
     publishDeviceStatus(statuses) {
       // The tracker's last flush at shutdown comes after the broker closed: the statuses are in
       // the database already; there is no one left to tell.

@@ -1,5 +1,6 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
@@ -11,6 +12,7 @@ import {
   DEVICE_STATUS,
   LOGGER,
   OPS_API_SETTINGS,
+  RATE_LIMIT_STORAGE,
   REGISTRY_PROVISIONING,
   TIME_SERIES_STORE,
 } from '../tokens';
@@ -31,6 +33,11 @@ export interface OpsApiModuleOptions {
   provisioning?: RegistryProvisioning;
   /** Command records in the registry database; without it the command routes answer 503. */
   commands?: CommandRepository;
+  /**
+   * Where rate-limit counters live (RateLimitModule): the throttler's in-memory storage when absent,
+   * which is right for one API node; several nodes share one (Redis) behind this interface.
+   */
+  rateLimitStorage?: ThrottlerStorage;
 }
 
 /** The status reader of an API given none: no device has a stored status. */
@@ -55,6 +62,7 @@ export class ApiCoreModule {
       { provide: DEVICE_STATUS, useValue: options.deviceStatus ?? NO_DEVICE_STATUS },
       { provide: REGISTRY_PROVISIONING, useValue: options.provisioning ?? null },
       { provide: COMMANDS, useValue: options.commands ?? null },
+      { provide: RATE_LIMIT_STORAGE, useValue: options.rateLimitStorage ?? null },
     ];
     return {
       module: ApiCoreModule,

@@ -4,10 +4,12 @@ import type { Response } from 'express';
 import { type HealthBody, healthBody } from '@ioc/contracts';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import { openApiSchema } from '../common/openapi-zod';
+import { NoRateLimit } from '../edge/rate-limit';
 import { InternalBusRepository } from '../live/internal-bus.repository';
 import { TIME_SERIES_STORE } from '../tokens';
 
 @ApiTags('health')
+@NoRateLimit()
 @Controller()
 export class HealthController {
   constructor(

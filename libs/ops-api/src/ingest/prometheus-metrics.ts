@@ -54,7 +54,7 @@ export function renderPrometheus(
     metric(
       'ioc_broker_refusals_total',
       'counter',
-      'Refusals and suppressions of the broker outside message validation, by event (reserved or empty client ids, takeovers, oversized packets, QoS 2 duplicates, error answers, blocked deliveries, device logins refused by reason, throttled logins, client ids bound to another device, refused subscriptions, sessions closed on revocation)',
+      'Refusals and suppressions of the broker outside message validation, by event (reserved or empty client ids, takeovers, oversized packets, QoS 2 duplicates, error answers, blocked deliveries, device logins refused by reason, throttled logins, client ids bound to another device, refused subscriptions, sessions closed on revocation, agency logins and publishes refused, agency sessions closed)',
       entries(stats.broker, 'event'),
     );
     if (stats.offlineSessions) {

@@ -33,8 +33,10 @@ function anySubscription(adapter: Namespace['adapter']): boolean {
  * them — combined as an intersection — gets an ack with its room, then a `reading` event for
  * every matching reading as the broker ingests it, once per reading whatever it subscribed to,
  * and a `deviceStatus` event whenever the status of a device whose readings it gets changes.
+ * Which browser origins may connect is the edge's rule for every namespace (EdgeIoAdapter,
+ * IOC_HTTP_CORS_ORIGINS), not this decorator's.
  */
-@WebSocketGateway({ namespace: '/live', cors: { origin: true } })
+@WebSocketGateway({ namespace: '/live' })
 export class LiveGateway implements OnModuleInit, OnModuleDestroy {
   @WebSocketServer() private readonly namespace!: Namespace<ClientToServerEvents, ServerToClientEvents>;
   private subscriptions: Subscription[] = [];

@@ -6,6 +6,7 @@ import { createLogger } from '@ioc/runtime';
 import type { OpsApiSettings } from '../api-config';
 import { type OpsApiModuleOptions } from '../common/api-core.module';
 import type { RegistryReader } from '../registry-port';
+import { setupHttpEdge } from '../edge/http-edge';
 import { setupOpenApi } from '../openapi';
 import { OPS_API_NEST_OPTIONS, OpsApiModule } from '../ops-api.module';
 
@@ -20,7 +21,8 @@ export interface ApiUnderTest {
 /**
  * Starts the API module on a free loopback port (port 0), with the app's Nest options and its
  * OpenAPI document, for the library's own specs. Settings default to a broker on a port nothing
- * listens on (the live feed idle), node id `spec`, 200 history points; a silent logger.
+ * listens on (the live feed idle), node id `spec`, 200 history points, edge settings with rate
+ * limits far above any spec's bursts (a spec testing the edge passes its own); a silent logger.
  */
 export async function startApiUnderTest(
   options: Omit<OpsApiModuleOptions, 'settings' | 'logger'> & {
@@ -33,6 +35,13 @@ export async function startApiUnderTest(
     nodeId: 'spec',
     internalSecret: 'test-internal-secret-0123456789',
     historyMaxPoints: 200,
+    // Specs send bursts from one address: limits far above them unless a spec sets its own.
+    edge: {
+      corsOrigins: [],
+      rateLimits: { perPrincipal: 100_000, anonymous: 100_000, login: 100_000 },
+      trustProxy: false,
+      metrics: {},
+    },
     ...options.settings,
   };
   const app = await NestFactory.create(
@@ -43,6 +52,7 @@ export async function startApiUnderTest(
     }),
     { ...OPS_API_NEST_OPTIONS, logger: false },
   );
+  setupHttpEdge(app);
   setupOpenApi(app);
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as { address(): AddressInfo }).address();

@@ -1,0 +1,95 @@
+import type { IncomingMessage } from 'node:http';
+import type { INestApplication } from '@nestjs/common';
+import type { CorsOptions } from '@nestjs/common/interfaces/external/cors-options.interface';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import type { Express, Request } from 'express';
+import helmet from 'helmet';
+import type { Server, ServerOptions } from 'socket.io';
+import type { OpsApiSettings } from '../api-config';
+import { OPS_API_SETTINGS } from '../tokens';
+import { DEFAULT_HTTP_EDGE, type HttpEdgeSettings, originAllowed } from './edge-config';
+
+/** How long a browser may cache a preflight answer (seconds): 10 minutes, Chromium's cap is 2 h. */
+const PREFLIGHT_MAX_AGE_SECONDS = 600;
+
+/**
+ * helmet's headers (CSP, HSTS, X-Content-Type-Options, Referrer-Policy, Cross-Origin-*-Policy,
+ * X-Frame-Options…) with its default Content-Security-Policy, which the OpenAPI explorer at
+ * /api/docs satisfies (its scripts and stylesheet are same-origin files, its inline <style> is
+ * allowed by `style-src 'unsafe-inline'`, its icons are `data:` images), minus
+ * `upgrade-insecure-requests`: the API is also served over plain HTTP on a private network, where
+ * that directive would make browsers fetch the explorer's assets over HTTPS and fail.
+ */
+export const HELMET_OPTIONS: Parameters<typeof helmet>[0] = {
+  contentSecurityPolicy: { useDefaults: true, directives: { upgradeInsecureRequests: null } },
+};
+
+/**
+ * The API's edge, applied to the app before anything else is mounted — call it right after
+ * NestFactory.create and BEFORE setupOpenApi (Express runs middleware in the order it is added,
+ * and the explorer's routes must get the headers too):
+ *
+ * - `trust proxy` from IOC_HTTP_TRUST_PROXY, so `request.ip` is the client's behind HAProxy;
+ * - helmet's security headers on every answer (HELMET_OPTIONS);
+ * - CORS for the origins of IOC_HTTP_CORS_ORIGINS only (none by default: no CORS headers at
+ *   all), credentials allowed for them; a preflight from another origin gets no CORS header
+ *   (the browser then refuses the call);
+ * - the socket.io server with the same origin rule (EdgeIoAdapter).
+ *
+ * The settings are the module's (`OpsApiSettings.edge`, DEFAULT_HTTP_EDGE when absent).
+ */
+export function setupHttpEdge(app: INestApplication): HttpEdgeSettings {
+  const settings = app.get<OpsApiSettings>(OPS_API_SETTINGS, { strict: false });
+  const edge = settings.edge ?? DEFAULT_HTTP_EDGE;
+  const express = app.getHttpAdapter().getInstance() as Express;
+  express.set('trust proxy', edge.trustProxy === false ? false : edge.trustProxy);
+  express.disable('x-powered-by');
+  app.use(helmet(HELMET_OPTIONS));
+  if (edge.corsOrigins.length > 0) {
+    const listed: CorsOptions = {
+      origin: true,
+      credentials: true,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'X-API-Key'],
+      exposedHeaders: ['Retry-After', 'Content-Disposition', 'Location'],
+      maxAge: PREFLIGHT_MAX_AGE_SECONDS,
+    };
+    app.enableCors((request: Request, callback: (error: Error | null, options: CorsOptions) => void) => {
+      const origin = request.header('origin');
+      callback(null, origin !== undefined && edge.corsOrigins.includes(origin) ? listed : { origin: false });
+    });
+  }
+  app.useWebSocketAdapter(new EdgeIoAdapter(app, edge.corsOrigins));
+  return edge;
+}
+
+/**
+ * The socket.io adapter of the API: every namespace's server gets the edge's origin rule instead
+ * of what a gateway's decorator says. A handshake (HTTP long-polling or WebSocket upgrade) whose
+ * `Origin` is neither listed nor the API's own (same Host) is refused with 403 by socket.io's
+ * `allowRequest`; one without `Origin` (not a browser: a service with a token) passes. Listed
+ * origins get CORS headers with credentials on the polling transport.
+ */
+export class EdgeIoAdapter extends IoAdapter {
+  constructor(
+    app: INestApplication,
+    private readonly corsOrigins: readonly string[],
+  ) {
+    super(app);
+  }
+
+  override createIOServer(port: number, options?: ServerOptions): Server {
+    const corsOrigins = this.corsOrigins;
+    return super.createIOServer(port, {
+      ...options,
+      cors: corsOrigins.length > 0 ? { origin: [...corsOrigins], credentials: true } : { origin: false },
+      allowRequest: (
+        request: IncomingMessage,
+        callback: (error: string | null | undefined, ok: boolean) => void,
+      ) => {
+        const origin = request.headers.origin;
+        callback(null, originAllowed(origin, request.headers.host, corsOrigins));
+      },
+    } as ServerOptions);
+  }
+}
