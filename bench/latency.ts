@@ -197,8 +197,16 @@ function influxProbe(target: Target, batch = 16): StoreProbe {
   };
 }
 
-async function connectLive(httpUrl: string, onReading: (r: Reading) => void): Promise<Socket> {
-  const socket = io(`${httpUrl}/live`, { transports: ['websocket'], reconnection: false });
+async function connectLive(
+  httpUrl: string,
+  accessToken: string,
+  onReading: (r: Reading) => void,
+): Promise<Socket> {
+  const socket = io(`${httpUrl}/live`, {
+    transports: ['websocket'],
+    reconnection: false,
+    auth: { token: accessToken },
+  });
   socket.on('reading', onReading);
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
@@ -269,7 +277,9 @@ async function runOnce(variant: VariantName, roundIndex: number): Promise<Latenc
   let probing = true;
   let prober: Promise<void> = Promise.resolve();
   const startObservers = async (): Promise<void> => {
-    socket = await connectLive(target.httpUrl as string, (reading) => {
+    if (!target.platform) throw new Error(`${variant}: the latency benchmark needs the API`);
+    const admin = await target.platform.admin();
+    socket = await connectLive(target.httpUrl as string, admin.accessToken, (reading) => {
       const now = performance.now();
       const wall = Date.now();
       const at = reading.seq === undefined ? undefined : publishedAt.get(reading.seq);

@@ -4,6 +4,8 @@
 // order: the simulator first (its devices go offline while the broker still runs), then the API,
 // then the broker once it has flushed its spool to the store. A second Ctrl-C stops at once.
 const { spawn } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
+const fs = require('node:fs');
 const path = require('node:path');
 const readline = require('node:readline');
 
@@ -19,6 +21,18 @@ const dataDir = path.resolve(root, env.IOC_DATA_DIR || 'data');
 // The demo set-up: the broker issues a secret to every active device once and keeps them in this
 // file (mode 0600), which the simulator logs in with. A deployment provisions devices instead.
 env.IOC_DEMO_CREDENTIALS_FILE ||= path.join(dataDir, 'demo-device-credentials.json');
+// The first admin's password: IOC_ADMIN_PASSWORD if set; otherwise one generated at the first
+// start and kept in this file (mode 0600) so the banner can show it on every start. The API uses
+// it only while no admin account exists; after a change of password the file is stale.
+const adminPasswordFile = path.join(dataDir, 'demo-admin-password');
+const adminUsername = env.IOC_ADMIN_USERNAME || 'admin';
+if (!env.IOC_ADMIN_PASSWORD) {
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (!fs.existsSync(adminPasswordFile)) {
+    fs.writeFileSync(adminPasswordFile, `${randomBytes(15).toString('base64url')}\n`, { mode: 0o600 });
+  }
+  env.IOC_ADMIN_PASSWORD = fs.readFileSync(adminPasswordFile, 'utf8').trim();
+}
 
 const children = [];
 let stopping = false;
@@ -124,7 +138,7 @@ process.on('SIGTERM', () => stop(0));
       `  MQTT broker       mqtt://localhost:${mqttPort}   (topics ioc/v1/{domain}/{deviceId}/telemetry|event|status)`,
       ...(env.IOC_MQTT_TLS_PORT ? [`  MQTT over TLS     mqtts://localhost:${env.IOC_MQTT_TLS_PORT}`] : []),
       ...(env.IOC_MQTT_WS_PORT ? [`  MQTT over WS      ws://localhost:${env.IOC_MQTT_WS_PORT}/mqtt`] : []),
-      `  REST API          ${http}/api/v1/devices`,
+      `  REST API          ${http}/api/v1/devices   (log in first: see below)`,
       `  OpenAPI explorer  ${http}/api/docs`,
       `  Device status     ${http}/api/v1/devices/status`,
       `  Health            ${http}/health`,
@@ -140,6 +154,15 @@ process.on('SIGTERM', () => stop(0));
       `  e.g.              mosquitto_pub -p ${mqttPort} -u aq-tn-001 -P "$(node -p "require('${env.IOC_DEMO_CREDENTIALS_FILE}')['aq-tn-001']")" \\`,
       `                      -t ioc/v1/env/aq-tn-001/telemetry -m "{\\"ts\\":$(date +%s000),\\"metrics\\":{\\"pm25\\":12.5}}"`,
       `  new device        POST ${http}/api/v1/devices, then POST …/devices/{id}/credentials (secret shown once)`,
+      '',
+      'People log in to the API (roles viewer, operator, admin: README "People and agencies"):',
+      `  first admin       ${adminUsername} / ${env.IOC_ADMIN_PASSWORD}` +
+        (fs.existsSync(adminPasswordFile) && !process.env.IOC_ADMIN_PASSWORD
+          ? `   (generated at the first start, kept in ${adminPasswordFile}; change it: POST /api/v1/auth/password)`
+          : '   (IOC_ADMIN_PASSWORD, used when the first admin was created)'),
+      `  e.g.              TOKEN=$(curl -s ${http}/api/v1/auth/login -H 'content-type: application/json' \\`,
+      `                      -d '{"username":"${adminUsername}","password":"${env.IOC_ADMIN_PASSWORD}"}' | node -p 'JSON.parse(require("fs").readFileSync(0)).accessToken')`,
+      `                    curl -H "Authorization: Bearer $TOKEN" ${http}/api/v1/devices/status`,
       '',
     ].join('\n'),
   );

@@ -5,7 +5,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { type CommandRecordBody, deviceTopic, type DeviceStatus } from '@ioc/contracts';
 import { selectDevices } from '@ioc/devices-sim';
 import { loadSeeds } from '@ioc/registry';
-import { eventually, type RunningPlatform, startPlatform } from '@ioc/testing';
+import { type ApiSession, eventually, type RunningPlatform, startPlatform } from '@ioc/testing';
 import { getJson, liveClient, mosquittoPub } from './support/clients';
 
 /**
@@ -18,15 +18,18 @@ const REGISTER = join(__dirname, '..', 'scripts', 'register.js');
 const SIM = join(__dirname, '..', 'devices-sim', 'src', 'cli.ts');
 
 async function send(
+  session: ApiSession,
   method: 'POST' | 'PATCH' | 'DELETE',
   url: string,
   body?: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(url, {
     method,
-    ...(body === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    headers: {
+      ...session.headers,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
@@ -78,13 +81,23 @@ describe('device identity through the running platform (embedded store)', () => 
   afterAll(async () => platform?.stop());
 
   it('a device provisioned over REST logs in with its secret only, and its readings are stored', async () => {
-    expect((await send('POST', `${platform.httpUrl}/api/v1/devices`, newLight)).status).toBe(201);
-    const issued = await send('POST', `${platform.httpUrl}/api/v1/devices/${newLight.id}/credentials`, {});
+    expect(
+      (await send(await platform.admin(), 'POST', `${platform.httpUrl}/api/v1/devices`, newLight)).status,
+    ).toBe(201);
+    const issued = await send(
+      await platform.admin(),
+      'POST',
+      `${platform.httpUrl}/api/v1/devices/${newLight.id}/credentials`,
+      {},
+    );
     expect(issued.status).toBe(201);
     const secret = String(issued.body['secret']);
     expect(secret).toMatch(/^iocds_/);
     // The listing never shows it again.
-    const listed = await getJson(`${platform.httpUrl}/api/v1/devices/${newLight.id}/credentials`);
+    const listed = await getJson(
+      await platform.admin(),
+      `${platform.httpUrl}/api/v1/devices/${newLight.id}/credentials`,
+    );
     expect(JSON.stringify(listed.body)).not.toContain(secret);
 
     // The answer came once the broker had applied the change: the secret works at once.
@@ -98,7 +111,10 @@ describe('device identity through the running platform (embedded store)', () => 
     );
     await eventually(
       async () => {
-        const { body } = await getJson(`${platform.httpUrl}/api/v1/devices/${newLight.id}/latest`);
+        const { body } = await getJson(
+          await platform.admin(),
+          `${platform.httpUrl}/api/v1/devices/${newLight.id}/latest`,
+        );
         const metrics = body['metrics'] as Record<string, { ts: number }> | undefined;
         return metrics?.['illuminanceLevel']?.ts === ts ? true : undefined;
       },
@@ -126,7 +142,7 @@ describe('device identity through the running platform (embedded store)', () => 
     watcher.on('message', (topic) => delivered.push(topic));
     // B's own error topic is the only thing B may read; A's forgery must not land there either.
     await watcher.subscribeAsync(deviceTopic('env', b!.id, 'error'), { qos: 1 });
-    const before = (await getJson(`${platform.httpUrl}/api/v1/ingest/stats`)).body;
+    const before = (await getJson(await platform.admin(), `${platform.httpUrl}/api/v1/ingest/stats`)).body;
     const forgedTs = Date.now() - 30_000;
     await mosquittoPub(
       platform.mqttPort,
@@ -139,13 +155,16 @@ describe('device identity through the running platform (embedded store)', () => 
       (stats['rejected'] as Record<string, number>)['forbidden-topic'] ?? 0;
     await eventually(
       async () => {
-        const now = (await getJson(`${platform.httpUrl}/api/v1/ingest/stats`)).body;
+        const now = (await getJson(await platform.admin(), `${platform.httpUrl}/api/v1/ingest/stats`)).body;
         return rejected(now) === rejected(before) + 1 ? true : undefined;
       },
       10_000,
       'forbidden-topic counted once',
     );
-    const { body } = await getJson(`${platform.httpUrl}/api/v1/devices/${b!.id}/latest`);
+    const { body } = await getJson(
+      await platform.admin(),
+      `${platform.httpUrl}/api/v1/devices/${b!.id}/latest`,
+    );
     const laeq = (body['metrics'] as Record<string, { ts: number }> | undefined)?.['laeq'];
     expect(laeq?.ts).not.toBe(forgedTs);
     await watcher.endAsync();
@@ -155,7 +174,7 @@ describe('device identity through the running platform (embedded store)', () => 
   it('suspending a device ends its live session at once and refuses it (CONNACK 5) until resumed; revoking ends it for good', async () => {
     const device = seeds.devices.find((d) => d.type === 'weather-station')!;
     const secret = platform.deviceSecret(device.id);
-    const live = await liveClient(platform.httpUrl);
+    const live = await liveClient(platform.httpUrl, await platform.admin());
     const statuses: DeviceStatus[] = [];
     live.socket.on('deviceStatus', (status: DeviceStatus) => statuses.push(status));
     try {
@@ -168,9 +187,15 @@ describe('device identity through the running platform (embedded store)', () => 
         'online pushed live',
       );
 
-      expect((await send('POST', `${platform.httpUrl}/api/v1/devices/${device.id}/suspend`)).status).toBe(
-        200,
-      );
+      expect(
+        (
+          await send(
+            await platform.admin(),
+            'POST',
+            `${platform.httpUrl}/api/v1/devices/${device.id}/suspend`,
+          )
+        ).status,
+      ).toBe(200);
       await closed;
       expect(await refusalCode(platform, device.id, secret)).toBe(5);
       await eventually(
@@ -179,17 +204,27 @@ describe('device identity through the running platform (embedded store)', () => 
         10_000,
         'offline (suspended) pushed live',
       );
-      const all = await getJson(`${platform.httpUrl}/api/v1/devices/status?type=weather-station`);
+      const all = await getJson(
+        await platform.admin(),
+        `${platform.httpUrl}/api/v1/devices/status?type=weather-station`,
+      );
       const entry = (all.body['items'] as Array<{ id: string; status: DeviceStatus }>).find(
         (i) => i.id === device.id,
       );
       expect(entry?.status).toMatchObject({ status: 'offline', reason: 'suspended' });
 
-      expect((await send('POST', `${platform.httpUrl}/api/v1/devices/${device.id}/resume`)).status).toBe(200);
+      expect(
+        (await send(await platform.admin(), 'POST', `${platform.httpUrl}/api/v1/devices/${device.id}/resume`))
+          .status,
+      ).toBe(200);
       // Resumed from the answer on, no waiting.
       const again = await connectDevice(platform, device.id, secret);
       const closedAgain = new Promise<void>((resolve) => again.once('close', () => resolve()));
-      const revoked = await send('DELETE', `${platform.httpUrl}/api/v1/devices/${device.id}/credentials`);
+      const revoked = await send(
+        await platform.admin(),
+        'DELETE',
+        `${platform.httpUrl}/api/v1/devices/${device.id}/credentials`,
+      );
       expect(revoked).toMatchObject({ status: 200, body: { revoked: 1 } });
       await closedAgain;
       expect(await refusalCode(platform, device.id, secret)).toBe(4);
@@ -236,7 +271,10 @@ describe('device identity through the running platform (embedded store)', () => 
       // The simulated light is online (its connection authenticated) before commands are sent.
       await eventually(
         async () => {
-          const { body } = await getJson(`${platform.httpUrl}/api/v1/devices/status?type=street-light`);
+          const { body } = await getJson(
+            await platform.admin(),
+            `${platform.httpUrl}/api/v1/devices/status?type=street-light`,
+          );
           const entry = (body['items'] as Array<{ id: string; status: DeviceStatus }>).find(
             (i) => i.id === light.id,
           );
@@ -256,15 +294,20 @@ describe('device identity through the running platform (embedded store)', () => 
     });
 
     it('dims a simulated street light: acknowledged, recorded, pushed live, and its next telemetry carries the level', async () => {
-      const live = await liveClient(platform.httpUrl);
+      const live = await liveClient(platform.httpUrl, await platform.admin());
       const updates: CommandRecordBody[] = [];
       live.socket.on('command', (command: CommandRecordBody) => updates.push(command));
       try {
         await live.subscribe({ device: light.id });
-        const sent = await send('POST', `${platform.httpUrl}/api/v1/devices/${light.id}/commands`, {
-          command: 'dim',
-          params: { level: 40 },
-        });
+        const sent = await send(
+          await platform.admin(),
+          'POST',
+          `${platform.httpUrl}/api/v1/devices/${light.id}/commands`,
+          {
+            command: 'dim',
+            params: { level: 40 },
+          },
+        );
         expect(sent.status).toBe(202);
         expect(sent.body).toMatchObject({
           deviceId: light.id,
@@ -275,7 +318,10 @@ describe('device identity through the running platform (embedded store)', () => 
         const id = String(sent.body['id']);
         const done = await eventually(
           async () => {
-            const { body } = await getJson(`${platform.httpUrl}/api/v1/commands/${id}`);
+            const { body } = await getJson(
+              await platform.admin(),
+              `${platform.httpUrl}/api/v1/commands/${id}`,
+            );
             return body['state'] === 'sent' ? undefined : body;
           },
           15_000,
@@ -285,7 +331,10 @@ describe('device identity through the running platform (embedded store)', () => 
         const ackedAt = Date.parse(String(done['completedAt']));
         await eventually(
           async () => {
-            const { body } = await getJson(`${platform.httpUrl}/api/v1/devices/${light.id}/latest`);
+            const { body } = await getJson(
+              await platform.admin(),
+              `${platform.httpUrl}/api/v1/devices/${light.id}/latest`,
+            );
             const level = (body['metrics'] as Record<string, { value: unknown; ts: number }>)[
               'illuminanceLevel'
             ];
@@ -300,7 +349,10 @@ describe('device identity through the running platform (embedded store)', () => 
           'the acknowledgement pushed live',
         );
         expect(updates.filter((u) => u.id === id).map((u) => u.state)).toEqual(['sent', 'acknowledged']);
-        const listed = await getJson(`${platform.httpUrl}/api/v1/devices/${light.id}/commands`);
+        const listed = await getJson(
+          await platform.admin(),
+          `${platform.httpUrl}/api/v1/devices/${light.id}/commands`,
+        );
         expect((listed.body['items'] as CommandRecordBody[])[0]).toMatchObject({ id, state: 'acknowledged' });
       } finally {
         live.close();
@@ -308,26 +360,44 @@ describe('device identity through the running platform (embedded store)', () => 
     }, 60_000);
 
     it('refuses a command the device type does not take, and times out one to a device that is not connected', async () => {
-      const refused = await send('POST', `${platform.httpUrl}/api/v1/devices/${light.id}/commands`, {
-        command: 'set-plan',
-        params: { plan: 2 },
-      });
+      const refused = await send(
+        await platform.admin(),
+        'POST',
+        `${platform.httpUrl}/api/v1/devices/${light.id}/commands`,
+        {
+          command: 'set-plan',
+          params: { plan: 2 },
+        },
+      );
       expect(refused).toMatchObject({ status: 400, body: { parameter: 'command' } });
-      const badLevel = await send('POST', `${platform.httpUrl}/api/v1/devices/${light.id}/commands`, {
-        command: 'dim',
-        params: { level: 140 },
-      });
+      const badLevel = await send(
+        await platform.admin(),
+        'POST',
+        `${platform.httpUrl}/api/v1/devices/${light.id}/commands`,
+        {
+          command: 'dim',
+          params: { level: 140 },
+        },
+      );
       expect(badLevel).toMatchObject({ status: 400, body: { parameter: 'params.level' } });
 
-      const sent = await send('POST', `${platform.httpUrl}/api/v1/devices/${offline.id}/commands`, {
-        command: 'switch',
-        params: { on: false },
-        timeoutSeconds: 1,
-      });
+      const sent = await send(
+        await platform.admin(),
+        'POST',
+        `${platform.httpUrl}/api/v1/devices/${offline.id}/commands`,
+        {
+          command: 'switch',
+          params: { on: false },
+          timeoutSeconds: 1,
+        },
+      );
       expect(sent.status).toBe(202);
       const timedOut = await eventually(
         async () => {
-          const { body } = await getJson(`${platform.httpUrl}/api/v1/commands/${String(sent.body['id'])}`);
+          const { body } = await getJson(
+            await platform.admin(),
+            `${platform.httpUrl}/api/v1/commands/${String(sent.body['id'])}`,
+          );
           return body['state'] === 'timed-out' ? body : undefined;
         },
         10_000,
@@ -341,12 +411,20 @@ describe('device identity through the running platform (embedded store)', () => 
       process.kill(pid, 'SIGSTOP');
       try {
         const started = Date.now();
-        const sent = await send('POST', `${platform.httpUrl}/api/v1/devices/${light.id}/commands`, {
-          command: 'resume-schedule',
-        });
+        const sent = await send(
+          await platform.admin(),
+          'POST',
+          `${platform.httpUrl}/api/v1/devices/${light.id}/commands`,
+          {
+            command: 'resume-schedule',
+          },
+        );
         expect(sent).toMatchObject({ status: 503, body: { reason: 'broker-unavailable' } });
         expect(Date.now() - started).toBeLessThan(15_000);
-        const listed = await getJson(`${platform.httpUrl}/api/v1/devices/${light.id}/commands?limit=1`);
+        const listed = await getJson(
+          await platform.admin(),
+          `${platform.httpUrl}/api/v1/devices/${light.id}/commands?limit=1`,
+        );
         expect((listed.body['items'] as CommandRecordBody[])[0]).toMatchObject({
           command: 'resume-schedule',
           state: 'failed',

@@ -36,7 +36,7 @@ async function storedPoints(
   count: number,
 ): Promise<Point[]> {
   const url = `${platform.httpUrl}/api/v1/devices/${device.id}/history?metric=intensity&from=${base}&to=${base + count * 1000}`;
-  const { status, body } = await getJson(url);
+  const { status, body } = await getJson(await platform.admin(), url);
   if (status !== 200) throw new Error(`history answered ${status}: ${JSON.stringify(body)}`);
   return body['points'] as Point[];
 }
@@ -48,7 +48,8 @@ interface IngestStatsBody {
   healthConditions?: Array<{ code: string }>;
 }
 const ingestStats = async (platform: RunningPlatform): Promise<IngestStatsBody> =>
-  (await getJson(`${platform.httpUrl}/api/v1/ingest/stats`)).body as unknown as IngestStatsBody;
+  (await getJson(await platform.admin(), `${platform.httpUrl}/api/v1/ingest/stats`))
+    .body as unknown as IngestStatsBody;
 
 /** A connection logged in as `device` (username = its id, password = its secret). */
 const connect = (platform: RunningPlatform, clientId: string, device: Device): Promise<MqttClient> =>

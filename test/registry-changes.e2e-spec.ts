@@ -78,9 +78,12 @@ describe('registry changes between API nodes', () => {
   });
 
   it('a device created on node 1 is announced and read on node 2; a suspension on node 2 reaches node 1', async () => {
+    // One admin session serves both nodes: they share the registry database (sessions) and the
+    // token-signing key under the data directory.
+    const admin = await platform.admin();
     const created = await fetch(`${platform.httpUrl}/api/v1/devices`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...admin.headers, 'content-type': 'application/json' },
       body: JSON.stringify({
         id: 'sl-e2e-001',
         type: 'street-light',
@@ -91,16 +94,24 @@ describe('registry changes between API nodes', () => {
     });
     expect(created.status).toBe(201);
     // The node that wrote answers its own GET with the change at once.
-    expect((await fetch(`${platform.httpUrl}/api/v1/devices/sl-e2e-001`)).status).toBe(200);
+    expect(
+      (await fetch(`${platform.httpUrl}/api/v1/devices/sl-e2e-001`, { headers: admin.headers })).status,
+    ).toBe(200);
     const notice = await eventually(async () => notices.at(-1), 10_000, 'registry change notice');
     expect(notice.seq).toBeGreaterThan(0);
     await eventually(
-      async () => ((await fetch(`${secondUrl}/api/v1/devices/sl-e2e-001`)).status === 200 ? true : undefined),
+      async () =>
+        (await fetch(`${secondUrl}/api/v1/devices/sl-e2e-001`, { headers: admin.headers })).status === 200
+          ? true
+          : undefined,
       10_000,
       'device visible on node 2',
     );
 
-    const suspended = await fetch(`${secondUrl}/api/v1/devices/sl-e2e-001/suspend`, { method: 'POST' });
+    const suspended = await fetch(`${secondUrl}/api/v1/devices/sl-e2e-001/suspend`, {
+      method: 'POST',
+      headers: admin.headers,
+    });
     expect(suspended.status).toBe(200);
     await eventually(
       async () => notices.find((n) => n.seq > notice.seq),
@@ -109,7 +120,9 @@ describe('registry changes between API nodes', () => {
     );
     await eventually(
       async () => {
-        const device = (await (await fetch(`${platform.httpUrl}/api/v1/devices/sl-e2e-001`)).json()) as {
+        const device = (await (
+          await fetch(`${platform.httpUrl}/api/v1/devices/sl-e2e-001`, { headers: admin.headers })
+        ).json()) as {
           state?: string;
         };
         return device.state === 'suspended' ? true : undefined;

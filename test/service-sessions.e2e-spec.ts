@@ -54,7 +54,7 @@ describe('platform services on the internal bus', () => {
       for (let restart = 1; restart <= 5; restart++) {
         await platform.restartApi();
         // The restarted API is on the bus again: a live client sees readings flow.
-        const live = await liveClient(platform.httpUrl);
+        const live = await liveClient(platform.httpUrl, await platform.admin());
         try {
           await expect(live.subscribe({ device: counter.id })).resolves.toMatchObject({ ok: true });
           await eventually(async () => (live.readings.length > 0 ? true : undefined), 15_000, 'live reading');
@@ -67,7 +67,7 @@ describe('platform services on the internal bus', () => {
       // API processes: no offline session, and exactly the load client and one API connected.
       const stats = await eventually(
         async () => {
-          const body = (await getJson(`${platform.httpUrl}/api/v1/ingest/stats`))
+          const body = (await getJson(await platform.admin(), `${platform.httpUrl}/api/v1/ingest/stats`))
             .body as unknown as IngestStats;
           return seq > before + 100 && body.offlineSessions?.clients === 0 && body.connectedClients === 2
             ? body

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { selectDevices } from '@ioc/devices-sim';
 import { loadSeeds } from '@ioc/registry';
-import { eventually, freePort, TempDirs } from '@ioc/testing';
+import { type ApiSession, eventually, freePort, loginToApi, TempDirs } from '@ioc/testing';
 import { EmbeddedTimeSeriesStore } from '@ioc/timeseries';
 import { getJson } from './support/clients';
 
@@ -49,6 +49,13 @@ async function launch(dataDir: string, env: Record<string, string>): Promise<Lau
   return { child, output: () => output, exited, httpUrl: `http://127.0.0.1:${httpPort}` };
 }
 
+/** Logs in with the first admin's username and password as the banner prints them. */
+async function bannerLogin(platform: Launched): Promise<ApiSession> {
+  const line = /first admin +(\S+) \/ (\S+)/.exec(platform.output());
+  if (!line) throw new Error(`the banner does not say how to log in:\n${platform.output()}`);
+  return loginToApi(platform.httpUrl, line[1]!, line[2]!);
+}
+
 describe('npm start (scripts/start.js)', () => {
   const dirs = new TempDirs('ioc-start-');
   afterAll(() => dirs.removeAll());
@@ -61,10 +68,14 @@ describe('npm start (scripts/start.js)', () => {
       expect(platform.output()).toMatch(/Data +embedded SQLite in /);
       // The API's bus link comes up just after it listens: /health says 200 once both answer.
       await eventually(
-        async () => ((await getJson(`${platform.httpUrl}/health`)).status === 200 ? true : undefined),
+        async () => ((await getJson(null, `${platform.httpUrl}/health`)).status === 200 ? true : undefined),
         15_000,
         '/health 200',
       );
+      // Two commands and you can log in: the banner prints the first admin's generated password,
+      // which the API accepts; the data are not readable without it.
+      await bannerLogin(platform);
+      expect((await getJson(null, `${platform.httpUrl}/api/v1/devices`)).status).toBe(401);
     } finally {
       platform.child.kill('SIGINT');
     }
@@ -93,10 +104,11 @@ describe('npm start (scripts/start.js)', () => {
   it('on Ctrl-C stops the simulator first, so its devices go offline and are stored, then the API, then the broker', async () => {
     const dataDir = await dirs.make();
     const platform = await launch(dataDir, { IOC_SIM_DEVICES: '6', IOC_SIM_RATE: '12' });
+    const admin = await bannerLogin(platform);
     // Readings flow before the stop.
     await eventually(
       async () => {
-        const stats = (await getJson(`${platform.httpUrl}/api/v1/ingest/stats`)).body;
+        const stats = (await getJson(admin, `${platform.httpUrl}/api/v1/ingest/stats`)).body;
         return Number(stats['acceptedTotal']) > 12 ? true : undefined;
       },
       30_000,

@@ -100,10 +100,17 @@ export function machineInfo(): MachineInfo {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** GET a JSON document; undefined on any failure (a benchmark keeps going and reports the gap). */
-export async function getJson<T>(url: string, timeoutMs = 5000): Promise<T | undefined> {
+/**
+ * GET a JSON document (with `headers`, e.g. an admin session's Authorization); undefined on any
+ * failure (a benchmark keeps going and reports the gap).
+ */
+export async function getJson<T>(
+  url: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 5000,
+): Promise<T | undefined> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
     if (!response.ok) return undefined;
     return (await response.json()) as T;
   } catch {

@@ -248,7 +248,8 @@ async function startTargetProcesses(variant: VariantName, options: TargetOptions
     pids,
     platform,
     ...(influxd ? { influxd } : {}),
-    stats: () => getJson<IngestStatsView>(`${httpUrl}/api/v1/ingest/stats`),
+    stats: async () =>
+      getJson<IngestStatsView>(`${httpUrl}/api/v1/ingest/stats`, (await platform.admin()).headers),
     ...(influxd ? { influxWrites: () => influxPointsWritten(influxd.url) } : {}),
     storedCount: () =>
       influxd ? influxCount(influxd.url, 'ioc_bench') : Promise.resolve(sqliteCount(platform.dataDir)),
@@ -397,7 +398,7 @@ export async function influxCount(url: string, database: string): Promise<Stored
   const q = encodeURIComponent('SELECT count(*) FROM "readings"');
   const body = await getJson<{
     results?: { series?: { columns: string[]; values: number[][] }[] }[];
-  }>(`${url}/query?db=${database}&q=${q}`, 60_000);
+  }>(`${url}/query?db=${database}&q=${q}`, {}, 60_000);
   const series = body?.results?.[0]?.series?.[0];
   if (!series) return body ? { readings: 0, points: 0 } : undefined;
   let readings = 0;

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { io, type Socket } from 'socket.io-client';
 import type { Reading } from '@ioc/contracts';
+import type { ApiSession } from '@ioc/testing';
 
 /** MQTT login of a device: username = device id, password = its secret. */
 export interface DeviceLogin {
@@ -75,8 +76,16 @@ export interface LiveClient {
   close(): void;
 }
 
-export async function liveClient(httpUrl: string): Promise<LiveClient> {
-  const socket = io(`${httpUrl}/live`, { transports: ['websocket'], reconnection: false });
+/** A socket on `/live` authenticated with `session`'s access token. */
+export async function liveClient(
+  httpUrl: string,
+  session: Pick<ApiSession, 'accessToken'>,
+): Promise<LiveClient> {
+  const socket = io(`${httpUrl}/live`, {
+    transports: ['websocket'],
+    reconnection: false,
+    auth: { token: session.accessToken },
+  });
   const readings: Reading[] = [];
   socket.on('reading', (reading: Reading) => readings.push(reading));
   await new Promise<void>((resolve, reject) => {
@@ -180,7 +189,11 @@ export function mosquittoSub(
   return { ready, messages };
 }
 
-export async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(url);
+/** GET `url` as `session` (its Authorization header), or anonymously with null. */
+export async function getJson(
+  session: Pick<ApiSession, 'headers'> | null,
+  url: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url, { headers: session?.headers ?? {} });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }

@@ -105,8 +105,14 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
     const lastStatus = statuses[statuses.length - 1]!;
     await eventually(
       async () => {
-        const { body } = await getJson(`${platform.httpUrl}/api/v1/devices/${last.device.id}/latest`);
-        const { body: status } = await getJson(`${platform.httpUrl}/api/v1/devices/${inside[0]!.id}/latest`);
+        const { body } = await getJson(
+          await platform.admin(),
+          `${platform.httpUrl}/api/v1/devices/${last.device.id}/latest`,
+        );
+        const { body: status } = await getJson(
+          await platform.admin(),
+          `${platform.httpUrl}/api/v1/devices/${inside[0]!.id}/latest`,
+        );
         return (body['metrics'] as Record<string, { ts: number }> | undefined)?.['pm25']?.ts === last.ts &&
           (status['metrics'] as Record<string, { ts: number }> | undefined)?.['batteryLevel']?.ts ===
             lastStatus.ts
@@ -133,6 +139,7 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
 
   it('gives daily means per area on local (Asia/Ho_Chi_Minh) midnights, weighted by point count', async () => {
     const { status, body } = await getJson(
+      await platform.admin(),
       url(
         `areas=${district}&metrics=pm25,pm10&type=air-quality-station&groupBy=area&every=1d&fn=mean&resolution=raw`,
       ),
@@ -152,6 +159,7 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
     const body = await eventually(
       async () => {
         const { body: b } = await getJson(
+          await platform.admin(),
           url(`areas=${district}&metrics=pm25&type=air-quality-station&groupBy=area&every=1d`),
         );
         const s = (b as unknown as HistoryBody).series[0];
@@ -164,7 +172,7 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
     );
     close(body.series[0]!.points, expectedDailyMean(inside, 'pm25'));
     const oneDay = `${platform.httpUrl}/api/v1/history?devices=${inside[0]!.id}&metrics=pm25&every=15m&fn=max&from=${start}&to=${start + DAY}`;
-    const minute = (await getJson(oneDay)).body as unknown as HistoryBody;
+    const minute = (await getJson(await platform.admin(), oneDay)).body as unknown as HistoryBody;
     expect(minute.series[0]!.resolution).toBe('1m');
     const maxPer15m = [...Array(96).keys()]
       .map((w) => {
@@ -182,6 +190,7 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
   it('groups by device and by device type', async () => {
     const byDevice = (
       await getJson(
+        await platform.admin(),
         url(
           `devices=${inside.map((d) => d.id).join(',')},${outside.id}&metrics=pm25&every=1d&resolution=raw`,
         ),
@@ -191,6 +200,7 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
     close(byDevice.series[2]!.points, expectedDailyMean([outside], 'pm25'));
     const byType = (
       await getJson(
+        await platform.admin(),
         url(
           `devices=${inside.map((d) => d.id).join(',')},${outside.id}&metrics=pm25&groupBy=type&every=1d&resolution=raw`,
         ),
@@ -205,6 +215,7 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
       url(
         `areas=${district}&metrics=pm25&type=air-quality-station&groupBy=area&every=1d&resolution=raw&format=csv`,
       ),
+      { headers: (await platform.admin()).headers },
     );
     expect(response.headers.get('content-type')).toMatch(/^text\/csv/);
     const [header, ...rows] = (await response.text()).trim().split('\r\n');
@@ -226,7 +237,7 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
       [`devices=${id},${id}&metrics=pm25`, 'devices'],
       [`devices=${id}&metrics=pm25,pm10,pm25`, 'metrics'],
     ] as const) {
-      const { status, body } = await getJson(url(query));
+      const { status, body } = await getJson(await platform.admin(), url(query));
       expect({ status, parameter: body['parameter'] }).toEqual({ status: 400, parameter });
       expect(String(body['message'])).toContain('named twice');
     }
@@ -234,16 +245,22 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
 
   it('names the device of every CSV row of a series grouped by device, windows included', async () => {
     const device = inside[0]!;
-    const response = await fetch(url(`devices=${device.id}&metrics=pm25&every=1d&fn=mean&format=csv`));
+    const response = await fetch(url(`devices=${device.id}&metrics=pm25&every=1d&fn=mean&format=csv`), {
+      headers: (await platform.admin()).headers,
+    });
     const [, ...rows] = (await response.text()).trim().split('\r\n');
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) expect(row.split(',')[9]).toBe(device.id);
   });
 
   it('refuses answers beyond the point limit with a 400 naming the parameter', async () => {
-    const tooManyWindows = await getJson(url(`areas=${district}&metrics=pm25&every=1m`));
+    const tooManyWindows = await getJson(
+      await platform.admin(),
+      url(`areas=${district}&metrics=pm25&every=1m`),
+    );
     expect(tooManyWindows).toMatchObject({ status: 400, body: { parameter: 'every' } });
     const tooManyRaw = await getJson(
+      await platform.admin(),
       url(`areas=${district}&metrics=pm25&type=air-quality-station&groupBy=none`),
     );
     expect(tooManyRaw).toMatchObject({ status: 400, body: { parameter: 'to' } });
@@ -254,6 +271,7 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
     // only 48 + 24 + 24 of them hold data. Refused with a 400 naming `every` before the fix.
     const devices = [...inside, outside];
     const { status, body } = await getJson(
+      await platform.admin(),
       `${platform.httpUrl}/api/v1/history?devices=${devices.map((d) => d.id).join(',')}&metrics=pm25&every=1m&fn=max&from=${start}&to=${start + DAY}`,
     );
     expect({ status, parameter: body['parameter'] }).toEqual({ status: 200, parameter: undefined });
@@ -268,7 +286,10 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
   });
 
   it('refuses a window too long to compute (past 2^53 ms) with a 400 naming every, not a 500', async () => {
-    const { status, body } = await getJson(url(`devices=${inside[0]!.id}&metrics=pm25&every=104249992d`));
+    const { status, body } = await getJson(
+      await platform.admin(),
+      url(`devices=${inside[0]!.id}&metrics=pm25&every=104249992d`),
+    );
     expect({ status, parameter: body['parameter'] }).toEqual({ status: 400, parameter: 'every' });
     expect(String(body['message'])).toContain('the longest window is 3650d');
   });
@@ -280,6 +301,7 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
   ])('refuses an unknown parameter on %s with a 400 naming it', async (path, query) => {
     const id = inside[0]!.id;
     const { status, body } = await getJson(
+      await platform.admin(),
       `${platform.httpUrl}${path.replace('DEVICE', id)}?${query.replace('DEVICE', id)}`,
     );
     expect({ status, parameter: body['parameter'] }).toEqual({ status: 400, parameter: 'foo' });
@@ -288,6 +310,7 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
   it('answers the history of status metrics (batteryLevel, rssi) like any other metric', async () => {
     const device = inside[0]!;
     const { status, body } = await getJson(
+      await platform.admin(),
       `${platform.httpUrl}/api/v1/devices/${device.id}/history?metric=batteryLevel&from=${start}&to=${end}`,
     );
     expect(status).toBe(200);
@@ -295,7 +318,10 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
       statuses.map((s) => [s.ts, s.batteryLevel]),
     );
     const daily = (
-      await getJson(url(`devices=${device.id}&metrics=batteryLevel,rssi&every=1d&fn=min&resolution=raw`))
+      await getJson(
+        await platform.admin(),
+        url(`devices=${device.id}&metrics=batteryLevel,rssi&every=1d&fn=min&resolution=raw`),
+      )
     ).body as unknown as HistoryBody;
     expect(daily.series.map((s) => [s.metric, s.points.map((p) => [p.ts, p.value])])).toEqual([
       ['batteryLevel', [[start, Math.min(...statuses.map((s) => s.batteryLevel))]]],
@@ -321,13 +347,17 @@ export function defineHistoryTests(platformOptions: () => PlatformOptions): void
     const base: Record<string, string> = { metrics: 'pm25', devices: inside[0]!.id };
     if (parameter === 'areas') delete base['devices'];
     const params = new URLSearchParams({ ...base, [parameter]: value });
-    const { status, body } = await getJson(`${platform.httpUrl}/api/v1/history?${params.toString()}`);
+    const { status, body } = await getJson(
+      await platform.admin(),
+      `${platform.httpUrl}/api/v1/history?${params.toString()}`,
+    );
     expect({ status, parameter: body['parameter'] }).toEqual({ status: 400, parameter });
   });
 
   it('answers hostile device ids in paths with 404, never 500', async () => {
     for (const id of ["x' OR '1'='1", 'x"; DROP', '..%2F..%2Fetc', 'a'.repeat(3000)]) {
       const { status } = await getJson(
+        await platform.admin(),
         `${platform.httpUrl}/api/v1/devices/${encodeURIComponent(id)}/history?metric=pm25`,
       );
       expect(status).toBe(404);

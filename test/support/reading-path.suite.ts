@@ -29,7 +29,8 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
   const nextTs = (): number => (clock += 60_000);
 
   const latest = async (deviceId: string): Promise<LatestBody> =>
-    (await getJson(`${platform.httpUrl}/api/v1/devices/${deviceId}/latest`)).body as unknown as LatestBody;
+    (await getJson(await platform.admin(), `${platform.httpUrl}/api/v1/devices/${deviceId}/latest`))
+      .body as unknown as LatestBody;
   const latestTs = (deviceId: string, metric: string, ts: number) =>
     eventually(
       async () => {
@@ -51,7 +52,7 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
   });
 
   it('stores a QoS 1 reading from MQTT.js and serves it by REST (latest and history) and live on socket.io', async () => {
-    const live = await liveClient(platform.httpUrl);
+    const live = await liveClient(platform.httpUrl, await platform.admin());
     try {
       expect(await live.subscribe({ device: station.id })).toEqual({
         ok: true,
@@ -71,6 +72,7 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
       }
 
       const history = await getJson(
+        await platform.admin(),
         `${platform.httpUrl}/api/v1/devices/${station.id}/history?metric=pm10&from=${ts - 1000}&to=${ts + 1000}`,
       );
       expect(history.status).toBe(200);
@@ -130,7 +132,8 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
       password: platform.deviceSecret(station.id),
     });
     await mosquittoErrors.ready;
-    const statsBefore = (await getJson(`${platform.httpUrl}/api/v1/ingest/stats`)).body;
+    const statsBefore = (await getJson(await platform.admin(), `${platform.httpUrl}/api/v1/ingest/stats`))
+      .body;
 
     const [before, badTs, after] = [nextTs(), nextTs(), nextTs()];
     // Every message from the station's own connection: the one on another id's topic is refused
@@ -145,6 +148,7 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
 
     await latestTs(station.id, 'pm25', after);
     const history = await getJson(
+      await platform.admin(),
       `${platform.httpUrl}/api/v1/devices/${station.id}/history?metric=pm25&from=${before}&to=${after + 1}`,
     );
     expect(history.body['points']).toEqual([
@@ -173,7 +177,7 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
     const rejectedBefore = (statsBefore['rejected'] ?? {}) as Record<string, number>;
     await eventually(
       async () => {
-        const stats = (await getJson(`${platform.httpUrl}/api/v1/ingest/stats`)).body;
+        const stats = (await getJson(await platform.admin(), `${platform.httpUrl}/api/v1/ingest/stats`)).body;
         const rejected = stats['rejected'] as Record<string, number>;
         const grew = (reason: string): boolean => rejected[reason] === (rejectedBefore[reason] ?? 0) + 1;
         return grew('malformed-json') && grew('forbidden-topic') && grew('out-of-range') ? stats : undefined;
@@ -190,9 +194,9 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
     const district = registry.areaPath(counter.areaId)[1];
     if (!district) throw new Error('the counter sits directly under the root');
     const [byArea, byDomain, otherDomain] = [
-      await liveClient(platform.httpUrl),
-      await liveClient(platform.httpUrl),
-      await liveClient(platform.httpUrl),
+      await liveClient(platform.httpUrl, await platform.admin()),
+      await liveClient(platform.httpUrl, await platform.admin()),
+      await liveClient(platform.httpUrl, await platform.admin()),
     ];
     try {
       expect((await byArea.subscribe({ area: district })).ok).toBe(true);
@@ -240,9 +244,9 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
       );
     if (!station) throw new Error(`no noise meter in ${district} in the seeds`);
     const [trafficHere, envHere, both] = [
-      await liveClient(platform.httpUrl),
-      await liveClient(platform.httpUrl),
-      await liveClient(platform.httpUrl),
+      await liveClient(platform.httpUrl, await platform.admin()),
+      await liveClient(platform.httpUrl, await platform.admin()),
+      await liveClient(platform.httpUrl, await platform.admin()),
     ];
     try {
       expect(await trafficHere.subscribe({ domain: 'traffic', area: district })).toEqual({
@@ -289,7 +293,7 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
   });
 
   it('refuses live subscriptions to unknown areas and malformed requests', async () => {
-    const live = await liveClient(platform.httpUrl);
+    const live = await liveClient(platform.httpUrl, await platform.admin());
     try {
       expect(await live.subscribe({ area: 'atlantis' })).toEqual({
         ok: false,
@@ -311,12 +315,15 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
       [`area=${district}&domain=lighting`, registry.listDevices({ areaId: district, domain: 'lighting' })],
     ];
     for (const [query, expected] of cases) {
-      const { status, body } = await getJson(`${platform.httpUrl}/api/v1/devices?${query}`);
+      const { status, body } = await getJson(
+        await platform.admin(),
+        `${platform.httpUrl}/api/v1/devices?${query}`,
+      );
       expect(status).toBe(200);
       expect(body['total']).toBe(expected.length);
       expect((body['items'] as Device[]).map((d) => d.id).sort()).toEqual(expected.map((d) => d.id).sort());
     }
-    const one = await getJson(`${platform.httpUrl}/api/v1/devices/${station.id}`);
+    const one = await getJson(await platform.admin(), `${platform.httpUrl}/api/v1/devices/${station.id}`);
     expect(one.body).toMatchObject({
       id: station.id,
       type: station.type,
@@ -342,12 +349,12 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
       [`${base}/${station.id}/history?metric=pm25&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z`, 'from'],
     ];
     for (const [url, parameter] of badCases) {
-      const { status, body } = await getJson(url);
+      const { status, body } = await getJson(await platform.admin(), url);
       expect({ url, status, parameter: body['parameter'] }).toEqual({ url, status: 400, parameter });
       expect(String(body['message'])).toContain(`"${parameter}"`);
     }
-    expect((await getJson(`${base}/no-such-device`)).status).toBe(404);
-    expect((await getJson(`${base}/no-such-device/latest`)).status).toBe(404);
+    expect((await getJson(await platform.admin(), `${base}/no-such-device`)).status).toBe(404);
+    expect((await getJson(await platform.admin(), `${base}/no-such-device/latest`)).status).toBe(404);
   });
 
   it('aggregates history per window', async () => {
@@ -367,18 +374,18 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
     const firstHalf = values.slice(0, 2);
     const secondHalf = values.slice(2);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    expect((await getJson(url('mean'))).body['points']).toEqual([
+    expect((await getJson(await platform.admin(), url('mean'))).body['points']).toEqual([
       { ts: windowStart, value: mean(firstHalf) },
       { ts: windowStart + 300_000, value: mean(secondHalf) },
     ]);
-    expect((await getJson(url('max'))).body['points']).toEqual([
+    expect((await getJson(await platform.admin(), url('max'))).body['points']).toEqual([
       { ts: windowStart, value: Math.max(...firstHalf) },
       { ts: windowStart + 300_000, value: Math.max(...secondHalf) },
     ]);
   });
 
   it('serves its OpenAPI document and health', async () => {
-    const doc = await getJson(`${platform.httpUrl}/api/docs-json`);
+    const doc = await getJson(await platform.admin(), `${platform.httpUrl}/api/docs-json`);
     expect(doc.status).toBe(200);
     const paths = Object.keys(doc.body['paths'] as Record<string, unknown>);
     expect(paths).toEqual(
@@ -389,7 +396,7 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
         '/api/v1/devices/{id}/history',
       ]),
     );
-    const health = await getJson(`${platform.httpUrl}/health`);
+    const health = await getJson(await platform.admin(), `${platform.httpUrl}/health`);
     expect(health).toEqual({
       status: 200,
       body: {

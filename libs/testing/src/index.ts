@@ -6,3 +6,4 @@ export * from './postgres';
 export * from './databases';
 export * from './server-suites';
 export * from './oidc-provider';
+export * from './api-login';

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { type ApiSession, loginToApi, TEST_ADMIN_PASSWORD } from './api-login';
 import { freePort } from './free-port';
 
 const WORKSPACE_ROOT = resolve(__dirname, '..', '..', '..');
@@ -72,9 +73,6 @@ export async function startService(
   };
 }
 
-/** The first admin's password startPlatform sets (IOC_ADMIN_PASSWORD; username `admin`). */
-export const E2E_ADMIN_PASSWORD = 'e2e admin passphrase 2026';
-
 export interface PlatformOptions {
   storage: 'embedded' | 'influxdb';
   influxUrl?: string;
@@ -89,19 +87,18 @@ export interface RunningPlatform {
   httpUrl: string;
   dataDir: string;
   /**
-   * An access token of the first admin (`admin` / E2E_ADMIN_PASSWORD), from a password login once
-   * the API listened: valid an hour (IOC_AUTH_ACCESS_TOKEN_TTL_SECONDS=3600), on every API node of
-   * this data directory, across API restarts.
-   */
-  adminToken: string;
-  /** `{authorization: 'Bearer <adminToken>'}`: spread into a fetch's headers. */
-  authHeaders: Record<string, string>;
-  /**
    * The secret of a seeded device, for MQTT logins (username = device id): the broker issues one
    * to every active device at start (IOC_DEMO_CREDENTIALS_FILE, as `npm start` does).
    * @throws Error for a device without one
    */
   deviceSecret(deviceId: string): string;
+  /**
+   * A session of the first admin (`admin`, TEST_ADMIN_PASSWORD unless the options' env sets
+   * IOC_ADMIN_PASSWORD), logged in on first use and kept: its access token is valid an hour
+   * (IOC_AUTH_ACCESS_TOKEN_TTL_SECONDS=3600), on every API node of this data directory (they share
+   * the database and the token-signing key), across API restarts.
+   */
+  admin(): Promise<ApiSession>;
   /** The current broker process (replaced by restartBroker). */
   readonly broker: ServiceProcess;
   /** The current API process (replaced by restartApi). */
@@ -131,10 +128,12 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     ...(options.influxUrl ? { IOC_INFLUX_URL: options.influxUrl } : {}),
     IOC_INFLUX_DB: options.influxDatabase ?? 'ioc_e2e',
     IOC_DEMO_CREDENTIALS_FILE: join(dataDir, 'device-credentials.json'),
-    IOC_ADMIN_PASSWORD: E2E_ADMIN_PASSWORD,
+    IOC_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+    // Longer than any test: a session logged in at the start serves the whole test file.
     IOC_AUTH_ACCESS_TOKEN_TTL_SECONDS: '3600',
     ...options.env,
   };
+  let admin: Promise<ApiSession> | undefined;
   const credentialsFile = env['IOC_DEMO_CREDENTIALS_FILE'] as string;
   let broker: ServiceProcess;
   let api: ServiceProcess;
@@ -151,22 +150,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
-  let adminToken: string;
-  try {
-    adminToken = await login(
-      `http://127.0.0.1:${httpPort}`,
-      env['IOC_ADMIN_USERNAME'] ?? 'admin',
-      env['IOC_ADMIN_PASSWORD'] ?? '',
-    );
-  } catch (error) {
-    await api.stop();
-    await broker.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-    throw error;
-  }
   return {
-    adminToken,
-    authHeaders: { authorization: `Bearer ${adminToken}` },
     mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
     mqttPort,
     httpUrl: `http://127.0.0.1:${httpPort}`,
@@ -176,6 +160,16 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       const secret = secrets[deviceId];
       if (secret === undefined) throw new Error(`no secret for device "${deviceId}" in ${credentialsFile}`);
       return secret;
+    },
+    admin() {
+      admin ??= loginToApi(
+        `http://127.0.0.1:${httpPort}`,
+        env['IOC_ADMIN_USERNAME'] ?? 'admin',
+        env['IOC_ADMIN_PASSWORD'] ?? TEST_ADMIN_PASSWORD,
+      );
+      // A failed login is not kept: the next call tries again.
+      admin.catch(() => (admin = undefined));
+      return admin;
     },
     get broker() {
       return broker;
@@ -202,18 +196,6 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
 }
 
 /** An access token from a password login (POST /api/v1/auth/login). @throws Error when refused */
-async function login(httpUrl: string, username: string, password: string): Promise<string> {
-  const response = await fetch(`${httpUrl}/api/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password }),
-  });
-  const body = (await response.json()) as { accessToken?: string };
-  if (response.status !== 200 || body.accessToken === undefined)
-    throw new Error(`the admin login answered ${response.status}: ${JSON.stringify(body)}`);
-  return body.accessToken;
-}
-
 /** Polls `probe` until it returns a value that is not undefined, or fails after `timeoutMs`. */
 export async function eventually<T>(
   probe: () => Promise<T | undefined>,
