@@ -4,13 +4,20 @@
  * builds the rollups (compact), then times the three queries the targets name, side by side,
  * alternating stores per round, and prints medians.
  *
- *   node -r ./scripts/register.js bench/history-queries.ts [--rounds 7] [--area-devices 10] [--area-every 15m]
+ * Then the same queries and a device's latest values through the REST API (the module as the app
+ * composes it: authentication, rate limits, edge, in this process on a loopback port) over each
+ * store, authenticated with an admin's access token and with an agency's API key (scope: the env
+ * domain), side by side with the store called directly, alternating per round; and the cost of
+ * authenticating one request (Authenticator.authenticate: JWT verification plus the session and
+ * account lookups; or the key's lookup) on its own, as a median of many calls.
+ *
+ *   node -r ./scripts/register.js bench/history-queries.ts [--rounds 7] [--area-devices 10] [--area-every 15m] [--auth-calls 2000]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Reading } from '@ioc/contracts';
+import { DEVICE_TYPE_CONTRACTS, type Reading } from '@ioc/contracts';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { parseDurationMs } from '@ioc/runtime';
 import {
@@ -19,7 +26,11 @@ import {
   type SeriesQuery,
   type TimeSeriesStore,
 } from '@ioc/timeseries';
+import { openDatabase, prepareDatabase } from '@ioc/database';
+import { Authenticator } from '@ioc/ops-api';
+import { createLogger } from '@ioc/runtime';
 import { startInfluxd } from '@ioc/testing';
+import { type ApiInProcess, startApiInProcess } from './lib/api-in-process';
 import { machineInfo, median, round, table } from './lib/common';
 import { childPidsNamed, processCpuSeconds } from './lib/proc-cpu';
 
@@ -28,11 +39,13 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '7' },
     'area-devices': { type: 'string', default: '10' },
     'area-every': { type: 'string', default: '15m' },
+    'auth-calls': { type: 'string', default: '2000' },
   },
 });
 const ROUNDS = Number(args.rounds);
 const AREA_DEVICES = Number(args['area-devices']);
 const AREA_EVERY = parseDurationMs(args['area-every'] as string) as number;
+const AUTH_CALLS = Number(args['auth-calls']);
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
@@ -93,10 +106,11 @@ const areaDevices = registry
   )
   .slice(0, AREA_DEVICES);
 
-const QUERIES: Array<{ name: string; query: SeriesQuery; target?: number }> = [
+const QUERIES: Array<{ name: string; query: SeriesQuery; target?: number; path: string }> = [
   {
     name: 'one device, 24 h raw',
     query: { deviceIds: [stations[0]!.id], metric: 'pm25', from: end - DAY, to: end, limit: 100_000 },
+    path: `/api/v1/devices/${stations[0]!.id}/history?metric=pm25&from=${end - DAY}&to=${end}&resolution=raw`,
   },
   {
     name: 'one device, 30 d at 1-minute mean',
@@ -110,6 +124,7 @@ const QUERIES: Array<{ name: string; query: SeriesQuery; target?: number }> = [
       limit: 100_000,
     },
     target: 100,
+    path: `/api/v1/devices/${noise[0]!.id}/history?metric=laeq&from=${end - 30 * DAY}&to=${end}&every=1m&fn=mean`,
   },
   {
     name: `area (${areaDevices.length} devices), 1 y hourly means`,
@@ -123,6 +138,7 @@ const QUERIES: Array<{ name: string; query: SeriesQuery; target?: number }> = [
       offsetMs: 7 * HOUR,
       limit: 100_000,
     },
+    path: `/api/v1/history?devices=${areaDevices.map((d) => d.id).join(',')}&metrics=pm25&groupBy=none&every=1h&fn=mean&from=${end - 365 * DAY}&to=${end}`,
   },
 ];
 
@@ -151,6 +167,122 @@ async function influxdSettled(): Promise<{ idle: boolean; waitedSeconds: number;
       return { idle: true, waitedSeconds: (performance.now() - started) / 1000, lastCpuPercent };
   }
   return { idle: false, waitedSeconds: (performance.now() - started) / 1000, lastCpuPercent };
+}
+
+/** GET `path` and read the whole answer; fails unless 200. */
+async function timedGet(api: ApiInProcess, path: string, headers: Record<string, string>): Promise<number> {
+  const t0 = performance.now();
+  const response = await fetch(`${api.url}${path}`, { headers });
+  const body = await response.text();
+  const ms = performance.now() - t0;
+  if (response.status !== 200) throw new Error(`${path} answered ${response.status}: ${body.slice(0, 300)}`);
+  return ms;
+}
+
+/**
+ * The queries through the REST API over each store, as an admin (access token) and as an agency
+ * (API key), side by side with the store called directly; then authentication alone.
+ */
+async function throughTheApi(stores: Array<[string, TimeSeriesStore]>, dir: string): Promise<void> {
+  const latestDevice = stations[0]!;
+  const { required, optional } = DEVICE_TYPE_CONTRACTS[latestDevice.type].telemetry;
+  const latestMetrics = [...required, ...optional];
+  const cases = [
+    ...QUERIES.map(({ name, query, path }) => ({
+      name,
+      direct: (s: TimeSeriesStore) => s.series(query),
+      path,
+    })),
+    {
+      name: 'latest values of one device',
+      direct: (s: TimeSeriesStore) => s.latest(latestDevice.id, latestMetrics),
+      path: `/api/v1/devices/${latestDevice.id}/latest`,
+    },
+  ];
+  const database = openDatabase({ kind: 'sqlite', path: join(dir, 'people.sqlite') });
+  await prepareDatabase(database);
+  const apis: Array<[string, TimeSeriesStore, ApiInProcess]> = [];
+  try {
+    for (const [name, store] of stores) {
+      apis.push([
+        name,
+        store,
+        await startApiInProcess(database, {
+          registry,
+          store,
+          logger: createLogger('bench', { level: 'silent' }),
+          settings: {
+            brokerUrl: 'mqtt://127.0.0.1:1',
+            nodeId: `bench-${name}`,
+            internalSecret: 'bench-internal-secret-0123456789',
+            historyMaxPoints: 100_000,
+          },
+          agencyScope: { domains: ['env'] },
+        }),
+      ]);
+    }
+    const ways = ['store directly', 'REST, access token', 'REST, agency API key'] as const;
+    const timings = new Map<string, number[]>();
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? apis : [...apis].reverse();
+      for (const [name, store, api] of order) {
+        for (const c of cases) {
+          const wayOrder = r % 2 === 0 ? ways : [...ways].reverse();
+          for (const way of wayOrder) {
+            let ms: number;
+            if (way === 'store directly') {
+              const t0 = performance.now();
+              await c.direct(store);
+              ms = performance.now() - t0;
+            } else {
+              ms = await timedGet(
+                api,
+                c.path,
+                way === 'REST, access token' ? api.adminHeaders : api.agencyHeaders,
+              );
+            }
+            const key = `${name}|${c.name}|${way}`;
+            timings.set(key, [...(timings.get(key) ?? []), ms]);
+          }
+        }
+      }
+    }
+    const rows = cases.flatMap((c) =>
+      apis.map(([name]) => [
+        c.name,
+        name,
+        ...ways.map((way) => round(median(timings.get(`${name}|${c.name}|${way}`) ?? []), 2)),
+      ]),
+    );
+    console.log(`\nthrough the REST API: median ms of ${ROUNDS} rounds, ways alternating\n`);
+    console.log(table(['query', 'store', ...ways], rows));
+
+    // Authentication alone: what every request pays before its route runs.
+    const [, , api] = apis[0]!;
+    const authenticator = api.app.get(Authenticator, { strict: false });
+    const bearer = api.adminHeaders['authorization']!.replace(/^Bearer /, '');
+    const apiKey = api.agencyHeaders['x-api-key']!;
+    const authRows: Array<[string, number]> = [];
+    for (const [what, credentials] of [
+      ['access token (JWT + session + account)', { bearer }],
+      ['agency API key (key + agency)', { apiKey }],
+    ] as const) {
+      const samples: number[] = [];
+      for (let i = 0; i < AUTH_CALLS; i++) {
+        const t0 = performance.now();
+        const outcome = await authenticator.authenticate(credentials);
+        samples.push((performance.now() - t0) * 1000);
+        if (!outcome.ok) throw new Error(`${what} refused: ${outcome.reason}`);
+      }
+      authRows.push([what, round(median(samples), 1)]);
+    }
+    console.log(`\nauthenticating one request (median of ${AUTH_CALLS} calls, SQLite registry database)\n`);
+    console.log(table(['credentials', 'median µs'], authRows));
+    console.log(JSON.stringify({ benchmark: 'history-queries-api', rounds: ROUNDS, rows, auth: authRows }));
+  } finally {
+    for (const [, , api] of apis) await api.close();
+    await database.close();
+  }
 }
 
 async function main(): Promise<void> {
@@ -211,6 +343,7 @@ async function main(): Promise<void> {
     );
     console.log(table(['query', 'store', 'answer', 'median ms', 'target'], rows));
     console.log(JSON.stringify({ benchmark: 'history-queries', rounds: ROUNDS, rows }));
+    await throughTheApi(stores, dir);
   } finally {
     for (const [, store] of stores) await store.close();
     await influxd.stop();

@@ -70,6 +70,8 @@ describe('single sign-on through a real OpenID Connect provider', () => {
         IOC_DATA_DIR: (dataDir = await dirs.make()),
         IOC_HTTP_HOST: '127.0.0.1',
         IOC_HTTP_PORT: String(httpPort),
+        // Every login of this file comes from 127.0.0.1 within a minute or two: above them all.
+        IOC_HTTP_LOGIN_RATE_LIMIT_PER_MINUTE: '1000',
         // No broker: SSO needs none (the live feed keeps retrying in the background).
         IOC_BROKER_URL: `mqtt://127.0.0.1:${unusedBrokerPort}`,
         IOC_ADMIN_USERNAME: BREAK_GLASS.username,

@@ -133,6 +133,8 @@ describe('ops-api over the embedded store', () => {
       '/api/v1/auth/login',
       '/api/v1/auth/refresh',
       '/api/v1/auth/providers',
+      // Public to the guard; its own check (metrics token or admin) answers 401/403.
+      '/metrics',
     ]);
     /** Every route: its methods and each method's statuses (successes, < 400, first). */
     const ROUTES: Record<string, Record<string, number[]>> = {

@@ -710,11 +710,11 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     // A statement's error first: InfluxDB 1.x stops at the first failing statement of a
     // multi-statement query, so the answer then has fewer results than statements (seen in CI:
     // "2 results for 3 statements" when the mean of a boolean failed), and the error is the news.
-    for (const result of results) {
-      if (result.error !== undefined) {
-        throw new InfluxDbError(`InfluxDB query failed: ${result.error}`, 200, result.error);
-      }
-    }
+    // The statements it did not run say "not executed"; they can come before the failing one in the
+    // answer (seen in CI), so the failing statement's own error is the one reported.
+    const errors = results.flatMap((result) => (result.error === undefined ? [] : [result.error]));
+    const error = errors.find((e) => e !== 'not executed') ?? errors[0];
+    if (error !== undefined) throw new InfluxDbError(`InfluxDB query failed: ${error}`, 200, error);
     if (results.length !== expected) {
       throw new InfluxDbError(
         `InfluxDB answered ${results.length} results for ${expected} statements (${firstStatement.slice(0, 200)})`,

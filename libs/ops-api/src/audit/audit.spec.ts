@@ -401,6 +401,10 @@ describe('audit trail over REST (SQLite)', () => {
 
   it('verify names the entry an attacker edited after dropping the trigger', async () => {
     const target = (await audit.query({ action: 'area.create' }))[0]!;
+    const triggers = await sql<{
+      name: string;
+    }>`SELECT name FROM sqlite_master WHERE type = 'trigger'`.execute(database.db);
+    expect(triggers.rows.map((t) => t.name).sort()).toEqual(['audit_log_no_delete', 'audit_log_no_update']);
     await expect(
       database.db.updateTable('audit_log').set({ after: '{}' }).where('seq', '=', target.seq).execute(),
     ).rejects.toThrow(/append-only/);
