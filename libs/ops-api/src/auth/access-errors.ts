@@ -1,11 +1,6 @@
-import {
-  BadRequestException,
-  ConflictException,
-  HttpException,
-  NotFoundException,
-  ServiceUnavailableException,
-} from '@nestjs/common';
+import { HttpException, ServiceUnavailableException } from '@nestjs/common';
 import { AccessError } from '@ioc/access';
+import { repositoryHttpError } from '../common/registry-errors';
 
 /**
  * The HTTP answer of a refused access write (accounts, agencies, keys): AccessError `invalid` →
@@ -16,31 +11,7 @@ import { AccessError } from '@ioc/access';
  */
 export function accessHttpError(error: unknown, field?: string): unknown {
   if (error instanceof HttpException || !(error instanceof AccessError)) return error;
-  const named = field ?? error.field;
-  const parameter = named === undefined ? {} : { parameter: named };
-  switch (error.code) {
-    case 'invalid':
-      return new BadRequestException({
-        statusCode: 400,
-        error: 'Bad Request',
-        message: error.message,
-        ...parameter,
-      });
-    case 'not-found':
-      return new NotFoundException({
-        statusCode: 404,
-        error: 'Not Found',
-        message: error.message,
-        ...parameter,
-      });
-    case 'conflict':
-      return new ConflictException({
-        statusCode: 409,
-        error: 'Conflict',
-        message: error.message,
-        ...parameter,
-      });
-  }
+  return repositoryHttpError(error.code, error.message, field ?? error.field);
 }
 
 /** Runs an access write, turning its AccessError into the HTTP answer. */

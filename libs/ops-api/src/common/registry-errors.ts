@@ -18,29 +18,27 @@ export function registryHttpError(error: unknown): unknown {
     return new BadRequestException({ statusCode: 400, error: 'Bad Request', message: error.message });
   }
   if (!(error instanceof RegistryError)) return error;
-  const parameter = error.field === undefined ? {} : { parameter: error.field };
-  switch (error.code) {
+  return repositoryHttpError(error.code, error.message, error.field);
+}
+
+/**
+ * The HTTP answer of a repository's refusal by its code — `invalid` → 400, `not-found` → 404,
+ * `conflict` → 409 — with its message and, as `parameter`, the field at fault when there is one.
+ * Shared by the registry's and the access library's errors, which have the same three codes.
+ */
+export function repositoryHttpError(
+  code: 'invalid' | 'not-found' | 'conflict',
+  message: string,
+  field: string | undefined,
+): HttpException {
+  const parameter = field === undefined ? {} : { parameter: field };
+  switch (code) {
     case 'invalid':
-      return new BadRequestException({
-        statusCode: 400,
-        error: 'Bad Request',
-        message: error.message,
-        ...parameter,
-      });
+      return new BadRequestException({ statusCode: 400, error: 'Bad Request', message, ...parameter });
     case 'not-found':
-      return new NotFoundException({
-        statusCode: 404,
-        error: 'Not Found',
-        message: error.message,
-        ...parameter,
-      });
+      return new NotFoundException({ statusCode: 404, error: 'Not Found', message, ...parameter });
     case 'conflict':
-      return new ConflictException({
-        statusCode: 409,
-        error: 'Conflict',
-        message: error.message,
-        ...parameter,
-      });
+      return new ConflictException({ statusCode: 409, error: 'Conflict', message, ...parameter });
   }
 }
 
