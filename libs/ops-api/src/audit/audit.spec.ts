@@ -401,13 +401,12 @@ describe('audit trail over REST (SQLite)', () => {
 
   it('verify names the entry an attacker edited after dropping the trigger', async () => {
     const target = (await audit.query({ action: 'area.create' }))[0]!;
+    // The triggers refusing UPDATE and DELETE are there (libs/audit's spec shows them refusing, on
+    // both dialects); an attacker with the database's rights drops one first.
     const triggers = await sql<{
       name: string;
     }>`SELECT name FROM sqlite_master WHERE type = 'trigger'`.execute(database.db);
     expect(triggers.rows.map((t) => t.name).sort()).toEqual(['audit_log_no_delete', 'audit_log_no_update']);
-    await expect(
-      database.db.updateTable('audit_log').set({ after: '{}' }).where('seq', '=', target.seq).execute(),
-    ).rejects.toThrow(/append-only/);
     await sql`DROP TRIGGER audit_log_no_update`.execute(database.db);
     await database.db.updateTable('audit_log').set({ after: '{}' }).where('seq', '=', target.seq).execute();
     const answer = await expectStatus(call<AuditVerificationBody>('GET', '/api/v1/audit/verify'), 200);
