@@ -60,8 +60,10 @@ export async function startApiInProcess(
   setupHttpEdge(app);
   const port = await freePort();
   await app.listen(port, '127.0.0.1');
+  // Named after the node: several APIs in one benchmark may share the database.
+  const suffix = settings.nodeId.toLowerCase();
   const admin = await new AccountRepository(database.db).create({
-    username: 'bench-admin',
+    username: `bench-admin-${suffix}`,
     displayName: 'Bench',
     role: 'admin',
   });
