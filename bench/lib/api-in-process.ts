@@ -68,12 +68,9 @@ export async function startApiInProcess(
     role: 'admin',
   });
   const { token } = await sessionTokenFor(app, admin.id);
-  await new AgencyRepository(database.db).create({
-    id: 'bench-agency',
-    name: 'Bench agency',
-    scope: agencyScope,
-  });
-  const { key } = await new ApiKeyRepository(database.db).issue({ agencyId: 'bench-agency', name: 'bench' });
+  const agencyId = `bench-agency-${suffix}`;
+  await new AgencyRepository(database.db).create({ id: agencyId, name: 'Bench agency', scope: agencyScope });
+  const { key } = await new ApiKeyRepository(database.db).issue({ agencyId, name: 'bench' });
   return {
     app,
     url: `http://127.0.0.1:${port}`,

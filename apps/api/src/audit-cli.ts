@@ -2,6 +2,7 @@
 // holds, 1 naming the first broken seq), `npm run audit -- export --from … --to … > audit.csv`
 // writes entries as CSV, oldest first. It opens the registry database the API uses, from the
 // same environment (IOC_DATA_DIR, IOC_DATABASE_URL).
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AuditLog, type AuditOutcome, AUDIT_OUTCOMES, MAX_AUDIT_QUERY_LIMIT } from '@ioc/audit';
 import { ISO_TIMESTAMP } from '@ioc/contracts';
@@ -95,7 +96,14 @@ async function main(): Promise<number> {
     command === 'export' ? { from: instant('from', values.from), to: instant('to', values.to) } : {};
 
   const env = parseEnv(CLI_ENV);
-  const database = openDatabase(databaseConfigFromEnv({ ...env, IOC_DATABASE_POOL_SIZE: 2 }));
+  const config = databaseConfigFromEnv({ ...env, IOC_DATABASE_POOL_SIZE: 2 });
+  // Opening a SQLite path creates the file: a mistyped IOC_DATA_DIR would then "verify" an empty
+  // chain. The API's database must already exist.
+  if (config.kind === 'sqlite' && !existsSync(config.path))
+    throw new UsageError(
+      `no registry database at ${config.path}: set IOC_DATA_DIR (or IOC_DATABASE_URL) as the API has it`,
+    );
+  const database = openDatabase(config);
   try {
     await prepareDatabase(database);
     const audit = new AuditLog(database.db);

@@ -1,4 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse/sync';
@@ -424,5 +425,14 @@ describeEachDatabase('audit log', (context) => {
     const usage = await runCli(config, ['verify', '--to', '5']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('verify takes no --to');
+
+    if (config.kind === 'sqlite') {
+      // A mistyped data directory is named, not created and "verified" as an empty chain.
+      const nowhere = join(config.path, '..', 'no-such-dir', 'registry.sqlite');
+      const missing = await runCli({ ...config, path: nowhere }, ['verify']);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain(`no registry database at ${nowhere}`);
+      expect(existsSync(join(nowhere, '..'))).toBe(false);
+    }
   }, 60_000);
 });
