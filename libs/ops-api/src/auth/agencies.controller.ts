@@ -34,7 +34,9 @@ import {
   patchAgencyBody,
   type Principal,
 } from '@ioc/contracts';
+import { ModuleRef } from '@nestjs/core';
 import type { AccessPort } from '../access-port';
+import { RegistryWrites } from '../devices/registry-writes.service';
 import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
 import { type AuthenticatedRequest, CurrentPrincipal, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
@@ -67,7 +69,19 @@ export class AgenciesController {
     @Inject(REGISTRY_PROVISIONING) private readonly provisioning: RegistryProvisioning | null,
     private readonly events: AuthEvents,
     private readonly audit: AuditTrail,
+    private readonly modules: ModuleRef,
   ) {}
+
+  /**
+   * Brokers learn agencies' MQTT accounts from the registry change log: refresh this node, announce
+   * the change and wait (≤ 3 s) until every broker applied it, as device-credential writes do, so a
+   * disabled agency or a replaced secret is refused from the answer on. Looked up at call time:
+   * the devices module (RegistryWrites) builds on the live module, which builds on this one.
+   */
+  private async brokersApply(): Promise<void> {
+    if (!this.provisioning) return;
+    await this.modules.get(RegistryWrites, { strict: false }).announce();
+  }
 
   @Get()
   @ApiOperation({ summary: 'Every agency with its scope and state' })
@@ -152,6 +166,7 @@ export class AgenciesController {
     const before = agencyView(await this.found(id));
     const after = agencyView(await accessWrite(() => this.access.agencies.disable(id)));
     this.events.publish({ kind: 'agency', agencyId: id, reason: 'agency-disabled' });
+    await this.brokersApply();
     await this.audit.record(request, {
       actor: principal,
       action: 'agency.disable',
@@ -175,6 +190,7 @@ export class AgenciesController {
   ): Promise<AgencyBody> {
     const before = agencyView(await this.found(id));
     const after = agencyView(await accessWrite(() => this.access.agencies.enable(id)));
+    await this.brokersApply();
     await this.audit.record(request, {
       actor: principal,
       action: 'agency.update',
@@ -208,8 +224,7 @@ export class AgenciesController {
     const key = this.provisioning.credentialKey;
     await this.found(id);
     const { secret, hint } = await accessWrite(() => this.access.agencies.issueMqttSecret(id, key));
-    // Brokers learn it from the registry change log; this node's registry view is refreshed now.
-    this.provisioning.notify();
+    await this.brokersApply();
     await this.audit.record(request, {
       actor: principal,
       action: 'agency.mqtt-secret',
