@@ -155,7 +155,7 @@ process.on('SIGTERM', () => stop(0));
       `                      -t ioc/v1/env/aq-tn-001/telemetry -m "{\\"ts\\":$(date +%s000),\\"metrics\\":{\\"pm25\\":12.5}}"`,
       `  new device        POST ${http}/api/v1/devices, then POST …/devices/{id}/credentials (secret shown once)`,
       '',
-      'People log in to the API (roles viewer, operator, admin: README "People and agencies"):',
+      'People log in to the API (roles viewer, operator, admin: README "People, sign-in and roles"):',
       `  first admin       ${adminUsername} / ${env.IOC_ADMIN_PASSWORD}` +
         (fs.existsSync(adminPasswordFile) && !process.env.IOC_ADMIN_PASSWORD
           ? `   (generated at the first start, kept in ${adminPasswordFile}; change it: POST /api/v1/auth/password)`
