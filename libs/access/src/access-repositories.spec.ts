@@ -5,7 +5,7 @@ import { AccountRepository } from './accounts';
 import { AgencyRepository } from './agencies';
 import { API_KEY_PATTERN, ApiKeyRepository } from './api-keys';
 import { ensureFirstAdmin } from './first-admin';
-import { LoginService, MemoryLoginAddressLimiter } from './login-service';
+import { LoginService, MemoryLoginAddressLimiter, MemoryUnknownUsernameLockout } from './login-service';
 import { passwordPolicyProblem, verifyPassword } from './passwords';
 import { SESSION_TOUCH_INTERVAL_MS, SessionRepository } from './sessions';
 
@@ -349,6 +349,45 @@ describeEachDatabase('@ioc/access repositories', (context) => {
       expect(await accounts.get(userId)).toMatchObject({ failedLogins: 0 });
     }, 60_000);
 
+    it(`locks an unknown username after ${ATTEMPTS} failures exactly as an account, and a locked attempt costs a scrypt as any other`, async () => {
+      const login = service();
+      const timed = async (username: string, password: string) => {
+        const started = performance.now();
+        const result = await login.login({ username, password });
+        const { accountId: _id, ...answer } = result as { accountId?: string };
+        return { answer, ms: performance.now() - started };
+      };
+      const wrongMs: number[] = [];
+      for (let i = 1; i < ATTEMPTS; i++) {
+        for (const username of ['an', 'ghost']) {
+          const { answer, ms } = await timed(username, `wrong ${i}`);
+          expect(answer).toEqual({ ok: false, reason: 'invalid-credentials' });
+          wrongMs.push(ms);
+        }
+      }
+      const lockedAccount = await timed('an', 'wrong again');
+      const lockedUnknown = await timed('ghost', 'wrong again');
+      expect(lockedAccount.answer).toEqual({ ok: false, reason: 'account-locked', retryAfterMs: LOCK_MS });
+      expect(lockedUnknown.answer).toEqual(lockedAccount.answer);
+      // While locked, both refuse even the right password, in any case, and tell the same wait.
+      now += 60_000;
+      const again = [await timed('AN', PASSWORD), await timed('Ghost', PASSWORD)];
+      for (const { answer } of again) {
+        expect(answer).toEqual({ ok: false, reason: 'account-locked', retryAfterMs: LOCK_MS - 60_000 });
+      }
+      // Without the dummy scrypt a locked attempt answered in ~3 ms against ~300 ms: it must cost
+      // about as much as a wrong password (a lower bound only, robust to a loaded machine).
+      const fastestWrong = Math.min(...wrongMs);
+      for (const { ms } of [...again, lockedAccount, lockedUnknown]) {
+        expect(ms).toBeGreaterThan(fastestWrong * 0.3);
+      }
+      now += LOCK_MS;
+      expect(await timed('ghost', 'wrong once more')).toMatchObject({
+        answer: { ok: false, reason: 'invalid-credentials' },
+      });
+      expect((await login.login({ username: 'an', password: PASSWORD })).ok).toBe(true);
+    }, 90_000);
+
     it('throttles an address after its failures, without checking the password, other addresses unaffected', async () => {
       const login = service(new MemoryLoginAddressLimiter(2));
       await login.login({ username: 'ghost-1', password: 'x', address: '203.0.113.9' });
@@ -679,5 +718,21 @@ describeEachDatabase('@ioc/access repositories', (context) => {
         { role: 'admin', state: 'active' },
       ]);
     }, 30_000);
+  });
+});
+
+describe('MemoryUnknownUsernameLockout', () => {
+  it('keeps at most its capacity of names, forgetting the least recently failed one', async () => {
+    const lockout = new MemoryUnknownUsernameLockout(2, 60_000, 3);
+    const at = 1_000;
+    await lockout.recordFailure('first', at);
+    for (const name of ['b', 'c', 'd']) await lockout.recordFailure(name, at);
+    expect(lockout.size).toBe(3);
+    // 'first' was forgotten: its next failure is its first again; 'D' (any case) reaches 2 and locks.
+    expect(await lockout.recordFailure('first', at)).toBe(0);
+    expect(await lockout.recordFailure('D', at)).toBe(60_000);
+    expect(await lockout.lockedForMs('d', at + 59_000)).toBe(1_000);
+    expect(await lockout.lockedForMs('d', at + 60_000)).toBe(0);
+    expect(lockout.size).toBe(3);
   });
 });
