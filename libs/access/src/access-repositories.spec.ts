@@ -88,8 +88,9 @@ describeEachDatabase('@ioc/access repositories', (context) => {
         agencyId: 'so-nnmt',
         scope: { areas: ['dist-a', 'dist-a'] },
       });
+      // Stored lower-cased: the documented pattern is lower-case, logins ignore case.
       expect(created).toMatchObject({
-        username: 'Lan.Tran',
+        username: 'lan.tran',
         displayName: 'Trần Thị Lan',
         role: 'operator',
         source: 'local',
@@ -232,6 +233,11 @@ describeEachDatabase('@ioc/access repositories', (context) => {
         .set({ failed_logins: 2, locked_until: now + MINUTE })
         .execute();
       expect(await refusal(accounts.setPassword(account.id, 'chi'))).toMatchObject({ field: 'password' });
+      expect(await refusal(accounts.setPassword(account.id, PASSWORD))).toEqual({
+        code: 'invalid',
+        field: 'password',
+        message: 'the new password is the current one: choose another',
+      });
       await accounts.setPassword(account.id, 'một mật khẩu mới hơn', { keepSessionId: mine.session.id });
       const row = await database.db
         .selectFrom('accounts')
@@ -244,6 +250,89 @@ describeEachDatabase('@ioc/access repositories', (context) => {
       expect((await sessions.get(other.session.id))?.revokedReason).toBe('password-changed');
     }, 30_000);
 
+    it('refuses control and bidirectional characters in display names, agency names and notes, and key names, naming the field', async () => {
+      const keys = new ApiKeyRepository(database.db, { now: clock });
+      const base = { username: 'tricky', role: 'viewer' as const };
+      for (const displayName of ['A\u0000B', 'bell\u0007', 'two\r\nlines', '\u202Eevil']) {
+        expect(await refusal(accounts.create({ ...base, displayName }))).toMatchObject({
+          code: 'invalid',
+          field: 'displayName',
+        });
+      }
+      const ok = await accounts.create({ ...base, displayName: 'Tricky' });
+      expect(await refusal(accounts.update(ok.id, { displayName: 'x\u2066y' }))).toMatchObject({
+        code: 'invalid',
+        field: 'displayName',
+        message: expect.stringContaining('U+2066'),
+      });
+      expect(await refusal(agencies.create({ id: 'bidi', name: 'Sở\u202E', scope: {} }))).toMatchObject({
+        code: 'invalid',
+        field: 'name',
+      });
+      expect(
+        await refusal(agencies.create({ id: 'bidi', name: 'ok', scope: {}, note: 'a\u0000' })),
+      ).toMatchObject({ code: 'invalid', field: 'note' });
+      expect(await refusal(agencies.update('so-nnmt', { name: 'x\u009b' }))).toMatchObject({ field: 'name' });
+      expect(await refusal(agencies.update('so-nnmt', { note: 'l1\nl2' }))).toMatchObject({ field: 'note' });
+      expect(await refusal(keys.issue({ agencyId: 'so-nnmt', name: 'key\u200F' }))).toMatchObject({
+        code: 'invalid',
+        field: 'name',
+      });
+      expect(await agencies.get('bidi')).toBeUndefined();
+      expect(await keys.list('so-nnmt')).toEqual([]);
+    });
+
+    it("refuses an account scope that holds nothing within its agency's scope", async () => {
+      await agencies.create({ id: 'ward-team', name: 'Ward team', scope: { areas: ['ward-a1'] } });
+      const base = { displayName: 'Scoped', role: 'viewer' as const };
+      const disjointDomain = await refusal(
+        accounts.create({
+          ...base,
+          username: 'scoped',
+          agencyId: 'so-nnmt',
+          scope: { domains: ['lighting'] },
+        }),
+      );
+      expect(disjointDomain).toMatchObject({ code: 'invalid', field: 'scope' });
+      expect(disjointDomain.message).toMatch(/does not overlap agency "so-nnmt".*no domains in common/);
+      expect(
+        await refusal(
+          accounts.create({
+            ...base,
+            username: 'scoped',
+            agencyId: 'ward-team',
+            scope: { areas: ['dist-b'] },
+          }),
+        ),
+      ).toMatchObject({
+        code: 'invalid',
+        field: 'scope',
+        message: expect.stringMatching(/no areas in common/),
+      });
+      // A wider area holding the agency's ward overlaps it (the ward is what the account reads).
+      const scoped = await accounts.create({
+        ...base,
+        username: 'scoped',
+        agencyId: 'ward-team',
+        scope: { areas: ['dist-a'] },
+      });
+      expect(await refusal(accounts.update(scoped.id, { scope: { areas: ['dist-b'] } }))).toMatchObject({
+        field: 'scope',
+      });
+      // Moving it to an agency whose scope misses its own is refused as well; clearing both is not.
+      expect(
+        await refusal(accounts.update(scoped.id, { agencyId: 'so-nnmt', scope: { domains: ['traffic'] } })),
+      ).toMatchObject({ field: 'scope' });
+      expect(
+        (await accounts.update(scoped.id, { agencyId: null, scope: { areas: ['dist-b'] } })).scope,
+      ).toEqual({
+        areas: ['dist-b'],
+      });
+      expect(await refusal(accounts.update(scoped.id, { agencyId: 'ward-team' }))).toMatchObject({
+        field: 'scope',
+      });
+    });
+
     it('SSO: creates the account on first login, follows the role on later ones, never takes a local username', async () => {
       const identity = {
         issuer: 'https://sso.example.gov.vn',
@@ -252,7 +341,7 @@ describeEachDatabase('@ioc/access repositories', (context) => {
         displayName: 'Phạm Hoa',
         role: 'viewer' as const,
       };
-      const first = await accounts.upsertOidc(identity);
+      const first = await accounts.upsertOidc({ ...identity, username: 'Hoa.Pham' });
       expect(first).toMatchObject({
         username: 'hoa.pham',
         source: 'oidc',
@@ -640,6 +729,10 @@ describeEachDatabase('@ioc/access repositories', (context) => {
       const live = await keys.issue({ agencyId: 'so-nnmt', name: 'live' });
       await agencies.disable('so-nnmt');
       expect(await keys.authenticate(live.key)).toEqual({ ok: false, reason: 'agency-disabled' });
+      expect(await refusal(keys.issue({ agencyId: 'so-nnmt', name: 'while disabled' }))).toMatchObject({
+        code: 'conflict',
+        field: 'agencyId',
+      });
       await agencies.enable('so-nnmt');
       expect((await keys.authenticate(live.key)).ok).toBe(true);
     });
