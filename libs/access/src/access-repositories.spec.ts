@@ -404,8 +404,11 @@ describeEachDatabase('@ioc/access repositories', (context) => {
         password: 'not the password',
         address: '10.0.0.2',
       });
+      // A malformed name (a NUL, which PostgreSQL refuses in text) is unknown too, not an error.
+      const malformed = await login.login({ username: 'an\u0000', password: 'x', address: '10.0.0.2' });
       expect(wrong).toMatchObject({ ok: false, reason: 'invalid-credentials' });
       expect(unknown).toEqual({ ok: false, reason: 'invalid-credentials' });
+      expect(malformed).toEqual(unknown);
       const { accountId: _id, ...wrongAnswer } = wrong as { accountId?: string };
       expect(wrongAnswer).toEqual(unknown);
       // A success clears the count.

@@ -3,7 +3,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { DatabaseSchema } from '@ioc/database';
 import { type Clock } from './access-common';
 import { type AccountRecord, toAccountRecord } from './accounts';
-import { ADDRESS_FAILURE_WINDOW_MS } from './access-env';
+import { ADDRESS_FAILURE_WINDOW_MS, USERNAME_PATTERN } from './access-env';
 import { generatePassword, hashPassword, verifyPassword } from './passwords';
 
 /**
@@ -207,14 +207,15 @@ export class LoginService {
     }
     const username = typeof attempt.username === 'string' ? attempt.username : '';
     const password = typeof attempt.password === 'string' ? attempt.password : '';
-    const row =
-      username === '' || username.length > 64
-        ? undefined
-        : await this.db
-            .selectFrom('accounts')
-            .selectAll()
-            .where(sql<string>`lower(username)`, '=', username.toLowerCase())
-            .executeTakeFirst();
+    // Every account's username matches USERNAME_PATTERN: a name that does not is unknown without
+    // a query (PostgreSQL would refuse a NUL in it: a 500 instead of invalid-credentials).
+    const row = !USERNAME_PATTERN.test(username)
+      ? undefined
+      : await this.db
+          .selectFrom('accounts')
+          .selectAll()
+          .where(sql<string>`lower(username)`, '=', username.toLowerCase())
+          .executeTakeFirst();
     const now = this.now();
     const lockedMs = row
       ? row.locked_until !== null && Number(row.locked_until) > now
