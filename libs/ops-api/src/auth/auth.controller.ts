@@ -72,7 +72,7 @@ export class AuthController {
   @ApiOperation({
     summary: 'Logs in with a username and password: tokens (bearer) or a session cookie (cookie)',
     description:
-      'bearer: answers an access token (JWT, valid expiresIn seconds) and a refresh token (exchange it at /auth/refresh). cookie: sets the httpOnly, SameSite=Strict `ioc_session` cookie for browsers. Refusals (401, `reason`): invalid-credentials (an unknown user and a wrong password answer alike), account-locked (too many failures: Retry-After says when to try again; the password is not checked), account-disabled. Too many failures from one address: 429 address-throttled with Retry-After.',
+      'bearer: answers an access token (JWT, valid expiresIn seconds) and a refresh token (exchange it at /auth/refresh). cookie: sets the httpOnly, SameSite=Strict `ioc_session` cookie for browsers. Refusals (401, `reason`): invalid-credentials (an unknown user and a wrong password answer alike), account-locked (too many failures, for an existing or an unknown username alike: Retry-After says when to try again; the password is not accepted), account-disabled. Too many failures from one address: 429 address-throttled with Retry-After.',
   })
   @ApiBodyFrom(loginRequestBody)
   @ApiAnswers({
