@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { type AccessScope, accessScopeSchema } from '@ioc/contracts';
+import { type AccessScope, accessScopeSchema, unsafeCharacterMessage } from '@ioc/contracts';
 import type { DatabaseSchema } from '@ioc/database';
 import { AccessError } from './access-error';
 
@@ -53,4 +53,39 @@ export async function checkScope(db: Kysely<DatabaseSchema>, scope: unknown): Pr
 export function parseStoredScope(text: string | null): AccessScope | null {
   if (text === null) return null;
   return JSON.parse(text) as AccessScope;
+}
+
+/**
+ * The area tree as it is in the database now: `areaId → path` (root first, ending with the area
+ * itself, as effectiveScope and scopeHoldsDevice take it), undefined for an unknown area. Reads
+ * every area once (id, parent_id): for admin writes, not per request.
+ */
+export async function areaPathsOf(
+  db: Kysely<DatabaseSchema>,
+): Promise<(areaId: string) => readonly string[] | undefined> {
+  const rows = await db.selectFrom('areas').select(['id', 'parent_id']).execute();
+  const parents = new Map(rows.map((row) => [row.id, row.parent_id]));
+  return (areaId) => {
+    if (!parents.has(areaId)) return undefined;
+    const path: string[] = [];
+    // Bounded by the number of areas, so a (refused elsewhere) cycle cannot loop forever.
+    for (let id: string | null | undefined = areaId; id != null && path.length <= parents.size;) {
+      path.unshift(id);
+      id = parents.get(id);
+    }
+    return path;
+  };
+}
+
+/**
+ * Refuses a text an operator will read (display name, agency name or note, API key name) that
+ * holds a control or bidirectional character, as the registry refuses them in its text fields
+ * (unsafeCharacterMessage in @ioc/contracts: C0/C1 controls, DEL, U+200E/F, U+202A–E, U+2066–9).
+ *
+ * @param label how the message names the field (`the display name`)
+ * @throws AccessError invalid, with `field`
+ */
+export function checkSafeText(value: string, field: string, label: string): void {
+  const problem = unsafeCharacterMessage(value);
+  if (problem !== undefined) throw new AccessError('invalid', `${label} ${problem}`, field);
 }

@@ -5,7 +5,7 @@ import { AccountRepository } from './accounts';
 import { AgencyRepository } from './agencies';
 import { API_KEY_PATTERN, ApiKeyRepository } from './api-keys';
 import { ensureFirstAdmin } from './first-admin';
-import { LoginService, MemoryLoginAddressLimiter } from './login-service';
+import { LoginService, MemoryLoginAddressLimiter, MemoryUnknownUsernameLockout } from './login-service';
 import { passwordPolicyProblem, verifyPassword } from './passwords';
 import { SESSION_TOUCH_INTERVAL_MS, SessionRepository } from './sessions';
 
@@ -88,8 +88,9 @@ describeEachDatabase('@ioc/access repositories', (context) => {
         agencyId: 'so-nnmt',
         scope: { areas: ['dist-a', 'dist-a'] },
       });
+      // Stored lower-cased: the documented pattern is lower-case, logins ignore case.
       expect(created).toMatchObject({
-        username: 'Lan.Tran',
+        username: 'lan.tran',
         displayName: 'Trần Thị Lan',
         role: 'operator',
         source: 'local',
@@ -232,6 +233,11 @@ describeEachDatabase('@ioc/access repositories', (context) => {
         .set({ failed_logins: 2, locked_until: now + MINUTE })
         .execute();
       expect(await refusal(accounts.setPassword(account.id, 'chi'))).toMatchObject({ field: 'password' });
+      expect(await refusal(accounts.setPassword(account.id, PASSWORD))).toEqual({
+        code: 'invalid',
+        field: 'password',
+        message: 'the new password is the current one: choose another',
+      });
       await accounts.setPassword(account.id, 'một mật khẩu mới hơn', { keepSessionId: mine.session.id });
       const row = await database.db
         .selectFrom('accounts')
@@ -244,6 +250,89 @@ describeEachDatabase('@ioc/access repositories', (context) => {
       expect((await sessions.get(other.session.id))?.revokedReason).toBe('password-changed');
     }, 30_000);
 
+    it('refuses control and bidirectional characters in display names, agency names and notes, and key names, naming the field', async () => {
+      const keys = new ApiKeyRepository(database.db, { now: clock });
+      const base = { username: 'tricky', role: 'viewer' as const };
+      for (const displayName of ['A\u0000B', 'bell\u0007', 'two\r\nlines', '\u202Eevil']) {
+        expect(await refusal(accounts.create({ ...base, displayName }))).toMatchObject({
+          code: 'invalid',
+          field: 'displayName',
+        });
+      }
+      const ok = await accounts.create({ ...base, displayName: 'Tricky' });
+      expect(await refusal(accounts.update(ok.id, { displayName: 'x\u2066y' }))).toMatchObject({
+        code: 'invalid',
+        field: 'displayName',
+        message: expect.stringContaining('U+2066'),
+      });
+      expect(await refusal(agencies.create({ id: 'bidi', name: 'Sở\u202E', scope: {} }))).toMatchObject({
+        code: 'invalid',
+        field: 'name',
+      });
+      expect(
+        await refusal(agencies.create({ id: 'bidi', name: 'ok', scope: {}, note: 'a\u0000' })),
+      ).toMatchObject({ code: 'invalid', field: 'note' });
+      expect(await refusal(agencies.update('so-nnmt', { name: 'x\u009b' }))).toMatchObject({ field: 'name' });
+      expect(await refusal(agencies.update('so-nnmt', { note: 'l1\nl2' }))).toMatchObject({ field: 'note' });
+      expect(await refusal(keys.issue({ agencyId: 'so-nnmt', name: 'key\u200F' }))).toMatchObject({
+        code: 'invalid',
+        field: 'name',
+      });
+      expect(await agencies.get('bidi')).toBeUndefined();
+      expect(await keys.list('so-nnmt')).toEqual([]);
+    });
+
+    it("refuses an account scope that holds nothing within its agency's scope", async () => {
+      await agencies.create({ id: 'ward-team', name: 'Ward team', scope: { areas: ['ward-a1'] } });
+      const base = { displayName: 'Scoped', role: 'viewer' as const };
+      const disjointDomain = await refusal(
+        accounts.create({
+          ...base,
+          username: 'scoped',
+          agencyId: 'so-nnmt',
+          scope: { domains: ['lighting'] },
+        }),
+      );
+      expect(disjointDomain).toMatchObject({ code: 'invalid', field: 'scope' });
+      expect(disjointDomain.message).toMatch(/does not overlap agency "so-nnmt".*no domains in common/);
+      expect(
+        await refusal(
+          accounts.create({
+            ...base,
+            username: 'scoped',
+            agencyId: 'ward-team',
+            scope: { areas: ['dist-b'] },
+          }),
+        ),
+      ).toMatchObject({
+        code: 'invalid',
+        field: 'scope',
+        message: expect.stringMatching(/no areas in common/),
+      });
+      // A wider area holding the agency's ward overlaps it (the ward is what the account reads).
+      const scoped = await accounts.create({
+        ...base,
+        username: 'scoped',
+        agencyId: 'ward-team',
+        scope: { areas: ['dist-a'] },
+      });
+      expect(await refusal(accounts.update(scoped.id, { scope: { areas: ['dist-b'] } }))).toMatchObject({
+        field: 'scope',
+      });
+      // Moving it to an agency whose scope misses its own is refused as well; clearing both is not.
+      expect(
+        await refusal(accounts.update(scoped.id, { agencyId: 'so-nnmt', scope: { domains: ['traffic'] } })),
+      ).toMatchObject({ field: 'scope' });
+      expect(
+        (await accounts.update(scoped.id, { agencyId: null, scope: { areas: ['dist-b'] } })).scope,
+      ).toEqual({
+        areas: ['dist-b'],
+      });
+      expect(await refusal(accounts.update(scoped.id, { agencyId: 'ward-team' }))).toMatchObject({
+        field: 'scope',
+      });
+    });
+
     it('SSO: creates the account on first login, follows the role on later ones, never takes a local username', async () => {
       const identity = {
         issuer: 'https://sso.example.gov.vn',
@@ -252,7 +341,7 @@ describeEachDatabase('@ioc/access repositories', (context) => {
         displayName: 'Phạm Hoa',
         role: 'viewer' as const,
       };
-      const first = await accounts.upsertOidc(identity);
+      const first = await accounts.upsertOidc({ ...identity, username: 'Hoa.Pham' });
       expect(first).toMatchObject({
         username: 'hoa.pham',
         source: 'oidc',
@@ -315,8 +404,11 @@ describeEachDatabase('@ioc/access repositories', (context) => {
         password: 'not the password',
         address: '10.0.0.2',
       });
+      // A malformed name (a NUL, which PostgreSQL refuses in text) is unknown too, not an error.
+      const malformed = await login.login({ username: 'an\u0000', password: 'x', address: '10.0.0.2' });
       expect(wrong).toMatchObject({ ok: false, reason: 'invalid-credentials' });
       expect(unknown).toEqual({ ok: false, reason: 'invalid-credentials' });
+      expect(malformed).toEqual(unknown);
       const { accountId: _id, ...wrongAnswer } = wrong as { accountId?: string };
       expect(wrongAnswer).toEqual(unknown);
       // A success clears the count.
@@ -348,6 +440,45 @@ describeEachDatabase('@ioc/access repositories', (context) => {
       expect(await login.login({ username: 'an', password: PASSWORD })).toMatchObject({ ok: true });
       expect(await accounts.get(userId)).toMatchObject({ failedLogins: 0 });
     }, 60_000);
+
+    it(`locks an unknown username after ${ATTEMPTS} failures exactly as an account, and a locked attempt costs a scrypt as any other`, async () => {
+      const login = service();
+      const timed = async (username: string, password: string) => {
+        const started = performance.now();
+        const result = await login.login({ username, password });
+        const { accountId: _id, ...answer } = result as { accountId?: string };
+        return { answer, ms: performance.now() - started };
+      };
+      const wrongMs: number[] = [];
+      for (let i = 1; i < ATTEMPTS; i++) {
+        for (const username of ['an', 'ghost']) {
+          const { answer, ms } = await timed(username, `wrong ${i}`);
+          expect(answer).toEqual({ ok: false, reason: 'invalid-credentials' });
+          wrongMs.push(ms);
+        }
+      }
+      const lockedAccount = await timed('an', 'wrong again');
+      const lockedUnknown = await timed('ghost', 'wrong again');
+      expect(lockedAccount.answer).toEqual({ ok: false, reason: 'account-locked', retryAfterMs: LOCK_MS });
+      expect(lockedUnknown.answer).toEqual(lockedAccount.answer);
+      // While locked, both refuse even the right password, in any case, and tell the same wait.
+      now += 60_000;
+      const again = [await timed('AN', PASSWORD), await timed('Ghost', PASSWORD)];
+      for (const { answer } of again) {
+        expect(answer).toEqual({ ok: false, reason: 'account-locked', retryAfterMs: LOCK_MS - 60_000 });
+      }
+      // Without the dummy scrypt a locked attempt answered in ~3 ms against ~300 ms: it must cost
+      // about as much as a wrong password (a lower bound only, robust to a loaded machine).
+      const fastestWrong = Math.min(...wrongMs);
+      for (const { ms } of [...again, lockedAccount, lockedUnknown]) {
+        expect(ms).toBeGreaterThan(fastestWrong * 0.3);
+      }
+      now += LOCK_MS;
+      expect(await timed('ghost', 'wrong once more')).toMatchObject({
+        answer: { ok: false, reason: 'invalid-credentials' },
+      });
+      expect((await login.login({ username: 'an', password: PASSWORD })).ok).toBe(true);
+    }, 90_000);
 
     it('throttles an address after its failures, without checking the password, other addresses unaffected', async () => {
       const login = service(new MemoryLoginAddressLimiter(2));
@@ -601,6 +732,10 @@ describeEachDatabase('@ioc/access repositories', (context) => {
       const live = await keys.issue({ agencyId: 'so-nnmt', name: 'live' });
       await agencies.disable('so-nnmt');
       expect(await keys.authenticate(live.key)).toEqual({ ok: false, reason: 'agency-disabled' });
+      expect(await refusal(keys.issue({ agencyId: 'so-nnmt', name: 'while disabled' }))).toMatchObject({
+        code: 'conflict',
+        field: 'agencyId',
+      });
       await agencies.enable('so-nnmt');
       expect((await keys.authenticate(live.key)).ok).toBe(true);
     });
@@ -679,5 +814,21 @@ describeEachDatabase('@ioc/access repositories', (context) => {
         { role: 'admin', state: 'active' },
       ]);
     }, 30_000);
+  });
+});
+
+describe('MemoryUnknownUsernameLockout', () => {
+  it('keeps at most its capacity of names, forgetting the least recently failed one', async () => {
+    const lockout = new MemoryUnknownUsernameLockout(2, 60_000, 3);
+    const at = 1_000;
+    await lockout.recordFailure('first', at);
+    for (const name of ['b', 'c', 'd']) await lockout.recordFailure(name, at);
+    expect(lockout.size).toBe(3);
+    // 'first' was forgotten: its next failure is its first again; 'D' (any case) reaches 2 and locks.
+    expect(await lockout.recordFailure('first', at)).toBe(0);
+    expect(await lockout.recordFailure('D', at)).toBe(60_000);
+    expect(await lockout.lockedForMs('d', at + 59_000)).toBe(1_000);
+    expect(await lockout.lockedForMs('d', at + 60_000)).toBe(0);
+    expect(lockout.size).toBe(3);
   });
 });

@@ -2,10 +2,20 @@ import { type Kysely, type Selectable, sql } from 'kysely';
 import { type AccessScope, type Role, roleSchema } from '@ioc/contracts';
 import { type AccountsTable, type DatabaseSchema, transaction } from '@ioc/database';
 import { AccessError, conflictOnDuplicate } from './access-error';
-import { checkScope, type Clock, iso, isoOrUndefined, newId, parseStoredScope } from './access-common';
+import {
+  areaPathsOf,
+  checkSafeText,
+  checkScope,
+  type Clock,
+  iso,
+  isoOrUndefined,
+  newId,
+  parseStoredScope,
+} from './access-common';
 import { USERNAME_PATTERN } from './access-env';
 import { type AgencyRecord, toAgencyRecord } from './agencies';
-import { hashPassword, passwordPolicyProblem } from './passwords';
+import { hashPassword, passwordPolicyProblem, verifyPassword } from './passwords';
+import { effectiveScope } from './principals';
 
 /** Account ids: `acc_` + 16 base64url characters. */
 export const ACCOUNT_ID_PREFIX = 'acc_';
@@ -18,7 +28,7 @@ export type AccountState = 'active' | 'disabled';
 /** A person's account as the API shows it: never the password hash. Times are ISO-8601 UTC. */
 export interface AccountRecord {
   id: string;
-  /** As created (case kept); unique ignoring case. */
+  /** Lower-case (stored so since issue 9's fixes; older rows as created); unique ignoring case. */
   username: string;
   displayName: string;
   role: Role;
@@ -45,7 +55,7 @@ export interface AccountRecord {
 
 /** A new local account. */
 export interface AccountInput {
-  /** USERNAME_PATTERN, unique ignoring case. */
+  /** USERNAME_PATTERN (any case), unique ignoring case; stored lower-cased. */
   username: string;
   displayName: string;
   role: Role;
@@ -98,28 +108,32 @@ export class AccountRepository {
   }
 
   /**
-   * Creates a local account (hashing its password when one is given, ~0.3 s).
+   * Creates a local account (hashing its password when one is given, ~0.3 s). The username is
+   * stored lower-cased (USERNAME_PATTERN is matched ignoring case; logins ignore case).
    *
-   * @throws AccessError invalid (username, displayName, role, password policy, scope), not-found
+   * @throws AccessError invalid (username, displayName, role, password policy, scope; a scope
+   *   that does not overlap the agency's, so the account could read nothing), not-found
    *   (agency, scope area), conflict (username taken ignoring case; agency disabled)
    */
   async create(input: AccountInput): Promise<AccountRecord> {
     checkUsername(input.username);
+    const username = input.username.toLowerCase();
     checkDisplayName(input.displayName);
     checkRole(input.role);
-    if (input.password !== undefined) checkPassword(input.password, input.username);
+    if (input.password !== undefined) checkPassword(input.password, username);
     const scope = input.scope === undefined ? null : await checkScope(this.db, input.scope);
     if (input.agencyId !== undefined) await this.checkAgency(this.db, input.agencyId);
-    await this.checkUsernameFree(this.db, input.username);
+    await this.checkScopeOverlaps(this.db, input.agencyId ?? null, scope);
+    await this.checkUsernameFree(this.db, username);
     const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
     const now = this.now();
     const id = newId(ACCOUNT_ID_PREFIX);
-    await conflictOnDuplicate(`username "${input.username}" is taken`, 'username', () =>
+    await conflictOnDuplicate(`username "${username}" is taken`, 'username', () =>
       this.db
         .insertInto('accounts')
         .values({
           id,
-          username: input.username,
+          username,
           display_name: input.displayName,
           role: input.role,
           source: 'local',
@@ -190,8 +204,8 @@ export class AccountRepository {
   /**
    * Changes an account's display name, role, agency or scope.
    *
-   * @throws AccessError not-found (account, agency, scope area), invalid (fields), conflict
-   *   (agency disabled; demoting the last active admin)
+   * @throws AccessError not-found (account, agency, scope area), invalid (fields; a scope that
+   *   does not overlap the agency's), conflict (agency disabled; demoting the last active admin)
    */
   async update(id: string, patch: AccountPatch): Promise<AccountRecord> {
     if (patch.displayName !== undefined) checkDisplayName(patch.displayName);
@@ -205,6 +219,11 @@ export class AccountRepository {
       if (patch.agencyId !== undefined && patch.agencyId !== null && patch.agencyId !== row.agency_id) {
         await this.checkAgency(trx, patch.agencyId);
       }
+      await this.checkScopeOverlaps(
+        trx,
+        patch.agencyId === undefined ? row.agency_id : patch.agencyId,
+        scope === undefined ? parseStoredScope(row.scope) : scope,
+      );
       if (
         patch.role !== undefined &&
         patch.role !== 'admin' &&
@@ -233,11 +252,13 @@ export class AccountRepository {
   }
 
   /**
-   * Sets a local account's password (policy checked, ~0.3 s to hash), clears its lockout, and
+   * Sets a local account's password (policy checked, not the current one: ~0.3 s to compare and
+   * ~0.3 s to hash), clears its lockout, and
    * ends its other sessions (reason `password-changed`) except `keepSessionId` (the session of a
    * person changing their own password).
    *
-   * @throws AccessError not-found, invalid (policy; an SSO account has no password)
+   * @throws AccessError not-found, invalid (policy; the current password; an SSO account has no
+   *   password)
    */
   async setPassword(id: string, password: string, options: { keepSessionId?: string } = {}): Promise<void> {
     const row = await this.row(this.db, id);
@@ -249,6 +270,9 @@ export class AccountRepository {
       );
     }
     checkPassword(password, row.username);
+    if (row.password_hash !== null && (await verifyPassword(password, row.password_hash))) {
+      throw new AccessError('invalid', 'the new password is the current one: choose another', 'password');
+    }
     const hash = await hashPassword(password);
     const now = this.now();
     await transaction(this.db, async (trx) => {
@@ -320,7 +344,7 @@ export class AccountRepository {
    * The account of an SSO login: created on the first login (source `oidc`, no password), its
    * role and display name brought up to date on each later one (the provider's claims are the
    * truth). A disabled account is returned as it is (the caller refuses it); the username is
-   * never changed after creation.
+   * stored lower-cased and never changed after creation.
    *
    * @throws AccessError invalid (username, displayName, role), conflict (a new identity whose
    *   username is taken by another account: SSO never takes over a local account)
@@ -349,14 +373,15 @@ export class AccountRepository {
       return await this.mustGet(existing.id);
     }
     checkUsername(identity.username);
-    await this.checkUsernameFree(this.db, identity.username);
+    const username = identity.username.toLowerCase();
+    await this.checkUsernameFree(this.db, username);
     const id = newId(ACCOUNT_ID_PREFIX);
-    await conflictOnDuplicate(`username "${identity.username}" is taken`, 'username', () =>
+    await conflictOnDuplicate(`username "${username}" is taken`, 'username', () =>
       this.db
         .insertInto('accounts')
         .values({
           id,
-          username: identity.username,
+          username,
           display_name: identity.displayName,
           role: identity.role,
           source: 'oidc',
@@ -418,6 +443,37 @@ export class AccountRepository {
       throw new AccessError('conflict', `agency "${agencyId}" is disabled`, 'agencyId');
   }
 
+  /**
+   * Refuses an account scope that holds nothing once intersected with its agency's scope
+   * (effectiveScope gives an empty domain or area list): such an account could read nothing.
+   */
+  private async checkScopeOverlaps(
+    db: Kysely<DatabaseSchema>,
+    agencyId: string | null,
+    scope: AccessScope | null,
+  ): Promise<void> {
+    if (agencyId === null || scope === null) return;
+    const agency = await db
+      .selectFrom('agencies')
+      .select('scope')
+      .where('id', '=', agencyId)
+      .executeTakeFirst();
+    if (!agency) return;
+    const agencyScope = parseStoredScope(agency.scope);
+    const effective = effectiveScope(agencyScope, scope, await areaPathsOf(db));
+    const empty = [
+      effective?.domains?.length === 0 ? 'domains' : undefined,
+      effective?.areas?.length === 0 ? 'areas' : undefined,
+    ].filter((axis) => axis !== undefined);
+    if (empty.length > 0) {
+      throw new AccessError(
+        'invalid',
+        `the scope does not overlap agency "${agencyId}"'s scope (${JSON.stringify(agencyScope)}): no ${empty.join(' and no ')} in common, so the account could read nothing`,
+        'scope',
+      );
+    }
+  }
+
   private async checkNotLastAdmin(db: Kysely<DatabaseSchema>, id: string, message: string): Promise<void> {
     const other = await db
       .selectFrom('accounts')
@@ -449,6 +505,7 @@ function checkDisplayName(name: string): void {
       'displayName',
     );
   }
+  checkSafeText(name, 'displayName', 'the display name');
 }
 
 function checkRole(role: string): void {

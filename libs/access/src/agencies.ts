@@ -4,7 +4,7 @@ import type { AccessScope } from '@ioc/contracts';
 import { type AgenciesTable, type DatabaseSchema, transaction } from '@ioc/database';
 import { appendRegistryChange, deviceSecretHashesEqual, hashDeviceSecret } from '@ioc/registry';
 import { AccessError, conflictOnDuplicate } from './access-error';
-import { checkScope, type Clock, iso, parseStoredScope } from './access-common';
+import { checkSafeText, checkScope, type Clock, iso, parseStoredScope } from './access-common';
 
 /** Agency ids: a lower-case slug, 2–64 characters (`so-nnmt`, `cong-an-tinh`). */
 export const AGENCY_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,63}$/;
@@ -288,12 +288,14 @@ function checkName(name: string): void {
       'name',
     );
   }
+  checkSafeText(name, 'name', 'the agency name');
 }
 
 function checkNote(note: string): void {
   if (typeof note !== 'string' || note.length > AGENCY_NOTE_MAX_LENGTH) {
     throw new AccessError('invalid', `the note must be at most ${AGENCY_NOTE_MAX_LENGTH} characters`, 'note');
   }
+  checkSafeText(note, 'note', 'the note');
 }
 
 /** A row → AgencyRecord (no MQTT hash). */

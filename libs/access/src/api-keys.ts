@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { type ApiKeysTable, type DatabaseSchema } from '@ioc/database';
 import { AccessError, isUniqueViolation } from './access-error';
-import { type Clock, iso, isoOrUndefined, newId } from './access-common';
+import { checkSafeText, type Clock, iso, isoOrUndefined, newId } from './access-common';
 import { type AgencyRecord, toAgencyRecord } from './agencies';
 
 /** API key ids: `key_` + 16 base64url characters. */
@@ -76,10 +76,12 @@ export class ApiKeyRepository {
   }
 
   /**
-   * Issues a key for an agency (which may be disabled: its keys work once it is enabled).
+   * Issues a key for an active agency (a disabled one is refused: its existing keys work again
+   * once it is enabled, but it gets no new one meanwhile).
    *
    * @returns the record and the key, shown this once
-   * @throws AccessError not-found (agency), invalid (name, expiresAt malformed or not in the future)
+   * @throws AccessError not-found (agency), conflict (agency disabled), invalid (name: length or
+   *   a control or bidirectional character; expiresAt malformed or not in the future)
    */
   async issue(input: ApiKeyInput): Promise<{ record: ApiKeyRecord; key: string }> {
     if (
@@ -93,6 +95,7 @@ export class ApiKeyRepository {
         'name',
       );
     }
+    checkSafeText(input.name, 'name', 'the key name');
     const now = this.now();
     let expiresAt: number | null = null;
     if (input.expiresAt !== undefined) {
@@ -103,10 +106,17 @@ export class ApiKeyRepository {
     }
     const agency = await this.db
       .selectFrom('agencies')
-      .select('id')
+      .select('state')
       .where('id', '=', input.agencyId)
       .executeTakeFirst();
     if (!agency) throw new AccessError('not-found', `agency "${input.agencyId}" does not exist`, 'agencyId');
+    if (agency.state !== 'active') {
+      throw new AccessError(
+        'conflict',
+        `agency "${input.agencyId}" is disabled: enable it before issuing it a key`,
+        'agencyId',
+      );
+    }
     const id = newId(API_KEY_ID_PREFIX);
     // 2^32 prefixes: a collision is rare but possible after ~65,000 keys; draw again.
     for (let attempt = 0; ; attempt++) {

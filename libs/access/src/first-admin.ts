@@ -87,7 +87,8 @@ export async function ensureFirstAdmin(
           .insertInto('accounts')
           .values({
             id: newId(ACCOUNT_ID_PREFIX),
-            username,
+            // Stored lower-cased, as AccountRepository stores every username.
+            username: username.toLowerCase(),
             display_name: 'Administrator',
             role: 'admin',
             source: 'local',
@@ -105,7 +106,7 @@ export async function ensureFirstAdmin(
             updated_at: now,
           })
           .execute();
-        return { username, restored: false };
+        return { username: username.toLowerCase(), restored: false };
       });
       if (outcome === undefined) return { created: false };
       options.logger?.[outcome.restored ? 'warn' : 'info'](

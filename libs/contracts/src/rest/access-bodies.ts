@@ -15,6 +15,10 @@ export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._@-]{1,63}$/i;
 /** Agency ids: a lower-case slug (`so-nnmt`), 2–64 characters. */
 export const AGENCY_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,63}$/;
 
+/** What the API refuses in a name or note a person will read (400 naming the field; text-safety.ts). */
+const NO_CONTROL_CHARACTERS =
+  'no control or bidirectional characters (U+0000-U+001F, U+007F-U+009F, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069)';
+
 /** Passwords are 12–256 characters (NIST SP 800-63B §5.1.1.2); the API checks the rest of the policy. */
 const password = z.string().min(1).max(256);
 
@@ -44,7 +48,7 @@ export type RefreshRequestBody = z.infer<typeof refreshRequestBody>;
 export const changePasswordBody = z.strictObject({
   currentPassword: password,
   newPassword: password.describe(
-    '12–256 characters, not the username, not one repeated character, not a common password',
+    '12–256 characters, not the username, not one repeated character, not a common password, not the current password',
   ),
 });
 export type ChangePasswordBody = z.infer<typeof changePasswordBody>;
@@ -123,20 +127,25 @@ export type AccountListBody = z.infer<typeof accountListBody>;
 
 /** `POST /api/v1/accounts`. */
 export const createAccountBody = z.strictObject({
-  username: z.string().regex(USERNAME_PATTERN, 'a letter or digit, then 1-63 of a-z 0-9 . _ @ -'),
-  displayName: z.string().min(1).max(200),
+  username: z
+    .string()
+    .regex(USERNAME_PATTERN, 'a letter or digit, then 1-63 of a-z 0-9 . _ @ -')
+    .describe('matched ignoring case, stored lower-cased'),
+  displayName: z.string().min(1).max(200).describe(NO_CONTROL_CHARACTERS),
   role: roleSchema,
   password: password
     .optional()
     .describe('without one the account cannot log in with a password until an admin sets one'),
   agencyId: z.string().regex(AGENCY_ID_PATTERN).optional(),
-  scope: accessScopeSchema.optional(),
+  scope: accessScopeSchema
+    .optional()
+    .describe("with an agency: must share a domain and an area with the agency's scope"),
 });
 export type CreateAccountBody = z.infer<typeof createAccountBody>;
 
 /** `PATCH /api/v1/accounts/{id}`: null clears the agency or the scope. */
 export const patchAccountBody = z.strictObject({
-  displayName: z.string().min(1).max(200).optional(),
+  displayName: z.string().min(1).max(200).describe(NO_CONTROL_CHARACTERS).optional(),
   role: roleSchema.optional(),
   agencyId: z.string().regex(AGENCY_ID_PATTERN).nullable().optional(),
   scope: accessScopeSchema.nullable().optional(),
@@ -144,7 +153,9 @@ export const patchAccountBody = z.strictObject({
 export type PatchAccountBody = z.infer<typeof patchAccountBody>;
 
 /** `POST /api/v1/accounts/{id}/password`: an admin sets a new password (the account's sessions end). */
-export const resetPasswordBody = z.strictObject({ password });
+export const resetPasswordBody = z.strictObject({
+  password: password.describe('12–256 characters, passing the policy, not the current password'),
+});
 export type ResetPasswordBody = z.infer<typeof resetPasswordBody>;
 
 /** One agency. */
@@ -170,17 +181,17 @@ export type AgencyListBody = z.infer<typeof agencyListBody>;
 /** `POST /api/v1/agencies`. */
 export const createAgencyBody = z.strictObject({
   id: z.string().regex(AGENCY_ID_PATTERN, 'lower-case letters, digits and "-", 2-64 characters'),
-  name: z.string().min(1).max(200),
+  name: z.string().min(1).max(200).describe(NO_CONTROL_CHARACTERS),
   scope: accessScopeSchema,
-  note: z.string().max(2000).optional(),
+  note: z.string().max(2000).describe(NO_CONTROL_CHARACTERS).optional(),
 });
 export type CreateAgencyBody = z.infer<typeof createAgencyBody>;
 
 /** `PATCH /api/v1/agencies/{id}`: null clears the note. */
 export const patchAgencyBody = z.strictObject({
-  name: z.string().min(1).max(200).optional(),
+  name: z.string().min(1).max(200).describe(NO_CONTROL_CHARACTERS).optional(),
   scope: accessScopeSchema.optional(),
-  note: z.string().max(2000).nullable().optional(),
+  note: z.string().max(2000).describe(NO_CONTROL_CHARACTERS).nullable().optional(),
 });
 export type PatchAgencyBody = z.infer<typeof patchAgencyBody>;
 
@@ -213,7 +224,11 @@ export type ApiKeyListBody = z.infer<typeof apiKeyListBody>;
 
 /** `POST /api/v1/agencies/{id}/keys`. */
 export const issueApiKeyBody = z.strictObject({
-  name: z.string().min(1).max(200).describe('what the key is for, e.g. "air-quality dashboard"'),
+  name: z
+    .string()
+    .min(1)
+    .max(200)
+    .describe(`what the key is for, e.g. "air-quality dashboard"; ${NO_CONTROL_CHARACTERS}`),
   expiresAt: ISO_TIMESTAMP.optional().describe('ISO-8601 with an offset; absent: the key does not expire'),
 });
 export type IssueApiKeyBody = z.infer<typeof issueApiKeyBody>;

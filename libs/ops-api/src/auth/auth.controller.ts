@@ -29,6 +29,7 @@ import {
   refreshRequestBody,
   type TokenBody,
   tokenBody,
+  USERNAME_PATTERN,
 } from '@ioc/contracts';
 import type { AccessPort } from '../access-port';
 import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
@@ -42,6 +43,12 @@ import { addressThrottled, unauthorized } from './auth-errors';
 import { AuthEvents } from './auth-events';
 import { Authenticator, SESSION_COOKIE } from './authenticator';
 import { OidcLogout } from './oidc/oidc-logout';
+
+/**
+ * The audit actor name of a failed login whose username is not well formed (USERNAME_PATTERN):
+ * its length goes in `detail.usernameLength` instead.
+ */
+export const MALFORMED_USERNAME = '(malformed username)';
 
 /**
  * `/api/v1/auth`: password login (bearer tokens or a browser cookie session), refresh with
@@ -65,7 +72,7 @@ export class AuthController {
   @ApiOperation({
     summary: 'Logs in with a username and password: tokens (bearer) or a session cookie (cookie)',
     description:
-      'bearer: answers an access token (JWT, valid expiresIn seconds) and a refresh token (exchange it at /auth/refresh). cookie: sets the httpOnly, SameSite=Strict `ioc_session` cookie for browsers. Refusals (401, `reason`): invalid-credentials (an unknown user and a wrong password answer alike), account-locked (too many failures: Retry-After says when to try again; the password is not checked), account-disabled. Too many failures from one address: 429 address-throttled with Retry-After.',
+      'bearer: answers an access token (JWT, valid expiresIn seconds) and a refresh token (exchange it at /auth/refresh). cookie: sets the httpOnly, SameSite=Strict `ioc_session` cookie for browsers. Refusals (401, `reason`): invalid-credentials (an unknown user and a wrong password answer alike), account-locked (too many failures, for an existing or an unknown username alike: Retry-After says when to try again; the password is not accepted), account-disabled. Too many failures from one address: 429 address-throttled with Retry-After.',
   })
   @ApiBodyFrom(loginRequestBody)
   @ApiAnswers({
@@ -86,15 +93,22 @@ export class AuthController {
       address,
     });
     if (!result.ok) {
+      // What was typed is recorded only when it is a well-formed username: the audit log keeps
+      // no control characters, bidirectional overrides or pasted passwords from strangers.
+      const wellFormed = USERNAME_PATTERN.test(body.username);
       await this.audit.record(request, {
         actor: {
           kind: 'anonymous',
-          name: body.username.slice(0, 64),
+          name: wellFormed ? body.username : MALFORMED_USERNAME,
           ...(result.accountId === undefined ? {} : { id: result.accountId }),
         },
         action: 'auth.login',
         outcome: 'failure',
-        detail: { reason: result.reason, session: body.session },
+        detail: {
+          reason: result.reason,
+          session: body.session,
+          ...(wellFormed ? {} : { usernameLength: body.username.length }),
+        },
       });
       switch (result.reason) {
         case 'address-throttled':

@@ -528,6 +528,61 @@ describeEachDatabase('authentication', (context) => {
     });
   });
 
+  describe('validation of access writes', () => {
+    it('refuses control and bidirectional characters naming the field, stores usernames lower-cased, refuses a key for a disabled agency', async () => {
+      for (const [path, body, parameter] of [
+        [
+          '/api/v1/accounts',
+          { username: 'bidi-user', displayName: 'An\u202Egnp.exe', role: 'viewer' },
+          'displayName',
+        ],
+        ['/api/v1/agencies', { id: 'bell-agency', name: 'Bell\u0007', scope: {} }, 'name'],
+        ['/api/v1/agencies', { id: 'nul-agency', name: 'Nul', scope: {}, note: 'a\u0000b' }, 'note'],
+      ] as const) {
+        const answer = await call('POST', path, { headers: api.authHeaders, body });
+        expect(answer).toMatchObject({ status: 400, body: { parameter } });
+      }
+      const created = await call('POST', '/api/v1/accounts', {
+        headers: api.authHeaders,
+        body: { username: `Mixed.Case-${context.kind}`, displayName: 'Mixed', role: 'viewer' },
+      });
+      expect(created).toMatchObject({ status: 201, body: { username: `mixed.case-${context.kind}` } });
+      const { agencyId } = await api.issueAgencyKey();
+      const badName = await call('POST', `/api/v1/agencies/${agencyId}/keys`, {
+        headers: api.authHeaders,
+        body: { name: 'line one\nline two' },
+      });
+      expect(badName).toMatchObject({ status: 400, body: { parameter: 'name' } });
+      await call('POST', `/api/v1/agencies/${agencyId}/disable`, { headers: api.authHeaders });
+      const whileDisabled = await call('POST', `/api/v1/agencies/${agencyId}/keys`, {
+        headers: api.authHeaders,
+        body: { name: 'while disabled' },
+      });
+      expect(whileDisabled).toMatchObject({ status: 409, body: { parameter: 'agencyId' } });
+      await call('POST', `/api/v1/agencies/${agencyId}/enable`, { headers: api.authHeaders });
+    });
+
+    it('records a failed login under its username only when it is well formed: else a marker and its length', async () => {
+      const typed = 'evil\u202E\u0000 name; password=hunter2 and more';
+      expect((await login(typed, 'some wrong password')).status).toBe(401);
+      expect((await login(`ghost-${context.kind}`, 'some wrong password')).status).toBe(401);
+      const failures = (await auditLog.query({ limit: 1000 })).filter(
+        (entry) => entry.action === 'auth.login' && entry.outcome === 'failure',
+      );
+      expect(failures).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            actor: expect.objectContaining({ kind: 'anonymous', name: '(malformed username)' }),
+            detail: expect.objectContaining({ usernameLength: typed.length }),
+          }),
+          expect.objectContaining({ actor: expect.objectContaining({ name: `ghost-${context.kind}` }) }),
+        ]),
+      );
+      expect(JSON.stringify(failures)).not.toContain('hunter2');
+      expect(JSON.stringify(failures)).not.toMatch(/\u202e|\\u202e/i);
+    });
+  });
+
   it('audits logins (both outcomes), logouts, refresh reuse, denials, account, agency and key changes — never a secret', async () => {
     const audited = await auditLog.query({ limit: 1000 });
     const actions = new Set(audited.map((entry) => `${entry.action}:${entry.outcome}`));
