@@ -15,7 +15,7 @@ import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
 import { DeviceRegistry, loadSeeds, RegistryRepository } from '@ioc/registry';
 import { describeEachDatabase, TempDirs } from '@ioc/testing';
 import { createTimeSeriesStore, type TimeSeriesStore } from '@ioc/timeseries';
-import { type ApiUnderTest, startApiUnderTest } from '../test-support/api-under-test';
+import { type ApiUnderTest, startApiUnderTest, TEST_ADMIN_USERNAME } from '../test-support/api-under-test';
 
 jest.setTimeout(120_000);
 
@@ -525,6 +525,85 @@ describeEachDatabase('authentication', (context) => {
       expect((await call('GET', '/api/v1/accounts', { headers: again.headers })).status).toBe(403);
       await call('PATCH', `/api/v1/accounts/${id}`, { headers: api.authHeaders, body: { role: 'admin' } });
       expect((await call('GET', '/api/v1/accounts', { headers: again.headers })).status).toBe(200);
+    });
+  });
+
+  describe('platform administration', () => {
+    it('refuses every administration route to an admin with a scope or an agency (403 out-of-scope administration); an unscoped admin keeps them', async () => {
+      const district = seeds.areas.find((area) => area.level === 'district')!.id;
+      const agency = await api.issueAgencyKey({ scope: { domains: ['env'], areas: [district] } });
+      const scopedAdmin = await api.createUser('admin', { scope: { areas: [district] } });
+      const agencyAdmin = await api.createUser('admin', { agencyId: agency.agencyId });
+      const first = await api.access.accounts.findByUsername(TEST_ADMIN_USERNAME);
+      const before = {
+        scoped: await api.access.accounts.get(scopedAdmin.id),
+        agency: await api.access.agencies.get(agency.agencyId),
+      };
+      const routes = (self: string): [string, string, unknown?][] => [
+        ['GET', '/api/v1/accounts'],
+        [
+          'POST',
+          '/api/v1/accounts',
+          { username: `usurper-${self.slice(-6)}`, displayName: 'U', role: 'admin' },
+        ],
+        ['GET', `/api/v1/accounts/${first!.id}`],
+        ['PATCH', `/api/v1/accounts/${self}`, { scope: null }],
+        ['PATCH', `/api/v1/accounts/${self}`, { agencyId: null }],
+        ['POST', `/api/v1/accounts/${first!.id}/disable`],
+        ['POST', `/api/v1/accounts/${first!.id}/enable`],
+        ['POST', `/api/v1/accounts/${first!.id}/password`, { password: 'a brand new passphrase 42' }],
+        ['GET', '/api/v1/agencies'],
+        ['POST', '/api/v1/agencies', { id: `rogue-${self.slice(-6)}`, name: 'Rogue', scope: {} }],
+        ['GET', `/api/v1/agencies/${agency.agencyId}`],
+        ['PATCH', `/api/v1/agencies/${agency.agencyId}`, { scope: {} }],
+        ['POST', `/api/v1/agencies/${agency.agencyId}/disable`],
+        ['POST', `/api/v1/agencies/${agency.agencyId}/enable`],
+        ['POST', `/api/v1/agencies/${agency.agencyId}/mqtt-credentials`],
+        ['POST', `/api/v1/agencies/${agency.agencyId}/keys`, { name: 'mine' }],
+        ['GET', `/api/v1/agencies/${agency.agencyId}/keys`],
+        ['DELETE', `/api/v1/agencies/${agency.agencyId}/keys/${agency.keyId}`],
+        ['GET', '/api/v1/audit'],
+        ['GET', '/api/v1/audit/verify'],
+        ['GET', '/metrics'],
+      ];
+      for (const admin of [scopedAdmin, agencyAdmin]) {
+        for (const [method, path, body] of routes(admin.id)) {
+          const answer = await call(method, path, { headers: admin.headers, body });
+          expect({ method, path, status: answer.status, reason: answer.body['reason'] }).toEqual({
+            method,
+            path,
+            status: 403,
+            reason: 'out-of-scope',
+          });
+          expect(errorBody.parse(answer.body)).toEqual(answer.body);
+          expect(answer.body['outOfScope']).toEqual({ resource: 'administration' });
+        }
+      }
+      // Nothing changed: the scoped admin kept its scope, the agency its scope and its key.
+      expect(await api.access.accounts.get(scopedAdmin.id)).toEqual(before.scoped);
+      expect(await api.access.agencies.get(agency.agencyId)).toEqual(before.agency);
+      expect((await api.access.accounts.findByUsername(TEST_ADMIN_USERNAME))?.state).toBe('active');
+      expect((await call('GET', '/api/v1/areas', { headers: agency.headers })).status).toBe(200);
+      // The unscoped admin still administers.
+      for (const path of [
+        '/api/v1/accounts',
+        `/api/v1/agencies/${agency.agencyId}/keys`,
+        '/api/v1/audit/verify',
+        '/metrics',
+      ]) {
+        // fetch, not call: /metrics answers Prometheus text.
+        const answer = await fetch(`${api.url}${path}`, { headers: api.authHeaders });
+        expect({ path, status: answer.status }).toEqual({
+          path,
+          status: 200,
+        });
+      }
+      const widened = await call('PATCH', `/api/v1/accounts/${scopedAdmin.id}`, {
+        headers: api.authHeaders,
+        body: { scope: null },
+      });
+      expect(widened).toMatchObject({ status: 200 });
+      expect((await call('GET', '/api/v1/accounts', { headers: scopedAdmin.headers })).status).toBe(200);
     });
   });
 
