@@ -15,6 +15,7 @@ import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
 import { DeviceRegistry, loadSeeds, RegistryRepository } from '@ioc/registry';
 import { describeEachDatabase, TempDirs } from '@ioc/testing';
 import { createTimeSeriesStore, type TimeSeriesStore } from '@ioc/timeseries';
+import { LIVE_DENIED_AUDITS_PER_MINUTE } from '../live/live.gateway';
 import { type ApiUnderTest, startApiUnderTest, TEST_ADMIN_USERNAME } from '../test-support/api-under-test';
 
 jest.setTimeout(120_000);
@@ -605,6 +606,73 @@ describeEachDatabase('authentication', (context) => {
       expect(widened).toMatchObject({ status: 200 });
       expect((await call('GET', '/api/v1/accounts', { headers: scopedAdmin.headers })).status).toBe(200);
     });
+  });
+
+  it('audits out-of-scope refusals of REST requests (one entry each) and of /live subscriptions (at most LIVE_DENIED_AUDITS_PER_MINUTE a socket)', async () => {
+    const district = seeds.areas.find(
+      (area) => area.level === 'district' && registry.listDevices({ areaId: area.id }).length > 0,
+    )!.id;
+    const outside = registry.listDevices().find((d) => !registry.areaPath(d.areaId).includes(district))!;
+    const viewer = await api.createUser('viewer', { scope: { areas: [district] } });
+    expect((await refusal('GET', `/api/v1/devices/${outside.id}`, { headers: viewer.headers })).status).toBe(
+      403,
+    );
+    expect((await refusal('GET', '/api/v1/ingest/stats', { headers: viewer.headers })).status).toBe(403);
+    // An in-scope read is not a refusal.
+    expect((await call('GET', `/api/v1/areas/${district}`, { headers: viewer.headers })).status).toBe(200);
+    const rest = await auditLog.query({ actorId: viewer.id, action: 'auth.denied' });
+    expect(rest.map((entry) => ({ outcome: entry.outcome, detail: entry.detail }))).toEqual([
+      {
+        outcome: 'denied',
+        detail: {
+          reason: 'out-of-scope',
+          outOfScope: { resource: 'ingest-stats' },
+          method: 'GET',
+          path: '/api/v1/ingest/stats',
+        },
+      },
+      {
+        outcome: 'denied',
+        detail: {
+          reason: 'out-of-scope',
+          outOfScope: { device: outside.id },
+          method: 'GET',
+          path: `/api/v1/devices/${outside.id}`,
+        },
+      },
+    ]);
+    expect(rest[0]!.address).toBeTruthy();
+
+    const { socket, refused } = await connect({ token: viewer.token });
+    expect(refused).toBeUndefined();
+    const subscribe = (subscription: object) =>
+      new Promise<{ ok: boolean; error?: string }>((resolve) =>
+        socket.emit('subscribe', subscription as never, resolve as never),
+      );
+    // A flood of refused subscriptions: each refused, a bounded number audited.
+    for (let i = 0; i < LIVE_DENIED_AUDITS_PER_MINUTE + 5; i++) {
+      expect(await subscribe({ domain: 'env' })).toMatchObject({
+        ok: false,
+        error: expect.stringContaining('out of scope'),
+      });
+    }
+    // Not a scope refusal (unknown area): not audited.
+    expect(await subscribe({ area: 'no-such-area' })).toMatchObject({ ok: false });
+    expect(await subscribe({ area: district })).toMatchObject({ ok: true });
+    const live = (await auditLog.query({ actorId: viewer.id, action: 'auth.denied' })).filter(
+      (entry) => (entry.detail as { via?: string } | null)?.via === 'live',
+    );
+    expect(live).toHaveLength(LIVE_DENIED_AUDITS_PER_MINUTE);
+    expect(live[0]).toMatchObject({
+      outcome: 'denied',
+      actor: { kind: 'account', id: viewer.id },
+      detail: {
+        reason: 'out-of-scope',
+        subscription: { domain: 'env' },
+        message: expect.stringContaining('out of scope'),
+      },
+    });
+    socket.disconnect();
   });
 
   it('audits logins (both outcomes), logouts, refresh reuse, denials, account, agency and key changes — never a secret', async () => {
