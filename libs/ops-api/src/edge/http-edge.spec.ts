@@ -129,6 +129,38 @@ describe('security headers', () => {
     }
   });
 
+  it('marks every /api/ answer (token answers and errors included) and /metrics Cache-Control: no-store', async () => {
+    const admin = await api.user('admin');
+    const answers = [
+      ['GET', '/api/v1/areas', admin],
+      ['GET', '/api/v1/areas', {}],
+      ['GET', '/api/v1/devices/nope-404', admin],
+      [
+        'POST',
+        '/api/v1/auth/login',
+        { 'content-type': 'application/json' },
+        '{"username":"x","password":"y"}',
+      ],
+      ['POST', '/api/v1/auth/refresh', { 'content-type': 'application/json' }, '{"refreshToken":"iocst_x"}'],
+      ['GET', '/api/v1/auth/me', admin],
+      ['GET', '/metrics', admin],
+      ['GET', '/metrics', {}],
+    ] as const;
+    for (const [method, path, headers, body] of answers) {
+      const response = await fetch(`${api.url}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+      });
+      await response.arrayBuffer();
+      expect({ method, path, cacheControl: response.headers.get('cache-control') }).toEqual({
+        method,
+        path,
+        cacheControl: 'no-store',
+      });
+    }
+  });
+
   it('serves the OpenAPI explorer with a CSP its page and every asset it loads satisfy', async () => {
     const page = await fetch(`${api.url}/api/docs`, { redirect: 'follow' });
     expect(page.status).toBe(200);
