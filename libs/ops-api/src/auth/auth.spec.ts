@@ -361,7 +361,23 @@ describeEachDatabase('authentication', (context) => {
       expect(
         await refusal('POST', '/api/v1/auth/logout', { headers: { cookie, origin: 'https://evil.example' } }),
       ).toEqual({ status: 403, reason: 'cross-site-request' });
-      const logout = await call('POST', '/api/v1/auth/logout', { headers: { cookie, origin: api.url } });
+      // Without an Origin, Fetch Metadata decides: cross-site is refused, and same-site from a
+      // host that is not allowed (its Referer); same-origin passes (below, with the Origin).
+      expect(
+        await refusal('POST', '/api/v1/auth/logout', { headers: { cookie, 'sec-fetch-site': 'cross-site' } }),
+      ).toEqual({ status: 403, reason: 'cross-site-request' });
+      expect(
+        await refusal('POST', '/api/v1/auth/logout', {
+          headers: { cookie, 'sec-fetch-site': 'same-site', referer: 'http://evil.127.0.0.1.example/page' },
+        }),
+      ).toEqual({ status: 403, reason: 'cross-site-request' });
+      expect(
+        await refusal('POST', '/api/v1/auth/logout', { headers: { cookie, 'sec-fetch-site': 'same-site' } }),
+      ).toEqual({ status: 403, reason: 'cross-site-request' });
+      expect((await call('GET', '/api/v1/auth/me', { headers: { cookie } })).status).toBe(200);
+      const logout = await call('POST', '/api/v1/auth/logout', {
+        headers: { cookie, origin: api.url, 'sec-fetch-site': 'same-origin' },
+      });
       expect(logout.status).toBe(200);
       expect(logout.headers.get('set-cookie')).toMatch(/ioc_session=;/);
       expect(await refusal('GET', '/api/v1/auth/me', { headers: { cookie } })).toEqual({
