@@ -296,6 +296,7 @@ describe('rate limits', () => {
       expect(await statuses(`${api.url}/api/v1/devices?limit=1`, 2)).toEqual([401, 401]);
       const refused = await fetch(`${api.url}/api/v1/areas`);
       expect(refused.status).toBe(429);
+      expect(refused.headers.get('x-ratelimit-limit')).toBe('4');
       const retryAfter = Number(refused.headers.get('retry-after'));
       expect(retryAfter).toBeGreaterThanOrEqual(1);
       expect(retryAfter).toBeLessThanOrEqual(60);
@@ -335,6 +336,12 @@ describe('rate limits', () => {
       const refused = await login();
       expect(refused.status).toBe(429);
       expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+      // The headers name the login limit that refused, not the general one that let it through.
+      expect({
+        limit: refused.headers.get('x-ratelimit-limit'),
+        remaining: refused.headers.get('x-ratelimit-remaining'),
+        retryAfterLogin: refused.headers.get('retry-after-login'),
+      }).toEqual({ limit: '3', remaining: '0', retryAfterLogin: null });
       expect(await refused.json()).toMatchObject({
         reason: 'rate-limited',
         message: expect.stringContaining('3 login attempts per minute per address'),
