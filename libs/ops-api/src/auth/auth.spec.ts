@@ -219,8 +219,15 @@ describeEachDatabase('authentication', (context) => {
         bearer: { type: 'http', scheme: 'bearer' },
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
         cookie: { type: 'apiKey', in: 'cookie', name: 'ioc_session' },
+        metricsToken: { type: 'http', scheme: 'bearer' },
       });
       expect(doc.security).toEqual([{ bearer: [] }, { apiKey: [] }, { cookie: [] }]);
+      // /metrics is public to the authentication guard, not to its own: the metrics token, or an admin.
+      expect(doc.paths['/metrics']!['get']!.security).toEqual([
+        { metricsToken: [] },
+        { bearer: [] },
+        { cookie: [] },
+      ]);
       expect(doc.paths['/api/v1/auth/login']!['post']!.security).toEqual([]);
       expect(doc.paths['/health']!['get']!.security).toEqual([]);
       expect(doc.paths['/api/v1/devices']!['get']!.security).toBeUndefined();

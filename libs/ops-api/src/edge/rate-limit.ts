@@ -1,4 +1,5 @@
 import {
+  applyDecorators,
   type ExecutionContext,
   HttpException,
   HttpStatus,
@@ -7,6 +8,7 @@ import {
   SetMetadata,
 } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { ApiExtension } from '@nestjs/swagger';
 import {
   normalizeIp,
   SkipThrottle,
@@ -31,9 +33,12 @@ export const LOGIN_RATE_LIMIT = 'ioc:login-rate-limit';
  */
 export const LoginRateLimit = (): ReturnType<typeof SetMetadata> => SetMetadata(LOGIN_RATE_LIMIT, true);
 
+/** OpenAPI extension marking an operation that is never rate limited (setupOpenApi: no 429 for it). */
+export const NO_RATE_LIMIT_EXTENSION = 'x-ioc-no-rate-limit';
+
 /** The route (or controller) is not rate limited at all (`/health`: load balancers probe it often). */
-export const NoRateLimit = (): ReturnType<typeof SkipThrottle> =>
-  SkipThrottle({ default: true, login: true });
+export const NoRateLimit = (): ReturnType<typeof applyDecorators> =>
+  applyDecorators(SkipThrottle({ default: true, login: true }), ApiExtension(NO_RATE_LIMIT_EXTENSION, true));
 
 /** The `reason` of a 429 answer. */
 export const RATE_LIMITED = 'rate-limited';
