@@ -93,7 +93,7 @@ export function scopeHoldsArea(scope: AccessScope | null, areaPath: readonly str
  * What a 403 `reason: 'out-of-scope'` names (the `outOfScope` field of the error body): the
  * device, area or domain a request named that lies outside the principal's scope, or `resource`,
  * a platform-wide resource no scoped principal may read or change (`ingest-stats`,
- * `registry-writes`). Exactly what the request named, so a client can tell which filter to drop.
+ * `registry-writes`, `administration`). Exactly what the request named, so a client can tell which filter to drop.
  */
 export const outOfScopeSchema = z.strictObject({
   device: z.string().optional(),

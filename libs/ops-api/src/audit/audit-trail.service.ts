@@ -44,12 +44,25 @@ export class AuditTrail {
 
   /** Records `action` as done by the request's principal from its address (see the class). */
   async record(request: AuthenticatedRequest, action: AuditedAction): Promise<void> {
+    await this.recordFrom(request.principal, request.ip ?? null, action);
+  }
+
+  /**
+   * Records `action` as done by `principal` (default actor; `{kind: 'anonymous'}` when undefined)
+   * from `address` — for what is not an HTTP request (a /live socket's handshake address).
+   * @throws what the audit log throws (logged first), as record
+   */
+  async recordFrom(
+    principal: AuditActor | undefined,
+    address: string | null,
+    action: AuditedAction,
+  ): Promise<void> {
     if (this.audit === null) return;
     const { actor, ...rest } = action;
     const entry: AuditEntryInput = {
       ...rest,
-      actor: actor ?? request.principal ?? { kind: 'anonymous' },
-      address: request.ip ?? null,
+      actor: actor ?? principal ?? { kind: 'anonymous' },
+      address,
     };
     try {
       await this.audit.record(entry);

@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import type { AuditEntry, AuditLog } from '@ioc/audit';
 import { Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiQueriesFrom } from '../common/openapi-zod';
+import { UnscopedOnly } from '../common/scope.service';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { AUDIT_LOG } from '../tokens';
 import {
@@ -23,6 +24,7 @@ import {
 /** The audit log for admins: entries filtered and paged (JSON or CSV), and the chain's check. */
 @ApiTags('audit')
 @Roles('admin')
+@UnscopedOnly('administration')
 @Controller('api/v1/audit')
 export class AuditController {
   constructor(@Inject(AUDIT_LOG) private readonly audit: AuditLog | null) {}

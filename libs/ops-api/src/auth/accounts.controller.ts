@@ -31,6 +31,7 @@ import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
 import { type AuthenticatedRequest, CurrentPrincipal, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
+import { UnscopedOnly } from '../common/scope.service';
 import { ACCESS } from '../tokens';
 import { accessWrite } from './access-errors';
 import { accountView } from './access-views';
@@ -45,6 +46,7 @@ const WRITE_ERRORS = [HttpStatus.BAD_REQUEST, HttpStatus.NOT_FOUND, HttpStatus.C
  */
 @ApiTags('accounts')
 @Roles('admin')
+@UnscopedOnly('administration')
 @Controller('api/v1/accounts')
 export class AccountsController {
   constructor(

@@ -41,6 +41,7 @@ import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
 import { type AuthenticatedRequest, CurrentPrincipal, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom } from '../common/openapi-zod';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
+import { UnscopedOnly } from '../common/scope.service';
 import type { RegistryProvisioning } from '../registry-port';
 import { ACCESS, REGISTRY_PROVISIONING } from '../tokens';
 import { accessWrite, credentialKeyUnavailable } from './access-errors';
@@ -62,6 +63,7 @@ export function agencyMqttUsername(agencyId: string): string {
  */
 @ApiTags('agencies')
 @Roles('admin')
+@UnscopedOnly('administration')
 @Controller('api/v1/agencies')
 export class AgenciesController {
   constructor(

@@ -43,13 +43,19 @@ export function roleRequired(required: Role, role: Role): ForbiddenException {
   });
 }
 
-/** 403 `{…, reason:'cross-site-request'}`: a cookie-authenticated write from a foreign origin (CSRF). */
-export function crossSite(origin: string): ForbiddenException {
+/**
+ * 403 `{…, reason:'cross-site-request'}`: a cookie-authenticated write from a foreign origin
+ * (CSRF) — its `Origin`, or, without one, what its `Sec-Fetch-Site` says (`{fetchSite}`).
+ */
+export function crossSite(from: string | { fetchSite: string }): ForbiddenException {
   return new ForbiddenException({
     statusCode: 403,
     error: 'Forbidden',
     reason: 'cross-site-request',
-    message: `a request authenticated by the session cookie may not come from origin ${JSON.stringify(origin.slice(0, 200))}`,
+    message:
+      typeof from === 'string'
+        ? `a request authenticated by the session cookie may not come from origin ${JSON.stringify(from.slice(0, 200))}`
+        : `a request authenticated by the session cookie may not come from another site (Sec-Fetch-Site: ${from.fetchSite.slice(0, 40)}, no allowed Origin or Referer)`,
   });
 }
 

@@ -52,7 +52,8 @@ export class AuthGuard implements CanActivate {
 /**
  * The last global guard of every HTTP route (after the rate limit): answers what AuthGuard found.
  * Refusals: 401 with the reason and `WWW-Authenticate`, 403 `cross-site-request` for a
- * cookie-authenticated write from a foreign `Origin` (CSRF), 403 `role-required` naming the
+ * cookie-authenticated write from a foreign `Origin`, or without one, `Sec-Fetch-Site: cross-site`
+ * (CSRF; assertSameSite), 403 `role-required` naming the
  * route's `@Roles` (viewer when none). A 403 role-required is audited (`auth.denied`, outcome
  * `denied`).
  */
@@ -78,10 +79,8 @@ export class AuthorizationGuard implements CanActivate {
       };
       throw unauthorized(response, refusal.reason, refusal.message);
     }
-    if (request.authenticatedVia === 'cookie' && UNSAFE_METHODS.has(request.method)) {
-      const origin = request.headers.origin;
-      if (origin !== undefined && !this.originAllowed(origin, request)) throw crossSite(origin);
-    }
+    if (request.authenticatedVia === 'cookie' && UNSAFE_METHODS.has(request.method))
+      this.assertSameSite(request);
     const required = this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets) ?? 'viewer';
     if (!roleIncludes(principal.role, required)) {
       // A refused attempt of a known principal is worth keeping (a 401 of a stranger is not: noise).
@@ -96,10 +95,44 @@ export class AuthorizationGuard implements CanActivate {
     return true;
   }
 
+  /**
+   * CSRF defence of a cookie-authenticated write. With an `Origin`, it must be the API's own or an
+   * allowed CORS origin. Without one (some browsers omit it), the Fetch Metadata header decides
+   * (W3C Fetch Metadata Request Headers §2.4 `Sec-Fetch-Site`): `cross-site` is refused;
+   * `same-site` (another host of the same site, e.g. a sibling sub-domain) only passes when its
+   * `Referer`'s origin is allowed; `same-origin`, `none` (typed by the user) or no header (not a
+   * browser that sends it) pass.
+   * @throws 403 cross-site-request
+   */
+  private assertSameSite(request: AuthenticatedRequest): void {
+    const origin = request.headers.origin;
+    if (origin !== undefined) {
+      if (!this.originAllowed(origin, request)) throw crossSite(origin);
+      return;
+    }
+    const fetchSite = request.header('sec-fetch-site')?.trim().toLowerCase();
+    if (fetchSite === 'cross-site') throw crossSite({ fetchSite });
+    if (fetchSite === 'same-site') {
+      const referer = originOf(request.header('referer'));
+      if (referer === undefined || !this.originAllowed(referer, request)) throw crossSite({ fetchSite });
+    }
+  }
+
   /** The API's own origin (as the request reached it) or one of the allowed CORS origins. */
   private originAllowed(origin: string, request: AuthenticatedRequest): boolean {
     if (origin === `${request.protocol}://${request.get('host') ?? ''}`) return true;
     return (this.access.allowedOrigins ?? []).includes(origin);
+  }
+}
+
+/** The origin (`scheme://host[:port]`) of a URL, or undefined when it is not one. */
+function originOf(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    const origin = new URL(url).origin;
+    return origin === 'null' ? undefined : origin;
+  } catch {
+    return undefined;
   }
 }
 

@@ -15,7 +15,8 @@ import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
 import { DeviceRegistry, loadSeeds, RegistryRepository } from '@ioc/registry';
 import { describeEachDatabase, TempDirs } from '@ioc/testing';
 import { createTimeSeriesStore, type TimeSeriesStore } from '@ioc/timeseries';
-import { type ApiUnderTest, startApiUnderTest } from '../test-support/api-under-test';
+import { LIVE_DENIED_AUDITS_PER_MINUTE } from '../live/live.gateway';
+import { type ApiUnderTest, startApiUnderTest, TEST_ADMIN_USERNAME } from '../test-support/api-under-test';
 
 jest.setTimeout(120_000);
 
@@ -218,8 +219,15 @@ describeEachDatabase('authentication', (context) => {
         bearer: { type: 'http', scheme: 'bearer' },
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
         cookie: { type: 'apiKey', in: 'cookie', name: 'ioc_session' },
+        metricsToken: { type: 'http', scheme: 'bearer' },
       });
       expect(doc.security).toEqual([{ bearer: [] }, { apiKey: [] }, { cookie: [] }]);
+      // /metrics is public to the authentication guard, not to its own: the metrics token, or an admin.
+      expect(doc.paths['/metrics']!['get']!.security).toEqual([
+        { metricsToken: [] },
+        { bearer: [] },
+        { cookie: [] },
+      ]);
       expect(doc.paths['/api/v1/auth/login']!['post']!.security).toEqual([]);
       expect(doc.paths['/health']!['get']!.security).toEqual([]);
       expect(doc.paths['/api/v1/devices']!['get']!.security).toBeUndefined();
@@ -360,7 +368,23 @@ describeEachDatabase('authentication', (context) => {
       expect(
         await refusal('POST', '/api/v1/auth/logout', { headers: { cookie, origin: 'https://evil.example' } }),
       ).toEqual({ status: 403, reason: 'cross-site-request' });
-      const logout = await call('POST', '/api/v1/auth/logout', { headers: { cookie, origin: api.url } });
+      // Without an Origin, Fetch Metadata decides: cross-site is refused, and same-site from a
+      // host that is not allowed (its Referer); same-origin passes (below, with the Origin).
+      expect(
+        await refusal('POST', '/api/v1/auth/logout', { headers: { cookie, 'sec-fetch-site': 'cross-site' } }),
+      ).toEqual({ status: 403, reason: 'cross-site-request' });
+      expect(
+        await refusal('POST', '/api/v1/auth/logout', {
+          headers: { cookie, 'sec-fetch-site': 'same-site', referer: 'http://evil.127.0.0.1.example/page' },
+        }),
+      ).toEqual({ status: 403, reason: 'cross-site-request' });
+      expect(
+        await refusal('POST', '/api/v1/auth/logout', { headers: { cookie, 'sec-fetch-site': 'same-site' } }),
+      ).toEqual({ status: 403, reason: 'cross-site-request' });
+      expect((await call('GET', '/api/v1/auth/me', { headers: { cookie } })).status).toBe(200);
+      const logout = await call('POST', '/api/v1/auth/logout', {
+        headers: { cookie, origin: api.url, 'sec-fetch-site': 'same-origin' },
+      });
       expect(logout.status).toBe(200);
       expect(logout.headers.get('set-cookie')).toMatch(/ioc_session=;/);
       expect(await refusal('GET', '/api/v1/auth/me', { headers: { cookie } })).toEqual({
@@ -581,6 +605,152 @@ describeEachDatabase('authentication', (context) => {
       expect(JSON.stringify(failures)).not.toContain('hunter2');
       expect(JSON.stringify(failures)).not.toMatch(/\u202e|\\u202e/i);
     });
+  });
+
+  describe('platform administration', () => {
+    it('refuses every administration route to an admin with a scope or an agency (403 out-of-scope administration); an unscoped admin keeps them', async () => {
+      const district = seeds.areas.find((area) => area.level === 'district')!.id;
+      const agency = await api.issueAgencyKey({ scope: { domains: ['env'], areas: [district] } });
+      const scopedAdmin = await api.createUser('admin', { scope: { areas: [district] } });
+      const agencyAdmin = await api.createUser('admin', { agencyId: agency.agencyId });
+      const first = await api.access.accounts.findByUsername(TEST_ADMIN_USERNAME);
+      const before = {
+        scoped: await api.access.accounts.get(scopedAdmin.id),
+        agency: await api.access.agencies.get(agency.agencyId),
+      };
+      const routes = (self: string): [string, string, unknown?][] => [
+        ['GET', '/api/v1/accounts'],
+        [
+          'POST',
+          '/api/v1/accounts',
+          { username: `usurper-${self.slice(-6)}`, displayName: 'U', role: 'admin' },
+        ],
+        ['GET', `/api/v1/accounts/${first!.id}`],
+        ['PATCH', `/api/v1/accounts/${self}`, { scope: null }],
+        ['PATCH', `/api/v1/accounts/${self}`, { agencyId: null }],
+        ['POST', `/api/v1/accounts/${first!.id}/disable`],
+        ['POST', `/api/v1/accounts/${first!.id}/enable`],
+        ['POST', `/api/v1/accounts/${first!.id}/password`, { password: 'a brand new passphrase 42' }],
+        ['GET', '/api/v1/agencies'],
+        ['POST', '/api/v1/agencies', { id: `rogue-${self.slice(-6)}`, name: 'Rogue', scope: {} }],
+        ['GET', `/api/v1/agencies/${agency.agencyId}`],
+        ['PATCH', `/api/v1/agencies/${agency.agencyId}`, { scope: {} }],
+        ['POST', `/api/v1/agencies/${agency.agencyId}/disable`],
+        ['POST', `/api/v1/agencies/${agency.agencyId}/enable`],
+        ['POST', `/api/v1/agencies/${agency.agencyId}/mqtt-credentials`],
+        ['POST', `/api/v1/agencies/${agency.agencyId}/keys`, { name: 'mine' }],
+        ['GET', `/api/v1/agencies/${agency.agencyId}/keys`],
+        ['DELETE', `/api/v1/agencies/${agency.agencyId}/keys/${agency.keyId}`],
+        ['GET', '/api/v1/audit'],
+        ['GET', '/api/v1/audit/verify'],
+        ['GET', '/metrics'],
+      ];
+      for (const admin of [scopedAdmin, agencyAdmin]) {
+        for (const [method, path, body] of routes(admin.id)) {
+          const answer = await call(method, path, { headers: admin.headers, body });
+          expect({ method, path, status: answer.status, reason: answer.body['reason'] }).toEqual({
+            method,
+            path,
+            status: 403,
+            reason: 'out-of-scope',
+          });
+          expect(errorBody.parse(answer.body)).toEqual(answer.body);
+          expect(answer.body['outOfScope']).toEqual({ resource: 'administration' });
+        }
+      }
+      // Nothing changed: the scoped admin kept its scope, the agency its scope and its key.
+      expect(await api.access.accounts.get(scopedAdmin.id)).toEqual(before.scoped);
+      expect(await api.access.agencies.get(agency.agencyId)).toEqual(before.agency);
+      expect((await api.access.accounts.findByUsername(TEST_ADMIN_USERNAME))?.state).toBe('active');
+      expect((await call('GET', '/api/v1/areas', { headers: agency.headers })).status).toBe(200);
+      // The unscoped admin still administers.
+      for (const path of [
+        '/api/v1/accounts',
+        `/api/v1/agencies/${agency.agencyId}/keys`,
+        '/api/v1/audit/verify',
+        '/metrics',
+      ]) {
+        // fetch, not call: /metrics answers Prometheus text.
+        const answer = await fetch(`${api.url}${path}`, { headers: api.authHeaders });
+        expect({ path, status: answer.status }).toEqual({
+          path,
+          status: 200,
+        });
+      }
+      const widened = await call('PATCH', `/api/v1/accounts/${scopedAdmin.id}`, {
+        headers: api.authHeaders,
+        body: { scope: null },
+      });
+      expect(widened).toMatchObject({ status: 200 });
+      expect((await call('GET', '/api/v1/accounts', { headers: scopedAdmin.headers })).status).toBe(200);
+    });
+  });
+
+  it('audits out-of-scope refusals of REST requests (one entry each) and of /live subscriptions (at most LIVE_DENIED_AUDITS_PER_MINUTE a socket)', async () => {
+    const district = seeds.areas.find(
+      (area) => area.level === 'district' && registry.listDevices({ areaId: area.id }).length > 0,
+    )!.id;
+    const outside = registry.listDevices().find((d) => !registry.areaPath(d.areaId).includes(district))!;
+    const viewer = await api.createUser('viewer', { scope: { areas: [district] } });
+    expect((await refusal('GET', `/api/v1/devices/${outside.id}`, { headers: viewer.headers })).status).toBe(
+      403,
+    );
+    expect((await refusal('GET', '/api/v1/ingest/stats', { headers: viewer.headers })).status).toBe(403);
+    // An in-scope read is not a refusal.
+    expect((await call('GET', `/api/v1/areas/${district}`, { headers: viewer.headers })).status).toBe(200);
+    const rest = await auditLog.query({ actorId: viewer.id, action: 'auth.denied' });
+    expect(rest.map((entry) => ({ outcome: entry.outcome, detail: entry.detail }))).toEqual([
+      {
+        outcome: 'denied',
+        detail: {
+          reason: 'out-of-scope',
+          outOfScope: { resource: 'ingest-stats' },
+          method: 'GET',
+          path: '/api/v1/ingest/stats',
+        },
+      },
+      {
+        outcome: 'denied',
+        detail: {
+          reason: 'out-of-scope',
+          outOfScope: { device: outside.id },
+          method: 'GET',
+          path: `/api/v1/devices/${outside.id}`,
+        },
+      },
+    ]);
+    expect(rest[0]!.address).toBeTruthy();
+
+    const { socket, refused } = await connect({ token: viewer.token });
+    expect(refused).toBeUndefined();
+    const subscribe = (subscription: object) =>
+      new Promise<{ ok: boolean; error?: string }>((resolve) =>
+        socket.emit('subscribe', subscription as never, resolve as never),
+      );
+    // A flood of refused subscriptions: each refused, a bounded number audited.
+    for (let i = 0; i < LIVE_DENIED_AUDITS_PER_MINUTE + 5; i++) {
+      expect(await subscribe({ domain: 'env' })).toMatchObject({
+        ok: false,
+        error: expect.stringContaining('out of scope'),
+      });
+    }
+    // Not a scope refusal (unknown area): not audited.
+    expect(await subscribe({ area: 'no-such-area' })).toMatchObject({ ok: false });
+    expect(await subscribe({ area: district })).toMatchObject({ ok: true });
+    const live = (await auditLog.query({ actorId: viewer.id, action: 'auth.denied' })).filter(
+      (entry) => (entry.detail as { via?: string } | null)?.via === 'live',
+    );
+    expect(live).toHaveLength(LIVE_DENIED_AUDITS_PER_MINUTE);
+    expect(live[0]).toMatchObject({
+      outcome: 'denied',
+      actor: { kind: 'account', id: viewer.id },
+      detail: {
+        reason: 'out-of-scope',
+        subscription: { domain: 'env' },
+        message: expect.stringContaining('out of scope'),
+      },
+    });
+    socket.disconnect();
   });
 
   it('audits logins (both outcomes), logouts, refresh reuse, denials, account, agency and key changes — never a secret', async () => {

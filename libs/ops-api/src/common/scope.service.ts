@@ -167,15 +167,34 @@ export class ScopeService {
   }
 
   /**
-   * A platform-wide resource (ingest statistics, registry writes) that only a principal without a
-   * scope may use.
+   * Whether the principal may use platform-wide resources: no scope, and no agency (an agency's
+   * person acts within the agency's scope; agencies always have one, so this is belt and braces).
+   */
+  platformWide(principal: Principal): boolean {
+    return principal.scope === null && principal.agencyId === undefined;
+  }
+
+  /** assertUnscoped with the resource's own message (RESOURCE_TEXT). @throws 403 out-of-scope `{resource}` */
+  assertPlatformResource(principal: Principal, resource: PlatformResource): void {
+    this.assertUnscoped(principal, resource, RESOURCE_TEXT[resource]);
+  }
+
+  /**
+   * A platform-wide resource (ingest statistics, registry writes, platform administration) that
+   * only a principal without a scope (and without an agency) may use.
+   * @param what the resource as the refusal's message names it: a sentence start such as
+   *   "Ingest statistics cover the whole platform" (RESOURCE_TEXT for the `@UnscopedOnly` ones)
    * @throws 403 out-of-scope `{resource}`
    */
   assertUnscoped(principal: Principal, resource: string, what: string): void {
-    if (principal.scope === null) return;
+    if (this.platformWide(principal)) return;
+    const yours =
+      principal.scope === null
+        ? `yours is that of agency "${principal.agencyId ?? '?'}"`
+        : `yours is ${describeScope(principal.scope)}`;
     throw outOfScope(
       { resource },
-      `${what} cover the whole platform (${resource}): only a principal without a scope may use them; yours is ${describeScope(principal.scope)}`,
+      `${what}: only a principal without a scope may use this (${resource}); ${yours}`,
     );
   }
 }
@@ -192,7 +211,7 @@ export class UnscopedOnlyGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const resource = this.reflector.getAllAndOverride<string | undefined>(UNSCOPED_ONLY, [
+    const resource = this.reflector.getAllAndOverride<PlatformResource | undefined>(UNSCOPED_ONLY, [
       context.getHandler(),
       context.getClass(),
     ]);
@@ -200,15 +219,22 @@ export class UnscopedOnlyGuard implements CanActivate {
     // Set by the authentication guard (APP_GUARD), which runs before a controller's guards.
     const principal = context.switchToHttp().getRequest<AuthenticatedRequest>().principal;
     if (!principal) throw new UnauthorizedException('authentication required');
-    this.scopes.assertUnscoped(principal, resource, RESOURCE_TEXT[resource] ?? resource);
+    this.scopes.assertPlatformResource(principal, resource);
     return true;
   }
 }
 
-/** What each platform-wide resource is called in a refusal's message. */
-const RESOURCE_TEXT: Record<string, string> = {
-  'ingest-stats': 'Ingest statistics',
-  'registry-writes': 'Registry writes (devices, areas, credentials, imports)',
+/** The platform-wide resources of `@UnscopedOnly`. */
+export type PlatformResource = 'ingest-stats' | 'registry-writes' | 'administration';
+
+/** How a refusal's message names each platform-wide resource (then: "only a principal without a scope may use this"). */
+const RESOURCE_TEXT: Record<PlatformResource, string> = {
+  'ingest-stats': 'Ingest statistics cover the whole platform',
+  // Reads too: a device's credentials and import jobs are served under this resource.
+  'registry-writes':
+    'Registry administration (device and area writes, device credentials, imports) covers the whole platform',
+  administration:
+    'Platform administration (accounts, agencies, API keys, MQTT credentials, the audit log, /metrics) covers the whole platform',
 };
 
 /**
@@ -216,7 +242,5 @@ const RESOURCE_TEXT: Record<string, string> = {
  * a scope gets 403 `{reason: 'out-of-scope', outOfScope: {resource}}`. Runs after the
  * authentication guard (a global guard runs before a controller's).
  */
-export const UnscopedOnly = (
-  resource: 'ingest-stats' | 'registry-writes',
-): MethodDecorator & ClassDecorator =>
+export const UnscopedOnly = (resource: PlatformResource): MethodDecorator & ClassDecorator =>
   applyDecorators(SetMetadata(UNSCOPED_ONLY, resource), UseGuards(UnscopedOnlyGuard));

@@ -371,6 +371,9 @@ describeEachDatabase('scope enforcement', (context) => {
       await expectOutOfScope('districtAdmin', `/api/v1/devices/${lightInX.id}/credentials`, {
         resource: 'registry-writes',
       });
+      // A read of credentials is refused with a message that fits a read (not "Registry writes …").
+      const read = await call('districtAdmin', `/api/v1/devices/${lightInX.id}/credentials`);
+      expect(String(read.body['message'])).toMatch(/^Registry administration \(.*device credentials/);
       // The export (admin) is narrowed to the scope too, and refuses an area outside it.
       const exported = await fetch(`${api.url}/api/v1/devices/export?format=geojson`, {
         headers: credentials.districtAdmin.headers,

@@ -129,6 +129,38 @@ describe('security headers', () => {
     }
   });
 
+  it('marks every /api/ answer (token answers and errors included) and /metrics Cache-Control: no-store', async () => {
+    const admin = await api.user('admin');
+    const answers = [
+      ['GET', '/api/v1/areas', admin],
+      ['GET', '/api/v1/areas', {}],
+      ['GET', '/api/v1/devices/nope-404', admin],
+      [
+        'POST',
+        '/api/v1/auth/login',
+        { 'content-type': 'application/json' },
+        '{"username":"x","password":"y"}',
+      ],
+      ['POST', '/api/v1/auth/refresh', { 'content-type': 'application/json' }, '{"refreshToken":"iocst_x"}'],
+      ['GET', '/api/v1/auth/me', admin],
+      ['GET', '/metrics', admin],
+      ['GET', '/metrics', {}],
+    ] as const;
+    for (const [method, path, headers, body] of answers) {
+      const response = await fetch(`${api.url}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+      });
+      await response.arrayBuffer();
+      expect({ method, path, cacheControl: response.headers.get('cache-control') }).toEqual({
+        method,
+        path,
+        cacheControl: 'no-store',
+      });
+    }
+  });
+
   it('serves the OpenAPI explorer with a CSP its page and every asset it loads satisfy', async () => {
     const page = await fetch(`${api.url}/api/docs`, { redirect: 'follow' });
     expect(page.status).toBe(200);
@@ -264,6 +296,7 @@ describe('rate limits', () => {
       expect(await statuses(`${api.url}/api/v1/devices?limit=1`, 2)).toEqual([401, 401]);
       const refused = await fetch(`${api.url}/api/v1/areas`);
       expect(refused.status).toBe(429);
+      expect(refused.headers.get('x-ratelimit-limit')).toBe('4');
       const retryAfter = Number(refused.headers.get('retry-after'));
       expect(retryAfter).toBeGreaterThanOrEqual(1);
       expect(retryAfter).toBeLessThanOrEqual(60);
@@ -303,6 +336,12 @@ describe('rate limits', () => {
       const refused = await login();
       expect(refused.status).toBe(429);
       expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+      // The headers name the login limit that refused, not the general one that let it through.
+      expect({
+        limit: refused.headers.get('x-ratelimit-limit'),
+        remaining: refused.headers.get('x-ratelimit-remaining'),
+        retryAfterLogin: refused.headers.get('retry-after-login'),
+      }).toEqual({ limit: '3', remaining: '0', retryAfterLogin: null });
       expect(await refused.json()).toMatchObject({
         reason: 'rate-limited',
         message: expect.stringContaining('3 login attempts per minute per address'),

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import type { CorsOptions } from '@nestjs/common/interfaces/external/cors-options.interface';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import type { Express, Request } from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import type { Server, ServerOptions } from 'socket.io';
 import type { OpsApiSettings } from '../api-config';
@@ -31,6 +31,8 @@ export const HELMET_OPTIONS: Parameters<typeof helmet>[0] = {
  *
  * - `trust proxy` from IOC_HTTP_TRUST_PROXY, so `request.ip` is the client's behind HAProxy;
  * - helmet's security headers on every answer (HELMET_OPTIONS);
+ * - `Cache-Control: no-store` on every answer under `/api/` and on `/metrics` (noStore): tokens,
+ *   secrets and authenticated data must not be kept by a browser or a shared cache;
  * - CORS for the origins of IOC_HTTP_CORS_ORIGINS only (none by default: no CORS headers at
  *   all), credentials allowed for them; a preflight from another origin gets no CORS header
  *   (the browser then refuses the call);
@@ -45,6 +47,7 @@ export function setupHttpEdge(app: INestApplication): HttpEdgeSettings {
   express.set('trust proxy', edge.trustProxy === false ? false : edge.trustProxy);
   express.disable('x-powered-by');
   app.use(helmet(HELMET_OPTIONS));
+  app.use(noStore);
   if (edge.corsOrigins.length > 0) {
     const listed: CorsOptions = {
       origin: true,
@@ -61,6 +64,19 @@ export function setupHttpEdge(app: INestApplication): HttpEdgeSettings {
   }
   app.useWebSocketAdapter(new EdgeIoAdapter(app, edge.corsOrigins));
   return edge;
+}
+
+/**
+ * `Cache-Control: no-store` for every answer under `/api/` (errors included) and `/metrics`, set
+ * before the route runs (a route may still set its own). Answers carry access and refresh tokens,
+ * API keys and MQTT secrets (RFC 6749 §5.1: a token answer MUST carry `Cache-Control: no-store`)
+ * and data read with a principal's credentials, which no cache may serve to anyone else
+ * (RFC 9111 §5.2.2.5). `/health` (public, no data) stays cacheable by the HTTP defaults.
+ */
+export function noStore(request: Request, response: Response, next: NextFunction): void {
+  if (request.path.startsWith('/api/') || request.path === '/metrics')
+    response.setHeader('Cache-Control', 'no-store');
+  next();
 }
 
 /**

@@ -1,4 +1,5 @@
 import {
+  applyDecorators,
   type ExecutionContext,
   HttpException,
   HttpStatus,
@@ -7,6 +8,7 @@ import {
   SetMetadata,
 } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { ApiExtension } from '@nestjs/swagger';
 import {
   normalizeIp,
   SkipThrottle,
@@ -31,9 +33,12 @@ export const LOGIN_RATE_LIMIT = 'ioc:login-rate-limit';
  */
 export const LoginRateLimit = (): ReturnType<typeof SetMetadata> => SetMetadata(LOGIN_RATE_LIMIT, true);
 
+/** OpenAPI extension marking an operation that is never rate limited (setupOpenApi: no 429 for it). */
+export const NO_RATE_LIMIT_EXTENSION = 'x-ioc-no-rate-limit';
+
 /** The route (or controller) is not rate limited at all (`/health`: load balancers probe it often). */
-export const NoRateLimit = (): ReturnType<typeof SkipThrottle> =>
-  SkipThrottle({ default: true, login: true });
+export const NoRateLimit = (): ReturnType<typeof applyDecorators> =>
+  applyDecorators(SkipThrottle({ default: true, login: true }), ApiExtension(NO_RATE_LIMIT_EXTENSION, true));
 
 /** The `reason` of a 429 answer. */
 export const RATE_LIMITED = 'rate-limited';
@@ -65,9 +70,12 @@ function isLoginRoute(context: ExecutionContext): boolean {
  *   registered before this one) when there is one, else per client address (`request.ip`, see
  *   IOC_HTTP_TRUST_PROXY) — one count per principal or address across all routes, not per route;
  * - HTTP only (socket.io messages are not counted here);
- * - a refusal is a 429 with `Retry-After` (seconds, RFC 9110 §10.2.3) and a body naming the limit:
- *   `{statusCode: 429, error, reason: 'rate-limited', message, limit: {per, requests, windowSeconds},
- *   retryAfterSeconds}`.
+ * - a refusal is a 429 with `Retry-After` (seconds, RFC 9110 §10.2.3), `X-RateLimit-Limit` (the
+ *   refusing limit's requests per window), `X-RateLimit-Remaining: 0`, `X-RateLimit-Reset`
+ *   (seconds), and a body naming the limit: `{statusCode: 429, error, reason: 'rate-limited',
+ *   message, limit: {per, requests, windowSeconds}, retryAfterSeconds}`. An answer let through
+ *   carries the throttler's `X-RateLimit-*` of the general limit and `X-RateLimit-*-login` of the
+ *   login one.
  */
 @Injectable()
 export class ApiThrottlerGuard extends ThrottlerGuard {
@@ -82,6 +90,16 @@ export class ApiThrottlerGuard extends ThrottlerGuard {
     const response = context.switchToHttp().getResponse<Response>();
     const retryAfterSeconds = Math.max(1, detail.timeToBlockExpire);
     response.setHeader('Retry-After', String(retryAfterSeconds));
+    // The headers name the limit that refused: the throttler set `Retry-After-{name}` for a named
+    // one (a header no client reads), and the X-RateLimit-* of the limits that passed before it
+    // (the general one's, for a refused login).
+    const name = detail.key.slice(0, detail.key.indexOf(':'));
+    if (name !== 'default') response.removeHeader(`Retry-After-${name}`);
+    for (const header of response.getHeaderNames())
+      if (header.startsWith('x-ratelimit-')) response.removeHeader(header);
+    response.setHeader('X-RateLimit-Limit', String(detail.limit));
+    response.setHeader('X-RateLimit-Remaining', '0');
+    response.setHeader('X-RateLimit-Reset', String(retryAfterSeconds));
     const per = detail.tracker.startsWith('login:')
       ? 'login attempts per address'
       : detail.tracker.startsWith('principal:')

@@ -7,20 +7,14 @@ import {
   ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiOkResponse,
-  ApiOperation,
-  ApiProduces,
-  ApiResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { errorBody, ingestStatsBody } from '@ioc/contracts';
 import { Public } from '../common/auth.decorators';
 import { ApiAnswers, openApiSchema } from '../common/openapi-zod';
 import { UnscopedOnly } from '../common/scope.service';
 import { NoParameters } from '../common/zod-validation.pipe';
 import { InternalBusRepository } from '../live/internal-bus.repository';
+import { SECURITY_SCHEMES } from '../openapi';
 import { MetricsAccessGuard, PROMETHEUS_CONTENT_TYPE } from './metrics-access';
 import { renderPrometheus } from './prometheus-metrics';
 
@@ -40,17 +34,22 @@ export class IngestStatsController {
   @ApiOperation({
     summary: 'Prometheus metrics: ingest counters, spool depth, store health, raised health conditions',
     description:
-      'Needs `Authorization: Bearer {IOC_METRICS_TOKEN}` or an admin; a separate listener (IOC_METRICS_PORT) serves it without authentication.',
+      'Needs `Authorization: Bearer {IOC_METRICS_TOKEN}` (security scheme metricsToken) or an admin without a scope (an access token or the session cookie); a separate listener (IOC_METRICS_PORT) serves it without authentication. Answers `Cache-Control: no-store`.',
   })
-  @ApiBearerAuth()
+  // Decorators apply bottom up: the document lists metricsToken, bearer, cookie.
+  @ApiSecurity(SECURITY_SCHEMES.cookie)
+  @ApiSecurity(SECURITY_SCHEMES.bearer)
+  @ApiSecurity(SECURITY_SCHEMES.metricsToken)
   @ApiResponse({
     status: HttpStatus.UNAUTHORIZED,
-    description: 'no metrics token or admin credentials, or a wrong token',
+    description:
+      'no metrics token or admin credentials (`reason` missing-credentials), or a wrong token (invalid-token); `WWW-Authenticate: Bearer`',
     content: { 'application/json': { schema: openApiSchema(errorBody) } },
   })
   @ApiResponse({
     status: HttpStatus.FORBIDDEN,
-    description: 'authenticated, but not an admin',
+    description:
+      'authenticated, but not an admin (`reason` role-required), or an admin with a scope (out-of-scope, `outOfScope: {resource: "administration"}`)',
     content: { 'application/json': { schema: openApiSchema(errorBody) } },
   })
   @ApiProduces('text/plain')

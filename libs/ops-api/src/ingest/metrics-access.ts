@@ -16,6 +16,7 @@ import { roleIncludes } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { OpsApiSettings } from '../api-config';
 import type { AuthenticatedRequest } from '../common/auth.decorators';
+import { ScopeService } from '../common/scope.service';
 import { InternalBusRepository } from '../live/internal-bus.repository';
 import { LOGGER, OPS_API_SETTINGS } from '../tokens';
 import { renderPrometheus } from './prometheus-metrics';
@@ -34,22 +35,30 @@ function sameSecret(presented: string, expected: string): boolean {
  * Who may read `GET /metrics` on the HTTP port (the route is `@Public()`: this guard decides):
  * - a request carrying `Authorization: Bearer {IOC_METRICS_TOKEN}` (Prometheus' scrape config
  *   `authorization: {credentials: …}`), compared in constant time;
- * - an authenticated admin (`request.principal` with role admin, set by the authentication guard).
+ * - an authenticated admin without a scope (`request.principal` with role admin, set by the
+ *   authentication guard): the metrics cover the whole platform, so this is platform
+ *   administration (ScopeService.assertPlatformResource).
  * Otherwise 401 `{reason: 'missing-credentials' | 'invalid-token'}` with `WWW-Authenticate:
- * Bearer` (RFC 6750 §3), or 403 `{reason: 'role-required', required: 'admin'}` for a principal
- * below admin. The separate listener (IOC_METRICS_PORT) serves /metrics without this check.
+ * Bearer` (RFC 6750 §3), 403 `{reason: 'role-required', required: 'admin'}` for a principal
+ * below admin, or 403 `{reason: 'out-of-scope', outOfScope: {resource: 'administration'}}` for an
+ * admin with a scope or an agency. The separate listener (IOC_METRICS_PORT) serves /metrics without this check.
  */
 @Injectable()
 export class MetricsAccessGuard implements CanActivate {
-  constructor(@Inject(OPS_API_SETTINGS) private readonly settings: OpsApiSettings) {}
+  constructor(
+    @Inject(OPS_API_SETTINGS) private readonly settings: OpsApiSettings,
+    private readonly scopes: ScopeService,
+  ) {}
 
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const principal = request.principal;
-    if (principal && roleIncludes(principal.role, 'admin')) return true;
+    const admin = principal !== undefined && roleIncludes(principal.role, 'admin');
+    if (admin && this.scopes.platformWide(principal)) return true;
     const token = this.settings.edge?.metrics.token;
     const presented = /^Bearer\s+(\S+)\s*$/i.exec(request.header('authorization') ?? '')?.[1];
     if (token !== undefined && presented !== undefined && sameSecret(presented, token)) return true;
+    if (admin) this.scopes.assertPlatformResource(principal, 'administration');
     if (principal) {
       throw new ForbiddenException({
         statusCode: 403,

@@ -23,6 +23,7 @@ import {
   scopeHoldsArea,
   type ServerToClientEvents,
 } from '@ioc/contracts';
+import { AuditTrail } from '../audit/audit-trail.service';
 import { type LiveSocketData, LiveAuth } from '../auth/live-auth';
 import { describeScope, ScopeService } from '../common/scope.service';
 import type { RegistryReader } from '../registry-port';
@@ -40,6 +41,21 @@ interface SubscriptionFilters {
 
 /** How often the feed checks every scoped socket's rooms against its principal's scope (ms). */
 export const LIVE_SCOPE_CHECK_MS = 2000;
+
+/**
+ * At most this many out-of-scope `subscribe` refusals of one socket are audited per minute (the
+ * socket's events are not rate-limited as REST requests are): the next entry after a pause counts
+ * the refusals left out (`detail.unrecordedBefore`). A design choice: enough to see what was
+ * tried, not a write per message of a flood.
+ */
+export const LIVE_DENIED_AUDITS_PER_MINUTE = 10;
+
+/** A socket's audited refusals in the current minute. */
+interface DeniedAudits {
+  windowStart: number;
+  recorded: number;
+  unrecorded: number;
+}
 
 /** Whether any socket is in a room other than its own (every socket is in a room named by its id). */
 function anySubscription(adapter: Namespace['adapter']): boolean {
@@ -62,18 +78,23 @@ function anySubscription(adapter: Namespace['adapter']): boolean {
  * subscription must lie inside its scope — every reading of the room it joins must be one the
  * principal may read — or the ack refuses it (`out of scope: …`); `{scope: true}` joins every
  * room of the scope. `rejections` only for principals without a scope, of role operator or admin.
+ * An out-of-scope refusal is audited (`auth.denied`, outcome `denied`, detail `{reason:
+ * 'out-of-scope', via: 'live', subscription, message}`), at most LIVE_DENIED_AUDITS_PER_MINUTE per
+ * socket.
  */
 @WebSocketGateway({ namespace: '/live' })
 export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy {
   @WebSocketServer() private readonly namespace!: Namespace<ClientToServerEvents, ServerToClientEvents>;
   private subscriptions: Subscription[] = [];
   private scopeCheck: NodeJS.Timeout | undefined;
+  private readonly deniedAudits = new WeakMap<Socket, DeniedAudits>();
 
   constructor(
     private readonly bus: InternalBusRepository,
     @Inject(DEVICE_REGISTRY) private readonly registry: RegistryReader,
     private readonly auth: LiveAuth,
     private readonly scope: ScopeService,
+    private readonly audit: AuditTrail,
   ) {}
 
   /** Every socket authenticates before it connects (LiveAuth: its principal on `socket.data.principal`). */
@@ -169,9 +190,44 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
     const principal = socketPrincipal(socket);
     if (!principal) return { ok: false, error: 'not authenticated' };
     const rooms = this.roomsOf(body, principal, 'subscribe');
-    if (!rooms.ok) return rooms;
+    if (!rooms.ok) {
+      if (rooms.outOfScope) await this.auditRefusal(socket, principal, body, rooms.error);
+      return { ok: false, error: rooms.error };
+    }
     await socket.join(rooms.rooms);
     return rooms;
+  }
+
+  /** Audits an out-of-scope subscribe (see the class); a failing audit log is logged, the refusal stands. */
+  private async auditRefusal(socket: Socket, principal: Principal, body: unknown, message: string) {
+    const now = Date.now();
+    let audits = this.deniedAudits.get(socket);
+    if (!audits || now - audits.windowStart >= 60_000) {
+      audits = { windowStart: now, recorded: 0, unrecorded: audits?.unrecorded ?? 0 };
+      this.deniedAudits.set(socket, audits);
+    }
+    if (audits.recorded >= LIVE_DENIED_AUDITS_PER_MINUTE) {
+      audits.unrecorded++;
+      return;
+    }
+    audits.recorded++;
+    const unrecorded = audits.unrecorded;
+    audits.unrecorded = 0;
+    try {
+      await this.audit.recordFrom(principal, socket.handshake.address || null, {
+        action: 'auth.denied',
+        outcome: 'denied',
+        detail: {
+          reason: 'out-of-scope',
+          via: 'live',
+          subscription: body as object,
+          message,
+          ...(unrecorded > 0 ? { unrecordedBefore: unrecorded } : {}),
+        },
+      });
+    } catch {
+      // AuditTrail logged it at error level.
+    }
   }
 
   @SubscribeMessage('unsubscribe')
@@ -180,7 +236,7 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
     if (!principal) return { ok: false, error: 'not authenticated' };
     // Leaving a room needs no permission: only the rooms are worked out (no scope check).
     const rooms = this.roomsOf(body, principal, 'unsubscribe');
-    if (!rooms.ok) return rooms;
+    if (!rooms.ok) return { ok: false, error: rooms.error };
     await Promise.all(rooms.rooms.map((room) => socket.leave(room)));
     return rooms;
   }
@@ -189,7 +245,11 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
    * The rooms of a subscription: validated, its area and device known, and — for `subscribe` —
    * inside the principal's scope (see the class).
    */
-  private roomsOf(body: unknown, principal: Principal, purpose: 'subscribe' | 'unsubscribe'): LiveAck {
+  private roomsOf(
+    body: unknown,
+    principal: Principal,
+    purpose: 'subscribe' | 'unsubscribe',
+  ): { ok: true; rooms: string[] } | { ok: false; error: string; outOfScope?: true } {
     const parsed = liveSubscriptionSchema.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -212,7 +272,7 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
     }
     if (purpose === 'subscribe') {
       const refusal = this.outOfScope(principal, { domain, area, device, scope, rejections });
-      if (refusal !== undefined) return { ok: false, error: `out of scope: ${refusal}` };
+      if (refusal !== undefined) return { ok: false, error: `out of scope: ${refusal}`, outOfScope: true };
     }
     const rooms: string[] = scope ? liveRoomsOfScope(principal.scope) : [];
     const room = liveRoomOf({ domain, area, device });

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { InternalBusRepository } from './internal-bus.repository';
 import { LiveGateway } from './live.gateway';
@@ -8,7 +9,7 @@ import { LiveGateway } from './live.gateway';
  * it. Exports the bus client for the modules that read ingest statistics and broker state.
  */
 @Module({
-  imports: [AuthModule],
+  imports: [AuthModule, AuditModule],
   providers: [InternalBusRepository, LiveGateway],
   exports: [InternalBusRepository],
 })
