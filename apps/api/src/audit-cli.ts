@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { AuditLog, type AuditOutcome, AUDIT_OUTCOMES, MAX_AUDIT_QUERY_LIMIT } from '@ioc/audit';
 import { ISO_TIMESTAMP } from '@ioc/contracts';
 import { z } from 'zod';
-import { databaseConfigFromEnv, databaseEnvShape, openDatabase, prepareDatabase } from '@ioc/database';
+import { databaseConfigFromEnv, databaseEnvShape, describeDatabase, openDatabase } from '@ioc/database';
 import { parseEnv } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/timeseries';
 
@@ -105,7 +105,14 @@ async function main(): Promise<number> {
     );
   const database = openDatabase(config);
   try {
-    await prepareDatabase(database);
+    // Read what is there: no migration (a CLI must not change the schema of the database it
+    // checks), and a database without the audit log — empty, another program's, or from before
+    // the audit log existed — is said to be one, not "verified" as an empty chain.
+    const tables = await database.db.introspection.getTables();
+    if (!tables.some((table) => table.name === 'audit_log'))
+      throw new UsageError(
+        `${describeDatabase(config)} has no audit log (audit_log): is it the API's registry database?`,
+      );
     const audit = new AuditLog(database.db);
     if (command === 'verify') {
       const [seq, hash] = values.head?.split(':') ?? [];

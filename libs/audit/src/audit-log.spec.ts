@@ -1,7 +1,8 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import SqliteDatabase from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import { sql } from 'kysely';
 import { type IocDatabase, openDatabase, prepareDatabase, SQLITE_FILE_NAME } from '@ioc/database';
@@ -433,6 +434,18 @@ describeEachDatabase('audit log', (context) => {
       expect(missing.code).toBe(2);
       expect(missing.stderr).toContain(`no registry database at ${nowhere}`);
       expect(existsSync(join(nowhere, '..'))).toBe(false);
+      // An empty file (or another program's database) has no audit log: said so, not migrated.
+      const emptyDir = join(config.path, '..', 'empty');
+      mkdirSync(emptyDir);
+      writeFileSync(join(emptyDir, 'registry.sqlite'), '');
+      const empty = await runCli({ ...config, path: join(emptyDir, 'registry.sqlite') }, ['verify']);
+      expect(empty.code).toBe(2);
+      expect(empty.stderr).toContain('has no audit log');
+      const left = new SqliteDatabase(join(emptyDir, 'registry.sqlite'), { readonly: true });
+      expect(left.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get()).toEqual({
+        n: 0,
+      });
+      left.close();
     }
   }, 60_000);
 });

@@ -195,11 +195,10 @@ export class AgenciesController {
     await this.brokersApply();
     await this.audit.record(request, {
       actor: principal,
-      action: 'agency.update',
+      action: 'agency.enable',
       entity: { type: 'agency', id },
       before,
       after,
-      detail: { change: 'enable' },
     });
     return after;
   }

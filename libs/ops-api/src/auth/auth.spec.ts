@@ -753,6 +753,19 @@ describeEachDatabase('authentication', (context) => {
     socket.disconnect();
   });
 
+  it('audits a refusal of /metrics by role like any other (auth.denied, role-required)', async () => {
+    const operator = await api.createUser('operator');
+    const answer = await fetch(`${api.url}/metrics`, { headers: operator.headers });
+    expect({ status: answer.status, body: await answer.json() }).toMatchObject({
+      status: 403,
+      body: { reason: 'role-required', required: 'admin' },
+    });
+    const entries = await auditLog.query({ actorId: operator.id, action: 'auth.denied' });
+    expect(entries.map((entry) => entry.detail)).toEqual([
+      { method: 'GET', path: '/metrics', reason: 'role-required', required: 'admin' },
+    ]);
+  });
+
   it('audits logins (both outcomes), logouts, refresh reuse, denials, account, agency and key changes — never a secret', async () => {
     const audited = await auditLog.query({ limit: 1000 });
     const actions = new Set(audited.map((entry) => `${entry.action}:${entry.outcome}`));

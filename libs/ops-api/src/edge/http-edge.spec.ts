@@ -129,7 +129,7 @@ describe('security headers', () => {
     }
   });
 
-  it('marks every /api/ answer (token answers and errors included) and /metrics Cache-Control: no-store', async () => {
+  it('marks every answer (token answers and errors included, in any letter case) Cache-Control: no-store', async () => {
     const admin = await api.user('admin');
     const answers = [
       ['GET', '/api/v1/areas', admin],
@@ -145,6 +145,14 @@ describe('security headers', () => {
       ['GET', '/api/v1/auth/me', admin],
       ['GET', '/metrics', admin],
       ['GET', '/metrics', {}],
+      // Express matches routes ignoring case and a trailing slash.
+      [
+        'POST',
+        '/API/v1/auth/login/',
+        { 'content-type': 'application/json' },
+        '{"username":"x","password":"y"}',
+      ],
+      ['GET', '/METRICS', admin],
     ] as const;
     for (const [method, path, headers, body] of answers) {
       const response = await fetch(`${api.url}${path}`, {

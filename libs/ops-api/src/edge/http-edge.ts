@@ -67,15 +67,16 @@ export function setupHttpEdge(app: INestApplication): HttpEdgeSettings {
 }
 
 /**
- * `Cache-Control: no-store` for every answer under `/api/` (errors included) and `/metrics`, set
- * before the route runs (a route may still set its own). Answers carry access and refresh tokens,
- * API keys and MQTT secrets (RFC 6749 §5.1: a token answer MUST carry `Cache-Control: no-store`)
- * and data read with a principal's credentials, which no cache may serve to anyone else
- * (RFC 9111 §5.2.2.5). `/health` (public, no data) stays cacheable by the HTTP defaults.
+ * `Cache-Control: no-store` on every answer (errors included), set before the route runs (a route
+ * may still set its own). Answers carry access and refresh tokens, API keys and MQTT secrets
+ * (RFC 6749 §5.1: a token answer MUST carry `Cache-Control: no-store`) and data read with a
+ * principal's credentials, which no cache may serve to anyone else (RFC 9111 §5.2.2.5). Every
+ * answer rather than a list of paths: Express matches routes ignoring case and a trailing slash
+ * (`/API/v1/auth/login/`), so a prefix test would miss some; `/health` and the OpenAPI document
+ * lose nothing by not being cached.
  */
-export function noStore(request: Request, response: Response, next: NextFunction): void {
-  if (request.path.startsWith('/api/') || request.path === '/metrics')
-    response.setHeader('Cache-Control', 'no-store');
+export function noStore(_request: Request, response: Response, next: NextFunction): void {
+  response.setHeader('Cache-Control', 'no-store');
   next();
 }
 

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { LiveModule } from '../live/live.module';
 import { IngestStatsController } from './ingest-stats.controller';
 import { MetricsAccessGuard, MetricsListener } from './metrics-access';
@@ -8,7 +9,7 @@ import { MetricsAccessGuard, MetricsListener } from './metrics-access';
  * from the broker's ingest statistics, and the separate unauthenticated /metrics listener.
  */
 @Module({
-  imports: [LiveModule],
+  imports: [LiveModule, AuditModule],
   controllers: [IngestStatsController],
   providers: [MetricsAccessGuard, MetricsListener],
 })

@@ -16,6 +16,7 @@ import { roleIncludes } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { OpsApiSettings } from '../api-config';
 import type { AuthenticatedRequest } from '../common/auth.decorators';
+import { AuditTrail } from '../audit/audit-trail.service';
 import { ScopeService } from '../common/scope.service';
 import { InternalBusRepository } from '../live/internal-bus.repository';
 import { LOGGER, OPS_API_SETTINGS } from '../tokens';
@@ -48,9 +49,10 @@ export class MetricsAccessGuard implements CanActivate {
   constructor(
     @Inject(OPS_API_SETTINGS) private readonly settings: OpsApiSettings,
     private readonly scopes: ScopeService,
+    private readonly audit: AuditTrail,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const principal = request.principal;
     const admin = principal !== undefined && roleIncludes(principal.role, 'admin');
@@ -60,6 +62,13 @@ export class MetricsAccessGuard implements CanActivate {
     if (token !== undefined && presented !== undefined && sameSecret(presented, token)) return true;
     if (admin) this.scopes.assertPlatformResource(principal, 'administration');
     if (principal) {
+      // A refusal by role is audited, as AuthorizationGuard audits those of other routes.
+      await this.audit.record(request, {
+        actor: principal,
+        action: 'auth.denied',
+        outcome: 'denied',
+        detail: { method: request.method, path: request.path, reason: 'role-required', required: 'admin' },
+      });
       throw new ForbiddenException({
         statusCode: 403,
         error: 'Forbidden',
