@@ -405,7 +405,12 @@ const cameraOffline: ScenarioDefinition = {
   // Offline is detected on the broker's clock (LWT, silence timeout), so real time by default.
   defaultTimeScale: 1,
   phases: [
-    { name: 'online', durationMs: 2 * MINUTE_MS, description: 'heartbeats as usual', shape: noRandomIncidents },
+    {
+      name: 'online',
+      durationMs: 2 * MINUTE_MS,
+      description: 'heartbeats as usual',
+      shape: noRandomIncidents,
+    },
     {
       name: 'offline',
       durationMs: 4 * MINUTE_MS,

@@ -192,3 +192,40 @@ export function scenarioTimeline(plan: ScenarioPlan, ctx: ModelContext): Timelin
 export function formatLocal(tMs: number): string {
   return new Date(tMs + VIETNAM_UTC_OFFSET_MS).toISOString().slice(0, 16).replace('T', ' ');
 }
+
+/** The plan without the devices `ids` (e.g. devices without credentials); the timeline is unchanged. */
+export function withoutDevices(plan: ScenarioPlan, ids: ReadonlySet<string>): ScenarioPlan {
+  const devices = plan.target.devices.filter((device) => !ids.has(device.id));
+  return {
+    ...plan,
+    target: { ...plan.target, devices },
+    schedules: plan.schedules.filter((schedule) => !ids.has(schedule.device.id)),
+  };
+}
+
+/**
+ * The scenarios as text: name, summary, phases with their simulated length, the default time
+ * scale with the real time it gives, and the rule each is meant to trigger (`--list-scenarios`).
+ */
+export function describeScenarios(scenarios: readonly ScenarioDefinition[]): string {
+  return scenarios
+    .map((scenario) => {
+      const lengthMs = scenario.phases.reduce((sum, phase) => sum + phase.durationMs, 0);
+      const minutes = (ms: number): string =>
+        ms % HOUR_MS === 0 ? `${ms / HOUR_MS} h` : `${Math.round(ms / 60_000)} min`;
+      return [
+        `${scenario.name}: ${scenario.summary}`,
+        `  timeline ${minutes(lengthMs)} simulated, ×${scenario.defaultTimeScale} by default ` +
+          `(≈ ${Math.round(lengthMs / scenario.defaultTimeScale / 1000)} s real)` +
+          (scenario.localStartHour === undefined
+            ? ', ending now'
+            : `, from ${String(scenario.localStartHour).padStart(2, '0')}:00 local`),
+        ...scenario.phases.map(
+          (phase) =>
+            `  - ${phase.name} (${minutes(phase.durationMs)}${phase.connection === 'down' ? ', disconnected' : ''}): ${phase.description}`,
+        ),
+        `  triggers: ${scenario.triggers}`,
+      ].join('\n');
+    })
+    .join('\n');
+}
