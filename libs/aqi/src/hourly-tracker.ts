@@ -158,8 +158,7 @@ export class HourlyAqiTracker {
       throw new RangeError(`closeHoursBefore needs finite nowMs and graceMs ≥ 0, got ${nowMs}, ${graceMs}`);
     }
     const out: HourlyAqiRecord[] = [];
-    for (const stationId of [...this.stations.keys()].sort()) {
-      const station = this.stations.get(stationId)!;
+    for (const [stationId, station] of this.sortedStations()) {
       if (station.closedThrough >= station.latestHour) continue;
       if ((station.latestHour + 1) * HOUR_MS > nowMs - graceMs) continue;
       const closed = this.close(stationId, station);
@@ -178,16 +177,14 @@ export class HourlyAqiTracker {
     return {
       version: 1,
       hoursKept: this.hoursKept,
-      stations: [...this.stations.keys()].sort().map((stationId) => {
-        const s = this.stations.get(stationId)!;
+      stations: this.sortedStations().map(([stationId, s]) => {
         return {
           stationId,
           latestHour: s.latestHour,
           closedThrough: s.closedThrough,
-          buckets: [...s.buckets.keys()]
-            .sort((a, b) => a - b)
-            .map((hour) => {
-              const bucket = s.buckets.get(hour)!;
+          buckets: [...s.buckets.entries()]
+            .sort(([a], [b]) => a - b)
+            .map(([hour, bucket]) => {
               const sums: HourBucket = {};
               for (const p of POLLUTANTS) {
                 const v = bucket[p];
@@ -286,6 +283,11 @@ export class HourlyAqiTracker {
       subIndices: result.subIndices,
       band: result.band.band,
     };
+  }
+
+  /** Stations in id order (code-unit order, as `Array.prototype.sort` compares strings). */
+  private sortedStations(): [string, StationState][] {
+    return [...this.stations.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   private prune(station: StationState): void {

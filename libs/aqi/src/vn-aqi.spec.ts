@@ -35,6 +35,9 @@ describe('subIndex (Decision 1459/QĐ-TCMT, Bảng 2)', () => {
     ['no2', '1h', 3000, 387], // 300 + 100/750 × 650 = 386.67 → 387
     ['pm25', 'nowcast', 25.01, 51], // 50 + 2 × 0.01 = 50.02 → 51: just past the 'good' edge
     ['pm25', 'nowcast', 0, 0],
+    // 50 + 50/40 × 0.8 = 51 exactly; in binary floating point 51.000000000000014, which must not
+    // round up to 52.
+    ['o3', '1h', 160.8, 51],
   ] as [Pollutant, Averaging, number, number][])('%s %s %d µg/m³ → %d', (p, averaging, c, expected) => {
     expect(subIndex(p, averaging, c)).toBe(expected);
   });

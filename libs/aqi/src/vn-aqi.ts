@@ -186,14 +186,20 @@ function stationAqi(
   subIndices: Partial<Record<Pollutant, number>>,
   concentrations: Partial<Record<Pollutant, number>>,
 ): AqiOk {
-  let dominant: Pollutant | undefined;
-  for (const p of POLLUTANTS) {
-    const value = subIndices[p];
-    if (value !== undefined && (dominant === undefined || value > subIndices[dominant]!)) dominant = p;
+  // Callers only get here with at least one particulate sub-index, so `best` is set.
+  let best: { pollutant: Pollutant; value: number } = { pollutant: 'pm25', value: -1 };
+  for (const pollutant of POLLUTANTS) {
+    const value = subIndices[pollutant];
+    if (value !== undefined && value > best.value) best = { pollutant, value };
   }
-  // Callers only get here with at least one particulate sub-index.
-  const aqi = subIndices[dominant!]!;
-  return { ok: true, aqi, dominant: dominant!, subIndices, concentrations, band: aqiBand(aqi) };
+  return {
+    ok: true,
+    aqi: best.value,
+    dominant: best.pollutant,
+    subIndices,
+    concentrations,
+    band: aqiBand(best.value),
+  };
 }
 
 /**
@@ -337,7 +343,8 @@ export function dailyAqi(input: DailyAqiInput, options: DailyAqiOptions = {}): D
   if (o3Values.length >= minHours) {
     const max1h = Math.max(...o3Values);
     concentrations.o3 = max1h;
-    let o3Index = subIndex('o3', '1h', max1h)!;
+    // The 1-hour column reaches 500, so this is always defined.
+    let o3Index = subIndex('o3', '1h', max1h) ?? AQI_MAX;
     const before = (input.o3Before ?? []).slice(-7);
     const series = [
       ...Array.from({ length: 7 - before.length }, () => undefined),
