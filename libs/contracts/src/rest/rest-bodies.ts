@@ -122,7 +122,11 @@ export type LatestValueBody = z.infer<typeof latestValueBody>;
 /** `GET /api/v1/devices/{id}/latest`: every metric (status metrics included) the device reported. */
 export const latestBody = z.object({
   deviceId: z.string(),
-  lastSeen: epochMs.nullable().describe('newest observation time of any metric; null if none'),
+  lastSeen: epochMs
+    .nullable()
+    .describe(
+      'newest observation time of any metric the device reported (derived ones, such as aqi, left out); null if none',
+    ),
   metrics: z.record(z.string(), latestValueBody).describe('by metric name; never-reported metrics absent'),
 });
 export type LatestBody = z.infer<typeof latestBody>;
