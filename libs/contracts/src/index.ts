@@ -12,6 +12,7 @@ export * from './text-safety';
 export * from './internal-bus';
 export * from './device-commands';
 export * from './live-events';
+export * from './alerts';
 export * from './rest';
 export { SENML_UNIT_TO_UCUM } from './senml';
 export { findDuplicateKey, type DuplicateKey } from './duplicate-keys';

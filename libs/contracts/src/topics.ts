@@ -82,6 +82,8 @@ export const INTERNAL_COMMAND_ACKS_TOPIC = '$internal/ioc/v1/command-acks';
 export const INTERNAL_DEVICE_STATUS_TOPIC = '$internal/ioc/v1/device-status';
 /** Internal topic carrying the broker's ingest counters (retained, refreshed periodically). */
 export const INTERNAL_INGEST_STATS_TOPIC = '$internal/ioc/v1/ingest-stats';
+/** The alert engine's committed transitions (alerts.ts `alertEventsSchema`), for API nodes. */
+export const INTERNAL_ALERTS_TOPIC = '$internal/ioc/v1/alerts';
 /**
  * Internal topic on which a process that wrote to the registry database announces it
  * (`registryChangeNoticeSchema`): every process then reads the change log after its own cursor.
