@@ -1,3 +1,4 @@
+import { HourlyAqiTracker, type HourlyAqiRecord } from '@ioc/aqi';
 import { type Device, parsePayload } from '@ioc/contracts';
 import { loadSeeds } from '@ioc/registry';
 import { HOUR_MS, localHour } from './local-time';
@@ -169,6 +170,36 @@ describe('pollution-episode', () => {
       expect(Math.max(...casts.slice(0, 3))).toBeLessThanOrEqual(25);
       expect(Math.max(...casts)).toBeGreaterThan(80);
       expect(casts.at(-1)).toBeLessThanOrEqual(25);
+    }
+  });
+
+  it("gives each station one run of hourly VN_AQI ≥ 101 (reaching 151, 'Xấu/bad'), good before and after (@ioc/aqi)", () => {
+    const tracker = new HourlyAqiTracker();
+    const records: HourlyAqiRecord[] = [];
+    for (const report of reports)
+      records.push(
+        ...tracker.add({ stationId: report.deviceId, ts: report.tMs, metrics: report.output.metrics }),
+      );
+    records.push(...tracker.closeHoursBefore(plan.endMs, 0));
+    const episode = plan.phases.filter((p) => p.name === 'rising' || p.name === 'episode');
+    const episodeStart = Math.min(...episode.map((p) => p.startMs));
+    for (const device of plan.target.devices) {
+      const own = records.filter((r) => r.stationId === device.id);
+      // Every hour from the third warm-up hour on (the NowCast needs 2 of the last 3) to the end.
+      expect(own.map((r) => r.ts)).toEqual(
+        Array.from({ length: 11 }, (_, i) => plan.startMs + (i + 2) * HOUR_MS),
+      );
+      const poor = own.map((r) => r.aqi >= 101);
+      // One contiguous run of "poor or worse" hours: one alert opens, and resolves once.
+      expect(
+        poor
+          .join('')
+          .replace(/(true)+/g, 'T')
+          .replace(/(false)+/g, 'F'),
+      ).toBe('FTF');
+      expect(own.filter((r) => r.ts <= episodeStart).every((r) => r.band === 'good')).toBe(true);
+      expect(Math.max(...own.map((r) => r.aqi))).toBeGreaterThanOrEqual(151);
+      expect(own.at(-1)?.band).toBe('good');
     }
   });
 
