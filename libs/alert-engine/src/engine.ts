@@ -1,6 +1,9 @@
 import {
   DEVICE_TYPE_CONTRACTS,
   SILENCE_TIMEOUT_INTERVALS,
+  STATUS_METRICS,
+  isMetricName,
+  metricsOf,
   type Alert,
   type AlertResolution,
   type AlertState,
@@ -18,6 +21,8 @@ import { RollingWindow, windowBuckets } from './rolling-window';
 
 /** Version of `snapshot()`'s format; `restore` refuses others. */
 export const ENGINE_SNAPSHOT_VERSION = 1;
+
+const STATUS_METRIC_SET: ReadonlySet<string> = new Set(STATUS_METRICS);
 
 /** Returned when a step changes nothing (shared, frozen: no allocation per reading). */
 const NO_CHANGES: readonly AlertChange[] = Object.freeze([]);
@@ -84,7 +89,8 @@ export interface AlertEngineOptions {
 export interface EvaluateOptions {
   /**
    * Warm-up (replay after a restart of what was already evaluated): update windows, previous values
-   * and last-seen times only; emit no change and touch no alert.
+   * and last-seen times, and the clocks of open alerts (keep firing for, last event occurrence)
+   * from their `firingAt`/`pendingAt` on; emit no change and change no alert.
    */
   warmUp?: boolean;
 }
@@ -314,6 +320,8 @@ export class AlertEngine {
       if (reading.kind === 'event' && reading.event !== undefined) {
         for (const rs of this.eventRulesOf(entry, reading.event)) out = this.onEvent(rs, entry, reading, out);
       }
+    } else if (reading.kind === 'event' && reading.event !== undefined) {
+      for (const rs of this.eventRulesOf(entry, reading.event)) this.warmEventClock(rs, entry, reading);
     }
     const metrics = reading.metrics;
     for (const metric in metrics) {
@@ -329,6 +337,7 @@ export class AlertEngine {
         if (previous && ts > previous.ts) rate = ((value - previous.value) * 60_000) / (ts - previous.ts);
       }
       if (!warmUp) for (const rs of plan.rules) out = this.evaluateLevelRule(rs, entry, value, rate, ts, out);
+      else for (const rs of plan.rules) if (rs.open.size > 0) this.warmLevelClocks(rs, entry, value, rate, ts);
       if (plan.trackPrevious && isNumber) {
         if (!previous) entry.previous.set(metric, { value, ts });
         else if (ts > previous.ts) {
@@ -483,7 +492,9 @@ export class AlertEngine {
   }
 
   /**
-   * What `rule` would do over `readings` (in time order): the devices it covers, and the changes a
+   * What `rule` would do over `readings` (in time order): the devices it covers (in scope and, for a
+   * catalogued metric, of a type that reports it — a derived metric such as `aqi` is not filtered),
+   * and the changes a
    * fresh engine with this one's directory would emit (a `tick` at each reading's ts before the
    * reading, so no-data and expiries happen in time; `status` readings with an `online` boolean
    * drive `status` rules). No state of this engine is read or changed; alert ids are `dry-run-N`.
@@ -496,7 +507,12 @@ export class AlertEngine {
         : { definition: rule, version: 1, origin: 'api', createdAt: 0, updatedAt: 0, updatedBy: null };
     const compiled = compileRule({ ...stored, definition: { ...stored.definition, enabled: true } });
     const covered: string[] = [];
-    for (const d of this.directory.devices()) if (scopeCovers(compiled.scope, d)) covered.push(d.id);
+    const metric = compiled.kind === 'event' ? null : compiled.metric;
+    for (const d of this.directory.devices()) {
+      if (!scopeCovers(compiled.scope, d)) continue;
+      if (metric !== null && isMetricName(metric) && !metricsOf(d.type).includes(metric) && !STATUS_METRIC_SET.has(metric)) continue;
+      covered.push(d.id);
+    }
     covered.sort();
     let n = 0;
     const engine = new AlertEngine({ directory: this.directory, newAlertId: () => `dry-run-${++n}` });
@@ -560,6 +576,58 @@ export class AlertEngine {
       out = this.step(rs, areaId, null, areaId, aggregate, Number.NaN, ts, out);
     }
     return out;
+  }
+
+  /**
+   * Warm-up: the replayed readings were evaluated before the restart, and the open alerts loaded are
+   * their outcome; what the snapshot may lack is the clocks of alerts that changed after it. So a
+   * replayed reading at or after an open alert's `firingAt` sets or resets its keep-firing clock
+   * exactly as evaluation would have, and changes nothing else.
+   */
+  private warmLevelClocks(rs: RuleState, entry: DeviceEntry, value: MetricValue, rate: number, ts: number): void {
+    const rule = rs.rule;
+    if (!ruleActiveAt(rule, ts)) return;
+    const device = entry.device!;
+    if (rule.kind === 'threshold') {
+      const o = rs.open.get(entry.id);
+      if (!o) return;
+      let v: MetricValue = value;
+      if (rule.window) {
+        const w = entry.windows.get(rule.window.key);
+        if (!w) return;
+        w.evaluateAt(ts);
+        if (w.values === 0 || w.coverage < rule.window.minCoverage) return;
+        v = w[rule.window.aggregate];
+      }
+      this.warmClock(o, rule, v, rate, ts);
+      return;
+    }
+    for (const areaId of rule.scope.areaIds!) {
+      const o = device.areaPath.includes(areaId) ? rs.open.get(areaId) : undefined;
+      if (!o) continue;
+      const aggregate = this.areaAggregate(rs, areaId, ts);
+      if (!Number.isNaN(aggregate)) this.warmClock(o, rule, aggregate, Number.NaN, ts);
+    }
+  }
+
+  private warmClock(o: OpenAlert, rule: CompiledRule, value: MetricValue, rate: number, ts: number): void {
+    if (o.alert.firingAt === null || ts < o.alert.firingAt) return;
+    const condition = rule.condition!;
+    if (!condition.applies(value, rate) || (rule.clear && !rule.clear.applies(value, rate))) return;
+    const clears = rule.clear ? rule.clear.test(value, rate) : !condition.test(value, rate);
+    if (!clears) o.clearSince = null;
+    else if (o.clearSince === null) o.clearSince = ts;
+  }
+
+  private warmEventClock(rs: RuleState, entry: DeviceEntry, reading: Reading): void {
+    const o = rs.open.get(entry.id);
+    const rule = rs.rule;
+    if (!o || reading.ts < o.alert.pendingAt || !ruleActiveAt(rule, reading.ts)) return;
+    if (rule.metric !== null) {
+      const v = reading.metrics[rule.metric];
+      if (v === undefined || !rule.condition!.applies(v, Number.NaN) || !rule.condition!.test(v, Number.NaN)) return;
+    }
+    if (reading.ts > (o.lastOccurrence ?? Number.NEGATIVE_INFINITY)) o.lastOccurrence = reading.ts;
   }
 
   /** The level state machine (threshold, areaAggregate) for one subject and value. */
