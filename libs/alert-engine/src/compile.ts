@@ -44,6 +44,8 @@ export interface CompiledRule {
   readonly definition: RuleDefinition;
   readonly severity: Severity;
   readonly scope: CompiledScope;
+  /** `scope.areaIds`, [] when not given (the subjects of an areaAggregate rule). */
+  readonly areas: readonly string[];
   /** threshold, areaAggregate, and event rules with a metric condition. */
   readonly metric: string | null;
   readonly event: string | null;
@@ -146,11 +148,18 @@ export function compileRule(stored: StoredRule): CompiledRule {
       break;
   }
   const escalations = (d.escalations ?? [])
-    .map((e) => ({ severity: e.severity, rank: severityRank(e.severity), condition: compileCondition(e.condition) }))
+    .map((e) => ({
+      severity: e.severity,
+      rank: severityRank(e.severity),
+      condition: compileCondition(e.condition),
+    }))
     .sort((a, b) => b.rank - a.rank);
-  if (d.kind === 'event' && escalations.length > 0 && metric === null) fail('escalations of an event rule need its metric');
+  if (d.kind === 'event' && escalations.length > 0 && metric === null)
+    fail('escalations of an event rule need its metric');
   const usesRate =
-    (condition?.needsRate ?? false) || (clear?.needsRate ?? false) || escalations.some((e) => e.condition.needsRate);
+    (condition?.needsRate ?? false) ||
+    (clear?.needsRate ?? false) ||
+    escalations.some((e) => e.condition.needsRate);
   return {
     id: d.id,
     version: stored.version,
@@ -158,6 +167,7 @@ export function compileRule(stored: StoredRule): CompiledRule {
     definition: d,
     severity: d.severity,
     scope: compileScope(d.scope ?? {}),
+    areas: d.scope?.areaIds ?? [],
     metric,
     event,
     condition,
@@ -165,7 +175,8 @@ export function compileRule(stored: StoredRule): CompiledRule {
     escalations,
     usesRate,
     forMs: (d.forSeconds ?? 0) * 1000,
-    keepFiringMs: (d.keepFiringForSeconds ?? (d.kind === 'event' ? EVENT_KEEP_FIRING_SECONDS_DEFAULT : 0)) * 1000,
+    keepFiringMs:
+      (d.keepFiringForSeconds ?? (d.kind === 'event' ? EVENT_KEEP_FIRING_SECONDS_DEFAULT : 0)) * 1000,
     schedule: d.schedule ? { fromHour: d.schedule.fromHour, toHour: d.schedule.toHour } : null,
     validFromMs,
     validUntilMs,

@@ -64,6 +64,7 @@ const EMPTY_PLAN: MetricPlan = Object.freeze({ rules: [], windows: [], trackPrev
 
 interface DeviceEntry {
   id: string;
+  /** Undefined only for an entry restored from a snapshot whose device the directory no longer has. */
   device: EngineDevice | undefined;
   /** Rule generation the plans below were built at. */
   generation: number;
@@ -77,6 +78,11 @@ interface DeviceEntry {
   previous: Map<string, { value: number; ts: number }>;
   windows: Map<string, RollingWindow>;
 }
+
+/** An entry whose device is known (every entry evaluation uses). */
+type ReadyEntry = DeviceEntry & { device: EngineDevice };
+
+const isReady = (e: DeviceEntry): e is ReadyEntry => e.device !== undefined;
 
 /** Options of `AlertEngine`. */
 export interface AlertEngineOptions {
@@ -137,7 +143,10 @@ export class AlertEngine {
   private readonly devices = new Map<string, DeviceEntry>();
   private readonly ruleLoadedAt = new Map<string, number>();
   /** Clocks of alerts restored before `loadOpenAlerts` brought the alerts themselves, by alert id. */
-  private readonly restoredClocks = new Map<string, { clearSince: number | null; lastOccurrence: number | null }>();
+  private readonly restoredClocks = new Map<
+    string,
+    { clearSince: number | null; lastOccurrence: number | null }
+  >();
   private generation = 0;
   private directoryGeneration = 0;
   private errors: Array<{ ruleId: string; error: string }> = [];
@@ -184,7 +193,8 @@ export class AlertEngine {
         else if (!previous || previous.version !== next.version || o.alert.ruleVersion !== next.version) {
           if (!this.stillCovers(next, o.alert)) reason = 'rule-changed';
         }
-        if (reason) out.push(this.resolve(openMap, subjectId, o, previous ?? next ?? null, now, o.alert.value, reason));
+        if (reason)
+          out.push(this.resolve(openMap, subjectId, o, previous ?? next ?? null, now, o.alert.value, reason));
       }
       if (openMap.size === 0 && !next) this.open.delete(ruleId);
     }
@@ -194,9 +204,8 @@ export class AlertEngine {
     this.byEvent = new Map();
     this.statusRules = [];
     this.noDataRules = [];
-    const ids = [...compiled.keys()].sort();
-    for (const id of ids) {
-      const rule = compiled.get(id)!;
+    for (const rule of [...compiled.values()].sort((a, b) => cmp(a.id, b.id))) {
+      const id = rule.id;
       let openMap = this.open.get(id);
       if (!openMap) this.open.set(id, (openMap = new Map()));
       const rs: RuleState = { rule, open: openMap, members: null, covered: null, cacheGeneration: -1 };
@@ -206,10 +215,10 @@ export class AlertEngine {
       switch (rule.kind) {
         case 'threshold':
         case 'areaAggregate':
-          push(this.byMetric, rule.metric!, rs);
+          if (rule.metric !== null) push(this.byMetric, rule.metric, rs);
           break;
         case 'event':
-          push(this.byEvent, rule.event!, rs);
+          if (rule.event !== null) push(this.byEvent, rule.event, rs);
           break;
         case 'status':
           this.statusRules.push(rs);
@@ -337,7 +346,8 @@ export class AlertEngine {
         if (previous && ts > previous.ts) rate = ((value - previous.value) * 60_000) / (ts - previous.ts);
       }
       if (!warmUp) for (const rs of plan.rules) out = this.evaluateLevelRule(rs, entry, value, rate, ts, out);
-      else for (const rs of plan.rules) if (rs.open.size > 0) this.warmLevelClocks(rs, entry, value, rate, ts);
+      else
+        for (const rs of plan.rules) if (rs.open.size > 0) this.warmLevelClocks(rs, entry, value, rate, ts);
       if (plan.trackPrevious && isNumber) {
         if (!previous) entry.previous.set(metric, { value, ts });
         else if (ts > previous.ts) {
@@ -371,7 +381,9 @@ export class AlertEngine {
           (out ??= []).push(this.resolve(rs.open, deviceId, open, rule, at, true, reason));
         }
       } else if (!open) {
-        (out ??= []).push(this.openAlert(rs, deviceId, entry.device!, entry.device!.areaId, false, at, rule.severity));
+        (out ??= []).push(
+          this.openAlert(rs, deviceId, entry.device, entry.device.areaId, false, at, rule.severity),
+        );
       } else if (open.alert.state === 'pending' && at - open.alert.pendingAt >= rule.forMs) {
         (out ??= []).push(this.fire(open, rule, at, false, open.alert.severity));
       }
@@ -406,15 +418,31 @@ export class AlertEngine {
         switch (rule.kind) {
           case 'threshold':
           case 'areaAggregate':
-            if (o.clearSince !== null && o.alert.state !== 'pending' && now - o.clearSince >= rule.keepFiringMs) {
-              out.push(this.resolve(rs.open, subjectId, o, rule, o.clearSince + rule.keepFiringMs, o.alert.value, 'cleared'));
+            if (
+              o.clearSince !== null &&
+              o.alert.state !== 'pending' &&
+              now - o.clearSince >= rule.keepFiringMs
+            ) {
+              out.push(
+                this.resolve(
+                  rs.open,
+                  subjectId,
+                  o,
+                  rule,
+                  o.clearSince + rule.keepFiringMs,
+                  o.alert.value,
+                  'cleared',
+                ),
+              );
             }
             break;
           case 'event': {
             const last = o.lastOccurrence ?? o.alert.updatedAt;
             if (now - last >= rule.keepFiringMs) {
               const reason = o.alert.state === 'pending' ? 'not-fired' : 'cleared';
-              out.push(this.resolve(rs.open, subjectId, o, rule, last + rule.keepFiringMs, o.alert.value, reason));
+              out.push(
+                this.resolve(rs.open, subjectId, o, rule, last + rule.keepFiringMs, o.alert.value, reason),
+              );
             }
             break;
           }
@@ -464,7 +492,11 @@ export class AlertEngine {
    * @throws Error when `s` is not a snapshot of ENGINE_SNAPSHOT_VERSION
    */
   restore(s: unknown): void {
-    if (typeof s !== 'object' || s === null || (s as { version?: unknown }).version !== ENGINE_SNAPSHOT_VERSION) {
+    if (
+      typeof s !== 'object' ||
+      s === null ||
+      (s as { version?: unknown }).version !== ENGINE_SNAPSHOT_VERSION
+    ) {
       throw new Error(`not an alert engine snapshot of version ${ENGINE_SNAPSHOT_VERSION}`);
     }
     const snap = s as EngineSnapshot;
@@ -510,7 +542,13 @@ export class AlertEngine {
     const metric = compiled.kind === 'event' ? null : compiled.metric;
     for (const d of this.directory.devices()) {
       if (!scopeCovers(compiled.scope, d)) continue;
-      if (metric !== null && isMetricName(metric) && !metricsOf(d.type).includes(metric) && !STATUS_METRIC_SET.has(metric)) continue;
+      if (
+        metric !== null &&
+        isMetricName(metric) &&
+        !metricsOf(d.type).includes(metric) &&
+        !STATUS_METRIC_SET.has(metric)
+      )
+        continue;
       covered.push(d.id);
     }
     covered.sort();
@@ -536,23 +574,25 @@ export class AlertEngine {
 
   private evaluateLevelRule(
     rs: RuleState,
-    entry: DeviceEntry,
+    entry: ReadyEntry,
     value: MetricValue,
     rate: number,
     ts: number,
     out: AlertChange[] | null,
   ): AlertChange[] | null {
     const rule = rs.rule;
-    const device = entry.device!;
+    const device = entry.device;
     if (!ruleActiveAt(rule, ts)) {
       if (rs.open.size === 0) return out;
       if (rule.kind === 'threshold') {
         const o = rs.open.get(entry.id);
-        if (o) (out ??= []).push(this.resolve(rs.open, entry.id, o, rule, ts, o.alert.value, 'out-of-schedule'));
+        if (o)
+          (out ??= []).push(this.resolve(rs.open, entry.id, o, rule, ts, o.alert.value, 'out-of-schedule'));
       } else {
-        for (const areaId of rule.scope.areaIds!) {
+        for (const areaId of rule.areas) {
           const o = device.areaPath.includes(areaId) ? rs.open.get(areaId) : undefined;
-          if (o) (out ??= []).push(this.resolve(rs.open, areaId, o, rule, ts, o.alert.value, 'out-of-schedule'));
+          if (o)
+            (out ??= []).push(this.resolve(rs.open, areaId, o, rule, ts, o.alert.value, 'out-of-schedule'));
         }
       }
       return out;
@@ -569,7 +609,7 @@ export class AlertEngine {
       return this.step(rs, entry.id, device, device.areaId, v, rate, ts, out);
     }
     // areaAggregate: every area of the scope that holds the device
-    for (const areaId of rule.scope.areaIds!) {
+    for (const areaId of rule.areas) {
       if (!device.areaPath.includes(areaId)) continue;
       const aggregate = this.areaAggregate(rs, areaId, ts);
       if (Number.isNaN(aggregate)) continue;
@@ -584,10 +624,16 @@ export class AlertEngine {
    * replayed reading at or after an open alert's `firingAt` sets or resets its keep-firing clock
    * exactly as evaluation would have, and changes nothing else.
    */
-  private warmLevelClocks(rs: RuleState, entry: DeviceEntry, value: MetricValue, rate: number, ts: number): void {
+  private warmLevelClocks(
+    rs: RuleState,
+    entry: ReadyEntry,
+    value: MetricValue,
+    rate: number,
+    ts: number,
+  ): void {
     const rule = rs.rule;
     if (!ruleActiveAt(rule, ts)) return;
-    const device = entry.device!;
+    const device = entry.device;
     if (rule.kind === 'threshold') {
       const o = rs.open.get(entry.id);
       if (!o) return;
@@ -602,7 +648,7 @@ export class AlertEngine {
       this.warmClock(o, rule, v, rate, ts);
       return;
     }
-    for (const areaId of rule.scope.areaIds!) {
+    for (const areaId of rule.areas) {
       const o = device.areaPath.includes(areaId) ? rs.open.get(areaId) : undefined;
       if (!o) continue;
       const aggregate = this.areaAggregate(rs, areaId, ts);
@@ -612,20 +658,25 @@ export class AlertEngine {
 
   private warmClock(o: OpenAlert, rule: CompiledRule, value: MetricValue, rate: number, ts: number): void {
     if (o.alert.firingAt === null || ts < o.alert.firingAt) return;
-    const condition = rule.condition!;
-    if (!condition.applies(value, rate) || (rule.clear && !rule.clear.applies(value, rate))) return;
+    const condition = rule.condition;
+    if (
+      condition === null ||
+      !condition.applies(value, rate) ||
+      (rule.clear && !rule.clear.applies(value, rate))
+    )
+      return;
     const clears = rule.clear ? rule.clear.test(value, rate) : !condition.test(value, rate);
     if (!clears) o.clearSince = null;
     else if (o.clearSince === null) o.clearSince = ts;
   }
 
-  private warmEventClock(rs: RuleState, entry: DeviceEntry, reading: Reading): void {
+  private warmEventClock(rs: RuleState, entry: ReadyEntry, reading: Reading): void {
     const o = rs.open.get(entry.id);
     const rule = rs.rule;
     if (!o || reading.ts < o.alert.pendingAt || !ruleActiveAt(rule, reading.ts)) return;
     if (rule.metric !== null) {
       const v = reading.metrics[rule.metric];
-      if (v === undefined || !rule.condition!.applies(v, Number.NaN) || !rule.condition!.test(v, Number.NaN)) return;
+      if (!occurs(rule, v)) return;
     }
     if (reading.ts > (o.lastOccurrence ?? Number.NEGATIVE_INFINITY)) o.lastOccurrence = reading.ts;
   }
@@ -642,14 +693,24 @@ export class AlertEngine {
     out: AlertChange[] | null,
   ): AlertChange[] | null {
     const rule = rs.rule;
-    const condition = rule.condition!;
-    if (!condition.applies(value, rate)) return out;
+    const condition = rule.condition;
+    if (condition === null || !condition.applies(value, rate)) return out;
     if (rule.clear && !rule.clear.applies(value, rate)) return out;
     const holds = condition.test(value, rate);
     const o = rs.open.get(subjectId);
     if (!o) {
       if (!holds) return out;
-      (out ??= []).push(this.openAlert(rs, subjectId, device, areaId, value, ts, this.escalated(rule, rule.severity, value, rate)));
+      (out ??= []).push(
+        this.openAlert(
+          rs,
+          subjectId,
+          device,
+          areaId,
+          value,
+          ts,
+          this.escalated(rule, rule.severity, value, rate),
+        ),
+      );
       return out;
     }
     if (o.alert.state === 'pending') {
@@ -673,18 +734,24 @@ export class AlertEngine {
     return out;
   }
 
-  private onEvent(rs: RuleState, entry: DeviceEntry, reading: Reading, out: AlertChange[] | null): AlertChange[] | null {
+  private onEvent(
+    rs: RuleState,
+    entry: ReadyEntry,
+    reading: Reading,
+    out: AlertChange[] | null,
+  ): AlertChange[] | null {
     const rule = rs.rule;
     const ts = reading.ts;
     let o = rs.open.get(entry.id);
     if (!ruleActiveAt(rule, ts)) {
-      if (o) (out ??= []).push(this.resolve(rs.open, entry.id, o, rule, ts, o.alert.value, 'out-of-schedule'));
+      if (o)
+        (out ??= []).push(this.resolve(rs.open, entry.id, o, rule, ts, o.alert.value, 'out-of-schedule'));
       return out;
     }
     let value: MetricValue | null = null;
     if (rule.metric !== null) {
       const v = reading.metrics[rule.metric];
-      if (v === undefined || !rule.condition!.applies(v, Number.NaN) || !rule.condition!.test(v, Number.NaN)) return out;
+      if (!occurs(rule, v)) return out;
       value = v;
     }
     if (o) {
@@ -692,16 +759,27 @@ export class AlertEngine {
       if (ts - last >= rule.keepFiringMs) {
         // expired before this occurrence (no tick in between): resolve it, then open a new one
         const reason = o.alert.state === 'pending' ? 'not-fired' : 'cleared';
-        (out ??= []).push(this.resolve(rs.open, entry.id, o, rule, last + rule.keepFiringMs, o.alert.value, reason));
+        (out ??= []).push(
+          this.resolve(rs.open, entry.id, o, rule, last + rule.keepFiringMs, o.alert.value, reason),
+        );
         o = undefined;
       }
     }
-    const device = entry.device!;
+    const device = entry.device;
     if (!o) {
       (out ??= []).push(
-        this.openAlert(rs, entry.id, device, device.areaId, value, ts, this.escalated(rule, rule.severity, value, Number.NaN)),
+        this.openAlert(
+          rs,
+          entry.id,
+          device,
+          device.areaId,
+          value,
+          ts,
+          this.escalated(rule, rule.severity, value, Number.NaN),
+        ),
       );
-      rs.open.get(entry.id)!.lastOccurrence = ts;
+      const opened = rs.open.get(entry.id);
+      if (opened) opened.lastOccurrence = ts;
       return out;
     }
     if (ts > (o.lastOccurrence ?? Number.NEGATIVE_INFINITY)) o.lastOccurrence = ts;
@@ -731,7 +809,12 @@ export class AlertEngine {
   }
 
   /** The highest of `current` and the severities of the escalations holding for `value`. */
-  private escalated(rule: CompiledRule, current: Severity, value: MetricValue | null, rate: number): Severity {
+  private escalated(
+    rule: CompiledRule,
+    current: Severity,
+    value: MetricValue | null,
+    rate: number,
+  ): Severity {
     const rank = severityRank(current);
     for (const e of rule.escalations) {
       if (e.rank <= rank) break;
@@ -742,9 +825,15 @@ export class AlertEngine {
 
   private areaAggregate(rs: RuleState, areaId: string, ts: number): number {
     const rule = rs.rule;
-    const w = rule.window!;
+    const w = rule.window;
+    if (w === null) return Number.NaN;
     let devices = 0;
-    let acc = w.aggregate === 'mean' ? 0 : w.aggregate === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+    let acc =
+      w.aggregate === 'mean'
+        ? 0
+        : w.aggregate === 'max'
+          ? Number.NEGATIVE_INFINITY
+          : Number.POSITIVE_INFINITY;
     for (const id of this.membersOf(rs, areaId)) {
       const window = this.devices.get(id)?.windows.get(w.key);
       if (!window) continue;
@@ -811,7 +900,13 @@ export class AlertEngine {
     return this.change(o, firing ? 'fired' : 'opened', null, at, null);
   }
 
-  private fire(o: OpenAlert, rule: CompiledRule, at: number, value: MetricValue | null, severity: Severity): AlertChange {
+  private fire(
+    o: OpenAlert,
+    rule: CompiledRule,
+    at: number,
+    value: MetricValue | null,
+    severity: Severity,
+  ): AlertChange {
     const a = o.alert;
     const from = a.state;
     a.state = 'firing';
@@ -821,7 +916,13 @@ export class AlertEngine {
     return this.step2(o, rule, 'fired', from, at);
   }
 
-  private escalate(o: OpenAlert, rule: CompiledRule, at: number, value: MetricValue | null, severity: Severity): AlertChange {
+  private escalate(
+    o: OpenAlert,
+    rule: CompiledRule,
+    at: number,
+    value: MetricValue | null,
+    severity: Severity,
+  ): AlertChange {
     const a = o.alert;
     a.severity = severity;
     a.value = value;
@@ -896,7 +997,9 @@ export class AlertEngine {
   private render(rule: CompiledRule, a: Alert): { vi: string; en: string } {
     const device = a.deviceId ? this.directory.device(a.deviceId) : undefined;
     const silent =
-      rule.kind === 'noData' ? (rule.silentMs ?? (device ? device.silenceTimeoutSeconds * 1000 : 0)) / 1000 : null;
+      rule.kind === 'noData'
+        ? (rule.silentMs ?? (device ? device.silenceTimeoutSeconds * 1000 : 0)) / 1000
+        : null;
     return renderMessage(rule.definition.message, {
       deviceName: a.deviceId ? (device?.name ?? a.deviceId) : null,
       deviceId: a.deviceId,
@@ -919,7 +1022,9 @@ export class AlertEngine {
     if (d && d.size === 1) return [...d][0] as Alert['domain'];
     const t = rule.scope.deviceTypes;
     if (t) {
-      const domains = new Set([...t].map((x) => DEVICE_TYPE_CONTRACTS[x as keyof typeof DEVICE_TYPE_CONTRACTS].domain));
+      const domains = new Set(
+        [...t].map((x) => DEVICE_TYPE_CONTRACTS[x as keyof typeof DEVICE_TYPE_CONTRACTS].domain),
+      );
       if (domains.size === 1) return [...domains][0];
     }
     return null;
@@ -951,7 +1056,7 @@ export class AlertEngine {
   }
 
   /** The entry of a reading's device; a device the directory does not know is described by the reading. */
-  private entryFor(reading: Reading): DeviceEntry {
+  private entryFor(reading: Reading): ReadyEntry {
     let entry = this.devices.get(reading.deviceId);
     if (!entry) {
       entry = this.newEntry(reading.deviceId, this.directory.device(reading.deviceId));
@@ -970,11 +1075,12 @@ export class AlertEngine {
       };
       entry.generation = -1;
     }
+    if (!isReady(entry)) throw new Error('unreachable: the entry has a device');
     this.refresh(entry);
     return entry;
   }
 
-  private entryForId(id: string): DeviceEntry | undefined {
+  private entryForId(id: string): ReadyEntry | undefined {
     let entry = this.devices.get(id);
     if (!entry) {
       const device = this.directory.device(id);
@@ -982,12 +1088,12 @@ export class AlertEngine {
       entry = this.newEntry(id, device);
       this.devices.set(id, entry);
     }
-    if (!entry.device) return undefined;
+    if (!isReady(entry)) return undefined;
     this.refresh(entry);
     return entry;
   }
 
-  private refresh(entry: DeviceEntry): void {
+  private refresh(entry: ReadyEntry): void {
     if (entry.generation === this.generation) return;
     entry.plans.clear();
     entry.eventPlans.clear();
@@ -996,11 +1102,11 @@ export class AlertEngine {
     entry.generation = this.generation;
   }
 
-  private planFor(entry: DeviceEntry, metric: string): MetricPlan {
+  private planFor(entry: ReadyEntry, metric: string): MetricPlan {
     let plan = entry.plans.get(metric);
     if (plan) return plan;
     const candidates = this.byMetric.get(metric);
-    const device = entry.device!;
+    const device = entry.device;
     const rules = candidates ? candidates.filter((rs) => scopeCovers(rs.rule.scope, device)) : [];
     if (rules.length === 0) plan = EMPTY_PLAN;
     else {
@@ -1015,27 +1121,27 @@ export class AlertEngine {
     return plan;
   }
 
-  private eventRulesOf(entry: DeviceEntry, event: string): RuleState[] {
+  private eventRulesOf(entry: ReadyEntry, event: string): RuleState[] {
     let rules = entry.eventPlans.get(event);
     if (!rules) {
-      rules = (this.byEvent.get(event) ?? []).filter((rs) => scopeCovers(rs.rule.scope, entry.device!));
+      rules = (this.byEvent.get(event) ?? []).filter((rs) => scopeCovers(rs.rule.scope, entry.device));
       entry.eventPlans.set(event, rules);
     }
     return rules;
   }
 
-  private statusRulesOf(entry: DeviceEntry): RuleState[] {
-    return (entry.statusRules ??= this.statusRules.filter((rs) => scopeCovers(rs.rule.scope, entry.device!)));
+  private statusRulesOf(entry: ReadyEntry): RuleState[] {
+    return (entry.statusRules ??= this.statusRules.filter((rs) => scopeCovers(rs.rule.scope, entry.device)));
   }
 
-  private noDataRulesOf(entry: DeviceEntry): RuleState[] {
-    return (entry.noDataRules ??= this.noDataRules.filter((rs) => scopeCovers(rs.rule.scope, entry.device!)));
+  private noDataRulesOf(entry: ReadyEntry): RuleState[] {
+    return (entry.noDataRules ??= this.noDataRules.filter((rs) => scopeCovers(rs.rule.scope, entry.device)));
   }
 
-  private windowOf(entry: DeviceEntry, key: string, seconds: number): RollingWindow {
+  private windowOf(entry: ReadyEntry, key: string, seconds: number): RollingWindow {
     let w = entry.windows.get(key);
     if (!w) {
-      const d = entry.device!;
+      const d = entry.device;
       const interval = d.reportingIntervalSeconds ?? d.silenceTimeoutSeconds / SILENCE_TIMEOUT_INTERVALS;
       const { buckets, bucketMs } = windowBuckets(seconds, interval);
       w = new RollingWindow(bucketMs, buckets);
@@ -1083,10 +1189,21 @@ export class AlertEngine {
 export interface EngineSnapshot {
   version: typeof ENGINE_SNAPSHOT_VERSION;
   devices: Array<
-    [string, number | null, Array<[string, number, number]>, Array<[string, ReturnType<RollingWindow['toJSON']>]>]
+    [
+      string,
+      number | null,
+      Array<[string, number, number]>,
+      Array<[string, ReturnType<RollingWindow['toJSON']>]>,
+    ]
   >;
   alerts: Array<[string, string, string, number | null, number | null]>;
   rules: Array<[string, number]>;
+}
+
+/** Whether an event's metric value meets the event rule's condition. */
+function occurs(rule: CompiledRule, v: MetricValue | undefined): v is MetricValue {
+  const c = rule.condition;
+  return v !== undefined && c !== null && c.applies(v, Number.NaN) && c.test(v, Number.NaN);
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

@@ -5,54 +5,109 @@ import { AlertEngine } from './engine';
 import { HOUR, MIN, T0, TestDirectory, reading, rule, testEngine } from './spec-support';
 
 const kinds = (changes: readonly AlertChange[]) =>
-  changes.map((c) => `${c.alert.ruleId}/${c.alert.subjectId}:${c.transition.kind}${c.transition.resolution ? `(${c.transition.resolution})` : ''}`);
+  changes.map(
+    (c) =>
+      `${c.alert.ruleId}/${c.alert.subjectId}:${c.transition.kind}${c.transition.resolution ? `(${c.transition.resolution})` : ''}`,
+  );
 
 const pm = (id = 'pm25-high', over: Record<string, unknown> = {}, version = 1) =>
-  rule({ id, kind: 'threshold', metric: 'pm25', condition: { op: 'above', value: 55 }, clear: { op: 'below', value: 52 }, ...over }, version);
+  rule(
+    {
+      id,
+      kind: 'threshold',
+      metric: 'pm25',
+      condition: { op: 'above', value: 55 },
+      clear: { op: 'below', value: 52 },
+      ...over,
+    },
+    version,
+  );
 
 describe('life cycle bookkeeping', () => {
   it('numbers transitions per alert and emits copies that satisfy the bus schema', () => {
     const dir = new TestDirectory();
     const engine = testEngine(dir);
-    engine.setRules([pm('pm25-high', { forSeconds: 60, escalations: [{ severity: 'critical', condition: { op: 'above', value: 150 } }] })], T0);
+    engine.setRules(
+      [
+        pm('pm25-high', {
+          forSeconds: 60,
+          escalations: [{ severity: 'critical', condition: { op: 'above', value: 150 } }],
+        }),
+      ],
+      T0,
+    );
     const all = [
       ...engine.evaluate(reading(dir, 'aq-1', T0, { pm25: 60 })),
       ...engine.evaluate(reading(dir, 'aq-1', T0 + MIN, { pm25: 60 })),
       ...engine.evaluate(reading(dir, 'aq-1', T0 + 2 * MIN, { pm25: 160 })),
       ...engine.evaluate(reading(dir, 'aq-1', T0 + 3 * MIN, { pm25: 10 })),
     ];
-    expect(all.map((c) => [c.transition.seq, c.transition.kind, c.transition.from, c.transition.to])).toEqual([
-      [1, 'opened', null, 'pending'],
-      [2, 'fired', 'pending', 'firing'],
-      [3, 'escalated', 'firing', 'firing'],
-      [4, 'resolved', 'firing', 'resolved'],
-    ]);
+    expect(all.map((c) => [c.transition.seq, c.transition.kind, c.transition.from, c.transition.to])).toEqual(
+      [
+        [1, 'opened', null, 'pending'],
+        [2, 'fired', 'pending', 'firing'],
+        [3, 'escalated', 'firing', 'firing'],
+        [4, 'resolved', 'firing', 'resolved'],
+      ],
+    );
     expect(all[0].alert.state).toBe('pending'); // a copy: not changed by later steps
     expect(() => alertEventsSchema.parse(all)).not.toThrow();
-    expect(all[3].alert).toMatchObject({ resolvedAt: T0 + 3 * MIN, resolution: 'cleared', resolvedBy: null, firingAt: T0 + MIN });
+    expect(all[3].alert).toMatchObject({
+      resolvedAt: T0 + 3 * MIN,
+      resolution: 'cleared',
+      resolvedBy: null,
+      firingAt: T0 + MIN,
+    });
     expect(engine.openAlerts()).toEqual([]);
   });
 
   it('an acknowledged alert still escalates and resolves; a resolution by hand lets the next reading open a new alert', () => {
     const dir = new TestDirectory();
     const engine = testEngine(dir);
-    engine.setRules([pm('pm25-high', { escalations: [{ severity: 'critical', condition: { op: 'above', value: 150 } }] })], T0);
+    engine.setRules(
+      [pm('pm25-high', { escalations: [{ severity: 'critical', condition: { op: 'above', value: 150 } }] })],
+      T0,
+    );
     const [opened] = engine.evaluate(reading(dir, 'aq-1', T0, { pm25: 60 }));
     engine.applyExternal(
-      { ...opened.alert, state: 'acknowledged', acknowledgedAt: T0 + 1, acknowledgedBy: 'u1', acknowledgementNote: 'on it', updatedAt: T0 + 1 },
+      {
+        ...opened.alert,
+        state: 'acknowledged',
+        acknowledgedAt: T0 + 1,
+        acknowledgedBy: 'u1',
+        acknowledgementNote: 'on it',
+        updatedAt: T0 + 1,
+      },
       2,
     );
     const esc = engine.evaluate(reading(dir, 'aq-1', T0 + MIN, { pm25: 200 }));
-    expect(esc[0].transition).toMatchObject({ kind: 'escalated', from: 'acknowledged', to: 'acknowledged', seq: 3, severity: 'critical' });
+    expect(esc[0].transition).toMatchObject({
+      kind: 'escalated',
+      from: 'acknowledged',
+      to: 'acknowledged',
+      seq: 3,
+      severity: 'critical',
+    });
     expect(esc[0].alert).toMatchObject({ acknowledgedBy: 'u1', acknowledgementNote: 'on it' });
     const res = engine.evaluate(reading(dir, 'aq-1', T0 + 2 * MIN, { pm25: 40 }));
     expect(res[0].transition).toMatchObject({ kind: 'resolved', from: 'acknowledged', seq: 4 });
 
     const [again] = engine.evaluate(reading(dir, 'aq-1', T0 + 3 * MIN, { pm25: 60 }));
-    engine.applyExternal({ ...again.alert, state: 'resolved', resolvedAt: T0 + 3 * MIN + 1, resolvedBy: 'u1', resolution: 'manual' }, 2);
-    expect(engine.evaluate(reading(dir, 'aq-1', T0 + 4 * MIN, { pm25: 61 })).map((c) => [c.transition.kind, c.alert.id !== again.alert.id])).toEqual([
-      ['fired', true],
-    ]);
+    engine.applyExternal(
+      {
+        ...again.alert,
+        state: 'resolved',
+        resolvedAt: T0 + 3 * MIN + 1,
+        resolvedBy: 'u1',
+        resolution: 'manual',
+      },
+      2,
+    );
+    expect(
+      engine
+        .evaluate(reading(dir, 'aq-1', T0 + 4 * MIN, { pm25: 61 }))
+        .map((c) => [c.transition.kind, c.alert.id !== again.alert.id]),
+    ).toEqual([['fired', true]]);
   });
 
   it('setRules: an edited rule keeps alerts of subjects still covered, resolves the others; disabled and deleted rules resolve all', () => {
@@ -92,14 +147,22 @@ describe('life cycle bookkeeping', () => {
     dir.byId.set('aq-1', { ...dir.byId.get('aq-1')!, areaId: 'hn-bd', areaPath: ['hn', 'hn-bd'] });
     expect(engine.deviceChanged('aq-3', T0 + MIN)).toHaveLength(0);
     expect(kinds(engine.deviceChanged('aq-1', T0 + MIN))).toEqual(['hk/aq-1:resolved(rule-changed)']);
-    expect(kinds(engine.evaluate(reading(dir, 'aq-3', T0 + 2 * MIN, { pm25: 60 })))).toEqual(['hk/aq-3:fired']);
+    expect(kinds(engine.evaluate(reading(dir, 'aq-3', T0 + 2 * MIN, { pm25: 60 })))).toEqual([
+      'hk/aq-3:fired',
+    ]);
   });
 
   it('refuses rules it cannot evaluate, naming them, and evaluates the others', () => {
     const dir = new TestDirectory();
     const engine = testEngine(dir);
     const bad = pm('bad', { message: { vi: '{device} {nhietdo}', en: '{device}' } });
-    const area = rule({ id: 'area-no-areas', kind: 'areaAggregate', metric: 'pm25', window: { seconds: 3600, aggregate: 'mean' }, condition: { op: 'above', value: 1 } });
+    const area = rule({
+      id: 'area-no-areas',
+      kind: 'areaAggregate',
+      metric: 'pm25',
+      window: { seconds: 3600, aggregate: 'mean' },
+      condition: { op: 'above', value: 1 },
+    });
     engine.setRules([bad, area, pm('good')], T0);
     expect(engine.ruleErrors).toEqual([
       { ruleId: 'bad', error: 'rule bad: unknown message placeholders: {nhietdo}' },
@@ -112,11 +175,21 @@ describe('life cycle bookkeeping', () => {
     const dir = new TestDirectory();
     const engine = testEngine(dir);
     engine.setRules(
-      [rule({ id: 'special', kind: 'threshold', metric: 'laeq', condition: { op: 'above', value: 50 }, scope: { domains: ['env'], areaIds: ['hn'], attributes: { noiseZone: 'special' } } })],
+      [
+        rule({
+          id: 'special',
+          kind: 'threshold',
+          metric: 'laeq',
+          condition: { op: 'above', value: 50 },
+          scope: { domains: ['env'], areaIds: ['hn'], attributes: { noiseZone: 'special' } },
+        }),
+      ],
       T0,
     );
     expect(engine.evaluate(reading(dir, 'noise-2', T0, { laeq: 90 }))).toHaveLength(0);
-    expect(kinds(engine.evaluate(reading(dir, 'noise-1', T0, { laeq: 90 })))).toEqual(['special/noise-1:fired']);
+    expect(kinds(engine.evaluate(reading(dir, 'noise-1', T0, { laeq: 90 })))).toEqual([
+      'special/noise-1:fired',
+    ]);
   });
 });
 
@@ -167,12 +240,50 @@ function mulberry32(seed: number): () => number {
 type Step = { reading: Reading } | { tick: number };
 
 const mixedRules = (): StoredRule[] => [
-  pm('pm25-band', { forSeconds: 120, keepFiringForSeconds: 180, escalations: [{ severity: 'critical', condition: { op: 'above', value: 90 } }] }),
-  rule({ id: 'pm25-1h', kind: 'threshold', metric: 'pm25', window: { seconds: 3600, aggregate: 'mean', minCoverage: 0.5 }, condition: { op: 'above', value: 50 }, clear: { op: 'below', value: 45 } }),
-  rule({ id: 'pm25-rise', kind: 'threshold', metric: 'pm25', condition: { op: 'rateOfChange', perMinute: 8, direction: 'rise' }, keepFiringForSeconds: 120 }),
-  rule({ id: 'pm25-area', kind: 'areaAggregate', metric: 'pm25', window: { seconds: 1800, aggregate: 'max', minCoverage: 0 }, condition: { op: 'above', value: 70 }, minDevices: 2, scope: { areaIds: ['hn-hk', 'hn'] } }),
-  rule({ id: 'laeq-night', kind: 'threshold', metric: 'laeq', condition: { op: 'above', value: 60 }, schedule: { fromHour: 21, toHour: 6 } }),
-  rule({ id: 'accident', kind: 'event', event: 'accident', metric: 'confidence', condition: { op: 'above', value: 0.5 }, keepFiringForSeconds: 300 }),
+  pm('pm25-band', {
+    forSeconds: 120,
+    keepFiringForSeconds: 180,
+    escalations: [{ severity: 'critical', condition: { op: 'above', value: 90 } }],
+  }),
+  rule({
+    id: 'pm25-1h',
+    kind: 'threshold',
+    metric: 'pm25',
+    window: { seconds: 3600, aggregate: 'mean', minCoverage: 0.5 },
+    condition: { op: 'above', value: 50 },
+    clear: { op: 'below', value: 45 },
+  }),
+  rule({
+    id: 'pm25-rise',
+    kind: 'threshold',
+    metric: 'pm25',
+    condition: { op: 'rateOfChange', perMinute: 8, direction: 'rise' },
+    keepFiringForSeconds: 120,
+  }),
+  rule({
+    id: 'pm25-area',
+    kind: 'areaAggregate',
+    metric: 'pm25',
+    window: { seconds: 1800, aggregate: 'max', minCoverage: 0 },
+    condition: { op: 'above', value: 70 },
+    minDevices: 2,
+    scope: { areaIds: ['hn-hk', 'hn'] },
+  }),
+  rule({
+    id: 'laeq-night',
+    kind: 'threshold',
+    metric: 'laeq',
+    condition: { op: 'above', value: 60 },
+    schedule: { fromHour: 21, toHour: 6 },
+  }),
+  rule({
+    id: 'accident',
+    kind: 'event',
+    event: 'accident',
+    metric: 'confidence',
+    condition: { op: 'above', value: 0.5 },
+    keepFiringForSeconds: 300,
+  }),
   rule({ id: 'silent', kind: 'noData', silentSeconds: 600 }),
 ];
 
@@ -189,7 +300,15 @@ function randomSteps(dir: EngineDirectory, seed: number, n: number): Step[] {
       continue;
     }
     if (roll < 0.2) {
-      steps.push({ reading: reading(dir, 'cam-1', t, { confidence: Math.round(rnd() * 100) / 100 }, { kind: 'event', event: 'accident' }) });
+      steps.push({
+        reading: reading(
+          dir,
+          'cam-1',
+          t,
+          { confidence: Math.round(rnd() * 100) / 100 },
+          { kind: 'event', event: 'accident' },
+        ),
+      });
       continue;
     }
     const ids = Object.keys(level);
@@ -279,8 +398,21 @@ describe('determinism, snapshot/restore and warm-up', () => {
   it('warm-up updates windows but emits nothing and touches no alert', () => {
     const dir = new TestDirectory();
     const engine = testEngine(dir);
-    engine.setRules([rule({ kind: 'threshold', metric: 'pm25', window: { seconds: 3600, aggregate: 'mean' }, condition: { op: 'above', value: 50 } })], T0);
-    for (let k = 0; k < 9; k++) expect(engine.evaluate(reading(dir, 'aq-1', T0 + k * 5 * MIN, { pm25: 80 }), { warmUp: true })).toHaveLength(0);
+    engine.setRules(
+      [
+        rule({
+          kind: 'threshold',
+          metric: 'pm25',
+          window: { seconds: 3600, aggregate: 'mean' },
+          condition: { op: 'above', value: 50 },
+        }),
+      ],
+      T0,
+    );
+    for (let k = 0; k < 9; k++)
+      expect(
+        engine.evaluate(reading(dir, 'aq-1', T0 + k * 5 * MIN, { pm25: 80 }), { warmUp: true }),
+      ).toHaveLength(0);
     expect(engine.openAlerts()).toEqual([]);
     // the window is warm: the first normal reading evaluates a full-coverage mean
     const [fired] = engine.evaluate(reading(dir, 'aq-1', T0 + 45 * MIN, { pm25: 20 }));

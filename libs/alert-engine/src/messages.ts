@@ -82,11 +82,15 @@ export function renderTemplate(template: string, language: Language, ctx: Messag
       case 'metric':
         return ctx.metric ? metricLabel(ctx.metric, language) : '';
       case 'value':
-        return ctx.value === null || ctx.value === undefined ? '' : formatValue(ctx.value, ctx.metric ?? null, language);
+        return ctx.value === null || ctx.value === undefined
+          ? ''
+          : formatValue(ctx.value, ctx.metric ?? null, language);
       case 'unit':
         return ctx.metric ? unitOf(ctx.metric) : '';
       case 'limit':
-        return ctx.limit === null || ctx.limit === undefined ? '' : formatValue(ctx.limit, ctx.metric ?? null, language);
+        return ctx.limit === null || ctx.limit === undefined
+          ? ''
+          : formatValue(ctx.limit, ctx.metric ?? null, language);
       case 'window':
         return ctx.windowSeconds ? formatDuration(ctx.windowSeconds, language) : '';
       case 'standard':
@@ -120,7 +124,8 @@ export function unitOf(metric: string): string {
  * yes/no. Strings as they are.
  */
 export function formatValue(value: MetricValue, metric: string | null, language: Language): string {
-  if (typeof value === 'boolean') return value ? (language === 'vi' ? 'có' : 'yes') : language === 'vi' ? 'không' : 'no';
+  if (typeof value === 'boolean')
+    return value ? (language === 'vi' ? 'có' : 'yes') : language === 'vi' ? 'không' : 'no';
   if (typeof value === 'string') return value;
   let v = value;
   if (metric && isMetricName(metric) && METRIC_CATALOGUE[metric].kind === 'integer') v = Math.round(v);
@@ -138,7 +143,8 @@ export function formatValue(value: MetricValue, metric: string | null, language:
  */
 export function formatDuration(seconds: number, language: Language): string {
   const unit = (vi: string, en: string) => (language === 'vi' ? vi : en);
-  if (seconds >= 86_400 && seconds % 86_400 === 0 && seconds > 86_400 * 2) return `${seconds / 86_400} ${unit('ngày', 'd')}`;
+  if (seconds >= 86_400 && seconds % 86_400 === 0 && seconds > 86_400 * 2)
+    return `${seconds / 86_400} ${unit('ngày', 'd')}`;
   if (seconds >= 3600 && seconds % 3600 === 0) return `${seconds / 3600} ${unit('giờ', 'h')}`;
   if (seconds >= 60 && seconds % 60 === 0) return `${seconds / 60} ${unit('phút', 'min')}`;
   return `${seconds} ${unit('giây', 's')}`;

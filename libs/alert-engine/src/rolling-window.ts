@@ -49,8 +49,10 @@ export class RollingWindow {
     readonly bucketMs: number,
     readonly buckets: number,
   ) {
-    if (!Number.isInteger(bucketMs) || bucketMs <= 0) throw new RangeError(`bucketMs ${bucketMs} is not a positive integer`);
-    if (!Number.isInteger(buckets) || buckets < 1 || buckets > 1000) throw new RangeError(`buckets ${buckets} is not 1–1000`);
+    if (!Number.isInteger(bucketMs) || bucketMs <= 0)
+      throw new RangeError(`bucketMs ${bucketMs} is not a positive integer`);
+    if (!Number.isInteger(buckets) || buckets < 1 || buckets > 1000)
+      throw new RangeError(`buckets ${buckets} is not 1–1000`);
     this.index = new Float64Array(buckets);
     this.count = new Uint32Array(buckets);
     this.sum = new Float64Array(buckets);
@@ -131,7 +133,8 @@ export class RollingWindow {
    * @throws TypeError when `s` is not such a value
    */
   static fromJSON(s: unknown): RollingWindow {
-    if (!Array.isArray(s) || s.length !== 3 || !Array.isArray(s[2])) throw new TypeError('malformed window snapshot');
+    if (!Array.isArray(s) || s.length !== 3 || !Array.isArray(s[2]))
+      throw new TypeError('malformed window snapshot');
     const w = new RollingWindow(Number(s[0]), Number(s[1]));
     for (const slot of s[2] as unknown[]) {
       if (!Array.isArray(slot) || slot.length !== 5 || !slot.every((x) => typeof x === 'number')) {

@@ -14,14 +14,18 @@ describe('areaAggregate rules', () => {
     condition: { op: 'above', value: 55 },
     minDevices: 2,
     scope: { areaIds: ['hn-hk'] },
-    message: { vi: 'PM2.5 trung bình {window} tại {area}: {value} {unit}', en: 'Mean PM2.5 over {window} in {area}: {value} {unit}' },
+    message: {
+      vi: 'PM2.5 trung bình {window} tại {area}: {value} {unit}',
+      en: 'Mean PM2.5 over {window} in {area}: {value} {unit}',
+    },
   });
 
   it('aggregates the mean of each covered device’s mean per area, once minDevices have data', () => {
     const engine = testEngine(dir);
     engine.setRules([areaRule], T0);
     // aq-1 alone: one device with data < minDevices 2
-    for (let k = 0; k < 3; k++) expect(engine.evaluate(reading(dir, 'aq-1', T0 + k * MIN, { pm25: 80 }))).toHaveLength(0);
+    for (let k = 0; k < 3; k++)
+      expect(engine.evaluate(reading(dir, 'aq-1', T0 + k * MIN, { pm25: 80 }))).toHaveLength(0);
     // aq-3 is in Ba Đình: not in the area
     expect(engine.evaluate(reading(dir, 'aq-3', T0 + 3 * MIN, { pm25: 500 }))).toHaveLength(0);
     // aq-2 (Hàng Bạc, inside Hoàn Kiếm) at 20: pooled mean (80·3+20)/4 = 65, mean of means 50 → no alert
@@ -35,7 +39,10 @@ describe('areaAggregate rules', () => {
       areaId: 'hn-hk',
       areaPath: ['hn', 'hn-hk'],
       value: 60,
-      message: { vi: 'PM2.5 trung bình 1 giờ tại Hoàn Kiếm: 60 µg/m³', en: 'Mean PM2.5 over 1 h in Hoàn Kiếm: 60 µg/m³' },
+      message: {
+        vi: 'PM2.5 trung bình 1 giờ tại Hoàn Kiếm: 60 µg/m³',
+        en: 'Mean PM2.5 over 1 h in Hoàn Kiếm: 60 µg/m³',
+      },
     });
     // one alert per area, whichever device reports
     expect(engine.evaluate(reading(dir, 'aq-1', T0 + 6 * MIN, { pm25: 90 }))).toHaveLength(0);
@@ -46,16 +53,31 @@ describe('event rules', () => {
   it('fire on a matching occurrence and resolve keepFiringForSeconds (default 900) after the last one', () => {
     const engine = testEngine(dir);
     engine.setRules(
-      [rule({ kind: 'event', event: 'accident', metric: 'confidence', condition: { op: 'above', value: 0.7, inclusive: true }, severity: 'critical' })],
+      [
+        rule({
+          kind: 'event',
+          event: 'accident',
+          metric: 'confidence',
+          condition: { op: 'above', value: 0.7, inclusive: true },
+          severity: 'critical',
+        }),
+      ],
       T0,
     );
     const ev = (ts: number, confidence: number) =>
       engine.evaluate(reading(dir, 'cam-1', ts, { confidence }, { kind: 'event', event: 'accident' }));
     expect(ev(T0, 0.5)).toHaveLength(0);
-    expect(engine.evaluate(reading(dir, 'cam-1', T0, { confidence: 0.9 }, { kind: 'event', event: 'wrongWay' }))).toHaveLength(0);
+    expect(
+      engine.evaluate(reading(dir, 'cam-1', T0, { confidence: 0.9 }, { kind: 'event', event: 'wrongWay' })),
+    ).toHaveLength(0);
     const fired = ev(T0 + MIN, 0.9);
     expect(kinds(fired)).toEqual(['cam-1:fired:firing']);
-    expect(fired[0].alert).toMatchObject({ event: 'accident', metric: 'confidence', value: 0.9, severity: 'critical' });
+    expect(fired[0].alert).toMatchObject({
+      event: 'accident',
+      metric: 'confidence',
+      value: 0.9,
+      severity: 'critical',
+    });
     expect(ev(T0 + 5 * MIN, 0.8)).toHaveLength(0);
     expect(engine.tick(T0 + 5 * MIN + 899_000)).toHaveLength(0);
     const resolved = engine.tick(T0 + 30 * MIN);
@@ -65,8 +87,12 @@ describe('event rules', () => {
 
   it('forSeconds counts repeated occurrences; a later occurrence past the expiry opens a new alert', () => {
     const engine = testEngine(dir);
-    engine.setRules([rule({ kind: 'event', event: 'wrongWay', forSeconds: 60, keepFiringForSeconds: 300 })], T0);
-    const ev = (ts: number) => engine.evaluate(reading(dir, 'cam-1', ts, { confidence: 0.9 }, { kind: 'event', event: 'wrongWay' }));
+    engine.setRules(
+      [rule({ kind: 'event', event: 'wrongWay', forSeconds: 60, keepFiringForSeconds: 300 })],
+      T0,
+    );
+    const ev = (ts: number) =>
+      engine.evaluate(reading(dir, 'cam-1', ts, { confidence: 0.9 }, { kind: 'event', event: 'wrongWay' }));
     expect(kinds(ev(T0))).toEqual(['cam-1:opened:pending']);
     expect(ev(T0 + 30_000)).toHaveLength(0);
     expect(kinds(ev(T0 + 70_000))).toEqual(['cam-1:fired:firing']);
@@ -80,7 +106,12 @@ describe('event rules', () => {
 });
 
 describe('status rules', () => {
-  const offline = rule({ kind: 'status', status: 'offline', scope: { deviceTypes: ['camera'] }, forSeconds: 300 });
+  const offline = rule({
+    kind: 'status',
+    status: 'offline',
+    scope: { deviceTypes: ['camera'] },
+    forSeconds: 300,
+  });
 
   it('offline opens pending, fires after forSeconds (tick or a later report), online resolves', () => {
     const engine = testEngine(dir);
@@ -117,7 +148,10 @@ describe('noData rules', () => {
     // never-seen devices count from the rule's loading (T0); timeout 900 s
     const first = engine.tick(T0 + 900_000);
     expect(kinds(first)).toEqual(['aq-2:fired:firing', 'aq-3:fired:firing']);
-    expect(first[0].alert.message).toEqual({ vi: 'Trạm aq-2 im lặng 15 phút', en: 'Trạm aq-2 silent for 15 min' });
+    expect(first[0].alert.message).toEqual({
+      vi: 'Trạm aq-2 im lặng 15 phút',
+      en: 'Trạm aq-2 silent for 15 min',
+    });
     const second = engine.tick(T0 + 1000_000);
     expect(kinds(second)).toEqual(['aq-1:fired:firing']);
     expect(second[0].transition.at).toBe(T0 + MIN + 900_000);

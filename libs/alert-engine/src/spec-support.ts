@@ -22,8 +22,14 @@ export const AREAS: EngineArea[] = [
   { id: 'hn-bd', name: 'Ba Đình', path: ['hn', 'hn-bd'] },
 ];
 
-function device(id: string, type: DeviceType, areaId: string, attributes: Record<string, unknown> = {}): EngineDevice {
-  const area = AREAS.find((a) => a.id === areaId)!;
+function device(
+  id: string,
+  type: DeviceType,
+  areaId: string,
+  attributes: Record<string, unknown> = {},
+): EngineDevice {
+  const area = AREAS.find((a) => a.id === areaId);
+  if (!area) throw new Error(`no area ${areaId}`);
   return {
     id,
     type,
@@ -67,7 +73,10 @@ export function defaultDevices(): EngineDevice[] {
 }
 
 /** A stored rule from a definition input (parsed by the contracts' schema, so defaults apply). */
-export function rule(input: Partial<RuleDefinitionInput> & { kind: RuleDefinitionInput['kind'] }, version = 1): StoredRule {
+export function rule(
+  input: Partial<RuleDefinitionInput> & { kind: RuleDefinitionInput['kind'] },
+  version = 1,
+): StoredRule {
   const definition = ruleDefinitionSchema.parse({
     id: 'r-test',
     name: { vi: 'Quy tắc', en: 'Rule' },
@@ -86,7 +95,8 @@ export function reading(
   metrics: Reading['metrics'],
   extra: Partial<Reading> = {},
 ): Reading {
-  const d = dir.device(deviceId)!;
+  const d = dir.device(deviceId);
+  if (!d) throw new Error(`no device ${deviceId}`);
   return {
     deviceId,
     deviceType: d.type,

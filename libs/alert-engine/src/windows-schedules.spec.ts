@@ -1,9 +1,10 @@
 import type { AlertChange } from './directory';
 import { RollingWindow, windowBuckets } from './rolling-window';
-import { HOUR, MIN, T0, TestDirectory, reading, rule, testEngine } from './spec-support';
+import { MIN, T0, TestDirectory, reading, rule, testEngine } from './spec-support';
 
 const dir = new TestDirectory();
-const kinds = (changes: readonly AlertChange[]) => changes.map((c) => `${c.alert.ruleId}:${c.transition.kind}`);
+const kinds = (changes: readonly AlertChange[]) =>
+  changes.map((c) => `${c.alert.ruleId}:${c.transition.kind}`);
 
 describe('RollingWindow', () => {
   it('aggregates over the buckets of the window and reports coverage', () => {
@@ -36,11 +37,19 @@ describe('window rules', () => {
   it('evaluate the rolling mean once minCoverage of the window holds data', () => {
     const engine = testEngine(dir);
     engine.setRules(
-      [rule({ kind: 'threshold', metric: 'pm25', window: { seconds: 3600, aggregate: 'mean' }, condition: { op: 'above', value: 50 } })],
+      [
+        rule({
+          kind: 'threshold',
+          metric: 'pm25',
+          window: { seconds: 3600, aggregate: 'mean' },
+          condition: { op: 'above', value: 50 },
+        }),
+      ],
       T0,
     );
     const changes: AlertChange[] = [];
-    for (let k = 0; k < 9; k++) changes.push(...engine.evaluate(reading(dir, 'aq-1', T0 + k * 5 * MIN, { pm25: 60 })));
+    for (let k = 0; k < 9; k++)
+      changes.push(...engine.evaluate(reading(dir, 'aq-1', T0 + k * 5 * MIN, { pm25: 60 })));
     // 12 buckets of 5 min; the 9th reading brings coverage to 9/12 = 0.75
     expect(changes).toHaveLength(1);
     expect(changes[0].transition.at).toBe(T0 + 40 * MIN);
@@ -51,17 +60,35 @@ describe('window rules', () => {
     const engine = testEngine(dir);
     engine.setRules(
       [
-        rule({ id: 'max', kind: 'threshold', metric: 'laeq', window: { seconds: 600, aggregate: 'max', minCoverage: 0 }, condition: { op: 'above', value: 80 } }),
-        rule({ id: 'min', kind: 'threshold', metric: 'laeq', window: { seconds: 600, aggregate: 'min', minCoverage: 0 }, condition: { op: 'below', value: 40 } }),
+        rule({
+          id: 'max',
+          kind: 'threshold',
+          metric: 'laeq',
+          window: { seconds: 600, aggregate: 'max', minCoverage: 0 },
+          condition: { op: 'above', value: 80 },
+        }),
+        rule({
+          id: 'min',
+          kind: 'threshold',
+          metric: 'laeq',
+          window: { seconds: 600, aggregate: 'min', minCoverage: 0 },
+          condition: { op: 'below', value: 40 },
+        }),
       ],
       T0,
     );
-    expect(engine.evaluate(reading(dir, 'noise-1', T0, { laeq: 85 })).map((c) => c.alert.ruleId)).toEqual(['max']);
-    expect(engine.evaluate(reading(dir, 'noise-1', T0 + MIN, { laeq: 35 })).map((c) => c.alert.ruleId)).toEqual(['min']);
+    expect(engine.evaluate(reading(dir, 'noise-1', T0, { laeq: 85 })).map((c) => c.alert.ruleId)).toEqual([
+      'max',
+    ]);
+    expect(
+      engine.evaluate(reading(dir, 'noise-1', T0 + MIN, { laeq: 35 })).map((c) => c.alert.ruleId),
+    ).toEqual(['min']);
     // the max of the window is still 85 with a quiet reading: nothing resolves
     expect(engine.evaluate(reading(dir, 'noise-1', T0 + 2 * MIN, { laeq: 50 }))).toHaveLength(0);
     // 85 leaves the 10-min window
-    expect(kinds(engine.evaluate(reading(dir, 'noise-1', T0 + 10 * MIN, { laeq: 50 })))).toEqual(['max:resolved']);
+    expect(kinds(engine.evaluate(reading(dir, 'noise-1', T0 + 10 * MIN, { laeq: 50 })))).toEqual([
+      'max:resolved',
+    ]);
   });
 
   it('PM2.5 24-h 50 → 45 on 2026-01-01T00:00+07:00: the same data fires under the new limit only', () => {
@@ -75,7 +102,13 @@ describe('window rules', () => {
       validUntil: switchAt,
       source: { standard: 'QCVN 05:2023/BTNMT' },
     });
-    const next = rule({ ...old.definition, id: 'pm25-24h-2026', condition: { op: 'above', value: 45 }, validUntil: undefined, validFrom: switchAt });
+    const next = rule({
+      ...old.definition,
+      id: 'pm25-24h-2026',
+      condition: { op: 'above', value: 45 },
+      validUntil: undefined,
+      validFrom: switchAt,
+    });
     const engine = testEngine(dir);
     engine.setRules([old, next], Date.parse('2025-12-30T00:00:00+07:00'));
     const start = Date.parse('2025-12-30T00:00:00+07:00');
@@ -89,7 +122,13 @@ describe('window rules', () => {
   });
 
   it('an open alert of a limit that stops applying resolves out-of-schedule at the switch', () => {
-    const old = rule({ id: 'old', kind: 'threshold', metric: 'pm25', condition: { op: 'above', value: 50 }, validUntil: '2026-01-01T00:00:00+07:00' });
+    const old = rule({
+      id: 'old',
+      kind: 'threshold',
+      metric: 'pm25',
+      condition: { op: 'above', value: 50 },
+      validUntil: '2026-01-01T00:00:00+07:00',
+    });
     const engine = testEngine(dir);
     engine.setRules([old], T0);
     const before = Date.parse('2025-12-31T23:55:00+07:00');
@@ -102,13 +141,26 @@ describe('window rules', () => {
 describe('schedules (Vietnam local hours, UTC+7)', () => {
   // 21:00 local is 14:00 UTC
   const at = (hh: number, mm: number) => Date.UTC(2026, 5, 1, hh - 7, mm);
-  const day = rule({ id: 'noise-day', kind: 'threshold', metric: 'laeq', condition: { op: 'above', value: 70 }, schedule: { fromHour: 6, toHour: 21 } });
-  const night = rule({ id: 'noise-night', kind: 'threshold', metric: 'laeq', condition: { op: 'above', value: 55 }, schedule: { fromHour: 21, toHour: 6 } });
+  const day = rule({
+    id: 'noise-day',
+    kind: 'threshold',
+    metric: 'laeq',
+    condition: { op: 'above', value: 70 },
+    schedule: { fromHour: 6, toHour: 21 },
+  });
+  const night = rule({
+    id: 'noise-night',
+    kind: 'threshold',
+    metric: 'laeq',
+    condition: { op: 'above', value: 55 },
+    schedule: { fromHour: 21, toHour: 6 },
+  });
 
   it('the day limit applies until 21:00, the night limit from 21:00 (wrapping midnight)', () => {
     const engine = testEngine(dir);
     engine.setRules([day, night], at(12, 0));
-    const r = (hh: number, mm: number, v: number) => kinds(engine.evaluate(reading(dir, 'noise-1', at(hh, mm), { laeq: v })));
+    const r = (hh: number, mm: number, v: number) =>
+      kinds(engine.evaluate(reading(dir, 'noise-1', at(hh, mm), { laeq: v })));
     expect(r(20, 58, 60)).toEqual([]);
     expect(r(20, 59, 75)).toEqual(['noise-day:fired']);
     expect(r(21, 0, 60)).toEqual(['noise-day:resolved', 'noise-night:fired']);
