@@ -44,8 +44,8 @@ interface RuleState {
   rule: CompiledRule;
   /** Open alerts by subject id (the same Map across versions of the rule). */
   open: Map<string, OpenAlert>;
-  /** areaAggregate: covered device ids per area of scope.areaIds (built lazily). */
-  members: Map<string, string[]> | null;
+  /** areaAggregate: per area of scope.areaIds, its covered devices and their contributions (lazy). */
+  areas: Map<string, AreaState> | null;
   /** noData: covered device ids (built lazily). */
   covered: string[] | null;
   /** `directoryGeneration` the two caches above were built at. */
@@ -89,6 +89,12 @@ export interface AlertEngineOptions {
   directory: EngineDirectory;
   /** New alert ids (default: `crypto.randomUUID()`, UUID v4 per RFC 9562). */
   newAlertId?: () => string;
+  /**
+   * `incremental` (default): an area aggregate recomputes only the reporting device's window mean
+   * while no bucket rolled; `full`: every covered device's, every time (the reference the tests
+   * compare the incremental one against). Both give identical results.
+   */
+  areaAggregates?: 'incremental' | 'full';
 }
 
 /** Options of `evaluate`. */
@@ -149,11 +155,15 @@ export class AlertEngine {
   >();
   private generation = 0;
   private directoryGeneration = 0;
+  /** Bumped when windows change outside evaluation (warm-up, restore): area aggregates recompute. */
+  private areaEpoch = 0;
+  private readonly fullAreaRecompute: boolean;
   private errors: Array<{ ruleId: string; error: string }> = [];
 
   constructor(o: AlertEngineOptions) {
     this.directory = o.directory;
     this.newAlertId = o.newAlertId ?? (() => globalThis.crypto.randomUUID());
+    this.fullAreaRecompute = o.areaAggregates === 'full';
   }
 
   /** Rules `setRules` could not compile (skipped; their open alerts resolved `rule-changed`). */
@@ -208,7 +218,7 @@ export class AlertEngine {
       const id = rule.id;
       let openMap = this.open.get(id);
       if (!openMap) this.open.set(id, (openMap = new Map()));
-      const rs: RuleState = { rule, open: openMap, members: null, covered: null, cacheGeneration: -1 };
+      const rs: RuleState = { rule, open: openMap, areas: null, covered: null, cacheGeneration: -1 };
       this.ruleStates.push(rs);
       this.byId.set(id, rs);
       if (!this.ruleLoadedAt.has(id)) this.ruleLoadedAt.set(id, now);
@@ -317,6 +327,7 @@ export class AlertEngine {
    */
   evaluate(reading: Reading, o?: EvaluateOptions): readonly AlertChange[] {
     const warmUp = o?.warmUp === true;
+    if (warmUp) this.areaEpoch++; // windows change without area rules seeing it
     const entry = this.entryFor(reading);
     const ts = reading.ts;
     if (ts > entry.lastSeen) entry.lastSeen = ts;
@@ -504,6 +515,8 @@ export class AlertEngine {
       throw new Error('malformed alert engine snapshot');
     }
     this.devices.clear();
+    this.directoryGeneration++; // area members hold entries: rebuild them
+    this.areaEpoch++;
     for (const [id, lastSeen, previous, windows] of snap.devices) {
       const entry = this.newEntry(String(id), this.directory.device(String(id)));
       entry.lastSeen = typeof lastSeen === 'number' ? lastSeen : Number.NEGATIVE_INFINITY;
@@ -583,6 +596,7 @@ export class AlertEngine {
     const rule = rs.rule;
     const device = entry.device;
     if (!ruleActiveAt(rule, ts)) {
+      rs.areas = null; // windows change without this rule seeing it: recompute when active again
       if (rs.open.size === 0) return out;
       if (rule.kind === 'threshold') {
         const o = rs.open.get(entry.id);
@@ -611,7 +625,7 @@ export class AlertEngine {
     // areaAggregate: every area of the scope that holds the device
     for (const areaId of rule.areas) {
       if (!device.areaPath.includes(areaId)) continue;
-      const aggregate = this.areaAggregate(rs, areaId, ts);
+      const aggregate = this.areaAggregate(rs, areaId, ts, entry);
       if (Number.isNaN(aggregate)) continue;
       out = this.step(rs, areaId, null, areaId, aggregate, Number.NaN, ts, out);
     }
@@ -651,7 +665,7 @@ export class AlertEngine {
     for (const areaId of rule.areas) {
       const o = device.areaPath.includes(areaId) ? rs.open.get(areaId) : undefined;
       if (!o) continue;
-      const aggregate = this.areaAggregate(rs, areaId, ts);
+      const aggregate = this.areaAggregate(rs, areaId, ts, null);
       if (!Number.isNaN(aggregate)) this.warmClock(o, rule, aggregate, Number.NaN, ts);
     }
   }
@@ -823,10 +837,49 @@ export class AlertEngine {
     return current;
   }
 
-  private areaAggregate(rs: RuleState, areaId: string, ts: number): number {
+  /**
+   * The area's aggregate at `ts` (NaN when fewer than minDevices devices have a window with enough
+   * coverage): the aggregate of each covered device's window mean. Each device's mean (its
+   * contribution) is kept: while `ts` stays inside the buckets of the last full computation (no
+   * window's bucket rolled, no out-of-order time, no warm-up or inactive spell in between) only the
+   * reporting device's contribution is recomputed; the sum is always re-added over the contributions
+   * in member order, so the result is bit-identical to a full computation.
+   */
+  private areaAggregate(rs: RuleState, areaId: string, ts: number, trigger: DeviceEntry | null): number {
     const rule = rs.rule;
     const w = rule.window;
     if (w === null) return Number.NaN;
+    const state = this.areaStateOf(rs, areaId);
+    const members = state.members;
+    const incremental =
+      !this.fullAreaRecompute &&
+      trigger !== null &&
+      state.epoch === this.areaEpoch &&
+      ts >= state.validFrom &&
+      ts < state.validUntil;
+    if (incremental) {
+      const i = state.index.get(trigger.id);
+      if (i !== undefined) {
+        const window = trigger.windows.get(w.key);
+        members[i].contribution = window ? contribution(window, ts, w.minCoverage) : Number.NaN;
+        if (window) state.validUntil = Math.min(state.validUntil, nextBucketStart(window, ts));
+      }
+      state.validFrom = ts;
+    } else {
+      let until = Number.POSITIVE_INFINITY;
+      for (const m of members) {
+        const window = m.entry.windows.get(w.key);
+        if (!window) {
+          m.contribution = Number.NaN;
+          continue;
+        }
+        m.contribution = contribution(window, ts, w.minCoverage);
+        until = Math.min(until, nextBucketStart(window, ts));
+      }
+      state.validFrom = ts;
+      state.validUntil = until;
+      state.epoch = this.areaEpoch;
+    }
     let devices = 0;
     let acc =
       w.aggregate === 'mean'
@@ -834,16 +887,13 @@ export class AlertEngine {
         : w.aggregate === 'max'
           ? Number.NEGATIVE_INFINITY
           : Number.POSITIVE_INFINITY;
-    for (const id of this.membersOf(rs, areaId)) {
-      const window = this.devices.get(id)?.windows.get(w.key);
-      if (!window) continue;
-      window.evaluateAt(ts);
-      if (window.values === 0 || window.coverage < w.minCoverage) continue;
+    for (const m of members) {
+      const c = m.contribution;
+      if (Number.isNaN(c)) continue;
       devices++;
-      const mean = window.mean;
-      if (w.aggregate === 'mean') acc += mean;
-      else if (w.aggregate === 'max') acc = mean > acc ? mean : acc;
-      else acc = mean < acc ? mean : acc;
+      if (w.aggregate === 'mean') acc += c;
+      else if (w.aggregate === 'max') acc = c > acc ? c : acc;
+      else acc = c < acc ? c : acc;
     }
     if (devices < rule.minDevices || devices === 0) return Number.NaN;
     return w.aggregate === 'mean' ? acc / devices : acc;
@@ -1152,23 +1202,35 @@ export class AlertEngine {
 
   private validateCaches(rs: RuleState): void {
     if (rs.cacheGeneration === this.directoryGeneration) return;
-    rs.members = null;
+    rs.areas = null;
     rs.covered = null;
     rs.cacheGeneration = this.directoryGeneration;
   }
 
-  private membersOf(rs: RuleState, areaId: string): string[] {
+  private areaStateOf(rs: RuleState, areaId: string): AreaState {
     this.validateCaches(rs);
-    rs.members ??= new Map();
-    let ids = rs.members.get(areaId);
-    if (!ids) {
-      ids = [];
+    rs.areas ??= new Map();
+    let state = rs.areas.get(areaId);
+    if (!state) {
+      const members: AreaMember[] = [];
+      const index = new Map<string, number>();
       for (const d of this.directory.devices()) {
-        if (d.areaPath.includes(areaId) && scopeCovers(rs.rule.scope, d)) ids.push(d.id);
+        if (!d.areaPath.includes(areaId) || !scopeCovers(rs.rule.scope, d)) continue;
+        let entry = this.devices.get(d.id);
+        if (!entry) this.devices.set(d.id, (entry = this.newEntry(d.id, d)));
+        index.set(d.id, members.length);
+        members.push({ entry, contribution: Number.NaN });
       }
-      rs.members.set(areaId, ids);
+      state = {
+        members,
+        index,
+        validFrom: Number.POSITIVE_INFINITY,
+        validUntil: Number.NEGATIVE_INFINITY,
+        epoch: -1,
+      };
+      rs.areas.set(areaId, state);
     }
-    return ids;
+    return state;
   }
 
   private coveredBy(rs: RuleState): string[] {
@@ -1204,6 +1266,34 @@ export interface EngineSnapshot {
 function occurs(rule: CompiledRule, v: MetricValue | undefined): v is MetricValue {
   const c = rule.condition;
   return v !== undefined && c !== null && c.applies(v, Number.NaN) && c.test(v, Number.NaN);
+}
+
+/** A covered device of an area and its window mean as last computed (NaN: not enough data). */
+interface AreaMember {
+  entry: DeviceEntry;
+  contribution: number;
+}
+
+/** An areaAggregate rule's state for one area. */
+interface AreaState {
+  members: AreaMember[];
+  /** Device id → index in `members`. */
+  index: Map<string, number>;
+  /** The contributions hold for times in [validFrom, validUntil) (no bucket of any window rolls). */
+  validFrom: number;
+  validUntil: number;
+  /** `areaEpoch` of the last full computation. */
+  epoch: number;
+}
+
+function contribution(window: RollingWindow, ts: number, minCoverage: number): number {
+  window.evaluateAt(ts);
+  return window.values === 0 || window.coverage < minCoverage ? Number.NaN : window.mean;
+}
+
+/** Start (epoch ms) of the bucket after the one holding `ts`: the window's mean may change there. */
+function nextBucketStart(window: RollingWindow, ts: number): number {
+  return (Math.floor(ts / window.bucketMs) + 1) * window.bucketMs;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

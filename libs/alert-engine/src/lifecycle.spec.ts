@@ -330,8 +330,13 @@ function run(engine: AlertEngine, steps: Step[], warmUp = false): AlertChange[] 
   return out;
 }
 
-function engineWithCounter(dir: EngineDirectory, counter: { n: number }): AlertEngine {
-  return new AlertEngine({ directory: dir, newAlertId: () => `id-${++counter.n}` });
+/** Engines under test aggregate areas incrementally; references (`full`) recompute every device. */
+function engineWithCounter(
+  dir: EngineDirectory,
+  counter: { n: number },
+  areaAggregates: 'incremental' | 'full' = 'incremental',
+): AlertEngine {
+  return new AlertEngine({ directory: dir, newAlertId: () => `id-${++counter.n}`, areaAggregates });
 }
 
 describe('determinism, snapshot/restore and warm-up', () => {
@@ -351,7 +356,7 @@ describe('determinism, snapshot/restore and warm-up', () => {
   it('evaluate N = evaluate k, snapshot, restore into a new engine with the open alerts, evaluate the rest', () => {
     const dir = new TestDirectory();
     const steps = randomSteps(dir, 11, 400);
-    const reference = engineWithCounter(dir, { n: 0 });
+    const reference = engineWithCounter(dir, { n: 0 }, 'full');
     reference.setRules(mixedRules(), T0);
     const all = run(reference, steps);
     const k = 200;
@@ -373,7 +378,7 @@ describe('determinism, snapshot/restore and warm-up', () => {
     for (let trial = 0; trial < 25; trial++) {
       const dir = new TestDirectory();
       const steps = randomSteps(dir, 1000 + trial, 300);
-      const reference = engineWithCounter(dir, { n: 0 });
+      const reference = engineWithCounter(dir, { n: 0 }, 'full');
       reference.setRules(mixedRules(), T0);
       const all = run(reference, steps);
 
