@@ -348,7 +348,7 @@ export class AlertEngine {
       const plan = this.planFor(entry, metric);
       if (plan === EMPTY_PLAN) continue;
       const value = metrics[metric];
-      const isNumber = typeof value === 'number';
+      const isNumber = typeof value === 'number' && Number.isFinite(value);
       if (isNumber) for (const w of plan.windows) this.windowOf(entry, w.key, w.seconds).add(ts, value);
       let rate = Number.NaN;
       let previous: { value: number; ts: number } | undefined;
@@ -500,7 +500,8 @@ export class AlertEngine {
 
   /**
    * Restores `snapshot()`'s output into this engine (replacing its device state).
-   * @throws Error when `s` is not a snapshot of ENGINE_SNAPSHOT_VERSION
+   * @throws Error when `s` is not a snapshot of ENGINE_SNAPSHOT_VERSION, or is malformed (naming the
+   *   part); the engine is then unchanged
    */
   restore(s: unknown): void {
     if (
@@ -510,28 +511,64 @@ export class AlertEngine {
     ) {
       throw new Error(`not an alert engine snapshot of version ${ENGINE_SNAPSHOT_VERSION}`);
     }
-    const snap = s as EngineSnapshot;
-    if (!Array.isArray(snap.devices) || !Array.isArray(snap.alerts) || !Array.isArray(snap.rules)) {
-      throw new Error('malformed alert engine snapshot');
+    const snap = s as Partial<Record<keyof EngineSnapshot, unknown>>;
+    // parse everything before changing anything: a malformed snapshot leaves the engine as it was
+    const bad = (what: string): never => {
+      throw new Error(`malformed alert engine snapshot: ${what}`);
+    };
+    const num = (v: unknown, what: string): number =>
+      typeof v === 'number' && Number.isFinite(v) ? v : bad(what);
+    const numOrNull = (v: unknown, what: string): number | null => (v === null ? null : num(v, what));
+    const str = (v: unknown, what: string): string => (typeof v === 'string' ? v : bad(what));
+    const list = (v: unknown, what: string): unknown[] => (Array.isArray(v) ? v : bad(what));
+    const devices = new Map<string, DeviceEntry>();
+    for (const d of list(snap.devices, 'devices')) {
+      const [id, lastSeen, previous, windows] = list(d, 'device');
+      const entry = this.newEntry(str(id, 'device id'), this.directory.device(str(id, 'device id')));
+      entry.lastSeen = numOrNull(lastSeen, 'lastSeen') ?? Number.NEGATIVE_INFINITY;
+      for (const p of list(previous, 'previous values')) {
+        const [m, value, ts] = list(p, 'previous value');
+        entry.previous.set(str(m, 'metric'), {
+          value: num(value, 'previous value'),
+          ts: num(ts, 'previous ts'),
+        });
+      }
+      for (const w of list(windows, 'windows')) {
+        const [k, window] = list(w, 'window');
+        try {
+          entry.windows.set(str(k, 'window key'), RollingWindow.fromJSON(window));
+        } catch (e) {
+          bad(e instanceof Error ? e.message : 'window');
+        }
+      }
+      devices.set(entry.id, entry);
     }
+    const rules = list(snap.rules, 'rules').map((r) => {
+      const [id, at] = list(r, 'rule');
+      return [str(id, 'rule id'), num(at, 'loadedAt')] as const;
+    });
+    const clocks = list(snap.alerts, 'alerts').map((a) => {
+      const [ruleId, subjectId, alertId, clearSince, lastOccurrence] = list(a, 'alert');
+      return {
+        ruleId: str(ruleId, 'rule id'),
+        subjectId: str(subjectId, 'subject id'),
+        alertId: str(alertId, 'alert id'),
+        clearSince: numOrNull(clearSince, 'clearSince'),
+        lastOccurrence: numOrNull(lastOccurrence, 'lastOccurrence'),
+      };
+    });
     this.devices.clear();
+    for (const [id, entry] of devices) this.devices.set(id, entry);
     this.directoryGeneration++; // area members hold entries: rebuild them
     this.areaEpoch++;
-    for (const [id, lastSeen, previous, windows] of snap.devices) {
-      const entry = this.newEntry(String(id), this.directory.device(String(id)));
-      entry.lastSeen = typeof lastSeen === 'number' ? lastSeen : Number.NEGATIVE_INFINITY;
-      for (const [m, value, ts] of previous) entry.previous.set(m, { value, ts });
-      for (const [k, w] of windows) entry.windows.set(k, RollingWindow.fromJSON(w));
-      this.devices.set(entry.id, entry);
-    }
-    for (const [ruleId, loadedAt] of snap.rules) this.ruleLoadedAt.set(ruleId, loadedAt);
-    for (const [ruleId, subjectId, alertId, clearSince, lastOccurrence] of snap.alerts) {
-      const o = this.open.get(ruleId)?.get(subjectId);
-      if (o && o.alert.id === alertId) {
-        o.clearSince = clearSince;
-        o.lastOccurrence = lastOccurrence;
+    for (const [ruleId, loadedAt] of rules) this.ruleLoadedAt.set(ruleId, loadedAt);
+    for (const c of clocks) {
+      const o = this.open.get(c.ruleId)?.get(c.subjectId);
+      if (o && o.alert.id === c.alertId) {
+        o.clearSince = c.clearSince;
+        o.lastOccurrence = c.lastOccurrence;
       } else {
-        this.restoredClocks.set(alertId, { clearSince, lastOccurrence });
+        this.restoredClocks.set(c.alertId, { clearSince: c.clearSince, lastOccurrence: c.lastOccurrence });
       }
     }
   }
@@ -1121,7 +1158,7 @@ export class AlertEngine {
         areaId: reading.areaId,
         areaPath: [...reading.areaPath],
         attributes: {},
-        silenceTimeoutSeconds: DEVICE_TYPE_CONTRACTS[reading.deviceType].silenceTimeoutSeconds,
+        silenceTimeoutSeconds: silenceTimeoutOf(reading.deviceType),
       };
       entry.generation = -1;
     }
@@ -1260,6 +1297,14 @@ export interface EngineSnapshot {
   >;
   alerts: Array<[string, string, string, number | null, number | null]>;
   rules: Array<[string, number]>;
+}
+
+/** A device type's silence timeout, seconds (15 min for a type the contracts do not know). */
+function silenceTimeoutOf(type: string): number {
+  return (
+    (DEVICE_TYPE_CONTRACTS as Record<string, { silenceTimeoutSeconds: number } | undefined>)[type]
+      ?.silenceTimeoutSeconds ?? 900
+  );
 }
 
 /** Whether an event's metric value meets the event rule's condition. */

@@ -424,8 +424,42 @@ describe('determinism, snapshot/restore and warm-up', () => {
     expect(fired.alert.value).toBe(74);
   });
 
-  it('refuses a snapshot of another version', () => {
+  it('refuses a snapshot of another version, or a malformed one, leaving the engine as it was', () => {
     expect(() => testEngine().restore({ version: 99 })).toThrow(/version 1/);
+    const dir = new TestDirectory();
+    const engine = testEngine(dir);
+    engine.setRules([pm('rate', { condition: { op: 'rateOfChange', perMinute: 5 }, clear: undefined })], T0);
+    engine.evaluate(reading(dir, 'aq-1', T0, { pm25: 10 }));
+    const good = engine.snapshot();
+    const broken = JSON.parse(JSON.stringify(good));
+    broken.devices.push(['aq-2', T0, [['pm25', 'ten', T0]], []]);
+    expect(() => engine.restore(broken)).toThrow('malformed alert engine snapshot: previous value');
+    expect(engine.snapshot()).toEqual(good);
+    // the previous value survived: a rise of 10/min fires
+    expect(kinds(engine.evaluate(reading(dir, 'aq-1', T0 + MIN, { pm25: 20 })))).toEqual(['rate/aq-1:fired']);
+  });
+
+  it('a non-finite value changes nothing (no alert opened or resolved, no window or rate poisoned)', () => {
+    const dir = new TestDirectory();
+    const engine = testEngine(dir);
+    engine.setRules(
+      [
+        pm('high'),
+        pm('rise', { condition: { op: 'rateOfChange', perMinute: 5 }, clear: undefined }),
+        pm('mean', { window: { seconds: 3600, aggregate: 'mean', minCoverage: 0 }, clear: undefined }),
+      ],
+      T0,
+    );
+    expect(kinds(engine.evaluate(reading(dir, 'aq-1', T0, { pm25: 60 })))).toEqual([
+      'high/aq-1:fired',
+      'mean/aq-1:fired',
+    ]);
+    expect(engine.evaluate(reading(dir, 'aq-1', T0 + MIN, { pm25: Number.NaN }))).toEqual([]);
+    expect(engine.evaluate(reading(dir, 'aq-1', T0 + 2 * MIN, { pm25: Number.POSITIVE_INFINITY }))).toEqual(
+      [],
+    );
+    // the previous value is still 60 at T0: +6 over 3 min is 2/min, no rise; the mean is still 60
+    expect(engine.evaluate(reading(dir, 'aq-1', T0 + 3 * MIN, { pm25: 66 }))).toEqual([]);
   });
 });
 
