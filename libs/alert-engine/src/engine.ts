@@ -268,22 +268,32 @@ export class AlertEngine {
 
   /**
    * A person acknowledged or resolved an alert elsewhere (the API); `lastSeq` is the `seq` of the
-   * transition they wrote. A resolved alert leaves the open set (the next reading that holds opens
-   * a new alert); an acknowledged one keeps escalating and resolving. Unknown open alerts are added.
+   * transition they wrote (the engine numbers its next steps after the larger of its own and this).
+   * A resolved alert leaves the open set (the next reading that holds opens a new alert). An
+   * acknowledgement is merged, not copied: the engine keeps what it decided since the person's view
+   * was read (a higher severity, the value, the firing time) and takes the acknowledgement fields,
+   * so a late notice never undoes an escalation; the alert keeps escalating and resolving. Alerts the
+   * engine does not hold open (already resolved by it, or unknown) are ignored: a stale notice never
+   * reopens one.
    */
   applyExternal(alert: Alert, lastSeq: number): void {
     const openMap = this.open.get(alert.ruleId);
     const current = openMap?.get(alert.subjectId);
+    if (!openMap || !current || current.alert.id !== alert.id) return;
+    current.seq = Math.max(current.seq, lastSeq);
     if (alert.state === 'resolved') {
-      if (openMap && current && current.alert.id === alert.id) openMap.delete(alert.subjectId);
+      openMap.delete(alert.subjectId);
       return;
     }
-    if (current && current.alert.id === alert.id) {
-      current.alert = { ...alert };
-      current.seq = Math.max(current.seq, lastSeq);
-      return;
+    const a = current.alert;
+    if (alert.state === 'acknowledged') {
+      a.state = 'acknowledged';
+      a.acknowledgedAt = alert.acknowledgedAt;
+      a.acknowledgedBy = alert.acknowledgedBy;
+      a.acknowledgementNote = alert.acknowledgementNote;
     }
-    if (!current) this.loadOpenAlerts([{ alert, lastSeq }]);
+    if (severityRank(alert.severity) > severityRank(a.severity)) a.severity = alert.severity;
+    if (alert.updatedAt > a.updatedAt) a.updatedAt = alert.updatedAt;
   }
 
   /** Open alerts with their last `seq` (copies): what `loadOpenAlerts` takes back. */

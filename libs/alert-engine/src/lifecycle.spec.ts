@@ -110,6 +110,37 @@ describe('life cycle bookkeeping', () => {
     ).toEqual([['fired', true]]);
   });
 
+  it('a late acknowledgement notice never undoes an escalation, and a stale one never reopens a resolved alert', () => {
+    const dir = new TestDirectory();
+    const engine = testEngine(dir);
+    engine.setRules(
+      [pm('pm25-high', { escalations: [{ severity: 'critical', condition: { op: 'above', value: 150 } }] })],
+      T0,
+    );
+    const [opened] = engine.evaluate(reading(dir, 'aq-1', T0, { pm25: 60 }));
+    // the person acknowledges (seq 2 in the database) while the engine escalates (its seq 2, rebased to 3)
+    const acked = {
+      ...opened.alert,
+      state: 'acknowledged' as const,
+      acknowledgedAt: T0 + 1,
+      acknowledgedBy: 'u1',
+      acknowledgementNote: 'seen',
+      updatedAt: T0 + 1,
+    };
+    const [esc] = engine.evaluate(reading(dir, 'aq-1', T0 + MIN, { pm25: 200 }));
+    expect(esc.alert.severity).toBe('critical');
+    engine.applyExternal(acked, 3);
+    expect(engine.evaluate(reading(dir, 'aq-1', T0 + 2 * MIN, { pm25: 210 }))).toEqual([]); // no second escalation
+    const [resolved] = engine.evaluate(reading(dir, 'aq-1', T0 + 3 * MIN, { pm25: 10 }));
+    expect(resolved.transition).toMatchObject({ seq: 4, from: 'acknowledged', severity: 'critical' });
+    expect(resolved.alert).toMatchObject({ acknowledgedBy: 'u1', acknowledgementNote: 'seen' });
+    engine.applyExternal(acked, 3); // stale
+    expect(engine.openAlerts()).toEqual([]);
+    expect(kinds(engine.evaluate(reading(dir, 'aq-1', T0 + 4 * MIN, { pm25: 60 })))).toEqual([
+      'pm25-high/aq-1:fired',
+    ]);
+  });
+
   it('setRules: an edited rule keeps alerts of subjects still covered, resolves the others; disabled and deleted rules resolve all', () => {
     const dir = new TestDirectory();
     const engine = testEngine(dir);
