@@ -192,6 +192,7 @@ describe('ops-api over the embedded store', () => {
         delete: [200, ...WRITE],
       },
       '/api/v1/rules/{id}/versions': { get: [200, 400, 404, 503] },
+      '/api/v1/rules/dry-run': { post: [200, 400, 503] },
       '/api/v1/rules/{id}/enable': { post: [200, ...WRITE] },
       '/api/v1/rules/{id}/disable': { post: [200, ...WRITE] },
       '/api/v1/alerts': { get: [200, 400, 503] },
