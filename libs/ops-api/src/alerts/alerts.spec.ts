@@ -604,6 +604,19 @@ describe('alerts over REST and /live (SQLite)', () => {
         await traffic.until(1);
         expect(traffic.map((e) => e.alert.id)).toEqual([trafficAlert.id]);
         expect(agency.map((e) => e.alert.id)).toEqual([fresh.id]);
+        // A person's acknowledgement on this node is pushed at once, to the same rooms.
+        await expectStatus(
+          call('POST', `/api/v1/alerts/${trafficAlert.id}/acknowledge`, operator.headers, {
+            note: 'đã biết',
+          }),
+          200,
+        );
+        await traffic.until(2);
+        expect(traffic[1]).toMatchObject({
+          alert: { id: trafficAlert.id, state: 'acknowledged' },
+          transition: { kind: 'acknowledged', note: 'đã biết', by: { kind: 'account', id: operator.id } },
+        });
+        expect(agency.map((e) => e.alert.id)).toEqual([fresh.id]);
       } finally {
         for (const socket of sockets) socket.disconnect();
         await publisher.endAsync();
