@@ -1,6 +1,9 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { z } from 'zod';
 import {
+  type AlertEvent,
+  alertEventsSchema,
+  INTERNAL_ALERTS_TOPIC,
   type CommandAckNotice,
   type CommandMessage,
   commandAckNoticeSchema,
@@ -51,6 +54,11 @@ export interface InternalBusHandlers {
   registryChanges?: (notice: RegistryChangeNotice) => void;
   /** A broker node applied the registry up to a change-log position (retained: the latest on subscribing). */
   registryPosition?: (position: RegistryPosition) => void;
+  /**
+   * Alert transitions the alert engine committed, in commit order (INTERNAL_ALERTS_TOPIC, QoS 1,
+   * validated with alertEventsSchema). Not queued while away (clean session): the database holds them.
+   */
+  alerts?: (events: AlertEvent[]) => void;
 }
 
 /** Keep-alive of platform services' broker connections (seconds). */
@@ -215,6 +223,19 @@ export class InternalBusClient {
     );
   }
 
+  /**
+   * Publishes alert transitions the engine committed (INTERNAL_ALERTS_TOPIC, QoS 1, not
+   * retained), validated with alertEventsSchema. Best effort by design: API nodes read the
+   * database after their own cursor, so a lost message only delays a notification.
+   * @throws ZodError for events the schema refuses (nothing sent); Error when not connected
+   */
+  async publishAlerts(events: readonly AlertEvent[]): Promise<void> {
+    if (!this.client.connected) throw new Error('not connected to the internal bus');
+    await this.client.publishAsync(INTERNAL_ALERTS_TOPIC, JSON.stringify(alertEventsSchema.parse(events)), {
+      qos: 1,
+    });
+  }
+
   /** Disconnects cleanly (DISCONNECT sent, so the broker publishes no will and keeps no session). */
   async close(): Promise<void> {
     await this.client.endAsync();
@@ -231,6 +252,7 @@ export class InternalBusClient {
     if (this.handlers.deviceStatus) topics[INTERNAL_DEVICE_STATUS_TOPIC] = { qos: 1 };
     if (this.handlers.registryChanges) topics[INTERNAL_REGISTRY_CHANGES_TOPIC] = { qos: 1 };
     if (this.handlers.registryPosition) topics[`${INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX}+`] = { qos: 1 };
+    if (this.handlers.alerts) topics[INTERNAL_ALERTS_TOPIC] = { qos: 1 };
     if (Object.keys(topics).length === 0) return;
     this.client.subscribe(topics, (error, granted) => {
       if (error) logger.error({ err: error }, 'internal subscription failed');
@@ -271,6 +293,11 @@ export class InternalBusClient {
       case INTERNAL_REGISTRY_CHANGES_TOPIC: {
         const notice = parseJson(payload, registryChangeNoticeSchema, onInvalid);
         if (notice) this.handlers.registryChanges?.(notice);
+        return;
+      }
+      case INTERNAL_ALERTS_TOPIC: {
+        const events = parseJson(payload, alertEventsSchema, onInvalid);
+        if (events) this.handlers.alerts?.(events);
         return;
       }
       default: {

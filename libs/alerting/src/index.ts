@@ -1,0 +1,6 @@
+export * from './alerting-error';
+export * from './rule-validation';
+export * from './rule-repository';
+export * from './alert-repository';
+export * from './silence-repository';
+export * from './seed-rules';
