@@ -322,7 +322,7 @@ describe('DurableReadingSink with spool consumers', () => {
         spoolMaxBytes: 4000,
         fullWaitMs: 60_000,
       });
-      const derived: Reading = { ...reading(0, { aqi: 57 }), deviceId: 'aq-sink-1', domain: 'environment' };
+      const derived: Reading = { ...reading(0, { aqi: 57 }), deviceId: 'aq-sink-1', domain: 'env' };
       await alerts.link().appendDerived(derived);
       expect(relayed).toEqual([derived]);
       expect(alerts.calls).toEqual([
