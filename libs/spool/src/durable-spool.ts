@@ -196,7 +196,11 @@ export class DurableSpool<T> {
     hooks: DurableSpoolHooks<T>,
   ): Promise<{ spool: DurableSpool<T>; pending: T[]; pendingBodies: Buffer[]; firstPendingIndex: number }> {
     const spool = new DurableSpool<T>(
-      { segmentBytes: 16 * 1024 * 1024, consumers: [DEFAULT_SPOOL_CONSUMER], ...options },
+      {
+        ...options,
+        segmentBytes: options.segmentBytes ?? 16 * 1024 * 1024,
+        consumers: options.consumers ?? [DEFAULT_SPOOL_CONSUMER],
+      },
       hooks,
     );
     const pendingBodies: Buffer[] = [];
