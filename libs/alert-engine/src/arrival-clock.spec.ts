@@ -81,3 +81,23 @@ describe('timers of a device whose readings arrive late (arrivedAt)', () => {
     expect(kinds(copy.tick(now + 900_000))).toEqual(['aq-1:fired:firing']);
   });
 });
+
+describe('resume(now) after a restart', () => {
+  it('the downtime does not count as silence: no data fires a silence timeout after the restart', () => {
+    const engine = testEngine(dir);
+    const noData = rule({ kind: 'noData', scope: { deviceIds: ['aq-1'] } });
+    engine.setRules([noData], T0);
+    engine.evaluate(reading(dir, 'aq-1', T0 + MIN, { pm25: 10 }), { arrivedAt: T0 + MIN });
+    const restarted = testEngine(dir);
+    restarted.restore(JSON.parse(JSON.stringify(engine.snapshot())));
+    restarted.setRules([noData], T0 + 2 * HOUR);
+    restarted.resume(T0 + 2 * HOUR); // the platform was down for ~2 h
+    expect(restarted.tick(T0 + 2 * HOUR + 1000)).toHaveLength(0);
+    expect(kinds(restarted.tick(T0 + 2 * HOUR + 900_000))).toEqual(['aq-1:fired:firing']);
+    // without resume the first tick would have fired at once
+    const careless = testEngine(dir);
+    careless.restore(JSON.parse(JSON.stringify(engine.snapshot())));
+    careless.setRules([noData], T0 + 2 * HOUR);
+    expect(kinds(careless.tick(T0 + 2 * HOUR + 1000))).toEqual(['aq-1:fired:firing']);
+  });
+});

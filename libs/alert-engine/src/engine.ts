@@ -431,6 +431,20 @@ export class AlertEngine {
   }
 
   /**
+   * The host listens again from `now` (epoch ms, its clock) after a restart: the platform's downtime
+   * does not count as devices' silence. Each known device counts as heard at `now` at the latest
+   * (its lag grows so that ts + lag ≥ now: its timers resume where its newest reading left them,
+   * until a reading arriving on time resets the lag), and never-seen devices' silence counts from
+   * `now`. Call it once after `setRules` at start; changes nothing else and emits nothing.
+   */
+  resume(now: number): void {
+    for (const e of this.devices.values()) {
+      if (e.lastSeen !== Number.NEGATIVE_INFINITY && e.lastSeen + e.lag < now) e.lag = now - e.lastSeen;
+    }
+    for (const [id, at] of this.ruleLoadedAt) if (at < now) this.ruleLoadedAt.set(id, now);
+  }
+
+  /**
    * Timer-driven steps due by `now` (epoch ms), each at the moment it became due (not at `now`), so
    * a late tick gives the same transitions as a punctual one:
    * - keep firing for: an alert whose clear condition has held since `clearSince` resolves at

@@ -4,3 +4,4 @@ export * from './rule-repository';
 export * from './alert-repository';
 export * from './silence-repository';
 export * from './seed-rules';
+export * from './engine-host';
