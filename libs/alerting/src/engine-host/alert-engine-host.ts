@@ -361,6 +361,18 @@ export class AlertEngineHost implements SpoolConsumer {
     };
   }
 
+  /**
+   * Resolves once nothing is queued or running (every record received so far processed and its
+   * commit done, derived readings included): tests and the broker's orderly shutdown.
+   */
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      await this.chain;
+      if (this.queue.length === 0 && !this.draining && !this.tickQueued) return;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
   /** The engine's open alerts (tests, diagnostics). */
   openAlertCount(): number {
     return this.engine.openAlerts().length;
