@@ -293,7 +293,8 @@ export class AlertEngineHost implements SpoolConsumer {
   /** The broker's registry sync: rules reloaded, a person's step applied, devices changed. */
   registryChanged(changes: ReadonlyArray<{ entity: string; entityId: string }>): void {
     if (this.state !== 'running') return;
-    const rulesChanged = changes.some((c) => c.entity === 'rule');
+    const changedRules = [...new Set(changes.filter((c) => c.entity === 'rule').map((c) => c.entityId))];
+    const rulesChanged = changedRules.length > 0;
     const alertIds = [...new Set(changes.filter((c) => c.entity === 'alert').map((c) => c.entityId))];
     const areas = changes.some((c) => c.entity === 'area');
     const deviceIds = [...new Set(changes.filter((c) => c.entity === 'device').map((c) => c.entityId))];
@@ -303,8 +304,10 @@ export class AlertEngineHost implements SpoolConsumer {
       const ids = areas ? [...this.options.directory.devices()].map((d) => d.id) : deviceIds;
       for (const id of ids) out.push(...this.engine.deviceChanged(id, now));
       if (rulesChanged) {
-        out.push(...this.engine.setRules(await this.options.rules.all(), now));
+        const stored = await this.options.rules.all();
+        out.push(...this.engine.setRules(stored, now));
         for (const e of this.engine.ruleErrors) this.options.logger.warn(e, 'alert rule not evaluated');
+        this.options.logger.info({ changed: changedRules, rules: stored.length }, 'alert rules reloaded');
       }
       for (const id of alertIds) {
         const found = await this.options.alerts.getWithSeq(id);
