@@ -5,3 +5,4 @@ export * from './provisioning-bodies';
 export * from './command-bodies';
 export * from './access-bodies';
 export * from './sso-bodies';
+export * from './notification-bodies';

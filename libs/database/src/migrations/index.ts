@@ -3,6 +3,7 @@ import type { DatabaseKind } from '../database-config';
 import { registryMigration } from './0001-registry';
 import { deviceIdCaseMigration } from './0002-device-id-case';
 import { accessMigration } from './0003-access';
+import { notificationsMigration } from './0005-notifications';
 
 /**
  * Every migration, in order, keyed by a name that sorts in that order. Held in code rather than
@@ -14,6 +15,7 @@ export function platformMigrations(kind: DatabaseKind): Record<string, Migration
     '0001-registry': registryMigration(kind),
     '0002-device-id-case': deviceIdCaseMigration,
     '0003-access': accessMigration(kind),
+    '0005-notifications': notificationsMigration(kind),
   };
 }
 
