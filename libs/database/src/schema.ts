@@ -20,6 +20,12 @@ export interface DatabaseSchema {
   sessions: SessionsTable;
   api_keys: ApiKeysTable;
   audit_log: AuditLogTable;
+  rules: RulesTable;
+  rule_versions: RuleVersionsTable;
+  alerts: AlertsTable;
+  alert_transitions: AlertTransitionsTable;
+  silences: SilencesTable;
+  consumer_cursors: ConsumerCursorsTable;
   webhook_endpoints: WebhookEndpointsTable;
   subscriptions: SubscriptionsTable;
   notification_groups: NotificationGroupsTable;
@@ -133,7 +139,7 @@ export interface CommandsTable {
 export interface RegistryChangesTable {
   seq: Generated<number>;
   at: number;
-  /** `area` | `device` | `credential`. */
+  /** `area` | `device` | `credential` | `agency` | `rule` | `alert`. */
   entity: string;
   entity_id: string;
   /** What happened, e.g. `created`, `updated`, `suspended`, `revoked`. */
@@ -257,6 +263,133 @@ export interface AuditLogTable {
   prev_hash: string;
   /** SHA-256 (hex) over prev_hash and this entry's canonical JSON. */
   hash: string;
+}
+
+/** An alert rule's current definition (migration 0004-alerts). */
+export interface RulesTable {
+  /** The rule id (RULE_ID_PATTERN). */
+  id: string;
+  /** 1 on creation, +1 on every write (update, enable, disable, delete). */
+  version: number;
+  /** `threshold` | `areaAggregate` | `event` | `status` | `noData`. */
+  kind: string;
+  /** JSON RuleDefinition (`@ioc/contracts`), as parsed (defaults applied); `enabled` mirrors the column. */
+  definition: string;
+  /** 1 enabled, 0 disabled. */
+  enabled: number;
+  /** `seed` | `api`. */
+  origin: string;
+  /**
+   * SHA-256 (hex) of the canonical seed definition the seed loader last wrote, or null for a rule
+   * written through REST: the loader updates a seed rule only while it is still what it wrote.
+   */
+  seed_digest: string | null;
+  created_at: number;
+  updated_at: number;
+  /** Account id of the last writer; null for the seed loader. */
+  updated_by: string | null;
+  /** Soft deletion: the rule applies no more; its versions and alerts stay. */
+  deleted_at: number | null;
+}
+
+/** Every version of every rule, append-only. */
+export interface RuleVersionsTable {
+  rule_id: string;
+  version: number;
+  /** JSON RuleDefinition of this version. */
+  definition: string;
+  /** `created` | `updated` | `enabled` | `disabled` | `deleted` | `seeded` | `reseeded` | `restored`. */
+  change: string;
+  changed_at: number;
+  changed_by: string | null;
+}
+
+/** Alerts (`Alert` of the contracts), one row each; JSON columns as text. */
+export interface AlertsTable {
+  id: string;
+  rule_id: string;
+  rule_version: number;
+  rule_kind: string;
+  /** `device` | `area`. */
+  subject_kind: string;
+  subject_id: string;
+  device_id: string | null;
+  device_type: string | null;
+  domain: string | null;
+  area_id: string;
+  /** JSON array of area ids, root first. */
+  area_path: string;
+  metric: string | null;
+  event: string | null;
+  severity: string;
+  /** ALERT_STATES. */
+  state: string;
+  /** JSON of the value (number, boolean, string or null), or null. */
+  value: string | null;
+  /** The contracts' `limit` (a reserved word in SQL). */
+  limit_value: number | null;
+  unit: string;
+  /** JSON `{vi, en}`. */
+  message: string;
+  pending_at: number;
+  firing_at: number | null;
+  acknowledged_at: number | null;
+  acknowledged_by: string | null;
+  acknowledgement_note: string | null;
+  resolved_at: number | null;
+  resolved_by: string | null;
+  resolution: string | null;
+  updated_at: number;
+  /** Optimistic concurrency: +1 on every write; a write naming an older version is refused. */
+  version: number;
+}
+
+/** Every step of every alert; `id` is the global commit order. */
+export interface AlertTransitionsTable {
+  id: Generated<number>;
+  alert_id: string;
+  seq: number;
+  at: number;
+  from_state: string | null;
+  to_state: string;
+  /** `opened` | `fired` | `escalated` | `acknowledged` | `resolved`. */
+  kind: string;
+  severity: string;
+  /** JSON of the value, or null. */
+  value: string | null;
+  /** JSON TransitionActor. */
+  actor: string;
+  note: string | null;
+  resolution: string | null;
+}
+
+/** Silences and maintenance windows: notifications of matching alerts are not sent in [starts_at, ends_at). */
+export interface SilencesTable {
+  id: string;
+  /** JSON SilenceMatchers. */
+  matchers: string;
+  /** `silence` | `maintenance`. */
+  reason: string;
+  comment: string;
+  starts_at: number;
+  /** Exclusive; set to the end time when ended early. */
+  ends_at: number;
+  created_by: string | null;
+  created_at: number;
+  /** When it was ended early, or null. */
+  ended_at: number | null;
+  ended_by: string | null;
+}
+
+/** The durable position of each spool consumer (the alert engine: `alert-engine`). */
+export interface ConsumerCursorsTable {
+  name: string;
+  /** The last spool record number processed. */
+  position: number;
+  /** JSON of the consumer's state as of `snapshot_position`, or null. */
+  snapshot: string | null;
+  snapshot_position: number | null;
+  updated_at: number;
 }
 
 /** An agency's webhook endpoint (migration 0005-notifications). */

@@ -141,8 +141,13 @@ export interface ImportReport {
 export interface RegistryChange {
   seq: number;
   at: number;
-  entity: 'area' | 'device' | 'credential' | 'agency';
-  /** The area, device or agency id (for a credential: its device's id). */
+  /**
+   * `rule` (an alert rule written: created, updated, enabled, disabled, deleted, seeded) and
+   * `alert` (a person acknowledged or resolved an alert) are not the registry's own: RegistrySync
+   * passes them to its `onChanges` consumer (the broker's alert engine reloads the rule or alert).
+   */
+  entity: 'area' | 'device' | 'credential' | 'agency' | 'rule' | 'alert';
+  /** The area, device, agency, rule or alert id (for a credential: its device's id). */
   entityId: string;
   action: string;
 }

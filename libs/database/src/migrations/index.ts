@@ -3,6 +3,7 @@ import type { DatabaseKind } from '../database-config';
 import { registryMigration } from './0001-registry';
 import { deviceIdCaseMigration } from './0002-device-id-case';
 import { accessMigration } from './0003-access';
+import { alertsMigration } from './0004-alerts';
 import { notificationsMigration } from './0005-notifications';
 
 /**
@@ -15,6 +16,7 @@ export function platformMigrations(kind: DatabaseKind): Record<string, Migration
     '0001-registry': registryMigration(kind),
     '0002-device-id-case': deviceIdCaseMigration,
     '0003-access': accessMigration(kind),
+    '0004-alerts': alertsMigration(kind),
     '0005-notifications': notificationsMigration(kind),
   };
 }
