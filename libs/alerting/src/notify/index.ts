@@ -5,3 +5,6 @@ export * from './subscriptions';
 export * from './webhook-endpoints';
 export * from './webhook-secrets';
 export * from './webhook-sender';
+export * from './notification-planner';
+export * from './notification-policy';
+export * from './notifier';
