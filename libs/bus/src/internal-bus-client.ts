@@ -1,6 +1,10 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { z } from 'zod';
 import {
+  agencyAlertTopicPrefix,
+  type AlertEvent,
+  alertEventsSchema,
+  INTERNAL_ALERTS_TOPIC,
   type CommandAckNotice,
   type CommandMessage,
   commandAckNoticeSchema,
@@ -51,7 +55,12 @@ export interface InternalBusHandlers {
   registryChanges?: (notice: RegistryChangeNotice) => void;
   /** A broker node applied the registry up to a change-log position (retained: the latest on subscribing). */
   registryPosition?: (position: RegistryPosition) => void;
+  /** The alert engine committed transitions (INTERNAL_ALERTS_TOPIC, QoS 1): push them live, wake the notifier. */
+  alerts?: (events: AlertEvent[]) => void;
 }
+
+/** How long publishAgencyAlert waits for the broker's PUBACK (ms). */
+export const ALERT_PUBLISH_TIMEOUT_MS = 10_000;
 
 /** Keep-alive of platform services' broker connections (seconds). */
 export const INTERNAL_KEEPALIVE_SECONDS = 5;
@@ -215,6 +224,40 @@ export class InternalBusClient {
     );
   }
 
+  /**
+   * Publishes a notification (its NotificationBody JSON, exactly as stored) on the agency's alert
+   * topic `ioc/v1/alerts/{agencyId}/{notificationId}`, QoS 1, not retained; resolves on the
+   * broker's PUBACK — the broker has then routed it to the agency's subscribed sessions (queued
+   * for a persistent one that is away). Only platform services may publish there (the broker's
+   * authorizePublish diverts everyone else's publishes) and only the agency's account may read it.
+   * @throws Error when not connected, or not acknowledged within `timeoutMs` (the outbox retries)
+   */
+  async publishAgencyAlert(
+    agencyId: string,
+    notificationId: string,
+    body: string,
+    timeoutMs = ALERT_PUBLISH_TIMEOUT_MS,
+  ): Promise<void> {
+    if (!this.client.connected) throw new Error('not connected to the internal bus');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.client.publishAsync(`${agencyAlertTopicPrefix(agencyId)}${notificationId}`, body, {
+          qos: 1,
+          retain: false,
+        }),
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`the broker did not acknowledge the alert within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Disconnects cleanly (DISCONNECT sent, so the broker publishes no will and keeps no session). */
   async close(): Promise<void> {
     await this.client.endAsync();
@@ -231,6 +274,7 @@ export class InternalBusClient {
     if (this.handlers.deviceStatus) topics[INTERNAL_DEVICE_STATUS_TOPIC] = { qos: 1 };
     if (this.handlers.registryChanges) topics[INTERNAL_REGISTRY_CHANGES_TOPIC] = { qos: 1 };
     if (this.handlers.registryPosition) topics[`${INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX}+`] = { qos: 1 };
+    if (this.handlers.alerts) topics[INTERNAL_ALERTS_TOPIC] = { qos: 1 };
     if (Object.keys(topics).length === 0) return;
     this.client.subscribe(topics, (error, granted) => {
       if (error) logger.error({ err: error }, 'internal subscription failed');
@@ -271,6 +315,11 @@ export class InternalBusClient {
       case INTERNAL_REGISTRY_CHANGES_TOPIC: {
         const notice = parseJson(payload, registryChangeNoticeSchema, onInvalid);
         if (notice) this.handlers.registryChanges?.(notice);
+        return;
+      }
+      case INTERNAL_ALERTS_TOPIC: {
+        const events = parseJson(payload, alertEventsSchema, onInvalid);
+        if (events) this.handlers.alerts?.(events);
         return;
       }
       default: {
