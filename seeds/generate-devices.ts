@@ -257,6 +257,22 @@ for (const cabinet of cabinets) {
   (cabinet.attributes as Record<string, string>)['lampCount'] = String(lampsPerCabinet.get(cabinet.id) ?? 0);
 }
 
+// Zone classes the default rules (seeds/rules.json) key their limits on, assigned without the
+// PRNG so the rest of the file is unchanged: QCVN 26:2010/BTNMT's "special" areas (hospitals,
+// schools, offices) for every fifth noise meter, "normal" for the others; QCVN 08:2023/BTNMT's
+// water class A (drinking-water source) for the Dầu Tiếng reservoir, B for the river.
+let noiseMeters = 0;
+for (const device of devices) {
+  const attributes = device.attributes as Record<string, string> | undefined;
+  if (device.type === 'noise-meter' && attributes) {
+    attributes['noiseZone'] = noiseMeters % 5 === 0 ? 'special' : 'normal';
+    noiseMeters += 1;
+  }
+  if (device.type === 'water-quality-station' && attributes) {
+    attributes['waterClass'] = attributes['waterBody'] === 'reservoir' ? 'A' : 'B';
+  }
+}
+
 for (const device of devices) {
   if (!isDeviceId(device.id)) throw new Error(`generated id "${device.id}" does not match DEVICE_ID_PATTERN`);
 }

@@ -55,7 +55,10 @@ export interface InternalBusHandlers {
   registryChanges?: (notice: RegistryChangeNotice) => void;
   /** A broker node applied the registry up to a change-log position (retained: the latest on subscribing). */
   registryPosition?: (position: RegistryPosition) => void;
-  /** The alert engine committed transitions (INTERNAL_ALERTS_TOPIC, QoS 1): push them live, wake the notifier. */
+  /**
+   * Alert transitions the alert engine committed, in commit order (INTERNAL_ALERTS_TOPIC, QoS 1,
+   * validated with alertEventsSchema). Not queued while away (clean session): the database holds them.
+   */
   alerts?: (events: AlertEvent[]) => void;
 }
 
@@ -256,6 +259,19 @@ export class InternalBusClient {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Publishes alert transitions the engine committed (INTERNAL_ALERTS_TOPIC, QoS 1, not
+   * retained), validated with alertEventsSchema. Best effort by design: API nodes read the
+   * database after their own cursor, so a lost message only delays a notification.
+   * @throws ZodError for events the schema refuses (nothing sent); Error when not connected
+   */
+  async publishAlerts(events: readonly AlertEvent[]): Promise<void> {
+    if (!this.client.connected) throw new Error('not connected to the internal bus');
+    await this.client.publishAsync(INTERNAL_ALERTS_TOPIC, JSON.stringify(alertEventsSchema.parse(events)), {
+      qos: 1,
+    });
   }
 
   /** Disconnects cleanly (DISCONNECT sent, so the broker publishes no will and keeps no session). */

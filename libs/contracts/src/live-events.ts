@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AccessScope } from './access';
+import type { AlertEvent } from './alerts';
 import { DOMAINS, type Domain, isDomain } from './domains';
 import type { DeviceStatus } from './device-status';
 import type { RejectionNotice } from './internal-bus';
@@ -80,6 +81,13 @@ export interface ServerToClientEvents {
    * of that device would go to, so the operator who sent it sees the answer.
    */
   command: (command: CommandRecordBody) => void;
+  /**
+   * An alert transition (the alert as it is after it, and the step; times epoch ms as on the bus):
+   * sent to the rooms a reading of the alert's device would go to (its domain, the device, every
+   * area on its path, alone and with the domain); an area alert to its domain and area rooms. A
+   * socket receives only alerts its principal's scope holds.
+   */
+  alert: (event: AlertEvent) => void;
   /**
    * Sent just before the server ends the socket because its access ended: `reason` as in a 401
    * (`token-expired`: refresh the token and connect again; `session-ended`, `logout`,

@@ -6,6 +6,7 @@ export * from './edge/edge-config';
 export { EdgeIoAdapter, HELMET_OPTIONS, setupHttpEdge } from './edge/http-edge';
 export { LoginRateLimit, NoRateLimit, RATE_LIMITED } from './edge/rate-limit';
 export * from './access-port';
+export * from './alerting-port';
 export { sessionTokenFor } from './auth/session-token';
 export { Authenticator, type AuthOutcome, type PresentedCredentials } from './auth/authenticator';
 export {

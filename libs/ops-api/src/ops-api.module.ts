@@ -6,6 +6,10 @@ import {
   RequestMethod,
 } from '@nestjs/common';
 import { json, raw } from 'express';
+import { AlertsModule } from './alerts/alerts.module';
+import { AlertsController } from './alerts/alerts.controller';
+import { RulesController } from './alerts/rules.controller';
+import { SilencesController } from './alerts/silences.controller';
 import { AreasModule } from './areas/areas.module';
 import { AccountsController } from './auth/accounts.controller';
 import { AgenciesController } from './auth/agencies.controller';
@@ -48,6 +52,7 @@ export const FEATURE_MODULES = [
   LiveModule,
   CommandsModule,
   AuditModule,
+  AlertsModule,
 ] as const;
 
 /** Largest JSON body a write route reads (a device, an area, a credential request): 64 KiB. */
@@ -91,6 +96,9 @@ export class OpsApiModule implements NestModule {
         AuthController,
         AccountsController,
         AgenciesController,
+        RulesController,
+        AlertsController,
+        SilencesController,
       );
   }
 }

@@ -185,6 +185,21 @@ describe('ops-api over the embedded store', () => {
       '/api/v1/ingest/stats': { get: [200, 400, 503] },
       '/api/v1/audit': { get: [200, 400, 503] },
       '/api/v1/audit/verify': { get: [200, 400, 503] },
+      '/api/v1/rules': { get: [200, 400, 503], post: [201, ...WRITE] },
+      '/api/v1/rules/{id}': {
+        get: [200, 400, 404, 503],
+        put: [200, ...WRITE],
+        delete: [200, ...WRITE],
+      },
+      '/api/v1/rules/{id}/versions': { get: [200, 400, 404, 503] },
+      '/api/v1/rules/{id}/enable': { post: [200, ...WRITE] },
+      '/api/v1/rules/{id}/disable': { post: [200, ...WRITE] },
+      '/api/v1/alerts': { get: [200, 400, 503] },
+      '/api/v1/alerts/{id}': { get: [200, 400, 404, 503] },
+      '/api/v1/alerts/{id}/acknowledge': { post: [200, ...WRITE] },
+      '/api/v1/alerts/{id}/resolve': { post: [200, ...WRITE] },
+      '/api/v1/silences': { get: [200, 400, 503], post: [201, 400, 503] },
+      '/api/v1/silences/{id}': { delete: [200, ...WRITE] },
     };
 
     it('lists every route, each with a success body schema and its error answers with the error schema', () => {

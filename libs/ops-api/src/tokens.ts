@@ -12,3 +12,5 @@ export const ACCESS = Symbol('Access');
 export const AUDIT_LOG = Symbol('AuditLog');
 /** Single sign-on (OidcPort), or null when it is off. */
 export const OIDC = Symbol('Oidc');
+/** Rules, alerts and silences (AlertingPort), or null: the alert routes answer 503. */
+export const ALERTING = Symbol('Alerting');

@@ -5,4 +5,5 @@ export * from './provisioning-bodies';
 export * from './command-bodies';
 export * from './access-bodies';
 export * from './sso-bodies';
+export * from './alert-bodies';
 export * from './notification-bodies';

@@ -6,11 +6,13 @@ import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import type { AccessPort } from '../access-port';
+import type { AlertingPort } from '../alerting-port';
 import type { OidcPort } from '../auth/oidc/oidc-port';
 import type { OpsApiSettings } from '../api-config';
 import type { RegistryProvisioning, RegistryReader } from '../registry-port';
 import {
   ACCESS,
+  ALERTING,
   AUDIT_LOG,
   OIDC,
   COMMANDS,
@@ -55,6 +57,8 @@ export interface OpsApiModuleOptions {
   audit?: AuditLog;
   /** Single sign-on through an OpenID Connect provider; without it the SSO routes answer 404 sso-disabled. */
   oidc?: OidcPort;
+  /** Rules, alerts and silences (createAlertingPort); without it their routes answer 503 alerting-unavailable. */
+  alerting?: AlertingPort;
 }
 
 /** The status reader of an API given none: no device has a stored status. */
@@ -83,6 +87,7 @@ export class ApiCoreModule {
       { provide: ACCESS, useValue: options.access },
       { provide: AUDIT_LOG, useValue: options.audit ?? null },
       { provide: OIDC, useValue: options.oidc ?? null },
+      { provide: ALERTING, useValue: options.alerting ?? null },
     ];
     return {
       module: ApiCoreModule,

@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@ne
 import { Subject } from 'rxjs';
 import { type CommandTarget, InternalBusClient, type ReadingBatch, serviceClientId } from '@ioc/bus';
 import type {
+  AlertEvent,
   CommandAckNotice,
   CommandMessage,
   CommandRecordBody,
@@ -33,6 +34,8 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
   readonly deviceStatus$ = new Subject<DeviceStatus[]>();
   /** Each command acknowledgement a device published, relayed by the broker. */
   readonly commandAcks$ = new Subject<CommandAckNotice>();
+  /** Alert transitions: the engine's (INTERNAL_ALERTS_TOPIC) and this node's people's acks and resolutions. */
+  readonly alerts$ = new Subject<AlertEvent[]>();
   /** The registry position each broker node has applied (retained on the bus, refreshed every few seconds). */
   private readonly brokerPositions = new Map<string, RegistryPosition>();
   private positionWaiters = new Set<() => void>();
@@ -60,6 +63,7 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
         rejection: (notice) => this.rejections$.next(notice),
         deviceStatus: (statuses) => this.deviceStatus$.next(statuses),
         commandAck: (notice) => this.commandAcks$.next(notice),
+        alerts: (events) => this.alerts$.next(events),
         registryPosition: (position) => {
           this.brokerPositions.set(position.node, position);
           for (const wake of [...this.positionWaiters]) wake();
@@ -142,5 +146,6 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
     this.deviceStatus$.complete();
     this.commandAcks$.complete();
     this.commandUpdates$.complete();
+    this.alerts$.complete();
   }
 }

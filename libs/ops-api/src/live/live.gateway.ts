@@ -10,6 +10,7 @@ import {
 import type { Subscription } from 'rxjs';
 import type { Namespace, Socket } from 'socket.io';
 import {
+  type AlertEvent,
   type ClientToServerEvents,
   LIVE_REJECTIONS_ROOM,
   type LiveAck,
@@ -55,6 +56,24 @@ interface DeniedAudits {
   windowStart: number;
   recorded: number;
   unrecorded: number;
+}
+
+/**
+ * The live rooms of an alert: those of a reading of its device (liveRoomsFor); for an area alert
+ * (no device) its domain's and each area of its path, alone and with the domain; without a
+ * domain, only the area rooms (which only principals of every domain may join).
+ */
+export function alertRooms(alert: AlertEvent['alert']): string[] {
+  if (alert.domain !== null && alert.deviceId !== null) {
+    return liveRoomsFor({ domain: alert.domain, deviceId: alert.deviceId, areaPath: alert.areaPath });
+  }
+  const rooms = alert.domain === null ? [] : [`domain:${alert.domain}`];
+  if (alert.deviceId !== null) rooms.push(`device:${alert.deviceId}`);
+  for (const area of alert.areaPath) {
+    rooms.push(`area:${area}`);
+    if (alert.domain !== null) rooms.push(`domain:${alert.domain}/area:${area}`);
+  }
+  return rooms;
 }
 
 /** Whether any socket is in a room other than its own (every socket is in a room named by its id). */
@@ -146,6 +165,16 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
           areaPath: this.registry.areaPath(device.areaId),
         }).filter((room) => occupied.has(room));
         if (rooms.length > 0) this.namespace.to(rooms).emit('command', command);
+      }),
+      // An alert goes where its device's readings go (an area alert: its domain and area rooms),
+      // so only sockets whose scope holds it receive it (a socket joins only rooms in its scope).
+      this.bus.alerts$.subscribe((events) => {
+        if (!anySubscription(this.namespace.adapter)) return;
+        const occupied = this.namespace.adapter.rooms;
+        for (const event of events) {
+          const rooms = alertRooms(event.alert).filter((room) => occupied.has(room));
+          if (rooms.length > 0) this.namespace.to(rooms).emit('alert', event);
+        }
       }),
     ];
   }

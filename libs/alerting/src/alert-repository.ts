@@ -1,0 +1,480 @@
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { AccessScope, Alert, AlertState, AlertTransition, Domain, Severity } from '@ioc/contracts';
+import { type AlertsTable, type DatabaseSchema, transaction } from '@ioc/database';
+import { appendRegistryChange } from '@ioc/registry';
+import { AlertingError } from './alerting-error';
+import { alertToRow, rowToAlert, rowToTransition, transitionToRow } from './alert-rows';
+
+/** One step the alert engine took: the alert as it is AFTER the step, and the step. */
+export interface AlertChange {
+  alert: Alert;
+  transition: AlertTransition;
+}
+
+/** An alert with its optimistic-concurrency version (REST shows it; a person's write may name it). */
+export interface VersionedAlert {
+  alert: Alert;
+  /** 1 on insert, +1 on every write. */
+  version: number;
+}
+
+/**
+ * A spool consumer's durable position (`consumer_cursors`): the last spool record number it
+ * processed and, when it wrote one, a snapshot of its state as of `snapshotPosition`.
+ */
+export interface ConsumerCursor {
+  name: string;
+  position: number;
+  /** JSON-safe state (the engine's snapshot()); null when none was written. */
+  snapshot: unknown;
+  snapshotPosition: number | null;
+  /** Epoch ms of the last write. */
+  updatedAt: number;
+}
+
+/** What commit writes besides the changes: the consumer's cursor, and optionally a new snapshot. */
+export interface CursorWrite {
+  name: string;
+  position: number;
+  /** A new snapshot (JSON-safe); absent keeps the stored one. */
+  snapshot?: unknown;
+  /** The position the snapshot is as of (required with `snapshot`). */
+  snapshotPosition?: number;
+}
+
+/** What commit did with each change, in order. */
+export interface CommitResult {
+  /**
+   * The changes as stored: a change that followed a person's acknowledgement keeps it (state
+   * `acknowledged`, not `firing`) and is renumbered after the person's transition. In commit
+   * order: what the host publishes on INTERNAL_ALERTS_TOPIC.
+   */
+  applied: AlertChange[];
+  /**
+   * Changes not stored: `replayed` (the same transition is already stored: a replay after a
+   * crash between commit and release) or `resolved` (a person resolved the alert first; the
+   * engine learns it from the change log and drops the alert).
+   */
+  skipped: Array<{ change: AlertChange; reason: 'replayed' | 'resolved' }>;
+}
+
+/** A person acting on an alert: account id and username (the transition's `by`). */
+export interface AlertActor {
+  id: string;
+  name: string;
+}
+
+/** Which time `from`/`to` filter on. */
+export const ALERT_TIME_FIELDS = ['pendingAt', 'firingAt', 'resolvedAt'] as const;
+export type AlertTimeField = (typeof ALERT_TIME_FIELDS)[number];
+
+/** Filters of the alert list; every one given must hold. */
+export interface AlertQuery {
+  /** Exact states. */
+  states?: readonly AlertState[];
+  /** true: open (pending, firing, acknowledged); false: past (resolved). */
+  open?: boolean;
+  /** An area and its sub-areas (on the alert's area path). */
+  areaId?: string;
+  domain?: Domain;
+  severities?: readonly Severity[];
+  ruleId?: string;
+  deviceId?: string;
+  /** Epoch ms, inclusive, on `timeField`. */
+  from?: number;
+  /** Epoch ms, exclusive, on `timeField`. */
+  to?: number;
+  /** Default `pendingAt`. */
+  timeField?: AlertTimeField;
+  /** Default 100, at most 1000. */
+  limit?: number;
+  /** The previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+/** A page of alerts, newest first (by pendingAt, then id). */
+export interface AlertPage {
+  items: VersionedAlert[];
+  /** Pass as `cursor` for the next page; null on the last. */
+  nextCursor: string | null;
+}
+
+const TIME_COLUMNS = { pendingAt: 'pending_at', firingAt: 'firing_at', resolvedAt: 'resolved_at' } as const;
+
+/** The LIKE pattern of an area id inside a JSON array of ids (`!` escapes LIKE's wildcards). */
+function areaPathPattern(areaId: string): string {
+  return `%${JSON.stringify(areaId).replace(/[!%_]/g, (c) => `!${c}`)}%`;
+}
+
+/**
+ * Alerts and their transitions in the registry database:
+ *
+ * - the alert engine's commit API (`commit`: its changes and its cursor in one transaction;
+ *   `openAlerts`, `loadCursor` at start);
+ * - people's actions (`acknowledge`, `resolve`), with optimistic concurrency on `version`, each
+ *   appending a transition and a registry change `{entity: 'alert'}` (the broker's RegistrySync
+ *   hands it to the engine, which reloads the alert);
+ * - REST's queries (`list` with filters, scope and pagination, `get`, `transitions`).
+ */
+export class AlertRepository {
+  constructor(
+    private readonly db: Kysely<DatabaseSchema>,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /**
+   * Stores the engine's changes and its cursor in ONE transaction (all or nothing): a new alert is
+   * inserted (version 1); a known one is updated (version + 1) and its transition appended. A
+   * change already stored (same alert, seq, kind and time, by the engine) is skipped as
+   * `replayed`; a change of an alert a person resolved meanwhile is skipped as `resolved`; a change
+   * following a person's acknowledgement is rebased on it (see CommitResult).
+   * @throws a unique violation when a second open alert of one rule and subject is inserted (the
+   *   index alerts_open_subject), rolling everything back
+   */
+  commit(input: { changes: readonly AlertChange[]; cursor?: CursorWrite }): Promise<CommitResult> {
+    return transaction(this.db, async (trx) => {
+      const result: CommitResult = { applied: [], skipped: [] };
+      for (const change of input.changes) await this.applyEngineChange(trx, change, result);
+      if (input.cursor) await this.writeCursor(trx, input.cursor);
+      return result;
+    });
+  }
+
+  /** Every alert not resolved (the engine's state at start). */
+  async openAlerts(): Promise<Alert[]> {
+    const rows = await this.db
+      .selectFrom('alerts')
+      .selectAll()
+      .where('state', '<>', 'resolved')
+      .orderBy('pending_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(rowToAlert);
+  }
+
+  /** A consumer's cursor, or undefined when it never committed one. */
+  async loadCursor(name: string): Promise<ConsumerCursor | undefined> {
+    const row = await this.db
+      .selectFrom('consumer_cursors')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      name: row.name,
+      position: row.position,
+      snapshot: row.snapshot === null ? null : (JSON.parse(row.snapshot) as unknown),
+      snapshotPosition: row.snapshot_position,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  async get(id: string): Promise<VersionedAlert | undefined> {
+    const row = await this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? { alert: rowToAlert(row), version: row.version } : undefined;
+  }
+
+  /** An alert's transitions, oldest first. */
+  async transitions(alertId: string): Promise<AlertTransition[]> {
+    const rows = await this.db
+      .selectFrom('alert_transitions')
+      .selectAll()
+      .where('alert_id', '=', alertId)
+      .orderBy('seq')
+      .execute();
+    return rows.map(rowToTransition);
+  }
+
+  /**
+   * Alerts matching `query` inside `scope` (null: everything; an alert lies in a scope when its
+   * domain is one of the scope's — an alert without a domain only in a scope of every domain — and
+   * one of the scope's areas is on its area path), newest first.
+   * @throws AlertingError invalid `cursor` (malformed)
+   */
+  async list(query: AlertQuery, scope: AccessScope | null): Promise<AlertPage> {
+    const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
+    let q = this.db.selectFrom('alerts').selectAll();
+    if (query.states && query.states.length > 0) q = q.where('state', 'in', [...query.states]);
+    if (query.open === true) q = q.where('state', '<>', 'resolved');
+    if (query.open === false) q = q.where('state', '=', 'resolved');
+    if (query.areaId !== undefined)
+      q = q.where(sql<boolean>`area_path like ${areaPathPattern(query.areaId)} escape '!'`);
+    if (query.domain !== undefined) q = q.where('domain', '=', query.domain);
+    if (query.severities && query.severities.length > 0) q = q.where('severity', 'in', [...query.severities]);
+    if (query.ruleId !== undefined) q = q.where('rule_id', '=', query.ruleId);
+    if (query.deviceId !== undefined) q = q.where('device_id', '=', query.deviceId);
+    const column = TIME_COLUMNS[query.timeField ?? 'pendingAt'];
+    if (query.from !== undefined) q = q.where(column, '>=', query.from);
+    if (query.to !== undefined) q = q.where(column, '<', query.to);
+    if (scope !== null) {
+      if (scope.domains) q = q.where('domain', 'in', [...scope.domains]);
+      const areas = scope.areas;
+      if (areas) {
+        q = q.where((eb) =>
+          eb.or(areas.map((area) => sql<boolean>`area_path like ${areaPathPattern(area)} escape '!'`)),
+        );
+      }
+    }
+    if (query.cursor !== undefined) {
+      const [at, id] = decodeCursor(query.cursor);
+      q = q.where((eb) =>
+        eb.or([eb('pending_at', '<', at), eb.and([eb('pending_at', '=', at), eb('id', '<', id)])]),
+      );
+    }
+    const rows = await q
+      .orderBy('pending_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((row) => ({ alert: rowToAlert(row), version: row.version })),
+      nextCursor: rows.length > limit && last ? encodeCursor(last.pending_at, last.id) : null,
+    };
+  }
+
+  /**
+   * A person acknowledges a firing alert, with a note. With `expectedVersion`, refuses if the
+   * alert has moved on since the person read it.
+   * @throws AlertingError not-found; conflict — already acknowledged, resolved, still pending, or
+   *   changed meanwhile (field `version`)
+   */
+  acknowledge(
+    id: string,
+    actor: AlertActor,
+    note: string | null,
+    expectedVersion?: number,
+  ): Promise<AlertChange & { version: number }> {
+    return this.personStep(id, expectedVersion, (alert, at) => {
+      if (alert.state === 'acknowledged') {
+        throw new AlertingError(
+          'conflict',
+          `alert ${id} is already acknowledged (by ${alert.acknowledgedBy ?? '?'})`,
+          'state',
+        );
+      }
+      if (alert.state === 'pending') {
+        throw new AlertingError(
+          'conflict',
+          `alert ${id} is pending, not firing yet: nothing to acknowledge`,
+          'state',
+        );
+      }
+      return {
+        alert: {
+          ...alert,
+          state: 'acknowledged',
+          acknowledgedAt: at,
+          acknowledgedBy: actor.id,
+          acknowledgementNote: note,
+          updatedAt: at,
+        },
+        kind: 'acknowledged',
+        by: { kind: 'account', id: actor.id, name: actor.name },
+        note,
+        resolution: null,
+      };
+    });
+  }
+
+  /**
+   * A person resolves an open alert (`resolution: manual`), with a note. The engine drops it; if
+   * the condition still holds, the next reading opens a new alert.
+   * @throws AlertingError not-found; conflict — already resolved, or changed meanwhile (`version`)
+   */
+  resolve(
+    id: string,
+    actor: AlertActor,
+    note: string | null,
+    expectedVersion?: number,
+  ): Promise<AlertChange & { version: number }> {
+    return this.personStep(id, expectedVersion, (alert, at) => ({
+      alert: {
+        ...alert,
+        state: 'resolved',
+        resolvedAt: at,
+        resolvedBy: actor.id,
+        resolution: 'manual',
+        updatedAt: at,
+      },
+      kind: 'resolved',
+      by: { kind: 'account', id: actor.id, name: actor.name },
+      note,
+      resolution: 'manual',
+    }));
+  }
+
+  private personStep(
+    id: string,
+    expectedVersion: number | undefined,
+    step: (
+      alert: Alert,
+      at: number,
+    ) => Pick<AlertTransition, 'kind' | 'by' | 'note' | 'resolution'> & { alert: Alert },
+  ): Promise<AlertChange & { version: number }> {
+    return transaction(this.db, async (trx) => {
+      const row = await trx.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) throw new AlertingError('not-found', `no alert ${id}`);
+      const current = rowToAlert(row);
+      if (current.state === 'resolved') {
+        throw new AlertingError(
+          'conflict',
+          `alert ${id} is already resolved (${current.resolution ?? '?'})`,
+          'state',
+        );
+      }
+      if (expectedVersion !== undefined && expectedVersion !== row.version) {
+        throw new AlertingError(
+          'conflict',
+          `alert ${id} is at version ${row.version}, not ${expectedVersion}: it moved on, reload it`,
+          'version',
+        );
+      }
+      const at = this.clock();
+      const next = step(current, at);
+      const version = row.version + 1;
+      const updated = await trx
+        .updateTable('alerts')
+        .set(alertToRow(next.alert, version))
+        .where('id', '=', id)
+        .where('version', '=', row.version)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) {
+        throw new AlertingError('conflict', `alert ${id} changed meanwhile: reload it`, 'version');
+      }
+      const transition: AlertTransition = {
+        alertId: id,
+        seq: (await this.lastSeq(trx, id)) + 1,
+        at,
+        from: current.state,
+        to: next.alert.state,
+        kind: next.kind,
+        severity: current.severity,
+        value: current.value,
+        by: next.by,
+        note: next.note,
+        resolution: next.resolution,
+      };
+      await trx.insertInto('alert_transitions').values(transitionToRow(transition)).execute();
+      await appendRegistryChange(trx, { entity: 'alert', entityId: id, action: next.kind, at });
+      return { alert: next.alert, transition, version };
+    });
+  }
+
+  private async lastSeq(trx: Kysely<DatabaseSchema>, alertId: string): Promise<number> {
+    const row = await trx
+      .selectFrom('alert_transitions')
+      .select((eb) => eb.fn.max('seq').as('seq'))
+      .where('alert_id', '=', alertId)
+      .executeTakeFirst();
+    return Number(row?.seq ?? 0);
+  }
+
+  private async applyEngineChange(
+    trx: Kysely<DatabaseSchema>,
+    change: AlertChange,
+    result: CommitResult,
+  ): Promise<void> {
+    const { alert, transition } = change;
+    const row: Selectable<AlertsTable> | undefined = await trx
+      .selectFrom('alerts')
+      .selectAll()
+      .where('id', '=', alert.id)
+      .executeTakeFirst();
+    if (!row) {
+      await trx.insertInto('alerts').values(alertToRow(alert, 1)).execute();
+      await trx.insertInto('alert_transitions').values(transitionToRow(transition)).execute();
+      result.applied.push(change);
+      return;
+    }
+    const lastSeq = await this.lastSeq(trx, alert.id);
+    if (transition.seq <= lastSeq) {
+      const same = await trx
+        .selectFrom('alert_transitions')
+        .selectAll()
+        .where('alert_id', '=', alert.id)
+        .where('seq', '=', transition.seq)
+        .executeTakeFirst();
+      if (
+        same &&
+        same.kind === transition.kind &&
+        same.at === transition.at &&
+        same.actor === JSON.stringify(transition.by)
+      ) {
+        result.skipped.push({ change, reason: 'replayed' });
+        return;
+      }
+    }
+    const stored = rowToAlert(row);
+    if (stored.state === 'resolved') {
+      result.skipped.push({ change, reason: 'resolved' });
+      return;
+    }
+    let next: Alert = alert;
+    let step: AlertTransition = transition;
+    if (transition.seq !== lastSeq + 1) {
+      // A person's step came in between: keep it, and number this one after it.
+      step = { ...transition, seq: lastSeq + 1, from: stored.state };
+      if (stored.acknowledgedAt !== null && alert.acknowledgedAt === null) {
+        next = {
+          ...alert,
+          acknowledgedAt: stored.acknowledgedAt,
+          acknowledgedBy: stored.acknowledgedBy,
+          acknowledgementNote: stored.acknowledgementNote,
+          state: alert.state === 'firing' ? 'acknowledged' : alert.state,
+        };
+        step = { ...step, to: next.state };
+      }
+    }
+    await trx
+      .updateTable('alerts')
+      .set(alertToRow(next, row.version + 1))
+      .where('id', '=', alert.id)
+      .where('version', '=', row.version)
+      .execute();
+    await trx.insertInto('alert_transitions').values(transitionToRow(step)).execute();
+    result.applied.push({ alert: next, transition: step });
+  }
+
+  private async writeCursor(trx: Kysely<DatabaseSchema>, cursor: CursorWrite): Promise<void> {
+    const now = this.clock();
+    const withSnapshot = cursor.snapshot !== undefined;
+    if (withSnapshot && cursor.snapshotPosition === undefined) {
+      throw new AlertingError('invalid', 'a snapshot needs its snapshotPosition', 'snapshotPosition');
+    }
+    const snapshot = withSnapshot ? JSON.stringify(cursor.snapshot) : null;
+    const snapshotPosition = withSnapshot ? (cursor.snapshotPosition as number) : null;
+    await trx
+      .insertInto('consumer_cursors')
+      .values({
+        name: cursor.name,
+        position: cursor.position,
+        snapshot,
+        snapshot_position: snapshotPosition,
+        updated_at: now,
+      })
+      .onConflict((oc) =>
+        oc
+          .column('name')
+          .doUpdateSet(
+            withSnapshot
+              ? { position: cursor.position, snapshot, snapshot_position: snapshotPosition, updated_at: now }
+              : { position: cursor.position, updated_at: now },
+          ),
+      )
+      .execute();
+  }
+}
+
+function encodeCursor(pendingAt: number, id: string): string {
+  return Buffer.from(`${pendingAt}:${id}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): [number, string] {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const cut = text.indexOf(':');
+  const at = Number(text.slice(0, cut));
+  if (cut < 1 || !Number.isSafeInteger(at)) throw new AlertingError('invalid', 'malformed cursor', 'cursor');
+  return [at, text.slice(cut + 1)];
+}
