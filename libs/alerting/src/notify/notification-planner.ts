@@ -5,7 +5,6 @@ import {
   type AlertTransition,
   type NotificationBody,
   type NotifiedAlert,
-  type SilenceMatchers,
 } from '@ioc/contracts';
 import {
   type AlertsTable,
@@ -26,6 +25,7 @@ import {
   type PolicyTimings,
   subscriptionHolds,
 } from './notification-policy';
+import { SilenceRepository, silenceMatches } from '../silence-repository';
 import { newId, type NotifyClock, SYSTEM_CLOCK } from './notify-error';
 import type { DeliveryTarget, Outbox } from './outbox';
 import { type SubscriptionRecord, SubscriptionRepository } from './subscriptions';
@@ -230,17 +230,10 @@ export class NotificationPlanner {
     return map;
   }
 
-  /** Which alerts an active silence matches at `now` (table `silences`, 0004-alerts). */
+  /** Which alerts a silence in force at `now` matches (SilenceRepository.activeAt, silenceMatches). */
   private async silencesAt(trx: Kysely<DatabaseSchema>, now: number): Promise<(alert: Alert) => boolean> {
-    const rows = await trx
-      .selectFrom('silences')
-      .select(['matchers'])
-      .where('starts_at', '<=', now)
-      .where('ends_at', '>', now)
-      .where((eb) => eb.or([eb('ended_at', 'is', null), eb('ended_at', '>', now)]))
-      .execute();
-    const matchers = rows.map((r) => JSON.parse(r.matchers) as SilenceMatchers);
-    return (alert) => matchers.some((m) => silenceMatchesAlert(m, alert));
+    const silences = await new SilenceRepository(trx).activeAt(now);
+    return (alert) => silences.some((silence) => silenceMatches(silence, alert));
   }
 
   private async saveGroup(
@@ -376,19 +369,6 @@ export function timingsOf(s: SubscriptionRecord): PolicyTimings {
     groupIntervalMs: s.groupIntervalSeconds * 1000,
     repeatIntervalMs: s.repeatIntervalSeconds * 1000,
   };
-}
-
-/**
- * Whether a silence's matchers hold an alert: every matcher given must (ruleIds, deviceIds,
- * areaIds as subtrees, domains, severities).
- */
-export function silenceMatchesAlert(m: SilenceMatchers, alert: Alert): boolean {
-  if (m.ruleIds && !m.ruleIds.includes(alert.ruleId)) return false;
-  if (m.deviceIds && (alert.deviceId === null || !m.deviceIds.includes(alert.deviceId))) return false;
-  if (m.areaIds && !m.areaIds.some((a) => alert.areaPath.includes(a))) return false;
-  if (m.domains && (alert.domain === null || !m.domains.includes(alert.domain))) return false;
-  if (m.severities && !m.severities.includes(alert.severity)) return false;
-  return true;
 }
 
 type TransitionRow = Selectable<AlertsTable> & {
