@@ -184,3 +184,20 @@ export class Notifier {
     } while (this.again && !this.stopped);
   }
 }
+
+/**
+ * The MQTT channel's publisher bound after start: the API's bus client lives in its Nest module,
+ * which is created after the notifier's parts. Until bound, a publish fails (the outbox retries).
+ */
+export class DeferredAlertPublisher implements AgencyAlertPublisher {
+  private target: AgencyAlertPublisher | undefined;
+
+  bind(target: AgencyAlertPublisher): void {
+    this.target = target;
+  }
+
+  publishAgencyAlert(agencyId: string, notificationId: string, body: string): Promise<void> {
+    if (!this.target) return Promise.reject(new Error('the internal bus is not connected yet'));
+    return this.target.publishAgencyAlert(agencyId, notificationId, body);
+  }
+}
