@@ -1,6 +1,6 @@
 import {
   type AgencyAlertPublisher,
-  DeferredAlertPublisher,
+  type DeferredAlertPublisher,
   newId,
   type NotifierParts,
   sendWebhook,

@@ -146,8 +146,8 @@ export class SubscriptionRepository {
   }
 
   /** @throws NotifyError not-found */
-  async get(agencyId: string, id: string): Promise<SubscriptionRecord> {
-    const row = await this.db
+  async get(agencyId: string, id: string, db: Kysely<DatabaseSchema> = this.db): Promise<SubscriptionRecord> {
+    const row = await db
       .selectFrom('subscriptions')
       .selectAll()
       .where('id', '=', id)
@@ -160,7 +160,7 @@ export class SubscriptionRepository {
   /** @throws NotifyError not-found, invalid (`webhookEndpointIds`) */
   async update(agencyId: string, id: string, patch: PatchSubscriptionBody): Promise<SubscriptionRecord> {
     return transaction(this.db, async (trx) => {
-      await this.get(agencyId, id);
+      await this.get(agencyId, id, trx);
       if (patch.webhookEndpointIds) await this.checkEndpoints(trx, agencyId, patch.webhookEndpointIds);
       await trx
         .updateTable('subscriptions')
@@ -184,14 +184,14 @@ export class SubscriptionRepository {
         })
         .where('id', '=', id)
         .execute();
-      return this.get(agencyId, id);
+      return this.get(agencyId, id, trx);
     });
   }
 
   /** Deletes it and its grouping state (notifications and deliveries already made stay). @throws NotifyError not-found */
   async delete(agencyId: string, id: string): Promise<SubscriptionRecord> {
     return transaction(this.db, async (trx) => {
-      const record = await this.get(agencyId, id);
+      const record = await this.get(agencyId, id, trx);
       await trx.deleteFrom('notification_groups').where('subscription_id', '=', id).execute();
       await trx.deleteFrom('subscriptions').where('id', '=', id).execute();
       return record;
