@@ -93,6 +93,25 @@ export default [
     },
   },
   {
+    // VN_AQI (libs/aqi) is browser-safe and stands alone: the console colours markers with it.
+    // It imports its own files only (not even zod) and uses no Node globals.
+    files: ['libs/aqi/src/**/*.ts'],
+    ignores: ['libs/aqi/src/**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(?!\\.\\.?/)', message: '@ioc/aqi imports its own files only' }] },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'Buffer', message: 'not in browsers' },
+        { name: 'process', message: '@ioc/aqi reads no environment' },
+        { name: 'require', message: '@ioc/aqi imports its own files only' },
+        { name: '__dirname', message: '@ioc/aqi touches no files' },
+      ],
+    },
+  },
+  {
     files: ['**/*.ts'],
     languageOptions: {
       parserOptions: {

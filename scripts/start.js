@@ -17,6 +17,8 @@ const httpPort = env.IOC_HTTP_PORT || '3000';
 env.IOC_BROKER_URL ||= `mqtt://127.0.0.1:${mqttPort}`;
 const simDevices = env.IOC_SIM_DEVICES ?? '300';
 const simRate = env.IOC_SIM_RATE || '100';
+// A named scenario (devices-sim --list-scenarios) run by the simulator beside its normal feed.
+const simScenario = env.IOC_SIM_SCENARIO || '';
 const dataDir = path.resolve(root, env.IOC_DATA_DIR || 'data');
 // The demo set-up: the broker issues a secret to every active device once and keeps them in this
 // file (mode 0600), which the simulator logs in with. A deployment provisions devices instead.
@@ -37,7 +39,8 @@ if (!env.IOC_ADMIN_PASSWORD) {
 const children = [];
 let stopping = false;
 
-function run(name, args, readyText) {
+// `mayFinish`: a clean exit (code 0) of this child is its job done, not a failure of the platform.
+function run(name, args, readyText, mayFinish = false) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-r', register, ...args], {
       cwd: root,
@@ -62,6 +65,7 @@ function run(name, args, readyText) {
     }
     child.on('exit', (code, signal) => {
       if (!ready) reject(new Error(`${name} exited (${code ?? signal}) before it was ready`));
+      else if (mayFinish && code === 0) console.log(`[${name}] finished`);
       else if (!stopping) {
         console.error(`[${name}] exited (${code ?? signal}); stopping the platform`);
         stop(1);
@@ -111,20 +115,24 @@ process.on('SIGTERM', () => stop(0));
   await run('broker', ['apps/broker/src/main.ts'], 'broker ready');
   await run('api', ['apps/api/src/main.ts'], 'API listening');
   const simulate = simDevices !== '0';
-  if (simulate) {
-    await run('sim', [
-      'devices-sim/src/cli.ts',
-      '--broker',
-      env.IOC_BROKER_URL,
-      '--devices',
-      simDevices,
-      '--rate',
-      simRate,
-      '--credentials',
-      env.IOC_DEMO_CREDENTIALS_FILE,
-      // A device an operator revoked or retired has no secret there any more: leave it out.
-      '--skip-without-credentials',
-    ]);
+  if (simulate || simScenario) {
+    await run(
+      'sim',
+      [
+        'devices-sim/src/cli.ts',
+        '--broker',
+        env.IOC_BROKER_URL,
+        // With IOC_SIM_DEVICES=0 only the scenario runs, and the simulator exits when it ends.
+        ...(simulate ? ['--devices', simDevices, '--rate', simRate] : []),
+        ...(simScenario ? ['--scenario', simScenario] : []),
+        '--credentials',
+        env.IOC_DEMO_CREDENTIALS_FILE,
+        // A device an operator revoked or retired has no secret there any more: leave it out.
+        '--skip-without-credentials',
+      ],
+      undefined,
+      !simulate,
+    );
   }
   const http = `http://localhost:${httpPort}`;
   const influx = env.IOC_STORAGE === 'influxdb';
@@ -147,6 +155,9 @@ process.on('SIGTERM', () => stop(0));
       simulate
         ? `  Simulator         ${simDevices} devices, ${simRate} messages/s in total`
         : '  Simulator         off (IOC_SIM_DEVICES=0): connect your own devices',
+      ...(simScenario
+        ? [`  Scenario          ${simScenario} (IOC_SIM_SCENARIO; its phases are logged as [sim] lines)`]
+        : []),
       `  Data              ${storage}; registry ${env.IOC_DATABASE_URL ? 'in PostgreSQL' : `in ${path.join(dataDir, 'registry.sqlite')}`}`,
       '',
       'Devices log in to MQTT with username = device id, password = its secret:',

@@ -8,6 +8,16 @@ import { parseArgs } from 'node:util';
 import { loadSeeds } from '@ioc/registry';
 import { CredentialsFileError, loadCredentialsFile } from './credentials-file';
 import { selectDevices } from './device-selection';
+import {
+  describeScenarios,
+  formatLocal,
+  planScenario,
+  SCENARIOS,
+  ScenarioError,
+  type ScenarioPlan,
+  ScenarioRunner,
+  withoutDevices,
+} from './scenarios';
 import { type ClientMode, Simulator, type SimulatorStats } from './simulator';
 
 const HELP = `Usage: devices-sim [options]
@@ -31,6 +41,13 @@ const HELP = `Usage: devices-sim [options]
                       device revoked or suspended by an operator is left out, with a warning)
   --client-id-tag T   client ids are {deviceId}-T (per-device) or sim-T-{n} (shared); default: random
                       per run, so two simulators of the same devices never take each other's connections
+  --scenario NAME     run a named scenario (--list-scenarios): only its devices, on a simulated
+                      clock, exiting 0 when it ends; with --devices the normal feed runs beside it
+                      (its devices excluded) until Ctrl-C or --duration
+  --list-scenarios    describe the scenarios and exit
+  --area ID           with --scenario: take its devices from this area's subtree (default: the
+                      scenario's choice, e.g. the district with the most air-quality stations)
+  --time-scale K      with --scenario: simulated seconds per real second (default: the scenario's)
   --help              show this text`;
 
 const SUMMARY_EVERY_MS = 5000;
@@ -85,6 +102,10 @@ function parseOptions() {
         credentials: { type: 'string' },
         'skip-without-credentials': { type: 'boolean', default: false },
         'client-id-tag': { type: 'string' },
+        scenario: { type: 'string' },
+        'list-scenarios': { type: 'boolean', default: false },
+        area: { type: 'string' },
+        'time-scale': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -100,17 +121,47 @@ async function main(): Promise<void> {
     process.stdout.write(`${HELP}\n`);
     return;
   }
+  if (values['list-scenarios']) {
+    process.stdout.write(`${describeScenarios(Object.values(SCENARIOS))}\n`);
+    return;
+  }
   if (values.qos !== '0' && values.qos !== '1') fail(`--qos must be 0 or 1, got "${values.qos}"`);
   if (values.mode !== 'per-device' && values.mode !== 'shared') fail(`--mode must be per-device or shared`);
+  if (values.scenario === undefined && (values.area !== undefined || values['time-scale'] !== undefined))
+    fail('--area and --time-scale need --scenario');
 
   const seeds = loadSeeds(values['seeds-dir']);
-  const wanted = positiveNumber('devices', values.devices, seeds.devices.length, true);
-  if (wanted > seeds.devices.length) {
-    process.stderr.write(
-      `devices-sim: only ${seeds.devices.length} devices in the seeds; simulating all of them\n`,
-    );
+  const seed = positiveNumber('seed', values.seed, 1, true);
+  let plan: ScenarioPlan | undefined;
+  if (values.scenario !== undefined) {
+    if (values.mode !== 'per-device')
+      fail('--scenario needs --mode per-device (each device has its own LWT)');
+    if (!Object.hasOwn(SCENARIOS, values.scenario))
+      fail(
+        `unknown scenario "${values.scenario}"; the scenarios are:\n${describeScenarios(Object.values(SCENARIOS))}`,
+      );
+    try {
+      plan = planScenario(values.scenario, seeds, {
+        seed,
+        ...(values.area === undefined ? {} : { areaId: values.area }),
+        ...(values['time-scale'] === undefined
+          ? {}
+          : { timeScale: positiveNumber('time-scale', values['time-scale'], 1) }),
+      });
+    } catch (error) {
+      if (error instanceof ScenarioError) fail(error.message);
+      throw error;
+    }
   }
-  let fleet = seeds.devices;
+  // With a scenario the normal feed runs only when --devices asks for it, never over its devices
+  // (their readings carry the scenario's simulated time; two clocks would interleave).
+  const runFeed = plan === undefined || values.devices !== undefined;
+  const affected = new Set(plan?.target.devices.map((device) => device.id) ?? []);
+  let fleet = seeds.devices.filter((device) => !affected.has(device.id));
+  const wanted = positiveNumber('devices', values.devices, fleet.length, true);
+  if (runFeed && wanted > fleet.length) {
+    process.stderr.write(`devices-sim: only ${fleet.length} devices in the seeds; simulating all of them\n`);
+  }
   const durationS =
     values.duration === undefined ? undefined : positiveNumber('duration', values.duration, 0);
   const { username, password } = values;
@@ -121,18 +172,29 @@ async function main(): Promise<void> {
       fail('--credentials and --username/--password exclude each other');
     try {
       const skip = values['skip-without-credentials'] === true;
-      const loaded = loadCredentialsFile(values.credentials, skip ? fleet : selectDevices(fleet, wanted), {
-        skipMissing: skip,
-      });
+      const feedNeeds = runFeed ? (skip ? fleet : selectDevices(fleet, wanted)) : [];
+      const loaded = loadCredentialsFile(
+        values.credentials,
+        [...feedNeeds, ...(plan?.target.devices ?? [])],
+        {
+          skipMissing: skip,
+        },
+      );
       credentials = loaded.credentials;
       if (loaded.missing.length > 0) {
         const missing = new Set(loaded.missing);
         fleet = fleet.filter((device) => !missing.has(device.id));
+        if (plan) plan = withoutDevices(plan, missing);
         process.stderr.write(
           `devices-sim: ${loaded.missing.length} device(s) have no secret in ${values.credentials} and are not simulated ` +
             `(e.g. ${loaded.missing.slice(0, 3).join(', ')}): revoked or never issued\n`,
         );
-        if (fleet.length === 0) fail(`${values.credentials} has a secret for none of the seeded devices`);
+        if (plan && plan.target.devices.length === 0)
+          fail(
+            `${values.credentials} has a secret for none of the devices of scenario ${plan.scenario.name}`,
+          );
+        if (!plan && fleet.length === 0)
+          fail(`${values.credentials} has a secret for none of the seeded devices`);
       }
       if (loaded.readableByOthers)
         process.stderr.write(
@@ -145,39 +207,55 @@ async function main(): Promise<void> {
   } else if (values['skip-without-credentials'] === true) {
     fail('--skip-without-credentials needs --credentials');
   }
-  const devices = selectDevices(fleet, Math.min(wanted, fleet.length));
+  const devices = runFeed ? selectDevices(fleet, Math.min(wanted, fleet.length)) : [];
   // A tag per run: the ids of two simulators of the same devices (e.g. `npm start`'s and one run
   // by hand) must differ, or the broker closes one connection each time the other connects.
   const tag = values['client-id-tag'] ?? `s${randomBytes(3).toString('hex')}`;
   if (!/^[A-Za-z0-9._-]{1,16}$/.test(tag))
     fail(`--client-id-tag must be 1–16 of A-Z a-z 0-9 . _ -, got "${tag}"`);
+  const credentialsHook =
+    credentials ??
+    (username === undefined && password === undefined
+      ? undefined
+      : () => ({
+          ...(username === undefined ? {} : { username }),
+          ...(password === undefined ? {} : { password }),
+        }));
 
-  const simulator = new Simulator({
-    brokerUrl: values.broker,
-    devices,
-    fleet: seeds.devices,
-    ratePerSecond: positiveNumber('rate', values.rate, 10),
-    ...(durationS === undefined ? {} : { durationMs: durationS * 1000 }),
-    qos: values.qos === '0' ? 0 : 1,
-    clientMode: values.mode as ClientMode,
-    sharedConnections: positiveNumber('connections', values.connections, 4, true),
-    connectConcurrency: positiveNumber('concurrency', values.concurrency, 20, true),
-    seed: positiveNumber('seed', values.seed, 1, true),
-    clientIdSuffix: `-${tag}`,
-    clientIdPrefix: `sim-${tag}`,
-    ...(credentials !== undefined ? { credentials } : {}),
-    ...(username === undefined && password === undefined
-      ? {}
-      : {
-          credentials: () => ({
-            ...(username === undefined ? {} : { username }),
-            ...(password === undefined ? {} : { password }),
-          }),
-        }),
-  });
+  const simulator =
+    devices.length === 0
+      ? undefined
+      : new Simulator({
+          brokerUrl: values.broker,
+          devices,
+          fleet: seeds.devices,
+          ratePerSecond: positiveNumber('rate', values.rate, 10),
+          ...(durationS === undefined ? {} : { durationMs: durationS * 1000 }),
+          qos: values.qos === '0' ? 0 : 1,
+          clientMode: values.mode as ClientMode,
+          sharedConnections: positiveNumber('connections', values.connections, 4, true),
+          connectConcurrency: positiveNumber('concurrency', values.concurrency, 20, true),
+          seed,
+          clientIdSuffix: `-${tag}`,
+          clientIdPrefix: `sim-${tag}`,
+          ...(credentialsHook ? { credentials: credentialsHook } : {}),
+        });
+  const runner =
+    plan === undefined
+      ? undefined
+      : new ScenarioRunner({
+          plan,
+          brokerUrl: values.broker,
+          fleet: seeds.devices,
+          qos: values.qos === '0' ? 0 : 1,
+          clientIdSuffix: `-${tag}`,
+          // Beside a feed (or for a given duration) its devices keep reporting after the timeline.
+          continueAfterEnd: runFeed || durationS !== undefined,
+          ...(credentialsHook ? { credentials: credentialsHook } : {}),
+        });
   let lastError = '';
   let started = false;
-  simulator.on('connectionError', ({ clientId, error }) => {
+  simulator?.on('connectionError', ({ clientId, error }) => {
     // While starting, start() itself reports the failure; later, one line per distinct error,
     // not one per reconnect attempt of every device.
     if (started && error.message !== lastError)
@@ -185,35 +263,70 @@ async function main(): Promise<void> {
     lastError = error.message;
   });
 
-  const domains = [...new Set(devices.map((device) => device.domain))].join(', ');
-  process.stdout.write(
-    `devices-sim: ${devices.length} devices (${domains}) → ${values.broker}, ${values.mode}, qos ${values.qos}, ` +
-      `${positiveNumber('rate', values.rate, 10)} msg/s${durationS === undefined ? ', Ctrl-C to stop' : ` for ${durationS} s`}, ` +
-      `client ids ${values.mode === 'shared' ? `sim-${tag}-{n}` : `{deviceId}-${tag}`}\n`,
-  );
+  if (simulator) {
+    const domains = [...new Set(devices.map((device) => device.domain))].join(', ');
+    process.stdout.write(
+      `devices-sim: ${devices.length} devices (${domains}) → ${values.broker}, ${values.mode}, qos ${values.qos}, ` +
+        `${positiveNumber('rate', values.rate, 10)} msg/s${durationS === undefined ? ', Ctrl-C to stop' : ` for ${durationS} s`}, ` +
+        `client ids ${values.mode === 'shared' ? `sim-${tag}-{n}` : `{deviceId}-${tag}`}\n`,
+    );
+  }
+  if (runner && plan) {
+    const name = plan.scenario.name;
+    process.stdout.write(
+      `scenario ${name}: ${plan.target.label} → ${values.broker}; simulated ${formatLocal(plan.startMs)} → ` +
+        `${formatLocal(plan.endMs)} local at ×${plan.timeScale} (≈ ${Math.round(plan.realDurationMs / 1000)} s), ` +
+        `client ids {deviceId}-${tag}\n`,
+    );
+    const hhmm = (tMs: number): string => formatLocal(tMs).slice(11);
+    runner.on('phaseStart', (event) =>
+      process.stdout.write(
+        `scenario ${name}: phase ${event.phase} (simulated ${hhmm(event.simulatedMs)} local)\n`,
+      ),
+    );
+    runner.on('ended', (event) =>
+      process.stdout.write(`scenario ${name}: ended (simulated ${hhmm(event.simulatedMs)} local)\n`),
+    );
+    runner.on('error', (error) => process.stderr.write(`devices-sim: scenario ${name}: ${error.message}\n`));
+  }
   const onSignal = (): void => {
     process.stdout.write('devices-sim: stopping…\n');
-    void simulator.stop();
+    void simulator?.stop();
+    void runner?.stop();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
   try {
-    await simulator.start();
+    await simulator?.start();
+    await runner?.start();
   } catch (error) {
+    await Promise.allSettled([simulator?.stop(), runner?.stop()]);
     throw new Error(`could not connect: ${(error as Error).message}`);
   }
   started = true;
-  let previous = simulator.stats();
+  // --duration also bounds a scenario (the feed's own durationMs stops the feed).
+  const durationTimer =
+    durationS === undefined || !runner ? undefined : setTimeout(() => void runner.stop(), durationS * 1000);
+  const current = (): SimulatorStats => (simulator ?? (runner as ScenarioRunner)).stats();
+  let previous = current();
   const reporter = setInterval(() => {
-    const current = simulator.stats();
-    process.stdout.write(`${summary(current, previous)}\n`);
-    previous = current;
+    const now = current();
+    process.stdout.write(`${summary(now, previous)}\n`);
+    previous = now;
   }, SUMMARY_EVERY_MS);
-  const final = await simulator.finished;
+  const [final, scenario] = await Promise.all([simulator?.finished, runner?.finished]);
   clearInterval(reporter);
-  const averageRate = final.elapsedMs > 0 ? (final.published * 1000) / final.elapsedMs : 0;
-  process.stdout.write(`final: ${summary(final)} average=${averageRate.toFixed(1)}/s\n`);
+  if (durationTimer) clearTimeout(durationTimer);
+  if (final) {
+    const averageRate = final.elapsedMs > 0 ? (final.published * 1000) / final.elapsedMs : 0;
+    process.stdout.write(`final: ${summary(final)} average=${averageRate.toFixed(1)}/s\n`);
+  }
+  if (scenario && plan) {
+    process.stdout.write(
+      `scenario ${plan.scenario.name} final: ${scenario.completed ? 'completed' : 'stopped before its end'}; ${summary(scenario.stats)}\n`,
+    );
+  }
 }
 
 main().then(

@@ -7,3 +7,4 @@ export * from './faults';
 export * from './simulator';
 export * from './commands';
 export * from './credentials-file';
+export * from './scenarios';

@@ -3,7 +3,7 @@ import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { COMMAND_ACK_CHANNEL, type Device, deviceTopic, type MetricValue } from '@ioc/contracts';
 import { type CommandedState, type CommandExecution, commandedMetrics, executeCommand } from './commands';
 import { buildFault, type FaultKind, type FaultMessage } from './faults';
-import { buildMessage, type SimMessage } from './models';
+import { buildMessage, messageFromOutput, modelOutput, type ModelOutput, type SimMessage } from './models';
 import { createModelContext, type ModelContext } from './models/model-types';
 import { RatePacer } from './rate-pacer';
 
@@ -22,8 +22,19 @@ export interface SimulatorOptions {
   devices: readonly Device[];
   /** Every device known (e.g. all seeds), so cabinets sum lamps even when those are not simulated. */
   fleet?: readonly Device[];
-  /** Total messages per second across all devices. */
+  /** Total messages per second across all devices (ignored with `manual`). */
   ratePerSecond: number;
+  /**
+   * No pacer: nothing is published by itself; the caller sends each message with `publishAt`
+   * (the scenario runner does, on its simulated clock). Connections, statuses, LWT, commands and
+   * error counting work as usual.
+   */
+  manual?: boolean;
+  /**
+   * Seconds one report covers (count-like metrics: traffic intensity, rainfall). Default: the
+   * round of the schedule, devices ÷ rate; a manual simulator gives its devices' reporting interval.
+   */
+  periodSeconds?: number;
   /** Stop by itself after this long; runs until `stop()` otherwise. */
   durationMs?: number;
   qos?: 0 | 1;
@@ -146,7 +157,14 @@ export class Simulator {
   private readonly options: Required<
     Omit<
       SimulatorOptions,
-      'durationMs' | 'credentials' | 'fleet' | 'clientIdPrefix' | 'clientIdSuffix' | 'devices'
+      | 'durationMs'
+      | 'credentials'
+      | 'fleet'
+      | 'clientIdPrefix'
+      | 'clientIdSuffix'
+      | 'devices'
+      | 'manual'
+      | 'periodSeconds'
     >
   > &
     Pick<SimulatorOptions, 'durationMs' | 'credentials'>;
@@ -156,6 +174,7 @@ export class Simulator {
   private readonly ctx: ModelContext;
   private readonly clientIdPrefix: string;
   private readonly clientIdSuffix: string;
+  private readonly manual: boolean;
   private state: State = 'idle';
   private pacer?: RatePacer;
   private startedAt = 0;
@@ -182,7 +201,7 @@ export class Simulator {
 
   constructor(options: SimulatorOptions) {
     if (options.devices.length === 0) throw new Error('the simulator needs at least one device');
-    if (!(options.ratePerSecond > 0))
+    if (options.manual !== true && !(options.ratePerSecond > 0))
       throw new Error(`ratePerSecond must be positive, got ${options.ratePerSecond}`);
     const ids = new Set<string>();
     for (const device of options.devices) {
@@ -207,12 +226,13 @@ export class Simulator {
       keepaliveSeconds: options.keepaliveSeconds ?? 30,
       clock: options.clock ?? Date.now,
     };
+    this.manual = options.manual === true;
     this.clientIdPrefix = options.clientIdPrefix ?? `sim-${process.pid}`;
     this.clientIdSuffix = options.clientIdSuffix ?? '';
     this.ctx = createModelContext({
       seed: this.options.seed,
       // Each device reports once per round of the schedule, so that is the period its counts cover.
-      periodSeconds: this.devices.length / this.options.ratePerSecond,
+      periodSeconds: options.periodSeconds ?? this.devices.length / this.options.ratePerSecond,
       fleet: options.fleet ?? options.devices,
     });
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
@@ -252,8 +272,10 @@ export class Simulator {
     }
     this.state = 'running';
     this.startedAt = this.options.clock();
-    this.pacer = new RatePacer(this.options.ratePerSecond, this.startedAt);
-    this.ticker = setInterval(() => this.tick(), this.options.tickMs);
+    if (!this.manual) {
+      this.pacer = new RatePacer(this.options.ratePerSecond, this.startedAt);
+      this.ticker = setInterval(() => this.tick(), this.options.tickMs);
+    }
     if (this.options.durationMs !== undefined) {
       this.durationTimer = setTimeout(() => void this.stop(), this.options.durationMs);
     }
@@ -332,6 +354,66 @@ export class Simulator {
     if (this.options.clientMode !== 'per-device') throw new Error('crashes need per-device connections');
     connection.crashed = true;
     await connection.client?.endAsync(true);
+  }
+
+  /**
+   * Reconnects a device after `simulateCrash` (a new MQTT session with its LWT; it announces
+   * itself online, retained, as on every connect) and lets it publish again.
+   * @throws Error for a device not simulated here, or when the connection fails
+   */
+  async reconnect(deviceId: string): Promise<void> {
+    const { connection } = this.requireDevice(deviceId);
+    if (this.state !== 'running')
+      throw new Error(`cannot reconnect a device of a simulator that is ${this.state}`);
+    if (!connection.crashed && connection.client?.connected === true) return;
+    connection.crashed = false;
+    await this.open(connection);
+  }
+
+  /**
+   * Publishes one message of a device stamped `tMs` (epoch ms) with its next `seq`: `output`
+   * when given (a scenario's shaped values), else the model's at `tMs`; commands the device has
+   * executed apply on top, as for paced messages. Counted like paced messages.
+   * @returns false when skipped (not running, connection down, crashed, or back-pressure)
+   * @throws Error for a device not simulated here
+   */
+  publishAt(deviceId: string, tMs: number, output?: ModelOutput): boolean {
+    const state = this.requireDevice(deviceId);
+    const client = state.connection.client;
+    const inFlight = this.counters.published - this.counters.acked - this.counters.publishFailures;
+    if (
+      this.state !== 'running' ||
+      !client?.connected ||
+      state.connection.crashed ||
+      inFlight >= this.options.maxInFlight
+    ) {
+      this.counters.skipped += 1;
+      return false;
+    }
+    if (state.overrides && state.overrides.untilMs <= this.options.clock()) delete state.overrides;
+    const message = this.commanded(
+      state,
+      messageFromOutput(
+        state.device,
+        output ?? modelOutput(state.device, tMs, this.ctx),
+        tMs,
+        state.seq++,
+        state.overrides?.metrics,
+      ),
+      tMs,
+    );
+    this.send(state, message, client, tMs);
+    return true;
+  }
+
+  private send(state: DeviceState, message: SimMessage, client: MqttClient, now: number): void {
+    state.lastPublishedAt = now;
+    this.counters.published += 1;
+    client.publish(message.topic, message.payload, { qos: this.options.qos }, (error) => {
+      if (error) this.counters.publishFailures += 1;
+      else this.counters.acked += 1;
+    });
+    this.emit('publish', message);
   }
 
   private requireDevice(deviceId: string): DeviceState {
@@ -548,13 +630,7 @@ export class Simulator {
         buildMessage(device, now, state.seq++, this.ctx, state.overrides?.metrics),
         now,
       );
-      state.lastPublishedAt = now;
-      this.counters.published += 1;
-      client.publish(message.topic, message.payload, { qos: this.options.qos }, (error) => {
-        if (error) this.counters.publishFailures += 1;
-        else this.counters.acked += 1;
-      });
-      this.emit('publish', message);
+      this.send(state, message, client, now);
     }
   }
 

@@ -1,12 +1,13 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { accessSettings, ensureFirstAdmin, loadTokenSecret } from '@ioc/access';
-import { createNotifierParts, DeferredAlertPublisher, Notifier } from '@ioc/alerting';
+import { createNotifierParts, DeferredAlertPublisher, loadSeedRules, Notifier } from '@ioc/alerting';
 import { AuditLog } from '@ioc/audit';
 import { databaseConfigFromEnv, openDatabase } from '@ioc/database';
 import {
   apiEnvSchema,
   createAccessPort,
+  createAlertingPort,
   createNotificationsPort,
   createOidcRelyingParty,
   httpEdgeSettingsFromEnv,
@@ -17,6 +18,7 @@ import {
 } from '@ioc/ops-api';
 import {
   CommandRepository,
+  DEFAULT_SEEDS_DIR,
   DeviceRegistry,
   DeviceStatusRepository,
   loadCredentialKey,
@@ -40,6 +42,22 @@ async function main(): Promise<void> {
   // two processes starting at once never both seed.
   const database = openDatabase(databaseConfigFromEnv(env));
   await prepareRegistry(database, { ...(env.IOC_SEEDS_DIR ? { seedsDir: env.IOC_SEEDS_DIR } : {}), logger });
+  // The default alert rules (seeds/rules.json): applied at every start, changing nothing unless the
+  // file changed; a rule an admin edited is kept. A second attempt covers two API nodes starting
+  // at once on PostgreSQL (one's insert loses the race; retried, it finds the rules there).
+  const seedsDir = env.IOC_SEEDS_DIR ?? DEFAULT_SEEDS_DIR;
+  const seedRules = await loadSeedRules(database.db, seedsDir).catch(() =>
+    loadSeedRules(database.db, seedsDir),
+  );
+  logger.info(
+    {
+      created: seedRules.created.length,
+      updated: seedRules.updated.length,
+      keptEdited: seedRules.keptEdited,
+      removed: seedRules.removed,
+    },
+    'seed alert rules applied',
+  );
   // People: the first admin when there is no active one (a generated password is printed once,
   // to stdout only — never the log).
   const firstAdmin = await ensureFirstAdmin(database.db, {
@@ -89,6 +107,7 @@ async function main(): Promise<void> {
         notify: () => sync.notify(),
       },
       audit: new AuditLog(database.db),
+      alerting: createAlertingPort(database.db),
       access: createAccessPort(database.db, {
         ...accessSettings(env),
         tokenSecret: loadTokenSecret({ configured: env.IOC_AUTH_TOKEN_SECRET, dataDir: env.IOC_DATA_DIR }),

@@ -50,7 +50,20 @@ export function buildMessage(
   ctx: ModelContext,
   overrides?: Readonly<Record<string, MetricValue>>,
 ): SimMessage {
-  const output = modelOutput(device, tMs, ctx);
+  return messageFromOutput(device, modelOutput(device, tMs, ctx), tMs, seq, overrides);
+}
+
+/**
+ * The MQTT message carrying `output` (a model's, or a scenario's reshaping of it) as the
+ * device's `seq`-th message stamped `tMs`; `overrides` replace telemetry metrics.
+ */
+export function messageFromOutput(
+  device: Device,
+  output: ModelOutput,
+  tMs: number,
+  seq: number,
+  overrides?: Readonly<Record<string, MetricValue>>,
+): SimMessage {
   const metrics =
     output.channel === 'telemetry' && overrides ? { ...output.metrics, ...overrides } : output.metrics;
   const body: DevicePayload = {

@@ -11,7 +11,7 @@ export interface CompiledCondition {
   /**
    * Whether the condition can be tested on `value` with this rate: numeric operators need a number,
    * `rateOfChange` also a known rate (not NaN). A reading the condition cannot be tested on changes
-   * nothing (it neither opens nor resolves an alert).
+   * nothing (it neither opens nor resolves an alert). Non-finite numbers never apply.
    */
   applies(value: MetricValue | null, ratePerMinute: number): boolean;
   /** Whether the condition holds. Call only where `applies` is true. */
@@ -19,7 +19,8 @@ export interface CompiledCondition {
 }
 
 const isNumber = (v: MetricValue | null): v is number => typeof v === 'number';
-const numeric = (v: MetricValue | null): boolean => typeof v === 'number';
+/** Numeric conditions apply to finite numbers only (NaN or ±Infinity changes nothing). */
+const numeric = (v: MetricValue | null): boolean => typeof v === 'number' && Number.isFinite(v);
 
 /**
  * Compiles a contracts `Condition`:
@@ -61,7 +62,7 @@ export function compileCondition(c: Condition): CompiledCondition {
     case 'rateOfChange': {
       const limit = c.perMinute;
       const direction = c.direction ?? 'either';
-      const applies = (v: MetricValue | null, rate: number): boolean => isNumber(v) && !Number.isNaN(rate);
+      const applies = (v: MetricValue | null, rate: number): boolean => numeric(v) && Number.isFinite(rate);
       const test =
         direction === 'rise'
           ? (_v: MetricValue | null, rate: number) => rate >= limit

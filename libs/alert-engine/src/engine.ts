@@ -44,8 +44,8 @@ interface RuleState {
   rule: CompiledRule;
   /** Open alerts by subject id (the same Map across versions of the rule). */
   open: Map<string, OpenAlert>;
-  /** areaAggregate: covered device ids per area of scope.areaIds (built lazily). */
-  members: Map<string, string[]> | null;
+  /** areaAggregate: per area of scope.areaIds, its covered devices and their contributions (lazy). */
+  areas: Map<string, AreaState> | null;
   /** noData: covered device ids (built lazily). */
   covered: string[] | null;
   /** `directoryGeneration` the two caches above were built at. */
@@ -89,6 +89,12 @@ export interface AlertEngineOptions {
   directory: EngineDirectory;
   /** New alert ids (default: `crypto.randomUUID()`, UUID v4 per RFC 9562). */
   newAlertId?: () => string;
+  /**
+   * `incremental` (default): an area aggregate recomputes only the reporting device's window mean
+   * while no bucket rolled; `full`: every covered device's, every time (the reference the tests
+   * compare the incremental one against). Both give identical results.
+   */
+  areaAggregates?: 'incremental' | 'full';
 }
 
 /** Options of `evaluate`. */
@@ -149,11 +155,15 @@ export class AlertEngine {
   >();
   private generation = 0;
   private directoryGeneration = 0;
+  /** Bumped when windows change outside evaluation (warm-up, restore): area aggregates recompute. */
+  private areaEpoch = 0;
+  private readonly fullAreaRecompute: boolean;
   private errors: Array<{ ruleId: string; error: string }> = [];
 
   constructor(o: AlertEngineOptions) {
     this.directory = o.directory;
     this.newAlertId = o.newAlertId ?? (() => globalThis.crypto.randomUUID());
+    this.fullAreaRecompute = o.areaAggregates === 'full';
   }
 
   /** Rules `setRules` could not compile (skipped; their open alerts resolved `rule-changed`). */
@@ -208,7 +218,7 @@ export class AlertEngine {
       const id = rule.id;
       let openMap = this.open.get(id);
       if (!openMap) this.open.set(id, (openMap = new Map()));
-      const rs: RuleState = { rule, open: openMap, members: null, covered: null, cacheGeneration: -1 };
+      const rs: RuleState = { rule, open: openMap, areas: null, covered: null, cacheGeneration: -1 };
       this.ruleStates.push(rs);
       this.byId.set(id, rs);
       if (!this.ruleLoadedAt.has(id)) this.ruleLoadedAt.set(id, now);
@@ -258,22 +268,32 @@ export class AlertEngine {
 
   /**
    * A person acknowledged or resolved an alert elsewhere (the API); `lastSeq` is the `seq` of the
-   * transition they wrote. A resolved alert leaves the open set (the next reading that holds opens
-   * a new alert); an acknowledged one keeps escalating and resolving. Unknown open alerts are added.
+   * transition they wrote (the engine numbers its next steps after the larger of its own and this).
+   * A resolved alert leaves the open set (the next reading that holds opens a new alert). An
+   * acknowledgement is merged, not copied: the engine keeps what it decided since the person's view
+   * was read (a higher severity, the value, the firing time) and takes the acknowledgement fields,
+   * so a late notice never undoes an escalation; the alert keeps escalating and resolving. Alerts the
+   * engine does not hold open (already resolved by it, or unknown) are ignored: a stale notice never
+   * reopens one.
    */
   applyExternal(alert: Alert, lastSeq: number): void {
     const openMap = this.open.get(alert.ruleId);
     const current = openMap?.get(alert.subjectId);
+    if (!openMap || !current || current.alert.id !== alert.id) return;
+    current.seq = Math.max(current.seq, lastSeq);
     if (alert.state === 'resolved') {
-      if (openMap && current && current.alert.id === alert.id) openMap.delete(alert.subjectId);
+      openMap.delete(alert.subjectId);
       return;
     }
-    if (current && current.alert.id === alert.id) {
-      current.alert = { ...alert };
-      current.seq = Math.max(current.seq, lastSeq);
-      return;
+    const a = current.alert;
+    if (alert.state === 'acknowledged') {
+      a.state = 'acknowledged';
+      a.acknowledgedAt = alert.acknowledgedAt;
+      a.acknowledgedBy = alert.acknowledgedBy;
+      a.acknowledgementNote = alert.acknowledgementNote;
     }
-    if (!current) this.loadOpenAlerts([{ alert, lastSeq }]);
+    if (severityRank(alert.severity) > severityRank(a.severity)) a.severity = alert.severity;
+    if (alert.updatedAt > a.updatedAt) a.updatedAt = alert.updatedAt;
   }
 
   /** Open alerts with their last `seq` (copies): what `loadOpenAlerts` takes back. */
@@ -317,6 +337,7 @@ export class AlertEngine {
    */
   evaluate(reading: Reading, o?: EvaluateOptions): readonly AlertChange[] {
     const warmUp = o?.warmUp === true;
+    if (warmUp) this.areaEpoch++; // windows change without area rules seeing it
     const entry = this.entryFor(reading);
     const ts = reading.ts;
     if (ts > entry.lastSeen) entry.lastSeen = ts;
@@ -337,7 +358,7 @@ export class AlertEngine {
       const plan = this.planFor(entry, metric);
       if (plan === EMPTY_PLAN) continue;
       const value = metrics[metric];
-      const isNumber = typeof value === 'number';
+      const isNumber = typeof value === 'number' && Number.isFinite(value);
       if (isNumber) for (const w of plan.windows) this.windowOf(entry, w.key, w.seconds).add(ts, value);
       let rate = Number.NaN;
       let previous: { value: number; ts: number } | undefined;
@@ -489,7 +510,8 @@ export class AlertEngine {
 
   /**
    * Restores `snapshot()`'s output into this engine (replacing its device state).
-   * @throws Error when `s` is not a snapshot of ENGINE_SNAPSHOT_VERSION
+   * @throws Error when `s` is not a snapshot of ENGINE_SNAPSHOT_VERSION, or is malformed (naming the
+   *   part); the engine is then unchanged
    */
   restore(s: unknown): void {
     if (
@@ -499,26 +521,64 @@ export class AlertEngine {
     ) {
       throw new Error(`not an alert engine snapshot of version ${ENGINE_SNAPSHOT_VERSION}`);
     }
-    const snap = s as EngineSnapshot;
-    if (!Array.isArray(snap.devices) || !Array.isArray(snap.alerts) || !Array.isArray(snap.rules)) {
-      throw new Error('malformed alert engine snapshot');
+    const snap = s as Partial<Record<keyof EngineSnapshot, unknown>>;
+    // parse everything before changing anything: a malformed snapshot leaves the engine as it was
+    const bad = (what: string): never => {
+      throw new Error(`malformed alert engine snapshot: ${what}`);
+    };
+    const num = (v: unknown, what: string): number =>
+      typeof v === 'number' && Number.isFinite(v) ? v : bad(what);
+    const numOrNull = (v: unknown, what: string): number | null => (v === null ? null : num(v, what));
+    const str = (v: unknown, what: string): string => (typeof v === 'string' ? v : bad(what));
+    const list = (v: unknown, what: string): unknown[] => (Array.isArray(v) ? v : bad(what));
+    const devices = new Map<string, DeviceEntry>();
+    for (const d of list(snap.devices, 'devices')) {
+      const [id, lastSeen, previous, windows] = list(d, 'device');
+      const entry = this.newEntry(str(id, 'device id'), this.directory.device(str(id, 'device id')));
+      entry.lastSeen = numOrNull(lastSeen, 'lastSeen') ?? Number.NEGATIVE_INFINITY;
+      for (const p of list(previous, 'previous values')) {
+        const [m, value, ts] = list(p, 'previous value');
+        entry.previous.set(str(m, 'metric'), {
+          value: num(value, 'previous value'),
+          ts: num(ts, 'previous ts'),
+        });
+      }
+      for (const w of list(windows, 'windows')) {
+        const [k, window] = list(w, 'window');
+        try {
+          entry.windows.set(str(k, 'window key'), RollingWindow.fromJSON(window));
+        } catch (e) {
+          bad(e instanceof Error ? e.message : 'window');
+        }
+      }
+      devices.set(entry.id, entry);
     }
+    const rules = list(snap.rules, 'rules').map((r) => {
+      const [id, at] = list(r, 'rule');
+      return [str(id, 'rule id'), num(at, 'loadedAt')] as const;
+    });
+    const clocks = list(snap.alerts, 'alerts').map((a) => {
+      const [ruleId, subjectId, alertId, clearSince, lastOccurrence] = list(a, 'alert');
+      return {
+        ruleId: str(ruleId, 'rule id'),
+        subjectId: str(subjectId, 'subject id'),
+        alertId: str(alertId, 'alert id'),
+        clearSince: numOrNull(clearSince, 'clearSince'),
+        lastOccurrence: numOrNull(lastOccurrence, 'lastOccurrence'),
+      };
+    });
     this.devices.clear();
-    for (const [id, lastSeen, previous, windows] of snap.devices) {
-      const entry = this.newEntry(String(id), this.directory.device(String(id)));
-      entry.lastSeen = typeof lastSeen === 'number' ? lastSeen : Number.NEGATIVE_INFINITY;
-      for (const [m, value, ts] of previous) entry.previous.set(m, { value, ts });
-      for (const [k, w] of windows) entry.windows.set(k, RollingWindow.fromJSON(w));
-      this.devices.set(entry.id, entry);
-    }
-    for (const [ruleId, loadedAt] of snap.rules) this.ruleLoadedAt.set(ruleId, loadedAt);
-    for (const [ruleId, subjectId, alertId, clearSince, lastOccurrence] of snap.alerts) {
-      const o = this.open.get(ruleId)?.get(subjectId);
-      if (o && o.alert.id === alertId) {
-        o.clearSince = clearSince;
-        o.lastOccurrence = lastOccurrence;
+    for (const [id, entry] of devices) this.devices.set(id, entry);
+    this.directoryGeneration++; // area members hold entries: rebuild them
+    this.areaEpoch++;
+    for (const [ruleId, loadedAt] of rules) this.ruleLoadedAt.set(ruleId, loadedAt);
+    for (const c of clocks) {
+      const o = this.open.get(c.ruleId)?.get(c.subjectId);
+      if (o && o.alert.id === c.alertId) {
+        o.clearSince = c.clearSince;
+        o.lastOccurrence = c.lastOccurrence;
       } else {
-        this.restoredClocks.set(alertId, { clearSince, lastOccurrence });
+        this.restoredClocks.set(c.alertId, { clearSince: c.clearSince, lastOccurrence: c.lastOccurrence });
       }
     }
   }
@@ -583,6 +643,7 @@ export class AlertEngine {
     const rule = rs.rule;
     const device = entry.device;
     if (!ruleActiveAt(rule, ts)) {
+      rs.areas = null; // windows change without this rule seeing it: recompute when active again
       if (rs.open.size === 0) return out;
       if (rule.kind === 'threshold') {
         const o = rs.open.get(entry.id);
@@ -611,7 +672,7 @@ export class AlertEngine {
     // areaAggregate: every area of the scope that holds the device
     for (const areaId of rule.areas) {
       if (!device.areaPath.includes(areaId)) continue;
-      const aggregate = this.areaAggregate(rs, areaId, ts);
+      const aggregate = this.areaAggregate(rs, areaId, ts, entry);
       if (Number.isNaN(aggregate)) continue;
       out = this.step(rs, areaId, null, areaId, aggregate, Number.NaN, ts, out);
     }
@@ -651,7 +712,7 @@ export class AlertEngine {
     for (const areaId of rule.areas) {
       const o = device.areaPath.includes(areaId) ? rs.open.get(areaId) : undefined;
       if (!o) continue;
-      const aggregate = this.areaAggregate(rs, areaId, ts);
+      const aggregate = this.areaAggregate(rs, areaId, ts, null);
       if (!Number.isNaN(aggregate)) this.warmClock(o, rule, aggregate, Number.NaN, ts);
     }
   }
@@ -823,10 +884,49 @@ export class AlertEngine {
     return current;
   }
 
-  private areaAggregate(rs: RuleState, areaId: string, ts: number): number {
+  /**
+   * The area's aggregate at `ts` (NaN when fewer than minDevices devices have a window with enough
+   * coverage): the aggregate of each covered device's window mean. Each device's mean (its
+   * contribution) is kept: while `ts` stays inside the buckets of the last full computation (no
+   * window's bucket rolled, no out-of-order time, no warm-up or inactive spell in between) only the
+   * reporting device's contribution is recomputed; the sum is always re-added over the contributions
+   * in member order, so the result is bit-identical to a full computation.
+   */
+  private areaAggregate(rs: RuleState, areaId: string, ts: number, trigger: DeviceEntry | null): number {
     const rule = rs.rule;
     const w = rule.window;
     if (w === null) return Number.NaN;
+    const state = this.areaStateOf(rs, areaId);
+    const members = state.members;
+    const incremental =
+      !this.fullAreaRecompute &&
+      trigger !== null &&
+      state.epoch === this.areaEpoch &&
+      ts >= state.validFrom &&
+      ts < state.validUntil;
+    if (incremental) {
+      const i = state.index.get(trigger.id);
+      if (i !== undefined) {
+        const window = trigger.windows.get(w.key);
+        members[i].contribution = window ? contribution(window, ts, w.minCoverage) : Number.NaN;
+        if (window) state.validUntil = Math.min(state.validUntil, nextBucketStart(window, ts));
+      }
+      state.validFrom = ts;
+    } else {
+      let until = Number.POSITIVE_INFINITY;
+      for (const m of members) {
+        const window = m.entry.windows.get(w.key);
+        if (!window) {
+          m.contribution = Number.NaN;
+          continue;
+        }
+        m.contribution = contribution(window, ts, w.minCoverage);
+        until = Math.min(until, nextBucketStart(window, ts));
+      }
+      state.validFrom = ts;
+      state.validUntil = until;
+      state.epoch = this.areaEpoch;
+    }
     let devices = 0;
     let acc =
       w.aggregate === 'mean'
@@ -834,16 +934,13 @@ export class AlertEngine {
         : w.aggregate === 'max'
           ? Number.NEGATIVE_INFINITY
           : Number.POSITIVE_INFINITY;
-    for (const id of this.membersOf(rs, areaId)) {
-      const window = this.devices.get(id)?.windows.get(w.key);
-      if (!window) continue;
-      window.evaluateAt(ts);
-      if (window.values === 0 || window.coverage < w.minCoverage) continue;
+    for (const m of members) {
+      const c = m.contribution;
+      if (Number.isNaN(c)) continue;
       devices++;
-      const mean = window.mean;
-      if (w.aggregate === 'mean') acc += mean;
-      else if (w.aggregate === 'max') acc = mean > acc ? mean : acc;
-      else acc = mean < acc ? mean : acc;
+      if (w.aggregate === 'mean') acc += c;
+      else if (w.aggregate === 'max') acc = c > acc ? c : acc;
+      else acc = c < acc ? c : acc;
     }
     if (devices < rule.minDevices || devices === 0) return Number.NaN;
     return w.aggregate === 'mean' ? acc / devices : acc;
@@ -1071,7 +1168,7 @@ export class AlertEngine {
         areaId: reading.areaId,
         areaPath: [...reading.areaPath],
         attributes: {},
-        silenceTimeoutSeconds: DEVICE_TYPE_CONTRACTS[reading.deviceType].silenceTimeoutSeconds,
+        silenceTimeoutSeconds: silenceTimeoutOf(reading.deviceType),
       };
       entry.generation = -1;
     }
@@ -1152,23 +1249,35 @@ export class AlertEngine {
 
   private validateCaches(rs: RuleState): void {
     if (rs.cacheGeneration === this.directoryGeneration) return;
-    rs.members = null;
+    rs.areas = null;
     rs.covered = null;
     rs.cacheGeneration = this.directoryGeneration;
   }
 
-  private membersOf(rs: RuleState, areaId: string): string[] {
+  private areaStateOf(rs: RuleState, areaId: string): AreaState {
     this.validateCaches(rs);
-    rs.members ??= new Map();
-    let ids = rs.members.get(areaId);
-    if (!ids) {
-      ids = [];
+    rs.areas ??= new Map();
+    let state = rs.areas.get(areaId);
+    if (!state) {
+      const members: AreaMember[] = [];
+      const index = new Map<string, number>();
       for (const d of this.directory.devices()) {
-        if (d.areaPath.includes(areaId) && scopeCovers(rs.rule.scope, d)) ids.push(d.id);
+        if (!d.areaPath.includes(areaId) || !scopeCovers(rs.rule.scope, d)) continue;
+        let entry = this.devices.get(d.id);
+        if (!entry) this.devices.set(d.id, (entry = this.newEntry(d.id, d)));
+        index.set(d.id, members.length);
+        members.push({ entry, contribution: Number.NaN });
       }
-      rs.members.set(areaId, ids);
+      state = {
+        members,
+        index,
+        validFrom: Number.POSITIVE_INFINITY,
+        validUntil: Number.NEGATIVE_INFINITY,
+        epoch: -1,
+      };
+      rs.areas.set(areaId, state);
     }
-    return ids;
+    return state;
   }
 
   private coveredBy(rs: RuleState): string[] {
@@ -1200,10 +1309,46 @@ export interface EngineSnapshot {
   rules: Array<[string, number]>;
 }
 
+/** A device type's silence timeout, seconds (15 min for a type the contracts do not know). */
+function silenceTimeoutOf(type: string): number {
+  return (
+    (DEVICE_TYPE_CONTRACTS as Record<string, { silenceTimeoutSeconds: number } | undefined>)[type]
+      ?.silenceTimeoutSeconds ?? 900
+  );
+}
+
 /** Whether an event's metric value meets the event rule's condition. */
 function occurs(rule: CompiledRule, v: MetricValue | undefined): v is MetricValue {
   const c = rule.condition;
   return v !== undefined && c !== null && c.applies(v, Number.NaN) && c.test(v, Number.NaN);
+}
+
+/** A covered device of an area and its window mean as last computed (NaN: not enough data). */
+interface AreaMember {
+  entry: DeviceEntry;
+  contribution: number;
+}
+
+/** An areaAggregate rule's state for one area. */
+interface AreaState {
+  members: AreaMember[];
+  /** Device id → index in `members`. */
+  index: Map<string, number>;
+  /** The contributions hold for times in [validFrom, validUntil) (no bucket of any window rolls). */
+  validFrom: number;
+  validUntil: number;
+  /** `areaEpoch` of the last full computation. */
+  epoch: number;
+}
+
+function contribution(window: RollingWindow, ts: number, minCoverage: number): number {
+  window.evaluateAt(ts);
+  return window.values === 0 || window.coverage < minCoverage ? Number.NaN : window.mean;
+}
+
+/** Start (epoch ms) of the bucket after the one holding `ts`: the window's mean may change there. */
+function nextBucketStart(window: RollingWindow, ts: number): number {
+  return (Math.floor(ts / window.bucketMs) + 1) * window.bucketMs;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

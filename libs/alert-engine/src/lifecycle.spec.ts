@@ -110,6 +110,37 @@ describe('life cycle bookkeeping', () => {
     ).toEqual([['fired', true]]);
   });
 
+  it('a late acknowledgement notice never undoes an escalation, and a stale one never reopens a resolved alert', () => {
+    const dir = new TestDirectory();
+    const engine = testEngine(dir);
+    engine.setRules(
+      [pm('pm25-high', { escalations: [{ severity: 'critical', condition: { op: 'above', value: 150 } }] })],
+      T0,
+    );
+    const [opened] = engine.evaluate(reading(dir, 'aq-1', T0, { pm25: 60 }));
+    // the person acknowledges (seq 2 in the database) while the engine escalates (its seq 2, rebased to 3)
+    const acked = {
+      ...opened.alert,
+      state: 'acknowledged' as const,
+      acknowledgedAt: T0 + 1,
+      acknowledgedBy: 'u1',
+      acknowledgementNote: 'seen',
+      updatedAt: T0 + 1,
+    };
+    const [esc] = engine.evaluate(reading(dir, 'aq-1', T0 + MIN, { pm25: 200 }));
+    expect(esc.alert.severity).toBe('critical');
+    engine.applyExternal(acked, 3);
+    expect(engine.evaluate(reading(dir, 'aq-1', T0 + 2 * MIN, { pm25: 210 }))).toEqual([]); // no second escalation
+    const [resolved] = engine.evaluate(reading(dir, 'aq-1', T0 + 3 * MIN, { pm25: 10 }));
+    expect(resolved.transition).toMatchObject({ seq: 4, from: 'acknowledged', severity: 'critical' });
+    expect(resolved.alert).toMatchObject({ acknowledgedBy: 'u1', acknowledgementNote: 'seen' });
+    engine.applyExternal(acked, 3); // stale
+    expect(engine.openAlerts()).toEqual([]);
+    expect(kinds(engine.evaluate(reading(dir, 'aq-1', T0 + 4 * MIN, { pm25: 60 })))).toEqual([
+      'pm25-high/aq-1:fired',
+    ]);
+  });
+
   it('setRules: an edited rule keeps alerts of subjects still covered, resolves the others; disabled and deleted rules resolve all', () => {
     const dir = new TestDirectory();
     const engine = testEngine(dir);
@@ -330,8 +361,13 @@ function run(engine: AlertEngine, steps: Step[], warmUp = false): AlertChange[] 
   return out;
 }
 
-function engineWithCounter(dir: EngineDirectory, counter: { n: number }): AlertEngine {
-  return new AlertEngine({ directory: dir, newAlertId: () => `id-${++counter.n}` });
+/** Engines under test aggregate areas incrementally; references (`full`) recompute every device. */
+function engineWithCounter(
+  dir: EngineDirectory,
+  counter: { n: number },
+  areaAggregates: 'incremental' | 'full' = 'incremental',
+): AlertEngine {
+  return new AlertEngine({ directory: dir, newAlertId: () => `id-${++counter.n}`, areaAggregates });
 }
 
 describe('determinism, snapshot/restore and warm-up', () => {
@@ -351,7 +387,7 @@ describe('determinism, snapshot/restore and warm-up', () => {
   it('evaluate N = evaluate k, snapshot, restore into a new engine with the open alerts, evaluate the rest', () => {
     const dir = new TestDirectory();
     const steps = randomSteps(dir, 11, 400);
-    const reference = engineWithCounter(dir, { n: 0 });
+    const reference = engineWithCounter(dir, { n: 0 }, 'full');
     reference.setRules(mixedRules(), T0);
     const all = run(reference, steps);
     const k = 200;
@@ -373,7 +409,7 @@ describe('determinism, snapshot/restore and warm-up', () => {
     for (let trial = 0; trial < 25; trial++) {
       const dir = new TestDirectory();
       const steps = randomSteps(dir, 1000 + trial, 300);
-      const reference = engineWithCounter(dir, { n: 0 });
+      const reference = engineWithCounter(dir, { n: 0 }, 'full');
       reference.setRules(mixedRules(), T0);
       const all = run(reference, steps);
 
@@ -419,8 +455,42 @@ describe('determinism, snapshot/restore and warm-up', () => {
     expect(fired.alert.value).toBe(74);
   });
 
-  it('refuses a snapshot of another version', () => {
+  it('refuses a snapshot of another version, or a malformed one, leaving the engine as it was', () => {
     expect(() => testEngine().restore({ version: 99 })).toThrow(/version 1/);
+    const dir = new TestDirectory();
+    const engine = testEngine(dir);
+    engine.setRules([pm('rate', { condition: { op: 'rateOfChange', perMinute: 5 }, clear: undefined })], T0);
+    engine.evaluate(reading(dir, 'aq-1', T0, { pm25: 10 }));
+    const good = engine.snapshot();
+    const broken = JSON.parse(JSON.stringify(good));
+    broken.devices.push(['aq-2', T0, [['pm25', 'ten', T0]], []]);
+    expect(() => engine.restore(broken)).toThrow('malformed alert engine snapshot: previous value');
+    expect(engine.snapshot()).toEqual(good);
+    // the previous value survived: a rise of 10/min fires
+    expect(kinds(engine.evaluate(reading(dir, 'aq-1', T0 + MIN, { pm25: 20 })))).toEqual(['rate/aq-1:fired']);
+  });
+
+  it('a non-finite value changes nothing (no alert opened or resolved, no window or rate poisoned)', () => {
+    const dir = new TestDirectory();
+    const engine = testEngine(dir);
+    engine.setRules(
+      [
+        pm('high'),
+        pm('rise', { condition: { op: 'rateOfChange', perMinute: 5 }, clear: undefined }),
+        pm('mean', { window: { seconds: 3600, aggregate: 'mean', minCoverage: 0 }, clear: undefined }),
+      ],
+      T0,
+    );
+    expect(kinds(engine.evaluate(reading(dir, 'aq-1', T0, { pm25: 60 })))).toEqual([
+      'high/aq-1:fired',
+      'mean/aq-1:fired',
+    ]);
+    expect(engine.evaluate(reading(dir, 'aq-1', T0 + MIN, { pm25: Number.NaN }))).toEqual([]);
+    expect(engine.evaluate(reading(dir, 'aq-1', T0 + 2 * MIN, { pm25: Number.POSITIVE_INFINITY }))).toEqual(
+      [],
+    );
+    // the previous value is still 60 at T0: +6 over 3 min is 2/min, no rise; the mean is still 60
+    expect(engine.evaluate(reading(dir, 'aq-1', T0 + 3 * MIN, { pm25: 66 }))).toEqual([]);
   });
 });
 

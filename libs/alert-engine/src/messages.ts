@@ -138,13 +138,12 @@ export function formatValue(value: MetricValue, metric: string | null, language:
 }
 
 /**
- * A duration in words: whole days ("1 ngày" / "1 d"), hours ("24 giờ" / "24 h"), minutes
- * ("30 phút" / "30 min"), else seconds ("45 giây" / "45 s").
+ * A duration in words: whole days from 2 days ("3 ngày" / "3 d"), else whole hours ("24 giờ" /
+ * "24 h"), whole minutes ("30 phút" / "30 min"), else seconds ("45 giây" / "45 s").
  */
 export function formatDuration(seconds: number, language: Language): string {
   const unit = (vi: string, en: string) => (language === 'vi' ? vi : en);
-  if (seconds >= 86_400 && seconds % 86_400 === 0 && seconds > 86_400 * 2)
-    return `${seconds / 86_400} ${unit('ngày', 'd')}`;
+  if (seconds >= 2 * 86_400 && seconds % 86_400 === 0) return `${seconds / 86_400} ${unit('ngày', 'd')}`;
   if (seconds >= 3600 && seconds % 3600 === 0) return `${seconds / 3600} ${unit('giờ', 'h')}`;
   if (seconds >= 60 && seconds % 60 === 0) return `${seconds / 60} ${unit('phút', 'min')}`;
   return `${seconds} ${unit('giây', 's')}`;

@@ -166,3 +166,76 @@ describe('noData rules', () => {
     expect(kinds(engine.tick(T0 + 60_000))).toEqual(['tc-1:fired:firing']);
   });
 });
+
+describe('edges', () => {
+  it('a device the directory does not know is described by its reading (no attributes)', () => {
+    const dir = new TestDirectory();
+    const engine = testEngine(dir);
+    engine.setRules(
+      [
+        rule({
+          kind: 'threshold',
+          metric: 'pm25',
+          condition: { op: 'above', value: 50 },
+          scope: { areaIds: ['hn-bd'] },
+        }),
+      ],
+      T0,
+    );
+    const stranger = { ...reading(dir, 'aq-3', T0, { pm25: 70 }), deviceId: 'aq-new' };
+    const [c] = engine.evaluate(stranger);
+    expect(c.alert).toMatchObject({
+      deviceId: 'aq-new',
+      areaId: 'hn-bd',
+      message: { vi: 'aq-new: PM2.5 70 µg/m³' },
+    });
+  });
+
+  it('event escalations read the event’s metric', () => {
+    const dir = new TestDirectory();
+    const engine = testEngine(dir);
+    engine.setRules(
+      [
+        rule({
+          kind: 'event',
+          event: 'crowd',
+          metric: 'peopleCount',
+          condition: { op: 'above', value: 100 },
+          severity: 'info',
+          escalations: [{ severity: 'critical', condition: { op: 'above', value: 1000 } }],
+        }),
+      ],
+      T0,
+    );
+    const ev = (ts: number, peopleCount: number) =>
+      engine.evaluate(reading(dir, 'cam-1', ts, { peopleCount }, { kind: 'event', event: 'crowd' }));
+    expect(ev(T0, 50)).toHaveLength(0);
+    expect(ev(T0 + MIN, 300)[0].alert.severity).toBe('info');
+    expect(kinds(ev(T0 + 2 * MIN, 1500))).toEqual(['cam-1:escalated:firing']);
+  });
+
+  it('an area alert resolves out-of-schedule when its hours end (tick)', () => {
+    const dir = new TestDirectory();
+    const engine = testEngine(dir);
+    engine.setRules(
+      [
+        rule({
+          kind: 'areaAggregate',
+          metric: 'laeq',
+          window: { seconds: 600, aggregate: 'max', minCoverage: 0 },
+          condition: { op: 'above', value: 55 },
+          scope: { areaIds: ['hn'] },
+          schedule: { fromHour: 21, toHour: 6 },
+        }),
+      ],
+      T0,
+    );
+    const night = Date.UTC(2026, 5, 1, 22 - 7);
+    expect(kinds(engine.evaluate(reading(dir, 'noise-2', night, { laeq: 60 })))).toEqual(['hn:fired:firing']);
+    expect(engine.tick(Date.UTC(2026, 5, 1, 5 - 7 + 24, 59))).toHaveLength(0);
+    const ended = engine.tick(Date.UTC(2026, 5, 1, 6 - 7 + 24));
+    expect(ended.map((c) => [c.alert.subjectId, c.transition.resolution])).toEqual([
+      ['hn', 'out-of-schedule'],
+    ]);
+  });
+});

@@ -93,20 +93,22 @@ describe('window rules', () => {
 
   it('PM2.5 24-h 50 → 45 on 2026-01-01T00:00+07:00: the same data fires under the new limit only', () => {
     const switchAt = '2026-01-01T00:00:00+07:00';
-    const old = rule({
-      id: 'pm25-24h-2023',
+    const common = {
       kind: 'threshold',
       metric: 'pm25',
       window: { seconds: 86_400, aggregate: 'mean' },
+      source: { standard: 'QCVN 05:2023/BTNMT' },
+    } as const;
+    const old = rule({
+      ...common,
+      id: 'pm25-24h-2023',
       condition: { op: 'above', value: 50 },
       validUntil: switchAt,
-      source: { standard: 'QCVN 05:2023/BTNMT' },
     });
     const next = rule({
-      ...old.definition,
+      ...common,
       id: 'pm25-24h-2026',
       condition: { op: 'above', value: 45 },
-      validUntil: undefined,
       validFrom: switchAt,
     });
     const engine = testEngine(dir);

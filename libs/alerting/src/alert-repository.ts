@@ -152,6 +152,32 @@ export class AlertRepository {
     return rows.map(rowToAlert);
   }
 
+  /**
+   * Every alert not resolved with the `seq` of its last transition: what the engine's
+   * `loadOpenAlerts` takes at start (and `applyExternal` for one alert, see `getWithSeq`).
+   */
+  async openAlertsWithSeq(): Promise<Array<{ alert: Alert; lastSeq: number }>> {
+    const alerts = await this.openAlerts();
+    const seqs = new Map<string, number>();
+    for (let i = 0; i < alerts.length; i += 500) {
+      const ids = alerts.slice(i, i + 500).map((a) => a.id);
+      const rows = await this.db
+        .selectFrom('alert_transitions')
+        .select(['alert_id', (eb) => eb.fn.max('seq').as('seq')])
+        .where('alert_id', 'in', ids)
+        .groupBy('alert_id')
+        .execute();
+      for (const row of rows) seqs.set(row.alert_id, Number(row.seq));
+    }
+    return alerts.map((alert) => ({ alert, lastSeq: seqs.get(alert.id) ?? 0 }));
+  }
+
+  /** One alert with its last transition's `seq` (the engine's applyExternal after a person's step). */
+  async getWithSeq(id: string): Promise<{ alert: Alert; lastSeq: number } | undefined> {
+    const found = await this.get(id);
+    return found ? { alert: found.alert, lastSeq: await this.lastSeq(this.db, id) } : undefined;
+  }
+
   /** A consumer's cursor, or undefined when it never committed one. */
   async loadCursor(name: string): Promise<ConsumerCursor | undefined> {
     const row = await this.db

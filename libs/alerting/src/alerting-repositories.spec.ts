@@ -259,6 +259,8 @@ describeEachDatabase('alerting repositories', (context) => {
       });
       expect(first.applied).toHaveLength(2);
       expect(await alerts.openAlerts()).toEqual([fired]);
+      expect(await alerts.openAlertsWithSeq()).toEqual([{ alert: fired, lastSeq: 2 }]);
+      expect(await alerts.getWithSeq('a-1')).toEqual({ alert: fired, lastSeq: 2 });
       expect(await alerts.loadCursor('alert-engine')).toMatchObject({
         position: 41,
         snapshot: { windows: [1, 2] },

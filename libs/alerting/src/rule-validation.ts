@@ -8,27 +8,15 @@ import {
   ruleDefinitionSchema,
   STATUS_METRICS,
 } from '@ioc/contracts';
+import { TEMPLATE_PLACEHOLDERS } from '@ioc/alert-engine';
 import { AlertingError } from './alerting-error';
 
 /**
- * Placeholders a rule's message template may use (contracts `ruleCommon.message`): anything else
- * in braces is refused when the rule is written.
+ * Placeholders a rule's message template may use (contracts `ruleCommon.message`; the engine's
+ * TEMPLATE_PLACEHOLDERS, which renders them): anything else in braces is refused when the rule is
+ * written.
  */
-export const MESSAGE_PLACEHOLDERS = [
-  'device',
-  'deviceId',
-  'area',
-  'areaId',
-  'metric',
-  'value',
-  'unit',
-  'limit',
-  'window',
-  'standard',
-  'severity',
-  'event',
-  'silentFor',
-] as const;
+export const MESSAGE_PLACEHOLDERS: readonly string[] = TEMPLATE_PLACEHOLDERS;
 
 /**
  * Metrics the platform derives rather than measures, and the device types they are derived for:
@@ -48,7 +36,7 @@ export interface RuleIssue {
 
 /** The `{name}` placeholders of a template that are not MESSAGE_PLACEHOLDERS. */
 export function unknownPlaceholders(template: string): string[] {
-  const known = new Set<string>(MESSAGE_PLACEHOLDERS);
+  const known = new Set(MESSAGE_PLACEHOLDERS);
   const unknown: string[] = [];
   for (const match of template.matchAll(/\{([^{}]*)\}/g)) {
     const name = match[1] ?? '';

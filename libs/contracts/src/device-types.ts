@@ -8,6 +8,14 @@ export interface DeviceTypeContract {
   /** FIWARE smart data model the telemetry maps to. */
   fiwareType: string;
   telemetry: { required: readonly MetricName[]; optional: readonly MetricName[] };
+  /**
+   * Metrics the PLATFORM derives for a device of this type and stores with its readings (kind
+   * `telemetry`), e.g. the hourly VN_AQI of an air-quality station. Never accepted from a device:
+   * they are not in `telemetry`, so a device that publishes one has it refused like any metric
+   * of another kind of message (`schema-violation`, `metric` set), its other metrics kept. They are
+   * stored, shown by `/latest` and queryable in history (`queryableMetricsOf`).
+   */
+  derived: readonly MetricName[];
   /** Discrete events the device may raise on `.../event`, each with its own metrics. */
   events: Readonly<Record<string, { required: readonly MetricName[]; optional: readonly MetricName[] }>>;
   /**
@@ -31,6 +39,7 @@ export interface DeviceTypeContract {
 export const SILENCE_TIMEOUT_INTERVALS = 3;
 
 const noEvents = {} as const;
+const noDerived = [] as const;
 
 export const DEVICE_TYPE_CONTRACTS = {
   'air-quality-station': {
@@ -41,6 +50,8 @@ export const DEVICE_TYPE_CONTRACTS = {
       required: ['pm25', 'pm10'],
       optional: ['no2', 'so2', 'co', 'o3', 'temperature', 'relativeHumidity'],
     },
+    /** Hourly VN_AQI (Decision 1459/QĐ-TCMT), computed from its telemetry by @ioc/aqi. */
+    derived: ['aqi', 'aqiDominant'],
     events: noEvents,
     /** Circular 10/2021/TT-BTNMT: automatic continuous air stations transmit every 5 minutes. */
     reportingIntervalSeconds: 300,
@@ -51,6 +62,7 @@ export const DEVICE_TYPE_CONTRACTS = {
     description: 'Automatic surface-water quality station',
     fiwareType: 'WaterQualityObserved',
     telemetry: { required: ['ph'], optional: ['dissolvedOxygen', 'turbidity', 'cod', 'temperature'] },
+    derived: noDerived,
     events: noEvents,
     /** Circular 10/2021/TT-BTNMT: automatic water stations transmit every 5 minutes. */
     reportingIntervalSeconds: 300,
@@ -61,6 +73,7 @@ export const DEVICE_TYPE_CONTRACTS = {
     description: 'Environmental noise meter',
     fiwareType: 'NoiseLevelObserved',
     telemetry: { required: ['laeq'], optional: ['lamax'] },
+    derived: noDerived,
     events: noEvents,
     /** LAeq over 1-minute intervals, the usual logging period of class-1 noise monitors. */
     reportingIntervalSeconds: 60,
@@ -81,6 +94,7 @@ export const DEVICE_TYPE_CONTRACTS = {
         'solarRadiation',
       ],
     },
+    derived: noDerived,
     events: noEvents,
     /** WMO automatic weather stations: 10-minute means. */
     reportingIntervalSeconds: 600,
@@ -102,6 +116,7 @@ export const DEVICE_TYPE_CONTRACTS = {
         'periodSeconds',
       ],
     },
+    derived: noDerived,
     events: noEvents,
     /** 1-minute counting periods (the simulator's `periodSeconds` covers the same idea). */
     reportingIntervalSeconds: 60,
@@ -112,6 +127,7 @@ export const DEVICE_TYPE_CONTRACTS = {
     description: 'Traffic signal controller at a junction',
     fiwareType: 'TrafficSignal',
     telemetry: { required: ['phase', 'signalMode', 'signalFault'], optional: [] },
+    derived: noDerived,
     events: noEvents,
     /** controller status heartbeat once a minute, besides its changes. */
     reportingIntervalSeconds: 60,
@@ -125,6 +141,7 @@ export const DEVICE_TYPE_CONTRACTS = {
       required: ['on'],
       optional: ['illuminanceLevel', 'activePower', 'energyConsumed', 'lampFault'],
     },
+    derived: noDerived,
     events: noEvents,
     /** lamp controllers (CMS/NEMA nodes) report every 15 minutes. */
     reportingIntervalSeconds: 900,
@@ -146,6 +163,7 @@ export const DEVICE_TYPE_CONTRACTS = {
         'doorOpen',
       ],
     },
+    derived: noDerived,
     events: noEvents,
     /** cabinet energy meters report every 5 minutes. */
     reportingIntervalSeconds: 300,
@@ -156,6 +174,7 @@ export const DEVICE_TYPE_CONTRACTS = {
     description: 'Traffic or public-order camera with on-board analytics',
     fiwareType: 'Device',
     telemetry: { required: ['online'], optional: ['fps', 'bitrate'] },
+    derived: noDerived,
     events: {
       vehicleCount: { required: ['count'], optional: ['lane', 'vehicleType'] },
       congestion: { required: ['congestionLevel'], optional: ['lane'] },
@@ -199,7 +218,13 @@ export function silenceTimeoutSecondsOf(device: {
   return device.silenceTimeoutSeconds ?? DEVICE_TYPE_CONTRACTS[device.type].silenceTimeoutSeconds;
 }
 
-/** Every metric a device of this type can report, whatever the message kind. */
+/** Metrics the platform derives for a device of this type (`DeviceTypeContract.derived`). */
+export function derivedMetricsOf(type: DeviceType): MetricName[] {
+  const contract: DeviceTypeContract = DEVICE_TYPE_CONTRACTS[type];
+  return [...contract.derived];
+}
+
+/** Every metric a device of this type can report, whatever the message kind (derived ones excluded). */
 export function metricsOf(type: DeviceType): MetricName[] {
   const contract: DeviceTypeContract = DEVICE_TYPE_CONTRACTS[type];
   const names = new Set<MetricName>([...contract.telemetry.required, ...contract.telemetry.optional]);

@@ -76,7 +76,12 @@ export const commandAckNoticeSchema = z.object({
 export type CommandAckNotice = z.infer<typeof commandAckNoticeSchema>;
 
 /** Codes of the platform's own health conditions (not threshold alerts: those are rules' alerts). */
-export const HEALTH_CONDITION_CODES = ['spool-filling', 'spool-full', 'store-unavailable'] as const;
+export const HEALTH_CONDITION_CODES = [
+  'spool-filling',
+  'spool-full',
+  'store-unavailable',
+  'spool-consumer-stalled',
+] as const;
 export type HealthConditionCode = (typeof HEALTH_CONDITION_CODES)[number];
 
 /**
@@ -110,6 +115,23 @@ export const ingestStatsSchema = z.object({
     commits: count,
     committedRecords: count,
     full: z.boolean(),
+    /**
+     * Each reader of the spool (`store`, the store writer; `alerts`, the alert engine…): records it
+     * released since the broker started, the lowest record number it still holds (null: none),
+     * and its lag (records appended it has not released). A record leaves the spool only once
+     * every consumer released it, so the one with the oldest `oldestHeld` is what holds the spool.
+     * Optional: brokers from before consumers do not send it.
+     */
+    consumers: z
+      .array(
+        z.object({
+          consumer: z.string(),
+          released: count,
+          oldestHeld: count.nullable(),
+          lag: count,
+        }),
+      )
+      .optional(),
   }),
   storage: z.object({
     queued: count,

@@ -4,6 +4,7 @@ import {
   type DeviceTypeContract,
   domainOf,
   isDeviceType,
+  derivedMetricsOf,
   metricsOf,
   STATUS_METRICS,
 } from './device-types';
@@ -84,7 +85,10 @@ describe('metric catalogue', () => {
   });
 
   it('has no metric that no device type or status message can carry', () => {
-    const used = new Set<string>([...STATUS_METRICS, ...DEVICE_TYPES.flatMap((type) => metricsOf(type))]);
+    const used = new Set<string>([
+      ...STATUS_METRICS,
+      ...DEVICE_TYPES.flatMap((type) => [...metricsOf(type), ...derivedMetricsOf(type)]),
+    ]);
     expect(METRIC_NAMES.filter((name) => !used.has(name))).toEqual([]);
   });
 });
@@ -117,6 +121,17 @@ describe('device type contracts', () => {
       for (const kind of kinds) {
         const all = [...kind.required, ...kind.optional];
         expect(new Set(all).size).toBe(all.length);
+      }
+    });
+
+    it('derives only catalogue metrics that no device message of any type may carry', () => {
+      const reported = new Set<string>([
+        ...STATUS_METRICS,
+        ...DEVICE_TYPES.flatMap((t) => namedMetrics(DEVICE_TYPE_CONTRACTS[t]).map(([, name]) => name)),
+      ]);
+      for (const name of contract.derived) {
+        expect(isMetricName(name)).toBe(true);
+        expect([name, reported.has(name)]).toEqual([name, false]);
       }
     });
 
@@ -160,5 +175,17 @@ describe('metricsOf', () => {
     const first = metricsOf('air-quality-station');
     first.push('online');
     expect(metricsOf('air-quality-station')).not.toContain('online');
+  });
+});
+
+describe('derived metrics', () => {
+  it('an air-quality station has the hourly VN_AQI (aqi 0–500 integer, aqiDominant a pollutant); others none', () => {
+    expect(derivedMetricsOf('air-quality-station')).toEqual(['aqi', 'aqiDominant']);
+    expect(METRIC_CATALOGUE.aqi).toMatchObject({ kind: 'integer', min: 0, max: 500, ucum: '1' });
+    expect(METRIC_CATALOGUE.aqi.description).toContain('1459/QĐ-TCMT');
+    expect(METRIC_CATALOGUE.aqiDominant.values).toEqual(['pm25', 'pm10', 'o3', 'co', 'so2', 'no2']);
+    for (const type of DEVICE_TYPES.filter((t) => t !== 'air-quality-station')) {
+      expect([type, derivedMetricsOf(type)]).toEqual([type, []]);
+    }
   });
 });

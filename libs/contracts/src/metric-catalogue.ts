@@ -147,6 +147,19 @@ export const METRIC_CATALOGUE = {
   batteryLevel: num('1', '', 0, 1, 'Battery charge as a fraction (0–1)'),
   rssi: num('dB[mW]', 'dBm', -150, 0, 'Received signal strength'),
   firmwareVersion: text(32, VERSION_TEXT, 'Firmware version reported by the device'),
+  // Derived by the platform, never accepted from a device (DeviceTypeContract.derived): the hourly
+  // Vietnamese air quality index of an air-quality station, computed by @ioc/aqi.
+  aqi: int(
+    '1',
+    '',
+    0,
+    500,
+    'Hourly VN_AQI (Decision 1459/QĐ-TCMT, 12 Nov 2019): the highest pollutant sub-index, an integer 0–500, for the hour ending at ts; computed by the platform',
+  ),
+  aqiDominant: oneOf(
+    ['pm25', 'pm10', 'o3', 'co', 'so2', 'no2'],
+    'Pollutant whose sub-index is the hourly VN_AQI (Decision 1459/QĐ-TCMT); computed by the platform',
+  ),
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricName = keyof typeof METRIC_CATALOGUE;

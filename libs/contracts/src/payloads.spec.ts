@@ -350,6 +350,31 @@ describe('parsePayload: unknown and missing fields', () => {
     },
   );
 
+  it('refuses a metric the platform derives (aqi, aqiDominant) from the device itself, keeping its measurements', () => {
+    // DeviceTypeContract.derived: the hourly VN_AQI is computed by the platform, never taken from a device.
+    const result = parse(
+      AQ,
+      JSON.stringify({ ts: TS_MS, metrics: { pm25: 31.2, aqi: 90, aqiDominant: 'pm25' } }),
+    );
+    expect(result).toMatchObject({ ok: true, readings: [{ ts: TS_MS, metrics: { pm25: 31.2 } }] });
+    expect(result.ok && result.readings[0]!.metrics).toEqual({ pm25: 31.2 });
+    expect(result.rejections).toEqual([
+      { reason: 'schema-violation', detail: 'metrics: unknown field(s) "aqi", "aqiDominant"', metric: 'aqi' },
+    ]);
+    // The same in a SenML pack.
+    const senml = parsePayload(
+      'air-quality-station',
+      'telemetry',
+      JSON.stringify([
+        { bt: TS_MS / 1000, n: 'pm25', u: 'ug/m3', v: 31.2 },
+        { n: 'aqi', v: 90 },
+      ]),
+      { now: NOW },
+    );
+    expect(senml.ok && senml.readings).toEqual([{ ts: TS_MS, metrics: { pm25: 31.2 } }]);
+    expect(senml.rejections).toMatchObject([{ index: 1, metric: 'aqi' }]);
+  });
+
   it.each(['extra', 'deviceId', 'district', 'areaId', 'location', 'type', 'unit', 'TS'])(
     'an unknown top-level field %s is named (the registry, not the payload, says where a device is)',
     (field) => {

@@ -130,7 +130,7 @@ describeEachDatabase('registry database', (context) => {
           updated_at: 1,
         })
         .execute(),
-    ).rejects.toThrow(/foreign key/i);
+    ).rejects.toMatchObject({ message: expect.stringMatching(/foreign key/i) });
   });
 
   it('refuses two device ids that differ only in case (index devices_id_lower)', async () => {
@@ -164,9 +164,9 @@ describeEachDatabase('registry database', (context) => {
       updated_at: 1,
     });
     await database.db.insertInto('devices').values(device('nm-001')).execute();
-    await expect(database.db.insertInto('devices').values(device('NM-001')).execute()).rejects.toThrow(
-      /unique|duplicate/i,
-    );
+    await expect(database.db.insertInto('devices').values(device('NM-001')).execute()).rejects.toMatchObject({
+      message: expect.stringMatching(/unique|duplicate/i),
+    });
   });
 
   it('rolls the migrations back with a failing afterMigrate: nothing half-done is left', async () => {

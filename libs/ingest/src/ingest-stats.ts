@@ -1,4 +1,4 @@
-import type { BatchingWriterStats, SpoolStats } from '@ioc/spool';
+import type { BatchingWriterStats, SpoolConsumerStats, SpoolStats } from '@ioc/spool';
 import {
   DOMAINS,
   type Domain,
@@ -12,6 +12,31 @@ import {
 export const SPOOL_WARNING_RATIO = 0.8;
 /** How long after the last refusal the spool-full condition stays raised. */
 const SPOOL_FULL_HOLD_MS = 30_000;
+/**
+ * How long a spool consumer may hold records without releasing any before `spool-consumer-stalled`
+ * is raised (ms): twelve times the alert engine's default snapshot interval (IOC_ALERT_SNAPSHOT_MS,
+ * 5 s), after which it releases; the store writer releases within IOC_WRITE_BATCH_DELAY_MS.
+ */
+export const SPOOL_CONSUMER_STALL_MS = 60_000;
+
+/**
+ * The consumer that holds the spool: the one holding its oldest record (the largest lag among
+ * ties), or undefined when none holds anything (or the stats predate consumers).
+ */
+export function holdingConsumer(spool: SpoolStats): SpoolConsumerStats | undefined {
+  let holder: SpoolConsumerStats | undefined;
+  for (const c of spool.consumers ?? []) {
+    if (c.oldestHeld === null) continue;
+    if (
+      holder === undefined ||
+      c.oldestHeld < (holder.oldestHeld as number) ||
+      (c.oldestHeld === holder.oldestHeld && c.lag > holder.lag)
+    ) {
+      holder = c;
+    }
+  }
+  return holder;
+}
 
 /** The broker's counters, as published on `$internal/ioc/v1/ingest-stats` (`ingestStatsSchema`). */
 export interface IngestStatsSnapshot extends IngestStatsMessage {
@@ -184,23 +209,58 @@ export class IngestStats {
     };
   }
 
+  /** Per consumer: its `released` count when last seen moving (or holding nothing), and when. */
+  private readonly consumerProgress = new Map<string, { released: number; since: number }>();
+
   private healthConditions({
     spool,
     storage,
   }: Pick<IngestStatsSnapshot, 'spool' | 'storage'>): HealthCondition[] {
     const conditions: HealthCondition[] = [];
+    const now = Date.now();
     const percent = Math.round((spool.bytes / spool.maxBytes) * 100);
-    if (spool.full || Date.now() - this.lastSpoolFullAt < SPOOL_FULL_HOLD_MS) {
+    // With several consumers, say which one the spool waits for.
+    const holder = (spool.consumers?.length ?? 0) > 1 ? holdingConsumer(spool) : undefined;
+    const heldBy =
+      holder === undefined
+        ? 'the store is not keeping up'
+        : `held by consumer ${holder.consumer} (lag ${holder.lag} records, oldest #${holder.oldestHeld})`;
+    if (spool.full || now - this.lastSpoolFullAt < SPOOL_FULL_HOLD_MS) {
       conditions.push({
         code: 'spool-full',
         severity: 'critical',
-        message: `ingest spool full (${percent} %): device publishes are being refused until the store catches up`,
+        message:
+          holder === undefined
+            ? `ingest spool full (${percent} %): device publishes are being refused until the store catches up`
+            : `ingest spool full (${percent} %): device publishes are being refused; ${heldBy}`,
       });
     } else if (spool.bytes >= spool.maxBytes * SPOOL_WARNING_RATIO) {
       conditions.push({
         code: 'spool-filling',
         severity: 'warning',
-        message: `ingest spool ${percent} % full: the store is not keeping up`,
+        message: `ingest spool ${percent} % full: ${heldBy}`,
+      });
+    }
+    const stalled: string[] = [];
+    for (const c of spool.consumers ?? []) {
+      const seen = this.consumerProgress.get(c.consumer);
+      if (c.lag === 0 || seen === undefined || seen.released !== c.released) {
+        this.consumerProgress.set(c.consumer, { released: c.released, since: now });
+      } else if (
+        now - seen.since >= SPOOL_CONSUMER_STALL_MS &&
+        !(c.consumer === 'store' && storage.failing)
+      ) {
+        // The store writer stalled by a failing store is store-unavailable's to say.
+        stalled.push(
+          `${c.consumer} (lag ${c.lag} records, oldest #${c.oldestHeld}, nothing released for ${Math.round((now - seen.since) / 1000)} s)`,
+        );
+      }
+    }
+    if (stalled.length > 0) {
+      conditions.push({
+        code: 'spool-consumer-stalled',
+        severity: 'warning',
+        message: `spool consumer not releasing: ${stalled.join('; ')}; the spool keeps its records until it does`,
       });
     }
     if (storage.failing) {

@@ -30,7 +30,7 @@ export const apiEnvSchema = storageEnvSchema.extend({
     .string()
     .optional()
     .describe(
-      'Directory with areas.json and devices.json (default: seeds/), imported into an empty registry database at its first start',
+      'Directory with areas.json and devices.json (default: seeds/), imported into an empty registry database at its first start, and rules.json, the default alert rules, applied at every start',
     ),
   ...registryEnvShape,
   ...httpEdgeEnvShape,

@@ -68,6 +68,8 @@ const reading = (
 
 const light = registry.listDevices({ type: 'street-light' })[0]!;
 const camera = registry.listDevices({ type: 'camera' })[0]!;
+const station = registry.listDevices({ type: 'air-quality-station' })[0]!;
+const noiseMeter = registry.listDevices({ type: 'noise-meter' })[0]!;
 const HOUR = 3_600_000;
 const start = Math.floor(Date.now() / HOUR) * HOUR - 6 * HOUR;
 
@@ -93,6 +95,11 @@ describe('ops-api over the embedded store', () => {
         firmwareVersion: '2.5.0',
       }),
       reading(camera, 'event', start + 2 * HOUR, { confidence: 0.93, lane: 2 }, 'accident'),
+      // An air-quality station's telemetry and, at the same ts, the hourly VN_AQI the platform derived.
+      reading(station, 'telemetry', start + HOUR, { pm25: 30, pm10: 40 }),
+      reading(station, 'telemetry', start + HOUR, { aqi: 60, aqiDominant: 'pm25' }),
+      // The next hour closed by the timer after the station went silent.
+      reading(station, 'telemetry', start + 2 * HOUR, { aqi: 55, aqiDominant: 'pm25' }),
     ]);
     api = await startApi(store);
   });
@@ -192,6 +199,7 @@ describe('ops-api over the embedded store', () => {
         delete: [200, ...WRITE],
       },
       '/api/v1/rules/{id}/versions': { get: [200, 400, 404, 503] },
+      '/api/v1/rules/dry-run': { post: [200, 400, 503] },
       '/api/v1/rules/{id}/enable': { post: [200, ...WRITE] },
       '/api/v1/rules/{id}/disable': { post: [200, ...WRITE] },
       '/api/v1/alerts': { get: [200, 400, 503] },
@@ -501,6 +509,37 @@ describe('ops-api over the embedded store', () => {
     });
     expectShape(errorBody, body);
     expect((await getJson(`${api.url}/api/v1/devices/${light.id}`)).status).toBe(200);
+  });
+
+  it('shows a station’s derived VN_AQI in /latest and answers its history; other types have none', async () => {
+    const latest = (await getJson(`${api.url}/api/v1/devices/${station.id}/latest`)).body as z.infer<
+      typeof latestBody
+    >;
+    expect(latest.metrics).toMatchObject({
+      pm25: { value: 30, ts: start + HOUR },
+      aqi: { value: 55, ts: start + 2 * HOUR, unit: '' },
+      aqiDominant: { value: 'pm25', ts: start + 2 * HOUR },
+    });
+    // lastSeen is the station's own newest observation, not the derived AQI's hour end.
+    expect(latest.lastSeen).toBe(start + HOUR);
+    const history = await getJson(`${api.url}/api/v1/devices/${station.id}/history?metric=aqi&from=${start}`);
+    expect(history.status).toBe(200);
+    expect((history.body as z.infer<typeof deviceHistoryBody>).points).toEqual([
+      { ts: start + HOUR, value: 60 },
+      { ts: start + 2 * HOUR, value: 55 },
+    ]);
+    const many = await getJson(
+      `${api.url}/api/v1/history?devices=${station.id}&metrics=aqi,aqiDominant&from=${start}`,
+    );
+    expect(many.status).toBe(200);
+    expect((many.body as z.infer<typeof historyBody>).series.map((s) => [s.metric, s.points.length])).toEqual(
+      [
+        ['aqi', 2],
+        ['aqiDominant', 2],
+      ],
+    );
+    const notHers = await getJson(`${api.url}/api/v1/devices/${noiseMeter.id}/history?metric=aqi`);
+    expect(notHers).toMatchObject({ status: 400, body: { parameter: 'metric' } });
   });
 
   it('says which camera event a value came from, in /latest and history', async () => {

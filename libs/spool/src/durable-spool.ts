@@ -18,7 +18,21 @@ export interface DurableSpoolOptions {
   maxBytes: number;
   /** A new segment file starts once the current one is this large. */
   segmentBytes?: number;
+  /**
+   * The names of the consumers that each release every record (default `['store']`): a record is
+   * released — no longer counted in `records`/`bytes`, checkpointed, its segment reclaimable — only
+   * once every one of them has released it. Fixed for the life of the open spool; 1 to
+   * MAX_SPOOL_CONSUMERS distinct, non-empty names. The directory on disk does not record them: a
+   * restart with other consumers simply hands the pending records to those.
+   */
+  consumers?: readonly string[];
 }
+
+/** Most consumers one spool takes: each record keeps a bitmask of its holders in a small integer. */
+export const MAX_SPOOL_CONSUMERS = 30;
+
+/** The consumer a spool has when none are named (the store writer of DurableReadingSink). */
+export const DEFAULT_SPOOL_CONSUMER = 'store';
 
 export interface DurableSpoolHooks<T> {
   /** The record body of an item; text is stored as UTF-8. */
@@ -35,8 +49,22 @@ export interface DurableSpoolHooks<T> {
   onError?: (error: Error) => void;
 }
 
+/** Where one consumer of a spool stands (SpoolStats.consumers). */
+export interface SpoolConsumerStats {
+  consumer: string;
+  /** Records this consumer released since the spool was opened. */
+  released: number;
+  /**
+   * The lowest record number this consumer still holds, or null when it holds none: a number
+   * that does not move while `lag` grows is a stalled consumer holding the spool.
+   */
+  oldestHeld: number | null;
+  /** Records appended (committed) and not yet released by this consumer. */
+  lag: number;
+}
+
 export interface SpoolStats {
-  /** Records appended and not yet released (waiting for the store). */
+  /** Records appended and not yet released by every consumer (waiting for the slowest). */
   records: number;
   /** Bytes of those records plus of appends queued for the next commit; what maxBytes bounds. */
   bytes: number;
@@ -46,6 +74,8 @@ export interface SpoolStats {
   commits: number;
   committedRecords: number;
   full: boolean;
+  /** One entry per consumer, in the order the spool was opened with. */
+  consumers: SpoolConsumerStats[];
 }
 
 /** Thrown by append() when the spool holds `maxBytes` already: the caller must refuse the message. */
@@ -85,6 +115,12 @@ const segmentName = (firstIndex: number): string =>
  * After a crash, `open` returns every record of that prefix's end onwards, in order (records
  * released out of order beyond it come again); replaying them is safe because the stores keep
  * one point per record identity (device, metric, ts, kind, event).
+ *
+ * Several consumers (`consumers` option; e.g. the store writer and the alert engine) each release
+ * every record on their own; the prefix, the bound and the checkpoint follow the records released
+ * by all of them. After a restart every consumer receives every pending record again, including
+ * those it had released ahead of the prefix: each consumer's own durable cursor tells it what to
+ * skip.
  */
 export class DurableSpool<T> {
   private segments: Segment[] = [];
@@ -94,10 +130,20 @@ export class DurableSpool<T> {
   private releasedIndex = 0;
   /**
    * Sizes of the records from releasedIndex on, oldest first (head index avoids O(n) shifts):
-   * record `releasedIndex + k` is `sizes[sizesHead + k]`, negated once it is released out of order.
+   * record `releasedIndex + k` is `sizes[sizesHead + k]`, and `holders[sizesHead + k]` the bitmask
+   * of the consumers still holding it (bit i: `consumers[i]`); 0 once every consumer released it.
    */
   private sizes: number[] = [];
+  private holders: number[] = [];
   private sizesHead = 0;
+  /** Names of the consumers; bit i of a holders mask is consumers[i]. */
+  private readonly consumers: readonly string[];
+  /** The mask of a record no consumer has released yet. */
+  private readonly allHolders: number;
+  /** Per consumer (same order): records released since open, records held, lowest record possibly held. */
+  private readonly consumerReleased: number[];
+  private readonly consumerHeld: number[];
+  private readonly consumerCursor: number[];
   /** Records appended and not released, and their bytes (released ones ahead of the prefix excluded). */
   private unreleasedRecords = 0;
   private unreleasedBytes = 0;
@@ -120,19 +166,46 @@ export class DurableSpool<T> {
     private readonly hooks: DurableSpoolHooks<T>,
   ) {
     this.encode = hooks.encode;
+    const consumers = options.consumers;
+    if (
+      consumers.length === 0 ||
+      consumers.length > MAX_SPOOL_CONSUMERS ||
+      new Set(consumers).size !== consumers.length ||
+      consumers.some((name) => typeof name !== 'string' || name.length === 0)
+    ) {
+      throw new RangeError(
+        `DurableSpool: consumers must be 1 to ${MAX_SPOOL_CONSUMERS} distinct non-empty names, got ${JSON.stringify(consumers)}`,
+      );
+    }
+    this.consumers = [...consumers];
+    this.allHolders = 2 ** consumers.length - 1;
+    this.consumerReleased = consumers.map(() => 0);
+    this.consumerHeld = consumers.map(() => 0);
+    this.consumerCursor = consumers.map(() => 0);
   }
 
   /**
-   * Opens (or creates) the spool and returns the records that were never released, in append
-   * order: `pending[i]` is record number `firstPendingIndex + i`.
+   * Opens (or creates) the spool and returns the records that were not released by every
+   * consumer, in append order: `pending[i]` is record number `firstPendingIndex + i`, and
+   * `pendingBodies[i]` its body as stored (what `encode` made; views of the segment files read,
+   * so drop them once handed on). Every consumer holds every pending record. Throws RangeError for
+   * a bad `consumers` list.
    */
   static async open<T>(
     options: DurableSpoolOptions,
     hooks: DurableSpoolHooks<T>,
-  ): Promise<{ spool: DurableSpool<T>; pending: T[]; firstPendingIndex: number }> {
-    const spool = new DurableSpool<T>({ segmentBytes: 16 * 1024 * 1024, ...options }, hooks);
-    const pending = await spool.recover(hooks.decode);
-    return { spool, pending, firstPendingIndex: spool.releasedIndex };
+  ): Promise<{ spool: DurableSpool<T>; pending: T[]; pendingBodies: Buffer[]; firstPendingIndex: number }> {
+    const spool = new DurableSpool<T>(
+      {
+        ...options,
+        segmentBytes: options.segmentBytes ?? 16 * 1024 * 1024,
+        consumers: options.consumers ?? [DEFAULT_SPOOL_CONSUMER],
+      },
+      hooks,
+    );
+    const pendingBodies: Buffer[] = [];
+    const pending = await spool.recover(hooks.decode, pendingBodies);
+    return { spool, pending, pendingBodies, firstPendingIndex: spool.releasedIndex };
   }
 
   /**
@@ -157,48 +230,83 @@ export class DurableSpool<T> {
   }
 
   /**
-   * Records `firstIndex` … `firstIndex + count − 1` are done with (stored, or refused by the store
-   * and reported): forget them, and reclaim their segments once every record before them is done
-   * too. Any order; O(1) per record. Throws RangeError for an index never appended (committed) or
-   * already released — a caller's bookkeeping error, never to be papered over.
+   * Consumer `consumer` (default DEFAULT_SPOOL_CONSUMER) is done with records `firstIndex` …
+   * `firstIndex + count − 1` (stored, refused and reported, evaluated…). A record every consumer
+   * released is forgotten, and its segment reclaimed once every record before it is forgotten too.
+   * Any order; O(1) per record and consumer (amortised). Throws RangeError, changing nothing, for a
+   * consumer the spool was not opened with, a record never appended (committed), or one this
+   * consumer released already — a caller's bookkeeping error, never to be papered over.
+   * After close() releases are still taken but no longer checkpointed: those records come again at
+   * the next open.
    */
-  releaseRecords(firstIndex: number, count = 1): void {
+  releaseRecords(firstIndex: number, count = 1, consumer: string = DEFAULT_SPOOL_CONSUMER): void {
     const end = firstIndex + count;
+    const slot = this.consumers.indexOf(consumer);
+    if (slot < 0) {
+      throw new RangeError(
+        `DurableSpool.releaseRecords: unknown consumer ${JSON.stringify(consumer)} (opened with ${this.consumers.join(', ')})`,
+      );
+    }
     if (
       !Number.isSafeInteger(firstIndex) ||
       !Number.isSafeInteger(count) ||
       count < 0 ||
+      firstIndex < 0 ||
       end > this.nextIndex
     ) {
       throw new RangeError(
-        `DurableSpool.releaseRecords(${firstIndex}, ${count}): records up to ${this.nextIndex - 1} were appended`,
+        `DurableSpool.releaseRecords(${firstIndex}, ${count}, ${consumer}): records up to ${this.nextIndex - 1} were appended`,
       );
     }
+    const bit = 2 ** slot;
     // Checked before anything changes, so a refused call leaves the spool as it was.
     for (let index = firstIndex; index < end; index++) {
-      const size =
-        index < this.releasedIndex ? undefined : this.sizes[this.sizesHead + (index - this.releasedIndex)];
-      if (size === undefined || size < 0) {
-        throw new RangeError(`DurableSpool.releaseRecords: record ${index} was released already`);
+      const mask =
+        index < this.releasedIndex
+          ? 0
+          : (this.holders[this.sizesHead + (index - this.releasedIndex)] as number);
+      if ((mask & bit) === 0) {
+        throw new RangeError(
+          `DurableSpool.releaseRecords: record ${index} was released by ${consumer} already`,
+        );
       }
     }
     for (let index = firstIndex; index < end; index++) {
       const at = this.sizesHead + (index - this.releasedIndex);
-      const size = this.sizes[at] as number;
-      this.sizes[at] = -size;
-      this.unreleasedBytes -= size;
-      this.unreleasedRecords--;
+      const mask = (this.holders[at] as number) & ~bit;
+      this.holders[at] = mask;
+      if (mask === 0) {
+        this.unreleasedBytes -= this.sizes[at] as number;
+        this.unreleasedRecords--;
+      }
     }
+    this.consumerReleased[slot] = (this.consumerReleased[slot] as number) + count;
+    this.consumerHeld[slot] = (this.consumerHeld[slot] as number) - count;
+    // This consumer's lowest held record: each record is passed once per consumer.
+    let cursor = Math.max(this.consumerCursor[slot] as number, this.releasedIndex);
+    while (
+      cursor < this.nextIndex &&
+      ((this.holders[this.sizesHead + (cursor - this.releasedIndex)] as number) & bit) === 0
+    ) {
+      cursor++;
+    }
+    this.consumerCursor[slot] = cursor;
     const before = this.releasedIndex;
-    while (this.sizesHead < this.sizes.length && (this.sizes[this.sizesHead] as number) < 0) {
+    while (this.sizesHead < this.holders.length && this.holders[this.sizesHead] === 0) {
       this.sizesHead++;
       this.releasedIndex++;
     }
     if (this.sizesHead > 4096 && this.sizesHead * 2 > this.sizes.length) {
       this.sizes = this.sizes.slice(this.sizesHead);
+      this.holders = this.holders.slice(this.sizesHead);
       this.sizesHead = 0;
     }
     if (this.releasedIndex !== before) this.scheduleCheckpoint();
+  }
+
+  /** The consumers' names, in the order given to open() (the order of `stats().consumers`). */
+  consumerNames(): readonly string[] {
+    return this.consumers;
   }
 
   isFull(): boolean {
@@ -214,6 +322,15 @@ export class DurableSpool<T> {
       commits: this.commits,
       committedRecords: this.committedRecords,
       full: this.isFull(),
+      consumers: this.consumers.map((consumer, slot) => {
+        const lag = this.consumerHeld[slot] as number;
+        return {
+          consumer,
+          released: this.consumerReleased[slot] as number,
+          oldestHeld: lag === 0 ? null : Math.max(this.consumerCursor[slot] as number, this.releasedIndex),
+          lag,
+        };
+      }),
     };
   }
 
@@ -246,7 +363,13 @@ export class DurableSpool<T> {
           segment.records += records.length;
           const firstIndex = this.nextIndex;
           this.nextIndex += records.length;
-          for (const record of records) this.sizes.push(record.length);
+          for (const record of records) {
+            this.sizes.push(record.length);
+            this.holders.push(this.allHolders);
+          }
+          for (let slot = 0; slot < this.consumers.length; slot++) {
+            this.consumerHeld[slot] = (this.consumerHeld[slot] as number) + records.length;
+          }
           this.unreleasedRecords += records.length;
           this.unreleasedBytes += buffer.length;
           this.commits++;
@@ -284,7 +407,7 @@ export class DurableSpool<T> {
   }
 
   private scheduleCheckpoint(): void {
-    if (this.checkpointTimer || this.checkpointing) return;
+    if (this.checkpointTimer || this.checkpointing || this.closed) return;
     this.checkpointTimer = setTimeout(() => {
       this.checkpointTimer = undefined;
       // One checkpoint write at a time: two would race on the same temporary file.
@@ -320,7 +443,7 @@ export class DurableSpool<T> {
     }
   }
 
-  private async recover(decode: (body: Buffer) => T): Promise<T[]> {
+  private async recover(decode: (body: Buffer) => T, pendingBodies: Buffer[]): Promise<T[]> {
     await mkdir(this.options.dir, { recursive: true });
     const checkpoint = await readFile(join(this.options.dir, CHECKPOINT_FILE), 'utf8').then(
       (text) => (JSON.parse(text) as { releasedIndex: number }).releasedIndex,
@@ -343,8 +466,10 @@ export class DurableSpool<T> {
       for (const body of bodies) {
         if (index >= checkpoint) {
           pending.push(decode(body));
+          pendingBodies.push(body);
           // The record's size as it is on disk: no need to encode the item again.
           this.sizes.push(RECORD_HEADER_BYTES + body.length);
+          this.holders.push(this.allHolders);
           this.unreleasedRecords++;
           this.unreleasedBytes += RECORD_HEADER_BYTES + body.length;
         }
@@ -355,6 +480,11 @@ export class DurableSpool<T> {
     this.nextIndex = Math.max(index, checkpoint);
     this.releasedIndex = this.nextIndex - pending.length;
     this.checkpointedIndex = this.releasedIndex;
+    // Every consumer holds every pending record again.
+    for (let slot = 0; slot < this.consumers.length; slot++) {
+      this.consumerHeld[slot] = pending.length;
+      this.consumerCursor[slot] = this.releasedIndex;
+    }
     // Recovered segments are never appended to (no active handle): the next commit starts a
     // fresh segment, so a torn tail can never sit between two intact records.
     await this.reclaimSegments();

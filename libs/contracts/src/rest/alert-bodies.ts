@@ -130,3 +130,49 @@ export const silenceBody = z.object({
 export type SilenceBody = z.infer<typeof silenceBody>;
 export const silenceListBody = z.object({ silences: z.array(silenceBody) });
 export type SilenceListBody = z.infer<typeof silenceListBody>;
+
+/** Longest window a dry run reads from history: 7 days, ms. */
+export const MAX_DRY_RUN_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * `POST /api/v1/rules/dry-run`: a rule definition (checked as a write is; it need not exist) and
+ * a past window of at most 7 days.
+ */
+export const ruleDryRunRequestBody = z
+  .strictObject({
+    rule: z.record(z.string(), z.unknown()),
+    from: ISO_TIMESTAMP,
+    to: ISO_TIMESTAMP,
+  })
+  .refine((b) => Date.parse(b.from) < Date.parse(b.to), { message: 'from must be before to', path: ['from'] })
+  .refine((b) => Date.parse(b.to) - Date.parse(b.from) <= MAX_DRY_RUN_MS, {
+    message: 'a dry run reads at most 7 days',
+    path: ['to'],
+  });
+export type RuleDryRunRequestBody = z.infer<typeof ruleDryRunRequestBody>;
+
+/** What a dry run found: the devices the rule covers (in your scope) and what it would have done. */
+export const ruleDryRunBody = z.object({
+  /** Device ids the rule covers inside your scope, sorted. */
+  covered: z.array(z.string()),
+  /** Readings of those devices read from history and evaluated. */
+  readings: z.number().int().nonnegative(),
+  /** True when a device's history held more points than a dry run reads (the oldest were used). */
+  truncated: z.boolean(),
+  /** The transitions the rule would have made, in order (alert ids are `dry-run-N`). */
+  changes: z.array(
+    z.object({
+      alertId: z.string(),
+      subjectId: z.string(),
+      kind: z.enum(['opened', 'fired', 'escalated', 'acknowledged', 'resolved']),
+      from: z.enum(ALERT_STATES).nullable(),
+      to: z.enum(ALERT_STATES),
+      at: isoTime,
+      severity: severitySchema,
+      value: z.union([z.number(), z.boolean(), z.string()]).nullable(),
+      resolution: z.enum(ALERT_RESOLUTIONS).nullable(),
+      message: z.object({ vi: z.string(), en: z.string() }),
+    }),
+  ),
+});
+export type RuleDryRunBody = z.infer<typeof ruleDryRunBody>;

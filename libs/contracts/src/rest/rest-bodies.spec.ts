@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEVICE_TYPES, STATUS_METRICS, metricsOf } from '../device-types';
+import { DEVICE_TYPES, STATUS_METRICS, derivedMetricsOf, metricsOf } from '../device-types';
 import * as bodies from './rest-bodies';
 
 describe('REST bodies', () => {
@@ -15,12 +15,18 @@ describe('REST bodies', () => {
     },
   );
 
-  it('lets every device type be asked for its own metrics and every status metric', () => {
+  it('lets every device type be asked for its own metrics, every status metric and its derived metrics', () => {
     for (const type of DEVICE_TYPES) {
       const queryable = bodies.queryableMetricsOf(type);
-      expect(new Set(queryable)).toEqual(new Set([...metricsOf(type), ...STATUS_METRICS]));
+      expect(new Set(queryable)).toEqual(
+        new Set([...metricsOf(type), ...STATUS_METRICS, ...derivedMetricsOf(type)]),
+      );
       expect(queryable).toHaveLength(new Set(queryable).size);
     }
+    expect(bodies.queryableMetricsOf('air-quality-station')).toEqual(
+      expect.arrayContaining(['aqi', 'aqiDominant']),
+    );
+    expect(bodies.queryableMetricsOf('noise-meter')).not.toContain('aqi');
   });
 
   it('declares the optional event of a camera value and refuses a body missing a required field', () => {

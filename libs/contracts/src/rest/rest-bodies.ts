@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { outOfScopeSchema } from '../access';
 import { deviceStatusChangeSchema, deviceStatusSchema } from '../device-status';
-import { DEVICE_TYPES, type DeviceType, STATUS_METRICS, metricsOf } from '../device-types';
+import { DEVICE_TYPES, type DeviceType, STATUS_METRICS, derivedMetricsOf, metricsOf } from '../device-types';
 import { roleSchema } from '../access';
 import { DOMAINS } from '../domains';
 import { DEVICE_STATES } from '../registry-entities';
@@ -39,11 +39,12 @@ export type HistoryGroupBy = (typeof HISTORY_GROUP_BYS)[number];
 
 /**
  * Every metric a device of this type can have stored, so every metric history answers for it:
- * its telemetry and event metrics (`metricsOf`) and the status metrics any device reports
- * (`online`, `batteryLevel`, `rssi`, `firmwareVersion`).
+ * its telemetry and event metrics (`metricsOf`), the status metrics any device reports
+ * (`online`, `batteryLevel`, `rssi`, `firmwareVersion`) and the metrics the platform derives for
+ * its type (`derivedMetricsOf`: `aqi`, `aqiDominant` of an air-quality station).
  */
 export function queryableMetricsOf(type: DeviceType): MetricName[] {
-  return [...new Set<MetricName>([...metricsOf(type), ...STATUS_METRICS])];
+  return [...new Set<MetricName>([...metricsOf(type), ...STATUS_METRICS, ...derivedMetricsOf(type)])];
 }
 
 /** Epoch milliseconds, UTC. */
@@ -121,7 +122,11 @@ export type LatestValueBody = z.infer<typeof latestValueBody>;
 /** `GET /api/v1/devices/{id}/latest`: every metric (status metrics included) the device reported. */
 export const latestBody = z.object({
   deviceId: z.string(),
-  lastSeen: epochMs.nullable().describe('newest observation time of any metric; null if none'),
+  lastSeen: epochMs
+    .nullable()
+    .describe(
+      'newest observation time of any metric the device reported (derived ones, such as aqi, left out); null if none',
+    ),
   metrics: z.record(z.string(), latestValueBody).describe('by metric name; never-reported metrics absent'),
 });
 export type LatestBody = z.infer<typeof latestBody>;

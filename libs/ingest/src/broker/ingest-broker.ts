@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
 import {
   type DeviceStatus,
+  type Reading,
   INTERNAL_DEVICE_STATUS_TOPIC,
   INTERNAL_INGEST_STATS_TOPIC,
   INTERNAL_READINGS_TOPIC,
@@ -10,7 +11,7 @@ import {
 } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
-import { DurableReadingSink } from '@ioc/spool';
+import { DurableReadingSink, type SpoolConsumer } from '@ioc/spool';
 import type { BrokerAuth } from '../device-credentials';
 import type { DeviceDirectory } from '../device-directory';
 import type { DeviceActivityObserver } from '../device-status-tracker';
@@ -67,6 +68,13 @@ export interface IngestBrokerOptions {
   spoolFullWaitMs: number;
   writeBatchSize: number;
   writeBatchDelayMs: number;
+  /**
+   * Readers of the durable spool beside the store writer (the alert engine host): each receives
+   * every accepted reading once durable, and the readings pending from before a restart first
+   * (`replay: true`); a record stays spooled until the store writer and each of them released it.
+   * See DurableReadingSink. None by default.
+   */
+  spoolConsumers?: readonly SpoolConsumer[];
   internalSecret: string;
   maxPayloadBytes: number;
   /**
@@ -152,6 +160,19 @@ export interface IngestBroker {
    * not retained), at most MAX_DEVICE_STATUS_NOTICE per message: DeviceStatusTracker's `publish`.
    */
   publishDeviceStatus(statuses: readonly DeviceStatus[]): void;
+  /**
+   * Spool consumer `consumer` (one of `spoolConsumers`) is done with records `firstIndex` …
+   * `firstIndex + count − 1`: DurableReadingSink.release (RangeError for an unknown consumer,
+   * `store`, a record not committed or released by it already).
+   */
+  releaseSpoolRecords(consumer: string, firstIndex: number, count: number): void;
+  /**
+   * Appends a reading the platform derived (an hourly VN_AQI…) to the spool, as durable as a
+   * device's and handed on the same way (store, live feed, every spool consumer): resolves once on
+   * disk; rejects at once with SpoolFullError when the spool is full (DurableReadingSink.appendDerived).
+   * Not counted under `accepted` (device readings only).
+   */
+  appendDerived(reading: Reading): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -210,6 +231,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     writeBatchSize: options.writeBatchSize,
     writeBatchDelayMs: options.writeBatchDelayMs,
     onDurable: (_readings, json) => relayLive(json),
+    ...(options.spoolConsumers ? { consumers: options.spoolConsumers } : {}),
     logger,
   });
 
@@ -482,6 +504,8 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
         );
       }
     },
+    releaseSpoolRecords: (consumer, firstIndex, count) => sink.release(consumer, firstIndex, count),
+    appendDerived: (reading) => sink.appendDerived(reading),
     async close() {
       clearInterval(statsTimer);
       clearInterval(credentialSweep);

@@ -3,6 +3,7 @@ import { AuditModule } from '../audit/audit.module';
 import { LiveModule } from '../live/live.module';
 import { AlertingService } from './alerting.service';
 import { AlertsController } from './alerts.controller';
+import { DryRunService } from './dry-run.service';
 import { RulesController } from './rules.controller';
 import { SilencesController } from './silences.controller';
 
@@ -14,6 +15,6 @@ import { SilencesController } from './silences.controller';
 @Module({
   imports: [AuditModule, LiveModule],
   controllers: [RulesController, AlertsController, SilencesController],
-  providers: [AlertingService],
+  providers: [AlertingService, DryRunService],
 })
 export class AlertsModule {}

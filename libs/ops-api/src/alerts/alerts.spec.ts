@@ -17,6 +17,7 @@ import {
   INTERNAL_USERNAME,
   type RuleBody,
   type RuleDefinitionInput,
+  type RuleDryRunBody,
   type RuleListBody,
   type RuleVersionsBody,
   type ServerToClientEvents,
@@ -35,6 +36,7 @@ import {
   startApiUnderTest,
   type TestAgencyKey,
   type TestUser,
+  testReading,
 } from '../test-support/api-under-test';
 
 jest.setTimeout(120_000);
@@ -310,6 +312,52 @@ describe('alerts over REST and /live (SQLite)', () => {
       await expectStatus(call('POST', '/api/v1/rules', viewer.headers, { ...RULE, id: 'spec-viewer' }), 403);
     });
 
+    it('dry-runs a rule over history: the devices it covers and what it would have fired, nothing stored', async () => {
+      const seeds = loadSeeds();
+      const registry = new DeviceRegistry(seeds);
+      const meter = seeds.devices.find((d) => d.type === 'noise-meter')!;
+      const t0 = Date.UTC(2026, 10, 29, 3, 0, 0);
+      // 10 minutes at 70 dB(A), 5 above 75, 10 back at 70 (one reading a minute).
+      const levels = [...Array(10).fill(70), 80, 81, 82, 80, 79, ...Array(10).fill(70)] as number[];
+      await store.write(
+        levels.map((laeq, i) => testReading(registry, meter, 'telemetry', t0 + i * 60_000, { laeq })),
+      );
+      const answer = await expectStatus(
+        call<RuleDryRunBody>('POST', '/api/v1/rules/dry-run', operator.headers, {
+          rule: { ...RULE, id: 'spec-dry-run' },
+          from: new Date(t0 - 60_000).toISOString(),
+          to: new Date(t0 + 3_600_000).toISOString(),
+        }),
+        200,
+      );
+      const meters = seeds.devices
+        .filter((d) => d.type === 'noise-meter')
+        .map((d) => d.id)
+        .sort();
+      expect(answer.covered).toEqual(meters);
+      expect(answer.readings).toBe(levels.length);
+      const mine = answer.changes.filter((c) => c.subjectId === meter.id);
+      expect(mine.map((c) => [c.kind, c.at])).toEqual([
+        ['fired', new Date(t0 + 10 * 60_000).toISOString()],
+        ['resolved', new Date(t0 + 15 * 60_000).toISOString()],
+      ]);
+      await expectStatus(call('GET', '/api/v1/rules/spec-dry-run', viewer.headers), 404);
+      const bad = await call<{ parameter: string }>('POST', '/api/v1/rules/dry-run', operator.headers, {
+        rule: { ...RULE, metric: 'loudness' },
+        from: new Date(t0).toISOString(),
+        to: new Date(t0 + 3_600_000).toISOString(),
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.body.parameter).toBe('rule.metric');
+      const long = await call<{ parameter: string }>('POST', '/api/v1/rules/dry-run', operator.headers, {
+        rule: RULE,
+        from: new Date(t0).toISOString(),
+        to: new Date(t0 + 8 * 24 * 3_600_000).toISOString(),
+      });
+      expect(long.status).toBe(400);
+      expect(long.body.parameter).toBe('to');
+    });
+
     it("refuses a scoped operator's rule that reaches beyond its scope", async () => {
       const wide = await call<{ outOfScope: unknown }>('POST', '/api/v1/rules', envOperator.headers, {
         ...RULE,
@@ -555,6 +603,19 @@ describe('alerts over REST and /live (SQLite)', () => {
         });
         await traffic.until(1);
         expect(traffic.map((e) => e.alert.id)).toEqual([trafficAlert.id]);
+        expect(agency.map((e) => e.alert.id)).toEqual([fresh.id]);
+        // A person's acknowledgement on this node is pushed at once, to the same rooms.
+        await expectStatus(
+          call('POST', `/api/v1/alerts/${trafficAlert.id}/acknowledge`, operator.headers, {
+            note: 'đã biết',
+          }),
+          200,
+        );
+        await traffic.until(2);
+        expect(traffic[1]).toMatchObject({
+          alert: { id: trafficAlert.id, state: 'acknowledged' },
+          transition: { kind: 'acknowledged', note: 'đã biết', by: { kind: 'account', id: operator.id } },
+        });
         expect(agency.map((e) => e.alert.id)).toEqual([fresh.id]);
       } finally {
         for (const socket of sockets) socket.disconnect();

@@ -21,6 +21,10 @@ import {
   ruleDefinitionSchema,
   type RuleListBody,
   ruleListBody,
+  type RuleDryRunBody,
+  ruleDryRunBody,
+  type RuleDryRunRequestBody,
+  ruleDryRunRequestBody,
   type RuleVersionsBody,
   ruleVersionsBody,
 } from '@ioc/contracts';
@@ -31,6 +35,7 @@ import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
 import { ruleVersionQuery, type RuleVersionQuery, RULE_ID_DOC } from './alert-queries';
 import { toRuleBody, toRuleVersionBody } from './alert-views';
 import { AlertingService } from './alerting.service';
+import { DryRunService } from './dry-run.service';
 
 const RULE_ID = ApiParam({ name: 'id', description: 'rule id', schema: RULE_ID_DOC });
 const READ_ERRORS = [
@@ -63,7 +68,27 @@ export class RulesController {
   constructor(
     private readonly alerting: AlertingService,
     private readonly audit: AuditTrail,
+    private readonly dryRuns: DryRunService,
   ) {}
+
+  @Post('dry-run')
+  @Roles('operator')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary:
+      'Which devices a rule covers and what it would have fired over a past window (≤ 7 days), from history',
+    description:
+      'Body: {rule, from, to}. The rule is checked as a write is (400 naming rule.<field>) and need not exist; nothing is stored. Only devices in your scope are covered and read. The oldest 20,000 points per device (500,000 in all) are used; truncated says when more existed.',
+  })
+  @ApiBodyFrom(ruleDryRunRequestBody)
+  @ApiAnswers({ body: ruleDryRunBody, errors: [HttpStatus.BAD_REQUEST, HttpStatus.SERVICE_UNAVAILABLE] })
+  dryRun(
+    @Body(new ZodValidationPipe(ruleDryRunRequestBody, 'field')) body: RuleDryRunRequestBody,
+    @Query(NoParameters) _query: object,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<RuleDryRunBody> {
+    return this.dryRuns.run(principal, body.rule, Date.parse(body.from), Date.parse(body.to));
+  }
 
   @Get()
   @ApiOperation({ summary: 'Alert rules (not deleted) the caller’s scope can see, by id' })

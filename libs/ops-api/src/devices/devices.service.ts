@@ -5,6 +5,7 @@ import {
   type DeviceHistoryBody,
   type DeviceListBody,
   type DeviceType,
+  derivedMetricsOf,
   type Domain,
   isMetricName,
   type LatestBody,
@@ -97,6 +98,8 @@ export class DevicesService {
     );
     const metrics: LatestBody['metrics'] = {};
     let lastSeen: number | null = null;
+    // A derived metric (the hourly VN_AQI, stamped at the hour's end) is no sign of the device.
+    const derived = new Set<string>(derivedMetricsOf(device.type));
     for (const [name, latest] of Object.entries(values)) {
       const event = eventOf(latest);
       metrics[name] = {
@@ -105,7 +108,7 @@ export class DevicesService {
         unit: unitOf(name),
         ...(event === undefined ? {} : { event }),
       };
-      if (lastSeen === null || latest.ts > lastSeen) lastSeen = latest.ts;
+      if (!derived.has(name) && (lastSeen === null || latest.ts > lastSeen)) lastSeen = latest.ts;
     }
     return { deviceId: device.id, lastSeen, metrics };
   }

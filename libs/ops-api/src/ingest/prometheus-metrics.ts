@@ -41,6 +41,29 @@ export function renderPrometheus(
     metric('ioc_spool_commits_total', 'counter', 'Group commits (write + fdatasync) of the spool', [
       [{}, stats.spool.commits],
     ]);
+    const consumers = stats.spool.consumers ?? [];
+    if (consumers.length > 0) {
+      metric(
+        'ioc_spool_consumer_lag',
+        'gauge',
+        'Records appended to the durable spool and not yet released by this consumer (store writer, alert engine…); the spool keeps a record until every consumer released it',
+        consumers.map((c) => [{ consumer: c.consumer }, c.lag] as Sample),
+      );
+      metric(
+        'ioc_spool_consumer_released_total',
+        'counter',
+        'Spool records released by this consumer since the broker started',
+        consumers.map((c) => [{ consumer: c.consumer }, c.released] as Sample),
+      );
+      metric(
+        'ioc_spool_consumer_oldest_held',
+        'gauge',
+        'Lowest spool record number this consumer still holds (absent when it holds none): one that stops moving while the lag grows is a stalled consumer',
+        consumers.flatMap((c) =>
+          c.oldestHeld === null ? [] : [[{ consumer: c.consumer }, c.oldestHeld] as Sample],
+        ),
+      );
+    }
     metric('ioc_store_written_total', 'counter', 'Readings written to the time-series store', [
       [{}, stats.storage.written],
     ]);
@@ -68,7 +91,7 @@ export function renderPrometheus(
     metric(
       'ioc_health_condition',
       'gauge',
-      'Health conditions of the platform currently raised (1 per condition): spool filling or full, store unavailable',
+      'Health conditions of the platform currently raised (1 per condition): spool filling or full, store unavailable, spool consumer stalled',
       stats.healthConditions.map((c) => [{ code: c.code, severity: c.severity }, 1] as Sample),
     );
   }

@@ -209,6 +209,31 @@ export function describeTimeSeriesStoreConformance(
       }
     });
 
+    it('merges a derived reading (its own metrics, no seq) with a device reading of the same ts and kind', async () => {
+      // The hourly VN_AQI (`aqi`, `aqiDominant`) is written as kind `telemetry` at the hour's end,
+      // where the station may have published telemetry too: neither may overwrite the other, and a
+      // redelivery of either (device retry, engine replay) keeps one point per metric.
+      const device = deviceId('derived');
+      const ts = T0 + 3_600_000;
+      const measured = reading(device, ts, { pm25: 41.5, pm10: 60 }, { seq: 9 });
+      const derived = reading(device, ts, { aqi: 117, aqiDominant: 'pm25' });
+      for (const batch of [[measured], [derived], [measured], [derived], [derived, measured]])
+        await store.write(batch);
+      for (const written of [measured, derived]) {
+        for (const [metric, value] of Object.entries(written.metrics)) {
+          await expect(
+            store.history({ deviceId: device, metric, from: T0, to: ts + 1 }),
+          ).resolves.toStrictEqual([{ ts, value }]);
+        }
+      }
+      const latest = await store.latest(device, ['pm25', 'aqi', 'aqiDominant']);
+      expect(Object.fromEntries(Object.entries(latest).map(([m, v]) => [m, [v.ts, v.value]]))).toEqual({
+        pm25: [ts, 41.5],
+        aqi: [ts, 117],
+        aqiDominant: [ts, 'pm25'],
+      });
+    });
+
     it('returns raw history oldest first within [from, to), honouring limit', async () => {
       const device = deviceId('raw');
       const rnd = random(11);

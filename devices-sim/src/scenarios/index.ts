@@ -1,0 +1,4 @@
+export * from './scenario-types';
+export * from './catalogue';
+export * from './plan';
+export * from './runner';

@@ -1,0 +1,4 @@
+export * from './breakpoints';
+export * from './bands';
+export * from './vn-aqi';
+export * from './hourly-tracker';

@@ -1,0 +1,58 @@
+import type { IngestStatsMessage } from '@ioc/contracts';
+import { renderPrometheus } from './prometheus-metrics';
+
+const stats = (consumers?: NonNullable<IngestStatsMessage['spool']['consumers']>): IngestStatsMessage => ({
+  startedAt: '2026-11-30T06:00:00.000Z',
+  accepted: { env: 3 },
+  acceptedTotal: 3,
+  rejected: {},
+  rejectedTotal: 0,
+  spool: {
+    records: 3,
+    bytes: 900,
+    maxBytes: 10_000,
+    segments: 1,
+    commits: 2,
+    committedRecords: 3,
+    full: false,
+    ...(consumers ? { consumers } : {}),
+  },
+  storage: { queued: 0, written: 3, failedWrites: 0, rejected: 0, failing: false },
+  connectedClients: 1,
+  broker: {
+    reservedClientIdRefused: 0,
+    emptyClientIdRefused: 0,
+    clientIdTakeovers: 0,
+    oversizedPacketsClosed: 0,
+    stalledPacketsClosed: 0,
+    qos2DuplicatesSuppressed: 0,
+    errorAnswersSuppressed: 0,
+    rejectionNoticesSuppressed: 0,
+    forwardsBlocked: 0,
+  },
+  healthConditions: [],
+});
+
+describe('renderPrometheus: spool consumers', () => {
+  it('exposes each consumer’s lag, releases and oldest held record', () => {
+    const text = renderPrometheus(
+      stats([
+        { consumer: 'store', released: 3, oldestHeld: null, lag: 0 },
+        { consumer: 'alerts', released: 1, oldestHeld: 1, lag: 2 },
+      ]),
+      { brokerConnected: true },
+    );
+    const lines = text.split('\n');
+    expect(lines).toContain('ioc_spool_consumer_lag{consumer="store"} 0');
+    expect(lines).toContain('ioc_spool_consumer_lag{consumer="alerts"} 2');
+    expect(lines).toContain('ioc_spool_consumer_released_total{consumer="alerts"} 1');
+    expect(lines).toContain('ioc_spool_consumer_oldest_held{consumer="alerts"} 1');
+    // A consumer holding nothing has no oldest record.
+    expect(lines.filter((l) => l.startsWith('ioc_spool_consumer_oldest_held{'))).toHaveLength(1);
+    expect(lines).toContain('# TYPE ioc_spool_consumer_lag gauge');
+  });
+
+  it('leaves the consumer metrics out for a broker that does not report consumers', () => {
+    expect(renderPrometheus(stats(), { brokerConnected: true })).not.toContain('ioc_spool_consumer');
+  });
+});
