@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { unsafeCharacterMessage } from '../text-safety';
 import {
   DELIVERY_STATES,
   LANGUAGES,
@@ -23,10 +24,10 @@ const name = z
   .string()
   .min(1)
   .max(200)
-  .regex(
-    /^[^\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$/,
-    'no control or bidirectional characters',
-  );
+  .superRefine((value, ctx) => {
+    const problem = unsafeCharacterMessage(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** `POST /api/v1/agencies/{agencyId}/webhooks`. */
 export const createWebhookEndpointBody = z.strictObject({
