@@ -1,13 +1,14 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { accessSettings, ensureFirstAdmin, loadTokenSecret } from '@ioc/access';
-import { loadSeedRules } from '@ioc/alerting';
+import { createNotifierParts, DeferredAlertPublisher, loadSeedRules, Notifier } from '@ioc/alerting';
 import { AuditLog } from '@ioc/audit';
 import { databaseConfigFromEnv, openDatabase } from '@ioc/database';
 import {
   apiEnvSchema,
   createAccessPort,
   createAlertingPort,
+  createNotificationsPort,
   createOidcRelyingParty,
   httpEdgeSettingsFromEnv,
   OPS_API_NEST_OPTIONS,
@@ -80,6 +81,11 @@ async function main(): Promise<void> {
   // Serve what does not need the store (registry, live feed) while it comes up; /health says 503.
   await initLoggingRetries(store, logger);
   const edge = httpEdgeSettingsFromEnv(env);
+  // Agencies' notifications: subscriptions → grouping → outbox → webhook / MQTT (its publisher is
+  // bound to this node's bus client by the API module), woken by alert events and IOC_NOTIFIER_POLL_MS.
+  const alertPublisher = new DeferredAlertPublisher();
+  const notifierParts = createNotifierParts(database, env, { nodeId: env.IOC_NODE_ID, mqtt: alertPublisher });
+  const notifier = new Notifier(notifierParts, { pollMs: env.IOC_NOTIFIER_POLL_MS, logger });
   const app = await NestFactory.create(
     AppModule.register({
       registry,
@@ -110,6 +116,10 @@ async function main(): Promise<void> {
         allowedOrigins: edge.corsOrigins,
       }),
       ...(oidc === null ? {} : { oidc: { settings: oidc, relyingParty: createOidcRelyingParty(oidc) } }),
+      notifications: createNotificationsPort(notifierParts, {
+        mqtt: alertPublisher,
+        wake: () => notifier.wake(),
+      }),
     }),
     { ...OPS_API_NEST_OPTIONS, logger: ['error', 'warn'] },
   );
@@ -122,8 +132,10 @@ async function main(): Promise<void> {
   setupOpenApi(app);
   await app.listen(env.IOC_HTTP_PORT, env.IOC_HTTP_HOST);
   logger.info({ url: await app.getUrl(), database: database.description }, 'API listening');
+  notifier.start();
   onShutdown(logger, async () => {
     sync.stop();
+    await notifier.stop();
     await app.close();
     await store.close();
     await database.close();

@@ -1,6 +1,7 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { z } from 'zod';
 import {
+  agencyAlertTopicPrefix,
   type AlertEvent,
   alertEventsSchema,
   INTERNAL_ALERTS_TOPIC,
@@ -60,6 +61,9 @@ export interface InternalBusHandlers {
    */
   alerts?: (events: AlertEvent[]) => void;
 }
+
+/** How long publishAgencyAlert waits for the broker's PUBACK (ms). */
+export const ALERT_PUBLISH_TIMEOUT_MS = 10_000;
 
 /** Keep-alive of platform services' broker connections (seconds). */
 export const INTERNAL_KEEPALIVE_SECONDS = 5;
@@ -221,6 +225,40 @@ export class InternalBusClient {
       JSON.stringify(registryChangeNoticeSchema.parse(notice)),
       { qos: 1 },
     );
+  }
+
+  /**
+   * Publishes a notification (its NotificationBody JSON, exactly as stored) on the agency's alert
+   * topic `ioc/v1/alerts/{agencyId}/{notificationId}`, QoS 1, not retained; resolves on the
+   * broker's PUBACK — the broker has then routed it to the agency's subscribed sessions (queued
+   * for a persistent one that is away). Only platform services may publish there (the broker's
+   * authorizePublish diverts everyone else's publishes) and only the agency's account may read it.
+   * @throws Error when not connected, or not acknowledged within `timeoutMs` (the outbox retries)
+   */
+  async publishAgencyAlert(
+    agencyId: string,
+    notificationId: string,
+    body: string,
+    timeoutMs = ALERT_PUBLISH_TIMEOUT_MS,
+  ): Promise<void> {
+    if (!this.client.connected) throw new Error('not connected to the internal bus');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.client.publishAsync(`${agencyAlertTopicPrefix(agencyId)}${notificationId}`, body, {
+          qos: 1,
+          retain: false,
+        }),
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`the broker did not acknowledge the alert within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

@@ -26,6 +26,12 @@ export interface DatabaseSchema {
   alert_transitions: AlertTransitionsTable;
   silences: SilencesTable;
   consumer_cursors: ConsumerCursorsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  subscriptions: SubscriptionsTable;
+  notification_groups: NotificationGroupsTable;
+  notifications: NotificationsTable;
+  deliveries: DeliveriesTable;
+  delivery_attempts: DeliveryAttemptsTable;
 }
 
 /** The administrative area tree (Vietnam's 2025 two-level structure, held as data). */
@@ -384,4 +390,121 @@ export interface ConsumerCursorsTable {
   snapshot: string | null;
   snapshot_position: number | null;
   updated_at: number;
+}
+
+/** An agency's webhook endpoint (migration 0005-notifications). */
+export interface WebhookEndpointsTable {
+  /** `whe_…`. */
+  id: string;
+  agency_id: string;
+  /** http(s) URL, checked against the SSRF guard when written and at every send. */
+  url: string;
+  description: string | null;
+  /**
+   * The Standard Webhooks secret (`whsec_…`), AES-256-GCM under the webhook secret key:
+   * `v1.{iv b64}.{tag b64}.{ciphertext b64}`, the endpoint id as associated data.
+   */
+  secret_ciphertext: string;
+  /** The secret's first characters (`whsec_AbCd`), to tell secrets apart in listings. */
+  secret_hint: string;
+  /** 1 / 0. */
+  enabled: number;
+  disabled_at: number | null;
+  /** `gone` (the receiver answered 410) | `manual`. */
+  disabled_reason: string | null;
+  created_by: string | null;
+  created_at: number;
+  updated_at: number;
+  secret_rotated_at: number | null;
+}
+
+/** An agency's subscription to alerts (filters ∩ the agency's scope) and its channels. */
+export interface SubscriptionsTable {
+  /** `sub_…`. */
+  id: string;
+  agency_id: string;
+  name: string;
+  /** JSON SubscriptionFilters (`@ioc/contracts`). */
+  filters: string;
+  /** JSON array of webhook endpoint ids of the same agency. */
+  webhook_endpoint_ids: string;
+  /** 1: also publish on the agency's MQTT alert topic. */
+  mqtt: number;
+  /** `vi` | `en`. */
+  language: string;
+  group_wait_s: number;
+  group_interval_s: number;
+  repeat_interval_s: number;
+  enabled: number;
+  created_by: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The notification policy's state of one group (subscription × group key). */
+export interface NotificationGroupsTable {
+  subscription_id: string;
+  /** `{ruleId}|{areaId}`. */
+  group_key: string;
+  /** JSON GroupState (`@ioc/alerting` notify/notification-policy.ts). */
+  state: string;
+  /** When the group must next be looked at (a flush or a reminder), or null: nothing to do. */
+  next_due_at: number | null;
+  updated_at: number;
+}
+
+/** A notification: what one flush of one group sends (the same body on every channel and retry). */
+export interface NotificationsTable {
+  /** `msg_…`: the Standard Webhooks `webhook-id`, stable across retries and replays. */
+  id: string;
+  agency_id: string;
+  subscription_id: string;
+  group_key: string;
+  /** NotificationType. */
+  type: string;
+  /** The NotificationBody JSON exactly as sent (signed bytes). */
+  body: string;
+  created_at: number;
+}
+
+/** The outbox: one notification to one channel target. */
+export interface DeliveriesTable {
+  /** Commit order: deliveries of one target go out in this order. */
+  id: Generated<number>;
+  notification_id: string;
+  agency_id: string;
+  /** `webhook` | `mqtt`. */
+  channel: string;
+  /** The webhook endpoint id, or the agency id (MQTT). */
+  target_id: string;
+  /** `{channel}:{target_id}`: the ordering key. */
+  target_key: string;
+  /** DeliveryState: `pending` | `retrying` | `delivered` | `failed` | `skipped`. */
+  state: string;
+  attempts: number;
+  /** When the next attempt is due (pending, retrying), else null. */
+  next_attempt_at: number | null;
+  last_status: number | null;
+  last_error: string | null;
+  delivered_at: number | null;
+  /** The worker (node) holding it while an attempt is under way, until `claimed_until`. */
+  claimed_by: string | null;
+  claimed_until: number | null;
+  /** The delivery a manual replay copies, or null. */
+  replay_of: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One attempt of a delivery. */
+export interface DeliveryAttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  /** 1, 2, 3 … per delivery. */
+  attempt: number;
+  at: number;
+  /** The HTTP status, or null when no answer came (refused, timed out, connection error). */
+  status_code: number | null;
+  error: string | null;
+  latency_ms: number;
 }

@@ -1,3 +1,4 @@
+import { notifierEnvShape } from '@ioc/alerting';
 import { z } from 'zod';
 import { accessEnvShape } from '@ioc/access';
 import { DEVELOPMENT_INTERNAL_SECRET, NODE_ID_PATTERN } from '@ioc/bus';
@@ -35,6 +36,7 @@ export const apiEnvSchema = storageEnvSchema.extend({
   ...httpEdgeEnvShape,
   ...accessEnvShape,
   ...oidcEnvShape,
+  ...notifierEnvShape,
   IOC_HTTP_SECURE_COOKIE: envField
     .boolean(false)
     .describe(

@@ -21,3 +21,4 @@ export {
   OidcLoginError,
 } from './auth/oidc/oidc-relying-party';
 export type { OidcPort } from './auth/oidc/oidc-port';
+export * from './notifications-port';

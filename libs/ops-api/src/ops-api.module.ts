@@ -30,6 +30,12 @@ import { HealthModule } from './health/health.module';
 import { HistoryModule } from './history/history.module';
 import { IngestStatsModule } from './ingest/ingest-stats.module';
 import { LiveModule } from './live/live.module';
+import {
+  DeliveriesController,
+  SubscriptionsController,
+  WebhooksController,
+} from './notifications/notifications.controller';
+import { NotificationsModule } from './notifications/notifications.module';
 
 export type { OpsApiModuleOptions } from './common/api-core.module';
 
@@ -53,6 +59,7 @@ export const FEATURE_MODULES = [
   CommandsModule,
   AuditModule,
   AlertsModule,
+  NotificationsModule,
 ] as const;
 
 /** Largest JSON body a write route reads (a device, an area, a credential request): 64 KiB. */
@@ -98,6 +105,9 @@ export class OpsApiModule implements NestModule {
         AgenciesController,
         RulesController,
         AlertsController,
+        WebhooksController,
+        SubscriptionsController,
+        DeliveriesController,
         SilencesController,
       );
   }

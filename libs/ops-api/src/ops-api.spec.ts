@@ -208,6 +208,20 @@ describe('ops-api over the embedded store', () => {
       '/api/v1/alerts/{id}/resolve': { post: [200, ...WRITE] },
       '/api/v1/silences': { get: [200, 400, 503], post: [201, 400, 503] },
       '/api/v1/silences/{id}': { delete: [200, ...WRITE] },
+      '/api/v1/agencies/{agencyId}/webhooks': { get: [200, 400, 404, 503], post: [201, ...WRITE] },
+      '/api/v1/agencies/{agencyId}/webhooks/{id}': { delete: [200, ...WRITE] },
+      '/api/v1/agencies/{agencyId}/webhooks/{id}/enable': { post: [200, ...WRITE] },
+      '/api/v1/agencies/{agencyId}/webhooks/{id}/disable': { post: [200, ...WRITE] },
+      '/api/v1/agencies/{agencyId}/webhooks/{id}/ping': { post: [200, ...WRITE] },
+      '/api/v1/agencies/{agencyId}/webhooks/{id}/rotate-secret': { post: [200, ...WRITE] },
+      '/api/v1/agencies/{agencyId}/subscriptions': { get: [200, 400, 404, 503], post: [201, ...WRITE] },
+      '/api/v1/agencies/{agencyId}/subscriptions/{id}': {
+        get: [200, 400, 404, 503],
+        patch: [200, ...WRITE],
+        delete: [200, ...WRITE],
+      },
+      '/api/v1/agencies/{agencyId}/deliveries': { get: [200, 400, 404, 503] },
+      '/api/v1/agencies/{agencyId}/deliveries/{id}/replay': { post: [201, ...WRITE] },
     };
 
     it('lists every route, each with a success body schema and its error answers with the error schema', () => {

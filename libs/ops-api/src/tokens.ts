@@ -14,3 +14,5 @@ export const AUDIT_LOG = Symbol('AuditLog');
 export const OIDC = Symbol('Oidc');
 /** Rules, alerts and silences (AlertingPort), or null: the alert routes answer 503. */
 export const ALERTING = Symbol('Alerting');
+/** Agencies' webhook endpoints, subscriptions and deliveries (NotificationsPort), or null. */
+export const NOTIFICATIONS = Symbol('Notifications');

@@ -6,3 +6,4 @@ export * from './command-bodies';
 export * from './access-bodies';
 export * from './sso-bodies';
 export * from './alert-bodies';
+export * from './notification-bodies';

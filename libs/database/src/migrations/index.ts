@@ -4,6 +4,7 @@ import { registryMigration } from './0001-registry';
 import { deviceIdCaseMigration } from './0002-device-id-case';
 import { accessMigration } from './0003-access';
 import { alertsMigration } from './0004-alerts';
+import { notificationsMigration } from './0005-notifications';
 
 /**
  * Every migration, in order, keyed by a name that sorts in that order. Held in code rather than
@@ -16,6 +17,7 @@ export function platformMigrations(kind: DatabaseKind): Record<string, Migration
     '0002-device-id-case': deviceIdCaseMigration,
     '0003-access': accessMigration(kind),
     '0004-alerts': alertsMigration(kind),
+    '0005-notifications': notificationsMigration(kind),
   };
 }
 

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { InternalBusClient, serviceClientId } from '@ioc/bus';
 import { type Device, deviceTopic, INTERNAL_USERNAME } from '@ioc/contracts';
 import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
 import {
@@ -180,6 +181,35 @@ describe('broker: agency MQTT accounts', () => {
     await waitFor(() => envSeen.length === 1 && policeSeen.length === 1, 'both alerts');
     expect(envSeen).toEqual([`${alertTopic(ENV_AGENCY)} {"severity":"critical"}`]);
     expect(policeSeen).toEqual([`${alertTopic(POLICE, 'warning/x')} {"severity":"warning"}`]);
+  });
+
+  it("the notifier's MQTT channel (InternalBusClient.publishAgencyAlert) reaches that agency only, acknowledged", async () => {
+    const env = await agency(ENV_AGENCY);
+    const police = await agency(POLICE);
+    const envSeen = received(env);
+    const policeSeen = received(police);
+    await env.subscribeAsync(`ioc/v1/alerts/${ENV_AGENCY}/#`, { qos: 1 });
+    await police.subscribeAsync(`ioc/v1/alerts/${POLICE}/#`, { qos: 1 });
+    const bus = InternalBusClient.connect(
+      {
+        brokerUrl: url,
+        clientId: serviceClientId('api', 'notify-test'),
+        secret: TEST_INTERNAL_SECRET,
+        logger: createLogger('test', { level: 'silent' }),
+      },
+      {},
+    );
+    try {
+      await waitFor(() => bus.connected, 'the internal bus connection');
+      const body = '{"type":"alert.firing","data":{"notificationId":"msg_abc"}}';
+      // Resolves on the broker's PUBACK (QoS 1): the outbox marks the delivery delivered then.
+      await bus.publishAgencyAlert(ENV_AGENCY, 'msg_abc', body);
+      await waitFor(() => envSeen.length === 1, 'the alert');
+      expect(envSeen).toEqual([`ioc/v1/alerts/${ENV_AGENCY}/msg_abc ${body}`]);
+      expect(policeSeen).toEqual([]);
+    } finally {
+      await bus.close();
+    }
   });
 
   it('refuses every subscription outside its own alert topics with SUBACK 0x80, counted', async () => {

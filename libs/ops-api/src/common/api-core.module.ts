@@ -7,12 +7,14 @@ import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import type { AccessPort } from '../access-port';
 import type { AlertingPort } from '../alerting-port';
+import type { NotificationsPort } from '../notifications-port';
 import type { OidcPort } from '../auth/oidc/oidc-port';
 import type { OpsApiSettings } from '../api-config';
 import type { RegistryProvisioning, RegistryReader } from '../registry-port';
 import {
   ACCESS,
   ALERTING,
+  NOTIFICATIONS,
   AUDIT_LOG,
   OIDC,
   COMMANDS,
@@ -59,6 +61,8 @@ export interface OpsApiModuleOptions {
   oidc?: OidcPort;
   /** Rules, alerts and silences (createAlertingPort); without it their routes answer 503 alerting-unavailable. */
   alerting?: AlertingPort;
+  /** Webhook endpoints, subscriptions, deliveries (createNotificationsPort); without it their routes answer 503 notifications-unavailable. */
+  notifications?: NotificationsPort;
 }
 
 /** The status reader of an API given none: no device has a stored status. */
@@ -88,6 +92,7 @@ export class ApiCoreModule {
       { provide: AUDIT_LOG, useValue: options.audit ?? null },
       { provide: OIDC, useValue: options.oidc ?? null },
       { provide: ALERTING, useValue: options.alerting ?? null },
+      { provide: NOTIFICATIONS, useValue: options.notifications ?? null },
     ];
     return {
       module: ApiCoreModule,

@@ -105,6 +105,16 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
+   * The notifier's MQTT channel: a notification on `ioc/v1/alerts/{agencyId}/{notificationId}`,
+   * QoS 1, resolved on the broker's PUBACK (InternalBusClient.publishAgencyAlert).
+   * @throws Error when not connected or not acknowledged in time (the outbox retries)
+   */
+  async publishAgencyAlert(agencyId: string, notificationId: string, body: string): Promise<void> {
+    if (!this.client?.connected) throw new Error('not connected to the broker');
+    await this.client.publishAgencyAlert(agencyId, notificationId, body);
+  }
+
+  /**
    * Resolves true once every live broker node (one whose position is at most
    * BROKER_POSITION_STALE_MS old) has applied the registry up to `seq`; false after `timeoutMs`.
    * While this node is not (yet) connected to the bus it waits for a broker to show up; once
