@@ -118,7 +118,7 @@ describeEachDatabase('AlertEngineHost', (context) => {
   const start = async (
     database: IocDatabase,
     dir: string,
-    options: { snapshotIntervalMs?: number; clock?: { now: number } } = {},
+    options: { snapshotIntervalMs?: number; tickMs?: number; clock?: { now: number } } = {},
   ): Promise<Platform> => {
     const clock = options.clock ?? { now: Date.UTC(2026, 10, 30, 8) };
     const published: AlertChange[] = [];
@@ -131,7 +131,7 @@ describeEachDatabase('AlertEngineHost', (context) => {
       publish: (events) => published.push(...events),
       logger,
       snapshotIntervalMs: options.snapshotIntervalMs ?? NEVER,
-      tickMs: NEVER,
+      tickMs: options.tickMs ?? NEVER,
       clock: () => clock.now,
     });
     await host.start();
@@ -326,5 +326,74 @@ describeEachDatabase('AlertEngineHost', (context) => {
     // The state the host ends with (its final snapshot): windows and AQI hours as in the
     // uninterrupted run, which only a warm-up over (S, C] gives
     expect(await finalState(database)).toEqual(expectedState);
+  });
+  it('timers, statuses, rule edits and people: the tick closes a silent station’s hour; a new status rule and an acknowledgement are applied live', async () => {
+    const database = await freshDatabase([AQI_BAD]);
+    const dir = await tempDirs.make();
+    const clock = { now: T0 + 90 * MIN };
+    const platform = await start(database, dir, { tickMs: 20, clock });
+    const alerts = new AlertRepository(database.db);
+    try {
+      // hours 0 and 1 of PM2.5 200, then the station falls silent: hour 1 is never closed by a reading
+      const readings: Reading[] = [];
+      for (let k = 0; k < 12; k++) readings.push(pm25(T0 + k * 10 * MIN, 200));
+      await feed(platform, readings);
+      expect(platform.host.stats().aqiHoursEmitted).toBe(0);
+      // IOC_AQI_HOUR_GRACE_MS (10 min) after hour 1 ended, the tick closes it
+      clock.now = T0 + 2 * HOUR + 10 * MIN;
+      const open = await until(async () => {
+        const list = await alerts.openAlerts();
+        return list.length > 0 ? list : undefined;
+      }, 'the aqi alert from the tick-closed hour');
+      expect(open.map((a) => [a.ruleId, a.firingAt])).toEqual([['aqi-bad', T0 + 2 * HOUR]]);
+      expect(platform.host.stats().aqiHoursEmitted).toBe(1);
+
+      // A person acknowledges it (the API's path): the registry change reaches the engine, which
+      // republishes the person's step for every API node
+      const acked = await alerts.acknowledge(open[0]!.id, { id: 'acc-1', name: 'operator' }, 'đang xử lý');
+      platform.host.registryChanged([{ entity: 'alert', entityId: open[0]!.id }]);
+      await until(
+        async () => (platform.published.some((e) => e.transition.kind === 'acknowledged') ? true : undefined),
+        'the acknowledgement republished',
+      );
+      expect(platform.published.at(-1)).toMatchObject({
+        alert: { id: acked.alert.id, state: 'acknowledged' },
+        transition: { kind: 'acknowledged', seq: 2 },
+      });
+
+      // A status rule written through the repository (as REST does) and the change log notice
+      await new RuleRepository(database.db).create(
+        {
+          id: 'camera-offline-spec',
+          kind: 'status',
+          name: { vi: 'Camera mất kết nối', en: 'Camera offline' },
+          severity: 'warning',
+          scope: { deviceIds: ['cam-tn-001'] },
+          status: 'offline',
+          message: { vi: '{device} mất kết nối', en: '{device} offline' },
+        },
+        'spec',
+      );
+      platform.host.registryChanged([{ entity: 'rule', entityId: 'camera-offline-spec' }]);
+      await platform.host.whenIdle();
+      platform.host.deviceStatuses([
+        {
+          deviceId: 'cam-tn-001',
+          status: 'offline',
+          reason: 'connection-lost',
+          since: new Date(clock.now).toISOString(),
+          clockSuspect: false,
+        },
+      ]);
+      const offline = await until(async () => {
+        const list = await alerts.openAlerts();
+        return list.find((a) => a.ruleId === 'camera-offline-spec');
+      }, 'the camera offline alert');
+      expect(offline).toMatchObject({ subjectId: 'cam-tn-001', state: 'firing', firingAt: clock.now });
+    } finally {
+      await platform.host.close();
+      await platform.sink.close();
+      await platform.store.close();
+    }
   });
 });
