@@ -42,6 +42,7 @@ import {
 import { buildTemplates } from './lib/payloads';
 import { CpuMeter, waitForQuietMachine } from './lib/proc-cpu';
 import {
+  alertsOpened,
   LoaderProcess,
   type LoopDelay,
   probe,
@@ -137,6 +138,9 @@ interface RoundResult {
   repeats: number;
   /** Alerts of other rules notified: the generated rules must never fire; anything here is a bug. */
   otherAlerts: number;
+  /** Alerts of other rules the platform opened (notified or not; GET /api/v1/alerts), null: unknown. */
+  otherAlertsOpened: number | null;
+  otherAlertRules: string[];
   /** Probe alerts in notifications that matched no probe reading (neither by value nor by id). */
   unmatched: number;
   rulesNotEvaluated: number;
@@ -363,6 +367,7 @@ async function runOnce(variant: Storage, roundIndex: number, probeBase: number):
         .filter((r) => r.notifiedAt !== undefined && (which === undefined || r.transition === which))
         .map((r) => (r.notifiedAt as number) - r.at);
     const samples = latencies();
+    const opened = await alertsOpened(target, PROBE_RULE_ID);
     return {
       variant,
       round: roundIndex + 1,
@@ -381,6 +386,8 @@ async function runOnce(variant: Storage, roundIndex: number, probeBase: number):
       matchedById,
       repeats,
       otherAlerts,
+      otherAlertsOpened: opened?.count ?? null,
+      otherAlertRules: opened?.rules ?? [],
       unmatched,
       rulesNotEvaluated: rulesNotEvaluated(target),
       cpu,

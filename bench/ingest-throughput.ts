@@ -42,6 +42,7 @@ import { CpuMeter, waitForQuietMachine } from './lib/proc-cpu';
 import { generateRules } from './lib/bench-rules';
 import {
   ALERT_VARIANTS,
+  alertsOpened,
   AUTH_VARIANTS,
   isPlatformVariant,
   LoaderProcess,
@@ -148,6 +149,8 @@ interface RunResult {
   engineRate: number | null;
   /** Alert rules the engine could not evaluate (its warnings; alert variants). */
   rulesNotEvaluated: number | null;
+  /** Alerts the platform opened during the run (alert variants; the generated rules never fire). */
+  alertsOpened: number | null;
   /** Bare broker: messages the no-op subscriber received per second. */
   deliveredRate: number | null;
   /** The figure reported: ack rate if the store kept up, else the store's own rate. */
@@ -391,6 +394,11 @@ async function runOnce(
       }
     }
     const stored = await target.storedCount();
+    const opened = ALERT_VARIANTS.includes(variant) ? await alertsOpened(target) : undefined;
+    if (opened && opened.count > 0)
+      console.warn(
+        `    WARNING: ${opened.count}${opened.more ? '+' : ''} alert(s) opened by ${opened.rules.join(', ')}: the benchmark's rules are meant never to fire`,
+      );
     const problems = target.problems();
 
     const windowSeconds = end.elapsedMs / 1000;
@@ -518,6 +526,7 @@ async function runOnce(
       acceptedRate: acceptedRate === null ? null : round(acceptedRate),
       engineRate: engineRate === null ? null : round(engineRate),
       rulesNotEvaluated: ALERT_VARIANTS.includes(variant) ? rulesNotEvaluated(target) : null,
+      alertsOpened: opened?.count ?? null,
       deliveredRate: deliveredRate === null ? null : round(deliveredRate),
       sustained: round(sustained),
       keptUp,

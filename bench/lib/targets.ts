@@ -20,7 +20,7 @@ import {
   startService,
   type ServiceProcess,
 } from '@ioc/testing';
-import type { RuleDefinitionInput } from '@ioc/contracts';
+import type { AlertListBody, RuleDefinitionInput } from '@ioc/contracts';
 import { generateRules, writeBenchSeeds } from './bench-rules';
 import { getJson, type IngestStatsView, onInterrupt, sleep } from './common';
 import type { LoaderEvent, LoaderRunConfig } from './loader-process';
@@ -356,6 +356,30 @@ async function startTargetProcesses(variant: VariantName, options: TargetOptions
       await influxd?.stop();
       seeds?.remove();
     },
+  };
+}
+
+/**
+ * Alerts the platform has opened (any state, any time), leaving out those of `exceptRuleId`, from
+ * `GET /api/v1/alerts` as the admin: the generated benchmark rules must never fire, so anything
+ * here means a rule's limit was within the load's values. At most 1 000 are counted (`more` when
+ * there are others); undefined when the API does not answer.
+ */
+export async function alertsOpened(
+  target: Target,
+  exceptRuleId?: string,
+): Promise<{ count: number; more: boolean; rules: string[] } | undefined> {
+  if (!target.platform || !target.httpUrl) return undefined;
+  const body = await getJson<AlertListBody>(
+    `${target.httpUrl}/api/v1/alerts?limit=1000`,
+    (await target.platform.admin()).headers,
+  );
+  if (!body) return undefined;
+  const others = body.alerts.filter((a) => a.ruleId !== exceptRuleId);
+  return {
+    count: others.length,
+    more: body.nextCursor !== null,
+    rules: [...new Set(others.map((a) => a.ruleId))],
   };
 }
 
