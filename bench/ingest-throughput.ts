@@ -934,7 +934,8 @@ async function main(): Promise<void> {
           drops.map((d) => `${round(d * 100, 1)} %`).join(', ') || '–',
           Number.isFinite(drop) ? `${round(drop * 100, 1)} %` : '–',
           brokerDeltas.length ? round(median(brokerDeltas), 1) : '–',
-          `< ${ALERT_DROP_TARGET * 100} % ${verdict}`,
+          `< ${ALERT_DROP_TARGET * 100} % ${verdict}` +
+            (rate === undefined ? '' : ' (paced: the rate is held by design; the cost shows in broker Δµs)'),
         ]);
       }
       console.log(
