@@ -6,6 +6,7 @@
  *
  *   node -r ./scripts/register.js bench/ingest-throughput.ts [--seconds 60] [--rounds 3]
  *       [--variants embedded,influxdb,bare,node-red,auth-off,auth-on] [--connections 8] [--window 250]
+ *       [--variants alerts-off,alerts-0,alerts-500] [--rules 500]   (alerting's cost, issue 10)
  *       [--peer-batch 5000] [--peer-batch-ms 100]   (the Node-RED flow's InfluxDB batches)
  *       [--rates 5000,10000,20000]   (stepped, paced offered rates instead of a saturating run)
  *       [--profile DIR]              (V8 CPU profiles of the broker and API during the window)
@@ -19,6 +20,7 @@ import { formatProfileSummary, summarizeProfile, type ProfileSummary } from './l
 import {
   formatNumber,
   type IngestStatsView,
+  spoolBacklog,
   machineInfo,
   onInterrupt,
   median,
@@ -37,12 +39,17 @@ import {
   PEER_BATCH_READINGS,
 } from './lib/node-red-peer';
 import { CpuMeter, waitForQuietMachine } from './lib/proc-cpu';
+import { generateRules } from './lib/bench-rules';
 import {
+  ALERT_VARIANTS,
+  alertsOpened,
   AUTH_VARIANTS,
+  isPlatformVariant,
   LoaderProcess,
   type LoopDelay,
   PLATFORM_VARIANTS,
   probe,
+  rulesNotEvaluated,
   startTarget,
   type Target,
   TARGET_PROCESSES,
@@ -67,6 +74,7 @@ const { values: args } = parseArgs({
     'catch-up-timeout': { type: 'string', default: '30' },
     'peer-batch': { type: 'string', default: String(PEER_BATCH_READINGS) },
     'peer-batch-ms': { type: 'string', default: String(PEER_BATCH_MS) },
+    rules: { type: 'string', default: '500' },
   },
 });
 
@@ -97,6 +105,11 @@ if (variants.includes('node-red') && !mosquittoAvailable()) {
   console.warn(`${MOSQUITTO_PATH} not found (apt-get install -y mosquitto): skipping the node-red variant`);
   variants = variants.filter((v) => v !== 'node-red');
 }
+/** Rules loaded by the `alerts-500` variant (bench/lib/bench-rules.ts), generated once per run. */
+const ruleCount = Number(args.rules);
+const alertRules = variants.includes('alerts-500') ? generateRules(ruleCount) : undefined;
+/** The issue's bound on the ingest drop with 500 rules loaded. */
+const ALERT_DROP_TARGET = 0.15;
 const peerBatchReadings = Number(args['peer-batch']);
 const peerBatchMs = Number(args['peer-batch-ms']);
 /** Node-RED peer: after the load stops, a stored count that has not moved for this long is final. */
@@ -132,13 +145,22 @@ interface RunResult {
   storeRate: number | null;
   /** Broker-side accepted readings per second over the window (platform only). */
   acceptedRate: number | null;
+  /** Readings the broker's alert engine evaluated per second over the window (null: engine off). */
+  engineRate: number | null;
+  /** Alert rules the engine could not evaluate (its warnings; alert variants). */
+  rulesNotEvaluated: number | null;
+  /** Alerts the platform opened during the run (alert variants; the generated rules never fire). */
+  alertsOpened: number | null;
   /** Bare broker: messages the no-op subscriber received per second. */
   deliveredRate: number | null;
   /** The figure reported: ack rate if the store kept up, else the store's own rate. */
   sustained: number;
   keptUp: boolean;
   verdict: string;
-  /** Spool depth (records appended, not yet stored) at the end of the window, and its trend. */
+  /**
+   * Backlog at the end of the window — readings acknowledged and not yet processed by the slowest
+   * spool consumer (common.ts spoolBacklog: the store, the alert engine) — and its trend.
+   */
   spoolAtEnd: number | null;
   spoolBytesAtEnd: number | null;
   writerQueuedAtEnd: number | null;
@@ -225,7 +247,13 @@ async function runOnce(
   const unregisterProbeDir = onInterrupt(removeProbeDir);
   let target: Target;
   try {
-    target = await startTarget(variant, { probeDir, cpuProfile, peerBatchReadings, peerBatchMs });
+    target = await startTarget(variant, {
+      probeDir,
+      cpuProfile,
+      peerBatchReadings,
+      peerBatchMs,
+      ...(variant === 'alerts-500' && alertRules ? { rules: alertRules } : {}),
+    });
   } catch (error) {
     await removeProbeDir();
     unregisterProbeDir();
@@ -240,7 +268,7 @@ async function runOnce(
     while (polling) {
       const s = await target.stats();
       if (s) {
-        const key = `${s.acceptedTotal}/${s.storage.written}/${s.spool.commits}/${s.spool.records}`;
+        const key = `${s.acceptedTotal}/${s.storage.written}/${s.spool.commits}/${s.spool.records}/${s.alertEngine?.evaluated ?? ''}`;
         if (key !== last) samples.push({ t: performance.now(), s });
         last = key;
       }
@@ -337,7 +365,7 @@ async function runOnce(
         if (
           final &&
           final.acceptedTotal >= done.stats.acked &&
-          final.spool.records === 0 &&
+          spoolBacklog(final) === 0 &&
           final.storage.queued === 0
         ) {
           catchUpSeconds = round((performance.now() - stopAt) / 1000, 1);
@@ -366,6 +394,11 @@ async function runOnce(
       }
     }
     const stored = await target.storedCount();
+    const opened = ALERT_VARIANTS.includes(variant) ? await alertsOpened(target) : undefined;
+    if (opened && opened.count > 0)
+      console.warn(
+        `    WARNING: ${opened.count}${opened.more ? '+' : ''} alert(s) opened by ${opened.rules.join(', ')}: the benchmark's rules are meant never to fire`,
+      );
     const problems = target.problems();
 
     const windowSeconds = end.elapsedMs / 1000;
@@ -387,8 +420,12 @@ async function runOnce(
     const commits = span && sA && sB ? sB.s.spool.commits - sA.s.spool.commits : null;
     const committed = span && sA && sB ? sB.s.spool.committedRecords - sA.s.spool.committedRecords : null;
     const inWindow = samples.filter((x) => x.t >= windowStartAt && x.t <= windowEndAt);
-    const spoolSlope = target.httpUrl ? slope(inWindow.map((x) => ({ t: x.t, y: x.s.spool.records }))) : null;
-    const spoolAtEnd = sB ? sB.s.spool.records : null;
+    const spoolSlope = target.httpUrl ? slope(inWindow.map((x) => ({ t: x.t, y: spoolBacklog(x.s) }))) : null;
+    const spoolAtEnd = sB ? spoolBacklog(sB.s) : null;
+    const engineRate =
+      span && sA?.s.alertEngine && sB?.s.alertEngine
+        ? (sB.s.alertEngine.evaluated - sA.s.alertEngine.evaluated) / span
+        : null;
 
     let keptUp = problems.length === 0;
     const notes: string[] = [...problems];
@@ -397,15 +434,15 @@ async function runOnce(
       // 2 % of what was acknowledged over the window; batch-to-batch jitter stays below that.
       if (spoolSlope !== null && spoolSlope > Math.max(5000 / windowSeconds, 0.02 * ackRate)) {
         keptUp = false;
-        notes.push(`spool grows ${Math.round(spoolSlope)}/s`);
+        notes.push(`backlog grows ${Math.round(spoolSlope)}/s`);
       }
       if (spoolAtEnd !== null && spoolAtEnd > 2 * ackRate) {
         keptUp = false;
-        notes.push(`spool ${spoolAtEnd} at end`);
+        notes.push(`backlog ${spoolAtEnd} at end`);
       }
       if (catchUpSeconds === null) {
         keptUp = false;
-        notes.push('store did not catch up');
+        notes.push('store or alert engine did not catch up');
       }
     }
     let lostReadings: number | null = null;
@@ -469,7 +506,8 @@ async function runOnce(
           (end.skipped > 0 ? `, ${end.skipped} not sent (connection window full)` : ''),
       );
     }
-    const sustained = keptUp ? ackRate : Math.min(ackRate, storeRate ?? ackRate);
+    // Not kept up: the rate of the slowest of the store and the alert engine.
+    const sustained = keptUp ? ackRate : Math.min(ackRate, storeRate ?? ackRate, engineRate ?? ackRate);
     // CPU µs per reading = (CPU seconds of the target's processes per second of window) / rate.
     const targetProcesses = TARGET_PROCESSES[variant].filter((name) => cpu[name] !== undefined);
     const targetCpu = round(
@@ -486,6 +524,9 @@ async function runOnce(
       ackRate: round(ackRate),
       storeRate: storeRate === null ? null : round(storeRate),
       acceptedRate: acceptedRate === null ? null : round(acceptedRate),
+      engineRate: engineRate === null ? null : round(engineRate),
+      rulesNotEvaluated: ALERT_VARIANTS.includes(variant) ? rulesNotEvaluated(target) : null,
+      alertsOpened: opened?.count ?? null,
       deliveredRate: deliveredRate === null ? null : round(deliveredRate),
       sustained: round(sustained),
       keptUp,
@@ -545,7 +586,8 @@ function printRun(r: RunResult): void {
     `  ${VARIANT_LABELS[r.variant].padEnd(26)} round ${r.round}${r.offeredRate ? ` offered ${r.offeredRate}/s` : ''}: ` +
       `acked ${r.ackRate}/s` +
       (r.storeRate !== null && r.variant !== 'node-red'
-        ? `, stored ${r.storeRate}/s, spool at end ${r.spoolAtEnd}, caught up in ${r.catchUpSeconds ?? '>timeout'} s`
+        ? `, stored ${r.storeRate}/s${r.engineRate !== null ? `, evaluated ${r.engineRate}/s` : ''}, backlog at end ${r.spoolAtEnd}, caught up in ${r.catchUpSeconds ?? '>timeout'} s` +
+          (r.rulesNotEvaluated ? `, ${r.rulesNotEvaluated} RULES NOT EVALUATED` : '')
         : '') +
       (r.variant === 'node-red'
         ? `, stored ${r.storeRate ?? '–'}/s, lost ${r.lostReadings ?? '?'}, caught up in ${r.catchUpSeconds ?? '– (never)'} s`
@@ -641,7 +683,7 @@ async function main(): Promise<void> {
         catchUpSeconds: variant === 'bare' ? null : median(runs.map((x) => x.catchUpSeconds ?? Number.NaN)),
         brokerCpu:
           variant === 'node-red' ? null : round(median(runs.map((x) => x.cpu['broker'] ?? Number.NaN)), 1),
-        apiCpu: PLATFORM_VARIANTS.includes(variant)
+        apiCpu: isPlatformVariant(variant)
           ? round(median(runs.map((x) => x.cpu['api'] ?? Number.NaN)), 1)
           : null,
         influxdCpu:
@@ -651,7 +693,7 @@ async function main(): Promise<void> {
         loaderCpu: round(median(runs.map((x) => x.cpu['loader'] ?? Number.NaN)), 1),
         machineCpu: round(median(runs.map((x) => x.cpu['machine'] ?? Number.NaN)), 1),
         otherCpu: round(median(runs.map((x) => x.cpu['other'] ?? Number.NaN)), 1),
-        recordsPerCommit: PLATFORM_VARIANTS.includes(variant)
+        recordsPerCommit: isPlatformVariant(variant)
           ? median(runs.map((x) => x.recordsPerCommit ?? Number.NaN))
           : null,
         brokerLoopP99Ms: round(median(runs.map((x) => brokerLoop(x)?.p99 ?? Number.NaN)), 1),
@@ -695,7 +737,7 @@ async function main(): Promise<void> {
         'sustained/s',
         'acked/s',
         'stored/s',
-        'spool end',
+        'backlog end',
         'slope/s',
         'catch-up s',
         'acked total',
@@ -753,7 +795,7 @@ async function main(): Promise<void> {
         'vs bare',
         'vs node-red',
         'kept up',
-        'spool end',
+        'backlog end',
         'catch-up s',
         'target CPU',
         'µs/acked',
@@ -857,6 +899,60 @@ async function main(): Promise<void> {
     );
   }
 
+  // Alerting (issue 10): 500 rules loaded against no alerting and against the engine with no rule,
+  // per round and offered rate (variants measured minutes apart), then the median.
+  if (variants.includes('alerts-500')) {
+    const alerting: Record<string, unknown> = {};
+    for (const rate of rates) {
+      const at = (variant: VariantName, round: number): RunResult | undefined =>
+        results.find((x) => x.variant === variant && x.round === round && x.offeredRate === (rate ?? null));
+      const loaded = results.filter((x) => x.variant === 'alerts-500' && x.offeredRate === (rate ?? null));
+      const label = rate === undefined ? '' : ` @${rate}/s`;
+      const rows: (string | number)[][] = [];
+      for (const baseline of ['alerts-off', 'alerts-0'] as const) {
+        if (!variants.includes(baseline)) continue;
+        const pairs = loaded
+          .map((x) => ({ x, base: at(baseline, x.round) }))
+          .filter(
+            (p): p is { x: RunResult; base: RunResult } => p.base !== undefined && p.base.sustained > 0,
+          );
+        const drops = pairs.map((p) => 1 - p.x.sustained / p.base.sustained);
+        const brokerDeltas = pairs
+          .map((p) => (p.x.brokerUsPerAcked ?? Number.NaN) - (p.base.brokerUsPerAcked ?? Number.NaN))
+          .filter(Number.isFinite);
+        const drop = drops.length ? median(drops) : Number.NaN;
+        const verdict = Number.isFinite(drop) ? (drop < ALERT_DROP_TARGET ? 'PASS' : 'MISS') : 'n/a';
+        alerting[`${baseline}${label}`] = {
+          dropMedian: round(drop, 4),
+          dropPerRound: drops.map((d) => round(d, 4)),
+          brokerUsPerAckedDeltaMedian: round(median(brokerDeltas), 1),
+          target: ALERT_DROP_TARGET,
+          verdict,
+        };
+        rows.push([
+          `${ruleCount} rules vs ${VARIANT_LABELS[baseline]}${label}`,
+          drops.map((d) => `${round(d * 100, 1)} %`).join(', ') || '–',
+          Number.isFinite(drop) ? `${round(drop * 100, 1)} %` : '–',
+          brokerDeltas.length ? round(median(brokerDeltas), 1) : '–',
+          `< ${ALERT_DROP_TARGET * 100} % ${verdict}` +
+            (rate === undefined ? '' : ' (paced: the rate is held by design; the cost shows in broker Δµs)'),
+        ]);
+      }
+      console.log(
+        `\nAlerting's cost on ingest${label} — drop = 1 − sustained(${ruleCount} rules) ÷ sustained(baseline), per round then the median; ` +
+          'broker Δµs = broker CPU µs per acked reading, loaded minus baseline. The headline baseline is IOC_ALERTS=off ' +
+          '(what the platform costs with alerting against without it); engine-on-with-0-rules isolates what the rules themselves cost.',
+      );
+      console.log(table(['comparison', 'drop per round', 'median drop', 'broker Δµs/acked', 'target'], rows));
+    }
+    const notEvaluated = results.filter((x) => (x.rulesNotEvaluated ?? 0) > 0);
+    if (notEvaluated.length > 0)
+      console.log(
+        `WARNING: the alert engine left rules out in ${notEvaluated.length} run(s) (its "alert rule not evaluated" warnings): those cost nothing`,
+      );
+    targets['alerting'] = alerting;
+  }
+
   for (const r of results) {
     for (const p of r.profiles ?? []) {
       console.log(`\n${formatProfileSummary(p, `CPU profile ${r.variant} round ${r.round} — ${p.file}`)}`);
@@ -873,6 +969,7 @@ async function main(): Promise<void> {
         warmupSeconds,
         rounds,
         variants,
+        ...(alertRules ? { alertRules: ruleCount } : {}),
         connections,
         windowPerConnection,
         devices: deviceCount,

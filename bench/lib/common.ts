@@ -22,6 +22,7 @@ export function percentile(sorted: readonly number[], p: number): number {
 export interface Distribution {
   count: number;
   p50: number;
+  p90: number;
   p95: number;
   p99: number;
   max: number;
@@ -34,6 +35,7 @@ export function distribution(values: readonly number[]): Distribution {
   return {
     count: sorted.length,
     p50: round(percentile(sorted, 50), 2),
+    p90: round(percentile(sorted, 90), 2),
     p95: round(percentile(sorted, 95), 2),
     p99: round(percentile(sorted, 99), 2),
     max: round(sorted[sorted.length - 1] ?? Number.NaN, 2),
@@ -130,9 +132,27 @@ export interface IngestStatsView {
     commits: number;
     committedRecords: number;
     full: boolean;
+    /** Per spool consumer (`store`, `alerts`): records appended and not yet released by it. */
+    consumers?: { consumer: string; lag: number }[];
   };
   storage: { queued: number; written: number; failedWrites: number; rejected: number; failing: boolean };
+  /** The broker's alert engine (absent with IOC_ALERTS=off): records evaluated, records waiting. */
+  alertEngine?: { evaluated: number; lag: number };
   healthConditions: { code: string }[];
+}
+
+/**
+ * Readings acknowledged and not yet processed by the slowest consumer of the spool: the store
+ * writer's lag (records not yet stored) and the alert engine's lag (records received and not yet
+ * evaluated). Not `spool.records`: the alert engine releases records only up to its last snapshot
+ * (every IOC_ALERT_SNAPSHOT_MS, 5 s, or 50 000 records), so with it on the spool holds up to that
+ * many records already evaluated, by design — not a backlog. Without consumer stats,
+ * `spool.records`.
+ */
+export function spoolBacklog(stats: IngestStatsView): number {
+  const store = stats.spool.consumers?.find((c) => c.consumer === 'store');
+  if (store === undefined) return stats.spool.records;
+  return Math.max(store.lag, stats.alertEngine?.lag ?? 0);
 }
 
 /** Order of the variants in round `round` (0-based): rotated each round so none always goes first. */

@@ -38,6 +38,8 @@ export interface LoaderRunConfig {
    * benchDeviceSecret) or without any (`anonymous`) — the auth-on / auth-off variants.
    */
   perDeviceLogin?: 'credentials' | 'anonymous';
+  /** Lean generator only: seeded devices left out of the load (a probe publishes as them). */
+  excludeDeviceIds?: string[];
 }
 
 /** The two generators behind one face. */
@@ -133,7 +135,7 @@ async function run(config: LoaderRunConfig): Promise<void> {
           connections: config.perDeviceLogin ? config.devices : config.connections,
           window: config.window,
           ...(config.rate === undefined ? {} : { rate: config.rate }),
-          templates: buildTemplates(config.devices),
+          templates: buildTemplates(config.devices, undefined, undefined, config.excludeDeviceIds),
           clientIdPrefix: config.clientIdPrefix,
           ...(config.perDeviceLogin === 'credentials'
             ? { login: (device) => ({ username: device.id, password: benchDeviceSecret(device.id) }) }

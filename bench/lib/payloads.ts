@@ -27,10 +27,20 @@ export interface DeviceTemplate {
  * Templates for the first `count` seeded devices (round-robin over domains and types, as the
  * simulator picks them), each with `variantsPerDevice` messages the simulator's models produced
  * at different times of a day, so the load mixes telemetry and camera events like a real fleet.
+ * Devices in `excludeDeviceIds` are left out (the alert-latency probe publishes as its own device).
  */
-export function buildTemplates(count: number, variantsPerDevice = 8, seed = 1): DeviceTemplate[] {
+export function buildTemplates(
+  count: number,
+  variantsPerDevice = 8,
+  seed = 1,
+  excludeDeviceIds: readonly string[] = [],
+): DeviceTemplate[] {
   const fleet = loadSeeds().devices;
-  const devices = selectDevices(fleet, count);
+  const excluded = new Set(excludeDeviceIds);
+  const devices = selectDevices(
+    fleet.filter((d) => !excluded.has(d.id)),
+    count,
+  );
   const ctx = createModelContext({ seed, periodSeconds: 60, fleet });
   const base = Date.UTC(2026, 2, 10, 0, 0); // a weekday in the dry season
   return devices.map((device) => ({

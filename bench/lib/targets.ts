@@ -20,6 +20,8 @@ import {
   startService,
   type ServiceProcess,
 } from '@ioc/testing';
+import type { AlertListBody, RuleDefinitionInput } from '@ioc/contracts';
+import { generateRules, writeBenchSeeds } from './bench-rules';
 import { getJson, type IngestStatsView, onInterrupt, sleep } from './common';
 import type { LoaderEvent, LoaderRunConfig } from './loader-process';
 import { startNodeRedPeer } from './node-red-peer';
@@ -33,7 +35,16 @@ const BARE_BROKER = join(__dirname, 'bare-broker.ts');
 const LOADER_PROCESS = join(__dirname, 'loader-process.ts');
 const AUTH_BROKER = join(__dirname, 'auth-broker.ts');
 
-export type VariantName = 'embedded' | 'influxdb' | 'bare' | 'node-red' | 'auth-off' | 'auth-on';
+export type VariantName =
+  | 'embedded'
+  | 'influxdb'
+  | 'bare'
+  | 'node-red'
+  | 'auth-off'
+  | 'auth-on'
+  | 'alerts-off'
+  | 'alerts-0'
+  | 'alerts-500';
 
 export const VARIANT_NAMES: readonly VariantName[] = [
   'embedded',
@@ -42,6 +53,9 @@ export const VARIANT_NAMES: readonly VariantName[] = [
   'node-red',
   'auth-off',
   'auth-on',
+  'alerts-off',
+  'alerts-0',
+  'alerts-500',
 ];
 
 export const VARIANT_LABELS: Record<VariantName, string> = {
@@ -51,7 +65,22 @@ export const VARIANT_LABELS: Record<VariantName, string> = {
   'node-red': 'mosquitto → Node-RED → influxd',
   'auth-off': 'broker, per-device conns, auth off',
   'auth-on': 'broker, per-device conns, credentials',
+  'alerts-off': 'platform, IOC_ALERTS=off',
+  'alerts-0': 'platform, alert engine, 0 rules',
+  'alerts-500': 'platform, alert engine, 500 rules',
 };
+
+/**
+ * The alerting trio (issue 10's ingest benchmark): the platform (broker + API, embedded store,
+ * the seeded devices and areas) with IOC_ALERTS=off, with the alert engine on and no rule, and with
+ * the engine on and 500 generated rules that never fire on the load (bench/lib/bench-rules.ts;
+ * `TargetOptions.rules` replaces them). The shipped default rules are loaded by none of them.
+ */
+export const ALERT_VARIANTS: readonly VariantName[] = ['alerts-off', 'alerts-0', 'alerts-500'];
+
+/** Variants that run the platform's broker and API processes (a durable spool, a store, the API). */
+export const isPlatformVariant = (variant: VariantName): boolean =>
+  PLATFORM_VARIANTS.includes(variant) || ALERT_VARIANTS.includes(variant);
 
 /**
  * The device-authentication pair: the platform broker alone (bench/lib/auth-broker.ts, embedded
@@ -75,6 +104,9 @@ export const TARGET_PROCESSES: Record<VariantName, readonly string[]> = {
   'node-red': ['mosquitto', 'node-red', 'influxd'],
   'auth-off': ['broker'],
   'auth-on': ['broker'],
+  'alerts-off': ['broker', 'api'],
+  'alerts-0': ['broker', 'api'],
+  'alerts-500': ['broker', 'api'],
 };
 
 export interface StoredCount {
@@ -143,6 +175,38 @@ export interface TargetOptions {
   /** Node-RED peer: readings per InfluxDB write and the longest wait for a batch to fill. */
   peerBatchReadings?: number;
   peerBatchMs?: number;
+  /**
+   * Alert variants: the rules loaded (default: none for `alerts-off` and `alerts-0`,
+   * `generateRules(500)` for `alerts-500`). The target starts once the broker's alert engine has
+   * them all.
+   */
+  rules?: readonly RuleDefinitionInput[];
+  /** Alert variants: the store (default embedded; influxdb starts a real influxd as that variant). */
+  storage?: 'embedded' | 'influxdb';
+}
+
+/** How long a target waits for the broker's alert engine to have loaded the seeded rules. */
+const RULES_LOADED_TIMEOUT_MS = 120_000;
+
+/** The `rules` count of the broker's last "alert engine started" / "alert rules reloaded" log line. */
+function rulesLoaded(brokerOutput: string): number | undefined {
+  let count: number | undefined;
+  for (const line of brokerOutput.split('\n')) {
+    if (!line.includes('"msg":"alert engine started"') && !line.includes('"msg":"alert rules reloaded"'))
+      continue;
+    const match = /"rules":(\d+)/.exec(line);
+    if (match) count = Number(match[1]);
+  }
+  return count;
+}
+
+/**
+ * Alert rules the broker's engine could not evaluate (its "alert rule not evaluated" warnings): a
+ * benchmark reports them, since a rule left out costs nothing.
+ */
+export function rulesNotEvaluated(target: Target): number {
+  const output = target.platform?.broker.output() ?? '';
+  return output.split('\n').filter((l) => l.includes('"msg":"alert rule not evaluated"')).length;
 }
 
 function probeEnv(options: TargetOptions): Record<string, string> {
@@ -221,18 +285,48 @@ async function startTargetProcesses(variant: VariantName, options: TargetOptions
     };
   }
 
+  const alerting = ALERT_VARIANTS.includes(variant);
+  const storage =
+    variant === 'influxdb' || (alerting && options.storage === 'influxdb') ? 'influxdb' : 'embedded';
+  const rules = alerting
+    ? (options.rules ?? (variant === 'alerts-500' ? generateRules(500) : []))
+    : undefined;
+  const seeds = rules ? writeBenchSeeds(rules) : undefined;
   let influxd: InfluxdHandle | undefined;
-  if (variant === 'influxdb') influxd = await startInfluxd();
   let platform: RunningPlatform;
   try {
+    if (storage === 'influxdb') influxd = await startInfluxd();
     platform = await startPlatform({
-      storage: variant,
+      storage,
       ...(influxd ? { influxUrl: influxd.url, influxDatabase: 'ioc_bench' } : {}),
-      env: { ...probeEnv(options), ...options.env },
+      env: {
+        // The load generator's shared connections log in as no device (the auth-on / auth-off
+        // variants measure device authentication).
+        IOC_MQTT_AUTH: 'off',
+        ...(seeds ? { IOC_SEEDS_DIR: seeds.dir, IOC_ALERTS: variant === 'alerts-off' ? 'off' : 'on' } : {}),
+        ...probeEnv(options),
+        ...options.env,
+      },
     });
   } catch (error) {
     await influxd?.stop();
+    seeds?.remove();
     throw error;
+  }
+  if (rules && rules.length > 0 && variant !== 'alerts-off') {
+    // The API writes the seed rules at its start; the broker's registry sync hands them to the engine.
+    const deadline = Date.now() + RULES_LOADED_TIMEOUT_MS;
+    while ((rulesLoaded(platform.broker.output()) ?? -1) < rules.length) {
+      if (Date.now() > deadline || platform.broker.child.exitCode !== null) {
+        await platform.stop();
+        await influxd?.stop();
+        seeds?.remove();
+        throw new Error(
+          `the broker's alert engine did not load the ${rules.length} rules within ${RULES_LOADED_TIMEOUT_MS / 1000} s (last count: ${rulesLoaded(platform.broker.output()) ?? 'none'})`,
+        );
+      }
+      await sleep(200);
+    }
   }
   const httpUrl = platform.httpUrl;
   const pids: Record<string, number | undefined> = {
@@ -260,7 +354,32 @@ async function startTargetProcesses(variant: VariantName, options: TargetOptions
     async stop() {
       await platform.stop();
       await influxd?.stop();
+      seeds?.remove();
     },
+  };
+}
+
+/**
+ * Alerts the platform has opened (any state, any time), leaving out those of `exceptRuleId`, from
+ * `GET /api/v1/alerts` as the admin: the generated benchmark rules must never fire, so anything
+ * here means a rule's limit was within the load's values. At most 1 000 are counted (`more` when
+ * there are others); undefined when the API does not answer.
+ */
+export async function alertsOpened(
+  target: Target,
+  exceptRuleId?: string,
+): Promise<{ count: number; more: boolean; rules: string[] } | undefined> {
+  if (!target.platform || !target.httpUrl) return undefined;
+  const body = await getJson<AlertListBody>(
+    `${target.httpUrl}/api/v1/alerts?limit=1000`,
+    (await target.platform.admin()).headers,
+  );
+  if (!body) return undefined;
+  const others = body.alerts.filter((a) => a.ruleId !== exceptRuleId);
+  return {
+    count: others.length,
+    more: body.nextCursor !== null,
+    rules: [...new Set(others.map((a) => a.ruleId))],
   };
 }
 
