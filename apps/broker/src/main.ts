@@ -1,5 +1,14 @@
+import {
+  AlertEngineHost,
+  alertEngineEnvShape,
+  alertEngineSettings,
+  AlertRepository,
+  registryEngineDirectory,
+  RuleRepository,
+} from '@ioc/alerting';
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
 import {
+  INTERNAL_ALERTS_TOPIC,
   INTERNAL_REGISTRY_CHANGES_TOPIC,
   INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX,
   type RegistryPosition,
@@ -35,7 +44,7 @@ import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from 
 const REGISTRY_POSITION_REPUBLISH_MS = 5000;
 
 async function main(): Promise<void> {
-  const env = parseEnv(brokerEnvSchema);
+  const env = parseEnv(brokerEnvSchema.extend(alertEngineEnvShape));
   const logger = createLogger('broker', { level: env.IOC_LOG_LEVEL });
   if (env.IOC_INTERNAL_SECRET === DEVELOPMENT_INTERNAL_SECRET) {
     logger.warn('IOC_INTERNAL_SECRET is the development default: set your own outside a developer machine');
@@ -80,11 +89,44 @@ async function main(): Promise<void> {
       () => undefined,
     );
   };
+  // The alert engine: the spool's second consumer (libs/alerting AlertEngineHost), publishing what
+  // it commits on the internal bus for the API nodes (live feed, notifier).
+  const alertSettings = alertEngineSettings(env);
+  const directory = registryEngineDirectory(registry);
+  const alerts = alertSettings.enabled
+    ? new AlertEngineHost({
+        alerts: new AlertRepository(database.db),
+        rules: new RuleRepository(database.db),
+        directory,
+        readingBase: (id) => directory.readingBase(id),
+        publish: (events) =>
+          started.broker?.aedes.publish(
+            {
+              cmd: 'publish',
+              topic: INTERNAL_ALERTS_TOPIC,
+              payload: Buffer.from(JSON.stringify(events)),
+              qos: 1,
+              retain: false,
+              dup: false,
+            },
+            (error) => {
+              if (error) logger.error({ err: error }, 'alert events publish failed');
+            },
+          ),
+        logger: logger.child({ component: 'alert-engine' }),
+        snapshotIntervalMs: alertSettings.snapshotIntervalMs,
+        tickMs: alertSettings.tickMs,
+        aqiHourGraceMs: alertSettings.aqiHourGraceMs,
+      })
+    : undefined;
   const tracker = new DeviceStatusTracker({
     store: new DeviceStatusRepository(database.db),
     directory: registry,
     logger,
-    publish: (statuses) => started.broker?.publishDeviceStatus(statuses),
+    publish: (statuses) => {
+      started.broker?.publishDeviceStatus(statuses);
+      alerts?.deviceStatuses(statuses);
+    },
     clockSuspectMs: env.IOC_CLOCK_SUSPECT_MS,
     restartGraceMs: env.IOC_STATUS_RESTART_GRACE_MS,
   });
@@ -97,7 +139,9 @@ async function main(): Promise<void> {
     onChanges: (changes) => {
       const live = started.broker;
       publishPosition();
+      alerts?.registryChanged(changes);
       for (const change of changes) {
+        if (change.entity === 'rule' || change.entity === 'alert') continue; // the alert engine's
         if (change.entity === 'agency') {
           // Disabled, or its MQTT secret rotated or removed: its sessions on the old secret end.
           live?.revalidateAgency(change.entityId, `registry: agency ${change.action}`);
@@ -123,6 +167,8 @@ async function main(): Promise<void> {
   // Start even when the store is down: acknowledged readings wait in the spool meanwhile.
   await initLoggingRetries(store, logger);
   await tracker.start();
+  // Before the spool opens: the replay of records from before a restart comes during that open.
+  await alerts?.start();
   const broker = await startIngestBroker({
     host: env.IOC_MQTT_HOST,
     port: env.IOC_MQTT_PORT,
@@ -146,6 +192,7 @@ async function main(): Promise<void> {
     failedLogins: new MemoryFailedLoginLimiter(failedLoginLimitsFromEnv(env)),
     deviceStatus: tracker,
     maxSessionsPerDevice: env.IOC_MQTT_MAX_SESSIONS_PER_DEVICE,
+    ...(alerts ? { spoolConsumers: [alerts], alertEngineStats: () => alerts.stats() } : {}),
     ...listeners,
   });
   started.broker = broker;
@@ -163,12 +210,19 @@ async function main(): Promise<void> {
     () => undefined,
   );
   logger.info(
-    { storage: store.kind, registry: database.description, devices: registry.deviceCount },
+    {
+      storage: store.kind,
+      registry: database.description,
+      devices: registry.deviceCount,
+      alerts: alerts ? 'on' : 'off',
+    },
     'broker ready',
   );
   onShutdown(logger, async () => {
     sync.stop();
     clearInterval(positionTimer);
+    // The engine first: its final snapshot and releases must reach the spool before it closes.
+    await alerts?.close();
     await broker.close();
     await tracker.close();
     await store.close();

@@ -74,6 +74,13 @@ interface DeviceEntry {
   noDataRules: RuleState[] | null;
   /** Newest reading ts (any kind), −Infinity before the first. */
   lastSeen: number;
+  /**
+   * How far that newest reading arrived after its own ts, ms (≥ 0; 0 unless `evaluate` was given
+   * `arrivedAt`): the device's clock lag. A device replaying a store-and-forward backlog, or a
+   * simulator scenario stamped in the past, runs behind the platform's clock by this much, and
+   * `tick(now)` judges its timers at `now − lag` (its own time), not at `now`.
+   */
+  lag: number;
   /** Previous value per metric (only metrics a rateOfChange rule of the device reads). */
   previous: Map<string, { value: number; ts: number }>;
   windows: Map<string, RollingWindow>;
@@ -105,6 +112,14 @@ export interface EvaluateOptions {
    * from their `firingAt`/`pendingAt` on; emit no change and change no alert.
    */
   warmUp?: boolean;
+  /**
+   * When the reading reached the platform (epoch ms, the host's clock; default: `reading.ts`).
+   * Only timers use it: `tick(now)` measures a device's silence (no data) by arrival, and its keep
+   * firing for / event expiry at `now − (arrivedAt − ts)` of its newest reading, so a device whose
+   * readings arrive hours after their timestamps (a backlog, a scenario) neither looks silent nor
+   * has its alerts expire while it is still reporting. Never changes a reading-driven step.
+   */
+  arrivedAt?: number;
 }
 
 /** What `dryRun` answers. */
@@ -340,7 +355,10 @@ export class AlertEngine {
     if (warmUp) this.areaEpoch++; // windows change without area rules seeing it
     const entry = this.entryFor(reading);
     const ts = reading.ts;
-    if (ts > entry.lastSeen) entry.lastSeen = ts;
+    if (ts >= entry.lastSeen) {
+      entry.lastSeen = ts;
+      entry.lag = o?.arrivedAt !== undefined && o.arrivedAt > ts ? o.arrivedAt - ts : 0;
+    }
     let out: AlertChange[] | null = null;
     if (!warmUp) {
       for (const rs of this.noDataRulesOf(entry)) {
@@ -413,6 +431,20 @@ export class AlertEngine {
   }
 
   /**
+   * The host listens again from `now` (epoch ms, its clock) after a restart: the platform's downtime
+   * does not count as devices' silence. Each known device counts as heard at `now` at the latest
+   * (its lag grows so that ts + lag ≥ now: its timers resume where its newest reading left them,
+   * until a reading arriving on time resets the lag), and never-seen devices' silence counts from
+   * `now`. Call it once after `setRules` at start; changes nothing else and emits nothing.
+   */
+  resume(now: number): void {
+    for (const e of this.devices.values()) {
+      if (e.lastSeen !== Number.NEGATIVE_INFINITY && e.lastSeen + e.lag < now) e.lag = now - e.lastSeen;
+    }
+    for (const [id, at] of this.ruleLoadedAt) if (at < now) this.ruleLoadedAt.set(id, now);
+  }
+
+  /**
    * Timer-driven steps due by `now` (epoch ms), each at the moment it became due (not at `now`), so
    * a late tick gives the same transitions as a punctual one:
    * - keep firing for: an alert whose clear condition has held since `clearSince` resolves at
@@ -420,8 +452,12 @@ export class AlertEngine {
    * - events: an event alert resolves `keepFiringForSeconds` after its last occurrence;
    * - status: a pending offline alert fires at `pendingAt + forSeconds`;
    * - no data: a covered device silent for `silentSeconds` (default its silence timeout) since its
-   *   last reading (by reading ts) — or, never seen, since the rule was loaded — fires at
-   *   `last + silent + forSeconds` (no pending step: forSeconds only lengthens the silence);
+   *   last reading arrived (its ts plus how late it arrived: `evaluate`'s `arrivedAt`) — or, never
+   *   seen, since the rule was loaded — fires at `last + silent + forSeconds` (no pending step:
+   *   forSeconds only lengthens the silence);
+   * - a device subject's keep firing for and event expiry are judged at `now − lag`, the device's
+   *   own time (lag: how late its newest reading arrived), so a device replaying a backlog stamped
+   *   hours ago keeps its alerts until its own readings say otherwise;
    * - schedules and validity: an open alert of a rule no longer active at `now` resolves
    *   (`out-of-schedule`) at `now`.
    * Changes are sorted by time, then rule id and subject.
@@ -432,6 +468,8 @@ export class AlertEngine {
       const rule = rs.rule;
       const active = ruleActiveAt(rule, now);
       for (const [subjectId, o] of rs.open) {
+        // A device subject's timers run on its own clock (see DeviceEntry.lag); an area's on `now`.
+        const at = o.alert.subjectKind === 'device' ? now - (this.devices.get(subjectId)?.lag ?? 0) : now;
         if (!active) {
           out.push(this.resolve(rs.open, subjectId, o, rule, now, o.alert.value, 'out-of-schedule'));
           continue;
@@ -442,7 +480,7 @@ export class AlertEngine {
             if (
               o.clearSince !== null &&
               o.alert.state !== 'pending' &&
-              now - o.clearSince >= rule.keepFiringMs
+              at - o.clearSince >= rule.keepFiringMs
             ) {
               out.push(
                 this.resolve(
@@ -459,7 +497,7 @@ export class AlertEngine {
             break;
           case 'event': {
             const last = o.lastOccurrence ?? o.alert.updatedAt;
-            if (now - last >= rule.keepFiringMs) {
+            if (at - last >= rule.keepFiringMs) {
               const reason = o.alert.state === 'pending' ? 'not-fired' : 'cleared';
               out.push(
                 this.resolve(rs.open, subjectId, o, rule, last + rule.keepFiringMs, o.alert.value, reason),
@@ -495,7 +533,10 @@ export class AlertEngine {
       const windows: Array<[string, ReturnType<RollingWindow['toJSON']>]> = [];
       for (const [k, w] of e.windows) windows.push([k, w.toJSON()]);
       if (e.lastSeen === Number.NEGATIVE_INFINITY && previous.length === 0 && windows.length === 0) continue;
-      devices.push([e.id, e.lastSeen === Number.NEGATIVE_INFINITY ? null : e.lastSeen, previous, windows]);
+      const lastSeen = e.lastSeen === Number.NEGATIVE_INFINITY ? null : e.lastSeen;
+      devices.push(
+        e.lag > 0 ? [e.id, lastSeen, previous, windows, e.lag] : [e.id, lastSeen, previous, windows],
+      );
     }
     const alerts: EngineSnapshot['alerts'] = [];
     for (const [ruleId, openMap] of this.open) {
@@ -533,9 +574,10 @@ export class AlertEngine {
     const list = (v: unknown, what: string): unknown[] => (Array.isArray(v) ? v : bad(what));
     const devices = new Map<string, DeviceEntry>();
     for (const d of list(snap.devices, 'devices')) {
-      const [id, lastSeen, previous, windows] = list(d, 'device');
+      const [id, lastSeen, previous, windows, lag] = list(d, 'device');
       const entry = this.newEntry(str(id, 'device id'), this.directory.device(str(id, 'device id')));
       entry.lastSeen = numOrNull(lastSeen, 'lastSeen') ?? Number.NEGATIVE_INFINITY;
+      entry.lag = lag === undefined ? 0 : num(lag, 'lag');
       for (const p of list(previous, 'previous values')) {
         const [m, value, ts] = list(p, 'previous value');
         entry.previous.set(str(m, 'metric'), {
@@ -860,8 +902,10 @@ export class AlertEngine {
       if (rs.open.has(id)) continue;
       const device = this.directory.device(id);
       if (!device) continue;
-      const lastSeen = this.devices.get(id)?.lastSeen ?? Number.NEGATIVE_INFINITY;
-      const since = Math.max(lastSeen, loadedAt);
+      // Silence is measured by arrival: the newest reading's ts plus how late it arrived.
+      const entry = this.devices.get(id);
+      const lastHeard = entry ? entry.lastSeen + entry.lag : Number.NEGATIVE_INFINITY;
+      const since = Math.max(lastHeard, loadedAt);
       const due = since + (rule.silentMs ?? device.silenceTimeoutSeconds * 1000) + rule.forMs;
       if (now < due) continue;
       const change = this.openAlert(rs, id, device, device.areaId, null, due, rule.severity, true);
@@ -1147,6 +1191,7 @@ export class AlertEngine {
       statusRules: null,
       noDataRules: null,
       lastSeen: Number.NEGATIVE_INFINITY,
+      lag: 0,
       previous: new Map(),
       windows: new Map(),
     };
@@ -1292,7 +1337,7 @@ export class AlertEngine {
 
 /**
  * `snapshot()`'s JSON-safe shape (version 1): `devices`: `[deviceId, lastSeen | null,
- * [[metric, previousValue, previousTs]], [[windowKey, windowSnapshot]]]`; `alerts`: `[ruleId,
+ * [[metric, previousValue, previousTs]], [[windowKey, windowSnapshot]], lag?]` (lag: ms, absent = 0); `alerts`: `[ruleId,
  * subjectId, alertId, clearSince | null, lastOccurrence | null]`; `rules`: `[ruleId, loadedAt]`.
  */
 export interface EngineSnapshot {
@@ -1303,6 +1348,7 @@ export interface EngineSnapshot {
       number | null,
       Array<[string, number, number]>,
       Array<[string, ReturnType<RollingWindow['toJSON']>]>,
+      lag?: number,
     ]
   >;
   alerts: Array<[string, string, string, number | null, number | null]>;

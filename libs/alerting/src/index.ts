@@ -5,3 +5,4 @@ export * from './alert-repository';
 export * from './silence-repository';
 export * from './seed-rules';
 export * from './notify';
+export * from './engine-host';

@@ -181,6 +181,29 @@ export const ingestStatsSchema = z.object({
   }),
   /** Sessions the broker keeps for clients that are not connected (clean=false), and their subscriptions. */
   offlineSessions: z.object({ clients: count, subscriptions: count }).optional(),
+  /**
+   * The alert engine host running in the broker (libs/alerting AlertEngineHostStats), absent when
+   * IOC_ALERTS=off: records evaluated / replayed in warm-up / skipped (already in its snapshot),
+   * alert changes and commits, failed commits (retried), records waiting (`lag`), the last commit's
+   * duration (ms), hourly VN_AQI readings emitted, failed derived appends (retried), its cursor and
+   * snapshot positions (spool record numbers, −1 before any).
+   */
+  alertEngine: z
+    .object({
+      evaluated: count,
+      warmUp: count,
+      skipped: count,
+      changes: count,
+      commits: count,
+      commitFailures: count,
+      lag: count,
+      lastCommitMs: count.nullable(),
+      aqiHoursEmitted: count,
+      derivedFailures: count,
+      position: z.number().int(),
+      snapshotPosition: z.number().int(),
+    })
+    .optional(),
   healthConditions: z.array(healthConditionSchema),
 });
 export type IngestStatsMessage = z.infer<typeof ingestStatsSchema>;

@@ -194,7 +194,10 @@ export class IngestStats {
   }
 
   snapshot(
-    extra: Pick<IngestStatsSnapshot, 'spool' | 'storage' | 'connectedClients' | 'offlineSessions'>,
+    extra: Pick<
+      IngestStatsSnapshot,
+      'spool' | 'storage' | 'connectedClients' | 'offlineSessions' | 'alertEngine'
+    >,
   ): IngestStatsSnapshot {
     const sum = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
     return {

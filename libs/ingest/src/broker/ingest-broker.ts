@@ -75,6 +75,8 @@ export interface IngestBrokerOptions {
    * See DurableReadingSink. None by default.
    */
   spoolConsumers?: readonly SpoolConsumer[];
+  /** The alert engine host's counters, added to the ingest stats as `alertEngine` (absent: none). */
+  alertEngineStats?: () => NonNullable<IngestStatsSnapshot['alertEngine']>;
   internalSecret: string;
   maxPayloadBytes: number;
   /**
@@ -322,7 +324,12 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     );
   };
   const snapshot = (): IngestStatsSnapshot =>
-    stats.snapshot({ ...sink.stats(), connectedClients: broker.connectedClients, offlineSessions });
+    stats.snapshot({
+      ...sink.stats(),
+      connectedClients: broker.connectedClients,
+      offlineSessions,
+      ...(options.alertEngineStats ? { alertEngine: options.alertEngineStats() } : {}),
+    });
   const publishStats = (): void =>
     broker.publish(
       {

@@ -56,3 +56,32 @@ describe('renderPrometheus: spool consumers', () => {
     expect(renderPrometheus(stats(), { brokerConnected: true })).not.toContain('ioc_spool_consumer');
   });
 });
+
+describe('renderPrometheus: the alert engine', () => {
+  it('exposes the engine host’s counters when the broker runs one, and nothing of it otherwise', () => {
+    const alertEngine = {
+      evaluated: 120,
+      warmUp: 7,
+      skipped: 3,
+      changes: 4,
+      commits: 5,
+      commitFailures: 1,
+      lag: 2,
+      lastCommitMs: 6,
+      aqiHoursEmitted: 9,
+      derivedFailures: 0,
+      position: 129,
+      snapshotPosition: 100,
+    };
+    const lines = renderPrometheus({ ...stats(), alertEngine }, { brokerConnected: true }).split('\n');
+    expect(lines).toContain('ioc_alert_engine_evaluated_total 120');
+    expect(lines).toContain('ioc_alert_engine_warm_up_total 7');
+    expect(lines).toContain('ioc_alert_engine_changes_total 4');
+    expect(lines).toContain('ioc_alert_engine_commit_failures_total 1');
+    expect(lines).toContain('ioc_aqi_hours_emitted_total 9');
+    expect(lines).toContain('ioc_alert_engine_lag 2');
+    expect(lines).toContain('ioc_alert_engine_last_commit_ms 6');
+    const without = renderPrometheus(stats(), { brokerConnected: true });
+    expect(without).not.toContain('ioc_alert_engine');
+  });
+});

@@ -41,6 +41,44 @@ export function renderPrometheus(
     metric('ioc_spool_commits_total', 'counter', 'Group commits (write + fdatasync) of the spool', [
       [{}, stats.spool.commits],
     ]);
+    const engine = stats.alertEngine;
+    if (engine) {
+      const counter = (name: string, help: string, value: number): void =>
+        metric(name, 'counter', help, [[{}, value]]);
+      counter(
+        'ioc_alert_engine_evaluated_total',
+        'Spool records the alert engine evaluated',
+        engine.evaluated,
+      );
+      counter(
+        'ioc_alert_engine_warm_up_total',
+        'Spool records replayed in warm-up after a restart (state only, evaluated before the restart)',
+        engine.warmUp,
+      );
+      counter('ioc_alert_engine_changes_total', 'Alert transitions the engine committed', engine.changes);
+      counter('ioc_alert_engine_commits_total', 'Transactions the alert engine committed', engine.commits);
+      counter(
+        'ioc_alert_engine_commit_failures_total',
+        'Alert engine commits that failed (retried with backoff; its records stay in the spool)',
+        engine.commitFailures,
+      );
+      counter(
+        'ioc_aqi_hours_emitted_total',
+        'Hourly VN_AQI readings derived and appended to the spool',
+        engine.aqiHoursEmitted,
+      );
+      metric(
+        'ioc_alert_engine_lag',
+        'gauge',
+        'Spool records received by the alert engine and not yet evaluated',
+        [[{}, engine.lag]],
+      );
+      if (engine.lastCommitMs !== null) {
+        metric('ioc_alert_engine_last_commit_ms', 'gauge', 'Duration of the alert engine’s last commit, ms', [
+          [{}, engine.lastCommitMs],
+        ]);
+      }
+    }
     const consumers = stats.spool.consumers ?? [];
     if (consumers.length > 0) {
       metric(

@@ -1,0 +1,3 @@
+export * from './alert-engine-host';
+export * from './registry-directory';
+export * from './alerting-env';
