@@ -4,5 +4,5 @@ export * from './rule-repository';
 export * from './alert-repository';
 export * from './silence-repository';
 export * from './seed-rules';
-export * from './notify';
 export * from './engine-host';
+export * from './notify';

@@ -1,4 +1,4 @@
-import { type Kysely, type Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import {
   type AccessScope,
   type Alert,
@@ -86,6 +86,13 @@ export class NotificationPlanner {
     return transaction(this.db, async (trx) => {
       const now = this.clock.now();
       const cursor = await this.lockCursor(trx, now);
+      // PostgreSQL hands out ids when a row is inserted, not when its transaction commits: a
+      // transition with a lower id may become visible after a higher one, and reading `id > cursor`
+      // would skip it for good. SHARE mode waits for every transaction that has inserted
+      // transitions (ROW EXCLUSIVE) to end and holds new ones off until this pass commits, so every
+      // id at or below what this pass sees is final. (SQLite has one writer at a time.)
+      if (this.options.kind === 'postgres')
+        await sql`LOCK TABLE alert_transitions IN SHARE MODE`.execute(trx);
       const rows = await trx
         .selectFrom('alert_transitions as t')
         .innerJoin('alerts as a', 'a.id', 't.alert_id')

@@ -1,7 +1,13 @@
-import type { Kysely } from 'kysely';
+import { type Insertable, type Kysely, sql } from 'kysely';
 import { Webhook } from 'standardwebhooks';
 import type { Alert, AlertTransition, NotificationBody } from '@ioc/contracts';
-import { type DatabaseSchema, type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
+import {
+  type AlertsTable,
+  type DatabaseSchema,
+  type IocDatabase,
+  openDatabase,
+  prepareDatabase,
+} from '@ioc/database';
 import { createLogger } from '@ioc/runtime';
 import { describeEachDatabase, TempDirs } from '@ioc/testing';
 import { NOTIFIER_CURSOR } from './notification-planner';
@@ -18,7 +24,17 @@ async function commitTransition(
   kind: AlertTransition['kind'],
   seq: number,
 ): Promise<void> {
-  const row = {
+  await db.transaction().execute((trx) => writeTransition(trx, a, kind, seq));
+}
+
+/** alerts row of `a` and one transition, inside the caller's transaction. */
+async function writeTransition(
+  trx: Kysely<DatabaseSchema>,
+  a: Alert,
+  kind: AlertTransition['kind'],
+  seq: number,
+): Promise<void> {
+  const row: Insertable<AlertsTable> = {
     id: a.id,
     rule_id: a.ruleId,
     rule_version: a.ruleVersion,
@@ -49,7 +65,7 @@ async function commitTransition(
     updated_at: a.updatedAt,
     version: seq,
   };
-  await db.transaction().execute(async (trx) => {
+  {
     await trx
       .insertInto('alerts')
       .values(row)
@@ -71,7 +87,7 @@ async function commitTransition(
         resolution: a.resolution,
       })
       .execute();
-  });
+  }
 }
 
 function pm25Alert(id: string, t: number, over: Partial<Alert> = {}): Alert {
@@ -289,6 +305,45 @@ describeEachDatabase('notifier', (context) => {
       .select((eb) => eb.fn.countAll<number>().as('count'))
       .executeTakeFirstOrThrow();
     expect(Number(count)).toBe(2);
+  });
+
+  it('never skips a transition whose lower id commits after a higher one (PostgreSQL)', async () => {
+    if (context.kind !== 'postgres') return; // SQLite has one writer at a time
+    const parts = build();
+    await subscribe(parts);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let inserted!: () => void;
+    const insertedNow = new Promise<void>((resolve) => (inserted = resolve));
+    // A writer takes the lower id and holds its transaction open…
+    const slow = database.db.transaction().execute(async (trx) => {
+      await writeTransition(trx, pm25Alert('early', clock.t), 'fired', 1);
+      inserted();
+      await held;
+    });
+    await insertedNow;
+    // …while a later one commits a higher id.
+    await commitTransition(database.db, pm25Alert('late', clock.t), 'fired', 1);
+    const planning = parts.planner.run();
+    // The planner must wait for the open writer (a lock wait), not plan past it.
+    const waiting = async (): Promise<'waiting'> => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const { rows } = await sql<{
+          n: number;
+        }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`.execute(
+          database.db,
+        );
+        if ((rows[0]?.n ?? 0) > 0) return 'waiting';
+        if (Date.now() > deadline) throw new Error('the planner never waited');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    const first = await Promise.race([planning.then(() => 'planned' as const), waiting()]);
+    release();
+    await slow;
+    const result = await planning;
+    expect({ first, transitions: result.transitions }).toEqual({ first: 'waiting', transitions: 2 });
   });
 
   it('wakes on demand and on its timer, and stops cleanly', async () => {
