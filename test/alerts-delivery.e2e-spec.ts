@@ -3,7 +3,7 @@ import { deviceTopic } from '@ioc/contracts';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { type ApiSession, eventually, type RunningPlatform, startPlatform } from '@ioc/testing';
 import { DeviceClients } from './support/clients';
-import { call, expectCall, verifyWebhook, WebhookReceiver } from './support/webhooks';
+import { expectCall, verifyWebhook, WebhookReceiver } from './support/webhooks';
 
 /*
  * Webhook delivery through the real platform: alerts made by the broker's engine from readings

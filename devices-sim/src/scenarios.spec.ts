@@ -1,6 +1,8 @@
+import { AlertEngine } from '@ioc/alert-engine';
+import { readSeedRules, registryEngineDirectory } from '@ioc/alerting';
 import { HourlyAqiTracker, type HourlyAqiRecord } from '@ioc/aqi';
-import { type Device, parsePayload } from '@ioc/contracts';
-import { loadSeeds } from '@ioc/registry';
+import { type Device, parsePayload, type Reading } from '@ioc/contracts';
+import { DEFAULT_SEEDS_DIR, DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { HOUR_MS, localHour } from './local-time';
 import {
   areaSubtree,
@@ -249,6 +251,55 @@ describe('noisy-night', () => {
     expect(plan.target.devices.every((d) => d.type === 'noise-meter')).toBe(true);
     expectTimely(plan, reports);
     expectContractValid(plan, reports);
+  });
+
+  it('takes only normal-zone meters: under the default QCVN 26 rules only the normal night limit fires, once per meter, in the noisy phase, and clears in the calm', () => {
+    // A special-zone meter (noiseZone "special": night limit 45 dBA) would break its limit already
+    // in the quiet phase (47–50 dBA) — the scenario is shaped for the normal area's 55 dBA.
+    expect(plan.target.devices.length).toBeGreaterThan(0);
+    expect(plan.target.devices.every((d) => d.attributes?.['noiseZone'] === 'normal')).toBe(true);
+
+    const registry = new DeviceRegistry(seeds);
+    const engine = new AlertEngine({ directory: registryEngineDirectory(registry) });
+    const noiseRules = readSeedRules(DEFAULT_SEEDS_DIR).filter((r) => r.id.startsWith('qcvn26-'));
+    expect(noiseRules.length).toBeGreaterThanOrEqual(4);
+    engine.setRules(
+      noiseRules.map((definition) => ({
+        definition,
+        version: 1,
+        origin: 'seed' as const,
+        createdAt: 0,
+        updatedAt: 0,
+        updatedBy: null,
+      })),
+      plan.startMs,
+    );
+    const changes = reports.flatMap((report) => {
+      const device = registry.getDevice(report.deviceId) as Device;
+      const reading: Reading = {
+        deviceId: device.id,
+        deviceType: device.type,
+        domain: device.domain,
+        kind: 'telemetry',
+        areaId: device.areaId,
+        areaPath: registry.sharedAreaPath(device.areaId),
+        location: device.location,
+        ts: report.tMs,
+        metrics: report.output.metrics,
+      };
+      return engine.evaluate(reading).map((change) => ({ ...change, phase: report.phase }));
+    });
+    const fired = changes.filter((c) => c.transition.kind === 'fired');
+    const resolved = changes.filter((c) => c.transition.kind === 'resolved');
+    expect(fired.map((c) => `${c.alert.ruleId} ${c.phase}`)).toEqual(
+      plan.target.devices.map(() => 'qcvn26-normal-night noisy'),
+    );
+    expect(new Set(fired.map((c) => c.alert.subjectId))).toEqual(
+      new Set(plan.target.devices.map((d) => d.id)),
+    );
+    expect(resolved.map((c) => `${c.alert.ruleId} ${c.phase}`)).toEqual(
+      plan.target.devices.map(() => 'qcvn26-normal-night calm'),
+    );
   });
 });
 
