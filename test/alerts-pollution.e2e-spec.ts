@@ -252,6 +252,10 @@ describe('pollution episode → VN_AQI alerts → agencies (real processes, real
       expect(carrying[0]?.alert.state).toBe('firing');
       expect(carrying[carrying.length - 1]?.alert.state).toBe('resolved');
       for (const c of firing) expectVietnameseText(c.alert);
+      // The resolution carries the clearing value (below the clear limit 96) and the last firing
+      // text (not the firing template rendered with the clearing value).
+      expect(resolved[0]?.alert.value as number).toBeLessThan(96);
+      expect(resolved[0]?.alert.message).toBe(firing[firing.length - 1]?.alert.message);
     }
     // Resolutions are typed so, unless a new firing alert rode in the same flush.
     for (const r of received) {
