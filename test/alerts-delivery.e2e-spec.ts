@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { DeliveryBody, Device, NotificationBody } from '@ioc/contracts';
 import { deviceTopic } from '@ioc/contracts';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
@@ -43,6 +45,19 @@ class Station {
   fire = (): Promise<void> => this.publish(120);
   /** A reading below 80: the open alert resolves. */
   clear = (): Promise<void> => this.publish(60);
+}
+
+/** Alerts of `ruleId` firing now, read from the registry database (SQLite, WAL: readable beside the processes). */
+function firingAlerts(platform: RunningPlatform, ruleId: string): number {
+  const db = new Database(join(platform.dataDir, 'registry.sqlite'), { readonly: true, fileMustExist: true });
+  try {
+    const row = db
+      .prepare(`select count(*) as n from alerts where rule_id = ? and state = 'firing'`)
+      .get(ruleId) as { n: number };
+    return row.n;
+  } finally {
+    db.close();
+  }
 }
 
 describe('webhook delivery: outages, 410, 3xx, log, replay, API SIGKILL (real processes)', () => {
@@ -354,17 +369,25 @@ describe('webhook delivery: outages, 410, 3xx, log, replay, API SIGKILL (real pr
 
   it('the API killed with SIGKILL while deliveries wait loses nothing: every notification once, in order', async () => {
     const receiver = await WebhookReceiver.start();
-    const { endpointId, secret, station } = await setUp('restart', stations[3] as Device, receiver);
+    const { ruleId, endpointId, secret, station } = await setUp('restart', stations[3] as Device, receiver);
     await receiver.close();
 
     // Two notifications waiting in the outbox (the receiver is down)…
     await cycles(endpointId, station, 1);
-    // …and an alert firing as the API dies: its notification is made after the restart, from the
-    // transitions committed after the notifier's durable cursor.
+    expect((await deliveries(endpointId)).map((d) => d.state).filter((s) => s === 'delivered')).toEqual([]);
+    // The API dies (SIGKILL: nothing flushed) with those two waiting; meanwhile the broker commits
+    // a new alert firing, whose bus message no API hears: the restarted notifier makes its
+    // notification from the transitions after its durable cursor.
+    await platform.api.stop('SIGKILL');
     await station.fire();
-    await platform.restartApi('SIGKILL');
+    await eventually(
+      async () => (firingAlerts(platform, ruleId) > 0 ? true : undefined),
+      15_000,
+      'the alert firing in the registry database',
+    );
+    await platform.restartApi();
     await receiver.listen();
-    await deliveriesAtLeast(endpointId, 3, 30_000);
+    await deliveriesAtLeast(endpointId, 3, 60_000);
     await station.clear();
 
     const log = await eventually(
