@@ -181,6 +181,7 @@ export class AlertEngineHost implements SpoolConsumer {
   private heldFrom?: number;
   private lastReceived = -1;
   private queue: QueuedRecords[] = [];
+  private readonly earlyChanges: Array<{ entity: string; entityId: string }> = [];
   private queued = 0;
   /** Records of the start-up replay (`replay: true`) received and not yet processed. */
   private replayQueued = 0;
@@ -268,6 +269,8 @@ export class AlertEngineHost implements SpoolConsumer {
       'alert engine started',
     );
     this.state = 'running';
+    const early = this.earlyChanges.splice(0);
+    if (early.length > 0) this.registryChanged(early);
     this.timer = setInterval(() => this.scheduleTick(), this.tickMs);
     this.timer.unref();
   }
@@ -292,6 +295,11 @@ export class AlertEngineHost implements SpoolConsumer {
 
   /** The broker's registry sync: rules reloaded, a person's step applied, devices changed. */
   registryChanged(changes: ReadonlyArray<{ entity: string; entityId: string }>): void {
+    if (this.state === 'new' || this.state === 'starting') {
+      // start() may have read the rules before this change: apply it once running
+      this.earlyChanges.push(...changes);
+      return;
+    }
     if (this.state !== 'running') return;
     const changedRules = [...new Set(changes.filter((c) => c.entity === 'rule').map((c) => c.entityId))];
     const rulesChanged = changedRules.length > 0;
