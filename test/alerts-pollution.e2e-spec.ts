@@ -41,6 +41,8 @@ describe('pollution episode → VN_AQI alerts → agencies (real processes, real
   const mqttMessages: Array<{ topic: string; body: NotificationBody }> = [];
   let operator: LiveClient;
   const liveAlerts: AlertEvent[] = [];
+  let otherOperator: LiveClient;
+  const otherLiveAlerts: AlertEvent[] = [];
 
   beforeAll(async () => {
     [envReceiver, trafficReceiver] = await Promise.all([WebhookReceiver.start(), WebhookReceiver.start()]);
@@ -53,6 +55,7 @@ describe('pollution episode → VN_AQI alerts → agencies (real processes, real
 
   afterAll(async () => {
     operator?.close();
+    otherOperator?.close();
     await agencyMqtt?.endAsync();
     await platform?.stop();
     await Promise.all([envReceiver?.close(), trafficReceiver?.close()]);
@@ -163,6 +166,30 @@ describe('pollution episode → VN_AQI alerts → agencies (real processes, real
     operator = await liveClient(platform.httpUrl, operatorSession);
     operator.socket.on('alert', (event: AlertEvent) => liveAlerts.push(event));
     expect((await operator.subscribe({ scope: true })).ok).toBe(true);
+    // …and one of another district, who must see none of it.
+    const otherDistrict = seeds.areas.find(
+      (a) => a.parentId === seeds.areas.find((p) => p.id === district)?.parentId && a.id !== district,
+    )?.id as string;
+    expect(otherDistrict).toBeDefined();
+    await expectCall(
+      admin,
+      'POST',
+      '/api/v1/accounts',
+      {
+        username: 'op-other-e2e',
+        displayName: 'Trực ban huyện khác (e2e)',
+        role: 'operator',
+        password: OPERATOR_PASSWORD,
+        scope: { domains: ['env'], areas: [otherDistrict] },
+      },
+      201,
+    );
+    otherOperator = await liveClient(
+      platform.httpUrl,
+      await loginToApi(platform.httpUrl, 'op-other-e2e', OPERATOR_PASSWORD),
+    );
+    otherOperator.socket.on('alert', (event: AlertEvent) => otherLiveAlerts.push(event));
+    expect((await otherOperator.subscribe({ scope: true })).ok).toBe(true);
 
     // The scenario, over real MQTT, each station with its own secret.
     const runner = new ScenarioRunner({
@@ -298,6 +325,9 @@ describe('pollution episode → VN_AQI alerts → agencies (real processes, real
       expect(kinds[kinds.length - 1]).toBe('resolved');
     }
     expect(liveAlerts.every((e) => e.alert.domain === 'env')).toBe(true);
+    // The operator of another district saw none of them (its socket got every event by now: the
+    // same API node pushed the district's resolutions to the first operator).
+    expect(otherLiveAlerts).toEqual([]);
   });
 });
 
