@@ -367,6 +367,41 @@ describe('webhook delivery: outages, 410, 3xx, log, replay, API SIGKILL (real pr
     await receiver.close();
   });
 
+  it('the API killed with SIGKILL in the middle of a request: sent again with the same webhook-id once its claim expires', async () => {
+    const receiver = await WebhookReceiver.start();
+    let killed = false;
+    // Until the API is killed, the receiver holds every request unanswered.
+    receiver.respond = () => (killed ? 204 : 0);
+    const { endpointId, secret, station } = await setUp('mid-request', stations[4] as Device, receiver);
+
+    await station.fire();
+    await eventually(async () => (receiver.requests.length > 0 ? true : undefined), 15_000, 'the request');
+    killed = true;
+    await platform.api.stop('SIGKILL');
+    await platform.restartApi();
+
+    // The dead process's claim lasts IOC_WEBHOOK_TIMEOUT_MS + 30 s (CLAIM_MARGIN_MS of the outbox).
+    const [delivery] = await eventually(
+      async () => {
+        const list = await deliveries(endpointId);
+        return list[0]?.state === 'delivered' ? list : undefined;
+      },
+      60_000,
+      'the delivery delivered after the claim expired',
+    );
+    const id = delivery?.notificationId;
+    // At least once: the receiver saw the same webhook-id twice (the first never answered), and
+    // accepted it once; the attempt the killed process made was never recorded.
+    expect(receiver.requests.map((r) => [r.id, r.status])).toEqual([
+      [id, 0],
+      [id, 204],
+    ]);
+    expect(receiver.requests[1]?.raw).toBe(receiver.requests[0]?.raw);
+    for (const request of receiver.requests) expect(() => verifyWebhook(secret, request)).not.toThrow();
+    expect(delivery?.attemptLog.map((a) => a.statusCode)).toEqual([204]);
+    await receiver.close();
+  });
+
   it('the API killed with SIGKILL while deliveries wait loses nothing: every notification once, in order', async () => {
     const receiver = await WebhookReceiver.start();
     const { ruleId, endpointId, secret, station } = await setUp('restart', stations[3] as Device, receiver);

@@ -18,15 +18,16 @@ export interface ReceivedWebhook {
   path: string;
   /** Real time it arrived (epoch ms). */
   at: number;
-  /** The HTTP status the receiver answered. */
+  /** The HTTP status the receiver answered; 0: it never answered (held the request open). */
   status: number;
 }
 
 /**
  * A real HTTP receiver of webhooks on a loopback port (node:http). `respond` chooses each answer's
- * status (default 204; a 3xx answer carries `location: …/redirected` on this receiver, so a sender
- * that followed it would show up there). `close()` closes the port (a receiver that is down: connections refused)
- * and `listen()` opens the same port again.
+ * status: default 204; 0 holds the request unanswered (a receiver that hangs); a 3xx answer
+ * carries `location: …/redirected` on this receiver, so a sender that followed it would show up
+ * there. `close()` closes the port (a receiver that is down: connections refused) and `listen()`
+ * opens the same port again.
  */
 export class WebhookReceiver {
   /** Every request, in arrival order, whatever it was answered. */
@@ -75,6 +76,8 @@ export class WebhookReceiver {
         };
         request.status = this.respond(request, this.requests.length);
         this.requests.push(request);
+        // 0: a receiver that hangs: no answer (the connection stays open until `close()`).
+        if (request.status === 0) return;
         const redirect = request.status >= 300 && request.status < 400;
         res.writeHead(request.status, redirect ? { location: this.url('/redirected') } : {});
         res.end();
