@@ -139,7 +139,13 @@ describe('alert engine in the broker (embedded store, SQLite registry)', () => {
       const device = devices[i] as Device;
       const client = await connect(platform, clientId, device);
       let closed = false;
-      client.on('close', () => (closed = true));
+      // Publishes in flight when the broker dies may never settle: stop waiting at the close.
+      const whenClosed = new Promise<void>((resolve) =>
+        client.once('close', () => {
+          closed = true;
+          resolve();
+        }),
+      );
       const inFlight = new Set<Promise<void>>();
       for (let k = from; k < perStation && !closed && !killing; k++) {
         const sent = publishPm25(client, device, tsOf(k), value(k)).then(
@@ -148,12 +154,12 @@ describe('alert engine in the broker (embedded store, SQLite registry)', () => {
         );
         const tracked = sent.finally(() => inFlight.delete(tracked));
         inFlight.add(tracked);
-        if (inFlight.size >= 8) await Promise.race(inFlight);
+        if (inFlight.size >= 8) await Promise.race([...inFlight, whenClosed]);
         if (mayKill && !killing && ackedTotal() >= (devices.length * perStation) / 2) {
           killing = platform.killBroker('SIGKILL');
         }
       }
-      if (!killing) await Promise.all(inFlight);
+      await Promise.race([Promise.all(inFlight), whenClosed, killing ?? new Promise(() => undefined)]);
       client.end(true);
     };
 

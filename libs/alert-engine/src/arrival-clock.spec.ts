@@ -101,3 +101,45 @@ describe('resume(now) after a restart', () => {
     expect(kinds(careless.tick(T0 + 2 * HOUR + 1000))).toEqual(['aq-1:fired:firing']);
   });
 });
+
+describe('repeated and stale readings (QoS 1 redelivery after a broker restart)', () => {
+  const spike = rule({
+    kind: 'threshold',
+    metric: 'pm25',
+    condition: { op: 'above', value: 100 },
+    clear: { op: 'below', value: 80 },
+    scope: { deviceIds: ['aq-1'] },
+  });
+  const mean = rule({
+    id: 'r-mean',
+    kind: 'threshold',
+    metric: 'pm25',
+    window: { seconds: 3600, aggregate: 'mean', minCoverage: 0 },
+    condition: { op: 'above', value: 100 },
+    clear: { op: 'below', value: 65 },
+    scope: { deviceIds: ['aq-1'] },
+  });
+
+  it('a reading of a metric at or before its newest evaluated ts changes nothing, windows included', () => {
+    const engine = testEngine(dir);
+    engine.setRules([spike, mean], T0);
+    const at = (k: number, pm25: number) => reading(dir, 'aq-1', T0 + k * MIN, { pm25 });
+    expect(kinds(engine.evaluate(at(0, 120)))).toEqual(['aq-1:fired:firing', 'aq-1:fired:firing']);
+    // the spike clears; the mean (90) stays firing until below 65
+    expect(kinds(engine.evaluate(at(1, 60)))).toEqual(['aq-1:resolved:resolved']);
+    // the device resends both (it never got their PUBACKs): the spike alert is not opened again
+    expect(engine.evaluate(at(0, 120))).toHaveLength(0);
+    expect(engine.evaluate(at(1, 60))).toHaveLength(0);
+    expect(engine.evaluate(at(1, 60))).toHaveLength(0);
+    // the same after a snapshot and restore
+    const copy = testEngine(dir);
+    copy.restore(JSON.parse(JSON.stringify(engine.snapshot())));
+    copy.loadOpenAlerts(engine.openAlerts());
+    copy.setRules([spike, mean], T0);
+    expect(copy.evaluate(at(0, 120))).toHaveLength(0);
+    // the window counted each reading once: (120 + 60 + 10) / 3 = 63.3 < 65 clears the mean
+    // (counting the repeats, (120 + 60 + 120 + 60 + 60 + 120 + 10) / 7 = 78.6 would not)
+    expect(kinds(copy.evaluate(at(2, 10)))).toEqual(['aq-1:resolved:resolved']);
+    expect(kinds(copy.evaluate(at(3, 130)))).toEqual(['aq-1:fired:firing']);
+  });
+});

@@ -83,6 +83,13 @@ interface DeviceEntry {
   lag: number;
   /** Previous value per metric (only metrics a rateOfChange rule of the device reads). */
   previous: Map<string, { value: number; ts: number }>;
+  /**
+   * Newest ts evaluated per metric (metrics some rule reads). A reading of a metric at or before it
+   * is a repeat (MQTT QoS 1 redelivery, a device resending after a broker restart) or stale: it is
+   * neither evaluated nor added to windows, so it can never re-open an alert its newer readings
+   * closed — the same observation the stores keep once (point identity: device, metric, ts).
+   */
+  lastTs: Map<string, number>;
   windows: Map<string, RollingWindow>;
 }
 
@@ -375,6 +382,9 @@ export class AlertEngine {
     for (const metric in metrics) {
       const plan = this.planFor(entry, metric);
       if (plan === EMPTY_PLAN) continue;
+      const seen = entry.lastTs.get(metric);
+      if (seen !== undefined && ts <= seen) continue; // a repeat or stale reading of this metric
+      entry.lastTs.set(metric, ts);
       const value = metrics[metric];
       const isNumber = typeof value === 'number' && Number.isFinite(value);
       if (isNumber) for (const w of plan.windows) this.windowOf(entry, w.key, w.seconds).add(ts, value);
@@ -532,10 +542,19 @@ export class AlertEngine {
       for (const [m, p] of e.previous) previous.push([m, p.value, p.ts]);
       const windows: Array<[string, ReturnType<RollingWindow['toJSON']>]> = [];
       for (const [k, w] of e.windows) windows.push([k, w.toJSON()]);
-      if (e.lastSeen === Number.NEGATIVE_INFINITY && previous.length === 0 && windows.length === 0) continue;
+      if (
+        e.lastSeen === Number.NEGATIVE_INFINITY &&
+        previous.length === 0 &&
+        windows.length === 0 &&
+        e.lastTs.size === 0
+      )
+        continue;
       const lastSeen = e.lastSeen === Number.NEGATIVE_INFINITY ? null : e.lastSeen;
+      const lastTs: Array<[string, number]> = [...e.lastTs];
       devices.push(
-        e.lag > 0 ? [e.id, lastSeen, previous, windows, e.lag] : [e.id, lastSeen, previous, windows],
+        lastTs.length > 0 || e.lag > 0
+          ? [e.id, lastSeen, previous, windows, e.lag, lastTs]
+          : [e.id, lastSeen, previous, windows],
       );
     }
     const alerts: EngineSnapshot['alerts'] = [];
@@ -574,10 +593,16 @@ export class AlertEngine {
     const list = (v: unknown, what: string): unknown[] => (Array.isArray(v) ? v : bad(what));
     const devices = new Map<string, DeviceEntry>();
     for (const d of list(snap.devices, 'devices')) {
-      const [id, lastSeen, previous, windows, lag] = list(d, 'device');
+      const [id, lastSeen, previous, windows, lag, lastTs] = list(d, 'device');
       const entry = this.newEntry(str(id, 'device id'), this.directory.device(str(id, 'device id')));
       entry.lastSeen = numOrNull(lastSeen, 'lastSeen') ?? Number.NEGATIVE_INFINITY;
       entry.lag = lag === undefined ? 0 : num(lag, 'lag');
+      if (lastTs !== undefined) {
+        for (const m of list(lastTs, 'lastTs')) {
+          const [metric, ts] = list(m, 'lastTs entry');
+          entry.lastTs.set(str(metric, 'metric'), num(ts, 'lastTs ts'));
+        }
+      }
       for (const p of list(previous, 'previous values')) {
         const [m, value, ts] = list(p, 'previous value');
         entry.previous.set(str(m, 'metric'), {
@@ -1196,6 +1221,7 @@ export class AlertEngine {
       lastSeen: Number.NEGATIVE_INFINITY,
       lag: 0,
       previous: new Map(),
+      lastTs: new Map(),
       windows: new Map(),
     };
   }
@@ -1340,7 +1366,8 @@ export class AlertEngine {
 
 /**
  * `snapshot()`'s JSON-safe shape (version 1): `devices`: `[deviceId, lastSeen | null,
- * [[metric, previousValue, previousTs]], [[windowKey, windowSnapshot]], lag?]` (lag: ms, absent = 0); `alerts`: `[ruleId,
+ * [[metric, previousValue, previousTs]], [[windowKey, windowSnapshot]], lag?, [[metric, newestTs]]?]` (lag: ms, absent = 0; newest ts
+ * evaluated per metric, absent = none); `alerts`: `[ruleId,
  * subjectId, alertId, clearSince | null, lastOccurrence | null]`; `rules`: `[ruleId, loadedAt]`.
  */
 export interface EngineSnapshot {
@@ -1352,6 +1379,7 @@ export interface EngineSnapshot {
       Array<[string, number, number]>,
       Array<[string, ReturnType<RollingWindow['toJSON']>]>,
       lag?: number,
+      lastTs?: Array<[string, number]>,
     ]
   >;
   alerts: Array<[string, string, string, number | null, number | null]>;
