@@ -1,6 +1,8 @@
+import { AlertEngine } from '@ioc/alert-engine';
+import { readSeedRules, registryEngineDirectory } from '@ioc/alerting';
 import { HourlyAqiTracker, type HourlyAqiRecord } from '@ioc/aqi';
-import { type Device, parsePayload } from '@ioc/contracts';
-import { loadSeeds } from '@ioc/registry';
+import { type Device, parsePayload, type Reading } from '@ioc/contracts';
+import { DEFAULT_SEEDS_DIR, DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { HOUR_MS, localHour } from './local-time';
 import {
   areaSubtree,
@@ -101,6 +103,53 @@ function expectTimely(plan: ScenarioPlan, reports: readonly TimelineReport[]): v
     expect(report.tMs).toBeLessThan(plan.endMs);
   }
 }
+
+/**
+ * The timeline fed, in order, to the platform's AlertEngine with the default rules of
+ * `seeds/rules.json` (`readSeedRules`), as the broker's engine host would evaluate the readings:
+ * every transition with the phase of the report that caused it, as `"{kind} {ruleId} {subjectId} {phase}"`.
+ * (Reading-driven rules only: no ticks, no device statuses, no derived AQI.)
+ */
+function throughDefaultRules(plan: ScenarioPlan, reports: readonly TimelineReport[]): string[] {
+  const registry = new DeviceRegistry(seeds);
+  const engine = new AlertEngine({ directory: registryEngineDirectory(registry) });
+  engine.setRules(
+    readSeedRules(DEFAULT_SEEDS_DIR).map((definition) => ({
+      definition,
+      version: 1,
+      origin: 'seed' as const,
+      createdAt: 0,
+      updatedAt: 0,
+      updatedBy: null,
+    })),
+    plan.startMs,
+  );
+  return reports.flatMap((report) => {
+    const device = registry.getDevice(report.deviceId) as Device;
+    const reading: Reading = {
+      deviceId: device.id,
+      deviceType: device.type,
+      domain: device.domain,
+      kind: report.output.channel === 'event' ? 'event' : 'telemetry',
+      areaId: device.areaId,
+      areaPath: registry.sharedAreaPath(device.areaId),
+      location: device.location,
+      ts: report.tMs,
+      ...(report.output.event ? { event: report.output.event } : {}),
+      metrics: report.output.metrics,
+    };
+    return engine
+      .evaluate(reading)
+      .map((c) => `${c.transition.kind} ${c.alert.ruleId} ${c.alert.subjectId} ${report.phase}`);
+  });
+}
+
+/** The transitions of `kind` among `steps`, without the kind, sorted. */
+const stepsOf = (steps: readonly string[], kind: string): string[] =>
+  steps
+    .filter((s) => s.startsWith(`${kind} `))
+    .map((s) => s.slice(kind.length + 1))
+    .sort();
 
 describe('pollution-episode', () => {
   const { plan, reports } = timeline('pollution-episode');
@@ -250,6 +299,19 @@ describe('noisy-night', () => {
     expectTimely(plan, reports);
     expectContractValid(plan, reports);
   });
+
+  it('takes only normal-zone meters: under the default QCVN 26 rules only the normal night limit fires, once per meter, in the noisy phase, and clears in the calm', () => {
+    // A special-zone meter (noiseZone "special": night limit 45 dBA) would break its limit already
+    // in the quiet phase (47–50 dBA) — the scenario is shaped for the normal area's 55 dBA.
+    expect(plan.target.devices.length).toBeGreaterThan(0);
+    expect(plan.target.devices.every((d) => d.attributes?.['noiseZone'] === 'normal')).toBe(true);
+
+    const steps = throughDefaultRules(plan, reports);
+    const meters = plan.target.devices.map((d) => d.id).sort();
+    expect(stepsOf(steps, 'fired')).toEqual(meters.map((id) => `qcvn26-normal-night ${id} noisy`));
+    expect(stepsOf(steps, 'resolved')).toEqual(meters.map((id) => `qcvn26-normal-night ${id} calm`));
+    expect(steps.every((s) => s.includes(' qcvn26-normal-night '))).toBe(true);
+  });
 });
 
 describe('cabinet-fault', () => {
@@ -293,6 +355,18 @@ describe('cabinet-fault', () => {
     expectTimely(plan, reports);
     expectContractValid(plan, reports);
   });
+
+  it('fires the default cabinet (no power, door open) and street-light power-loss rules in the fault, resolved in the recovery, nothing else', () => {
+    const steps = throughDefaultRules(plan, reports);
+    const expected = (phase: string): string[] =>
+      [
+        `lighting-cabinet-door-open ${cabinet.id} ${phase}`,
+        `lighting-cabinet-no-power ${cabinet.id} ${phase}`,
+        ...lamps.map((l) => `street-light-fault-power-loss ${l.id} ${phase}`),
+      ].sort();
+    expect(stepsOf(steps, 'fired')).toEqual(expected('fault'));
+    expect(stepsOf(steps, 'resolved')).toEqual(expected('recovered'));
+  });
 });
 
 describe('rush-hour-congestion', () => {
@@ -314,6 +388,14 @@ describe('rush-hour-congestion', () => {
     expectTimely(plan, reports);
     expectContractValid(plan, reports);
   });
+
+  it('fires the default congestion rule once per counter while congested, resolved in the recovery, and nothing else', () => {
+    const steps = throughDefaultRules(plan, reports);
+    const counters = plan.target.devices.map((d) => d.id).sort();
+    expect(stepsOf(steps, 'fired')).toEqual(counters.map((id) => `traffic-congestion ${id} congested`));
+    expect(stepsOf(steps, 'resolved')).toEqual(counters.map((id) => `traffic-congestion ${id} recovery`));
+    expect(steps.every((s) => s.includes(' traffic-congestion '))).toBe(true);
+  });
 });
 
 describe('camera scenarios', () => {
@@ -327,6 +409,15 @@ describe('camera scenarios', () => {
     expect(plan.target.devices[0]?.attributes?.['purpose']).not.toBe('public-order');
     expectTimely(plan, reports);
     expectContractValid(plan, reports);
+  });
+
+  it('camera-incident fires the default accident and wrong-way rules once each, in the incident phase', () => {
+    const { plan, reports } = timeline('camera-incident');
+    const camera = plan.target.devices[0]?.id as string;
+    expect(stepsOf(throughDefaultRules(plan, reports), 'fired')).toEqual([
+      `camera-accident ${camera} incident`,
+      `camera-wrong-way ${camera} incident`,
+    ]);
   });
 
   it('camera-offline: nothing while offline, reports before and after', () => {

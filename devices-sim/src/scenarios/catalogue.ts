@@ -198,6 +198,14 @@ function loudNight({ output, device, tMs, ctx }: ShapeInput): ModelOutput {
   });
 }
 
+/**
+ * A noise meter in a normal zone (device attribute `noiseZone: "normal"`, as the default QCVN 26
+ * rules match it). The scenario's values are shaped for the normal area's night limit (55 dBA): a
+ * special zone's (45 dBA, hospitals and schools) is already broken by its quiet phase (47–50 dBA).
+ */
+const normalZoneNoiseMeter = (device: Device): boolean =>
+  device.type === 'noise-meter' && device.attributes?.['noiseZone'] === 'normal';
+
 const noisyNight: ScenarioDefinition = {
   name: 'noisy-night',
   summary: `noise meters in one area report LAeq above the night limit (QCVN 26:2010/BTNMT: ${NIGHT_NOISE_LIMIT_DBA} dBA, 21:00–06:00) for 2 hours, then calm down`,
@@ -225,8 +233,13 @@ const noisyNight: ScenarioDefinition = {
     },
   ],
   select: (seeds, areaId) => {
-    const { areaId: area, devices } = devicesInArea(seeds, ofType('noise-meter'), 'noise meter', areaId);
-    return { areaId: area, devices, label: `${devices.length} noise meter(s) in ${area}` };
+    const { areaId: area, devices } = devicesInArea(
+      seeds,
+      normalZoneNoiseMeter,
+      'normal-zone noise meter',
+      areaId,
+    );
+    return { areaId: area, devices, label: `${devices.length} normal-zone noise meter(s) in ${area}` };
   },
 };
 

@@ -1130,7 +1130,10 @@ export class AlertEngine {
     a.ruleVersion = rule.version;
     a.limit = rule.limit ?? a.limit;
     a.updatedAt = at;
-    a.message = this.render(rule, a);
+    // A resolution keeps the message of the last firing step (as Alertmanager keeps the annotations
+    // of the last firing evaluation): the firing template rendered with the clearing value would
+    // say "is 77, at or above 101". The clearing value is in `value` and the transition.
+    if (kind !== 'resolved') a.message = this.render(rule, a);
     return this.change(o, kind, from, at, resolution);
   }
 

@@ -254,6 +254,32 @@ describe('messages', () => {
     });
     expect(c.alert).toMatchObject({ unit: 'µg/m³', limit: 50, value: 52.3 });
   });
+
+  it('a resolution keeps the message of the last firing step (not the firing text with the clearing value)', () => {
+    const dir = new TestDirectory();
+    const engine = testEngine(dir);
+    engine.setRules(
+      [
+        pm('pm25-high', {
+          escalations: [{ severity: 'critical', condition: { op: 'above', value: 100 } }],
+          message: {
+            vi: '{device}: PM2.5 {value} {unit} vượt {limit}',
+            en: '{device}: PM2.5 {value} {unit} above {limit}',
+          },
+        }),
+      ],
+      T0,
+    );
+    const [fired] = engine.evaluate(reading(dir, 'aq-1', T0, { pm25: 60 }));
+    expect(fired?.alert.message.en).toBe('Trạm aq-1: PM2.5 60 µg/m³ above 55');
+    const [escalated] = engine.evaluate(reading(dir, 'aq-1', T0 + MIN, { pm25: 120 }));
+    expect(escalated?.transition.kind).toBe('escalated');
+    expect(escalated?.alert.message.en).toBe('Trạm aq-1: PM2.5 120 µg/m³ above 55');
+    const [resolved] = engine.evaluate(reading(dir, 'aq-1', T0 + 2 * MIN, { pm25: 30 }));
+    expect(resolved?.transition).toMatchObject({ kind: 'resolved', value: 30 });
+    expect(resolved?.alert.value).toBe(30);
+    expect(resolved?.alert.message).toEqual(escalated?.alert.message);
+  });
 });
 
 /** Seeded PRNG (mulberry32) so the random test is reproducible. */
