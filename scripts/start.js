@@ -151,6 +151,7 @@ process.on('SIGTERM', () => stop(0));
       `  Device status     ${http}/api/v1/devices/status`,
       `  Health            ${http}/health`,
       `  Ingest counters   ${http}/api/v1/ingest/stats`,
+      `  Alerts            ${http}/api/v1/alerts   (rules: …/rules; fire some: IOC_SIM_SCENARIO=pollution-episode; docs/alerts.md)`,
       `  Live readings     socket.io ${http}/live  (emit "subscribe" {domain|area|device})`,
       simulate
         ? `  Simulator         ${simDevices} devices, ${simRate} messages/s in total`

@@ -12,6 +12,7 @@ const ROOT = resolve(__dirname, '..');
 const DOCS = [
   'README.md',
   'docs/mqtt-topics.md',
+  'docs/alerts.md',
   'libs/contracts/README.md',
   'devices-sim/README.md',
   'seeds/README.md',
