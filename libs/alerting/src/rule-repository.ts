@@ -4,7 +4,7 @@ import type { RuleDefinition, StoredRule } from '@ioc/contracts';
 import { type DatabaseSchema, type RulesTable, transaction } from '@ioc/database';
 import { appendRegistryChange } from '@ioc/registry';
 import { AlertingError, isUniqueViolation } from './alerting-error';
-import { parseRule } from './rule-validation';
+import { parseRule, type RuleCheckContext } from './rule-validation';
 
 /** What a version of a rule records: how it came to be. */
 export type RuleChange = 'created' | 'updated' | 'enabled' | 'disabled' | 'deleted' | 'seeded' | 'reseeded';
@@ -120,10 +120,11 @@ export class RuleRepository {
   /**
    * Creates a rule (origin `api`), or revives a deleted one of the same id with its next version.
    * @param input the definition as written (parsed and checked here: parseRule)
+   * @param context the device registry (REST): unknown `scope.deviceIds` are refused
    * @throws AlertingError invalid (naming the field), conflict (the id is taken)
    */
-  async create(input: unknown, by: RuleWriter): Promise<RuleRecord> {
-    const definition = parseRule(input);
+  async create(input: unknown, by: RuleWriter, context?: RuleCheckContext): Promise<RuleRecord> {
+    const definition = parseRule(input, context);
     return this.insertOrRevive(definition, by, 'api', 'created', null);
   }
 
@@ -131,10 +132,17 @@ export class RuleRepository {
    * Replaces a rule's definition (its id cannot change). With `expectedVersion`, refuses when the
    * rule has moved on (optimistic concurrency). A seed rule edited here stays `origin: seed` but
    * loses its seed digest, so the seed loader no longer overwrites it.
+   * @param context the device registry (REST): unknown `scope.deviceIds` are refused
    * @throws AlertingError invalid, not-found, conflict (`version`)
    */
-  async update(id: string, input: unknown, by: RuleWriter, expectedVersion?: number): Promise<RuleRecord> {
-    const definition = parseRule(input);
+  async update(
+    id: string,
+    input: unknown,
+    by: RuleWriter,
+    expectedVersion?: number,
+    context?: RuleCheckContext,
+  ): Promise<RuleRecord> {
+    const definition = parseRule(input, context);
     if (definition.id !== id) {
       throw new AlertingError(
         'invalid',

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEVICE_TYPES, type DeviceType } from './device-types';
 import { DOMAINS } from './domains';
+import { unsafeCharacterMessage } from './text-safety';
 
 /*
  * Threshold alerts: rules, the alerts they open, silences, agencies' subscriptions and the
@@ -84,10 +85,29 @@ const seconds = z
   .max(31 * 24 * 3600);
 const isoTime = z.iso.datetime({ offset: true });
 
+/**
+ * Free text a person writes and others read (rule names, messages, sources, labels, silence
+ * comments, acknowledge/resolve notes): `min`–`max` characters, no control or bidirectional
+ * character (text-safety.ts: it would travel into webhooks, MQTT, CSV and consoles); `trim`
+ * removes surrounding white space first. The refusal
+ * names the field and says `… (control and bidirectional characters are refused)`, as webhook
+ * descriptions and subscription names do.
+ */
+export function safeTextSchema(min: number, max: number, o: { trim?: boolean } = {}): z.ZodString {
+  const text = o.trim === true ? z.string().trim() : z.string();
+  return text
+    .min(min)
+    .max(max)
+    .check((ctx) => {
+      const problem = unsafeCharacterMessage(ctx.value);
+      if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+    });
+}
+
 /** Text in Vietnamese (the default) and English. */
 export const localizedTextSchema = z.strictObject({
-  vi: z.string().min(1).max(1000),
-  en: z.string().min(1).max(1000),
+  vi: safeTextSchema(1, 1000),
+  en: safeTextSchema(1, 1000),
 });
 export type LocalizedText = z.infer<typeof localizedTextSchema>;
 export const LANGUAGES = ['vi', 'en'] as const;
@@ -108,7 +128,7 @@ export const ruleScopeSchema = z.strictObject({
   domains: z.array(z.enum(DOMAINS)).min(1).optional(),
   areaIds: z.array(areaId).min(1).max(200).optional(),
   attributes: z
-    .record(z.string().min(1).max(64), z.union([z.string().max(200), finite, z.boolean()]))
+    .record(z.string().min(1).max(64), z.union([safeTextSchema(0, 200), finite, z.boolean()]))
     .optional(),
 });
 export type RuleScope = z.infer<typeof ruleScopeSchema>;
@@ -165,13 +185,13 @@ export type RuleSchedule = z.infer<typeof ruleScheduleSchema>;
 
 /** Where a rule's limit comes from: a standard and its clause, its dates, a link. */
 export const ruleSourceSchema = z.strictObject({
-  standard: z.string().min(1).max(200),
-  clause: z.string().max(200).optional(),
+  standard: safeTextSchema(1, 200),
+  clause: safeTextSchema(0, 200).optional(),
   url: z
     .url({ protocol: /^https?$/ })
     .max(500)
     .optional(),
-  note: z.string().max(1000).optional(),
+  note: safeTextSchema(0, 1000).optional(),
 });
 export type RuleSource = z.infer<typeof ruleSourceSchema>;
 
@@ -202,7 +222,7 @@ const ruleCommon = {
    */
   message: localizedTextSchema,
   source: ruleSourceSchema.optional(),
-  labels: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]{0,63}$/), z.string().max(200)).optional(),
+  labels: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]{0,63}$/), safeTextSchema(0, 200)).optional(),
 };
 
 /**

@@ -4,6 +4,7 @@ import {
   ALERT_STATES,
   alertTransitionSchema,
   ruleDefinitionSchema,
+  safeTextSchema,
   severitySchema,
   silenceMatchersSchema,
 } from '../alerts';
@@ -92,7 +93,7 @@ export type AlertDetailBody = z.infer<typeof alertDetailBody>;
 
 /** `POST /alerts/{id}/acknowledge` and `/resolve`: a note, and optionally the version acted on. */
 export const alertActionBody = z.strictObject({
-  note: z.string().trim().max(1000).optional(),
+  note: safeTextSchema(0, 1000, { trim: true }).optional(),
   version: z
     .number()
     .int()
@@ -106,7 +107,7 @@ export type AlertActionBody = z.infer<typeof alertActionBody>;
 export const createSilenceBody = z.strictObject({
   matchers: silenceMatchersSchema,
   reason: z.enum(['silence', 'maintenance']).default('silence'),
-  comment: z.string().trim().min(1).max(1000),
+  comment: safeTextSchema(1, 1000, { trim: true }),
   /** Default: now. */
   startsAt: ISO_TIMESTAMP.optional(),
   endsAt: ISO_TIMESTAMP,

@@ -44,13 +44,24 @@ export const alertListQuery = z
   });
 export type AlertListQuery = z.infer<typeof alertListQuery>;
 
-/** `PUT /rules/{id}`, `POST /rules/{id}/enable|disable`, `DELETE /rules/{id}`: the version the caller saw. */
+/** `POST /rules/{id}/enable|disable`, `DELETE /rules/{id}`: the version the caller saw (optional). */
 export const ruleVersionQuery = z.strictObject({
   version: integerParam(1, 1_000_000_000)
     .optional()
     .describe('the rule version you edited: 409 if it moved on'),
 });
 export type RuleVersionQuery = z.infer<typeof ruleVersionQuery>;
+
+/**
+ * `PUT /rules/{id}`: the version the caller edited, required, so a replacement written from a stale
+ * copy is refused (409) rather than silently overwriting another person's edit (lost update).
+ */
+export const ruleUpdateQuery = z.strictObject({
+  version: integerParam(1, 1_000_000_000).describe(
+    'required: the rule version you edited (GET /rules/{id}); 409 if it moved on',
+  ),
+});
+export type RuleUpdateQuery = z.infer<typeof ruleUpdateQuery>;
 
 /** `GET /api/v1/silences`. */
 export const silenceListQuery = z.strictObject({

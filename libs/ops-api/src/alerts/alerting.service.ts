@@ -1,5 +1,5 @@
 import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
-import { AlertingError } from '@ioc/alerting';
+import { AlertingError, type RuleCheckContext } from '@ioc/alerting';
 import {
   type Alert,
   type AlertEvent,
@@ -67,6 +67,15 @@ export class AlertingService {
       throw alertingHttpError(error);
     }
   }
+
+  /**
+   * What rule checks ask of this node's device registry (parseRule): a rule naming a device id the
+   * registry does not know is refused (400 `scope.deviceIds`), and the metric check uses the named
+   * devices' types.
+   */
+  readonly ruleChecks: RuleCheckContext = {
+    deviceType: (id) => this.registry.getDevice(id)?.type,
+  };
 
   /** Tells the other processes (the broker's engine) that the change log moved. Best effort. */
   async announce(): Promise<void> {

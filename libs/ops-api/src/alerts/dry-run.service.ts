@@ -44,7 +44,7 @@ export class DryRunService {
   async run(principal: Principal, input: unknown, from: number, to: number): Promise<RuleDryRunBody> {
     let rule: RuleDefinition;
     try {
-      rule = parseRule(input);
+      rule = parseRule(input, { deviceType: (id) => this.registry.getDevice(id)?.type });
     } catch (error) {
       if (!(error instanceof AlertingError)) throw error;
       throw repositoryHttpError(

@@ -32,7 +32,13 @@ import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
 import { type AuthenticatedRequest, CurrentPrincipal, Roles } from '../common/auth.decorators';
 import { ApiAnswers, ApiBodyFrom, ApiQueriesFrom } from '../common/openapi-zod';
 import { NoParameters, ZodValidationPipe } from '../common/zod-validation.pipe';
-import { ruleVersionQuery, type RuleVersionQuery, RULE_ID_DOC } from './alert-queries';
+import {
+  ruleUpdateQuery,
+  type RuleUpdateQuery,
+  ruleVersionQuery,
+  type RuleVersionQuery,
+  RULE_ID_DOC,
+} from './alert-queries';
 import { toRuleBody, toRuleVersionBody } from './alert-views';
 import { AlertingService } from './alerting.service';
 import { DryRunService } from './dry-run.service';
@@ -120,7 +126,9 @@ export class RulesController {
     @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<RuleBody> {
     this.checkScopeOf(principal, body);
-    const created = await this.alerting.run((port) => port.rules.create(body, writer(principal)));
+    const created = await this.alerting.run((port) =>
+      port.rules.create(body, writer(principal), this.alerting.ruleChecks),
+    );
     await this.audit.record(request, {
       action: 'rule.create',
       entity: { type: 'rule', id: created.definition.id },
@@ -161,23 +169,24 @@ export class RulesController {
   @Put(':id')
   @Roles('operator')
   @ApiOperation({
-    summary: 'Replaces a rule’s definition (version + 1); `version` refuses a stale edit with 409',
+    summary:
+      'Replaces a rule’s definition (version + 1); the required `version` (the one you edited) refuses a stale edit with 409',
   })
   @RULE_ID
-  @ApiQueriesFrom(ruleVersionQuery)
+  @ApiQueriesFrom(ruleUpdateQuery)
   @ApiBodyFrom(ruleDefinitionSchema)
   @ApiAnswers({ body: ruleBody, errors: WRITE_ERRORS })
   async update(
     @Param('id') id: string,
     @Body(new ZodValidationPipe(ruleWriteBody, 'field')) body: Record<string, unknown>,
-    @Query(new ZodValidationPipe(ruleVersionQuery)) query: RuleVersionQuery,
+    @Query(new ZodValidationPipe(ruleUpdateQuery)) query: RuleUpdateQuery,
     @CurrentPrincipal() principal: Principal,
     @AuditedRequest() request: AuthenticatedRequest,
   ): Promise<RuleBody> {
     const before = await this.writable(id, principal);
     this.checkScopeOf(principal, body);
     const updated = await this.alerting.run((port) =>
-      port.rules.update(id, body, writer(principal), query.version),
+      port.rules.update(id, body, writer(principal), query.version, this.alerting.ruleChecks),
     );
     await this.audit.record(request, {
       action: 'rule.update',
