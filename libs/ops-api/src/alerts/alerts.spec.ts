@@ -312,6 +312,112 @@ describe('alerts over REST and /live (SQLite)', () => {
       await expectStatus(call('POST', '/api/v1/rules', viewer.headers, { ...RULE, id: 'spec-viewer' }), 403);
     });
 
+    it('refuses a clear on the firing side, an escalation short of the limit, a metric the scoped devices or domains do not report, an unknown device', async () => {
+      const refused = async (body: object, parameter: string, text: string) => {
+        const answer = await call<{ parameter: string; message: string }>(
+          'POST',
+          '/api/v1/rules',
+          operator.headers,
+          body,
+        );
+        expect({ status: answer.status, parameter: answer.body.parameter }).toEqual({
+          status: 400,
+          parameter,
+        });
+        expect(answer.body.message).toContain(text);
+      };
+      // Fire above 100, clear below 150: 120 would fire and clear the alert at once (flapping).
+      const flapping = { ...RULE, id: 'spec-flap', condition: { op: 'above', value: 100 } };
+      await refused({ ...flapping, clear: { op: 'below', value: 150 } }, 'clear.value', 'hysteresis');
+      await refused({ ...flapping, clear: { op: 'above', value: 150 } }, 'clear', 'hysteresis');
+      await refused(
+        { ...flapping, escalations: [{ severity: 'critical', condition: { op: 'above', value: 90 } }] },
+        'escalations.0.condition.value',
+        'beyond the firing condition',
+      );
+      await refused(
+        { ...RULE, id: 'spec-pm25-noise', metric: 'pm25', scope: { deviceIds: ['nm-tn-001'] } },
+        'metric',
+        'noise-meter',
+      );
+      await refused(
+        { ...RULE, id: 'spec-pm25-traffic', metric: 'pm25', scope: { domains: ['traffic'] } },
+        'metric',
+        'pm25',
+      );
+      await refused({ ...RULE, id: 'spec-noise-aq', scope: { deviceIds: ['aq-tn-001'] } }, 'metric', 'laeq');
+      await refused(
+        { ...RULE, id: 'spec-unknown-device', scope: { deviceIds: ['nm-tn-001', 'zz-none'] } },
+        'scope.deviceIds',
+        '"zz-none"',
+      );
+      await refused(
+        { ...RULE, id: 'spec-regex-device', scope: { deviceIds: ['.*'] } },
+        'scope.deviceIds',
+        '".*"',
+      );
+      const dryRun = await call<{ parameter: string }>('POST', '/api/v1/rules/dry-run', operator.headers, {
+        rule: { ...flapping, clear: { op: 'below', value: 150 } },
+        from: new Date(Date.now() - 3_600_000).toISOString(),
+        to: new Date().toISOString(),
+      });
+      expect({ status: dryRun.status, parameter: dryRun.body.parameter }).toEqual({
+        status: 400,
+        parameter: 'rule.clear.value',
+      });
+      await expectStatus(
+        call('POST', '/api/v1/rules', operator.headers, {
+          ...flapping,
+          clear: { op: 'below', value: 95 },
+          scope: { deviceIds: ['nm-tn-001'] },
+        }),
+        201,
+      );
+    });
+
+    it('refuses control and bidirectional characters in every text of a rule, as in subscription names', async () => {
+      const texts: Array<[string, object]> = [
+        ['name.vi', { name: { vi: 'a\u0000b\u202e', en: 'x' } }],
+        ['message.vi', { message: { vi: 'a\u001b[31m\u202e{device}', en: '{device}' } }],
+        ['description.en', { description: { vi: 'x', en: 'a\u2066b' } }],
+        ['source.clause', { source: { standard: 'QCVN 26:2010/BTNMT', clause: '\u200fBảng 1' } }],
+        ['labels.team', { labels: { team: 'a\u0085' } }],
+      ];
+      for (const [field, patch] of texts) {
+        const answer = await call<{ parameter: string; message: string }>(
+          'POST',
+          '/api/v1/rules',
+          operator.headers,
+          { ...RULE, id: 'spec-unsafe-text', ...patch },
+        );
+        expect({ field, status: answer.status, parameter: answer.body.parameter }).toEqual({
+          field,
+          status: 400,
+          parameter: field,
+        });
+        expect(answer.body.message).toContain('control and bidirectional characters are refused');
+      }
+      await expectStatus(call('GET', '/api/v1/rules/spec-unsafe-text', viewer.headers), 404);
+    });
+
+    it('requires the version on PUT (no lost update from a stale copy)', async () => {
+      const rule = { ...RULE, id: 'spec-put-version' };
+      await expectStatus(call('POST', '/api/v1/rules', operator.headers, rule), 201);
+      const bare = await call<{ parameter: string }>('PUT', `/api/v1/rules/${rule.id}`, operator.headers, {
+        ...rule,
+        condition: { op: 'above', value: 80 },
+      });
+      expect({ status: bare.status, parameter: bare.body.parameter }).toEqual({
+        status: 400,
+        parameter: 'version',
+      });
+      const current = await expectStatus(
+        call<RuleBody>('GET', `/api/v1/rules/${rule.id}`, viewer.headers),
+        200,
+      );
+      expect(current).toMatchObject({ version: 1, rule: { condition: { op: 'above', value: 75 } } });
+    });
+
     it('dry-runs a rule over history: the devices it covers and what it would have fired, nothing stored', async () => {
       const seeds = loadSeeds();
       const registry = new DeviceRegistry(seeds);
@@ -491,6 +597,33 @@ describe('alerts over REST and /live (SQLite)', () => {
   });
 
   describe('silences', () => {
+    it('refuses control and bidirectional characters in a silence comment and in acknowledge/resolve notes', async () => {
+      const endsAt = new Date(Date.now() + 3_600_000).toISOString();
+      const attempts: Array<[string, string, object]> = [
+        [
+          '/api/v1/silences',
+          'comment',
+          { matchers: { deviceIds: ['aq-tn-001'] }, comment: 'x\u202e', endsAt },
+        ],
+        [`/api/v1/alerts/${envAlert.id}/acknowledge`, 'note', { note: 'a\u0000b\u202e\u001b[2J' }],
+        [`/api/v1/alerts/${envAlert.id}/resolve`, 'note', { note: '=1+1\u0000' }],
+      ];
+      for (const [path, parameter, body] of attempts) {
+        const answer = await call<{ parameter: string; message: string }>(
+          'POST',
+          path,
+          operator.headers,
+          body,
+        );
+        expect({ path, status: answer.status, parameter: answer.body.parameter }).toEqual({
+          path,
+          status: 400,
+          parameter,
+        });
+        expect(answer.body.message).toContain('control and bidirectional characters are refused');
+      }
+    });
+
     it('creates, lists and ends a silence, audited; a scoped operator only within its scope', async () => {
       const endsAt = new Date(Date.now() + 3_600_000).toISOString();
       const created = await expectStatus(
