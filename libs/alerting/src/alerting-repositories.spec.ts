@@ -135,7 +135,7 @@ describeEachDatabase('alerting repositories', (context) => {
       clock.advance(1000);
       const updated = await rules.update(
         PM25_RULE.id,
-        { ...PM25_RULE, condition: { op: 'above', value: 45 } },
+        { ...PM25_RULE, condition: { op: 'above', value: 45 }, clear: { op: 'below', value: 42 } },
         'acc-2',
         1,
       );
@@ -542,7 +542,7 @@ describeEachDatabase('alerting repositories', (context) => {
       const changed = await loadSeedRules(
         database.db,
         seedsWith([
-          { ...PM25_RULE, condition: { op: 'above', value: 45 } },
+          { ...PM25_RULE, condition: { op: 'above', value: 45 }, clear: { op: 'below', value: 42 } },
           { ...other, condition: { op: 'above', value: 110 } },
         ]),
       );
