@@ -455,6 +455,33 @@ describe('alerts over REST and /live (SQLite)', () => {
       expect(bad.body.parameter).toBe('state');
     });
 
+    it('takes every id and enumeration filter as a comma-separated list (any value holds), like state and severity', async () => {
+      const ids = async (query: string, as = api.authHeaders) =>
+        (await expectStatus(call<AlertListBody>('GET', `/api/v1/alerts?${query}`, as), 200)).alerts.map(
+          (a) => a.id,
+        );
+      const both = [trafficAlert.id, envAlert.id];
+      expect(await ids('ruleId=qcvn05-pm10-24h,traffic-congestion')).toEqual(both);
+      expect(await ids('ruleId=traffic-congestion,no-such-rule')).toEqual([trafficAlert.id]);
+      expect(await ids('deviceId=aq-tn-001,tc-tn-001')).toEqual(both);
+      expect(await ids('domain=env,traffic')).toEqual(both);
+      expect(await ids('area=tay-ninh-city-phuong-1,tay-ninh-city-ninh-son')).toEqual(both);
+      expect(await ids('area=tay-ninh-city-phuong-1,tay-ninh-city-ninh-son', envKey.headers)).toEqual([
+        envAlert.id,
+      ]);
+      // Every value is checked: one outside the scope is a 403, one malformed a 400 naming the filter.
+      await expectStatus(call('GET', '/api/v1/alerts?domain=env,traffic', envKey.headers), 403);
+      await expectStatus(call('GET', '/api/v1/alerts?deviceId=aq-tn-001,tc-tn-001', envKey.headers), 403);
+      for (const query of ['ruleId=ok-rule,Bad_Rule', 'domain=env,sky', 'deviceId=a,', 'area=,x']) {
+        const refused = await call<{ parameter: string }>('GET', `/api/v1/alerts?${query}`, api.authHeaders);
+        expect({ query, status: refused.status, parameter: refused.body.parameter }).toEqual({
+          query,
+          status: 400,
+          parameter: query.split('=')[0],
+        });
+      }
+    });
+
     it('answers CSV with a header, one row per alert and formula-like cells defused', async () => {
       const answer = await call('GET', '/api/v1/alerts?format=csv&domain=env', api.authHeaders);
       expect(answer.status).toBe(200);
