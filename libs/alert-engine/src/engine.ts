@@ -2,6 +2,7 @@ import {
   DEVICE_TYPE_CONTRACTS,
   SILENCE_TIMEOUT_INTERVALS,
   STATUS_METRICS,
+  derivedMetricsOf,
   isMetricName,
   metricsOf,
   type Alert,
@@ -652,8 +653,8 @@ export class AlertEngine {
 
   /**
    * What `rule` would do over `readings` (in time order): the devices it covers (in scope and, for a
-   * catalogued metric, of a type that reports it — a derived metric such as `aqi` is not filtered),
-   * and the changes a
+   * catalogued metric, of a type that reports it: measures it, a status metric, or one the platform
+   * derives for it — `derivedMetricsOf`, e.g. `aqi` of an air-quality station), and the changes a
    * fresh engine with this one's directory would emit (a `tick` at each reading's ts before the
    * reading, so no-data and expiries happen in time; `status` readings with an `online` boolean
    * drive `status` rules). No state of this engine is read or changed; alert ids are `dry-run-N`.
@@ -673,6 +674,7 @@ export class AlertEngine {
         metric !== null &&
         isMetricName(metric) &&
         !metricsOf(d.type).includes(metric) &&
+        !derivedMetricsOf(d.type).includes(metric) &&
         !STATUS_METRIC_SET.has(metric)
       )
         continue;

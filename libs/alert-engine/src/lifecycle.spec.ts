@@ -539,4 +539,22 @@ describe('dryRun', () => {
     expect(engine.openAlerts()).toEqual([]);
     expect(engine.snapshot().devices).toEqual([]);
   });
+
+  it('covers the stations a derived metric (aqi) is derived for, and evaluates their aqi readings', () => {
+    const dir = new TestDirectory();
+    const engine = testEngine(dir);
+    const aqi = pm('aqi-poor', {
+      scope: { areaIds: ['hn-hk'] },
+      metric: 'aqi',
+      condition: { op: 'above', value: 101, inclusive: true },
+      clear: { op: 'below', value: 96 },
+    }).definition;
+    const result = engine.dryRun(aqi, [
+      reading(dir, 'aq-1', T0, { aqi: 120, aqiDominant: 'pm25' }),
+      reading(dir, 'aq-1', T0 + 60 * MIN, { aqi: 90, aqiDominant: 'pm25' }),
+    ]);
+    // Air-quality stations only: a noise meter of the area has no aqi.
+    expect(result.covered).toEqual(['aq-1', 'aq-2']);
+    expect(kinds(result.changes)).toEqual(['aqi-poor/aq-1:fired', 'aqi-poor/aq-1:resolved(cleared)']);
+  });
 });

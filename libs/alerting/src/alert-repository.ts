@@ -74,12 +74,12 @@ export interface AlertQuery {
   states?: readonly AlertState[];
   /** true: open (pending, firing, acknowledged); false: past (resolved). */
   open?: boolean;
-  /** An area and its sub-areas (on the alert's area path). */
-  areaId?: string;
-  domain?: Domain;
+  /** Areas and their sub-areas (one of them on the alert's area path). */
+  areaIds?: readonly string[];
+  domains?: readonly Domain[];
   severities?: readonly Severity[];
-  ruleId?: string;
-  deviceId?: string;
+  ruleIds?: readonly string[];
+  deviceIds?: readonly string[];
   /** Epoch ms, inclusive, on `timeField`. */
   from?: number;
   /** Epoch ms, exclusive, on `timeField`. */
@@ -223,12 +223,15 @@ export class AlertRepository {
     if (query.states && query.states.length > 0) q = q.where('state', 'in', [...query.states]);
     if (query.open === true) q = q.where('state', '<>', 'resolved');
     if (query.open === false) q = q.where('state', '=', 'resolved');
-    if (query.areaId !== undefined)
-      q = q.where(sql<boolean>`area_path like ${areaPathPattern(query.areaId)} escape '!'`);
-    if (query.domain !== undefined) q = q.where('domain', '=', query.domain);
+    const areaIds = query.areaIds;
+    if (areaIds && areaIds.length > 0)
+      q = q.where((eb) =>
+        eb.or(areaIds.map((a) => sql<boolean>`area_path like ${areaPathPattern(a)} escape '!'`)),
+      );
+    if (query.domains && query.domains.length > 0) q = q.where('domain', 'in', [...query.domains]);
     if (query.severities && query.severities.length > 0) q = q.where('severity', 'in', [...query.severities]);
-    if (query.ruleId !== undefined) q = q.where('rule_id', '=', query.ruleId);
-    if (query.deviceId !== undefined) q = q.where('device_id', '=', query.deviceId);
+    if (query.ruleIds && query.ruleIds.length > 0) q = q.where('rule_id', 'in', [...query.ruleIds]);
+    if (query.deviceIds && query.deviceIds.length > 0) q = q.where('device_id', 'in', [...query.deviceIds]);
     const column = TIME_COLUMNS[query.timeField ?? 'pendingAt'];
     if (query.from !== undefined) q = q.where(column, '>=', query.from);
     if (query.to !== undefined) q = q.where(column, '<', query.to);

@@ -434,14 +434,18 @@ describeEachDatabase('alerting repositories', (context) => {
       expect(await ids({})).toEqual(['a-tr-1', 'a-env-2', 'a-env-1']);
       expect(await ids({ open: true })).toEqual(['a-env-2', 'a-env-1']);
       expect(await ids({ open: false })).toEqual(['a-tr-1']);
-      expect(await ids({ domain: 'env' })).toEqual(['a-env-2', 'a-env-1']);
-      expect(await ids({ areaId: 'go-dau' })).toEqual(['a-env-2']);
+      expect(await ids({ domains: ['env'] })).toEqual(['a-env-2', 'a-env-1']);
+      expect(await ids({ domains: ['env', 'traffic'] })).toEqual(['a-tr-1', 'a-env-2', 'a-env-1']);
+      expect(await ids({ areaIds: ['go-dau'] })).toEqual(['a-env-2']);
       // `_` in an area id is a literal, not LIKE's one-character wildcard.
-      expect(await ids({ areaId: 'go-dau_x' })).toEqual(['a-env-2']);
-      expect(await ids({ areaId: 'go-dauxx' })).toEqual([]);
+      expect(await ids({ areaIds: ['go-dau_x'] })).toEqual(['a-env-2']);
+      expect(await ids({ areaIds: ['go-dauxx'] })).toEqual([]);
+      expect(await ids({ areaIds: ['go-dauxx', 'go-dau'] })).toEqual(['a-env-2']);
+      expect(await ids({ areaIds: ['go-dau', 'tay-ninh-city'] })).toEqual(['a-tr-1', 'a-env-2', 'a-env-1']);
       expect(await ids({ severities: ['critical'] })).toEqual(['a-env-2']);
-      expect(await ids({ ruleId: 'congestion' })).toEqual(['a-tr-1']);
-      expect(await ids({ deviceId: 'aq-tn-001' })).toEqual(['a-env-1']);
+      expect(await ids({ ruleIds: ['congestion'] })).toEqual(['a-tr-1']);
+      expect(await ids({ ruleIds: ['congestion', 'no-such-rule'] })).toEqual(['a-tr-1']);
+      expect(await ids({ deviceIds: ['aq-tn-001'] })).toEqual(['a-env-1']);
       expect(await ids({ from: 1500, to: 3000 })).toEqual(['a-env-2']);
       expect(await ids({ timeField: 'resolvedAt', from: 4000 })).toEqual(['a-tr-1']);
       expect(await ids({}, { domains: ['traffic'] })).toEqual(['a-tr-1']);

@@ -104,6 +104,62 @@ export function subscriptionHolds(
   return severityAtLeast(alert.severity, filters.minSeverity);
 }
 
+/** A subscription filter value that can never match inside the agency's scope. */
+export interface SubscriptionScopeIssue {
+  /** `filters.domains` or `filters.areaIds`. */
+  field: 'filters.domains' | 'filters.areaIds';
+  message: string;
+}
+
+/**
+ * Which filter values of a subscription could never match an alert inside the agency's `scope`
+ * (null: the whole province): a domain the scope does not hold, an area that does not exist
+ * (`areaPathOf` answers undefined) or whose subtree neither lies inside nor holds any area of the
+ * scope (an area wider than the scope is fine: subscriptionHolds intersects it with the scope).
+ * Empty when every value can match. `areaPathOf(id)` is the area's path, root first, itself last.
+ */
+export function subscriptionScopeIssues(
+  scope: AccessScope | null,
+  filters: Pick<SubscriptionFilters, 'domains' | 'areaIds'>,
+  areaPathOf: (areaId: string) => readonly string[] | undefined,
+): SubscriptionScopeIssue[] {
+  const issues: SubscriptionScopeIssue[] = [];
+  const domains = scope?.domains;
+  const outsideDomains = domains ? (filters.domains ?? []).filter((d) => !domains.includes(d)) : [];
+  if (outsideDomains.length > 0) {
+    issues.push({
+      field: 'filters.domains',
+      message: `domain(s) ${outsideDomains.map((d) => `"${d}"`).join(', ')} lie outside the agency's scope (domains ${domains?.map((d) => `"${d}"`).join(', ')}): the subscription could never match`,
+    });
+  }
+  const unknown: string[] = [];
+  const outside: string[] = [];
+  for (const area of filters.areaIds ?? []) {
+    const path = areaPathOf(area);
+    if (path === undefined) unknown.push(area);
+    else if (
+      scope?.areas !== undefined &&
+      scope !== null &&
+      !scopeHoldsArea(scope, path) &&
+      !scope.areas.some((a) => areaPathOf(a)?.includes(area))
+    )
+      outside.push(area);
+  }
+  if (unknown.length > 0) {
+    issues.push({
+      field: 'filters.areaIds',
+      message: `area(s) ${unknown.map((a) => `"${a}"`).join(', ')} do not exist`,
+    });
+  }
+  if (outside.length > 0) {
+    issues.push({
+      field: 'filters.areaIds',
+      message: `area(s) ${outside.map((a) => `"${a}"`).join(', ')} lie outside the agency's scope (areas ${scope?.areas?.map((a) => `"${a}"`).join(', ')}): the subscription could never match`,
+    });
+  }
+  return issues;
+}
+
 /**
  * Applies one committed transition of an alert the subscription hears (or holds already) to its
  * group. `now` is the policy's clock (when the notifier saw it), which times the group.

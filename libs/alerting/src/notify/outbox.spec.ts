@@ -206,6 +206,70 @@ describeEachDatabase('outbox', (context) => {
     expect(delivery?.lastError).toMatch(/^refused: 127\.0\.0\.1: loopback/);
   });
 
+  it('a destination refused at send time is not retried: failed at once, and the next of its queue goes on', async () => {
+    // The host's DNS answer moves from a private address (refused) to the receiver (allowed).
+    let address = '127.0.0.1';
+    const guard = new DestinationGuard({
+      allowedCidrs: ['127.0.0.1/32'],
+      resolve: () => Promise.resolve([{ address, family: 4 }]),
+    });
+    const named = new WebhookEndpointRepository(database.db, { box, guard, clock });
+    const { endpoint } = await named.create(
+      'so-nnmt',
+      { url: `http://receiver.invalid:${receiver.port}/hook` },
+      null,
+    );
+    address = '10.0.0.7';
+    // The default schedule (ten attempts over ~75 h): a retry would hold the queue for days.
+    const box2 = new Outbox(database.db, { kind: context.kind, endpoints: named, guard, clock, jitter: 0 });
+    const ids = [
+      await notify(box2, [{ channel: 'webhook', endpointId: endpoint.id }], 1),
+      await notify(box2, [{ channel: 'webhook', endpointId: endpoint.id }], 2),
+    ];
+    expect(await box2.drain()).toEqual({ attempts: 2, delivered: 0 });
+    expect(receiver.requests).toHaveLength(0);
+    const refused = await box2.list('so-nnmt', { limit: 10 });
+    expect(refused.map((d) => [d.notificationId, d.state, d.attempts, d.nextAttemptAt])).toEqual([
+      [ids[1], 'failed', 1, null],
+      [ids[0], 'failed', 1, null],
+    ]);
+    for (const d of refused) {
+      expect(d.attemptLog).toEqual([
+        expect.objectContaining({
+          attempt: 1,
+          statusCode: null,
+          error: expect.stringMatching(/^refused: receiver\.invalid resolves to 10\.0\.0\.7: private/),
+        }),
+      ]);
+    }
+    expect(await named.get('so-nnmt', endpoint.id)).toMatchObject({ enabled: true });
+    // The destination is fine again: the next notification goes at once, nothing waits on a retry.
+    address = '127.0.0.1';
+    const third = await notify(box2, [{ channel: 'webhook', endpointId: endpoint.id }], 3);
+    expect(await box2.drain()).toEqual({ attempts: 1, delivered: 1 });
+    expect(receiver.requests.map((r) => r.headers['webhook-id'])).toEqual([third]);
+  });
+
+  it('a host that does not resolve is retried on the schedule (DNS may answer later), not refused', async () => {
+    let resolves = true;
+    const guard = new DestinationGuard({
+      allowedCidrs: ['127.0.0.1/32'],
+      resolve: () =>
+        resolves
+          ? Promise.resolve([{ address: '127.0.0.1', family: 4 }])
+          : Promise.reject(new Error('getaddrinfo ENOTFOUND receiver.invalid')),
+    });
+    const named = new WebhookEndpointRepository(database.db, { box, guard, clock });
+    const { endpoint } = await named.create('so-nnmt', { url: 'http://receiver.invalid/hook' }, null);
+    resolves = false;
+    const box2 = new Outbox(database.db, { kind: context.kind, endpoints: named, guard, clock, jitter: 0 });
+    await notify(box2, [{ channel: 'webhook', endpointId: endpoint.id }]);
+    expect(await box2.drain()).toEqual({ attempts: 1, delivered: 0 });
+    const [delivery] = await box2.list('so-nnmt', { limit: 1 });
+    expect(delivery).toMatchObject({ state: 'retrying', attempts: 1 });
+    expect(delivery?.lastError).toMatch(/^receiver\.invalid does not resolve/);
+  });
+
   it('connects to the address the guard checked (its own resolution), not a second DNS answer', async () => {
     const resolved: string[] = [];
     const guard = new DestinationGuard({

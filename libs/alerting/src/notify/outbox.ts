@@ -88,7 +88,9 @@ export interface DrainResult {
  * `FOR UPDATE SKIP LOCKED`, so several API nodes drain one outbox) that marks the rows
  * `claimed_by`/`claimed_until`; the request is made outside it; its outcome is one more
  * transaction: an attempt row, and the delivery `delivered`, `retrying` (next_attempt_at from the
- * schedule, or a longer `Retry-After`), or `failed` after the last attempt. A 410 Gone disables the
+ * schedule, or a longer `Retry-After`), or `failed` after the last attempt — or at once when the
+ * send-time SSRF check refuses the destination (`refused: …` in the log; the next delivery of the
+ * target goes on, each checked again, the endpoint stays enabled). A 410 Gone disables the
  * endpoint (`gone`) and skips its other undelivered deliveries. A node that dies mid-request
  * leaves a claim that expires (`timeoutMs` + 30 s), and the delivery is attempted again: at least
  * once, with the same `webhook-id` for the receiver to drop the repeat.
@@ -298,7 +300,9 @@ export class Outbox {
     let state: DeliveryState;
     let next: number | null = null;
     if (delivered) state = 'delivered';
-    else if (gone || attempt >= this.maxAttempts) state = 'failed';
+    // A policy refusal of the destination (SSRF guard) is final: retrying would only hold the
+    // target's queue for the whole schedule (~75 h by default) behind a delivery that cannot go.
+    else if (gone || outcome.refused === true || attempt >= this.maxAttempts) state = 'failed';
     else {
       state = 'retrying';
       const base = this.delays[attempt - 1] ?? 0;

@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import {
+  type AccessScope,
   type CreateSubscriptionBody,
   type Language,
   type PatchSubscriptionBody,
@@ -8,6 +9,7 @@ import {
   subscriptionFiltersSchema,
 } from '@ioc/contracts';
 import { type DatabaseSchema, type SubscriptionsTable, transaction } from '@ioc/database';
+import { subscriptionScopeIssues } from './notification-policy';
 import { iso, newId, type NotifyClock, NotifyError, SYSTEM_CLOCK } from './notify-error';
 
 /** Most subscriptions one agency may have. */
@@ -69,7 +71,12 @@ export function subscriptionView(s: SubscriptionRecord): SubscriptionBody {
 
 /**
  * Agencies' subscriptions (table `subscriptions`). Every call names the agency; a subscription
- * of another agency is `not-found`. Its webhook endpoints must be the same agency's.
+ * of another agency is `not-found`. Its webhook endpoints must be the same agency's, and its
+ * filters must be able to match inside the agency's scope when written (subscriptionScopeIssues:
+ * a domain or area outside it, or an unknown area, is `invalid` naming `filters.domains` /
+ * `filters.areaIds`). A subscription whose agency's scope narrows later is kept as it is: the
+ * notifier intersects its filters with the scope at every pass, so it hears what is left (maybe
+ * nothing); a later PATCH of its `filters` is checked against the scope of that moment.
  */
 export class SubscriptionRepository {
   constructor(
@@ -77,7 +84,7 @@ export class SubscriptionRepository {
     private readonly clock: NotifyClock = SYSTEM_CLOCK,
   ) {}
 
-  /** @throws NotifyError not-found (agency), invalid (`webhookEndpointIds`), conflict (too many) */
+  /** @throws NotifyError not-found (agency), invalid (`filters.domains`, `filters.areaIds`, `webhookEndpointIds`), conflict (too many) */
   async create(
     agencyId: string,
     body: CreateSubscriptionBody,
@@ -90,6 +97,7 @@ export class SubscriptionRepository {
         .where('id', '=', agencyId)
         .executeTakeFirst();
       if (!agency) throw new NotifyError('not-found', `agency "${agencyId}" does not exist`, 'agencyId');
+      await this.checkFilters(trx, agencyId, body.filters);
       await this.checkEndpoints(trx, agencyId, body.webhookEndpointIds);
       const { count } = await trx
         .selectFrom('subscriptions')
@@ -157,10 +165,11 @@ export class SubscriptionRepository {
     return subscriptionRecord(row);
   }
 
-  /** @throws NotifyError not-found, invalid (`webhookEndpointIds`) */
+  /** @throws NotifyError not-found, invalid (`filters.domains`, `filters.areaIds`, `webhookEndpointIds`) */
   async update(agencyId: string, id: string, patch: PatchSubscriptionBody): Promise<SubscriptionRecord> {
     return transaction(this.db, async (trx) => {
       await this.get(agencyId, id, trx);
+      if (patch.filters) await this.checkFilters(trx, agencyId, patch.filters);
       if (patch.webhookEndpointIds) await this.checkEndpoints(trx, agencyId, patch.webhookEndpointIds);
       await trx
         .updateTable('subscriptions')
@@ -196,6 +205,36 @@ export class SubscriptionRepository {
       await trx.deleteFrom('subscriptions').where('id', '=', id).execute();
       return record;
     });
+  }
+
+  /** @throws NotifyError invalid naming the first filter field that could never match in the agency's scope */
+  private async checkFilters(
+    trx: Kysely<DatabaseSchema>,
+    agencyId: string,
+    filters: SubscriptionFilters,
+  ): Promise<void> {
+    if (!filters.domains && !filters.areaIds) return;
+    const agency = await trx
+      .selectFrom('agencies')
+      .select('scope')
+      .where('id', '=', agencyId)
+      .executeTakeFirst();
+    const scope = agency ? (JSON.parse(agency.scope) as AccessScope | null) : null;
+    const areas = await trx.selectFrom('areas').select(['id', 'parent_id']).execute();
+    const parents = new Map(areas.map((a) => [a.id, a.parent_id]));
+    const pathOf = (id: string): string[] | undefined => {
+      if (!parents.has(id)) return undefined;
+      const path: string[] = [];
+      for (
+        let at: string | null | undefined = id;
+        at != null && path.length <= parents.size;
+        at = parents.get(at)
+      )
+        path.unshift(at);
+      return path;
+    };
+    const [issue] = subscriptionScopeIssues(scope, filters, pathOf);
+    if (issue) throw new NotifyError('invalid', issue.message, issue.field);
   }
 
   private async checkEndpoints(

@@ -32,7 +32,11 @@ export interface WebhookOutcome {
   latencyMs: number;
   /** Seconds of a `Retry-After` header (delta-seconds form), when the answer had one. */
   retryAfterSeconds?: number;
-  /** The destination itself was refused (SSRF guard, malformed URL): no request was made. */
+  /**
+   * The destination itself was refused by policy (SSRF guard: a private address; a malformed URL):
+   * no request was made, and retrying cannot help, so the outbox fails the delivery at once. A host
+   * that does not resolve is not a refusal (DNS may answer later): it is retried.
+   */
   refused?: boolean;
 }
 
@@ -51,8 +55,15 @@ export async function sendWebhook(request: WebhookRequest, guard: DestinationGua
   try {
     destination = await guard.check(request.url);
   } catch (error) {
-    const message = error instanceof WebhookDestinationError ? error.message : (error as Error).message;
-    return { status: null, error: `refused: ${message}`, latencyMs: elapsed(), refused: true };
+    if (error instanceof WebhookDestinationError && error.code === 'unresolvable') {
+      return { status: null, error: error.message, latencyMs: elapsed() };
+    }
+    return {
+      status: null,
+      error: `refused: ${(error as Error).message}`,
+      latencyMs: elapsed(),
+      refused: true,
+    };
   }
   const timestamp = Math.floor(request.now / 1000);
   const body = Buffer.from(request.body, 'utf8');

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ALERT_TIME_FIELDS } from '@ioc/alerting';
-import { ALERT_STATES, DOMAINS, RULE_ID_PATTERN, SEVERITIES } from '@ioc/contracts';
+import { ALERT_STATES, DEVICE_ID_PATTERN, DOMAINS, RULE_ID_PATTERN, SEVERITIES } from '@ioc/contracts';
 import { documented, openApiSchema } from '../common/openapi-zod';
 import { instantParam, integerParam } from '../common/time-params';
 
@@ -17,7 +17,33 @@ function listParam<T extends string>(values: readonly [T, ...T[]]) {
   );
 }
 
-/** `GET /api/v1/alerts`: filters (all combined), page, format. */
+/**
+ * A comma-separated list of ids of one shape (`ruleId=a,b`): at most 50, each matching `pattern`
+ * (no id holds a comma: RULE_ID_PATTERN, DEVICE_ID_PATTERN, area ids).
+ */
+function idListParam(pattern: RegExp, what: string) {
+  return documented(
+    z
+      .string()
+      .max(4000)
+      .transform((text) => text.split(','))
+      .pipe(
+        z
+          .array(z.string().regex(pattern, `malformed ${what}`))
+          .min(1)
+          .max(50),
+      ),
+    { type: 'string', description: `comma-separated ${what}s (at most 50)` },
+  );
+}
+
+/** Area ids as the registry spells them (contracts `scopeAreaId`). */
+const AREA_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * `GET /api/v1/alerts`: filters (all combined; each list filter holds when any of its values
+ * does), page, format.
+ */
 export const alertListQuery = z
   .strictObject({
     state: listParam(ALERT_STATES).optional().describe('exact states, comma-separated'),
@@ -26,11 +52,13 @@ export const alertListQuery = z
       .transform((v) => v === 'true')
       .optional()
       .describe('true: open alerts (pending, firing, acknowledged); false: past (resolved)'),
-    area: z.string().min(1).max(128).optional().describe('an area and its sub-areas'),
-    domain: z.enum(DOMAINS).optional(),
+    area: idListParam(AREA_ID_PATTERN, 'area id')
+      .optional()
+      .describe('areas and their sub-areas, comma-separated'),
+    domain: listParam(DOMAINS).optional().describe('domains, comma-separated'),
     severity: listParam(SEVERITIES).optional().describe('exact severities, comma-separated'),
-    ruleId: z.string().regex(RULE_ID_PATTERN).optional(),
-    deviceId: z.string().min(1).max(128).optional(),
+    ruleId: idListParam(RULE_ID_PATTERN, 'rule id').optional().describe('rule ids, comma-separated'),
+    deviceId: idListParam(DEVICE_ID_PATTERN, 'device id').optional().describe('device ids, comma-separated'),
     from: instantParam.optional().describe('alerts whose `timeField` is at or after this time'),
     to: instantParam.optional().describe('…and before this time'),
     timeField: z.enum(ALERT_TIME_FIELDS).default('pendingAt'),

@@ -62,7 +62,7 @@ export class AlertsController {
   @ApiOperation({
     summary: 'Alerts in your scope, newest first (by pendingAt), filtered; format=csv for a spreadsheet',
     description:
-      "Filters combine: state (comma-separated), open (true: pending/firing/acknowledged; false: resolved), area (with its sub-areas), domain, severity (comma-separated), ruleId, deviceId, from (inclusive) / to (exclusive) on timeField (pendingAt, firingAt or resolvedAt). A filter naming a domain, area or device outside your scope is a 403 out-of-scope. Pages of limit alerts (default 100, at most 1000); nextCursor fetches the next. CSV: UTF-8 with a byte-order mark, CRLF, one alert per row, ISO times; formula-like cells get a leading '.",
+      "Filters combine (AND); each list filter holds when any of its comma-separated values does: state, open (true: pending/firing/acknowledged; false: resolved), area (each with its sub-areas), domain, severity, ruleId, deviceId, from (inclusive) / to (exclusive) on timeField (pendingAt, firingAt or resolvedAt). A filter naming a domain, area or device outside your scope is a 403 out-of-scope. Pages of limit alerts (default 100, at most 1000); nextCursor fetches the next. CSV: UTF-8 with a byte-order mark, CRLF, one alert per row, ISO times; formula-like cells get a leading '.",
   })
   @ApiQueriesFrom(alertListQuery)
   @ApiAnswers({
@@ -75,20 +75,21 @@ export class AlertsController {
     @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) response: Response,
   ): Promise<AlertListBody | string> {
-    this.scope.assertFilters(principal, { domain: query.domain, area: query.area });
-    if (query.deviceId !== undefined && this.registry.getDevice(query.deviceId)) {
-      this.scope.assertDevice(principal, query.deviceId);
+    for (const domain of query.domain ?? []) this.scope.assertFilters(principal, { domain });
+    for (const area of query.area ?? []) this.scope.assertFilters(principal, { area });
+    for (const deviceId of query.deviceId ?? []) {
+      if (this.registry.getDevice(deviceId)) this.scope.assertDevice(principal, deviceId);
     }
     const page = await this.alerting.run((port) =>
       port.alerts.list(
         {
           ...(query.state ? { states: query.state } : {}),
           ...(query.open === undefined ? {} : { open: query.open }),
-          ...(query.area === undefined ? {} : { areaId: query.area }),
-          ...(query.domain === undefined ? {} : { domain: query.domain }),
+          ...(query.area ? { areaIds: query.area } : {}),
+          ...(query.domain ? { domains: query.domain } : {}),
           ...(query.severity ? { severities: query.severity } : {}),
-          ...(query.ruleId === undefined ? {} : { ruleId: query.ruleId }),
-          ...(query.deviceId === undefined ? {} : { deviceId: query.deviceId }),
+          ...(query.ruleId ? { ruleIds: query.ruleId } : {}),
+          ...(query.deviceId ? { deviceIds: query.deviceId } : {}),
           ...(query.from === undefined ? {} : { from: query.from }),
           ...(query.to === undefined ? {} : { to: query.to }),
           timeField: query.timeField,

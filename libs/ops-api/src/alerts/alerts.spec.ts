@@ -464,6 +464,47 @@ describe('alerts over REST and /live (SQLite)', () => {
       expect(long.body.parameter).toBe('to');
     });
 
+    it('dry-runs the default rule vn-aqi-hourly-poor over stored hourly aqi (a derived metric) like a measured one', async () => {
+      const seeds = loadSeeds();
+      const registry = new DeviceRegistry(seeds);
+      const station = seeds.devices.find((d) => d.id === 'aq-tn-001')!;
+      const t0 = Date.UTC(2026, 10, 27, 0, 0, 0);
+      // Hourly VN_AQI as the engine derives and stores it: poor (≥ 101), bad (≥ 151), back below 96.
+      const hourly = [80, 120, 160, 130, 90];
+      await store.write(
+        hourly.map((aqi, i) =>
+          testReading(registry, station, 'telemetry', t0 + i * 3_600_000, {
+            aqi,
+            aqiDominant: 'pm25',
+          }),
+        ),
+      );
+      const rule = await expectStatus(
+        call<RuleBody>('GET', '/api/v1/rules/vn-aqi-hourly-poor', operator.headers),
+        200,
+      );
+      const answer = await expectStatus(
+        call<RuleDryRunBody>('POST', '/api/v1/rules/dry-run', operator.headers, {
+          rule: { ...rule.rule, id: 'spec-dry-run-aqi' },
+          from: new Date(t0 - 60_000).toISOString(),
+          to: new Date(t0 + 6 * 3_600_000).toISOString(),
+        }),
+        200,
+      );
+      const stations = seeds.devices
+        .filter((d) => d.type === 'air-quality-station')
+        .map((d) => d.id)
+        .sort();
+      expect(answer.covered).toEqual(stations);
+      expect(answer.readings).toBe(hourly.length);
+      const mine = answer.changes.filter((c) => c.subjectId === station.id);
+      expect(mine.map((c) => [c.kind, c.at, c.severity, c.value])).toEqual([
+        ['fired', new Date(t0 + 3_600_000).toISOString(), 'warning', 120],
+        ['escalated', new Date(t0 + 2 * 3_600_000).toISOString(), 'critical', 160],
+        ['resolved', new Date(t0 + 4 * 3_600_000).toISOString(), 'critical', 90],
+      ]);
+    });
+
     it("refuses a scoped operator's rule that reaches beyond its scope", async () => {
       const wide = await call<{ outOfScope: unknown }>('POST', '/api/v1/rules', envOperator.headers, {
         ...RULE,
@@ -518,6 +559,33 @@ describe('alerts over REST and /live (SQLite)', () => {
       const bad = await call<{ parameter: string }>('GET', '/api/v1/alerts?state=burning', api.authHeaders);
       expect(bad.status).toBe(400);
       expect(bad.body.parameter).toBe('state');
+    });
+
+    it('takes every id and enumeration filter as a comma-separated list (any value holds), like state and severity', async () => {
+      const ids = async (query: string, as = api.authHeaders) =>
+        (await expectStatus(call<AlertListBody>('GET', `/api/v1/alerts?${query}`, as), 200)).alerts.map(
+          (a) => a.id,
+        );
+      const both = [trafficAlert.id, envAlert.id];
+      expect(await ids('ruleId=qcvn05-pm10-24h,traffic-congestion')).toEqual(both);
+      expect(await ids('ruleId=traffic-congestion,no-such-rule')).toEqual([trafficAlert.id]);
+      expect(await ids('deviceId=aq-tn-001,tc-tn-001')).toEqual(both);
+      expect(await ids('domain=env,traffic')).toEqual(both);
+      expect(await ids('area=tay-ninh-city-phuong-1,tay-ninh-city-ninh-son')).toEqual(both);
+      expect(await ids('area=tay-ninh-city-phuong-1,tay-ninh-city-ninh-son', envKey.headers)).toEqual([
+        envAlert.id,
+      ]);
+      // Every value is checked: one outside the scope is a 403, one malformed a 400 naming the filter.
+      await expectStatus(call('GET', '/api/v1/alerts?domain=env,traffic', envKey.headers), 403);
+      await expectStatus(call('GET', '/api/v1/alerts?deviceId=aq-tn-001,tc-tn-001', envKey.headers), 403);
+      for (const query of ['ruleId=ok-rule,Bad_Rule', 'domain=env,sky', 'deviceId=a,', 'area=,x']) {
+        const refused = await call<{ parameter: string }>('GET', `/api/v1/alerts?${query}`, api.authHeaders);
+        expect({ query, status: refused.status, parameter: refused.body.parameter }).toEqual({
+          query,
+          status: 400,
+          parameter: query.split('=')[0],
+        });
+      }
     });
 
     it('answers CSV with a header, one row per alert and formula-like cells defused', async () => {

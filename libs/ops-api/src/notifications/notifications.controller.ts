@@ -334,7 +334,7 @@ export class SubscriptionsController {
   @ApiOperation({
     summary: 'Subscribes the agency to alerts inside its scope matching the filters',
     description:
-      'Filters: domains, areaIds (subtrees), ruleIds, minSeverity (default warning); always intersected with the agency scope. Channels: webhookEndpointIds of the same agency, mqtt. Policy: groupWaitSeconds (30), groupIntervalSeconds (300), repeatIntervalSeconds (14400).',
+      'Filters: domains, areaIds (subtrees), ruleIds, minSeverity (default warning); always intersected with the agency scope, and a domain or area that could never match inside it (or an unknown area) is a 400 naming filters.domains / filters.areaIds (also on PATCH). Channels: webhookEndpointIds of the same agency, mqtt. Policy: groupWaitSeconds (30), groupIntervalSeconds (300), repeatIntervalSeconds (14400).',
   })
   @AGENCY
   @ApiBodyFrom(createSubscriptionBody)

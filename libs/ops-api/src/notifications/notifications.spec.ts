@@ -362,6 +362,67 @@ describe('notifications REST', () => {
     expect(audit.items).toHaveLength(1);
   });
 
+  it("refuses a subscription filter that could never match inside the agency's scope (400 naming it), on create and PATCH", async () => {
+    type Refusal = { parameter: string; message: string };
+    const refusal = async (answer: Promise<Answer<Refusal>>) => {
+      const { status, body } = await answer;
+      return { status, parameter: body.parameter };
+    };
+    const subs = '/api/v1/agencies/so-nnmt/subscriptions';
+    // so-nnmt's scope is { domains: ['env'] }.
+    expect(
+      await refusal(
+        call('POST', subs, envOperator.headers, { name: 'x', filters: { domains: ['traffic'] } }),
+      ),
+    ).toEqual({ status: 400, parameter: 'filters.domains' });
+    expect(
+      await refusal(
+        call('POST', subs, envOperator.headers, { name: 'x', filters: { areaIds: ['no-such-area'] } }),
+      ),
+    ).toEqual({ status: 400, parameter: 'filters.areaIds' });
+    const kept = await expectStatus(
+      call<SubscriptionBody>('POST', subs, envOperator.headers, {
+        name: 'Môi trường',
+        filters: { domains: ['env'] },
+      }),
+      201,
+    );
+    expect(
+      await refusal(
+        call('PATCH', `${subs}/${kept.id}`, envOperator.headers, {
+          filters: { domains: ['env', 'traffic'] },
+        }),
+      ),
+    ).toEqual({ status: 400, parameter: 'filters.domains' });
+    // An agency scoped to one district: an area inside it or wider than it may match; a sibling never.
+    await api.issueAgencyKey({ agencyId: 'ubnd-hoa-thanh', scope: { areas: ['hoa-thanh'] } });
+    const districtOperator = await api.createUser('operator', { agencyId: 'ubnd-hoa-thanh' });
+    const district = '/api/v1/agencies/ubnd-hoa-thanh/subscriptions';
+    for (const areaIds of [['hoa-thanh-long-hoa'], ['tay-ninh'], ['hoa-thanh']])
+      await expectStatus(
+        call('POST', district, districtOperator.headers, { name: 'x', filters: { areaIds } }),
+        201,
+      );
+    const outside = await call<Refusal>('POST', district, districtOperator.headers, {
+      name: 'x',
+      filters: { areaIds: ['hoa-thanh-long-hoa', 'tay-ninh-city-phuong-1'] },
+    });
+    expect({ status: outside.status, parameter: outside.body.parameter }).toEqual({
+      status: 400,
+      parameter: 'filters.areaIds',
+    });
+    expect(outside.body.message).toContain('"tay-ninh-city-phuong-1"');
+    expect(outside.body.message).not.toContain('"hoa-thanh-long-hoa"');
+    const list = await expectStatus(
+      call<{ items: SubscriptionBody[] }>('GET', district, districtOperator.headers),
+      200,
+    );
+    expect(list.items).toHaveLength(3);
+    for (const s of list.items)
+      await expectStatus(call('DELETE', `${district}/${s.id}`, districtOperator.headers), 200);
+    await expectStatus(call('DELETE', `${subs}/${kept.id}`, envOperator.headers), 200);
+  });
+
   it('deletes a subscription and an endpoint, audited', async () => {
     const subs = await expectStatus(
       call<{ items: SubscriptionBody[] }>(
