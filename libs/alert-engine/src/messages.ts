@@ -1,3 +1,4 @@
+import { aqiBand } from '@ioc/aqi';
 import {
   METRIC_CATALOGUE,
   type Language,
@@ -13,7 +14,9 @@ import {
  * `{value}` the value that caused the step (number only, see `formatValue`), `{unit}` the metric's
  * display unit (METRIC_CATALOGUE), `{limit}` the condition's number, `{window}` the window in words
  * ("24 giờ" / "24 h"), `{standard}` the rule source's standard, `{severity}`, `{event}`,
- * `{silentFor}` the no-data silence in words. A placeholder that does not apply renders as ''.
+ * `{silentFor}` the no-data silence in words, `{band}` the VN_AQI band of `{value}` when the metric is
+ * `aqi` (Decision 1459/QĐ-TCMT § 1.4 Bảng 1 via @ioc/aqi's `aqiBand`: "Kém" / "poor" for 101–150,
+ * "Xấu" / "bad" for 151–200 …). A placeholder that does not apply renders as ''.
  */
 export const TEMPLATE_PLACEHOLDERS = [
   'device',
@@ -29,6 +32,7 @@ export const TEMPLATE_PLACEHOLDERS = [
   'severity',
   'event',
   'silentFor',
+  'band',
 ] as const;
 export type TemplatePlaceholder = (typeof TEMPLATE_PLACEHOLDERS)[number];
 
@@ -101,6 +105,13 @@ export function renderTemplate(template: string, language: Language, ctx: Messag
         return ctx.event ? eventLabel(ctx.event, language) : '';
       case 'silentFor':
         return ctx.silentForSeconds ? formatDuration(ctx.silentForSeconds, language) : '';
+      case 'band':
+        return ctx.metric === 'aqi' &&
+          typeof ctx.value === 'number' &&
+          Number.isFinite(ctx.value) &&
+          ctx.value >= 0
+          ? aqiBand(ctx.value).name[language]
+          : '';
       default:
         return whole;
     }

@@ -14,7 +14,7 @@ describe('message templates', () => {
       validateTemplates({
         message: {
           vi: '{device}{deviceId}{area}{areaId}{metric}{value}{unit}{limit}',
-          en: '{window}{standard}{severity}{event}{silentFor}',
+          en: '{window}{standard}{severity}{event}{silentFor}{band}',
         },
       }),
     ).toEqual([]);
@@ -47,6 +47,16 @@ describe('message templates', () => {
         limit: 151,
       }),
     ).toBe('đi ngược chiều VN_AQI 151||{x}');
+  });
+
+  it('names the VN_AQI band of the value, not of the limit, and nothing on other metrics', () => {
+    const at = (value: number, language: 'vi' | 'en', metric = 'aqi') =>
+      renderTemplate('{value} ({band}) ≥ {limit}', language, { metric, value, limit: 101 });
+    expect(at(128, 'vi')).toBe('128 (Kém) ≥ 101');
+    expect(at(152, 'vi')).toBe('152 (Xấu) ≥ 101');
+    expect(at(152, 'en')).toBe('152 (Bad) ≥ 101');
+    expect(at(250, 'en')).toBe('250 (Very bad) ≥ 101');
+    expect(at(152, 'en', 'pm25')).toBe('152 () ≥ 101');
   });
 });
 
