@@ -67,7 +67,10 @@ function run(name, args, readyText, mayFinish = false) {
       if (!ready) reject(new Error(`${name} exited (${code ?? signal}) before it was ready`));
       else if (mayFinish && code === 0) console.log(`[${name}] finished`);
       else if (!stopping) {
-        console.error(`[${name}] exited (${code ?? signal}); stopping the platform`);
+        console.error(
+          `[${name}] exited (${code ?? signal}); stopping the platform — run npm start again on the ` +
+            `same data directory (${dataDir}) to recover: nothing acknowledged is lost`,
+        );
         stop(1);
       }
     });
