@@ -181,11 +181,22 @@ export class AlertEngine {
   private areaEpoch = 0;
   private readonly fullAreaRecompute: boolean;
   private errors: Array<{ ruleId: string; error: string }> = [];
+  private outOfOrderCount = 0;
 
   constructor(o: AlertEngineOptions) {
     this.directory = o.directory;
     this.newAlertId = o.newAlertId ?? (() => globalThis.crypto.randomUUID());
     this.fullAreaRecompute = o.areaAggregates === 'full';
+  }
+
+  /**
+   * Readings `evaluate` (not in warm-up) ignored, wholly or in part, as OLDER than the newest
+   * reading of the same device and metric it had evaluated (see DeviceEntry.lastTs): e.g. a
+   * simulator scenario stamped hours ago run beside a live feed of the same device. Repeats at the
+   * same ts (QoS 1 redeliveries) are not counted. Since construction; not in the snapshot.
+   */
+  get outOfOrder(): number {
+    return this.outOfOrderCount;
   }
 
   /** Rules `setRules` could not compile (skipped; their open alerts resolved `rule-changed`). */
@@ -379,11 +390,16 @@ export class AlertEngine {
       for (const rs of this.eventRulesOf(entry, reading.event)) this.warmEventClock(rs, entry, reading);
     }
     const metrics = reading.metrics;
+    let older = false;
     for (const metric in metrics) {
       const plan = this.planFor(entry, metric);
       if (plan === EMPTY_PLAN) continue;
       const seen = entry.lastTs.get(metric);
-      if (seen !== undefined && ts <= seen) continue; // a repeat or stale reading of this metric
+      if (seen !== undefined && ts <= seen) {
+        // A repeat (same ts) or an older reading of this metric: not evaluated.
+        if (ts < seen) older = true;
+        continue;
+      }
       entry.lastTs.set(metric, ts);
       const value = metrics[metric];
       const isNumber = typeof value === 'number' && Number.isFinite(value);
@@ -405,6 +421,7 @@ export class AlertEngine {
         }
       }
     }
+    if (older && !warmUp) this.outOfOrderCount++;
     return out ?? NO_CHANGES;
   }
 
