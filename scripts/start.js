@@ -128,6 +128,8 @@ process.on('SIGTERM', () => stop(0));
         // With IOC_SIM_DEVICES=0 only the scenario runs, and the simulator exits when it ends.
         ...(simulate ? ['--devices', simDevices, '--rate', simRate] : []),
         ...(simScenario ? ['--scenario', simScenario] : []),
+        // The scenario alone: nothing else feeds its devices.
+        ...(simScenario && !simulate ? ['--exclusive'] : []),
         '--credentials',
         env.IOC_DEMO_CREDENTIALS_FILE,
         // A device an operator revoked or retired has no secret there any more: leave it out.
