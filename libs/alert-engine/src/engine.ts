@@ -8,6 +8,7 @@ import {
   type AlertResolution,
   type AlertState,
   type AlertTransition,
+  type LocalizedText,
   type MetricValue,
   type Reading,
   type RuleDefinition,
@@ -109,6 +110,12 @@ export interface AlertEngineOptions {
    * compare the incremental one against). Both give identical results.
    */
   areaAggregates?: 'incremental' | 'full';
+  /**
+   * The named band of a value on its metric's scale, for the `{band}` placeholder (undefined: no
+   * band). The platform passes @ioc/aqi's `aqiValueBand` (VN_AQI bands of metric `aqi`); this
+   * library imports no scale itself. Default: none.
+   */
+  valueBand?: (metric: string, value: MetricValue) => LocalizedText | undefined;
 }
 
 /** Options of `evaluate`. */
@@ -180,6 +187,7 @@ export class AlertEngine {
   /** Bumped when windows change outside evaluation (warm-up, restore): area aggregates recompute. */
   private areaEpoch = 0;
   private readonly fullAreaRecompute: boolean;
+  private readonly valueBand: AlertEngineOptions['valueBand'];
   private errors: Array<{ ruleId: string; error: string }> = [];
   private outOfOrderCount = 0;
 
@@ -187,6 +195,7 @@ export class AlertEngine {
     this.directory = o.directory;
     this.newAlertId = o.newAlertId ?? (() => globalThis.crypto.randomUUID());
     this.fullAreaRecompute = o.areaAggregates === 'full';
+    this.valueBand = o.valueBand;
   }
 
   /**
@@ -697,7 +706,11 @@ export class AlertEngine {
     }
     covered.sort();
     let n = 0;
-    const engine = new AlertEngine({ directory: this.directory, newAlertId: () => `dry-run-${++n}` });
+    const engine = new AlertEngine({
+      directory: this.directory,
+      newAlertId: () => `dry-run-${++n}`,
+      ...(this.valueBand ? { valueBand: this.valueBand } : {}),
+    });
     const changes: AlertChange[] = [];
     let started = false;
     for (const r of readings) {
@@ -1199,6 +1212,10 @@ export class AlertEngine {
       severity: a.severity,
       event: a.event,
       silentForSeconds: silent,
+      band:
+        this.valueBand && a.metric !== null && a.value !== null && a.value !== undefined
+          ? (this.valueBand(a.metric, a.value) ?? null)
+          : null,
     });
   }
 

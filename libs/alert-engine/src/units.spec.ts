@@ -1,7 +1,7 @@
 import { compileCondition } from './conditions';
 import { compileRule, RuleCompileError, ruleActiveAt, vietnamHour } from './compile';
 import { formatDuration, formatValue, renderTemplate, validateTemplates } from './messages';
-import { rule } from './spec-support';
+import { reading, rule, T0, TestDirectory, testEngine } from './spec-support';
 
 describe('message templates', () => {
   it('validateTemplates lists unknown placeholders of both languages, once each', () => {
@@ -49,14 +49,30 @@ describe('message templates', () => {
     ).toBe('đi ngược chiều VN_AQI 151||{x}');
   });
 
-  it('names the VN_AQI band of the value, not of the limit, and nothing on other metrics', () => {
-    const at = (value: number, language: 'vi' | 'en', metric = 'aqi') =>
-      renderTemplate('{value} ({band}) ≥ {limit}', language, { metric, value, limit: 101 });
-    expect(at(128, 'vi')).toBe('128 (Kém) ≥ 101');
-    expect(at(152, 'vi')).toBe('152 (Xấu) ≥ 101');
-    expect(at(152, 'en')).toBe('152 (Bad) ≥ 101');
-    expect(at(250, 'en')).toBe('250 (Very bad) ≥ 101');
-    expect(at(152, 'en', 'pm25')).toBe('152 () ≥ 101');
+  it('renders {band} from the engine’s valueBand for the value that caused the step, not the limit', () => {
+    // A two-band scale standing in for VN_AQI (the platform passes @ioc/aqi's aqiValueBand).
+    const valueBand = (metric: string, value: unknown) =>
+      metric === 'aqi' && typeof value === 'number'
+        ? value > 150
+          ? { vi: 'Xấu', en: 'Bad' }
+          : { vi: 'Kém', en: 'Poor' }
+        : undefined;
+    const engine = testEngine(new TestDirectory(), { valueBand });
+    engine.setRules(
+      [
+        rule({
+          kind: 'threshold',
+          metric: 'aqi',
+          condition: { op: 'above', value: 101, inclusive: true },
+          message: { vi: '{value} ({band}) ≥ {limit}', en: '{value} ({band}) ≥ {limit}' },
+        }),
+      ],
+      T0,
+    );
+    const [fired] = engine.evaluate(reading(new TestDirectory(), 'aq-1', T0, { aqi: 152 }));
+    expect(fired?.alert.message).toEqual({ vi: '152 (Xấu) ≥ 101', en: '152 (Bad) ≥ 101' });
+    // Without a band (another metric, or no valueBand) it renders as ''.
+    expect(renderTemplate('{value} ({band})', 'en', { metric: 'pm25', value: 152 })).toBe('152 ()');
   });
 });
 

@@ -1,5 +1,5 @@
 import { AlertEngine, type EngineDirectory } from '@ioc/alert-engine';
-import { HourlyAqiTracker, type HourlyAqiRecord } from '@ioc/aqi';
+import { aqiValueBand, HourlyAqiTracker, type HourlyAqiRecord } from '@ioc/aqi';
 import type { DeviceStatus, Reading } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import { SpoolFullError, type SpoolConsumer, type SpoolConsumerLink } from '@ioc/spool';
@@ -224,6 +224,7 @@ export class AlertEngineHost implements SpoolConsumer {
   constructor(private readonly options: AlertEngineHostOptions) {
     this.engine = new AlertEngine({
       directory: options.directory,
+      valueBand: aqiValueBand,
       ...(options.newAlertId ? { newAlertId: options.newAlertId } : {}),
     });
     this.clock = options.clock ?? Date.now;
