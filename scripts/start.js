@@ -67,7 +67,10 @@ function run(name, args, readyText, mayFinish = false) {
       if (!ready) reject(new Error(`${name} exited (${code ?? signal}) before it was ready`));
       else if (mayFinish && code === 0) console.log(`[${name}] finished`);
       else if (!stopping) {
-        console.error(`[${name}] exited (${code ?? signal}); stopping the platform`);
+        console.error(
+          `[${name}] exited (${code ?? signal}); stopping the platform — run npm start again on the ` +
+            `same data directory (${dataDir}) to recover: nothing acknowledged is lost`,
+        );
         stop(1);
       }
     });
@@ -125,6 +128,8 @@ process.on('SIGTERM', () => stop(0));
         // With IOC_SIM_DEVICES=0 only the scenario runs, and the simulator exits when it ends.
         ...(simulate ? ['--devices', simDevices, '--rate', simRate] : []),
         ...(simScenario ? ['--scenario', simScenario] : []),
+        // The scenario alone: nothing else feeds its devices.
+        ...(simScenario && !simulate ? ['--exclusive'] : []),
         '--credentials',
         env.IOC_DEMO_CREDENTIALS_FILE,
         // A device an operator revoked or retired has no secret there any more: leave it out.

@@ -123,6 +123,47 @@ describe('alert engine in the broker (embedded store, SQLite registry)', () => {
     expect(steps.map((t) => `${t.seq}:${t.kind}`)).toEqual(['1:fired', '2:resolved']);
   });
 
+  it('a scenario stamped in the past beside a live feed of the same device: ignored, counted as outOfOrder, the device named in a warning', async () => {
+    const device = station(0);
+    const admin = await platform.admin();
+    const outOfOrder = async (): Promise<number> => {
+      const { body } = await getJson(admin, `${platform.httpUrl}/api/v1/ingest/stats`);
+      return Number((body['alertEngine'] as Record<string, unknown> | undefined)?.['outOfOrder']);
+    };
+    const before = await eventually(
+      async () => {
+        const n = await outOfOrder();
+        return Number.isFinite(n) ? n : undefined;
+      },
+      20_000,
+      'alertEngine.outOfOrder in the ingest stats',
+    );
+    const logFrom = platform.broker.output().length;
+    // The feed (npm start's simulator): the device reports now, a clean value.
+    const feed = await connect(platform, 'e2e-feed', device);
+    await publishPm25(feed, device, Date.now(), 40);
+    // The scenario, another session of the same device, replays the half hour before: far above
+    // the limit, but older than what the engine has evaluated for the device.
+    const scenario = await connect(platform, 'e2e-scenario', device);
+    const base = Date.now() - 30 * 60_000;
+    for (let k = 0; k < 5; k++) await publishPm25(scenario, device, base + k * 60_000, 300);
+    await Promise.all([feed.endAsync(), scenario.endAsync()]);
+    await eventually(
+      async () => ((await outOfOrder()) >= before + 5 ? true : undefined),
+      20_000,
+      'the scenario readings counted as outOfOrder',
+    );
+    const log = platform.broker.output().slice(logFrom);
+    expect(log).toContain('older than the newest one evaluated for this device is ignored');
+    expect(log).toContain(device.id);
+    // Nothing fired from them: the device's only alert is the one of the test before.
+    const { body } = await getJson(
+      admin,
+      `${platform.httpUrl}/api/v1/alerts?ruleId=${RULE_ID}&deviceId=${device.id}`,
+    );
+    expect((body['alerts'] as unknown[]).length).toBe(1);
+  });
+
   it('SIGKILL mid-episode and a restart: every alert exactly once, no transition twice, every acknowledged reading evaluated', async () => {
     // Three stations, 300 readings each, alternating 120 / 60: every reading is one transition
     // (even: an alert fires; odd: it resolves), so a reading skipped or evaluated twice shows.

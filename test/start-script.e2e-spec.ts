@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { selectDevices } from '@ioc/devices-sim';
 import { loadSeeds } from '@ioc/registry';
@@ -56,6 +57,24 @@ async function bannerLogin(platform: Launched): Promise<ApiSession> {
   return loginToApi(platform.httpUrl, line[1]!, line[2]!);
 }
 
+/** Pids of the launcher's children whose command line contains `script` (Linux /proc). */
+function childPids(parent: number, script: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 (after the parenthesised command name) is the parent pid.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== parent) continue;
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(script)) pids.push(Number(entry));
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return pids;
+}
+
 describe('npm start (scripts/start.js)', () => {
   const dirs = new TempDirs('ioc-start-');
   afterAll(() => dirs.removeAll());
@@ -80,6 +99,19 @@ describe('npm start (scripts/start.js)', () => {
       platform.child.kill('SIGINT');
     }
     await expect(platform.exited).resolves.toBe(0);
+  });
+
+  it('stops the platform when a process dies, saying how to recover (npm start again on the same data directory)', async () => {
+    const dataDir = await dirs.make();
+    const platform = await launch(dataDir, { IOC_SIM_DEVICES: '0' });
+    const [api] = childPids(platform.child.pid ?? -1, 'apps/api/src/main.ts');
+    expect(api).toEqual(expect.any(Number));
+    process.kill(api!, 'SIGKILL');
+    await expect(platform.exited).resolves.toBe(1);
+    expect(platform.output()).toContain(
+      `[api] exited (SIGKILL); stopping the platform — run npm start again on the same data directory (${dataDir}) to recover: nothing acknowledged is lost`,
+    );
+    expect(platform.output()).toContain('[broker] stopping');
   });
 
   it('names the InfluxDB store in its banner when that is the store (and starts while it is down)', async () => {

@@ -48,6 +48,10 @@ const HELP = `Usage: devices-sim [options]
   --area ID           with --scenario: take its devices from this area's subtree (default: the
                       scenario's choice, e.g. the district with the most air-quality stations)
   --time-scale K      with --scenario: simulated seconds per real second (default: the scenario's)
+  --exclusive         with --scenario and no --devices: assert that nothing else feeds the scenario's
+                      devices (a platform started with IOC_SIM_DEVICES=0, a bare broker). Without it
+                      such a run is refused (exit 2): beside npm start's feed of the same devices the
+                      scenario's readings, stamped in the past, would be ignored by the alert engine
   --help              show this text`;
 
 const SUMMARY_EVERY_MS = 5000;
@@ -55,6 +59,27 @@ const SUMMARY_EVERY_MS = 5000;
 function fail(message: string): never {
   process.stderr.write(`devices-sim: ${message}\n`);
   process.exit(2);
+}
+
+/**
+ * Why a scenario alone is refused unless `--exclusive`, and the ways that work. Its readings are
+ * stamped on its simulated clock, hours before real "now"; if another simulator (npm start's) feeds
+ * the same devices, the alert engine has already evaluated readings stamped "now" for them and
+ * ignores older ones (it never goes back in a device's time; counted as `alertEngine.outOfOrder`),
+ * and the hourly VN_AQI of hours already closed is never recomputed. Nothing on MQTT tells a
+ * device that, so the CLI cannot detect the other feed: it asks.
+ */
+function besideAFeed(plan: ScenarioPlan): string {
+  const name = plan.scenario.name;
+  return (
+    `scenario ${name} stamps its readings on a simulated clock (${formatLocal(plan.startMs)} → ` +
+    `${formatLocal(plan.endMs)} local), in the past. If another simulator feeds the same devices ` +
+    `(npm start's does, unless IOC_SIM_DEVICES=0), the alert engine has newer readings of them and ` +
+    `ignores these (counted as alertEngine.outOfOrder in /api/v1/ingest/stats): no alert would fire.\n` +
+    `Run it one of these ways:\n` +
+    `  IOC_SIM_SCENARIO=${name} npm start  (npm start's simulator runs it beside its feed, the scenario's devices left out of the feed)\n` +
+    `  npm run sim -- --scenario ${name} --exclusive  (nothing else feeds these devices: a platform started with IOC_SIM_DEVICES=0, or a bare broker)`
+  );
 }
 
 function positiveNumber(name: string, raw: string | undefined, fallback: number, integer = false): number {
@@ -106,6 +131,7 @@ function parseOptions() {
         'list-scenarios': { type: 'boolean', default: false },
         area: { type: 'string' },
         'time-scale': { type: 'string' },
+        exclusive: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -156,6 +182,9 @@ async function main(): Promise<void> {
   // With a scenario the normal feed runs only when --devices asks for it, never over its devices
   // (their readings carry the scenario's simulated time; two clocks would interleave).
   const runFeed = plan === undefined || values.devices !== undefined;
+  if (values.exclusive === true && (plan === undefined || runFeed))
+    fail('--exclusive goes with --scenario and without --devices');
+  if (plan && !runFeed && values.exclusive !== true) fail(besideAFeed(plan));
   const affected = new Set(plan?.target.devices.map((device) => device.id) ?? []);
   let fleet = seeds.devices.filter((device) => !affected.has(device.id));
   const wanted = positiveNumber('devices', values.devices, fleet.length, true);

@@ -48,10 +48,41 @@ describe('devices-sim CLI scenario options', () => {
     [['--scenario', 'pollution-episode', '--area', 'ben-cau'], 'area "ben-cau" has no air-quality station'],
     [['--scenario', 'noisy-night', '--time-scale', '0'], '--time-scale must be a positive number, got "0"'],
     [['--scenario', 'noisy-night', '--mode', 'shared'], '--scenario needs --mode per-device'],
+    [
+      ['--scenario', 'noisy-night', '--devices', '5', '--exclusive'],
+      '--exclusive goes with --scenario and without --devices',
+    ],
+    [['--exclusive'], '--exclusive goes with --scenario and without --devices'],
   ])('refuses %j with exit 2', async (args, message) => {
     const result = await cli(args);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(message);
+  });
+});
+
+describe('devices-sim CLI: a scenario alone, beside a platform that may feed the same devices', () => {
+  jest.setTimeout(30_000);
+
+  it('refuses the README-era command with exit 2, saying why and the ways that work, before connecting', async () => {
+    // Nothing listens on this broker: the refusal must come first, not a connection error.
+    const result = await cli([
+      '--broker',
+      'mqtt://127.0.0.1:9',
+      '--scenario',
+      'noisy-night',
+      '--area',
+      'trang-bang',
+      '--time-scale',
+      '360',
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(
+      /^devices-sim: scenario noisy-night stamps its readings on a simulated clock/,
+    );
+    expect(result.stderr).toContain('ignores these (counted as alertEngine.outOfOrder');
+    expect(result.stderr).toContain('IOC_SIM_SCENARIO=noisy-night npm start');
+    expect(result.stderr).toContain('npm run sim -- --scenario noisy-night --exclusive');
   });
 });
 
@@ -93,6 +124,7 @@ describeWithBroker('devices-sim CLI running a scenario', () => {
       'camera-incident',
       '--time-scale',
       '420',
+      '--exclusive',
     ]);
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     const lines = result.stdout.split('\n').filter((line) => line.startsWith('scenario camera-incident: '));

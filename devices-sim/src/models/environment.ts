@@ -77,14 +77,48 @@ export function waterQuality(device: Device, tMs: number, ctx: ModelContext): Mo
   };
 }
 
+/** Background LAeq of a Vietnamese town at night with no traffic nearby (insects, distant hum), dBA. */
+export const NOISE_BACKGROUND_DBA = 38;
+/** How much quieter a night hour is than its traffic alone would make it (fewer lorries and horns, lower speeds), dB. */
+export const NOISE_NIGHT_REDUCTION_DB = 8;
+/**
+ * A special zone's meter (QCVN 26:2010/BTNMT "khu vực đặc biệt": hospitals, schools, libraries,
+ * `noiseZone: "special"`) stands back from the road behind the grounds they guard: this much quieter, dB.
+ */
+export const NOISE_SPECIAL_ZONE_OFFSET_DB = -12;
+
+/**
+ * 0 by day … 1 at night for QCVN 26:2010/BTNMT's hours (day 06:00–21:00, night 21:00–06:00, local
+ * UTC+7): 1 throughout the night, ramping up over 20:30–21:00 and down over 06:00–06:30 (so both
+ * ends of the night are fully quiet).
+ */
+export function noiseNightFactor(tMs: number): number {
+  const h = localHour(tMs);
+  if (h >= 21 || h < 6) return 1;
+  if (h >= 20.5) return (h - 20.5) / 0.5;
+  if (h < 6.5) return (6.5 - h) / 0.5;
+  return 0;
+}
+
 /**
  * Road noise follows the traffic (an energy sum, hence the logarithm), horns adding peaks on top;
- * highways carry more heavy vehicles and are louder.
+ * highways carry more heavy vehicles and are louder. It follows QCVN 26's day and night: at night
+ * (21–06 h local) the road is NOISE_NIGHT_REDUCTION_DB quieter, so a normal-zone meter stays under
+ * the 55 dBA night limit (≈ 51–53 dBA at 21 h, ≈ 46–48 late at night) and a special-zone meter
+ * (NOISE_SPECIAL_ZONE_OFFSET_DB) under 45 dBA at night and 55 dBA by day, most of the time; the
+ * road adds to a NOISE_BACKGROUND_DBA floor. Day values (normal zone ≈ 60–68 dBA at rush hour)
+ * stay under the 70 dBA day limit.
  */
 export function noise(device: Device, tMs: number, ctx: ModelContext): ModelOutput {
   const rng = prngFor(ctx.seed, device.id, tMs);
   const loudness = isHighwayRoad(device) ? 1.6 : 1;
-  const laeq = 48 + 10 * Math.log10(1 + 60 * trafficFactor(tMs) * loudness) + gaussian(rng);
+  const zone = device.attributes?.['noiseZone'] === 'special' ? NOISE_SPECIAL_ZONE_OFFSET_DB : 0;
+  const road =
+    48 +
+    10 * Math.log10(1 + 60 * trafficFactor(tMs) * loudness) -
+    NOISE_NIGHT_REDUCTION_DB * noiseNightFactor(tMs) +
+    zone;
+  const laeq = 10 * Math.log10(10 ** (road / 10) + 10 ** (NOISE_BACKGROUND_DBA / 10)) + gaussian(rng);
   const lamax = laeq + 8 + 12 * rng();
   return {
     channel: 'telemetry',

@@ -9,6 +9,7 @@ import {
   type AlertResolution,
   type AlertState,
   type AlertTransition,
+  type LocalizedText,
   type MetricValue,
   type Reading,
   type RuleDefinition,
@@ -110,6 +111,12 @@ export interface AlertEngineOptions {
    * compare the incremental one against). Both give identical results.
    */
   areaAggregates?: 'incremental' | 'full';
+  /**
+   * The named band of a value on its metric's scale, for the `{band}` placeholder (undefined: no
+   * band). The platform passes @ioc/aqi's `aqiValueBand` (VN_AQI bands of metric `aqi`); this
+   * library imports no scale itself. Default: none.
+   */
+  valueBand?: (metric: string, value: MetricValue) => LocalizedText | undefined;
 }
 
 /** Options of `evaluate`. */
@@ -181,12 +188,25 @@ export class AlertEngine {
   /** Bumped when windows change outside evaluation (warm-up, restore): area aggregates recompute. */
   private areaEpoch = 0;
   private readonly fullAreaRecompute: boolean;
+  private readonly valueBand: AlertEngineOptions['valueBand'];
   private errors: Array<{ ruleId: string; error: string }> = [];
+  private outOfOrderCount = 0;
 
   constructor(o: AlertEngineOptions) {
     this.directory = o.directory;
     this.newAlertId = o.newAlertId ?? (() => globalThis.crypto.randomUUID());
     this.fullAreaRecompute = o.areaAggregates === 'full';
+    this.valueBand = o.valueBand;
+  }
+
+  /**
+   * Readings `evaluate` (not in warm-up) ignored, wholly or in part, as OLDER than the newest
+   * reading of the same device and metric it had evaluated (see DeviceEntry.lastTs): e.g. a
+   * simulator scenario stamped hours ago run beside a live feed of the same device. Repeats at the
+   * same ts (QoS 1 redeliveries) are not counted. Since construction; not in the snapshot.
+   */
+  get outOfOrder(): number {
+    return this.outOfOrderCount;
   }
 
   /** Rules `setRules` could not compile (skipped; their open alerts resolved `rule-changed`). */
@@ -380,11 +400,16 @@ export class AlertEngine {
       for (const rs of this.eventRulesOf(entry, reading.event)) this.warmEventClock(rs, entry, reading);
     }
     const metrics = reading.metrics;
+    let older = false;
     for (const metric in metrics) {
       const plan = this.planFor(entry, metric);
       if (plan === EMPTY_PLAN) continue;
       const seen = entry.lastTs.get(metric);
-      if (seen !== undefined && ts <= seen) continue; // a repeat or stale reading of this metric
+      if (seen !== undefined && ts <= seen) {
+        // A repeat (same ts) or an older reading of this metric: not evaluated.
+        if (ts < seen) older = true;
+        continue;
+      }
       entry.lastTs.set(metric, ts);
       const value = metrics[metric];
       const isNumber = typeof value === 'number' && Number.isFinite(value);
@@ -406,6 +431,7 @@ export class AlertEngine {
         }
       }
     }
+    if (older && !warmUp) this.outOfOrderCount++;
     return out ?? NO_CHANGES;
   }
 
@@ -682,7 +708,11 @@ export class AlertEngine {
     }
     covered.sort();
     let n = 0;
-    const engine = new AlertEngine({ directory: this.directory, newAlertId: () => `dry-run-${++n}` });
+    const engine = new AlertEngine({
+      directory: this.directory,
+      newAlertId: () => `dry-run-${++n}`,
+      ...(this.valueBand ? { valueBand: this.valueBand } : {}),
+    });
     const changes: AlertChange[] = [];
     let started = false;
     for (const r of readings) {
@@ -1184,6 +1214,10 @@ export class AlertEngine {
       severity: a.severity,
       event: a.event,
       silentForSeconds: silent,
+      band:
+        this.valueBand && a.metric !== null && a.value !== null && a.value !== undefined
+          ? (this.valueBand(a.metric, a.value) ?? null)
+          : null,
     });
   }
 

@@ -13,7 +13,10 @@ import {
  * `{value}` the value that caused the step (number only, see `formatValue`), `{unit}` the metric's
  * display unit (METRIC_CATALOGUE), `{limit}` the condition's number, `{window}` the window in words
  * ("24 giờ" / "24 h"), `{standard}` the rule source's standard, `{severity}`, `{event}`,
- * `{silentFor}` the no-data silence in words. A placeholder that does not apply renders as ''.
+ * `{silentFor}` the no-data silence in words, `{band}` the named band of `{value}` on its metric's
+ * scale as AlertEngineOptions.valueBand gives it (the platform: VN_AQI bands of metric `aqi`,
+ * Decision 1459/QĐ-TCMT § 1.4 Bảng 1 via @ioc/aqi's `aqiValueBand`: "Kém" / "Poor" for 101–150,
+ * "Xấu" / "Bad" for 151–200 …). A placeholder that does not apply renders as ''.
  */
 export const TEMPLATE_PLACEHOLDERS = [
   'device',
@@ -29,6 +32,7 @@ export const TEMPLATE_PLACEHOLDERS = [
   'severity',
   'event',
   'silentFor',
+  'band',
 ] as const;
 export type TemplatePlaceholder = (typeof TEMPLATE_PLACEHOLDERS)[number];
 
@@ -65,6 +69,8 @@ export interface MessageContext {
   severity?: Severity | null;
   event?: string | null;
   silentForSeconds?: number | null;
+  /** The named band of `value` on its metric's scale (`{band}`), e.g. VN_AQI's `Kém` / `Poor`. */
+  band?: LocalizedText | null;
 }
 
 /** Renders `template` in `language`; unknown placeholders stay as written. */
@@ -101,6 +107,8 @@ export function renderTemplate(template: string, language: Language, ctx: Messag
         return ctx.event ? eventLabel(ctx.event, language) : '';
       case 'silentFor':
         return ctx.silentForSeconds ? formatDuration(ctx.silentForSeconds, language) : '';
+      case 'band':
+        return ctx.band ? ctx.band[language] : '';
       default:
         return whole;
     }

@@ -8,7 +8,7 @@ import {
   type StoredRule,
 } from '@ioc/contracts';
 import type { EngineArea, EngineDevice, EngineDirectory } from './directory';
-import { AlertEngine } from './engine';
+import { AlertEngine, type AlertEngineOptions } from './engine';
 
 /*
  * Test support (used by this library's specs only): a small Hà Nội area tree and device directory,
@@ -111,10 +111,13 @@ export function reading(
   };
 }
 
-/** An engine with sequential alert ids (`a1`, `a2`, …). */
-export function testEngine(dir: EngineDirectory = new TestDirectory()): AlertEngine {
+/** An engine with sequential alert ids (`a1`, `a2`, …); `options` are passed on (e.g. `valueBand`). */
+export function testEngine(
+  dir: EngineDirectory = new TestDirectory(),
+  options: Omit<AlertEngineOptions, 'directory' | 'newAlertId'> = {},
+): AlertEngine {
   let n = 0;
-  return new AlertEngine({ directory: dir, newAlertId: () => `a${++n}` });
+  return new AlertEngine({ ...options, directory: dir, newAlertId: () => `a${++n}` });
 }
 
 /** 2026-06-01T00:00:00Z. */

@@ -40,6 +40,25 @@ describe('threshold rules', () => {
     expect(changes[1].alert.id).toBe(changes[0].alert.id);
   });
 
+  it('ignores and counts readings older than the newest evaluated (a scenario behind a live feed); repeats are not counted', () => {
+    const engine = testEngine(dir);
+    engine.setRules([rule({ kind: 'threshold', metric: 'pm25', condition: { op: 'above', value: 55 } })], T0);
+    // The live feed is at T0 + 60 min; a scenario replays the hour before it, loud.
+    expect(engine.evaluate(reading(dir, 'aq-1', T0 + 60 * MIN, { pm25: 50 }))).toEqual([]);
+    const older = [0, 1, 2].flatMap((i) => engine.evaluate(reading(dir, 'aq-1', T0 + i * MIN, { pm25: 70 })));
+    expect(older).toEqual([]);
+    expect(engine.outOfOrder).toBe(3);
+    // A QoS 1 redelivery of the newest reading is a repeat, not out of order.
+    engine.evaluate(reading(dir, 'aq-1', T0 + 60 * MIN, { pm25: 50 }));
+    expect(engine.outOfOrder).toBe(3);
+    // Warm-up replays after a restart are not counted either.
+    engine.evaluate(reading(dir, 'aq-1', T0 + 3 * MIN, { pm25: 70 }), { warmUp: true });
+    expect(engine.outOfOrder).toBe(3);
+    // Metrics no rule reads are not tracked, so not counted.
+    engine.evaluate(reading(dir, 'aq-1', T0 + 4 * MIN, { pm10: 70 }));
+    expect(engine.outOfOrder).toBe(3);
+  });
+
   it('without a clear condition, resolves as soon as the condition stops', () => {
     const engine = testEngine(dir);
     engine.setRules([rule({ kind: 'threshold', metric: 'pm25', condition: { op: 'above', value: 55 } })], T0);

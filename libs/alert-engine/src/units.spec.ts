@@ -1,7 +1,7 @@
 import { compileCondition } from './conditions';
 import { compileRule, RuleCompileError, ruleActiveAt, vietnamHour } from './compile';
 import { formatDuration, formatValue, renderTemplate, validateTemplates } from './messages';
-import { rule } from './spec-support';
+import { reading, rule, T0, TestDirectory, testEngine } from './spec-support';
 
 describe('message templates', () => {
   it('validateTemplates lists unknown placeholders of both languages, once each', () => {
@@ -14,7 +14,7 @@ describe('message templates', () => {
       validateTemplates({
         message: {
           vi: '{device}{deviceId}{area}{areaId}{metric}{value}{unit}{limit}',
-          en: '{window}{standard}{severity}{event}{silentFor}',
+          en: '{window}{standard}{severity}{event}{silentFor}{band}',
         },
       }),
     ).toEqual([]);
@@ -47,6 +47,32 @@ describe('message templates', () => {
         limit: 151,
       }),
     ).toBe('đi ngược chiều VN_AQI 151||{x}');
+  });
+
+  it('renders {band} from the engine’s valueBand for the value that caused the step, not the limit', () => {
+    // A two-band scale standing in for VN_AQI (the platform passes @ioc/aqi's aqiValueBand).
+    const valueBand = (metric: string, value: unknown) =>
+      metric === 'aqi' && typeof value === 'number'
+        ? value > 150
+          ? { vi: 'Xấu', en: 'Bad' }
+          : { vi: 'Kém', en: 'Poor' }
+        : undefined;
+    const engine = testEngine(new TestDirectory(), { valueBand });
+    engine.setRules(
+      [
+        rule({
+          kind: 'threshold',
+          metric: 'aqi',
+          condition: { op: 'above', value: 101, inclusive: true },
+          message: { vi: '{value} ({band}) ≥ {limit}', en: '{value} ({band}) ≥ {limit}' },
+        }),
+      ],
+      T0,
+    );
+    const [fired] = engine.evaluate(reading(new TestDirectory(), 'aq-1', T0, { aqi: 152 }));
+    expect(fired?.alert.message).toEqual({ vi: '152 (Xấu) ≥ 101', en: '152 (Bad) ≥ 101' });
+    // Without a band (another metric, or no valueBand) it renders as ''.
+    expect(renderTemplate('{value} ({band})', 'en', { metric: 'pm25', value: 152 })).toBe('152 ()');
   });
 });
 

@@ -1,4 +1,6 @@
 import { DEFAULT_SEEDS_DIR, loadSeeds } from '@ioc/registry';
+import { renderMessage } from '@ioc/alert-engine';
+import { aqiValueBand } from '@ioc/aqi';
 import { readSeedRules } from './seed-rules';
 
 /** The committed seeds/rules.json: valid, sourced, and consistent with seeds/devices.json. */
@@ -8,6 +10,24 @@ describe('seeds/rules.json', () => {
 
   it('parses with the contracts schema and the template, metric and event checks', () => {
     expect(rules.length).toBeGreaterThan(20);
+  });
+
+  it('names the band of the VN_AQI value in the hourly AQI message (152 is Xấu, not Kém)', () => {
+    const aqi = rules.find((r) => r.id === 'vn-aqi-hourly-poor');
+    if (!aqi) throw new Error('vn-aqi-hourly-poor missing');
+    const render = (value: number) =>
+      renderMessage(aqi.message, {
+        deviceName: 'T',
+        areaName: 'A',
+        metric: 'aqi',
+        value,
+        limit: 101,
+        band: aqiValueBand('aqi', value) ?? null,
+      });
+    expect(render(152).vi).toContain('152 (Xấu)');
+    expect(render(152).vi).not.toContain('Kém');
+    expect(render(152).en).toContain('152 (Bad)');
+    expect(render(120).vi).toContain('120 (Kém)');
   });
 
   it('cites a source for every rule', () => {

@@ -187,6 +187,16 @@ export function aqiBand(aqi: number): AqiBandRecord {
   return AQI_BAND_RECORDS[AQI_BAND_RECORDS.length - 1];
 }
 
+/**
+ * The VN_AQI band name (`{ vi: 'Kém', en: 'Poor' }` …) of a value of metric `aqi` (aqiBand), for an
+ * alert message's `{band}`; undefined for any other metric or a value that is not a finite number
+ * ≥ 0. Shaped for @ioc/alert-engine's `AlertEngineOptions.valueBand`.
+ */
+export function aqiValueBand(metric: string, value: unknown): Bilingual | undefined {
+  if (metric !== 'aqi' || typeof value !== 'number' || !Number.isFinite(value) || value < 0) return undefined;
+  return aqiBand(value).name;
+}
+
 /** The band record of a band name. */
 export function bandRecord(name: AqiBand): AqiBandRecord {
   return AQI_BAND_RECORDS[AQI_BANDS.indexOf(name)];

@@ -129,3 +129,22 @@ describe('HourlyAqiTracker', () => {
     expect(() => t.add(reading('aq-1', 1.5, { pm25: 1 }))).toThrow(RangeError);
   });
 });
+
+describe('HourlyAqiTracker.closedHourReadings', () => {
+  it('counts readings of an hour already closed (they never reach its AQI), not those of open hours', () => {
+    const H = 3_600_000;
+    const t0 = Date.UTC(2026, 10, 30, 0);
+    const tracker = new HourlyAqiTracker();
+    tracker.add({ stationId: 's', ts: t0 + 10 * 60_000, metrics: { pm25: 20 } });
+    tracker.add({ stationId: 's', ts: t0 + 50 * 60_000, metrics: { pm25: 22 } });
+    expect(tracker.closedHourReadings).toBe(0);
+    // The next hour closes hour 0; a reading stamped in hour 0 after that comes too late.
+    tracker.add({ stationId: 's', ts: t0 + H + 60_000, metrics: { pm25: 30 } });
+    tracker.add({ stationId: 's', ts: t0 + 55 * 60_000, metrics: { pm25: 140 } });
+    expect(tracker.closedHourReadings).toBe(1);
+    // A reading of the open hour, and one without pollutants, are not counted.
+    tracker.add({ stationId: 's', ts: t0 + H + 2 * 60_000, metrics: { pm25: 31 } });
+    tracker.add({ stationId: 's', ts: t0 + 20 * 60_000, metrics: { temperature: 30 } });
+    expect(tracker.closedHourReadings).toBe(1);
+  });
+});

@@ -88,6 +88,7 @@ export interface HourlyAqiTrackerOptions {
 export class HourlyAqiTracker {
   readonly hoursKept: number;
   private readonly stations = new Map<string, StationState>();
+  private closedHourReadingsCount = 0;
 
   constructor(options: HourlyAqiTrackerOptions = {}) {
     const hoursKept = options.hoursKept ?? NOWCAST_HOURS;
@@ -95,6 +96,16 @@ export class HourlyAqiTracker {
       throw new RangeError(`hoursKept must be an integer ${NOWCAST_HOURS}–168, got ${hoursKept}`);
     }
     this.hoursKept = hoursKept;
+  }
+
+  /**
+   * Readings with pollutant values `add` took for an hour already closed (emitted or refused) or
+   * older than the window: they can never produce that hour's AQI (e.g. a simulator scenario
+   * stamped hours ago beside a live feed of the same station). Since construction or restore; not
+   * in the snapshot.
+   */
+  get closedHourReadings(): number {
+    return this.closedHourReadingsCount;
   }
 
   /** Stations tracked. */
@@ -128,7 +139,10 @@ export class HourlyAqiTracker {
       station.latestHour = hour;
       this.prune(station);
     } else if (hour <= station.latestHour - this.hoursKept) {
+      if (values.length > 0) this.closedHourReadingsCount++;
       return out;
+    } else if (hour <= station.closedThrough && values.length > 0) {
+      this.closedHourReadingsCount++;
     }
     if (values.length > 0) {
       let bucket = station.buckets.get(hour);

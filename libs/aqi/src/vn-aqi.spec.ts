@@ -7,6 +7,7 @@ import {
   POLLUTANTS,
   VIETNAM_UTC_OFFSET_MS,
   aqiBand,
+  aqiValueBand,
   dailyAqi,
   hourlyAqi,
   nowCast,
@@ -303,5 +304,16 @@ describe('time', () => {
 describe('agreement with the contracts', () => {
   it('every pollutant is a catalogue metric in µg/m³', () => {
     for (const p of POLLUTANTS) expect(METRIC_CATALOGUE[p].ucum).toBe('ug/m3');
+  });
+});
+
+describe('aqiValueBand', () => {
+  it('names the band of a value of metric aqi (Decision 1459 § 1.4 Bảng 1), nothing for other metrics', () => {
+    expect(aqiValueBand('aqi', 128)).toEqual({ vi: 'Kém', en: 'Poor' });
+    expect(aqiValueBand('aqi', 152)).toEqual({ vi: 'Xấu', en: 'Bad' });
+    expect(aqiValueBand('aqi', 150)).toEqual({ vi: 'Kém', en: 'Poor' });
+    expect(aqiValueBand('pm25', 152)).toBeUndefined();
+    expect(aqiValueBand('aqi', -1)).toBeUndefined();
+    expect(aqiValueBand('aqi', 'high')).toBeUndefined();
   });
 });

@@ -218,7 +218,8 @@ const ruleCommon = {
   /**
    * Message templates. Placeholders: `{device}` (name), `{deviceId}`, `{area}` (name), `{areaId}`,
    * `{metric}` (label), `{value}`, `{unit}`, `{limit}`, `{window}`, `{standard}`, `{severity}`,
-   * `{event}`, `{silentFor}`. Unknown placeholders are refused when the rule is written.
+   * `{event}`, `{silentFor}`, `{band}` (the VN_AQI band of the value, `Kém` / `Poor`…, on metric
+   * `aqi`; '' elsewhere). Unknown placeholders are refused when the rule is written.
    */
   message: localizedTextSchema,
   source: ruleSourceSchema.optional(),

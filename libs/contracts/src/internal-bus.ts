@@ -185,7 +185,8 @@ export const ingestStatsSchema = z.object({
    * The alert engine host running in the broker (libs/alerting AlertEngineHostStats), absent when
    * IOC_ALERTS=off: records evaluated / replayed in warm-up / skipped (already in its snapshot),
    * alert changes and commits, failed commits (retried), records waiting (`lag`), the last commit's
-   * duration (ms), hourly VN_AQI readings emitted, failed derived appends (retried), its cursor and
+   * duration (ms), hourly VN_AQI readings emitted, readings ignored as out of order and AQI readings
+   * for closed hours, failed derived appends (retried), its cursor and
    * snapshot positions (spool record numbers, −1 before any).
    */
   alertEngine: z
@@ -199,6 +200,10 @@ export const ingestStatsSchema = z.object({
       lag: count,
       lastCommitMs: count.nullable(),
       aqiHoursEmitted: count,
+      /** Readings ignored as older than the device's newest evaluated reading of the metric. */
+      outOfOrder: count,
+      /** Air-quality readings for an hour whose VN_AQI was already closed. */
+      aqiClosedHourReadings: count,
       derivedFailures: count,
       position: z.number().int(),
       snapshotPosition: z.number().int(),

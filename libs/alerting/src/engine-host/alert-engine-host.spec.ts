@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import pino from 'pino';
 import type { Alert, Reading, RuleDefinitionInput } from '@ioc/contracts';
 import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
 import { DeviceRegistry } from '@ioc/registry';
@@ -118,7 +119,12 @@ describeEachDatabase('AlertEngineHost', (context) => {
   const start = async (
     database: IocDatabase,
     dir: string,
-    options: { snapshotIntervalMs?: number; tickMs?: number; clock?: { now: number } } = {},
+    options: {
+      snapshotIntervalMs?: number;
+      tickMs?: number;
+      clock?: { now: number };
+      logger?: typeof logger;
+    } = {},
   ): Promise<Platform> => {
     const clock = options.clock ?? { now: Date.UTC(2026, 10, 30, 8) };
     const published: AlertChange[] = [];
@@ -129,7 +135,7 @@ describeEachDatabase('AlertEngineHost', (context) => {
       directory,
       readingBase: (id) => directory.readingBase(id),
       publish: (events) => published.push(...events),
-      logger,
+      logger: options.logger ?? logger,
       snapshotIntervalMs: options.snapshotIntervalMs ?? NEVER,
       tickMs: options.tickMs ?? NEVER,
       clock: () => clock.now,
@@ -203,6 +209,45 @@ describeEachDatabase('AlertEngineHost', (context) => {
       expect(platform.host.stats()).toMatchObject({ evaluated: values.length, warmUp: 0, changes: 2 });
       const cursor = await new AlertRepository(database.db).loadCursor(ALERT_ENGINE_CURSOR);
       expect(cursor?.position).toBe(values.length - 1);
+    } finally {
+      await platform.host.close();
+      await platform.sink.close();
+      await platform.store.close();
+    }
+  });
+
+  it('counts readings older than the device’s newest (a scenario behind a live feed) and AQI readings of closed hours, naming the device once a minute', async () => {
+    const database = await freshDatabase([PM25_SPIKE]);
+    const dir = await tempDirs.make();
+    const warnings: Array<{ msg: string; deviceId?: string; since?: number }> = [];
+    const capture = pino({ level: 'warn' }, { write: (line: string) => warnings.push(JSON.parse(line)) });
+    const clock = { now: T0 + 3 * HOUR };
+    const platform = await start(database, dir, { logger: capture, clock });
+    try {
+      // The live feed: the station reports "now" (T0 + 3 h) …
+      await feed(platform, [pm25(T0 + 2 * HOUR + 55 * MIN, 20), pm25(T0 + 3 * HOUR, 20)]);
+      // … then a scenario replays the two hours before, far above the limit: nothing fires.
+      const scenario = Array.from({ length: 12 }, (_, k) => pm25(T0 + k * 10 * MIN, 300));
+      await feed(platform, scenario);
+      expect(await history(database)).toEqual([]);
+      expect(platform.host.stats()).toMatchObject({
+        evaluated: 14,
+        outOfOrder: 12,
+        // Hour T0 + 2 h was closed by the feed's reading of T0 + 3 h: the scenario's readings of it
+        // (and of the hours before) never reach its AQI.
+        aqiClosedHourReadings: 12,
+        aqiHoursEmitted: 0,
+      });
+      const named = warnings.filter((w) => w.deviceId === STATION);
+      expect(named.map((w) => w.msg)).toEqual([
+        expect.stringContaining('older than the newest one evaluated for this device is ignored'),
+        expect.stringContaining('already closed is ignored'),
+      ]);
+      // A minute later the device is named again, with the count since.
+      clock.now += 61_000;
+      await feed(platform, [pm25(T0 + 5 * MIN, 300)]);
+      expect(platform.host.stats().outOfOrder).toBe(13);
+      expect(warnings.filter((w) => w.deviceId === STATION).at(-2)).toMatchObject({ since: 12 });
     } finally {
       await platform.host.close();
       await platform.sink.close();

@@ -1,5 +1,5 @@
 import { AlertEngine, type EngineDirectory } from '@ioc/alert-engine';
-import { HourlyAqiTracker, type HourlyAqiRecord } from '@ioc/aqi';
+import { aqiValueBand, HourlyAqiTracker, type HourlyAqiRecord } from '@ioc/aqi';
 import type { DeviceStatus, Reading } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import { SpoolFullError, type SpoolConsumer, type SpoolConsumerLink } from '@ioc/spool';
@@ -22,6 +22,8 @@ export const SNAPSHOT_HELD_RECORDS = 50_000;
 export const HOST_SNAPSHOT_VERSION = 1;
 /** Records waiting beyond which the tick waits for the loop to catch up (~2 s at 5 000 readings/s). */
 export const TICK_MAX_QUEUED = 10_000;
+/** A device ignored as out of order is named in a warning at most this often, ms. */
+export const OUT_OF_ORDER_WARN_EVERY_MS = 60_000;
 
 /** The registry's description of a station, for its derived readings (no ts, metrics, seq, event). */
 export type ReadingBase = Pick<
@@ -68,6 +70,17 @@ export interface AlertEngineHostStats {
   warmUp: number;
   /** Records skipped (up to the snapshot position: already in the snapshot). */
   skipped: number;
+  /**
+   * Readings evaluated and ignored (wholly or in part) as older than the device's newest evaluated
+   * reading of the same metric (AlertEngine.outOfOrder): e.g. a simulator scenario stamped hours ago
+   * beside a live feed of the same devices. Each device is named in a warning at most once a minute.
+   */
+  outOfOrder: number;
+  /**
+   * Air-quality readings that came for an hour whose VN_AQI was already closed (emitted or refused),
+   * so they never reach an hourly AQI (HourlyAqiTracker.closedHourReadings).
+   */
+  aqiClosedHourReadings: number;
   /** Alert changes committed (stored: CommitResult.applied). */
   changes: number;
   commits: number;
@@ -156,6 +169,8 @@ export class AlertEngineHost implements SpoolConsumer {
   readonly name = ALERT_ENGINE_CONSUMER;
   private readonly engine: AlertEngine;
   private tracker = new HourlyAqiTracker();
+  /** Per `rules|aqi:deviceId`: when it was last named in a warning, and readings since. */
+  private readonly outOfOrderWarned = new Map<string, { at: number; count: number }>();
   private readonly clock: () => number;
   private readonly snapshotIntervalMs: number;
   private readonly tickMs: number;
@@ -200,6 +215,8 @@ export class AlertEngineHost implements SpoolConsumer {
     commits: 0,
     commitFailures: 0,
     aqiHoursEmitted: 0,
+    outOfOrder: 0,
+    aqiClosedHourReadings: 0,
     derivedFailures: 0,
   };
   private lastCommitMs: number | null = null;
@@ -207,6 +224,7 @@ export class AlertEngineHost implements SpoolConsumer {
   constructor(private readonly options: AlertEngineHostOptions) {
     this.engine = new AlertEngine({
       directory: options.directory,
+      valueBand: aqiValueBand,
       ...(options.newAlertId ? { newAlertId: options.newAlertId } : {}),
     });
     this.clock = options.clock ?? Date.now;
@@ -362,6 +380,29 @@ export class AlertEngineHost implements SpoolConsumer {
     this.state = 'closed';
   }
 
+  /**
+   * Counts a reading the engine ignored as older than the device's newest (or, `aqi`, that came
+   * for an hour whose VN_AQI is closed), and warns naming the device — at most once per device per
+   * OUT_OF_ORDER_WARN_EVERY_MS, with how many such readings came since its last warning.
+   */
+  private noteOutOfOrder(r: Reading, now: number, what: 'rules' | 'aqi' = 'rules'): void {
+    if (what === 'rules') this.counters.outOfOrder++;
+    const key = `${what}:${r.deviceId}`;
+    const last = this.outOfOrderWarned.get(key);
+    if (last !== undefined && now - last.at < OUT_OF_ORDER_WARN_EVERY_MS) {
+      last.count++;
+      return;
+    }
+    if (this.outOfOrderWarned.size >= 10_000) this.outOfOrderWarned.clear();
+    this.outOfOrderWarned.set(key, { at: now, count: 0 });
+    this.options.logger.warn(
+      { deviceId: r.deviceId, ts: new Date(r.ts).toISOString(), since: (last?.count ?? 0) + 1 },
+      what === 'rules'
+        ? 'alert engine: reading older than the newest one evaluated for this device is ignored (another feed ahead of it, e.g. a simulator scenario beside npm start?)'
+        : 'alert engine: air-quality reading for an hour whose VN_AQI is already closed is ignored',
+    );
+  }
+
   stats(): AlertEngineHostStats {
     return {
       ...this.counters,
@@ -484,11 +525,18 @@ export class AlertEngineHost implements SpoolConsumer {
           this.counters.warmUp++;
           continue;
         }
+        const olderBefore = this.engine.outOfOrder;
         const out = this.engine.evaluate(r, { arrivedAt: now });
         for (const c of out) changes.push(c);
+        if (this.engine.outOfOrder > olderBefore) this.noteOutOfOrder(r, now);
         if (feedsAqi(r)) {
+          const closedBefore = this.tracker.closedHourReadings;
           for (const h of this.tracker.add({ stationId: r.deviceId, ts: r.ts, metrics: r.metrics }))
             hours.push(h);
+          if (this.tracker.closedHourReadings > closedBefore) {
+            this.counters.aqiClosedHourReadings++;
+            this.noteOutOfOrder(r, now, 'aqi');
+          }
         }
         this.position = index;
         this.counters.evaluated++;

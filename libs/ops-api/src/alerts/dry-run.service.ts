@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AlertEngine, type EngineDevice, type EngineDirectory } from '@ioc/alert-engine';
 import { AlertingError, parseRule } from '@ioc/alerting';
+import { aqiValueBand } from '@ioc/aqi';
 import {
   DEVICE_TYPE_CONTRACTS,
   type Device,
@@ -54,7 +55,7 @@ export class DryRunService {
       );
     }
     const devices = this.scope.filterDevices(principal, this.registry.listDevices({}));
-    const engine = new AlertEngine({ directory: this.directory(devices) });
+    const engine = new AlertEngine({ directory: this.directory(devices), valueBand: aqiValueBand });
     const { covered } = engine.dryRun(rule, []);
     let truncated = false;
     let total = 0;

@@ -69,6 +69,8 @@ describe('renderPrometheus: the alert engine', () => {
       lag: 2,
       lastCommitMs: 6,
       aqiHoursEmitted: 9,
+      outOfOrder: 11,
+      aqiClosedHourReadings: 12,
       derivedFailures: 0,
       position: 129,
       snapshotPosition: 100,
@@ -79,6 +81,8 @@ describe('renderPrometheus: the alert engine', () => {
     expect(lines).toContain('ioc_alert_engine_changes_total 4');
     expect(lines).toContain('ioc_alert_engine_commit_failures_total 1');
     expect(lines).toContain('ioc_aqi_hours_emitted_total 9');
+    expect(lines).toContain('ioc_alert_engine_out_of_order_total 11');
+    expect(lines).toContain('ioc_aqi_closed_hour_readings_total 12');
     expect(lines).toContain('ioc_alert_engine_lag 2');
     expect(lines).toContain('ioc_alert_engine_last_commit_ms 6');
     const without = renderPrometheus(stats(), { brokerConnected: true });

@@ -63,6 +63,16 @@ export function renderPrometheus(
         engine.commitFailures,
       );
       counter(
+        'ioc_alert_engine_out_of_order_total',
+        'Readings the alert engine ignored as older than the device’s newest evaluated reading of the metric (e.g. a simulator scenario beside a live feed of the same devices)',
+        engine.outOfOrder,
+      );
+      counter(
+        'ioc_aqi_closed_hour_readings_total',
+        'Air-quality readings that came for an hour whose VN_AQI was already closed (never reach an hourly AQI)',
+        engine.aqiClosedHourReadings,
+      );
+      counter(
         'ioc_aqi_hours_emitted_total',
         'Hourly VN_AQI readings derived and appended to the spool',
         engine.aqiHoursEmitted,
