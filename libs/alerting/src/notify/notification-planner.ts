@@ -25,6 +25,7 @@ import {
   type PolicyTimings,
   subscriptionHolds,
 } from './notification-policy';
+import { rowToAlert } from '../alert-rows';
 import { SilenceRepository, silenceMatches } from '../silence-repository';
 import { newId, type NotifyClock, SYSTEM_CLOCK } from './notify-error';
 import type { DeliveryTarget, Outbox } from './outbox';
@@ -415,30 +416,11 @@ function alertAt(row: TransitionRow): { alert: Alert; transition: AlertTransitio
     resolution: row.t_resolution as AlertTransition['resolution'],
   };
   const alert: Alert = {
-    id: row.id,
-    ruleId: row.rule_id,
-    ruleVersion: row.rule_version,
-    ruleKind: row.rule_kind as Alert['ruleKind'],
-    subjectKind: row.subject_kind as Alert['subjectKind'],
-    subjectId: row.subject_id,
-    deviceId: row.device_id,
-    deviceType: row.device_type as Alert['deviceType'],
-    domain: row.domain as Alert['domain'],
-    areaId: row.area_id,
-    areaPath: parse(row.area_path) as string[],
-    metric: row.metric,
-    event: row.event,
+    ...rowToAlert(row),
     severity: transition.severity,
     state: to,
     value: transition.value,
-    limit: row.limit_value,
-    unit: row.unit,
-    message: parse(row.message) as Alert['message'],
-    pendingAt: row.pending_at,
-    firingAt: row.firing_at,
     acknowledgedAt: to === 'acknowledged' ? (row.acknowledged_at ?? transition.at) : row.acknowledged_at,
-    acknowledgedBy: row.acknowledged_by,
-    acknowledgementNote: row.acknowledgement_note,
     resolvedAt: resolvedNow ? (row.resolved_at ?? transition.at) : null,
     resolvedBy: resolvedNow ? row.resolved_by : null,
     resolution: resolvedNow ? transition.resolution : null,
