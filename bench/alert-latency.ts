@@ -16,7 +16,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { connectAsync, type MqttClient } from 'mqtt';
 import type { NotifiedAlert } from '@ioc/contracts';
-import { influxdAvailable } from '@ioc/testing';
+import { influxdAvailable, type ReceivedWebhook, WebhookReceiver } from '@ioc/testing';
 import {
   generateRules,
   PROBE_CLEAR_BELOW,
@@ -50,7 +50,6 @@ import {
   startTarget,
   type Target,
 } from './lib/targets';
-import { WebhookReceiver, type ReceivedWebhook } from './lib/webhook-receiver';
 
 const { values: args } = parseArgs({
   options: {
@@ -239,12 +238,12 @@ async function runOnce(variant: Storage, roundIndex: number, probeBase: number):
   let unmatched = 0;
   let matchedById = 0;
   const onWebhook = (w: ReceivedWebhook): void => {
-    if (seenWebhookIds.has(w.webhookId)) {
+    if (seenWebhookIds.has(w.id)) {
       repeats++;
       return;
     }
-    seenWebhookIds.add(w.webhookId);
-    for (const alert of w.body.data?.alerts ?? []) match(alert, w.at);
+    seenWebhookIds.add(w.id);
+    for (const alert of w.body.data?.alerts ?? []) match(alert, w.monotonicAt);
   };
   // A notification carries its group's alerts as they are now: an alert's firing (or resolution)
   // is matched to the probe reading whose value it carries; one already matched is skipped.
@@ -269,8 +268,9 @@ async function runOnce(variant: Storage, roundIndex: number, probeBase: number):
     reading.notifiedAt = at;
     reading.alertId = alert.id;
   };
-  const receiver = new WebhookReceiver(onWebhook);
-  const url = await receiver.start();
+  const receiver = await WebhookReceiver.start();
+  receiver.onRequest = onWebhook;
+  const url = receiver.url();
 
   let target: Target;
   try {
@@ -281,7 +281,7 @@ async function runOnce(variant: Storage, roundIndex: number, probeBase: number):
       env: { IOC_WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32' },
     });
   } catch (error) {
-    await receiver.stop();
+    await receiver.close();
     await removeProbeDir();
     unregisterProbeDir();
     throw error;
@@ -403,7 +403,7 @@ async function runOnce(variant: Storage, roundIndex: number, probeBase: number):
     await client?.endAsync().catch(() => undefined);
     await loader.stop();
     await target.stop();
-    await receiver.stop();
+    await receiver.close();
     await removeProbeDir();
     unregisterProbeDir();
   }

@@ -3,6 +3,7 @@ import {
   DEVICE_TYPE_CONTRACTS,
   DEVICE_TYPES,
   type DeviceType,
+  derivedMetricsOf,
   domainOf,
   isMetricName,
   metricsOf,
@@ -19,16 +20,6 @@ import { AlertingError } from './alerting-error';
  * written.
  */
 export const MESSAGE_PLACEHOLDERS: readonly string[] = TEMPLATE_PLACEHOLDERS;
-
-/**
- * Metrics the platform derives rather than measures, and the device types they are derived for:
- * the hourly VN_AQI of an air-quality station (Decision 1459/QĐ-TCMT; the alert engine appends
- * `aqi` and `aqiDominant` readings to the spool).
- */
-export const DERIVED_METRICS: Readonly<Record<string, readonly DeviceType[]>> = {
-  aqi: ['air-quality-station'],
-  aqiDominant: ['air-quality-station'],
-};
 
 /** One reason a rule is refused: the field (dotted path into the body) and what is wrong. */
 export interface RuleIssue {
@@ -47,13 +38,16 @@ export function unknownPlaceholders(template: string): string[] {
   return unknown;
 }
 
-/** Device types that report `metric` (measured, status or derived). */
+/**
+ * Device types that report `metric`: measured, status, or derived by the platform for the type
+ * (contracts `derivedMetricsOf`: the hourly VN_AQI `aqi`, `aqiDominant` of an air-quality station).
+ */
 function typesReporting(metric: string): DeviceType[] {
-  const derived = DERIVED_METRICS[metric];
-  if (derived) return [...derived];
   if (!isMetricName(metric)) return [];
   if ((STATUS_METRICS as readonly string[]).includes(metric)) return [...DEVICE_TYPES];
-  return DEVICE_TYPES.filter((type) => (metricsOf(type) as string[]).includes(metric));
+  return DEVICE_TYPES.filter(
+    (type) => metricsOf(type).includes(metric) || derivedMetricsOf(type).includes(metric),
+  );
 }
 
 /**

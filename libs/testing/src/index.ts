@@ -7,3 +7,4 @@ export * from './databases';
 export * from './server-suites';
 export * from './oidc-provider';
 export * from './api-login';
+export * from './webhook-receiver';
