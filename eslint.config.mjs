@@ -112,6 +112,32 @@ export default [
     },
   },
   {
+    // The operators' console runs in a browser: no Node module, no Node global. Its projects
+    // (scope:frontend) import only the shared contracts and each other (DEP_CONSTRAINTS).
+    files: ['apps/console/src/**/*.ts', 'libs/console-*/src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^node:|^(fs|path|os|crypto|child_process|net|http|https|stream)$',
+              message: 'not in a browser',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'Buffer', message: 'not in browsers: use Uint8Array / TextDecoder' },
+        { name: 'process', message: 'the console reads its settings from /api/v1/console/config' },
+        { name: 'require', message: 'ES modules only' },
+        { name: '__dirname', message: 'not in browsers' },
+      ],
+    },
+  },
+  {
     files: ['**/*.ts'],
     languageOptions: {
       parserOptions: {

@@ -31,6 +31,7 @@ module.exports = {
       },
     ],
   },
-  moduleNameMapper,
+  // The console's components import their stylesheets (bundled by Vite); in node tests they are empty.
+  moduleNameMapper: { ...moduleNameMapper, '\\.css$': path.join(__dirname, 'tools/jest-css-stub.js') },
   clearMocks: true,
 };

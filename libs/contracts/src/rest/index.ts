@@ -7,3 +7,4 @@ export * from './access-bodies';
 export * from './sso-bodies';
 export * from './alert-bodies';
 export * from './notification-bodies';
+export * from './console-bodies';

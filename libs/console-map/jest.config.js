@@ -1,0 +1,6 @@
+module.exports = {
+  ...require('../../jest.preset.js'),
+  displayName: 'console-map',
+  rootDir: __dirname,
+  passWithNoTests: true,
+};

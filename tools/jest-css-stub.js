@@ -1,0 +1,2 @@
+// jest: a stylesheet imported by a console component is nothing in node tests.
+module.exports = {};
