@@ -35,5 +35,21 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 1500,
   },
+  // `npx vite --config apps/console/vite.config.mjs`: a development server with hot reload in
+  // front of a running platform (IOC_CONSOLE_DEV_API, default http://127.0.0.1:3000), so the page
+  // and the API share one origin as they do when the API serves the built console.
+  server: {
+    port: Number(process.env.IOC_CONSOLE_DEV_PORT ?? 5173),
+    proxy: Object.fromEntries(
+      ['/api', '/health', '/basemap', '/socket.io'].map((path) => [
+        path,
+        {
+          target: process.env.IOC_CONSOLE_DEV_API ?? 'http://127.0.0.1:3000',
+          ws: path === '/socket.io',
+          changeOrigin: false,
+        },
+      ]),
+    ),
+  },
   logLevel: process.env.IOC_CONSOLE_BUILD_QUIET === 'true' ? 'warn' : 'info',
 });
