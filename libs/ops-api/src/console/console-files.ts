@@ -45,8 +45,17 @@ export function setupConsoleFiles(app: INestApplication, settings: ConsoleSettin
           dotfiles: 'allow',
           headers: { 'Cache-Control': BASEMAP_CACHE_CONTROL, 'Content-Type': 'application/vnd.pmtiles' },
         },
-        (error?: Error) => {
-          if (error && !response.headersSent) next(error);
+        (error?: Error & { status?: number; headers?: Record<string, string> }) => {
+          if (!error || response.headersSent) return;
+          // send's refusals: 416 with `Content-Range: bytes */<size>` (RFC 9110 §15.5.17), 404
+          // when the file went away; anything else is the server's fault.
+          const status = error.status ?? 500;
+          if (status >= 500) return next(error);
+          for (const [name, value] of Object.entries(error.headers ?? {})) response.setHeader(name, value);
+          response
+            .status(status)
+            .type('text/plain; charset=utf-8')
+            .send(status === 416 ? 'range not satisfiable\n' : 'basemap file missing\n');
         },
       );
     });
