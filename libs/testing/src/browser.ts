@@ -108,8 +108,12 @@ export interface PageWatch {
   readonly cspViolations: string[];
   /** Uncaught exceptions in the page (`pageerror`). */
   readonly pageErrors: string[];
-  /** Every problem above, each prefixed with its kind: `expect(watch.problems()).toEqual([])`. */
-  problems(): string[];
+  /**
+   * Every problem above, each prefixed with its kind: `expect(watch.problems()).toEqual([])`.
+   * `allowed`: patterns of problems a test expects (e.g. Chromium's console error for an expected
+   * 401: /status of 401/), left out.
+   */
+  problems(allowed?: readonly RegExp[]): string[];
 }
 
 /**
@@ -125,12 +129,13 @@ export function watchPage(page: Page, origin: string): PageWatch {
     consoleErrors: [],
     cspViolations: [],
     pageErrors: [],
-    problems: () => [
-      ...watch.foreignRequests.map((url) => `request to another origin: ${url}`),
-      ...watch.cspViolations.map((text) => `CSP violation: ${text}`),
-      ...watch.consoleErrors.map((text) => `console error: ${text}`),
-      ...watch.pageErrors.map((text) => `page error: ${text}`),
-    ],
+    problems: (allowed = []) =>
+      [
+        ...watch.foreignRequests.map((url) => `request to another origin: ${url}`),
+        ...watch.cspViolations.map((text) => `CSP violation: ${text}`),
+        ...watch.consoleErrors.map((text) => `console error: ${text}`),
+        ...watch.pageErrors.map((text) => `page error: ${text}`),
+      ].filter((problem) => !allowed.some((pattern) => pattern.test(problem))),
   };
   const foreign = (url: string): boolean => {
     const parsed = new URL(url);
