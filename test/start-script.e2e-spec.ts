@@ -104,7 +104,9 @@ describe('npm start (scripts/start.js)', () => {
       const page = await fetch(`${platform.httpUrl}/`);
       expect(page.status).toBe(200);
       expect(page.headers.get('content-type')).toMatch(/^text\/html/);
-      expect(await page.text()).toBe(readFileSync(resolve(ROOT, 'dist', 'apps', 'console', 'index.html'), 'utf8'));
+      expect(await page.text()).toBe(
+        readFileSync(resolve(ROOT, 'dist', 'apps', 'console', 'index.html'), 'utf8'),
+      );
     } finally {
       platform.child.kill('SIGINT');
     }
