@@ -140,6 +140,7 @@ describe('ops-api over the embedded store', () => {
       '/api/v1/auth/login',
       '/api/v1/auth/refresh',
       '/api/v1/auth/providers',
+      '/api/v1/console/config',
       // Public to the guard; its own check (metrics token or admin) answers 401/403.
       '/metrics',
     ]);
@@ -153,6 +154,7 @@ describe('ops-api over the embedded store', () => {
       '/api/v1/auth/password': { post: [200, 400] },
       // The SSO redirect routes (/auth/oidc/login, /callback) are browser navigations, not in the document.
       '/api/v1/auth/providers': { get: [200] },
+      '/api/v1/console/config': { get: [200, 400] },
       '/api/v1/accounts': { get: [200, 400], post: [201, ...ADMIN_WRITE] },
       '/api/v1/accounts/{id}': { get: [200, 400, 404], patch: [200, ...ADMIN_WRITE] },
       '/api/v1/accounts/{id}/disable': { post: [200, ...ADMIN_WRITE] },

@@ -193,6 +193,8 @@ describe('GET /api/v1/console/config', () => {
       expect(csp).toContain("img-src 'self' data: blob: https://*.tiles.tayninh.gov.vn:8443");
       expect(csp).toContain("connect-src 'self'");
       expect(csp).not.toMatch(/script-src[^;]*unsafe/);
+      // Nothing from the internet but the tile server: no `https:` source anywhere else.
+      expect(csp.replace('https://*.tiles.tayninh.gov.vn:8443', '')).not.toMatch(/https?:/);
     } finally {
       await api.close();
     }

@@ -30,7 +30,11 @@ export const HELMET_OPTIONS: Parameters<typeof helmet>[0] = helmetOptions([]);
  * `img-src 'self' data: blob:` — Leaflet's CSS images are `data:` URLs once bundled, and a PMTiles
  * raster basemap becomes `blob:` images — plus `imageOrigins` (the XYZ tile server's origin,
  * basemapImageOrigins); `connect-src 'self'` (REST, socket.io, the PMTiles file: same origin);
- * `worker-src 'self' blob:` (a vector basemap may decode in a worker).
+ * `worker-src 'self' blob:` (a vector basemap may decode in a worker); and, tighter than helmet's
+ * defaults, styles and fonts from the platform only (`style-src 'self' 'unsafe-inline'` — Leaflet
+ * positions its panes with style attributes, the explorer has an inline <style> — and
+ * `font-src 'self' data:`, without helmet's `https:`): the page cannot load anything from the
+ * internet, as the console must work without it.
  */
 export function helmetOptions(imageOrigins: readonly string[]): Parameters<typeof helmet>[0] {
   return {
@@ -41,6 +45,8 @@ export function helmetOptions(imageOrigins: readonly string[]): Parameters<typeo
         imgSrc: ["'self'", 'data:', 'blob:', ...imageOrigins],
         connectSrc: ["'self'"],
         workerSrc: ["'self'", 'blob:'],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        fontSrc: ["'self'", 'data:'],
       },
     },
   };
