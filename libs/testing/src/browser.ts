@@ -66,22 +66,25 @@ let built: Promise<string> | undefined;
  * @throws Error with the build's output when vite fails
  */
 export function buildConsole(): Promise<string> {
-  built ??= runViteBuild();
+  built ??= viteBuild('apps/console/vite.config.mjs');
   built.catch(() => (built = undefined));
   return built;
 }
 
-async function runViteBuild(): Promise<string> {
+/**
+ * A production build (`vite build --config <config>`, quiet) into a new temporary directory,
+ * removed when the process exits. The config must write to `IOC_CONSOLE_OUT_DIR` (as
+ * apps/console/vite.config.mjs does); test pages of their own (fixtures) use it.
+ * @param config the Vite config file, relative to the workspace root
+ * @returns the directory holding index.html
+ * @throws Error with the build's output when vite fails or writes no index.html
+ */
+export async function viteBuild(config: string): Promise<string> {
   const outDir = mkdtempSync(join(tmpdir(), 'ioc-console-build-'));
   process.once('exit', () => rmSync(outDir, { recursive: true, force: true }));
   const child = spawn(
     process.execPath,
-    [
-      join(WORKSPACE_ROOT, 'node_modules', 'vite', 'bin', 'vite.js'),
-      'build',
-      '--config',
-      'apps/console/vite.config.mjs',
-    ],
+    [join(WORKSPACE_ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', config],
     {
       cwd: WORKSPACE_ROOT,
       env: { ...process.env, IOC_CONSOLE_OUT_DIR: outDir, IOC_CONSOLE_BUILD_QUIET: 'true' },
@@ -93,7 +96,7 @@ async function runViteBuild(): Promise<string> {
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const code = await new Promise<number | null>((done) => child.once('exit', done));
   if (code !== 0 || !existsSync(join(outDir, 'index.html'))) {
-    throw new Error(`vite build of the console failed (exit ${code}):\n${output}`);
+    throw new Error(`vite build of ${config} failed (exit ${code}):\n${output}`);
   }
   return outDir;
 }
