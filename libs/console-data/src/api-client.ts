@@ -17,6 +17,7 @@ import type {
   IngestStatsBody,
   LatestBody,
   LoginBody,
+  LogoutBody,
   MeBody,
   Severity,
 } from '@ioc/contracts';
@@ -29,6 +30,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly body: Partial<ErrorBody> & { reason?: string },
+    /** The answer's `Retry-After` in seconds (RFC 9110 §10.2.3, delay-seconds form), null when absent. */
+    readonly retryAfterSeconds: number | null = null,
   ) {
     super(body.message ?? `HTTP ${status}`);
     this.name = 'ApiError';
@@ -88,8 +91,11 @@ export interface ApiClient {
   login(username: string, password: string): Promise<LoginBody>;
   /** `GET /api/v1/auth/me`: who is logged in (401 when nobody). */
   me(): Promise<MeBody>;
-  /** `POST /api/v1/auth/logout`: ends the session and clears the cookie. */
-  logout(): Promise<void>;
+  /**
+   * `POST /api/v1/auth/logout`: ends the session and clears the cookie; an SSO session's answer
+   * names the provider's end-session URL (`endSessionUrl`).
+   */
+  logout(): Promise<LogoutBody>;
   /** `GET /api/v1/devices/status`: every device in scope with status and latest values (first paint). */
   deviceStatuses(filter?: { domain?: Domain; type?: string; area?: string }): Promise<DeviceStatusListBody>;
   /** `GET /api/v1/areas`: the area tree (flat, with parentId and centre). */
@@ -151,7 +157,12 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
       }
     }
     if (!response.ok) {
-      const error = new ApiError(response.status, (parsed ?? {}) as ApiError['body']);
+      const retryAfter = Number.parseInt(response.headers?.get('retry-after') ?? '', 10);
+      const error = new ApiError(
+        response.status,
+        (parsed ?? {}) as ApiError['body'],
+        Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : null,
+      );
       if (response.status === 401 && !path.startsWith('/api/v1/auth/login')) options.onUnauthorized?.(error);
       throw error;
     }
@@ -167,9 +178,7 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
     login: (username, password) =>
       call('POST', '/api/v1/auth/login', { username, password, session: 'cookie' }),
     me: () => call('GET', '/api/v1/auth/me'),
-    logout: async () => {
-      await call('POST', '/api/v1/auth/logout');
-    },
+    logout: () => call('POST', '/api/v1/auth/logout'),
     deviceStatuses: (filter = {}) => call('GET', `/api/v1/devices/status${queryString(filter)}`),
     areas: () => call('GET', '/api/v1/areas'),
     device: (id) => call('GET', `/api/v1/devices/${encodeURIComponent(id)}`),
