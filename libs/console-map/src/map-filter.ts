@@ -7,6 +7,10 @@ export interface CompiledFilter {
   matches(device: MapDevice, key?: string): boolean;
   /** True when the filter looks at marker states (a state change may move a device in or out). */
   readonly usesState: boolean;
+  /** True when the filter looks at the search text (`matches` then wants the device's key). */
+  readonly usesText: boolean;
+  /** True when the filter keeps every device. */
+  readonly keepsAll: boolean;
 }
 
 /**
@@ -21,6 +25,9 @@ export function compileFilter(filter: MapFilter, tree: AreaTree): CompiledFilter
   const text = foldText(filter.text ?? '');
   return {
     usesState: states !== undefined,
+    usesText: text !== '',
+    keepsAll:
+      domains === undefined && types === undefined && states === undefined && areaId === undefined && text === '',
     matches(device, key) {
       if (domains !== undefined && !domains.has(device.domain)) return false;
       if (types !== undefined && !types.has(device.type)) return false;
