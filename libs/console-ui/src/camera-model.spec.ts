@@ -12,11 +12,22 @@ describe('safeLink', () => {
       kind: 'link',
       href: 'https://cam.tayninh.gov.vn/live/c1.m3u8',
     });
-    expect(safeLink(' rtsp://10.0.0.5:554/stream1 ')).toEqual({ kind: 'link', href: 'rtsp://10.0.0.5:554/stream1' });
+    expect(safeLink(' rtsp://10.0.0.5:554/stream1 ')).toEqual({
+      kind: 'link',
+      href: 'rtsp://10.0.0.5:554/stream1',
+    });
     expect(safeLink('http://10.0.0.5/snap.jpg')).toMatchObject({ kind: 'link' });
   });
   it('refuses javascript:, data:, relative and malformed URLs, and says when none is set', () => {
-    for (const raw of ['javascript:alert(1)', 'JavaScript:alert(1)', 'data:text/html,<script>x</script>', '/snap.jpg', 'http//x', 'vbscript:x', 'file:///etc/passwd']) {
+    for (const raw of [
+      'javascript:alert(1)',
+      'JavaScript:alert(1)',
+      'data:text/html,<script>x</script>',
+      '/snap.jpg',
+      'http//x',
+      'vbscript:x',
+      'file:///etc/passwd',
+    ]) {
       expect(safeLink(raw)).toEqual({ kind: 'invalid' });
     }
     expect(safeLink(undefined)).toEqual({ kind: 'absent' });
@@ -41,7 +52,12 @@ describe('camera events', () => {
     expect(eventFromReading({ kind: 'telemetry', ts: t1, metrics: { fps: 25 } })).toBeNull();
     let events = mergeCameraEvents([], []);
     for (let i = 0; i < 7; i++) {
-      const e = eventFromReading({ kind: 'event', event: 'wrongWay', ts: t1 + i * 1000, metrics: { confidence: 0.8 } });
+      const e = eventFromReading({
+        kind: 'event',
+        event: 'wrongWay',
+        ts: t1 + i * 1000,
+        metrics: { confidence: 0.8 },
+      });
       events = mergeCameraEvents(events, e === null ? [] : [e]);
     }
     expect(events.map((e) => e.ts)).toEqual([6, 5, 4, 3, 2].map((i) => t1 + i * 1000));
@@ -59,8 +75,8 @@ describe('camera events', () => {
     expect(describeCameraEvent({ event: 'crowd', ts: t1, metrics: { peopleCount: 1500 } }, 'vi').value).toBe(
       '1.500 người',
     );
-    expect(describeCameraEvent({ event: 'congestion', ts: t1, metrics: { congestionLevel: 0.7 } }, 'en').value).toBe(
-      '70 %',
-    );
+    expect(
+      describeCameraEvent({ event: 'congestion', ts: t1, metrics: { congestionLevel: 0.7 } }, 'en').value,
+    ).toBe('70 %');
   });
 });

@@ -18,7 +18,9 @@ export const SAFE_LINK_PROTOCOLS: ReadonlySet<string> = new Set(['http:', 'https
  * when its scheme is http, https or rtsp; `invalid` for anything else (`javascript:`, `data:`,
  * relative or malformed text), which is shown as text, never as a link; `absent` when not set.
  */
-export function safeLink(raw: string | undefined): { kind: 'link'; href: string } | { kind: 'invalid' } | { kind: 'absent' } {
+export function safeLink(
+  raw: string | undefined,
+): { kind: 'link'; href: string } | { kind: 'invalid' } | { kind: 'absent' } {
   if (raw === undefined || raw.trim() === '') return { kind: 'absent' };
   let url: URL;
   try {
@@ -58,7 +60,9 @@ export function eventsFromLatest(latest: Readonly<Record<string, LatestValueBody
 }
 
 /** A live reading as an event, when it is one (`kind: 'event'` with its event name). */
-export function eventFromReading(reading: Pick<Reading, 'kind' | 'event' | 'ts' | 'metrics'>): CameraEvent | null {
+export function eventFromReading(
+  reading: Pick<Reading, 'kind' | 'event' | 'ts' | 'metrics'>,
+): CameraEvent | null {
   if (reading.kind !== 'event' || reading.event === undefined) return null;
   return { event: reading.event, ts: reading.ts, metrics: { ...reading.metrics } };
 }
@@ -76,7 +80,10 @@ export function mergeCameraEvents(
   for (const event of [...events, ...incoming]) {
     const key = `${event.ts}/${event.event}`;
     const previous = byKey.get(key);
-    byKey.set(key, previous === undefined ? event : { ...event, metrics: { ...previous.metrics, ...event.metrics } });
+    byKey.set(
+      key,
+      previous === undefined ? event : { ...event, metrics: { ...previous.metrics, ...event.metrics } },
+    );
   }
   return [...byKey.values()].sort((a, b) => b.ts - a.ts || a.event.localeCompare(b.event)).slice(0, limit);
 }
@@ -95,7 +102,9 @@ export function describeCameraEvent(
   event: CameraEvent,
   locale: ConsoleLocale,
 ): { label: string; time: string; value: string } {
-  const metric = (KEY_METRIC[event.event] ?? Object.keys(event.metrics)).find((m) => event.metrics[m] !== undefined);
+  const metric = (KEY_METRIC[event.event] ?? Object.keys(event.metrics)).find(
+    (m) => event.metrics[m] !== undefined,
+  );
   const raw = metric === undefined ? undefined : event.metrics[metric];
   let value = '';
   if (metric !== undefined && raw !== undefined) {

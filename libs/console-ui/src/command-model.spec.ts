@@ -12,11 +12,23 @@ describe('commandFields', () => {
   it('builds a street light’s dim form from the contract: level 0–100 %, optional duration', () => {
     expect(commandFields('street-light', 'dim')).toEqual([
       { kind: 'number', path: 'level', required: true, min: 0, max: 100, integer: false, unit: '%' },
-      { kind: 'number', path: 'durationSeconds', required: false, min: 1, max: 86_400, integer: true, unit: 's' },
+      {
+        kind: 'number',
+        path: 'durationSeconds',
+        required: false,
+        min: 1,
+        max: 86_400,
+        integer: true,
+        unit: 's',
+      },
     ]);
   });
   it('reads booleans, enumerations, nested local times and commands without params', () => {
-    expect(commandFields('lighting-cabinet', 'switch')[0]).toEqual({ kind: 'boolean', path: 'on', required: true });
+    expect(commandFields('lighting-cabinet', 'switch')[0]).toEqual({
+      kind: 'boolean',
+      path: 'on',
+      required: true,
+    });
     expect(commandFields('traffic-signal', 'set-mode')).toEqual([
       {
         kind: 'enum',
@@ -60,11 +72,20 @@ describe('paramsFromForm and checkCommandForm', () => {
       reason: 'invalid-params',
       path: 'params.level',
     });
-    expect(checkCommandForm('street-light', 'dim', { level: 'abc' })).toMatchObject({ ok: false, path: 'params.level' });
+    expect(checkCommandForm('street-light', 'dim', { level: 'abc' })).toMatchObject({
+      ok: false,
+      path: 'params.level',
+    });
     expect(checkCommandForm('street-light', 'dim', {})).toMatchObject({ ok: false, path: 'params.level' });
-    expect(checkCommandForm('camera', 'set-stream', {})).toMatchObject({ ok: false, reason: 'invalid-params' });
+    expect(checkCommandForm('camera', 'set-stream', {})).toMatchObject({
+      ok: false,
+      reason: 'invalid-params',
+    });
     expect(
-      checkCommandForm('lighting-cabinet', 'set-schedule', { 'schedule.on': '18:00', 'schedule.off': '18:00' }),
+      checkCommandForm('lighting-cabinet', 'set-schedule', {
+        'schedule.on': '18:00',
+        'schedule.off': '18:00',
+      }),
     ).toMatchObject({ ok: false, path: 'params.schedule.off' });
     expect(checkCommandForm('street-light', 'dim', { level: '40' })).toEqual({
       ok: true,
@@ -88,7 +109,10 @@ describe('mergeCommandRecord', () => {
   it('adds newest first and keeps at most the limit', () => {
     let list: CommandRecordBody[] = [];
     for (let i = 0; i < 12; i++) {
-      list = mergeCommandRecord(list, record(`cmd_aaaaaaa${i.toString(16)}`, 'sent', new Date(i * 1000).toISOString()));
+      list = mergeCommandRecord(
+        list,
+        record(`cmd_aaaaaaa${i.toString(16)}`, 'sent', new Date(i * 1000).toISOString()),
+      );
     }
     expect(list).toHaveLength(10);
     expect(list[0].id).toBe('cmd_aaaaaaab');
@@ -103,10 +127,15 @@ describe('mergeCommandRecord', () => {
     expect(mergeCommandRecord(list, sent)).toBe(list);
     // a late acknowledgement after a timeout replaces it, as the server records it
     const timedOut = mergeCommandRecord([sent], { ...sent, state: 'timed-out' });
-    expect(mergeCommandRecord(timedOut, { ...acked, late: true })[0]).toMatchObject({ state: 'acknowledged', late: true });
+    expect(mergeCommandRecord(timedOut, { ...acked, late: true })[0]).toMatchObject({
+      state: 'acknowledged',
+      late: true,
+    });
   });
 
   it('describes params in one line', () => {
-    expect(describeParams({ level: 40, schedule: { on: '18:00' }, on: true })).toBe('level=40, schedule.on=18:00, on=true');
+    expect(describeParams({ level: 40, schedule: { on: '18:00' }, on: true })).toBe(
+      'level=40, schedule.on=18:00, on=true',
+    );
   });
 });

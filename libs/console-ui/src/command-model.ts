@@ -91,9 +91,31 @@ export function commandFields(type: DeviceType, command: string): CommandField[]
   return out;
 }
 
+/** Names of command parameters in each language (the contract's field name otherwise). */
+const PARAM_LABELS: Readonly<Record<string, Readonly<Record<'vi' | 'en', string>>>> = {
+  level: { vi: 'Mức sáng', en: 'Level' },
+  durationSeconds: { vi: 'Thời gian giữ', en: 'Duration' },
+  on: { vi: 'Bật/tắt', en: 'On/off' },
+  plan: { vi: 'Kế hoạch pha', en: 'Plan' },
+  mode: { vi: 'Chế độ', en: 'Mode' },
+  seconds: { vi: 'Chu kỳ gửi', en: 'Interval' },
+  fps: { vi: 'Khung hình/giây', en: 'Frame rate' },
+  bitrate: { vi: 'Tốc độ bit', en: 'Bitrate' },
+  'schedule.on': { vi: 'Giờ bật', en: 'On at' },
+  'schedule.off': { vi: 'Giờ tắt', en: 'Off at' },
+};
+
+/** A parameter's name for its input: `Mức sáng` for `level` in vi; the path itself when unnamed. */
+export function paramLabel(path: string, locale: 'vi' | 'en'): string {
+  return PARAM_LABELS[path]?.[locale] ?? path;
+}
+
 /** The commands of a type with their label in `locale` (contract order). */
 export function commandChoices(type: DeviceType, locale: 'vi' | 'en'): { name: string; label: string }[] {
-  return commandsOf(type).map((name) => ({ name, label: commandDefinition(type, name)?.label[locale] ?? name }));
+  return commandsOf(type).map((name) => ({
+    name,
+    label: commandDefinition(type, name)?.label[locale] ?? name,
+  }));
 }
 
 /**

@@ -36,10 +36,22 @@ const body = (id: string, pendingAt: string, state: AlertBody['state'] = 'firing
 describe('recent alerts of a device', () => {
   it('reads REST alerts and live events as the same rows', () => {
     const row = alertRowFromBody(body('al1', '2026-11-30T07:00:00.000Z'));
-    expect(row).toMatchObject({ id: 'al1', state: 'firing', startedAt: Date.UTC(2026, 10, 30, 7), version: 2 });
+    expect(row).toMatchObject({
+      id: 'al1',
+      state: 'firing',
+      startedAt: Date.UTC(2026, 10, 30, 7),
+      version: 2,
+    });
     const b = body('al1', '2026-11-30T07:00:00.000Z', 'acknowledged');
     const event = {
-      alert: { ...b, pendingAt: Date.UTC(2026, 10, 30, 7), firingAt: null, acknowledgedAt: null, resolvedAt: null, updatedAt: Date.UTC(2026, 10, 30, 7, 5) },
+      alert: {
+        ...b,
+        pendingAt: Date.UTC(2026, 10, 30, 7),
+        firingAt: null,
+        acknowledgedAt: null,
+        resolvedAt: null,
+        updatedAt: Date.UTC(2026, 10, 30, 7, 5),
+      },
       transition: {},
     } as unknown as AlertEvent;
     const live = alertRowFromEvent(event);
@@ -54,7 +66,10 @@ describe('recent alerts of a device', () => {
   it('lists newest first and keeps at most ten', () => {
     let rows = mergeAlertRow([], alertRowFromBody(body('first', '2026-11-30T07:00:00.000Z')));
     for (let i = 1; i <= 11; i++) {
-      rows = mergeAlertRow(rows, alertRowFromBody(body(`a${i}`, new Date(Date.UTC(2026, 10, 30, 7, i)).toISOString())));
+      rows = mergeAlertRow(
+        rows,
+        alertRowFromBody(body(`a${i}`, new Date(Date.UTC(2026, 10, 30, 7, i)).toISOString())),
+      );
     }
     expect(rows).toHaveLength(10);
     expect(rows[0].id).toBe('a11');

@@ -66,7 +66,11 @@ export function alertRowFromEvent(event: AlertEvent): AlertRow {
  * unless that one is newer (`updatedAt`), else it is added; newest first (startedAt), at most
  * `limit`. Returns the same array when nothing changed.
  */
-export function mergeAlertRow(rows: readonly AlertRow[], row: AlertRow, limit = RECENT_ALERTS_LIMIT): AlertRow[] {
+export function mergeAlertRow(
+  rows: readonly AlertRow[],
+  row: AlertRow,
+  limit = RECENT_ALERTS_LIMIT,
+): AlertRow[] {
   const index = rows.findIndex((r) => r.id === row.id);
   if (index !== -1 && rows[index].updatedAt > row.updatedAt) return rows as AlertRow[];
   const next = index === -1 ? [...rows, row] : rows.map((r, i) => (i === index ? row : r));

@@ -1,10 +1,4 @@
-import {
-  CAMERA_EVENT_LABELS,
-  METRIC_LABELS,
-  formatDateTime,
-  formatNumber,
-  labelOf,
-} from '@ioc/console-data';
+import { CAMERA_EVENT_LABELS, METRIC_LABELS, formatDateTime, formatNumber, labelOf } from '@ioc/console-data';
 import {
   type ConsoleLocale,
   DEVICE_TYPE_CONTRACTS,
@@ -43,7 +37,9 @@ const UNIT_WORDS: Readonly<Record<string, Readonly<Record<ConsoleLocale, string>
 };
 
 /** Names of enumeration values (METRIC_CATALOGUE kind `enum`) in each language; raw value otherwise. */
-const ENUM_VALUE_LABELS: Readonly<Record<string, Readonly<Record<string, Readonly<Record<ConsoleLocale, string>>>>>> = {
+const ENUM_VALUE_LABELS: Readonly<
+  Record<string, Readonly<Record<string, Readonly<Record<ConsoleLocale, string>>>>>
+> = {
   signalMode: {
     fixedTime: { vi: 'Chu kỳ cố định', en: 'Fixed time' },
     actuated: { vi: 'Theo cảm biến', en: 'Actuated' },
