@@ -140,7 +140,12 @@ export function createCommandSection(
     const renderFields = (): void => {
       fieldsBox.replaceChildren();
       fields = commandFields(type, select.value);
-      setText(description, commandDefinition(type, select.value)?.description ?? '');
+      // The contract's descriptions are English (docs and help text): shown in English only.
+      setText(
+        description,
+        i18n.locale === 'en' ? (commandDefinition(type, select.value)?.description ?? '') : '',
+      );
+      description.hidden = i18n.locale !== 'en';
       for (const field of fields) fieldsBox.append(inputFor(field));
     };
 

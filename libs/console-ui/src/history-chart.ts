@@ -19,6 +19,8 @@ import {
   HISTORY_RANGES,
   type HistoryRange,
   appendLivePoint,
+  axisTick,
+  chartXRange,
   chartableMetrics,
   defaultChartMetric,
   describeEvery,
@@ -59,6 +61,8 @@ export function createHistoryChart(
   let metric = defaultChartMetric(type, deps.reported);
   let range: HistoryRange = '24h';
   let series: ChartSeries | null = null;
+  /** The window of the shown answer, epoch ms. */
+  let shownWindow = { from: 0, to: 0 };
   let plot: uPlot | null = null;
   let sequence = 0;
   let destroyed = false;
@@ -116,17 +120,7 @@ export function createHistoryChart(
     const shown = metric;
     const scale = FRACTION_METRICS.has(shown) ? 100 : 1;
     const locale = i18n.locale;
-    const tick = (seconds: number, increment: number): string => {
-      const date = new Date(seconds * 1000);
-      const options: Intl.DateTimeFormatOptions =
-        increment < 86_400
-          ? { hour: '2-digit', minute: '2-digit', hour12: false }
-          : { day: '2-digit', month: '2-digit' };
-      return new Intl.DateTimeFormat(locale === 'vi' ? 'vi-VN' : 'en-GB', {
-        ...options,
-        timeZone: CONSOLE_TIME_ZONE,
-      }).format(date);
-    };
+    const xWindow = shownWindow;
     const options: uPlot.Options = {
       width: Math.max(280, plotBox.clientWidth || container.clientWidth || 360),
       height: 220,
@@ -134,7 +128,12 @@ export function createHistoryChart(
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), CONSOLE_TIME_ZONE),
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true } },
+      scales: {
+        x: {
+          time: true,
+          range: (_u, _min, max) => chartXRange(xWindow.from, xWindow.to, Number.isFinite(max) ? max : null),
+        },
+      },
       series: [
         {},
         {
@@ -148,7 +147,7 @@ export function createHistoryChart(
       axes: [
         {
           stroke: '#222',
-          values: (_u, splits, _axis, _space, increment) => splits.map((s) => tick(s, increment)),
+          values: (_u, splits, _axis, _space, increment) => splits.map((s) => axisTick(s, increment, locale)),
         },
         {
           stroke: '#222',
@@ -199,6 +198,7 @@ export function createHistoryChart(
       }
       if (mine !== sequence || destroyed) return;
       series = seriesFromHistory(body);
+      shownWindow = { from: body.from, to: body.to };
       const resolution = t(RESOLUTION_KEYS[body.resolution]);
       setText(
         note,
@@ -206,7 +206,7 @@ export function createHistoryChart(
           resolution:
             body.every === null
               ? resolution
-              : `${resolution}, ${t('windowEvery', { every: describeEvery(body.every) })}`,
+              : `${resolution}, ${t('windowEvery', { every: describeEvery(body.every, i18n.locale) })}`,
         }),
       );
       note.dataset['resolution'] = body.resolution;

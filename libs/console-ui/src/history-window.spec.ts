@@ -4,6 +4,9 @@ import {
   appendLivePoint,
   chartableMetrics,
   defaultChartMetric,
+  axisTick,
+  chartXRange,
+  describeEvery,
   historyQueryFallback,
   historyQueryFor,
   seriesFromHistory,
@@ -90,5 +93,27 @@ describe('series', () => {
     const next = appendLivePoint(series, Date.UTC(2026, 10, 30, 5, 30), 9);
     expect(next.xs).toEqual([Date.UTC(2026, 10, 30, 2) / 1000, Date.UTC(2026, 10, 30, 5) / 1000]);
     expect(next.ys).toEqual([5, 9]);
+  });
+});
+
+describe('describeEvery', () => {
+  it('names the window in the language', () => {
+    expect(describeEvery(5 * 60_000, 'vi')).toBe('5 phút');
+    expect(describeEvery(3 * HOUR, 'en')).toBe('3 h');
+    expect(describeEvery(30_000, 'vi')).toBe('30 giây');
+  });
+});
+
+describe('axis', () => {
+  const t = Date.UTC(2026, 10, 30, 16, 5) / 1000; // 23:05 on 30/11 in Vietnam
+  it('labels ticks in Vietnam time: hours within a day, else day/month', () => {
+    expect(axisTick(t, 3600, 'vi')).toBe('23:05');
+    expect(axisTick(t, 86_400, 'vi')).toBe('30/11');
+    expect(axisTick(t + 3600, 86_400, 'en')).toBe('01/12');
+  });
+  it('shows the queried window, stretched to live points past its end', () => {
+    expect(chartXRange(1000, 5000, 4)).toEqual([1, 5]);
+    expect(chartXRange(1000, 5000, 7)).toEqual([1, 7]);
+    expect(chartXRange(1000, 5000, null)).toEqual([1, 5]);
   });
 });

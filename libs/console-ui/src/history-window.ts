@@ -115,9 +115,43 @@ export function appendLivePoint(series: ChartSeries, ts: number, value: number):
   return { ...series, xs: [...series.xs, start / 1000], ys: [...series.ys, value] };
 }
 
-/** `every` as the API echoes it (ms) in words for the resolution note: `5 min`, `1 h`, `3 h`. */
-export function describeEvery(everyMs: number): string {
-  if (everyMs % HOUR_MS === 0) return `${everyMs / HOUR_MS} h`;
-  if (everyMs % 60_000 === 0) return `${everyMs / 60_000} min`;
-  return `${everyMs / 1000} s`;
+/** `every` as the API echoes it (ms) in words for the resolution note: `5 phút`, `1 giờ` (vi); `5 min`, `3 h` (en). */
+export function describeEvery(everyMs: number, locale: 'vi' | 'en' = 'vi'): string {
+  const [hour, minute, second] = locale === 'vi' ? ['giờ', 'phút', 'giây'] : ['h', 'min', 's'];
+  if (everyMs % HOUR_MS === 0) return `${everyMs / HOUR_MS} ${hour}`;
+  if (everyMs % 60_000 === 0) return `${everyMs / 60_000} ${minute}`;
+  return `${everyMs / 1000} ${second}`;
+}
+
+const tickFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * A time-axis label in Vietnam time: `HH:MM` when the axis steps less than a day
+ * (`incrementSeconds`, uPlot's found increment), else `dd/MM` (both languages; vi-VN's own
+ * day-month form is `30-11`, less familiar on a chart than `30/11`).
+ */
+export function axisTick(seconds: number, incrementSeconds: number, locale: 'vi' | 'en'): string {
+  const daily = incrementSeconds >= 86_400;
+  const key = `${locale}/${daily}`;
+  let format = tickFormats.get(key);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat(locale === 'vi' ? 'vi-VN' : 'en-GB', {
+      timeZone: 'Asia/Ho_Chi_Minh',
+      hour12: false,
+      ...(daily ? { day: '2-digit', month: '2-digit' } : { hour: '2-digit', minute: '2-digit' }),
+    });
+    tickFormats.set(key, format);
+  }
+  const parts = Object.fromEntries(format.formatToParts(seconds * 1000).map((p) => [p.type, p.value]));
+  return daily ? `${parts['day']}/${parts['month']}` : `${parts['hour']}:${parts['minute']}`;
+}
+
+/**
+ * The x range a chart shows, epoch seconds: the queried window [from, to], stretched to the
+ * newest point when live readings went past `to` (so the window is the range asked for, not
+ * uPlot's auto range around the few points there are).
+ */
+export function chartXRange(fromMs: number, toMs: number, dataMax: number | null): [number, number] {
+  const to = toMs / 1000;
+  return [fromMs / 1000, dataMax !== null && dataMax > to ? dataMax : to];
 }
