@@ -10,6 +10,9 @@ import type {
   ConsoleConfigBody,
   DeviceDetailBody,
   DeviceHistoryBody,
+  DeviceListBody,
+  DeviceState,
+  DeviceType,
   DeviceStatusListBody,
   Domain,
   ErrorBody,
@@ -64,6 +67,20 @@ export interface DeviceHistoryQuery {
   fn?: HistoryAggregation;
 }
 
+/** Query of `GET /api/v1/devices`: registry facts (attributes included), one page. */
+export interface DeviceListQuery {
+  domain?: Domain;
+  type?: DeviceType;
+  /** Area id; devices of its sub-areas match too. */
+  area?: string;
+  state?: DeviceState;
+  /** Text in the id or the name. */
+  q?: string;
+  /** Page size, 1–5000 (API default 1000). */
+  limit?: number;
+  offset?: number;
+}
+
 /** Query of `GET /api/v1/alerts` (every list a comma-separated list on the wire). */
 export interface AlertListQuery {
   open?: boolean;
@@ -100,6 +117,8 @@ export interface ApiClient {
   deviceStatuses(filter?: { domain?: Domain; type?: string; area?: string }): Promise<DeviceStatusListBody>;
   /** `GET /api/v1/areas`: the area tree (flat, with parentId and centre). */
   areas(): Promise<AreaListBody>;
+  /** `GET /api/v1/devices`: registry entries with their attributes (camera stream and snapshot URLs). */
+  devices(query?: DeviceListQuery): Promise<DeviceListBody>;
   /** `GET /api/v1/devices/{id}`. */
   device(id: string): Promise<DeviceDetailBody>;
   /** `GET /api/v1/devices/{id}/latest`. */
@@ -181,6 +200,7 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
     logout: () => call('POST', '/api/v1/auth/logout'),
     deviceStatuses: (filter = {}) => call('GET', `/api/v1/devices/status${queryString(filter)}`),
     areas: () => call('GET', '/api/v1/areas'),
+    devices: (query = {}) => call('GET', `/api/v1/devices${queryString({ ...query })}`),
     device: (id) => call('GET', `/api/v1/devices/${encodeURIComponent(id)}`),
     latest: (id) => call('GET', `/api/v1/devices/${encodeURIComponent(id)}/latest`),
     deviceHistory: (id, query) => call('GET', historyPath(id, query)),
