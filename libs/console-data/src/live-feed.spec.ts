@@ -63,6 +63,12 @@ describe('LiveFeed', () => {
     feed.alert(alertEvent(alertBody('a1', { severity: 'critical' })));
     const commands: CommandRecordBody[] = [];
     feed.onCommand((command) => commands.push(command));
+    const tapped: string[] = [];
+    feed.onReading((r) => tapped.push(`reading:${r.deviceId}`));
+    feed.onAlert((e) => tapped.push(`alert:${e.alert.id}`));
+    feed.reading(reading('aq-1', 6, { pm10: 10 }));
+    feed.alert(alertEvent(alertBody('a2')));
+    expect(tapped).toEqual(['reading:aq-1', 'alert:a2']);
     const command = { id: 'c1', deviceId: 'aq-1', state: 'acknowledged' } as unknown as CommandRecordBody;
     feed.command(command);
     expect(devices.get('aq-1')).toMatchObject({ status: 'offline', alertSeverity: 'critical' });

@@ -49,6 +49,8 @@ export class LiveFeed {
   private readonly stateListeners = new Set<(state: LiveConnectionState) => void>();
   private readonly commandListeners = new Set<(command: CommandRecordBody) => void>();
   private readonly leftListeners = new Set<(notice: LiveLeftNotice) => void>();
+  private readonly readingListeners = new Set<(reading: Reading) => void>();
+  private readonly alertListeners = new Set<(event: AlertEvent) => void>();
   /** Gap-filling reloads done after reconnects. */
   reloads = 0;
 
@@ -68,6 +70,21 @@ export class LiveFeed {
   onCommand(listener: (command: CommandRecordBody) => void): () => void {
     this.commandListeners.add(listener);
     return () => this.commandListeners.delete(listener);
+  }
+
+  /**
+   * Every live reading after the device store took it (the device panel's chart, the camera
+   * tiles' events). Runs per reading (thousands a second): a listener must be cheap.
+   */
+  onReading(listener: (reading: Reading) => void): () => void {
+    this.readingListeners.add(listener);
+    return () => this.readingListeners.delete(listener);
+  }
+
+  /** Every live alert transition after the alert store took it (the device panel's recent alerts). */
+  onAlert(listener: (event: AlertEvent) => void): () => void {
+    this.alertListeners.add(listener);
+    return () => this.alertListeners.delete(listener);
   }
 
   /** The server took the socket out of rooms its scope no longer holds. */
@@ -115,7 +132,9 @@ export class LiveFeed {
   }
 
   reading(reading: Reading): void {
-    if (this.current !== 'ended') this.deps.devices.applyReading(reading);
+    if (this.current === 'ended') return;
+    this.deps.devices.applyReading(reading);
+    for (const listener of this.readingListeners) listener(reading);
   }
 
   deviceStatus(status: DeviceStatus): void {
@@ -123,7 +142,9 @@ export class LiveFeed {
   }
 
   alert(event: AlertEvent): void {
-    if (this.current !== 'ended') this.deps.alerts.applyEvent(event);
+    if (this.current === 'ended') return;
+    this.deps.alerts.applyEvent(event);
+    for (const listener of this.alertListeners) listener(event);
   }
 
   command(command: CommandRecordBody): void {

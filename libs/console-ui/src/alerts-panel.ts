@@ -101,7 +101,8 @@ export function alertMatchesFilter(
 ): boolean {
   if (filter.severity !== null && alert.severity !== filter.severity) return false;
   if (filter.domain !== null && alert.domain !== filter.domain) return false;
-  if (filter.area !== null && alert.areaId !== filter.area && !alert.areaPath.includes(filter.area)) return false;
+  if (filter.area !== null && alert.areaId !== filter.area && !alert.areaPath.includes(filter.area))
+    return false;
   return true;
 }
 
@@ -109,7 +110,9 @@ export function alertMatchesFilter(
  * The area filter's choices: the top-level areas of the tree the principal sees (those whose
  * parent is absent from it) and their children, each child after its parent, by name.
  */
-export function areaFilterOptions(areas: readonly AreaBody[]): Array<{ id: string; name: string; depth: 0 | 1 }> {
+export function areaFilterOptions(
+  areas: readonly AreaBody[],
+): Array<{ id: string; name: string; depth: 0 | 1 }> {
   const ids = new Set(areas.map((a) => a.id));
   const byName = (a: AreaBody, b: AreaBody): number => a.name.localeCompare(b.name, 'vi');
   const tops = areas.filter((a) => a.parentId === null || !ids.has(a.parentId)).sort(byName);
@@ -127,7 +130,10 @@ export function areaFilterOptions(areas: readonly AreaBody[]): Array<{ id: strin
  * firing, and not signalled before (`signalled` holds the ids already signalled or present at
  * first paint).
  */
-export function needsCriticalSignal(alert: Pick<ConsoleAlert, 'id' | 'severity' | 'state'>, signalled: ReadonlySet<string>): boolean {
+export function needsCriticalSignal(
+  alert: Pick<ConsoleAlert, 'id' | 'severity' | 'state'>,
+  signalled: ReadonlySet<string>,
+): boolean {
   return alert.severity === 'critical' && alert.state === 'firing' && !signalled.has(alert.id);
 }
 
@@ -203,7 +209,11 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
   );
   const notifyButton =
     deps.config.browserNotifications && typeof Notification !== 'undefined'
-      ? h('button', { type: 'button', class: 'ioc-button ioc-alerts__notify', 'data-testid': 'notify-permission' })
+      ? h('button', {
+          type: 'button',
+          class: 'ioc-button ioc-alerts__notify',
+          'data-testid': 'notify-permission',
+        })
       : null;
   const list = h('ul', { class: 'ioc-alerts__list', 'aria-labelledby': 'ioc-alerts-heading' });
   const empty = h('p', { class: 'ioc-alerts__empty' });
@@ -224,9 +234,15 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
     replaceChildren(
       areaSelect,
       option('', all),
-      ...areaFilterOptions(deps.areas).map((a) => option(a.id, `${a.depth === 1 ? '\u00a0\u00a0– ' : ''}${a.name}`)),
+      ...areaFilterOptions(deps.areas).map((a) =>
+        option(a.id, `${a.depth === 1 ? '\u00a0\u00a0– ' : ''}${a.name}`),
+      ),
     );
-    replaceChildren(domainSelect, option('', all), ...DOMAINS.map((d) => option(d, labelOf(DOMAIN_LABELS, d, i18n.locale))));
+    replaceChildren(
+      domainSelect,
+      option('', all),
+      ...DOMAINS.map((d) => option(d, labelOf(DOMAIN_LABELS, d, i18n.locale))),
+    );
     replaceChildren(
       severitySelect,
       option('', all),
@@ -254,7 +270,8 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
   }
 
   function subjectOf(alert: ConsoleAlert): string {
-    if (alert.subjectKind === 'area') return i18n.t(ALERTS_MESSAGES, 'areaAlert', { area: areaName(alert.subjectId) });
+    if (alert.subjectKind === 'area')
+      return i18n.t(ALERTS_MESSAGES, 'areaAlert', { area: areaName(alert.subjectId) });
     const id = alert.deviceId ?? alert.subjectId;
     return deps.deviceName(id) ?? id;
   }
@@ -278,8 +295,11 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
         h('span', { class: 'ioc-severity-icon', 'aria-hidden': 'true' }),
         h('span', { class: 'ioc-alert__severity' }, severityText),
         h('span', { class: 'ioc-alert__state', 'data-testid': 'alert-state' }, stateText),
-        h('time', { class: 'ioc-alert__time', datetime: new Date(alert.firingAt ?? alert.pendingAt).toISOString() },
-          formatDateTime(alert.firingAt ?? alert.pendingAt, i18n.locale)),
+        h(
+          'time',
+          { class: 'ioc-alert__time', datetime: new Date(alert.firingAt ?? alert.pendingAt).toISOString() },
+          formatDateTime(alert.firingAt ?? alert.pendingAt, i18n.locale),
+        ),
       ),
       h('div', { class: 'ioc-alert__message' }, message),
       h(
@@ -301,7 +321,11 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
             }),
           ),
       alert.acknowledgementNote
-        ? h('div', { class: 'ioc-alert__note' }, i18n.t(ALERTS_MESSAGES, 'note', { note: alert.acknowledgementNote }))
+        ? h(
+            'div',
+            { class: 'ioc-alert__note' },
+            i18n.t(ALERTS_MESSAGES, 'note', { note: alert.acknowledgementNote }),
+          )
         : null,
       row.message === null ? null : h('div', { class: 'ioc-alert__error', role: 'alert' }, row.message),
     ];
@@ -323,7 +347,11 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
       relabelForm(row.form);
       return;
     }
-    const ack = h('button', { type: 'button', class: 'ioc-button ioc-button--primary', 'data-testid': 'ack' }, i18n.t(ALERTS_MESSAGES, 'ack'));
+    const ack = h(
+      'button',
+      { type: 'button', class: 'ioc-button ioc-button--primary', 'data-testid': 'ack' },
+      i18n.t(ALERTS_MESSAGES, 'ack'),
+    );
     ack.addEventListener('click', () => openForm(row));
     replaceChildren(row.actions, ack);
   }
@@ -347,9 +375,19 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
       maxlength: MAX_ACK_NOTE,
       autocomplete: 'off',
     });
-    const confirm = h('button', { type: 'submit', class: 'ioc-button ioc-button--primary', 'data-testid': 'ack-confirm' });
+    const confirm = h('button', {
+      type: 'submit',
+      class: 'ioc-button ioc-button--primary',
+      'data-testid': 'ack-confirm',
+    });
     const cancel = h('button', { type: 'button', class: 'ioc-button', 'data-role': 'cancel' });
-    const form = h('form', { class: 'ioc-alert__ack-form' }, h('label', { for: noteId }), note, h('div', { class: 'ioc-alert__ack-buttons' }, confirm, cancel));
+    const form = h(
+      'form',
+      { class: 'ioc-alert__ack-form' },
+      h('label', { for: noteId }),
+      note,
+      h('div', { class: 'ioc-alert__ack-buttons' }, confirm, cancel),
+    );
     relabelForm(form);
     cancel.addEventListener('click', () => {
       row.form = null;
@@ -375,7 +413,10 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
       if (version === null) {
         row.message = i18n.t(ALERTS_MESSAGES, 'changed');
       } else {
-        const answer = await deps.api.acknowledgeAlert(alert.id, { ...(note === '' ? {} : { note }), version });
+        const answer = await deps.api.acknowledgeAlert(alert.id, {
+          ...(note === '' ? {} : { note }),
+          version,
+        });
         row.message = null;
         row.form = null;
         alerts.applyBody(answer);
@@ -483,7 +524,11 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
       if (!needsCriticalSignal(alert, signalled)) continue;
       signalled.add(alert.id);
       if (deps.config.sound && deps.soundOn()) deps.sound.play();
-      if (deps.config.browserNotifications && typeof Notification !== 'undefined' && Notification.permission === 'granted') {
+      if (
+        deps.config.browserNotifications &&
+        typeof Notification !== 'undefined' &&
+        Notification.permission === 'granted'
+      ) {
         try {
           new Notification(i18n.t(ALERTS_MESSAGES, 'notificationTitle'), {
             body: `${alert.message[i18n.locale]} — ${subjectOf(alert)}`,

@@ -182,29 +182,29 @@ export function createAppShell(container: HTMLElement, deps: AppShellDeps): AppS
   // The map library draws into this element: it is the DOM contract's `[data-testid=map]`.
   const map = h('section', { class: 'ioc-shell__map', 'data-testid': 'map' });
 
-  const tabButtons = new Map<ShellTab, HTMLButtonElement>();
-  const panels = new Map<ShellTab, HTMLElement>();
-  const tablist = h('div', { class: 'ioc-tabs', role: 'tablist' });
-  for (const tab of SHELL_TABS) {
-    const button = h('button', {
+  const makeTab = (tab: ShellTab): { button: HTMLButtonElement; panel: HTMLElement } => ({
+    button: h('button', {
       type: 'button',
       role: 'tab',
       class: 'ioc-tab',
       id: `ioc-tab-${tab}`,
       'aria-controls': `ioc-panel-${tab}`,
       'data-testid': `tab-${tab}`,
-    });
-    const panel = h('div', {
+    }),
+    panel: h('div', {
       class: 'ioc-tabpanel',
       role: 'tabpanel',
       id: `ioc-panel-${tab}`,
       'aria-labelledby': `ioc-tab-${tab}`,
-    });
-    tabButtons.set(tab, button);
-    panels.set(tab, panel);
-    tablist.appendChild(button);
-  }
-  const side = h('aside', { class: 'ioc-shell__side' }, tablist, ...panels.values());
+    }),
+  });
+  const tabs: Readonly<Record<ShellTab, { button: HTMLButtonElement; panel: HTMLElement }>> = {
+    alerts: makeTab('alerts'),
+    device: makeTab('device'),
+    cameras: makeTab('cameras'),
+  };
+  const tablist = h('div', { class: 'ioc-tabs', role: 'tablist' }, ...SHELL_TABS.map((t) => tabs[t].button));
+  const side = h('aside', { class: 'ioc-shell__side' }, tablist, ...SHELL_TABS.map((t) => tabs[t].panel));
   const body = h('div', { class: 'ioc-shell__body' }, map, side);
   const root = h('div', { class: 'ioc-shell' }, header, overview, body);
   replaceChildren(container, root);
@@ -216,17 +216,18 @@ export function createAppShell(container: HTMLElement, deps: AppShellDeps): AppS
   const selectTab = (tab: ShellTab, focus = false): void => {
     const changed = tab !== current;
     current = tab;
-    for (const [name, button] of tabButtons) {
+    for (const name of SHELL_TABS) {
       const selected = name === tab;
-      button.setAttribute('aria-selected', String(selected));
-      button.tabIndex = selected ? 0 : -1;
-      panels.get(name)!.hidden = !selected;
+      tabs[name].button.setAttribute('aria-selected', String(selected));
+      tabs[name].button.tabIndex = selected ? 0 : -1;
+      tabs[name].panel.hidden = !selected;
     }
-    if (focus) tabButtons.get(tab)!.focus();
+    if (focus) tabs[tab].button.focus();
     if (changed) for (const listener of tabListeners) listener(tab);
   };
 
-  for (const [tab, button] of tabButtons) {
+  for (const tab of SHELL_TABS) {
+    const button = tabs[tab].button;
     button.addEventListener('click', () => selectTab(tab));
     button.addEventListener('keydown', (event) => {
       const next = tabAfterKey(current, event.key);
@@ -259,9 +260,9 @@ export function createAppShell(container: HTMLElement, deps: AppShellDeps): AppS
     overview.setAttribute('aria-label', i18n.t(SHELL_MESSAGES, 'overview'));
     map.setAttribute('aria-label', i18n.t(SHELL_MESSAGES, 'map'));
     tablist.setAttribute('aria-label', i18n.t(SHELL_MESSAGES, 'tabs'));
-    tabButtons.get('alerts')!.textContent = i18n.t(SHELL_MESSAGES, 'tabAlerts');
-    tabButtons.get('device')!.textContent = i18n.t(SHELL_MESSAGES, 'tabDevice');
-    tabButtons.get('cameras')!.textContent = i18n.t(SHELL_MESSAGES, 'tabCameras');
+    tabs.alerts.button.textContent = i18n.t(SHELL_MESSAGES, 'tabAlerts');
+    tabs.device.button.textContent = i18n.t(SHELL_MESSAGES, 'tabDevice');
+    tabs.cameras.button.textContent = i18n.t(SHELL_MESSAGES, 'tabCameras');
   }
 
   render();
@@ -271,9 +272,9 @@ export function createAppShell(container: HTMLElement, deps: AppShellDeps): AppS
     regions: {
       overview,
       map,
-      alerts: panels.get('alerts')!,
-      device: panels.get('device')!,
-      cameras: panels.get('cameras')!,
+      alerts: tabs.alerts.panel,
+      device: tabs.device.panel,
+      cameras: tabs.cameras.panel,
     },
     selectTab,
     get tab() {

@@ -36,7 +36,10 @@ export function append(parent: Node, ...children: Array<Node | string | null | u
 }
 
 /** Replaces every child of `parent`. */
-export function replaceChildren(parent: Element, ...children: Array<Node | string | null | undefined | false>): void {
+export function replaceChildren(
+  parent: Element,
+  ...children: Array<Node | string | null | undefined | false>
+): void {
   parent.replaceChildren();
   append(parent, ...children);
 }

@@ -77,15 +77,18 @@ export interface LoginMessage {
 export function loginErrorMessage(error: unknown): LoginMessage {
   if (!(error instanceof ApiError)) return { key: 'network' };
   const wait = error.retryAfterSeconds ?? undefined;
-  switch (error.reason) {
+  const reason = error.reason ?? '';
+  switch (reason) {
     case 'invalid-credentials':
     case 'account-disabled':
-      return { key: error.reason };
+      return { key: reason };
     case 'account-locked':
-      return wait === undefined ? { key: 'account-locked-no-wait' } : { key: 'account-locked', waitSeconds: wait };
+      return wait === undefined
+        ? { key: 'account-locked-no-wait' }
+        : { key: 'account-locked', waitSeconds: wait };
     case 'address-throttled':
     case 'rate-limited':
-      return { key: error.reason, waitSeconds: wait ?? 60 };
+      return { key: reason, waitSeconds: wait ?? 60 };
     default:
       return { key: 'other', params: { status: error.status, message: error.body.message ?? error.message } };
   }
@@ -171,7 +174,12 @@ export function createLoginView(container: HTMLElement, deps: LoginViewDeps): Lo
   const notice = h('p', { class: 'ioc-login__notice', role: 'status' });
   const form = h(
     'form',
-    { class: 'ioc-login__form', 'data-testid': 'login', 'aria-labelledby': 'ioc-login-heading', novalidate: true },
+    {
+      class: 'ioc-login__form',
+      'data-testid': 'login',
+      'aria-labelledby': 'ioc-login-heading',
+      novalidate: true,
+    },
     heading,
     notice,
     h('div', { class: 'ioc-field' }, usernameLabel, username),
@@ -185,7 +193,15 @@ export function createLoginView(container: HTMLElement, deps: LoginViewDeps): Lo
     : null;
   const or = sso ? h('p', { class: 'ioc-login__or' }) : null;
   const localeSwitch = createLocaleSwitch(i18n);
-  const card = h('main', { class: 'ioc-login' }, h('div', { class: 'ioc-login__bar' }, localeSwitch.element), title, form, or, sso);
+  const card = h(
+    'main',
+    { class: 'ioc-login' },
+    h('div', { class: 'ioc-login__bar' }, localeSwitch.element),
+    title,
+    form,
+    or,
+    sso,
+  );
   replaceChildren(container, card);
 
   let errorMessage: LoginMessage | null = null;

@@ -104,7 +104,9 @@ export function createOverviewStrip(container: HTMLElement, deps: OverviewStripD
     const label = h('span', { class: 'ioc-overview__domain-name' });
     const line = h('span', { class: 'ioc-overview__domain-line' });
     domainRows.set(domain, { label, line });
-    domainList.appendChild(h('li', { 'data-testid': `overview-domain-${domain}`, 'data-domain': domain }, label, ' ', line));
+    domainList.appendChild(
+      h('li', { 'data-testid': `overview-domain-${domain}`, 'data-domain': domain }, label, ' ', line),
+    );
   }
   const devicesBox = h(
     'div',
@@ -198,21 +200,30 @@ export function createOverviewStrip(container: HTMLElement, deps: OverviewStripD
   function renderRate(): void {
     const value = statsAllowed ? ingestRate.rate : liveRate.rate;
     rate.textContent =
-      value === null ? i18n.t(OVERVIEW_MESSAGES, 'noRate') : i18n.t(OVERVIEW_MESSAGES, 'perSecond', { n: formatNumber(value, i18n.locale, 0) });
+      value === null
+        ? i18n.t(OVERVIEW_MESSAGES, 'noRate')
+        : i18n.t(OVERVIEW_MESSAGES, 'perSecond', { n: formatNumber(value, i18n.locale, 0) });
     rateNote.textContent = statsAllowed ? '' : i18n.t(OVERVIEW_MESSAGES, 'rateLive');
   }
 
   function renderHealth(): void {
     const items: HTMLElement[] = [];
-    if (health === null) items.push(h('li', { class: 'ioc-health--unknown' }, i18n.t(OVERVIEW_MESSAGES, 'healthUnknown')));
+    if (health === null)
+      items.push(h('li', { class: 'ioc-health--unknown' }, i18n.t(OVERVIEW_MESSAGES, 'healthUnknown')));
     else if (health.length === 0)
-      items.push(h('li', { class: 'ioc-health--ok', 'data-code': 'ok' }, i18n.t(OVERVIEW_MESSAGES, 'healthy')));
+      items.push(
+        h('li', { class: 'ioc-health--ok', 'data-code': 'ok' }, i18n.t(OVERVIEW_MESSAGES, 'healthy')),
+      );
     else
       for (const condition of health)
         items.push(
           h(
             'li',
-            { class: `ioc-health--${condition.severity}`, 'data-code': condition.code, title: condition.message },
+            {
+              class: `ioc-health--${condition.severity}`,
+              'data-code': condition.code,
+              title: condition.message,
+            },
             h('span', { class: 'ioc-severity-icon', 'aria-hidden': 'true' }),
             `${labelOf(SEVERITY_LABELS, condition.severity, i18n.locale)}: ${labelOf(HEALTH_CONDITION_LABELS, condition.code, i18n.locale)}`,
           ),
