@@ -292,6 +292,7 @@ async function main(): Promise<void> {
       alerts,
       api,
       canReadIngestStats: me.scope === null,
+      ...(me.scope?.domains ? { domains: me.scope.domains } : {}),
     });
     teardown.push(() => overview.destroy());
 
@@ -300,6 +301,7 @@ async function main(): Promise<void> {
       alerts,
       api,
       canAcknowledge: roleIncludes(me.role, 'operator'),
+      ...(me.scope?.domains ? { domains: me.scope.domains } : {}),
       areas,
       deviceName: (id) => devices.get(id)?.name,
       me: { id: me.id, name: me.displayName ?? me.name },

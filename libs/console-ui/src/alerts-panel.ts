@@ -146,6 +146,8 @@ export interface AlertsPanelDeps {
   api: Pick<ApiClient, 'acknowledgeAlert' | 'alert'>;
   /** operator or admin: firing alerts get an acknowledge button. */
   canAcknowledge: boolean;
+  /** The domain filter's choices (a principal scoped to some domains sees only those); default every domain. */
+  domains?: readonly Domain[];
   /** The area tree the principal sees (filter choices, area names). */
   areas: readonly AreaBody[];
   /** A device's name, when the device store knows it. */

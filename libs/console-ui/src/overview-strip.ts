@@ -32,7 +32,8 @@ export const OVERVIEW_MESSAGES = defineMessages({
     health: 'Tình trạng hệ thống',
     healthy: 'Bình thường',
     healthUnknown: 'Không có số liệu',
-    domainLine: '{online} trực tuyến · {offline} mất kết nối · {unknown} chưa rõ',
+    domainLine: '{online} trực tuyến · {offline} mất kết nối',
+    domainUnknown: ' · {unknown} chưa rõ',
   },
   en: {
     devices: 'Devices',
@@ -48,7 +49,8 @@ export const OVERVIEW_MESSAGES = defineMessages({
     health: 'Platform health',
     healthy: 'Normal',
     healthUnknown: 'No figures',
-    domainLine: '{online} online · {offline} offline · {unknown} unknown',
+    domainLine: '{online} online · {offline} offline',
+    domainUnknown: ' · {unknown} unknown',
   },
 });
 
@@ -65,6 +67,8 @@ export interface OverviewStripDeps {
    * without a scope); otherwise the rate is the live feed's own and health is not shown.
    */
   canReadIngestStats: boolean;
+  /** The domains shown (a principal scoped to some domains sees only those); default every domain. */
+  domains?: readonly Domain[];
 }
 
 export interface OverviewStrip {
@@ -100,7 +104,7 @@ export function createOverviewStrip(container: HTMLElement, deps: OverviewStripD
   const devicesTitle = h('h2', { class: 'ioc-overview__title' });
   const domainRows = new Map<Domain, { label: HTMLElement; line: HTMLElement }>();
   const domainList = h('ul', { class: 'ioc-overview__domains' });
-  for (const domain of DOMAINS) {
+  for (const domain of deps.domains ?? DOMAINS) {
     const label = h('span', { class: 'ioc-overview__domain-name' });
     const line = h('span', { class: 'ioc-overview__domain-line' });
     domainRows.set(domain, { label, line });
@@ -179,11 +183,10 @@ export function createOverviewStrip(container: HTMLElement, deps: OverviewStripD
     for (const [domain, row] of domainRows) {
       const c = counter.domain(domain);
       row.label.textContent = `${labelOf(DOMAIN_LABELS, domain, i18n.locale)}:`;
-      row.line.textContent = i18n.t(OVERVIEW_MESSAGES, 'domainLine', {
-        online: n(c.online),
-        offline: n(c.offline),
-        unknown: n(c.unknown),
-      });
+      // Unknown (never heard from) only when there are some: keeps the strip to two lines at 1366×768.
+      row.line.textContent =
+        i18n.t(OVERVIEW_MESSAGES, 'domainLine', { online: n(c.online), offline: n(c.offline) }) +
+        (c.unknown > 0 ? i18n.t(OVERVIEW_MESSAGES, 'domainUnknown', { unknown: n(c.unknown) }) : '');
     }
   }
 
