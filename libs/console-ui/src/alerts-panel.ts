@@ -243,7 +243,7 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
     replaceChildren(
       domainSelect,
       option('', all),
-      ...DOMAINS.map((d) => option(d, labelOf(DOMAIN_LABELS, d, i18n.locale))),
+      ...(deps.domains ?? DOMAINS).map((d) => option(d, labelOf(DOMAIN_LABELS, d, i18n.locale))),
     );
     replaceChildren(
       severitySelect,
