@@ -89,12 +89,12 @@ describe('shell', () => {
 });
 
 describe('alerts panel logic', () => {
-  const alert = {
+  const alert: Parameters<typeof alertMatchesFilter>[0] = {
     areaId: 'xa-1',
     areaPath: ['tay-ninh', 'hoa-thanh', 'xa-1'],
     domain: 'env',
     severity: 'critical',
-  } as const;
+  };
 
   it('filters by an area or any ancestor, domain and severity together', () => {
     const none = { area: null, domain: null, severity: null };
