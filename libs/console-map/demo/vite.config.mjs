@@ -17,7 +17,9 @@ export default defineConfig({
   root,
   base: './',
   resolve: {
-    alias: Object.fromEntries(BROWSER_SAFE.map((name) => [name, join(workspace, compilerOptions.paths[name][0])])),
+    alias: Object.fromEntries(
+      BROWSER_SAFE.map((name) => [name, join(workspace, compilerOptions.paths[name][0])]),
+    ),
   },
   build: { outDir: join(workspace, 'dist', 'libs', 'console-map-demo'), emptyOutDir: true, target: 'es2022' },
   server: { port: Number(process.env.IOC_MAP_DEMO_PORT ?? 5180), host: '127.0.0.1' },

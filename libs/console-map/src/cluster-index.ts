@@ -46,9 +46,20 @@ export class ClusterIndex {
     if (this.ids.length === 0) return [];
     return this.index.getClusters(bbox, zoom).map((feature): ClusterItem => {
       const [lon, lat] = feature.geometry.coordinates as [number, number];
-      const props = feature.properties as { cluster?: boolean; cluster_id?: number; point_count?: number; i?: number };
+      const props = feature.properties as {
+        cluster?: boolean;
+        cluster_id?: number;
+        point_count?: number;
+        i?: number;
+      };
       if (props.cluster === true) {
-        return { kind: 'cluster', clusterId: props.cluster_id ?? -1, count: props.point_count ?? 0, lat, lon };
+        return {
+          kind: 'cluster',
+          clusterId: props.cluster_id ?? -1,
+          count: props.point_count ?? 0,
+          lat,
+          lon,
+        };
       }
       return { kind: 'device', id: this.ids[props.i ?? 0], lat, lon };
     });

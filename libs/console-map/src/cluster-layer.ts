@@ -207,7 +207,13 @@ export class ClusterLayer {
         points.add(item.id);
       } else {
         const el = this.clusterPool.pop() ?? this.createClusterElement();
-        const cluster: ShownCluster = { el, clusterId: item.clusterId, count: item.count, lat: item.lat, lon: item.lon };
+        const cluster: ShownCluster = {
+          el,
+          clusterId: item.clusterId,
+          count: item.count,
+          lat: item.lat,
+          lon: item.lon,
+        };
         this.drawCluster(cluster, locale);
         L.DomUtil.setPosition(el, position);
         if (el.parentNode !== this.pane) fragment.append(el);

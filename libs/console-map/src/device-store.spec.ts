@@ -22,7 +22,9 @@ function loaded(): DeviceStore {
 describe('DeviceStore', () => {
   it('a state change marks the marker, never the cluster index', () => {
     const store = loaded();
-    store.update([mapDevice({ id: 'a', name: 'Đèn Hòa Thành', state: 'alerting', alertSeverity: 'critical' })]);
+    store.update([
+      mapDevice({ id: 'a', name: 'Đèn Hòa Thành', state: 'alerting', alertSeverity: 'critical' }),
+    ]);
     expect([...store.visualDirty]).toEqual(['a']);
     expect(store.indexDirty).toBe(false);
     expect(store.indexDirtySoft).toBe(false);

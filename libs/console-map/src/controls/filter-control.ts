@@ -86,7 +86,9 @@ export function createFilterControl(i18n: I18n, onChange: (filter: MapFilter) =>
     const all = option('', MAP_MESSAGES[locale].filterAllAreas);
     const options = (tree?.ordered() ?? [])
       .filter(({ depth }) => depth > 0 || (tree?.size ?? 0) === 1)
-      .map(({ area, depth }) => option(area.id, `${'\u00a0\u00a0'.repeat(Math.max(0, depth - 1))}${area.name}`));
+      .map(({ area, depth }) =>
+        option(area.id, `${'\u00a0\u00a0'.repeat(Math.max(0, depth - 1))}${area.name}`),
+      );
     areaSelect.replaceChildren(all, ...options);
     areaSelect.value = current.areaId ?? '';
   };

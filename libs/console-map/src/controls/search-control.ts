@@ -105,7 +105,8 @@ export function createSearchControl(
     }
     list.hidden = false;
     input.setAttribute('aria-expanded', 'true');
-    status.textContent = hits.length === 0 ? t.searchNone : i18n.t(MAP_MESSAGES, 'searchCount', { count: hits.length });
+    status.textContent =
+      hits.length === 0 ? t.searchNone : i18n.t(MAP_MESSAGES, 'searchCount', { count: hits.length });
     setActive(-1);
   };
   const pick = (index: number): void => {

@@ -16,7 +16,12 @@ describe('marker texts', () => {
   });
 
   it('adds the severity of an alerting device', () => {
-    const alerting = { ...station, state: 'alerting' as const, alertSeverity: 'critical' as const, aqi: null };
+    const alerting = {
+      ...station,
+      state: 'alerting' as const,
+      alertSeverity: 'critical' as const,
+      aqi: null,
+    };
     expect(markerLabel(alerting, 'vi')).toBe('Trạm Hòa Thành, Đang cảnh báo, Mức Nghiêm trọng');
     expect(severityBadge(alerting)).toBe('!!!');
     expect(severityBadge({ ...alerting, alertSeverity: 'warning' })).toBe('!!');
