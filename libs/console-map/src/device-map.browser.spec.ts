@@ -36,6 +36,47 @@ const TYPES: Record<string, string> = {
 const N = 500;
 const CAMERAS = Array.from({ length: N }, (_, i) => i).filter((i) => i % 11 === 10).length;
 
+/**
+ * A PMTiles v3 archive (spec: github.com/protomaps/PMTiles/blob/main/spec/v3/spec.md) holding one
+ * PNG tile at z0: 127-byte header, root directory (one entry, uncompressed), metadata `{}`, tile.
+ */
+function pmtilesArchive(tile: Buffer): Buffer {
+  // Root directory: entry count, tile id delta (0), run length (1), length, offset + 1 (all < 128: one varint byte each).
+  if (tile.length >= 128) throw new Error('the test tile must be under 128 bytes');
+  const directory = Buffer.from([1, 0, 1, tile.length, 1]);
+  const metadata = Buffer.from('{}');
+  const header = Buffer.alloc(127);
+  header.write('PMTiles', 0, 'ascii');
+  header.writeUInt8(3, 7);
+  const u64 = (offset: number, value: number): void => header.writeBigUInt64LE(BigInt(value), offset);
+  u64(8, 127); // root directory offset
+  u64(16, directory.length);
+  u64(24, 127 + directory.length); // metadata offset
+  u64(32, metadata.length);
+  u64(40, 0); // leaf directories: none
+  u64(48, 0);
+  u64(56, 127 + directory.length + metadata.length); // tile data offset
+  u64(64, tile.length);
+  u64(72, 1); // addressed tiles
+  u64(80, 1); // tile entries
+  u64(88, 1); // tile contents
+  header.writeUInt8(1, 96); // clustered
+  header.writeUInt8(1, 97); // internal compression: none
+  header.writeUInt8(1, 98); // tile compression: none
+  header.writeUInt8(2, 99); // tile type: PNG
+  header.writeUInt8(0, 100); // min zoom
+  header.writeUInt8(0, 101); // max zoom
+  header.writeInt32LE(-180e7, 102);
+  header.writeInt32LE(-85e7, 106);
+  header.writeInt32LE(180e7, 110);
+  header.writeInt32LE(85e7, 114);
+  header.writeUInt8(0, 118);
+  header.writeInt32LE(106e7, 119);
+  header.writeInt32LE(11e7, 123);
+  return Buffer.concat([header, directory, metadata, tile]);
+}
+const ARCHIVE = pmtilesArchive(PNG);
+
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -48,6 +89,7 @@ describeBrowser('device map in Chromium', () => {
   let siteOrigin: string;
   let tileOrigin: string;
   const tileRequests: string[] = [];
+  const archiveRequests: string[] = [];
   let browser: Browser;
 
   beforeAll(async () => {
@@ -71,6 +113,24 @@ describeBrowser('device map in Chromium', () => {
     );
     if (build.status !== 0) throw new Error(`demo build failed: ${build.stderr}${build.stdout}`);
     site = createServer((req, res) => {
+      if (req.url === '/basemap/basemap.pmtiles') {
+        archiveRequests.push(req.headers.range ?? '');
+        const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+        if (range === null) {
+          res.writeHead(200, { 'content-length': ARCHIVE.length }).end(ARCHIVE);
+          return;
+        }
+        const start = Number(range[1]);
+        const end = Math.min(Number(range[2]), ARCHIVE.length - 1);
+        res
+          .writeHead(206, {
+            'content-range': `bytes ${start}-${end}/${ARCHIVE.length}`,
+            'content-length': end - start + 1,
+            'content-type': 'application/octet-stream',
+          })
+          .end(ARCHIVE.subarray(start, end + 1));
+        return;
+      }
       const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(
         /^(\.\.[/\\])+/,
         '',
@@ -337,6 +397,30 @@ describeBrowser('device map in Chromium', () => {
       for (const url of tileRequests) expect(url).toMatch(/^\/tiles\/\d+\/\d+\/\d+\.png$/);
       const foreign = requests.filter(
         (url) => !url.startsWith(siteOrigin) && !url.startsWith(`${tileOrigin}/tiles/`),
+      );
+      expect(foreign).toEqual([]);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
+  it('a raster PMTiles basemap reads the archive from its URL with range requests and draws its tile', async () => {
+    archiveRequests.length = 0;
+    const { page, requests, errors } = await open('basemap=pmtiles&pmtiles=/basemap/basemap.pmtiles');
+    try {
+      await page.waitForFunction(
+        () => document.querySelectorAll('.leaflet-tile-pane img.leaflet-tile[src^="blob:"]').length > 0,
+        undefined,
+        { timeout: 10_000 },
+      );
+      expect(archiveRequests.length).toBeGreaterThan(0);
+      for (const range of archiveRequests) expect(range).toMatch(/^bytes=\d+-\d+$/);
+      expect(await page.locator('.ioc-map').evaluate((el) => el.classList.contains('ioc-map--plain'))).toBe(
+        false,
+      );
+      const foreign = requests.filter(
+        (url) => !url.startsWith(siteOrigin) && !url.startsWith(`blob:${siteOrigin}`),
       );
       expect(foreign).toEqual([]);
       expect(errors).toEqual([]);

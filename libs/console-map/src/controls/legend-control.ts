@@ -7,7 +7,7 @@ import { MAP_MESSAGES, MARKER_STATE_LABELS, STATE_SYMBOLS } from '../messages';
 import './controls.css';
 
 /**
- * The legend (bottom right, collapsible): marker states with their colour, ring/hatching and
+ * The legend (bottom left, above the attribution; collapsible): marker states with their colour, ring/hatching and
  * symbol; VN_AQI bands with their colour, range and name; domains with their shape and glyph.
  * Colour is never alone: every swatch sits next to its name. Redrawn on language change.
  */
@@ -45,7 +45,7 @@ export function createLegendControl(i18n: I18n): L.Control {
   draw();
   i18n.onChange(draw);
   const Legend = L.Control.extend({ onAdd: () => container });
-  return new Legend({ position: 'bottomright' });
+  return new Legend({ position: 'bottomleft' });
 }
 
 function section(title: string): { root: HTMLElement; list: HTMLElement } {
