@@ -48,7 +48,9 @@ function pmtilesArchive(tile: Buffer): Buffer {
   const header = Buffer.alloc(127);
   header.write('PMTiles', 0, 'ascii');
   header.writeUInt8(3, 7);
-  const u64 = (offset: number, value: number): void => header.writeBigUInt64LE(BigInt(value), offset);
+  const u64 = (offset: number, value: number): void => {
+    header.writeBigUInt64LE(BigInt(value), offset);
+  };
   u64(8, 127); // root directory offset
   u64(16, directory.length);
   u64(24, 127 + directory.length); // metadata offset
