@@ -68,7 +68,7 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
     worldCopyJump: false,
   });
   L.control.attribution({ position: 'bottomleft' }).addTo(map);
-  const zoom = L.control.zoom({ position: 'topleft' }).addTo(map);
+  L.control.zoom({ position: 'topleft' }).addTo(map);
   const removeBasemap = addBasemap(map, container, options.basemap, (error) =>
     console.error('basemap could not be loaded', error),
   );
@@ -100,9 +100,10 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
       onSelect(id);
     },
   );
-  search.addTo(map);
+  search.control.addTo(map);
   filterControl.control.addTo(map);
-  createLegendControl(i18n).addTo(map);
+  const legend = createLegendControl(i18n);
+  legend.control.addTo(map);
 
   const localise = (): void => {
     const t = MAP_MESSAGES[i18n.locale];
@@ -117,7 +118,6 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
   };
   localise();
   const stopLocale = i18n.onChange(localise);
-  void zoom;
 
   let fitted = false;
   const fit = (): boolean => {
@@ -177,6 +177,9 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
     },
     destroy() {
       stopLocale();
+      search.dispose();
+      filterControl.dispose();
+      legend.dispose();
       layer.destroy();
       labels.destroy();
       removeBasemap();

@@ -22,6 +22,8 @@ export interface FilterControl {
   show(filter: MapFilter): void;
   /** "Showing shown/total devices". */
   setCounts(shown: number, total: number): void;
+  /** Stops following the language. */
+  dispose(): void;
 }
 
 /**
@@ -151,7 +153,7 @@ export function createFilterControl(i18n: I18n, onChange: (filter: MapFilter) =>
     areaSelect.value = filter.areaId ?? '';
   };
   draw();
-  i18n.onChange(draw);
+  const dispose = i18n.onChange(draw);
   const Control = L.Control.extend({ onAdd: () => container });
   return {
     control: new Control({ position: 'topright' }),
@@ -164,6 +166,7 @@ export function createFilterControl(i18n: I18n, onChange: (filter: MapFilter) =>
       counts = [shown, total];
       drawCounts();
     },
+    dispose,
   };
 }
 

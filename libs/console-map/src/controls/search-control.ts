@@ -21,7 +21,7 @@ export function createSearchControl(
   i18n: I18n,
   search: (query: string) => SearchHit[],
   onPick: (deviceId: string) => void,
-): L.Control {
+): { control: L.Control; dispose: () => void } {
   const uid = Math.random().toString(36).slice(2);
   const container = L.DomUtil.create('div', 'ioc-map-control ioc-map-search');
   L.DomEvent.disableClickPropagation(container);
@@ -149,10 +149,10 @@ export function createSearchControl(
   });
   input.addEventListener('blur', close);
   drawTexts();
-  i18n.onChange(() => {
+  const dispose = i18n.onChange(() => {
     drawTexts();
     if (!list.hidden) update();
   });
   const Control = L.Control.extend({ onAdd: () => container });
-  return new Control({ position: 'topleft' });
+  return { control: new Control({ position: 'topleft' }), dispose };
 }
