@@ -215,7 +215,8 @@ describeBrowser('device map in Chromium', () => {
         );
       const before = await items();
       const largest = Math.max(...clusters.map((c) => Number(c.count)));
-      await page.locator('.ioc-cluster').first().click();
+      await page.locator('.ioc-cluster').first().focus();
+      await page.keyboard.press('Enter');
       await page.waitForFunction(
         ([count, max]) =>
           document.querySelectorAll('.ioc-cluster, .ioc-map .ioc-marker[data-device-id]').length > count &&
@@ -282,6 +283,11 @@ describeBrowser('device map in Chromium', () => {
         .locator('[data-testid=demo-selected]')
         .evaluate((el) => ((el as HTMLOutputElement).value = ''));
       await page.keyboard.press(' ');
+      expect(await page.locator('[data-testid=demo-selected]').textContent()).toBe('aq-00000');
+      await page
+        .locator('[data-testid=demo-selected]')
+        .evaluate((el) => ((el as HTMLOutputElement).value = ''));
+      await marker.click();
       expect(await page.locator('[data-testid=demo-selected]').textContent()).toBe('aq-00000');
     } finally {
       await page.close();

@@ -82,4 +82,18 @@ describe('DeviceStore', () => {
     expect(store.filtered().map((d) => d.id)).toEqual(['a']);
     expect(store.filter).toEqual({ text: 'den hoa' });
   });
+
+  it('setAll applies a difference: the same positions leave the index alone, a missing device leaves', () => {
+    const store = loaded();
+    store.setAll([
+      mapDevice({ id: 'a', name: 'Đèn Hòa Thành' }),
+      mapDevice({ id: 'b', state: 'online' }),
+      mapDevice({ id: 'c', domain: 'env', type: 'noise-meter' }),
+    ]);
+    expect(store.indexDirty).toBe(false);
+    expect([...store.visualDirty]).toEqual(['b']);
+    store.setAll([mapDevice({ id: 'a', name: 'Đèn Hòa Thành' })]);
+    expect(store.indexDirty).toBe(true);
+    expect([...store.devices.keys()]).toEqual(['a']);
+  });
 });
