@@ -6,7 +6,7 @@ import { CLUSTER_MAX_ZOOM, ClusterIndex, type ClusterItem } from './cluster-inde
 import type { DeviceStore } from './device-store';
 import { STATE_RANK } from './map-device';
 import { createMarkerElement, updateMarkerElement } from './markers/marker-element';
-import { tooltipLines } from './markers/marker-text';
+import { tooltipLines, type ValueFormatter } from './markers/marker-text';
 import { MAP_MESSAGES, MARKER_STATE_LABELS, STATE_SYMBOLS } from './messages';
 
 /** Minimum time between index rebuilds caused by devices crossing a state filter (ms). */
@@ -57,6 +57,7 @@ export class ClusterLayer {
     private readonly locale: () => ConsoleLocale,
     private readonly onSelect: (deviceId: string) => void,
     private readonly onIndexBuilt: (shown: number) => void = () => undefined,
+    private readonly formatValue?: ValueFormatter,
   ) {
     this.renderedLocale = locale();
     this.pane = map.createPane('iocDevices');
@@ -320,7 +321,7 @@ export class ClusterLayer {
     const id = marker.dataset['deviceId'];
     const device = id === undefined ? undefined : this.store.devices.get(id);
     if (device === undefined) return;
-    const lines = tooltipLines(device, this.locale());
+    const lines = tooltipLines(device, this.locale(), this.formatValue);
     this.tooltip.replaceChildren(
       ...lines.map((line) => {
         const div = document.createElement('div');

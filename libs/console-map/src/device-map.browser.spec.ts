@@ -333,6 +333,8 @@ describeBrowser('device map in Chromium', () => {
     const { page } = await open('basemap=none');
     try {
       const filter = page.locator('[data-testid=map-filter]');
+      await filter.locator('summary').focus();
+      await page.keyboard.press('Enter');
       await filter.locator('input[name=domain][value=camera]').focus();
       await page.keyboard.press('Space');
       await page.waitForFunction(

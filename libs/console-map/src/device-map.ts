@@ -11,6 +11,7 @@ import { createLegendControl } from './controls/legend-control';
 import { createSearchControl } from './controls/search-control';
 import { DeviceStore } from './device-store';
 import type { MapDevice, MapFilter } from './map-device';
+import type { ValueFormatter } from './markers/marker-text';
 import { MAP_MESSAGES, MARKER_STATE_LABELS } from './messages';
 import './map.css';
 
@@ -21,6 +22,11 @@ export interface DeviceMapOptions {
   i18n: I18n;
   /** A device was picked: its marker clicked or activated with Enter/Space, or a search result picked. */
   onSelect: (deviceId: string) => void;
+  /**
+   * Formats the tooltip's main value (optional; console-ui's `formatValueWithUnit` fits and shows
+   * fractions as %, enumerations by name). Default: `defaultValueFormatter`.
+   */
+  formatValue?: ValueFormatter;
 }
 
 /** The live device map. Every method is cheap to call often: drawing happens once per animation frame. */
@@ -81,6 +87,7 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
     () => i18n.locale,
     (id) => onSelect(id),
     (shown) => filterControl.setCounts(shown, store.devices.size),
+    options.formatValue,
   );
   const filterControl = createFilterControl(i18n, (filter) => {
     store.setFilter(filter);

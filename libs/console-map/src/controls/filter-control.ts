@@ -27,7 +27,8 @@ export interface FilterControl {
 }
 
 /**
- * The filter (top right, `[data-testid=map-filter]`): domain and state check boxes (none checked =
+ * The filter (top right, `[data-testid=map-filter]`, folded by default: its summary "Lọc" opens it,
+ * so it does not cover the map): domain and state check boxes (none checked =
  * all; checked = only those), a device-type select and an area select (the area's whole subtree).
  * Native form controls, so it works with the keyboard (Tab, Space, arrows). Every change calls
  * `onChange` with the complete new filter (the search text field of the filter is kept as is).
@@ -38,7 +39,7 @@ export function createFilterControl(i18n: I18n, onChange: (filter: MapFilter) =>
   L.DomEvent.disableClickPropagation(container);
   L.DomEvent.disableScrollPropagation(container);
   const details = document.createElement('details');
-  details.open = true;
+  details.open = false;
   const summary = document.createElement('summary');
   const form = document.createElement('form');
   form.addEventListener('submit', (event) => event.preventDefault());
