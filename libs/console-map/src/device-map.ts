@@ -5,6 +5,7 @@ import 'leaflet/dist/leaflet.css';
 import { AreaLabels } from './area-labels';
 import { AreaTree } from './area-tree';
 import { PLAIN_MAX_ZOOM, addBasemap } from './basemap';
+import { CLUSTER_MAX_ZOOM } from './cluster-index';
 import { ClusterLayer } from './cluster-layer';
 import { createFilterControl } from './controls/filter-control';
 import { createLegendControl } from './controls/legend-control';
@@ -63,7 +64,11 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
   const { i18n, onSelect } = options;
   container.classList.add('ioc-map');
   container.dataset['testid'] ??= 'map';
-  const maxZoom = options.basemap.kind === 'none' ? PLAIN_MAX_ZOOM : options.basemap.maxZoom;
+  // At least 3 levels past the last clustered one, whatever the basemap's tiles go to (they are magnified).
+  const maxZoom = Math.max(
+    options.basemap.kind === 'none' ? PLAIN_MAX_ZOOM : options.basemap.maxZoom,
+    CLUSTER_MAX_ZOOM + 3,
+  );
   const map = L.map(container, {
     center: [DEFAULT_VIEW.lat, DEFAULT_VIEW.lon],
     zoom: DEFAULT_VIEW.zoom,
