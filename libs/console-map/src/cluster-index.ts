@@ -1,5 +1,6 @@
 import Supercluster from 'supercluster';
-import type { MapDevice } from './map-device';
+import type { MarkerState } from '@ioc/console-data';
+import { STATE_RANK, type MapDevice } from './map-device';
 
 /** A visible item: a cluster of several devices or one device. */
 export type ClusterItem =
@@ -77,6 +78,22 @@ export class ClusterIndex {
       this.leafCache.set(clusterId, leaves);
     }
     return leaves;
+  }
+
+  /**
+   * The most urgent current state among a cluster's devices (alerting > offline > unknown > online
+   * > inactive), read through `stateOf` at call time: a state change needs no rebuild. Stops at the
+   * first alerting device; `inactive` when no leaf is known.
+   */
+  worstState(clusterId: number, stateOf: (id: string) => MarkerState | undefined): MarkerState {
+    let best: MarkerState = 'inactive';
+    for (const id of this.leafIds(clusterId)) {
+      const state = stateOf(id);
+      if (state === undefined || STATE_RANK[state] >= STATE_RANK[best]) continue;
+      best = state;
+      if (best === 'alerting') break;
+    }
+    return best;
   }
 
   /** The zoom at which a cluster splits (clicking it zooms there). */

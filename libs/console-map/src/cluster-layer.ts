@@ -4,7 +4,6 @@ import { interpolate } from '@ioc/console-data';
 import L from 'leaflet';
 import { CLUSTER_MAX_ZOOM, ClusterIndex, type ClusterItem } from './cluster-index';
 import type { DeviceStore } from './device-store';
-import { STATE_RANK } from './map-device';
 import { createMarkerElement, updateMarkerElement } from './markers/marker-element';
 import { tooltipLines, type ValueFormatter } from './markers/marker-text';
 import { MAP_MESSAGES, MARKER_STATE_LABELS, STATE_SYMBOLS } from './messages';
@@ -269,14 +268,7 @@ export class ClusterLayer {
 
   private worstOfCluster(clusterId: number): MarkerState {
     const devices = this.store.devices;
-    let best: MarkerState = 'inactive';
-    for (const id of this.index.leafIds(clusterId)) {
-      const state = devices.get(id)?.state;
-      if (state === undefined || STATE_RANK[state] >= STATE_RANK[best]) continue;
-      best = state;
-      if (best === 'alerting') break;
-    }
-    return best;
+    return this.index.worstState(clusterId, (id) => devices.get(id)?.state);
   }
 
   private readonly onClick = (event: MouseEvent): void => {
