@@ -12,8 +12,8 @@ const basemap: BasemapBody =
     ? {
         kind: 'xyz',
         url: params.get('tiles') ?? '/tiles/{z}/{x}/{y}.png',
-        attribution: 'Demo tiles',
-        maxZoom: 19,
+        attribution: params.get('attribution') ?? 'Demo tiles',
+        maxZoom: Number(params.get('maxZoom') ?? 19),
       }
     : params.get('basemap') === 'pmtiles'
       ? {

@@ -1,6 +1,15 @@
 import type { BasemapBody } from '@ioc/contracts';
 import L from 'leaflet';
 
+/**
+ * `text` escaped for HTML. Leaflet writes attributions with innerHTML; the console writes no
+ * markup it did not build, so a deployment's attribution is shown as plain text (write `©`, not
+ * `&copy;`; a link's URL as text).
+ */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 /** Maximum zoom of the map without tiles (`none`): street level, as OpenStreetMap's tiles go. */
 export const PLAIN_MAX_ZOOM = 19;
 
@@ -30,7 +39,7 @@ export function addBasemap(
       return () => container.classList.remove('ioc-map--plain');
     case 'xyz': {
       const layer = L.tileLayer(basemap.url, {
-        attribution: basemap.attribution,
+        attribution: escapeHtml(basemap.attribution),
         maxNativeZoom: basemap.maxZoom,
         maxZoom,
       }).addTo(map);
@@ -66,7 +75,7 @@ async function loadPmtilesLayer(
   const pmtiles = await import('pmtiles');
   const archive = new pmtiles.PMTiles(basemap.url);
   const header = await archive.getHeader();
-  const options = { attribution: basemap.attribution, maxZoom };
+  const options = { attribution: escapeHtml(basemap.attribution), maxZoom };
   if (header.tileType === pmtiles.TileType.Mvt || header.tileType === pmtiles.TileType.Mlt) {
     const protomaps = await import('protomaps-leaflet');
     // protomaps-leaflet bundles its own pmtiles copy: it opens the archive by URL itself.
@@ -74,7 +83,7 @@ async function loadPmtilesLayer(
       url: basemap.url,
       flavor: 'light',
       lang: 'vi',
-      attribution: basemap.attribution,
+      attribution: escapeHtml(basemap.attribution),
       maxZoom,
       maxDataZoom: header.maxZoom,
     }) as unknown as L.Layer;

@@ -399,12 +399,25 @@ describeBrowser('device map in Chromium', () => {
   it('an xyz basemap fetches tiles only from the configured origin', async () => {
     tileRequests.length = 0;
     const template = `${tileOrigin}/tiles/{z}/{x}/{y}.png`;
-    const { page, requests, errors } = await open(`basemap=xyz&tiles=${encodeURIComponent(template)}`);
+    const attribution = '<b>Bản đồ</b> <img src=x onerror="document.title=1"> ©';
+    const { page, requests, errors } = await open(
+      `basemap=xyz&maxZoom=12&tiles=${encodeURIComponent(template)}&attribution=${encodeURIComponent(attribution)}`,
+    );
     try {
       const deadline = Date.now() + 10_000;
       while (tileRequests.length === 0 && Date.now() < deadline) await page.waitForTimeout(50);
       expect(tileRequests.length).toBeGreaterThan(0);
       for (const url of tileRequests) expect(url).toMatch(/^\/tiles\/\d+\/\d+\/\d+\.png$/);
+      // The attribution is text, never markup.
+      const control = page.locator('.leaflet-control-attribution');
+      expect(await control.textContent()).toContain('<b>Bản đồ</b>');
+      expect(await control.locator('b, img').count()).toBe(0);
+      // Past the basemap's maxZoom (12) tiles are magnified, never requested; focus zooms to 16,
+      // where the camera is its own marker.
+      await page.locator('[data-testid=map-search]').fill('cam-00010');
+      await page.keyboard.press('Enter');
+      await page.locator('.ioc-marker[data-device-id="cam-00010"]').waitFor();
+      for (const url of tileRequests) expect(Number(url.split('/')[2])).toBeLessThanOrEqual(12);
       const foreign = requests.filter(
         (url) => !url.startsWith(siteOrigin) && !url.startsWith(`${tileOrigin}/tiles/`),
       );
