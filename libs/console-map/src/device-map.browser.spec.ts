@@ -40,7 +40,7 @@ const CAMERAS = Array.from({ length: N }, (_, i) => i).filter((i) => i % 11 === 
  * A PMTiles v3 archive (spec: github.com/protomaps/PMTiles/blob/main/spec/v3/spec.md) holding one
  * PNG tile at z0: 127-byte header, root directory (one entry, uncompressed), metadata `{}`, tile.
  */
-function pmtilesArchive(tile: Buffer): Buffer {
+function pmtilesArchive(tile: Buffer, tileType: 1 | 2): Buffer {
   // Root directory: entry count, tile id delta (0), run length (1), length, offset + 1 (all < 128: one varint byte each).
   if (tile.length >= 128) throw new Error('the test tile must be under 128 bytes');
   const directory = Buffer.from([1, 0, 1, tile.length, 1]);
@@ -65,7 +65,7 @@ function pmtilesArchive(tile: Buffer): Buffer {
   header.writeUInt8(1, 96); // clustered
   header.writeUInt8(1, 97); // internal compression: none
   header.writeUInt8(1, 98); // tile compression: none
-  header.writeUInt8(2, 99); // tile type: PNG
+  header.writeUInt8(tileType, 99); // tile type: 1 MVT, 2 PNG
   header.writeUInt8(0, 100); // min zoom
   header.writeUInt8(0, 101); // max zoom
   header.writeInt32LE(-180e7, 102);
@@ -77,7 +77,15 @@ function pmtilesArchive(tile: Buffer): Buffer {
   header.writeInt32LE(11e7, 123);
   return Buffer.concat([header, directory, metadata, tile]);
 }
-const ARCHIVE = pmtilesArchive(PNG);
+/**
+ * A Mapbox Vector Tile (spec 2.1, protobuf) with one empty layer `earth`: Tile.layers (field 3) =
+ * Layer { name (1) = "earth", extent (5) = 4096, version (15) = 2 }.
+ */
+const MVT = Buffer.from([0x1a, 0x0c, 0x0a, 0x05, ...Buffer.from('earth'), 0x28, 0x80, 0x20, 0x78, 0x02]);
+const ARCHIVES: Record<string, Buffer> = {
+  '/basemap/basemap.pmtiles': pmtilesArchive(PNG, 2),
+  '/basemap/vector.pmtiles': pmtilesArchive(MVT, 1),
+};
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -115,7 +123,8 @@ describeBrowser('device map in Chromium', () => {
     );
     if (build.status !== 0) throw new Error(`demo build failed: ${build.stderr}${build.stdout}`);
     site = createServer((req, res) => {
-      if (req.url === '/basemap/basemap.pmtiles') {
+      const ARCHIVE = ARCHIVES[req.url ?? ''];
+      if (ARCHIVE !== undefined) {
         archiveRequests.push(req.headers.range ?? '');
         const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
         if (range === null) {
@@ -439,6 +448,31 @@ describeBrowser('device map in Chromium', () => {
       );
       expect(archiveRequests.length).toBeGreaterThan(0);
       for (const range of archiveRequests) expect(range).toMatch(/^bytes=\d+-\d+$/);
+      expect(await page.locator('.ioc-map').evaluate((el) => el.classList.contains('ioc-map--plain'))).toBe(
+        false,
+      );
+      const foreign = requests.filter(
+        (url) => !url.startsWith(siteOrigin) && !url.startsWith(`blob:${siteOrigin}`),
+      );
+      expect(foreign).toEqual([]);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
+  it('a vector PMTiles basemap is drawn by protomaps-leaflet with nothing fetched but the archive', async () => {
+    archiveRequests.length = 0;
+    const { page, requests, errors } = await open('basemap=pmtiles&pmtiles=/basemap/vector.pmtiles');
+    try {
+      await page.waitForFunction(
+        () => document.querySelectorAll('.leaflet-tile-pane canvas').length > 0,
+        undefined,
+        {
+          timeout: 10_000,
+        },
+      );
+      expect(archiveRequests.length).toBeGreaterThan(0);
       expect(await page.locator('.ioc-map').evaluate((el) => el.classList.contains('ioc-map--plain'))).toBe(
         false,
       );
