@@ -303,6 +303,45 @@ describeBrowser('device map in Chromium', () => {
     }
   }, 60_000);
 
+  it('a live state change inside a cluster turns that cluster alerting, and only that one', async () => {
+    const { page } = await open('basemap=none');
+    try {
+      await page.locator('[data-testid=map-search]').fill('aq-00000');
+      await page.keyboard.press('Enter');
+      await page.locator('.ioc-marker[data-device-id="aq-00000"]').waitFor();
+      // Zoom out a level at a time until the station is inside a cluster.
+      const marker = page.locator('.ioc-marker[data-device-id="aq-00000"]');
+      for (let zoomOuts = 0; (await marker.count()) > 0; zoomOuts++) {
+        expect(zoomOuts).toBeLessThan(10);
+        await page.locator('.leaflet-control-zoom-out').click();
+        await page.waitForFunction(() => !document.querySelector('.leaflet-zoom-anim'));
+        // The map redraws on the animation frame after the zoom ends: wait two frames.
+        await page.evaluate(
+          () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))),
+        );
+      }
+      const states = (): Promise<string[]> =>
+        page.$$eval('.ioc-cluster', (els) =>
+          els.map((el) => `${el.dataset['count']}:${el.dataset['state']}`),
+        );
+      const before = await states();
+      const alertingBefore = before.filter((s) => s.endsWith(':alerting')).length;
+      expect(alertingBefore).toBeLessThan(before.length);
+      await page.locator('[data-testid=demo-alert]').click();
+      await page.waitForFunction(
+        (n) => document.querySelectorAll('.ioc-cluster[data-state="alerting"]').length === n + 1,
+        alertingBefore,
+        { timeout: 2000 },
+      );
+      const after = await states();
+      // Same clusters with the same counts (no re-clustering); exactly one changed its state.
+      expect(after.map((s) => s.split(':')[0])).toEqual(before.map((s) => s.split(':')[0]));
+      expect(after.filter((s, i) => s !== before[i])).toHaveLength(1);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
   it('search is diacritics-insensitive and the listbox works with arrow keys', async () => {
     const { page } = await open('basemap=none');
     try {
