@@ -9,9 +9,19 @@ const count = Number(params.get('n') ?? 2000);
 const rate = Number(params.get('rate') ?? 0);
 const basemap: BasemapBody =
   params.get('basemap') === 'xyz'
-    ? { kind: 'xyz', url: params.get('tiles') ?? '/tiles/{z}/{x}/{y}.png', attribution: 'Demo tiles', maxZoom: 19 }
+    ? {
+        kind: 'xyz',
+        url: params.get('tiles') ?? '/tiles/{z}/{x}/{y}.png',
+        attribution: params.get('attribution') ?? 'Demo tiles',
+        maxZoom: Number(params.get('maxZoom') ?? 19),
+      }
     : params.get('basemap') === 'pmtiles'
-      ? { kind: 'pmtiles', url: params.get('pmtiles') ?? '/basemap/basemap.pmtiles', attribution: 'Demo', maxZoom: 16 }
+      ? {
+          kind: 'pmtiles',
+          url: params.get('pmtiles') ?? '/basemap/basemap.pmtiles',
+          attribution: 'Demo',
+          maxZoom: 16,
+        }
       : { kind: 'none' };
 
 /** mulberry32: a small deterministic PRNG, so every load shows the same devices. */
@@ -38,7 +48,13 @@ const DISTRICTS: Array<[string, string, number, number]> = [
   ['ben-cau', 'Huyện Bến Cầu', 11.12, 106.15],
 ];
 const areas: AreaListBody = [
-  { id: 'tay-ninh', name: 'Tây Ninh', level: 'province', parentId: null, location: { lat: 11.31, lon: 106.1 } },
+  {
+    id: 'tay-ninh',
+    name: 'Tây Ninh',
+    level: 'province',
+    parentId: null,
+    location: { lat: 11.31, lon: 106.1 },
+  },
 ];
 const communes: Array<{ id: string; districtId: string; lat: number; lon: number }> = [];
 for (const [id, name, lat, lon] of DISTRICTS) {
@@ -46,7 +62,13 @@ for (const [id, name, lat, lon] of DISTRICTS) {
   for (let c = 1; c <= 4; c++) {
     const cLat = lat + (random() - 0.5) * 0.08;
     const cLon = lon + (random() - 0.5) * 0.08;
-    areas.push({ id: `${id}-${c}`, name: `Phường ${c} (${name.replace(/^(Thành phố|Thị xã|Huyện) /, '')})`, level: 'ward', parentId: id, location: { lat: cLat, lon: cLon } });
+    areas.push({
+      id: `${id}-${c}`,
+      name: `Phường ${c} (${name.replace(/^(Thành phố|Thị xã|Huyện) /, '')})`,
+      level: 'ward',
+      parentId: id,
+      location: { lat: cLat, lon: cLon },
+    });
     communes.push({ id: `${id}-${c}`, districtId: id, lat: cLat, lon: cLon });
   }
 }
@@ -70,7 +92,16 @@ for (let i = 0; i < count; i++) {
   const commune = communes[Math.floor(random() * communes.length)];
   const district = DISTRICTS.find((d) => d[0] === commune.districtId) as (typeof DISTRICTS)[number];
   const roll = random();
-  const state = roll < 0.8 ? 'online' : roll < 0.9 ? 'offline' : roll < 0.95 ? 'unknown' : roll < 0.98 ? 'alerting' : 'inactive';
+  const state =
+    roll < 0.8
+      ? 'online'
+      : roll < 0.9
+        ? 'offline'
+        : roll < 0.95
+          ? 'unknown'
+          : roll < 0.98
+            ? 'alerting'
+            : 'inactive';
   const aqiValue = type === 'air-quality-station' && state !== 'unknown' ? Math.round(random() * 260) : null;
   devices.push({
     id: `${prefix}-${String(i).padStart(5, '0')}`,
@@ -84,7 +115,10 @@ for (let i = 0; i < count; i++) {
     state,
     aqi: aqiValue === null ? null : { value: aqiValue, band: aqiBand(aqiValue).band },
     alertSeverity: state === 'alerting' ? (random() < 0.5 ? 'critical' : 'warning') : null,
-    main: type === 'traffic-counter' ? { metric: 'intensity', value: Math.round(random() * 900), unit: 'xe/h' } : null,
+    main:
+      type === 'traffic-counter'
+        ? { metric: 'intensity', value: Math.round(random() * 900), unit: 'xe/h' }
+        : null,
   });
 }
 
@@ -124,7 +158,10 @@ if (rate > 0) {
       const d = devices[index];
       const next: MapDevice =
         d.aqi !== null
-          ? { ...d, aqi: { value: Math.round(random() * 260), band: aqiBand(Math.round(random() * 260)).band } }
+          ? {
+              ...d,
+              aqi: { value: Math.round(random() * 260), band: aqiBand(Math.round(random() * 260)).band },
+            }
           : { ...d, state: random() < 0.02 ? 'offline' : d.state === 'offline' ? 'online' : d.state };
       devices[index] = next;
       batch.push(next);

@@ -39,13 +39,12 @@ describe('AreaTree', () => {
   it('lists labelled areas per depth and in tree order', () => {
     expect(tree.atDepth(1).map((a) => a.id)).toEqual(['ht', 'tb']);
     expect(tree.atDepth(2).map((a) => a.id)).toEqual(['ht-1']);
-    expect(tree.ordered().slice(0, 5).map(({ area, depth }) => `${depth}:${area.id}`)).toEqual([
-      '0:tn',
-      '1:ht',
-      '2:ht-1',
-      '2:ht-2',
-      '1:tb',
-    ]);
+    expect(
+      tree
+        .ordered()
+        .slice(0, 5)
+        .map(({ area, depth }) => `${depth}:${area.id}`),
+    ).toEqual(['0:tn', '1:ht', '2:ht-1', '2:ht-2', '1:tb']);
   });
 
   it('labels districts at low zoom and wards when zoomed in', () => {

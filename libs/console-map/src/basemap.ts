@@ -1,13 +1,22 @@
 import type { BasemapBody } from '@ioc/contracts';
 import L from 'leaflet';
 
+/**
+ * `text` escaped for HTML. Leaflet writes attributions with innerHTML; the console writes no
+ * markup it did not build, so a deployment's attribution is shown as plain text (write `©`, not
+ * `&copy;`; a link's URL as text).
+ */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 /** Maximum zoom of the map without tiles (`none`): street level, as OpenStreetMap's tiles go. */
 export const PLAIN_MAX_ZOOM = 19;
 
 /**
  * Adds the deployment's basemap to `map` and returns a function removing it:
  * - `none`: no layer; the container gets the `ioc-map--plain` class (a light background colour);
- * - `xyz`: `L.tileLayer(url, {attribution, maxZoom})`;
+ * - `xyz`: `L.tileLayer(url, {attribution, maxNativeZoom: maxZoom})`;
  * - `pmtiles`: the archive's header is read (one range request to `url`); raster tiles (PNG, JPEG,
  *   WebP, AVIF) through pmtiles' `leafletRasterLayer`, vector tiles (MVT) through protomaps-leaflet
  *   (`flavor: 'light'`, `lang: 'vi'`). Both packages are loaded on demand and both extend the
@@ -21,14 +30,18 @@ export function addBasemap(
   basemap: BasemapBody,
   onError: (error: unknown) => void = () => undefined,
 ): () => void {
+  // Tiles are fetched up to the basemap's maxZoom and magnified beyond it, up to the map's (which
+  // may be higher, so that every device can be shown as its own marker).
+  const maxZoom = Math.max(map.getMaxZoom(), basemap.kind === 'none' ? 0 : basemap.maxZoom);
   switch (basemap.kind) {
     case 'none':
       container.classList.add('ioc-map--plain');
       return () => container.classList.remove('ioc-map--plain');
     case 'xyz': {
       const layer = L.tileLayer(basemap.url, {
-        attribution: basemap.attribution,
-        maxZoom: basemap.maxZoom,
+        attribution: escapeHtml(basemap.attribution),
+        maxNativeZoom: basemap.maxZoom,
+        maxZoom,
       }).addTo(map);
       return () => layer.remove();
     }
@@ -36,7 +49,7 @@ export function addBasemap(
       container.classList.add('ioc-map--plain');
       let layer: L.Layer | undefined;
       let removed = false;
-      void loadPmtilesLayer(basemap)
+      void loadPmtilesLayer(basemap, maxZoom)
         .then((created) => {
           if (removed) return;
           layer = created;
@@ -53,13 +66,16 @@ export function addBasemap(
   }
 }
 
-async function loadPmtilesLayer(basemap: Extract<BasemapBody, { kind: 'pmtiles' }>): Promise<L.Layer> {
+async function loadPmtilesLayer(
+  basemap: Extract<BasemapBody, { kind: 'pmtiles' }>,
+  maxZoom: number,
+): Promise<L.Layer> {
   const global = globalThis as { L?: typeof L };
   global.L ??= L;
   const pmtiles = await import('pmtiles');
   const archive = new pmtiles.PMTiles(basemap.url);
   const header = await archive.getHeader();
-  const options = { attribution: basemap.attribution, maxZoom: basemap.maxZoom };
+  const options = { attribution: escapeHtml(basemap.attribution), maxZoom };
   if (header.tileType === pmtiles.TileType.Mvt || header.tileType === pmtiles.TileType.Mlt) {
     const protomaps = await import('protomaps-leaflet');
     // protomaps-leaflet bundles its own pmtiles copy: it opens the archive by URL itself.
@@ -67,8 +83,8 @@ async function loadPmtilesLayer(basemap: Extract<BasemapBody, { kind: 'pmtiles' 
       url: basemap.url,
       flavor: 'light',
       lang: 'vi',
-      attribution: basemap.attribution,
-      maxZoom: basemap.maxZoom,
+      attribution: escapeHtml(basemap.attribution),
+      maxZoom,
       maxDataZoom: header.maxZoom,
     }) as unknown as L.Layer;
   }

@@ -4,9 +4,8 @@ import { interpolate } from '@ioc/console-data';
 import L from 'leaflet';
 import { CLUSTER_MAX_ZOOM, ClusterIndex, type ClusterItem } from './cluster-index';
 import type { DeviceStore } from './device-store';
-import { STATE_RANK } from './map-device';
 import { createMarkerElement, updateMarkerElement } from './markers/marker-element';
-import { tooltipLines } from './markers/marker-text';
+import { tooltipLines, type ValueFormatter } from './markers/marker-text';
 import { MAP_MESSAGES, MARKER_STATE_LABELS, STATE_SYMBOLS } from './messages';
 
 /** Minimum time between index rebuilds caused by devices crossing a state filter (ms). */
@@ -27,8 +26,8 @@ interface ShownCluster {
  * Draws the store's devices on a Leaflet map: clusters and single markers of the visible area
  * only, in a pane of their own, at most once per animation frame. Marker elements are kept by
  * device id and reused (attributes updated, never recreated); cluster elements are pooled. A
- * frame after a state change touches only the changed markers in view and, when a changed device
- * is inside a visible cluster, recomputes visible clusters' worst state from their (cached) leaves.
+ * frame after a state change touches only the changed markers in view and, for a changed device
+ * inside a visible cluster, recomputes that cluster's worst state from its (cached) leaves.
  */
 export class ClusterLayer {
   private readonly pane: HTMLElement;
@@ -36,6 +35,10 @@ export class ClusterLayer {
   private readonly markers = new Map<string, HTMLElement>();
   private readonly shownPoints = new Set<string>();
   private shownClusters: ShownCluster[] = [];
+  /** The visible cluster each device is inside (rebuilt on layout): a change redraws only its cluster. */
+  private readonly leafToCluster = new Map<string, ShownCluster>();
+  /** Label inputs (count, state, language) each cluster element was last labelled for. */
+  private readonly clusterLabelKeys = new WeakMap<HTMLElement, string>();
   private readonly clusterPool: HTMLElement[] = [];
   private readonly tooltip: HTMLElement;
   private frame: number | null = null;
@@ -57,6 +60,7 @@ export class ClusterLayer {
     private readonly locale: () => ConsoleLocale,
     private readonly onSelect: (deviceId: string) => void,
     private readonly onIndexBuilt: (shown: number) => void = () => undefined,
+    private readonly formatValue?: ValueFormatter,
   ) {
     this.renderedLocale = locale();
     this.pane = map.createPane('iocDevices');
@@ -157,16 +161,19 @@ export class ClusterLayer {
       this.needsLayout = false;
       this.layout(locale);
     } else if (store.visualDirty.size > 0) {
-      let clustersTouched = false;
+      const touched = new Set<ShownCluster>();
       for (const id of store.visualDirty) {
         const device = store.devices.get(id);
         const el = this.markers.get(id);
         if (device !== undefined && el !== undefined && this.shownPoints.has(id)) {
           updateMarkerElement(el, device, locale);
           if (this.tooltipFor === el) this.showTooltip(el);
-        } else clustersTouched = true;
+        } else {
+          const cluster = this.leafToCluster.get(id);
+          if (cluster !== undefined) touched.add(cluster);
+        }
       }
-      if (clustersTouched) for (const cluster of this.shownClusters) this.drawCluster(cluster, locale);
+      for (const cluster of touched) this.drawCluster(cluster, locale);
     }
     store.visualDirty.clear();
     if (this.pendingFocus !== null) {
@@ -207,7 +214,13 @@ export class ClusterLayer {
         points.add(item.id);
       } else {
         const el = this.clusterPool.pop() ?? this.createClusterElement();
-        const cluster: ShownCluster = { el, clusterId: item.clusterId, count: item.count, lat: item.lat, lon: item.lon };
+        const cluster: ShownCluster = {
+          el,
+          clusterId: item.clusterId,
+          count: item.count,
+          lat: item.lat,
+          lon: item.lon,
+        };
         this.drawCluster(cluster, locale);
         L.DomUtil.setPosition(el, position);
         if (el.parentNode !== this.pane) fragment.append(el);
@@ -219,6 +232,10 @@ export class ClusterLayer {
     this.shownPoints.clear();
     for (const id of points) this.shownPoints.add(id);
     this.shownClusters = clusters;
+    this.leafToCluster.clear();
+    for (const cluster of clusters) {
+      for (const id of this.index.leafIds(cluster.clusterId)) this.leafToCluster.set(id, cluster);
+    }
     this.pane.append(fragment);
     if (this.tooltipFor !== null && !this.tooltipFor.isConnected) this.hideTooltip();
   }
@@ -253,23 +270,20 @@ export class ClusterLayer {
       el.dataset['state'] = state;
       (el.firstElementChild as HTMLElement).textContent = STATE_SYMBOLS[state];
     }
-    const label = interpolate(MAP_MESSAGES[locale].cluster, {
-      count: cluster.count,
-      state: MARKER_STATE_LABELS[state][locale],
-    });
-    if (el.getAttribute('aria-label') !== label) el.setAttribute('aria-label', label);
+    const labelKey = `${count}|${state}|${locale}`;
+    if (this.clusterLabelKeys.get(el) !== labelKey) {
+      this.clusterLabelKeys.set(el, labelKey);
+      const label = interpolate(MAP_MESSAGES[locale].cluster, {
+        count: cluster.count,
+        state: MARKER_STATE_LABELS[state][locale],
+      });
+      el.setAttribute('aria-label', label);
+    }
   }
 
   private worstOfCluster(clusterId: number): MarkerState {
     const devices = this.store.devices;
-    let best: MarkerState = 'inactive';
-    for (const id of this.index.leafIds(clusterId)) {
-      const state = devices.get(id)?.state;
-      if (state === undefined || STATE_RANK[state] >= STATE_RANK[best]) continue;
-      best = state;
-      if (best === 'alerting') break;
-    }
-    return best;
+    return this.index.worstState(clusterId, (id) => devices.get(id)?.state);
   }
 
   private readonly onClick = (event: MouseEvent): void => {
@@ -314,7 +328,7 @@ export class ClusterLayer {
     const id = marker.dataset['deviceId'];
     const device = id === undefined ? undefined : this.store.devices.get(id);
     if (device === undefined) return;
-    const lines = tooltipLines(device, this.locale());
+    const lines = tooltipLines(device, this.locale(), this.formatValue);
     this.tooltip.replaceChildren(
       ...lines.map((line) => {
         const div = document.createElement('div');

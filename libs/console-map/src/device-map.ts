@@ -5,12 +5,14 @@ import 'leaflet/dist/leaflet.css';
 import { AreaLabels } from './area-labels';
 import { AreaTree } from './area-tree';
 import { PLAIN_MAX_ZOOM, addBasemap } from './basemap';
+import { CLUSTER_MAX_ZOOM } from './cluster-index';
 import { ClusterLayer } from './cluster-layer';
 import { createFilterControl } from './controls/filter-control';
 import { createLegendControl } from './controls/legend-control';
 import { createSearchControl } from './controls/search-control';
 import { DeviceStore } from './device-store';
 import type { MapDevice, MapFilter } from './map-device';
+import type { ValueFormatter } from './markers/marker-text';
 import { MAP_MESSAGES, MARKER_STATE_LABELS } from './messages';
 import './map.css';
 
@@ -21,6 +23,11 @@ export interface DeviceMapOptions {
   i18n: I18n;
   /** A device was picked: its marker clicked or activated with Enter/Space, or a search result picked. */
   onSelect: (deviceId: string) => void;
+  /**
+   * Formats the tooltip's main value (optional; console-ui's `formatValueWithUnit` fits and shows
+   * fractions as %, enumerations by name). Default: `defaultValueFormatter`.
+   */
+  formatValue?: ValueFormatter;
 }
 
 /** The live device map. Every method is cheap to call often: drawing happens once per animation frame. */
@@ -57,7 +64,11 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
   const { i18n, onSelect } = options;
   container.classList.add('ioc-map');
   container.dataset['testid'] ??= 'map';
-  const maxZoom = options.basemap.kind === 'none' ? PLAIN_MAX_ZOOM : options.basemap.maxZoom;
+  // At least 3 levels past the last clustered one, whatever the basemap's tiles go to (they are magnified).
+  const maxZoom = Math.max(
+    options.basemap.kind === 'none' ? PLAIN_MAX_ZOOM : options.basemap.maxZoom,
+    CLUSTER_MAX_ZOOM + 3,
+  );
   const map = L.map(container, {
     center: [DEFAULT_VIEW.lat, DEFAULT_VIEW.lon],
     zoom: DEFAULT_VIEW.zoom,
@@ -68,7 +79,7 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
     worldCopyJump: false,
   });
   L.control.attribution({ position: 'bottomleft' }).addTo(map);
-  const zoom = L.control.zoom({ position: 'topleft' }).addTo(map);
+  L.control.zoom({ position: 'topleft' }).addTo(map);
   const removeBasemap = addBasemap(map, container, options.basemap, (error) =>
     console.error('basemap could not be loaded', error),
   );
@@ -81,6 +92,7 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
     () => i18n.locale,
     (id) => onSelect(id),
     (shown) => filterControl.setCounts(shown, store.devices.size),
+    options.formatValue,
   );
   const filterControl = createFilterControl(i18n, (filter) => {
     store.setFilter(filter);
@@ -100,9 +112,10 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
       onSelect(id);
     },
   );
-  search.addTo(map);
+  search.control.addTo(map);
   filterControl.control.addTo(map);
-  createLegendControl(i18n).addTo(map);
+  const legend = createLegendControl(i18n);
+  legend.control.addTo(map);
 
   const localise = (): void => {
     const t = MAP_MESSAGES[i18n.locale];
@@ -117,7 +130,6 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
   };
   localise();
   const stopLocale = i18n.onChange(localise);
-  void zoom;
 
   let fitted = false;
   const fit = (): boolean => {
@@ -177,6 +189,9 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
     },
     destroy() {
       stopLocale();
+      search.dispose();
+      filterControl.dispose();
+      legend.dispose();
       layer.destroy();
       labels.destroy();
       removeBasemap();

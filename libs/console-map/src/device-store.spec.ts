@@ -22,7 +22,9 @@ function loaded(): DeviceStore {
 describe('DeviceStore', () => {
   it('a state change marks the marker, never the cluster index', () => {
     const store = loaded();
-    store.update([mapDevice({ id: 'a', name: 'Đèn Hòa Thành', state: 'alerting', alertSeverity: 'critical' })]);
+    store.update([
+      mapDevice({ id: 'a', name: 'Đèn Hòa Thành', state: 'alerting', alertSeverity: 'critical' }),
+    ]);
     expect([...store.visualDirty]).toEqual(['a']);
     expect(store.indexDirty).toBe(false);
     expect(store.indexDirtySoft).toBe(false);
@@ -79,5 +81,19 @@ describe('DeviceStore', () => {
     store.setFilter({ text: 'den hoa' });
     expect(store.filtered().map((d) => d.id)).toEqual(['a']);
     expect(store.filter).toEqual({ text: 'den hoa' });
+  });
+
+  it('setAll applies a difference: the same positions leave the index alone, a missing device leaves', () => {
+    const store = loaded();
+    store.setAll([
+      mapDevice({ id: 'a', name: 'Đèn Hòa Thành' }),
+      mapDevice({ id: 'b', state: 'online' }),
+      mapDevice({ id: 'c', domain: 'env', type: 'noise-meter' }),
+    ]);
+    expect(store.indexDirty).toBe(false);
+    expect([...store.visualDirty]).toEqual(['b']);
+    store.setAll([mapDevice({ id: 'a', name: 'Đèn Hòa Thành' })]);
+    expect(store.indexDirty).toBe(true);
+    expect([...store.devices.keys()]).toEqual(['a']);
   });
 });

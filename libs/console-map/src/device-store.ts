@@ -44,13 +44,18 @@ export class DeviceStore {
     this.indexDirty = true;
   }
 
-  /** Replaces every device. */
+  /**
+   * Replaces every device. Applied as a difference (devices missing from `devices` removed, the
+   * rest updated), so reloading the same devices after a reconnection marks only the markers that
+   * look different and leaves the cluster index alone unless a device appeared, left or moved.
+   */
   setAll(devices: readonly MapDevice[]): void {
-    this.devices.clear();
-    this.keys.clear();
-    this.visualDirty.clear();
-    for (const device of devices) this.devices.set(device.id, device);
-    this.indexDirty = true;
+    const incoming = new Set<string>();
+    for (const device of devices) incoming.add(device.id);
+    const gone: string[] = [];
+    for (const id of this.devices.keys()) if (!incoming.has(id)) gone.push(id);
+    this.remove(gone);
+    this.update(devices);
   }
 
   /** Adds or replaces devices by id, recording what changed. */

@@ -12,4 +12,4 @@ export { AreaTree, labelDepthForZoom } from './area-tree';
 export { compileFilter, isEmptyFilter } from './map-filter';
 export { foldText, searchEntries, searchKey } from './text-search';
 export { MAP_MESSAGES, MARKER_STATE_LABELS, STATE_SYMBOLS } from './messages';
-export { markerLabel, tooltipLines } from './markers/marker-text';
+export { markerLabel, tooltipLines, defaultValueFormatter, type ValueFormatter } from './markers/marker-text';

@@ -12,12 +12,18 @@ function view(overrides: Partial<DeviceView> = {}): DeviceView {
       areaId: 'ht-1',
       location: { lat: 11.28, lon: 106.13 },
       state: 'active',
-      status: { status: 'online', since: '2026-11-30T01:00:00.000Z', clockSuspect: false, lastSeen: '2026-11-30T02:00:00.000Z' },
+      status: {
+        status: 'online',
+        reason: 'reading',
+        since: '2026-11-30T01:00:00.000Z',
+        clockSuspect: false,
+        lastSeen: '2026-11-30T02:00:00.000Z',
+      },
       metrics: {
         pm25: { value: 31.5, ts: 1, unit: 'µg/m³' },
         aqi: { value: 72, ts: 1, unit: '' },
       },
-    } as Parameters<typeof deviceViewFromStatus>[0]),
+    } as unknown as Parameters<typeof deviceViewFromStatus>[0]),
     ...overrides,
   };
 }
@@ -48,7 +54,12 @@ describe('toMapDevice', () => {
   });
 
   it('picks the first main metric the device reported, none when it reported none', () => {
-    const light = view({ type: 'street-light', domain: 'lighting', aqi: null, latest: { on: { value: true, ts: 1, unit: '' } } });
+    const light = view({
+      type: 'street-light',
+      domain: 'lighting',
+      aqi: null,
+      latest: { on: { value: true, ts: 1, unit: '' } },
+    });
     expect(toMapDevice(light).main).toEqual({ metric: 'on', value: true, unit: '' });
     expect(toMapDevice(view({ latest: {} })).main).toBeNull();
   });

@@ -20,7 +20,14 @@ const station = mapDevice({
   state: 'alerting',
   alertSeverity: 'critical',
 });
-const camera = mapDevice({ id: 'cam-1', domain: 'camera', type: 'camera', areaId: 'x', areaPath: ['tn', 'tb', 'x'], state: 'offline' });
+const camera = mapDevice({
+  id: 'cam-1',
+  domain: 'camera',
+  type: 'camera',
+  areaId: 'x',
+  areaPath: ['tn', 'tb', 'x'],
+  state: 'offline',
+});
 const all = [light, station, camera];
 const kept = (filter: Parameters<typeof compileFilter>[0]): string[] => {
   const compiled = compileFilter(filter, tree);
@@ -30,7 +37,11 @@ const kept = (filter: Parameters<typeof compileFilter>[0]): string[] => {
 describe('compileFilter', () => {
   it('keeps everything with an empty filter or empty lists', () => {
     expect(kept({})).toEqual(['sl-1', 'aq-1', 'cam-1']);
-    expect(kept({ domains: [], types: [], states: [], areaId: '', text: ' ' })).toEqual(['sl-1', 'aq-1', 'cam-1']);
+    expect(kept({ domains: [], types: [], states: [], areaId: '', text: ' ' })).toEqual([
+      'sl-1',
+      'aq-1',
+      'cam-1',
+    ]);
     expect(compileFilter({ domains: [] }, tree).keepsAll).toBe(true);
   });
 

@@ -27,7 +27,11 @@ export function compileFilter(filter: MapFilter, tree: AreaTree): CompiledFilter
     usesState: states !== undefined,
     usesText: text !== '',
     keepsAll:
-      domains === undefined && types === undefined && states === undefined && areaId === undefined && text === '',
+      domains === undefined &&
+      types === undefined &&
+      states === undefined &&
+      areaId === undefined &&
+      text === '',
     matches(device, key) {
       if (domains !== undefined && !domains.has(device.domain)) return false;
       if (types !== undefined && !types.has(device.type)) return false;

@@ -74,8 +74,7 @@ export function searchEntries(entries: Iterable<SearchEntry>, query: string, lim
     if (cut === folded.length && entry.key.startsWith(folded)) exact.push(entry.id);
     else if (entry.key.startsWith(folded) || entry.key.startsWith(folded, cut + 1)) {
       if (prefix.length < limit) prefix.push(entry.id);
-    }
-    else if (rest.length < limit) rest.push(entry.id);
+    } else if (rest.length < limit) rest.push(entry.id);
   }
   return [...exact, ...prefix, ...rest].slice(0, limit);
 }

@@ -22,10 +22,13 @@ export interface FilterControl {
   show(filter: MapFilter): void;
   /** "Showing shown/total devices". */
   setCounts(shown: number, total: number): void;
+  /** Stops following the language. */
+  dispose(): void;
 }
 
 /**
- * The filter (top right, `[data-testid=map-filter]`): domain and state check boxes (none checked =
+ * The filter (top right, `[data-testid=map-filter]`, folded by default: its summary "Lọc" opens it,
+ * so it does not cover the map): domain and state check boxes (none checked =
  * all; checked = only those), a device-type select and an area select (the area's whole subtree).
  * Native form controls, so it works with the keyboard (Tab, Space, arrows). Every change calls
  * `onChange` with the complete new filter (the search text field of the filter is kept as is).
@@ -36,7 +39,7 @@ export function createFilterControl(i18n: I18n, onChange: (filter: MapFilter) =>
   L.DomEvent.disableClickPropagation(container);
   L.DomEvent.disableScrollPropagation(container);
   const details = document.createElement('details');
-  details.open = true;
+  details.open = false;
   const summary = document.createElement('summary');
   const form = document.createElement('form');
   form.addEventListener('submit', (event) => event.preventDefault());
@@ -86,7 +89,9 @@ export function createFilterControl(i18n: I18n, onChange: (filter: MapFilter) =>
     const all = option('', MAP_MESSAGES[locale].filterAllAreas);
     const options = (tree?.ordered() ?? [])
       .filter(({ depth }) => depth > 0 || (tree?.size ?? 0) === 1)
-      .map(({ area, depth }) => option(area.id, `${'\u00a0\u00a0'.repeat(Math.max(0, depth - 1))}${area.name}`));
+      .map(({ area, depth }) =>
+        option(area.id, `${'\u00a0\u00a0'.repeat(Math.max(0, depth - 1))}${area.name}`),
+      );
     areaSelect.replaceChildren(all, ...options);
     areaSelect.value = current.areaId ?? '';
   };
@@ -149,7 +154,7 @@ export function createFilterControl(i18n: I18n, onChange: (filter: MapFilter) =>
     areaSelect.value = filter.areaId ?? '';
   };
   draw();
-  i18n.onChange(draw);
+  const dispose = i18n.onChange(draw);
   const Control = L.Control.extend({ onAdd: () => container });
   return {
     control: new Control({ position: 'topright' }),
@@ -162,6 +167,7 @@ export function createFilterControl(i18n: I18n, onChange: (filter: MapFilter) =>
       counts = [shown, total];
       drawCounts();
     },
+    dispose,
   };
 }
 

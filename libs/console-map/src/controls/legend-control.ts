@@ -7,11 +7,11 @@ import { MAP_MESSAGES, MARKER_STATE_LABELS, STATE_SYMBOLS } from '../messages';
 import './controls.css';
 
 /**
- * The legend (bottom right, collapsible): marker states with their colour, ring/hatching and
+ * The legend (bottom left, above the attribution; collapsible): marker states with their colour, ring/hatching and
  * symbol; VN_AQI bands with their colour, range and name; domains with their shape and glyph.
  * Colour is never alone: every swatch sits next to its name. Redrawn on language change.
  */
-export function createLegendControl(i18n: I18n): L.Control {
+export function createLegendControl(i18n: I18n): { control: L.Control; dispose: () => void } {
   const container = L.DomUtil.create('div', 'ioc-map-control ioc-map-legend');
   const details = document.createElement('details');
   container.append(details);
@@ -43,9 +43,9 @@ export function createLegendControl(i18n: I18n): L.Control {
     details.replaceChildren(summary, states.root, aqi.root, domains.root);
   };
   draw();
-  i18n.onChange(draw);
+  const dispose = i18n.onChange(draw);
   const Legend = L.Control.extend({ onAdd: () => container });
-  return new Legend({ position: 'bottomright' });
+  return { control: new Legend({ position: 'bottomleft' }), dispose };
 }
 
 function section(title: string): { root: HTMLElement; list: HTMLElement } {

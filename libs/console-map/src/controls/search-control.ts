@@ -21,7 +21,7 @@ export function createSearchControl(
   i18n: I18n,
   search: (query: string) => SearchHit[],
   onPick: (deviceId: string) => void,
-): L.Control {
+): { control: L.Control; dispose: () => void } {
   const uid = Math.random().toString(36).slice(2);
   const container = L.DomUtil.create('div', 'ioc-map-control ioc-map-search');
   L.DomEvent.disableClickPropagation(container);
@@ -105,7 +105,8 @@ export function createSearchControl(
     }
     list.hidden = false;
     input.setAttribute('aria-expanded', 'true');
-    status.textContent = hits.length === 0 ? t.searchNone : i18n.t(MAP_MESSAGES, 'searchCount', { count: hits.length });
+    status.textContent =
+      hits.length === 0 ? t.searchNone : i18n.t(MAP_MESSAGES, 'searchCount', { count: hits.length });
     setActive(-1);
   };
   const pick = (index: number): void => {
@@ -148,10 +149,10 @@ export function createSearchControl(
   });
   input.addEventListener('blur', close);
   drawTexts();
-  i18n.onChange(() => {
+  const dispose = i18n.onChange(() => {
     drawTexts();
     if (!list.hidden) update();
   });
   const Control = L.Control.extend({ onAdd: () => container });
-  return new Control({ position: 'topleft' });
+  return { control: new Control({ position: 'topleft' }), dispose };
 }

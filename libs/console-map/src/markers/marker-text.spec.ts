@@ -16,7 +16,12 @@ describe('marker texts', () => {
   });
 
   it('adds the severity of an alerting device', () => {
-    const alerting = { ...station, state: 'alerting' as const, alertSeverity: 'critical' as const, aqi: null };
+    const alerting = {
+      ...station,
+      state: 'alerting' as const,
+      alertSeverity: 'critical' as const,
+      aqi: null,
+    };
     expect(markerLabel(alerting, 'vi')).toBe('Trạm Hòa Thành, Đang cảnh báo, Mức Nghiêm trọng');
     expect(severityBadge(alerting)).toBe('!!!');
     expect(severityBadge({ ...alerting, alertSeverity: 'warning' })).toBe('!!');
@@ -38,5 +43,12 @@ describe('marker texts', () => {
     });
     expect(tooltipLines(counter, 'vi').slice(2)).toEqual(['Mất kết nối', 'Lưu lượng xe: 1.234,5 xe/h']);
     expect(tooltipLines(counter, 'en').slice(2)).toEqual(['Offline', 'Traffic volume: 1,234.5 xe/h']);
+  });
+
+  it('formats the main value with the given formatter (booleans as words by default)', () => {
+    const light = mapDevice({ id: 'sl-1', main: { metric: 'on', value: true, unit: '' } });
+    expect(tooltipLines(light, 'vi').at(-1)).toBe('Đèn bật: Có');
+    const dim = { ...light, main: { metric: 'illuminanceLevel', value: 0.5, unit: '' } };
+    expect(tooltipLines(dim, 'vi', (_m, v, _l, _u) => `${Number(v) * 100} %`).at(-1)).toBe('Mức sáng: 50 %');
   });
 });

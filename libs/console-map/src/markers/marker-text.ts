@@ -35,8 +35,39 @@ export function aqiText(device: MapDevice, locale: ConsoleLocale): string {
   });
 }
 
+/**
+ * Formats one metric value with its unit for display (`42,5 %`, `Có`); console-ui's
+ * `formatValueWithUnit` has this signature and knows fractions and enumerations.
+ */
+export type ValueFormatter = (
+  metric: string,
+  value: number | boolean | string,
+  locale: ConsoleLocale,
+  unit: string,
+) => string;
+
+const YES_NO: Readonly<Record<ConsoleLocale, readonly [string, string]>> = {
+  vi: ['Có', 'Không'],
+  en: ['Yes', 'No'],
+};
+
+/** The map's default value format: booleans Có/Không, numbers in the language's format with the unit, strings as they are. */
+export const defaultValueFormatter: ValueFormatter = (_metric, value, locale, unit) => {
+  const text =
+    typeof value === 'boolean'
+      ? YES_NO[locale][value ? 0 : 1]
+      : typeof value === 'number'
+        ? formatNumber(value, locale)
+        : value;
+  return unit === '' || typeof value !== 'number' ? text : `${text} ${unit}`;
+};
+
 /** The lines of a marker's tooltip: name; type and id; state (and severity); AQI or the main value. */
-export function tooltipLines(device: MapDevice, locale: ConsoleLocale): string[] {
+export function tooltipLines(
+  device: MapDevice,
+  locale: ConsoleLocale,
+  formatValue: ValueFormatter = defaultValueFormatter,
+): string[] {
   const lines = [
     device.name,
     `${labelOf(DEVICE_TYPE_LABELS, device.type, locale)} · ${MAP_MESSAGES[locale].id}: ${device.id}`,
@@ -49,8 +80,7 @@ export function tooltipLines(device: MapDevice, locale: ConsoleLocale): string[]
   if (device.aqi !== null) lines.push(aqiText(device, locale));
   else if (device.main) {
     const { metric, value, unit } = device.main;
-    const text = typeof value === 'number' ? formatNumber(value, locale) : String(value);
-    lines.push(`${labelOf(METRIC_LABELS, metric, locale)}: ${text}${unit === '' ? '' : ` ${unit}`}`);
+    lines.push(`${labelOf(METRIC_LABELS, metric, locale)}: ${formatValue(metric, value, locale, unit)}`);
   }
   return lines;
 }
