@@ -40,6 +40,13 @@ export interface LoaderRunConfig {
   perDeviceLogin?: 'credentials' | 'anonymous';
   /** Lean generator only: seeded devices left out of the load (a probe publishes as them). */
   excludeDeviceIds?: string[];
+  /**
+   * Lean generator only: the seeds directory whose devices.json is the fleet published as (the
+   * platform's IOC_SEEDS_DIR); default the repository's seeds/.
+   */
+  seedsDir?: string;
+  /** Lean generator only: message shapes pre-built per device (default 8; fewer for large fleets). */
+  variantsPerDevice?: number;
 }
 
 /** The two generators behind one face. */
@@ -135,7 +142,13 @@ async function run(config: LoaderRunConfig): Promise<void> {
           connections: config.perDeviceLogin ? config.devices : config.connections,
           window: config.window,
           ...(config.rate === undefined ? {} : { rate: config.rate }),
-          templates: buildTemplates(config.devices, undefined, undefined, config.excludeDeviceIds),
+          templates: buildTemplates(
+            config.devices,
+            config.variantsPerDevice,
+            undefined,
+            config.excludeDeviceIds,
+            config.seedsDir,
+          ),
           clientIdPrefix: config.clientIdPrefix,
           ...(config.perDeviceLogin === 'credentials'
             ? { login: (device) => ({ username: device.id, password: benchDeviceSecret(device.id) }) }

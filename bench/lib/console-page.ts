@@ -1,0 +1,303 @@
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { processCpuSeconds } from './proc-cpu';
+
+const WORKSPACE_ROOT = join(__dirname, '..', '..');
+const VITE = join(WORKSPACE_ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+const VITE_CONFIG = join(WORKSPACE_ROOT, 'apps', 'console', 'vite.config.mjs');
+
+/** What the benchmark's init script keeps in the page (`window.__iocBench`, not enumerable). */
+export interface PageProbe {
+  /** Long tasks not yet collected: [startTime (ms since the page's timeOrigin), duration (ms)]. */
+  longTasks: [number, number][];
+  /** Long tasks seen since the page loaded (collected or not; the list is capped, this is not). */
+  longTaskCount: number;
+  /** WebSocket messages received, all and those that are `/live` `reading` events. */
+  frames: number;
+  readingFrames: number;
+  /** performance.now() when the first `.ioc-marker` or `.ioc-cluster` was in the document. */
+  firstMarkerAt: number | null;
+}
+
+/**
+ * The script the benchmark adds to every document before the page's own scripts
+ * (`page.addInitScript`). It keeps its findings in a non-enumerable `window.__iocBench`:
+ * - a buffered PerformanceObserver of `longtask` entries (Long Tasks API: tasks of 50 ms or more on
+ *   the main thread), at most 20 000 kept between two collections;
+ * - a counter of WebSocket messages, wrapping the WebSocket constructor to add one `message`
+ *   listener per socket (a string prefix test per message: `42/live,["reading"` is the socket.io
+ *   v4 encoding of a `reading` event on the `/live` namespace);
+ * - a MutationObserver on the document that notes when the first marker or cluster element appears,
+ *   then disconnects (nothing observes the DOM once the map is up).
+ */
+export const PAGE_INIT_SCRIPT = `(() => {
+  const b = { longTasks: [], longTaskCount: 0, frames: 0, readingFrames: 0, firstMarkerAt: null };
+  Object.defineProperty(window, '__iocBench', { value: b, enumerable: false });
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        b.longTaskCount++;
+        if (b.longTasks.length < 20000) b.longTasks.push([e.startTime, e.duration]);
+      }
+    }).observe({ type: 'longtask', buffered: true });
+  } catch (e) {}
+  const Native = window.WebSocket;
+  const count = (ev) => {
+    b.frames++;
+    if (typeof ev.data === 'string' && ev.data.startsWith('42/live,["reading"')) b.readingFrames++;
+  };
+  window.WebSocket = class extends Native {
+    constructor(url, protocols) {
+      super(url, protocols);
+      this.addEventListener('message', count);
+    }
+  };
+  const mo = new MutationObserver(() => {
+    if (b.firstMarkerAt === null && document.querySelector('.ioc-marker, .ioc-cluster')) {
+      b.firstMarkerAt = performance.now();
+      mo.disconnect();
+    }
+  });
+  mo.observe(document, { childList: true, subtree: true });
+})();`;
+
+/**
+ * Builds the console (`vite build --config apps/console/vite.config.mjs`) into `outDir`
+ * (IOC_CONSOLE_OUT_DIR), in a child process. Resolves with the build's duration (ms).
+ *
+ * @throws Error with the build's output when it fails
+ */
+export function buildConsoleInto(outDir: string): Promise<number> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [VITE, 'build', '--config', VITE_CONFIG], {
+      cwd: WORKSPACE_ROOT,
+      env: { ...process.env, IOC_CONSOLE_OUT_DIR: outDir, IOC_CONSOLE_BUILD_QUIET: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code === 0) resolve(Date.now() - started);
+      else reject(new Error(`vite build failed (exit ${String(code)}):\n${output}`));
+    });
+  });
+}
+
+/** A `vite preview` server: the built console, proxying `/api`, `/socket.io`, … to the API. */
+export interface PreviewServer {
+  url: string;
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Fallback while the API does not serve the console at `/` yet: `vite preview` of `outDir` on
+ * `port`, its proxy (the config's `server.proxy`, which preview reuses) pointing at `apiUrl`
+ * (IOC_CONSOLE_DEV_API), so the page and the API still share one origin. One more hop for every
+ * frame: its CPU is reported as `preview`.
+ *
+ * @throws Error when it does not answer within `timeoutMs`
+ */
+export async function startPreview(
+  outDir: string,
+  port: number,
+  apiUrl: string,
+  timeoutMs = 30_000,
+): Promise<PreviewServer> {
+  const child = spawn(
+    process.execPath,
+    [
+      VITE,
+      'preview',
+      '--config',
+      VITE_CONFIG,
+      '--outDir',
+      outDir,
+      '--port',
+      String(port),
+      '--strictPort',
+      '--host',
+      '127.0.0.1',
+    ],
+    {
+      cwd: WORKSPACE_ROOT,
+      env: { ...process.env, IOC_CONSOLE_DEV_API: apiUrl },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const response = await fetch(`${url}/`, { signal: AbortSignal.timeout(2000) });
+      if (response.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`vite preview did not answer on ${url}:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, pid: child.pid, stop };
+}
+
+/** Every process below `rootPid` (children, grandchildren, …), from /proc. */
+export function descendantPids(rootPid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {
+      // exited while we looked
+    }
+  }
+  const out: number[] = [];
+  const stack = [rootPid];
+  while (stack.length > 0) {
+    for (const child of children.get(stack.pop() as number) ?? []) {
+      out.push(child);
+      stack.push(child);
+    }
+  }
+  return out;
+}
+
+/**
+ * Chromium's processes below `rootPid`, by the `--type=` of their command line (`renderer`, `gpu-process`,
+ * `utility`, `zygote`, …; `browser` for the one without). Other processes are left out.
+ */
+export function chromiumProcesses(rootPid: number): { pid: number; type: string }[] {
+  const out: { pid: number; type: string }[] = [];
+  for (const pid of descendantPids(rootPid)) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (!argv.some((a) => a.includes('chrom'))) continue;
+      const type = argv.find((a) => a.startsWith('--type='))?.slice('--type='.length) ?? 'browser';
+      out.push({ pid, type });
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU time of a group of processes found anew at each reading (a renderer may come and go):
+ * `read()` gives CPU seconds per pid; `share(before, after, seconds)` the % of one core used over
+ * the interval by the pids present at both ends.
+ */
+export function cpuSecondsOf(pids: readonly number[]): Map<number, number> {
+  const map = new Map<number, number>();
+  for (const pid of pids) {
+    const s = processCpuSeconds(pid);
+    if (s !== undefined) map.set(pid, s);
+  }
+  return map;
+}
+
+/** % of one core used between two `cpuSecondsOf` readings `seconds` apart (pids present in both). */
+export function cpuShare(before: Map<number, number>, after: Map<number, number>, seconds: number): number {
+  let used = 0;
+  for (const [pid, s] of after) {
+    const b = before.get(pid);
+    if (b !== undefined) used += s - b;
+  }
+  return seconds > 0 ? Math.round((used / seconds) * 1000) / 10 : Number.NaN;
+}
+
+/** Main-thread tasks of the busiest renderer in a Chromium trace (`toplevel` category). */
+export interface TraceTasks {
+  /** Renderer process id whose main thread (`CrRendererMain`) ran the most task time. */
+  pid: number | undefined;
+  /** Durations (ms) of its `RunTask` / `ThreadControllerImpl::RunTask` events. */
+  durations: number[];
+  /** Span of the trace on that thread (ms): first task start → last task end. */
+  spanMs: number;
+}
+
+/**
+ * The main-thread tasks of a trace written by `browser.stopTracing()` (Trace Event Format: JSON
+ * `{traceEvents: [...]}`; complete events `ph: 'X'` with `ts`/`dur` in µs; thread names in
+ * `thread_name` metadata events). Chromium names a main-thread task `ThreadControllerImpl::RunTask`
+ * (or `RunTask` in older versions); a nested one (a task inside a task) is not counted twice:
+ * only top-level ones (not contained in an earlier one on the same thread) are kept.
+ */
+export function mainThreadTasks(traceJson: string): TraceTasks {
+  const trace = JSON.parse(traceJson) as {
+    traceEvents?: { name: string; ph: string; pid: number; tid: number; ts: number; dur?: number; args?: { name?: string } }[];
+  };
+  const events = trace.traceEvents ?? [];
+  const mainThreads = new Set<string>();
+  for (const e of events) {
+    if (e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain')
+      mainThreads.add(`${e.pid}:${e.tid}`);
+  }
+  const byThread = new Map<string, { ts: number; dur: number }[]>();
+  for (const e of events) {
+    if (e.ph !== 'X' || e.dur === undefined) continue;
+    if (e.name !== 'ThreadControllerImpl::RunTask' && e.name !== 'RunTask') continue;
+    const key = `${e.pid}:${e.tid}`;
+    if (!mainThreads.has(key)) continue;
+    const list = byThread.get(key) ?? [];
+    list.push({ ts: e.ts, dur: e.dur });
+    byThread.set(key, list);
+  }
+  let best: { key: string; total: number; tasks: { ts: number; dur: number }[] } | undefined;
+  for (const [key, list] of byThread) {
+    list.sort((a, b) => a.ts - b.ts);
+    const top: { ts: number; dur: number }[] = [];
+    let end = -Infinity;
+    for (const t of list) {
+      if (t.ts < end) continue; // nested in the previous top-level task
+      top.push(t);
+      end = t.ts + t.dur;
+    }
+    const total = top.reduce((a, t) => a + t.dur, 0);
+    if (!best || total > best.total) best = { key, total, tasks: top };
+  }
+  if (!best || best.tasks.length === 0) return { pid: undefined, durations: [], spanMs: 0 };
+  const first = best.tasks[0] as { ts: number; dur: number };
+  const last = best.tasks[best.tasks.length - 1] as { ts: number; dur: number };
+  return {
+    pid: Number(best.key.split(':')[0]),
+    durations: best.tasks.map((t) => t.dur / 1000),
+    spanMs: (last.ts + last.dur - first.ts) / 1000,
+  };
+}
+
+/** Least-squares slope of y over x (units of y per unit of x); NaN with fewer than 2 points. */
+export function slope(points: readonly { x: number; y: number }[]): number {
+  const n = points.length;
+  if (n < 2) return Number.NaN;
+  const mx = points.reduce((a, p) => a + p.x, 0) / n;
+  const my = points.reduce((a, p) => a + p.y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of points) {
+    num += (p.x - mx) * (p.y - my);
+    den += (p.x - mx) ** 2;
+  }
+  return den === 0 ? Number.NaN : num / den;
+}
