@@ -63,6 +63,42 @@ export const PAGE_INIT_SCRIPT = `(() => {
 })();`;
 
 /**
+ * Evaluated in the page once the first marker is there (or the wait gave up): times from the
+ * navigation start (ms, the page's performance timeline) to first-contentful-paint (`paint`
+ * entry), to the first marker or cluster (the init script's MutationObserver), to the app's User
+ * Timing mark `ioc:map-ready` and to the load event's end; null when there is none. And what is on
+ * screen: marker and cluster elements, and the devices they stand for (markers + Σ `data-count`).
+ */
+export const FIRST_PAINT_EXPRESSION = `(() => {
+  const b = window.__iocBench;
+  const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+  const mapReady = performance.getEntriesByName('ioc:map-ready')[0];
+  const nav = performance.getEntriesByType('navigation')[0];
+  const clusters = [...document.querySelectorAll('.ioc-cluster')];
+  const markers = document.querySelectorAll('.ioc-marker').length;
+  return {
+    fcpMs: fcp ? Math.round(fcp.startTime) : null,
+    firstMarkerMs: b.firstMarkerAt === null ? null : Math.round(b.firstMarkerAt),
+    mapReadyMs: mapReady ? Math.round(mapReady.startTime) : null,
+    loadMs: nav && nav.loadEventEnd > 0 ? Math.round(nav.loadEventEnd) : null,
+    markers,
+    clusters: clusters.length,
+    devicesOnScreen: markers + clusters.reduce((a, c) => a + Number(c.dataset.count || 0), 0),
+  };
+})()`;
+
+/**
+ * Evaluated in the page at each sample: the long tasks noted since the last call, as
+ * [epoch ms start (timeOrigin + startTime), duration ms], emptied from the page; and its counters.
+ */
+export const COLLECT_EXPRESSION = `(() => {
+  const b = window.__iocBench;
+  const tasks = b.longTasks.map(([s, d]) => [performance.timeOrigin + s, d]);
+  b.longTasks = [];
+  return { tasks, frames: b.frames, readingFrames: b.readingFrames, count: b.longTaskCount };
+})()`;
+
+/**
  * Builds the console (`vite build --config apps/console/vite.config.mjs`) into `outDir`
  * (IOC_CONSOLE_OUT_DIR), in a child process. Resolves with the build's duration (ms).
  *
@@ -246,7 +282,15 @@ export interface TraceTasks {
  */
 export function mainThreadTasks(traceJson: string): TraceTasks {
   const trace = JSON.parse(traceJson) as {
-    traceEvents?: { name: string; ph: string; pid: number; tid: number; ts: number; dur?: number; args?: { name?: string } }[];
+    traceEvents?: {
+      name: string;
+      ph: string;
+      pid: number;
+      tid: number;
+      ts: number;
+      dur?: number;
+      args?: { name?: string };
+    }[];
   };
   const events = trace.traceEvents ?? [];
   const mainThreads = new Set<string>();
