@@ -7,7 +7,8 @@
  *
  *   node -r ./scripts/register.js bench/console.ts [--devices 10000] [--rate 5000] [--minutes 10]
  *       [--sample-seconds 30] [--settle-seconds 30] [--feed-seconds 10] [--trace-seconds 5]
- *       [--flat-mb-per-min 0.5] [--console-dir DIR] [--chromium /usr/bin/chromium]
+ *       [--flat-mb-per-min 0.5] [--heap-skip-minutes 2] [--marker-timeout 120] [--console-dir DIR]
+ *       [--chromium /usr/bin/chromium] [--connections 4] [--window 2000] [--raw-socket]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,6 +36,7 @@ import {
   COLLECT_EXPRESSION,
   FIRST_PAINT_EXPRESSION,
   PAGE_INIT_SCRIPT,
+  RAW_SOCKET_EXPRESSION,
   type PreviewServer,
   slope,
   startPreview,
@@ -55,6 +57,7 @@ const { values: args } = parseArgs({
     'heap-skip-minutes': { type: 'string', default: '2' },
     'marker-timeout': { type: 'string', default: '120' },
     'console-dir': { type: 'string' },
+    'raw-socket': { type: 'boolean', default: false },
     chromium: { type: 'string', default: '/usr/bin/chromium' },
     connections: { type: 'string', default: '4' },
     window: { type: 'string', default: '2000' },
@@ -300,6 +303,9 @@ async function run(
     },
     () => undefined,
   );
+  // The load runs until stopped: its window never ends, and its exit at clean-up is no error.
+  loader.waitWindowEnd().catch(() => undefined);
+  loader.waitDone().catch(() => undefined);
   const rejected0 = (await rejectedTotal(platform)) ?? 0;
   // A few seconds of load first: the console opens on a live city (latest values present).
   await sleep(5000);
@@ -329,6 +335,11 @@ async function run(
   await cdp.send('Performance.enable');
   await page.goto(`${baseUrl}/`, { waitUntil: 'load' });
   const paint = await firstPaint(page);
+  let rawSocket: string | null = null;
+  if (args['raw-socket']) {
+    rawSocket = String(await page.evaluate(RAW_SOCKET_EXPRESSION));
+    console.log(`raw /live socket in the page subscribed: ${rawSocket}`);
+  }
   console.log(
     `first paint: FCP ${paint.fcpMs ?? '–'} ms, first marker ${paint.firstMarkerMs ?? '– (none)'} ms, ` +
       `ioc:map-ready ${paint.mapReadyMs ?? '–'} ms, load ${paint.loadMs ?? '–'} ms; ` +
@@ -567,6 +578,7 @@ async function run(
     sampleSeconds,
     servedBy,
     loggedInBy,
+    rawSocket,
     viewport: VIEWPORT,
     consoleBuildMs: buildMs,
     firstPaint: paint,
@@ -662,6 +674,10 @@ async function run(
     ),
   );
   if (pageErrors.length > 0) console.log(`page errors: ${pageErrors.join(' | ')}`);
+  if (paint.firstMarkerMs === null)
+    console.log(
+      `NOTE: no .ioc-marker / .ioc-cluster appeared within ${markerTimeoutMs / 1000} s: the page has no map (yet?); its figures are not the console's.`,
+    );
   if (feedPerSecond < rate * 0.9 && feedSeconds > 0)
     console.log(`NOTE: the page received ${feedPerSecond} readings/s of the ${rate}/s offered.`);
   console.log(`verdict: no task over ${LONG_TASK_LIMIT_MS} ms in steady state → ${taskVerdict}`);

@@ -99,6 +99,31 @@ export const COLLECT_EXPRESSION = `(() => {
 })()`;
 
 /**
+ * Evaluated in the page with `--raw-socket`: a bare `/live` subscriber written by hand in the
+ * socket.io v4 / Engine.IO v4 wire format (no client library): open `ws(s)://<origin>/socket.io/?EIO=4&transport=websocket`
+ * (the session cookie goes with it), answer the server's pings (`2` → `3`), connect to the
+ * namespace (`40/live,`) and, once connected (`40/live,{…}`), `subscribe {scope: true}`
+ * (`42/live,0["subscribe",{"scope":true}]`). It does nothing with the events: the init script's
+ * counter counts them. For a page without a live client yet, and to see what the API can push to
+ * one socket apart from what the console does with it. Resolves with the subscribe answer.
+ */
+export const RAW_SOCKET_EXPRESSION = `new Promise((resolve, reject) => {
+  const url = location.origin.replace(/^http/, 'ws') + '/socket.io/?EIO=4&transport=websocket';
+  const ws = new WebSocket(url);
+  const timer = setTimeout(() => reject(new Error('no subscribe answer within 10 s')), 10000);
+  ws.addEventListener('message', (ev) => {
+    const m = String(ev.data);
+    if (m === '2') ws.send('3');
+    else if (m.startsWith('0{')) ws.send('40/live,');
+    else if (m.startsWith('40/live,')) ws.send('42/live,0["subscribe",{"scope":true}]');
+    else if (m.startsWith('44/live,')) { clearTimeout(timer); reject(new Error('refused: ' + m)); }
+    else if (m.startsWith('43/live,0')) { clearTimeout(timer); resolve(m.slice('43/live,0'.length)); }
+  });
+  ws.addEventListener('error', () => { clearTimeout(timer); reject(new Error('websocket error')); });
+  window.__iocBenchSocket = ws;
+})`;
+
+/**
  * Builds the console (`vite build --config apps/console/vite.config.mjs`) into `outDir`
  * (IOC_CONSOLE_OUT_DIR), in a child process. Resolves with the build's duration (ms).
  *
@@ -228,7 +253,7 @@ export function chromiumProcesses(rootPid: number): { pid: number; type: string 
   const out: { pid: number; type: string }[] = [];
   for (const pid of descendantPids(rootPid)) {
     try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0 ]/); // a renderer rewrites its title: one string
       if (!argv.some((a) => a.includes('chrom'))) continue;
       const type = argv.find((a) => a.startsWith('--type='))?.slice('--type='.length) ?? 'browser';
       out.push({ pid, type });
