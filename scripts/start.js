@@ -36,6 +36,65 @@ if (!env.IOC_ADMIN_PASSWORD) {
   env.IOC_ADMIN_PASSWORD = fs.readFileSync(adminPasswordFile, 'utf8').trim();
 }
 
+// The operators' console (apps/console), served by the API at `/`: built here when its build is
+// missing or older than any of its sources, unless IOC_CONSOLE_DIR names another build (or `off`).
+const consoleDist = path.join(root, 'dist', 'apps', 'console');
+const CONSOLE_SOURCES = ['apps/console', 'libs/contracts/src', 'libs/aqi/src'];
+
+/** The newest modification time (ms) of any file under `dirs` (relative to the repo root). */
+function newestSourceMtime(dirs) {
+  let newest = 0;
+  for (const dir of dirs) {
+    const absolute = path.join(root, dir);
+    if (!fs.existsSync(absolute)) continue;
+    for (const entry of fs.readdirSync(absolute, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      newest = Math.max(newest, fs.statSync(path.join(entry.parentPath ?? entry.path, entry.name)).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+/** Builds the console with Vite when dist/apps/console/index.html is missing or stale; resolves when done. */
+function buildConsoleIfStale() {
+  if (env.IOC_CONSOLE_DIR) return Promise.resolve();
+  const consoleLibs = fs
+    .readdirSync(path.join(root, 'libs'))
+    .filter((name) => name.startsWith('console-'))
+    .map((name) => `libs/${name}/src`);
+  const index = path.join(consoleDist, 'index.html');
+  const built = fs.existsSync(index) ? fs.statSync(index).mtimeMs : 0;
+  if (built > newestSourceMtime([...CONSOLE_SOURCES, ...consoleLibs])) return Promise.resolve();
+  console.log(`[console] building the operators' console into ${consoleDist} …`);
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(root, 'node_modules', 'vite', 'bin', 'vite.js'),
+        'build',
+        '--config',
+        'apps/console/vite.config.mjs',
+      ],
+      {
+        cwd: root,
+        env: { ...env, IOC_CONSOLE_BUILD_QUIET: 'true', IOC_CONSOLE_OUT_DIR: consoleDist },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('exit', (code) => {
+      if (code === 0) console.log('[console] built');
+      else
+        console.error(
+          `[console] build failed (exit ${code}); the API serves the previous build, or answers 503 at / without one:\n${output}`,
+        );
+      resolve();
+    });
+  });
+}
+
 const children = [];
 let stopping = false;
 
@@ -115,6 +174,7 @@ process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
 (async () => {
+  await buildConsoleIfStale();
   await run('broker', ['apps/broker/src/main.ts'], 'broker ready');
   await run('api', ['apps/api/src/main.ts'], 'API listening');
   const simulate = simDevices !== '0';
@@ -151,6 +211,9 @@ process.on('SIGTERM', () => stop(0));
       `  MQTT broker       mqtt://localhost:${mqttPort}   (topics ioc/v1/{domain}/{deviceId}/telemetry|event|status)`,
       ...(env.IOC_MQTT_TLS_PORT ? [`  MQTT over TLS     mqtts://localhost:${env.IOC_MQTT_TLS_PORT}`] : []),
       ...(env.IOC_MQTT_WS_PORT ? [`  MQTT over WS      ws://localhost:${env.IOC_MQTT_WS_PORT}/mqtt`] : []),
+      env.IOC_CONSOLE_DIR === 'off'
+        ? '  Console           off (IOC_CONSOLE_DIR=off)'
+        : `  Console           ${http}/   (operators' console: log in as ${adminUsername} / ${env.IOC_ADMIN_PASSWORD})`,
       `  REST API          ${http}/api/v1/devices   (log in first: see below)`,
       `  OpenAPI explorer  ${http}/api/docs`,
       `  Device status     ${http}/api/v1/devices/status`,

@@ -273,6 +273,21 @@ for (const device of devices) {
   }
 }
 
+// Cameras' video links (demo values, also without the PRNG): the RTSP stream and the JPEG
+// snapshot URL an operator's console links to (the platform does not proxy video), in the path
+// style of common IP cameras (Hikvision ISAPI: channel 101 = first channel, main stream). Each
+// camera n (1, 2, … in file order) has the private address 10.32.<a>.<b>, a = 1 + ⌊(n−1)/254⌋,
+// b = 1 + (n−1) mod 254: a camera network of the province's own, never reachable from outside.
+let cameras = 0;
+for (const device of devices) {
+  const attributes = device.attributes as Record<string, string> | undefined;
+  if (device.type !== 'camera' || !attributes) continue;
+  const address = `10.32.${1 + Math.floor(cameras / 254)}.${1 + (cameras % 254)}`;
+  attributes['streamUrl'] = `rtsp://${address}:554/Streaming/Channels/101`;
+  attributes['snapshotUrl'] = `http://${address}/ISAPI/Streaming/channels/101/picture`;
+  cameras += 1;
+}
+
 for (const device of devices) {
   if (!isDeviceId(device.id)) throw new Error(`generated id "${device.id}" does not match DEVICE_ID_PATTERN`);
 }

@@ -95,6 +95,16 @@ describe('npm start (scripts/start.js)', () => {
       // which the API accepts; the data are not readable without it.
       await bannerLogin(platform);
       expect((await getJson(null, `${platform.httpUrl}/api/v1/devices`)).status).toBe(401);
+      // The operators' console: built by the launcher when missing or stale, named in the banner
+      // with the login, and served at `/` by the API.
+      const port = new URL(platform.httpUrl).port;
+      expect(platform.output()).toMatch(
+        new RegExp(`Console +http://localhost:${port}/ +\\(operators' console: log in as \\S+ / \\S+\\)`),
+      );
+      const page = await fetch(`${platform.httpUrl}/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(await page.text()).toBe(readFileSync(resolve(ROOT, 'dist', 'apps', 'console', 'index.html'), 'utf8'));
     } finally {
       platform.child.kill('SIGINT');
     }

@@ -6,6 +6,7 @@ import { AuditLog } from '@ioc/audit';
 import { databaseConfigFromEnv, openDatabase } from '@ioc/database';
 import {
   apiEnvSchema,
+  consoleSettingsFromEnv,
   createAccessPort,
   createAlertingPort,
   createNotificationsPort,
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
         internalSecret: env.IOC_INTERNAL_SECRET,
         historyMaxPoints: env.IOC_HISTORY_MAX_POINTS,
         edge,
+        console: consoleSettingsFromEnv(env),
       },
       deviceStatus: new DeviceStatusRepository(database.db),
       commands: new CommandRepository(database.db),

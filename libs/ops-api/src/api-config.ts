@@ -7,6 +7,7 @@ import { envField } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/timeseries';
 import { type HttpEdgeSettings, httpEdgeEnvShape } from './edge/edge-config';
 import { oidcEnvShape } from './auth/oidc/oidc-settings';
+import { type ConsoleSettings, consoleEnvShape } from './console/console-config';
 
 /** Every environment variable the API reads, validated once at boot. */
 export const apiEnvSchema = storageEnvSchema.extend({
@@ -37,6 +38,7 @@ export const apiEnvSchema = storageEnvSchema.extend({
   ...accessEnvShape,
   ...oidcEnvShape,
   ...notifierEnvShape,
+  ...consoleEnvShape,
   IOC_HTTP_SECURE_COOKIE: envField
     .boolean(false)
     .describe(
@@ -56,4 +58,6 @@ export interface OpsApiSettings {
   historyMaxPoints: number;
   /** Security headers, CORS, rate limits, proxies, /metrics protection (httpEdgeSettingsFromEnv); DEFAULT_HTTP_EDGE when absent. */
   edge?: HttpEdgeSettings;
+  /** The operators' console: its files at `/`, its basemap, `GET /api/v1/console/config` (consoleSettingsFromEnv); DEFAULT_CONSOLE_SETTINGS when absent (no files). */
+  console?: ConsoleSettings;
 }

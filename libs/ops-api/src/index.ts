@@ -3,7 +3,7 @@ export * from './openapi';
 export * from './ops-api.module';
 export * from './registry-port';
 export * from './edge/edge-config';
-export { EdgeIoAdapter, HELMET_OPTIONS, setupHttpEdge } from './edge/http-edge';
+export { EdgeIoAdapter, HELMET_OPTIONS, helmetOptions, setupHttpEdge } from './edge/http-edge';
 export { LoginRateLimit, NoRateLimit, RATE_LIMITED } from './edge/rate-limit';
 export * from './access-port';
 export * from './alerting-port';
@@ -22,3 +22,5 @@ export {
 } from './auth/oidc/oidc-relying-party';
 export type { OidcPort } from './auth/oidc/oidc-port';
 export * from './notifications-port';
+export * from './console/console-config';
+export * from './console/console-files';

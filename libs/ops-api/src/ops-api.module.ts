@@ -20,6 +20,7 @@ import { AuditModule } from './audit/audit.module';
 import { ApiCoreModule, type OpsApiModuleOptions } from './common/api-core.module';
 import { CommandsController } from './commands/commands.controller';
 import { CommandsModule } from './commands/commands.module';
+import { ConsoleModule } from './console/console.module';
 import { DeviceStatusModule } from './device-status/device-status.module';
 import { AreasController } from './areas/areas.controller';
 import { CredentialsController } from './devices/credentials.controller';
@@ -60,6 +61,7 @@ export const FEATURE_MODULES = [
   AuditModule,
   AlertsModule,
   NotificationsModule,
+  ConsoleModule,
 ] as const;
 
 /** Largest JSON body a write route reads (a device, an area, a credential request): 64 KiB. */

@@ -8,3 +8,4 @@ export * from './server-suites';
 export * from './oidc-provider';
 export * from './api-login';
 export * from './webhook-receiver';
+export * from './browser';

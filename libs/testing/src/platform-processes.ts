@@ -77,6 +77,11 @@ export interface PlatformOptions {
   storage: 'embedded' | 'influxdb';
   influxUrl?: string;
   influxDatabase?: string;
+  /**
+   * The built console the API serves at `/` (IOC_CONSOLE_DIR; buildConsole() makes one). Default
+   * `off`: no console, so a test does not depend on whether `npm run build:console` ran.
+   */
+  consoleDir?: string;
   /** Extra environment for both processes. */
   env?: Record<string, string>;
 }
@@ -131,6 +136,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     IOC_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
     // Longer than any test: a session logged in at the start serves the whole test file.
     IOC_AUTH_ACCESS_TOKEN_TTL_SECONDS: '3600',
+    IOC_CONSOLE_DIR: options.consoleDir ?? 'off',
     ...options.env,
   };
   let admin: Promise<ApiSession> | undefined;

@@ -6,7 +6,10 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import type { Server, ServerOptions } from 'socket.io';
 import type { OpsApiSettings } from '../api-config';
-import { OPS_API_SETTINGS } from '../tokens';
+import type { Logger } from '@ioc/runtime';
+import { basemapImageOrigins, DEFAULT_CONSOLE_SETTINGS } from '../console/console-config';
+import { setupConsoleFiles } from '../console/console-files';
+import { LOGGER, OPS_API_SETTINGS } from '../tokens';
 import { DEFAULT_HTTP_EDGE, type HttpEdgeSettings, originAllowed } from './edge-config';
 
 /** How long a browser may cache a preflight answer (seconds): 10 minutes, Chromium's cap is 2 h. */
@@ -20,9 +23,28 @@ const PREFLIGHT_MAX_AGE_SECONDS = 600;
  * `upgrade-insecure-requests`: the API is also served over plain HTTP on a private network, where
  * that directive would make browsers fetch the explorer's assets over HTTPS and fail.
  */
-export const HELMET_OPTIONS: Parameters<typeof helmet>[0] = {
-  contentSecurityPolicy: { useDefaults: true, directives: { upgradeInsecureRequests: null } },
-};
+export const HELMET_OPTIONS: Parameters<typeof helmet>[0] = helmetOptions([]);
+
+/**
+ * HELMET_OPTIONS with what the operators' console needs (it has no inline script either):
+ * `img-src 'self' data: blob:` — Leaflet's CSS images are `data:` URLs once bundled, and a PMTiles
+ * raster basemap becomes `blob:` images — plus `imageOrigins` (the XYZ tile server's origin,
+ * basemapImageOrigins); `connect-src 'self'` (REST, socket.io, the PMTiles file: same origin);
+ * `worker-src 'self' blob:` (a vector basemap may decode in a worker).
+ */
+export function helmetOptions(imageOrigins: readonly string[]): Parameters<typeof helmet>[0] {
+  return {
+    contentSecurityPolicy: {
+      useDefaults: true,
+      directives: {
+        upgradeInsecureRequests: null,
+        imgSrc: ["'self'", 'data:', 'blob:', ...imageOrigins],
+        connectSrc: ["'self'"],
+        workerSrc: ["'self'", 'blob:'],
+      },
+    },
+  };
+}
 
 /**
  * The API's edge, applied to the app before anything else is mounted — call it right after
@@ -33,6 +55,8 @@ export const HELMET_OPTIONS: Parameters<typeof helmet>[0] = {
  * - helmet's security headers on every answer (HELMET_OPTIONS);
  * - `Cache-Control: no-store` on every answer under `/api/` and on `/metrics` (noStore): tokens,
  *   secrets and authenticated data must not be kept by a browser or a shared cache;
+ * - the operators' console's files and the PMTiles basemap (setupConsoleFiles: before Nest's
+ *   routes, so not rate limited) when `OpsApiSettings.console` names them;
  * - CORS for the origins of IOC_HTTP_CORS_ORIGINS only (none by default: no CORS headers at
  *   all), credentials allowed for them; a preflight from another origin gets no CORS header
  *   (the browser then refuses the call);
@@ -46,8 +70,10 @@ export function setupHttpEdge(app: INestApplication): HttpEdgeSettings {
   const express = app.getHttpAdapter().getInstance() as Express;
   express.set('trust proxy', edge.trustProxy === false ? false : edge.trustProxy);
   express.disable('x-powered-by');
-  app.use(helmet(HELMET_OPTIONS));
+  const consoleSettings = settings.console ?? DEFAULT_CONSOLE_SETTINGS;
+  app.use(helmet(helmetOptions(basemapImageOrigins(consoleSettings))));
   app.use(noStore);
+  setupConsoleFiles(app, consoleSettings, app.get<Logger>(LOGGER, { strict: false }));
   if (edge.corsOrigins.length > 0) {
     const listed: CorsOptions = {
       origin: true,
