@@ -8,14 +8,17 @@
  *   node -r ./scripts/register.js bench/console.ts [--devices 10000] [--rate 5000] [--minutes 10]
  *       [--sample-seconds 30] [--settle-seconds 30] [--feed-seconds 10] [--trace-seconds 5]
  *       [--flat-mb-per-min 0.5] [--heap-skip-minutes 2] [--marker-timeout 120] [--console-dir DIR]
- *       [--chromium /usr/bin/chromium] [--connections 4] [--window 2000] [--raw-socket]
+ *       [--chromium PATH] [--connections 4] [--window 2000] [--raw-socket]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Browser, type CDPSession, chromium, type Page } from 'playwright-core';
-import { freePort, type RunningPlatform, startPlatform, TEST_ADMIN_PASSWORD } from '@ioc/testing';
+import type { Browser, CDPSession, Page } from 'playwright-core';
+import {
+  buildConsole,
+  launchBrowser,
+  type RunningPlatform,
+  startPlatform,
+  TEST_ADMIN_PASSWORD,
+} from '@ioc/testing';
 import {
   getJson,
   type IngestStatsView,
@@ -28,7 +31,6 @@ import {
 } from './lib/common';
 import { type ConsoleFleet, writeConsoleFleet } from './lib/console-fleet';
 import {
-  buildConsoleInto,
   chromiumProcesses,
   cpuSecondsOf,
   cpuShare,
@@ -37,9 +39,7 @@ import {
   FIRST_PAINT_EXPRESSION,
   PAGE_INIT_SCRIPT,
   RAW_SOCKET_EXPRESSION,
-  type PreviewServer,
   slope,
-  startPreview,
 } from './lib/console-page';
 import { machineCpuTicks, processCpuSeconds } from './lib/proc-cpu';
 import { LoaderProcess } from './lib/targets';
@@ -58,7 +58,7 @@ const { values: args } = parseArgs({
     'marker-timeout': { type: 'string', default: '120' },
     'console-dir': { type: 'string' },
     'raw-socket': { type: 'boolean', default: false },
-    chromium: { type: 'string', default: '/usr/bin/chromium' },
+    chromium: { type: 'string' },
     connections: { type: 'string', default: '4' },
     window: { type: 'string', default: '2000' },
   },
@@ -252,35 +252,28 @@ async function run(
   let consoleDir = args['console-dir'];
   let buildMs: number | null = null;
   if (consoleDir === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'bench-console-build-'));
-    stack.push(async () => rmSync(dir, { recursive: true, force: true }));
-    buildMs = await buildConsoleInto(dir);
-    consoleDir = dir;
-    console.log(`console built in ${round(buildMs / 1000, 1)} s → ${dir}`);
+    // A fresh production build (removed when this process exits).
+    const started = Date.now();
+    consoleDir = await buildConsole();
+    buildMs = Date.now() - started;
+    console.log(`console built in ${round(buildMs / 1000, 1)} s → ${consoleDir}`);
   }
   const platform = await startPlatform({
     storage: 'embedded',
+    consoleDir,
     env: {
       // The load generator's shared connections log in as no device (as bench/latency.ts).
       IOC_MQTT_AUTH: 'off',
       IOC_ALERTS: 'off',
       IOC_SEEDS_DIR: fleet.dir,
-      IOC_CONSOLE_DIR: consoleDir,
     },
   });
   stack.push(() => platform.stop());
   console.log(`platform up: ${platform.httpUrl} (registry: ${fleet.devices.length} devices)`);
 
-  let baseUrl = platform.httpUrl;
-  let servedBy = 'api';
-  let preview: PreviewServer | undefined;
-  if (!(await apiServesConsole(platform.httpUrl))) {
-    preview = await startPreview(consoleDir, await freePort(), platform.httpUrl);
-    stack.push(() => (preview as PreviewServer).stop());
-    baseUrl = preview.url;
-    servedBy = 'vite preview (fallback: the API does not serve / yet)';
-    console.log(`NOTE: the API does not serve the console at /: using ${servedBy} at ${baseUrl}`);
-  }
+  const baseUrl = platform.httpUrl;
+  if (!(await apiServesConsole(baseUrl)))
+    throw new Error(`the API does not serve the console at ${baseUrl}/`);
 
   // 2. The load: every device of the fleet, at `rate`, until the end.
   const loader = new LoaderProcess();
@@ -313,11 +306,8 @@ async function run(
   console.log(`load running: ${accepted5s ?? '?'} readings accepted so far`);
 
   // 3. The browser: log in, then open / afresh and time it.
-  const browser: Browser = await chromium.launch({
-    executablePath: args.chromium,
-    headless: true,
-    args: ['--no-sandbox'],
-  });
+  if (args.chromium !== undefined) process.env['IOC_CHROMIUM_PATH'] = args.chromium;
+  const browser: Browser = await launchBrowser();
   stack.push(() => browser.close());
   const context = await browser.newContext({
     viewport: VIEWPORT,
@@ -421,7 +411,6 @@ async function run(
     api: platform.api.child.pid,
     broker: platform.broker.child.pid,
     loader: loader.pid,
-    ...(preview ? { preview: preview.pid } : {}),
   });
   let cpu0 = {
     renderer: cpuSecondsOf(procs.renderer),
@@ -576,7 +565,6 @@ async function run(
     rate,
     minutes,
     sampleSeconds,
-    servedBy,
     loggedInBy,
     rawSocket,
     viewport: VIEWPORT,
@@ -613,7 +601,7 @@ async function run(
       slopePerMin: Number.isFinite(nodesSlope) ? nodesSlope : null,
     },
     cpu: Object.fromEntries(
-      ['renderer', 'chromium', 'api', 'broker', 'loader', 'preview', 'machine']
+      ['renderer', 'chromium', 'api', 'broker', 'loader', 'machine']
         .map((n) => [n, cpuMean(n)])
         .filter(([, v]) => Number.isFinite(v as number)),
     ),
@@ -629,7 +617,6 @@ async function run(
     table(
       ['figure', 'value'],
       [
-        ['served by', servedBy],
         ['navigation → first contentful paint', paint.fcpMs === null ? '–' : `${paint.fcpMs} ms`],
         [
           'navigation → first marker/cluster',

@@ -1,11 +1,5 @@
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { processCpuSeconds } from './proc-cpu';
-
-const WORKSPACE_ROOT = join(__dirname, '..', '..');
-const VITE = join(WORKSPACE_ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
-const VITE_CONFIG = join(WORKSPACE_ROOT, 'apps', 'console', 'vite.config.mjs');
 
 /** What the benchmark's init script keeps in the page (`window.__iocBench`, not enumerable). */
 export interface PageProbe {
@@ -122,102 +116,6 @@ export const RAW_SOCKET_EXPRESSION = `new Promise((resolve, reject) => {
   ws.addEventListener('error', () => { clearTimeout(timer); reject(new Error('websocket error')); });
   window.__iocBenchSocket = ws;
 })`;
-
-/**
- * Builds the console (`vite build --config apps/console/vite.config.mjs`) into `outDir`
- * (IOC_CONSOLE_OUT_DIR), in a child process. Resolves with the build's duration (ms).
- *
- * @throws Error with the build's output when it fails
- */
-export function buildConsoleInto(outDir: string): Promise<number> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [VITE, 'build', '--config', VITE_CONFIG], {
-      cwd: WORKSPACE_ROOT,
-      env: { ...process.env, IOC_CONSOLE_OUT_DIR: outDir, IOC_CONSOLE_BUILD_QUIET: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code === 0) resolve(Date.now() - started);
-      else reject(new Error(`vite build failed (exit ${String(code)}):\n${output}`));
-    });
-  });
-}
-
-/** A `vite preview` server: the built console, proxying `/api`, `/socket.io`, … to the API. */
-export interface PreviewServer {
-  url: string;
-  pid: number | undefined;
-  stop(): Promise<void>;
-}
-
-/**
- * Fallback while the API does not serve the console at `/` yet: `vite preview` of `outDir` on
- * `port`, its proxy (the config's `server.proxy`, which preview reuses) pointing at `apiUrl`
- * (IOC_CONSOLE_DEV_API), so the page and the API still share one origin. One more hop for every
- * frame: its CPU is reported as `preview`.
- *
- * @throws Error when it does not answer within `timeoutMs`
- */
-export async function startPreview(
-  outDir: string,
-  port: number,
-  apiUrl: string,
-  timeoutMs = 30_000,
-): Promise<PreviewServer> {
-  const child = spawn(
-    process.execPath,
-    [
-      VITE,
-      'preview',
-      '--config',
-      VITE_CONFIG,
-      '--outDir',
-      outDir,
-      '--port',
-      String(port),
-      '--strictPort',
-      '--host',
-      '127.0.0.1',
-    ],
-    {
-      cwd: WORKSPACE_ROOT,
-      env: { ...process.env, IOC_CONSOLE_DEV_API: apiUrl },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const response = await fetch(`${url}/`, { signal: AbortSignal.timeout(2000) });
-      if (response.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`vite preview did not answer on ${url}:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { url, pid: child.pid, stop };
-}
 
 /** Every process below `rootPid` (children, grandchildren, …), from /proc. */
 export function descendantPids(rootPid: number): number[] {
