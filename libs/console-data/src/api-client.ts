@@ -10,6 +10,9 @@ import type {
   ConsoleConfigBody,
   DeviceDetailBody,
   DeviceHistoryBody,
+  DeviceListBody,
+  DeviceState,
+  DeviceType,
   DeviceStatusListBody,
   Domain,
   ErrorBody,
@@ -17,6 +20,7 @@ import type {
   IngestStatsBody,
   LatestBody,
   LoginBody,
+  LogoutBody,
   MeBody,
   Severity,
 } from '@ioc/contracts';
@@ -29,6 +33,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly body: Partial<ErrorBody> & { reason?: string },
+    /** The answer's `Retry-After` in seconds (RFC 9110 §10.2.3, delay-seconds form), null when absent. */
+    readonly retryAfterSeconds: number | null = null,
   ) {
     super(body.message ?? `HTTP ${status}`);
     this.name = 'ApiError';
@@ -61,6 +67,20 @@ export interface DeviceHistoryQuery {
   fn?: HistoryAggregation;
 }
 
+/** Query of `GET /api/v1/devices`: registry facts (attributes included), one page. */
+export interface DeviceListQuery {
+  domain?: Domain;
+  type?: DeviceType;
+  /** Area id; devices of its sub-areas match too. */
+  area?: string;
+  state?: DeviceState;
+  /** Text in the id or the name. */
+  q?: string;
+  /** Page size, 1–5000 (API default 1000). */
+  limit?: number;
+  offset?: number;
+}
+
 /** Query of `GET /api/v1/alerts` (every list a comma-separated list on the wire). */
 export interface AlertListQuery {
   open?: boolean;
@@ -88,12 +108,17 @@ export interface ApiClient {
   login(username: string, password: string): Promise<LoginBody>;
   /** `GET /api/v1/auth/me`: who is logged in (401 when nobody). */
   me(): Promise<MeBody>;
-  /** `POST /api/v1/auth/logout`: ends the session and clears the cookie. */
-  logout(): Promise<void>;
+  /**
+   * `POST /api/v1/auth/logout`: ends the session and clears the cookie; an SSO session's answer
+   * names the provider's end-session URL (`endSessionUrl`).
+   */
+  logout(): Promise<LogoutBody>;
   /** `GET /api/v1/devices/status`: every device in scope with status and latest values (first paint). */
   deviceStatuses(filter?: { domain?: Domain; type?: string; area?: string }): Promise<DeviceStatusListBody>;
   /** `GET /api/v1/areas`: the area tree (flat, with parentId and centre). */
   areas(): Promise<AreaListBody>;
+  /** `GET /api/v1/devices`: registry entries with their attributes (camera stream and snapshot URLs). */
+  devices(query?: DeviceListQuery): Promise<DeviceListBody>;
   /** `GET /api/v1/devices/{id}`. */
   device(id: string): Promise<DeviceDetailBody>;
   /** `GET /api/v1/devices/{id}/latest`. */
@@ -151,7 +176,12 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
       }
     }
     if (!response.ok) {
-      const error = new ApiError(response.status, (parsed ?? {}) as ApiError['body']);
+      const retryAfter = Number.parseInt(response.headers?.get('retry-after') ?? '', 10);
+      const error = new ApiError(
+        response.status,
+        (parsed ?? {}) as ApiError['body'],
+        Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : null,
+      );
       if (response.status === 401 && !path.startsWith('/api/v1/auth/login')) options.onUnauthorized?.(error);
       throw error;
     }
@@ -167,11 +197,10 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
     login: (username, password) =>
       call('POST', '/api/v1/auth/login', { username, password, session: 'cookie' }),
     me: () => call('GET', '/api/v1/auth/me'),
-    logout: async () => {
-      await call('POST', '/api/v1/auth/logout');
-    },
+    logout: () => call('POST', '/api/v1/auth/logout'),
     deviceStatuses: (filter = {}) => call('GET', `/api/v1/devices/status${queryString(filter)}`),
     areas: () => call('GET', '/api/v1/areas'),
+    devices: (query = {}) => call('GET', `/api/v1/devices${queryString({ ...query })}`),
     device: (id) => call('GET', `/api/v1/devices/${encodeURIComponent(id)}`),
     latest: (id) => call('GET', `/api/v1/devices/${encodeURIComponent(id)}/latest`),
     deviceHistory: (id, query) => call('GET', historyPath(id, query)),

@@ -1,7 +1,7 @@
 import type { ConsoleLocale } from '@ioc/contracts';
 
 /**
- * Numbers and times in the language's conventions (`vi-VN`: `1.234,5`, `30/11/2026 14:05:09`),
+ * Numbers and times in the language's conventions (`vi-VN`: `1.234,5`, `14:05:09 30/11/2026` — CLDR puts the time first in Vietnamese),
  * always in Vietnam time (Asia/Ho_Chi_Minh, UTC+7, no daylight saving) whatever the PC's zone.
  */
 export const CONSOLE_TIME_ZONE = 'Asia/Ho_Chi_Minh';

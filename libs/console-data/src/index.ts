@@ -4,3 +4,8 @@ export * from './i18n';
 export * from './labels';
 export * from './live-client';
 export * from './device-view';
+export * from './frame-scheduler';
+export * from './device-store';
+export * from './alert-store';
+export * from './live-feed';
+export * from './overview';

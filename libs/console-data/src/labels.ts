@@ -1,5 +1,7 @@
 import type {
   AlertState,
+  HealthConditionCode,
+  Role,
   ConsoleLocale,
   DeviceStatusValue,
   DeviceType,
@@ -120,6 +122,20 @@ export const METRIC_LABELS: Readonly<Record<MetricName, Label>> = {
   firmwareVersion: { vi: 'Phiên bản firmware', en: 'Firmware version' },
   aqi: { vi: 'Chỉ số VN_AQI giờ', en: 'Hourly VN_AQI' },
   aqiDominant: { vi: 'Chất ô nhiễm chính', en: 'Dominant pollutant' },
+};
+
+export const ROLE_LABELS: Readonly<Record<Role, Label>> = {
+  viewer: { vi: 'Người xem', en: 'Viewer' },
+  operator: { vi: 'Điều hành viên', en: 'Operator' },
+  admin: { vi: 'Quản trị viên', en: 'Administrator' },
+};
+
+/** The platform's own health conditions (HEALTH_CONDITION_CODES), as the overview names them. */
+export const HEALTH_CONDITION_LABELS: Readonly<Record<HealthConditionCode, Label>> = {
+  'spool-filling': { vi: 'Bộ đệm dữ liệu sắp đầy', en: 'Spool filling up' },
+  'spool-full': { vi: 'Bộ đệm dữ liệu đã đầy', en: 'Spool full' },
+  'store-unavailable': { vi: 'Không ghi được dữ liệu lịch sử', en: 'Time-series store unavailable' },
+  'spool-consumer-stalled': { vi: 'Một bộ xử lý dữ liệu bị đình trệ', en: 'A spool consumer is stalled' },
 };
 
 /** A label in `locale`, or the raw key when the vocabulary has no entry (a newer server's term). */

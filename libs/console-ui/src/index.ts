@@ -1,1 +1,14 @@
-export {};
+export * from './dom-builder';
+export * from './locale-switch';
+export * from './login-view';
+export * from './app-shell';
+export * from './overview-strip';
+export * from './alert-sound';
+export * from './alerts-panel';
+export * from './device-panel';
+export * from './camera-tiles';
+export * from './value-format';
+export * from './history-window';
+export * from './command-model';
+export * from './camera-model';
+export * from './device-alerts';

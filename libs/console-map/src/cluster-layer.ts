@@ -1,0 +1,339 @@
+import type { ConsoleLocale } from '@ioc/contracts';
+import type { MarkerState } from '@ioc/console-data';
+import { interpolate } from '@ioc/console-data';
+import L from 'leaflet';
+import { CLUSTER_MAX_ZOOM, ClusterIndex, type ClusterItem } from './cluster-index';
+import type { DeviceStore } from './device-store';
+import { STATE_RANK } from './map-device';
+import { createMarkerElement, updateMarkerElement } from './markers/marker-element';
+import { tooltipLines } from './markers/marker-text';
+import { MAP_MESSAGES, MARKER_STATE_LABELS, STATE_SYMBOLS } from './messages';
+
+/** Minimum time between index rebuilds caused by devices crossing a state filter (ms). */
+export const SOFT_REBUILD_INTERVAL_MS = 500;
+
+/** Share of the view added on each side when clustering, so a short pan shows markers at once. */
+const VIEW_PADDING = 0.3;
+
+interface ShownCluster {
+  el: HTMLElement;
+  clusterId: number;
+  count: number;
+  lat: number;
+  lon: number;
+}
+
+/**
+ * Draws the store's devices on a Leaflet map: clusters and single markers of the visible area
+ * only, in a pane of their own, at most once per animation frame. Marker elements are kept by
+ * device id and reused (attributes updated, never recreated); cluster elements are pooled. A
+ * frame after a state change touches only the changed markers in view and, when a changed device
+ * is inside a visible cluster, recomputes visible clusters' worst state from their (cached) leaves.
+ */
+export class ClusterLayer {
+  private readonly pane: HTMLElement;
+  private readonly index = new ClusterIndex();
+  private readonly markers = new Map<string, HTMLElement>();
+  private readonly shownPoints = new Set<string>();
+  private shownClusters: ShownCluster[] = [];
+  private readonly clusterPool: HTMLElement[] = [];
+  private readonly tooltip: HTMLElement;
+  private frame: number | null = null;
+  private softTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastBuild = 0;
+  private needsLayout = true;
+  private renderedLocale: ConsoleLocale;
+  private pendingFocus: string | null = null;
+  private tooltipFor: HTMLElement | null = null;
+  private readonly onMapChange = (): void => {
+    this.needsLayout = true;
+    this.schedule();
+  };
+  private readonly onMoveStart = (): void => this.hideTooltip();
+
+  constructor(
+    private readonly map: L.Map,
+    private readonly store: DeviceStore,
+    private readonly locale: () => ConsoleLocale,
+    private readonly onSelect: (deviceId: string) => void,
+    private readonly onIndexBuilt: (shown: number) => void = () => undefined,
+  ) {
+    this.renderedLocale = locale();
+    this.pane = map.createPane('iocDevices');
+    this.pane.classList.add('leaflet-zoom-hide', 'ioc-devices-pane');
+    this.pane.style.zIndex = '620';
+    this.tooltip = document.createElement('div');
+    this.tooltip.className = 'ioc-map-tooltip';
+    this.tooltip.hidden = true;
+    this.tooltip.setAttribute('role', 'tooltip');
+    this.tooltip.id = `ioc-map-tooltip-${Math.random().toString(36).slice(2)}`;
+    map.getContainer().append(this.tooltip);
+    map.on('moveend zoomend viewreset resize', this.onMapChange);
+    map.on('movestart zoomstart', this.onMoveStart);
+    this.pane.addEventListener('click', this.onClick);
+    this.pane.addEventListener('keydown', this.onKeyDown);
+    this.pane.addEventListener('mouseover', this.onPointerOver);
+    this.pane.addEventListener('mouseout', this.onPointerOut);
+    this.pane.addEventListener('focusin', this.onPointerOver);
+    this.pane.addEventListener('focusout', this.onPointerOut);
+    L.DomEvent.disableClickPropagation(this.pane);
+  }
+
+  /** Asks for a redraw on the next animation frame (coalesces every call before it). */
+  schedule(): void {
+    if (this.frame !== null) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = null;
+      this.render();
+    });
+  }
+
+  /** Redraws everything (language changed). */
+  relabel(): void {
+    this.needsLayout = true;
+    this.schedule();
+  }
+
+  /** Shows `deviceId` as its own marker and moves keyboard focus to it (after the next frame). */
+  focus(deviceId: string): void {
+    const device = this.store.devices.get(deviceId);
+    if (device === undefined) return;
+    const zoom = Math.min(Math.max(this.map.getZoom(), CLUSTER_MAX_ZOOM + 1), this.map.getMaxZoom());
+    this.pendingFocus = deviceId;
+    this.map.setView([device.lat, device.lon], zoom, { animate: false });
+    this.needsLayout = true;
+    this.schedule();
+  }
+
+  destroy(): void {
+    if (this.frame !== null) cancelAnimationFrame(this.frame);
+    if (this.softTimer !== null) clearTimeout(this.softTimer);
+    this.map.off('moveend zoomend viewreset resize', this.onMapChange);
+    this.map.off('movestart zoomstart', this.onMoveStart);
+    this.pane.remove();
+    this.tooltip.remove();
+    this.markers.clear();
+  }
+
+  /** Forgets marker elements of removed devices. */
+  forget(ids: readonly string[]): void {
+    for (const id of ids) {
+      this.markers.get(id)?.remove();
+      this.markers.delete(id);
+      this.shownPoints.delete(id);
+    }
+  }
+
+  /** Drops cached elements of devices no longer in the store (after `setDevices`). */
+  prune(): void {
+    for (const id of this.markers.keys()) if (!this.store.devices.has(id)) this.forget([id]);
+  }
+
+  private render(): void {
+    const store = this.store;
+    const now = performance.now();
+    if (store.indexDirty || (store.indexDirtySoft && now - this.lastBuild >= SOFT_REBUILD_INTERVAL_MS)) {
+      this.index.load(store.filtered());
+      store.indexDirty = false;
+      store.indexDirtySoft = false;
+      this.lastBuild = now;
+      this.needsLayout = true;
+      this.onIndexBuilt(this.index.size);
+    } else if (store.indexDirtySoft && this.softTimer === null) {
+      this.softTimer = setTimeout(
+        () => {
+          this.softTimer = null;
+          this.schedule();
+        },
+        SOFT_REBUILD_INTERVAL_MS - (now - this.lastBuild),
+      );
+    }
+    const locale = this.locale();
+    if (locale !== this.renderedLocale) {
+      this.renderedLocale = locale;
+      this.needsLayout = true;
+    }
+    if (this.needsLayout) {
+      this.needsLayout = false;
+      this.layout(locale);
+    } else if (store.visualDirty.size > 0) {
+      let clustersTouched = false;
+      for (const id of store.visualDirty) {
+        const device = store.devices.get(id);
+        const el = this.markers.get(id);
+        if (device !== undefined && el !== undefined && this.shownPoints.has(id)) {
+          updateMarkerElement(el, device, locale);
+          if (this.tooltipFor === el) this.showTooltip(el);
+        } else clustersTouched = true;
+      }
+      if (clustersTouched) for (const cluster of this.shownClusters) this.drawCluster(cluster, locale);
+    }
+    store.visualDirty.clear();
+    if (this.pendingFocus !== null) {
+      const el = this.shownPoints.has(this.pendingFocus) ? this.markers.get(this.pendingFocus) : undefined;
+      this.pendingFocus = null;
+      if (el !== undefined) {
+        el.focus({ preventScroll: true });
+        this.showTooltip(el);
+      }
+    }
+  }
+
+  private layout(locale: ConsoleLocale): void {
+    const bounds = this.map.getBounds().pad(VIEW_PADDING);
+    const bbox: [number, number, number, number] = [
+      Math.max(-180, bounds.getWest()),
+      Math.max(-85, bounds.getSouth()),
+      Math.min(180, bounds.getEast()),
+      Math.min(85, bounds.getNorth()),
+    ];
+    const items: ClusterItem[] = this.index.items(bbox, Math.floor(this.map.getZoom()));
+    const fragment = document.createDocumentFragment();
+    const points = new Set<string>();
+    const clusters: ShownCluster[] = [];
+    for (const old of this.shownClusters) this.clusterPool.push(old.el);
+    for (const item of items) {
+      const position = this.map.latLngToLayerPoint([item.lat, item.lon]);
+      if (item.kind === 'device') {
+        const device = this.store.devices.get(item.id);
+        if (device === undefined) continue;
+        let el = this.markers.get(item.id);
+        if (el === undefined) {
+          el = createMarkerElement(device, locale);
+          this.markers.set(item.id, el);
+        } else updateMarkerElement(el, device, locale);
+        L.DomUtil.setPosition(el, position);
+        if (el.parentNode !== this.pane) fragment.append(el);
+        points.add(item.id);
+      } else {
+        const el = this.clusterPool.pop() ?? this.createClusterElement();
+        const cluster: ShownCluster = { el, clusterId: item.clusterId, count: item.count, lat: item.lat, lon: item.lon };
+        this.drawCluster(cluster, locale);
+        L.DomUtil.setPosition(el, position);
+        if (el.parentNode !== this.pane) fragment.append(el);
+        clusters.push(cluster);
+      }
+    }
+    for (const id of this.shownPoints) if (!points.has(id)) this.markers.get(id)?.remove();
+    for (const el of this.clusterPool) el.remove();
+    this.shownPoints.clear();
+    for (const id of points) this.shownPoints.add(id);
+    this.shownClusters = clusters;
+    this.pane.append(fragment);
+    if (this.tooltipFor !== null && !this.tooltipFor.isConnected) this.hideTooltip();
+  }
+
+  private createClusterElement(): HTMLElement {
+    const el = document.createElement('div');
+    el.className = 'ioc-cluster';
+    el.tabIndex = 0;
+    el.setAttribute('role', 'button');
+    const symbol = document.createElement('span');
+    symbol.className = 'ioc-cluster__symbol';
+    symbol.setAttribute('aria-hidden', 'true');
+    const count = document.createElement('span');
+    count.className = 'ioc-cluster__count';
+    count.setAttribute('aria-hidden', 'true');
+    el.append(symbol, count);
+    return el;
+  }
+
+  /** Sets a cluster element's count, worst state (from its leaves' current states) and label. */
+  private drawCluster(cluster: ShownCluster, locale: ConsoleLocale): void {
+    const { el } = cluster;
+    const state = this.worstOfCluster(cluster.clusterId);
+    const count = String(cluster.count);
+    el.dataset['clusterId'] = String(cluster.clusterId);
+    if (el.dataset['count'] !== count) {
+      el.dataset['count'] = count;
+      (el.lastElementChild as HTMLElement).textContent = count;
+      el.classList.toggle('ioc-cluster--large', cluster.count >= 100);
+    }
+    if (el.dataset['state'] !== state) {
+      el.dataset['state'] = state;
+      (el.firstElementChild as HTMLElement).textContent = STATE_SYMBOLS[state];
+    }
+    const label = interpolate(MAP_MESSAGES[locale].cluster, {
+      count: cluster.count,
+      state: MARKER_STATE_LABELS[state][locale],
+    });
+    if (el.getAttribute('aria-label') !== label) el.setAttribute('aria-label', label);
+  }
+
+  private worstOfCluster(clusterId: number): MarkerState {
+    const devices = this.store.devices;
+    let best: MarkerState = 'inactive';
+    for (const id of this.index.leafIds(clusterId)) {
+      const state = devices.get(id)?.state;
+      if (state === undefined || STATE_RANK[state] >= STATE_RANK[best]) continue;
+      best = state;
+      if (best === 'alerting') break;
+    }
+    return best;
+  }
+
+  private readonly onClick = (event: MouseEvent): void => {
+    this.activate(event.target, event);
+  };
+
+  private readonly onKeyDown = (event: KeyboardEvent): void => {
+    if (event.key !== 'Enter' && event.key !== ' ') return;
+    this.activate(event.target, event);
+  };
+
+  private activate(target: EventTarget | null, event: Event): void {
+    if (!(target instanceof Element)) return;
+    const marker = target.closest<HTMLElement>('.ioc-marker');
+    if (marker !== null) {
+      event.preventDefault();
+      event.stopPropagation();
+      const id = marker.dataset['deviceId'];
+      if (id !== undefined) this.onSelect(id);
+      return;
+    }
+    const clusterEl = target.closest<HTMLElement>('.ioc-cluster');
+    const cluster = this.shownClusters.find((c) => c.el === clusterEl);
+    if (cluster === undefined) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const zoom = Math.min(this.index.expansionZoom(cluster.clusterId), this.map.getMaxZoom());
+    this.map.setView([cluster.lat, cluster.lon], zoom);
+  }
+
+  private readonly onPointerOver = (event: Event): void => {
+    const marker = event.target instanceof Element ? event.target.closest<HTMLElement>('.ioc-marker') : null;
+    if (marker !== null) this.showTooltip(marker);
+  };
+
+  private readonly onPointerOut = (event: Event): void => {
+    const marker = event.target instanceof Element ? event.target.closest<HTMLElement>('.ioc-marker') : null;
+    if (marker !== null && marker === this.tooltipFor) this.hideTooltip();
+  };
+
+  private showTooltip(marker: HTMLElement): void {
+    const id = marker.dataset['deviceId'];
+    const device = id === undefined ? undefined : this.store.devices.get(id);
+    if (device === undefined) return;
+    const lines = tooltipLines(device, this.locale());
+    this.tooltip.replaceChildren(
+      ...lines.map((line) => {
+        const div = document.createElement('div');
+        div.textContent = line;
+        return div;
+      }),
+    );
+    const point = this.map.latLngToContainerPoint([device.lat, device.lon]);
+    this.tooltip.style.left = `${Math.round(point.x + 18)}px`;
+    this.tooltip.style.top = `${Math.round(point.y - 10)}px`;
+    this.tooltip.hidden = false;
+    this.tooltipFor?.removeAttribute('aria-describedby');
+    marker.setAttribute('aria-describedby', this.tooltip.id);
+    this.tooltipFor = marker;
+  }
+
+  private hideTooltip(): void {
+    this.tooltip.hidden = true;
+    this.tooltipFor?.removeAttribute('aria-describedby');
+    this.tooltipFor = null;
+  }
+}
