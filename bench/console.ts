@@ -175,7 +175,7 @@ async function logIn(page: Page, baseUrl: string, apiUrl: string, formTimeoutMs 
 interface FirstPaint {
   /** navigation start → first-contentful-paint (PerformanceObserver `paint`), ms. */
   fcpMs: number | null;
-  /** navigation start → the first `.ioc-marker` / `.ioc-cluster` in the document, ms. */
+  /** navigation start → the first device marker (`.ioc-marker[data-device-id]`) or cluster in the document, ms. */
   firstMarkerMs: number | null;
   /** navigation start → the app's User Timing mark `ioc:map-ready`, when it sets one, ms. */
   mapReadyMs: number | null;
@@ -529,7 +529,7 @@ async function run(
   }
   const rejected = ((await rejectedTotal(platform)) ?? rejected0) - rejected0;
   const markersAtEnd = (await page.evaluate(
-    "({ markers: document.querySelectorAll('.ioc-marker').length, clusters: document.querySelectorAll('.ioc-cluster').length })",
+    "({ markers: document.querySelectorAll('.ioc-marker[data-device-id]').length, clusters: document.querySelectorAll('.ioc-cluster').length })",
   )) as { markers: number; clusters: number };
 
   // 7. Summary.

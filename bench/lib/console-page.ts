@@ -10,7 +10,10 @@ export interface PageProbe {
   /** WebSocket messages received, all and those that are `/live` `reading` events. */
   frames: number;
   readingFrames: number;
-  /** performance.now() when the first `.ioc-marker` or `.ioc-cluster` was in the document. */
+  /**
+   * performance.now() when the first device marker (`.ioc-marker[data-device-id]`: the legend's
+   * samples are `.ioc-marker` too) or cluster (`.ioc-cluster[data-count]`) was in the document.
+   */
   firstMarkerAt: number | null;
 }
 
@@ -48,7 +51,7 @@ export const PAGE_INIT_SCRIPT = `(() => {
     }
   };
   const mo = new MutationObserver(() => {
-    if (b.firstMarkerAt === null && document.querySelector('.ioc-marker, .ioc-cluster')) {
+    if (b.firstMarkerAt === null && document.querySelector('.ioc-marker[data-device-id], .ioc-cluster[data-count]')) {
       b.firstMarkerAt = performance.now();
       mo.disconnect();
     }
@@ -69,7 +72,7 @@ export const FIRST_PAINT_EXPRESSION = `(() => {
   const mapReady = performance.getEntriesByName('ioc:map-ready')[0];
   const nav = performance.getEntriesByType('navigation')[0];
   const clusters = [...document.querySelectorAll('.ioc-cluster')];
-  const markers = document.querySelectorAll('.ioc-marker').length;
+  const markers = document.querySelectorAll('.ioc-marker[data-device-id]').length;
   return {
     fcpMs: fcp ? Math.round(fcp.startTime) : null,
     firstMarkerMs: b.firstMarkerAt === null ? null : Math.round(b.firstMarkerAt),
