@@ -22,6 +22,7 @@ import {
 import {
   getJson,
   type IngestStatsView,
+  spoolBacklog,
   machineInfo,
   onInterrupt,
   round,
@@ -103,26 +104,27 @@ interface Sample {
   nodes: number;
   listeners: number;
   cpu: Record<string, number>;
+  /** Processes gone, the platform's health conditions, a spool backlog over one second of load. */
+  problems: string[];
 }
 
 function metricsOf(result: { metrics: { name: string; value: number }[] }): Record<string, number> {
   return Object.fromEntries(result.metrics.map((m) => [m.name, m.value]));
 }
 
-async function acceptedTotal(platform: RunningPlatform): Promise<number | undefined> {
-  const stats = await getJson<IngestStatsView>(
+async function ingestStats(platform: RunningPlatform): Promise<IngestStatsView | undefined> {
+  return getJson<IngestStatsView>(
     `${platform.httpUrl}/api/v1/ingest/stats`,
     (await platform.admin()).headers,
   );
-  return stats?.acceptedTotal;
+}
+
+async function acceptedTotal(platform: RunningPlatform): Promise<number | undefined> {
+  return (await ingestStats(platform))?.acceptedTotal;
 }
 
 async function rejectedTotal(platform: RunningPlatform): Promise<number | undefined> {
-  const stats = await getJson<IngestStatsView>(
-    `${platform.httpUrl}/api/v1/ingest/stats`,
-    (await platform.admin()).headers,
-  );
-  return stats?.rejectedTotal;
+  return (await ingestStats(platform))?.rejectedTotal;
 }
 
 /** Whether the API serves the console's page at `/` (an HTML document), or something else. */
@@ -441,7 +443,18 @@ async function run(
     await sleep(Math.min(sampleSeconds * 1000, Math.max(0, steadyEnd - performance.now())));
     const metrics1 = metricsOf(await cdp.send('Performance.getMetrics'));
     const probe1 = await collectProbe(page);
-    const accepted1 = (await acceptedTotal(platform)) ?? accepted0;
+    const stats1 = await ingestStats(platform);
+    const accepted1 = stats1?.acceptedTotal ?? accepted0;
+    // Why the load might not flow: a process gone, a backlog, a health condition of the platform.
+    const problems = [
+      ...(['broker', 'api'] as const)
+        .filter((n) => platform[n].child.exitCode !== null || platform[n].child.signalCode !== null)
+        .map((n) => `${n} exited`),
+      ...(loader.hasExited() ? ['load generator exited'] : []),
+      ...(stats1 ? stats1.healthConditions.map((c) => c.code) : ['ingest stats unanswered']),
+      ...(stats1 && spoolBacklog(stats1) > rate ? [`spool backlog ${spoolBacklog(stats1)}`] : []),
+    ];
+    if (problems.length > 0) console.log(`  problems: ${problems.join(', ')}`);
     const wall = (metrics1['Timestamp'] ?? 0) - (metrics0['Timestamp'] ?? 0);
     const elapsed = (performance.now() - cpu0.at) / 1000;
     const procs1 = processes();
@@ -489,6 +502,7 @@ async function run(
       nodes: metrics1['Nodes'] ?? 0,
       listeners: metrics1['JSEventListeners'] ?? 0,
       cpu,
+      problems,
     };
     samples.push(sample);
     console.log(
@@ -528,6 +542,39 @@ async function run(
     };
   }
   const rejected = ((await rejectedTotal(platform)) ?? rejected0) - rejected0;
+  // The platform's warnings and errors (pino levels 40+), grouped by message: count, first time.
+  const platformWarnings = (['broker', 'api'] as const).flatMap((name) => {
+    const groups = new Map<string, { count: number; first: string }>();
+    for (const line of platform[name].output().split('\n')) {
+      if (!/"level":[4-6]\d/.test(line)) continue;
+      let key = line.slice(0, 200);
+      let time = '';
+      try {
+        const entry = JSON.parse(line) as {
+          msg?: string;
+          err?: unknown;
+          time?: string;
+          healthCondition?: string;
+        };
+        key = [
+          entry.msg,
+          entry.healthCondition,
+          typeof entry.err === 'string' ? entry.err : JSON.stringify(entry.err),
+        ]
+          .filter((x) => x !== undefined)
+          .join(': ')
+          .slice(0, 200);
+        time = entry.time ?? '';
+      } catch {
+        // not JSON: the line itself
+      }
+      const group = groups.get(key) ?? { count: 0, first: time };
+      group.count++;
+      groups.set(key, group);
+    }
+    return [...groups].map(([key, g]) => `${name}: ${key} (×${g.count}, first ${g.first})`);
+  });
+
   const markersAtEnd = (await page.evaluate(
     "({ markers: document.querySelectorAll('.ioc-marker[data-device-id]').length, clusters: document.querySelectorAll('.ioc-cluster').length })",
   )) as { markers: number; clusters: number };
@@ -607,6 +654,7 @@ async function run(
     ),
     verdicts: { noTaskOver100ms: taskVerdict, heapFlat: heapVerdict },
     pageErrors,
+    platformWarnings,
     samplesDetail: samples,
     machine,
     tree,
@@ -661,6 +709,7 @@ async function run(
     ),
   );
   if (pageErrors.length > 0) console.log(`page errors: ${pageErrors.join(' | ')}`);
+  if (platformWarnings.length > 0) console.log(`platform warnings:\n  ${platformWarnings.join('\n  ')}`);
   if (paint.firstMarkerMs === null)
     console.log(
       `NOTE: no .ioc-marker / .ioc-cluster appeared within ${markerTimeoutMs / 1000} s: the page has no map (yet?); its figures are not the console's.`,
