@@ -43,6 +43,7 @@ import {
   slope,
 } from './lib/console-page';
 import { machineCpuTicks, processCpuSeconds } from './lib/proc-cpu';
+import type { LoaderStats } from './lib/loader';
 import { LoaderProcess } from './lib/targets';
 
 const { values: args } = parseArgs({
@@ -279,6 +280,7 @@ async function run(
 
   // 2. The load: every device of the fleet, at `rate`, until the end.
   const loader = new LoaderProcess();
+  let loaderStats: LoaderStats | undefined;
   stack.push(() => loader.stop());
   const plannedSeconds =
     60 + settleSeconds + feedSeconds + traceSeconds + minutes * 60 + markerTimeoutMs / 1000;
@@ -295,8 +297,11 @@ async function run(
       windowMs: plannedSeconds * 1000 * 2,
       seedsDir: fleet.dir,
       variantsPerDevice: devices > 2000 ? 3 : 8,
+      statsEveryMs: 1000,
     },
-    () => undefined,
+    (event) => {
+      if (event.ev === 'stats') loaderStats = event.stats;
+    },
   );
   // The load runs until stopped: its window never ends, and its exit at clean-up is no error.
   loader.waitWindowEnd().catch(() => undefined);
@@ -408,6 +413,7 @@ async function run(
   let metrics0 = metricsOf(await cdp.send('Performance.getMetrics'));
   let probe0 = await collectProbe(page);
   let accepted0 = (await acceptedTotal(platform)) ?? 0;
+  let skipped0 = loaderStats?.skipped ?? 0;
   let procs = processes();
   const namedPids = (): Record<string, number | undefined> => ({
     api: platform.api.child.pid,
@@ -451,10 +457,19 @@ async function run(
         .filter((n) => platform[n].child.exitCode !== null || platform[n].child.signalCode !== null)
         .map((n) => `${n} exited`),
       ...(loader.hasExited() ? ['load generator exited'] : []),
+      ...(loaderStats && loaderStats.closedByBroker > 0
+        ? [
+            `${loaderStats.closedByBroker} of ${args.connections} load connections closed by the broker so far`,
+          ]
+        : []),
+      ...(loaderStats && loaderStats.skipped > skipped0
+        ? [`${loaderStats.skipped - skipped0} readings due not sent (in-flight window full)`]
+        : []),
       ...(stats1 ? stats1.healthConditions.map((c) => c.code) : ['ingest stats unanswered']),
       ...(stats1 && spoolBacklog(stats1) > rate ? [`spool backlog ${spoolBacklog(stats1)}`] : []),
     ];
     if (problems.length > 0) console.log(`  problems: ${problems.join(', ')}`);
+    skipped0 = loaderStats?.skipped ?? skipped0;
     const wall = (metrics1['Timestamp'] ?? 0) - (metrics0['Timestamp'] ?? 0);
     const elapsed = (performance.now() - cpu0.at) / 1000;
     const procs1 = processes();
@@ -713,6 +728,10 @@ async function run(
   if (paint.firstMarkerMs === null)
     console.log(
       `NOTE: no .ioc-marker / .ioc-cluster appeared within ${markerTimeoutMs / 1000} s: the page has no map (yet?); its figures are not the console's.`,
+    );
+  if (summary.steady.acceptedPerSecond < rate * 0.9)
+    console.log(
+      `NOTE: the platform accepted ${summary.steady.acceptedPerSecond} readings/s of the ${rate}/s offered: the page got less than the load asked for (see problems / platform warnings above; a busy machine, a store that falls behind, the spool full — the broker then closes the load's connections, and the generator does not reconnect).`,
     );
   if (feedPerSecond < rate * 0.9 && feedSeconds > 0)
     console.log(`NOTE: the page received ${feedPerSecond} readings/s of the ${rate}/s offered.`);

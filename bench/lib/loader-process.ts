@@ -47,6 +47,8 @@ export interface LoaderRunConfig {
   seedsDir?: string;
   /** Lean generator only: message shapes pre-built per device (default 8; fewer for large fleets). */
   variantsPerDevice?: number;
+  /** When set, a `stats` event (the generator's running totals) every this many ms. */
+  statsEveryMs?: number;
 }
 
 /** The two generators behind one face. */
@@ -125,6 +127,7 @@ export type LoaderEvent =
       /** PUBACKs counted in each second of the window. */
       perSecond: number[];
     }
+  | { ev: 'stats'; stats: LoaderStats }
   | { ev: 'done'; stats: LoaderStats }
   | { ev: 'error'; message: string };
 
@@ -157,6 +160,10 @@ async function run(config: LoaderRunConfig): Promise<void> {
   await loader.connect();
   send({ ev: 'connected' });
   loader.start();
+  const statsTimer =
+    config.statsEveryMs === undefined
+      ? undefined
+      : setInterval(() => send({ ev: 'stats', stats: { ...loader.stats } }), config.statsEveryMs);
   await new Promise((r) => setTimeout(r, config.warmupMs));
   const start = { ...loader.stats };
   const startAt = performance.now();
@@ -185,6 +192,7 @@ async function run(config: LoaderRunConfig): Promise<void> {
     eventLoopUtilization: Math.round(elu.utilization * 1000) / 1000,
     perSecond,
   });
+  if (statsTimer) clearInterval(statsTimer);
   await loader.stop(15_000);
   await loader.close();
   send({ ev: 'done', stats: { ...loader.stats } });
