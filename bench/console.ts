@@ -314,7 +314,13 @@ async function run(
 
   // 3. The browser: log in, then open / afresh and time it.
   if (args.chromium !== undefined) process.env['IOC_CHROMIUM_PATH'] = args.chromium;
-  const browser: Browser = await launchBrowser();
+  // Playwright's own SIGINT/SIGTERM handlers would exit the process before the clean-up below
+  // has stopped the platform: the benchmark's handler (onInterrupt) closes the browser itself.
+  const browser: Browser = await launchBrowser({
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
+  });
   stack.push(() => browser.close());
   const context = await browser.newContext({
     viewport: VIEWPORT,
