@@ -40,6 +40,15 @@ export interface LoaderRunConfig {
   perDeviceLogin?: 'credentials' | 'anonymous';
   /** Lean generator only: seeded devices left out of the load (a probe publishes as them). */
   excludeDeviceIds?: string[];
+  /**
+   * Lean generator only: the seeds directory whose devices.json is the fleet published as (the
+   * platform's IOC_SEEDS_DIR); default the repository's seeds/.
+   */
+  seedsDir?: string;
+  /** Lean generator only: message shapes pre-built per device (default 8; fewer for large fleets). */
+  variantsPerDevice?: number;
+  /** When set, a `stats` event (the generator's running totals) every this many ms. */
+  statsEveryMs?: number;
 }
 
 /** The two generators behind one face. */
@@ -118,6 +127,7 @@ export type LoaderEvent =
       /** PUBACKs counted in each second of the window. */
       perSecond: number[];
     }
+  | { ev: 'stats'; stats: LoaderStats }
   | { ev: 'done'; stats: LoaderStats }
   | { ev: 'error'; message: string };
 
@@ -135,7 +145,13 @@ async function run(config: LoaderRunConfig): Promise<void> {
           connections: config.perDeviceLogin ? config.devices : config.connections,
           window: config.window,
           ...(config.rate === undefined ? {} : { rate: config.rate }),
-          templates: buildTemplates(config.devices, undefined, undefined, config.excludeDeviceIds),
+          templates: buildTemplates(
+            config.devices,
+            config.variantsPerDevice,
+            undefined,
+            config.excludeDeviceIds,
+            config.seedsDir,
+          ),
           clientIdPrefix: config.clientIdPrefix,
           ...(config.perDeviceLogin === 'credentials'
             ? { login: (device) => ({ username: device.id, password: benchDeviceSecret(device.id) }) }
@@ -144,6 +160,10 @@ async function run(config: LoaderRunConfig): Promise<void> {
   await loader.connect();
   send({ ev: 'connected' });
   loader.start();
+  const statsTimer =
+    config.statsEveryMs === undefined
+      ? undefined
+      : setInterval(() => send({ ev: 'stats', stats: { ...loader.stats } }), config.statsEveryMs);
   await new Promise((r) => setTimeout(r, config.warmupMs));
   const start = { ...loader.stats };
   const startAt = performance.now();
@@ -172,6 +192,7 @@ async function run(config: LoaderRunConfig): Promise<void> {
     eventLoopUtilization: Math.round(elu.utilization * 1000) / 1000,
     perSecond,
   });
+  if (statsTimer) clearInterval(statsTimer);
   await loader.stop(15_000);
   await loader.close();
   send({ ev: 'done', stats: { ...loader.stats } });

@@ -28,14 +28,17 @@ export interface DeviceTemplate {
  * simulator picks them), each with `variantsPerDevice` messages the simulator's models produced
  * at different times of a day, so the load mixes telemetry and camera events like a real fleet.
  * Devices in `excludeDeviceIds` are left out (the alert-latency probe publishes as its own device).
+ * `seedsDir`: the seeds directory whose devices.json is the fleet (the platform's IOC_SEEDS_DIR;
+ * default the repository's seeds/), e.g. the 10,000 generated devices of bench/console.ts.
  */
 export function buildTemplates(
   count: number,
   variantsPerDevice = 8,
   seed = 1,
   excludeDeviceIds: readonly string[] = [],
+  seedsDir?: string,
 ): DeviceTemplate[] {
-  const fleet = loadSeeds().devices;
+  const fleet = (seedsDir === undefined ? loadSeeds() : loadSeeds(seedsDir)).devices;
   const excluded = new Set(excludeDeviceIds);
   const devices = selectDevices(
     fleet.filter((d) => !excluded.has(d.id)),

@@ -592,6 +592,11 @@ export class LoaderProcess {
     return this.child.pid;
   }
 
+  /** Whether the load generator process has exited (crashed, or stopped). */
+  hasExited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
   /**
    * Starts the run: resolves once connected; `onEvent` sees window-start/window-end as they come.
    */
