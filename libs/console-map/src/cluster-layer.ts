@@ -3,7 +3,7 @@ import type { MarkerState } from '@ioc/console-data';
 import { interpolate } from '@ioc/console-data';
 import L from 'leaflet';
 import { CLUSTER_MAX_ZOOM, ClusterIndex, type ClusterItem } from './cluster-index';
-import type { DeviceStore } from './device-store';
+import type { MapDeviceSet } from './map-device-set';
 import { createMarkerElement, updateMarkerElement } from './markers/marker-element';
 import { tooltipLines, type ValueFormatter } from './markers/marker-text';
 import { MAP_MESSAGES, MARKER_STATE_LABELS, STATE_SYMBOLS } from './messages';
@@ -56,7 +56,7 @@ export class ClusterLayer {
 
   constructor(
     private readonly map: L.Map,
-    private readonly store: DeviceStore,
+    private readonly store: MapDeviceSet,
     private readonly locale: () => ConsoleLocale,
     private readonly onSelect: (deviceId: string) => void,
     private readonly onIndexBuilt: (shown: number) => void = () => undefined,

@@ -10,7 +10,7 @@ import { ClusterLayer } from './cluster-layer';
 import { createFilterControl } from './controls/filter-control';
 import { createLegendControl } from './controls/legend-control';
 import { createSearchControl } from './controls/search-control';
-import { DeviceStore } from './device-store';
+import { MapDeviceSet } from './map-device-set';
 import type { MapDevice, MapFilter } from './map-device';
 import type { ValueFormatter } from './markers/marker-text';
 import { MAP_MESSAGES, MARKER_STATE_LABELS } from './messages';
@@ -84,7 +84,7 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
     console.error('basemap could not be loaded', error),
   );
 
-  const store = new DeviceStore();
+  const store = new MapDeviceSet();
   const labels = new AreaLabels(map);
   const layer = new ClusterLayer(
     map,

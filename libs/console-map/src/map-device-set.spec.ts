@@ -1,9 +1,9 @@
 import { AreaTree } from './area-tree';
-import { DeviceStore } from './device-store';
+import { MapDeviceSet } from './map-device-set';
 import { mapDevice } from './test-devices';
 
-function loaded(): DeviceStore {
-  const store = new DeviceStore();
+function loaded(): MapDeviceSet {
+  const store = new MapDeviceSet();
   store.setAreas(
     new AreaTree([
       { id: 'tn', name: 'Tây Ninh', level: 'province', parentId: null },
@@ -19,7 +19,7 @@ function loaded(): DeviceStore {
   return store;
 }
 
-describe('DeviceStore', () => {
+describe('MapDeviceSet', () => {
   it('a state change marks the marker, never the cluster index', () => {
     const store = loaded();
     store.update([

@@ -11,7 +11,7 @@ import { searchEntries, searchKey, type SearchEntry } from './text-search';
  * selects by state and the device crossed it (`indexDirtySoft`: the map rebuilds those at a lower
  * rate).
  */
-export class DeviceStore {
+export class MapDeviceSet {
   readonly devices = new Map<string, MapDevice>();
   private readonly keys = new Map<string, string>();
   private tree = new AreaTree();
