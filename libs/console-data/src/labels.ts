@@ -1,3 +1,4 @@
+import type { MarkerState } from './device-view';
 import type {
   AlertState,
   HealthConditionCode,
@@ -40,6 +41,15 @@ export const STATUS_LABELS: Readonly<Record<DeviceStatusValue, Label>> = {
   online: { vi: 'Trực tuyến', en: 'Online' },
   offline: { vi: 'Mất kết nối', en: 'Offline' },
   unknown: { vi: 'Chưa rõ', en: 'Unknown' },
+};
+
+/** Names of the map's marker states (connectivity in STATUS_LABELS' wording, plus alerting and inactive). */
+export const MARKER_STATE_LABELS: Readonly<Record<MarkerState, Label>> = {
+  alerting: { vi: 'Đang cảnh báo', en: 'Alerting' },
+  offline: { vi: 'Mất kết nối', en: 'Offline' },
+  unknown: { vi: 'Chưa rõ', en: 'Unknown' },
+  online: { vi: 'Trực tuyến', en: 'Online' },
+  inactive: { vi: 'Ngừng hoạt động', en: 'Inactive' },
 };
 
 export const SEVERITY_LABELS: Readonly<Record<Severity, Label>> = {

@@ -1,6 +1,5 @@
 import { defineMessages } from '@ioc/console-data';
 import type { MarkerState } from '@ioc/console-data';
-import type { ConsoleLocale } from '@ioc/contracts';
 
 /** The map's own texts (domain, type, metric, severity and AQI band names come from labels.ts / @ioc/aqi). */
 export const MAP_MESSAGES = defineMessages({
@@ -56,14 +55,8 @@ export const MAP_MESSAGES = defineMessages({
   },
 });
 
-/** Names of the marker states (connectivity from STATUS_LABELS' wording, plus alerting and inactive). */
-export const MARKER_STATE_LABELS: Readonly<Record<MarkerState, Readonly<Record<ConsoleLocale, string>>>> = {
-  alerting: { vi: 'Đang cảnh báo', en: 'Alerting' },
-  offline: { vi: 'Mất kết nối', en: 'Offline' },
-  unknown: { vi: 'Chưa rõ', en: 'Unknown' },
-  online: { vi: 'Trực tuyến', en: 'Online' },
-  inactive: { vi: 'Ngừng hoạt động', en: 'Inactive' },
-};
+/** Names of the marker states: one table for the whole console (@ioc/console-data labels). */
+export { MARKER_STATE_LABELS } from '@ioc/console-data';
 
 /** The text cue each state carries besides its colour (markers' badge, clusters, legend). */
 export const STATE_SYMBOLS: Readonly<Record<MarkerState, string>> = {
