@@ -137,11 +137,21 @@ interface MapContent {
   total: number;
   markers: Array<{ id: string; domain: string; type: string; state: string }>;
   clusters: number[];
+  /** Markers and clusters whose centre lies outside the map's visible box. */
+  outside: number;
 }
 
 function mapContent(page: Page): Promise<MapContent> {
   return page.$eval('[data-testid=map]', (map) => {
+    const box = map.getBoundingClientRect();
+    let outside = 0;
+    const inView = (element: Element): void => {
+      const r = element.getBoundingClientRect();
+      const [x, y] = [(r.left + r.right) / 2, (r.top + r.bottom) / 2];
+      if (x < box.left || x > box.right || y < box.top || y > box.bottom) outside++;
+    };
     const markers = [...map.querySelectorAll('.ioc-marker[data-device-id]')].map((m) => {
+      inView(m);
       const data = (m as unknown as { dataset: Record<string, string> }).dataset;
       return {
         id: data['deviceId'] ?? '',
@@ -150,10 +160,11 @@ function mapContent(page: Page): Promise<MapContent> {
         state: data['state'] ?? '',
       };
     });
-    const clusters = [...map.querySelectorAll('.ioc-cluster[data-count]')].map((c) =>
-      Number(c.getAttribute('data-count')),
-    );
-    return { markers, clusters, total: markers.length + clusters.reduce((a, b) => a + b, 0) };
+    const clusters = [...map.querySelectorAll('.ioc-cluster[data-count]')].map((c) => {
+      inView(c);
+      return Number(c.getAttribute('data-count'));
+    });
+    return { markers, clusters, outside, total: markers.length + clusters.reduce((a, b) => a + b, 0) };
   });
 }
 
@@ -375,11 +386,16 @@ describeWithBrowser("the operators' console in Chromium (real platform)", () => 
     await logIn(adminPage, 'admin', TEST_ADMIN_PASSWORD);
     const status = await statusTotal(admin);
     expect(status.total).toBe(seeds.devices.length + 1); // + the hostile one
-    await eventually(
-      async () => ((await mapContent(adminPage)).total === status.total ? true : undefined),
+    // …all of them inside the visible map (the first view fits them once the page has its layout).
+    const first = await eventually(
+      async () => {
+        const content = await mapContent(adminPage);
+        return content.total === status.total && content.outside === 0 ? content : undefined;
+      },
       5_000,
-      'map total',
-    );
+      'every device on the map, in view',
+    ).catch(async (error: unknown) => ({ error: String(error), ...(await mapContent(adminPage)) }));
+    expect(first).toMatchObject({ total: status.total, outside: 0 });
 
     const station = seeds.devices.find((d) => d.type === 'water-quality-station') as Device;
     expect(withoutDiacritics(station.name)).not.toBe(station.name);
@@ -618,6 +634,10 @@ describeWithBrowser("the operators' console in Chromium (real platform)", () => 
     const station = stations.find((s) => s.id === firing[0]?.['subjectId']) as Device;
     await searchAndPick(adminPage, station);
     await adminPage.waitForSelector('[data-testid=device-panel] [data-testid=history-chart] canvas');
+    // The panel scrolls: its latest values and history chart in view.
+    await adminPage
+      .locator('[data-testid=device-panel] [data-testid=history-chart]')
+      .evaluate((chart) => chart.scrollIntoView({ block: 'end' }));
     await adminPage.locator('[data-testid=map-search]').blur();
     await adminPage.screenshot({ path: join(screenshotDir, 'console-device.png') });
 
