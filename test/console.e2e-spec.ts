@@ -629,6 +629,22 @@ describeWithBrowser("the operators' console in Chromium (real platform)", () => 
     await adminPage.reload();
     await adminPage.waitForSelector('[data-testid=map] .ioc-cluster, [data-testid=map] .ioc-marker');
     await adminPage.waitForFunction(() => performance.getEntriesByName('ioc:map-ready').length > 0);
+    // Legible: no two visible area names print over each other.
+    const overlapping = await adminPage.$$eval('.ioc-area-label', (labels) => {
+      const boxes = labels
+        .filter((l) => !(l as unknown as { hidden: boolean }).hidden)
+        .map((l) => ({ text: l.textContent, r: l.getBoundingClientRect() }));
+      return boxes.flatMap((a, i) =>
+        boxes
+          .slice(i + 1)
+          .filter(
+            (b) =>
+              a.r.left < b.r.right && a.r.right > b.r.left && a.r.top < b.r.bottom && a.r.bottom > b.r.top,
+          )
+          .map((b) => `${a.text} × ${b.text}`),
+      );
+    });
+    expect(overlapping).toEqual([]);
     await adminPage.screenshot({ path: join(screenshotDir, 'console-map.png') });
 
     const station = stations.find((s) => s.id === firing[0]?.['subjectId']) as Device;
