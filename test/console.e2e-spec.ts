@@ -57,6 +57,23 @@ const EXPECTED = [/status of 401/];
 
 const seeds = loadSeeds();
 
+/** A box as the page's getBoundingClientRect answers it, CSS px. */
+interface PageBox {
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
+/*
+ * The page's globals as the functions run in Chromium (waitForFunction) use them: the node
+ * type-check of the tests has no DOM library.
+ */
+declare const document: {
+  querySelector(
+    selector: string,
+  ): { getAttribute(name: string): string | null; textContent: string | null } | null;
+};
+
 /** `text` without Vietnamese diacritics (as a person without a Vietnamese keyboard types it). */
 function withoutDiacritics(text: string): string {
   return text
@@ -145,7 +162,7 @@ function mapContent(page: Page): Promise<MapContent> {
   return page.$eval('[data-testid=map]', (map) => {
     const box = map.getBoundingClientRect();
     let outside = 0;
-    const inView = (element: Element): void => {
+    const inView = (element: { getBoundingClientRect(): PageBox }): void => {
       const r = element.getBoundingClientRect();
       const [x, y] = [(r.left + r.right) / 2, (r.top + r.bottom) / 2];
       if (x < box.left || x > box.right || y < box.top || y > box.bottom) outside++;
@@ -598,6 +615,8 @@ describeWithBrowser("the operators' console in Chromium (real platform)", () => 
   });
 
   it('a hostile device name is text in the search results, the marker tooltip and the device panel; nothing runs', async () => {
+    const name = hostileName;
+    if (name === undefined) throw new Error('the registry took none of the hostile names');
     const search = adminPage.locator('[data-testid=map-search]');
     await search.fill('');
     await search.pressSequentially('<img src');
@@ -605,18 +624,16 @@ describeWithBrowser("the operators' console in Chromium (real platform)", () => 
       `[role=listbox] li[data-device-id="${HOSTILE_ID}"] .ioc-map-search__name`,
     );
     await option.waitFor();
-    expect(await option.textContent()).toBe(hostileName);
+    expect(await option.textContent()).toBe(name);
     await search.press('Enter');
     await adminPage.waitForSelector(`[data-testid=device-panel][data-device-id="${HOSTILE_ID}"]`);
-    expect(await adminPage.textContent('[data-testid=device-panel] [data-testid=device-name]')).toBe(
-      hostileName,
-    );
+    expect(await adminPage.textContent('[data-testid=device-panel] [data-testid=device-name]')).toBe(name);
     const marker = adminPage.locator(`.ioc-marker[data-device-id="${HOSTILE_ID}"]`);
-    expect(await marker.getAttribute('aria-label')).toContain(hostileName);
+    expect(await marker.getAttribute('aria-label')).toContain(name);
     await marker.hover();
     await adminPage.waitForFunction(
       (name) => (document.querySelector('.ioc-map-tooltip')?.textContent ?? '').includes(name),
-      hostileName,
+      name,
       { timeout: 5_000 },
     );
     // No element was made of the name: no <img src=x> anywhere, no dialog (afterEach checks).
