@@ -578,6 +578,24 @@ describeWithBrowser("the operators' console in Chromium (real platform)", () => 
     );
     await check();
 
+    // Filtered to another domain (traffic, out of its scope): nothing at all on the map.
+    await page.click('[data-testid=map-filter] summary');
+    const traffic = page.locator('[data-testid=map-filter] input[name=domain][value=traffic]');
+    await traffic.check();
+    await eventually(
+      async () => ((await mapContent(page)).total === 0 ? true : undefined),
+      5_000,
+      'traffic filter: empty map',
+    );
+    expect(await page.locator('[data-testid=map] .ioc-marker[data-device-id]').count()).toBe(0);
+    await traffic.uncheck();
+    await eventually(
+      async () => ((await mapContent(page)).total === scoped.total ? true : undefined),
+      5_000,
+      'filter cleared: the scope again',
+    );
+    await check();
+
     // Alerts: only the district's environment alerts (the episode's), each of a device in scope.
     await page.waitForSelector('[data-testid=alerts-panel] [data-alert-id]');
     const rows = await page.$$eval('[data-testid=alerts-panel] [data-alert-id]', (els) =>
