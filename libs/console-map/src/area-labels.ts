@@ -4,7 +4,8 @@ import { labelDepthForZoom, type AreaTree } from './area-tree';
 /**
  * Area centres: one label per area at its `location`, for the level that fits the zoom
  * (`labelDepthForZoom`: districts at low zoom, wards and communes when zoomed in). Drawn in a pane
- * under the markers, ignoring the pointer. Redrawn on zoom only (panning moves the pane).
+ * under the markers, ignoring the pointer; a label overlapping one drawn before it is hidden.
+ * Redrawn on zoom only (panning moves the pane).
  */
 export class AreaLabels {
   private readonly pane: HTMLElement;
@@ -42,5 +43,23 @@ export class AreaLabels {
       return el;
     });
     this.pane.replaceChildren(...labels);
+    hideOverlapping(labels);
+  }
+}
+
+/**
+ * Hides every label that would overlap one kept before it (in the area tree's order), so
+ * neighbouring districts' names at low zoom do not print over each other; zooming in spreads
+ * them and brings them back. Reads the layout once per label (labels are few: one per area).
+ */
+function hideOverlapping(labels: readonly HTMLElement[]): void {
+  const kept: DOMRect[] = [];
+  for (const label of labels) {
+    const box = label.getBoundingClientRect();
+    const overlaps = kept.some(
+      (k) => box.left < k.right && box.right > k.left && box.top < k.bottom && box.bottom > k.top,
+    );
+    if (overlaps) label.hidden = true;
+    else kept.push(box);
   }
 }

@@ -132,15 +132,41 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
   const stopLocale = i18n.onChange(localise);
 
   let fitted = false;
+  /** True while the map moves by itself (fit, resize); a move outside it is the person's. */
+  let moving = false;
+  /** The person has moved or zoomed the map since the last fit: a resize then keeps their view. */
+  let moved = false;
   const fit = (): boolean => {
     const devices = store.filtered();
     const points = (devices.length > 0 ? devices : [...store.devices.values()]).map(
       (d) => [d.lat, d.lon] as [number, number],
     );
     if (points.length === 0) return false;
-    map.fitBounds(L.latLngBounds(points), { padding: [40, 40], maxZoom: 15, animate: false });
+    moving = true;
+    try {
+      map.fitBounds(L.latLngBounds(points), { padding: [40, 40], maxZoom: 15, animate: false });
+    } finally {
+      moving = false;
+    }
+    moved = false;
     return true;
   };
+  map.on('movestart zoomstart', () => {
+    if (!moving) moved = true;
+  });
+  // Leaflet follows the window's size only; the container also changes when the page around it
+  // does (the overview strip filling in after the first fit made the map shorter, cutting off the
+  // southern devices). Follow it, and refit while the person has not moved the map.
+  const resize = new ResizeObserver(() => {
+    moving = true;
+    try {
+      map.invalidateSize({ pan: false });
+    } finally {
+      moving = false;
+    }
+    if (fitted && !moved) fit();
+  });
+  resize.observe(container);
 
   return {
     setAreas(areas) {
@@ -188,6 +214,7 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
       map.invalidateSize();
     },
     destroy() {
+      resize.disconnect();
       stopLocale();
       search.dispose();
       filterControl.dispose();
