@@ -271,10 +271,13 @@ export function createOverviewStrip(container: HTMLElement, deps: OverviewStripD
   const stopLocale = i18n.onChange(renderAll);
   renderAll();
   void poll();
+  // A rate needs two samples: the second comes after a second, so the strip shows one at once.
+  const firstRate = setTimeout(() => void poll(), 1_000);
   const timer = setInterval(() => void poll(), INGEST_STATS_POLL_MS);
   return {
     destroy() {
       clearInterval(timer);
+      clearTimeout(firstRate);
       stopDevices();
       stopAlerts();
       stopLocale();
