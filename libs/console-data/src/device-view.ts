@@ -116,7 +116,8 @@ export function applyReadingTo(
   let aqiChanged = false;
   const latest = draft.latest;
   for (const metric in reading.metrics) {
-    const value = reading.metrics[metric]!;
+    const value = reading.metrics[metric];
+    if (value === undefined) continue;
     const previous = latest[metric];
     if (previous !== undefined && previous.ts > reading.ts) continue;
     latest[metric] =

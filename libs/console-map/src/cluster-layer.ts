@@ -17,6 +17,12 @@ const STATE_INDEX = Object.fromEntries(MARKER_STATES.map((state, index) => [stat
   number
 >;
 
+/** Adds `delta` to the count of `state` in a cluster's per-state leaf counts. */
+function countState(states: number[], state: MarkerState, delta: number): void {
+  const index = STATE_INDEX[state];
+  states[index] = (states[index] ?? 0) + delta;
+}
+
 /** Share of the view added on each side when clustering, so a short pan shows markers at once. */
 const VIEW_PADDING = 0.3;
 
@@ -183,8 +189,8 @@ export class ClusterLayer {
           const cluster = this.leafToCluster.get(id);
           const counted = this.leafState.get(id);
           if (cluster !== undefined && device !== undefined && counted !== device.state) {
-            if (counted !== undefined) cluster.states[STATE_INDEX[counted]]! -= 1;
-            cluster.states[STATE_INDEX[device.state]]! += 1;
+            if (counted !== undefined) countState(cluster.states, counted, -1);
+            countState(cluster.states, device.state, 1);
             this.leafState.set(id, device.state);
             touched.add(cluster);
           }
@@ -311,14 +317,14 @@ export class ClusterLayer {
     cluster.states.fill(0);
     for (const id of this.index.leafIds(cluster.clusterId)) {
       const state = devices.get(id)?.state;
-      if (state !== undefined) cluster.states[STATE_INDEX[state]]! += 1;
+      if (state !== undefined) countState(cluster.states, state, 1);
     }
   }
 
   /** The most urgent state with a leaf in it (`inactive` when no leaf is known), as ClusterIndex.worstState. */
   private worstOfCluster(cluster: ShownCluster): MarkerState {
     const index = cluster.states.findIndex((count) => count > 0);
-    return index < 0 ? 'inactive' : MARKER_STATES[index]!;
+    return index < 0 ? 'inactive' : (MARKER_STATES[index] ?? 'inactive');
   }
 
   private readonly onClick = (event: MouseEvent): void => {

@@ -263,12 +263,12 @@ export function createCameraTiles(
       }
       const described = describeCameraEvent(event, locale);
       if (row.dataset['event'] !== event.event) row.dataset['event'] = event.event;
-      const [label, value, time] = row.children;
-      setText(label!, described.label);
-      setText(value!, described.value);
-      setText(time!, described.time);
+      const [label, value, time] = row.children as unknown as [Element, Element, Element];
+      setText(label, described.label);
+      setText(value, described.value);
+      setText(time, described.time);
     });
-    while (list.childElementCount > events.length) list.lastElementChild!.remove();
+    while (list.childElementCount > events.length) list.lastElementChild?.remove();
   }
 
   function linkOrText(raw: string | undefined, label: string, kind: 'stream' | 'snapshot'): HTMLElement {
