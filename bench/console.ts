@@ -811,5 +811,8 @@ function topSelfTime(profile: CpuProfile, limit: number): string[] {
   return [...byFunction.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, limit)
-    .map(([key, us]) => `${(us / 1000).toFixed(1).padStart(8)} ms ${((us / total) * 100).toFixed(1).padStart(5)} %  ${key}`);
+    .map(
+      ([key, us]) =>
+        `${(us / 1000).toFixed(1).padStart(8)} ms ${((us / total) * 100).toFixed(1).padStart(5)} %  ${key}`,
+    );
 }
