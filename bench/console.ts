@@ -9,7 +9,9 @@
  *       [--sample-seconds 30] [--settle-seconds 30] [--feed-seconds 10] [--trace-seconds 5]
  *       [--flat-mb-per-min 0.5] [--heap-skip-minutes 2] [--marker-timeout 120] [--console-dir DIR]
  *       [--chromium PATH] [--connections 4] [--window 2000] [--raw-socket]
+ *       [--profile FILE.cpuprofile] [--profile-seconds 5]
  */
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Browser, CDPSession, Page } from 'playwright-core';
 import {
@@ -63,6 +65,8 @@ const { values: args } = parseArgs({
     chromium: { type: 'string' },
     connections: { type: 'string', default: '4' },
     window: { type: 'string', default: '2000' },
+    profile: { type: 'string' },
+    'profile-seconds': { type: 'string', default: '5' },
   },
 });
 
@@ -410,6 +414,23 @@ async function run(
     await collectProbe(page); // tracing's own overhead is not steady state either
   }
 
+  // 5b. Optionally a CPU profile of the page under load (CDP Profiler): saved as a .cpuprofile
+  // (open it in Chromium's DevTools, Performance panel) and its top self-time functions printed.
+  if (args.profile !== undefined) {
+    const profileSeconds = Number(args['profile-seconds']);
+    await cdp.send('Profiler.enable');
+    // 1 ms sampling (the default is 1 ms in Chromium; set explicitly so the figures are ms).
+    await cdp.send('Profiler.setSamplingInterval', { interval: 1000 });
+    await cdp.send('Profiler.start');
+    await sleep(profileSeconds * 1000);
+    const { profile } = (await cdp.send('Profiler.stop')) as { profile: CpuProfile };
+    await cdp.send('Profiler.disable');
+    writeFileSync(args.profile, JSON.stringify(profile));
+    console.log(`CPU profile (${profileSeconds} s) → ${args.profile}; top self time:`);
+    for (const row of topSelfTime(profile, 25)) console.log(`  ${row}`);
+    await collectProbe(page); // the profiler's overhead is not steady state
+  }
+
   // 6. Steady state: `minutes`, a sample every `sampleSeconds` (the forced GC between windows).
   const samples: Sample[] = [];
   const gcWindows: [number, number][] = [];
@@ -751,3 +772,47 @@ main().catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
+
+/** The part of a CDP `Profiler.Profile` the summary reads (Chrome DevTools Protocol, Profiler domain). */
+interface CpuProfile {
+  nodes: Array<{
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  }>;
+  startTime: number;
+  endTime: number;
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+/**
+ * The `limit` functions with the most self time in a CPU profile, as printable rows
+ * (`ms  share  name  url:line:col`): each sample's time delta (µs) is charged to the node it hit.
+ */
+function topSelfTime(profile: CpuProfile, limit: number): string[] {
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  const byNode = new Map<number, number>();
+  for (let i = 0; i < samples.length; i++) {
+    // The delta before sample i+1 is the time spent in sample i (DevTools' own convention).
+    const next = deltas[i + 1] ?? 0;
+    byNode.set(samples[i]!, (byNode.get(samples[i]!) ?? 0) + next);
+  }
+  const byFunction = new Map<string, number>();
+  const total = profile.endTime - profile.startTime;
+  for (const node of profile.nodes) {
+    const us = byNode.get(node.id);
+    if (us === undefined) continue;
+    const f = node.callFrame;
+    const file = f.url.split('/').pop() ?? '';
+    const key = `${f.functionName || '(anonymous)'}  ${file}:${f.lineNumber + 1}:${f.columnNumber + 1}`;
+    byFunction.set(key, (byFunction.get(key) ?? 0) + us);
+  }
+  return [...byFunction.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit)
+    .map(
+      ([key, us]) =>
+        `${(us / 1000).toFixed(1).padStart(8)} ms ${((us / total) * 100).toFixed(1).padStart(5)} %  ${key}`,
+    );
+}

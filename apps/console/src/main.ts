@@ -257,8 +257,12 @@ async function main(): Promise<void> {
       api,
       i18n,
       onSelect: (id) => select(id, true),
+      areaName,
+      // Tiles draw nothing while their tab is hidden (10,000 devices: ~1,000 cameras updating).
+      visible: shell.tab === 'cameras',
     });
     teardown.push(() => cameras.destroy());
+    teardown.push(shell.onTab((tab) => cameras.setVisible(tab === 'cameras')));
     cameras.setCameras(devices.all().filter(isCamera));
 
     function select(deviceId: string, centreMap: boolean): void {

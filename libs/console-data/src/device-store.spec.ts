@@ -123,4 +123,40 @@ describe('DeviceStore', () => {
     expect(store.counters.unknownDeviceReloads).toBe(1);
     store.destroy();
   });
+
+  it('never mutates a view it has handed out: get() and deliveries see a snapshot, later readings make a new view', () => {
+    const { scheduler, store, deliveries } = storeWith('aq-1');
+    const t = Date.UTC(2026, 10, 30, 8);
+    store.applyReading(reading('aq-1', t, { pm25: 10 }));
+    const seen = store.get('aq-1')!;
+    store.applyReading(reading('aq-1', t + 1, { pm25: 11, pm10: 20 }));
+    expect(seen.latest['pm25']!.value).toBe(10);
+    expect(seen.latest['pm10']).toBeUndefined();
+    scheduler.flush();
+    const delivered = deliveries[0]!.changed[0]!;
+    expect(delivered.latest['pm25']!.value).toBe(11);
+    expect(delivered.latest['pm10']!.value).toBe(20);
+    store.applyReading(reading('aq-1', t + 2, { pm25: 12 }));
+    expect(delivered.latest['pm25']!.value).toBe(11);
+    expect(delivered.lastSeen).toBe(t + 1);
+    expect(store.get('aq-1')).not.toBe(delivered);
+    expect(store.get('aq-1')!.latest['pm25']!.value).toBe(12);
+  });
+
+  it('copies a device once per frame however many readings it gets (later readings of the frame update the same draft)', () => {
+    const { scheduler, store, deliveries } = storeWith('aq-1');
+    const t = Date.UTC(2026, 10, 30, 8);
+    const all0 = store.all()[0]!;
+    for (let i = 0; i < 100; i++) store.applyReading(reading('aq-1', t + i, { pm25: i }));
+    scheduler.flush();
+    const delivered = deliveries[0]!.changed[0]!;
+    expect(delivered).not.toBe(all0);
+    expect(all0.latest['pm25']).toBeUndefined();
+    expect(delivered.latest['pm25']!.value).toBe(99);
+    expect(store.get('aq-1')).toBe(delivered);
+    // An older reading changes nothing and asks for no frame.
+    store.applyReading(reading('aq-1', t, { pm25: -1 }));
+    scheduler.flush();
+    expect(deliveries).toHaveLength(1);
+  });
 });

@@ -5,10 +5,11 @@ import {
   type Reading,
   type Severity,
 } from '@ioc/contracts';
-import { deviceViewFromStatus, withReading, type DeviceView } from './device-view';
+import { applyReadingTo, deviceViewFromStatus, readingChanges, type DeviceView } from './device-view';
+import type { LatestValueBody } from '@ioc/contracts';
 import { FrameBatch, type FrameScheduler } from './frame-scheduler';
 
-/** Display unit of every catalogue metric (`''` when dimensionless), for `withReading`. */
+/** Display unit of every catalogue metric (`''` when dimensionless), for `applyReadingTo`. */
 export const METRIC_UNITS: Readonly<Record<string, string>> = Object.fromEntries(
   Object.entries(METRIC_CATALOGUE).map(([name, definition]) => [name, definition.unit]),
 );
@@ -49,9 +50,16 @@ export type DeviceChangeListener = (changed: DeviceView[], removed: string[]) =>
  * Every device of the principal's scope as the console shows it (DeviceView), kept current by the
  * live feed. Changes are coalesced: listeners run at most once per frame with the latest view of
  * each device that changed, so 5,000 readings/s cost at most ~60 deliveries/s.
+ *
+ * Readings cost one copy of a device's view per frame, not one per reading: the first reading of a
+ * device in a frame copies its view (and its `latest` record) into a draft the store owns, and
+ * later readings of that frame mutate the draft in place. A draft is sealed — never mutated again —
+ * as soon as anyone can see it: at the frame's delivery, and when `get` or `all` hands it out.
  */
 export class DeviceStore {
   private views = new Map<string, DeviceView>();
+  /** Views copied this frame that nobody has seen yet: readings mutate these in place. */
+  private readonly drafts = new Map<string, DeviceView & { latest: Record<string, LatestValueBody> }>();
   /** Worst open alert severity by device id, kept across `load` (the alert store owns it). */
   private readonly severities = new Map<string, Severity>();
   /** Ids the feed named that no load held: each asks for a reload once. */
@@ -61,7 +69,7 @@ export class DeviceStore {
   readonly counters: DeviceStoreCounters = { readings: 0, unknownDeviceReadings: 0, unknownDeviceReloads: 0 };
 
   constructor(private readonly options: DeviceStoreOptions) {
-    this.batch = new FrameBatch(options.scheduler);
+    this.batch = new FrameBatch(options.scheduler, () => this.drafts.clear());
   }
 
   /**
@@ -83,6 +91,7 @@ export class DeviceStore {
     }
     for (const id of this.views.keys()) if (!next.has(id)) this.batch.mark(id, id);
     this.views = next;
+    this.drafts.clear();
     for (const view of next.values()) this.batch.mark(view.id, view);
   }
 
@@ -99,8 +108,15 @@ export class DeviceStore {
       this.noteUnknown(reading.deviceId);
       return false;
     }
-    const next = withReading(view, reading, METRIC_UNITS);
-    if (next !== view) this.put(next);
+    let draft = this.drafts.get(reading.deviceId);
+    if (draft === undefined) {
+      if (!readingChanges(view, reading)) return true;
+      draft = { ...view, latest: { ...view.latest } };
+      this.drafts.set(draft.id, draft);
+      this.views.set(draft.id, draft);
+      this.batch.mark(draft.id, draft);
+    }
+    applyReadingTo(draft, reading, METRIC_UNITS);
     return true;
   }
 
@@ -130,12 +146,15 @@ export class DeviceStore {
     if (view !== undefined && view.alertSeverity !== severity) this.put({ ...view, alertSeverity: severity });
   }
 
+  /** The current view of a device (never mutated afterwards: a later reading makes a new one). */
   get(id: string): DeviceView | undefined {
+    this.drafts.delete(id);
     return this.views.get(id);
   }
 
-  /** Every device, in the order of the last load. */
+  /** Every device, in the order of the last load (views never mutated afterwards). */
   all(): DeviceView[] {
+    this.drafts.clear();
     return [...this.views.values()];
   }
 
@@ -163,6 +182,7 @@ export class DeviceStore {
   }
 
   private put(view: DeviceView): void {
+    this.drafts.delete(view.id);
     this.views.set(view.id, view);
     this.batch.mark(view.id, view);
   }

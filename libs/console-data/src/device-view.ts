@@ -87,6 +87,58 @@ export function deviceViewFromStatus(entry: DeviceStatusEntryBody): DeviceView {
 }
 
 /**
+ * True when `reading` would change `view` (`withReading` / `applyReadingTo`): a metric newer than
+ * (or as new as) its latest value, or the first area path. Allocates nothing.
+ */
+export function readingChanges(
+  view: DeviceView,
+  reading: Pick<Reading, 'ts' | 'metrics' | 'areaPath'>,
+): boolean {
+  if (view.areaPath.length === 0 && reading.areaPath.length > 0) return true;
+  for (const metric in reading.metrics) {
+    const previous = view.latest[metric];
+    if (previous === undefined || previous.ts <= reading.ts) return true;
+  }
+  return false;
+}
+
+/**
+ * Applies a live reading to a view the caller owns and has not handed out (the device store's
+ * per-frame draft): the same rules as `withReading`, but `draft` and `draft.latest` are mutated in
+ * place (so `draft.latest` must be the caller's own copy). Returns true when anything changed.
+ */
+export function applyReadingTo(
+  draft: DeviceView & { latest: Record<string, LatestValueBody> },
+  reading: Pick<Reading, 'ts' | 'metrics' | 'event' | 'areaPath'>,
+  units: Readonly<Record<string, string>>,
+): boolean {
+  let changed = false;
+  let aqiChanged = false;
+  const latest = draft.latest;
+  for (const metric in reading.metrics) {
+    const value = reading.metrics[metric];
+    if (value === undefined) continue;
+    const previous = latest[metric];
+    if (previous !== undefined && previous.ts > reading.ts) continue;
+    latest[metric] =
+      reading.event === undefined
+        ? { value, ts: reading.ts, unit: units[metric] ?? '' }
+        : { value, ts: reading.ts, unit: units[metric] ?? '', event: reading.event };
+    changed = true;
+    if (metric === 'aqi') aqiChanged = true;
+  }
+  if (draft.areaPath.length === 0 && reading.areaPath.length > 0) {
+    draft.areaPath = reading.areaPath;
+    changed = true;
+  }
+  if (changed) {
+    draft.lastSeen = Math.max(draft.lastSeen ?? 0, reading.ts);
+    if (aqiChanged) draft.aqi = aqiOf(latest);
+  }
+  return changed;
+}
+
+/**
  * The view after a live reading: each metric it carries replaces an older latest value (an older
  * reading — a store-and-forward backlog — leaves newer values alone). Units come from `units`
  * (metric name → display unit, the metric catalogue's). Returns the same object when nothing changed.
@@ -96,27 +148,8 @@ export function withReading(
   reading: Pick<Reading, 'ts' | 'metrics' | 'event' | 'areaPath'>,
   units: Readonly<Record<string, string>>,
 ): DeviceView {
-  let latest: Record<string, LatestValueBody> | undefined;
-  for (const [metric, value] of Object.entries(reading.metrics)) {
-    const previous = view.latest[metric];
-    if (previous !== undefined && previous.ts > reading.ts) continue;
-    latest ??= { ...view.latest };
-    latest[metric] = {
-      value,
-      ts: reading.ts,
-      unit: units[metric] ?? '',
-      ...(reading.event === undefined ? {} : { event: reading.event }),
-    };
-  }
-  const areaPath =
-    view.areaPath.length === 0 && reading.areaPath.length > 0 ? reading.areaPath : view.areaPath;
-  if (latest === undefined && areaPath === view.areaPath) return view;
-  const next = latest ?? view.latest;
-  return {
-    ...view,
-    areaPath,
-    latest: next,
-    lastSeen: Math.max(view.lastSeen ?? 0, reading.ts),
-    aqi: latest?.['aqi'] === undefined ? view.aqi : aqiOf(next),
-  };
+  if (!readingChanges(view, reading)) return view;
+  const draft = { ...view, latest: { ...view.latest } };
+  applyReadingTo(draft, reading, units);
+  return draft;
 }

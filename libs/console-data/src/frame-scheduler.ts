@@ -74,7 +74,14 @@ export class FrameBatch<K, V> {
   private requested = false;
   private readonly listeners = new Set<(values: V[]) => void>();
 
-  constructor(private readonly scheduler: FrameScheduler) {}
+  /**
+   * @param onDeliver runs at the start of each delivery, before the listeners (the device store
+   *   seals its per-frame drafts there: what listeners receive is never mutated afterwards).
+   */
+  constructor(
+    private readonly scheduler: FrameScheduler,
+    private readonly onDeliver?: () => void,
+  ) {}
 
   /** Records `value` as the current state of `key` and asks for a frame if none is pending. */
   mark(key: K, value: V): void {
@@ -97,6 +104,7 @@ export class FrameBatch<K, V> {
   private deliver(): void {
     this.requested = false;
     if (this.changed.size === 0) return;
+    this.onDeliver?.();
     const values = [...this.changed.values()];
     this.changed = new Map();
     for (const listener of this.listeners) listener(values);

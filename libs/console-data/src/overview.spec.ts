@@ -16,6 +16,16 @@ describe('DeviceStatusCounter', () => {
     expect(counter.domain('traffic').unknown).toBe(0);
     expect(counter.total()).toEqual({ online: 2, offline: 0, unknown: 0, inactive: 1 });
   });
+
+  it('says whether a delivery moved a count (a frame of readings alone does not: no redraw)', () => {
+    const counter = new DeviceStatusCounter();
+    expect(counter.update([{ id: 'a', domain: 'env', state: 'active', status: 'online' }])).toBe(true);
+    expect(counter.update([{ id: 'a', domain: 'env', state: 'active', status: 'online' }])).toBe(false);
+    expect(counter.update([{ id: 'a', domain: 'env', state: 'active', status: 'offline' }])).toBe(true);
+    expect(counter.update([], ['nobody'])).toBe(false);
+    expect(counter.update([], ['a'])).toBe(true);
+    expect(counter.total().offline).toBe(0);
+  });
 });
 
 describe('RateMeter', () => {

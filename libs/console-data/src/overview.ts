@@ -24,12 +24,16 @@ export class DeviceStatusCounter {
   private readonly of = new Map<string, { domain: Domain; bucket: Bucket }>();
   private readonly counts = new Map<Domain, StatusCounts>(DOMAINS.map((d) => [d, emptyCounts()]));
 
-  /** Applies a device store delivery (changed views, removed ids). */
+  /**
+   * Applies a device store delivery (changed views, removed ids). Returns true when a count
+   * changed (a frame of readings alone changes none: the strip need not redraw).
+   */
   update(
     changed: readonly Pick<DeviceView, 'id' | 'domain' | 'state' | 'status'>[],
     removed: readonly string[] = [],
-  ): void {
-    for (const id of removed) this.forget(id);
+  ): boolean {
+    let moved = false;
+    for (const id of removed) moved = this.forget(id) || moved;
     for (const view of changed) {
       const bucket = bucketOf(view);
       const known = this.of.get(view.id);
@@ -37,7 +41,9 @@ export class DeviceStatusCounter {
       this.forget(view.id);
       this.of.set(view.id, { domain: view.domain, bucket });
       this.countsOf(view.domain)[bucket] += 1;
+      moved = true;
     }
+    return moved;
   }
 
   /** Counts of one domain. */
@@ -62,11 +68,12 @@ export class DeviceStatusCounter {
     return counts;
   }
 
-  private forget(id: string): void {
+  private forget(id: string): boolean {
     const known = this.of.get(id);
-    if (known === undefined) return;
+    if (known === undefined) return false;
     this.of.delete(id);
     this.countsOf(known.domain)[known.bucket] -= 1;
+    return true;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ConsoleLocale } from '@ioc/contracts';
-import type { MarkerState } from '@ioc/console-data';
+import { MARKER_STATES, type MarkerState } from '@ioc/console-data';
 import { interpolate } from '@ioc/console-data';
 import L from 'leaflet';
 import { CLUSTER_MAX_ZOOM, ClusterIndex, type ClusterItem } from './cluster-index';
@@ -11,6 +11,18 @@ import { MAP_MESSAGES, MARKER_STATE_LABELS, STATE_SYMBOLS } from './messages';
 /** Minimum time between index rebuilds caused by devices crossing a state filter (ms). */
 export const SOFT_REBUILD_INTERVAL_MS = 500;
 
+/** Index of each marker state in MARKER_STATES (most urgent first), for the per-cluster counts. */
+const STATE_INDEX = Object.fromEntries(MARKER_STATES.map((state, index) => [state, index])) as Record<
+  MarkerState,
+  number
+>;
+
+/** Adds `delta` to the count of `state` in a cluster's per-state leaf counts. */
+function countState(states: number[], state: MarkerState, delta: number): void {
+  const index = STATE_INDEX[state];
+  states[index] = (states[index] ?? 0) + delta;
+}
+
 /** Share of the view added on each side when clustering, so a short pan shows markers at once. */
 const VIEW_PADDING = 0.3;
 
@@ -20,6 +32,8 @@ interface ShownCluster {
   count: number;
   lat: number;
   lon: number;
+  /** Leaves in each marker state (index = rank in MARKER_STATES), kept as leaves change state. */
+  states: number[];
 }
 
 /**
@@ -27,7 +41,8 @@ interface ShownCluster {
  * only, in a pane of their own, at most once per animation frame. Marker elements are kept by
  * device id and reused (attributes updated, never recreated); cluster elements are pooled. A
  * frame after a state change touches only the changed markers in view and, for a changed device
- * inside a visible cluster, recomputes that cluster's worst state from its (cached) leaves.
+ * inside a visible cluster, moves that device between the cluster's per-state leaf counts (O(1);
+ * the counts are taken once per layout), so a frame costs O(changed devices), not O(devices).
  */
 export class ClusterLayer {
   private readonly pane: HTMLElement;
@@ -37,6 +52,8 @@ export class ClusterLayer {
   private shownClusters: ShownCluster[] = [];
   /** The visible cluster each device is inside (rebuilt on layout): a change redraws only its cluster. */
   private readonly leafToCluster = new Map<string, ShownCluster>();
+  /** The state each leaf of a visible cluster is counted under in its cluster's `states`. */
+  private readonly leafState = new Map<string, MarkerState>();
   /** Label inputs (count, state, language) each cluster element was last labelled for. */
   private readonly clusterLabelKeys = new WeakMap<HTMLElement, string>();
   private readonly clusterPool: HTMLElement[] = [];
@@ -170,7 +187,13 @@ export class ClusterLayer {
           if (this.tooltipFor === el) this.showTooltip(el);
         } else {
           const cluster = this.leafToCluster.get(id);
-          if (cluster !== undefined) touched.add(cluster);
+          const counted = this.leafState.get(id);
+          if (cluster !== undefined && device !== undefined && counted !== device.state) {
+            if (counted !== undefined) countState(cluster.states, counted, -1);
+            countState(cluster.states, device.state, 1);
+            this.leafState.set(id, device.state);
+            touched.add(cluster);
+          }
         }
       }
       for (const cluster of touched) this.drawCluster(cluster, locale);
@@ -220,7 +243,9 @@ export class ClusterLayer {
           count: item.count,
           lat: item.lat,
           lon: item.lon,
+          states: MARKER_STATES.map(() => 0),
         };
+        this.countLeaves(cluster);
         this.drawCluster(cluster, locale);
         L.DomUtil.setPosition(el, position);
         if (el.parentNode !== this.pane) fragment.append(el);
@@ -233,8 +258,13 @@ export class ClusterLayer {
     for (const id of points) this.shownPoints.add(id);
     this.shownClusters = clusters;
     this.leafToCluster.clear();
+    this.leafState.clear();
     for (const cluster of clusters) {
-      for (const id of this.index.leafIds(cluster.clusterId)) this.leafToCluster.set(id, cluster);
+      for (const id of this.index.leafIds(cluster.clusterId)) {
+        this.leafToCluster.set(id, cluster);
+        const state = this.store.devices.get(id)?.state;
+        if (state !== undefined) this.leafState.set(id, state);
+      }
     }
     this.pane.append(fragment);
     if (this.tooltipFor !== null && !this.tooltipFor.isConnected) this.hideTooltip();
@@ -258,7 +288,7 @@ export class ClusterLayer {
   /** Sets a cluster element's count, worst state (from its leaves' current states) and label. */
   private drawCluster(cluster: ShownCluster, locale: ConsoleLocale): void {
     const { el } = cluster;
-    const state = this.worstOfCluster(cluster.clusterId);
+    const state = this.worstOfCluster(cluster);
     const count = String(cluster.count);
     el.dataset['clusterId'] = String(cluster.clusterId);
     if (el.dataset['count'] !== count) {
@@ -281,9 +311,20 @@ export class ClusterLayer {
     }
   }
 
-  private worstOfCluster(clusterId: number): MarkerState {
+  /** Counts a cluster's leaves by their current state (at layout). */
+  private countLeaves(cluster: ShownCluster): void {
     const devices = this.store.devices;
-    return this.index.worstState(clusterId, (id) => devices.get(id)?.state);
+    cluster.states.fill(0);
+    for (const id of this.index.leafIds(cluster.clusterId)) {
+      const state = devices.get(id)?.state;
+      if (state !== undefined) countState(cluster.states, state, 1);
+    }
+  }
+
+  /** The most urgent state with a leaf in it (`inactive` when no leaf is known), as ClusterIndex.worstState. */
+  private worstOfCluster(cluster: ShownCluster): MarkerState {
+    const index = cluster.states.findIndex((count) => count > 0);
+    return index < 0 ? 'inactive' : (MARKER_STATES[index] ?? 'inactive');
   }
 
   private readonly onClick = (event: MouseEvent): void => {

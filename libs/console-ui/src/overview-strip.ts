@@ -264,8 +264,8 @@ export function createOverviewStrip(container: HTMLElement, deps: OverviewStripD
   }
 
   const stopDevices = devices.onChange((changed, removed) => {
-    counter.update(changed, removed);
-    renderDevices();
+    // Readings alone move no count: redraw (and re-layout) only when one moved.
+    if (counter.update(changed, removed)) renderDevices();
   });
   const stopAlerts = alerts.onChange(renderAlerts);
   const stopLocale = i18n.onChange(renderAll);
