@@ -44,6 +44,8 @@ export interface PacketParser {
   /** Decodes the remaining length (MQTT 3.1.1 §2.2.3); true once it is complete. */
   _parseLength(): boolean;
   _emitError(error: Error): void;
+  /** mqtt-packet's Parser is an EventEmitter: `packet` for each packet completed by `parse`. */
+  on(event: 'packet', listener: () => void): unknown;
 }
 
 export function aedesInternals(broker: Aedes): AedesInternals {

@@ -475,6 +475,33 @@ describe('broker: nothing refused is ever delivered', () => {
         expect(conn.isOpen).toBe(true);
         expect(broker.stats().broker.stalledPacketsClosed).toBe(0);
       });
+      it('keeps a busy connection whose every read ends inside a packet, for longer than the time', async () => {
+        const conn = await raw();
+        expect(await conn.connect({ clientId: 'straddling', clean: true })).toBe(0);
+        const frames = Array.from({ length: 12 }, (_, i) =>
+          publishFrame({
+            topic: telemetry,
+            payload: validReading(Date.now() - 5000 + i),
+            qos: 1,
+            messageId: 20 + i,
+          }),
+        );
+        const stream = Buffer.concat(frames);
+        // Chunks that each end in the middle of a packet, 100 ms apart: 1.2 s with a packet always
+        // unfinished at the end of a read, four times the 300 ms limit, but progress in every read.
+        const chunk = Math.ceil(stream.length / 12) + 3;
+        for (let at = 0; at < stream.length; at += chunk) {
+          conn.send(stream.subarray(at, Math.min(at + chunk, stream.length)));
+          await new Promise((r) => setTimeout(r, 100)); // the pacing is the condition under test
+        }
+        for (let i = 0; i < frames.length; i += 1)
+          await conn.next(
+            (p) => p.type === PACKET_TYPE.PUBACK && p.body.readUInt16BE(0) === 20 + i,
+            `PUBACK ${20 + i}`,
+          );
+        expect(conn.isOpen).toBe(true);
+        expect(broker.stats().broker.stalledPacketsClosed).toBe(0);
+      });
     });
 
     it('refuses to start with a packet limit not above the payload limit', async () => {

@@ -45,8 +45,10 @@ export function guardPacketSize(
  * Closes a connection that leaves a packet half-sent for `timeoutMs`: a fixed header announcing
  * a body that never comes would otherwise hold the connection (and what was buffered of the
  * packet) forever when the client turned keep-alive off (keepalive 0, [MQTT-3.1.2-24] lets it),
- * since then nothing else times it out. Checked once per socket chunk, not per packet: a timer
- * runs only while bytes of an unfinished packet wait in the parser. `onStalled` is called once.
+ * since then nothing else times it out. A timer runs only while bytes of an unfinished packet wait
+ * in the parser, from the first of its bytes: every completed packet stops it, so a connection
+ * streaming packets that straddle its socket reads is never closed (before, such a connection
+ * under load was closed after `timeoutMs` of progress). `onStalled` is called once.
  */
 export function guardStalledPackets(client: Client, timeoutMs: number, onStalled: () => void): void {
   const { _parser: parser, conn } = clientInternals(client);
@@ -56,6 +58,10 @@ export function guardStalledPackets(client: Client, timeoutMs: number, onStalled
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
   };
+  // Each packet the parser completes ends the wait of the one before: the timer measures how long
+  // the CURRENT packet has been unfinished, not how long the stream has had a packet in flight (a
+  // busy connection whose socket reads end mid-packet, chunk after chunk, is making progress).
+  parser.on('packet', stop);
   parser.parse = (buffer: Buffer): number => {
     const left = parse(buffer);
     if (parser._list.length === 0) stop();
