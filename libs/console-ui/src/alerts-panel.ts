@@ -9,7 +9,9 @@ import {
   defineMessages,
   formatDateTime,
   formatNumber,
+  isNewAlert,
   labelOf,
+  NEW_ALERT_MS,
   versionOf,
   type AlertStore,
   type ApiClient,
@@ -52,6 +54,7 @@ export const ALERTS_MESSAGES = defineMessages({
     notifyDenied: 'Thông báo trình duyệt bị chặn',
     notificationTitle: 'Cảnh báo nghiêm trọng',
     rowLabel: '{severity}: {message} — {subject}',
+    newBadge: 'Mới',
   },
   en: {
     heading: 'Alerts',
@@ -84,6 +87,7 @@ export const ALERTS_MESSAGES = defineMessages({
     notifyDenied: 'Browser notifications are blocked',
     notificationTitle: 'Critical alert',
     rowLabel: '{severity}: {message} — {subject}',
+    newBadge: 'New',
   },
 });
 
@@ -177,7 +181,10 @@ interface Row {
 }
 
 /**
- * The alerts panel `[data-testid=alerts-panel]`: open alerts newest first, each row
+ * The alerts panel `[data-testid=alerts-panel]`: open alerts in the store's order (firing, then
+ * acknowledged, pending, fading; each newest transition first — compareAlertsForList), an alert
+ * that arrived or changed live in the last NEW_ALERT_MS badged "Mới"/"New"
+ * `[data-testid=alert-new]`, each row
  * `[data-alert-id][data-severity][data-state]` (severity by icon shape, text and colour; the
  * rule's message in the current language; device or area; area; value and unit; time); filters
  * by area, domain, severity; for operators an acknowledge button `[data-testid=ack]` on firing
@@ -192,6 +199,9 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
   const filter: AlertFilter = { area: null, domain: null, severity: null };
   const rows = new Map<string, Row>();
   const signalled = new Set(alerts.list().map((a) => a.id));
+  /** When each alert last arrived or changed live (epoch ms): the "new" badge (isNewAlert). */
+  const liveChangedAt = new Map<string, number>();
+  const newTimers = new Map<string, ReturnType<typeof setTimeout>>();
 
   const heading = h('h2', { class: 'ioc-alerts__heading', id: 'ioc-alerts-heading' });
   const count = h('span', { class: 'ioc-alerts__count', 'aria-live': 'polite' });
@@ -297,6 +307,13 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
         h('span', { class: 'ioc-severity-icon', 'aria-hidden': 'true' }),
         h('span', { class: 'ioc-alert__severity' }, severityText),
         h('span', { class: 'ioc-alert__state', 'data-testid': 'alert-state' }, stateText),
+        isNewAlert(liveChangedAt.get(alert.id), Date.now())
+          ? h(
+              'span',
+              { class: 'ioc-alert__new', 'data-testid': 'alert-new' },
+              i18n.t(ALERTS_MESSAGES, 'newBadge'),
+            )
+          : null,
         h(
           'time',
           { class: 'ioc-alert__time', datetime: new Date(alert.firingAt ?? alert.pendingAt).toISOString() },
@@ -587,7 +604,31 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
 
   sync(alerts.list());
   renderAll();
+  /** Marks live arrivals/changes new and takes the badge off NEW_ALERT_MS later. */
+  function markNew(changed: readonly ConsoleAlert[]): void {
+    const now = Date.now();
+    for (const alert of changed) {
+      clearTimeout(newTimers.get(alert.id));
+      if (alerts.get(alert.id) === undefined) {
+        liveChangedAt.delete(alert.id);
+        newTimers.delete(alert.id);
+        continue;
+      }
+      liveChangedAt.set(alert.id, now);
+      newTimers.set(
+        alert.id,
+        setTimeout(() => {
+          newTimers.delete(alert.id);
+          liveChangedAt.delete(alert.id);
+          const row = rows.get(alert.id);
+          if (row) renderBody(row);
+        }, NEW_ALERT_MS),
+      );
+    }
+  }
+
   const stopAlerts = alerts.onChange((changed) => {
+    markNew(changed);
     sync(changed);
     signal(changed);
   });
@@ -596,6 +637,7 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
     destroy() {
       stopAlerts();
       stopLocale();
+      for (const timer of newTimers.values()) clearTimeout(timer);
       root.remove();
     },
   };
