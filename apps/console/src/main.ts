@@ -308,7 +308,6 @@ async function main(): Promise<void> {
       canAcknowledge: roleIncludes(me.role, 'operator'),
       ...(me.scope?.domains ? { domains: me.scope.domains } : {}),
       areas,
-      deviceName: (id) => devices.get(id)?.name,
       me: { id: me.id, name: me.displayName ?? me.name },
       onSelectDevice: (id) => select(id, true),
       config: config.alerts,

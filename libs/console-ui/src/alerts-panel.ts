@@ -154,8 +154,6 @@ export interface AlertsPanelDeps {
   domains?: readonly Domain[];
   /** The area tree the principal sees (filter choices, area names). */
   areas: readonly AreaBody[];
-  /** A device's name, when the device store knows it. */
-  deviceName(deviceId: string): string | undefined;
   /** The logged-in account (an acknowledgement by it shows its name, not its id). */
   me: { id: string; name: string };
   /** A row was clicked or Enter pressed on it: select its device. */
@@ -281,11 +279,14 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
     return text;
   }
 
+  /**
+   * The card's secondary line's subject: for a device alert its id and area (the rule's message
+   * already names the device, and the seeded names carry their ward), for an area alert the area.
+   */
   function subjectOf(alert: ConsoleAlert): string {
     if (alert.subjectKind === 'area')
       return i18n.t(ALERTS_MESSAGES, 'areaAlert', { area: areaName(alert.subjectId) });
-    const id = alert.deviceId ?? alert.subjectId;
-    return deps.deviceName(id) ?? id;
+    return `${alert.deviceId ?? alert.subjectId} · ${areaName(alert.areaId)}`;
   }
 
   function renderBody(row: Row): void {
@@ -325,7 +326,6 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
         'div',
         { class: 'ioc-alert__where' },
         h('span', { class: 'ioc-alert__subject' }, subject),
-        alert.subjectKind === 'device' ? ` · ${areaName(alert.areaId)}` : '',
         alert.domain ? ` · ${labelOf(DOMAIN_LABELS, alert.domain, i18n.locale)}` : '',
       ),
       value === null ? null : h('div', { class: 'ioc-alert__value' }, value),
