@@ -25,6 +25,7 @@ import {
   RECENT_ALERTS_LIMIT,
   alertRowFromBody,
   alertRowFromEvent,
+  alertRowValueText,
   mergeAlertRow,
 } from './device-alerts';
 import { el, errorText, setText } from './device-dom';
@@ -376,11 +377,9 @@ export function createDevicePanel(container: HTMLElement, deps: DevicePanelDeps)
           el('span', { className: 'ioc-device-alert-message', text: row.message[locale] }),
           el('span', {
             className: 'ioc-device-alert-time',
-            text: `${formatDateTime(row.startedAt, locale)}${
-              row.value === null || row.metric === null
-                ? ''
-                : ` · ${formatValueWithUnit(row.metric, row.value, locale, row.unit)}`
-            }`,
+            text: [formatDateTime(row.startedAt, locale), alertRowValueText(row, locale)]
+              .filter((part) => part !== null)
+              .join(' · '),
           }),
         );
         return item;
