@@ -31,7 +31,7 @@ import {
 import { el, errorText, setText } from './device-dom';
 import { DEVICE_PANEL_MESSAGES as M } from './device-messages';
 import { createHistoryChart, type HistoryChart } from './history-chart';
-import { formatRelativeTime, formatValueWithUnit, latestRows } from './value-format';
+import { formatRelativeTime, latestRows } from './value-format';
 
 /** The device panel (public API: the console's main wires it to the stores and the live feed). */
 export interface DevicePanel {
