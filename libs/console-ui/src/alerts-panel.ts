@@ -1,5 +1,5 @@
 import type { AreaBody, Domain, Severity } from '@ioc/contracts';
-import { DOMAINS } from '@ioc/contracts';
+import { DOMAINS, findUnsafeCharacter } from '@ioc/contracts';
 import {
   ALERT_STATE_LABELS,
   ApiError,
@@ -143,6 +143,26 @@ export function needsCriticalSignal(
 
 /** Longest acknowledgement note the API takes (alertActionBody: safeTextSchema(0, 1000)). */
 export const MAX_ACK_NOTE = 1000;
+
+/**
+ * Why an acknowledgement note would be refused, in `locale`, checked before sending with the
+ * contracts' text-safety rule the API applies (findUnsafeCharacter: control and bidirectional
+ * characters, CVE-2021-42574) and MAX_ACK_NOTE; null when it may be sent. Positions count from 1.
+ */
+export function ackNoteRefusal(note: string, locale: 'vi' | 'en'): string | null {
+  const found = findUnsafeCharacter(note);
+  if (found !== undefined) {
+    const bidi = found.codePoint >= 0x200e;
+    return locale === 'vi'
+      ? `Ghi chú chứa ký tự ${bidi ? 'điều khiển hướng chữ' : 'điều khiển'} ${found.label} ở vị trí ${found.index + 1}; hãy xoá ký tự đó.`
+      : `The note contains the ${bidi ? 'bidirectional control' : 'control'} character ${found.label} at position ${found.index + 1}; remove it.`;
+  }
+  if (note.length > MAX_ACK_NOTE)
+    return locale === 'vi'
+      ? `Ghi chú dài quá ${MAX_ACK_NOTE} ký tự.`
+      : `The note is longer than ${MAX_ACK_NOTE} characters.`;
+  return null;
+}
 
 export interface AlertsPanelDeps {
   i18n: I18n;
@@ -427,6 +447,15 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
     confirm.textContent = i18n.t(ALERTS_MESSAGES, 'acking');
     const alert = row.alert;
     const note = noteText.trim();
+    const refusal = ackNoteRefusal(note, i18n.locale);
+    if (refusal !== null) {
+      row.message = refusal;
+      confirm.disabled = false;
+      if (confirm.form) relabelForm(confirm.form);
+      const current = rows.get(alert.id);
+      if (current) renderBody(current);
+      return;
+    }
     try {
       const version = await versionOf(alert, deps.api, alerts);
       if (version === null) {
