@@ -1,5 +1,11 @@
 import { AlertStore, alertFromBody } from './alert-store';
-import { NEW_ALERT_MS, alertGroupOf, compareAlertsForList, isNewAlert } from './alert-order';
+import {
+  NEW_ALERT_MS,
+  alertGroupOf,
+  compareAlertsForList,
+  isNewAlert,
+  openAlertCountsBySeverity,
+} from './alert-order';
 import { ManualFrameScheduler } from './frame-scheduler';
 import { T0, alertBody, alertEvent } from './spec-support';
 
@@ -56,5 +62,25 @@ describe('alert list order', () => {
     expect(isNewAlert(T0, T0)).toBe(true);
     expect(isNewAlert(T0, T0 + NEW_ALERT_MS - 1)).toBe(true);
     expect(isNewAlert(T0, T0 + NEW_ALERT_MS)).toBe(false);
+  });
+});
+
+describe('openAlertCountsBySeverity', () => {
+  it('counts pending alerts under their severity too, and apart', () => {
+    const store = new AlertStore({ scheduler: new ManualFrameScheduler() });
+    store.load([
+      ...Array.from({ length: 10 }, (_, i) =>
+        alertBody(`w-${i}`, { severity: 'warning', state: 'pending', firingAt: null }),
+      ),
+      alertBody('c-1', { severity: 'critical' }),
+      alertBody('c-2', { severity: 'critical', state: 'acknowledged' }),
+      alertBody('gone', { severity: 'info', state: 'resolved' }),
+    ]);
+    expect(openAlertCountsBySeverity(store.list())).toEqual({
+      info: { open: 0, pending: 0 },
+      warning: { open: 10, pending: 10 },
+      critical: { open: 2, pending: 0 },
+    });
+    store.destroy();
   });
 });

@@ -1,4 +1,4 @@
-import type { Alert } from '@ioc/contracts';
+import type { Alert, Severity } from '@ioc/contracts';
 
 /** What the alert list orders by: the contracts' Alert fields plus the console's fading flag. */
 export type OrderedAlert = Pick<Alert, 'id' | 'state' | 'updatedAt'> & { fadingSince: number | null };
@@ -36,4 +36,31 @@ export const NEW_ALERT_MS = 60_000;
  */
 export function isNewAlert(liveChangedAt: number | undefined, now: number): boolean {
   return liveChangedAt !== undefined && now - liveChangedAt < NEW_ALERT_MS && now >= liveChangedAt;
+}
+
+/** Open alerts of one severity: all of them (`open`: pending, firing, acknowledged) and the pending among them. */
+export interface SeverityCount {
+  open: number;
+  pending: number;
+}
+
+/**
+ * The overview's open alerts by severity: every alert not resolved and not fading counts toward
+ * its severity, pending ones included (10 pending warnings read "10 Cảnh báo (10 đang chờ)", not
+ * "0"), with the pending ones also counted apart.
+ */
+export function openAlertCountsBySeverity(
+  alerts: Iterable<Pick<Alert, 'severity' | 'state'> & { fadingSince: number | null }>,
+): Record<Severity, SeverityCount> {
+  const counts: Record<Severity, SeverityCount> = {
+    info: { open: 0, pending: 0 },
+    warning: { open: 0, pending: 0 },
+    critical: { open: 0, pending: 0 },
+  };
+  for (const alert of alerts) {
+    if (alert.fadingSince !== null || alert.state === 'resolved') continue;
+    counts[alert.severity].open += 1;
+    if (alert.state === 'pending') counts[alert.severity].pending += 1;
+  }
+  return counts;
 }
