@@ -7,6 +7,7 @@ import { AreaTree } from './area-tree';
 import { PLAIN_MAX_ZOOM, addBasemap } from './basemap';
 import { CLUSTER_MAX_ZOOM } from './cluster-index';
 import { ClusterLayer } from './cluster-layer';
+import { keepTooltipInMap } from './markers/tooltip-fit';
 import { createFilterControl } from './controls/filter-control';
 import { createLegendControl } from './controls/legend-control';
 import { createSearchControl } from './controls/search-control';
@@ -94,6 +95,7 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
     (shown) => filterControl.setCounts(shown, store.devices.size),
     options.formatValue,
   );
+  const stopTooltipFit = keepTooltipInMap(map.getContainer());
   const filterControl = createFilterControl(i18n, (filter) => {
     store.setFilter(filter);
     layer.schedule();
@@ -215,6 +217,7 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
     },
     destroy() {
       resize.disconnect();
+      stopTooltipFit();
       stopLocale();
       search.dispose();
       filterControl.dispose();
