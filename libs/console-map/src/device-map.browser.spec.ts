@@ -436,7 +436,7 @@ describeBrowser('device map in Chromium', () => {
       }
       await page.locator('[data-testid=demo-locale]').click();
       expect(await page.locator('[data-testid=map-search]').getAttribute('placeholder')).toBe(
-        'Find a device by id or name',
+        'Find a device or an area',
       );
       expect(await page.locator('.ioc-map-legend').textContent()).toContain('Hazardous');
     } finally {
