@@ -47,6 +47,11 @@ export interface DevicePanel {
   applyAlert(event: AlertEvent): void;
   /** Empties the panel (no device shown). */
   hide(): void;
+  /**
+   * Shows "no such device in your scope" (`[data-testid=device-not-found]`) instead of a device:
+   * the same words whether the id is unknown or outside the principal's scope.
+   */
+  showNotFound(): void;
   /** The device shown, null when none. */
   readonly deviceId: string | null;
   /** Hides it and stops its timers and listeners. */
@@ -436,6 +441,18 @@ export function createDevicePanel(container: HTMLElement, deps: DevicePanelDeps)
       view = null;
       root.hidden = true;
       delete root.dataset['deviceId'];
+    },
+    showNotFound() {
+      panel.hide();
+      root.hidden = false;
+      root.removeAttribute('aria-label');
+      root.append(
+        el('p', {
+          className: 'ioc-device-muted',
+          text: t('notFound'),
+          attrs: { role: 'status', 'data-testid': 'device-not-found' },
+        }),
+      );
     },
     get deviceId() {
       return view?.id ?? null;
