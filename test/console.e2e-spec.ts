@@ -725,6 +725,26 @@ describeWithBrowser("the operators' console in Chromium (real platform)", () => 
       expect({ viewport, overlap }).toEqual({ viewport, overlap: [] });
     }
     await page.setViewportSize(VIEWPORT);
+
+    // The alerts list: firing, then acknowledged, pending, resolved; each card's second line is the
+    // device id and area (the message names the device, once).
+    const cards = await page.$$eval('[data-testid=alerts-panel] [data-alert-id]', (rows) =>
+      rows.map((row) => ({
+        state: row.getAttribute('data-state') ?? '',
+        deviceId: row.getAttribute('data-device-id'),
+        subject: row.querySelector('.ioc-alert__subject')?.textContent ?? '',
+        message: row.querySelector('.ioc-alert__message')?.textContent ?? '',
+      })),
+    );
+    expect(cards.length).toBeGreaterThan(0);
+    const group = { firing: 0, acknowledged: 1, pending: 2, resolved: 3 } as Record<string, number>;
+    const groups = cards.map((c) => group[c.state]);
+    expect(groups).toEqual([...groups].sort((a, b) => a - b));
+    for (const card of cards.filter((c) => c.deviceId !== null)) {
+      expect(card.subject.startsWith(`${card.deviceId} · `)).toBe(true);
+      const name = seeds.devices.find((d) => d.id === card.deviceId)?.name;
+      if (name) expect(card.message.split(name).length - 1).toBe(1);
+    }
     expect(adminWatch.problems(EXPECTED)).toEqual([]);
   });
 
