@@ -30,7 +30,9 @@ import {
   createOverviewStrip,
   formatValueWithUnit,
   h,
+  hashForDevice,
   replaceChildren,
+  routeFromHash,
 } from '@ioc/console-ui';
 import './styles.css';
 
@@ -242,6 +244,8 @@ async function main(): Promise<void> {
       onClose: () => {
         panel.hide();
         shell.selectTab('alerts', true);
+        // The panel's URL leaves with it (replace: Back does not reopen what was just closed).
+        if (location.hash !== '') history.replaceState(null, '', location.pathname + location.search);
       },
     });
     teardown.push(() => panel.destroy());
@@ -265,13 +269,43 @@ async function main(): Promise<void> {
     teardown.push(shell.onTab((tab) => cameras.setVisible(tab === 'cameras')));
     cameras.setCameras(devices.all().filter(isCamera));
 
-    function select(deviceId: string, centreMap: boolean): void {
+    /** Opens a device's panel; unless the URL brought it, `#/devices/<id>` is pushed (Back closes it). */
+    function select(deviceId: string, centreMap: boolean, fromUrl = false): void {
       const view = devices.get(deviceId);
       if (view === undefined) return;
       panel.show(view);
       shell.selectTab('device');
       if (centreMap) map.focus(deviceId);
+      const hash = hashForDevice(deviceId);
+      if (!fromUrl && location.hash !== hash) history.pushState(null, '', hash);
     }
+
+    /**
+     * Follows the URL (loaded, typed, Back/Forward): `#/devices/<id>` opens that device when it is
+     * in the principal's scope (the device store holds only those), else the same "not found"
+     * notice for an unknown id and an out-of-scope one; no device hash closes the panel.
+     */
+    function followUrl(): void {
+      const route = routeFromHash(location.hash);
+      if (route.kind === 'device' && devices.get(route.id) !== undefined) {
+        if (panel.deviceId !== route.id) select(route.id, true, true);
+      } else if (route.kind === 'none') {
+        if (panel.deviceId !== null || shell.tab === 'device') {
+          panel.hide();
+          shell.selectTab('alerts');
+        }
+      } else {
+        panel.showNotFound();
+        shell.selectTab('device');
+      }
+    }
+    window.addEventListener('popstate', followUrl);
+    window.addEventListener('hashchange', followUrl);
+    teardown.push(() => {
+      window.removeEventListener('popstate', followUrl);
+      window.removeEventListener('hashchange', followUrl);
+    });
+    followUrl();
 
     teardown.push(
       devices.onChange((changed, removed) => {
@@ -312,7 +346,6 @@ async function main(): Promise<void> {
       canAcknowledge: roleIncludes(me.role, 'operator'),
       ...(me.scope?.domains ? { domains: me.scope.domains } : {}),
       areas,
-      deviceName: (id) => devices.get(id)?.name,
       me: { id: me.id, name: me.displayName ?? me.name },
       onSelectDevice: (id) => select(id, true),
       config: config.alerts,

@@ -6,7 +6,7 @@ import { readSeedRules } from './seed-rules';
 /** The committed seeds/rules.json: valid, sourced, and consistent with seeds/devices.json. */
 describe('seeds/rules.json', () => {
   const rules = readSeedRules(DEFAULT_SEEDS_DIR);
-  const { devices } = loadSeeds(DEFAULT_SEEDS_DIR);
+  const { devices, areas } = loadSeeds(DEFAULT_SEEDS_DIR);
 
   it('parses with the contracts schema and the template, metric and event checks', () => {
     expect(rules.length).toBeGreaterThan(20);
@@ -28,6 +28,43 @@ describe('seeds/rules.json', () => {
     expect(render(152).vi).not.toContain('Kém');
     expect(render(152).en).toContain('152 (Bad)');
     expect(render(120).vi).toContain('120 (Kém)');
+  });
+
+  it('names each seeded device once, without a doubled noun or its ward repeated, in vi and en', () => {
+    const areaName = new Map(areas.map((a) => [a.id, a.name]));
+    let checked = 0;
+    for (const rule of rules) {
+      const types = rule.scope.deviceTypes;
+      for (const device of devices.filter((d) => types === undefined || types.includes(d.type))) {
+        const area = areaName.get(device.areaId) ?? device.areaId;
+        const rendered = renderMessage(rule.message, {
+          deviceName: device.name,
+          deviceId: device.id,
+          areaName: area,
+          areaId: device.areaId,
+          metric: rule.kind === 'threshold' ? rule.metric : null,
+          value: 1,
+          limit: 1,
+          windowSeconds: 3600,
+          standard: rule.source?.standard ?? null,
+        });
+        for (const text of [rendered.vi, rendered.en]) {
+          const count = (needle: string) => text.split(needle).length - 1;
+          const firstWord = device.name.split(' ')[0];
+          const where = { rule: rule.id, device: device.id, text };
+          expect({ ...where, names: count(device.name) }).toEqual({ ...where, names: 1 });
+          expect({ ...where, doubled: text.includes(`${firstWord} ${device.name}`) }).toEqual({
+            ...where,
+            doubled: false,
+          });
+          // The seeded names end with their ward ("…, Phường 1"): the area is not added again.
+          if (device.name.includes(area))
+            expect({ ...where, area: count(area) }).toEqual({ ...where, area: 1 });
+        }
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(100);
   });
 
   it('cites a source for every rule', () => {

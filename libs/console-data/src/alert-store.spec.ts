@@ -23,9 +23,15 @@ afterEach(() => {
 });
 
 describe('AlertStore', () => {
-  it('normalises REST (ISO times, version) and live (epoch ms) alerts to one shape, newest first', () => {
+  it('normalises REST (ISO times, version) and live (epoch ms) alerts to one shape, firing before pending', () => {
     const { alerts } = setup();
-    alerts.load([alertBody('a-old'), alertBody('a-new', { firingAt: new Date(T0 + 120_000).toISOString() })]);
+    alerts.load([
+      alertBody('a-old'),
+      alertBody('a-new', {
+        firingAt: new Date(T0 + 120_000).toISOString(),
+        updatedAt: new Date(T0 + 120_000).toISOString(),
+      }),
+    ]);
     const live = alertBody('a-live', {
       state: 'pending',
       firingAt: null,
@@ -33,7 +39,7 @@ describe('AlertStore', () => {
       updatedAt: new Date(T0 + 90_000).toISOString(),
     });
     alerts.applyEvent(alertEvent(live));
-    expect(alerts.list().map((a) => a.id)).toEqual(['a-new', 'a-live', 'a-old']);
+    expect(alerts.list().map((a) => a.id)).toEqual(['a-new', 'a-old', 'a-live']);
     const rest = alerts.get('a-old')!;
     expect(rest.firingAt).toBe(T0 + 60_000);
     expect(rest.pendingAt).toBe(T0);

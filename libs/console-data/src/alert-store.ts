@@ -1,5 +1,6 @@
 import type { Alert, AlertBody, AlertEvent, AlertListBody, Severity } from '@ioc/contracts';
 import type { ApiClient } from './api-client';
+import { compareAlertsForList } from './alert-order';
 import { FrameBatch, type FrameScheduler } from './frame-scheduler';
 
 /**
@@ -83,7 +84,7 @@ export interface AlertStoreOptions {
 
 /**
  * The open alerts of the principal's scope: from `GET /api/v1/alerts?open=true` (`load`) and the
- * live `alert` events (`applyEvent`), by id, newest first. A resolved alert stays FADE_OUT_MS
+ * live `alert` events (`applyEvent`), by id, in the panel's order (compareAlertsForList). A resolved alert stays FADE_OUT_MS
  * flagged `fadingSince`, then leaves. The worst active severity of each device is pushed into
  * the device store. Listeners run at most once per frame.
  */
@@ -143,11 +144,12 @@ export class AlertStore {
     return this.alerts.get(id);
   }
 
-  /** Every alert held (open and fading), newest first by firingAt, else pendingAt. */
+  /**
+   * Every alert held (open and fading) in the panel's order (compareAlertsForList): firing, then
+   * acknowledged, pending, fading; each group newest first by its last transition.
+   */
   list(): readonly ConsoleAlert[] {
-    this.sorted ??= [...this.alerts.values()].sort(
-      (a, b) => alertTimeOf(b) - alertTimeOf(a) || (a.id < b.id ? -1 : 1),
-    );
+    this.sorted ??= [...this.alerts.values()].sort(compareAlertsForList);
     return this.sorted;
   }
 

@@ -6,6 +6,7 @@ export * from './live-client';
 export * from './device-view';
 export * from './frame-scheduler';
 export * from './device-store';
+export * from './alert-order';
 export * from './alert-store';
 export * from './live-feed';
 export * from './overview';

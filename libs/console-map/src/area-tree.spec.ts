@@ -1,9 +1,15 @@
 import type { AreaListBody } from '@ioc/contracts';
-import { AreaTree, labelDepthForZoom } from './area-tree';
+import { AreaTree, areaFocusPoints, labelDepthForZoom } from './area-tree';
 
 const areas: AreaListBody = [
   { id: 'tn', name: 'Tây Ninh', level: 'province', parentId: null, location: { lat: 11.3, lon: 106.1 } },
-  { id: 'ht', name: 'Hòa Thành', level: 'district', parentId: 'tn', location: { lat: 11.28, lon: 106.13 } },
+  {
+    id: 'ht',
+    name: 'Thị xã Hòa Thành',
+    level: 'district',
+    parentId: 'tn',
+    location: { lat: 11.28, lon: 106.13 },
+  },
   { id: 'ht-1', name: 'Phường 1', level: 'ward', parentId: 'ht', location: { lat: 11.27, lon: 106.12 } },
   { id: 'ht-2', name: 'Phường 2', level: 'ward', parentId: 'ht' },
   { id: 'tb', name: 'Trảng Bàng', level: 'district', parentId: 'tn', location: { lat: 11.03, lon: 106.36 } },
@@ -14,6 +20,28 @@ const areas: AreaListBody = [
 
 describe('AreaTree', () => {
   const tree = new AreaTree(areas);
+
+  it('finds areas by name without diacritics, as devices are found', () => {
+    expect(tree.search('hoa thanh')).toEqual(['ht']);
+    expect(tree.search('HÒA THÀNH')).toEqual(['ht']);
+    expect(tree.search('trang bang')).toEqual(['tb']);
+    expect(tree.search('phuong')).toEqual(['ht-1', 'ht-2']);
+    expect(tree.search('')).toEqual([]);
+  });
+
+  it('focuses an area on its devices (its subtree), else on its centre', () => {
+    const devices = [
+      { areaId: 'ht-1', areaPath: ['tn', 'ht', 'ht-1'], lat: 11.27, lon: 106.12 },
+      { areaId: 'ht-2', areaPath: [], lat: 11.29, lon: 106.14 },
+      { areaId: 'tb', areaPath: ['tn', 'tb'], lat: 11.03, lon: 106.36 },
+    ];
+    expect(areaFocusPoints(tree, 'ht', devices)).toEqual([
+      [11.27, 106.12],
+      [11.29, 106.14],
+    ]);
+    expect(areaFocusPoints(tree, 'ht-1', [])).toEqual([[11.27, 106.12]]);
+    expect(areaFocusPoints(tree, 'ht-2', [])).toEqual([]);
+  });
 
   it('computes paths root first from the flat list', () => {
     expect(tree.pathOf('ht-1')).toEqual(['tn', 'ht', 'ht-1']);

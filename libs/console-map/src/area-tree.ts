@@ -1,4 +1,5 @@
 import type { AreaBody, AreaListBody } from '@ioc/contracts';
+import { searchEntries, searchKey, type SearchEntry } from './text-search';
 
 /**
  * The area tree of `GET /api/v1/areas` (a flat list linked by `parentId`), indexed for the map:
@@ -64,6 +65,17 @@ export class AreaTree {
     return [...this.byId.values()].filter((a) => a.location !== undefined && this.depthOf(a.id) === depth);
   }
 
+  /**
+   * Area ids whose id or name matches `query` diacritics-insensitively, as devices are searched
+   * (searchEntries: "hoa thanh" finds "Thị xã Hòa Thành"), best first, at most `limit`.
+   */
+  search(query: string, limit = 5): string[] {
+    this.entries ??= [...this.byId.values()].map((a) => ({ id: a.id, key: searchKey(a.id, a.name) }));
+    return searchEntries(this.entries, query, limit);
+  }
+
+  private entries: SearchEntry[] | null = null;
+
   /** Areas in tree order (each followed by its children), with their depth: the filter's select. */
   ordered(): Array<{ area: AreaBody; depth: number }> {
     const children = new Map<string | null, AreaBody[]>();
@@ -96,4 +108,22 @@ export class AreaTree {
  */
 export function labelDepthForZoom(zoom: number): number {
   return zoom <= 11 ? 1 : 2;
+}
+
+/**
+ * Where the map goes when an area is picked in the search: the positions (lat, lon in degrees) of
+ * the devices in its subtree (AreaTree.isWithin), or, when it holds none, its centre from the area
+ * tree (`location`) as one point; [] when it has neither.
+ */
+export function areaFocusPoints(
+  tree: AreaTree,
+  areaId: string,
+  devices: Iterable<{ areaId: string; areaPath: readonly string[]; lat: number; lon: number }>,
+): Array<[number, number]> {
+  const points: Array<[number, number]> = [];
+  for (const device of devices)
+    if (tree.isWithin(device.areaId, device.areaPath, areaId)) points.push([device.lat, device.lon]);
+  if (points.length > 0) return points;
+  const location = tree.get(areaId)?.location;
+  return location === undefined ? [] : [[location.lat, location.lon]];
 }

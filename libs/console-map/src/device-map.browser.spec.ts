@@ -354,10 +354,16 @@ describeBrowser('device map in Chromium', () => {
       expect(names.length).toBeGreaterThan(1);
       for (const name of names) expect(name).toContain('Hòa Thành');
       expect(await input.getAttribute('aria-expanded')).toBe('true');
-      await page.keyboard.press('ArrowDown');
-      await page.keyboard.press('ArrowDown');
-      const second = await options.nth(1).getAttribute('data-device-id');
-      expect(await input.getAttribute('aria-activedescendant')).toBe(await options.nth(1).getAttribute('id'));
+      // The areas come first (data-area-id), then the devices.
+      const areas = await page.locator('[role=listbox] [role=option][data-area-id]').count();
+      expect(areas).toBeGreaterThan(0);
+      expect(await options.first().getAttribute('data-area-id')).not.toBeNull();
+      for (let i = 0; i < areas + 2; i++) await page.keyboard.press('ArrowDown');
+      const second = await options.nth(areas + 1).getAttribute('data-device-id');
+      expect(second).not.toBeNull();
+      expect(await input.getAttribute('aria-activedescendant')).toBe(
+        await options.nth(areas + 1).getAttribute('id'),
+      );
       await page.keyboard.press('Enter');
       expect(await page.locator('[data-testid=demo-selected]').textContent()).toBe(second);
       await page.waitForFunction(
@@ -436,7 +442,7 @@ describeBrowser('device map in Chromium', () => {
       }
       await page.locator('[data-testid=demo-locale]').click();
       expect(await page.locator('[data-testid=map-search]').getAttribute('placeholder')).toBe(
-        'Find a device by id or name',
+        'Find a device or an area',
       );
       expect(await page.locator('.ioc-map-legend').textContent()).toContain('Hazardous');
     } finally {

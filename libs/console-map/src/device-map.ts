@@ -3,10 +3,11 @@ import type { I18n } from '@ioc/console-data';
 import L from 'leaflet';
 import 'leaflet/dist/leaflet.css';
 import { AreaLabels } from './area-labels';
-import { AreaTree } from './area-tree';
+import { AreaTree, areaFocusPoints } from './area-tree';
 import { PLAIN_MAX_ZOOM, addBasemap } from './basemap';
 import { CLUSTER_MAX_ZOOM } from './cluster-index';
 import { ClusterLayer } from './cluster-layer';
+import { keepTooltipInMap } from './markers/tooltip-fit';
 import { createFilterControl } from './controls/filter-control';
 import { createLegendControl } from './controls/legend-control';
 import { createSearchControl } from './controls/search-control';
@@ -94,22 +95,42 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
     (shown) => filterControl.setCounts(shown, store.devices.size),
     options.formatValue,
   );
+  const stopTooltipFit = keepTooltipInMap(map.getContainer());
   const filterControl = createFilterControl(i18n, (filter) => {
     store.setFilter(filter);
     layer.schedule();
   });
+  let areaTree = new AreaTree();
   const search = createSearchControl(
     i18n,
-    (query) =>
-      store.search(query).flatMap((id) => {
+    (query) => [
+      ...areaTree.search(query).flatMap((id) => {
+        const area = areaTree.get(id);
+        return area === undefined
+          ? []
+          : [{ kind: 'area' as const, id, name: area.name, detail: MAP_MESSAGES[i18n.locale].searchArea }];
+      }),
+      ...store.search(query).flatMap((id) => {
         const device = store.devices.get(id);
         return device === undefined
           ? []
-          : [{ id, name: device.name, detail: MARKER_STATE_LABELS[device.state][i18n.locale] }];
+          : [
+              {
+                kind: 'device' as const,
+                id,
+                name: device.name,
+                detail: MARKER_STATE_LABELS[device.state][i18n.locale],
+              },
+            ];
       }),
-    (id) => {
-      layer.focus(id);
-      onSelect(id);
+    ],
+    (hit) => {
+      if (hit.kind === 'area') {
+        showPoints(areaFocusPoints(areaTree, hit.id, store.devices.values()));
+        return;
+      }
+      layer.focus(hit.id);
+      onSelect(hit.id);
     },
   );
   search.control.addTo(map);
@@ -151,6 +172,12 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
     moved = false;
     return true;
   };
+  /** Brings points into view (an area picked in the search): the person's view from then on. */
+  const showPoints = (points: Array<[number, number]>): void => {
+    if (points.length === 0) return;
+    if (points.length === 1) map.setView(points[0], Math.max(map.getZoom(), 14));
+    else map.fitBounds(L.latLngBounds(points), { padding: [40, 40], maxZoom: 15 });
+  };
   map.on('movestart zoomstart', () => {
     if (!moving) moved = true;
   });
@@ -171,6 +198,7 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
   return {
     setAreas(areas) {
       const tree = new AreaTree(areas);
+      areaTree = tree;
       store.setAreas(tree);
       labels.setAreas(tree);
       filterControl.setAreas(tree);
@@ -215,6 +243,7 @@ export function createDeviceMap(container: HTMLElement, options: DeviceMapOption
     },
     destroy() {
       resize.disconnect();
+      stopTooltipFit();
       stopLocale();
       search.dispose();
       filterControl.dispose();

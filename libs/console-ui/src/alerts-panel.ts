@@ -1,5 +1,5 @@
 import type { AreaBody, Domain, Severity } from '@ioc/contracts';
-import { DOMAINS } from '@ioc/contracts';
+import { DOMAINS, findUnsafeCharacter } from '@ioc/contracts';
 import {
   ALERT_STATE_LABELS,
   ApiError,
@@ -9,7 +9,9 @@ import {
   defineMessages,
   formatDateTime,
   formatNumber,
+  isNewAlert,
   labelOf,
+  NEW_ALERT_MS,
   versionOf,
   type AlertStore,
   type ApiClient,
@@ -52,6 +54,7 @@ export const ALERTS_MESSAGES = defineMessages({
     notifyDenied: 'Thông báo trình duyệt bị chặn',
     notificationTitle: 'Cảnh báo nghiêm trọng',
     rowLabel: '{severity}: {message} — {subject}',
+    newBadge: 'Mới',
   },
   en: {
     heading: 'Alerts',
@@ -84,6 +87,7 @@ export const ALERTS_MESSAGES = defineMessages({
     notifyDenied: 'Browser notifications are blocked',
     notificationTitle: 'Critical alert',
     rowLabel: '{severity}: {message} — {subject}',
+    newBadge: 'New',
   },
 });
 
@@ -140,6 +144,26 @@ export function needsCriticalSignal(
 /** Longest acknowledgement note the API takes (alertActionBody: safeTextSchema(0, 1000)). */
 export const MAX_ACK_NOTE = 1000;
 
+/**
+ * Why an acknowledgement note would be refused, in `locale`, checked before sending with the
+ * contracts' text-safety rule the API applies (findUnsafeCharacter: control and bidirectional
+ * characters, CVE-2021-42574) and MAX_ACK_NOTE; null when it may be sent. Positions count from 1.
+ */
+export function ackNoteRefusal(note: string, locale: 'vi' | 'en'): string | null {
+  const found = findUnsafeCharacter(note);
+  if (found !== undefined) {
+    const bidi = found.codePoint >= 0x200e;
+    return locale === 'vi'
+      ? `Ghi chú chứa ký tự ${bidi ? 'điều khiển hướng chữ' : 'điều khiển'} ${found.label} ở vị trí ${found.index + 1}; hãy xoá ký tự đó.`
+      : `The note contains the ${bidi ? 'bidirectional control' : 'control'} character ${found.label} at position ${found.index + 1}; remove it.`;
+  }
+  if (note.length > MAX_ACK_NOTE)
+    return locale === 'vi'
+      ? `Ghi chú dài quá ${MAX_ACK_NOTE} ký tự.`
+      : `The note is longer than ${MAX_ACK_NOTE} characters.`;
+  return null;
+}
+
 export interface AlertsPanelDeps {
   i18n: I18n;
   alerts: AlertStore;
@@ -150,8 +174,6 @@ export interface AlertsPanelDeps {
   domains?: readonly Domain[];
   /** The area tree the principal sees (filter choices, area names). */
   areas: readonly AreaBody[];
-  /** A device's name, when the device store knows it. */
-  deviceName(deviceId: string): string | undefined;
   /** The logged-in account (an acknowledgement by it shows its name, not its id). */
   me: { id: string; name: string };
   /** A row was clicked or Enter pressed on it: select its device. */
@@ -177,7 +199,10 @@ interface Row {
 }
 
 /**
- * The alerts panel `[data-testid=alerts-panel]`: open alerts newest first, each row
+ * The alerts panel `[data-testid=alerts-panel]`: open alerts in the store's order (firing, then
+ * acknowledged, pending, fading; each newest transition first — compareAlertsForList), an alert
+ * that arrived or changed live in the last NEW_ALERT_MS badged "Mới"/"New"
+ * `[data-testid=alert-new]`, each row
  * `[data-alert-id][data-severity][data-state]` (severity by icon shape, text and colour; the
  * rule's message in the current language; device or area; area; value and unit; time); filters
  * by area, domain, severity; for operators an acknowledge button `[data-testid=ack]` on firing
@@ -192,6 +217,9 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
   const filter: AlertFilter = { area: null, domain: null, severity: null };
   const rows = new Map<string, Row>();
   const signalled = new Set(alerts.list().map((a) => a.id));
+  /** When each alert last arrived or changed live (epoch ms): the "new" badge (isNewAlert). */
+  const liveChangedAt = new Map<string, number>();
+  const newTimers = new Map<string, ReturnType<typeof setTimeout>>();
 
   const heading = h('h2', { class: 'ioc-alerts__heading', id: 'ioc-alerts-heading' });
   const count = h('span', { class: 'ioc-alerts__count', 'aria-live': 'polite' });
@@ -271,11 +299,14 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
     return text;
   }
 
+  /**
+   * The card's secondary line's subject: for a device alert its id and area (the rule's message
+   * already names the device, and the seeded names carry their ward), for an area alert the area.
+   */
   function subjectOf(alert: ConsoleAlert): string {
     if (alert.subjectKind === 'area')
       return i18n.t(ALERTS_MESSAGES, 'areaAlert', { area: areaName(alert.subjectId) });
-    const id = alert.deviceId ?? alert.subjectId;
-    return deps.deviceName(id) ?? id;
+    return `${alert.deviceId ?? alert.subjectId} · ${areaName(alert.areaId)}`;
   }
 
   function renderBody(row: Row): void {
@@ -297,6 +328,13 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
         h('span', { class: 'ioc-severity-icon', 'aria-hidden': 'true' }),
         h('span', { class: 'ioc-alert__severity' }, severityText),
         h('span', { class: 'ioc-alert__state', 'data-testid': 'alert-state' }, stateText),
+        isNewAlert(liveChangedAt.get(alert.id), Date.now())
+          ? h(
+              'span',
+              { class: 'ioc-alert__new', 'data-testid': 'alert-new' },
+              i18n.t(ALERTS_MESSAGES, 'newBadge'),
+            )
+          : null,
         h(
           'time',
           { class: 'ioc-alert__time', datetime: new Date(alert.firingAt ?? alert.pendingAt).toISOString() },
@@ -308,7 +346,6 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
         'div',
         { class: 'ioc-alert__where' },
         h('span', { class: 'ioc-alert__subject' }, subject),
-        alert.subjectKind === 'device' ? ` · ${areaName(alert.areaId)}` : '',
         alert.domain ? ` · ${labelOf(DOMAIN_LABELS, alert.domain, i18n.locale)}` : '',
       ),
       value === null ? null : h('div', { class: 'ioc-alert__value' }, value),
@@ -410,6 +447,15 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
     confirm.textContent = i18n.t(ALERTS_MESSAGES, 'acking');
     const alert = row.alert;
     const note = noteText.trim();
+    const refusal = ackNoteRefusal(note, i18n.locale);
+    if (refusal !== null) {
+      row.message = refusal;
+      confirm.disabled = false;
+      if (confirm.form) relabelForm(confirm.form);
+      const current = rows.get(alert.id);
+      if (current) renderBody(current);
+      return;
+    }
     try {
       const version = await versionOf(alert, deps.api, alerts);
       if (version === null) {
@@ -587,7 +633,31 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
 
   sync(alerts.list());
   renderAll();
+  /** Marks live arrivals/changes new and takes the badge off NEW_ALERT_MS later. */
+  function markNew(changed: readonly ConsoleAlert[]): void {
+    const now = Date.now();
+    for (const alert of changed) {
+      clearTimeout(newTimers.get(alert.id));
+      if (alerts.get(alert.id) === undefined) {
+        liveChangedAt.delete(alert.id);
+        newTimers.delete(alert.id);
+        continue;
+      }
+      liveChangedAt.set(alert.id, now);
+      newTimers.set(
+        alert.id,
+        setTimeout(() => {
+          newTimers.delete(alert.id);
+          liveChangedAt.delete(alert.id);
+          const row = rows.get(alert.id);
+          if (row) renderBody(row);
+        }, NEW_ALERT_MS),
+      );
+    }
+  }
+
   const stopAlerts = alerts.onChange((changed) => {
+    markNew(changed);
     sync(changed);
     signal(changed);
   });
@@ -596,6 +666,7 @@ export function createAlertsPanel(container: HTMLElement, deps: AlertsPanelDeps)
     destroy() {
       stopAlerts();
       stopLocale();
+      for (const timer of newTimers.values()) clearTimeout(timer);
       root.remove();
     },
   };

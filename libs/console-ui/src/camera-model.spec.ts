@@ -2,6 +2,7 @@ import {
   describeCameraEvent,
   eventFromReading,
   eventsFromLatest,
+  linkText,
   mergeCameraEvents,
   safeLink,
 } from './camera-model';
@@ -11,12 +12,29 @@ describe('safeLink', () => {
     expect(safeLink('https://cam.tayninh.gov.vn/live/c1.m3u8')).toEqual({
       kind: 'link',
       href: 'https://cam.tayninh.gov.vn/live/c1.m3u8',
+      credentialsHidden: false,
     });
     expect(safeLink(' rtsp://10.0.0.5:554/stream1 ')).toEqual({
       kind: 'link',
       href: 'rtsp://10.0.0.5:554/stream1',
+      credentialsHidden: false,
     });
     expect(safeLink('http://10.0.0.5/snap.jpg')).toMatchObject({ kind: 'link' });
+  });
+  it('strips a user name and password from the href and says so in the text', () => {
+    for (const [raw, href] of [
+      ['rtsp://admin:S3cret@10.0.0.5:554/stream1', 'rtsp://10.0.0.5:554/stream1'],
+      ['rtsp://admin@10.0.0.5/s', 'rtsp://10.0.0.5/s'],
+      ['https://u:p%40ss@cam.example/snap.jpg', 'https://cam.example/snap.jpg'],
+    ] as const) {
+      const link = safeLink(raw);
+      expect(link).toEqual({ kind: 'link', href, credentialsHidden: true });
+      expect(JSON.stringify(link)).not.toMatch(/admin|S3cret|p%40ss/);
+      expect(linkText('Xem trực tiếp', link, '(thông tin đăng nhập đã ẩn)')).toBe(
+        'Xem trực tiếp (thông tin đăng nhập đã ẩn)',
+      );
+    }
+    expect(linkText('Ảnh chụp', safeLink('http://10.0.0.5/snap.jpg'), '(x)')).toBe('Ảnh chụp');
   });
   it('refuses javascript:, data:, relative and malformed URLs, and says when none is set', () => {
     for (const raw of [

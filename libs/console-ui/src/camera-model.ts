@@ -13,14 +13,19 @@ export const CAMERA_EVENTS_LIMIT = 5;
 /** URL schemes a camera link may have: web pages and images, and RTSP streams for a video player. */
 export const SAFE_LINK_PROTOCOLS: ReadonlySet<string> = new Set(['http:', 'https:', 'rtsp:']);
 
+/** A camera link as the tiles may show it (safeLink). */
+export type SafeLink =
+  { kind: 'link'; href: string; credentialsHidden: boolean } | { kind: 'invalid' } | { kind: 'absent' };
+
 /**
  * A registry attribute as a link: the URL as the browser reads it (`new URL`, absolute only)
  * when its scheme is http, https or rtsp; `invalid` for anything else (`javascript:`, `data:`,
  * relative or malformed text), which is shown as text, never as a link; `absent` when not set.
+ * A user name or password in the URL (`rtsp://user:pass@host/…`, RFC 3986 §3.2.1 userinfo) is
+ * removed from the href and `credentialsHidden` is true: the console never shows or links a
+ * credential (the operator's player asks for it instead).
  */
-export function safeLink(
-  raw: string | undefined,
-): { kind: 'link'; href: string } | { kind: 'invalid' } | { kind: 'absent' } {
+export function safeLink(raw: string | undefined): SafeLink {
   if (raw === undefined || raw.trim() === '') return { kind: 'absent' };
   let url: URL;
   try {
@@ -28,7 +33,19 @@ export function safeLink(
   } catch {
     return { kind: 'invalid' };
   }
-  return SAFE_LINK_PROTOCOLS.has(url.protocol) ? { kind: 'link', href: url.href } : { kind: 'invalid' };
+  if (!SAFE_LINK_PROTOCOLS.has(url.protocol)) return { kind: 'invalid' };
+  const credentialsHidden = url.username !== '' || url.password !== '';
+  url.username = '';
+  url.password = '';
+  return { kind: 'link', href: url.href, credentialsHidden };
+}
+
+/**
+ * A link's visible text: its label, followed by `hiddenNote` ("(thông tin đăng nhập đã ẩn)" /
+ * "(login details hidden)") when safeLink removed credentials from it.
+ */
+export function linkText(label: string, link: SafeLink, hiddenNote: string): string {
+  return link.kind === 'link' && link.credentialsHidden ? `${label} ${hiddenNote}` : label;
 }
 
 /** One detection event of a camera. */

@@ -14,6 +14,7 @@ import {
   describeCameraEvent,
   eventFromReading,
   eventsFromLatest,
+  linkText,
   mergeCameraEvents,
   safeLink,
 } from './camera-model';
@@ -276,7 +277,7 @@ export function createCameraTiles(
     if (link.kind === 'link') {
       return el('a', {
         className: 'ioc-camera-link',
-        text: label,
+        text: linkText(label, link, t('credentialsHidden')),
         attrs: { href: link.href, target: '_blank', rel: 'noopener noreferrer', 'data-link': kind },
       });
     }

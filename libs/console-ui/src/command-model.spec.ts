@@ -6,6 +6,9 @@ import {
   describeParams,
   mergeCommandRecord,
   paramsFromForm,
+  CONFIRMATION_QUESTIONS,
+  confirmationOf,
+  localFormRefusal,
 } from './command-model';
 
 describe('commandFields', () => {
@@ -137,5 +140,49 @@ describe('mergeCommandRecord', () => {
     expect(describeParams({ level: 40, schedule: { on: '18:00' }, on: true })).toBe(
       'level=40, schedule.on=18:00, on=true',
     );
+  });
+});
+
+describe('confirmationOf', () => {
+  it('asks before switching a whole cabinet off, restarting, or taking a junction’s signals off', () => {
+    expect(confirmationOf('lighting-cabinet', 'switch', { on: false })).toBe('cabinet-off');
+    expect(confirmationOf('lighting-cabinet', 'switch', { on: true })).toBeNull();
+    expect(confirmationOf('camera', 'restart', {})).toBe('restart');
+    expect(confirmationOf('air-quality-station', 'restart', {})).toBe('restart');
+    expect(confirmationOf('traffic-signal', 'set-mode', { mode: 'off' })).toBe('signal-off');
+    expect(confirmationOf('traffic-signal', 'set-mode', { mode: 'flashing' })).toBe('signal-flashing');
+    expect(confirmationOf('traffic-signal', 'set-mode', { mode: 'adaptive' })).toBeNull();
+    expect(confirmationOf('street-light', 'dim', { level: 40 })).toBeNull();
+    expect(CONFIRMATION_QUESTIONS['cabinet-off'].vi).toBe('Xác nhận tắt toàn bộ tủ?');
+  });
+});
+
+describe('localFormRefusal', () => {
+  it('refuses in Vietnamese or English naming the field by its label, with the limit and unit', () => {
+    const dim = commandFields('street-light', 'dim');
+    expect(localFormRefusal(dim, { level: '140' }, 'vi')).toEqual({
+      path: 'level',
+      message: 'Mức sáng: tối đa 100 %.',
+    });
+    expect(localFormRefusal(dim, { level: '140' }, 'en')?.message).toBe('Level must be at most 100 %.');
+    expect(localFormRefusal(dim, { level: '-1' }, 'vi')?.message).toBe('Mức sáng: tối thiểu 0 %.');
+    expect(localFormRefusal(dim, { level: '' }, 'vi')?.message).toBe('Mức sáng: bắt buộc nhập.');
+    expect(localFormRefusal(dim, { level: 'abc' }, 'vi')?.message).toBe('Mức sáng: phải là một số.');
+    expect(localFormRefusal(dim, { level: '40,5' }, 'vi')).toBeNull();
+    expect(localFormRefusal(dim, { level: '40', durationSeconds: '0' }, 'vi')?.message).toBe(
+      'Thời gian giữ: tối thiểu 1 s.',
+    );
+    const sw = commandFields('lighting-cabinet', 'switch');
+    expect(localFormRefusal(sw, {}, 'vi')?.message).toBe('Bật/tắt: bắt buộc nhập.');
+    expect(localFormRefusal(sw, {}, 'en')?.message).toBe('On/off is required.');
+    expect(
+      localFormRefusal(commandFields('traffic-signal', 'set-plan'), { plan: '2.5' }, 'vi')?.message,
+    ).toBe('Kế hoạch pha: phải là số nguyên.');
+    expect(
+      localFormRefusal(commandFields('lighting-cabinet', 'set-schedule'), { 'schedule.on': '25:00' }, 'vi')
+        ?.message,
+    ).toBe('Giờ bật: nhập giờ dạng HH:MM.');
+    // Whatever the local check passes, the contract passes too (or refuses across fields).
+    expect(checkCommandForm('street-light', 'dim', { level: '40,5' })).toMatchObject({ ok: true });
   });
 });

@@ -200,3 +200,120 @@ export function describeParams(params: Readonly<Record<string, unknown>>): strin
   walk(params, '');
   return parts.join(', ');
 }
+
+/** Why a command asks for a confirmation step before it is sent (see confirmationOf). */
+export type CommandConfirmation = 'cabinet-off' | 'restart' | 'signal-off' | 'signal-flashing';
+
+/**
+ * Whether `command` with `params` needs an explicit confirmation before it is sent, and why:
+ * commands that put out a whole area's lighting, interrupt a device, or take a junction's signals
+ * out of normal control. Judged from DEVICE_COMMANDS (the contracts mark none): a lighting
+ * cabinet's `switch { on: false }` (every circuit of the cabinet off), any `restart` (the device
+ * stops reporting while it restarts; a signal controller goes dark), a traffic signal's
+ * `set-mode { mode: 'off' }` or `'flashing'`. Null: send at once.
+ */
+export function confirmationOf(
+  type: DeviceType,
+  command: string,
+  params: Readonly<Record<string, unknown>>,
+): CommandConfirmation | null {
+  if (command === 'restart') return 'restart';
+  if (type === 'lighting-cabinet' && command === 'switch' && params['on'] === false) return 'cabinet-off';
+  if (type === 'traffic-signal' && command === 'set-mode') {
+    if (params['mode'] === 'off') return 'signal-off';
+    if (params['mode'] === 'flashing') return 'signal-flashing';
+  }
+  return null;
+}
+
+/** The confirmation question of each CommandConfirmation, by language. */
+export const CONFIRMATION_QUESTIONS: Readonly<
+  Record<CommandConfirmation, Readonly<Record<'vi' | 'en', string>>>
+> = {
+  'cabinet-off': {
+    vi: 'Xác nhận tắt toàn bộ tủ?',
+    en: 'Switch off every circuit of this cabinet?',
+  },
+  restart: { vi: 'Xác nhận khởi động lại thiết bị?', en: 'Restart this device?' },
+  'signal-off': {
+    vi: 'Xác nhận tắt đèn tín hiệu tại nút giao?',
+    en: 'Switch the signals at this junction off?',
+  },
+  'signal-flashing': {
+    vi: 'Xác nhận chuyển đèn tín hiệu sang chế độ nhấp nháy vàng?',
+    en: 'Switch the signals at this junction to amber flashing?',
+  },
+};
+
+const FORM_TEXT = {
+  vi: {
+    required: '{field}: bắt buộc nhập.',
+    number: '{field}: phải là một số.',
+    integer: '{field}: phải là số nguyên.',
+    min: '{field}: tối thiểu {limit}.',
+    max: '{field}: tối đa {limit}.',
+    choose: '{field}: chọn một giá trị trong danh sách.',
+    time: '{field}: nhập giờ dạng HH:MM.',
+  },
+  en: {
+    required: '{field} is required.',
+    number: '{field} must be a number.',
+    integer: '{field} must be a whole number.',
+    min: '{field} must be at least {limit}.',
+    max: '{field} must be at most {limit}.',
+    choose: '{field}: choose a value from the list.',
+    time: '{field}: enter a time as HH:MM.',
+  },
+} as const;
+
+/**
+ * The form's values checked in the browser before anything is sent, each refusal in `locale`
+ * naming the field by its label (paramLabel) with the limit and unit — `Mức sáng: tối đa 100 %.`
+ * — for what the field list knows: required, number, integer, min/max (the params schema's
+ * bounds), enumeration, HH:MM. Null when these pass (the contract's validateCommand then checks
+ * the whole, its English detail shown only as a fallback for rules across fields).
+ */
+export function localFormRefusal(
+  fields: readonly CommandField[],
+  values: Readonly<Record<string, string>>,
+  locale: 'vi' | 'en',
+): { path: string; message: string } | null {
+  const text = FORM_TEXT[locale];
+  for (const field of fields) {
+    const raw = (values[field.path] ?? '').trim();
+    const say = (key: keyof typeof text, limit?: number) => ({
+      path: field.path,
+      message: text[key]
+        .replace('{field}', paramLabel(field.path, locale))
+        .replace(
+          '{limit}',
+          limit === undefined
+            ? ''
+            : `${limit.toLocaleString(locale === 'vi' ? 'vi-VN' : 'en-GB')}${
+                field.kind === 'number' && field.unit !== undefined ? ` ${field.unit}` : ''
+              }`,
+        ),
+    });
+    if (raw === '') {
+      if (field.required) return say('required');
+      continue;
+    }
+    if (field.kind === 'number') {
+      const value = paramsFromForm([field], { [field.path]: raw });
+      const number = field.path
+        .split('.')
+        .reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], value);
+      if (typeof number !== 'number' || Number.isNaN(number)) return say('number');
+      if (field.integer && !Number.isInteger(number)) return say('integer');
+      if (field.min !== undefined && number < field.min) return say('min', field.min);
+      if (field.max !== undefined && number > field.max) return say('max', field.max);
+    } else if (field.kind === 'boolean') {
+      if (raw !== 'true' && raw !== 'false') return say('choose');
+    } else if (field.kind === 'enum') {
+      if (!field.options.includes(raw)) return say('choose');
+    } else if (field.kind === 'time') {
+      if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(raw)) return say('time');
+    }
+  }
+  return null;
+}

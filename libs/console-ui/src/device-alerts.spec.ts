@@ -1,5 +1,5 @@
 import type { AlertBody, AlertEvent } from '@ioc/contracts';
-import { alertRowFromBody, alertRowFromEvent, mergeAlertRow } from './device-alerts';
+import { alertRowFromBody, alertRowFromEvent, alertRowValueText, mergeAlertRow } from './device-alerts';
 
 const body = (id: string, pendingAt: string, state: AlertBody['state'] = 'firing'): AlertBody => ({
   id,
@@ -74,5 +74,14 @@ describe('recent alerts of a device', () => {
     expect(rows).toHaveLength(10);
     expect(rows[0].id).toBe('a11');
     expect(rows.map((r) => r.id)).not.toContain('first');
+  });
+});
+
+describe('an alert row’s value', () => {
+  it('is labelled as the latest value (it may differ from the number in the message)', () => {
+    const row = alertRowFromBody({ ...body('al1', '2026-11-30T07:00:00.000Z', 'resolved'), value: 42.5 });
+    expect(alertRowValueText(row, 'vi')).toBe('giá trị gần nhất: 42,5 µg/m³');
+    expect(alertRowValueText(row, 'en')).toBe('latest value: 42.5 µg/m³');
+    expect(alertRowValueText({ ...row, value: null }, 'vi')).toBeNull();
   });
 });

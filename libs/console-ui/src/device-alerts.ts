@@ -1,4 +1,5 @@
-import type { AlertBody, AlertEvent, AlertState, Severity } from '@ioc/contracts';
+import type { AlertBody, AlertEvent, AlertState, ConsoleLocale, Severity } from '@ioc/contracts';
+import { formatValueWithUnit } from './value-format';
 
 /*
  * The device panel's recent alerts: REST alerts (ISO times) and live alert events (epoch ms) as
@@ -75,4 +76,23 @@ export function mergeAlertRow(
   if (index !== -1 && rows[index].updatedAt > row.updatedAt) return rows as AlertRow[];
   const next = index === -1 ? [...rows, row] : rows.map((r, i) => (i === index ? row : r));
   return next.sort((a, b) => b.startedAt - a.startedAt || a.id.localeCompare(b.id)).slice(0, limit);
+}
+
+/** The label of an alert row's value: the value of the alert's last step, not a live reading. */
+export const ALERT_VALUE_LABEL: Readonly<Record<ConsoleLocale, string>> = {
+  vi: 'giá trị gần nhất',
+  en: 'latest value',
+};
+
+/**
+ * An alert row's value as the panel shows it, labelled ("giá trị gần nhất: 152" / "latest value:
+ * 152"): the value the alert carries is that of its last step (at resolution for a resolved alert),
+ * which may differ from the number in its message (rendered when it fired). Null without a value.
+ */
+export function alertRowValueText(
+  row: Pick<AlertRow, 'value' | 'metric' | 'unit'>,
+  locale: ConsoleLocale,
+): string | null {
+  if (row.value === null || row.metric === null) return null;
+  return `${ALERT_VALUE_LABEL[locale]}: ${formatValueWithUnit(row.metric, row.value, locale, row.unit)}`;
 }

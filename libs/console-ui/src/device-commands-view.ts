@@ -10,7 +10,10 @@ import { el, errorText, setText } from './device-dom';
 import { formatMetricValue } from './value-format';
 import {
   type CommandField,
+  CONFIRMATION_QUESTIONS,
   checkCommandForm,
+  confirmationOf,
+  localFormRefusal,
   commandChoices,
   commandFields,
   describeParams,
@@ -204,24 +207,29 @@ export function createCommandSection(
       showMessage('');
       renderFields();
     });
-    form.addEventListener('submit', (event) => {
-      event.preventDefault();
-      const values: Record<string, string> = {};
-      for (const input of Array.from(
-        fieldsBox.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-param]'),
-      )) {
-        values[input.dataset['param'] ?? input.name] = input.value;
-      }
-      const checked = checkCommandForm(type, select.value, values);
-      if (!checked.ok) {
-        showMessage(t('commandRefused', { detail: checked.detail }));
-        return;
-      }
+    /** The inline confirmation step of a destructive command (confirmationOf); null when none is open. */
+    const confirmBox = el('div', {
+      className: 'ioc-command-confirm',
+      attrs: { role: 'group', 'data-testid': 'command-confirm' },
+    });
+    confirmBox.hidden = true;
+    form.insertBefore(confirmBox, message);
+    let pending: { command: string; params: Record<string, unknown> } | null = null;
+
+    const closeConfirm = (focusSend: boolean): void => {
+      pending = null;
+      confirmBox.hidden = true;
+      confirmBox.replaceChildren();
+      submit.hidden = false;
+      if (focusSend) submit.focus();
+    };
+
+    const send = (command: string, params: Record<string, unknown>): void => {
       showMessage('');
       submit.disabled = true;
       setText(submit, t('commandSending'));
       api
-        .sendCommand(deviceId, { command: checked.command, params: checked.params, timeoutSeconds: 30 })
+        .sendCommand(deviceId, { command, params, timeoutSeconds: 30 })
         .then((record) => {
           if (destroyed) return;
           records = mergeCommandRecord(records, record);
@@ -234,6 +242,76 @@ export function createCommandSection(
           submit.disabled = false;
           setText(submit, t('commandSend'));
         });
+    };
+
+    const openConfirm = (question: string, command: string, params: Record<string, unknown>): void => {
+      pending = { command, params };
+      const yes = el('button', {
+        text: t('confirmYes'),
+        className: 'ioc-button ioc-button--danger',
+        attrs: { type: 'button', 'data-testid': 'command-confirm-yes' },
+      });
+      const no = el('button', {
+        text: t('confirmNo'),
+        className: 'ioc-button',
+        attrs: { type: 'button', 'data-testid': 'command-confirm-no' },
+      });
+      yes.addEventListener('click', () => {
+        const chosen = pending;
+        closeConfirm(true);
+        if (chosen !== null) send(chosen.command, chosen.params);
+      });
+      no.addEventListener('click', () => closeConfirm(true));
+      confirmBox.replaceChildren(
+        el('p', { className: 'ioc-command-confirm-question', text: question }),
+        yes,
+        no,
+      );
+      confirmBox.hidden = false;
+      submit.hidden = true;
+      no.focus();
+    };
+
+    form.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape' || pending === null) return;
+      // Escape cancels the confirmation only (the panel's own Escape closes the panel).
+      event.stopPropagation();
+      event.preventDefault();
+      closeConfirm(true);
+    });
+    select.addEventListener('change', () => closeConfirm(false));
+    fieldsBox.addEventListener('input', () => {
+      if (pending !== null) closeConfirm(false);
+    });
+
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      if (pending !== null) return;
+      const values: Record<string, string> = {};
+      for (const input of Array.from(
+        fieldsBox.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-param]'),
+      )) {
+        values[input.dataset['param'] ?? input.name] = input.value;
+      }
+      const local = localFormRefusal(fields, values, i18n.locale);
+      if (local !== null) {
+        showMessage(local.message);
+        fieldsBox.querySelector<HTMLElement>(`[data-param="${CSS.escape(local.path)}"]`)?.focus();
+        return;
+      }
+      const checked = checkCommandForm(type, select.value, values);
+      if (!checked.ok) {
+        // Rules across fields only (the local check covers each field): the contract's text.
+        showMessage(t('commandRefused', { detail: checked.detail }));
+        return;
+      }
+      showMessage('');
+      const confirmation = confirmationOf(type, checked.command, checked.params);
+      if (confirmation !== null) {
+        openConfirm(CONFIRMATION_QUESTIONS[confirmation][i18n.locale], checked.command, checked.params);
+        return;
+      }
+      send(checked.command, checked.params);
     });
     renderFields();
     return form;

@@ -25,12 +25,13 @@ import {
   RECENT_ALERTS_LIMIT,
   alertRowFromBody,
   alertRowFromEvent,
+  alertRowValueText,
   mergeAlertRow,
 } from './device-alerts';
 import { el, errorText, setText } from './device-dom';
 import { DEVICE_PANEL_MESSAGES as M } from './device-messages';
 import { createHistoryChart, type HistoryChart } from './history-chart';
-import { formatRelativeTime, formatValueWithUnit, latestRows } from './value-format';
+import { formatRelativeTime, latestRows } from './value-format';
 
 /** The device panel (public API: the console's main wires it to the stores and the live feed). */
 export interface DevicePanel {
@@ -46,6 +47,11 @@ export interface DevicePanel {
   applyAlert(event: AlertEvent): void;
   /** Empties the panel (no device shown). */
   hide(): void;
+  /**
+   * Shows "no such device in your scope" (`[data-testid=device-not-found]`) instead of a device:
+   * the same words whether the id is unknown or outside the principal's scope.
+   */
+  showNotFound(): void;
   /** The device shown, null when none. */
   readonly deviceId: string | null;
   /** Hides it and stops its timers and listeners. */
@@ -376,11 +382,9 @@ export function createDevicePanel(container: HTMLElement, deps: DevicePanelDeps)
           el('span', { className: 'ioc-device-alert-message', text: row.message[locale] }),
           el('span', {
             className: 'ioc-device-alert-time',
-            text: `${formatDateTime(row.startedAt, locale)}${
-              row.value === null || row.metric === null
-                ? ''
-                : ` · ${formatValueWithUnit(row.metric, row.value, locale, row.unit)}`
-            }`,
+            text: [formatDateTime(row.startedAt, locale), alertRowValueText(row, locale)]
+              .filter((part) => part !== null)
+              .join(' · '),
           }),
         );
         return item;
@@ -437,6 +441,18 @@ export function createDevicePanel(container: HTMLElement, deps: DevicePanelDeps)
       view = null;
       root.hidden = true;
       delete root.dataset['deviceId'];
+    },
+    showNotFound() {
+      panel.hide();
+      root.hidden = false;
+      root.removeAttribute('aria-label');
+      root.append(
+        el('p', {
+          className: 'ioc-device-muted',
+          text: t('notFound'),
+          attrs: { role: 'status', 'data-testid': 'device-not-found' },
+        }),
+      );
     },
     get deviceId() {
       return view?.id ?? null;

@@ -25,6 +25,7 @@ import {
   defaultChartMetric,
   describeEvery,
   historyQueryFallback,
+  csvDownloadFor,
   historyQueryFor,
   seriesFromHistory,
 } from './history-window';
@@ -47,7 +48,8 @@ const RESOLUTION_KEYS = { raw: 'resolutionRaw', '1m': 'resolution1m', '1h': 'res
  * raw points, the 1-minute or the 1-hour rollup; the answer's `resolution` is shown), times on
  * the axis in Vietnam time (uPlot tzDate, Asia/Ho_Chi_Minh), the unit on the y axis, live
  * readings appended, an empty state, errors (400, 503 storage-unavailable) as text, and a CSV
- * link (`a[data-testid=history-csv]`, the same query with format=csv; the session cookie
+ * link (`a[data-testid=history-csv]`, the same query with format=csv ending when it is clicked,
+ * saved as `<deviceId>_<metric>_<from>_<to>.csv` — csvDownloadFor; the session cookie
  * authenticates the download).
  */
 export function createHistoryChart(
@@ -61,6 +63,8 @@ export function createHistoryChart(
   let metric = defaultChartMetric(type, deps.reported);
   let range: HistoryRange = '24h';
   let series: ChartSeries | null = null;
+  /** The chart had to ask for 1-minute means (too many raw points): the CSV does the same. */
+  let fellBack = false;
   /** The window of the shown answer, epoch ms. */
   let shownWindow = { from: 0, to: 0 };
   let plot: uPlot | null = null;
@@ -160,6 +164,16 @@ export function createHistoryChart(
     plot = new uPlot(options, [series.xs, series.ys], plotBox);
   }
 
+  /** The CSV link for the range ending at `now` (csvDownloadFor): its href and download file name. */
+  function setCsvLink(now: number): void {
+    if (metric === null) return;
+    const download = csvDownloadFor(deviceId, range, metric, now, fellBack);
+    csv.href = api.deviceHistoryCsvUrl(deviceId, download.query);
+    csv.download = download.fileName;
+  }
+  // The window ends when the link is clicked, not when the panel opened (set before the browser follows it).
+  csv.addEventListener('click', () => setCsvLink(Date.now()));
+
   function showState(text: string, kind: 'info' | 'error'): void {
     setText(status, text);
     status.dataset['kind'] = kind;
@@ -178,7 +192,8 @@ export function createHistoryChart(
     }
     showState(t('historyLoading'), 'info');
     let query: DeviceHistoryQuery = historyQueryFor(range, metric, Date.now());
-    csv.href = api.deviceHistoryCsvUrl(deviceId, query);
+    fellBack = false;
+    setCsvLink(Date.now());
     plotBox.setAttribute(
       'aria-label',
       t('chartLabel', { metric: labelOf(METRIC_LABELS, metric, i18n.locale), range: t(RANGE_KEYS[range]) }),
@@ -193,7 +208,8 @@ export function createHistoryChart(
         if (!(error instanceof ApiError && error.status === 400 && error.body.parameter === 'to' && fallback))
           throw error;
         query = fallback;
-        csv.href = api.deviceHistoryCsvUrl(deviceId, query);
+        fellBack = true;
+        setCsvLink(Date.now());
         body = await api.deviceHistory(deviceId, query);
       }
       if (mine !== sequence || destroyed) return;

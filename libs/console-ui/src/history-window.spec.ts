@@ -9,6 +9,7 @@ import {
   describeEvery,
   historyQueryFallback,
   historyQueryFor,
+  csvDownloadFor,
   seriesFromHistory,
 } from './history-window';
 
@@ -115,5 +116,25 @@ describe('axis', () => {
     expect(chartXRange(1000, 5000, 4)).toEqual([1, 5]);
     expect(chartXRange(1000, 5000, 7)).toEqual([1, 7]);
     expect(chartXRange(1000, 5000, null)).toEqual([1, 5]);
+  });
+});
+
+describe('csvDownloadFor', () => {
+  it('names the file <deviceId>_<metric>_<from>_<to>.csv in Vietnam time, for the window ending at the click', () => {
+    const opened = Date.UTC(2026, 10, 30, 1, 5); // 08:05 in Vietnam
+    const clicked = opened + 47 * 60_000; // the panel stayed open 47 minutes
+    const download = csvDownloadFor('aq-001', '24h', 'pm25', clicked, false);
+    expect(download.fileName).toBe('aq-001_pm25_20261129-0852_20261130-0852.csv');
+    expect(download.query).toEqual({
+      metric: 'pm25',
+      from: clicked - 86_400_000,
+      to: clicked,
+      every: '5m',
+      fn: 'mean',
+    });
+    expect(csvDownloadFor('aq/../x', '6h', 'pm25', clicked, true)).toMatchObject({
+      fileName: 'aq_.._x_pm25_20261130-0252_20261130-0852.csv',
+      query: { every: '1m', fn: 'mean' },
+    });
   });
 });

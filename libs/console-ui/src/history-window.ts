@@ -155,3 +155,33 @@ export function chartXRange(fromMs: number, toMs: number, dataMax: number | null
   const to = toMs / 1000;
   return [fromMs / 1000, dataMax !== null && dataMax > to ? dataMax : to];
 }
+
+/** A time as a file-name stamp in Vietnam time (UTC+7, no daylight saving): `20261130-1405`. */
+function fileStamp(ms: number): string {
+  const d = new Date(ms + 7 * HOUR_MS);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}`;
+}
+
+/**
+ * The CSV download of the chart at the moment it is clicked (`now`, epoch ms — not when the panel
+ * opened): the query of `range` ending now (windowed like the chart, 1-minute means when the chart
+ * had to fall back, historyQueryFallback) and its file name
+ * `<deviceId>_<metric>_<from>_<to>.csv`, times in Vietnam time (`20261130-0805`), characters other
+ * than letters, digits, `.`, `-` and `_` replaced by `_`.
+ */
+export function csvDownloadFor(
+  deviceId: string,
+  range: HistoryRange,
+  metric: string,
+  now: number,
+  fellBack: boolean,
+): { query: DeviceHistoryQuery; fileName: string } {
+  const base = historyQueryFor(range, metric, now);
+  const query = fellBack ? (historyQueryFallback(base) ?? base) : base;
+  const safe = (text: string): string => text.replace(/[^A-Za-z0-9._-]/g, '_');
+  return {
+    query,
+    fileName: `${safe(deviceId)}_${safe(metric)}_${fileStamp(now - RANGE_WINDOWS[range].ms)}_${fileStamp(now)}.csv`,
+  };
+}

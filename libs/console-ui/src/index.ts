@@ -12,3 +12,4 @@ export * from './history-window';
 export * from './command-model';
 export * from './camera-model';
 export * from './device-alerts';
+export * from './device-route';

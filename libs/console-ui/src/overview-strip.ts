@@ -9,6 +9,7 @@ import {
   defineMessages,
   formatNumber,
   labelOf,
+  openAlertCountsBySeverity,
   type AlertStore,
   type ApiClient,
   type DeviceStore,
@@ -25,6 +26,7 @@ export const OVERVIEW_MESSAGES = defineMessages({
     unknown: 'Chưa rõ',
     alerts: 'Cảnh báo đang mở',
     pending: 'Đang chờ',
+    pendingOf: '({n} đang chờ)',
     rate: 'Dữ liệu nhận',
     perSecond: '{n} bản tin/giây',
     rateLive: '(theo luồng trực tiếp)',
@@ -42,6 +44,7 @@ export const OVERVIEW_MESSAGES = defineMessages({
     unknown: 'Unknown',
     alerts: 'Open alerts',
     pending: 'Pending',
+    pendingOf: '({n} pending)',
     rate: 'Ingest',
     perSecond: '{n} readings/s',
     rateLive: '(from the live feed)',
@@ -134,6 +137,15 @@ export function createOverviewStrip(container: HTMLElement, deps: OverviewStripD
     pending: cell('overview-alerts-pending'),
   };
   const severityLabels = { critical: h('span'), warning: h('span'), info: h('span'), pending: h('span') };
+  const pendingNotes = {
+    critical: h('span', {
+      class: 'ioc-overview__pending',
+      'data-testid': 'overview-alerts-critical-pending',
+    }),
+    warning: h('span', { class: 'ioc-overview__pending', 'data-testid': 'overview-alerts-warning-pending' }),
+    info: h('span', { class: 'ioc-overview__pending', 'data-testid': 'overview-alerts-info-pending' }),
+    pending: null,
+  };
   const alertsBox = h(
     'div',
     { class: 'ioc-overview__box ioc-overview__box--alerts' },
@@ -149,6 +161,8 @@ export function createOverviewStrip(container: HTMLElement, deps: OverviewStripD
           severityCells[k],
           ' ',
           severityLabels[k],
+          pendingNotes[k] === null ? null : ' ',
+          pendingNotes[k],
         ),
       ),
     ),
@@ -191,12 +205,19 @@ export function createOverviewStrip(container: HTMLElement, deps: OverviewStripD
   }
 
   function renderAlerts(): void {
-    const counts = alerts.counts();
+    // Every open alert by severity, pending included (openAlertCountsBySeverity), pending ones beside.
+    const bySeverity = openAlertCountsBySeverity(alerts.list());
+    let pending = 0;
     for (const k of ['critical', 'warning', 'info'] as const) {
-      severityCells[k].textContent = n(counts[k]);
+      severityCells[k].textContent = n(bySeverity[k].open);
       severityLabels[k].textContent = labelOf(SEVERITY_LABELS, k, i18n.locale);
+      pendingNotes[k].textContent =
+        bySeverity[k].pending > 0
+          ? i18n.t(OVERVIEW_MESSAGES, 'pendingOf', { n: n(bySeverity[k].pending) })
+          : '';
+      pending += bySeverity[k].pending;
     }
-    severityCells.pending.textContent = n(counts.pending);
+    severityCells.pending.textContent = n(pending);
     severityLabels.pending.textContent = i18n.t(OVERVIEW_MESSAGES, 'pending');
   }
 

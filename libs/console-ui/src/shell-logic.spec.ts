@@ -1,6 +1,12 @@
 import type { AreaBody } from '@ioc/contracts';
 import { ApiError, I18n, type Catalogue } from '@ioc/console-data';
-import { ALERTS_MESSAGES, alertMatchesFilter, areaFilterOptions, needsCriticalSignal } from './alerts-panel';
+import {
+  ALERTS_MESSAGES,
+  ackNoteRefusal,
+  alertMatchesFilter,
+  areaFilterOptions,
+  needsCriticalSignal,
+} from './alerts-panel';
 import { SHELL_MESSAGES, scopeSummary, tabAfterKey } from './app-shell';
 import { LOCALE_SWITCH_MESSAGES, otherLocale } from './locale-switch';
 import { LOGIN_MESSAGES, endedMessage, loginErrorMessage, renderLoginMessage } from './login-view';
@@ -139,5 +145,18 @@ describe('alerts panel logic', () => {
     expect(needsCriticalSignal({ id: 'old', severity: 'critical', state: 'firing' }, signalled)).toBe(false);
     expect(needsCriticalSignal({ id: 'b', severity: 'critical', state: 'pending' }, signalled)).toBe(false);
     expect(needsCriticalSignal({ id: 'c', severity: 'warning', state: 'firing' }, signalled)).toBe(false);
+  });
+});
+
+describe('acknowledgement note check', () => {
+  it('refuses control and bidirectional characters in the UI language before sending', () => {
+    expect(ackNoteRefusal('Đã cử đội xử lý', 'vi')).toBeNull();
+    expect(ackNoteRefusal('ok\u202egnp.exe', 'vi')).toBe(
+      'Ghi chú chứa ký tự điều khiển hướng chữ U+202E ở vị trí 3; hãy xoá ký tự đó.',
+    );
+    expect(ackNoteRefusal('a\u0007', 'en')).toBe(
+      'The note contains the control character U+0007 at position 2; remove it.',
+    );
+    expect(ackNoteRefusal('x'.repeat(1001), 'vi')).toBe('Ghi chú dài quá 1000 ký tự.');
   });
 });

@@ -3,8 +3,9 @@ import L from 'leaflet';
 import { MAP_MESSAGES } from '../messages';
 import './controls.css';
 
-/** One search result as the list shows it. */
+/** One search result as the list shows it: a device, or an area (a district, ward or commune). */
 export interface SearchHit {
+  kind: 'device' | 'area';
   id: string;
   name: string;
   /** Short state text (a label, not a colour). */
@@ -12,15 +13,17 @@ export interface SearchHit {
 }
 
 /**
- * The device search (top left, `input[data-testid=map-search]`): an ARIA 1.2 combobox with a
- * listbox of matches by id or name, diacritics-insensitive (`search`). ArrowDown/ArrowUp move
+ * The device and area search (top left, `input[data-testid=map-search]`): an ARIA 1.2 combobox
+ * with a listbox of matches by id or name, diacritics-insensitive (`search`): areas first
+ * (`li[data-area-id]`), then devices (`li[data-device-id]`). ArrowDown/ArrowUp move
  * through the matches (`aria-activedescendant`), Enter picks the active one (or the first),
- * Escape closes the list, then clears the field; a click picks too. `onPick` focuses and selects.
+ * Escape closes the list, then clears the field; a click picks too. `onPick`: a device is focused and
+ * selected, an area's devices (or its centre) brought into view.
  */
 export function createSearchControl(
   i18n: I18n,
   search: (query: string) => SearchHit[],
-  onPick: (deviceId: string) => void,
+  onPick: (hit: SearchHit) => void,
 ): { control: L.Control; dispose: () => void } {
   const uid = Math.random().toString(36).slice(2);
   const container = L.DomUtil.create('div', 'ioc-map-control ioc-map-search');
@@ -81,13 +84,14 @@ export function createSearchControl(
         li.id = `ioc-map-search-${uid}-${i}`;
         li.setAttribute('role', 'option');
         li.setAttribute('aria-selected', 'false');
-        li.dataset['deviceId'] = hit.id;
+        if (hit.kind === 'area') li.dataset['areaId'] = hit.id;
+        else li.dataset['deviceId'] = hit.id;
         const name = document.createElement('span');
         name.className = 'ioc-map-search__name';
         name.textContent = hit.name;
         const detail = document.createElement('span');
         detail.className = 'ioc-map-search__detail';
-        detail.textContent = `${hit.id} · ${hit.detail}`;
+        detail.textContent = hit.kind === 'area' ? hit.detail : `${hit.id} · ${hit.detail}`;
         li.append(name, detail);
         return li;
       }),
@@ -114,7 +118,7 @@ export function createSearchControl(
     if (hit === undefined) return;
     input.value = hit.name;
     close();
-    onPick(hit.id);
+    onPick(hit);
   };
 
   input.addEventListener('input', update);
