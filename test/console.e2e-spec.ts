@@ -750,7 +750,8 @@ describeWithBrowser("the operators' console in Chromium (real platform)", () => 
 
   it('takes the screenshots of the map, a station panel with its history and the alerts panel (docs/ with IOC_UPDATE_SCREENSHOTS=1)', async () => {
     const firing = await episode;
-    await adminPage.reload();
+    // The page as it opens (no device URL left by an earlier test): the whole province.
+    await adminPage.goto(`${platform.httpUrl}/`);
     await adminPage.waitForSelector('[data-testid=map] .ioc-cluster, [data-testid=map] .ioc-marker');
     await adminPage.waitForFunction(() => performance.getEntriesByName('ioc:map-ready').length > 0);
     // Legible: no two visible area names print over each other.
