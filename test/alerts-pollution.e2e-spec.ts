@@ -10,6 +10,7 @@ import { planScenario, ScenarioRunner } from '@ioc/devices-sim';
 import { loadSeeds } from '@ioc/registry';
 import { type ApiSession, eventually, loginToApi, type RunningPlatform, startPlatform } from '@ioc/testing';
 import { liveClient, type LiveClient } from './support/clients';
+import { commonDistrict } from './support/seed-areas';
 import { call, expectCall, verifyWebhook, WebhookReceiver } from './support/webhooks';
 
 /*
@@ -66,7 +67,7 @@ describe('pollution episode → VN_AQI alerts → agencies (real processes, real
     const stations: Device[] = [...plan.target.devices];
     expect(stations.length).toBeGreaterThan(0);
     // The district the scenario picked: the first area on the stations' path below the province.
-    const district = commonDistrict(stations);
+    const district = commonDistrict(stations, seeds.areas);
 
     // Agencies, their receivers and subscriptions, through REST.
     await expectCall(
@@ -330,21 +331,6 @@ describe('pollution episode → VN_AQI alerts → agencies (real processes, real
     expect(otherLiveAlerts).toEqual([]);
   });
 });
-
-/** The district (an area right below the province) holding every one of `stations`. */
-function commonDistrict(stations: readonly Device[]): string {
-  const areas = new Map(seeds.areas.map((a) => [a.id, a]));
-  const pathOf = (areaId: string): string[] => {
-    const path: string[] = [];
-    for (let id: string | null | undefined = areaId; id; id = areas.get(id)?.parentId) path.unshift(id);
-    return path;
-  };
-  const paths = stations.map((s) => pathOf(s.areaId));
-  const district = paths[0]?.[1];
-  if (!district || !paths.every((p) => p[1] === district))
-    throw new Error(`the scenario's stations are not in one district: ${JSON.stringify(paths)}`);
-  return district;
-}
 
 /** A firing alert's text: Vietnamese, with its value, unit, limit, standard and area name. */
 function expectVietnameseText(alert: NotifiedAlert): void {

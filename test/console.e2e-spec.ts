@@ -18,6 +18,7 @@ import {
   TEST_ADMIN_PASSWORD,
   watchPage,
 } from '@ioc/testing';
+import { commonDistrict } from './support/seed-areas';
 import { call, expectCall } from './support/webhooks';
 
 /*
@@ -81,21 +82,6 @@ function withoutDiacritics(text: string): string {
     .replace(/[\u0300-\u036f]/g, '')
     .replace(/đ/g, 'd')
     .replace(/Đ/g, 'D');
-}
-
-/** The district (an area right below the province) holding every one of `stations`. */
-function commonDistrict(stations: readonly Device[]): string {
-  const areas = new Map(seeds.areas.map((a) => [a.id, a]));
-  const pathOf = (areaId: string): string[] => {
-    const path: string[] = [];
-    for (let id: string | null | undefined = areaId; id; id = areas.get(id)?.parentId) path.unshift(id);
-    return path;
-  };
-  const paths = stations.map((s) => pathOf(s.areaId));
-  const district = paths[0]?.[1];
-  if (!district || !paths.every((p) => p[1] === district))
-    throw new Error(`the scenario's stations are not in one district: ${JSON.stringify(paths)}`);
-  return district;
 }
 
 /** Every area id at or below `root` in the seeded area tree. */
@@ -283,7 +269,7 @@ describeWithBrowser("the operators' console in Chromium (real platform)", () => 
     // The pollution episode's stations, their district, an agency of it and its accounts.
     const plan = planScenario('pollution-episode', seeds, { timeScale: TIME_SCALE });
     stations = [...plan.target.devices];
-    district = commonDistrict(stations);
+    district = commonDistrict(stations, seeds.areas);
     await expectCall(
       admin,
       'POST',

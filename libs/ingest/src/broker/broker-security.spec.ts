@@ -478,27 +478,29 @@ describe('broker: nothing refused is ever delivered', () => {
       it('keeps a busy connection whose every read ends inside a packet, for longer than the time', async () => {
         const conn = await raw();
         expect(await conn.connect({ clientId: 'straddling', clean: true })).toBe(0);
-        const frames = Array.from({ length: 12 }, (_, i) =>
-          publishFrame({
-            topic: telemetry,
-            payload: validReading(Date.now() - 5000 + i),
-            qos: 1,
-            messageId: 20 + i,
-          }),
-        );
-        const stream = Buffer.concat(frames);
-        // Chunks that each end in the middle of a packet, 100 ms apart: 1.2 s with a packet always
-        // unfinished at the end of a read, four times the 300 ms limit, but progress in every read.
-        const chunk = Math.ceil(stream.length / 12) + 3;
-        for (let at = 0; at < stream.length; at += chunk) {
-          conn.send(stream.subarray(at, Math.min(at + chunk, stream.length)));
-          await new Promise((r) => setTimeout(r, 100)); // the pacing is the condition under test
-        }
-        for (let i = 0; i < frames.length; i += 1)
+        const base = Date.now() - 60_000;
+        const frame = (i: number): Buffer =>
+          publishFrame({ topic: telemetry, payload: validReading(base + i), qos: 1, messageId: 20 + i });
+        // Each round sends the second half of packet i and the first half of packet i + 1, then
+        // awaits packet i's PUBACK: every read ends inside a packet and every read makes progress.
+        // Rounds go on for over three times the 300 ms limit (a packet is unfinished all along).
+        let current = frame(0);
+        conn.send(current.subarray(0, current.length >> 1));
+        const startedAt = Date.now();
+        let i = 0;
+        while (Date.now() - startedAt < 1_000) {
+          const next = frame(i + 1);
+          conn.send(
+            Buffer.concat([current.subarray(current.length >> 1), next.subarray(0, next.length >> 1)]),
+          );
           await conn.next(
             (p) => p.type === PACKET_TYPE.PUBACK && p.body.readUInt16BE(0) === 20 + i,
             `PUBACK ${20 + i}`,
           );
+          current = next;
+          i += 1;
+        }
+        expect(i).toBeGreaterThan(1);
         expect(conn.isOpen).toBe(true);
         expect(broker.stats().broker.stalledPacketsClosed).toBe(0);
       });
