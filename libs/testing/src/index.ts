@@ -9,3 +9,4 @@ export * from './oidc-provider';
 export * from './api-login';
 export * from './webhook-receiver';
 export * from './browser';
+export * from './redis';
