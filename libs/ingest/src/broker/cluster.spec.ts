@@ -28,7 +28,7 @@ const [station, other] = registry.listDevices({ type: 'air-quality-station' }) a
 describeWithRedis('broker nodes on one Redis', () => {
   const dirs = new TempDirs('ingest-cluster-');
   let redis: RedisHandle;
-  let nodes: TestBroker[] = [];
+  const nodes: TestBroker[] = [];
   const clients: MqttClient[] = [];
   const { secrets, auth } = testDeviceCredentials([station.id, other.id]);
 
