@@ -80,7 +80,7 @@ describeWithRedis('broker nodes on one Redis', () => {
       expect(keys.length).toBeGreaterThan(0);
       expect(keys.filter((key) => !key.startsWith('ioc:'))).toEqual([]);
       expect(await peek.hexists('ioc:aedes:retained', `${INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX}x`)).toBe(1);
-      const channels = await peek.pubsub('CHANNELS', '*');
+      const channels = (await peek.pubsub('CHANNELS', '*')) as string[];
       expect(channels.filter((c) => !c.startsWith('ioc:'))).toEqual([]);
     } finally {
       peek.disconnect();
