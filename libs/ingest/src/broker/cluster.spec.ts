@@ -8,7 +8,11 @@ import {
   type Reading,
   deviceTopic,
 } from '@ioc/contracts';
+import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
+import { DeviceStatusRepository, loadSeeds, RegistryRepository } from '@ioc/registry';
+import { createLogger } from '@ioc/runtime';
 import { describeWithRedis, type RedisHandle, startRedis, TempDirs } from '@ioc/testing';
+import { DeviceStatusTracker } from '../device-status-tracker';
 import {
   startTestBroker,
   TEST_INTERNAL_SECRET as SECRET,
@@ -18,6 +22,9 @@ import {
   waitFor,
 } from '../test-support/test-broker';
 import { aedesIdOf } from './cluster';
+import type { IngestBrokerOptions } from './ingest-broker';
+
+jest.setTimeout(30_000);
 
 const [station, other] = registry.listDevices({ type: 'air-quality-station' }) as [Device, Device];
 
@@ -32,10 +39,14 @@ describeWithRedis('broker nodes on one Redis', () => {
   const clients: MqttClient[] = [];
   const { secrets, auth } = testDeviceCredentials([station.id, other.id]);
 
-  const startNode = async (brokerId: string): Promise<TestBroker> => {
+  const startNode = async (
+    brokerId: string,
+    extra: Partial<IngestBrokerOptions> = {},
+  ): Promise<TestBroker> => {
     const node = await startTestBroker(await dirs.make(), {
       auth,
       cluster: { redisUrl: redis.url, brokerId },
+      ...extra,
     });
     nodes.push(node);
     return node;
@@ -154,5 +165,121 @@ describeWithRedis('broker nodes on one Redis', () => {
     await waitFor(() => received.includes(deviceTopic('env', other.id, 'command')), 'the command on node 2');
     await waitFor(() => two.broker.stats().broker.forwardsBlocked > blockedBefore, 'the refusal on node 2');
     expect(received).toEqual([deviceTopic('env', other.id, 'command')]);
+  });
+
+  it('keeps a persistent session across nodes: subscriptions and the QoS 1 command queued while away', async () => {
+    const [one, two] = [await startNode('1'), await startNode('2')];
+    const commandTopic = deviceTopic('env', station.id, 'command');
+    const first = await device(one, station.id, { clean: false });
+    await first.subscribeAsync(commandTopic, { qos: 1 });
+    await first.endAsync();
+    const service = await internal(two, 'ioc-api-2');
+    await service.publishAsync(commandTopic, '{"commandId":"queued-1","name":"reboot"}', { qos: 1 });
+    // Back, through the other node: the session is there and the command comes with it.
+    const received: string[] = [];
+    const back = await connectAsync(two.url, {
+      reconnectPeriod: 0,
+      clean: false,
+      clientId: `${station.id}-c`,
+      username: station.id,
+      password: secrets[station.id],
+      manualConnect: false,
+    });
+    clients.push(back);
+    back.on('message', (_topic, payload) => received.push(payload.toString()));
+    await waitFor(() => received.length > 0, 'the queued command on node 2');
+    expect(received).toEqual(['{"commandId":"queued-1","name":"reboot"}']);
+  });
+
+  it('a connection with the same client id on another node takes over; limits and client id bindings hold across nodes', async () => {
+    const [one, two] = [
+      await startNode('1', { maxSessionsPerDevice: 2 }),
+      await startNode('2', { maxSessionsPerDevice: 2 }),
+    ];
+    const old = await device(one, station.id);
+    const closed = new Promise<void>((resolve) => old.once('close', () => resolve()));
+    await device(two, station.id);
+    await closed;
+    await waitFor(() => one.broker.sessionCount(station.id) === 0, 'the old session gone from node 1');
+    expect(two.broker.sessionCount(station.id)).toBe(1);
+
+    // A second session on node 1 (another client id): two in all, the limit.
+    await device(one, station.id, { clientId: `${station.id}-tool` });
+    await waitFor(() => one.broker.sessionCount(station.id) === 1, 'the second session');
+    const refusal = await connectAsync(two.url, {
+      reconnectPeriod: 0,
+      clientId: `${station.id}-third`,
+      username: station.id,
+      password: secrets[station.id],
+    }).then(
+      () => 'accepted',
+      (error: Error & { code?: number }) => error.code,
+    );
+    expect(refusal).toBe(5);
+    // Another device may not take the client id the first holds on the other node.
+    const stolen = await connectAsync(one.url, {
+      reconnectPeriod: 0,
+      clientId: `${station.id}-c`,
+      username: other.id,
+      password: secrets[other.id],
+    }).then(
+      () => 'accepted',
+      (error: Error & { code?: number }) => error.code,
+    );
+    expect(stolen).toBe(2);
+  });
+
+  it('a device moving between nodes ends online in the registry, whichever node notices what first', async () => {
+    const dir = await dirs.make();
+    const databases: IocDatabase[] = [];
+    const trackers: DeviceStatusTracker[] = [];
+    const node = async (brokerId: string): Promise<TestBroker> => {
+      const database = openDatabase({ kind: 'sqlite', path: `${dir}/registry.sqlite` });
+      databases.push(database);
+      if (databases.length === 1) {
+        await prepareDatabase(database, {
+          afterMigrate: async (db) => {
+            await new RegistryRepository(db).importSeeds(loadSeeds());
+          },
+        });
+      }
+      const ref: { node?: TestBroker } = {};
+      const tracker = new DeviceStatusTracker({
+        store: new DeviceStatusRepository(database.db),
+        directory: registry,
+        publish: (statuses) => ref.node?.broker.publishDeviceStatus(statuses),
+        logger: createLogger('test', { level: 'silent' }),
+      });
+      await tracker.start();
+      trackers.push(tracker);
+      ref.node = await startNode(brokerId, { deviceStatus: tracker });
+      return ref.node;
+    };
+    try {
+      const [one, two] = [await node('1'), await node('2')];
+      const stored = async () =>
+        (await new DeviceStatusRepository(databases[0]!.db).latestOf([station.id])).get(station.id);
+      for (let round = 0; round < 3; round++) {
+        // Back and forth: each connection takes over the previous one on the other node.
+        for (const target of [one, two]) {
+          const client = await device(target, station.id);
+          await waitFor(() => target.broker.sessionCount(station.id) === 1, 'the new session');
+          void client;
+        }
+      }
+      await waitFor(() => one.broker.sessionCount(station.id) === 0, 'node 1 without a session');
+      await Promise.all(trackers.map((t) => t.flushChanges()));
+      expect(await stored()).toMatchObject({ status: 'online', reason: 'connected' });
+      // And offline once the device really leaves.
+      await Promise.all(clients.splice(0).map((c) => c.endAsync()));
+      await waitFor(() => two.broker.sessionCount(station.id) === 0, 'gone');
+      await Promise.all(trackers.map((t) => t.flushChanges()));
+      expect(await stored()).toMatchObject({ status: 'offline', reason: 'disconnected' });
+    } finally {
+      await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+      await Promise.all(nodes.splice(0).map((n) => n.close()));
+      await Promise.all(trackers.map((t) => t.close()));
+      await Promise.all(databases.map((d) => d.close()));
+    }
   });
 });

@@ -20,6 +20,15 @@ export const REDIS_MQ_PREFIX = `${REDIS_KEY_PREFIX}mqtt:`;
  */
 export const REDIS_PERSISTENCE_PREFIX = `${REDIS_KEY_PREFIX}aedes:`;
 
+/**
+ * aedes' heartbeatInterval on a node of several (ms; aedes' default, 60 000, on one node): each
+ * node publishes `$SYS/<id>/heartbeat` this often; a node silent for three intervals is taken
+ * for gone — its sessions are forgotten by the others (ClusterSessions) and aedes publishes the
+ * wills it left in Redis (checked every four intervals). 5 s: a crashed node's devices count
+ * against nothing after ~15 s, for one tiny message per node every 5 s.
+ */
+export const CLUSTER_HEARTBEAT_MS = 5000;
+
 /** The aedes id of broker node `brokerId` (IOC_BROKER_ID). */
 export function aedesIdOf(brokerId: string): string {
   return `ioc-broker-${brokerId}`;

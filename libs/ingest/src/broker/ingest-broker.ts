@@ -25,7 +25,13 @@ import { createAuthorizePublish } from './authorize-publish';
 import { createAuthorizeSubscribe } from './authorize-subscribe';
 import { createCommandAckRelay } from './command-ack-relay';
 import { clientInternals } from './aedes-internals';
-import { type BrokerClusterParts, createBrokerClusterParts } from './cluster';
+import { type BrokerClusterParts, CLUSTER_HEARTBEAT_MS, createBrokerClusterParts } from './cluster';
+import {
+  type ClusterSessionMessage,
+  ClusterSessions,
+  INTERNAL_BROKER_SESSIONS_TOPIC,
+  type NodeSession,
+} from './cluster-sessions';
 import { type ConnectionInfo, DeviceSessions } from './device-sessions';
 import {
   DEFAULT_FAILED_LOGIN_LIMITS,
@@ -253,9 +259,38 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       'broker node shares its MQTT state through Redis',
     );
   }
+  // Several nodes: the device sessions of the others, so limits, client id bindings and statuses
+  // hold across nodes (see ClusterSessions).
+  const clusterSessions = clusterParts
+    ? new ClusterSessions({
+        node: clusterParts.id,
+        // QoS 0, as aedes' own `$SYS/<id>/new/clients`: both take the same synchronous path to the
+        // Redis connection, so an `open` always precedes the takeover it causes.
+        publish: (message) =>
+          ref.aedes?.publish(
+            {
+              cmd: 'publish',
+              topic: INTERNAL_BROKER_SESSIONS_TOPIC,
+              payload: Buffer.from(JSON.stringify(message)),
+              qos: 0,
+              retain: false,
+              dup: false,
+            },
+            () => undefined,
+          ),
+        ...(options.deviceStatus ? { observer: options.deviceStatus } : {}),
+        staleAfterMs: 3 * CLUSTER_HEARTBEAT_MS,
+        logger,
+      })
+    : undefined;
   const broker = await Aedes.createBroker({
     ...(clusterParts
-      ? { id: clusterParts.id, mq: clusterParts.mq, persistence: clusterParts.persistence }
+      ? {
+          id: clusterParts.id,
+          mq: clusterParts.mq,
+          persistence: clusterParts.persistence,
+          heartbeatInterval: CLUSTER_HEARTBEAT_MS,
+        }
       : {}),
     ...createConnectHooks({
       internal,
@@ -269,6 +304,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       ...(options.maxSessionsPerDevice === undefined
         ? {}
         : { maxSessionsPerDevice: options.maxSessionsPerDevice }),
+      ...(clusterSessions ? { remoteSessions: clusterSessions } : {}),
     }),
     authorizeSubscribe: createAuthorizeSubscribe(internal, options.directory, logger, {
       stats,
@@ -304,21 +340,60 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
   // the CONNACK, `clientDisconnect` once the connection is gone; `_disconnected` is set by a
   // DISCONNECT packet, or by disconnectDevice).
   const activity = options.deviceStatus;
-  if (deviceSessions && activity) {
+  const nodeSessions = new WeakMap<Client, NodeSession>();
+  if (deviceSessions && (activity || clusterSessions)) {
     broker.on('client', (client) => {
       const identity = deviceSessions.identityOf(client);
-      if (identity) activity.connected?.(identity.deviceId, Date.now());
+      if (!identity) return;
+      const at = Date.now();
+      if (clusterSessions) {
+        const session: NodeSession = { deviceId: identity.deviceId, clientId: client.id, at };
+        nodeSessions.set(client, session);
+        clusterSessions.opened(session);
+      }
+      activity?.connected?.(identity.deviceId, at);
     });
     broker.on('clientDisconnect', (client) => {
       const identity = deviceSessions.identityOf(client);
-      if (identity) {
-        activity.disconnected?.(
-          identity.deviceId,
-          Date.now(),
-          clientInternals(client)._disconnected === true,
-        );
-      }
+      if (!identity) return;
+      const session = nodeSessions.get(client);
+      if (session) clusterSessions?.closed(session);
+      activity?.disconnected?.(identity.deviceId, Date.now(), clientInternals(client)._disconnected === true);
     });
+  }
+  let clusterSweep: NodeJS.Timeout | undefined;
+  if (clusterSessions) {
+    broker.subscribe(
+      INTERNAL_BROKER_SESSIONS_TOPIC,
+      (packet, callback) => {
+        try {
+          clusterSessions.receive(JSON.parse(packet.payload.toString()) as ClusterSessionMessage);
+        } catch (error) {
+          logger.warn({ err: (error as Error).message }, 'unreadable broker-sessions message ignored');
+        }
+        callback();
+      },
+      // Listening now: ask the other nodes what they hold (their devices are not ours to judge).
+      () => clusterSessions.requestSync(),
+    );
+    broker.subscribe(
+      '$SYS/+/heartbeat',
+      (packet, callback) => {
+        clusterSessions.heardFrom(packet.payload.toString());
+        callback();
+      },
+      () => undefined,
+    );
+    broker.subscribe(
+      '$SYS/+/birth',
+      (packet, callback) => {
+        clusterSessions.born(packet.payload.toString());
+        callback();
+      },
+      () => undefined,
+    );
+    clusterSweep = setInterval(() => clusterSessions.sweep(), CLUSTER_HEARTBEAT_MS);
+    clusterSweep.unref();
   }
   broker.on('clientError', (client, error) => {
     logger.warn({ clientId: client.id, err: error.message }, 'client error');
@@ -536,6 +611,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     async close() {
       clearInterval(statsTimer);
       clearInterval(credentialSweep);
+      clearInterval(clusterSweep);
       // Stop accepting first; each listener's close resolves once aedes has closed its clients.
       const listenersClosed = Promise.all(listeners.map((l) => l.close()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
