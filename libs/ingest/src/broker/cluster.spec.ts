@@ -11,7 +11,15 @@ import {
 import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
 import { DeviceStatusRepository, loadSeeds, RegistryRepository } from '@ioc/registry';
 import { createLogger } from '@ioc/runtime';
-import { describeWithRedis, type RedisHandle, startRedis, TempDirs } from '@ioc/testing';
+import {
+  describeWithRedis,
+  haproxyAvailable,
+  HAPROXY_MISSING_MESSAGE,
+  type RedisHandle,
+  startHaproxy,
+  startRedis,
+  TempDirs,
+} from '@ioc/testing';
 import { DeviceStatusTracker } from '../device-status-tracker';
 import {
   startTestBroker,
@@ -51,8 +59,9 @@ describeWithRedis('broker nodes on one Redis', () => {
     nodes.push(node);
     return node;
   };
-  const connect = async (node: TestBroker, options: IClientOptions): Promise<MqttClient> => {
-    const client = await connectAsync(node.url, { reconnectPeriod: 0, ...options });
+  const connect = async (target: TestBroker | string, options: IClientOptions): Promise<MqttClient> => {
+    const url = typeof target === 'string' ? target : target.url;
+    const client = await connectAsync(url, { reconnectPeriod: 0, ...options });
     clients.push(client);
     return client;
   };
@@ -282,4 +291,68 @@ describeWithRedis('broker nodes on one Redis', () => {
       await Promise.all(databases.map((d) => d.close()));
     }
   });
+
+  const withHaproxy = haproxyAvailable() || process.env['CI'] === 'true' ? it : it.skip;
+  if (!haproxyAvailable()) console.warn(HAPROXY_MISSING_MESSAGE);
+
+  withHaproxy('behind HAProxy: connections land on both nodes; a node that stops is taken out', async () => {
+    const [one, two] = [await startNode('1'), await startNode('2')];
+    const proxy = await startHaproxy({
+      backends: [
+        { host: '127.0.0.1', port: one.broker.port, name: 'node1' },
+        { host: '127.0.0.1', port: two.broker.port, name: 'node2' },
+      ],
+    });
+    try {
+      await proxy.waitForUp(2);
+      const ids = [station.id, other.id];
+      for (let i = 0; i < 4; i++) {
+        const id = ids[i % 2]!;
+        await connect(proxy.url(), {
+          clientId: `${id}-lb-${i}`,
+          username: id,
+          password: secrets[id],
+        });
+      }
+      // Round robin: two sessions on each node.
+      await waitFor(
+        () => one.broker.stats().connectedClients === 2 && two.broker.stats().connectedClients === 2,
+        'two connections on each node',
+      );
+      expect((await proxy.backends()).map((b) => [b.name, b.status, b.total])).toEqual([
+        ['node1', 'UP', 2],
+        ['node2', 'UP', 2],
+      ]);
+      // Node 1 goes away: HAProxy's checks take it out, and every new connection goes to node 2.
+      await one.close();
+      nodes.splice(nodes.indexOf(one), 1);
+      await proxy.waitForUp(1);
+      await eventuallyDown(proxy, 'node1');
+      for (let i = 0; i < 3; i++) {
+        await connect(proxy.url(), {
+          clientId: `${station.id}-after-${i}`,
+          username: station.id,
+          password: secrets[station.id],
+        });
+      }
+      // Node 1 said its sessions ended as it closed: they no longer count against the limit (4).
+      await waitFor(() => two.broker.sessionCount(station.id) === 3, 'the new sessions on node 2');
+    } finally {
+      await proxy.close();
+    }
+  });
 });
+
+/** Waits until HAProxy reports backend `name` down (its health checks failed). */
+async function eventuallyDown(
+  proxy: { backends(): Promise<{ name: string; status: string }[]> },
+  name: string,
+) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const state = (await proxy.backends()).find((b) => b.name === name);
+    if (state && state.status.startsWith('DOWN')) return;
+    if (Date.now() > deadline) throw new Error(`backend ${name} not down: ${JSON.stringify(state)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
