@@ -11,6 +11,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeSegment, encodeRecord, RECORD_HEADER_BYTES } from './spool-records';
+import { acquireSpoolLock, type SpoolLock } from './spool-lock';
 
 export interface DurableSpoolOptions {
   dir: string;
@@ -125,6 +126,8 @@ const segmentName = (firstIndex: number): string =>
 export class DurableSpool<T> {
   private segments: Segment[] = [];
   private active: FileHandle | undefined;
+  /** The directory's lock (acquireSpoolLock), held from open to close. */
+  private lock: SpoolLock | undefined;
   private nextIndex = 0;
   /** Records before this index are all released: the checkpoint, and where recovery starts. */
   private releasedIndex = 0;
@@ -189,7 +192,7 @@ export class DurableSpool<T> {
    * consumer, in append order: `pending[i]` is record number `firstPendingIndex + i`, and
    * `pendingBodies[i]` its body as stored (what `encode` made; views of the segment files read,
    * so drop them once handed on). Every consumer holds every pending record. Throws RangeError for
-   * a bad `consumers` list.
+   * a bad `consumers` list, and SpoolInUseError when another live process holds the directory's lock (SPOOL_LOCK_FILE), released by close().
    */
   static async open<T>(
     options: DurableSpoolOptions,
@@ -203,8 +206,13 @@ export class DurableSpool<T> {
       },
       hooks,
     );
+    await mkdir(options.dir, { recursive: true });
+    spool.lock = await acquireSpoolLock(options.dir);
     const pendingBodies: Buffer[] = [];
-    const pending = await spool.recover(hooks.decode, pendingBodies);
+    const pending = await spool.recover(hooks.decode, pendingBodies).catch(async (error: unknown) => {
+      await spool.lock?.release();
+      throw error;
+    });
     return { spool, pending, pendingBodies, firstPendingIndex: spool.releasedIndex };
   }
 
@@ -342,6 +350,7 @@ export class DurableSpool<T> {
     await this.writeCheckpoint();
     await this.active?.close();
     this.active = undefined;
+    await this.lock?.release();
   }
 
   private async commitLoop(): Promise<void> {
