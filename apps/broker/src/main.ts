@@ -15,6 +15,7 @@ import {
 } from '@ioc/contracts';
 import { openDatabase, databaseConfigFromEnv } from '@ioc/database';
 import {
+  brokerClusterFromEnv,
   brokerEnvSchema,
   brokerListenersFromEnv,
   DeviceStatusTracker,
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
     logger.warn('IOC_INTERNAL_SECRET is the development default: set your own outside a developer machine');
   }
   const listeners = brokerListenersFromEnv(env);
+  // Several broker nodes on one Redis (IOC_REDIS_URL; each with its own IOC_BROKER_ID): undefined on one node.
+  const cluster = brokerClusterFromEnv(env);
   const database = openDatabase(databaseConfigFromEnv(env));
   await prepareRegistry(database, { ...(env.IOC_SEEDS_DIR ? { seedsDir: env.IOC_SEEDS_DIR } : {}), logger });
   const credentialKey = loadCredentialKey({
@@ -192,6 +195,7 @@ async function main(): Promise<void> {
     failedLogins: new MemoryFailedLoginLimiter(failedLoginLimitsFromEnv(env)),
     deviceStatus: tracker,
     maxSessionsPerDevice: env.IOC_MQTT_MAX_SESSIONS_PER_DEVICE,
+    ...(cluster ? { cluster } : {}),
     ...(alerts ? { spoolConsumers: [alerts], alertEngineStats: () => alerts.stats() } : {}),
     ...listeners,
   });
@@ -215,6 +219,8 @@ async function main(): Promise<void> {
       registry: database.description,
       devices: registry.deviceCount,
       alerts: alerts ? 'on' : 'off',
+      brokerId: env.IOC_BROKER_ID,
+      scaleOut: cluster ? 'redis' : 'single-node',
     },
     'broker ready',
   );

@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type ApiSession, loginToApi, TEST_ADMIN_PASSWORD } from './api-login';
 import { freePort } from './free-port';
+import { type HaproxyHandle, startHaproxy } from './haproxy';
 
 const WORKSPACE_ROOT = resolve(__dirname, '..', '..', '..');
 const REGISTER = join(WORKSPACE_ROOT, 'scripts', 'register.js');
@@ -84,9 +86,41 @@ export interface PlatformOptions {
   consoleDir?: string;
   /** Extra environment for both processes. */
   env?: Record<string, string>;
+  /**
+   * Broker nodes to start (default 1). With more, `env` must set IOC_REDIS_URL (startRedis) and
+   * IOC_DATABASE_URL (startPostgres): the nodes share them. Node n (1-based) runs with
+   * IOC_BROKER_ID=n, an MQTT port of its own and a data directory of its own (its spool; node 1's
+   * is `dataDir`, node n's `dataDir/broker-n`); one IOC_DEVICE_CREDENTIAL_KEY is generated for all
+   * unless `env` sets it; node 1 alone writes the demo credentials file. Use InfluxDB storage to
+   * see every node's readings in one store.
+   */
+  brokerNodes?: number;
+  /**
+   * HAProxy in front of the broker nodes (startHaproxy, round robin): `mqttUrl` is then HAProxy's
+   * and the API reaches the broker through it, as devices do.
+   */
+  haproxy?: boolean;
+  /** Start the API process (default true); without it `api` throws. */
+  api?: boolean;
+  /** Extra environment for the broker nodes only, per node (1-based). */
+  brokerEnv?: (node: number) => Record<string, string>;
+}
+
+/** One broker node of a RunningPlatform. */
+export interface BrokerNode {
+  /** IOC_BROKER_ID. */
+  readonly id: number;
+  readonly mqttPort: number;
+  /** `mqtt://127.0.0.1:<its own port>` (not through HAProxy). */
+  readonly mqttUrl: string;
+  /** Its IOC_DATA_DIR (its spool under `spool/`). */
+  readonly dataDir: string;
+  /** Its current process (replaced by restartBroker). */
+  readonly process: ServiceProcess;
 }
 
 export interface RunningPlatform {
+  /** Where devices connect: HAProxy's address with `haproxy`, else broker node 1's. */
   mqttUrl: string;
   mqttPort: number;
   httpUrl: string;
@@ -104,23 +138,47 @@ export interface RunningPlatform {
    * the database and the token-signing key), across API restarts.
    */
   admin(): Promise<ApiSession>;
-  /** The current broker process (replaced by restartBroker). */
+  /** The current process of broker node 1 (replaced by restartBroker). */
   readonly broker: ServiceProcess;
-  /** The current API process (replaced by restartApi). */
+  /** Every broker node, in IOC_BROKER_ID order (node 1 first). */
+  readonly brokers: readonly BrokerNode[];
+  /** HAProxy in front of the broker nodes (option `haproxy`). */
+  readonly haproxy?: HaproxyHandle;
+  /** The current API process (replaced by restartApi). @throws Error when started with `api: false` */
   readonly api: ServiceProcess;
   /** Stops the API with `signal` (SIGTERM: a clean shutdown) and starts it again with the same settings. */
   restartApi(signal?: NodeJS.Signals): Promise<void>;
-  /** Kills the broker with `signal` (SIGKILL: no chance to flush anything) and waits for it to die. */
-  killBroker(signal?: NodeJS.Signals): Promise<void>;
-  /** Starts the broker again on the same port and data directory. */
-  restartBroker(): Promise<void>;
+  /**
+   * Kills broker node `node` (default 1) with `signal` (SIGKILL: no chance to flush anything) and
+   * waits for it to die.
+   */
+  killBroker(signal?: NodeJS.Signals, node?: number): Promise<void>;
+  /** Starts broker node `node` (default 1) again on the same port and data directory. */
+  restartBroker(node?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Broker and API as separate processes on free loopback ports, with their own data directory. */
+/**
+ * Broker and API as separate processes on free loopback ports, with their own data directory;
+ * several broker nodes behind HAProxy with `brokerNodes` and `haproxy`.
+ */
 export async function startPlatform(options: PlatformOptions): Promise<RunningPlatform> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ioc-platform-'));
-  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const nodeCount = options.brokerNodes ?? 1;
+  if (nodeCount > 1 && (!options.env?.['IOC_REDIS_URL'] || !options.env?.['IOC_DATABASE_URL'])) {
+    throw new Error('startPlatform: several broker nodes need IOC_REDIS_URL and IOC_DATABASE_URL in env');
+  }
+  const brokerPorts: number[] = [];
+  for (let n = 1; n <= nodeCount; n++) brokerPorts.push(await freePort());
+  const mqttPort = brokerPorts[0] as number;
+  const httpPort = await freePort();
+  let haproxy: HaproxyHandle | undefined;
+  if (options.haproxy) {
+    haproxy = await startHaproxy({
+      backends: brokerPorts.map((port, i) => ({ host: '127.0.0.1', port, name: `broker-${i + 1}` })),
+    });
+  }
+  const deviceMqttPort = haproxy?.port ?? mqttPort;
   const env: Record<string, string> = {
     IOC_STORAGE: options.storage,
     IOC_DATA_DIR: dataDir,
@@ -128,7 +186,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     IOC_MQTT_PORT: String(mqttPort),
     IOC_HTTP_HOST: '127.0.0.1',
     IOC_HTTP_PORT: String(httpPort),
-    IOC_BROKER_URL: `mqtt://127.0.0.1:${mqttPort}`,
+    IOC_BROKER_URL: `mqtt://127.0.0.1:${deviceMqttPort}`,
     IOC_INTERNAL_SECRET: 'test-internal-secret-0123456789',
     ...(options.influxUrl ? { IOC_INFLUX_URL: options.influxUrl } : {}),
     IOC_INFLUX_DB: options.influxDatabase ?? 'ioc_e2e',
@@ -137,28 +195,58 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     // Longer than any test: a session logged in at the start serves the whole test file.
     IOC_AUTH_ACCESS_TOKEN_TTL_SECONDS: '3600',
     IOC_CONSOLE_DIR: options.consoleDir ?? 'off',
+    // Nodes must hash device secrets with one key (each would generate its own in its data dir).
+    ...(nodeCount > 1 ? { IOC_DEVICE_CREDENTIAL_KEY: randomBytes(32).toString('hex') } : {}),
     ...options.env,
+  };
+  /** The environment of broker node n: its id, port and data directory; the demo file on node 1 only. */
+  const brokerEnvOf = (n: number): Record<string, string> => {
+    if (nodeCount === 1) return { ...env, ...options.brokerEnv?.(1) };
+    const nodeDir = n === 1 ? dataDir : join(dataDir, `broker-${n}`);
+    mkdirSync(nodeDir, { recursive: true });
+    const nodeEnv: Record<string, string> = {
+      ...env,
+      IOC_BROKER_ID: String(n),
+      IOC_MQTT_PORT: String(brokerPorts[n - 1]),
+      IOC_DATA_DIR: nodeDir,
+      ...options.brokerEnv?.(n),
+    };
+    if (n > 1) delete nodeEnv['IOC_DEMO_CREDENTIALS_FILE'];
+    return nodeEnv;
   };
   let admin: Promise<ApiSession> | undefined;
   const credentialsFile = env['IOC_DEMO_CREDENTIALS_FILE'] as string;
-  let broker: ServiceProcess;
-  let api: ServiceProcess;
-  try {
-    broker = await startService(BROKER_ENTRY, env, 'broker ready');
-  } catch (error) {
+  const brokers: { id: number; process: ServiceProcess; env: Record<string, string> }[] = [];
+  let api: ServiceProcess | undefined;
+  const stopAll = async (): Promise<void> => {
+    await api?.stop();
+    await Promise.all(brokers.map((node) => node.process.stop()));
+    await haproxy?.close();
     rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    // One after the other: node 1 prepares the registry and the demo credentials first.
+    for (let n = 1; n <= nodeCount; n++) {
+      const nodeEnv = brokerEnvOf(n);
+      brokers.push({
+        id: n,
+        env: nodeEnv,
+        process: await startService(BROKER_ENTRY, nodeEnv, 'broker ready'),
+      });
+    }
+    if (options.api !== false) api = await startService(API_ENTRY, env, 'API listening');
+  } catch (error) {
+    await stopAll();
     throw error;
   }
-  try {
-    api = await startService(API_ENTRY, env, 'API listening');
-  } catch (error) {
-    await broker.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-    throw error;
-  }
+  const nodeOf = (n: number) => {
+    const node = brokers[n - 1];
+    if (!node) throw new Error(`no broker node ${n} (there are ${brokers.length})`);
+    return node;
+  };
   return {
-    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
-    mqttPort,
+    mqttUrl: `mqtt://127.0.0.1:${deviceMqttPort}`,
+    mqttPort: deviceMqttPort,
     httpUrl: `http://127.0.0.1:${httpPort}`,
     dataDir,
     deviceSecret(deviceId: string): string {
@@ -178,26 +266,34 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       return admin;
     },
     get broker() {
-      return broker;
+      return nodeOf(1).process;
     },
+    get brokers() {
+      return brokers.map((node) => ({
+        id: node.id,
+        mqttPort: Number(node.env['IOC_MQTT_PORT']),
+        mqttUrl: `mqtt://127.0.0.1:${node.env['IOC_MQTT_PORT']}`,
+        dataDir: node.env['IOC_DATA_DIR'] as string,
+        process: node.process,
+      }));
+    },
+    haproxy,
     get api() {
+      if (!api) throw new Error('startPlatform: started without the API (api: false)');
       return api;
     },
     async restartApi(signal: NodeJS.Signals = 'SIGTERM') {
-      await api.stop(signal);
+      await api?.stop(signal);
       api = await startService(API_ENTRY, env, 'API listening');
     },
-    async killBroker(signal: NodeJS.Signals = 'SIGKILL') {
-      await broker.stop(signal);
+    async killBroker(signal: NodeJS.Signals = 'SIGKILL', node = 1) {
+      await nodeOf(node).process.stop(signal);
     },
-    async restartBroker() {
-      broker = await startService(BROKER_ENTRY, env, 'broker ready');
+    async restartBroker(node = 1) {
+      const entry = nodeOf(node);
+      entry.process = await startService(BROKER_ENTRY, entry.env, 'broker ready');
     },
-    async stop() {
-      await api.stop();
-      await broker.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    stop: stopAll,
   };
 }
 
