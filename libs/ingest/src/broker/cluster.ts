@@ -35,10 +35,11 @@ export function aedesIdOf(brokerId: string): string {
 }
 
 /**
- * How long closing waits for Redis to answer QUIT before it drops the connections (ms): a Redis
- * that is down must not hold a shutdown.
+ * How long closing a node waits for Redis (aedes' closing of its clients and bus, the
+ * persistence's unsubscriptions) before it drops the connections (ms): a Redis that is down must
+ * not hold a shutdown — the spool, not Redis, keeps what was acknowledged.
  */
-const CLOSE_TIMEOUT_MS = 2000;
+export const CLUSTER_CLOSE_TIMEOUT_MS = 2000;
 
 /** mqemitter-redis' prefixed emitter, exported by the module but left out of its declarations. */
 type PrefixedEmitterClass = new (
@@ -61,7 +62,7 @@ export interface BrokerClusterParts {
   persistence: NonNullable<AedesOptions['persistence']>;
   /**
    * Releases what aedes does not: the persistence's connection (aedes closes the mq itself in
-   * close()). Call after the broker closed; resolves within CLOSE_TIMEOUT_MS even if Redis is down.
+   * close()). Call after the broker closed; resolves within CLUSTER_CLOSE_TIMEOUT_MS even if Redis is down.
    */
   close(): Promise<void>;
 }
@@ -85,6 +86,10 @@ export function createBrokerClusterParts(options: BrokerClusterOptions, logger: 
   const connection = (what: string, extra: Record<string, unknown> = {}): Redis => {
     const redis = new Redis(options.redisUrl, {
       connectionName: `${aedesIdOf(options.brokerId)}:${what}`,
+      // During a Redis outage commands wait for the reconnection however long it takes (ioredis'
+      // default fails them after 20 reconnection attempts, ~10 s): a publish then completes late
+      // (its PUBACK with it; the reading is already in the spool) rather than failing.
+      maxRetriesPerRequest: null,
       ...extra,
     });
     const report = onError(what);
@@ -117,7 +122,7 @@ export function createBrokerClusterParts(options: BrokerClusterOptions, logger: 
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         destroyed,
-        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
+        new Promise((resolve) => (timer = setTimeout(resolve, CLUSTER_CLOSE_TIMEOUT_MS))),
       ]);
       clearTimeout(timer);
       for (const redis of [persistenceConnection, mq.subConn, mq.pubConn]) {

@@ -25,7 +25,12 @@ import { createAuthorizePublish } from './authorize-publish';
 import { createAuthorizeSubscribe } from './authorize-subscribe';
 import { createCommandAckRelay } from './command-ack-relay';
 import { clientInternals } from './aedes-internals';
-import { type BrokerClusterParts, CLUSTER_HEARTBEAT_MS, createBrokerClusterParts } from './cluster';
+import {
+  type BrokerClusterParts,
+  CLUSTER_CLOSE_TIMEOUT_MS,
+  CLUSTER_HEARTBEAT_MS,
+  createBrokerClusterParts,
+} from './cluster';
 import {
   type ClusterSessionMessage,
   ClusterSessions,
@@ -614,12 +619,32 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       clearInterval(clusterSweep);
       // Stop accepting first; each listener's close resolves once aedes has closed its clients.
       const listenersClosed = Promise.all(listeners.map((l) => l.close()));
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await listenersClosed;
-      await clusterParts?.close();
+      const brokerClosed = new Promise<void>((resolve) => broker.close(() => resolve()));
+      if (clusterParts) {
+        // With Redis down, aedes' closing waits on it (the bus' QUIT, a session's persistence
+        // write): bounded, then the connections are dropped. The spool is closed either way.
+        await settledWithin(Promise.all([brokerClosed, listenersClosed]), CLUSTER_CLOSE_TIMEOUT_MS);
+        await clusterParts.close();
+      } else {
+        await brokerClosed;
+        await listenersClosed;
+      }
       await sink.close();
     },
   };
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
 }
 
 /** A Redis URL for the log: its password (if any) replaced by `***`. */
