@@ -167,7 +167,8 @@ export class ClusterSessions {
     let sessions = this.byNode.get(node);
     if (!sessions) this.byNode.set(node, (sessions = new Map()));
     const previous = sessions.get(session.clientId);
-    if (previous) this.unindex(previous);
+    // Replaced by a newer session of the same client id: no release in between.
+    if (previous) this.unindex(previous, previous.deviceId !== session.deviceId);
     sessions.set(session.clientId, session);
     let ofDevice = this.byDevice.get(session.deviceId);
     if (!ofDevice) this.byDevice.set(session.deviceId, (ofDevice = new Set()));
@@ -184,12 +185,12 @@ export class ClusterSessions {
     this.unindex(session);
   }
 
-  private unindex(session: NodeSession): void {
+  private unindex(session: NodeSession, notify = true): void {
     const ofDevice = this.byDevice.get(session.deviceId);
     ofDevice?.delete(session);
     if (ofDevice?.size === 0) {
       this.byDevice.delete(session.deviceId);
-      this.options.observer?.releasedElsewhere?.(session.deviceId);
+      if (notify) this.options.observer?.releasedElsewhere?.(session.deviceId);
     }
   }
 
