@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import Redis, { type Command } from 'ioredis';
 import type { AedesOptions } from 'aedes';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import mqemitterRedis = require('mqemitter-redis');
@@ -52,6 +52,34 @@ type PrefixedEmitterClass = new (
   close(callback: () => void): void;
 };
 
+/**
+ * The libraries send some commands without awaiting their replies — aedes-persistence-redis
+ * 11.2.2 the `lrem`/`rpush` of the will list (putWill, delWill), mqemitter-redis 7.2.1 its `quit`
+ * on close — so one that fails (its connection closed while it is pending, at shutdown or when
+ * Redis goes away) would be an unhandled rejection, which ends a Node.js process. Every command's
+ * reply gets a handler here; whoever awaits it still gets the same promise, error included.
+ */
+function observeEveryReply(redis: Redis): void {
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((command: Command, stream?: unknown) => {
+    command.promise.catch(() => undefined);
+    return (send as (command: Command, stream?: unknown) => unknown)(command, stream);
+  }) as Redis['sendCommand'];
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first. */
+async function settle(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
+}
+
 /** The parts of aedes that live in Redis for a node of a scale-out installation. */
 export interface BrokerClusterParts {
   /** aedes `id`: `ioc-broker-<IOC_BROKER_ID>` (names its wills and queued packets in Redis). */
@@ -92,6 +120,7 @@ export function createBrokerClusterParts(options: BrokerClusterOptions, logger: 
       maxRetriesPerRequest: null,
       ...extra,
     });
+    observeEveryReply(redis);
     const report = onError(what);
     redis.on('error', report);
     return redis;
@@ -114,7 +143,11 @@ export function createBrokerClusterParts(options: BrokerClusterOptions, logger: 
     mq,
     persistence,
     async close() {
-      const destroyed = Promise.resolve()
+      // Replies come in order: once PING is answered, every command sent before it is done, so
+      // the persistence's disconnect (in destroy) cuts none short.
+      const drained = persistenceConnection.ping().catch(() => undefined);
+      const destroyed = settle(drained, CLUSTER_CLOSE_TIMEOUT_MS)
+        .then(() => persistence.destroy())
         .then(() => persistence.destroy())
         .catch((error: Error) =>
           redisLogger.warn({ err: error.message }, 'closing the Redis persistence failed'),
