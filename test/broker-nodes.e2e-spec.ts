@@ -30,6 +30,8 @@ import {
   startPlatform,
   startPostgres,
   startRedis,
+  startService,
+  BROKER_ENTRY,
 } from '@ioc/testing';
 import { publishSequence } from './support/qos1-stream';
 
@@ -306,6 +308,30 @@ describeWithServer(
           Array.from({ length: total }, (_, seq) => [base + seq * 1000, seq]),
         );
       }
+    });
+
+    it('refuses a node without its own IOC_BROKER_ID, and a second process on a node’s data directory', async () => {
+      const { IOC_BROKER_ID: _id, ...withoutId } = node(2).env;
+      await expect(
+        startService(BROKER_ENTRY, { ...withoutId, IOC_MQTT_PORT: '0' }, 'broker ready'),
+      ).rejects.toThrow(/IOC_BROKER_ID: required when IOC_REDIS_URL is set/);
+      // Node 2's data directory (its spool) by mistake, under another id and port.
+      await expect(
+        startService(
+          BROKER_ENTRY,
+          { ...node(2).env, IOC_BROKER_ID: '3', IOC_MQTT_PORT: '0' },
+          'broker ready',
+        ),
+      ).rejects.toThrow(
+        /spool directory .* is in use by another broker process .*each broker node needs its own IOC_DATA_DIR/,
+      );
+      // Node 2 goes on.
+      const probe = await connect(node(2).mqttUrl, asDevice(counters[11]!));
+      await probe.publishAsync(
+        deviceTopic('traffic', counters[11]!.id, 'telemetry'),
+        JSON.stringify({ ts: Date.now() - 1000, metrics: { intensity: 3 } }),
+        { qos: 1 },
+      );
     });
   },
 );

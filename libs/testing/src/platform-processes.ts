@@ -117,6 +117,8 @@ export interface BrokerNode {
   readonly dataDir: string;
   /** Its current process (replaced by restartBroker). */
   readonly process: ServiceProcess;
+  /** The environment it runs with (to start a process like it: startService(BROKER_ENTRY, env, …)). */
+  readonly env: Readonly<Record<string, string>>;
 }
 
 export interface RunningPlatform {
@@ -275,6 +277,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
         mqttUrl: `mqtt://127.0.0.1:${node.env['IOC_MQTT_PORT']}`,
         dataDir: node.env['IOC_DATA_DIR'] as string,
         process: node.process,
+        env: node.env,
       }));
     },
     haproxy,
