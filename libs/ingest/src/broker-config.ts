@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { alertEngineEnvShape } from '@ioc/alerting';
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
 import { registryEnvShape } from '@ioc/registry';
 import { ConfigError, envField } from '@ioc/runtime';
@@ -153,6 +154,14 @@ export const brokerEnvSchema = storageEnvSchema.extend({
   IOC_LOG_LEVEL: envField.logLevel(),
 });
 export type BrokerEnv = z.infer<typeof brokerEnvSchema>;
+
+/**
+ * Every environment variable the broker process reads: brokerEnvSchema and the alert engine
+ * host's variables (alertEngineEnvShape). apps/broker parses exactly this; deployment manifests
+ * are checked against it (test/deploy-manifests.spec.ts).
+ */
+export const brokerProcessEnvSchema = brokerEnvSchema.extend(alertEngineEnvShape);
+export type BrokerProcessEnv = z.infer<typeof brokerProcessEnvSchema>;
 
 /** The failed-login limits of the broker's environment (see FailedLoginLimits). */
 export function failedLoginLimitsFromEnv(env: BrokerEnv): FailedLoginLimits {
