@@ -745,11 +745,12 @@ describe('the Helm chart deploy/helm/ioc-platform (rendered by the stand-in for 
     }).map((m: RenderedManifest) => m.document as Manifest);
   });
 
-  const find = (kind: string, name: string): Manifest => {
+  /** The rendered manifest of that kind and name, typed as the caller reads it. */
+  function find<T = Manifest>(kind: string, name: string): T {
     const found = manifests.find((m) => m.kind === kind && m.metadata.name === name);
     if (!found) throw new Error(`${kind} ${name} not rendered`);
-    return found;
-  };
+    return found as unknown as T;
+  }
   const workloads = (): Array<{ process: PlatformProcess; workload: Workload; container: Container }> =>
     manifests
       .filter((m) => m.kind === 'StatefulSet' || m.kind === 'Deployment')
@@ -766,10 +767,10 @@ describe('the Helm chart deploy/helm/ioc-platform (rendered by the stand-in for 
       if (source.configMapRef) {
         Object.assign(
           env,
-          (find('ConfigMap', source.configMapRef.name) as { data: Record<string, string> }).data,
+          find<{ data: Record<string, string> }>('ConfigMap', source.configMapRef.name).data,
         );
       } else if (source.secretRef) {
-        const data = (find('Secret', source.secretRef.name) as { data: Record<string, string> }).data;
+        const data = find<{ data: Record<string, string> }>('Secret', source.secretRef.name).data;
         for (const [key, value] of Object.entries(data))
           env[key] = Buffer.from(value, 'base64').toString('utf8');
       }
@@ -793,7 +794,7 @@ describe('the Helm chart deploy/helm/ioc-platform (rendered by the stand-in for 
   });
 
   it('runs brokers as a StatefulSet with a volume claim per node, API nodes as a Deployment', () => {
-    const broker = find('StatefulSet', `${release}-broker`) as Workload;
+    const broker = find<Workload>('StatefulSet', `${release}-broker`);
     const container = broker.spec.template.spec.containers[0]!;
     expect(processOf(container.args)).toBe('broker');
     const claim = broker.spec.volumeClaimTemplates![0]!.metadata.name;
@@ -805,10 +806,10 @@ describe('the Helm chart deploy/helm/ioc-platform (rendered by the stand-in for 
       valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } },
     });
     // Its governing Service is headless.
-    expect(
-      (find('Service', broker.spec.serviceName!) as { spec: { clusterIP: string } }).spec.clusterIP,
-    ).toBe('None');
-    const api = find('Deployment', `${release}-api`) as Workload;
+    expect(find<{ spec: { clusterIP: string } }>('Service', broker.spec.serviceName!).spec.clusterIP).toBe(
+      'None',
+    );
+    const api = find<Workload>('Deployment', `${release}-api`);
     expect(processOf(api.spec.template.spec.containers[0]!.args)).toBe('api');
   });
 
@@ -874,14 +875,12 @@ describe('the Helm chart deploy/helm/ioc-platform (rendered by the stand-in for 
     // API nodes reach the brokers through the MQTT Service, on its port.
     const api = workloads().find((w) => w.process === 'api')!;
     const brokerUrl = urlOf(containerEnv(api.workload, api.container)['IOC_BROKER_URL']);
-    const mqtt = find('Service', brokerUrl.hostname) as Manifest & {
-      spec: { ports: Array<{ port: number }> };
-    };
+    const mqtt = find<{ spec: { ports: Array<{ port: number }> } }>('Service', brokerUrl.hostname);
     expect(mqtt.spec.ports[0]!.port).toBe(Number(brokerUrl.port));
   });
 
   it('the ServiceMonitor scrapes /metrics on the API Service with the metrics token', () => {
-    const monitor = find('ServiceMonitor', `${release}-api`) as Manifest & {
+    const monitor = find<{
       spec: {
         selector: { matchLabels: Record<string, string> };
         endpoints: Array<{
@@ -890,7 +889,7 @@ describe('the Helm chart deploy/helm/ioc-platform (rendered by the stand-in for 
           authorization: { type: string; credentials: { name: string; key: string } };
         }>;
       };
-    };
+    }>('ServiceMonitor', `${release}-api`);
     const services = (
       manifests.filter((m) => m.kind === 'Service') as Array<
         Manifest & { spec: { ports: Array<{ name: string }> } }
@@ -903,26 +902,22 @@ describe('the Helm chart deploy/helm/ioc-platform (rendered by the stand-in for 
     expect(services[0]!.spec.ports.map((p) => p.name)).toContain(endpoint.port);
     expect(endpoint.path).toBe('/metrics');
     expect(endpoint.authorization.type).toBe('Bearer');
-    const secret = find('Secret', endpoint.authorization.credentials.name) as {
-      data: Record<string, string>;
-    };
+    const secret = find<{ data: Record<string, string> }>('Secret', endpoint.authorization.credentials.name);
     expect(secret.data[endpoint.authorization.credentials.key]).toBeDefined();
     // The API pods read the same key as IOC_METRICS_TOKEN.
     expect(endpoint.authorization.credentials.key).toBe('IOC_METRICS_TOKEN');
   });
 
   it("Grafana's ConfigMaps carry every dashboard and a data source pointing at IOC_INFLUX_URL", () => {
-    const dashboards = find('ConfigMap', `${release}-grafana-dashboards`) as { data: Record<string, string> };
+    const dashboards = find<{ data: Record<string, string> }>('ConfigMap', `${release}-grafana-dashboards`);
     expect(Object.keys(dashboards.data).sort()).toEqual(readdirSync(DASHBOARDS).sort());
     for (const [name, text] of Object.entries(dashboards.data))
       expect(JSON.parse(text)).toEqual(JSON.parse(readFileSync(join(DASHBOARDS, name), 'utf8')));
-    const datasources = find('ConfigMap', `${release}-grafana-datasources`) as {
-      data: Record<string, string>;
-    };
+    const datasources = find<{ data: Record<string, string> }>('ConfigMap', `${release}-grafana-datasources`);
     const provisioning = parseYaml(Object.values(datasources.data)[0]!) as {
       datasources: Array<{ type: string; url: string; uid: string; jsonData?: { dbName?: string } }>;
     };
-    const platform = find('ConfigMap', `${release}-platform`) as { data: Record<string, string> };
+    const platform = find<{ data: Record<string, string> }>('ConfigMap', `${release}-platform`);
     const influx = provisioning.datasources.find((source) => source.type === 'influxdb')!;
     expect(influx.url).toBe(platform.data['IOC_INFLUX_URL']);
     expect(influx.jsonData?.dbName).toBe(platform.data['IOC_INFLUX_DB']);
@@ -989,9 +984,9 @@ function dockerIgnored(path: string, patterns: string[]): boolean {
       `^${pattern
         .replace(/[.+^${}()|[\]\\]/g, '\\$&')
         .replace(/\?/g, '[^/]')
-        .replace(/\*\*\//g, '\u0000')
+        .replace(/\*\*\//g, '%DOUBLESTAR%')
         .replace(/\*/g, '[^/]*')
-        .replace(/\u0000/g, '(?:.*/)?')}(?:/.*)?$`,
+        .replace(/%DOUBLESTAR%/g, '(?:.*/)?')}(?:/.*)?$`,
     );
   return patterns.some((pattern) => toRegExp(pattern).test(path));
 }
