@@ -22,6 +22,7 @@ import {
   TempDirs,
 } from '@ioc/testing';
 import { createTimeSeriesStore, type TimeSeriesStore } from '@ioc/timeseries';
+import { COMPOSE_ENV_EXAMPLE, composeEnvironments, readEnvFile } from './support/compose-env';
 import { renderHelmChart, type RenderedManifest } from './support/helm-template';
 import { envVariablesOf, PLATFORM_ENV_SCHEMAS, type PlatformProcess } from './support/platform-env';
 
@@ -211,6 +212,16 @@ describeWithServer(
       // Nothing in the example looks like a real secret: every secret there is empty.
       expect(Object.keys(secrets).sort()).toEqual(
         expect.arrayContaining(['IOC_AUTH_TOKEN_SECRET', 'IOC_DEVICE_CREDENTIAL_KEY', 'POSTGRES_PASSWORD']),
+      );
+    });
+
+    it('composeEnvironments (for the multi-node tests) reads the same environments as docker-compose', () => {
+      const environments = composeEnvironments(readEnvFile(envFile));
+      expect(Object.keys(environments).sort()).toEqual(Object.keys(services).sort());
+      for (const name of Object.keys(services))
+        expect([name, environments[name]]).toEqual([name, envOf(name)]);
+      expect(() => composeEnvironments(readEnvFile(COMPOSE_ENV_EXAMPLE))).toThrow(
+        /set [A-Z_]+ in deploy\/\.env/,
       );
     });
 
