@@ -155,14 +155,6 @@ export const brokerEnvSchema = storageEnvSchema.extend({
 });
 export type BrokerEnv = z.infer<typeof brokerEnvSchema>;
 
-/**
- * Every environment variable the broker process reads: brokerEnvSchema and the alert engine
- * host's variables (alertEngineEnvShape). apps/broker parses exactly this; deployment manifests
- * are checked against it (test/deploy-manifests.spec.ts).
- */
-export const brokerProcessEnvSchema = brokerEnvSchema.extend(alertEngineEnvShape);
-export type BrokerProcessEnv = z.infer<typeof brokerProcessEnvSchema>;
-
 /** The failed-login limits of the broker's environment (see FailedLoginLimits). */
 export function failedLoginLimitsFromEnv(env: BrokerEnv): FailedLoginLimits {
   return {
@@ -229,3 +221,11 @@ export function brokerListenersFromEnv(env: BrokerEnv): {
 export function writeBatchDefaults(storage: 'embedded' | 'influxdb'): { size: number; delayMs: number } {
   return storage === 'embedded' ? { size: 20_000, delayMs: 1_000 } : { size: 5_000, delayMs: 100 };
 }
+
+/**
+ * Every environment variable the broker process reads: brokerEnvSchema and the alert engine
+ * host's variables (alertEngineEnvShape). apps/broker parses exactly this; deployment manifests
+ * are checked against it (test/deploy-manifests.spec.ts).
+ */
+export const brokerProcessEnvSchema = brokerEnvSchema.extend(alertEngineEnvShape);
+export type BrokerProcessEnv = z.infer<typeof brokerProcessEnvSchema>;
