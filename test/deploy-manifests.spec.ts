@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
@@ -23,7 +23,13 @@ import {
 } from '@ioc/testing';
 import { createTimeSeriesStore, type TimeSeriesStore } from '@ioc/timeseries';
 import { COMPOSE_ENV_EXAMPLE, composeEnvironments, readEnvFile } from './support/compose-env';
-import { renderHelmChart, type RenderedManifest } from './support/helm-template';
+import {
+  HELM_MISSING_MESSAGE,
+  helmBinary,
+  lintHelmChart,
+  renderHelmChart,
+  type RenderedManifest,
+} from './support/helm-template';
 import { envVariablesOf, PLATFORM_ENV_SCHEMAS, type PlatformProcess } from './support/platform-env';
 
 /**
@@ -35,9 +41,9 @@ import { envVariablesOf, PLATFORM_ENV_SCHEMAS, type PlatformProcess } from './su
  * query runs against the layout the InfluxDB adapter writes.
  *
  * Rendering: `docker-compose config` (Debian's docker-compose 1.29.2, no Docker daemon needed).
- * The Helm chart is rendered by a stand-in for `helm template` (test/support/helm-template.ts,
- * the template subset the chart uses): Helm cannot be installed here. No image is built (no
- * Docker daemon): the Dockerfile is checked for what it copies.
+ * The Helm chart is rendered and linted by a real Helm 3 (`helm template`, `helm lint --strict`;
+ * the binary comes from `node scripts/fetch-helm.js`, which .ci/run calls: Helm has no Debian
+ * package). No image is built (no Docker daemon): the Dockerfile is checked for what it copies.
  */
 
 const ROOT = resolve(__dirname, '..');
@@ -741,250 +747,219 @@ type Workload = Manifest & {
   };
 };
 
-describe('the Helm chart deploy/helm/ioc-platform (rendered by the stand-in for helm template)', () => {
-  const release = 'ioc';
-  let manifests: Manifest[];
+describeWithServer(
+  'the Helm chart deploy/helm/ioc-platform (rendered by helm template)',
+  { available: () => helmBinary() !== undefined, missingMessage: HELM_MISSING_MESSAGE },
+  () => {
+    const release = 'ioc';
+    let manifests: Manifest[];
 
-  beforeAll(() => {
-    manifests = renderHelmChart(CHART, {
-      releaseName: release,
-      values: {
-        ...chartSecrets(),
-        serviceMonitor: { enabled: true },
-        grafana: { dashboards: true, datasources: true },
-      },
-    }).map((m: RenderedManifest) => m.document as Manifest);
-  });
-
-  /** The rendered manifest of that kind and name, typed as the caller reads it. */
-  function find<T = Manifest>(kind: string, name: string): T {
-    const found = manifests.find((m) => m.kind === kind && m.metadata.name === name);
-    if (!found) throw new Error(`${kind} ${name} not rendered`);
-    return found as unknown as T;
-  }
-  const workloads = (): Array<{ process: PlatformProcess; workload: Workload; container: Container }> =>
-    manifests
-      .filter((m) => m.kind === 'StatefulSet' || m.kind === 'Deployment')
-      .map((m) => {
-        const workload = m as Workload;
-        const container = workload.spec.template.spec.containers[0]!;
-        return { process: processOf(container.args)!, workload, container };
-      });
-
-  /** The container's environment as the kubelet builds it; fieldRefs as they resolve for pod 0. */
-  function containerEnv(workload: Workload, container: Container): Record<string, string> {
-    const env: Record<string, string> = {};
-    for (const source of container.envFrom ?? []) {
-      if (source.configMapRef) {
-        Object.assign(
-          env,
-          find<{ data: Record<string, string> }>('ConfigMap', source.configMapRef.name).data,
-        );
-      } else if (source.secretRef) {
-        const data = find<{ data: Record<string, string> }>('Secret', source.secretRef.name).data;
-        for (const [key, value] of Object.entries(data))
-          env[key] = Buffer.from(value, 'base64').toString('utf8');
-      }
-    }
-    for (const variable of container.env ?? []) {
-      const field = variable.valueFrom?.fieldRef?.fieldPath;
-      if (variable.value !== undefined) env[variable.name] = variable.value;
-      else if (field === "metadata.labels['apps.kubernetes.io/pod-index']") env[variable.name] = '0';
-      else if (field === 'metadata.name')
-        // A Deployment pod's name: <deployment>-<pod-template-hash, 10>-<suffix, 5>.
-        env[variable.name] = `${workload.metadata.name}-7d9f8c6b5d-x2x7q`;
-      else throw new Error(`${variable.name}: unexpected valueFrom ${JSON.stringify(variable.valueFrom)}`);
-    }
-    return env;
-  }
-
-  it('refuses to render without the secrets, naming the first one missing', () => {
-    expect(() => renderHelmChart(CHART, { releaseName: release })).toThrow(
-      /required: secrets\.platform\.IOC_DATABASE_URL is required/,
-    );
-  });
-
-  it('runs brokers as a StatefulSet with a volume claim per node, API nodes as a Deployment', () => {
-    const broker = find<Workload>('StatefulSet', `${release}-broker`);
-    const container = broker.spec.template.spec.containers[0]!;
-    expect(processOf(container.args)).toBe('broker');
-    const claim = broker.spec.volumeClaimTemplates![0]!.metadata.name;
-    const env = containerEnv(broker, container);
-    expect(container.volumeMounts).toContainEqual({ name: claim, mountPath: env['IOC_DATA_DIR'] });
-    // The broker id is the pod's ordinal, stable for the node and its volume.
-    expect(container.env).toContainEqual({
-      name: 'IOC_BROKER_ID',
-      valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } },
+    beforeAll(() => {
+      manifests = renderHelmChart(CHART, {
+        releaseName: release,
+        values: {
+          ...chartSecrets(),
+          serviceMonitor: { enabled: true },
+          grafana: { dashboards: true, datasources: true },
+        },
+      }).map((m: RenderedManifest) => m.document as Manifest);
     });
-    // Its governing Service is headless.
-    expect(find<{ spec: { clusterIP: string } }>('Service', broker.spec.serviceName!).spec.clusterIP).toBe(
-      'None',
-    );
-    const api = find<Workload>('Deployment', `${release}-api`);
-    expect(processOf(api.spec.template.spec.containers[0]!.args)).toBe('api');
-  });
 
-  it('sets on each workload only variables its process reads, with values its schema accepts', () => {
-    const problems = workloads().flatMap(({ process, workload, container }) =>
-      checkEnv(process, containerEnv(workload, container)).map(
-        (problem) => `${workload.metadata.name}: ${problem}`,
-      ),
-    );
-    expect(problems).toEqual([]);
-    // Every key of the values' env maps is one of those variables (values.yaml is the interface).
-    const values = parseYaml(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as {
-      env: Record<string, string>;
-      broker: { env: Record<string, string> };
-      api: { env: Record<string, string> };
-      secrets: { platform: Record<string, string>; api: Record<string, string> };
-    };
-    const both = (name: string) => envVariablesOf('broker').has(name) && envVariablesOf('api').has(name);
-    const unknown = [
-      ...Object.keys(values.env).filter((name) => !both(name)),
-      ...Object.keys(values.broker.env ?? {}).filter((name) => !envVariablesOf('broker').has(name)),
-      ...Object.keys(values.api.env ?? {}).filter((name) => !envVariablesOf('api').has(name)),
-      ...Object.keys(values.secrets.platform).filter((name) => !both(name) && !(name in PENDING_VARIABLES)),
-      ...Object.keys(values.secrets.api).filter((name) => !envVariablesOf('api').has(name)),
-    ];
-    expect(unknown).toEqual([]);
-  });
-
-  it('ports agree between the environment, the containers, the probes and the Services', () => {
-    for (const { process, workload, container } of workloads()) {
-      const env = containerEnv(workload, container);
-      const port = Number(process === 'broker' ? env['IOC_MQTT_PORT'] : env['IOC_HTTP_PORT']);
-      const named = process === 'broker' ? 'mqtt' : 'http';
-      expect(container.ports).toContainEqual({ name: named, containerPort: port, protocol: 'TCP' });
-      for (const probe of [container.readinessProbe, container.livenessProbe, container.startupProbe]) {
-        expect(probe).toBeDefined();
-        const target = probe!.httpGet?.port ?? probe!.tcpSocket?.port;
-        if (target !== undefined) expect(target).toBe(named);
-        else expect(probe!.exec!.command.join(' ')).toContain(`http://127.0.0.1:${port}/health`);
-      }
-      if (process === 'api')
-        expect(container.readinessProbe!.httpGet).toEqual({ path: '/health', port: 'http' });
+    /** The rendered manifest of that kind and name, typed as the caller reads it. */
+    function find<T = Manifest>(kind: string, name: string): T {
+      const found = manifests.find((m) => m.kind === kind && m.metadata.name === name);
+      if (!found) throw new Error(`${kind} ${name} not rendered`);
+      return found as unknown as T;
     }
-    // Each Service selects the pods of one workload and targets a port their container names.
-    for (const service of manifests.filter((m) => m.kind === 'Service') as Array<
-      Manifest & {
-        spec: { selector: Record<string, string>; ports: Array<{ targetPort: string; port: number }> };
+    const workloads = (): Array<{ process: PlatformProcess; workload: Workload; container: Container }> =>
+      manifests
+        .filter((m) => m.kind === 'StatefulSet' || m.kind === 'Deployment')
+        .map((m) => {
+          const workload = m as Workload;
+          const container = workload.spec.template.spec.containers[0]!;
+          return { process: processOf(container.args)!, workload, container };
+        });
+
+    /** The container's environment as the kubelet builds it; fieldRefs as they resolve for pod 0. */
+    function containerEnv(workload: Workload, container: Container): Record<string, string> {
+      const env: Record<string, string> = {};
+      for (const source of container.envFrom ?? []) {
+        if (source.configMapRef) {
+          Object.assign(
+            env,
+            find<{ data: Record<string, string> }>('ConfigMap', source.configMapRef.name).data,
+          );
+        } else if (source.secretRef) {
+          const data = find<{ data: Record<string, string> }>('Secret', source.secretRef.name).data;
+          for (const [key, value] of Object.entries(data))
+            env[key] = Buffer.from(value, 'base64').toString('utf8');
+        }
       }
-    >) {
-      const selected = workloads().filter(({ workload }) =>
-        Object.entries(service.spec.selector).every(
-          ([key, value]) => workload.spec.template.metadata.labels[key] === value,
+      for (const variable of container.env ?? []) {
+        const field = variable.valueFrom?.fieldRef?.fieldPath;
+        if (variable.value !== undefined) env[variable.name] = variable.value;
+        else if (field === "metadata.labels['apps.kubernetes.io/pod-index']") env[variable.name] = '0';
+        else if (field === 'metadata.name')
+          // A Deployment pod's name: <deployment>-<pod-template-hash, 10>-<suffix, 5>.
+          env[variable.name] = `${workload.metadata.name}-7d9f8c6b5d-x2x7q`;
+        else throw new Error(`${variable.name}: unexpected valueFrom ${JSON.stringify(variable.valueFrom)}`);
+      }
+      return env;
+    }
+
+    it('passes helm lint --strict with the secrets set', () => {
+      expect(lintHelmChart(CHART, chartSecrets())).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    });
+
+    it('refuses to render without the secrets, naming the first one missing', () => {
+      expect(() => renderHelmChart(CHART, { releaseName: release })).toThrow(
+        /secrets\.platform\.IOC_DATABASE_URL is required/,
+      );
+    });
+
+    it('runs brokers as a StatefulSet with a volume claim per node, API nodes as a Deployment', () => {
+      const broker = find<Workload>('StatefulSet', `${release}-broker`);
+      const container = broker.spec.template.spec.containers[0]!;
+      expect(processOf(container.args)).toBe('broker');
+      const claim = broker.spec.volumeClaimTemplates![0]!.metadata.name;
+      const env = containerEnv(broker, container);
+      expect(container.volumeMounts).toContainEqual({ name: claim, mountPath: env['IOC_DATA_DIR'] });
+      // The broker id is the pod's ordinal, stable for the node and its volume.
+      expect(container.env).toContainEqual({
+        name: 'IOC_BROKER_ID',
+        valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } },
+      });
+      // Its governing Service is headless.
+      expect(find<{ spec: { clusterIP: string } }>('Service', broker.spec.serviceName!).spec.clusterIP).toBe(
+        'None',
+      );
+      const api = find<Workload>('Deployment', `${release}-api`);
+      expect(processOf(api.spec.template.spec.containers[0]!.args)).toBe('api');
+    });
+
+    it('sets on each workload only variables its process reads, with values its schema accepts', () => {
+      const problems = workloads().flatMap(({ process, workload, container }) =>
+        checkEnv(process, containerEnv(workload, container)).map(
+          (problem) => `${workload.metadata.name}: ${problem}`,
         ),
       );
-      expect([service.metadata.name, selected.length]).toEqual([service.metadata.name, 1]);
-      for (const port of service.spec.ports)
-        expect(selected[0]!.container.ports.map((p) => p.name)).toContain(port.targetPort);
-    }
-    // Workload selectors match their own pod labels.
-    for (const { workload } of workloads())
-      for (const [key, value] of Object.entries(workload.spec.selector.matchLabels))
-        expect(workload.spec.template.metadata.labels[key]).toBe(value);
-    // API nodes reach the brokers through the MQTT Service, on its port.
-    const api = workloads().find((w) => w.process === 'api')!;
-    const brokerUrl = urlOf(containerEnv(api.workload, api.container)['IOC_BROKER_URL']);
-    const mqtt = find<{ spec: { ports: Array<{ port: number }> } }>('Service', brokerUrl.hostname);
-    expect(mqtt.spec.ports[0]!.port).toBe(Number(brokerUrl.port));
-  });
-
-  it('the ServiceMonitor scrapes /metrics on the API Service with the metrics token', () => {
-    const monitor = find<{
-      spec: {
-        selector: { matchLabels: Record<string, string> };
-        endpoints: Array<{
-          port: string;
-          path: string;
-          authorization: { type: string; credentials: { name: string; key: string } };
-        }>;
+      expect(problems).toEqual([]);
+      // Every key of the values' env maps is one of those variables (values.yaml is the interface).
+      const values = parseYaml(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as {
+        env: Record<string, string>;
+        broker: { env: Record<string, string> };
+        api: { env: Record<string, string> };
+        secrets: { platform: Record<string, string>; api: Record<string, string> };
       };
-    }>('ServiceMonitor', `${release}-api`);
-    const services = (
-      manifests.filter((m) => m.kind === 'Service') as Array<
-        Manifest & { spec: { ports: Array<{ name: string }> } }
-      >
-    ).filter((service) =>
-      Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => service.metadata.labels?.[k] === v),
-    );
-    expect(services.map((s) => s.metadata.name)).toEqual([`${release}-http`]);
-    const endpoint = monitor.spec.endpoints[0]!;
-    expect(services[0]!.spec.ports.map((p) => p.name)).toContain(endpoint.port);
-    expect(endpoint.path).toBe('/metrics');
-    expect(endpoint.authorization.type).toBe('Bearer');
-    const secret = find<{ data: Record<string, string> }>('Secret', endpoint.authorization.credentials.name);
-    expect(secret.data[endpoint.authorization.credentials.key]).toBeDefined();
-    // The API pods read the same key as IOC_METRICS_TOKEN.
-    expect(endpoint.authorization.credentials.key).toBe('IOC_METRICS_TOKEN');
-  });
-
-  it("Grafana's ConfigMaps carry every dashboard and a data source pointing at IOC_INFLUX_URL", () => {
-    const dashboards = find<{ data: Record<string, string> }>('ConfigMap', `${release}-grafana-dashboards`);
-    expect(Object.keys(dashboards.data).sort()).toEqual(readdirSync(DASHBOARDS).sort());
-    for (const [name, text] of Object.entries(dashboards.data))
-      expect(JSON.parse(text)).toEqual(JSON.parse(readFileSync(join(DASHBOARDS, name), 'utf8')));
-    const datasources = find<{ data: Record<string, string> }>('ConfigMap', `${release}-grafana-datasources`);
-    const provisioning = parseYaml(Object.values(datasources.data)[0]!) as {
-      datasources: Array<{ type: string; url: string; uid: string; jsonData?: { dbName?: string } }>;
-    };
-    const platform = find<{ data: Record<string, string> }>('ConfigMap', `${release}-platform`);
-    const influx = provisioning.datasources.find((source) => source.type === 'influxdb')!;
-    expect(influx.url).toBe(platform.data['IOC_INFLUX_URL']);
-    expect(influx.jsonData?.dbName).toBe(platform.data['IOC_INFLUX_DB']);
-    expect(provisioning.datasources.map((source) => source.uid).sort()).toEqual([
-      'ioc-influxdb',
-      'ioc-prometheus',
-    ]);
-  });
-});
-
-describe('the stand-in for helm template', () => {
-  const temp = new TempDirs('ioc-chart-');
-  afterAll(() => temp.removeAll());
-
-  async function chartWith(template: string, values = ''): Promise<string> {
-    const dir = await temp.make();
-    mkdirSync(join(dir, 'templates'));
-    writeFileSync(join(dir, 'Chart.yaml'), 'apiVersion: v2\nname: demo\nversion: 1.0.0\nappVersion: "2"\n');
-    writeFileSync(join(dir, 'values.yaml'), values);
-    writeFileSync(join(dir, 'templates', 'a.yaml'), template);
-    return dir;
-  }
-
-  it('renders trim markers, range over sorted keys, if/else, quote and nindent as Helm does', async () => {
-    const dir = await chartWith(
-      [
-        'kind: {{ .Chart.Name }}-{{ .Release.Name }}',
-        'data:',
-        '{{- range $k, $v := .Values.m }}',
-        '  {{ $k }}: {{ $v | quote }}',
-        '{{- end }}',
-        'flag: {{ if .Values.off }}yes{{ else }}no{{ end }}',
-        'res:',
-        '  {{- .Values.r | toYaml | nindent 2 }}',
-        '',
-      ].join('\n'),
-      'm: { b: 2, a: "x" }\noff: false\nr: { cpu: 1 }\n',
-    );
-    const [rendered] = renderHelmChart(dir, { releaseName: 'rel', values: { m: { c: true } } });
-    expect(rendered!.document).toEqual({
-      kind: 'demo-rel',
-      data: { a: 'x', b: '2', c: 'true' },
-      flag: 'no',
-      res: { cpu: 1 },
+      const both = (name: string) => envVariablesOf('broker').has(name) && envVariablesOf('api').has(name);
+      const unknown = [
+        ...Object.keys(values.env).filter((name) => !both(name)),
+        ...Object.keys(values.broker.env ?? {}).filter((name) => !envVariablesOf('broker').has(name)),
+        ...Object.keys(values.api.env ?? {}).filter((name) => !envVariablesOf('api').has(name)),
+        ...Object.keys(values.secrets.platform).filter((name) => !both(name) && !(name in PENDING_VARIABLES)),
+        ...Object.keys(values.secrets.api).filter((name) => !envVariablesOf('api').has(name)),
+      ];
+      expect(unknown).toEqual([]);
     });
-  });
 
-  it('refuses what it does not implement instead of rendering it wrongly', async () => {
-    const include = await chartWith('a: {{ include "x" . }}\n');
-    expect(() => renderHelmChart(include, { releaseName: 'r' })).toThrow(/subset/);
-    const upper = await chartWith('a: {{ .Values.x | upper }}\n');
-    expect(() => renderHelmChart(upper, { releaseName: 'r' })).toThrow(
-      /function "upper" is not in the stand-in subset/,
-    );
-  });
-});
+    it('ports agree between the environment, the containers, the probes and the Services', () => {
+      for (const { process, workload, container } of workloads()) {
+        const env = containerEnv(workload, container);
+        const port = Number(process === 'broker' ? env['IOC_MQTT_PORT'] : env['IOC_HTTP_PORT']);
+        const named = process === 'broker' ? 'mqtt' : 'http';
+        expect(container.ports).toContainEqual({ name: named, containerPort: port, protocol: 'TCP' });
+        for (const probe of [container.readinessProbe, container.livenessProbe, container.startupProbe]) {
+          expect(probe).toBeDefined();
+          const target = probe!.httpGet?.port ?? probe!.tcpSocket?.port;
+          if (target !== undefined) expect(target).toBe(named);
+          else expect(probe!.exec!.command.join(' ')).toContain(`http://127.0.0.1:${port}/health`);
+        }
+        if (process === 'api')
+          expect(container.readinessProbe!.httpGet).toEqual({ path: '/health', port: 'http' });
+      }
+      // Each Service selects the pods of one workload and targets a port their container names.
+      for (const service of manifests.filter((m) => m.kind === 'Service') as Array<
+        Manifest & {
+          spec: { selector: Record<string, string>; ports: Array<{ targetPort: string; port: number }> };
+        }
+      >) {
+        const selected = workloads().filter(({ workload }) =>
+          Object.entries(service.spec.selector).every(
+            ([key, value]) => workload.spec.template.metadata.labels[key] === value,
+          ),
+        );
+        expect([service.metadata.name, selected.length]).toEqual([service.metadata.name, 1]);
+        for (const port of service.spec.ports)
+          expect(selected[0]!.container.ports.map((p) => p.name)).toContain(port.targetPort);
+      }
+      // Workload selectors match their own pod labels.
+      for (const { workload } of workloads())
+        for (const [key, value] of Object.entries(workload.spec.selector.matchLabels))
+          expect(workload.spec.template.metadata.labels[key]).toBe(value);
+      // API nodes reach the brokers through the MQTT Service, on its port.
+      const api = workloads().find((w) => w.process === 'api')!;
+      const brokerUrl = urlOf(containerEnv(api.workload, api.container)['IOC_BROKER_URL']);
+      const mqtt = find<{ spec: { ports: Array<{ port: number }> } }>('Service', brokerUrl.hostname);
+      expect(mqtt.spec.ports[0]!.port).toBe(Number(brokerUrl.port));
+    });
+
+    it('the ServiceMonitor scrapes /metrics on the API Service with the metrics token', () => {
+      const monitor = find<{
+        spec: {
+          selector: { matchLabels: Record<string, string> };
+          endpoints: Array<{
+            port: string;
+            path: string;
+            authorization: { type: string; credentials: { name: string; key: string } };
+          }>;
+        };
+      }>('ServiceMonitor', `${release}-api`);
+      const services = (
+        manifests.filter((m) => m.kind === 'Service') as Array<
+          Manifest & { spec: { ports: Array<{ name: string }> } }
+        >
+      ).filter((service) =>
+        Object.entries(monitor.spec.selector.matchLabels).every(
+          ([k, v]) => service.metadata.labels?.[k] === v,
+        ),
+      );
+      expect(services.map((s) => s.metadata.name)).toEqual([`${release}-http`]);
+      const endpoint = monitor.spec.endpoints[0]!;
+      expect(services[0]!.spec.ports.map((p) => p.name)).toContain(endpoint.port);
+      expect(endpoint.path).toBe('/metrics');
+      expect(endpoint.authorization.type).toBe('Bearer');
+      const secret = find<{ data: Record<string, string> }>(
+        'Secret',
+        endpoint.authorization.credentials.name,
+      );
+      expect(secret.data[endpoint.authorization.credentials.key]).toBeDefined();
+      // The API pods read the same key as IOC_METRICS_TOKEN.
+      expect(endpoint.authorization.credentials.key).toBe('IOC_METRICS_TOKEN');
+    });
+
+    it("Grafana's ConfigMaps carry every dashboard and a data source pointing at IOC_INFLUX_URL", () => {
+      const dashboards = find<{ data: Record<string, string> }>('ConfigMap', `${release}-grafana-dashboards`);
+      expect(Object.keys(dashboards.data).sort()).toEqual(readdirSync(DASHBOARDS).sort());
+      for (const [name, text] of Object.entries(dashboards.data))
+        expect(JSON.parse(text)).toEqual(JSON.parse(readFileSync(join(DASHBOARDS, name), 'utf8')));
+      const datasources = find<{ data: Record<string, string> }>(
+        'ConfigMap',
+        `${release}-grafana-datasources`,
+      );
+      const provisioning = parseYaml(Object.values(datasources.data)[0]!) as {
+        datasources: Array<{ type: string; url: string; uid: string; jsonData?: { dbName?: string } }>;
+      };
+      const platform = find<{ data: Record<string, string> }>('ConfigMap', `${release}-platform`);
+      const influx = provisioning.datasources.find((source) => source.type === 'influxdb')!;
+      expect(influx.url).toBe(platform.data['IOC_INFLUX_URL']);
+      expect(influx.jsonData?.dbName).toBe(platform.data['IOC_INFLUX_DB']);
+      expect(provisioning.datasources.map((source) => source.uid).sort()).toEqual([
+        'ioc-influxdb',
+        'ioc-prometheus',
+      ]);
+    });
+  },
+);
 
 // ---- Dockerfile -------------------------------------------------------------------------------
 
