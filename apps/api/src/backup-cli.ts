@@ -41,7 +41,10 @@ function platformVersion(): { version: string; commit?: string } {
     .object({ version: z.string() })
     .parse(JSON.parse(readFileSync(join(WORKSPACE_ROOT, 'package.json'), 'utf8')));
   try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: WORKSPACE_ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: WORKSPACE_ROOT,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
       .toString()
       .trim();
     return /^[0-9a-f]{40}$/.test(commit) ? { version, commit } : { version };
@@ -70,7 +73,11 @@ async function main(): Promise<number> {
     return EXIT.ok;
   }
   const [command, dir] = positionals;
-  if (positionals.length !== 2 || dir === undefined || !['create', 'verify', 'restore'].includes(command ?? '')) {
+  if (
+    positionals.length !== 2 ||
+    dir === undefined ||
+    !['create', 'verify', 'restore'].includes(command ?? '')
+  ) {
     throw new UsageError('name one command (create, verify or restore) and a backup directory');
   }
   if (values.force === true && command !== 'restore') throw new UsageError(`${command} takes no --force`);
@@ -88,7 +95,8 @@ async function main(): Promise<number> {
         `backup verified: ${m?.files.length ?? 0} files; created ${m?.createdAt ?? '?'} by platform ${m?.platform.version ?? '?'}; ` +
           `${m?.counts.devices ?? 0} devices, ${m?.counts.rules ?? 0} rules, ${m?.counts.alerts ?? 0} alerts, ${m?.counts.auditEntries ?? 0} audit entries\n`,
       );
-    } else process.stdout.write(`backup does NOT verify:\n${result.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    } else
+      process.stdout.write(`backup does NOT verify:\n${result.problems.map((p) => `  ${p}`).join('\n')}\n`);
     return result.ok ? EXIT.ok : EXIT.failed;
   }
 
@@ -115,7 +123,10 @@ async function main(): Promise<number> {
   }
   const started = Date.now();
   const result = await restoreBackup({ stores, dir, force: values.force === true, log });
-  if (json) process.stdout.write(`${JSON.stringify({ counts: result.counts, audit: result.audit, points: result.points })}\n`);
+  if (json)
+    process.stdout.write(
+      `${JSON.stringify({ counts: result.counts, audit: result.audit, points: result.points })}\n`,
+    );
   else {
     process.stdout.write(
       `restored ${dir} in ${Date.now() - started} ms: ${result.counts.devices} devices, ${result.counts.rules} rules, ` +

@@ -115,8 +115,7 @@ function registryCountsSqlite(path: string): RegistrySnapshotCounts {
     const rows = countRows(db, COUNTED_TABLES);
     if (rows['audit_log'] === undefined) return { rows };
     const head = db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as
-      | { seq: number; hash: string }
-      | undefined;
+      { seq: number; hash: string } | undefined;
     return head === undefined ? { rows } : { rows, auditHead: { seq: head.seq, hash: head.hash } };
   } finally {
     db.close();
@@ -170,7 +169,9 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   let registry: RegistrySnapshotCounts;
   if (stores.database.kind === 'sqlite') {
     if (!existsSync(stores.database.path)) {
-      throw new BackupError(`no registry database at ${stores.database.path}: is IOC_DATA_DIR the platform's?`);
+      throw new BackupError(
+        `no registry database at ${stores.database.path}: is IOC_DATA_DIR the platform's?`,
+      );
     }
     const copy = join(dir, BACKUP_FILES.registrySqlite);
     await copySqliteOnline(stores.database.path, copy);
@@ -259,7 +260,10 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
     notIncluded: NOT_INCLUDED,
   };
   // Written last, exclusively: a directory without a manifest is an unfinished backup.
-  writeFileSync(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  writeFileSync(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, {
+    mode: 0o600,
+    flag: 'wx',
+  });
   return manifest;
 }
 
@@ -310,7 +314,8 @@ export async function verifyBackup(dir: string): Promise<VerifyResult> {
     }
     const { sha256, bytes } = await fileDigest(path);
     if (bytes !== file.bytes) problems.push(`${file.path}: ${bytes} bytes, the manifest says ${file.bytes}`);
-    else if (sha256 !== file.sha256) problems.push(`${file.path}: SHA-256 ${sha256}, the manifest says ${file.sha256}`);
+    else if (sha256 !== file.sha256)
+      problems.push(`${file.path}: SHA-256 ${sha256}, the manifest says ${file.sha256}`);
     if (problems.some((problem) => problem.startsWith(`${file.path}:`))) continue;
     if (file.path === BACKUP_FILES.registrySqlite) {
       const problem = sqliteProblem(path);
@@ -324,7 +329,8 @@ export async function verifyBackup(dir: string): Promise<VerifyResult> {
           ['alerts', expected.alerts],
           ['audit_log', expected.auditEntries],
         ] as const) {
-          if ((rows[table] ?? 0) !== count) problems.push(`${file.path}: ${rows[table] ?? 0} ${table} rows, the manifest says ${count}`);
+          if ((rows[table] ?? 0) !== count)
+            problems.push(`${file.path}: ${rows[table] ?? 0} ${table} rows, the manifest says ${count}`);
         }
       }
     } else if (file.path === BACKUP_FILES.timeseriesSqlite) {
@@ -333,7 +339,9 @@ export async function verifyBackup(dir: string): Promise<VerifyResult> {
       else {
         for (const [table, count] of Object.entries(embeddedCounts(path))) {
           if (manifest.counts.points[table] !== count)
-            problems.push(`${file.path}: ${count} ${table} rows, the manifest says ${manifest.counts.points[table] ?? 'none'}`);
+            problems.push(
+              `${file.path}: ${count} ${table} rows, the manifest says ${manifest.counts.points[table] ?? 'none'}`,
+            );
         }
       }
     } else if (file.path === BACKUP_FILES.registryPgDump) {
@@ -343,7 +351,9 @@ export async function verifyBackup(dir: string): Promise<VerifyResult> {
       const key = measurementKey({ retentionPolicy: file.retentionPolicy, measurement: file.measurement });
       const lines = await countLines(path);
       if (manifest.counts.points[key] !== lines)
-        problems.push(`${file.path}: ${lines} lines, the manifest says ${manifest.counts.points[key] ?? 'none'}`);
+        problems.push(
+          `${file.path}: ${lines} lines, the manifest says ${manifest.counts.points[key] ?? 'none'}`,
+        );
     }
   }
   return { ok: problems.length === 0, problems, manifest };
@@ -374,7 +384,11 @@ export interface RestoreResult {
 }
 
 /** What the target holds already: one phrase per store that is not empty. */
-async function targetContents(stores: PlatformStores, manifest: BackupManifest, dir: string): Promise<string[]> {
+async function targetContents(
+  stores: PlatformStores,
+  manifest: BackupManifest,
+  dir: string,
+): Promise<string[]> {
   const found: string[] = [];
   const describeRows = (rows: Record<string, number>): string =>
     Object.entries(rows)
@@ -532,7 +546,12 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
       log(`time series: ${points[key]} points written back into ${key}`);
     }
     if (storage.rollups === 'managed' && hours.size > 0) {
-      await markHoursPending(client, rawTarget?.retentionPolicy, [...hours].sort((a, b) => a - b), Date.now());
+      await markHoursPending(
+        client,
+        rawTarget?.retentionPolicy,
+        [...hours].sort((a, b) => a - b),
+        Date.now(),
+      );
       const roller = new InfluxTimeSeriesStore(storeOptions);
       await roller.init(); // takes the pending hours into its backlog
       await roller.compact(); // and rolls them up
@@ -573,7 +592,9 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
     };
     for (const name of ['devices', 'rules', 'alerts', 'auditEntries'] as const) {
       if (counts[name] !== manifest.counts[name]) {
-        throw new BackupError(`restored ${counts[name]} ${name}, the backup's manifest says ${manifest.counts[name]}`);
+        throw new BackupError(
+          `restored ${counts[name]} ${name}, the backup's manifest says ${manifest.counts[name]}`,
+        );
       }
     }
     const audit = await new AuditLog(database.db).verify();

@@ -1,11 +1,6 @@
 import { createReadStream, openSync, writeSync, closeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import {
-  backlogLines,
-  INFLUX_MEASUREMENT,
-  quoteIdentifier,
-  ROLLUP_TARGETS,
-} from '@ioc/timeseries';
+import { backlogLines, INFLUX_MEASUREMENT, quoteIdentifier, ROLLUP_TARGETS } from '@ioc/timeseries';
 
 /** How to reach the InfluxDB a platform writes to (the adapter's options: IOC_INFLUX_*). */
 export interface InfluxSource {
@@ -47,7 +42,10 @@ export const RESTORE_BATCH_LINES = 5_000;
  * by default): hours whose raw points expired can only come back from the exported rollups. The
  * adapter's backlog markers (`rollup_backlog`) are not exported: restore writes fresh ones.
  */
-export function influxExportTargets(source: InfluxSource, chunkMs: Partial<typeof DEFAULT_CHUNK_MS> = {}): InfluxExportTarget[] {
+export function influxExportTargets(
+  source: InfluxSource,
+  chunkMs: Partial<typeof DEFAULT_CHUNK_MS> = {},
+): InfluxExportTarget[] {
   const targets: InfluxExportTarget[] = [
     {
       retentionPolicy: source.retentionPolicy ?? (source.rollups === 'managed' ? 'autogen' : undefined),
@@ -89,7 +87,9 @@ export class InfluxV1Client {
   }
 
   private headers(extra: Record<string, string>): Record<string, string> {
-    return this.source.token === undefined ? extra : { ...extra, authorization: `Token ${this.source.token}` };
+    return this.source.token === undefined
+      ? extra
+      : { ...extra, authorization: `Token ${this.source.token}` };
   }
 
   /**
@@ -99,7 +99,10 @@ export class InfluxV1Client {
   async query(statement: string): Promise<QuerySeries[]> {
     const response = await fetch(`${this.source.url}/query?${this.params({ epoch: 'ms' }).toString()}`, {
       method: 'POST',
-      headers: this.headers({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }),
+      headers: this.headers({
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      }),
       body: new URLSearchParams({ q: statement }).toString(),
     });
     const text = await response.text();
@@ -114,10 +117,13 @@ export class InfluxV1Client {
       if (/database not found/.test(error)) return [];
       throw new Error(`InfluxDB query failed: ${error} (${statement.slice(0, 200)})`);
     }
-    if (!response.ok) throw new Error(`InfluxDB /query answered HTTP ${response.status}: ${text.slice(0, 300)}`);
+    if (!response.ok)
+      throw new Error(`InfluxDB /query answered HTTP ${response.status}: ${text.slice(0, 300)}`);
     const result = body.results?.[0];
     if (result?.partial === true) {
-      throw new Error(`InfluxDB truncated the answer (max-row-limit): use a shorter chunk (${statement.slice(0, 200)})`);
+      throw new Error(
+        `InfluxDB truncated the answer (max-row-limit): use a shorter chunk (${statement.slice(0, 200)})`,
+      );
     }
     return result?.series ?? [];
   }
@@ -128,19 +134,27 @@ export class InfluxV1Client {
    */
   async write(lines: readonly string[], retentionPolicy: string | undefined): Promise<void> {
     if (lines.length === 0) return;
-    const params = this.params({ precision: 'ms', ...(retentionPolicy === undefined ? {} : { rp: retentionPolicy }) });
+    const params = this.params({
+      precision: 'ms',
+      ...(retentionPolicy === undefined ? {} : { rp: retentionPolicy }),
+    });
     const response = await fetch(`${this.source.url}/write?${params.toString()}`, {
       method: 'POST',
       headers: this.headers({ 'content-type': 'text/plain; charset=utf-8' }),
       body: lines.join('\n'),
     });
     if (!response.ok) {
-      throw new Error(`InfluxDB /write answered HTTP ${response.status}: ${(await response.text()).slice(0, 300)}`);
+      throw new Error(
+        `InfluxDB /write answered HTTP ${response.status}: ${(await response.text()).slice(0, 300)}`,
+      );
     }
   }
 }
 
-const from = (database: string, target: { retentionPolicy: string | undefined; measurement: string }): string =>
+const from = (
+  database: string,
+  target: { retentionPolicy: string | undefined; measurement: string },
+): string =>
   `${quoteIdentifier(database)}.${target.retentionPolicy === undefined ? '' : quoteIdentifier(target.retentionPolicy)}.${quoteIdentifier(target.measurement)}`;
 
 /** Line protocol escapes: `,` and space in measurement names; `,`, `=` and space in tag keys, tag values and field keys. */
@@ -162,7 +176,11 @@ function fieldValue(value: unknown, type: string | undefined): string | undefine
 }
 
 /** The earliest or latest time of a measurement, or undefined when it holds no point. */
-async function boundary(client: InfluxV1Client, source: string, order: 'ASC' | 'DESC'): Promise<number | undefined> {
+async function boundary(
+  client: InfluxV1Client,
+  source: string,
+  order: 'ASC' | 'DESC',
+): Promise<number | undefined> {
   const [series] = await client.query(`SELECT * FROM ${source} ORDER BY time ${order} LIMIT 1`);
   const time = series?.values?.[0]?.[series.columns.indexOf('time')];
   return typeof time === 'number' ? time : undefined;
@@ -228,7 +246,10 @@ export async function exportMeasurement(
 }
 
 /** Whether the InfluxDB database holds any platform point: the measurements it has, with point counts. */
-export async function influxContents(client: InfluxV1Client, source: InfluxSource): Promise<Record<string, number>> {
+export async function influxContents(
+  client: InfluxV1Client,
+  source: InfluxSource,
+): Promise<Record<string, number>> {
   const found: Record<string, number> = {};
   for (const target of influxExportTargets(source)) {
     const series = await client.query(`SELECT count(*) FROM ${from(source.database, target)}`);

@@ -23,7 +23,9 @@ export function postgresProgram(name: 'pg_dump' | 'pg_restore'): string {
       if (existsSync(path)) return path;
     }
   }
-  throw new Error(`${name} not found on PATH or under /usr/lib/postgresql/*/bin: install the PostgreSQL client`);
+  throw new Error(
+    `${name} not found on PATH or under /usr/lib/postgresql/*/bin: install the PostgreSQL client`,
+  );
 }
 
 /**
@@ -119,7 +121,9 @@ export async function countPostgres(client: pg.Client): Promise<RegistrySnapshot
 }
 
 /** Tables of the database's current schema, for the "not empty" refusal. */
-export async function postgresTables(url: string): Promise<{ tables: string[]; rows: Record<string, number> }> {
+export async function postgresTables(
+  url: string,
+): Promise<{ tables: string[]; rows: Record<string, number> }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -143,7 +147,11 @@ export async function postgresTables(url: string): Promise<{ tables: string[]; r
  *
  * @throws Error with pg_restore's message (the database is then as before)
  */
-export async function restorePostgres(url: string, file: string, options: { replace: boolean }): Promise<void> {
+export async function restorePostgres(
+  url: string,
+  file: string,
+  options: { replace: boolean },
+): Promise<void> {
   if (options.replace) {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
