@@ -369,6 +369,11 @@ export interface RestoreBackupOptions {
    * stay: drop the database first for an exact copy); key files are overwritten.
    */
   force?: boolean;
+  /**
+   * InfluxDB with managed rollups: recompute the rollups of every restored hour from its raw
+   * points (default true). False keeps exactly the exported rollups (a test compares both ways).
+   */
+  recomputeRollups?: boolean;
   log?: (line: string) => void;
 }
 
@@ -545,7 +550,7 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
       );
       log(`time series: ${points[key]} points written back into ${key}`);
     }
-    if (storage.rollups === 'managed' && hours.size > 0) {
+    if (storage.rollups === 'managed' && options.recomputeRollups !== false && hours.size > 0) {
       await markHoursPending(
         client,
         rawTarget?.retentionPolicy,
