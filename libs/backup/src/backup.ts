@@ -16,10 +16,10 @@ import { AuditLog } from '@ioc/audit';
 import { type DatabaseConfig, describeDatabase, openDatabase } from '@ioc/database';
 import { EMBEDDED_DB_FILE, InfluxTimeSeriesStore, type StorageConfig } from '@ioc/timeseries';
 import {
-  DEFAULT_CHUNK_MS,
   exportMeasurement,
   importMeasurement,
   influxContents,
+  type InfluxChunkMs,
   influxExportTargets,
   type InfluxSource,
   InfluxV1Client,
@@ -90,7 +90,7 @@ export interface CreateBackupOptions {
   /** The platform writing the backup: package version and, when known, its commit. */
   platform: { version: string; commit?: string };
   /** Time chunks of the InfluxDB export, ms (DEFAULT_CHUNK_MS for what is not given). */
-  influxChunkMs?: Partial<typeof DEFAULT_CHUNK_MS>;
+  influxChunkMs?: Partial<InfluxChunkMs>;
   /** Progress lines for a CLI (one per step). */
   log?: (line: string) => void;
 }

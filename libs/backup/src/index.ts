@@ -3,6 +3,7 @@ export * from './manifest';
 export * from './backup';
 export {
   DEFAULT_CHUNK_MS,
+  type InfluxChunkMs,
   InfluxV1Client,
   influxExportTargets,
   measurementKey,

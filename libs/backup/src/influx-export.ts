@@ -30,7 +30,14 @@ const DAY_MS = 24 * HOUR_MS;
  * some hundreds of MB of JSON: the bound on the exporter's memory), per day of 1-minute rollups,
  * per 30 days of hour rollups (the same order of rows per query for a steady feed).
  */
-export const DEFAULT_CHUNK_MS = { raw: HOUR_MS, '1m': DAY_MS, '1h': 30 * DAY_MS } as const;
+export const DEFAULT_CHUNK_MS: InfluxChunkMs = { raw: HOUR_MS, '1m': DAY_MS, '1h': 30 * DAY_MS };
+
+/** Time-chunk widths of an InfluxDB export, ms: raw points, 1-minute and hour rollups. */
+export interface InfluxChunkMs {
+  raw: number;
+  '1m': number;
+  '1h': number;
+}
 
 /** Lines per /write on restore: InfluxDB's own guidance is batches of 5 000–10 000 points. */
 export const RESTORE_BATCH_LINES = 5_000;
@@ -44,7 +51,7 @@ export const RESTORE_BATCH_LINES = 5_000;
  */
 export function influxExportTargets(
   source: InfluxSource,
-  chunkMs: Partial<typeof DEFAULT_CHUNK_MS> = {},
+  chunkMs: Partial<InfluxChunkMs> = {},
 ): InfluxExportTarget[] {
   const targets: InfluxExportTarget[] = [
     {
