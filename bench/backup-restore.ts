@@ -155,6 +155,7 @@ async function run(
       url: (influxd as InfluxdHandle).url,
       database: 'bench_source',
       maintenanceIntervalMs: 0,
+      timeoutMs: 600_000,
     });
   }
   await seedRegistry(source.database);

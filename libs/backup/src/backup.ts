@@ -71,6 +71,9 @@ export const BACKUP_FILES = {
 /** Tables of the embedded time-series file whose rows the manifest counts. */
 export const EMBEDDED_COUNTED_TABLES = ['points', 'rollup_1m', 'rollup_1h'] as const;
 
+/** Per-request timeout of the InfluxDB adapter while restore rolls up restored hours: 10 minutes. */
+export const RESTORE_ROLLUP_TIMEOUT_MS = 600_000;
+
 /** The key directory under IOC_DATA_DIR (device credential key, token secret, webhook secret key). */
 const KEYS_DIR = 'keys';
 
@@ -525,6 +528,9 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
       rollups: storage.rollups,
       retention: storage.retention,
       maintenanceIntervalMs: 0,
+      // Rolling up a restored day is one SELECT … INTO over all its points: far longer than an
+      // ingest request (the adapter's default is 10 s; a day of 1 M readings took longer here).
+      timeoutMs: RESTORE_ROLLUP_TIMEOUT_MS,
       ...(source.token !== undefined ? { token: source.token } : {}),
       ...(source.username !== undefined ? { username: source.username } : {}),
       ...(source.password !== undefined ? { password: source.password } : {}),
