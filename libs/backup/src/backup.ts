@@ -157,14 +157,28 @@ function isEmptyDir(dir: string): boolean {
  *
  * @returns the manifest written
  * @throws BackupError when the directory is not empty or a store is missing; Error from a store
- *   (the directory is then incomplete and has no manifest: `verify` refuses it)
+ *   (what was written is removed again: a failed backup leaves the directory as it found it)
  */
 export async function createBackup(options: CreateBackupOptions): Promise<BackupManifest> {
-  const { stores, dir } = options;
-  const log = options.log ?? (() => undefined);
+  const { dir } = options;
   if (!isEmptyDir(dir)) throw new BackupError(`${dir} exists and is not empty: back up into a new directory`);
+  const existed = existsSync(dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
+  try {
+    return await writeBackup(options);
+  } catch (error) {
+    // Nothing half-written is left behind: the directory was empty (or absent) before.
+    if (existed)
+      for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+    else rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function writeBackup(options: CreateBackupOptions): Promise<BackupManifest> {
+  const { stores, dir } = options;
+  const log = options.log ?? (() => undefined);
   const createdAt = new Date().toISOString();
   const files: Omit<BackupFile, 'bytes' | 'sha256'>[] = [];
   const points: Record<string, number> = {};
