@@ -93,6 +93,16 @@ export class InfluxV1Client {
     return params;
   }
 
+  /** fetch() with the server's address in the error when there is no answer at all. */
+  private async fetch(target: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(`${this.source.url}${target}`, init);
+    } catch (error) {
+      const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
+      throw new Error(`InfluxDB at ${this.source.url} did not answer: ${cause}`, { cause: error });
+    }
+  }
+
   private headers(extra: Record<string, string>): Record<string, string> {
     return this.source.token === undefined
       ? extra
@@ -101,10 +111,11 @@ export class InfluxV1Client {
 
   /**
    * One InfluxQL statement (POST, epoch ms); its series.
-   * @throws Error with InfluxDB's message; `database not found` is answered as no series
+   * @throws Error with InfluxDB's message; `database not found` and `retention policy not found`
+   *   are answered as no series
    */
   async query(statement: string): Promise<QuerySeries[]> {
-    const response = await fetch(`${this.source.url}/query?${this.params({ epoch: 'ms' }).toString()}`, {
+    const response = await this.fetch(`/query?${this.params({ epoch: 'ms' }).toString()}`, {
       method: 'POST',
       headers: this.headers({
         'content-type': 'application/x-www-form-urlencoded',
@@ -121,7 +132,8 @@ export class InfluxV1Client {
     }
     const error = body.error ?? body.results?.[0]?.error;
     if (error !== undefined) {
-      if (/database not found/.test(error)) return [];
+      // Nothing of that name on this server: nothing to export, nothing in the way of a restore.
+      if (/(database|retention policy) not found/.test(error)) return [];
       throw new Error(`InfluxDB query failed: ${error} (${statement.slice(0, 200)})`);
     }
     if (!response.ok)
@@ -145,7 +157,7 @@ export class InfluxV1Client {
       precision: 'ms',
       ...(retentionPolicy === undefined ? {} : { rp: retentionPolicy }),
     });
-    const response = await fetch(`${this.source.url}/write?${params.toString()}`, {
+    const response = await this.fetch(`/write?${params.toString()}`, {
       method: 'POST',
       headers: this.headers({ 'content-type': 'text/plain; charset=utf-8' }),
       body: lines.join('\n'),
