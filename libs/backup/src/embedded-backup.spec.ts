@@ -1,12 +1,15 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditLog } from '@ioc/audit';
 import { openDatabase, prepareDatabase } from '@ioc/database';
 import { loadSeeds, RegistryRepository } from '@ioc/registry';
 import { TempDirs } from '@ioc/testing';
+import Database from 'better-sqlite3';
 import { DEFAULT_RETENTION, EmbeddedTimeSeriesStore } from '@ioc/timeseries';
 import { createBackup, type PlatformStores, restoreBackup, verifyBackup } from './backup';
 import { BackupError, type BackupManifest } from './manifest';
+import { copySqliteOnline, sqliteProblem } from './sqlite-copy';
 
 /*
  * The library on the embedded stores (SQLite registry, embedded time series, key files), without
@@ -108,5 +111,62 @@ describe('backup on the embedded stores', () => {
       readFileSync(join(source.dataDir, 'keys', 'device-credential.key'), 'utf8'),
     );
     expect(restored.points).toMatchObject({ points: 3 });
+  });
+
+  it('the online copy is a consistent snapshot while another process keeps committing', async () => {
+    const dir = await dirs.make();
+    const live = join(dir, 'live.sqlite');
+    const setup = new Database(live);
+    setup.pragma('journal_mode = WAL');
+    setup.exec('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+    setup.close();
+    // A writer process (as the broker is): transactions of 100 rows, as fast as it can.
+    const writer = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const db = new (require('better-sqlite3'))(${JSON.stringify(live)}, { timeout: 5000 });
+         db.pragma('journal_mode = WAL');
+         const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+         const batch = db.transaction(() => { for (let i = 0; i < 100; i++) insert.run('x'.repeat(200)); });
+         process.stdout.write('ready\\n');
+         for (;;) batch();`,
+      ],
+      { cwd: join(__dirname, '..', '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        writer.stdout.once('data', () => resolve());
+        writer.once('exit', (code) => reject(new Error(`the writer exited with ${code}`)));
+      });
+      const counts: number[] = [];
+      for (let round = 0; round < 3; round++) {
+        const copy = join(dir, `copy-${round}.sqlite`);
+        await copySqliteOnline(live, copy);
+        expect(sqliteProblem(copy)).toBeUndefined();
+        const db = new Database(copy, { readonly: true });
+        const { n } = db.prepare('SELECT count(*) AS n FROM t').get() as { n: number };
+        db.close();
+        // Only whole transactions: never a part of one.
+        expect(n % 100).toBe(0);
+        counts.push(n);
+        // Before the next copy, the writer has committed more (polled, with a deadline).
+        const deadline = Date.now() + 10_000;
+        const reader = new Database(live, { readonly: true });
+        try {
+          while ((reader.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n <= n) {
+            if (Date.now() > deadline) throw new Error('the writer committed nothing more in 10 s');
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        } finally {
+          reader.close();
+        }
+      }
+      // The writer kept committing between the copies: each copy is a later snapshot.
+      expect(counts[1]).toBeGreaterThan(counts[0] as number);
+      expect(counts[2]).toBeGreaterThan(counts[1] as number);
+    } finally {
+      writer.kill('SIGKILL');
+    }
   });
 });
