@@ -57,7 +57,12 @@ COPY seeds ./seeds
 COPY --from=build /app/dist/apps/console ./dist/apps/console
 # Local state (spool, embedded store, generated keys) lives in /data, a volume per node; the
 # processes run as the image's unprivileged `node` user (uid 1000), which owns it.
-RUN mkdir -p /data && chown node:node /data
+# postgresql-client: pg_dump/pg_restore for `npm run backup` against a PostgreSQL registry
+# (bookworm's 15, the compose file's server version).
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends postgresql-client \
+  && rm -rf /var/lib/apt/lists/* \
+  && mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 # MQTT (IOC_MQTT_PORT) on a broker node; HTTP (IOC_HTTP_PORT) on an API node.
