@@ -6,6 +6,7 @@ import { AuditLog } from '@ioc/audit';
 import { databaseConfigFromEnv, openDatabase } from '@ioc/database';
 import {
   apiEnvSchema,
+  connectApiRedis,
   consoleSettingsFromEnv,
   createAccessPort,
   createAlertingPort,
@@ -27,12 +28,14 @@ import {
   RegistryRepository,
   RegistrySync,
 } from '@ioc/registry';
-import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';
+import { createLogger, onShutdown, parseEnv, requireExplicitWithRedis, runApp } from '@ioc/runtime';
 import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/timeseries';
 import { AppModule } from './app.module';
 
 async function main(): Promise<void> {
   const env = parseEnv(apiEnvSchema);
+  // Several API nodes on one Redis: each needs its own id (its bus client id ioc-api-<id>).
+  requireExplicitWithRedis(['IOC_NODE_ID']);
   const logger = createLogger('api', { level: env.IOC_LOG_LEVEL });
   const credentialKey = loadCredentialKey({
     configured: env.IOC_DEVICE_CREDENTIAL_KEY,
@@ -87,6 +90,10 @@ async function main(): Promise<void> {
   const alertPublisher = new DeferredAlertPublisher();
   const notifierParts = createNotifierParts(database, env, { nodeId: env.IOC_NODE_ID, mqtt: alertPublisher });
   const notifier = new Notifier(notifierParts, { pollMs: env.IOC_NOTIFIER_POLL_MS, logger });
+  // Several API nodes (IOC_REDIS_URL): socket.io's Redis streams adapter and shared rate limits.
+  const redis = env.IOC_REDIS_URL === undefined ? null : connectApiRedis(env.IOC_REDIS_URL, logger);
+  if (redis)
+    logger.info({ nodeId: env.IOC_NODE_ID }, 'API node sharing live feeds and rate limits through Redis');
   const app = await NestFactory.create(
     AppModule.register({
       registry,
@@ -100,6 +107,7 @@ async function main(): Promise<void> {
         edge,
         console: consoleSettingsFromEnv(env),
       },
+      ...(redis ? { liveAdapter: redis.liveAdapter, rateLimitStorage: redis.rateLimitStorage } : {}),
       deviceStatus: new DeviceStatusRepository(database.db),
       commands: new CommandRepository(database.db),
       provisioning: {
@@ -139,6 +147,7 @@ async function main(): Promise<void> {
     sync.stop();
     await notifier.stop();
     await app.close();
+    await redis?.close();
     await store.close();
     await database.close();
   });
