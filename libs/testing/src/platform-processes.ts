@@ -84,6 +84,15 @@ export interface PlatformOptions {
   consoleDir?: string;
   /** Extra environment for both processes. */
   env?: Record<string, string>;
+  /**
+   * API processes to start (default 1), each on its own HTTP port with `IOC_NODE_ID` = its number
+   * (1, 2, …), sharing the broker, the data directory (its keys) and the registry database — give
+   * `IOC_DATABASE_URL` (startPostgres) in `env` for more than one, and `IOC_REDIS_URL` (startRedis)
+   * for shared live feeds and rate limits. Started one after the other unless `apiStartTogether`.
+   */
+  apiNodes?: number;
+  /** Start the API processes at the same time (their migrations and seeding race under the lock). */
+  apiStartTogether?: boolean;
 }
 
 export interface RunningPlatform {
@@ -106,8 +115,12 @@ export interface RunningPlatform {
   admin(): Promise<ApiSession>;
   /** The current broker process (replaced by restartBroker). */
   readonly broker: ServiceProcess;
-  /** The current API process (replaced by restartApi). */
+  /** The current API process (replaced by restartApi): node 1's. */
   readonly api: ServiceProcess;
+  /** Every API node's HTTP base URL (`apiNodes` of them; [0] is `httpUrl`). */
+  readonly httpUrls: readonly string[];
+  /** Every API node's current process ([0] is `api`). */
+  readonly apis: readonly ServiceProcess[];
   /** Stops the API with `signal` (SIGTERM: a clean shutdown) and starts it again with the same settings. */
   restartApi(signal?: NodeJS.Signals): Promise<void>;
   /** Kills the broker with `signal` (SIGKILL: no chance to flush anything) and waits for it to die. */
@@ -121,6 +134,9 @@ export interface RunningPlatform {
 export async function startPlatform(options: PlatformOptions): Promise<RunningPlatform> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ioc-platform-'));
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const apiNodes = options.apiNodes ?? 1;
+  const httpPorts = [httpPort];
+  while (httpPorts.length < apiNodes) httpPorts.push(await freePort());
   const env: Record<string, string> = {
     IOC_STORAGE: options.storage,
     IOC_DATA_DIR: dataDir,
@@ -142,7 +158,12 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   let admin: Promise<ApiSession> | undefined;
   const credentialsFile = env['IOC_DEMO_CREDENTIALS_FILE'] as string;
   let broker: ServiceProcess;
-  let api: ServiceProcess;
+  // Node n's environment: its own port and id (node 1 keeps the options' IOC_NODE_ID, if any).
+  const apiEnv = (index: number): Record<string, string> =>
+    apiNodes === 1
+      ? env
+      : { ...env, IOC_HTTP_PORT: String(httpPorts[index]), IOC_NODE_ID: String(index + 1) };
+  const apis: ServiceProcess[] = [];
   try {
     broker = await startService(BROKER_ENTRY, env, 'broker ready');
   } catch (error) {
@@ -150,8 +171,18 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     throw error;
   }
   try {
-    api = await startService(API_ENTRY, env, 'API listening');
+    if (options.apiStartTogether) {
+      const started = await Promise.allSettled(
+        httpPorts.map((_, i) => startService(API_ENTRY, apiEnv(i), 'API listening')),
+      );
+      for (const outcome of started) if (outcome.status === 'fulfilled') apis.push(outcome.value);
+      const failed = started.find((outcome) => outcome.status === 'rejected');
+      if (failed) throw failed.reason;
+    } else {
+      for (let i = 0; i < apiNodes; i++) apis.push(await startService(API_ENTRY, apiEnv(i), 'API listening'));
+    }
   } catch (error) {
+    for (const api of apis) await api.stop();
     await broker.stop();
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
@@ -181,11 +212,15 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       return broker;
     },
     get api() {
-      return api;
+      return apis[0] as ServiceProcess;
+    },
+    httpUrls: httpPorts.map((port) => `http://127.0.0.1:${port}`),
+    get apis() {
+      return apis;
     },
     async restartApi(signal: NodeJS.Signals = 'SIGTERM') {
-      await api.stop(signal);
-      api = await startService(API_ENTRY, env, 'API listening');
+      await (apis[0] as ServiceProcess).stop(signal);
+      apis[0] = await startService(API_ENTRY, apiEnv(0), 'API listening');
     },
     async killBroker(signal: NodeJS.Signals = 'SIGKILL') {
       await broker.stop(signal);
@@ -194,7 +229,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       broker = await startService(BROKER_ENTRY, env, 'broker ready');
     },
     async stop() {
-      await api.stop();
+      for (const api of apis) await api.stop();
       await broker.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
