@@ -178,7 +178,7 @@ describeWithRedis('several API nodes on Redis and PostgreSQL (real processes)', 
       expect(cookie).toMatch(/^ioc_session=/);
       const me = await fetch(`${platform.httpUrls[1]}/api/v1/auth/me`, { headers: { cookie } });
       expect(me.status).toBe(200);
-      expect(await me.json()).toMatchObject({ principal: { name: 'admin' } });
+      expect(await me.json()).toMatchObject({ kind: 'account', name: 'admin' });
     });
 
     it('a socket on node 2 gets each reading once (not once per node); a command sent through node 1 reaches the device and its changes reach node 2', async () => {
