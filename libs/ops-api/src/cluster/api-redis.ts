@@ -58,6 +58,8 @@ export interface ApiRedis {
   liveAdapter: LiveAdapterFactory;
   /** HTTP rate-limit counters shared by every node (OpsApiModuleOptions.rateLimitStorage). */
   rateLimitStorage: ThrottlerStorage;
+  /** Resolves once both connections are ready (for tests; the node never waits for it). */
+  ready(): Promise<void>;
   /** Closes the Redis connections (after the app has closed: the io server closed its adapters). */
   close(): Promise<void>;
 }
@@ -79,16 +81,30 @@ export function connectApiRedis(url: string, logger: Logger): ApiRedis {
   const limitClient = new Redis(url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   watchConnection(adapterClient, 'socket.io adapter', logger);
   watchConnection(limitClient, 'rate limits', logger);
-  return {
-    liveAdapter: createAdapter(adapterClient, {
+  // Made at the first namespace: createAdapter opens its reader and subscriber connections at
+  // once, and only the io server's close (closing every namespace's adapter) ends them.
+  let factory: ((nsp: unknown) => unknown) | undefined;
+  const liveAdapter = (nsp: unknown): unknown => {
+    factory ??= createAdapter(adapterClient, {
       streamName: LIVE_STREAM_NAME,
       channelPrefix: LIVE_CHANNEL_PREFIX,
       sessionKeyPrefix: LIVE_SESSION_KEY_PREFIX,
       maxLen: LIVE_STREAM_MAX_LEN,
       blockTimeInMs: LIVE_STREAM_BLOCK_MS,
       onlyPlaintext: true,
-    }) as LiveAdapterFactory,
+    });
+    return factory(nsp);
+  };
+  const isReady = (client: Redis): Promise<void> =>
+    client.status === 'ready'
+      ? Promise.resolve()
+      : new Promise((resolve) => client.once('ready', () => resolve()));
+  return {
+    liveAdapter: liveAdapter as LiveAdapterFactory,
     rateLimitStorage: new RedisThrottlerStorage(limitClient),
+    async ready() {
+      await Promise.all([isReady(adapterClient), isReady(limitClient)]);
+    },
     async close() {
       await Promise.allSettled([adapterClient.quit(), limitClient.quit()]);
       adapterClient.disconnect();
