@@ -73,6 +73,11 @@ async function main(): Promise<void> {
     if (firstAdmin.generatedPassword !== undefined)
       printFirstAdmin(firstAdmin.username, firstAdmin.generatedPassword, env.IOC_HTTP_PORT);
   }
+  // Several API nodes (IOC_REDIS_URL): socket.io's Redis streams adapter, shared rate limits and
+  // failed-login counts per address. Not awaited: the node serves REST while Redis is away.
+  const redis = env.IOC_REDIS_URL === undefined ? null : connectApiRedis(env.IOC_REDIS_URL, logger);
+  if (redis)
+    logger.info({ nodeId: env.IOC_NODE_ID }, 'API node sharing live feeds and rate limits through Redis');
   // Single sign-on when IOC_OIDC_ISSUER is set (openid-client is loaded at the first SSO login).
   const oidc = oidcSettingsFromEnv(env);
   if (oidc)
@@ -90,10 +95,6 @@ async function main(): Promise<void> {
   const alertPublisher = new DeferredAlertPublisher();
   const notifierParts = createNotifierParts(database, env, { nodeId: env.IOC_NODE_ID, mqtt: alertPublisher });
   const notifier = new Notifier(notifierParts, { pollMs: env.IOC_NOTIFIER_POLL_MS, logger });
-  // Several API nodes (IOC_REDIS_URL): socket.io's Redis streams adapter and shared rate limits.
-  const redis = env.IOC_REDIS_URL === undefined ? null : connectApiRedis(env.IOC_REDIS_URL, logger);
-  if (redis)
-    logger.info({ nodeId: env.IOC_NODE_ID }, 'API node sharing live feeds and rate limits through Redis');
   const app = await NestFactory.create(
     AppModule.register({
       registry,
@@ -120,6 +121,7 @@ async function main(): Promise<void> {
       alerting: createAlertingPort(database.db),
       access: createAccessPort(database.db, {
         ...accessSettings(env),
+        ...(redis ? { addressLimiter: redis.loginAddressLimiter(env.IOC_AUTH_ADDRESS_MAX_FAILURES) } : {}),
         tokenSecret: loadTokenSecret({ configured: env.IOC_AUTH_TOKEN_SECRET, dataDir: env.IOC_DATA_DIR }),
         secureCookie: env.IOC_HTTP_SECURE_COOKIE,
         // A cookie-authenticated write must come from the API's own origin or a CORS-allowed one.

@@ -8,6 +8,7 @@ import {
   RLWrapperTimeouts,
 } from 'rate-limiter-flexible';
 import type { ServerOptions } from 'socket.io';
+import { ADDRESS_FAILURE_WINDOW_MS, type LoginAddressLimiter } from '@ioc/access';
 import type { Logger } from '@ioc/runtime';
 
 /**
@@ -36,6 +37,8 @@ export const LIVE_STREAM_MAX_LEN = 10_000;
  * ends soon after the server closes (the reader checks for abort only between reads).
  */
 export const LIVE_STREAM_BLOCK_MS = 1000;
+/** Prefix of the shared failed-login counters per client address: `ioc:login-address:{address}`. */
+export const LOGIN_ADDRESS_KEY_PREFIX = 'ioc:login-address';
 /** Prefix of the shared HTTP rate-limit counters: `ioc:ratelimit:{throttler}:{tracker}`. */
 export const RATE_LIMIT_KEY_PREFIX = 'ioc:ratelimit';
 /**
@@ -58,6 +61,11 @@ export interface ApiRedis {
   liveAdapter: LiveAdapterFactory;
   /** HTTP rate-limit counters shared by every node (OpsApiModuleOptions.rateLimitStorage). */
   rateLimitStorage: ThrottlerStorage;
+  /**
+   * Failed logins per client address counted by every node together (AccessPortSettings
+   * .addressLimiter): `maxFailures` (IOC_AUTH_ADDRESS_MAX_FAILURES) per ADDRESS_FAILURE_WINDOW_MS.
+   */
+  loginAddressLimiter(maxFailures: number): LoginAddressLimiter;
   /** Resolves once both connections are ready (for tests; the node never waits for it). */
   ready(): Promise<void>;
   /** Closes the Redis connections (after the app has closed: the io server closed its adapters). */
@@ -102,6 +110,7 @@ export function connectApiRedis(url: string, logger: Logger): ApiRedis {
   return {
     liveAdapter: liveAdapter as LiveAdapterFactory,
     rateLimitStorage: new RedisThrottlerStorage(limitClient),
+    loginAddressLimiter: (maxFailures) => new RedisLoginAddressLimiter(limitClient, maxFailures),
     async ready() {
       await Promise.all([isReady(adapterClient), isReady(limitClient)]);
     },
@@ -199,5 +208,40 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
       this.limiters.set(ttlMs, limiter);
     }
     return limiter;
+  }
+}
+
+/**
+ * LoginAddressLimiter (`@ioc/access`) whose counts every API node shares in Redis
+ * (`ioc:login-address:{address}`, rate-limiter-flexible's RateLimiterRedis): after `maxFailures`
+ * failed logins from one address within `windowMs` (default ADDRESS_FAILURE_WINDOW_MS, 15 min),
+ * logins from it are refused on every node until the window that counted them ends — as
+ * MemoryLoginAddressLimiter does on one node. While Redis is unreachable (or slower than
+ * RATE_LIMIT_REDIS_TIMEOUT_MS) this node's own in-memory counter answers.
+ */
+export class RedisLoginAddressLimiter implements LoginAddressLimiter {
+  private readonly limiter: RLWrapperTimeouts;
+
+  constructor(
+    client: Redis,
+    private readonly maxFailures: number,
+    windowMs: number = ADDRESS_FAILURE_WINDOW_MS,
+  ) {
+    const duration = Math.max(1, Math.ceil(windowMs / 1000));
+    const common = { keyPrefix: LOGIN_ADDRESS_KEY_PREFIX, points: maxFailures, duration };
+    this.limiter = new RLWrapperTimeouts({
+      limiter: new RateLimiterRedis({ ...common, storeClient: client, rejectIfRedisNotReady: true }),
+      timeoutMs: RATE_LIMIT_REDIS_TIMEOUT_MS,
+      insuranceLimiter: new RateLimiterMemory(common),
+    });
+  }
+
+  async blockedForMs(address: string): Promise<number> {
+    const state = await this.limiter.get(address);
+    return state !== null && state.consumedPoints >= this.maxFailures ? Math.max(1, state.msBeforeNext) : 0;
+  }
+
+  async recordFailure(address: string): Promise<void> {
+    await this.limiter.penalty(address, 1);
   }
 }
