@@ -256,6 +256,7 @@ describeWithRedis('several API nodes on Redis and PostgreSQL (real processes)', 
 
     it('two nodes drain one outbox: an alert notification is delivered once', async () => {
       const ruleId = 'e2e-api-nodes-pm25';
+      const logStart = platform.broker.output().length;
       await expectCall(
         admin,
         'POST',
@@ -301,7 +302,6 @@ describeWithRedis('several API nodes on Redis and PostgreSQL (real processes)', 
         },
         201,
       );
-      const logStart = platform.broker.output().length;
       await eventually(
         async () => (platform.broker.output().indexOf(ruleId, logStart) >= 0 ? true : undefined),
         30_000,

@@ -91,8 +91,9 @@ export function connectApiRedis(url: string, logger: Logger): ApiRedis {
   watchConnection(limitClient, 'rate limits', logger);
   // Made at the first namespace: createAdapter opens its reader and subscriber connections at
   // once, and only the io server's close (closing every namespace's adapter) ends them.
+  // A `function`, not an arrow: socket.io calls the adapter option with `new`.
   let factory: ((nsp: unknown) => unknown) | undefined;
-  const liveAdapter = (nsp: unknown): unknown => {
+  const liveAdapter = function (nsp: unknown): unknown {
     factory ??= createAdapter(adapterClient, {
       streamName: LIVE_STREAM_NAME,
       channelPrefix: LIVE_CHANNEL_PREFIX,
