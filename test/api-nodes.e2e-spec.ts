@@ -399,7 +399,7 @@ describeWithRedis('several API nodes on Redis and PostgreSQL (real processes)', 
         IOC_HTTP_PORT: '0',
       };
       await expect(startService(API_ENTRY, env, 'API listening', 20_000)).rejects.toThrow(
-        /IOC_NODE_ID: must be set explicitly when IOC_REDIS_URL is set/,
+        /IOC_NODE_ID: required when IOC_REDIS_URL is set/,
       );
     });
   });

@@ -28,14 +28,14 @@ import {
   RegistryRepository,
   RegistrySync,
 } from '@ioc/registry';
-import { createLogger, onShutdown, parseEnv, requireExplicitWithRedis, runApp } from '@ioc/runtime';
+import { createLogger, onShutdown, parseEnv, requireNodeIdWithRedis, runApp } from '@ioc/runtime';
 import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/timeseries';
 import { AppModule } from './app.module';
 
 async function main(): Promise<void> {
   const env = parseEnv(apiEnvSchema);
   // Several API nodes on one Redis: each needs its own id (its bus client id ioc-api-<id>).
-  requireExplicitWithRedis(['IOC_NODE_ID']);
+  requireNodeIdWithRedis('IOC_NODE_ID', env.IOC_REDIS_URL);
   const logger = createLogger('api', { level: env.IOC_LOG_LEVEL });
   const credentialKey = loadCredentialKey({
     configured: env.IOC_DEVICE_CREDENTIAL_KEY,

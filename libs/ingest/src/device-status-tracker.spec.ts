@@ -276,4 +276,82 @@ describeEachDatabase('DeviceStatusTracker', (context) => {
       await subject.close();
     }
   });
+  describe('several broker nodes (one tracker each, one database)', () => {
+    const movers = seeds.devices.filter((d) => d.type === 'street-light').slice(10, 13);
+
+    it('a device moving from node A to node B ends online whichever node notices what first', async () => {
+      const [taken, lost] = movers as [(typeof movers)[0], (typeof movers)[0]];
+      const a = await tracker();
+      const b = await tracker();
+      // Takeover: B accepts the new session (and tells A before aedes closes A's connection).
+      a.subject.connected(taken.id, T0);
+      await a.subject.flushChanges();
+      b.advance(1000);
+      b.subject.connected(taken.id, b.at());
+      a.subject.connectedElsewhere(taken.id);
+      a.advance(1000);
+      a.subject.disconnected(taken.id, a.at(), false);
+      expect(a.subject.statusOf(taken.id).status).toBe('online');
+      await b.subject.flushChanges();
+      await a.subject.flushChanges();
+      expect(await storedOf(taken.id)).toMatchObject({
+        status: 'online',
+        reason: 'connected',
+        since: T0 + 1000,
+      });
+
+      // A notices its connection dead first (offline, written late), then the device reconnects to B.
+      a.subject.connected(lost.id, T0);
+      await a.subject.flushChanges();
+      a.advance(500);
+      a.subject.disconnected(lost.id, T0 + 1500, false);
+      b.subject.connected(lost.id, T0 + 1800);
+      a.subject.connectedElsewhere(lost.id);
+      await b.subject.flushChanges();
+      await a.subject.flushChanges();
+      expect(await storedOf(lost.id)).toMatchObject({ status: 'online', since: T0 + 1800 });
+      expect((await historyOf(lost.id)).map((c) => [c.status, c.reason, c.at])).toEqual([
+        ['online', 'connected', T0],
+        ['offline', 'connection-lost', T0 + 1500],
+        ['online', 'connected', T0 + 1800],
+      ]);
+
+      // Node A neither sweeps nor restart-graces a device held elsewhere: long silent on A, still online.
+      a.advance(24 * 3600_000);
+      a.subject.sweep();
+      await a.subject.flushChanges();
+      expect(await storedOf(taken.id)).toMatchObject({ status: 'online' });
+
+      // The device leaves B (B writes offline), then comes back to A, which last saw it online:
+      // online again, as a new session.
+      b.advance(2000);
+      b.subject.disconnected(taken.id, b.at(), true);
+      a.subject.releasedElsewhere(taken.id);
+      await b.subject.flushChanges();
+      expect(await storedOf(taken.id)).toMatchObject({ status: 'offline', reason: 'disconnected' });
+      a.subject.connected(taken.id, a.at());
+      await a.subject.flushChanges();
+      expect(await storedOf(taken.id)).toMatchObject({
+        status: 'online',
+        reason: 'connected',
+        since: a.at(),
+      });
+    });
+
+    it('a restarted node leaves alone the devices another node holds, and times out only its own', async () => {
+      const [held, gone] = movers.slice(1) as [(typeof movers)[0], (typeof movers)[0]];
+      const before = await tracker();
+      before.subject.connected(held.id, T0);
+      before.subject.connected(gone.id, T0);
+      await before.subject.flushChanges();
+      // Restarted, with the grace: the other node answers its sync with the session it holds.
+      const restarted = await tracker({ restartGraceMs: 60_000, start: T0 + 10_000 });
+      restarted.subject.connectedElsewhere(held.id);
+      restarted.advance(60_000);
+      restarted.subject.sweep();
+      await restarted.subject.flushChanges();
+      expect(await storedOf(held.id)).toMatchObject({ status: 'online', reason: 'connected' });
+      expect(await storedOf(gone.id)).toMatchObject({ status: 'offline', reason: 'broker-restart' });
+    });
+  });
 });

@@ -67,6 +67,13 @@ export interface DeviceActivityObserver {
   connected?(deviceId: string, at: number): void;
   /** An authenticated session ended; `clean` when the client sent DISCONNECT (or the platform closed it). */
   disconnected?(deviceId: string, at: number, clean: boolean): void;
+  /**
+   * Several broker nodes (IOC_REDIS_URL): another node holds a live session of the device. Its
+   * status is that node's to judge until releasedElsewhere.
+   */
+  connectedElsewhere?(deviceId: string): void;
+  /** Several broker nodes: no other node holds a session of the device any more. */
+  releasedElsewhere?(deviceId: string): void;
 }
 
 export interface DeviceStatusTrackerOptions {
@@ -118,6 +125,11 @@ class TrackedDevice {
   connections = 0;
   /** Recorded online by the previous run of the broker, not heard from since this one started. */
   pendingRestart = false;
+  /**
+   * Another broker node holds a live session of the device (connectedElsewhere): that node writes
+   * its status; this one neither sweeps it nor marks it offline when its own session ends.
+   */
+  elsewhere = false;
   /** In the queue of changed statuses not yet written. */
   changed = false;
   /** lastSeen or the clock moved since the status was last written. */
@@ -143,6 +155,13 @@ class TrackedDevice {
  *   lagging (offset > limit) only when every message has lagged for CLOCK_LAG_PERSIST_MS, so a
  *   backlog of old readings uploaded after an outage is not taken for a slow clock. Cleared by the
  *   first message within the limit.
+ * - Several broker nodes (IOC_REDIS_URL), one tracker each: while another node holds a live
+ *   session of a device (connectedElsewhere … releasedElsewhere), this node leaves the device's
+ *   status to that node — its own session's end (a takeover from the other node, or a connection
+ *   it notices dead only later), its sweeps and its restart grace do not mark it offline; a new
+ *   session here makes it online again (`connected`, even if this node last saw it online).
+ *   A device that moves from node A to node B therefore ends `online`, whichever node notices
+ *   what first; the registry keeps the later `since` when the two nodes' writes cross.
  * - Changes are written in one transaction every STATUS_FLUSH_INTERVAL_MS (never per message) and
  *   then announced through `publish`; lastSeen alone is written every LAST_SEEN_FLUSH_INTERVAL_MS
  *   for the devices heard from since. A failed write is retried at the next flush.
@@ -199,7 +218,27 @@ export class DeviceStatusTracker implements DeviceActivityObserver {
     const device = this.tracked(deviceId);
     device.connections++;
     this.heard(device, at);
-    if (device.status !== 'online') this.transition(device, 'online', 'connected', at);
+    // Back from another node: what this node last knew of it is stale, the session is new.
+    const back = device.elsewhere;
+    device.elsewhere = false;
+    if (device.status !== 'online' || back) this.transition(device, 'online', 'connected', at);
+  }
+
+  connectedElsewhere(deviceId: string): void {
+    const device = this.tracked(deviceId);
+    device.elsewhere = true;
+    device.pendingRestart = false;
+  }
+
+  /**
+   * No other node holds a session of the device any more: that node recorded how it ended, so
+   * unless it has a session here this node takes it as offline (in memory only; nothing written).
+   */
+  releasedElsewhere(deviceId: string): void {
+    const device = this.devices.get(deviceId);
+    if (device === undefined || !device.elsewhere) return;
+    device.elsewhere = false;
+    if (device.connections === 0) device.status = 'offline';
   }
 
   /**
@@ -211,7 +250,7 @@ export class DeviceStatusTracker implements DeviceActivityObserver {
     const device = this.devices.get(deviceId);
     if (device === undefined) return;
     device.connections = Math.max(0, device.connections - 1);
-    if (device.connections > 0 || device.status !== 'online') return;
+    if (device.connections > 0 || device.status !== 'online' || device.elsewhere) return;
     this.transition(device, 'offline', clean ? 'disconnected' : 'connection-lost', at);
   }
 
@@ -240,7 +279,8 @@ export class DeviceStatusTracker implements DeviceActivityObserver {
     const device = this.devices.get(deviceId);
     // Another authenticated session of the device is still up (the one ending is still counted:
     // aedes publishes a will before it reports the disconnection): the device is not offline.
-    if (device === undefined || device.status !== 'online' || device.connections > 1) return;
+    if (device === undefined || device.status !== 'online' || device.connections > 1 || device.elsewhere)
+      return;
     this.transition(device, 'offline', reason, at);
   }
 
@@ -252,7 +292,7 @@ export class DeviceStatusTracker implements DeviceActivityObserver {
   sweep(now: number = this.now()): void {
     const graceOver = now - this.startedAt >= this.restartGraceMs;
     for (const device of this.devices.values()) {
-      if (device.status !== 'online') continue;
+      if (device.status !== 'online' || device.elsewhere) continue;
       if (device.pendingRestart) {
         if (graceOver) {
           device.pendingRestart = false;

@@ -107,6 +107,41 @@ describeEachDatabase('DeviceStatusRepository', (context) => {
     expect((await repository.latestOf([ids[20]!, 'not-registered'])).get(ids[20]!)).toEqual(good);
   });
 
+  it('never moves a latest status back in time: an older transition written later only goes to the history', async () => {
+    const deviceId = ids[7]!;
+    // Two broker nodes: node B records the new session online at T0+2000; node A's write of the
+    // old session's end (at T0+1000) commits afterwards.
+    const online: DeviceStatusRecord = {
+      deviceId,
+      status: 'online',
+      reason: 'connected',
+      since: T0 + 2000,
+      clockSuspect: false,
+    };
+    const lateOffline: DeviceStatusRecord = {
+      deviceId,
+      status: 'offline',
+      reason: 'connection-lost',
+      since: T0 + 1000,
+      clockSuspect: false,
+    };
+    await repository.writeBatch({
+      latest: [online],
+      history: [{ deviceId, status: 'online', reason: 'connected', at: T0 + 2000 }],
+    });
+    await repository.writeBatch({
+      latest: [lateOffline],
+      history: [{ deviceId, status: 'offline', reason: 'connection-lost', at: T0 + 1000 }],
+    });
+    expect((await repository.latestOf([deviceId])).get(deviceId)).toEqual(online);
+    // The same since (a lastSeen update) and a later one are applied.
+    await repository.writeBatch({ latest: [{ ...online, lastSeen: T0 + 2500 }], history: [] });
+    expect((await repository.latestOf([deviceId])).get(deviceId)?.lastSeen).toBe(T0 + 2500);
+    const later: DeviceStatusRecord = { ...lateOffline, since: T0 + 3000 };
+    await repository.writeBatch({ latest: [later], history: [] });
+    expect((await repository.latestOf([deviceId])).get(deviceId)).toEqual(later);
+  });
+
   it('turns a record into the contracts DeviceStatus (ISO times), unknown when there is none', () => {
     expect(toDeviceStatus('x', undefined)).toEqual({
       deviceId: 'x',

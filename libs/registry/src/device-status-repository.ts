@@ -54,7 +54,8 @@ export class DeviceStatusRepository implements DeviceStatusReader {
    * Upserts the latest statuses and appends the changes, in one transaction. Rows of devices not
    * (or no longer) in `devices` are skipped — the tracker may know a device the database does not,
    * e.g. a broker running from seed files — and counted in the answer, so one such device never
-   * fails the batch of the others.
+   * fails the batch of the others. A latest row whose `since` is earlier than the stored row's is
+   * not applied (its change still goes to the history): the later transition wins.
    * @returns how many latest rows and changes were written, and how many were skipped
    */
   async writeBatch(batch: {
@@ -74,15 +75,21 @@ export class DeviceStatusRepository implements DeviceStatusReader {
           .insertInto('device_status')
           .values(latest.slice(i, i + ROWS_PER_INSERT).map((r) => toRow(r, now)))
           .onConflict((oc) =>
-            oc.column('device_id').doUpdateSet((eb) => ({
-              status: eb.ref('excluded.status'),
-              reason: eb.ref('excluded.reason'),
-              since: eb.ref('excluded.since'),
-              last_seen: eb.ref('excluded.last_seen'),
-              clock_offset_ms: eb.ref('excluded.clock_offset_ms'),
-              clock_suspect: eb.ref('excluded.clock_suspect'),
-              updated_at: eb.ref('excluded.updated_at'),
-            })),
+            oc
+              .column('device_id')
+              .doUpdateSet((eb) => ({
+                status: eb.ref('excluded.status'),
+                reason: eb.ref('excluded.reason'),
+                since: eb.ref('excluded.since'),
+                last_seen: eb.ref('excluded.last_seen'),
+                clock_offset_ms: eb.ref('excluded.clock_offset_ms'),
+                clock_suspect: eb.ref('excluded.clock_suspect'),
+                updated_at: eb.ref('excluded.updated_at'),
+              }))
+              // Never back in time: with several broker nodes, the offline of a device's old
+              // session (seen by one node) may be written after the online of its new session
+              // (written by another); the later transition wins, whichever commits last.
+              .where('device_status.since', '<=', (eb) => eb.ref('excluded.since')),
           )
           .execute();
       }

@@ -3,4 +3,4 @@ export * from './logger';
 export * from './shutdown';
 export * from './seeded-random';
 export * from './key-file';
-export * from './redis-config';
+export * from './scale-out';

@@ -10,3 +10,4 @@ export * from './api-login';
 export * from './webhook-receiver';
 export * from './browser';
 export * from './redis';
+export * from './haproxy';

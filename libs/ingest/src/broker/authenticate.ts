@@ -24,6 +24,14 @@ import type { InternalClients } from './internal-clients';
  */
 export const DEFAULT_MAX_SESSIONS_PER_DEVICE = 4;
 
+/** The device sessions other broker nodes hold (ClusterSessions implements it). */
+export interface RemoteSessions {
+  /** Live sessions of the device on other nodes, not counting `exceptClientId`. */
+  remoteSessionCount(deviceId: string, exceptClientId?: string): number;
+  /** The device (or `agency:{id}`) a live session on another node holds `clientId` for. */
+  remoteOwnerOf(clientId: string): string | undefined;
+}
+
 /** CONNACK return codes, MQTT 3.1.1 §3.2.2.3 (Table 3.1). */
 export const CONNACK_IDENTIFIER_REJECTED = 2;
 export const CONNACK_BAD_USERNAME_OR_PASSWORD = 4;
@@ -85,6 +93,11 @@ export function createConnectHooks(deps: {
   failedLogins?: FailedLoginLimiter;
   /** Live sessions one device may hold at once (default DEFAULT_MAX_SESSIONS_PER_DEVICE). */
   maxSessionsPerDevice?: number;
+  /**
+   * Several broker nodes: the device sessions the other nodes hold (ClusterSessions), counted
+   * against maxSessionsPerDevice and against another device taking their client id.
+   */
+  remoteSessions?: RemoteSessions;
 }): Required<Pick<AedesOptions, 'preConnect' | 'authenticate'>> {
   const { internal, broker, stats, logger, sessions, failedLogins } = deps;
   const emptyIdWithSession = new WeakSet<Client>();
@@ -151,6 +164,7 @@ export function createConnectHooks(deps: {
           sessions,
           failedLogins,
           maxSessions: deps.maxSessionsPerDevice ?? DEFAULT_MAX_SESSIONS_PER_DEVICE,
+          ...(deps.remoteSessions ? { remoteSessions: deps.remoteSessions } : {}),
         })
       : undefined;
 
@@ -275,12 +289,13 @@ function createDeviceAuthentication(deps: {
   sessions: DeviceSessions;
   failedLogins: FailedLoginLimiter;
   maxSessions: number;
+  remoteSessions?: RemoteSessions;
 }): (
   client: Client,
   username: string | undefined,
   password: Buffer | undefined,
 ) => Promise<LoginRefusal | { device: Device; method: 'secret' | 'certificate'; credentialId?: string }> {
-  const { auth, directory, sessions, failedLogins, maxSessions } = deps;
+  const { auth, directory, sessions, failedLogins, maxSessions, remoteSessions } = deps;
   const refusal = (
     returnCode: number,
     event: BrokerGuardEvent,
@@ -303,7 +318,10 @@ function createDeviceAuthentication(deps: {
       );
     }
     // Another connection with the same client id is about to be taken over: not an extra session.
-    const open = sessions.sessionsOf(device.id).filter((other) => other.id !== client.id).length;
+    // On another node too: that connection is closed by this one's CONNECT just the same.
+    const open =
+      sessions.sessionsOf(device.id).filter((other) => other.id !== client.id).length +
+      (remoteSessions?.remoteSessionCount(device.id, client.id) ?? 0);
     if (open >= maxSessions) {
       return refusal(
         CONNACK_NOT_AUTHORIZED,
@@ -311,7 +329,7 @@ function createDeviceAuthentication(deps: {
         `CONNECT refused: the device already holds ${open} live sessions (at most ${maxSessions})`,
       );
     }
-    const owner = sessions.ownerOf(client.id);
+    const owner = sessions.ownerOf(client.id) ?? remoteSessions?.remoteOwnerOf(client.id);
     if (owner !== undefined && owner !== device.id) {
       return refusal(
         CONNACK_IDENTIFIER_REJECTED,

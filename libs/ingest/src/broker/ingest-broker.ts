@@ -15,7 +15,7 @@ import { DurableReadingSink, type SpoolConsumer } from '@ioc/spool';
 import type { BrokerAuth } from '../device-credentials';
 import type { DeviceDirectory } from '../device-directory';
 import type { DeviceActivityObserver } from '../device-status-tracker';
-import { DEFAULT_MAX_PACKET_BYTES } from '../broker-config';
+import { type BrokerClusterOptions, DEFAULT_MAX_PACKET_BYTES } from '../broker-config';
 import { IngestPipeline } from '../ingest-pipeline';
 import { IngestStats, type IngestStatsSnapshot } from '../ingest-stats';
 import { jsonArray } from '../json-array';
@@ -25,6 +25,13 @@ import { createAuthorizePublish } from './authorize-publish';
 import { createAuthorizeSubscribe } from './authorize-subscribe';
 import { createCommandAckRelay } from './command-ack-relay';
 import { clientInternals } from './aedes-internals';
+import { type BrokerClusterParts, CLUSTER_HEARTBEAT_MS, createBrokerClusterParts } from './cluster';
+import {
+  type ClusterSessionMessage,
+  ClusterSessions,
+  INTERNAL_BROKER_SESSIONS_TOPIC,
+  type NodeSession,
+} from './cluster-sessions';
 import { type ConnectionInfo, DeviceSessions } from './device-sessions';
 import {
   DEFAULT_FAILED_LOGIN_LIMITS,
@@ -112,6 +119,13 @@ export interface IngestBrokerOptions {
    * readings even when devices do not authenticate (IOC_MQTT_AUTH=off).
    */
   deviceStatus?: DeviceActivityObserver;
+  /**
+   * Scale-out (IOC_REDIS_URL, IOC_BROKER_ID; see brokerClusterFromEnv): aedes gets the id
+   * `ioc-broker-<brokerId>`, a message bus on Redis (mqemitter-redis) and its sessions, queues,
+   * wills and retained messages in Redis (aedes-persistence-redis), shared with every broker node
+   * on that Redis. Absent: aedes' in-memory bus and persistence (one node).
+   */
+  cluster?: BrokerClusterOptions;
 }
 
 /**
@@ -237,7 +251,47 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     logger,
   });
 
+  let clusterParts: BrokerClusterParts | undefined;
+  if (options.cluster) {
+    clusterParts = createBrokerClusterParts(options.cluster, logger);
+    logger.info(
+      { aedesId: clusterParts.id, redis: redactedRedisUrl(options.cluster.redisUrl) },
+      'broker node shares its MQTT state through Redis',
+    );
+  }
+  // Several nodes: the device sessions of the others, so limits, client id bindings and statuses
+  // hold across nodes (see ClusterSessions).
+  const clusterSessions = clusterParts
+    ? new ClusterSessions({
+        node: clusterParts.id,
+        // QoS 0, as aedes' own `$SYS/<id>/new/clients`: both take the same synchronous path to the
+        // Redis connection, so an `open` always precedes the takeover it causes.
+        publish: (message) =>
+          ref.aedes?.publish(
+            {
+              cmd: 'publish',
+              topic: INTERNAL_BROKER_SESSIONS_TOPIC,
+              payload: Buffer.from(JSON.stringify(message)),
+              qos: 0,
+              retain: false,
+              dup: false,
+            },
+            () => undefined,
+          ),
+        ...(options.deviceStatus ? { observer: options.deviceStatus } : {}),
+        staleAfterMs: 3 * CLUSTER_HEARTBEAT_MS,
+        logger,
+      })
+    : undefined;
   const broker = await Aedes.createBroker({
+    ...(clusterParts
+      ? {
+          id: clusterParts.id,
+          mq: clusterParts.mq,
+          persistence: clusterParts.persistence,
+          heartbeatInterval: CLUSTER_HEARTBEAT_MS,
+        }
+      : {}),
     ...createConnectHooks({
       internal,
       broker: () => ref.aedes,
@@ -250,6 +304,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       ...(options.maxSessionsPerDevice === undefined
         ? {}
         : { maxSessionsPerDevice: options.maxSessionsPerDevice }),
+      ...(clusterSessions ? { remoteSessions: clusterSessions } : {}),
     }),
     authorizeSubscribe: createAuthorizeSubscribe(internal, options.directory, logger, {
       stats,
@@ -285,21 +340,60 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
   // the CONNACK, `clientDisconnect` once the connection is gone; `_disconnected` is set by a
   // DISCONNECT packet, or by disconnectDevice).
   const activity = options.deviceStatus;
-  if (deviceSessions && activity) {
+  const nodeSessions = new WeakMap<Client, NodeSession>();
+  if (deviceSessions && (activity || clusterSessions)) {
     broker.on('client', (client) => {
       const identity = deviceSessions.identityOf(client);
-      if (identity) activity.connected?.(identity.deviceId, Date.now());
+      if (!identity) return;
+      const at = Date.now();
+      if (clusterSessions) {
+        const session: NodeSession = { deviceId: identity.deviceId, clientId: client.id, at };
+        nodeSessions.set(client, session);
+        clusterSessions.opened(session);
+      }
+      activity?.connected?.(identity.deviceId, at);
     });
     broker.on('clientDisconnect', (client) => {
       const identity = deviceSessions.identityOf(client);
-      if (identity) {
-        activity.disconnected?.(
-          identity.deviceId,
-          Date.now(),
-          clientInternals(client)._disconnected === true,
-        );
-      }
+      if (!identity) return;
+      const session = nodeSessions.get(client);
+      if (session) clusterSessions?.closed(session);
+      activity?.disconnected?.(identity.deviceId, Date.now(), clientInternals(client)._disconnected === true);
     });
+  }
+  let clusterSweep: NodeJS.Timeout | undefined;
+  if (clusterSessions) {
+    broker.subscribe(
+      INTERNAL_BROKER_SESSIONS_TOPIC,
+      (packet, callback) => {
+        try {
+          clusterSessions.receive(JSON.parse(packet.payload.toString()) as ClusterSessionMessage);
+        } catch (error) {
+          logger.warn({ err: (error as Error).message }, 'unreadable broker-sessions message ignored');
+        }
+        callback();
+      },
+      // Listening now: ask the other nodes what they hold (their devices are not ours to judge).
+      () => clusterSessions.requestSync(),
+    );
+    broker.subscribe(
+      '$SYS/+/heartbeat',
+      (packet, callback) => {
+        clusterSessions.heardFrom(packet.payload.toString());
+        callback();
+      },
+      () => undefined,
+    );
+    broker.subscribe(
+      '$SYS/+/birth',
+      (packet, callback) => {
+        clusterSessions.born(packet.payload.toString());
+        callback();
+      },
+      () => undefined,
+    );
+    clusterSweep = setInterval(() => clusterSessions.sweep(), CLUSTER_HEARTBEAT_MS);
+    clusterSweep.unref();
   }
   broker.on('clientError', (client, error) => {
     logger.warn({ clientId: client.id, err: error.message }, 'client error');
@@ -395,6 +489,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
   } catch (error) {
     await Promise.all(listeners.map((l) => l.close()));
     await new Promise<void>((resolve) => broker.close(() => resolve()));
+    await clusterParts?.close();
     await sink.close();
     throw error;
   }
@@ -516,11 +611,24 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     async close() {
       clearInterval(statsTimer);
       clearInterval(credentialSweep);
+      clearInterval(clusterSweep);
       // Stop accepting first; each listener's close resolves once aedes has closed its clients.
       const listenersClosed = Promise.all(listeners.map((l) => l.close()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await listenersClosed;
+      await clusterParts?.close();
       await sink.close();
     },
   };
+}
+
+/** A Redis URL for the log: its password (if any) replaced by `***`. */
+function redactedRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable)';
+  }
 }

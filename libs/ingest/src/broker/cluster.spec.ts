@@ -1,0 +1,358 @@
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import Redis from 'ioredis';
+import {
+  type Device,
+  INTERNAL_READINGS_TOPIC,
+  INTERNAL_USERNAME,
+  INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX,
+  type Reading,
+  deviceTopic,
+} from '@ioc/contracts';
+import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
+import { DeviceStatusRepository, loadSeeds, RegistryRepository } from '@ioc/registry';
+import { createLogger } from '@ioc/runtime';
+import {
+  describeWithRedis,
+  haproxyAvailable,
+  HAPROXY_MISSING_MESSAGE,
+  type RedisHandle,
+  startHaproxy,
+  startRedis,
+  TempDirs,
+} from '@ioc/testing';
+import { DeviceStatusTracker } from '../device-status-tracker';
+import {
+  startTestBroker,
+  TEST_INTERNAL_SECRET as SECRET,
+  type TestBroker,
+  testDeviceCredentials,
+  testRegistry as registry,
+  waitFor,
+} from '../test-support/test-broker';
+import { aedesIdOf } from './cluster';
+import type { IngestBrokerOptions } from './ingest-broker';
+
+jest.setTimeout(30_000);
+
+const [station, other] = registry.listDevices({ type: 'air-quality-station' }) as [Device, Device];
+
+/**
+ * Two ingest brokers in this process on one real Redis (IOC_REDIS_URL): what one node's clients
+ * publish, retain or leave queued is seen through the other.
+ */
+describeWithRedis('broker nodes on one Redis', () => {
+  const dirs = new TempDirs('ingest-cluster-');
+  let redis: RedisHandle;
+  const nodes: TestBroker[] = [];
+  const clients: MqttClient[] = [];
+  const { secrets, auth } = testDeviceCredentials([station.id, other.id]);
+
+  const startNode = async (
+    brokerId: string,
+    extra: Partial<IngestBrokerOptions> = {},
+  ): Promise<TestBroker> => {
+    const node = await startTestBroker(await dirs.make(), {
+      auth,
+      cluster: { redisUrl: redis.url, brokerId },
+      ...extra,
+    });
+    nodes.push(node);
+    return node;
+  };
+  const connect = async (target: TestBroker | string, options: IClientOptions): Promise<MqttClient> => {
+    const url = typeof target === 'string' ? target : target.url;
+    const client = await connectAsync(url, { reconnectPeriod: 0, ...options });
+    clients.push(client);
+    return client;
+  };
+  const internal = (node: TestBroker, clientId: string): Promise<MqttClient> =>
+    connect(node, { clientId, username: INTERNAL_USERNAME, password: SECRET });
+  const device = (node: TestBroker, id: string, options: IClientOptions = {}): Promise<MqttClient> =>
+    connect(node, { clientId: `${id}-c`, username: id, password: secrets[id], ...options });
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+    await Promise.all(nodes.splice(0).map((n) => n.close()));
+    const flush = new Redis(redis.url);
+    await flush.flushall();
+    flush.disconnect();
+  });
+  afterAll(async () => {
+    await redis?.close();
+    await dirs.removeAll();
+  });
+
+  it('names each node ioc-broker-<IOC_BROKER_ID> and keeps its state under ioc: in Redis', async () => {
+    const [one] = [await startNode('a1')];
+    expect(one.broker.aedes.id).toBe(aedesIdOf('a1'));
+    expect(one.broker.aedes.id).toBe('ioc-broker-a1');
+    const watcher = await internal(one, 'ioc-test-watch');
+    await watcher.publishAsync(`${INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX}x`, '{"seq":1}', {
+      qos: 1,
+      retain: true,
+    });
+    const peek = new Redis(redis.url);
+    try {
+      const keys = await peek.keys('*');
+      expect(keys.length).toBeGreaterThan(0);
+      expect(keys.filter((key) => !key.startsWith('ioc:'))).toEqual([]);
+      expect(await peek.hexists('ioc:aedes:retained', `${INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX}x`)).toBe(1);
+      const channels = (await peek.pubsub('CHANNELS', '*')) as string[];
+      expect(channels.filter((c) => !c.startsWith('ioc:'))).toEqual([]);
+    } finally {
+      peek.disconnect();
+    }
+  });
+
+  it("relays one node's readings, retained positions and commands to the other node's subscribers", async () => {
+    const [one, two] = [await startNode('1'), await startNode('2')];
+    // A platform service on node 2 (the API's bus client) hears node 1's live readings and its
+    // retained registry position, published before it subscribed.
+    const position = JSON.stringify({ node: 'broker-1', seq: 7, at: Date.now() });
+    one.broker.aedes.publish(
+      {
+        cmd: 'publish',
+        topic: `${INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX}broker-1`,
+        payload: Buffer.from(position),
+        qos: 1,
+        retain: true,
+        dup: false,
+      },
+      () => undefined,
+    );
+    const api = await internal(two, 'ioc-api-9');
+    const heard: { topic: string; payload: string; retain: boolean }[] = [];
+    api.on('message', (topic, payload, packet) =>
+      heard.push({ topic, payload: payload.toString(), retain: packet.retain }),
+    );
+    await api.subscribeAsync([INTERNAL_READINGS_TOPIC, `${INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX}+`], {
+      qos: 1,
+    });
+    await waitFor(
+      () => heard.some((m) => m.payload === position && m.retain),
+      'the retained position from node 1',
+    );
+
+    const sender = await device(one, station.id);
+    await sender.publishAsync(
+      deviceTopic('env', station.id, 'telemetry'),
+      JSON.stringify({ ts: Date.now() - 1000, metrics: { pm25: 12.5 } }),
+      { qos: 1 },
+    );
+    await waitFor(
+      () =>
+        heard.some(
+          (m) =>
+            m.topic === INTERNAL_READINGS_TOPIC &&
+            (JSON.parse(m.payload) as Reading[]).some((r) => r.deviceId === station.id),
+        ),
+      "node 1's reading batch on node 2",
+    );
+    // Stored once, by the node it arrived on.
+    await waitFor(() => one.broker.stats().storage.written === 1, 'stored on node 1');
+    expect(two.broker.stats().storage.written).toBe(0);
+
+    // A command from a platform service on node 1 reaches the device on node 2; a message a
+    // platform service could not have sent (an `error` with a publisher) is refused by node 2's
+    // forward gate, and counted there.
+    const receiver = await device(two, other.id);
+    const received: string[] = [];
+    receiver.on('message', (topic) => received.push(topic));
+    await receiver.subscribeAsync(
+      [deviceTopic('env', other.id, 'command'), deviceTopic('env', other.id, 'error')],
+      { qos: 1 },
+    );
+    const service = await internal(one, 'ioc-test-1');
+    const blockedBefore = two.broker.stats().broker.forwardsBlocked;
+    await service.publishAsync(deviceTopic('env', other.id, 'error'), '{"refused":true}', { qos: 1 });
+    await service.publishAsync(deviceTopic('env', other.id, 'command'), '{"commandId":"c1","name":"ping"}', {
+      qos: 1,
+    });
+    await waitFor(() => received.includes(deviceTopic('env', other.id, 'command')), 'the command on node 2');
+    await waitFor(() => two.broker.stats().broker.forwardsBlocked > blockedBefore, 'the refusal on node 2');
+    expect(received).toEqual([deviceTopic('env', other.id, 'command')]);
+  });
+
+  it('keeps a persistent session across nodes: subscriptions and the QoS 1 command queued while away', async () => {
+    const [one, two] = [await startNode('1'), await startNode('2')];
+    const commandTopic = deviceTopic('env', station.id, 'command');
+    const first = await device(one, station.id, { clean: false });
+    await first.subscribeAsync(commandTopic, { qos: 1 });
+    await first.endAsync();
+    const service = await internal(two, 'ioc-api-2');
+    await service.publishAsync(commandTopic, '{"commandId":"queued-1","name":"reboot"}', { qos: 1 });
+    // Back, through the other node: the session is there and the command comes with it.
+    const received: string[] = [];
+    const back = await connectAsync(two.url, {
+      reconnectPeriod: 0,
+      clean: false,
+      clientId: `${station.id}-c`,
+      username: station.id,
+      password: secrets[station.id],
+      manualConnect: false,
+    });
+    clients.push(back);
+    back.on('message', (_topic, payload) => received.push(payload.toString()));
+    await waitFor(() => received.length > 0, 'the queued command on node 2');
+    expect(received).toEqual(['{"commandId":"queued-1","name":"reboot"}']);
+  });
+
+  it('a connection with the same client id on another node takes over; limits and client id bindings hold across nodes', async () => {
+    const [one, two] = [
+      await startNode('1', { maxSessionsPerDevice: 2 }),
+      await startNode('2', { maxSessionsPerDevice: 2 }),
+    ];
+    const old = await device(one, station.id);
+    const closed = new Promise<void>((resolve) => old.once('close', () => resolve()));
+    await device(two, station.id);
+    await closed;
+    await waitFor(() => one.broker.sessionCount(station.id) === 0, 'the old session gone from node 1');
+    expect(two.broker.sessionCount(station.id)).toBe(1);
+
+    // A second session on node 1 (another client id): two in all, the limit.
+    await device(one, station.id, { clientId: `${station.id}-tool` });
+    await waitFor(() => one.broker.sessionCount(station.id) === 1, 'the second session');
+    const refusal = await connectAsync(two.url, {
+      reconnectPeriod: 0,
+      clientId: `${station.id}-third`,
+      username: station.id,
+      password: secrets[station.id],
+    }).then(
+      () => 'accepted',
+      (error: Error & { code?: number }) => error.code,
+    );
+    expect(refusal).toBe(5);
+    // Another device may not take the client id the first holds on the other node.
+    const stolen = await connectAsync(one.url, {
+      reconnectPeriod: 0,
+      clientId: `${station.id}-c`,
+      username: other.id,
+      password: secrets[other.id],
+    }).then(
+      () => 'accepted',
+      (error: Error & { code?: number }) => error.code,
+    );
+    expect(stolen).toBe(2);
+  });
+
+  it('a device moving between nodes ends online in the registry, whichever node notices what first', async () => {
+    const dir = await dirs.make();
+    const databases: IocDatabase[] = [];
+    const trackers: DeviceStatusTracker[] = [];
+    const node = async (brokerId: string): Promise<TestBroker> => {
+      const database = openDatabase({ kind: 'sqlite', path: `${dir}/registry.sqlite` });
+      databases.push(database);
+      if (databases.length === 1) {
+        await prepareDatabase(database, {
+          afterMigrate: async (db) => {
+            await new RegistryRepository(db).importSeeds(loadSeeds());
+          },
+        });
+      }
+      const ref: { node?: TestBroker } = {};
+      const tracker = new DeviceStatusTracker({
+        store: new DeviceStatusRepository(database.db),
+        directory: registry,
+        publish: (statuses) => ref.node?.broker.publishDeviceStatus(statuses),
+        logger: createLogger('test', { level: 'silent' }),
+      });
+      await tracker.start();
+      trackers.push(tracker);
+      ref.node = await startNode(brokerId, { deviceStatus: tracker });
+      return ref.node;
+    };
+    try {
+      const [one, two] = [await node('1'), await node('2')];
+      const stored = async () =>
+        (await new DeviceStatusRepository(databases[0]!.db).latestOf([station.id])).get(station.id);
+      for (let round = 0; round < 3; round++) {
+        // Back and forth: each connection takes over the previous one on the other node.
+        for (const target of [one, two]) {
+          const client = await device(target, station.id);
+          await waitFor(() => target.broker.sessionCount(station.id) === 1, 'the new session');
+          void client;
+        }
+      }
+      await waitFor(() => one.broker.sessionCount(station.id) === 0, 'node 1 without a session');
+      await Promise.all(trackers.map((t) => t.flushChanges()));
+      expect(await stored()).toMatchObject({ status: 'online', reason: 'connected' });
+      // And offline once the device really leaves.
+      await Promise.all(clients.splice(0).map((c) => c.endAsync()));
+      await waitFor(() => two.broker.sessionCount(station.id) === 0, 'gone');
+      await Promise.all(trackers.map((t) => t.flushChanges()));
+      expect(await stored()).toMatchObject({ status: 'offline', reason: 'disconnected' });
+    } finally {
+      await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+      await Promise.all(nodes.splice(0).map((n) => n.close()));
+      await Promise.all(trackers.map((t) => t.close()));
+      await Promise.all(databases.map((d) => d.close()));
+    }
+  });
+
+  const withHaproxy = haproxyAvailable() || process.env['CI'] === 'true' ? it : it.skip;
+  if (!haproxyAvailable()) console.warn(HAPROXY_MISSING_MESSAGE);
+
+  withHaproxy('behind HAProxy: connections land on both nodes; a node that stops is taken out', async () => {
+    const [one, two] = [await startNode('1'), await startNode('2')];
+    const proxy = await startHaproxy({
+      backends: [
+        { host: '127.0.0.1', port: one.broker.port, name: 'node1' },
+        { host: '127.0.0.1', port: two.broker.port, name: 'node2' },
+      ],
+    });
+    try {
+      await proxy.waitForUp(2);
+      const ids = [station.id, other.id];
+      for (let i = 0; i < 4; i++) {
+        const id = ids[i % 2]!;
+        await connect(proxy.url(), {
+          clientId: `${id}-lb-${i}`,
+          username: id,
+          password: secrets[id],
+        });
+      }
+      // Round robin: two sessions on each node.
+      await waitFor(
+        () => one.broker.stats().connectedClients === 2 && two.broker.stats().connectedClients === 2,
+        'two connections on each node',
+      );
+      expect((await proxy.backends()).map((b) => [b.name, b.status, b.total])).toEqual([
+        ['node1', 'UP', 2],
+        ['node2', 'UP', 2],
+      ]);
+      // Node 1 goes away: HAProxy's checks take it out, and every new connection goes to node 2.
+      await one.close();
+      nodes.splice(nodes.indexOf(one), 1);
+      await proxy.waitForUp(1);
+      await eventuallyDown(proxy, 'node1');
+      for (let i = 0; i < 3; i++) {
+        await connect(proxy.url(), {
+          clientId: `${station.id}-after-${i}`,
+          username: station.id,
+          password: secrets[station.id],
+        });
+      }
+      // Node 1 said its sessions ended as it closed: they no longer count against the limit (4).
+      await waitFor(() => two.broker.sessionCount(station.id) === 3, 'the new sessions on node 2');
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+/** Waits until HAProxy reports backend `name` down (its health checks failed). */
+async function eventuallyDown(
+  proxy: { backends(): Promise<{ name: string; status: string }[]> },
+  name: string,
+) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const state = (await proxy.backends()).find((b) => b.name === name);
+    if (state && state.status.startsWith('DOWN')) return;
+    if (Date.now() > deadline) throw new Error(`backend ${name} not down: ${JSON.stringify(state)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
