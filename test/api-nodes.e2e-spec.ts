@@ -254,6 +254,27 @@ describeWithRedis('several API nodes on Redis and PostgreSQL (real processes)', 
       expect(end.at - disabledAt).toBeLessThan(1000);
     });
 
+    it("a logout through node 1 ends that session's socket on node 2 at once", async () => {
+      const session = await loginToApi(
+        platform.httpUrls[0] as string,
+        'admin',
+        'e2e-admin-correct-horse-battery',
+      );
+      const live = await socketOn(1, session, { device: station.id });
+      const ended = new Promise<{ reason: string; message: string; at: number }>((resolve) =>
+        live.socket.once('ended', (body: { reason: string; message: string }) =>
+          resolve({ ...body, at: Date.now() }),
+        ),
+      );
+      const logout = await session.fetch('/api/v1/auth/logout', { method: 'POST' });
+      const loggedOutAt = Date.now();
+      expect(logout.status).toBeLessThan(300);
+      const end = await ended;
+      expect(end).toMatchObject({ reason: 'logout', message: 'access ended' });
+      expect(end.at - loggedOutAt).toBeLessThan(1000);
+      live.close();
+    });
+
     it('two nodes drain one outbox: an alert notification is delivered once', async () => {
       const ruleId = 'e2e-api-nodes-pm25';
       const logStart = platform.broker.output().length;

@@ -86,7 +86,7 @@ export interface PlatformOptions {
   env?: Record<string, string>;
   /**
    * API processes to start (default 1), each on its own HTTP port with `IOC_NODE_ID` = its number
-   * (1, 2, …), sharing the broker, the data directory (its keys) and the registry database — give
+   * (1, 2, …; node 1 keeps an IOC_NODE_ID given in `env`), sharing the broker, the data directory (its keys) and the registry database — give
    * `IOC_DATABASE_URL` (startPostgres) in `env` for more than one, and `IOC_REDIS_URL` (startRedis)
    * for shared live feeds and rate limits. Started one after the other unless `apiStartTogether`.
    */
@@ -158,11 +158,13 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   let admin: Promise<ApiSession> | undefined;
   const credentialsFile = env['IOC_DEMO_CREDENTIALS_FILE'] as string;
   let broker: ServiceProcess;
-  // Node n's environment: its own port and id (node 1 keeps the options' IOC_NODE_ID, if any).
-  const apiEnv = (index: number): Record<string, string> =>
-    apiNodes === 1
-      ? env
-      : { ...env, IOC_HTTP_PORT: String(httpPorts[index]), IOC_NODE_ID: String(index + 1) };
+  // Node n's environment: its own port and an explicit id (IOC_REDIS_URL requires one); node 1
+  // keeps the options' IOC_NODE_ID, if any.
+  const apiEnv = (index: number): Record<string, string> => ({
+    ...env,
+    IOC_HTTP_PORT: String(httpPorts[index]),
+    IOC_NODE_ID: index === 0 && env['IOC_NODE_ID'] ? env['IOC_NODE_ID'] : String(index + 1),
+  });
   const apis: ServiceProcess[] = [];
   try {
     broker = await startService(BROKER_ENTRY, env, 'broker ready');
