@@ -14,7 +14,9 @@ export {
   LIVE_STREAM_MAX_LEN,
   LIVE_STREAM_NAME,
   type LiveAdapterFactory,
+  LOGIN_ADDRESS_KEY_PREFIX,
   RATE_LIMIT_KEY_PREFIX,
+  RedisLoginAddressLimiter,
   RedisThrottlerStorage,
 } from './cluster/api-redis';
 export { ACCESS_ENDED_EVENT } from './auth/live-auth';

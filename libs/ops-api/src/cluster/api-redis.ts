@@ -9,21 +9,21 @@ import {
 } from 'rate-limiter-flexible';
 import type { ServerOptions } from 'socket.io';
 import { ADDRESS_FAILURE_WINDOW_MS, type LoginAddressLimiter } from '@ioc/access';
-import type { Logger } from '@ioc/runtime';
+import { type Logger, REDIS_KEY_PREFIX } from '@ioc/runtime';
 
 /**
  * Redis stream of the API nodes' socket.io adapter (@socket.io/redis-streams-adapter 0.3.1): every
  * broadcast that must reach other nodes' sockets is one entry (XADD), read by every node (XREAD).
  */
-export const LIVE_STREAM_NAME = 'ioc:socket.io';
+export const LIVE_STREAM_NAME = `${REDIS_KEY_PREFIX}socket.io`;
 /** Prefix of the adapter's PUB/SUB channels (`ioc:socket.io#/live#`, and one per node for answers). */
-export const LIVE_CHANNEL_PREFIX = 'ioc:socket.io';
+export const LIVE_CHANNEL_PREFIX = `${REDIS_KEY_PREFIX}socket.io`;
 /**
  * Prefix of the adapter's connection-state-recovery session keys. Unused while socket.io's
  * `connectionStateRecovery` is off (it is: a reconnecting client subscribes again), set so that
  * nothing the platform could write in Redis lies outside `ioc:`.
  */
-export const LIVE_SESSION_KEY_PREFIX = 'ioc:socket.io:session:';
+export const LIVE_SESSION_KEY_PREFIX = `${REDIS_KEY_PREFIX}socket.io:session:`;
 /**
  * Entries the adapter's stream keeps (XADD `MAXLEN ~`, approximate trimming). A node whose reader
  * was cut off from Redis resumes XREAD from the last entry it read; if more than this many
@@ -38,9 +38,9 @@ export const LIVE_STREAM_MAX_LEN = 10_000;
  */
 export const LIVE_STREAM_BLOCK_MS = 1000;
 /** Prefix of the shared failed-login counters per client address: `ioc:login-address:{address}`. */
-export const LOGIN_ADDRESS_KEY_PREFIX = 'ioc:login-address';
+export const LOGIN_ADDRESS_KEY_PREFIX = `${REDIS_KEY_PREFIX}login-address`;
 /** Prefix of the shared HTTP rate-limit counters: `ioc:ratelimit:{throttler}:{tracker}`. */
-export const RATE_LIMIT_KEY_PREFIX = 'ioc:ratelimit';
+export const RATE_LIMIT_KEY_PREFIX = `${REDIS_KEY_PREFIX}ratelimit`;
 /**
  * A rate-limit counter call that takes longer than this (ms) is answered by the node's in-memory
  * insurance counter instead, so a slow or gone Redis never holds a request up.
