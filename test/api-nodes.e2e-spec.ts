@@ -338,24 +338,28 @@ describeWithRedis('several API nodes on Redis and PostgreSQL (real processes)', 
         );
         return body['items'] as DeliveryBody[];
       };
-      // Fire, then clear: two notifications; each node's notifier polls every 100 ms meanwhile.
-      await publishPm25(alertStation, 150);
-      await eventually(
-        async () => ((await deliveries()).some((d) => d.state === 'delivered') ? true : undefined),
-        20_000,
-        'the firing delivered',
-      );
-      await publishPm25(alertStation, 20);
-      await eventually(
-        async () =>
-          (await deliveries()).filter((d) => d.state === 'delivered').length >= 2 ? true : undefined,
-        20_000,
-        'the resolution delivered',
-      );
+      // Fire, then clear, three times: six notifications, each node's notifier polling every
+      // 100 ms (and woken by each alert event) meanwhile.
+      const delivered = async (count: number, what: string): Promise<void> => {
+        await eventually(
+          async () =>
+            (await deliveries()).filter((d) => d.state === 'delivered').length >= count ? true : undefined,
+          20_000,
+          what,
+        );
+      };
+      const CYCLES = 3;
+      for (let c = 0; c < CYCLES; c++) {
+        await publishPm25(alertStation, 150);
+        await delivered(2 * c + 1, `firing ${c + 1} delivered`);
+        await publishPm25(alertStation, 20);
+        await delivered(2 * c + 2, `resolution ${c + 1} delivered`);
+      }
       const ids = receiver.requests.map((r) => r.id);
-      expect(ids).toHaveLength(2);
-      expect(new Set(ids).size).toBe(2);
-      expect((await deliveries()).map((d) => d.state)).toEqual(['delivered', 'delivered']);
+      expect(ids).toHaveLength(2 * CYCLES);
+      expect(new Set(ids).size).toBe(2 * CYCLES);
+      const states = (await deliveries()).map((d) => d.state);
+      expect(states).toEqual(Array.from({ length: 2 * CYCLES }, () => 'delivered'));
     });
 
     it('Redis stopped for 10 s: both nodes keep serving REST; afterwards the live feed and broadcasts resume without a restart', async () => {
