@@ -18,8 +18,17 @@ import {
   parsePayloadWithZod,
   type Reading,
 } from '@ioc/contracts';
+import {
+  AlertEngineHost,
+  AlertRepository,
+  loadSeedRules,
+  registryEngineDirectory,
+  RuleRepository,
+} from '@ioc/alerting';
+import { openDatabase } from '@ioc/database';
 import { IngestPipeline, jsonArray } from '@ioc/ingest';
-import { DeviceRegistry, loadSeeds } from '@ioc/registry';
+import { DEFAULT_SEEDS_DIR, DeviceRegistry, loadSeeds, prepareRegistry } from '@ioc/registry';
+import { createLogger } from '@ioc/runtime';
 import { DurableSpool, ReadingJsonEncoder } from '@ioc/spool';
 import { createTimeSeriesStore, EmbeddedTimeSeriesStore, InfluxTimeSeriesStore } from '@ioc/timeseries';
 import { influxdAvailable, startInfluxd } from '@ioc/testing';
@@ -168,6 +177,7 @@ async function main(): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'bench-spool-'));
     const unregister = onInterrupt(async () => rmSync(dir, { recursive: true, force: true }));
     try {
+      let appended = 0;
       const { spool } = await DurableSpool.open<Reading>(
         { dir, maxBytes: 1 << 30 },
         { encode: (r) => encoder.encode(r), decode: (b) => JSON.parse(b.toString()) as Reading },
@@ -178,8 +188,11 @@ async function main(): Promise<void> {
           N,
           async () => {
             for (let i = 0; i < readings.length; i += 500) {
+              const count = Math.min(500, readings.length - i);
               await Promise.all(readings.slice(i, i + 500).map((r) => spool.append(r)));
-              spool.releaseRecords(i, Math.min(500, readings.length - i)); // a fresh spool: record i is readings[i]
+              // Records are numbered from 0 in a fresh spool, on across repetitions.
+              spool.releaseRecords(appended, count);
+              appended += count;
             }
           },
           'wall includes one write + fdatasync per 500',
@@ -190,6 +203,62 @@ async function main(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
       unregister();
     }
+  }
+
+  // The alert engine host with the seeded default rules, on an embedded registry database: the
+  // spool's second consumer in the broker. The load's readings cycle through eight times of a
+  // day per device, so conditions open and drop constantly: the cost of committing alert changes
+  // (pending, firing, resolved, each with its transition) shows here, as it does in
+  // bench/ingest-throughput.ts's default variants.
+  {
+    const cpuPerReading: number[] = [];
+    const cpuPerChange: number[] = [];
+    let changes = 0;
+    for (let rep = 0; rep < REPS; rep++) {
+      const dir = mkdtempSync(join(tmpdir(), 'bench-alerts-'));
+      const unregister = onInterrupt(async () => rmSync(dir, { recursive: true, force: true }));
+      const database = openDatabase({ kind: 'sqlite', path: join(dir, 'registry.sqlite') });
+      try {
+        await prepareRegistry(database);
+        await loadSeedRules(database.db, DEFAULT_SEEDS_DIR);
+        const host = new AlertEngineHost({
+          alerts: new AlertRepository(database.db),
+          rules: new RuleRepository(database.db),
+          directory: registryEngineDirectory(registry),
+          readingBase: () => undefined,
+          publish: () => undefined,
+          logger: createLogger('bench-alerts', { level: 'silent' }),
+        });
+        host.attach({ release: () => undefined, appendDerived: async () => undefined });
+        await host.start();
+        const bodies = readings.map(() => Buffer.alloc(0));
+        const c0 = process.cpuUsage();
+        for (let i = 0; i < readings.length; i += 1000) {
+          host.onRecords(readings.slice(i, i + 1000), bodies.slice(i, i + 1000), i, false);
+        }
+        const deadline = Date.now() + 600_000;
+        while (host.stats().position < readings.length - 1 || host.stats().lag > 0) {
+          if (Date.now() > deadline) throw new Error('alert engine host did not drain in 10 min');
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        const c1 = process.cpuUsage(c0);
+        changes = host.stats().changes;
+        cpuPerReading.push((c1.user + c1.system) / N);
+        cpuPerChange.push(changes > 0 ? (c1.user + c1.system) / changes : Number.NaN);
+        await host.close();
+      } finally {
+        await database.close();
+        rmSync(dir, { recursive: true, force: true });
+        unregister();
+      }
+    }
+    const us = round(median(cpuPerReading), 2);
+    results.push({
+      stage: 'AlertEngineHost, seeded rules (evaluate + commit alert changes, SQLite)',
+      cpuUs: us,
+      wallUs: Number.NaN,
+      note: `${changes} alert changes committed (${round((changes / N) * 100, 1)} per 100 readings), ${round(median(cpuPerChange), 1)} µs CPU per change`,
+    });
   }
 
   // Embedded store: the broker's writer calls write() with up to IOC_WRITE_BATCH_SIZE readings;

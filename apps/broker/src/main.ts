@@ -1,6 +1,5 @@
 import {
   AlertEngineHost,
-  alertEngineEnvShape,
   alertEngineSettings,
   AlertRepository,
   registryEngineDirectory,
@@ -15,7 +14,7 @@ import {
 } from '@ioc/contracts';
 import { openDatabase, databaseConfigFromEnv } from '@ioc/database';
 import {
-  brokerEnvSchema,
+  brokerProcessEnvSchema,
   brokerListenersFromEnv,
   DeviceStatusTracker,
   failedLoginLimitsFromEnv,
@@ -44,7 +43,7 @@ import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from 
 const REGISTRY_POSITION_REPUBLISH_MS = 5000;
 
 async function main(): Promise<void> {
-  const env = parseEnv(brokerEnvSchema.extend(alertEngineEnvShape));
+  const env = parseEnv(brokerProcessEnvSchema);
   const logger = createLogger('broker', { level: env.IOC_LOG_LEVEL });
   if (env.IOC_INTERNAL_SECRET === DEVELOPMENT_INTERNAL_SECRET) {
     logger.warn('IOC_INTERNAL_SECRET is the development default: set your own outside a developer machine');

@@ -298,6 +298,53 @@ describeEachDatabase('alerting repositories', (context) => {
       expect(await alerts.loadCursor('alert-engine')).toBeUndefined();
     });
 
+    it('resolves an alert and opens its successor for the same rule and subject in one commit', async () => {
+      const database = await fresh();
+      const alerts = new AlertRepository(database.db);
+      const first = alert('a-1', { state: 'firing', firingAt: 1500, updatedAt: 1500 });
+      await alerts.commit({
+        changes: [step(alert('a-1'), 1, 'opened', null), step(first, 2, 'fired', 'pending')],
+      });
+      const resolved = alert('a-1', {
+        state: 'resolved',
+        firingAt: 1500,
+        resolvedAt: 3000,
+        resolution: 'cleared',
+        updatedAt: 3000,
+      });
+      const successor = alert('a-2', { pendingAt: 4000, updatedAt: 4000 });
+      // The resolution must leave the open-subject index before the successor enters it.
+      const result = await alerts.commit({
+        changes: [step(resolved, 3, 'resolved', 'firing'), step(successor, 1, 'opened', null)],
+      });
+      expect(result.applied.map((c) => [c.alert.id, c.transition.seq])).toEqual([
+        ['a-1', 3],
+        ['a-2', 1],
+      ]);
+      expect((await alerts.openAlerts()).map((a) => a.id)).toEqual(['a-2']);
+      expect((await alerts.get('a-1'))?.version).toBe(3);
+      expect((await alerts.transitions('a-1')).map((t) => t.kind)).toEqual(['opened', 'fired', 'resolved']);
+    });
+
+    it('stores a commit larger than one statement holds (600 alerts, 1 200 transitions)', async () => {
+      const database = await fresh();
+      const alerts = new AlertRepository(database.db);
+      const changes: AlertChange[] = [];
+      for (let i = 0; i < 600; i++) {
+        const subject = { subjectId: `dev-${i}`, deviceId: `dev-${i}` };
+        changes.push(step(alert(`b-${i}`, subject), 1, 'opened', null));
+        const fired = alert(`b-${i}`, { ...subject, state: 'firing', firingAt: 2000, updatedAt: 2000 });
+        changes.push(step(fired, 2, 'fired', 'pending'));
+      }
+      const result = await alerts.commit({ changes, cursor: { name: 'alert-engine', position: 1199 } });
+      expect(result.applied).toHaveLength(1200);
+      const open = await alerts.openAlertsWithSeq();
+      expect(open).toHaveLength(600);
+      expect(open.every((o) => o.alert.state === 'firing' && o.lastSeq === 2)).toBe(true);
+      expect((await alerts.get('b-599'))?.version).toBe(2);
+      expect((await alerts.transitions('b-599')).map((t) => t.seq)).toEqual([1, 2]);
+    });
+
     it('acknowledges and resolves with optimistic concurrency, a transition and a registry change each', async () => {
       const database = await fresh();
       const clock = manualClock(10_000);

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { sql } from 'kysely';
 import { describeEachDatabase } from '@ioc/testing';
 import {
   type IocDatabase,
@@ -108,6 +109,36 @@ describeEachDatabase('registry database', (context) => {
     expect(typeof row.created_at).toBe('number');
     expect(row.lat).toBe(11.3101);
     expect(row.name).toBe('Tây Ninh');
+  });
+
+  it('answers a repeated query with its own parameters, and sees a column a later migration added', async () => {
+    // On SQLite the statements are prepared once per SQL text and kept: the second run binds its
+    // own parameters, and a schema change makes SQLite re-prepare the kept statement.
+    const database = await fresh();
+    for (const id of ['a-1', 'a-2', 'a-3']) {
+      await database.db
+        .insertInto('areas')
+        .values({
+          id,
+          name: `name ${id}`,
+          level: 'ward',
+          parent_id: null,
+          lat: 11,
+          lon: 106,
+          note: null,
+          created_at: 1,
+          updated_at: 1,
+        })
+        .execute();
+    }
+    const byId = (id: string) =>
+      database.db.selectFrom('areas').selectAll().where('id', '=', id).executeTakeFirst();
+    expect((await byId('a-1'))?.name).toBe('name a-1');
+    expect((await byId('a-3'))?.name).toBe('name a-3');
+    expect(await byId('a-9')).toBeUndefined();
+    expect(Object.keys((await byId('a-2')) ?? {})).not.toContain('spec_extra');
+    await sql`ALTER TABLE areas ADD COLUMN spec_extra integer`.execute(database.db);
+    expect(Object.keys((await byId('a-2')) ?? {})).toContain('spec_extra');
   });
 
   it('enforces foreign keys (a device in an unknown area is refused)', async () => {

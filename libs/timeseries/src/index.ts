@@ -14,3 +14,5 @@ export * from './influx-time-series.store';
 export { quoteIdentifier, quoteString, canQuote } from './influxql';
 export * from './create-time-series-store';
 export * from './init-with-retry';
+export { INFLUX_MEASUREMENT } from './influx-line-protocol';
+export { BACKLOG_MEASUREMENT, backlogLines, ROLLUP_TARGETS } from './influx-rollups';
