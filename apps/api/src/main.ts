@@ -6,6 +6,7 @@ import { AuditLog } from '@ioc/audit';
 import { databaseConfigFromEnv, openDatabase } from '@ioc/database';
 import {
   apiEnvSchema,
+  connectApiRedis,
   consoleSettingsFromEnv,
   createAccessPort,
   createAlertingPort,
@@ -27,12 +28,14 @@ import {
   RegistryRepository,
   RegistrySync,
 } from '@ioc/registry';
-import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';
+import { createLogger, onShutdown, parseEnv, requireNodeIdWithRedis, runApp } from '@ioc/runtime';
 import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/timeseries';
 import { AppModule } from './app.module';
 
 async function main(): Promise<void> {
   const env = parseEnv(apiEnvSchema);
+  // Several API nodes on one Redis: each needs its own id (its bus client id ioc-api-<id>).
+  requireNodeIdWithRedis('IOC_NODE_ID', env.IOC_REDIS_URL);
   const logger = createLogger('api', { level: env.IOC_LOG_LEVEL });
   const credentialKey = loadCredentialKey({
     configured: env.IOC_DEVICE_CREDENTIAL_KEY,
@@ -70,6 +73,11 @@ async function main(): Promise<void> {
     if (firstAdmin.generatedPassword !== undefined)
       printFirstAdmin(firstAdmin.username, firstAdmin.generatedPassword, env.IOC_HTTP_PORT);
   }
+  // Several API nodes (IOC_REDIS_URL): socket.io's Redis streams adapter, shared rate limits and
+  // failed-login counts per address. Not awaited: the node serves REST while Redis is away.
+  const redis = env.IOC_REDIS_URL === undefined ? null : connectApiRedis(env.IOC_REDIS_URL, logger);
+  if (redis)
+    logger.info({ nodeId: env.IOC_NODE_ID }, 'API node sharing live feeds and rate limits through Redis');
   // Single sign-on when IOC_OIDC_ISSUER is set (openid-client is loaded at the first SSO login).
   const oidc = oidcSettingsFromEnv(env);
   if (oidc)
@@ -100,6 +108,7 @@ async function main(): Promise<void> {
         edge,
         console: consoleSettingsFromEnv(env),
       },
+      ...(redis ? { liveAdapter: redis.liveAdapter, rateLimitStorage: redis.rateLimitStorage } : {}),
       deviceStatus: new DeviceStatusRepository(database.db),
       commands: new CommandRepository(database.db),
       provisioning: {
@@ -112,6 +121,7 @@ async function main(): Promise<void> {
       alerting: createAlertingPort(database.db),
       access: createAccessPort(database.db, {
         ...accessSettings(env),
+        ...(redis ? { addressLimiter: redis.loginAddressLimiter(env.IOC_AUTH_ADDRESS_MAX_FAILURES) } : {}),
         tokenSecret: loadTokenSecret({ configured: env.IOC_AUTH_TOKEN_SECRET, dataDir: env.IOC_DATA_DIR }),
         secureCookie: env.IOC_HTTP_SECURE_COOKIE,
         // A cookie-authenticated write must come from the API's own origin or a CORS-allowed one.
@@ -139,6 +149,7 @@ async function main(): Promise<void> {
     sync.stop();
     await notifier.stop();
     await app.close();
+    await redis?.close();
     await store.close();
     await database.close();
   });

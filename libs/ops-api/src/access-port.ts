@@ -3,6 +3,7 @@ import {
   AccountRepository,
   AgencyRepository,
   ApiKeyRepository,
+  type LoginAddressLimiter,
   LoginService,
   SessionRepository,
 } from '@ioc/access';
@@ -53,6 +54,11 @@ export interface AccessPortSettings {
   lockoutMs?: number;
   /** Default 20 failures per 15 minutes. */
   addressMaxFailures?: number;
+  /**
+   * Where failed logins per address are counted: this process's memory (MemoryLoginAddressLimiter
+   * of addressMaxFailures) by default; several API nodes share one (ApiRedis.loginAddressLimiter).
+   */
+  addressLimiter?: LoginAddressLimiter;
   secureCookie?: boolean;
   allowedOrigins?: readonly string[];
   liveRecheckMs?: number;
@@ -73,6 +79,7 @@ export function createAccessPort(db: Kysely<DatabaseSchema>, settings: AccessPor
       lockoutAttempts: settings.lockoutAttempts ?? 5,
       lockoutMs: settings.lockoutMs ?? 15 * 60_000,
       addressMaxFailures: settings.addressMaxFailures ?? 20,
+      ...(settings.addressLimiter === undefined ? {} : { addressLimiter: settings.addressLimiter }),
     }),
     agencies: new AgencyRepository(db),
     apiKeys: new ApiKeyRepository(db),

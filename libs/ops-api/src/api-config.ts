@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { accessEnvShape } from '@ioc/access';
 import { DEVELOPMENT_INTERNAL_SECRET, NODE_ID_PATTERN } from '@ioc/bus';
 import { registryEnvShape } from '@ioc/registry';
-import { envField } from '@ioc/runtime';
+import { envField, redisEnvShape } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/timeseries';
 import { type HttpEdgeSettings, httpEdgeEnvShape } from './edge/edge-config';
 import { oidcEnvShape } from './auth/oidc/oidc-settings';
@@ -26,7 +26,9 @@ export const apiEnvSchema = storageEnvSchema.extend({
     .string()
     .regex(NODE_ID_PATTERN, 'lower-case letters, digits and "-", 1-32 characters')
     .default('1')
-    .describe("This API node's id, unique among API nodes: its broker client id is ioc-api-<id>"),
+    .describe(
+      "This API node's id, unique among API nodes: its broker client id is ioc-api-<id>; must be set explicitly with IOC_REDIS_URL",
+    ),
   IOC_SEEDS_DIR: z
     .string()
     .optional()
@@ -34,6 +36,7 @@ export const apiEnvSchema = storageEnvSchema.extend({
       'Directory with areas.json and devices.json (default: seeds/), imported into an empty registry database at its first start, and rules.json, the default alert rules, applied at every start',
     ),
   ...registryEnvShape,
+  ...redisEnvShape,
   ...httpEdgeEnvShape,
   ...accessEnvShape,
   ...oidcEnvShape,

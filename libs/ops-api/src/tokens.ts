@@ -8,6 +8,11 @@ export const REGISTRY_PROVISIONING = Symbol('RegistryProvisioning');
 export const COMMANDS = Symbol('CommandRepository');
 /** Where rate-limit counters live (a ThrottlerStorage), or null: the throttler's in-memory storage. */
 export const RATE_LIMIT_STORAGE = Symbol('RateLimitStorage');
+/**
+ * The socket.io adapter factory shared by every namespace (the Redis streams adapter with
+ * IOC_REDIS_URL), or null: socket.io's in-memory adapter, one node.
+ */
+export const LIVE_ADAPTER = Symbol('LiveAdapter');
 export const ACCESS = Symbol('Access');
 export const AUDIT_LOG = Symbol('AuditLog');
 /** Single sign-on (OidcPort), or null when it is off. */

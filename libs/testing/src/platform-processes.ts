@@ -87,6 +87,15 @@ export interface PlatformOptions {
   /** Extra environment for both processes. */
   env?: Record<string, string>;
   /**
+   * API processes to start (default 1), each on its own HTTP port with `IOC_NODE_ID` = its number
+   * (1, 2, …; node 1 keeps an IOC_NODE_ID given in `env`), sharing the broker, the data directory (its keys) and the registry database — give
+   * `IOC_DATABASE_URL` (startPostgres) in `env` for more than one, and `IOC_REDIS_URL` (startRedis)
+   * for shared live feeds and rate limits. Started one after the other unless `apiStartTogether`.
+   */
+  apiNodes?: number;
+  /** Start the API processes at the same time (their migrations and seeding race under the lock). */
+  apiStartTogether?: boolean;
+  /**
    * Broker nodes to start (default 1). With more, `env` must set IOC_REDIS_URL (startRedis) and
    * IOC_DATABASE_URL (startPostgres): the nodes share them. Node n (1-based) runs with
    * IOC_BROKER_ID=n, an MQTT port of its own and a data directory of its own (its spool; node 1's
@@ -148,6 +157,10 @@ export interface RunningPlatform {
   readonly haproxy?: HaproxyHandle;
   /** The current API process (replaced by restartApi). @throws Error when started with `api: false` */
   readonly api: ServiceProcess;
+  /** Every API node's HTTP base URL (`apiNodes` of them; [0] is `httpUrl`). */
+  readonly httpUrls: readonly string[];
+  /** Every API node's current process ([0] is `api`). */
+  readonly apis: readonly ServiceProcess[];
   /** Stops the API with `signal` (SIGTERM: a clean shutdown) and starts it again with the same settings. */
   restartApi(signal?: NodeJS.Signals): Promise<void>;
   /**
@@ -174,6 +187,9 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   for (let n = 1; n <= nodeCount; n++) brokerPorts.push(await freePort());
   const mqttPort = brokerPorts[0] as number;
   const httpPort = await freePort();
+  const apiNodes = options.apiNodes ?? 1;
+  const httpPorts = [httpPort];
+  while (httpPorts.length < apiNodes) httpPorts.push(await freePort());
   let haproxy: HaproxyHandle | undefined;
   if (options.haproxy) {
     haproxy = await startHaproxy({
@@ -219,9 +235,16 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   let admin: Promise<ApiSession> | undefined;
   const credentialsFile = env['IOC_DEMO_CREDENTIALS_FILE'] as string;
   const brokers: { id: number; process: ServiceProcess; env: Record<string, string> }[] = [];
-  let api: ServiceProcess | undefined;
+  // API node n's environment: its own port and an explicit id (IOC_REDIS_URL requires one); node 1
+  // keeps the options' IOC_NODE_ID, if any.
+  const apiEnv = (index: number): Record<string, string> => ({
+    ...env,
+    IOC_HTTP_PORT: String(httpPorts[index]),
+    IOC_NODE_ID: index === 0 && env['IOC_NODE_ID'] ? env['IOC_NODE_ID'] : String(index + 1),
+  });
+  const apis: ServiceProcess[] = [];
   const stopAll = async (): Promise<void> => {
-    await api?.stop();
+    for (const api of apis) await api.stop();
     await Promise.all(brokers.map((node) => node.process.stop()));
     await haproxy?.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -236,7 +259,16 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
         process: await startService(BROKER_ENTRY, nodeEnv, 'broker ready'),
       });
     }
-    if (options.api !== false) api = await startService(API_ENTRY, env, 'API listening');
+    if (options.api !== false && options.apiStartTogether) {
+      const started = await Promise.allSettled(
+        httpPorts.map((_, i) => startService(API_ENTRY, apiEnv(i), 'API listening')),
+      );
+      for (const outcome of started) if (outcome.status === 'fulfilled') apis.push(outcome.value);
+      const failed = started.find((outcome) => outcome.status === 'rejected');
+      if (failed) throw failed.reason;
+    } else if (options.api !== false) {
+      for (let i = 0; i < apiNodes; i++) apis.push(await startService(API_ENTRY, apiEnv(i), 'API listening'));
+    }
   } catch (error) {
     await stopAll();
     throw error;
@@ -282,12 +314,17 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     },
     haproxy,
     get api() {
+      const api = apis[0];
       if (!api) throw new Error('startPlatform: started without the API (api: false)');
       return api;
     },
+    httpUrls: httpPorts.map((port) => `http://127.0.0.1:${port}`),
+    get apis() {
+      return apis;
+    },
     async restartApi(signal: NodeJS.Signals = 'SIGTERM') {
-      await api?.stop(signal);
-      api = await startService(API_ENTRY, env, 'API listening');
+      await apis[0]?.stop(signal);
+      apis[0] = await startService(API_ENTRY, apiEnv(0), 'API listening');
     },
     async killBroker(signal: NodeJS.Signals = 'SIGKILL', node = 1) {
       await nodeOf(node).process.stop(signal);

@@ -86,9 +86,12 @@ export class AlertingService {
     }
   }
 
-  /** A person's step pushed to this node's live feed at once (the engine's steps come over the bus). */
+  /**
+   * A person's step pushed to the live feed at once — to every API node's sockets (LiveGateway
+   * sends alertSteps$ through the adapter); the engine's steps come over the bus to every node.
+   */
   pushLive(event: AlertEvent): void {
-    this.bus.alerts$.next([event]);
+    this.bus.alertSteps$.next(event);
   }
 
   alertInScope(principal: Principal, alert: Pick<Alert, 'domain' | 'areaPath'>): boolean {

@@ -4,12 +4,18 @@ import type { Namespace, Socket } from 'socket.io';
 import type { Principal } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import type { AccessPort } from '../access-port';
-import { ACCESS, LOGGER } from '../tokens';
+import { ACCESS, LIVE_ADAPTER, LOGGER } from '../tokens';
 import { type AccessEnded, AuthEvents } from './auth-events';
 import { Authenticator, credentialsOfHeaders, type PresentedCredentials } from './authenticator';
 
 /** Default period of the live sockets' re-check, ms: a revocation on another node ends them within it. */
 export const LIVE_RECHECK_MS = 2000;
+
+/**
+ * The server-side event (socket.io `serverSideEmit`, through the adapter) that carries an
+ * AccessEnded notice from the API node that ended the access to every other node.
+ */
+export const ACCESS_ENDED_EVENT = 'ioc:access-ended';
 
 /** Longest delay Node's timers take (2^31 − 1 ms, about 24.8 days); a later expiry is re-armed. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -33,9 +39,12 @@ export interface LiveSocketData {
  * and `data: {statusCode: 401, reason}`). Its principal is put on `socket.data.principal`.
  * A socket ends (an `ended` event with the reason, then disconnect):
  * - when its access token expires (a timer at `exp`): the client refreshes and reconnects;
- * - at once when its session, account, key or agency is ended by a route of this node (AuthEvents);
- * - within `liveRecheckMs` (default 2 s) when that happens on another API node (a periodic re-check
- *   of the distinct sessions and keys of the live sockets, which also picks up role and scope changes).
+ * - at once when its session, account, key or agency is ended by a route of this node (AuthEvents)
+ *   or, with several API nodes on Redis (LIVE_ADAPTER), of another node: the node that ended it
+ *   sends the notice to the others (`serverSideEmit(ACCESS_ENDED_EVENT)`, Redis PUB/SUB);
+ * - within `liveRecheckMs` (default 2 s) in any case (a periodic re-check of the distinct sessions
+ *   and keys of the live sockets against the database, which also picks up role and scope changes,
+ *   and covers a notice lost while Redis was unreachable: PUB/SUB keeps nothing for later).
  */
 @Injectable()
 export class LiveAuth implements OnModuleInit, OnModuleDestroy {
@@ -43,16 +52,23 @@ export class LiveAuth implements OnModuleInit, OnModuleDestroy {
   private subscription?: Subscription;
   private interval?: NodeJS.Timeout;
   private rechecking = false;
+  private namespace: Namespace | undefined;
 
   constructor(
     private readonly authenticator: Authenticator,
     private readonly events: AuthEvents,
     @Inject(ACCESS) private readonly access: AccessPort,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(LIVE_ADAPTER) private readonly clusterAdapter: unknown,
   ) {}
 
   onModuleInit(): void {
-    this.subscription = this.events.ended$.subscribe((event) => this.endMatching(event));
+    this.subscription = this.events.ended$.subscribe((event) => {
+      this.endMatching(event);
+      // The other API nodes' sockets of that principal end too (not this node's: the adapter
+      // does not deliver a node's own server-side emits back to it).
+      if (this.clusterAdapter !== null) this.namespace?.serverSideEmit(ACCESS_ENDED_EVENT, event);
+    });
     this.interval = setInterval(() => void this.recheck(), this.access.liveRecheckMs ?? LIVE_RECHECK_MS);
     this.interval.unref();
   }
@@ -66,6 +82,13 @@ export class LiveAuth implements OnModuleInit, OnModuleDestroy {
 
   /** Installs the authentication middleware on the namespace (the gateway's afterInit). */
   install(namespace: Namespace): void {
+    this.namespace = namespace;
+    if (this.clusterAdapter !== null) {
+      namespace.on(ACCESS_ENDED_EVENT, (event: unknown) => {
+        if (isAccessEnded(event)) this.endMatching(event);
+        else this.logger.warn({ event }, 'malformed access-ended notice from another API node ignored');
+      });
+    }
     namespace.use((socket, next) => {
       this.authenticate(socket).then(
         (error) => next(error),
@@ -159,6 +182,25 @@ export class LiveAuth implements OnModuleInit, OnModuleDestroy {
     this.watched.delete(watched.socket.id);
     watched.socket.emit('ended', { reason, message });
     watched.socket.disconnect(true);
+  }
+}
+
+/** Whether a notice from another node has AccessEnded's shape (it came through Redis). */
+function isAccessEnded(event: unknown): event is AccessEnded {
+  if (typeof event !== 'object' || event === null) return false;
+  const e = event as Record<string, unknown>;
+  if (typeof e['reason'] !== 'string') return false;
+  switch (e['kind']) {
+    case 'sessions':
+      return Array.isArray(e['sessionIds']) && e['sessionIds'].every((id) => typeof id === 'string');
+    case 'account':
+      return typeof e['accountId'] === 'string';
+    case 'apiKey':
+      return typeof e['keyId'] === 'string';
+    case 'agency':
+      return typeof e['agencyId'] === 'string';
+    default:
+      return false;
   }
 }
 

@@ -6,6 +6,7 @@ import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import type { AccessPort } from '../access-port';
+import type { LiveAdapterFactory } from '../cluster/api-redis';
 import type { AlertingPort } from '../alerting-port';
 import type { NotificationsPort } from '../notifications-port';
 import type { OidcPort } from '../auth/oidc/oidc-port';
@@ -22,6 +23,7 @@ import {
   DEVICE_STATUS,
   LOGGER,
   OPS_API_SETTINGS,
+  LIVE_ADAPTER,
   RATE_LIMIT_STORAGE,
   REGISTRY_PROVISIONING,
   TIME_SERIES_STORE,
@@ -49,6 +51,12 @@ export interface OpsApiModuleOptions {
    * which is right for one API node; several nodes share one (Redis) behind this interface.
    */
   rateLimitStorage?: ThrottlerStorage;
+  /**
+   * The socket.io adapter of several API nodes (connectApiRedis's `liveAdapter`, with
+   * IOC_REDIS_URL): broadcasts that only this node knows of reach the other nodes' sockets, and
+   * AccessEnded notices end other nodes' sockets at once. Absent: socket.io's in-memory adapter.
+   */
+  liveAdapter?: LiveAdapterFactory;
   /** People, sessions, agencies and API keys: every route but the public ones needs a principal. */
   access: AccessPort;
   /**
@@ -88,6 +96,7 @@ export class ApiCoreModule {
       { provide: REGISTRY_PROVISIONING, useValue: options.provisioning ?? null },
       { provide: COMMANDS, useValue: options.commands ?? null },
       { provide: RATE_LIMIT_STORAGE, useValue: options.rateLimitStorage ?? null },
+      { provide: LIVE_ADAPTER, useValue: options.liveAdapter ?? null },
       { provide: ACCESS, useValue: options.access },
       { provide: AUDIT_LOG, useValue: options.audit ?? null },
       { provide: OIDC, useValue: options.oidc ?? null },

@@ -9,7 +9,8 @@ import type { OpsApiSettings } from '../api-config';
 import type { Logger } from '@ioc/runtime';
 import { basemapImageOrigins, DEFAULT_CONSOLE_SETTINGS } from '../console/console-config';
 import { setupConsoleFiles } from '../console/console-files';
-import { LOGGER, OPS_API_SETTINGS } from '../tokens';
+import type { LiveAdapterFactory } from '../cluster/api-redis';
+import { LIVE_ADAPTER, LOGGER, OPS_API_SETTINGS } from '../tokens';
 import { DEFAULT_HTTP_EDGE, type HttpEdgeSettings, originAllowed } from './edge-config';
 
 /** How long a browser may cache a preflight answer (seconds): 10 minutes, Chromium's cap is 2 h. */
@@ -66,7 +67,8 @@ export function helmetOptions(imageOrigins: readonly string[]): Parameters<typeo
  * - CORS for the origins of IOC_HTTP_CORS_ORIGINS only (none by default: no CORS headers at
  *   all), credentials allowed for them; a preflight from another origin gets no CORS header
  *   (the browser then refuses the call);
- * - the socket.io server with the same origin rule (EdgeIoAdapter).
+ * - the socket.io server with the same origin rule (EdgeIoAdapter), on the module's LIVE_ADAPTER
+ *   (the Redis streams adapter of several API nodes) when it has one.
  *
  * The settings are the module's (`OpsApiSettings.edge`, DEFAULT_HTTP_EDGE when absent).
  */
@@ -94,7 +96,8 @@ export function setupHttpEdge(app: INestApplication): HttpEdgeSettings {
       callback(null, origin !== undefined && edge.corsOrigins.includes(origin) ? listed : { origin: false });
     });
   }
-  app.useWebSocketAdapter(new EdgeIoAdapter(app, edge.corsOrigins));
+  const liveAdapter = app.get<LiveAdapterFactory | null>(LIVE_ADAPTER, { strict: false });
+  app.useWebSocketAdapter(new EdgeIoAdapter(app, edge.corsOrigins, liveAdapter ?? undefined));
   return edge;
 }
 
@@ -117,12 +120,14 @@ export function noStore(_request: Request, response: Response, next: NextFunctio
  * of what a gateway's decorator says. A handshake (HTTP long-polling or WebSocket upgrade) whose
  * `Origin` is neither listed nor the API's own (same Host) is refused with 403 by socket.io's
  * `allowRequest`; one without `Origin` (not a browser: a service with a token) passes. Listed
- * origins get CORS headers with credentials on the polling transport.
+ * origins get CORS headers with credentials on the polling transport. `liveAdapter` (when given)
+ * is socket.io's adapter for every namespace (several API nodes: the Redis streams adapter).
  */
 export class EdgeIoAdapter extends IoAdapter {
   constructor(
     app: INestApplication,
     private readonly corsOrigins: readonly string[],
+    private readonly liveAdapter?: LiveAdapterFactory,
   ) {
     super(app);
   }
@@ -131,6 +136,7 @@ export class EdgeIoAdapter extends IoAdapter {
     const corsOrigins = this.corsOrigins;
     return super.createIOServer(port, {
       ...options,
+      ...(this.liveAdapter ? { adapter: this.liveAdapter } : {}),
       cors: corsOrigins.length > 0 ? { origin: [...corsOrigins], credentials: true } : { origin: false },
       allowRequest: (
         request: IncomingMessage,

@@ -34,12 +34,18 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
   readonly deviceStatus$ = new Subject<DeviceStatus[]>();
   /** Each command acknowledgement a device published, relayed by the broker. */
   readonly commandAcks$ = new Subject<CommandAckNotice>();
-  /** Alert transitions: the engine's (INTERNAL_ALERTS_TOPIC) and this node's people's acks and resolutions. */
+  /** Alert transitions of the engine (INTERNAL_ALERTS_TOPIC): every API node receives each. */
   readonly alerts$ = new Subject<AlertEvent[]>();
+  /** This node's people's steps on alerts (acks, resolutions): only this node knows of them. */
+  readonly alertSteps$ = new Subject<AlertEvent>();
   /** The registry position each broker node has applied (retained on the bus, refreshed every few seconds). */
   private readonly brokerPositions = new Map<string, RegistryPosition>();
   private positionWaiters = new Set<() => void>();
-  /** Each change of a command record this node made (sent, answered, timed out), for the live feed. */
+  /**
+   * Each change of a command record this node made (sent, answered, timed out), for the live feed.
+   * Only this node knows of it: with several API nodes each change is made by exactly one of
+   * them (conditional updates in CommandRepository).
+   */
   readonly commandUpdates$ = new Subject<CommandRecordBody>();
   private ingestStats: IngestStatsMessage | null = null;
   private client: InternalBusClient | undefined;
@@ -157,5 +163,6 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
     this.commandAcks$.complete();
     this.commandUpdates$.complete();
     this.alerts$.complete();
+    this.alertSteps$.complete();
   }
 }

@@ -100,6 +100,14 @@ function anySubscription(adapter: Namespace['adapter']): boolean {
  * An out-of-scope refusal is audited (`auth.denied`, outcome `denied`, detail `{reason:
  * 'out-of-scope', via: 'live', subscription, message}`), at most LIVE_DENIED_AUDITS_PER_MINUTE per
  * socket.
+ *
+ * Several API nodes (IOC_REDIS_URL: socket.io's Redis streams adapter): every node receives every
+ * internal-bus message itself (readings, rejections, device statuses, the engine's alerts), so
+ * what derives from the bus goes to this node's own sockets only (`namespace.local`) — through
+ * the adapter each socket would get it once per node. What only this node knows goes through the
+ * adapter to every node's sockets: a command's changes (each made by exactly one node) and
+ * people's steps on alerts (made by the node the request reached). Rooms are looked up locally
+ * (`adapter.rooms` is this node's) only to skip work for local emits.
  */
 @WebSocketGateway({ namespace: '/live' })
 export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy {
@@ -132,11 +140,11 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
         const occupied = this.namespace.adapter.rooms;
         for (const reading of batch.readings) {
           const rooms = liveRoomsFor(reading).filter((room) => occupied.has(room));
-          if (rooms.length > 0) this.namespace.to(rooms).emit('reading', reading);
+          if (rooms.length > 0) this.namespace.local.to(rooms).emit('reading', reading);
         }
       }),
       this.bus.rejections$.subscribe((rejection) =>
-        this.namespace.to(LIVE_REJECTIONS_ROOM).emit('rejection', rejection),
+        this.namespace.local.to(LIVE_REJECTIONS_ROOM).emit('rejection', rejection),
       ),
       // A status goes where a reading of its device would: the device's domain, the device, and
       // every area on its path (alone and with the domain).
@@ -151,20 +159,20 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
             deviceId: device.id,
             areaPath: this.registry.areaPath(device.areaId),
           }).filter((room) => occupied.has(room));
-          if (rooms.length > 0) this.namespace.to(rooms).emit('deviceStatus', status);
+          if (rooms.length > 0) this.namespace.local.to(rooms).emit('deviceStatus', status);
         }
       }),
-      // A command's changes go where its device's readings go.
+      // A command's changes go where its device's readings go, on every API node (through the
+      // adapter: no local room filter, the other nodes' rooms are theirs).
       this.bus.commandUpdates$.subscribe((command) => {
         const device = this.registry.getDevice(command.deviceId);
-        if (!device || !anySubscription(this.namespace.adapter)) return;
-        const occupied = this.namespace.adapter.rooms;
+        if (!device) return;
         const rooms = liveRoomsFor({
           domain: device.domain,
           deviceId: device.id,
           areaPath: this.registry.areaPath(device.areaId),
-        }).filter((room) => occupied.has(room));
-        if (rooms.length > 0) this.namespace.to(rooms).emit('command', command);
+        });
+        this.namespace.to(rooms).emit('command', command);
       }),
       // An alert goes where its device's readings go (an area alert: its domain and area rooms),
       // so only sockets whose scope holds it receive it (a socket joins only rooms in its scope).
@@ -173,8 +181,14 @@ export class LiveGateway implements OnGatewayInit, OnModuleInit, OnModuleDestroy
         const occupied = this.namespace.adapter.rooms;
         for (const event of events) {
           const rooms = alertRooms(event.alert).filter((room) => occupied.has(room));
-          if (rooms.length > 0) this.namespace.to(rooms).emit('alert', event);
+          if (rooms.length > 0) this.namespace.local.to(rooms).emit('alert', event);
         }
+      }),
+      // A person's step on an alert (this node's request), to every node's sockets.
+      this.bus.alertSteps$.subscribe((event) => {
+        const rooms = alertRooms(event.alert);
+        // No rooms must not become "every socket" (`to([])` is a broadcast to all).
+        if (rooms.length > 0) this.namespace.to(rooms).emit('alert', event);
       }),
     ];
   }

@@ -1,0 +1,431 @@
+import type { MqttClient } from 'mqtt';
+import type { AlertEvent, CommandRecordBody, DeliveryBody, Device, Reading } from '@ioc/contracts';
+import { deviceTopic } from '@ioc/contracts';
+import { DeviceRegistry, loadSeeds } from '@ioc/registry';
+import {
+  API_ENTRY,
+  type ApiSession,
+  describeWithPostgres,
+  describeWithRedis,
+  eventually,
+  loginToApi,
+  type PostgresHandle,
+  type RedisHandle,
+  type RunningPlatform,
+  startPlatform,
+  startPostgres,
+  startRedis,
+  startService,
+  WebhookReceiver,
+} from '@ioc/testing';
+import { DeviceClients, type LiveClient, liveClient, mqttClient } from './support/clients';
+import { expectCall } from './support/webhooks';
+
+/*
+ * Several API nodes (issue 12): one broker, two API processes started at the same moment on one
+ * PostgreSQL and one Redis (socket.io's Redis streams adapter, shared rate limits). What only one
+ * node learns reaches the other's sockets; what every node learns from the bus reaches each socket
+ * once; the outbox delivers each webhook once; Redis stopped for 10 s stops nothing for good.
+ */
+
+jest.setTimeout(240_000);
+
+const registry = new DeviceRegistry(loadSeeds());
+const [station, alertStation] = registry.listDevices({ type: 'air-quality-station' }) as [Device, Device];
+const light = registry.listDevices({ type: 'street-light' })[0] as Device;
+const AGENCY = 'so-e2e-api-nodes';
+const OPERATOR_PASSWORD = 'e2e-operator-staple-horse-7';
+
+describeWithRedis('several API nodes on Redis and PostgreSQL (real processes)', () => {
+  describeWithPostgres('one broker, two API nodes', () => {
+    let redis: RedisHandle;
+    let postgres: PostgresHandle;
+    let platform: RunningPlatform;
+    let admin: ApiSession;
+    let clients: DeviceClients;
+    let lightClient: MqttClient;
+    let receiver: WebhookReceiver;
+    const lightCommands: Array<{ id: string }> = [];
+    let ts = Date.now() - 3_600_000;
+
+    /** A pm25 reading of `device` (its own, increasing timestamps). */
+    const publishPm25 = (device: Device, pm25: number): Promise<void> =>
+      clients.publishAsync(
+        deviceTopic('env', device.id, 'telemetry'),
+        JSON.stringify({ ts: (ts += 1000), metrics: { pm25 } }),
+        { qos: 1 },
+      );
+
+    /** Sends `dim` to the light through API node `node` (0 or 1); the record. */
+    async function dim(node: number, level: number): Promise<CommandRecordBody> {
+      const response = await fetch(`${platform.httpUrls[node]}/api/v1/devices/${light.id}/commands`, {
+        method: 'POST',
+        headers: { ...admin.headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ command: 'dim', params: { level } }),
+      });
+      const body = (await response.json()) as CommandRecordBody;
+      if (response.status !== 202)
+        throw new Error(`dim answered ${response.status}: ${JSON.stringify(body)}`);
+      return body;
+    }
+
+    /** A socket on API node `node` subscribed to `subscription`, collecting its events. */
+    async function socketOn(
+      node: number,
+      session: Pick<ApiSession, 'accessToken'>,
+      subscription: Record<string, unknown>,
+    ): Promise<LiveClient & { commands: CommandRecordBody[]; alerts: AlertEvent[] }> {
+      const live = await liveClient(platform.httpUrls[node] as string, session);
+      const commands: CommandRecordBody[] = [];
+      const alerts: AlertEvent[] = [];
+      live.socket.on('command', (command: CommandRecordBody) => commands.push(command));
+      live.socket.on('alert', (event: AlertEvent) => alerts.push(event));
+      const ack = await live.subscribe(subscription);
+      if (!ack.ok) throw new Error(`subscribe refused: ${ack.error}`);
+      return Object.assign(live, { commands, alerts });
+    }
+
+    beforeAll(async () => {
+      redis = await startRedis();
+      postgres = await startPostgres();
+      platform = await startPlatform({
+        storage: 'embedded',
+        apiNodes: 2,
+        // Both at once: migrations and seeding race under the advisory lock.
+        apiStartTogether: true,
+        env: {
+          IOC_DATABASE_URL: await postgres.createDatabase('ioc_api_nodes'),
+          IOC_REDIS_URL: redis.url,
+          IOC_BROKER_ID: '1',
+          IOC_WEBHOOK_ALLOW_PRIVATE: 'true',
+          IOC_WEBHOOK_RETRY_SCHEDULE: '0.5,0.5,0.5,0.5',
+          IOC_NOTIFIER_POLL_MS: '100',
+        },
+      });
+      admin = await platform.admin();
+      clients = new DeviceClients(platform.mqttUrl, (id) => platform.deviceSecret(id), 'e2e-api-nodes');
+      // The light answers every command it gets (done), as a real one would.
+      lightClient = await mqttClient(platform.mqttUrl, `${light.id}-e2e-api-nodes`, {
+        username: light.id,
+        password: platform.deviceSecret(light.id),
+      });
+      lightClient.on('message', (_topic, payload) => {
+        const command = JSON.parse(payload.toString()) as { id: string };
+        lightCommands.push(command);
+        void lightClient.publishAsync(
+          deviceTopic('lighting', light.id, 'command/ack'),
+          JSON.stringify({ id: command.id, outcome: 'done' }),
+          { qos: 1 },
+        );
+      });
+      await lightClient.subscribeAsync(deviceTopic('lighting', light.id, 'command'), { qos: 1 });
+      receiver = await WebhookReceiver.start();
+    }, 180_000);
+
+    afterAll(async () => {
+      await lightClient?.endAsync();
+      await clients?.endAll();
+      await receiver?.close();
+      await platform?.stop();
+      await redis?.close();
+      await postgres?.stop();
+    });
+
+    it('started both nodes at once on one database: both answer, seeded once, one valid audit chain', async () => {
+      const lists = await Promise.all(
+        platform.httpUrls.map(async (url) => {
+          const response = await fetch(`${url}/api/v1/devices`, { headers: admin.headers });
+          expect(response.status).toBe(200);
+          return (await response.json()) as { items: Array<{ id: string }> };
+        }),
+      );
+      // Seeded once: every id once (two seedings would have failed or doubled the areas' devices).
+      const ids = lists[0]?.items.map((d) => d.id) ?? [];
+      expect(ids.length).toBeGreaterThan(0);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(lists[1]).toEqual(lists[0]);
+      // Audited writes through both nodes at the same time (accounts created), then one chain.
+      const created = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          fetch(`${platform.httpUrls[i % 2]}/api/v1/accounts`, {
+            method: 'POST',
+            headers: { ...admin.headers, 'content-type': 'application/json' },
+            body: JSON.stringify({ username: `e2e-chain-${i}`, displayName: `Chain ${i}`, role: 'viewer' }),
+          }).then((r) => r.status),
+        ),
+      );
+      expect(created).toEqual(Array.from({ length: 8 }, () => 201));
+      for (const url of platform.httpUrls) {
+        const verify = await fetch(`${url}/api/v1/audit/verify`, { headers: admin.headers });
+        const body = (await verify.json()) as { ok: boolean; entries: number };
+        expect(body.ok).toBe(true);
+        expect(body.entries).toBeGreaterThanOrEqual(8);
+      }
+    });
+
+    it('a session cookie from node 1 is good on node 2', async () => {
+      const login = await fetch(`${platform.httpUrls[0]}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          username: 'admin',
+          password: 'e2e-admin-correct-horse-battery',
+          session: 'cookie',
+        }),
+      });
+      expect(login.status).toBe(200);
+      const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
+      expect(cookie).toMatch(/^ioc_session=/);
+      const me = await fetch(`${platform.httpUrls[1]}/api/v1/auth/me`, { headers: { cookie } });
+      expect(me.status).toBe(200);
+      expect(await me.json()).toMatchObject({ kind: 'account', name: 'admin' });
+    });
+
+    it('a socket on node 2 gets each reading once (not once per node); a command sent through node 1 reaches the device and its changes reach node 2', async () => {
+      const onNode1 = await socketOn(0, admin, { device: station.id });
+      const onNode2 = await socketOn(1, admin, { device: station.id });
+      const lightOnNode2 = await socketOn(1, admin, { device: light.id });
+      try {
+        const values = [11, 12, 13, 14, 15, 16, 17, 18];
+        for (const value of values) await publishPm25(station, value);
+        const pm25 = (readings: Reading[]): number[] => readings.map((r) => r.metrics['pm25'] as number);
+        await eventually(
+          async () => (pm25(onNode1.readings).length >= values.length ? true : undefined),
+          15_000,
+          'node 1 socket readings',
+        );
+        // Node 1 has emitted every reading; a duplicate it broadcast through the adapter would
+        // be in the Redis stream before the command change it broadcasts next (one ordered
+        // stream), so once node 2 has that command change, any duplicate would have arrived.
+        const sent = await dim(0, 40);
+        await eventually(
+          async () => (lightCommands.some((c) => c.id === sent.id) ? true : undefined),
+          10_000,
+          'the command at the device',
+        );
+        const states = await eventually(
+          async () => {
+            const mine = lightOnNode2.commands.filter((c) => c.id === sent.id).map((c) => c.state);
+            return mine.includes('acknowledged') ? mine : undefined;
+          },
+          15_000,
+          'the command changes on node 2',
+        );
+        expect(states).toEqual(['sent', 'acknowledged']);
+        expect(pm25(onNode2.readings)).toEqual(values);
+        expect(pm25(onNode1.readings)).toEqual(values);
+      } finally {
+        onNode1.close();
+        onNode2.close();
+        lightOnNode2.close();
+      }
+    });
+
+    it('an account disabled through node 1 ends its socket on node 2 at once (not at the 2 s re-check)', async () => {
+      const account = await expectCall(
+        admin,
+        'POST',
+        '/api/v1/accounts',
+        { username: 'e2e-nodes-op', password: OPERATOR_PASSWORD, role: 'operator', displayName: 'Op' },
+        201,
+      );
+      const operator = await loginToApi(platform.httpUrls[1] as string, 'e2e-nodes-op', OPERATOR_PASSWORD);
+      const live = await socketOn(1, operator, { device: station.id });
+      const ended = new Promise<{ reason: string; message: string; at: number }>((resolve) =>
+        live.socket.once('ended', (body: { reason: string; message: string }) =>
+          resolve({ ...body, at: Date.now() }),
+        ),
+      );
+      const disconnected = new Promise<void>((resolve) => live.socket.once('disconnect', () => resolve()));
+      const disable = await fetch(
+        `${platform.httpUrls[0]}/api/v1/accounts/${String(account['id'])}/disable`,
+        {
+          method: 'POST',
+          headers: admin.headers,
+        },
+      );
+      const disabledAt = Date.now();
+      expect(disable.status).toBe(200);
+      const end = await ended;
+      await disconnected;
+      // 'access ended' is the notice's message (LiveAuth.endMatching); the periodic re-check
+      // would end it with the authenticator's own message, up to 2 s later.
+      expect(end).toMatchObject({ reason: 'account-disabled', message: 'access ended' });
+      expect(end.at - disabledAt).toBeLessThan(1000);
+    });
+
+    it("a logout through node 1 ends that session's socket on node 2 at once", async () => {
+      const session = await loginToApi(
+        platform.httpUrls[0] as string,
+        'admin',
+        'e2e-admin-correct-horse-battery',
+      );
+      const live = await socketOn(1, session, { device: station.id });
+      const ended = new Promise<{ reason: string; message: string; at: number }>((resolve) =>
+        live.socket.once('ended', (body: { reason: string; message: string }) =>
+          resolve({ ...body, at: Date.now() }),
+        ),
+      );
+      const logout = await session.fetch('/api/v1/auth/logout', { method: 'POST' });
+      const loggedOutAt = Date.now();
+      expect(logout.status).toBeLessThan(300);
+      const end = await ended;
+      expect(end).toMatchObject({ reason: 'logout', message: 'access ended' });
+      expect(end.at - loggedOutAt).toBeLessThan(1000);
+      live.close();
+    });
+
+    it('two nodes drain one outbox: an alert notification is delivered once', async () => {
+      const ruleId = 'e2e-api-nodes-pm25';
+      const logStart = platform.broker.output().length;
+      await expectCall(
+        admin,
+        'POST',
+        '/api/v1/agencies',
+        { id: AGENCY, name: 'Sở (e2e nút API)', scope: { domains: ['env'] } },
+        201,
+      );
+      await expectCall(
+        admin,
+        'POST',
+        '/api/v1/rules',
+        {
+          id: ruleId,
+          kind: 'threshold',
+          name: { vi: 'PM2.5 cao (nút)', en: 'PM2.5 high (nodes)' },
+          severity: 'warning',
+          scope: { deviceIds: [alertStation.id] },
+          metric: 'pm25',
+          condition: { op: 'above', value: 100 },
+          clear: { op: 'below', value: 80 },
+          message: { vi: '{device}: {value}', en: '{device}: {value}' },
+        },
+        201,
+      );
+      const endpoint = await expectCall(
+        admin,
+        'POST',
+        `/api/v1/agencies/${AGENCY}/webhooks`,
+        { url: receiver.url(), description: 'nodes' },
+        201,
+      );
+      await expectCall(
+        admin,
+        'POST',
+        `/api/v1/agencies/${AGENCY}/subscriptions`,
+        {
+          name: 'nodes',
+          filters: { ruleIds: [ruleId] },
+          webhookEndpointIds: [endpoint['id']],
+          mqtt: false,
+          groupWaitSeconds: 0,
+          groupIntervalSeconds: 0,
+        },
+        201,
+      );
+      await eventually(
+        async () => (platform.broker.output().indexOf(ruleId, logStart) >= 0 ? true : undefined),
+        30_000,
+        'the broker loading the rule',
+      );
+      const deliveries = async (): Promise<DeliveryBody[]> => {
+        const body = await expectCall(
+          admin,
+          'GET',
+          `/api/v1/agencies/${AGENCY}/deliveries?limit=100`,
+          undefined,
+          200,
+        );
+        return body['items'] as DeliveryBody[];
+      };
+      // Fire, then clear, three times: six notifications, each node's notifier polling every
+      // 100 ms (and woken by each alert event) meanwhile.
+      const delivered = async (count: number, what: string): Promise<void> => {
+        await eventually(
+          async () =>
+            (await deliveries()).filter((d) => d.state === 'delivered').length >= count ? true : undefined,
+          20_000,
+          what,
+        );
+      };
+      const CYCLES = 3;
+      for (let c = 0; c < CYCLES; c++) {
+        await publishPm25(alertStation, 150);
+        await delivered(2 * c + 1, `firing ${c + 1} delivered`);
+        await publishPm25(alertStation, 20);
+        await delivered(2 * c + 2, `resolution ${c + 1} delivered`);
+      }
+      const ids = receiver.requests.map((r) => r.id);
+      expect(ids).toHaveLength(2 * CYCLES);
+      expect(new Set(ids).size).toBe(2 * CYCLES);
+      const states = (await deliveries()).map((d) => d.state);
+      expect(states).toEqual(Array.from({ length: 2 * CYCLES }, () => 'delivered'));
+    });
+
+    it('Redis stopped for 10 s: both nodes keep serving REST; afterwards the live feed and broadcasts resume without a restart', async () => {
+      const onNode2 = await socketOn(1, admin, { device: station.id });
+      const lightOnNode2 = await socketOn(1, admin, { device: light.id });
+      try {
+        await redis.stop();
+        const stoppedAt = Date.now();
+        // REST (and the shared rate limits, answered by each node's own counter) while it is gone.
+        for (const url of platform.httpUrls) {
+          const started = Date.now();
+          const response = await fetch(`${url}/api/v1/devices?limit=1`, { headers: admin.headers });
+          expect(response.status).toBe(200);
+          expect(Date.now() - started).toBeLessThan(2000);
+        }
+        // A command through node 1 while Redis is away: sent (the bus is MQTT), its changes wait.
+        const during = await dim(0, 60);
+        await eventually(
+          async () => (lightCommands.some((c) => c.id === during.id) ? true : undefined),
+          10_000,
+          'the command at the device during the outage',
+        );
+        const wait = 10_000 - (Date.now() - stoppedAt);
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait)); // the outage itself
+        await redis.start();
+        // Readings still reach the existing socket on node 2 (once each).
+        const before = onNode2.readings.length;
+        await publishPm25(station, 21);
+        await publishPm25(station, 22);
+        await eventually(
+          async () => (onNode2.readings.length >= before + 2 ? true : undefined),
+          15_000,
+          'readings after the outage',
+        );
+        expect(onNode2.readings.slice(before).map((r) => r.metrics['pm25'])).toEqual([21, 22]);
+        // The changes queued during the outage arrive, and a new command's changes reach node 2.
+        const after = await dim(0, 80);
+        await eventually(
+          async () => {
+            const states = (id: string): string[] =>
+              lightOnNode2.commands.filter((c) => c.id === id).map((c) => c.state);
+            return states(during.id).includes('acknowledged') && states(after.id).includes('acknowledged')
+              ? true
+              : undefined;
+          },
+          20_000,
+          'command changes on node 2 after the outage',
+        );
+        for (const api of platform.apis) expect(api.child.exitCode).toBeNull();
+        expect(platform.broker.child.exitCode).toBeNull();
+      } finally {
+        onNode2.close();
+        lightOnNode2.close();
+      }
+    });
+
+    it('refuses to start a node on Redis without an explicit IOC_NODE_ID', async () => {
+      const env: Record<string, string> = {
+        IOC_REDIS_URL: redis.url,
+        IOC_NODE_ID: '',
+        IOC_DATA_DIR: platform.dataDir,
+        IOC_HTTP_PORT: '0',
+      };
+      await expect(startService(API_ENTRY, env, 'API listening', 20_000)).rejects.toThrow(
+        /IOC_NODE_ID: required when IOC_REDIS_URL is set/,
+      );
+    });
+  });
+});
