@@ -5,6 +5,7 @@ import { TempDirs } from '@ioc/testing';
 import { DEFAULT_FAILED_LOGIN_LIMITS } from './broker/failed-logins';
 import {
   DEFAULT_MAX_PACKET_BYTES,
+  brokerClusterFromEnv,
   brokerEnvSchema,
   brokerListenersFromEnv,
   failedLoginLimitsFromEnv,
@@ -79,5 +80,38 @@ describe('broker configuration: authentication and listeners', () => {
         }),
       ),
     ).toThrow(/IOC_MQTT_TLS_CERT_FILE: cannot read \/nonexistent\/cert.pem/);
+  });
+});
+
+describe('broker configuration: scale-out (IOC_REDIS_URL, IOC_BROKER_ID)', () => {
+  it('runs single-process without IOC_REDIS_URL, whatever IOC_BROKER_ID says', () => {
+    expect(brokerClusterFromEnv(parseEnv(brokerEnvSchema, {}), {})).toBeUndefined();
+    const raw = { IOC_BROKER_ID: 'b2' };
+    expect(brokerClusterFromEnv(parseEnv(brokerEnvSchema, raw), raw)).toBeUndefined();
+  });
+
+  it('shares state through Redis with IOC_REDIS_URL and an explicit IOC_BROKER_ID', () => {
+    const raw = { IOC_REDIS_URL: 'redis://10.0.0.5:6380/2', IOC_BROKER_ID: 'b2' };
+    expect(brokerClusterFromEnv(parseEnv(brokerEnvSchema, raw), raw)).toEqual({
+      redisUrl: 'redis://10.0.0.5:6380/2',
+      brokerId: 'b2',
+    });
+    const tls = { IOC_REDIS_URL: 'rediss://:pw@redis.example:6379', IOC_BROKER_ID: '1' };
+    expect(brokerClusterFromEnv(parseEnv(brokerEnvSchema, tls), tls)?.redisUrl).toBe(tls.IOC_REDIS_URL);
+  });
+
+  it('refuses IOC_REDIS_URL without an explicit IOC_BROKER_ID, naming the variable', () => {
+    const raw = { IOC_REDIS_URL: 'redis://127.0.0.1:6379' };
+    const env = parseEnv(brokerEnvSchema, raw);
+    expect(env.IOC_BROKER_ID).toBe('1');
+    expect(() => brokerClusterFromEnv(env, raw)).toThrow(/IOC_BROKER_ID: required when IOC_REDIS_URL is set/);
+  });
+
+  it('refuses a value that is not a redis:// or rediss:// URL, naming the variable', () => {
+    for (const bad of ['127.0.0.1:6379', 'http://127.0.0.1:6379', 'redis://', 'redis']) {
+      expect(() => parseEnv(brokerEnvSchema, { IOC_REDIS_URL: bad })).toThrow(
+        /IOC_REDIS_URL: expected a redis:\/\//,
+      );
+    }
   });
 });

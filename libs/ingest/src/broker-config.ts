@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
 import { registryEnvShape } from '@ioc/registry';
-import { ConfigError, envField } from '@ioc/runtime';
+import { ConfigError, envField, redisEnvShape, requireNodeIdWithRedis } from '@ioc/runtime';
 import { storageEnvSchema } from '@ioc/timeseries';
 import { DEFAULT_MAX_SESSIONS_PER_DEVICE } from './broker/authenticate';
 import { DEFAULT_FAILED_LOGIN_LIMITS, type FailedLoginLimits } from './broker/failed-logins';
@@ -19,6 +19,7 @@ export const DEFAULT_MAX_PACKET_BYTES = 64 * 1024;
 /** Every environment variable the broker reads, validated once at boot. */
 export const brokerEnvSchema = storageEnvSchema.extend({
   ...registryEnvShape,
+  ...redisEnvShape,
   IOC_DEMO_CREDENTIALS_FILE: z
     .string()
     .optional()
@@ -30,7 +31,7 @@ export const brokerEnvSchema = storageEnvSchema.extend({
     .regex(/^[a-z0-9-]{1,32}$/, 'lowercase letters, digits and dashes, at most 32')
     .default('1')
     .describe(
-      "This broker node's id, unique among broker nodes: names what it publishes about itself on the internal bus",
+      "This broker node's id, unique among broker nodes: names what it publishes about itself on the internal bus and, with IOC_REDIS_URL, its aedes id ioc-broker-<id> (required then)",
     ),
   IOC_MQTT_HOST: z.string().default('0.0.0.0').describe('Address the MQTT listener binds'),
   IOC_MQTT_PORT: envField.port(1883).describe('MQTT (TCP) port'),
@@ -153,6 +154,30 @@ export const brokerEnvSchema = storageEnvSchema.extend({
   IOC_LOG_LEVEL: envField.logLevel(),
 });
 export type BrokerEnv = z.infer<typeof brokerEnvSchema>;
+
+/** How a broker node shares its MQTT state with the other nodes (IngestBrokerOptions.cluster). */
+export interface BrokerClusterOptions {
+  /** IOC_REDIS_URL. */
+  redisUrl: string;
+  /** IOC_BROKER_ID: the node's aedes id is `ioc-broker-<brokerId>`. */
+  brokerId: string;
+}
+
+/**
+ * The broker's scale-out settings: undefined without IOC_REDIS_URL (single-process mode).
+ *
+ * @param raw the environment before defaults (to tell an IOC_BROKER_ID given from the default)
+ * @throws ConfigError naming IOC_BROKER_ID when IOC_REDIS_URL is set and IOC_BROKER_ID is not
+ */
+export function brokerClusterFromEnv(
+  env: BrokerEnv,
+  raw: NodeJS.ProcessEnv = process.env,
+): BrokerClusterOptions | undefined {
+  requireNodeIdWithRedis('IOC_BROKER_ID', env.IOC_REDIS_URL, raw);
+  return env.IOC_REDIS_URL === undefined
+    ? undefined
+    : { redisUrl: env.IOC_REDIS_URL, brokerId: env.IOC_BROKER_ID };
+}
 
 /** The failed-login limits of the broker's environment (see FailedLoginLimits). */
 export function failedLoginLimitsFromEnv(env: BrokerEnv): FailedLoginLimits {

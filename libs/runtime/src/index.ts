@@ -3,3 +3,4 @@ export * from './logger';
 export * from './shutdown';
 export * from './seeded-random';
 export * from './key-file';
+export * from './scale-out';

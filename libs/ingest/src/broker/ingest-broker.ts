@@ -15,7 +15,7 @@ import { DurableReadingSink, type SpoolConsumer } from '@ioc/spool';
 import type { BrokerAuth } from '../device-credentials';
 import type { DeviceDirectory } from '../device-directory';
 import type { DeviceActivityObserver } from '../device-status-tracker';
-import { DEFAULT_MAX_PACKET_BYTES } from '../broker-config';
+import { type BrokerClusterOptions, DEFAULT_MAX_PACKET_BYTES } from '../broker-config';
 import { IngestPipeline } from '../ingest-pipeline';
 import { IngestStats, type IngestStatsSnapshot } from '../ingest-stats';
 import { jsonArray } from '../json-array';
@@ -25,6 +25,7 @@ import { createAuthorizePublish } from './authorize-publish';
 import { createAuthorizeSubscribe } from './authorize-subscribe';
 import { createCommandAckRelay } from './command-ack-relay';
 import { clientInternals } from './aedes-internals';
+import { type BrokerClusterParts, createBrokerClusterParts } from './cluster';
 import { type ConnectionInfo, DeviceSessions } from './device-sessions';
 import {
   DEFAULT_FAILED_LOGIN_LIMITS,
@@ -112,6 +113,13 @@ export interface IngestBrokerOptions {
    * readings even when devices do not authenticate (IOC_MQTT_AUTH=off).
    */
   deviceStatus?: DeviceActivityObserver;
+  /**
+   * Scale-out (IOC_REDIS_URL, IOC_BROKER_ID; see brokerClusterFromEnv): aedes gets the id
+   * `ioc-broker-<brokerId>`, a message bus on Redis (mqemitter-redis) and its sessions, queues,
+   * wills and retained messages in Redis (aedes-persistence-redis), shared with every broker node
+   * on that Redis. Absent: aedes' in-memory bus and persistence (one node).
+   */
+  cluster?: BrokerClusterOptions;
 }
 
 /**
@@ -237,7 +245,18 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     logger,
   });
 
+  let clusterParts: BrokerClusterParts | undefined;
+  if (options.cluster) {
+    clusterParts = createBrokerClusterParts(options.cluster, logger);
+    logger.info(
+      { aedesId: clusterParts.id, redis: redactedRedisUrl(options.cluster.redisUrl) },
+      'broker node shares its MQTT state through Redis',
+    );
+  }
   const broker = await Aedes.createBroker({
+    ...(clusterParts
+      ? { id: clusterParts.id, mq: clusterParts.mq, persistence: clusterParts.persistence }
+      : {}),
     ...createConnectHooks({
       internal,
       broker: () => ref.aedes,
@@ -395,6 +414,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
   } catch (error) {
     await Promise.all(listeners.map((l) => l.close()));
     await new Promise<void>((resolve) => broker.close(() => resolve()));
+    await clusterParts?.close();
     await sink.close();
     throw error;
   }
@@ -520,7 +540,19 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       const listenersClosed = Promise.all(listeners.map((l) => l.close()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await listenersClosed;
+      await clusterParts?.close();
       await sink.close();
     },
   };
+}
+
+/** A Redis URL for the log: its password (if any) replaced by `***`. */
+function redactedRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable)';
+  }
 }
