@@ -687,7 +687,6 @@ export class AlertEngineHost implements SpoolConsumer {
           this.options.onLeaseLost?.(error);
           throw error;
         }
-        if (this.state === 'closed') throw error;
         this.options.logger.error(
           { err: error, changes: changes.length, position: cursor.position, retryInMs: wait },
           'alert engine commit failed; retrying (records stay held)',

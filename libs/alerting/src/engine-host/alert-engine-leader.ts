@@ -75,7 +75,6 @@ export class AlertEngineLeader {
   private acquired = 0;
   private lost = 0;
   private readonly monotonic: () => number;
-  private readonly pendingChanges: Array<{ entity: string; entityId: string }> = [];
 
   constructor(private readonly options: AlertEngineLeaderOptions) {
     if (!(options.renewMs * 3 < options.ttlMs)) {
@@ -179,7 +178,10 @@ export class AlertEngineLeader {
     this.lastToken = term.token;
     this.acquired++;
     this.extend(sent);
-    logger.info({ holder, token: term.token, ttlMs, renewMs }, 'alert engine lease acquired: this node evaluates');
+    logger.info(
+      { holder, token: term.token, ttlMs, renewMs },
+      'alert engine lease acquired: this node evaluates',
+    );
     const host = this.options.createHost(fence, () => this.lose('a commit found another term'));
     this.host = host;
     try {

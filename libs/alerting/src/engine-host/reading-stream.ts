@@ -391,6 +391,7 @@ export class ReadingStreamInput {
           this.lastId = `${start - 1}-0`;
           const last = await redis.xrevrange(ALERT_READINGS_STREAM, '+', '-', 'COUNT', 1);
           this.replayThrough = last[0] ? entryPosition(last[0][0]) : 0;
+          this.nextExpected = start;
           positioned = true;
           logger.info(
             { from, entry: start, replayThrough: this.replayThrough },
