@@ -152,6 +152,22 @@ export class AlertEngineLeader {
     }
   }
 
+  /**
+   * Stops everything at once as a killed process would: no final snapshot, no release — the term
+   * runs out on the database's clock and another node takes over then (tests of a crash).
+   */
+  halt(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+    clearTimeout(this.deadlineTimer);
+    const { host, input } = this;
+    this.host = undefined;
+    this.input = undefined;
+    this.fence = undefined;
+    host?.abandon();
+    void input?.close();
+  }
+
   private async step(): Promise<void> {
     if (this.busy || this.closed) return;
     this.busy = true;

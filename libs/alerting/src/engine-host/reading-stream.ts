@@ -53,11 +53,13 @@ const sleep = (ms: number): Promise<void> =>
     setTimeout(resolve, ms).unref();
   });
 
-/** A Redis connection for the stream: commands fail at once while disconnected (the callers retry). */
+/**
+ * A Redis connection for the stream. A command sent while disconnected waits for the next
+ * reconnection attempt and fails if that one fails too (maxRetriesPerRequest 1), so the callers'
+ * own retries (with backoff, records held) take over within about one reconnection interval.
+ */
 export function streamRedis(url: string): Redis {
   return new Redis(url, {
-    lazyConnect: false,
-    enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     // Reconnect forever, at most every 2 s (ioredis's own default curve, capped).
     retryStrategy: (times) => Math.min(times * 100, 2000),
