@@ -1,6 +1,6 @@
 import {
-  AlertEngineHost,
   alertEngineEnvShape,
+  createAlertEngineRuntime,
   alertEngineSettings,
   AlertRepository,
   registryEngineDirectory,
@@ -15,6 +15,7 @@ import {
 } from '@ioc/contracts';
 import { openDatabase, databaseConfigFromEnv } from '@ioc/database';
 import {
+  brokerClusterFromEnv,
   brokerEnvSchema,
   brokerListenersFromEnv,
   DeviceStatusTracker,
@@ -90,33 +91,51 @@ async function main(): Promise<void> {
     );
   };
   // The alert engine: the spool's second consumer (libs/alerting AlertEngineHost), publishing what
-  // it commits on the internal bus for the API nodes (live feed, notifier).
+  // it commits on the internal bus for the API nodes (live feed, notifier). With IOC_REDIS_URL the
+  // spool's consumer forwards to the Redis stream and the lease holder among the broker nodes
+  // evaluates (createAlertEngineRuntime).
   const alertSettings = alertEngineSettings(env);
   const directory = registryEngineDirectory(registry);
   const alerts = alertSettings.enabled
-    ? new AlertEngineHost({
-        alerts: new AlertRepository(database.db),
-        rules: new RuleRepository(database.db),
-        directory,
-        readingBase: (id) => directory.readingBase(id),
-        publish: (events) =>
-          started.broker?.aedes.publish(
-            {
-              cmd: 'publish',
-              topic: INTERNAL_ALERTS_TOPIC,
-              payload: Buffer.from(JSON.stringify(events)),
-              qos: 1,
-              retain: false,
-              dup: false,
-            },
-            (error) => {
-              if (error) logger.error({ err: error }, 'alert events publish failed');
-            },
-          ),
-        logger: logger.child({ component: 'alert-engine' }),
-        snapshotIntervalMs: alertSettings.snapshotIntervalMs,
-        tickMs: alertSettings.tickMs,
-        aqiHourGraceMs: alertSettings.aqiHourGraceMs,
+    ? createAlertEngineRuntime({
+        logger,
+        ...(brokerClusterFromEnv(env)
+          ? {
+              cluster: {
+                redisUrl: env.IOC_REDIS_URL as string,
+                brokerId: env.IOC_BROKER_ID,
+                db: database.db,
+                kind: database.kind,
+                leaseMs: alertSettings.leaseMs,
+                leaseRenewMs: alertSettings.leaseRenewMs,
+                streamMaxEntries: alertSettings.streamMaxEntries,
+              },
+            }
+          : {}),
+        host: {
+          alerts: new AlertRepository(database.db),
+          rules: new RuleRepository(database.db),
+          directory,
+          readingBase: (id) => directory.readingBase(id),
+          publish: (events) =>
+            started.broker?.aedes.publish(
+              {
+                cmd: 'publish',
+                topic: INTERNAL_ALERTS_TOPIC,
+                payload: Buffer.from(JSON.stringify(events)),
+                qos: 1,
+                retain: false,
+                dup: false,
+              },
+              (error) => {
+                if (error) logger.error({ err: error }, 'alert events publish failed');
+              },
+            ),
+          logger: logger.child({ component: 'alert-engine' }),
+          snapshotIntervalMs: alertSettings.snapshotIntervalMs,
+          tickMs: alertSettings.tickMs,
+          aqiHourGraceMs: alertSettings.aqiHourGraceMs,
+        },
       })
     : undefined;
   const tracker = new DeviceStatusTracker({
@@ -168,7 +187,7 @@ async function main(): Promise<void> {
   await initLoggingRetries(store, logger);
   await tracker.start();
   // Before the spool opens: the replay of records from before a restart comes during that open.
-  await alerts?.start();
+  await alerts?.beforeSpool();
   const broker = await startIngestBroker({
     host: env.IOC_MQTT_HOST,
     port: env.IOC_MQTT_PORT,
@@ -192,10 +211,11 @@ async function main(): Promise<void> {
     failedLogins: new MemoryFailedLoginLimiter(failedLoginLimitsFromEnv(env)),
     deviceStatus: tracker,
     maxSessionsPerDevice: env.IOC_MQTT_MAX_SESSIONS_PER_DEVICE,
-    ...(alerts ? { spoolConsumers: [alerts], alertEngineStats: () => alerts.stats() } : {}),
+    ...(alerts ? { spoolConsumers: alerts.spoolConsumers, alertEngineStats: () => alerts.stats() } : {}),
     ...listeners,
   });
   started.broker = broker;
+  alerts?.afterSpool();
   publishPosition();
   const positionTimer = setInterval(publishPosition, REGISTRY_POSITION_REPUBLISH_MS);
   positionTimer.unref();
@@ -214,7 +234,7 @@ async function main(): Promise<void> {
       storage: store.kind,
       registry: database.description,
       devices: registry.deviceCount,
-      alerts: alerts ? 'on' : 'off',
+      alerts: alerts ? alerts.mode : 'off',
     },
     'broker ready',
   );

@@ -188,12 +188,12 @@ describeWithRedis('alert engine across nodes (lease + readings stream)', () => {
     const firings = async (database: IocDatabase) => {
       const alerts = new AlertRepository(database.db);
       const page = await alerts.list({ ruleIds: [PM25_SPIKE.id], limit: 100 }, null);
-      const out: Array<{ state: string; fired: number; value: number | null }> = [];
+      const out: Array<{ state: string; fired: number; value: unknown }> = [];
       for (const { alert } of page.items) {
         const fired = (await alerts.transitions(alert.id)).filter((t) => t.kind === 'fired').length;
         out.push({ state: alert.state, fired, value: alert.value });
       }
-      return out.sort((a, b) => (a.value ?? 0) - (b.value ?? 0));
+      return out.sort((a, b) => Number(a.value) - Number(b.value));
     };
 
     it('evaluates on the lease holder what a standby node ingests; after the holder is killed the other takes over and fires a new condition once', async () => {
