@@ -8,7 +8,9 @@ import {
 } from '@ioc/alerting';
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
 import {
+  deviceStatusNoticeSchema,
   INTERNAL_ALERTS_TOPIC,
+  INTERNAL_DEVICE_STATUS_TOPIC,
   INTERNAL_REGISTRY_CHANGES_TOPIC,
   INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX,
   type RegistryPosition,
@@ -144,7 +146,8 @@ async function main(): Promise<void> {
     logger,
     publish: (statuses) => {
       started.broker?.publishDeviceStatus(statuses);
-      alerts?.deviceStatuses(statuses);
+      // Several nodes: the engine takes every node's statuses from the internal bus (below).
+      if (alerts?.mode === 'single') alerts.deviceStatuses(statuses);
     },
     clockSuspectMs: env.IOC_CLOCK_SUSPECT_MS,
     restartGraceMs: env.IOC_STATUS_RESTART_GRACE_MS,
@@ -229,6 +232,24 @@ async function main(): Promise<void> {
     },
     () => undefined,
   );
+  if (alerts?.mode === 'cluster') {
+    // The lease holder evaluates status rules for devices on every node: each node's tracker
+    // publishes its devices' statuses on the internal bus, which reaches every node with Redis.
+    broker.aedes.subscribe(
+      INTERNAL_DEVICE_STATUS_TOPIC,
+      (packet, callback) => {
+        const notice = deviceStatusNoticeSchema.safeParse(safeJson(packet.payload));
+        if (notice.success) alerts.deviceStatuses(notice.data);
+        else
+          logger.warn(
+            { issues: notice.error.issues.length },
+            'device status notice refused by the alert engine',
+          );
+        callback();
+      },
+      () => undefined,
+    );
+  }
   logger.info(
     {
       storage: store.kind,
@@ -248,6 +269,15 @@ async function main(): Promise<void> {
     await store.close();
     await database.close();
   });
+}
+
+/** The JSON in a bus payload, or undefined when it is not JSON. */
+function safeJson(payload: Buffer | string): unknown {
+  try {
+    return JSON.parse(payload.toString()) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 runApp(main);
