@@ -109,7 +109,7 @@ describeWithRedis('alert engine on two broker nodes', () => {
       await database?.close();
       await redis?.close();
       await postgres?.stop();
-      tempDirs.removeAll();
+      await tempDirs.removeAll();
     }, 60_000);
 
     /** The rule's alerts with their `fired` transitions, oldest first. */
