@@ -32,7 +32,7 @@ export const alertEngineEnvShape = {
       'With IOC_REDIS_URL: the alert engine lease (one evaluating broker node) lasts this long after its last renewal, on the database clock; a killed holder is replaced within this + IOC_ALERT_LEASE_RENEW_MS, ms',
     ),
   IOC_ALERT_LEASE_RENEW_MS: envField
-    .positiveInt(5000)
+    .positiveInt(4000)
     .describe(
       'With IOC_REDIS_URL: how often the holder renews the lease and the other nodes try to take it; under a third of IOC_ALERT_LEASE_MS. A holder not renewed for IOC_ALERT_LEASE_MS minus this stops evaluating, ms',
     ),
