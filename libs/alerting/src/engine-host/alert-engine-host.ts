@@ -306,6 +306,7 @@ export class AlertEngineHost implements SpoolConsumer {
       },
       'alert engine started',
     );
+    if ((this.state as string) === 'closed') return; // abandoned while starting (lease lost)
     this.state = 'running';
     const early = this.earlyChanges.splice(0);
     if (early.length > 0) this.registryChanged(early);

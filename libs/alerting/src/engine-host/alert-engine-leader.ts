@@ -200,15 +200,22 @@ export class AlertEngineLeader {
     );
     const host = this.options.createHost(fence, () => this.lose('a commit found another term'));
     this.host = host;
+    // Not awaited: renewals go on while the host loads its snapshot and open alerts.
+    void this.begin(host, fence);
+  }
+
+  /** Starts the term's host, then its input from the host's resume position. */
+  private async begin(host: AlertEngineHost, fence: LeaseFence): Promise<void> {
     try {
       await host.start();
     } catch (error) {
       if (this.host === host) {
-        logger.error({ err: error }, 'alert engine: start under the lease failed; giving the lease up');
-        this.host = undefined;
-        host.abandon();
-        this.fence = undefined;
-        if (!(error instanceof LeaseLostError)) await leases.release(fence).catch(() => false);
+        this.options.logger.error(
+          { err: error },
+          'alert engine: start under the lease failed; giving the lease up',
+        );
+        this.lose('the host did not start');
+        if (!(error instanceof LeaseLostError)) await this.options.leases.release(fence).catch(() => false);
       }
       return;
     }

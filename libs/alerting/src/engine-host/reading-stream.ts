@@ -329,7 +329,7 @@ export interface ReadingStreamInputOptions {
 /**
  * The lease holder's input: reads ALERT_READINGS_STREAM from a position and hands the readings
  * to the engine through the SpoolConsumer seam (onRecords with the stream positions as record
- * numbers; `replay: true` for what the stream held when reading started — the engine's warm-up
+ * numbers and no bodies — the engine reads the parsed readings only; `replay: true` for what the stream held when reading started — the engine's warm-up
  * and catch-up — `false` for what comes later). The engine's releases (up to its committed
  * snapshot) trim the stream (XTRIM MINID ~ the entry holding the first position still needed);
  * its derived readings go to this node's spool.
