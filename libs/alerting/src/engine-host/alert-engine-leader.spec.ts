@@ -7,6 +7,7 @@ import { DurableReadingSink } from '@ioc/spool';
 import {
   describeEachDatabase,
   describeWithRedis,
+  freePort,
   type RedisHandle,
   startRedis,
   TempDirs,
@@ -18,6 +19,7 @@ import { RuleRepository } from '../rule-repository';
 import { ALERT_ENGINE_STREAM_CURSOR, AlertEngineHost } from './alert-engine-host';
 import { AlertEngineLeader } from './alert-engine-leader';
 import {
+  ALERT_READINGS_FORWARDED_KEY,
   ALERT_READINGS_STREAM,
   ALERT_STREAM_CONSUMER,
   ReadingStreamForwarder,
@@ -311,6 +313,68 @@ describeWithRedis('alert engine across nodes (lease + readings stream)', () => {
       await sink.close();
       await store.close();
       client.disconnect();
+    }
+  }, 60_000);
+
+  it('at a restart, releases the replayed records Redis already has and forwards only the rest', async () => {
+    const dir = await tempDirs.make();
+    const open = async (client: ReturnType<typeof streamRedis>) => {
+      const forwarder = new ReadingStreamForwarder({
+        redis: client,
+        node: 'broker-replay',
+        logger,
+        retryInitialMs: 20,
+        retryMaxMs: 50,
+      });
+      const store = new EmbeddedTimeSeriesStore({ dataDir: join(dir, 'store'), maintenanceIntervalMs: 0 });
+      await store.init();
+      const sink = await DurableReadingSink.open({
+        store,
+        spoolDir: join(dir, 'spool'),
+        spoolMaxBytes: 1 << 22,
+        fullWaitMs: 0,
+        writeBatchSize: 100,
+        writeBatchDelayMs: 1,
+        onDurable: () => undefined,
+        consumers: [forwarder],
+        logger,
+      });
+      return {
+        forwarder,
+        sink,
+        held: () => sink.stats().spool.consumers.find((c) => c.consumer === ALERT_STREAM_CONSUMER)?.lag,
+        async close() {
+          await forwarder.close();
+          await sink.close();
+          await store.close();
+          client.disconnect();
+        },
+      };
+    };
+    // First run: Redis unreachable, ten records held in the spool.
+    const nowhere = streamRedis(`redis://127.0.0.1:${await freePort()}`);
+    const first = await open(nowhere);
+    for (let k = 0; k < 10; k++) await first.sink.accept(pm25(T0 + k * MIN, k));
+    await until(() => (first.forwarder.stats().failures > 0 ? true : undefined), 'a failed forward');
+    expect(first.held()).toBe(10);
+    await first.close();
+    // As if the crash came after Redis took records 0–4 and before the spool released them.
+    const client = streamRedis(redis.url);
+    await client.hset(ALERT_READINGS_FORWARDED_KEY, 'broker-replay', '4');
+    const before = Number((await client.get('ioc:alerts:readings:position')) ?? 0);
+    const second = await open(client);
+    try {
+      await until(() => (second.held() === 0 ? true : undefined), 'the replay released');
+      const entries = await client.xrange(ALERT_READINGS_STREAM, `${before + 1}-0`, '+');
+      const mine = entries.filter(([, fields]) => fields[fields.indexOf('node') + 1] === 'broker-replay');
+      const values = mine
+        .flatMap(([, fields]) => JSON.parse(fields[fields.indexOf('r') + 1] ?? '[]') as Reading[])
+        .map((r) => r.metrics['pm25']);
+      expect(values).toEqual([5, 6, 7, 8, 9]);
+      expect(await client.hget(ALERT_READINGS_FORWARDED_KEY, 'broker-replay')).toBe('9');
+      expect(second.forwarder.stats()).toMatchObject({ forwarded: 5, entries: 1, queued: 0 });
+    } finally {
+      await second.close();
     }
   }, 60_000);
 });
