@@ -16,7 +16,7 @@ import { freePort } from '@ioc/testing';
 import { benchDeviceSecret, syntheticDeviceId } from './lib/bench-credentials';
 import { distribution, machineInfo, onInterrupt, round, treeState } from './lib/common';
 import { connectPacket, FrameReader, PACKET } from './lib/mqtt-wire';
-import { CpuMeter, processCpuSeconds, waitForQuietMachine } from './lib/proc-cpu';
+import { CpuMeter, processCpuSeconds, processRssMiB, waitForQuietMachine } from './lib/proc-cpu';
 import { type BenchBroker, startBenchBroker } from './lib/targets';
 
 const { values: args } = parseArgs({
@@ -148,6 +148,11 @@ async function main(): Promise<void> {
       const id = syntheticDeviceId(i);
       devices.push(new StormDevice(id, benchDeviceSecret(id), port, onConnected));
     }
+    // Memory per connection: the broker's resident memory with no device, then with every device
+    // connected (settled 5 s), divided by the devices. Includes each session's aedes state, socket
+    // buffers and the platform's per-session bookkeeping; an RSS difference, so ± a few MiB.
+    const firstPid = broker.service.child.pid;
+    const rssIdle = firstPid === undefined ? undefined : processRssMiB(firstPid);
     // Initial connections, at most `connectConcurrency` CONNECTs in flight.
     const initialStart = performance.now();
     let next = 0;
@@ -162,6 +167,21 @@ async function main(): Promise<void> {
     console.log(
       `${deviceCount} devices connected in ${round((performance.now() - initialStart) / 1000, 2)} s (orderly, ≤ ${connectConcurrency} at a time)`,
     );
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const rssConnected = firstPid === undefined ? undefined : processRssMiB(firstPid);
+    const memory =
+      rssIdle === undefined || rssConnected === undefined
+        ? null
+        : {
+            rssIdleMiB: round(rssIdle, 1),
+            rssConnectedMiB: round(rssConnected, 1),
+            kibPerConnection: round(((rssConnected - rssIdle) * 1024) / deviceCount, 1),
+          };
+    if (memory) {
+      console.log(
+        `broker resident memory: ${memory.rssIdleMiB} MiB with no device, ${memory.rssConnectedMiB} MiB with ${deviceCount} connected → ${memory.kibPerConnection} KiB per connection`,
+      );
+    }
     for (const d of devices) d.retryArmed = true;
 
     const quietWait = Number(args['quiet-wait']);
@@ -219,6 +239,7 @@ async function main(): Promise<void> {
       brokerCpuSeconds,
       machineCpuPercent: cpu['machine'] ?? null,
       otherCpuPercent: cpu['other'] ?? null,
+      memory,
       connectAttempts: attempts,
       connackRefusals: refusals,
       brokerRefusals: stats

@@ -117,3 +117,13 @@ export async function waitForQuietMachine(
     }
   }
 }
+
+/** Resident set size of a process in MiB (VmRSS of /proc/PID/status); undefined once it is gone. */
+export function processRssMiB(pid: number): number | undefined {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,5 +1,4 @@
 import {
-  alertEngineEnvShape,
   createAlertEngineRuntime,
   alertEngineSettings,
   AlertRepository,
@@ -18,7 +17,7 @@ import {
 import { openDatabase, databaseConfigFromEnv } from '@ioc/database';
 import {
   brokerClusterFromEnv,
-  brokerEnvSchema,
+  brokerProcessEnvSchema,
   brokerListenersFromEnv,
   DeviceStatusTracker,
   failedLoginLimitsFromEnv,
@@ -47,7 +46,7 @@ import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from 
 const REGISTRY_POSITION_REPUBLISH_MS = 5000;
 
 async function main(): Promise<void> {
-  const env = parseEnv(brokerEnvSchema.extend(alertEngineEnvShape));
+  const env = parseEnv(brokerProcessEnvSchema);
   const logger = createLogger('broker', { level: env.IOC_LOG_LEVEL });
   if (env.IOC_INTERNAL_SECRET === DEVELOPMENT_INTERNAL_SECRET) {
     logger.warn('IOC_INTERNAL_SECRET is the development default: set your own outside a developer machine');

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { alertEngineEnvShape } from '@ioc/alerting';
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
 import { registryEnvShape } from '@ioc/registry';
 import { ConfigError, envField, redisEnvShape, requireNodeIdWithRedis } from '@ioc/runtime';
@@ -245,3 +246,11 @@ export function brokerListenersFromEnv(env: BrokerEnv): {
 export function writeBatchDefaults(storage: 'embedded' | 'influxdb'): { size: number; delayMs: number } {
   return storage === 'embedded' ? { size: 20_000, delayMs: 1_000 } : { size: 5_000, delayMs: 100 };
 }
+
+/**
+ * Every environment variable the broker process reads: brokerEnvSchema and the alert engine
+ * host's variables (alertEngineEnvShape). apps/broker parses exactly this; deployment manifests
+ * are checked against it (test/deploy-manifests.spec.ts).
+ */
+export const brokerProcessEnvSchema = brokerEnvSchema.extend(alertEngineEnvShape);
+export type BrokerProcessEnv = z.infer<typeof brokerProcessEnvSchema>;
