@@ -346,6 +346,7 @@ export class ReadingStreamInput {
   private readonly counters = { received: 0, gaps: 0, failures: 0 };
   private readPosition = -1;
   private streamPosition = -1;
+  private warnedBehind = false;
 
   constructor(private readonly options: ReadingStreamInputOptions) {
     options.consumer.attach?.({
@@ -416,6 +417,15 @@ export class ReadingStreamInput {
         )) as Array<[string, Array<[string, string[]]>]> | null;
         const top = await redis.get(ALERT_READINGS_POSITION_KEY);
         if (top !== null) this.streamPosition = Number(top);
+        if (this.streamPosition < this.readPosition && !this.warnedBehind) {
+          // Redis lost its data (or was replaced): new entries reuse positions the engine has
+          // passed, and reading resumes only beyond them.
+          this.warnedBehind = true;
+          logger.error(
+            { streamPosition: this.streamPosition, readPosition: this.readPosition },
+            'alert engine: the readings stream is behind what the engine read (Redis lost data?): readings are missed until the stream passes the position read',
+          );
+        }
         for (const [, entries] of reply ?? []) {
           for (const [id, fields] of entries) this.deliver(id, fields);
         }
