@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import type { Reading, RuleDefinitionInput } from '@ioc/contracts';
 import { type IocDatabase, openDatabase, prepareDatabase } from '@ioc/database';
 import { DeviceRegistry } from '@ioc/registry';
@@ -6,8 +7,10 @@ import { createLogger } from '@ioc/runtime';
 import { DurableReadingSink } from '@ioc/spool';
 import {
   describeEachDatabase,
+  describeWithPostgres,
   describeWithRedis,
   freePort,
+  startPostgres,
   type RedisHandle,
   startRedis,
   TempDirs,
@@ -35,7 +38,9 @@ import { registryEngineDirectory } from './registry-directory';
  * A "crash" stops a node's leader without a final snapshot and without releasing the lease.
  */
 
-const logger = createLogger('engine-leader-spec', { level: 'silent' });
+const logger = createLogger('engine-leader-spec', {
+  level: (process.env['SPEC_LOG'] as 'info' | undefined) ?? 'silent',
+});
 const tempDirs = new TempDirs('ioc-engine-leader-');
 afterAll(() => tempDirs.removeAll());
 
@@ -375,6 +380,77 @@ describeWithRedis('alert engine across nodes (lease + readings stream)', () => {
       expect(second.forwarder.stats()).toMatchObject({ forwarded: 5, entries: 1, queued: 0 });
     } finally {
       await second.close();
+    }
+  }, 60_000);
+});
+
+describeWithPostgres('AlertEngineLeader: a holder that cannot renew', () => {
+  it('stops evaluating before its term can expire on the database clock', async () => {
+    const server = await startPostgres();
+    const url = await server.createDatabase();
+    const database = openDatabase({ kind: 'postgres', url });
+    const other = openDatabase({ kind: 'postgres', url });
+    try {
+      await prepareDatabase(database);
+      const directory = registryEngineDirectory(registry);
+      const leader = new AlertEngineLeader({
+        leases: new LeaseRepository(database.db, database.kind),
+        name: ALERT_ENGINE_LEASE,
+        holder: 'broker-1:stuck',
+        ttlMs: 2000,
+        renewMs: 300,
+        logger,
+        createHost: (fence, onLeaseLost) =>
+          new AlertEngineHost({
+            alerts: new AlertRepository(database.db),
+            rules: new RuleRepository(database.db),
+            directory,
+            readingBase: (id) => directory.readingBase(id),
+            publish: () => undefined,
+            logger,
+            cursorName: ALERT_ENGINE_STREAM_CURSOR,
+            fence,
+            onLeaseLost,
+          }),
+        // The input plays no part here: the lease's timing does.
+        createInput: () => ({
+          start: () => undefined,
+          close: () => Promise.resolve(),
+          stats: () => ({ readPosition: -1, streamPosition: -1, lag: 0, received: 0, gaps: 0, failures: 0 }),
+        }),
+      });
+      leader.start();
+      await until(() => (leader.holding ? true : undefined), 'holding');
+      // Another session locks the lease row: every renewal now waits (the database is "stuck").
+      let unlock: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (unlock = resolve));
+      let observed: { expiresAt: number; now: number } | undefined;
+      const locker = other.db.transaction().execute(async (trx) => {
+        await trx
+          .selectFrom('leases')
+          .selectAll()
+          .where('name', '=', ALERT_ENGINE_LEASE)
+          .forUpdate()
+          .execute();
+        await until(() => (leader.holding ? undefined : true), 'the holder giving up', 10_000);
+        // The moment it gave up, on the database's clock, against the term's expiry.
+        const { rows } = await sql<{ expires_at: number; now: number }>`
+          select expires_at, cast(floor(extract(epoch from clock_timestamp()) * 1000) as bigint) as now
+          from leases where name = ${ALERT_ENGINE_LEASE}`.execute(trx);
+        const row = rows[0];
+        if (row) observed = { expiresAt: Number(row.expires_at), now: Number(row.now) };
+        await held;
+      });
+      await until(() => (observed ? true : undefined), 'observed');
+      unlock();
+      await locker;
+      expect(observed && observed.expiresAt - observed.now).toBeGreaterThan(0);
+      expect(leader.stats()).toMatchObject({ holding: false, lost: 1 });
+      await leader.close();
+    } finally {
+      await other.close();
+      await database.close();
+      await server.stop();
     }
   }, 60_000);
 });

@@ -236,15 +236,22 @@ export class AlertEngineLeader {
   /** The term is good until `sent + ttl − renew` (monotonic), unless renewed meanwhile. */
   private extend(sent: number): void {
     this.deadline = sent + this.options.ttlMs - this.options.renewMs;
+    this.armDeadline(this.fence);
+  }
+
+  /**
+   * A timer at the deadline. Node's timers may fire a little before the monotonic clock reaches
+   * it (libuv's loop time is cached and rounded to whole ms): then it is armed again for the rest.
+   */
+  private armDeadline(fence: LeaseFence | undefined): void {
     clearTimeout(this.deadlineTimer);
-    const fence = this.fence;
     this.deadlineTimer = setTimeout(
       () => {
-        if (this.fence === fence && this.monotonic() >= this.deadline) {
-          this.lose('not renewed in time');
-        }
+        if (this.fence !== fence) return;
+        if (this.monotonic() >= this.deadline) this.lose('not renewed in time');
+        else this.armDeadline(fence);
       },
-      Math.max(0, this.deadline - this.monotonic()),
+      Math.max(0, Math.ceil(this.deadline - this.monotonic())),
     );
     this.deadlineTimer.unref();
   }
