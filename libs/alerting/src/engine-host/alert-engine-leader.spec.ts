@@ -38,9 +38,7 @@ import { registryEngineDirectory } from './registry-directory';
  * A "crash" stops a node's leader without a final snapshot and without releasing the lease.
  */
 
-const logger = createLogger('engine-leader-spec', {
-  level: (process.env['SPEC_LOG'] as 'info' | undefined) ?? 'silent',
-});
+const logger = createLogger('engine-leader-spec', { level: 'silent' });
 const tempDirs = new TempDirs('ioc-engine-leader-');
 afterAll(() => tempDirs.removeAll());
 
