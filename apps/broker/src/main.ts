@@ -1,5 +1,5 @@
 import {
-  AlertEngineHost,
+  createAlertEngineRuntime,
   alertEngineSettings,
   AlertRepository,
   registryEngineDirectory,
@@ -7,7 +7,9 @@ import {
 } from '@ioc/alerting';
 import { DEVELOPMENT_INTERNAL_SECRET } from '@ioc/bus';
 import {
+  deviceStatusNoticeSchema,
   INTERNAL_ALERTS_TOPIC,
+  INTERNAL_DEVICE_STATUS_TOPIC,
   INTERNAL_REGISTRY_CHANGES_TOPIC,
   INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX,
   type RegistryPosition,
@@ -92,33 +94,51 @@ async function main(): Promise<void> {
     );
   };
   // The alert engine: the spool's second consumer (libs/alerting AlertEngineHost), publishing what
-  // it commits on the internal bus for the API nodes (live feed, notifier).
+  // it commits on the internal bus for the API nodes (live feed, notifier). With IOC_REDIS_URL the
+  // spool's consumer forwards to the Redis stream and the lease holder among the broker nodes
+  // evaluates (createAlertEngineRuntime).
   const alertSettings = alertEngineSettings(env);
   const directory = registryEngineDirectory(registry);
   const alerts = alertSettings.enabled
-    ? new AlertEngineHost({
-        alerts: new AlertRepository(database.db),
-        rules: new RuleRepository(database.db),
-        directory,
-        readingBase: (id) => directory.readingBase(id),
-        publish: (events) =>
-          started.broker?.aedes.publish(
-            {
-              cmd: 'publish',
-              topic: INTERNAL_ALERTS_TOPIC,
-              payload: Buffer.from(JSON.stringify(events)),
-              qos: 1,
-              retain: false,
-              dup: false,
-            },
-            (error) => {
-              if (error) logger.error({ err: error }, 'alert events publish failed');
-            },
-          ),
-        logger: logger.child({ component: 'alert-engine' }),
-        snapshotIntervalMs: alertSettings.snapshotIntervalMs,
-        tickMs: alertSettings.tickMs,
-        aqiHourGraceMs: alertSettings.aqiHourGraceMs,
+    ? createAlertEngineRuntime({
+        logger,
+        ...(cluster
+          ? {
+              cluster: {
+                redisUrl: cluster.redisUrl,
+                brokerId: cluster.brokerId,
+                db: database.db,
+                kind: database.kind,
+                leaseMs: alertSettings.leaseMs,
+                leaseRenewMs: alertSettings.leaseRenewMs,
+                streamMaxEntries: alertSettings.streamMaxEntries,
+              },
+            }
+          : {}),
+        host: {
+          alerts: new AlertRepository(database.db),
+          rules: new RuleRepository(database.db),
+          directory,
+          readingBase: (id) => directory.readingBase(id),
+          publish: (events) =>
+            started.broker?.aedes.publish(
+              {
+                cmd: 'publish',
+                topic: INTERNAL_ALERTS_TOPIC,
+                payload: Buffer.from(JSON.stringify(events)),
+                qos: 1,
+                retain: false,
+                dup: false,
+              },
+              (error) => {
+                if (error) logger.error({ err: error }, 'alert events publish failed');
+              },
+            ),
+          logger: logger.child({ component: 'alert-engine' }),
+          snapshotIntervalMs: alertSettings.snapshotIntervalMs,
+          tickMs: alertSettings.tickMs,
+          aqiHourGraceMs: alertSettings.aqiHourGraceMs,
+        },
       })
     : undefined;
   const tracker = new DeviceStatusTracker({
@@ -127,7 +147,8 @@ async function main(): Promise<void> {
     logger,
     publish: (statuses) => {
       started.broker?.publishDeviceStatus(statuses);
-      alerts?.deviceStatuses(statuses);
+      // Several nodes: the engine takes every node's statuses from the internal bus (below).
+      if (alerts?.mode === 'single') alerts.deviceStatuses(statuses);
     },
     clockSuspectMs: env.IOC_CLOCK_SUSPECT_MS,
     restartGraceMs: env.IOC_STATUS_RESTART_GRACE_MS,
@@ -170,7 +191,7 @@ async function main(): Promise<void> {
   await initLoggingRetries(store, logger);
   await tracker.start();
   // Before the spool opens: the replay of records from before a restart comes during that open.
-  await alerts?.start();
+  await alerts?.beforeSpool();
   const broker = await startIngestBroker({
     host: env.IOC_MQTT_HOST,
     port: env.IOC_MQTT_PORT,
@@ -195,10 +216,11 @@ async function main(): Promise<void> {
     deviceStatus: tracker,
     maxSessionsPerDevice: env.IOC_MQTT_MAX_SESSIONS_PER_DEVICE,
     ...(cluster ? { cluster } : {}),
-    ...(alerts ? { spoolConsumers: [alerts], alertEngineStats: () => alerts.stats() } : {}),
+    ...(alerts ? { spoolConsumers: alerts.spoolConsumers, alertEngineStats: () => alerts.stats() } : {}),
     ...listeners,
   });
   started.broker = broker;
+  alerts?.afterSpool();
   publishPosition();
   const positionTimer = setInterval(publishPosition, REGISTRY_POSITION_REPUBLISH_MS);
   positionTimer.unref();
@@ -212,12 +234,30 @@ async function main(): Promise<void> {
     },
     () => undefined,
   );
+  if (alerts?.mode === 'cluster') {
+    // The lease holder evaluates status rules for devices on every node: each node's tracker
+    // publishes its devices' statuses on the internal bus, which reaches every node with Redis.
+    broker.aedes.subscribe(
+      INTERNAL_DEVICE_STATUS_TOPIC,
+      (packet, callback) => {
+        const notice = deviceStatusNoticeSchema.safeParse(safeJson(packet.payload));
+        if (notice.success) alerts.deviceStatuses(notice.data);
+        else
+          logger.warn(
+            { issues: notice.error.issues.length },
+            'device status notice refused by the alert engine',
+          );
+        callback();
+      },
+      () => undefined,
+    );
+  }
   logger.info(
     {
       storage: store.kind,
       registry: database.description,
       devices: registry.deviceCount,
-      alerts: alerts ? 'on' : 'off',
+      alerts: alerts ? alerts.mode : 'off',
       brokerId: env.IOC_BROKER_ID,
       scaleOut: cluster ? 'redis' : 'single-node',
     },
@@ -233,6 +273,15 @@ async function main(): Promise<void> {
     await store.close();
     await database.close();
   });
+}
+
+/** The JSON in a bus payload, or undefined when it is not JSON. */
+function safeJson(payload: Buffer | string): unknown {
+  try {
+    return JSON.parse(payload.toString()) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 runApp(main);

@@ -3,6 +3,7 @@ import type { AccessScope, Alert, AlertState, AlertTransition, Domain, Severity 
 import { type AlertsTable, type DatabaseSchema, transaction } from '@ioc/database';
 import { appendRegistryChange } from '@ioc/registry';
 import { AlertingError } from './alerting-error';
+import { assertLeaseHeld, type LeaseFence } from './lease-repository';
 import { alertToRow, rowToAlert, rowToTransition, transitionToRow } from './alert-rows';
 
 /** One step the alert engine took: the alert as it is AFTER the step, and the step. */
@@ -151,11 +152,19 @@ export class AlertRepository {
    * change already stored (same alert, seq, kind and time, by the engine) is skipped as
    * `replayed`; a change of an alert a person resolved meanwhile is skipped as `resolved`; a change
    * following a person's acknowledgement is rebased on it (see CommitResult).
+   * With `fence` (several broker nodes: the lease's term making the commit), the transaction first
+   * proves the term is still the current one and holds the lease row's lock until it commits.
+   * @throws LeaseLostError with `fence`, when another term holds the lease (nothing written)
    * @throws a unique violation when a second open alert of one rule and subject is inserted (the
    *   index alerts_open_subject), rolling everything back
    */
-  commit(input: { changes: readonly AlertChange[]; cursor?: CursorWrite }): Promise<CommitResult> {
+  commit(input: {
+    changes: readonly AlertChange[];
+    cursor?: CursorWrite;
+    fence?: LeaseFence;
+  }): Promise<CommitResult> {
     return transaction(this.db, async (trx) => {
+      if (input.fence) await assertLeaseHeld(trx, input.fence);
       const result: CommitResult = { applied: [], skipped: [] };
       if (input.changes.length > 0) await this.applyEngineChanges(trx, input.changes, result);
       if (input.cursor) await this.writeCursor(trx, input.cursor);

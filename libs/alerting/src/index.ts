@@ -2,6 +2,7 @@ export * from './alerting-error';
 export * from './rule-validation';
 export * from './rule-repository';
 export * from './alert-repository';
+export * from './lease-repository';
 export * from './silence-repository';
 export * from './seed-rules';
 export * from './engine-host';

@@ -207,6 +207,47 @@ export const ingestStatsSchema = z.object({
       derivedFailures: count,
       position: z.number().int(),
       snapshotPosition: z.number().int(),
+      /**
+       * Several broker nodes (IOC_REDIS_URL): the alert engine lease as this node sees it — whether
+       * it holds it (only the holder evaluates; the counters above are its host's, zero on a
+       * standby), its holder name, the token of its current (or last) term, terms acquired and lost.
+       */
+      lease: z
+        .object({
+          holding: z.boolean(),
+          holder: z.string(),
+          token: z.number().int().nullable(),
+          acquired: count,
+          lost: count,
+        })
+        .optional(),
+      /**
+       * Several broker nodes: `forward`, this node's spool records forwarded to the Redis stream
+       * ioc:alerts:readings (readings, entries, duplicates skipped, failed attempts, readings
+       * waiting); `input` (the holder only), its reading of the stream: last position read, the
+       * stream's last position, the lag between them, readings received, positions missing, failures.
+       */
+      stream: z
+        .object({
+          forward: z.object({
+            forwarded: count,
+            entries: count,
+            duplicates: count,
+            failures: count,
+            queued: count,
+          }),
+          input: z
+            .object({
+              readPosition: z.number().int(),
+              streamPosition: z.number().int(),
+              lag: count,
+              received: count,
+              gaps: count,
+              failures: count,
+            })
+            .optional(),
+        })
+        .optional(),
     })
     .optional(),
   healthConditions: z.array(healthConditionSchema),

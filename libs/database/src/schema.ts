@@ -32,6 +32,7 @@ export interface DatabaseSchema {
   notifications: NotificationsTable;
   deliveries: DeliveriesTable;
   delivery_attempts: DeliveryAttemptsTable;
+  leases: LeasesTable;
 }
 
 /** The administrative area tree (Vietnam's 2025 two-level structure, held as data). */
@@ -507,4 +508,17 @@ export interface DeliveryAttemptsTable {
   status_code: number | null;
   error: string | null;
   latency_ms: number;
+}
+
+/** A named leader lease with its fencing token (migration 0006-leases). */
+export interface LeasesTable {
+  name: string;
+  /** Who holds it (e.g. `broker-2:1a2b3c4d`: broker id and a per-process suffix). */
+  holder: string;
+  /** Fencing token: +1 on every acquisition of a new term; a commit names the one it holds. */
+  token: number;
+  /** Epoch ms on the database's clock; the lease is free from then on (0: released). */
+  expires_at: number;
+  /** Epoch ms (database clock) when the current term began. */
+  acquired_at: number;
 }

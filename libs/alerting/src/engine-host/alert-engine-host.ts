@@ -4,12 +4,18 @@ import type { DeviceStatus, Reading } from '@ioc/contracts';
 import type { Logger } from '@ioc/runtime';
 import { SpoolFullError, type SpoolConsumer, type SpoolConsumerLink } from '@ioc/spool';
 import type { AlertChange, AlertRepository, CursorWrite } from '../alert-repository';
+import { type LeaseFence, LeaseLostError } from '../lease-repository';
 import type { RuleRepository } from '../rule-repository';
 
 /** The host's spool consumer name (ingest stats, `ioc_spool_consumer_*` metrics). */
 export const ALERT_ENGINE_CONSUMER = 'alerts';
 /** Its row in `consumer_cursors`. */
 export const ALERT_ENGINE_CURSOR = 'alert-engine';
+/**
+ * Its row when it reads the Redis stream of every node's readings (IOC_REDIS_URL): stream
+ * positions, not one spool's record numbers, so switching modes never skips by the other's count.
+ */
+export const ALERT_ENGINE_STREAM_CURSOR = 'alert-engine-stream';
 /** Most alert events in one INTERNAL_ALERTS_TOPIC message (the design's bound). */
 export const ALERT_EVENTS_PER_MESSAGE = 500;
 /**
@@ -60,6 +66,18 @@ export interface AlertEngineHostOptions {
   /** First and longest wait between retries of a failed commit or derived append (default 200, 10 000). */
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /**
+   * Its row in `consumer_cursors` (default ALERT_ENGINE_CURSOR): positions are numbers of ONE
+   * input, so the Redis stream's engine keeps its own (ALERT_ENGINE_STREAM_CURSOR).
+   */
+  cursorName?: string;
+  /**
+   * Several broker nodes: the lease term this host evaluates under. Every commit proves it in its
+   * own transaction (AlertRepository.commit `fence`); a commit that finds another term stops the
+   * host for good (`abandon`) and calls `onLeaseLost`.
+   */
+  fence?: LeaseFence;
+  onLeaseLost?(error: LeaseLostError): void;
 }
 
 /** Counters of the host since it started (ingest stats `alertEngine`). */
@@ -180,6 +198,7 @@ export class AlertEngineHost implements SpoolConsumer {
   private readonly retryMaxMs: number;
   private link?: SpoolConsumerLink;
   private state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
+  private readonly cursorName: string;
   /** Records ≤ this were in the snapshot at start (skipped). */
   private skipThrough = -1;
   /** Records ≤ this (and > skipThrough) were evaluated before the restart (warm-up). */
@@ -234,6 +253,7 @@ export class AlertEngineHost implements SpoolConsumer {
     this.snapshotHeldRecords = options.snapshotHeldRecords ?? SNAPSHOT_HELD_RECORDS;
     this.retryInitialMs = options.retryInitialMs ?? 200;
     this.retryMaxMs = options.retryMaxMs ?? 10_000;
+    this.cursorName = options.cursorName ?? ALERT_ENGINE_CURSOR;
   }
 
   /** SpoolConsumer: the sink's link (releases, derived readings), during its open(). */
@@ -251,7 +271,7 @@ export class AlertEngineHost implements SpoolConsumer {
     if (this.state !== 'new') throw new Error('AlertEngineHost.start: already started');
     this.state = 'starting';
     const { alerts, rules, logger } = this.options;
-    const cursor = await alerts.loadCursor(ALERT_ENGINE_CURSOR);
+    const cursor = await alerts.loadCursor(this.cursorName);
     if (cursor) {
       this.warmThrough = cursor.position;
       this.position = cursor.position;
@@ -286,6 +306,7 @@ export class AlertEngineHost implements SpoolConsumer {
       },
       'alert engine started',
     );
+    if ((this.state as string) === 'closed') return; // abandoned while starting (lease lost)
     this.state = 'running';
     const early = this.earlyChanges.splice(0);
     if (early.length > 0) this.registryChanged(early);
@@ -361,6 +382,29 @@ export class AlertEngineHost implements SpoolConsumer {
       }
       if (out.length > 0) await this.commit(out, false);
     });
+  }
+
+  /**
+   * Stops at once, without committing anything more: the lease was lost (or is about to expire
+   * before it could be renewed). What is queued is dropped — the next holder reads it again from
+   * the committed position — and a commit in flight or retrying fails. Synchronous, idempotent.
+   */
+  abandon(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearInterval(this.timer);
+    this.queue = [];
+    this.queued = 0;
+    this.replayQueued = 0;
+  }
+
+  /**
+   * The first input position this host needs (after start()): the one after its snapshot. An input
+   * that can seek (the Redis stream) starts reading there; the host skips, warms up and evaluates
+   * from it as it does the spool's replay.
+   */
+  resumePosition(): number {
+    return this.skipThrough + 1;
   }
 
   /**
@@ -583,7 +627,7 @@ export class AlertEngineHost implements SpoolConsumer {
         { err: reason, derived: failed.length, retryInMs: wait },
         full ? 'spool full: derived AQI readings wait' : 'appending derived AQI readings failed',
       );
-      if (!full && this.state !== 'running') throw reason;
+      if (this.state === 'closed' || (!full && this.state !== 'running')) throw reason;
       await sleep(wait);
       wait = Math.min(wait * 2, this.retryMaxMs);
       pending = failed;
@@ -597,7 +641,7 @@ export class AlertEngineHost implements SpoolConsumer {
   private async commit(changes: AlertChange[], withSnapshot: boolean): Promise<void> {
     const now = this.clock();
     const snapshot = withSnapshot && this.snapshotDue(now);
-    const cursor: CursorWrite = { name: ALERT_ENGINE_CURSOR, position: this.position };
+    const cursor: CursorWrite = { name: this.cursorName, position: this.position };
     if (snapshot) {
       const state: HostSnapshot = {
         v: HOST_SNAPSHOT_VERSION,
@@ -612,7 +656,9 @@ export class AlertEngineHost implements SpoolConsumer {
     for (;;) {
       const started = performance.now();
       try {
-        const result = await this.options.alerts.commit({ changes, cursor });
+        if (this.state === 'closed') throw new Error('alert engine host: closed (lease lost)');
+        const fence = this.options.fence;
+        const result = await this.options.alerts.commit({ changes, cursor, ...(fence ? { fence } : {}) });
         this.lastCommitMs = Math.round(performance.now() - started);
         this.counters.commits++;
         this.counters.changes += result.applied.length;
@@ -633,6 +679,15 @@ export class AlertEngineHost implements SpoolConsumer {
         return;
       } catch (error) {
         this.counters.commitFailures++;
+        if (error instanceof LeaseLostError) {
+          this.options.logger.warn(
+            { token: error.fence.token, changes: changes.length, position: cursor.position },
+            'alert engine: lease lost; this node stops evaluating (its last commit rolled back)',
+          );
+          this.abandon();
+          this.options.onLeaseLost?.(error);
+          throw error;
+        }
         this.options.logger.error(
           { err: error, changes: changes.length, position: cursor.position, retryInMs: wait },
           'alert engine commit failed; retrying (records stay held)',

@@ -5,6 +5,7 @@ import { deviceIdCaseMigration } from './0002-device-id-case';
 import { accessMigration } from './0003-access';
 import { alertsMigration } from './0004-alerts';
 import { notificationsMigration } from './0005-notifications';
+import { leasesMigration } from './0006-leases';
 
 /**
  * Every migration, in order, keyed by a name that sorts in that order. Held in code rather than
@@ -18,6 +19,7 @@ export function platformMigrations(kind: DatabaseKind): Record<string, Migration
     '0003-access': accessMigration(kind),
     '0004-alerts': alertsMigration(kind),
     '0005-notifications': notificationsMigration(kind),
+    '0006-leases': leasesMigration,
   };
 }
 

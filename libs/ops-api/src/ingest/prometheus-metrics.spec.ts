@@ -87,5 +87,51 @@ describe('renderPrometheus: the alert engine', () => {
     expect(lines).toContain('ioc_alert_engine_last_commit_ms 6');
     const without = renderPrometheus(stats(), { brokerConnected: true });
     expect(without).not.toContain('ioc_alert_engine');
+    expect(lines.join('\n')).not.toContain('ioc_alert_stream');
+  });
+
+  it('with several broker nodes: which node holds the lease, its token, the stream forwarded and its lag', () => {
+    const alertEngine = {
+      evaluated: 0,
+      warmUp: 0,
+      skipped: 0,
+      changes: 0,
+      commits: 0,
+      commitFailures: 0,
+      lag: 0,
+      lastCommitMs: null,
+      aqiHoursEmitted: 0,
+      outOfOrder: 0,
+      aqiClosedHourReadings: 0,
+      derivedFailures: 0,
+      position: -1,
+      snapshotPosition: -1,
+      lease: { holding: true, holder: 'broker-2:ab12cd34', token: 7, acquired: 2, lost: 1 },
+      stream: {
+        forward: { forwarded: 300, entries: 12, duplicates: 1, failures: 4, queued: 0 },
+        input: { readPosition: 950, streamPosition: 1000, lag: 50, received: 900, gaps: 0, failures: 0 },
+      },
+    };
+    const lines = renderPrometheus({ ...stats(), alertEngine }, { brokerConnected: true }).split('\n');
+    expect(lines).toContain('ioc_alert_engine_lease_holding{holder="broker-2:ab12cd34"} 1');
+    expect(lines).toContain('ioc_alert_engine_lease_token 7');
+    expect(lines).toContain('ioc_alert_engine_lease_lost_total 1');
+    expect(lines).toContain('ioc_alert_stream_forwarded_total 300');
+    expect(lines).toContain('ioc_alert_stream_forward_failures_total 4');
+    expect(lines).toContain('ioc_alert_stream_lag 50');
+    // A standby: not holding, no stream input (no lag line).
+    const standby = renderPrometheus(
+      {
+        ...stats(),
+        alertEngine: {
+          ...alertEngine,
+          lease: { ...alertEngine.lease, holding: false },
+          stream: { forward: alertEngine.stream.forward },
+        },
+      },
+      { brokerConnected: true },
+    ).split('\n');
+    expect(standby).toContain('ioc_alert_engine_lease_holding{holder="broker-2:ab12cd34"} 0');
+    expect(standby.join('\n')).not.toContain('ioc_alert_stream_lag');
   });
 });

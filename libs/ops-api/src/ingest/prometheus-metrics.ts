@@ -83,6 +83,47 @@ export function renderPrometheus(
         'Spool records received by the alert engine and not yet evaluated',
         [[{}, engine.lag]],
       );
+      if (engine.lease) {
+        metric(
+          'ioc_alert_engine_lease_holding',
+          'gauge',
+          'Several broker nodes: 1 on the node holding the alert engine lease (the one evaluating), 0 on a standby',
+          [[{ holder: engine.lease.holder }, engine.lease.holding ? 1 : 0]],
+        );
+        if (engine.lease.token !== null) {
+          metric(
+            'ioc_alert_engine_lease_token',
+            'gauge',
+            'Fencing token of the lease term this node holds (or last held): +1 on every takeover',
+            [[{}, engine.lease.token]],
+          );
+        }
+        counter(
+          'ioc_alert_engine_lease_lost_total',
+          'Lease terms this node lost or gave up',
+          engine.lease.lost,
+        );
+      }
+      if (engine.stream) {
+        counter(
+          'ioc_alert_stream_forwarded_total',
+          'Readings this node forwarded to the Redis stream ioc:alerts:readings (released from its spool once Redis acknowledged)',
+          engine.stream.forward.forwarded,
+        );
+        counter(
+          'ioc_alert_stream_forward_failures_total',
+          'Failed forwards to the Redis stream (Redis down: retried, the records held in the spool)',
+          engine.stream.forward.failures,
+        );
+        if (engine.stream.input) {
+          metric(
+            'ioc_alert_stream_lag',
+            'gauge',
+            'Lease holder: readings in the Redis stream the alert engine has not received yet',
+            [[{}, engine.stream.input.lag]],
+          );
+        }
+      }
       if (engine.lastCommitMs !== null) {
         metric('ioc_alert_engine_last_commit_ms', 'gauge', 'Duration of the alert engine’s last commit, ms', [
           [{}, engine.lastCommitMs],
