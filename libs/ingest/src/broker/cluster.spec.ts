@@ -107,6 +107,37 @@ describeWithRedis('broker nodes on one Redis', () => {
     }
   });
 
+  it('sends no device publish through Redis: only what is routed (reading batches) crosses it', async () => {
+    const [one] = [await startNode('1'), await startNode('2')];
+    const watcher = new Redis(redis.url);
+    const channels = new Map<string, number>();
+    watcher.on('pmessage', (_pattern, channel) => channels.set(channel, (channels.get(channel) ?? 0) + 1));
+    try {
+      await watcher.psubscribe('ioc:mqtt:*');
+      const sender = await device(one, station.id);
+      const start = Date.now() - 60_000;
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          sender.publishAsync(
+            deviceTopic('env', station.id, 'telemetry'),
+            JSON.stringify({ ts: start + i, metrics: { pm25: 10 + (i % 50) } }),
+            { qos: 1 },
+          ),
+        ),
+      );
+      await waitFor(() => one.broker.stats().storage.written === 200, 'the 200 readings stored');
+      await waitFor(
+        () => (channels.get(`ioc:mqtt:${INTERNAL_READINGS_TOPIC}`) ?? 0) > 0,
+        'a reading batch on the shared bus',
+      );
+      // Every device publish is diverted to the discard topic, which reaches no one: not Redis either.
+      expect([...channels.keys()].filter((c) => c.includes('discarded'))).toEqual([]);
+      expect(channels.get(`ioc:mqtt:${INTERNAL_READINGS_TOPIC}`)).toBeLessThan(200);
+    } finally {
+      watcher.disconnect();
+    }
+  });
+
   it("relays one node's readings, retained positions and commands to the other node's subscribers", async () => {
     const [one, two] = [await startNode('1'), await startNode('2')];
     // A platform service on node 2 (the API's bus client) hears node 1's live readings and its

@@ -2,6 +2,7 @@ import Redis, { type Command } from 'ioredis';
 import type { AedesOptions } from 'aedes';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import mqemitterRedis = require('mqemitter-redis');
+import { DISCARD_TOPIC } from './authorize-publish';
 import { REDIS_KEY_PREFIX, type Logger } from '@ioc/runtime';
 import type { BrokerClusterOptions } from '../broker-config';
 
@@ -136,6 +137,15 @@ export function createBrokerClusterParts(options: BrokerClusterOptions, logger: 
     pubConn: connection('mq-pub'),
   });
   mq.state.on('error', (error: Error) => redisLogger.warn({ err: error.message }, 'Redis message bus error'));
+  // Every device publish is diverted to DISCARD_TOPIC before aedes emits it (authorizePublish):
+  // it reaches no subscriber on any node, so it does not go to Redis at all. Otherwise each
+  // reading would cost a Redis PUBLISH (and its PUBACK a Redis round trip): the nodes share only
+  // what is routed — reading batches, commands, statuses — not the raw device traffic.
+  const emit = mq.emit.bind(mq);
+  mq.emit = (packet: { topic: string }, done?: (error?: Error) => void): void => {
+    if (packet.topic === DISCARD_TOPIC) done?.();
+    else emit(packet, done);
+  };
   const persistenceConnection = connection('persistence', { keyPrefix: REDIS_PERSISTENCE_PREFIX });
   const persistence = aedesPersistenceRedis({ conn: persistenceConnection });
   return {
@@ -147,7 +157,6 @@ export function createBrokerClusterParts(options: BrokerClusterOptions, logger: 
       // the persistence's disconnect (in destroy) cuts none short.
       const drained = persistenceConnection.ping().catch(() => undefined);
       const destroyed = settle(drained, CLUSTER_CLOSE_TIMEOUT_MS)
-        .then(() => persistence.destroy())
         .then(() => persistence.destroy())
         .catch((error: Error) =>
           redisLogger.warn({ err: error.message }, 'closing the Redis persistence failed'),
