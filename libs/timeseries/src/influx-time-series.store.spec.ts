@@ -115,6 +115,62 @@ async function slowWritesProxy(
   };
 }
 
+/**
+ * An HTTP proxy in front of influxd that answers a multi-statement GET /query as InfluxDB 1.x
+ * was seen to in CI when one of its statements failed: every other statement "not executed", the
+ * failing statement's own error left out. Single statements (and everything else) pass through.
+ */
+async function lostErrorProxy(
+  target: string,
+): Promise<{ url: string; rewritten: () => number; close(): Promise<void> }> {
+  let rewritten = 0;
+  const proxy = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://proxy');
+    const q = url.searchParams.get('q') ?? '';
+    if (request.method === 'GET' && url.pathname === '/query' && q.includes(';')) {
+      rewritten += 1;
+      const others = q.split(';').slice(1);
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(
+        JSON.stringify({ results: others.map((_, i) => ({ statement_id: i + 1, error: 'not executed' })) }),
+      );
+      return;
+    }
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const headers: Record<string, string> = {};
+      for (const name of ['content-type', 'accept']) {
+        const value = request.headers[name];
+        if (typeof value === 'string') headers[name] = value;
+      }
+      fetch(`${target}${request.url ?? '/'}`, {
+        method: request.method ?? 'GET',
+        headers,
+        ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
+      })
+        .then(async (answer) => {
+          response.writeHead(answer.status, {
+            'content-type': answer.headers.get('content-type') ?? 'text/plain',
+          });
+          response.end(Buffer.from(await answer.arrayBuffer()));
+        })
+        .catch(() => response.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    rewritten: () => rewritten,
+    close: () =>
+      new Promise<void>((resolve) => {
+        proxy.closeAllConnections();
+        proxy.close(() => resolve());
+      }),
+  };
+}
+
 describeWithInfluxd('InfluxTimeSeriesStore against a real influxd', () => {
   let influxd: InfluxdHandle | undefined;
   let databases = 0;
@@ -374,6 +430,35 @@ describeWithInfluxd('InfluxTimeSeriesStore against a real influxd', () => {
         ...expected,
         resolution: '1m',
       });
+    });
+
+    it("finds the real error when InfluxDB answers a failed multi-statement query with only 'not executed'", async () => {
+      const plain = newStore({ maintenanceIntervalMs: 0 });
+      await plain.init();
+      const now = Date.now();
+      await plain.write([
+        reading('lost-error', now - 2 * DAY, { mode: 'auto' }),
+        reading('lost-error', now - 10 * MINUTE, { mode: 'manual' }),
+      ]);
+      const proxy = await lostErrorProxy(server().url);
+      try {
+        const store = newStore({
+          url: proxy.url,
+          database: `ioc_test_${databases}`,
+          maintenanceIntervalMs: 0,
+        });
+        const query = {
+          deviceIds: ['lost-error'],
+          metric: 'mode',
+          from: now - 3 * DAY,
+          to: now,
+          everyMs: HOUR,
+        };
+        await expect(store.series({ ...query, fn: 'mean' })).rejects.toThrow(/non-numeric/);
+        expect(proxy.rewritten()).toBeGreaterThan(0); // the query was several statements, answered as in CI
+      } finally {
+        await proxy.close();
+      }
     });
 
     it('rolls up no hour before the writes that put it in the backlog have landed', async () => {

@@ -624,8 +624,26 @@ export class InfluxTimeSeriesStore implements TimeSeriesStore {
     return pendingHoursOf(rowsOf(result));
   }
 
-  /** Runs SELECT statements in one request and returns one result per statement, errors thrown. */
+  /**
+   * Runs SELECT statements in one request and returns one result per statement, errors thrown.
+   * InfluxDB 1.x sometimes answers a multi-statement query whose one statement failed with nothing
+   * but "not executed" for the others, the failing statement's own error left out (seen in CI:
+   * the mean of a text field among several window statements). The error is then unknown, so the
+   * statements run again one at a time, and the first one's real error is what is thrown.
+   */
   private async select(statements: readonly string[]): Promise<StatementResult[]> {
+    try {
+      return await this.selectOnce(statements);
+    } catch (err) {
+      if (!(err instanceof InfluxDbError) || err.influxMessage !== 'not executed' || statements.length < 2)
+        throw err;
+      const results: StatementResult[] = [];
+      for (const statement of statements) results.push(...(await this.selectOnce([statement])));
+      return results;
+    }
+  }
+
+  private async selectOnce(statements: readonly string[]): Promise<StatementResult[]> {
     const q = statements.join(';\n');
     if (q.length > MAX_GET_QUERY_CHARS) return this.execute(statements);
     const params = { ...this.databaseParams(), epoch: 'ms', q };
