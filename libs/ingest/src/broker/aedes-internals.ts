@@ -14,7 +14,17 @@ export interface AedesInternals {
   };
 }
 
+/**
+ * aedes' delivery of a routed message to one client (lib/client.js `deliver0`, `deliverQoS`): the
+ * listener its subscriptions put on the message bus; `callback` once the packet is written (or dropped).
+ */
+export type Deliver = (packet: PublishPacket, callback: () => void) => void;
+
 export interface ClientInternals {
+  /** Delivers at QoS 0; captured by each QoS 0 subscription when it is made (lib/handlers/subscribe.js). */
+  deliver0: Deliver;
+  /** Delivers at the packet's QoS (1, 2; 0 passes to deliver0); captured by each QoS > 0 subscription. */
+  deliverQoS: Deliver;
   /** The will of the connection, set once CONNECT is accepted; `packet === will` identifies it in authorizePublish. */
   will: PublishPacket | null;
   /**

@@ -1,4 +1,4 @@
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { connect as mqttConnect, connectAsync, type IClientOptions, type MqttClient, type Packet } from 'mqtt';
 import Redis from 'ioredis';
 import {
   type Device,
@@ -33,6 +33,24 @@ import { aedesIdOf } from './cluster';
 import type { IngestBrokerOptions } from './ingest-broker';
 
 jest.setTimeout(30_000);
+
+/** The parts of aedes-persistence-redis (through aedes' `persistence`) these specs look at or hold. */
+interface RedisPersistence {
+  subscriptionsByTopic(topic: string): Promise<unknown[]>;
+  subscriptionsByClient(client: { id: string }): Promise<unknown[]>;
+  delWill(client: { id: string }): Promise<unknown>;
+}
+const persistenceOf = (node: TestBroker): RedisPersistence =>
+  (node.broker.aedes as unknown as { persistence: RedisPersistence }).persistence;
+
+/** Polls an asynchronous condition every 10 ms until it holds (5 s at most). */
+async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 const [station, other] = registry.listDevices({ type: 'air-quality-station' }) as [Device, Device];
 
@@ -69,6 +87,31 @@ describeWithRedis('broker nodes on one Redis', () => {
     connect(node, { clientId, username: INTERNAL_USERNAME, password: SECRET });
   const device = (node: TestBroker, id: string, options: IClientOptions = {}): Promise<MqttClient> =>
     connect(node, { clientId: `${id}-c`, username: id, password: secrets[id], ...options });
+  /**
+   * Connects as `station` with its listeners on before the CONNECT goes out (a message in the same
+   * read as the CONNACK is emitted before connectAsync would resolve).
+   */
+  const connectListening = async (
+    node: TestBroker,
+    options: IClientOptions,
+    onMessage: (topic: string, payload: Buffer) => void,
+    onPacket: (packet: Packet) => void = () => undefined,
+  ): Promise<MqttClient> => {
+    const client = mqttConnect(node.url, {
+      reconnectPeriod: 0,
+      username: station.id,
+      password: secrets[station.id],
+      ...options,
+    });
+    clients.push(client);
+    client.on('packetreceive', onPacket);
+    client.on('message', onMessage);
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+    return client;
+  };
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -213,22 +256,79 @@ describeWithRedis('broker nodes on one Redis', () => {
     const first = await device(one, station.id, { clean: false });
     await first.subscribeAsync(commandTopic, { qos: 1 });
     await first.endAsync();
+    // Node 2 learns of node 1's subscription from node 1's broadcast on the bus (aedes-persistence-redis
+    // `$SYS/sub/add`): until then, what is published through node 2 is not queued for the session.
+    await waitUntil(
+      async () => (await persistenceOf(two).subscriptionsByTopic(commandTopic)).length === 1,
+      'node 2 knowing the subscription made on node 1',
+    );
     const service = await internal(two, 'ioc-api-2');
     await service.publishAsync(commandTopic, '{"commandId":"queued-1","name":"reboot"}', { qos: 1 });
-    // Back, through the other node: the session is there and the command comes with it.
+    // Back, through the other node: the session is there and the command comes with it (listened
+    // for before the CONNACK: the queued command may arrive in the same read).
     const received: string[] = [];
-    const back = await connectAsync(two.url, {
-      reconnectPeriod: 0,
-      clean: false,
-      clientId: `${station.id}-c`,
-      username: station.id,
-      password: secrets[station.id],
-      manualConnect: false,
-    });
-    clients.push(back);
-    back.on('message', (_topic, payload) => received.push(payload.toString()));
+    const back = await connectListening(two, { clean: false, clientId: `${station.id}-c` }, (_topic, payload) =>
+      received.push(payload.toString()),
+    );
     await waitFor(() => received.length > 0, 'the queued command on node 2');
-    expect(received).toEqual(['{"commandId":"queued-1","name":"reboot"}']);
+    // QoS 1 is at least once: the command, perhaps twice, and nothing else.
+    expect(new Set(received)).toEqual(new Set(['{"commandId":"queued-1","name":"reboot"}']));
+    expect(back.connected).toBe(true);
+  });
+
+  it('sends the CONNACK first: a command routed to a restored session while its CONNECT is processed waits for it [MQTT-3.2.0-1]', async () => {
+    const [one, two] = [await startNode('1'), await startNode('2')];
+    const commandTopic = deviceTopic('env', station.id, 'command');
+    const clientId = `${station.id}-c`;
+    const first = await device(one, station.id, { clean: false });
+    await first.subscribeAsync(commandTopic, { qos: 1 });
+    await first.endAsync();
+    const service = await internal(one, 'ioc-api-1');
+    // A listener of node 2's own on the command topic: the bus hands it each command together
+    // with the device's subscription (the same message, the same dispatch).
+    let routed!: () => void;
+    const routedToTwo = new Promise<void>((resolve) => (routed = resolve));
+    await new Promise<void>((resolve) =>
+      two.broker.aedes.subscribe(
+        commandTopic,
+        (_packet, callback) => {
+          routed();
+          callback();
+        },
+        () => resolve(),
+      ),
+    );
+    // Node 2 restores the session's subscription on the bus, then stores the will (delWill), then
+    // writes the CONNACK. Held in delWill: a platform service on node 1 sends a command, and the
+    // CONNECT goes on only once node 2 has handed it to the subscription and aedes' delivery has
+    // had its turn (a setImmediate, then a round trip on the persistence's Redis connection,
+    // then the write) — before the fix, the PUBLISH went out ahead of the CONNACK.
+    const persistence = persistenceOf(two);
+    const delWill = persistence.delWill.bind(persistence);
+    persistence.delWill = async (client) => {
+      if (client.id === clientId) {
+        persistence.delWill = delWill;
+        service.publish(commandTopic, '{"commandId":"during-connect","name":"ping"}', { qos: 1 });
+        await routedToTwo;
+        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise((resolve) => setImmediate(resolve));
+        await persistence.subscriptionsByClient({ id: 'ioc-test-round-trip' });
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return delWill(client);
+    };
+    const packets: string[] = [];
+    const received: string[] = [];
+    const back = await connectListening(
+      two,
+      { clean: false, clientId, connectTimeout: 10_000 },
+      (_topic, payload) => received.push(payload.toString()),
+      (packet) => packets.push(packet.cmd),
+    );
+    await waitFor(() => received.length > 0, 'the command sent during the CONNECT');
+    expect(packets[0]).toBe('connack');
+    expect(new Set(received)).toEqual(new Set(['{"commandId":"during-connect","name":"ping"}']));
+    expect(back.connected).toBe(true);
   });
 
   it('a connection with the same client id on another node takes over; limits and client id bindings hold across nodes', async () => {

@@ -37,6 +37,7 @@ import {
   INTERNAL_BROKER_SESSIONS_TOPIC,
   type NodeSession,
 } from './cluster-sessions';
+import { ConnackFirst } from './connack-first';
 import { type ConnectionInfo, DeviceSessions } from './device-sessions';
 import {
   DEFAULT_FAILED_LOGIN_LIMITS,
@@ -341,6 +342,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     drainTimeout: 30_000,
   });
   ref.aedes = broker;
+  const connackFirst = new ConnackFirst(broker);
   // With authentication, sessions say when a device comes and goes (aedes emits `client` after
   // the CONNACK, `clientDisconnect` once the connection is gone; `_disconnected` is set by a
   // DISCONNECT packet, or by disconnectDevice).
@@ -466,6 +468,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
   // Every listener hands its connections to aedes the same way, guarded the same way.
   const accept = (stream: Duplex, info: ConnectionInfo): void => {
     const client = broker.handle(stream);
+    connackFirst.guard(client);
     sessions.noteConnection(client, info);
     const where = (): Record<string, unknown> => ({
       clientId: client.id,
