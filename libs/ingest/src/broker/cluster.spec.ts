@@ -1,4 +1,10 @@
-import { connect as mqttConnect, connectAsync, type IClientOptions, type MqttClient, type Packet } from 'mqtt';
+import {
+  connect as mqttConnect,
+  connectAsync,
+  type IClientOptions,
+  type MqttClient,
+  type Packet,
+} from 'mqtt';
 import Redis from 'ioredis';
 import {
   type Device,
@@ -267,8 +273,10 @@ describeWithRedis('broker nodes on one Redis', () => {
     // Back, through the other node: the session is there and the command comes with it (listened
     // for before the CONNACK: the queued command may arrive in the same read).
     const received: string[] = [];
-    const back = await connectListening(two, { clean: false, clientId: `${station.id}-c` }, (_topic, payload) =>
-      received.push(payload.toString()),
+    const back = await connectListening(
+      two,
+      { clean: false, clientId: `${station.id}-c` },
+      (_topic, payload) => received.push(payload.toString()),
     );
     await waitFor(() => received.length > 0, 'the queued command on node 2');
     // QoS 1 is at least once: the command, perhaps twice, and nothing else.
