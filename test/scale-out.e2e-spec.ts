@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createConnection } from 'node:net';
+import pg from 'pg';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { ALERT_ENGINE_LEASE, LeaseRepository } from '@ioc/alerting';
 import {
@@ -106,6 +108,24 @@ const unread = (process: PlatformProcess) =>
     ]),
   );
 
+/** The first line a Redis server answers to `command` (inline protocol) on a fresh connection. */
+function redisAnswer(port: number, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    let answer = '';
+    socket.setTimeout(2000, () => socket.destroy(new Error('no answer from Redis')));
+    socket.once('error', reject);
+    socket.on('data', (chunk) => {
+      answer += chunk.toString();
+      if (answer.includes('\r\n')) {
+        socket.destroy();
+        resolve(answer.split('\r\n')[0]!);
+      }
+    });
+    socket.once('connect', () => socket.write(`${command}\r\n`));
+  });
+}
+
 describeWithServer(
   'the scaled-out platform: two broker nodes behind HAProxy and two API nodes, with the compose settings',
   {
@@ -181,7 +201,8 @@ describeWithServer(
       [redis, postgres, influxd, receiver] = await Promise.all([
         // As the compose file runs it: a password (and AOF, which startRedis always has).
         startRedis({ password: compose['redis']!['REDIS_PASSWORD']! }),
-        startPostgres(),
+        // As the compose file runs it: user `ioc` with POSTGRES_PASSWORD, checked on every connection.
+        startPostgres({ password: compose['postgres']!['POSTGRES_PASSWORD']! }),
         // As the compose file runs it: authentication on (INFLUXDB_HTTP_AUTH_ENABLED).
         startInfluxd({
           env: { INFLUXDB_HTTP_AUTH_ENABLED: compose['influxdb']!['INFLUXDB_HTTP_AUTH_ENABLED']! },
@@ -209,8 +230,7 @@ describeWithServer(
         },
         IOC_DATABASE_URL: {
           value: onLoopback(compose[service]!['IOC_DATABASE_URL']!, postgres.port),
-          reason:
-            "postgres:5432 → the test's PostgreSQL (same user, password and database; startPostgres trusts loopback, so the password is sent but not checked)",
+          reason: "postgres:5432 → the test's PostgreSQL (same user, password and database)",
         },
         IOC_REDIS_URL: {
           value: onLoopback(compose[service]!['IOC_REDIS_URL']!, redis.port),
@@ -312,7 +332,7 @@ describeWithServer(
       await tempDirs.removeAll();
     }, 60_000);
 
-    it("runs every process with its compose service's environment: each variable passed through or replaced for a stated reason", () => {
+    it("runs every process with its compose service's environment: each variable passed through or replaced for a stated reason", async () => {
       const started = {
         'broker-1': node(1).process.env,
         'broker-2': node(2).process.env,
@@ -328,6 +348,17 @@ describeWithServer(
         expect(UNREAD[process].filter((name) => envVariablesOf(process).has(name))).toEqual([]);
       // The API nodes reach the brokers through the test's HAProxy, as through the compose one.
       for (const api of platform.apis) expect(api.env['IOC_BROKER_URL']).toBe(platform.mqttUrl);
+      // The test's servers hold the compose file's credentials (the nodes run, so those work).
+      const wrongPassword = new URL(compose['broker-1']!['IOC_DATABASE_URL']!);
+      wrongPassword.password = 'not-the-password';
+      const refused = new pg.Client({
+        connectionString: onLoopback(wrongPassword.toString(), postgres.port),
+      });
+      await expect(refused.connect()).rejects.toThrow(/password authentication failed/);
+      await refused.end().catch(() => undefined);
+      const anonymous = await fetch(`${influxd.url}/query?q=SHOW%20DATABASES`);
+      expect(anonymous.status).toBe(401);
+      expect(await redisAnswer(redis.port, 'PING')).toMatch(/^-NOAUTH/);
       // The keys every node must share are the compose file's, not the harness's defaults.
       for (const name of ['IOC_INTERNAL_SECRET', 'IOC_DEVICE_CREDENTIAL_KEY'])
         for (const env of Object.values(started)) expect(env[name]).toBe(compose['broker-1']![name]);
