@@ -544,7 +544,16 @@ describeWithServer(
             'items'
           ] as DeliveryBody[]
         ).filter((d) => d.state === 'delivered');
-      const { client } = await throughHaproxy(station);
+      // Only the holder has evaluated (a standby node runs its leader, not the engine).
+      expect(
+        platform.brokers
+          .filter((b) => b.process.output().includes('alert engine lease acquired'))
+          .map((b) => b.id),
+      ).toEqual([holder]);
+      // The device on the node that does not evaluate: its readings reach the holder through the
+      // Redis stream every node forwards its spool to.
+      const standby = holder === 1 ? 2 : 1;
+      const client = await connect(node(standby).mqttUrl, asDevice(station));
       let ts = Date.now() - 300_000;
       const publish = (pm25: number) =>
         client.publishAsync(
