@@ -9,6 +9,7 @@ import {
   type Device,
   deviceTopic,
   type Reading,
+  ingestStatsBody,
 } from '@ioc/contracts';
 import { type IocDatabase, openDatabase } from '@ioc/database';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
@@ -382,6 +383,38 @@ describeWithServer(
         ['broker-1', 'UP'],
         ['broker-2', 'UP'],
       ]);
+    });
+
+    it('either API node serves the ingest statistics of both broker nodes: each node’s own, the totals their sum, /metrics labelled by broker', async () => {
+      for (const url of platform.httpUrls) {
+        const stats = await eventually(
+          async () => {
+            const answer = await fetch(`${url}/api/v1/ingest/stats`, { headers: admin.headers });
+            const body = ingestStatsBody.parse(await answer.json());
+            // Both nodes have published since the previous test's readings (every 2 s).
+            return body.nodes.length === 2 && body.nodes.every((n) => (n.accepted['traffic'] ?? 0) > 0)
+              ? body
+              : undefined;
+          },
+          15_000,
+          `ingest statistics of both broker nodes on ${url}`,
+        );
+        expect(stats.nodes.map((n) => [n.node, n.stale])).toEqual([
+          ['broker-1', false],
+          ['broker-2', false],
+        ]);
+        const sum = (pick: (n: (typeof stats.nodes)[number]) => number): number =>
+          stats.nodes.reduce((total, n) => total + pick(n), 0);
+        expect(stats.acceptedTotal).toBe(sum((n) => n.acceptedTotal));
+        expect(stats.spool.committedRecords).toBe(sum((n) => n.spool.committedRecords));
+        expect(stats.connectedClients).toBe(sum((n) => n.connectedClients));
+        expect(stats.healthConditions.filter((c) => c.code === 'broker-node-silent')).toEqual([]);
+        const metrics = await (await fetch(`${url}/metrics`, { headers: admin.headers })).text();
+        for (const node of ['broker-1', 'broker-2'])
+          expect(metrics).toMatch(
+            new RegExp(`^ioc_ingest_accepted_total\\{broker="${node}",domain="traffic"\\} [1-9]`, 'm'),
+          );
+      }
     });
 
     it('a command sent through API node 1 by an operator reaches a device on broker node 2; its acknowledgement shows on both API nodes', async () => {
