@@ -441,6 +441,10 @@ describeWithRedis('several API nodes on Redis and PostgreSQL (real processes)', 
         ).catch(async (error: Error) => {
           throw new Error(`${error.message}\n${await outageDiagnostics()}`);
         });
+        // The readings relayed during the outage were held by the broker until its bus
+        // subscriptions were back, then delivered: each socket has them, once each, in order.
+        for (const feed of feeds)
+          expect(pm25(feed.readings).filter((v) => v >= 500 && v < 900)).toEqual(during);
         // A command sent through node 2 after the outage reaches the device and is acknowledged.
         const after = await dim(1, 70);
         await eventually(
