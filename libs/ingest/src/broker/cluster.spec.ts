@@ -29,7 +29,7 @@ import {
   testRegistry as registry,
   waitFor,
 } from '../test-support/test-broker';
-import { aedesIdOf } from './cluster';
+import { aedesIdOf, CLUSTER_PEER_WAIT_MS } from './cluster';
 import type { IngestBrokerOptions } from './ingest-broker';
 
 jest.setTimeout(30_000);
@@ -433,7 +433,7 @@ describeWithRedis('broker nodes on one Redis', () => {
     // Node 1 is back at once after the outage; node 2's subscriber only some time later.
     const first = busConnections(one);
     for (const connection of [first.subConn, first.pubConn]) connection.options.retryStrategy = () => 50;
-    busConnections(two).subConn.options.retryStrategy = () => 2500;
+    busConnections(two).subConn.options.retryStrategy = () => 1000;
     await redis.stop();
     let commandAcked: Promise<unknown> | undefined;
     try {
@@ -449,9 +449,41 @@ describeWithRedis('broker nodes on one Redis', () => {
     } finally {
       await redis.start();
     }
+    const back = Date.now();
     await commandAcked;
     await waitFor(() => commands.length === 1, 'the command sent during the outage on node 2', 15_000);
+    // Sent once node 2 was heard again (its subscriber back after ~1 s, its next heartbeat within
+    // CLUSTER_HEARTBEAT_MS), not at the end of the longest wait for a node that is gone.
+    expect(Date.now() - back).toBeLessThan(CLUSTER_PEER_WAIT_MS);
     expect(commands).toEqual(['{"commandId":"c-nodes"}']);
+  });
+
+  it('does not wait longer than CLUSTER_PEER_WAIT_MS after an outage for a node that is gone', async () => {
+    const [one, two] = [await startNode('1'), await startNode('2')];
+    const service = await internal(one, 'ioc-api-outage-gone');
+    const commands: string[] = [];
+    const target = await device(one, other.id);
+    target.on('message', (_topic, payload) => commands.push(payload.toString()));
+    await target.subscribeAsync(deviceTopic('env', other.id, 'command'), { qos: 1 });
+    await waitFor(() => heardNodes(one).includes(aedesIdOf('2')), 'node 2 heard by node 1', 12_000);
+    // Node 2 stops (nothing says so on the bus); then Redis goes away and comes back.
+    await two.close();
+    nodes.splice(nodes.indexOf(two), 1);
+    await redis.stop();
+    let commandAcked: Promise<unknown> | undefined;
+    try {
+      commandAcked = service.publishAsync(deviceTopic('env', other.id, 'command'), '{"commandId":"c-gone"}', {
+        qos: 1,
+      });
+      await commandAcked;
+    } finally {
+      await redis.start();
+    }
+    const back = Date.now();
+    // Node 1 waits for node 2, which never answers, then sends what it held.
+    await waitFor(() => commands.length === 1, 'the command held by node 1', CLUSTER_PEER_WAIT_MS + 5000);
+    expect(Date.now() - back).toBeGreaterThanOrEqual(CLUSTER_PEER_WAIT_MS - 1000);
+    expect(commands).toEqual(['{"commandId":"c-gone"}']);
   });
 
   const withHaproxy = haproxyAvailable() || process.env['CI'] === 'true' ? it : it.skip;
@@ -522,4 +554,9 @@ async function eventuallyDown(
 /** The Redis connections of a node's message bus (mqemitter-redis' subscriber and publisher). */
 function busConnections(node: TestBroker): { subConn: Redis; pubConn: Redis } {
   return (node.broker.aedes as unknown as { mq: { subConn: Redis; pubConn: Redis } }).mq;
+}
+
+/** The aedes ids of the nodes `node` has heard a heartbeat from (aedes' own bookkeeping). */
+function heardNodes(node: TestBroker): string[] {
+  return Object.keys((node.broker.aedes as unknown as { brokers: Record<string, number> }).brokers);
 }

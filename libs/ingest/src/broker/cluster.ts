@@ -123,6 +123,9 @@ export class BusPublishGate {
   private held: Array<{ topic: string; publish: () => void }> = [];
   private peerTimer: NodeJS.Timeout | undefined;
   private readonly ownHeartbeat: string;
+  /** Whether the subscriber was subscribed once already (what follows is a reconnection). */
+  private wasSubscribed = false;
+  private closed = false;
 
   /**
    * @param subConn mqemitter-redis' subscriber connection, @param pubConn its publisher
@@ -155,11 +158,6 @@ export class BusPublishGate {
     pubConn.on('ready', () => this.release());
   }
 
-  /** Publishes held now. */
-  get holding(): number {
-    return this.held.length;
-  }
-
   /** A message from node `aedesId` arrived through Redis (its heartbeat). */
   heard(aedesId: string): void {
     if (aedesId === this.options.selfId) return;
@@ -172,15 +170,23 @@ export class BusPublishGate {
 
   /** Runs `publish` (a publish on `topic`) now if it may go, else once it may, after those held before it. */
   pass(topic: string, publish: () => void): void {
-    if (this.mayPublish(topic) && (this.held.length === 0 || topic === this.ownHeartbeat)) publish();
+    if (this.closed) publish();
+    else if (this.mayPublish(topic) && (this.held.length === 0 || topic === this.ownHeartbeat)) publish();
     else this.held.push({ topic, publish });
   }
 
   /**
-   * Sends what may go now, in order (with `force` everything: at close, so that each held publish
-   * gets an answer — an error from a closed bus — rather than none).
+   * The bus is closing: sends everything held (into ioredis' queue, or a closed bus's error) so
+   * that each publish gets an answer rather than none, and lets every later one through.
    */
-  release(force = false): void {
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.peerTimer);
+    this.release(true);
+  }
+
+  /** Sends what may go now, in order (with `force`, everything). */
+  private release(force = false): void {
     const held = this.held;
     this.held = [];
     for (const entry of held) {
@@ -214,11 +220,14 @@ export class BusPublishGate {
     this.subscribed = true;
     this.awaiting = this.expected;
     this.expected = new Set();
-    if (this.awaiting.size > 0) {
+    if (this.wasSubscribed) {
       this.options.logger?.info(
-        { nodes: [...this.awaiting] },
-        'bus subscriptions back; waiting for the other broker nodes before publishing',
+        { held: this.held.length, waitingFor: [...this.awaiting] },
+        'bus subscriptions back in Redis; sending what was held once the other broker nodes are heard',
       );
+    }
+    this.wasSubscribed = true;
+    if (this.awaiting.size > 0) {
       this.peerTimer = setTimeout(() => {
         this.options.logger?.warn(
           { nodes: [...this.awaiting], waitedMs: this.options.peerWaitMs },
@@ -314,7 +323,7 @@ export function createBrokerClusterParts(options: BrokerClusterOptions, logger: 
   });
   const close = mq.close.bind(mq);
   mq.close = (callback: () => void): void => {
-    gate.release(true);
+    gate.close();
     close(callback);
   };
   const persistenceConnection = connection('persistence', { keyPrefix: REDIS_PERSISTENCE_PREFIX });
