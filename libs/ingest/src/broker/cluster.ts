@@ -250,7 +250,10 @@ export class BusPublishGate {
 export interface BrokerClusterParts {
   /** aedes `id`: `ioc-broker-<IOC_BROKER_ID>` (names its wills and queued packets in Redis). */
   id: string;
-  /** mqemitter-redis on channels `ioc:mqtt:…`: every node's publishes reach every node's subscribers. */
+  /**
+   * mqemitter-redis on channels `ioc:mqtt:…`: every node's publishes reach every node's
+   * subscribers; they pass a BusPublishGate (held while subscriptions are not back after an outage).
+   */
   mq: NonNullable<AedesOptions['mq']>;
   /** aedes-persistence-redis under `ioc:aedes:…`: retained messages, sessions, queues, wills. */
   persistence: NonNullable<AedesOptions['persistence']>;
