@@ -102,6 +102,13 @@ export type HealthCondition = z.infer<typeof healthConditionSchema>;
  */
 export const ingestStatsSchema = z.object({
   startedAt: z.string(),
+  /**
+   * The broker node that published these counters, `broker-{IOC_BROKER_ID}`, when it runs as one
+   * of several nodes (IOC_REDIS_URL): every node publishes its own counters on this topic and, with
+   * the bus on Redis, each reaches every subscriber, so this tells them apart. Absent on a single
+   * node (and from brokers before scale-out).
+   */
+  node: z.string().optional(),
   accepted: z.record(z.string(), count),
   acceptedTotal: count,
   rejected: z.record(z.string(), count),

@@ -424,6 +424,8 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
   };
   const snapshot = (): IngestStatsSnapshot =>
     stats.snapshot({
+      // Several nodes publish on one topic: say which one this is.
+      ...(options.cluster ? { node: `broker-${options.cluster.brokerId}` } : {}),
       ...sink.stats(),
       connectedClients: broker.connectedClients,
       offlineSessions,
