@@ -176,7 +176,9 @@ interface RunResult {
    * Scale-out variants: each broker node's accepted and stored readings per second over the
    * window (from its own counters); null for one-node variants.
    */
-  nodes: { node: string; acceptedRate: number | null; storeRate: number | null }[] | null;
+  nodes:
+    | { node: string; acceptedRate: number | null; storeRate: number | null; connections: number | null }[]
+    | null;
   /** Readings the broker's alert engine evaluated per second over the window (null: engine off). */
   engineRate: number | null;
   /** Alert rules the engine could not evaluate (its warnings; alert variants). */
@@ -511,6 +513,7 @@ async function runOnce(
     const perNode = nodeSeries?.map((n) => ({
       node: n.node,
       rates: seriesRates(n.samples, windowStartAt, windowEndAt),
+      connections: sampleNear(n.samples, windowEndAt, false)?.s.connectedClients ?? null,
     }));
     const rates = perNode
       ? sumRates(perNode.map((n) => n.rates))
@@ -629,6 +632,7 @@ async function runOnce(
             node: n.node,
             acceptedRate: n.rates.acceptedRate === null ? null : round(n.rates.acceptedRate),
             storeRate: n.rates.storeRate === null ? null : round(n.rates.storeRate),
+            connections: n.connections,
           }))
         : null,
       engineRate: engineRate === null ? null : round(engineRate),
@@ -708,7 +712,7 @@ function printRun(r: RunResult): void {
         .map(([name, us]) => `${name} ${us}`)
         .join(', ')})` +
       (r.nodes
-        ? `\n    per broker node (accepted/s, stored/s): ${r.nodes.map((n) => `${n.node} ${n.acceptedRate ?? '–'}, ${n.storeRate ?? '–'}`).join('; ')}`
+        ? `\n    per broker node (accepted/s, stored/s, MQTT connections incl. platform services): ${r.nodes.map((n) => `${n.node} ${n.acceptedRate ?? '–'}, ${n.storeRate ?? '–'}, ${n.connections ?? '–'}`).join('; ')}`
         : '') +
       `\n    event-loop delay: ${formatLoops(r.loops)}` +
       (r.quietBefore && r.quietBefore.busyPercent >= 15
@@ -1154,7 +1158,9 @@ function printScaling(
   results: RunResult[],
   medians: Record<string, Record<string, unknown>>,
 ): Record<string, unknown> {
-  const names = [...new Set(variants.flatMap((v) => TARGET_PROCESSES[v]))];
+  const order = ['broker', 'broker-1', 'broker-2', 'api', 'redis', 'postgres', 'influxd', 'haproxy'];
+  const rank = (name: string): number => (order.includes(name) ? order.indexOf(name) : order.length);
+  const names = [...new Set(variants.flatMap((v) => TARGET_PROCESSES[v]))].sort((a, b) => rank(a) - rank(b));
   const rows: (string | number)[][] = [];
   const perCore: Record<string, unknown> = {};
   for (const rate of rates) {

@@ -138,6 +138,8 @@ export interface IngestStatsView {
   storage: { queued: number; written: number; failedWrites: number; rejected: number; failing: boolean };
   /** The broker's alert engine (absent with IOC_ALERTS=off): records evaluated, records waiting. */
   alertEngine?: { evaluated: number; lag: number };
+  /** MQTT connections the broker holds. */
+  connectedClients?: number;
   healthConditions: { code: string }[];
 }
 

@@ -4,7 +4,7 @@ import { createLogger } from '@ioc/runtime';
 import type { IngestStatsView } from './common';
 import { sleep } from './common';
 
-/** One node's counters as received: `t` = performance.now() at receipt. */
+/** One node's counters: `t` = when it took them, on performance.now()'s timeline (ms). */
 export interface TimedStats {
   t: number;
   s: IngestStatsView;
@@ -19,8 +19,9 @@ let instances = 0;
  * internal-bus connection to any node sees them all. The API's `/api/v1/ingest/stats` cannot be
  * used: it keeps the latest message, one node's counters at a time.
  *
- * Series are timestamped at receipt (no polling delay), so a rate over a window is computed per
- * node (each node's first and last message inside it) and the rates summed.
+ * Series are timestamped with the snapshot's own time (`at`, the broker's clock, converted to
+ * `performance.now()`'s timeline; at receipt for a broker that does not send it), so a rate over a
+ * window is computed per node (each node's first and last snapshot inside it) and the rates summed.
  */
 export class NodeStatsCollector {
   private readonly latest = new Map<string, IngestStatsView>();
@@ -53,10 +54,16 @@ export class NodeStatsCollector {
     // A node without `node` is a single-node broker (or one from before scale-out): not ours.
     if (stats.node === undefined || !this.nodes.includes(stats.node)) return;
     const view = stats as unknown as IngestStatsView;
-    this.latest.set(stats.node, view);
+    // On the broker's clock when it says when it took the snapshot (same machine), so rates are
+    // exact even when messages arrive bunched (a busy event loop, Redis pub/sub under load).
+    const t = stats.at === undefined ? performance.now() : stats.at - performance.timeOrigin;
     let list = this.series.get(stats.node);
     if (!list) this.series.set(stats.node, (list = []));
-    list.push({ t: performance.now(), s: view });
+    // A retained copy delivered again (after a reconnection) is not a new sample.
+    const last = list.at(-1);
+    if (last !== undefined && t <= last.t) return;
+    this.latest.set(stats.node, view);
+    list.push({ t, s: view });
   }
 
   /** Resolves once every node has published its counters; fails after `timeoutMs`. */
@@ -132,6 +139,7 @@ export function sumStats(views: readonly IngestStatsView[]): IngestStatsView {
           },
         }
       : {}),
+    connectedClients: total((v) => v.connectedClients ?? 0),
     healthConditions: views.flatMap((v) => v.healthConditions),
   };
 }

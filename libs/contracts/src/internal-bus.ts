@@ -109,6 +109,11 @@ export const ingestStatsSchema = z.object({
    * node (and from brokers before scale-out).
    */
   node: z.string().optional(),
+  /**
+   * When the broker took this snapshot, ms since the epoch (its clock): rates between two
+   * snapshots are exact whatever the delivery delay. Absent from brokers before scale-out.
+   */
+  at: z.number().int().nonnegative().optional(),
   accepted: z.record(z.string(), count),
   acceptedTotal: count,
   rejected: z.record(z.string(), count),

@@ -196,7 +196,7 @@ export class IngestStats {
   snapshot(
     extra: Pick<
       IngestStatsSnapshot,
-      'spool' | 'storage' | 'connectedClients' | 'offlineSessions' | 'alertEngine' | 'node'
+      'spool' | 'storage' | 'connectedClients' | 'offlineSessions' | 'alertEngine' | 'node' | 'at'
     >,
   ): IngestStatsSnapshot {
     const sum = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);

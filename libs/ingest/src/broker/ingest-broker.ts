@@ -424,8 +424,9 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
   };
   const snapshot = (): IngestStatsSnapshot =>
     stats.snapshot({
-      // Several nodes publish on one topic: say which one this is.
+      // Several nodes publish on one topic: say which one this is, and when it was taken.
       ...(options.cluster ? { node: `broker-${options.cluster.brokerId}` } : {}),
+      at: Date.now(),
       ...sink.stats(),
       connectedClients: broker.connectedClients,
       offlineSessions,
