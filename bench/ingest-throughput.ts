@@ -251,7 +251,10 @@ function sampleNear(samples: StatsSample[], t: number, after: boolean): StatsSam
   return [...samples].reverse().find((x) => x.t <= t);
 }
 
-/** Counter rates over a window from one broker's series of counters (first and last sample inside it). */
+/**
+ * Counter rates over a window from one broker's series of counters: between its first and last
+ * sample inside the window (or, with fewer than two inside, the nearest ones around it).
+ */
 interface SeriesRates {
   storeRate: number | null;
   acceptedRate: number | null;
@@ -262,8 +265,14 @@ interface SeriesRates {
 }
 
 function seriesRates(samples: StatsSample[], startAt: number, endAt: number): SeriesRates {
-  const a = sampleNear(samples, startAt, true);
-  const b = sampleNear(samples, endAt, false);
+  let a = sampleNear(samples, startAt, true);
+  let b = sampleNear(samples, endAt, false);
+  if (!a || !b || b.t <= a.t) {
+    // A window shorter than two stats intervals (2 s): the snapshots just outside it instead, a
+    // rate over a slightly longer span.
+    a = sampleNear(samples, startAt, false);
+    b = sampleNear(samples, endAt, true);
+  }
   if (!a || !b || b.t <= a.t)
     return {
       storeRate: null,
