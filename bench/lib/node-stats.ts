@@ -1,104 +1,71 @@
-import { InternalBusClient, serviceClientId } from '@ioc/bus';
-import type { IngestStatsMessage } from '@ioc/contracts';
-import { createLogger } from '@ioc/runtime';
 import type { IngestStatsView } from './common';
-import { sleep } from './common';
 
-/** One node's counters: `t` = when it took them, on performance.now()'s timeline (ms). */
+/** One broker node's counters: `t` = when it published them, on performance.now()'s timeline (ms). */
 export interface TimedStats {
   t: number;
   s: IngestStatsView;
 }
 
-let instances = 0;
+/** One broker node's counters as `GET /api/v1/ingest/stats` lists them in `nodes`. */
+export interface NodeStatsView extends IngestStatsView {
+  /** `broker-{IOC_BROKER_ID}`. */
+  node: string;
+  /** When the node published them (its clock, ISO 8601). */
+  publishedAt: string;
+}
+
+/** The fields of `GET /api/v1/ingest/stats` a benchmark reads: the platform's totals and each node's. */
+export interface PlatformStatsView extends IngestStatsView {
+  /** Every broker node's own counters (absent from an API before per-node statistics). */
+  nodes?: NodeStatsView[];
+}
 
 /**
- * Every broker node's ingest counters, for a platform of several broker nodes on Redis. Each node
- * publishes its own on `$internal/ioc/v1/ingest-stats` every 2 s (retained), tagged with `node`
- * (`broker-{IOC_BROKER_ID}`); with the bus on Redis each message reaches every subscriber, so one
- * internal-bus connection to any node sees them all. The API's `/api/v1/ingest/stats` cannot be
- * used: it keeps the latest message, one node's counters at a time.
- *
- * Series are timestamped with the snapshot's own time (`at`, the broker's clock, converted to
- * `performance.now()`'s timeline; at receipt for a broker that does not send it), so a rate over a
- * window is computed per node (each node's first and last snapshot inside it) and the rates summed.
+ * The platform's counters as a benchmark needs them, from the API's answer: the sum of the nodes'
+ * own counters (sumStats) when it lists them — the API's totals leave out the spool consumers'
+ * lags, which the backlog is measured by (common.ts spoolBacklog) — else the answer itself.
  */
-export class NodeStatsCollector {
-  private readonly latest = new Map<string, IngestStatsView>();
+export function platformView(body: PlatformStatsView): IngestStatsView {
+  return body.nodes && body.nodes.length > 0 ? sumStats(body.nodes) : body;
+}
+
+/**
+ * Each broker node's series of counters, from the API's `nodes` polled by the benchmark (every
+ * 250 ms; each node publishes every 2 s). A snapshot is timestamped with its own `publishedAt`
+ * (the broker's clock, the same machine), converted to `performance.now()`'s timeline, so a rate
+ * between two snapshots is exact whatever the polling or delivery delay; the same snapshot seen
+ * again is not a new sample.
+ */
+export class NodeSeries {
   private readonly series = new Map<string, TimedStats[]>();
-  private readonly client: InternalBusClient;
 
-  /**
-   * @param brokerUrl any node, e.g. `mqtt://127.0.0.1:1883`
-   * @param secret the platform's IOC_INTERNAL_SECRET (the internal login)
-   * @param nodes the node names expected (`broker-1`, `broker-2`, …)
-   */
-  constructor(
-    brokerUrl: string,
-    secret: string,
-    readonly nodes: readonly string[],
-  ) {
-    instances += 1;
-    this.client = InternalBusClient.connect(
-      {
-        brokerUrl,
-        secret,
-        clientId: serviceClientId('bench', `${process.pid}-${instances}`),
-        logger: createLogger('bench-node-stats', { level: 'warn' }),
-      },
-      { ingestStats: (stats) => this.receive(stats) },
-    );
-  }
-
-  private receive(stats: IngestStatsMessage): void {
-    // A node without `node` is a single-node broker (or one from before scale-out): not ours.
-    if (stats.node === undefined || !this.nodes.includes(stats.node)) return;
-    const view = stats as unknown as IngestStatsView;
-    // On the broker's clock when it says when it took the snapshot (same machine), so rates are
-    // exact even when messages arrive bunched (a busy event loop, Redis pub/sub under load).
-    const t = stats.at === undefined ? performance.now() : stats.at - performance.timeOrigin;
-    let list = this.series.get(stats.node);
-    if (!list) this.series.set(stats.node, (list = []));
-    // A retained copy delivered again (after a reconnection) is not a new sample.
-    const last = list.at(-1);
-    if (last !== undefined && t <= last.t) return;
-    this.latest.set(stats.node, view);
-    list.push({ t, s: view });
-  }
-
-  /** Resolves once every node has published its counters; fails after `timeoutMs`. */
-  async waitForAll(timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.nodes.some((n) => !this.latest.has(n))) {
-      if (Date.now() > deadline)
-        throw new Error(
-          `ingest stats of ${this.nodes.filter((n) => !this.latest.has(n)).join(', ')} not received within ${timeoutMs} ms`,
-        );
-      await sleep(100);
+  /** Adds what is new in an API answer's `nodes`. */
+  record(nodes: readonly NodeStatsView[] | undefined): void {
+    for (const view of nodes ?? []) {
+      const published = Date.parse(view.publishedAt);
+      if (!Number.isFinite(published)) continue;
+      const t = published - performance.timeOrigin;
+      let list = this.series.get(view.node);
+      if (!list) this.series.set(view.node, (list = []));
+      const last = list.at(-1);
+      if (last !== undefined && t <= last.t) continue;
+      list.push({ t, s: view });
     }
   }
 
-  /** Each node's series of counters since the collector connected, in `nodes` order. */
+  /** Each node's samples so far, by node name (`broker-1`, `broker-2`, …). */
   nodeSeries(): { node: string; samples: TimedStats[] }[] {
-    return this.nodes.map((node) => ({ node, samples: [...(this.series.get(node) ?? [])] }));
-  }
-
-  /**
-   * The platform's counters: every node's latest, summed (spool consumers' lags by consumer,
-   * flags OR-ed); undefined until every node has published once.
-   */
-  aggregate(): IngestStatsView | undefined {
-    const views = this.nodes.map((n) => this.latest.get(n));
-    if (views.some((v) => v === undefined)) return undefined;
-    return sumStats(views as IngestStatsView[]);
-  }
-
-  async close(): Promise<void> {
-    await this.client.close();
+    return [...this.series]
+      .sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
+      .map(([node, samples]) => ({ node, samples: [...samples] }));
   }
 }
 
-/** The sum of several brokers' counters (see NodeStatsCollector.aggregate). */
+/**
+ * The sum of several brokers' counters: totals summed, each spool consumer's lag summed by
+ * consumer, flags OR-ed, the alert engines' `evaluated` and `lag` summed (only the lease holder's
+ * engine evaluates; the others report zeros).
+ */
 export function sumStats(views: readonly IngestStatsView[]): IngestStatsView {
   const total = (pick: (v: IngestStatsView) => number): number => views.reduce((a, v) => a + pick(v), 0);
   const rejected: Record<string, number> = {};

@@ -29,7 +29,7 @@ import { generateRules, writeBenchSeeds } from './bench-rules';
 import { getJson, type IngestStatsView, onInterrupt, sleep } from './common';
 import type { LoaderEvent, LoaderRunConfig } from './loader-process';
 import { startNodeRedPeer } from './node-red-peer';
-import { NodeStatsCollector, type TimedStats } from './node-stats';
+import { NodeSeries, platformView, type PlatformStatsView, type TimedStats } from './node-stats';
 import { NoopSubscriber } from './noop-subscriber';
 import { childPidsNamed } from './proc-cpu';
 
@@ -187,8 +187,8 @@ export interface Target {
    */
   mqttPorts?: number[];
   /**
-   * Scale-out variants: each broker node's ingest counters as received (NodeStatsCollector);
-   * `stats()` is then their sum.
+   * Scale-out variants: each broker node's ingest counters, from the `nodes` of the API's answers
+   * that `stats()` (their sum) polled, timestamped with their own `publishedAt` (NodeSeries).
    */
   nodeSeries?(): { node: string; samples: TimedStats[] }[];
   httpUrl?: string;
@@ -414,8 +414,13 @@ async function startTargetProcesses(variant: VariantName, options: TargetOptions
     pids,
     platform,
     ...(influxd ? { influxd } : {}),
-    stats: async () =>
-      getJson<IngestStatsView>(`${httpUrl}/api/v1/ingest/stats`, (await platform.admin()).headers),
+    stats: async () => {
+      const body = await getJson<PlatformStatsView>(
+        `${httpUrl}/api/v1/ingest/stats`,
+        (await platform.admin()).headers,
+      );
+      return body ? platformView(body) : undefined;
+    },
     ...(influxd ? { influxWrites: () => influxPointsWritten(influxd.url) } : {}),
     storedCount: () =>
       influxd ? influxCount(influxd.url, 'ioc_bench') : Promise.resolve(sqliteCount(platform.dataDir)),
@@ -433,8 +438,8 @@ async function startTargetProcesses(variant: VariantName, options: TargetOptions
 
 /**
  * A scale-out variant (CLUSTER_VARIANTS): redis-server, PostgreSQL and influxd started fresh, then
- * the platform with CLUSTER_NODE_COUNT broker nodes and one API node (startPlatform), and a
- * NodeStatsCollector on broker node 1 for every node's counters. Stopped in reverse order.
+ * the platform with CLUSTER_NODE_COUNT broker nodes and one API node (startPlatform); it is ready
+ * once the API lists every node's counters. Stopped in reverse order.
  */
 async function startClusterTarget(variant: VariantName, options: TargetOptions): Promise<Target> {
   const nodes = CLUSTER_NODE_COUNT[variant] ?? 1;
@@ -443,9 +448,8 @@ async function startClusterTarget(variant: VariantName, options: TargetOptions):
   let postgres: PostgresHandle | undefined;
   let influxd: InfluxdHandle | undefined;
   let platform: RunningPlatform | undefined;
-  let collector: NodeStatsCollector | undefined;
+  const series = new NodeSeries();
   const stopAll = async (): Promise<void> => {
-    await collector?.close();
     await platform?.stop();
     await influxd?.stop();
     await postgres?.stop();
@@ -475,20 +479,23 @@ async function startClusterTarget(variant: VariantName, options: TargetOptions):
       brokerEnv: (n) => ({ IOC_BROKER_ID: String(n) }),
     });
     await platform.haproxy?.waitForUp(nodes, 20_000);
-    const node1 = platform.brokers[0];
-    if (!node1) throw new Error('no broker node started');
-    collector = new NodeStatsCollector(
-      node1.mqttUrl,
-      node1.env['IOC_INTERNAL_SECRET'] ?? '',
-      platform.brokers.map((b) => `broker-${b.id}`),
-    );
-    await collector.waitForAll();
+    // Every node publishes its counters every 2 s; the API lists each once it heard from it.
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const body = await getJson<PlatformStatsView>(
+        `${platform.httpUrl}/api/v1/ingest/stats`,
+        (await platform.admin()).headers,
+      );
+      if ((body?.nodes?.length ?? 0) >= nodes) break;
+      if (Date.now() > deadline)
+        throw new Error(`the API did not list the ${nodes} broker nodes' ingest statistics within 20 s`);
+      await sleep(250);
+    }
   } catch (error) {
     await stopAll();
     throw error;
   }
   const running = platform;
-  const stats = collector;
   const influx = influxd;
   const pids: Record<string, number | undefined> = { self: process.pid };
   for (const node of running.brokers) pids[`broker-${node.id}`] = node.process.child.pid;
@@ -510,8 +517,16 @@ async function startClusterTarget(variant: VariantName, options: TargetOptions):
     pids,
     platform: running,
     influxd: influx,
-    stats: () => Promise.resolve(stats.aggregate()),
-    nodeSeries: () => stats.nodeSeries(),
+    stats: async () => {
+      const body = await getJson<PlatformStatsView>(
+        `${running.httpUrl}/api/v1/ingest/stats`,
+        (await running.admin()).headers,
+      );
+      if (!body) return undefined;
+      series.record(body.nodes);
+      return platformView(body);
+    },
+    nodeSeries: () => series.nodeSeries(),
     influxWrites: () => influxPointsWritten(influx.url),
     storedCount: () => influxCount(influx.url, 'ioc_bench'),
     problems: () => [

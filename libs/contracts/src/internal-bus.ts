@@ -81,6 +81,7 @@ export const HEALTH_CONDITION_CODES = [
   'spool-full',
   'store-unavailable',
   'spool-consumer-stalled',
+  'broker-node-silent',
 ] as const;
 export type HealthConditionCode = (typeof HEALTH_CONDITION_CODES)[number];
 
@@ -93,27 +94,26 @@ export const healthConditionSchema = z.object({
   code: z.enum(HEALTH_CONDITION_CODES),
   severity: z.enum(['warning', 'critical']),
   message: z.string(),
+  /**
+   * The broker node it is about (`broker-<IOC_BROKER_ID>`), set in the platform-wide statistics
+   * (`GET /api/v1/ingest/stats`); a broker's own message leaves it out.
+   */
+  node: z.string().min(1).max(64).optional(),
 });
 export type HealthCondition = z.infer<typeof healthConditionSchema>;
 
 /**
- * Payload of `$internal/ioc/v1/ingest-stats` (retained, every `IOC_STATS_INTERVAL_MS`): the
- * broker's counters since it started. `accepted` is by domain, `rejected` by rejection reason.
+ * Payload of `$internal/ioc/v1/ingest-stats/{node}` (retained, every `intervalMs`): one broker
+ * node's counters since it started. `accepted` is by domain, `rejected` by rejection reason.
  */
 export const ingestStatsSchema = z.object({
+  /** The publishing broker node, `broker-<IOC_BROKER_ID>` (also the topic's last level). */
+  node: z.string().min(1).max(64),
+  /** When the node published this message (its clock, ISO 8601). */
+  publishedAt: z.string(),
+  /** How often the node publishes, ms: an API treats a node silent for 3 intervals (≥ 10 s) as stale. */
+  intervalMs: z.number().int().positive(),
   startedAt: z.string(),
-  /**
-   * The broker node that published these counters, `broker-{IOC_BROKER_ID}`, when it runs as one
-   * of several nodes (IOC_REDIS_URL): every node publishes its own counters on this topic and, with
-   * the bus on Redis, each reaches every subscriber, so this tells them apart. Absent on a single
-   * node (and from brokers before scale-out).
-   */
-  node: z.string().optional(),
-  /**
-   * When the broker took this snapshot, ms since the epoch (its clock): rates between two
-   * snapshots are exact whatever the delivery delay. Absent from brokers before scale-out.
-   */
-  at: z.number().int().nonnegative().optional(),
   accepted: z.record(z.string(), count),
   acceptedTotal: count,
   rejected: z.record(z.string(), count),
