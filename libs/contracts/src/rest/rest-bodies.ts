@@ -243,8 +243,8 @@ export type BrokerNodeIngestStatsBody = z.infer<typeof brokerNodeIngestStatsBody
 
 /**
  * `GET /api/v1/ingest/stats`: the platform's ingest statistics — the totals over every broker node
- * (counters and spool/store gauges summed, `full`/`failing` if any node's, `startedAt` the
- * earliest, `publishedAt` the oldest node's, connected clients of the nodes heard from, offline
+ * (counters and spool/store gauges summed, `full`/`failing` if any node's, spool consumers in each
+ * node's own only — their record numbers are per node —, `startedAt` the earliest, `publishedAt` the oldest node's, connected clients of the nodes heard from, offline
  * sessions the largest count, since nodes on Redis share one set; the alert engine the evaluating
  * node's; health conditions of every node, each with its `node`) — and each node's own in `nodes`
  * (by node name). One node: the totals are that node's.

@@ -71,14 +71,20 @@ describe('platformIngestStats', () => {
   });
 
   it('one node: the totals are that node’s, and the body validates', () => {
-    const one = node('broker-1', { alertEngine: engine(undefined, 40) });
+    const one = node('broker-1', {
+      alertEngine: engine(undefined, 40),
+      spool: {
+        ...node('broker-1').spool,
+        consumers: [{ consumer: 'store', released: 3, oldestHeld: null, lag: 0 }],
+      },
+    });
     const body = platformIngestStats([{ stats: one, heardAt: NOW }], NOW)!;
     expect(ingestStatsBody.parse(body)).toEqual(body);
     expect(body).toMatchObject({
       accepted: one.accepted,
       acceptedTotal: 4,
       rejected: one.rejected,
-      spool: { records: 3, bytes: 900, maxBytes: 10_000, full: false },
+      spool: { records: 3, bytes: 900, maxBytes: 10_000, full: false, consumers: one.spool.consumers },
       connectedClients: 10,
       offlineSessions: { clients: 5, subscriptions: 9 },
       alertEngine: { evaluated: 40 },

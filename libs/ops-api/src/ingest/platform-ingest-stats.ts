@@ -136,7 +136,11 @@ export function platformIngestStats(
     acceptedTotal: sum(accepted),
     rejected,
     rejectedTotal: sum(rejected),
-    spool,
+    // One node: its spool consumers too (several nodes' record numbers cannot be added up).
+    spool:
+      views.length === 1 && views[0]!.spool.consumers
+        ? { ...spool, consumers: views[0]!.spool.consumers }
+        : spool,
     storage,
     connectedClients,
     broker: broker as IngestStatsBody['broker'],
