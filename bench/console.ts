@@ -32,6 +32,7 @@ import {
   table,
   treeState,
 } from './lib/common';
+import { platformView, type PlatformStatsView } from './lib/node-stats';
 import { type ConsoleFleet, writeConsoleFleet } from './lib/console-fleet';
 import {
   chromiumProcesses,
@@ -118,10 +119,12 @@ function metricsOf(result: { metrics: { name: string; value: number }[] }): Reco
 }
 
 async function ingestStats(platform: RunningPlatform): Promise<IngestStatsView | undefined> {
-  return getJson<IngestStatsView>(
+  const body = await getJson<PlatformStatsView>(
     `${platform.httpUrl}/api/v1/ingest/stats`,
     (await platform.admin()).headers,
   );
+  // The node's own counters: the API's totals leave out the spool consumers' lags.
+  return body ? platformView(body) : undefined;
 }
 
 async function acceptedTotal(platform: RunningPlatform): Promise<number | undefined> {

@@ -8,6 +8,7 @@
  *       [--variants embedded,influxdb,bare,node-red,auth-off,auth-on] [--connections 8] [--window 250]
  *       [--variants alerts-off,alerts-0,alerts-500] [--rules 500]   (alerting's cost, issue 10)
  *       [--peer-batch 5000] [--peer-batch-ms 100]   (the Node-RED flow's InfluxDB batches)
+ *       [--variants embedded,influxdb,nodes-1,nodes-2,bare,node-red]   (scale-out, issue 12; also nodes-2-haproxy)
  *       [--rates 5000,10000,20000]   (stepped, paced offered rates instead of a saturating run)
  *       [--profile DIR]              (V8 CPU profiles of the broker and API during the window)
  */
@@ -15,7 +16,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { influxdAvailable } from '@ioc/testing';
+import { haproxyAvailable, influxdAvailable, postgresAvailable, redisAvailable } from '@ioc/testing';
 import { formatProfileSummary, summarizeProfile, type ProfileSummary } from './lib/cpu-profile';
 import {
   formatNumber,
@@ -44,11 +45,14 @@ import {
   ALERT_VARIANTS,
   alertsOpened,
   AUTH_VARIANTS,
+  brokerCpuOf,
+  CLUSTER_NODE_COUNT,
+  isComparedPlatform,
   isPlatformVariant,
   LoaderProcess,
   type LoopDelay,
-  PLATFORM_VARIANTS,
   probe,
+  PROCESS_TREES,
   rulesNotEvaluated,
   startTarget,
   type Target,
@@ -101,6 +105,29 @@ if (!influxdAvailable()) {
     variants = variants.filter((x) => x !== v);
   }
 }
+for (const [v, available, what] of [
+  [
+    'nodes-1',
+    redisAvailable() && postgresAvailable() && influxdAvailable(),
+    'redis-server, postgresql, influxdb',
+  ],
+  [
+    'nodes-2',
+    redisAvailable() && postgresAvailable() && influxdAvailable(),
+    'redis-server, postgresql, influxdb',
+  ],
+  [
+    'nodes-2-haproxy',
+    redisAvailable() && postgresAvailable() && influxdAvailable() && haproxyAvailable(),
+    'redis-server, postgresql, influxdb, haproxy',
+  ],
+] as const) {
+  if (!variants.includes(v) || available) continue;
+  console.warn(
+    `a server is missing (apt-get install -y ${what.split(', ').join(' ')}): skipping the ${v} variant`,
+  );
+  variants = variants.filter((x) => x !== v);
+}
 if (variants.includes('node-red') && !mosquittoAvailable()) {
   console.warn(`${MOSQUITTO_PATH} not found (apt-get install -y mosquitto): skipping the node-red variant`);
   variants = variants.filter((v) => v !== 'node-red');
@@ -145,6 +172,13 @@ interface RunResult {
   storeRate: number | null;
   /** Broker-side accepted readings per second over the window (platform only). */
   acceptedRate: number | null;
+  /**
+   * Scale-out variants: each broker node's accepted and stored readings per second over the
+   * window (from its own counters); null for one-node variants.
+   */
+  nodes:
+    | { node: string; acceptedRate: number | null; storeRate: number | null; connections: number | null }[]
+    | null;
   /** Readings the broker's alert engine evaluated per second over the window (null: engine off). */
   engineRate: number | null;
   /** Alert rules the engine could not evaluate (its warnings; alert variants). */
@@ -186,8 +220,13 @@ interface RunResult {
   /** Target CPU µs per acknowledged reading (per PUBACK) and per stored reading, over the window. */
   cpuUsPerAcked: number | null;
   cpuUsPerStored: number | null;
-  /** The broker process alone (main thread + store worker; bare: aedes) µs per acked reading. */
+  /**
+   * The broker process alone (main thread + store worker; bare: aedes; scale-out: every broker
+   * node together) µs per acked reading.
+   */
   brokerUsPerAcked: number | null;
+  /** Each target process's CPU µs per acknowledged reading over the window (TARGET_PROCESSES). */
+  usPerAckedByProcess: Record<string, number>;
   /** Node-RED peer: readings acknowledged by Mosquitto and never stored (run total). */
   lostReadings: number | null;
   /** Node-RED peer: `[error]` lines Node-RED logged during the run. */
@@ -210,6 +249,73 @@ interface RunResult {
 function sampleNear(samples: StatsSample[], t: number, after: boolean): StatsSample | undefined {
   if (after) return samples.find((x) => x.t >= t);
   return [...samples].reverse().find((x) => x.t <= t);
+}
+
+/**
+ * Counter rates over a window from one broker's series of counters: between its first and last
+ * sample inside the window (or, with fewer than two inside, the nearest ones around it).
+ */
+interface SeriesRates {
+  storeRate: number | null;
+  acceptedRate: number | null;
+  engineRate: number | null;
+  commits: number | null;
+  committed: number | null;
+  commitsPerSecond: number | null;
+}
+
+function seriesRates(samples: StatsSample[], startAt: number, endAt: number): SeriesRates {
+  let a = sampleNear(samples, startAt, true);
+  let b = sampleNear(samples, endAt, false);
+  if (!a || !b || b.t <= a.t) {
+    // A window shorter than two stats intervals (2 s): the snapshots just outside it instead, a
+    // rate over a slightly longer span.
+    a = sampleNear(samples, startAt, false);
+    b = sampleNear(samples, endAt, true);
+  }
+  if (!a || !b || b.t <= a.t)
+    return {
+      storeRate: null,
+      acceptedRate: null,
+      engineRate: null,
+      commits: null,
+      committed: null,
+      commitsPerSecond: null,
+    };
+  const span = (b.t - a.t) / 1000;
+  const commits = b.s.spool.commits - a.s.spool.commits;
+  return {
+    storeRate: (b.s.storage.written - a.s.storage.written) / span,
+    acceptedRate: (b.s.acceptedTotal - a.s.acceptedTotal) / span,
+    engineRate:
+      a.s.alertEngine && b.s.alertEngine
+        ? (b.s.alertEngine.evaluated - a.s.alertEngine.evaluated) / span
+        : null,
+    commits,
+    committed: b.s.spool.committedRecords - a.s.spool.committedRecords,
+    commitsPerSecond: commits / span,
+  };
+}
+
+/**
+ * Several brokers' rates, each over its own series, summed: a sum is null when any broker's is
+ * (its counters did not arrive twice inside the window).
+ */
+function sumRates(parts: SeriesRates[]): SeriesRates {
+  const sum = (pick: (r: SeriesRates) => number | null): number | null => {
+    const values = parts.map(pick);
+    return values.length === 0 || values.some((v) => v === null)
+      ? null
+      : (values as number[]).reduce((x, y) => x + y, 0);
+  };
+  return {
+    storeRate: sum((r) => r.storeRate),
+    acceptedRate: sum((r) => r.acceptedRate),
+    engineRate: parts.every((r) => r.engineRate === null) ? null : sum((r) => r.engineRate ?? 0),
+    commits: sum((r) => r.commits),
+    committed: sum((r) => r.committed),
+    commitsPerSecond: sum((r) => r.commitsPerSecond),
+  };
 }
 
 /** Least-squares slope of y over t (per second). */
@@ -260,7 +366,7 @@ async function runOnce(
     throw error;
   }
   const loader = new LoaderProcess();
-  const meter = new CpuMeter({ ...target.pids, loader: loader.pid });
+  const meter = new CpuMeter({ ...target.pids, loader: loader.pid }, PROCESS_TREES);
   const samples: StatsSample[] = [];
   let polling = true;
   const poller = (async () => {
@@ -297,6 +403,8 @@ async function runOnce(
       {
         host: '127.0.0.1',
         port: target.mqttPort,
+        // Several broker nodes on their own ports: the connections are split between them.
+        ...(target.mqttPorts ? { ports: target.mqttPorts } : {}),
         connections,
         // Per-device connections (auth variants): the same publishes in flight in total.
         window: AUTH_VARIANTS.includes(variant)
@@ -330,7 +438,9 @@ async function runOnce(
     const end = await loader.waitWindowEnd();
     const probed = await probe.stop(
       probeDir,
-      variant === 'bare' || variant === 'node-red' || AUTH_VARIANTS.includes(variant) ? 1 : 2,
+      variant === 'bare' || variant === 'node-red' || AUTH_VARIANTS.includes(variant)
+        ? 1
+        : (CLUSTER_NODE_COUNT[variant] ?? 1) + 1,
       cpuProfile,
     );
     const loops = probed.loops;
@@ -403,29 +513,30 @@ async function runOnce(
 
     const windowSeconds = end.elapsedMs / 1000;
     const ackRate = end.acked / windowSeconds;
-    const sA = sampleNear(samples, windowStartAt, true);
     const sB = sampleNear(samples, windowEndAt, false);
-    const span = sA && sB && sB.t > sA.t ? (sB.t - sA.t) / 1000 : undefined;
     const wA = writes.find((x) => x.t >= windowStartAt);
     const wB = [...writes].reverse().find((x) => x.t <= windowEndAt);
+    // Several broker nodes: each node's rates over its own counters (timestamped as they
+    // arrived), then summed; one node: the polled counters.
+    const nodeSeries = target.nodeSeries?.();
+    const perNode = nodeSeries?.map((n) => ({
+      node: n.node,
+      rates: seriesRates(n.samples, windowStartAt, windowEndAt),
+      connections: sampleNear(n.samples, windowEndAt, false)?.s.connectedClients ?? null,
+    }));
+    const rates = perNode
+      ? sumRates(perNode.map((n) => n.rates))
+      : seriesRates(samples, windowStartAt, windowEndAt);
     const storeRate =
       variant === 'node-red'
         ? wA && wB && wB.t > wA.t
           ? ((wB.written - wA.written) / (wB.t - wA.t)) * 1000
           : null
-        : span && sA && sB
-          ? (sB.s.storage.written - sA.s.storage.written) / span
-          : null;
-    const acceptedRate = span && sA && sB ? (sB.s.acceptedTotal - sA.s.acceptedTotal) / span : null;
-    const commits = span && sA && sB ? sB.s.spool.commits - sA.s.spool.commits : null;
-    const committed = span && sA && sB ? sB.s.spool.committedRecords - sA.s.spool.committedRecords : null;
+        : rates.storeRate;
+    const { acceptedRate, commits, committed, engineRate } = rates;
     const inWindow = samples.filter((x) => x.t >= windowStartAt && x.t <= windowEndAt);
     const spoolSlope = target.httpUrl ? slope(inWindow.map((x) => ({ t: x.t, y: spoolBacklog(x.s) }))) : null;
     const spoolAtEnd = sB ? spoolBacklog(sB.s) : null;
-    const engineRate =
-      span && sA?.s.alertEngine && sB?.s.alertEngine
-        ? (sB.s.alertEngine.evaluated - sA.s.alertEngine.evaluated) / span
-        : null;
 
     let keptUp = problems.length === 0;
     const notes: string[] = [...problems];
@@ -514,8 +625,9 @@ async function runOnce(
       targetProcesses.reduce((sum, name) => sum + (cpu[name] ?? 0), 0),
       1,
     );
-    const usPer = (rate: number | null): number | null =>
-      rate !== null && rate > 0 ? round((targetCpu / 100 / rate) * 1e6, 1) : null;
+    // CPU % of one core over the window ÷ readings/s → CPU µs per reading.
+    const usPer = (cpuPercent: number | null, rate: number | null): number | null =>
+      cpuPercent !== null && rate !== null && rate > 0 ? round((cpuPercent / 100 / rate) * 1e6, 1) : null;
     const perSecond = end.perSecond.length > 0 ? end.perSecond : [end.acked];
     return {
       variant,
@@ -524,6 +636,14 @@ async function runOnce(
       ackRate: round(ackRate),
       storeRate: storeRate === null ? null : round(storeRate),
       acceptedRate: acceptedRate === null ? null : round(acceptedRate),
+      nodes: perNode
+        ? perNode.map((n) => ({
+            node: n.node,
+            acceptedRate: n.rates.acceptedRate === null ? null : round(n.rates.acceptedRate),
+            storeRate: n.rates.storeRate === null ? null : round(n.rates.storeRate),
+            connections: n.connections,
+          }))
+        : null,
       engineRate: engineRate === null ? null : round(engineRate),
       rulesNotEvaluated: ALERT_VARIANTS.includes(variant) ? rulesNotEvaluated(target) : null,
       alertsOpened: opened?.count ?? null,
@@ -548,16 +668,18 @@ async function runOnce(
       closedByBroker: done.stats.closedByBroker,
       skipped: end.skipped,
       recordsPerCommit: commits && committed ? round(committed / commits, 1) : null,
-      commitsPerSecond: commits !== null && span ? round(commits / span, 1) : null,
+      commitsPerSecond: rates.commitsPerSecond === null ? null : round(rates.commitsPerSecond, 1),
       minSecond: Math.min(...perSecond),
       maxSecond: Math.max(...perSecond),
       cpu,
       targetProcesses,
       targetCpu,
-      cpuUsPerAcked: usPer(ackRate),
-      cpuUsPerStored: usPer(storeRate),
-      brokerUsPerAcked:
-        cpu['broker'] !== undefined && ackRate > 0 ? round((cpu['broker'] / 100 / ackRate) * 1e6, 1) : null,
+      cpuUsPerAcked: usPer(targetCpu, ackRate),
+      cpuUsPerStored: usPer(targetCpu, storeRate),
+      brokerUsPerAcked: usPer(brokerCpuOf(cpu) ?? null, ackRate),
+      usPerAckedByProcess: Object.fromEntries(
+        targetProcesses.map((name) => [name, usPer(cpu[name] ?? null, ackRate) ?? Number.NaN]),
+      ),
       lostReadings,
       peerErrors,
       dropEpisodes,
@@ -595,6 +717,12 @@ function printRun(r: RunResult): void {
       (r.deliveredRate !== null ? `, delivered ${r.deliveredRate}/s` : '') +
       ` → ${r.verdict}\n    CPU (% of one core): ${cpu}` +
       `\n    target CPU (${r.targetProcesses.join(' + ')}): ${r.targetCpu} % → ${r.cpuUsPerAcked ?? '–'} µs per acked reading, ${r.cpuUsPerStored ?? '–'} µs per stored reading` +
+      ` (${Object.entries(r.usPerAckedByProcess)
+        .map(([name, us]) => `${name} ${us}`)
+        .join(', ')})` +
+      (r.nodes
+        ? `\n    per broker node (accepted/s, stored/s, MQTT connections incl. platform services): ${r.nodes.map((n) => `${n.node} ${n.acceptedRate ?? '–'}, ${n.storeRate ?? '–'}, ${n.connections ?? '–'}`).join('; ')}`
+        : '') +
       `\n    event-loop delay: ${formatLoops(r.loops)}` +
       (r.quietBefore && r.quietBefore.busyPercent >= 15
         ? `\n    NOTE: the machine was ${r.quietBefore.busyPercent} % busy before this run (waited ${r.quietBefore.waitedSeconds} s)`
@@ -670,7 +798,7 @@ async function main(): Promise<void> {
           variant === 'node-red' ? round(median(runs.map((x) => x.cpu['node-red'] ?? Number.NaN)), 1) : null,
         ratioToBare: variant === 'bare' ? 1 : ratios.length ? round(median(ratios), 3) : null,
         ratioToNodeRed:
-          PLATFORM_VARIANTS.includes(variant) && peerRatios.length ? round(median(peerRatios), 3) : null,
+          isComparedPlatform(variant) && peerRatios.length ? round(median(peerRatios), 3) : null,
         targetProcesses: TARGET_PROCESSES[variant],
         targetCpu: round(median(runs.map((x) => x.targetCpu)), 1),
         cpuUsPerAcked: round(median(runs.map((x) => x.cpuUsPerAcked ?? Number.NaN)), 1),
@@ -682,14 +810,33 @@ async function main(): Promise<void> {
         spoolAtEnd: variant === 'bare' ? null : median(runs.map((x) => x.spoolAtEnd ?? Number.NaN)),
         catchUpSeconds: variant === 'bare' ? null : median(runs.map((x) => x.catchUpSeconds ?? Number.NaN)),
         brokerCpu:
-          variant === 'node-red' ? null : round(median(runs.map((x) => x.cpu['broker'] ?? Number.NaN)), 1),
+          variant === 'node-red' ? null : round(median(runs.map((x) => brokerCpuOf(x.cpu) ?? Number.NaN)), 1),
         apiCpu: isPlatformVariant(variant)
           ? round(median(runs.map((x) => x.cpu['api'] ?? Number.NaN)), 1)
           : null,
-        influxdCpu:
-          variant === 'influxdb' || variant === 'node-red'
-            ? round(median(runs.map((x) => x.cpu['influxd'] ?? Number.NaN)), 1)
-            : null,
+        influxdCpu: TARGET_PROCESSES[variant].includes('influxd')
+          ? round(median(runs.map((x) => x.cpu['influxd'] ?? Number.NaN)), 1)
+          : null,
+        /** Each target process's CPU µs per acknowledged reading (median over rounds). */
+        usPerAckedByProcess: Object.fromEntries(
+          TARGET_PROCESSES[variant].map((name) => [
+            name,
+            round(median(runs.map((x) => x.usPerAckedByProcess[name] ?? Number.NaN)), 1),
+          ]),
+        ),
+        /** Each broker node's accepted readings/s (scale-out variants; median over rounds). */
+        nodeAcceptedRates: runs[0]?.nodes
+          ? Object.fromEntries(
+              runs[0].nodes.map((n) => [
+                n.node,
+                round(
+                  median(
+                    runs.map((x) => x.nodes?.find((y) => y.node === n.node)?.acceptedRate ?? Number.NaN),
+                  ),
+                ),
+              ]),
+            )
+          : null,
         loaderCpu: round(median(runs.map((x) => x.cpu['loader'] ?? Number.NaN)), 1),
         machineCpu: round(median(runs.map((x) => x.cpu['machine'] ?? Number.NaN)), 1),
         otherCpu: round(median(runs.map((x) => x.cpu['other'] ?? Number.NaN)), 1),
@@ -815,9 +962,11 @@ async function main(): Promise<void> {
     ),
   );
 
+  const scaling = printScaling(results, medians);
+
   const targets: Record<string, unknown> = {};
   if (rates[0] === undefined) {
-    for (const variant of variants.filter((v) => PLATFORM_VARIANTS.includes(v))) {
+    for (const variant of variants.filter((v) => isComparedPlatform(v))) {
       const m = medians[variant] as {
         sustained: number;
         ratioToBare: number | null;
@@ -863,7 +1012,7 @@ async function main(): Promise<void> {
     // Stepped rates: the ratio of the highest offered rates each sustained.
     const peerMax = (targets['node-red'] as { maxSustainedOfferedRate: number | null } | undefined)
       ?.maxSustainedOfferedRate;
-    for (const variant of variants.filter((v) => PLATFORM_VARIANTS.includes(v))) {
+    for (const variant of variants.filter((v) => isComparedPlatform(v))) {
       if (peerMax === undefined) break;
       const own = (targets[variant] as { maxSustainedOfferedRate: number | null }).maxSustainedOfferedRate;
       const ratio = own !== null && peerMax !== null && peerMax > 0 ? round(own / peerMax, 3) : null;
@@ -983,6 +1132,7 @@ async function main(): Promise<void> {
       },
       durationSeconds: round((Date.now() - startedAt) / 1000),
       medians,
+      scaling,
       targets,
       runs: results.map((x) => {
         const { profiles, ...rest } = x;
@@ -999,6 +1149,116 @@ async function main(): Promise<void> {
       }),
     }),
   );
+}
+
+/** Cores of the machines the projection is printed for (what "more cores would give"). */
+const PROJECTED_CORES = [4, 8, 16] as const;
+
+/**
+ * CPU µs per acknowledged reading of each of a variant's processes (medians), readings per
+ * core-second of its processes together, and — with the scale-out variants — two nodes against
+ * one per round, each node's share, and what a machine with more cores would give: cores ×
+ * readings per core-second when the variant's processes have every core (an upper bound: the load
+ * generator, the OS and other tenants take their share), and the ceiling of redis-server's one
+ * thread (10⁶ ÷ its µs per reading) that no number of broker nodes passes. Returns the figures
+ * for the JSON line.
+ */
+function printScaling(
+  results: RunResult[],
+  medians: Record<string, Record<string, unknown>>,
+): Record<string, unknown> {
+  const order = ['broker', 'broker-1', 'broker-2', 'api', 'redis', 'postgres', 'influxd', 'haproxy'];
+  const rank = (name: string): number => (order.includes(name) ? order.indexOf(name) : order.length);
+  const names = [...new Set(variants.flatMap((v) => TARGET_PROCESSES[v]))].sort((a, b) => rank(a) - rank(b));
+  const rows: (string | number)[][] = [];
+  const perCore: Record<string, unknown> = {};
+  for (const rate of rates) {
+    for (const variant of variants) {
+      const key = rate === undefined ? variant : `${variant}@${rate}`;
+      const m = medians[key] as
+        { usPerAckedByProcess: Record<string, number>; cpuUsPerAcked: number; sustained: number } | undefined;
+      if (!m) continue;
+      const readingsPerCoreSecond = m.cpuUsPerAcked > 0 ? round(1e6 / m.cpuUsPerAcked) : Number.NaN;
+      const redisUs = m.usPerAckedByProcess['redis'];
+      perCore[key] = {
+        cpuUsPerAcked: m.cpuUsPerAcked,
+        readingsPerCoreSecond,
+        projected: Object.fromEntries(
+          PROJECTED_CORES.map((c) => [`${c}cores`, round(c * readingsPerCoreSecond)]),
+        ),
+        ...(redisUs !== undefined && redisUs > 0 ? { redisCeiling: round(1e6 / redisUs) } : {}),
+      };
+      rows.push([
+        VARIANT_LABELS[variant] + (rate ? ` @${rate}/s` : ''),
+        ...names.map((n) => m.usPerAckedByProcess[n] ?? '–'),
+        m.cpuUsPerAcked,
+        readingsPerCoreSecond,
+        ...PROJECTED_CORES.map((c) => round(c * readingsPerCoreSecond)),
+      ]);
+    }
+  }
+  console.log(
+    '\nCPU µs per acknowledged reading, by process (medians over rounds; the load generator is not charged), ' +
+      "readings per core-second of the variant's processes together (10⁶ ÷ total µs), and what that gives on a machine " +
+      `with ${PROJECTED_CORES.join(' / ')} cores if the variant's processes had every core (an upper bound: cores × readings per core-second)`,
+  );
+  console.log(
+    table(
+      ['variant', ...names, 'total µs', 'readings/core-s', ...PROJECTED_CORES.map((c) => `${c} cores`)],
+      rows,
+    ),
+  );
+
+  const scaleOut: Record<string, unknown> = {};
+  for (const rate of rates) {
+    const at = (variant: VariantName, r: number): RunResult | undefined =>
+      results.find((x) => x.variant === variant && x.round === r && x.offeredRate === (rate ?? null));
+    const label = rate === undefined ? '' : ` @${rate}/s`;
+    const pairs: [VariantName, VariantName, string][] = [
+      ['nodes-2', 'nodes-1', 'two broker nodes ÷ one'],
+      ['nodes-2-haproxy', 'nodes-1', 'two nodes behind HAProxy ÷ one node'],
+      ['nodes-2-haproxy', 'nodes-2', 'behind HAProxy ÷ direct (two nodes)'],
+      ['nodes-1', 'influxdb', 'one node on Redis + PostgreSQL ÷ one node without (same influxd store)'],
+      ['nodes-2', 'influxdb', 'two broker nodes ÷ one node without Redis'],
+    ];
+    for (const [a, b, what] of pairs) {
+      if (!variants.includes(a) || !variants.includes(b)) continue;
+      const perRound = results
+        .filter((x) => x.variant === a && x.offeredRate === (rate ?? null))
+        .map((x) => {
+          const other = at(b, x.round);
+          return other && other.sustained > 0 ? x.sustained / other.sustained : Number.NaN;
+        })
+        .filter(Number.isFinite);
+      const ratio = perRound.length ? round(median(perRound), 3) : null;
+      scaleOut[`${a}/${b}${label}`] = { ratio, perRound: perRound.map((x) => round(x, 3)) };
+      console.log(
+        `scale-out${label}: ${what} (sustained, per round then the median) → ${ratio === null ? 'n/a' : `${ratio}×`}` +
+          ` (rounds: ${perRound.map((x) => round(x, 3)).join(', ') || 'none'})`,
+      );
+    }
+    for (const variant of variants.filter((v) => (CLUSTER_NODE_COUNT[v] ?? 0) > 1)) {
+      const m = medians[rate === undefined ? variant : `${variant}@${rate}`] as
+        { nodeAcceptedRates: Record<string, number> | null } | undefined;
+      if (m?.nodeAcceptedRates)
+        console.log(
+          `${VARIANT_LABELS[variant]}${label}: accepted per node (median) ${Object.entries(
+            m.nodeAcceptedRates,
+          )
+            .map(([node, r]) => `${node} ${r}/s`)
+            .join(', ')}`,
+        );
+    }
+    for (const variant of variants.filter((v) => TARGET_PROCESSES[v].includes('redis'))) {
+      const figures = perCore[rate === undefined ? variant : `${variant}@${rate}`] as
+        { redisCeiling?: number } | undefined;
+      if (figures?.redisCeiling)
+        console.log(
+          `${VARIANT_LABELS[variant]}${label}: redis-server runs on one thread: at its CPU per reading it saturates one core at ≈ ${figures.redisCeiling} readings/s, whatever the number of broker nodes`,
+        );
+    }
+  }
+  return { perCoreSecond: perCore, scaleOut, projectedCores: PROJECTED_CORES };
 }
 
 main().then(

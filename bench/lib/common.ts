@@ -138,6 +138,8 @@ export interface IngestStatsView {
   storage: { queued: number; written: number; failedWrites: number; rejected: number; failing: boolean };
   /** The broker's alert engine (absent with IOC_ALERTS=off): records evaluated, records waiting. */
   alertEngine?: { evaluated: number; lag: number };
+  /** MQTT connections the broker holds. */
+  connectedClients?: number;
   healthConditions: { code: string }[];
 }
 
@@ -146,13 +148,16 @@ export interface IngestStatsView {
  * writer's lag (records not yet stored) and the alert engine's lag (records received and not yet
  * evaluated). Not `spool.records`: the alert engine releases records only up to its last snapshot
  * (every IOC_ALERT_SNAPSHOT_MS, 5 s, or 50 000 records), so with it on the spool holds up to that
- * many records already evaluated, by design — not a backlog. Without consumer stats,
- * `spool.records`.
+ * many records already evaluated, by design — not a backlog. With several broker nodes on Redis
+ * the engine's input is the `alerts-stream` consumer, which forwards each record to the Redis
+ * stream and releases it as soon as Redis answered: its lag counts too (not yet forwarded).
+ * Without consumer stats, `spool.records`.
  */
 export function spoolBacklog(stats: IngestStatsView): number {
   const store = stats.spool.consumers?.find((c) => c.consumer === 'store');
   if (store === undefined) return stats.spool.records;
-  return Math.max(store.lag, stats.alertEngine?.lag ?? 0);
+  const forward = stats.spool.consumers?.find((c) => c.consumer === 'alerts-stream');
+  return Math.max(store.lag, forward?.lag ?? 0, stats.alertEngine?.lag ?? 0);
 }
 
 /** Order of the variants in round `round` (0-based): rotated each round so none always goes first. */

@@ -18,6 +18,8 @@ import { buildTemplates } from './payloads';
 export interface LoaderRunConfig {
   host: string;
   port: number;
+  /** Lean generator only: broker nodes' ports, connection i to `ports[i % n]` (LoaderOptions.ports). */
+  ports?: number[];
   connections: number;
   window: number;
   rate?: number;
@@ -62,6 +64,10 @@ interface Generator {
 
 function simulatorGenerator(config: LoaderRunConfig): Generator {
   if (config.rate === undefined) throw new Error('the simulator generator needs --rates');
+  if (config.ports && config.ports.length > 1)
+    throw new Error(
+      'the simulator generator connects to one port: use the lean generator for several broker nodes',
+    );
   const seeds = loadSeeds();
   const simulator = new Simulator({
     brokerUrl: `mqtt://${config.host}:${config.port}`,
@@ -142,6 +148,7 @@ async function run(config: LoaderRunConfig): Promise<void> {
       : new Loader({
           host: config.host,
           port: config.port,
+          ...(config.ports ? { ports: config.ports } : {}),
           connections: config.perDeviceLogin ? config.devices : config.connections,
           window: config.window,
           ...(config.rate === undefined ? {} : { rate: config.rate }),

@@ -12,6 +12,11 @@ import {
 export interface LoaderOptions {
   host: string;
   port: number;
+  /**
+   * Several broker nodes, each on its own port: connection i goes to `ports[i % ports.length]`
+   * (devices are spread over connections as without it). Default: every connection to `port`.
+   */
+  ports?: readonly number[];
   /** MQTT connections the devices are spread over (shared-connection mode, as the simulator's). */
   connections: number;
   /** Most QoS 1 publishes a connection may have unacknowledged; the closed-loop bound. */
@@ -112,7 +117,9 @@ export class Loader {
 
   private open(index: number, count: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: this.options.host, port: this.options.port, noDelay: true });
+      const ports = this.options.ports?.length ? this.options.ports : [this.options.port];
+      const port = ports[index % ports.length] ?? this.options.port;
+      const socket = connect({ host: this.options.host, port, noDelay: true });
       const devices: number[] = [];
       for (let d = index; d < this.options.templates.length; d += count) devices.push(d);
       const conn: Connection = {

@@ -23,6 +23,44 @@ export function processCpuSeconds(pid: number): number | undefined {
   }
 }
 
+/**
+ * CPU seconds a process and all its descendants have used so far: user + system of each (all
+ * threads) plus the children's times the kernel adds to a parent when it reaps them (`cutime`,
+ * `cstime`), so a child that exits between two readings is still counted, once. For servers that
+ * fork a process per connection or per task (PostgreSQL's postmaster: a backend per connection,
+ * the checkpointer, WAL writer, autovacuum…). Undefined once the root process is gone.
+ */
+export function processTreeCpuSeconds(rootPid: number): number | undefined {
+  const parents = new Map<number, number>();
+  const times = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parents.set(Number(entry), Number(fields[1]));
+      // utime, stime, cutime, cstime (fields 14–17 of proc(5)).
+      times.set(
+        Number(entry),
+        (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLK_TCK,
+      );
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  if (!times.has(rootPid)) return undefined;
+  const inTree = (pid: number): boolean => {
+    for (let p: number | undefined = pid, hops = 0; p !== undefined && p > 1 && hops < 64; hops++) {
+      if (p === rootPid) return true;
+      p = parents.get(p);
+    }
+    return false;
+  };
+  let seconds = 0;
+  for (const [pid, t] of times) if (inTree(pid)) seconds += t;
+  return seconds;
+}
+
 /** Busy and total CPU time of the whole machine (all cores), in ticks, from /proc/stat. */
 export function machineCpuTicks(): { busy: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
@@ -59,14 +97,26 @@ export class CpuMeter {
   private startAt = 0;
   private machineStart = machineCpuTicks();
 
-  constructor(private readonly processes: Record<string, number | undefined>) {}
+  /**
+   * @param processes name → pid of each process measured
+   * @param trees names (of `processes`) measured with all their descendants (processTreeCpuSeconds)
+   */
+  constructor(
+    private readonly processes: Record<string, number | undefined>,
+    private readonly trees: readonly string[] = [],
+  ) {}
+
+  private cpuSeconds(name: string, pid: number | undefined): number | undefined {
+    if (pid === undefined) return undefined;
+    return this.trees.includes(name) ? processTreeCpuSeconds(pid) : processCpuSeconds(pid);
+  }
 
   mark(): void {
     this.startAt = performance.now();
     this.machineStart = machineCpuTicks();
     this.start = new Map();
     for (const [name, pid] of Object.entries(this.processes)) {
-      const seconds = pid === undefined ? undefined : processCpuSeconds(pid);
+      const seconds = this.cpuSeconds(name, pid);
       if (seconds !== undefined) this.start.set(name, seconds);
     }
   }
@@ -81,7 +131,7 @@ export class CpuMeter {
     let ours = 0;
     for (const [name, pid] of Object.entries(this.processes)) {
       const before = this.start.get(name);
-      const now = pid === undefined ? undefined : processCpuSeconds(pid);
+      const now = this.cpuSeconds(name, pid);
       if (before !== undefined && now !== undefined) {
         result[name] = round1(((now - before) / elapsed) * 100);
         ours += result[name];

@@ -14,9 +14,13 @@ import Database from 'better-sqlite3';
 import {
   freePort,
   type InfluxdHandle,
+  type PostgresHandle,
+  type RedisHandle,
   type RunningPlatform,
   startInfluxd,
   startPlatform,
+  startPostgres,
+  startRedis,
   startService,
   type ServiceProcess,
 } from '@ioc/testing';
@@ -25,6 +29,7 @@ import { generateRules, writeBenchSeeds } from './bench-rules';
 import { getJson, type IngestStatsView, onInterrupt, sleep } from './common';
 import type { LoaderEvent, LoaderRunConfig } from './loader-process';
 import { startNodeRedPeer } from './node-red-peer';
+import { NodeSeries, platformView, type PlatformStatsView, type TimedStats } from './node-stats';
 import { NoopSubscriber } from './noop-subscriber';
 import { childPidsNamed } from './proc-cpu';
 
@@ -44,7 +49,10 @@ export type VariantName =
   | 'auth-on'
   | 'alerts-off'
   | 'alerts-0'
-  | 'alerts-500';
+  | 'alerts-500'
+  | 'nodes-1'
+  | 'nodes-2'
+  | 'nodes-2-haproxy';
 
 export const VARIANT_NAMES: readonly VariantName[] = [
   'embedded',
@@ -56,6 +64,9 @@ export const VARIANT_NAMES: readonly VariantName[] = [
   'alerts-off',
   'alerts-0',
   'alerts-500',
+  'nodes-1',
+  'nodes-2',
+  'nodes-2-haproxy',
 ];
 
 export const VARIANT_LABELS: Record<VariantName, string> = {
@@ -68,7 +79,46 @@ export const VARIANT_LABELS: Record<VariantName, string> = {
   'alerts-off': 'platform, IOC_ALERTS=off',
   'alerts-0': 'platform, alert engine, 0 rules',
   'alerts-500': 'platform, alert engine, 500 rules',
+  'nodes-1': '1 broker node, Redis + PostgreSQL',
+  'nodes-2': '2 broker nodes, Redis + PostgreSQL',
+  'nodes-2-haproxy': '2 broker nodes behind HAProxy',
 };
+
+/**
+ * The scale-out variants (issue 12's benchmark): the platform in its several-node configuration —
+ * a real redis-server (IOC_REDIS_URL: mqemitter-redis, aedes-persistence-redis, the alert engine's
+ * reading stream and lease), a real PostgreSQL registry (IOC_DATABASE_URL), one influxd for every
+ * node's readings (database `ioc_bench`), IOC_BROKER_ID per node, one API node — with one broker
+ * node (`nodes-1`: what the cluster plumbing costs against `influxdb`, the same store without
+ * Redis and PostgreSQL) or two (`nodes-2`: the load generator's connections split between the
+ * nodes' own ports, connection i to node i mod 2; `nodes-2-haproxy`: every connection through
+ * HAProxy, round robin, whose CPU is charged too). Every other setting is the default, as for
+ * `influxdb` (durable spool, the alert engine with the shipped rules; IOC_MQTT_AUTH=off).
+ */
+export const CLUSTER_VARIANTS: readonly VariantName[] = ['nodes-1', 'nodes-2', 'nodes-2-haproxy'];
+
+/** Broker nodes each scale-out variant runs. */
+export const CLUSTER_NODE_COUNT: Partial<Record<VariantName, number>> = {
+  'nodes-1': 1,
+  'nodes-2': 2,
+  'nodes-2-haproxy': 2,
+};
+
+/**
+ * Variants whose sustained rate is compared with the Node-RED peer's and held to the platform's
+ * targets: the platform on one node and in its scale-out configuration.
+ */
+export const isComparedPlatform = (variant: VariantName): boolean =>
+  PLATFORM_VARIANTS.includes(variant) || CLUSTER_VARIANTS.includes(variant);
+
+/**
+ * CPU % of the broker processes in a run's CPU figures: `broker` (one-node variants, the bare
+ * broker) or the sum of `broker-1`, `broker-2`, … (scale-out variants); undefined without any.
+ */
+export function brokerCpuOf(cpu: Record<string, number>): number | undefined {
+  const names = Object.keys(cpu).filter((name) => name === 'broker' || /^broker-\d+$/.test(name));
+  return names.length === 0 ? undefined : names.reduce((sum, name) => sum + (cpu[name] ?? 0), 0);
+}
 
 /**
  * The alerting trio (issue 10's ingest benchmark): the platform (broker + API, embedded store,
@@ -80,7 +130,9 @@ export const ALERT_VARIANTS: readonly VariantName[] = ['alerts-off', 'alerts-0',
 
 /** Variants that run the platform's broker and API processes (a durable spool, a store, the API). */
 export const isPlatformVariant = (variant: VariantName): boolean =>
-  PLATFORM_VARIANTS.includes(variant) || ALERT_VARIANTS.includes(variant);
+  PLATFORM_VARIANTS.includes(variant) ||
+  ALERT_VARIANTS.includes(variant) ||
+  CLUSTER_VARIANTS.includes(variant);
 
 /**
  * The device-authentication pair: the platform broker alone (bench/lib/auth-broker.ts, embedded
@@ -107,7 +159,16 @@ export const TARGET_PROCESSES: Record<VariantName, readonly string[]> = {
   'alerts-off': ['broker', 'api'],
   'alerts-0': ['broker', 'api'],
   'alerts-500': ['broker', 'api'],
+  'nodes-1': ['broker-1', 'api', 'redis', 'postgres', 'influxd'],
+  'nodes-2': ['broker-1', 'broker-2', 'api', 'redis', 'postgres', 'influxd'],
+  'nodes-2-haproxy': ['broker-1', 'broker-2', 'api', 'redis', 'postgres', 'influxd', 'haproxy'],
 };
+
+/**
+ * Processes measured with all their descendants (CpuMeter's `trees`): PostgreSQL's postmaster
+ * forks a backend per connection and its background workers.
+ */
+export const PROCESS_TREES: readonly string[] = ['postgres'];
 
 export interface StoredCount {
   /** Readings in the store (InfluxDB: points carrying `seq`; embedded: not counted). */
@@ -120,6 +181,16 @@ export interface StoredCount {
 export interface Target {
   variant: VariantName;
   mqttPort: number;
+  /**
+   * Scale-out variants without a load balancer: every broker node's own port; the load
+   * generator's connection i goes to `mqttPorts[i % n]`.
+   */
+  mqttPorts?: number[];
+  /**
+   * Scale-out variants: each broker node's ingest counters, from the `nodes` of the API's answers
+   * that `stats()` (their sum) polled, timestamped with their own `publishedAt` (NodeSeries).
+   */
+  nodeSeries?(): { node: string; samples: TimedStats[] }[];
   httpUrl?: string;
   /** Processes whose CPU use is reported (self = the benchmark process). */
   pids: Record<string, number | undefined>;
@@ -268,6 +339,7 @@ async function startTargetProcesses(variant: VariantName, options: TargetOptions
   }
 
   if (variant === 'node-red') return startNodeRedTarget(options);
+  if (CLUSTER_VARIANTS.includes(variant)) return startClusterTarget(variant, options);
   if (variant === 'auth-off' || variant === 'auth-on') {
     const broker = await startBenchBroker({
       auth: variant === 'auth-on' ? 'credentials' : 'off',
@@ -342,8 +414,13 @@ async function startTargetProcesses(variant: VariantName, options: TargetOptions
     pids,
     platform,
     ...(influxd ? { influxd } : {}),
-    stats: async () =>
-      getJson<IngestStatsView>(`${httpUrl}/api/v1/ingest/stats`, (await platform.admin()).headers),
+    stats: async () => {
+      const body = await getJson<PlatformStatsView>(
+        `${httpUrl}/api/v1/ingest/stats`,
+        (await platform.admin()).headers,
+      );
+      return body ? platformView(body) : undefined;
+    },
     ...(influxd ? { influxWrites: () => influxPointsWritten(influxd.url) } : {}),
     storedCount: () =>
       influxd ? influxCount(influxd.url, 'ioc_bench') : Promise.resolve(sqliteCount(platform.dataDir)),
@@ -356,6 +433,108 @@ async function startTargetProcesses(variant: VariantName, options: TargetOptions
       await influxd?.stop();
       seeds?.remove();
     },
+  };
+}
+
+/**
+ * A scale-out variant (CLUSTER_VARIANTS): redis-server, PostgreSQL and influxd started fresh, then
+ * the platform with CLUSTER_NODE_COUNT broker nodes and one API node (startPlatform); it is ready
+ * once the API lists every node's counters. Stopped in reverse order.
+ */
+async function startClusterTarget(variant: VariantName, options: TargetOptions): Promise<Target> {
+  const nodes = CLUSTER_NODE_COUNT[variant] ?? 1;
+  const haproxy = variant === 'nodes-2-haproxy';
+  let redis: RedisHandle | undefined;
+  let postgres: PostgresHandle | undefined;
+  let influxd: InfluxdHandle | undefined;
+  let platform: RunningPlatform | undefined;
+  const series = new NodeSeries();
+  const stopAll = async (): Promise<void> => {
+    await platform?.stop();
+    await influxd?.stop();
+    await postgres?.stop();
+    await redis?.close();
+  };
+  try {
+    redis = await startRedis();
+    postgres = await startPostgres();
+    const databaseUrl = await postgres.createDatabase('ioc_bench');
+    influxd = await startInfluxd();
+    platform = await startPlatform({
+      storage: 'influxdb',
+      influxUrl: influxd.url,
+      influxDatabase: 'ioc_bench',
+      brokerNodes: nodes,
+      haproxy,
+      env: {
+        // As for the one-node variants: the load generator's shared connections log in as no device.
+        IOC_MQTT_AUTH: 'off',
+        IOC_REDIS_URL: redis.url,
+        IOC_DATABASE_URL: databaseUrl,
+        ...probeEnv(options),
+        ...options.env,
+      },
+      // With IOC_REDIS_URL a broker node refuses to start without an explicit id (startPlatform
+      // sets it for several nodes, not for one).
+      brokerEnv: (n) => ({ IOC_BROKER_ID: String(n) }),
+    });
+    await platform.haproxy?.waitForUp(nodes, 20_000);
+    // Every node publishes its counters every 2 s; the API lists each once it heard from it.
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const body = await getJson<PlatformStatsView>(
+        `${platform.httpUrl}/api/v1/ingest/stats`,
+        (await platform.admin()).headers,
+      );
+      if ((body?.nodes?.length ?? 0) >= nodes) break;
+      if (Date.now() > deadline)
+        throw new Error(`the API did not list the ${nodes} broker nodes' ingest statistics within 20 s`);
+      await sleep(250);
+    }
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  const running = platform;
+  const influx = influxd;
+  const pids: Record<string, number | undefined> = { self: process.pid };
+  for (const node of running.brokers) pids[`broker-${node.id}`] = node.process.child.pid;
+  pids['api'] = running.api.child.pid;
+  pids['redis'] = childPidsNamed(process.pid, 'redis-server')[0];
+  pids['postgres'] = childPidsNamed(process.pid, 'postgres')[0];
+  pids['influxd'] = childPidsNamed(process.pid, 'influxd')[0];
+  if (haproxy) pids['haproxy'] = childPidsNamed(process.pid, 'haproxy')[0];
+  const services = (): Record<string, ServiceProcess> => ({
+    ...Object.fromEntries(running.brokers.map((b) => [`broker-${b.id}`, b.process])),
+    api: running.api,
+  });
+  const redisHandle = redis;
+  return {
+    variant,
+    mqttPort: running.mqttPort,
+    ...(haproxy ? {} : { mqttPorts: running.brokers.map((b) => b.mqttPort) }),
+    httpUrl: running.httpUrl,
+    pids,
+    platform: running,
+    influxd: influx,
+    stats: async () => {
+      const body = await getJson<PlatformStatsView>(
+        `${running.httpUrl}/api/v1/ingest/stats`,
+        (await running.admin()).headers,
+      );
+      if (!body) return undefined;
+      series.record(body.nodes);
+      return platformView(body);
+    },
+    nodeSeries: () => series.nodeSeries(),
+    influxWrites: () => influxPointsWritten(influx.url),
+    storedCount: () => influxCount(influx.url, 'ioc_bench'),
+    problems: () => [
+      ...exitedProblems(services()),
+      ...(influx.running ? [] : ['influxd exited']),
+      ...(redisHandle.running ? [] : ['redis-server exited']),
+    ],
+    stop: stopAll,
   };
 }
 

@@ -207,6 +207,7 @@ async function main(): Promise<void> {
     maxPacketBytes: env.IOC_MQTT_MAX_PACKET_BYTES,
     maxFutureSkewMs: env.IOC_MAX_CLOCK_SKEW_MS,
     statsIntervalMs: 2000,
+    brokerId: env.IOC_BROKER_ID,
     logger,
     auth:
       env.IOC_MQTT_AUTH === 'off'

@@ -16,7 +16,7 @@ import {
   type DeviceStatusNotice,
   deviceStatusNoticeSchema,
   INTERNAL_DEVICE_STATUS_TOPIC,
-  INTERNAL_INGEST_STATS_TOPIC,
+  INTERNAL_INGEST_STATS_TOPIC_PREFIX,
   INTERNAL_READINGS_TOPIC,
   INTERNAL_REGISTRY_CHANGES_TOPIC,
   INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX,
@@ -42,8 +42,12 @@ export interface InternalBusHandlers {
   readings?: (batch: ReadingBatch) => void;
   /** Each refused device message (or refused part of one). */
   rejection?: (notice: RejectionNotice) => void;
-  /** The broker's counters (retained: the latest arrives right after subscribing). */
-  ingestStats?: (stats: IngestStatsMessage) => void;
+  /**
+   * Each broker node's counters (`$internal/ioc/v1/ingest-stats/{node}`, retained: each node's
+   * latest arrives right after subscribing, with `retained` true — it may be old, see `publishedAt`).
+   * A message whose `node` is not its topic's is refused as invalid.
+   */
+  ingestStats?: (stats: IngestStatsMessage, delivery: { retained: boolean }) => void;
   /**
    * Each valid command ack a device published, relayed by the broker (QoS 1). Subscribed only
    * while connected (clean session): acks relayed while the service is away are not queued.
@@ -149,7 +153,7 @@ export class InternalBusClient {
     this.client.on('error', (error) =>
       options.logger.warn({ err: error.message, clientId: options.clientId }, 'broker connection error'),
     );
-    this.client.on('message', (topic, payload) => this.dispatch(topic, payload));
+    this.client.on('message', (topic, payload, packet) => this.dispatch(topic, payload, packet.retain));
   }
 
   /** Connects (and keeps reconnecting) in the background; handlers run as messages arrive. */
@@ -285,7 +289,7 @@ export class InternalBusClient {
     const topics: Record<string, { qos: 0 | 1 }> = {};
     if (this.handlers.readings) topics[INTERNAL_READINGS_TOPIC] = { qos: 1 };
     if (this.handlers.rejection) topics[INTERNAL_REJECTIONS_TOPIC] = { qos: 0 };
-    if (this.handlers.ingestStats) topics[INTERNAL_INGEST_STATS_TOPIC] = { qos: 0 };
+    if (this.handlers.ingestStats) topics[`${INTERNAL_INGEST_STATS_TOPIC_PREFIX}+`] = { qos: 0 };
     if (this.handlers.commandAck) topics[INTERNAL_COMMAND_ACKS_TOPIC] = { qos: 1 };
     if (this.handlers.deviceStatus) topics[INTERNAL_DEVICE_STATUS_TOPIC] = { qos: 1 };
     if (this.handlers.registryChanges) topics[INTERNAL_REGISTRY_CHANGES_TOPIC] = { qos: 1 };
@@ -301,7 +305,7 @@ export class InternalBusClient {
     });
   }
 
-  private dispatch(topic: string, payload: Buffer): void {
+  private dispatch(topic: string, payload: Buffer, retained: boolean): void {
     this.counters.received[topic] = (this.counters.received[topic] ?? 0) + 1;
     const onInvalid = (problem: InvalidBusMessage): void => this.invalid(topic, problem);
     switch (topic) {
@@ -311,11 +315,6 @@ export class InternalBusClient {
       case INTERNAL_REJECTIONS_TOPIC: {
         const notice = parseJson(payload, rejectionNoticeSchema, onInvalid);
         if (notice) this.handlers.rejection?.(notice);
-        return;
-      }
-      case INTERNAL_INGEST_STATS_TOPIC: {
-        const stats = parseJson(payload, ingestStatsSchema, onInvalid);
-        if (stats) this.handlers.ingestStats?.(stats);
         return;
       }
       case INTERNAL_COMMAND_ACKS_TOPIC: {
@@ -339,6 +338,16 @@ export class InternalBusClient {
         return;
       }
       default: {
+        if (topic.startsWith(INTERNAL_INGEST_STATS_TOPIC_PREFIX)) {
+          const stats = parseJson(payload, ingestStatsSchema, onInvalid);
+          if (!stats) return;
+          if (topic !== `${INTERNAL_INGEST_STATS_TOPIC_PREFIX}${stats.node}`) {
+            onInvalid({ detail: `ingest statistics of node ${stats.node} on another node's topic` });
+            return;
+          }
+          this.handlers.ingestStats?.(stats, { retained });
+          return;
+        }
         if (topic.startsWith(INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX)) {
           const position = parseJson(payload, registryPositionSchema, onInvalid);
           if (position) this.handlers.registryPosition?.(position);

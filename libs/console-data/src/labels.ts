@@ -146,6 +146,7 @@ export const HEALTH_CONDITION_LABELS: Readonly<Record<HealthConditionCode, Label
   'spool-full': { vi: 'Bộ đệm dữ liệu đã đầy', en: 'Spool full' },
   'store-unavailable': { vi: 'Không ghi được dữ liệu lịch sử', en: 'Time-series store unavailable' },
   'spool-consumer-stalled': { vi: 'Một bộ xử lý dữ liệu bị đình trệ', en: 'A spool consumer is stalled' },
+  'broker-node-silent': { vi: 'Một nút broker không còn gửi thống kê', en: 'A broker node has gone silent' },
 };
 
 /** A label in `locale`, or the raw key when the vocabulary has no entry (a newer server's term). */

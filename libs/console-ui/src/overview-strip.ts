@@ -95,6 +95,8 @@ export function createOverviewStrip(container: HTMLElement, deps: OverviewStripD
   liveRate.sample(devices.counters.readings, Date.now());
   let statsAllowed = deps.canReadIngestStats;
   let health: HealthCondition[] | null = null;
+  /** Whether the platform has several broker nodes (conditions then name theirs). */
+  let multipleNodes = false;
 
   const cell = (testid: string, extra = ''): HTMLElement =>
     h('span', { class: `ioc-overview__value ${extra}`.trim(), 'data-testid': testid });
@@ -247,9 +249,12 @@ export function createOverviewStrip(container: HTMLElement, deps: OverviewStripD
               class: `ioc-health--${condition.severity}`,
               'data-code': condition.code,
               title: condition.message,
+              ...(condition.node ? { 'data-node': condition.node } : {}),
             },
             h('span', { class: 'ioc-severity-icon', 'aria-hidden': 'true' }),
             `${labelOf(SEVERITY_LABELS, condition.severity, i18n.locale)}: ${labelOf(HEALTH_CONDITION_LABELS, condition.code, i18n.locale)}`,
+            // Several broker nodes: which one (a condition of one node is not the platform's).
+            ...(condition.node && multipleNodes ? [` (${condition.node})`] : []),
           ),
         );
     replaceChildren(healthList, ...items);
@@ -274,6 +279,7 @@ export function createOverviewStrip(container: HTMLElement, deps: OverviewStripD
         const stats = await deps.api.ingestStats();
         ingestRate.sample(stats.acceptedTotal, Date.now());
         health = stats.healthConditions;
+        multipleNodes = stats.nodes.length > 1;
       } catch (error) {
         // 403: this principal may not read them after all; fall back to the live feed's rate.
         if (error instanceof ApiError && error.status === 403) statsAllowed = false;

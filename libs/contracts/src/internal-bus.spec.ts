@@ -49,6 +49,9 @@ describe('internal bus schemas', () => {
 
   it('refuse ingest statistics with negative or missing counters', () => {
     const stats = {
+      node: 'broker-1',
+      publishedAt: '2026-11-30T00:00:05.000Z',
+      intervalMs: 2000,
       startedAt: '2026-11-30T00:00:00.000Z',
       accepted: { env: 3 },
       acceptedTotal: 3,
@@ -81,6 +84,10 @@ describe('internal bus schemas', () => {
     expect(ingestStatsSchema.safeParse(stats).success).toBe(true);
     expect(ingestStatsSchema.safeParse({ ...stats, acceptedTotal: -1 }).success).toBe(false);
     expect(ingestStatsSchema.safeParse({ ...stats, healthConditions: undefined }).success).toBe(false);
+    // Which node sent it, and how often it publishes, are part of every message.
+    expect(ingestStatsSchema.safeParse({ ...stats, node: undefined }).success).toBe(false);
+    expect(ingestStatsSchema.safeParse({ ...stats, node: '' }).success).toBe(false);
+    expect(ingestStatsSchema.safeParse({ ...stats, intervalMs: 0 }).success).toBe(false);
     expect(
       ingestStatsSchema.safeParse({
         ...stats,

@@ -81,6 +81,7 @@ export const HEALTH_CONDITION_CODES = [
   'spool-full',
   'store-unavailable',
   'spool-consumer-stalled',
+  'broker-node-silent',
 ] as const;
 export type HealthConditionCode = (typeof HEALTH_CONDITION_CODES)[number];
 
@@ -93,14 +94,25 @@ export const healthConditionSchema = z.object({
   code: z.enum(HEALTH_CONDITION_CODES),
   severity: z.enum(['warning', 'critical']),
   message: z.string(),
+  /**
+   * The broker node it is about (`broker-<IOC_BROKER_ID>`), set in the platform-wide statistics
+   * (`GET /api/v1/ingest/stats`); a broker's own message leaves it out.
+   */
+  node: z.string().min(1).max(64).optional(),
 });
 export type HealthCondition = z.infer<typeof healthConditionSchema>;
 
 /**
- * Payload of `$internal/ioc/v1/ingest-stats` (retained, every `IOC_STATS_INTERVAL_MS`): the
- * broker's counters since it started. `accepted` is by domain, `rejected` by rejection reason.
+ * Payload of `$internal/ioc/v1/ingest-stats/{node}` (retained, every `intervalMs`): one broker
+ * node's counters since it started. `accepted` is by domain, `rejected` by rejection reason.
  */
 export const ingestStatsSchema = z.object({
+  /** The publishing broker node, `broker-<IOC_BROKER_ID>` (also the topic's last level). */
+  node: z.string().min(1).max(64),
+  /** When the node published this message (its clock, ISO 8601). */
+  publishedAt: z.string(),
+  /** How often the node publishes, ms: an API treats a node silent for 3 intervals (≥ 10 s) as stale. */
+  intervalMs: z.number().int().positive(),
   startedAt: z.string(),
   accepted: z.record(z.string(), count),
   acceptedTotal: count,

@@ -80,8 +80,12 @@ export const INTERNAL_COMMAND_ACKS_TOPIC = '$internal/ioc/v1/command-acks';
  * at most one notice per ~500 ms batch of transitions, for the API's live feed.
  */
 export const INTERNAL_DEVICE_STATUS_TOPIC = '$internal/ioc/v1/device-status';
-/** Internal topic carrying the broker's ingest counters (retained, refreshed periodically). */
-export const INTERNAL_INGEST_STATS_TOPIC = '$internal/ioc/v1/ingest-stats';
+/**
+ * Prefix of the internal topics carrying each broker node's ingest counters (ingestStatsSchema),
+ * `$internal/ioc/v1/ingest-stats/{node}` with node = `broker-<IOC_BROKER_ID>`: retained, refreshed
+ * every few seconds; one topic per node, so with several nodes none overwrites another's.
+ */
+export const INTERNAL_INGEST_STATS_TOPIC_PREFIX = '$internal/ioc/v1/ingest-stats/';
 /** The alert engine's committed transitions (alerts.ts `alertEventsSchema`), for API nodes. */
 export const INTERNAL_ALERTS_TOPIC = '$internal/ioc/v1/alerts';
 /**

@@ -20,7 +20,14 @@ describe('IngestStats health conditions with spool consumers', () => {
   });
   afterEach(() => jest.restoreAllMocks());
   const codes = (stats: IngestStats, s: SpoolStats, failing = false) =>
-    stats.snapshot({ spool: s, storage: { ...storage, failing }, connectedClients: 0 }).healthConditions;
+    stats.snapshot({
+      node: 'broker-1',
+      publishedAt: new Date().toISOString(),
+      intervalMs: 2000,
+      spool: s,
+      storage: { ...storage, failing },
+      connectedClients: 0,
+    }).healthConditions;
 
   it('raises spool-consumer-stalled for a consumer that holds records and released none for the stall time', () => {
     const stats = new IngestStats();

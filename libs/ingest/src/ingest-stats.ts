@@ -196,7 +196,14 @@ export class IngestStats {
   snapshot(
     extra: Pick<
       IngestStatsSnapshot,
-      'spool' | 'storage' | 'connectedClients' | 'offlineSessions' | 'alertEngine'
+      | 'node'
+      | 'publishedAt'
+      | 'intervalMs'
+      | 'spool'
+      | 'storage'
+      | 'connectedClients'
+      | 'offlineSessions'
+      | 'alertEngine'
     >,
   ): IngestStatsSnapshot {
     const sum = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);

@@ -15,6 +15,8 @@ export const API_ENTRY = join(WORKSPACE_ROOT, 'apps', 'api', 'src', 'main.ts');
 
 export interface ServiceProcess {
   readonly child: ChildProcess;
+  /** The environment it was started with, on top of the test runner's own (process.env). */
+  readonly env: Readonly<Record<string, string>>;
   /** Everything the process printed so far (JSON log lines). */
   output(): string;
   /** Resolves when the process has exited. */
@@ -63,6 +65,7 @@ export async function startService(
 
   return {
     child,
+    env: { IOC_LOG_LEVEL: 'info', ...env },
     output: () => output,
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
@@ -109,10 +112,17 @@ export interface PlatformOptions {
    * and the API reaches the broker through it, as devices do.
    */
   haproxy?: boolean;
+  /** How HAProxy spreads device connections (`balance`); default `roundrobin`. */
+  haproxyBalance?: 'roundrobin' | 'leastconn';
   /** Start the API process (default true); without it `api` throws. */
   api?: boolean;
   /** Extra environment for the broker nodes only, per node (1-based). */
   brokerEnv?: (node: number) => Record<string, string>;
+  /**
+   * Extra environment for the API nodes only, per node (1-based), applied last (over `env`, the
+   * node's IOC_HTTP_PORT and IOC_NODE_ID).
+   */
+  apiEnv?: (node: number) => Record<string, string>;
 }
 
 /** One broker node of a RunningPlatform. */
@@ -193,6 +203,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   let haproxy: HaproxyHandle | undefined;
   if (options.haproxy) {
     haproxy = await startHaproxy({
+      ...(options.haproxyBalance ? { balance: options.haproxyBalance } : {}),
       backends: brokerPorts.map((port, i) => ({ host: '127.0.0.1', port, name: `broker-${i + 1}` })),
     });
   }
@@ -241,6 +252,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     ...env,
     IOC_HTTP_PORT: String(httpPorts[index]),
     IOC_NODE_ID: index === 0 && env['IOC_NODE_ID'] ? env['IOC_NODE_ID'] : String(index + 1),
+    ...options.apiEnv?.(index + 1),
   });
   const apis: ServiceProcess[] = [];
   const stopAll = async (): Promise<void> => {

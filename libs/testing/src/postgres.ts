@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -20,8 +20,21 @@ export const POSTGRES_MISSING_MESSAGE =
 const START_TIMEOUT_MS = 30_000;
 const LOG_TAIL_CHARS = 8000;
 
+/** Options of startPostgres. */
+export interface StartPostgresOptions {
+  /**
+   * The password of the superuser `ioc`, checked on every TCP connection (initdb
+   * `--auth-host=scram-sha-256`, as a deployment's PostgreSQL runs); the URLs carry it. Default:
+   * none, trust authentication on loopback.
+   */
+  password?: string;
+}
+
 export interface PostgresHandle {
-  /** `postgres://ioc@127.0.0.1:{port}/postgres` (trust authentication on loopback). */
+  /**
+   * `postgres://ioc@127.0.0.1:{port}/postgres` (trust authentication on loopback), or
+   * `postgres://ioc:{password}@…` with a password.
+   */
   readonly adminUrl: string;
   readonly port: number;
   /** Creates a fresh database and answers its URL. */
@@ -65,7 +78,8 @@ const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
 /** Starts PostgreSQL; resolves once it accepts connections. */
-export async function startPostgres(): Promise<PostgresHandle> {
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresHandle> {
+  const { password } = options;
   const bin = postgresBinDir();
   if (bin === undefined) throw new Error(POSTGRES_MISSING_MESSAGE);
   const asRoot = process.getuid?.() === 0;
@@ -82,7 +96,13 @@ export async function startPostgres(): Promise<PostgresHandle> {
   // Run as the postgres user through spawn's uid/gid (not runuser), so signals reach postgres itself.
   const as = owner ? { uid: owner.uid, gid: owner.gid } : {};
 
-  const initArgs = ['-D', dataDir, '-U', 'ioc', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'];
+  const pwfile = join(dir, 'pwfile');
+  if (password !== undefined) writeFileSync(pwfile, `${password}\n`, { mode: 0o644 });
+  const auth =
+    password === undefined
+      ? ['--auth=trust']
+      : ['--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`];
+  const initArgs = ['-D', dataDir, '-U', 'ioc', ...auth, '-E', 'UTF8', '--locale=C', '--no-sync'];
   try {
     execFileSync(join(bin, 'initdb'), initArgs, { stdio: 'pipe', cwd: dir, ...as });
   } catch (error) {
@@ -125,7 +145,8 @@ export async function startPostgres(): Promise<PostgresHandle> {
     });
   }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const adminUrl = `postgres://ioc@127.0.0.1:${port}/postgres`;
+  const user = password === undefined ? 'ioc' : `ioc:${encodeURIComponent(password)}`;
+  const adminUrl = `postgres://${user}@127.0.0.1:${port}/postgres`;
 
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
@@ -163,7 +184,7 @@ export async function startPostgres(): Promise<PostgresHandle> {
       } finally {
         await client.end();
       }
-      return `postgres://ioc@127.0.0.1:${port}/${db}`;
+      return `postgres://${user}@127.0.0.1:${port}/${db}`;
     },
     async stop(): Promise<void> {
       if (stopped) return;

@@ -42,8 +42,17 @@ export function describeWithRedis(name: string, fn: () => void): void {
   describeWithServer(name, { available: redisAvailable, missingMessage: REDIS_MISSING_MESSAGE }, fn);
 }
 
+/** Options of startRedis. */
+export interface StartRedisOptions {
+  /**
+   * Require this password (`--requirepass`, as deploy/docker-compose.yml runs Redis); `url` then
+   * carries it (`redis://:{password}@127.0.0.1:{port}`). Default: none.
+   */
+  password?: string;
+}
+
 export interface RedisHandle {
-  /** `redis://127.0.0.1:{port}` */
+  /** `redis://127.0.0.1:{port}`, or `redis://:{password}@127.0.0.1:{port}` with a password. */
   readonly url: string;
   readonly port: number;
   /** Whether the server process runs now (false between `stop()` and `start()`). */
@@ -67,8 +76,8 @@ export interface RedisHandle {
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-/** Sends PING over a raw socket; resolves true on `+PONG`. */
-function ping(port: number): Promise<boolean> {
+/** Sends PING (after AUTH with `password`) over a raw socket; resolves true on `+PONG`. */
+function ping(port: number, password?: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     let answer = '';
@@ -80,14 +89,23 @@ function ping(port: number): Promise<boolean> {
     socket.once('error', () => done(false));
     socket.on('data', (chunk) => {
       answer += chunk.toString();
-      if (answer.includes('\r\n')) done(answer.startsWith('+PONG'));
+      // With AUTH first: its `+OK` line, then PING's answer.
+      const lines = answer.split('\r\n');
+      if (password === undefined && lines.length > 1) done(answer.startsWith('+PONG'));
+      if (password !== undefined && lines.length > 2) done(lines[0] === '+OK' && lines[1] === '+PONG');
     });
-    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('connect', () =>
+      socket.write(password === undefined ? 'PING\r\n' : `AUTH ${JSON.stringify(password)}\r\nPING\r\n`),
+    );
   });
 }
 
 /** Starts redis-server; resolves once it answers PING. */
-export async function startRedis(): Promise<RedisHandle> {
+export async function startRedis(options: StartRedisOptions = {}): Promise<RedisHandle> {
+  const { password } = options;
+  if (password !== undefined && !/^[\x21-\x7e]+$/.test(password)) {
+    throw new Error('startRedis: the password must be printable ASCII without spaces');
+  }
   const bin = redisServerBin();
   if (bin === undefined) throw new Error(REDIS_MISSING_MESSAGE);
   const dir = mkdtempSync(join(tmpdir(), 'ioc-redis-'));
@@ -117,6 +135,7 @@ export async function startRedis(): Promise<RedisHandle> {
       'yes',
       '--loglevel',
       'warning',
+      ...(password === undefined ? [] : ['--requirepass', password]),
     ];
     const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
     const collect = (chunk: Buffer): void => {
@@ -139,7 +158,7 @@ export async function startRedis(): Promise<RedisHandle> {
     );
     child = proc;
     const deadline = Date.now() + START_TIMEOUT_MS;
-    while (!(await ping(port))) {
+    while (!(await ping(port, password))) {
       if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > deadline) {
         proc.kill('SIGKILL');
         throw new Error(`redis-server did not start on port ${port}\n${output}`);
@@ -165,7 +184,10 @@ export async function startRedis(): Promise<RedisHandle> {
   }
 
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url:
+      password === undefined
+        ? `redis://127.0.0.1:${port}`
+        : `redis://:${encodeURIComponent(password)}@127.0.0.1:${port}`,
     port,
     get running(): boolean {
       return child !== undefined && child.exitCode === null && child.signalCode === null;

@@ -227,10 +227,31 @@ export const healthBody = z.object({
 export type HealthBody = z.infer<typeof healthBody>;
 
 /**
- * `GET /api/v1/ingest/stats`: the broker's latest ingest statistics, as the API received and
- * validated them from the internal bus (`ingestStatsSchema`, the same schema).
+ * One broker node in `GET /api/v1/ingest/stats`: its latest statistics as the API received and
+ * validated them from the internal bus (`ingestStatsSchema`), and how fresh they are.
  */
-export const ingestStatsBody = ingestStatsSchema;
+export const brokerNodeIngestStatsBody = ingestStatsSchema.extend({
+  /**
+   * Not heard from for 3 of its intervals (at least 10 s): stopped, or cut off from the bus. Its
+   * counters still count in the totals, its connected clients do not; `broker-node-silent` is raised.
+   */
+  stale: z.boolean(),
+  /** Seconds since the API last heard from the node (for a retained message: since it was published). */
+  ageSeconds: z.number().nonnegative(),
+});
+export type BrokerNodeIngestStatsBody = z.infer<typeof brokerNodeIngestStatsBody>;
+
+/**
+ * `GET /api/v1/ingest/stats`: the platform's ingest statistics — the totals over every broker node
+ * (counters and spool/store gauges summed, `full`/`failing` if any node's, spool consumers in each
+ * node's own only — their record numbers are per node —, `startedAt` the earliest, `publishedAt` the oldest node's, connected clients of the nodes heard from, offline
+ * sessions the largest count, since nodes on Redis share one set; the alert engine the evaluating
+ * node's; health conditions of every node, each with its `node`) — and each node's own in `nodes`
+ * (by node name). One node: the totals are that node's.
+ */
+export const ingestStatsBody = ingestStatsSchema
+  .omit({ node: true, intervalMs: true })
+  .extend({ nodes: z.array(brokerNodeIngestStatsBody) });
 export type IngestStatsBody = z.infer<typeof ingestStatsBody>;
 
 /**

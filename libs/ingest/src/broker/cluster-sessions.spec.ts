@@ -96,4 +96,22 @@ describe('ClusterSessions (device sessions of the other broker nodes)', () => {
     expect(nodes['b']!.heldElsewhere('d')).toBe(false);
     expect(observed['b']).toEqual(['elsewhere d', 'released d']);
   });
+
+  it('asks again for the sessions of a node forgotten for its silence once it is heard again (a Redis outage)', () => {
+    const { nodes, sent, advance } = cluster(['a', 'b'], 15_000);
+    nodes['a']!.opened({ deviceId: 'd', clientId: 'c', at: 1 });
+    // The bus is away for longer than staleAfterMs: b forgets a's session.
+    advance(16_000);
+    nodes['b']!.sweep();
+    expect(nodes['b']!.heldElsewhere('d')).toBe(false);
+    // The bus is back: a's heartbeat reaches b, which asks; a answers with the session it still holds.
+    sent.length = 0;
+    nodes['b']!.heardFrom('a');
+    expect(sent.map((m) => `${m.kind} ${m.node}`)).toEqual(['sync b', 'state a']);
+    expect(nodes['b']!.heldElsewhere('d')).toBe(true);
+    // Heard again later: no new question.
+    sent.length = 0;
+    nodes['b']!.heardFrom('a');
+    expect(sent).toEqual([]);
+  });
 });

@@ -50,7 +50,7 @@ export interface RemoteSessionObserver {
  *
  * A node's sessions are forgotten when it announces its birth (it restarted, with none) and when
  * it has not been heard from (heartbeat, any message) for `staleAfterMs` (it is gone: its devices
- * reconnect elsewhere).
+ * reconnect elsewhere); one heard again after that (the bus was away) is asked for them again.
  */
 export class ClusterSessions {
   /** node → clientId → session */
@@ -59,6 +59,8 @@ export class ClusterSessions {
   private readonly byDevice = new Map<string, Set<NodeSession>>();
   private readonly lastHeard = new Map<string, number>();
   private readonly local = new Map<string, NodeSession>();
+  /** Nodes forgotten for their silence: if heard again (it was the bus, e.g. a Redis outage), asked again. */
+  private readonly silent = new Set<string>();
 
   constructor(
     private readonly options: {
@@ -112,14 +114,27 @@ export class ClusterSessions {
     return (this.byDevice.get(deviceId)?.size ?? 0) > 0;
   }
 
-  /** Something was heard from `node` (its aedes heartbeat): it is alive. */
+  /**
+   * Something was heard from `node` (its aedes heartbeat): it is alive. A node forgotten for its
+   * silence that is heard again was cut off, not gone (a Redis outage longer than staleAfterMs):
+   * this node asks for the sessions again (`sync`), as at its start.
+   */
   heardFrom(node: string): void {
-    if (node !== this.options.node) this.lastHeard.set(node, this.now());
+    if (node === this.options.node) return;
+    this.lastHeard.set(node, this.now());
+    if (this.silent.delete(node)) {
+      this.options.logger.info(
+        { node },
+        'broker node heard again after its silence; asking for its sessions',
+      );
+      this.requestSync();
+    }
   }
 
   /** `node` (re)started: whatever it held before is gone. */
   born(node: string): void {
     if (node === this.options.node) return;
+    this.silent.delete(node);
     this.forget(node, 'restarted');
     this.lastHeard.set(node, this.now());
   }
@@ -130,6 +145,7 @@ export class ClusterSessions {
     for (const [node, at] of this.lastHeard) {
       if (now - at > this.options.staleAfterMs) {
         this.lastHeard.delete(node);
+        this.silent.add(node);
         this.forget(node, 'silent');
       }
     }

@@ -35,7 +35,7 @@ import {
   testRegistry as registry,
   waitFor,
 } from '../test-support/test-broker';
-import { aedesIdOf } from './cluster';
+import { aedesIdOf, CLUSTER_PEER_WAIT_MS } from './cluster';
 import type { IngestBrokerOptions } from './ingest-broker';
 
 jest.setTimeout(30_000);
@@ -472,6 +472,128 @@ describeWithRedis('broker nodes on one Redis', () => {
     expect(sender.connected).toBe(true);
   });
 
+  it('delivers what was published during a Redis outage even when the bus publisher reconnects before the subscriber has subscribed again', async () => {
+    const one = await startNode('1');
+    const service = await internal(one, 'ioc-api-outage-order');
+    const relayed: Reading[] = [];
+    service.on('message', (topic, payload) => {
+      if (topic === INTERNAL_READINGS_TOPIC) relayed.push(...(JSON.parse(payload.toString()) as Reading[]));
+    });
+    await service.subscribeAsync(INTERNAL_READINGS_TOPIC, { qos: 1 });
+    const sender = await device(one, station.id);
+    const commands: string[] = [];
+    const target = await device(one, other.id);
+    target.on('message', (_topic, payload) => commands.push(payload.toString()));
+    await target.subscribeAsync(deviceTopic('env', other.id, 'command'), { qos: 1 });
+    // The order the race can take: after the outage the publisher connection is back (and sends
+    // what waited in its offline queue) well before the subscriber connection has subscribed again.
+    const { subConn, pubConn } = busConnections(one);
+    subConn.options.retryStrategy = () => 1500;
+    pubConn.options.retryStrategy = () => 50;
+    await redis.stop();
+    let commandAcked: Promise<unknown> | undefined;
+    try {
+      await sender.publishAsync(
+        deviceTopic('env', station.id, 'telemetry'),
+        JSON.stringify({ ts: Date.now() - 1000, metrics: { pm25: 61.5 } }),
+        { qos: 1 },
+      );
+      await waitFor(() => one.broker.stats().storage.written === 1, 'the reading stored by node 1');
+      // A platform service's commands while Redis is away are acknowledged at once (aedes sends
+      // the PUBACK first, then hands the message to the bus, which holds it), and its connection
+      // is not held up by them: the second is read and acknowledged during the outage too.
+      const command = deviceTopic('env', other.id, 'command');
+      commandAcked = service.publishAsync(command, '{"commandId":"c-outage"}', { qos: 1 });
+      await commandAcked;
+      await service.publishAsync(command, '{"commandId":"c-outage-2"}', { qos: 1 });
+    } finally {
+      await redis.start();
+    }
+    await commandAcked;
+    // Both were published while the node's subscriptions were gone from Redis: held until the
+    // subscriber connection has subscribed again, then delivered.
+    await waitFor(
+      () => relayed.some((r) => r.metrics['pm25'] === 61.5),
+      'the reading relayed during the outage',
+      10_000,
+    );
+    await waitFor(() => commands.length === 2, 'the commands sent during the outage', 10_000);
+    expect(commands).toEqual(['{"commandId":"c-outage"}', '{"commandId":"c-outage-2"}']);
+  });
+
+  it("holds a node's publishes after a Redis outage until the other nodes are subscribed again: a command sent meanwhile reaches a device on another node", async () => {
+    const [one, two] = [await startNode('1'), await startNode('2')];
+    const service = await internal(one, 'ioc-api-outage-nodes');
+    const commands: string[] = [];
+    const target = await device(two, other.id);
+    target.on('message', (_topic, payload) => commands.push(payload.toString()));
+    await target.subscribeAsync(deviceTopic('env', other.id, 'command'), { qos: 1 });
+    // Both nodes hear each other's heartbeats (every CLUSTER_HEARTBEAT_MS) before the outage.
+    const heard = new Redis(redis.url);
+    try {
+      await heard.psubscribe('ioc:mqtt:$SYS/*/heartbeat');
+      const beats = new Set<string>();
+      heard.on('pmessage', (_pattern, channel) => beats.add(channel));
+      await waitFor(() => beats.size === 2, 'a heartbeat of each node', 12_000);
+    } finally {
+      heard.disconnect();
+    }
+    // Node 1 is back at once after the outage; node 2's subscriber only some time later.
+    const first = busConnections(one);
+    for (const connection of [first.subConn, first.pubConn]) connection.options.retryStrategy = () => 50;
+    busConnections(two).subConn.options.retryStrategy = () => 1000;
+    await redis.stop();
+    let commandAcked: Promise<unknown> | undefined;
+    try {
+      commandAcked = service.publishAsync(
+        deviceTopic('env', other.id, 'command'),
+        '{"commandId":"c-nodes"}',
+        {
+          qos: 1,
+        },
+      );
+      // Let the publish reach node 1's bus before Redis comes back.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      await redis.start();
+    }
+    const back = Date.now();
+    await commandAcked;
+    await waitFor(() => commands.length === 1, 'the command sent during the outage on node 2', 15_000);
+    // Sent once node 2 was heard again (its subscriber back after ~1 s, its next heartbeat within
+    // CLUSTER_HEARTBEAT_MS), not at the end of the longest wait for a node that is gone.
+    expect(Date.now() - back).toBeLessThan(CLUSTER_PEER_WAIT_MS);
+    expect(commands).toEqual(['{"commandId":"c-nodes"}']);
+  });
+
+  it('does not wait longer than CLUSTER_PEER_WAIT_MS after an outage for a node that is gone', async () => {
+    const [one, two] = [await startNode('1'), await startNode('2')];
+    const service = await internal(one, 'ioc-api-outage-gone');
+    const commands: string[] = [];
+    const target = await device(one, other.id);
+    target.on('message', (_topic, payload) => commands.push(payload.toString()));
+    await target.subscribeAsync(deviceTopic('env', other.id, 'command'), { qos: 1 });
+    await waitFor(() => heardNodes(one).includes(aedesIdOf('2')), 'node 2 heard by node 1', 12_000);
+    // Node 2 stops (nothing says so on the bus); then Redis goes away and comes back.
+    await two.close();
+    nodes.splice(nodes.indexOf(two), 1);
+    await redis.stop();
+    let commandAcked: Promise<unknown> | undefined;
+    try {
+      commandAcked = service.publishAsync(deviceTopic('env', other.id, 'command'), '{"commandId":"c-gone"}', {
+        qos: 1,
+      });
+      await commandAcked;
+    } finally {
+      await redis.start();
+    }
+    const back = Date.now();
+    // Node 1 waits for node 2, which never answers, then sends what it held.
+    await waitFor(() => commands.length === 1, 'the command held by node 1', CLUSTER_PEER_WAIT_MS + 5000);
+    expect(Date.now() - back).toBeGreaterThanOrEqual(CLUSTER_PEER_WAIT_MS - 1000);
+    expect(commands).toEqual(['{"commandId":"c-gone"}']);
+  });
+
   const withHaproxy = haproxyAvailable() || process.env['CI'] === 'true' ? it : it.skip;
   if (!haproxyAvailable()) console.warn(HAPROXY_MISSING_MESSAGE);
 
@@ -535,4 +657,14 @@ async function eventuallyDown(
     if (Date.now() > deadline) throw new Error(`backend ${name} not down: ${JSON.stringify(state)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** The Redis connections of a node's message bus (mqemitter-redis' subscriber and publisher). */
+function busConnections(node: TestBroker): { subConn: Redis; pubConn: Redis } {
+  return (node.broker.aedes as unknown as { mq: { subConn: Redis; pubConn: Redis } }).mq;
+}
+
+/** The aedes ids of the nodes `node` has heard a heartbeat from (aedes' own bookkeeping). */
+function heardNodes(node: TestBroker): string[] {
+  return Object.keys((node.broker.aedes as unknown as { brokers: Record<string, number> }).brokers);
 }

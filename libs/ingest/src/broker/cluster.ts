@@ -81,11 +81,179 @@ async function settle(promise: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * How long after its own re-subscription a node waits at most to hear the other nodes it knew
+ * before a Redis outage (ms): two heartbeat intervals. A node that stopped meanwhile is not waited
+ * for longer than this.
+ */
+export const CLUSTER_PEER_WAIT_MS = 2 * CLUSTER_HEARTBEAT_MS;
+
+/** Where BusPublishGate reports (a part of Logger). */
+type GateLogger = Pick<Logger, 'info' | 'warn'>;
+
+/**
+ * Holds a node's publishes on the shared bus while subscriptions are not in place in Redis.
+ *
+ * Redis pub/sub delivers a PUBLISH only to the connections subscribed at that moment. The bus has
+ * two connections (mqemitter-redis' publisher and subscriber) which reconnect on their own after
+ * a Redis outage: when the publisher is back first, it sends what waited in its offline queue
+ * (commands, reading batches, the persistence's `$SYS/sub/…` broadcasts, which it then waits for
+ * itself) before the subscriber has subscribed again (ioredis' autoResubscribe), and Redis drops
+ * them — e.g. a command whose PUBACK the API got, that never reaches its device. Two conditions:
+ *
+ * 1. This node's subscriptions are confirmed: after each (re)connection of the subscriber a PING
+ *    goes behind its re-subscriptions (replies come in order); once it is answered, and while both
+ *    connections stay ready, this node's own subscribers get what it publishes.
+ * 2. After an outage, the other nodes heard from in the three heartbeats before it have been heard
+ *    again (any node's heartbeat, `$SYS/<id>/heartbeat`): each node holds its publishes behind its
+ *    own condition 1, so a message from it proves that its subscriptions are back too. A node not
+ *    heard within CLUSTER_PEER_WAIT_MS is not waited for any longer. This node's own heartbeat
+ *    needs only condition 1 (else two nodes would wait for each other).
+ *
+ * Held publishes go out in the order they were made. Each node sends its heartbeats every
+ * CLUSTER_HEARTBEAT_MS, so condition 2 holds publishes up to about that long after an outage.
+ */
+export class BusPublishGate {
+  private subscribed = false;
+  /** Other nodes (aedes ids) to hear from before condition 2 holds. */
+  private awaiting = new Set<string>();
+  /** Other nodes known before the outage now going on. */
+  private expected = new Set<string>();
+  private readonly lastHeard = new Map<string, number>();
+  private held: Array<{ topic: string; publish: () => void }> = [];
+  private peerTimer: NodeJS.Timeout | undefined;
+  private readonly ownHeartbeat: string;
+  /** Whether the subscriber was subscribed once already (what follows is a reconnection). */
+  private wasSubscribed = false;
+  private closed = false;
+
+  /**
+   * @param subConn mqemitter-redis' subscriber connection, @param pubConn its publisher
+   * @param options.selfId this node's aedes id; options.heartbeatMs aedes' heartbeatInterval;
+   *   options.peerWaitMs the longest wait for other nodes after an outage (CLUSTER_PEER_WAIT_MS)
+   */
+  constructor(
+    private readonly subConn: Redis,
+    private readonly pubConn: Redis,
+    private readonly options: {
+      selfId: string;
+      heartbeatMs: number;
+      peerWaitMs: number;
+      logger?: GateLogger;
+      now?: () => number;
+    },
+  ) {
+    this.ownHeartbeat = `$SYS/${options.selfId}/heartbeat`;
+    subConn.on('ready', () => {
+      // 'ready' is emitted a tick after ioredis wrote the re-subscriptions: this PING follows
+      // them and is answered after them.
+      subConn.ping().then(
+        () => {
+          if (subConn.status === 'ready' && !this.subscribed) this.onSubscribed();
+        },
+        () => undefined, // the connection dropped again: the next 'ready' pings again
+      );
+    });
+    subConn.on('close', () => this.onLost());
+    pubConn.on('ready', () => this.release());
+  }
+
+  /** A message from node `aedesId` arrived through Redis (its heartbeat). */
+  heard(aedesId: string): void {
+    if (aedesId === this.options.selfId) return;
+    this.lastHeard.set(aedesId, this.now());
+    if (this.awaiting.delete(aedesId) && this.awaiting.size === 0) {
+      clearTimeout(this.peerTimer);
+      this.release();
+    }
+  }
+
+  /** Runs `publish` (a publish on `topic`) now if it may go, else once it may, after those held before it. */
+  pass(topic: string, publish: () => void): void {
+    if (this.closed) publish();
+    else if (this.mayPublish(topic) && (this.held.length === 0 || topic === this.ownHeartbeat)) publish();
+    else this.held.push({ topic, publish });
+  }
+
+  /**
+   * The bus is closing: sends everything held (into ioredis' queue, or a closed bus's error) so
+   * that each publish gets an answer rather than none, and lets every later one through.
+   */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.peerTimer);
+    this.release(true);
+  }
+
+  /** Sends what may go now, in order (with `force`, everything). */
+  private release(force = false): void {
+    const held = this.held;
+    this.held = [];
+    for (const entry of held) {
+      // Order is kept among the held publishes: once one must wait, so does every later one
+      // (except this node's heartbeats, which carry nothing but liveness).
+      if (
+        force ||
+        ((this.held.length === 0 || entry.topic === this.ownHeartbeat) && this.mayPublish(entry.topic))
+      )
+        entry.publish();
+      else this.held.push(entry);
+    }
+  }
+
+  private mayPublish(topic: string): boolean {
+    const ready = this.subscribed && this.subConn.status === 'ready' && this.pubConn.status === 'ready';
+    return ready && (topic === this.ownHeartbeat || this.awaiting.size === 0);
+  }
+
+  private onLost(): void {
+    if (!this.subscribed) return;
+    this.subscribed = false;
+    clearTimeout(this.peerTimer);
+    const recent = this.now() - 3 * this.options.heartbeatMs;
+    for (const [node, at] of this.lastHeard) if (at >= recent) this.expected.add(node);
+    for (const node of this.awaiting) this.expected.add(node);
+    this.awaiting.clear();
+  }
+
+  private onSubscribed(): void {
+    this.subscribed = true;
+    this.awaiting = this.expected;
+    this.expected = new Set();
+    if (this.wasSubscribed) {
+      this.options.logger?.info(
+        { held: this.held.length, waitingFor: [...this.awaiting] },
+        'bus subscriptions back in Redis; sending what was held once the other broker nodes are heard',
+      );
+    }
+    this.wasSubscribed = true;
+    if (this.awaiting.size > 0) {
+      this.peerTimer = setTimeout(() => {
+        this.options.logger?.warn(
+          { nodes: [...this.awaiting], waitedMs: this.options.peerWaitMs },
+          'broker nodes not heard after the Redis outage; publishing without them',
+        );
+        this.awaiting.clear();
+        this.release();
+      }, this.options.peerWaitMs);
+      this.peerTimer.unref();
+    }
+    this.release();
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+}
+
 /** The parts of aedes that live in Redis for a node of a scale-out installation. */
 export interface BrokerClusterParts {
   /** aedes `id`: `ioc-broker-<IOC_BROKER_ID>` (names its wills and queued packets in Redis). */
   id: string;
-  /** mqemitter-redis on channels `ioc:mqtt:…`: every node's publishes reach every node's subscribers. */
+  /**
+   * mqemitter-redis on channels `ioc:mqtt:…`: every node's publishes reach every node's
+   * subscribers; they pass a BusPublishGate (held while subscriptions are not back after an outage).
+   */
   mq: NonNullable<AedesOptions['mq']>;
   /** aedes-persistence-redis under `ioc:aedes:…`: retained messages, sessions, queues, wills. */
   persistence: NonNullable<AedesOptions['persistence']>;
@@ -142,9 +310,24 @@ export function createBrokerClusterParts(options: BrokerClusterOptions, logger: 
   // reading would cost a Redis PUBLISH (and its PUBACK a Redis round trip): the nodes share only
   // what is routed — reading batches, commands, statuses — not the raw device traffic.
   const emit = mq.emit.bind(mq);
+  const gate = new BusPublishGate(mq.subConn, mq.pubConn, {
+    selfId: aedesIdOf(options.brokerId),
+    heartbeatMs: CLUSTER_HEARTBEAT_MS,
+    peerWaitMs: CLUSTER_PEER_WAIT_MS,
+    logger: redisLogger,
+  });
   mq.emit = (packet: { topic: string }, done?: (error?: Error) => void): void => {
     if (packet.topic === DISCARD_TOPIC) done?.();
-    else emit(packet, done);
+    else gate.pass(packet.topic, () => emit(packet, done));
+  };
+  mq.on('$SYS/+/heartbeat', (packet: { payload: Buffer | string }, callback: () => void) => {
+    gate.heard(packet.payload.toString());
+    callback();
+  });
+  const close = mq.close.bind(mq);
+  mq.close = (callback: () => void): void => {
+    gate.close();
+    close(callback);
   };
   const persistenceConnection = connection('persistence', { keyPrefix: REDIS_PERSISTENCE_PREFIX });
   const persistence = aedesPersistenceRedis({ conn: persistenceConnection });

@@ -5,7 +5,7 @@ import {
   type DeviceStatus,
   type Reading,
   INTERNAL_DEVICE_STATUS_TOPIC,
-  INTERNAL_INGEST_STATS_TOPIC,
+  INTERNAL_INGEST_STATS_TOPIC_PREFIX,
   INTERNAL_READINGS_TOPIC,
   MAX_DEVICE_STATUS_NOTICE,
 } from '@ioc/contracts';
@@ -101,7 +101,13 @@ export interface IngestBrokerOptions {
   /** How long a packet may stay half-received (DEFAULT_PACKET_BODY_TIMEOUT_MS by default). */
   packetBodyTimeoutMs?: number;
   maxFutureSkewMs: number;
+  /** How often the node publishes its ingest statistics, ms (`$internal/ioc/v1/ingest-stats/{node}`). */
   statsIntervalMs: number;
+  /**
+   * IOC_BROKER_ID: the node's name in its ingest statistics is `broker-<brokerId>` (the same name
+   * as its registry position). Default: the cluster's brokerId, else `1`.
+   */
+  brokerId?: string;
   logger: Logger;
   /**
    * Device authentication (IOC_MQTT_AUTH): `credentials` authenticates every device and binds it
@@ -424,8 +430,12 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       (error: Error) => logger.warn({ err: error.message }, 'counting offline sessions failed'),
     );
   };
+  const statsNode = `broker-${options.brokerId ?? options.cluster?.brokerId ?? '1'}`;
   const snapshot = (): IngestStatsSnapshot =>
     stats.snapshot({
+      node: statsNode,
+      publishedAt: new Date().toISOString(),
+      intervalMs: options.statsIntervalMs,
       ...sink.stats(),
       connectedClients: broker.connectedClients,
       offlineSessions,
@@ -435,7 +445,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     broker.publish(
       {
         cmd: 'publish',
-        topic: INTERNAL_INGEST_STATS_TOPIC,
+        topic: `${INTERNAL_INGEST_STATS_TOPIC_PREFIX}${statsNode}`,
         payload: Buffer.from(JSON.stringify(snapshot())),
         qos: 0,
         retain: true,

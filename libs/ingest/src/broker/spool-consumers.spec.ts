@@ -5,7 +5,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import {
   type Device,
   deviceTopic,
-  INTERNAL_INGEST_STATS_TOPIC,
+  INTERNAL_INGEST_STATS_TOPIC_PREFIX,
   INTERNAL_READINGS_TOPIC,
   INTERNAL_USERNAME,
   ingestStatsSchema,
@@ -152,13 +152,20 @@ describe('ingest broker with a second spool consumer', () => {
     await waitFor(() => consumerStats('store')?.lag === 0, 'the store writing everything');
     const internal = await client(running.url, { username: INTERNAL_USERNAME, password: SECRET });
     const published: unknown[] = [];
-    internal.on('message', (_t, payload) => published.push(JSON.parse(payload.toString())));
-    await internal.subscribeAsync(INTERNAL_INGEST_STATS_TOPIC, { qos: 0 });
+    const topics = new Set<string>();
+    internal.on('message', (topic, payload) => {
+      topics.add(topic);
+      published.push(JSON.parse(payload.toString()));
+    });
+    await internal.subscribeAsync(`${INTERNAL_INGEST_STATS_TOPIC_PREFIX}+`, { qos: 0 });
     // The retained message may predate the last publish: wait for one that has them all.
     const alertsIn = (message: unknown) =>
       ingestStatsSchema.parse(message).spool.consumers?.find((c) => c.consumer === 'alerts');
     await waitFor(() => published.some((m) => alertsIn(m)?.lag === i), 'ingest stats with every reading');
     const stats = ingestStatsSchema.parse(published.find((m) => alertsIn(m)?.lag === i));
+    // One node (IOC_BROKER_ID 1 by default): its own topic, its name in the message.
+    expect([...topics]).toEqual([`${INTERNAL_INGEST_STATS_TOPIC_PREFIX}broker-1`]);
+    expect(stats).toMatchObject({ node: 'broker-1', intervalMs: 50 });
     expect(alertsIn(stats)).toMatchObject({ oldestHeld: 0, released: 0 });
     const filling = stats.healthConditions.find((c) => c.code === 'spool-filling');
     expect(filling?.message).toContain(`held by consumer alerts (lag ${i} records, oldest #0)`);

@@ -1,7 +1,29 @@
 import type { IngestStatsMessage } from '@ioc/contracts';
-import { renderPrometheus } from './prometheus-metrics';
+import { platformIngestStats } from './platform-ingest-stats';
+import { renderPrometheus as renderPlatform } from './prometheus-metrics';
 
-const stats = (consumers?: NonNullable<IngestStatsMessage['spool']['consumers']>): IngestStatsMessage => ({
+const NOW = Date.parse('2026-11-30T06:10:00.000Z');
+/** renderPrometheus of the platform made of these nodes' messages, each heard `ageMs` ago (0). */
+const renderPrometheus = (
+  nodes: IngestStatsMessage | IngestStatsMessage[],
+  apiUp: { brokerConnected: boolean },
+  ageMs = 0,
+): string =>
+  renderPlatform(
+    platformIngestStats(
+      [nodes].flat().map((stats) => ({ stats, heardAt: NOW - ageMs })),
+      NOW,
+    ),
+    apiUp,
+  );
+
+const stats = (
+  consumers?: NonNullable<IngestStatsMessage['spool']['consumers']>,
+  node = 'broker-1',
+): IngestStatsMessage => ({
+  node,
+  publishedAt: new Date(NOW).toISOString(),
+  intervalMs: 2000,
   startedAt: '2026-11-30T06:00:00.000Z',
   accepted: { env: 3 },
   acceptedTotal: 3,
@@ -43,10 +65,10 @@ describe('renderPrometheus: spool consumers', () => {
       { brokerConnected: true },
     );
     const lines = text.split('\n');
-    expect(lines).toContain('ioc_spool_consumer_lag{consumer="store"} 0');
-    expect(lines).toContain('ioc_spool_consumer_lag{consumer="alerts"} 2');
-    expect(lines).toContain('ioc_spool_consumer_released_total{consumer="alerts"} 1');
-    expect(lines).toContain('ioc_spool_consumer_oldest_held{consumer="alerts"} 1');
+    expect(lines).toContain('ioc_spool_consumer_lag{broker="broker-1",consumer="store"} 0');
+    expect(lines).toContain('ioc_spool_consumer_lag{broker="broker-1",consumer="alerts"} 2');
+    expect(lines).toContain('ioc_spool_consumer_released_total{broker="broker-1",consumer="alerts"} 1');
+    expect(lines).toContain('ioc_spool_consumer_oldest_held{broker="broker-1",consumer="alerts"} 1');
     // A consumer holding nothing has no oldest record.
     expect(lines.filter((l) => l.startsWith('ioc_spool_consumer_oldest_held{'))).toHaveLength(1);
     expect(lines).toContain('# TYPE ioc_spool_consumer_lag gauge');
@@ -76,15 +98,15 @@ describe('renderPrometheus: the alert engine', () => {
       snapshotPosition: 100,
     };
     const lines = renderPrometheus({ ...stats(), alertEngine }, { brokerConnected: true }).split('\n');
-    expect(lines).toContain('ioc_alert_engine_evaluated_total 120');
-    expect(lines).toContain('ioc_alert_engine_warm_up_total 7');
-    expect(lines).toContain('ioc_alert_engine_changes_total 4');
-    expect(lines).toContain('ioc_alert_engine_commit_failures_total 1');
-    expect(lines).toContain('ioc_aqi_hours_emitted_total 9');
-    expect(lines).toContain('ioc_alert_engine_out_of_order_total 11');
-    expect(lines).toContain('ioc_aqi_closed_hour_readings_total 12');
-    expect(lines).toContain('ioc_alert_engine_lag 2');
-    expect(lines).toContain('ioc_alert_engine_last_commit_ms 6');
+    expect(lines).toContain('ioc_alert_engine_evaluated_total{broker="broker-1"} 120');
+    expect(lines).toContain('ioc_alert_engine_warm_up_total{broker="broker-1"} 7');
+    expect(lines).toContain('ioc_alert_engine_changes_total{broker="broker-1"} 4');
+    expect(lines).toContain('ioc_alert_engine_commit_failures_total{broker="broker-1"} 1');
+    expect(lines).toContain('ioc_aqi_hours_emitted_total{broker="broker-1"} 9');
+    expect(lines).toContain('ioc_alert_engine_out_of_order_total{broker="broker-1"} 11');
+    expect(lines).toContain('ioc_aqi_closed_hour_readings_total{broker="broker-1"} 12');
+    expect(lines).toContain('ioc_alert_engine_lag{broker="broker-1"} 2');
+    expect(lines).toContain('ioc_alert_engine_last_commit_ms{broker="broker-1"} 6');
     const without = renderPrometheus(stats(), { brokerConnected: true });
     expect(without).not.toContain('ioc_alert_engine');
     expect(lines.join('\n')).not.toContain('ioc_alert_stream');
@@ -113,12 +135,12 @@ describe('renderPrometheus: the alert engine', () => {
       },
     };
     const lines = renderPrometheus({ ...stats(), alertEngine }, { brokerConnected: true }).split('\n');
-    expect(lines).toContain('ioc_alert_engine_lease_holding{holder="broker-2:ab12cd34"} 1');
-    expect(lines).toContain('ioc_alert_engine_lease_token 7');
-    expect(lines).toContain('ioc_alert_engine_lease_lost_total 1');
-    expect(lines).toContain('ioc_alert_stream_forwarded_total 300');
-    expect(lines).toContain('ioc_alert_stream_forward_failures_total 4');
-    expect(lines).toContain('ioc_alert_stream_lag 50');
+    expect(lines).toContain('ioc_alert_engine_lease_holding{broker="broker-1",holder="broker-2:ab12cd34"} 1');
+    expect(lines).toContain('ioc_alert_engine_lease_token{broker="broker-1"} 7');
+    expect(lines).toContain('ioc_alert_engine_lease_lost_total{broker="broker-1"} 1');
+    expect(lines).toContain('ioc_alert_stream_forwarded_total{broker="broker-1"} 300');
+    expect(lines).toContain('ioc_alert_stream_forward_failures_total{broker="broker-1"} 4');
+    expect(lines).toContain('ioc_alert_stream_lag{broker="broker-1"} 50');
     // A standby: not holding, no stream input (no lag line).
     const standby = renderPrometheus(
       {
@@ -131,7 +153,37 @@ describe('renderPrometheus: the alert engine', () => {
       },
       { brokerConnected: true },
     ).split('\n');
-    expect(standby).toContain('ioc_alert_engine_lease_holding{holder="broker-2:ab12cd34"} 0');
+    expect(standby).toContain(
+      'ioc_alert_engine_lease_holding{broker="broker-1",holder="broker-2:ab12cd34"} 0',
+    );
     expect(standby.join('\n')).not.toContain('ioc_alert_stream_lag');
+  });
+});
+
+describe('renderPrometheus: several broker nodes', () => {
+  it('exposes each node’s series under its own broker label, none overwriting another', () => {
+    const two = { ...stats(undefined, 'broker-2'), accepted: { env: 5, traffic: 2 }, acceptedTotal: 7 };
+    const lines = renderPrometheus([stats(), two], { brokerConnected: true }).split('\n');
+    expect(lines).toContain('ioc_ingest_accepted_total{broker="broker-1",domain="env"} 3');
+    expect(lines).toContain('ioc_ingest_accepted_total{broker="broker-2",domain="env"} 5');
+    expect(lines).toContain('ioc_ingest_accepted_total{broker="broker-2",domain="traffic"} 2');
+    expect(lines).toContain('ioc_broker_stats_age_seconds{broker="broker-2"} 0');
+    // One HELP and TYPE per metric family, whatever the number of nodes.
+    expect(lines.filter((l) => l === '# TYPE ioc_ingest_accepted_total counter')).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('ioc_spool_records{'))).toEqual([
+      'ioc_spool_records{broker="broker-1"} 3',
+      'ioc_spool_records{broker="broker-2"} 3',
+    ]);
+  });
+
+  it('raises broker-node-silent for a node not heard from for three intervals', () => {
+    const text = renderPrometheus(stats(), { brokerConnected: true }, 12_000);
+    expect(text.split('\n')).toContain(
+      'ioc_health_condition{code="broker-node-silent",severity="warning",broker="broker-1"} 1',
+    );
+    expect(text.split('\n')).toContain('ioc_broker_stats_age_seconds{broker="broker-1"} 12');
+    expect(renderPrometheus(stats(), { brokerConnected: true }, 5_000)).not.toContain(
+      'ioc_health_condition{code="broker-node-silent"',
+    );
   });
 });

@@ -7,7 +7,7 @@ import type {
   CommandMessage,
   CommandRecordBody,
   DeviceStatus,
-  IngestStatsMessage,
+  IngestStatsBody,
   RegistryChangeNotice,
   RegistryPosition,
   RejectionNotice,
@@ -15,6 +15,7 @@ import type {
 import type { Logger } from '@ioc/runtime';
 import type { OpsApiSettings } from '../api-config';
 import type { RegistryProvisioning } from '../registry-port';
+import { type BrokerNodeIngestStats, heardAt, platformIngestStats } from '../ingest/platform-ingest-stats';
 import { LOGGER, OPS_API_SETTINGS, REGISTRY_PROVISIONING } from '../tokens';
 
 /**
@@ -47,7 +48,8 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
    * them (conditional updates in CommandRepository).
    */
   readonly commandUpdates$ = new Subject<CommandRecordBody>();
-  private ingestStats: IngestStatsMessage | null = null;
+  /** Each broker node's latest ingest statistics, by node name. */
+  private readonly ingestStats = new Map<string, BrokerNodeIngestStats>();
   private client: InternalBusClient | undefined;
 
   constructor(
@@ -74,8 +76,8 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
           this.brokerPositions.set(position.node, position);
           for (const wake of [...this.positionWaiters]) wake();
         },
-        ingestStats: (stats) => {
-          this.ingestStats = stats;
+        ingestStats: (stats, { retained }) => {
+          this.ingestStats.set(stats.node, { stats, heardAt: heardAt(stats, retained, Date.now()) });
         },
         // Another node's (or this node's own) registry write: read the change log.
         ...(this.provisioning ? { registryChanges: () => this.provisioning?.notify() } : {}),
@@ -151,8 +153,12 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  latestIngestStats(): IngestStatsMessage | null {
-    return this.ingestStats;
+  /**
+   * The platform's ingest statistics over every broker node heard from (platformIngestStats:
+   * totals, each node's own, `broker-node-silent` for a stale one); null before any node was heard.
+   */
+  latestIngestStats(): IngestStatsBody | null {
+    return platformIngestStats(this.ingestStats.values(), Date.now());
   }
 
   async onModuleDestroy(): Promise<void> {
