@@ -20,7 +20,7 @@ import {
   WebhookReceiver,
 } from '@ioc/testing';
 import { DeviceClients, type LiveClient, liveClient, mqttClient } from './support/clients';
-import { expectCall } from './support/webhooks';
+import { expectCall, pm25AlertToWebhook } from './support/webhooks';
 
 /*
  * Several API nodes (issue 12): one broker, two API processes started at the same moment on one
@@ -300,51 +300,13 @@ describeWithRedis('several API nodes on Redis and PostgreSQL (real processes)', 
     it('two nodes drain one outbox: an alert notification is delivered once', async () => {
       const ruleId = 'e2e-api-nodes-pm25';
       const logStart = platform.broker.output().length;
-      await expectCall(
-        admin,
-        'POST',
-        '/api/v1/agencies',
-        { id: AGENCY, name: 'Sở (e2e nút API)', scope: { domains: ['env'] } },
-        201,
-      );
-      await expectCall(
-        admin,
-        'POST',
-        '/api/v1/rules',
-        {
-          id: ruleId,
-          kind: 'threshold',
-          name: { vi: 'PM2.5 cao (nút)', en: 'PM2.5 high (nodes)' },
-          severity: 'warning',
-          scope: { deviceIds: [alertStation.id] },
-          metric: 'pm25',
-          condition: { op: 'above', value: 100 },
-          clear: { op: 'below', value: 80 },
-          message: { vi: '{device}: {value}', en: '{device}: {value}' },
-        },
-        201,
-      );
-      const endpoint = await expectCall(
-        admin,
-        'POST',
-        `/api/v1/agencies/${AGENCY}/webhooks`,
-        { url: receiver.url(), description: 'nodes' },
-        201,
-      );
-      await expectCall(
-        admin,
-        'POST',
-        `/api/v1/agencies/${AGENCY}/subscriptions`,
-        {
-          name: 'nodes',
-          filters: { ruleIds: [ruleId] },
-          webhookEndpointIds: [endpoint['id']],
-          mqtt: false,
-          groupWaitSeconds: 0,
-          groupIntervalSeconds: 0,
-        },
-        201,
-      );
+      await pm25AlertToWebhook(admin, {
+        agency: AGENCY,
+        ruleId,
+        deviceId: alertStation.id,
+        url: receiver.url(),
+        label: 'nodes',
+      });
       await eventually(
         async () => (platform.broker.output().indexOf(ruleId, logStart) >= 0 ? true : undefined),
         30_000,

@@ -52,7 +52,7 @@ import {
 } from './support/compose-local';
 import { envVariablesOf, type PlatformProcess } from './support/platform-env';
 import { publishSequence, sequencedReading } from './support/qos1-stream';
-import { expectCall, verifyWebhook } from './support/webhooks';
+import { expectCall, pm25AlertToWebhook, verifyWebhook } from './support/webhooks';
 
 /*
  * The whole scale-out topology of issue 12 on this machine, started once for the file: Debian's
@@ -512,51 +512,13 @@ describeWithServer(
     it('an alert fires once and its webhook is delivered once, with two engines on the lease and two API nodes draining the outbox', async () => {
       const station = stations[1]!;
       const outputsBefore = platform.brokers.map((b) => b.process.output().length);
-      await expectCall(
-        admin,
-        'POST',
-        '/api/v1/agencies',
-        { id: AGENCY, name: 'Sở (e2e mở rộng)', scope: { domains: ['env'] } },
-        201,
-      );
-      await expectCall(
-        admin,
-        'POST',
-        '/api/v1/rules',
-        {
-          id: RULE_ID,
-          kind: 'threshold',
-          name: { vi: 'PM2.5 cao (mở rộng)', en: 'PM2.5 high (scale-out)' },
-          severity: 'warning',
-          scope: { deviceIds: [station.id] },
-          metric: 'pm25',
-          condition: { op: 'above', value: 100 },
-          clear: { op: 'below', value: 80 },
-          message: { vi: '{device}: {value}', en: '{device}: {value}' },
-        },
-        201,
-      );
-      const endpoint = await expectCall(
-        admin,
-        'POST',
-        `/api/v1/agencies/${AGENCY}/webhooks`,
-        { url: receiver.url(), description: 'scale-out' },
-        201,
-      );
-      await expectCall(
-        admin,
-        'POST',
-        `/api/v1/agencies/${AGENCY}/subscriptions`,
-        {
-          name: 'scale-out',
-          filters: { ruleIds: [RULE_ID] },
-          webhookEndpointIds: [endpoint['id']],
-          mqtt: false,
-          groupWaitSeconds: 0,
-          groupIntervalSeconds: 0,
-        },
-        201,
-      );
+      const { endpoint } = await pm25AlertToWebhook(admin, {
+        agency: AGENCY,
+        ruleId: RULE_ID,
+        deviceId: station.id,
+        url: receiver.url(),
+        label: 'scale-out',
+      });
       // One broker node holds the engine's lease; it has loaded the rule.
       const lease = await new LeaseRepository(database.db, database.kind).get(ALERT_ENGINE_LEASE);
       const holder = Number(/^broker-(\d+):/.exec(lease?.holder ?? '')?.[1]);

@@ -46,3 +46,71 @@ export async function expectCall(
     throw new Error(`${method} ${path} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
   return answer.body;
 }
+
+/** What `pm25AlertToWebhook` creates. */
+export interface Pm25AlertWebhook {
+  agency: string;
+  ruleId: string;
+  /** The webhook endpoint as the API answered it (its `id`, its `secret` `whsec_…`). */
+  endpoint: Record<string, unknown>;
+}
+
+/**
+ * Through the REST API as `admin`: an agency of the environment domain, a threshold rule on one
+ * device's PM2.5 (fires above 100 µg/m³, clears below 80 — hysteresis, so one excursion is one
+ * alert), a webhook endpoint at `url`, and a subscription sending that rule's alerts there at once
+ * (no grouping wait or interval). `label` names them (Vietnamese first, as the platform does).
+ * @throws Error with the API's answer when any request is refused
+ */
+export async function pm25AlertToWebhook(
+  admin: ApiSession,
+  options: { agency: string; ruleId: string; deviceId: string; url: string; label: string },
+): Promise<Pm25AlertWebhook> {
+  const { agency, ruleId, deviceId, url, label } = options;
+  await expectCall(
+    admin,
+    'POST',
+    '/api/v1/agencies',
+    { id: agency, name: `Sở (e2e ${label})`, scope: { domains: ['env'] } },
+    201,
+  );
+  await expectCall(
+    admin,
+    'POST',
+    '/api/v1/rules',
+    {
+      id: ruleId,
+      kind: 'threshold',
+      name: { vi: `PM2.5 cao (${label})`, en: `PM2.5 high (${label})` },
+      severity: 'warning',
+      scope: { deviceIds: [deviceId] },
+      metric: 'pm25',
+      condition: { op: 'above', value: 100 },
+      clear: { op: 'below', value: 80 },
+      message: { vi: '{device}: {value}', en: '{device}: {value}' },
+    },
+    201,
+  );
+  const endpoint = await expectCall(
+    admin,
+    'POST',
+    `/api/v1/agencies/${agency}/webhooks`,
+    { url, description: label },
+    201,
+  );
+  await expectCall(
+    admin,
+    'POST',
+    `/api/v1/agencies/${agency}/subscriptions`,
+    {
+      name: label,
+      filters: { ruleIds: [ruleId] },
+      webhookEndpointIds: [endpoint['id']],
+      mqtt: false,
+      groupWaitSeconds: 0,
+      groupIntervalSeconds: 0,
+    },
+    201,
+  );
+  return { agency, ruleId, endpoint };
+}

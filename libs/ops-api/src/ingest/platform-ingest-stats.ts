@@ -127,6 +127,7 @@ export function platformIngestStats(
   const engineNode =
     views.find((node) => node.alertEngine?.lease?.holding === true && !node.stale) ??
     views.find((node) => node.alertEngine !== undefined && node.alertEngine.lease === undefined);
+  const singleNodeConsumers = views.length === 1 ? views[0]?.spool.consumers : undefined;
   const earliest = (key: 'startedAt' | 'publishedAt'): string =>
     views.map((node) => node[key]).reduce((a, b) => (Date.parse(b) < Date.parse(a) ? b : a));
   return {
@@ -137,10 +138,7 @@ export function platformIngestStats(
     rejected,
     rejectedTotal: sum(rejected),
     // One node: its spool consumers too (several nodes' record numbers cannot be added up).
-    spool:
-      views.length === 1 && views[0]!.spool.consumers
-        ? { ...spool, consumers: views[0]!.spool.consumers }
-        : spool,
+    spool: singleNodeConsumers ? { ...spool, consumers: singleNodeConsumers } : spool,
     storage,
     connectedClients,
     broker: broker as IngestStatsBody['broker'],
