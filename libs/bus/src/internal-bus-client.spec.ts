@@ -3,34 +3,11 @@ import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import { INTERNAL_INGEST_STATS_TOPIC_PREFIX, type IngestStatsMessage } from '@ioc/contracts';
 import { createLogger } from '@ioc/runtime';
-import { freePort } from '@ioc/testing';
+import { freePort, ingestStatsMessage } from '@ioc/testing';
 import { InternalBusClient } from './internal-bus-client';
 
-const stats = (node: string, acceptedTotal: number): IngestStatsMessage => ({
-  node,
-  publishedAt: new Date().toISOString(),
-  intervalMs: 2000,
-  startedAt: new Date().toISOString(),
-  accepted: { env: acceptedTotal },
-  acceptedTotal,
-  rejected: {},
-  rejectedTotal: 0,
-  spool: { records: 0, bytes: 0, maxBytes: 1000, segments: 1, commits: 0, committedRecords: 0, full: false },
-  storage: { queued: 0, written: 0, failedWrites: 0, rejected: 0, failing: false },
-  connectedClients: 0,
-  broker: {
-    reservedClientIdRefused: 0,
-    emptyClientIdRefused: 0,
-    clientIdTakeovers: 0,
-    oversizedPacketsClosed: 0,
-    stalledPacketsClosed: 0,
-    qos2DuplicatesSuppressed: 0,
-    errorAnswersSuppressed: 0,
-    rejectionNoticesSuppressed: 0,
-    forwardsBlocked: 0,
-  },
-  healthConditions: [],
-});
+const stats = (node: string, acceptedTotal: number): IngestStatsMessage =>
+  ingestStatsMessage({ node, accepted: { env: acceptedTotal }, acceptedTotal });
 
 /** A real aedes broker on a free loopback port (no authentication: the client's options are not under test). */
 describe('InternalBusClient: ingest statistics of several broker nodes', () => {

@@ -11,3 +11,4 @@ export * from './webhook-receiver';
 export * from './browser';
 export * from './redis';
 export * from './haproxy';
+export * from './ingest-stats-fixture';

@@ -1,5 +1,6 @@
 import type { IngestStatsMessage } from '@ioc/contracts';
 import { ingestStatsBody } from '@ioc/contracts';
+import { ingestStatsMessage } from '@ioc/testing';
 import {
   BROKER_NODE_FORGET_MS,
   BROKER_NODE_STALE_MIN_MS,
@@ -9,41 +10,22 @@ import {
 
 const NOW = Date.parse('2026-11-30T06:10:00.000Z');
 
-const node = (name: string, overrides: Partial<IngestStatsMessage> = {}): IngestStatsMessage => ({
-  node: name,
-  publishedAt: new Date(NOW - 1000).toISOString(),
-  intervalMs: 2000,
-  startedAt: '2026-11-30T06:00:00.000Z',
-  accepted: { env: 3, traffic: 1 },
-  acceptedTotal: 4,
-  rejected: { 'invalid-json': 1 },
-  rejectedTotal: 1,
-  spool: {
-    records: 3,
-    bytes: 900,
-    maxBytes: 10_000,
-    segments: 1,
-    commits: 2,
-    committedRecords: 3,
-    full: false,
-  },
-  storage: { queued: 1, written: 3, failedWrites: 0, rejected: 0, failing: false },
-  connectedClients: 10,
-  broker: {
-    reservedClientIdRefused: 1,
-    emptyClientIdRefused: 0,
-    clientIdTakeovers: 2,
-    oversizedPacketsClosed: 0,
-    stalledPacketsClosed: 0,
-    qos2DuplicatesSuppressed: 0,
-    errorAnswersSuppressed: 0,
-    rejectionNoticesSuppressed: 0,
-    forwardsBlocked: 0,
-  },
-  offlineSessions: { clients: 5, subscriptions: 9 },
-  healthConditions: [],
-  ...overrides,
-});
+const node = (name: string, overrides: Partial<IngestStatsMessage> = {}): IngestStatsMessage => {
+  const base = ingestStatsMessage();
+  return ingestStatsMessage({
+    node: name,
+    publishedAt: new Date(NOW - 1000).toISOString(),
+    accepted: { env: 3, traffic: 1 },
+    acceptedTotal: 4,
+    rejected: { 'invalid-json': 1 },
+    rejectedTotal: 1,
+    storage: { ...base.storage, queued: 1 },
+    connectedClients: 10,
+    broker: { ...base.broker, reservedClientIdRefused: 1, clientIdTakeovers: 2 },
+    offlineSessions: { clients: 5, subscriptions: 9 },
+    ...overrides,
+  });
+};
 
 const engine = (holding: boolean | undefined, evaluated: number): IngestStatsMessage['alertEngine'] => ({
   evaluated,

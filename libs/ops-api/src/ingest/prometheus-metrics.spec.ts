@@ -1,4 +1,5 @@
 import type { IngestStatsMessage } from '@ioc/contracts';
+import { ingestStatsMessage } from '@ioc/testing';
 import { platformIngestStats } from './platform-ingest-stats';
 import { renderPrometheus as renderPlatform } from './prometheus-metrics';
 
@@ -20,40 +21,10 @@ const renderPrometheus = (
 const stats = (
   consumers?: NonNullable<IngestStatsMessage['spool']['consumers']>,
   node = 'broker-1',
-): IngestStatsMessage => ({
-  node,
-  publishedAt: new Date(NOW).toISOString(),
-  intervalMs: 2000,
-  startedAt: '2026-11-30T06:00:00.000Z',
-  accepted: { env: 3 },
-  acceptedTotal: 3,
-  rejected: {},
-  rejectedTotal: 0,
-  spool: {
-    records: 3,
-    bytes: 900,
-    maxBytes: 10_000,
-    segments: 1,
-    commits: 2,
-    committedRecords: 3,
-    full: false,
-    ...(consumers ? { consumers } : {}),
-  },
-  storage: { queued: 0, written: 3, failedWrites: 0, rejected: 0, failing: false },
-  connectedClients: 1,
-  broker: {
-    reservedClientIdRefused: 0,
-    emptyClientIdRefused: 0,
-    clientIdTakeovers: 0,
-    oversizedPacketsClosed: 0,
-    stalledPacketsClosed: 0,
-    qos2DuplicatesSuppressed: 0,
-    errorAnswersSuppressed: 0,
-    rejectionNoticesSuppressed: 0,
-    forwardsBlocked: 0,
-  },
-  healthConditions: [],
-});
+): IngestStatsMessage => {
+  const base = ingestStatsMessage({ node, publishedAt: new Date(NOW).toISOString() });
+  return consumers ? { ...base, spool: { ...base.spool, consumers } } : base;
+};
 
 describe('renderPrometheus: spool consumers', () => {
   it('exposes each consumer’s lag, releases and oldest held record', () => {
