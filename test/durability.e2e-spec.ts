@@ -349,8 +349,8 @@ describeWithInfluxd('durability against a real influxd', () => {
       const metrics = await (
         await fetch(`${platform.httpUrl}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } })
       ).text();
-      expect(metrics).toMatch(/^ioc_ingest_rejected_total\{reason="spool-full"\} [1-9]/m);
-      expect(metrics).toMatch(/^ioc_spool_bytes [1-9]/m);
+      expect(metrics).toMatch(/^ioc_ingest_rejected_total\{broker="broker-1",reason="spool-full"\} [1-9]/m);
+      expect(metrics).toMatch(/^ioc_spool_bytes\{broker="broker-1"\} [1-9]/m);
 
       await influxd.startProcess();
       const points = await eventually(
