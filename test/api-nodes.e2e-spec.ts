@@ -392,13 +392,13 @@ describeWithRedis('several API nodes on Redis and PostgreSQL (real processes)', 
         // The live feed of each existing socket resumes: readings published after the outage
         // reach both.
         let value = 900;
-        const resumed = (readings: Reading[]): boolean => pm25(readings).some((v) => v >= 900);
+        const resumed = (reading: Reading): boolean => (reading.metrics['pm25'] as number) >= 900;
         await eventually(
           async () => {
-            if (feeds.every((f) => resumed(f.readings))) return true;
             await publishPm25(station, value++);
-            await new Promise((resolve) => setTimeout(resolve, 200));
-            return undefined;
+            // Each feed's first reading from after the outage, awaited (up to 1 s, then publish again).
+            const seen = await Promise.all(feeds.map((f) => f.readingWhere(resumed, 1000)));
+            return seen.every((reading) => reading !== undefined) ? true : undefined;
           },
           30_000,
           'the live feed on both nodes after the outage',

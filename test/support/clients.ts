@@ -73,6 +73,12 @@ export interface LiveClient {
   subscribe(
     subscription: Record<string, unknown>,
   ): Promise<{ ok: boolean; rooms?: string[]; error?: string }>;
+  /**
+   * Resolves with the first reading received from now on that matches `predicate` (or one already
+   * received), undefined if none came within `timeoutMs` — a deadline, not a pause: it returns as
+   * soon as the reading arrives.
+   */
+  readingWhere(predicate: (reading: Reading) => boolean, timeoutMs: number): Promise<Reading | undefined>;
   close(): void;
 }
 
@@ -96,6 +102,23 @@ export async function liveClient(
     socket,
     readings,
     subscribe: (subscription) => socket.timeout(5000).emitWithAck('subscribe', subscription),
+    readingWhere: (predicate, timeoutMs) => {
+      const already = readings.find(predicate);
+      if (already) return Promise.resolve(already);
+      return new Promise((resolve) => {
+        const onReading = (reading: Reading): void => {
+          if (!predicate(reading)) return;
+          clearTimeout(timer);
+          socket.off('reading', onReading);
+          resolve(reading);
+        };
+        const timer = setTimeout(() => {
+          socket.off('reading', onReading);
+          resolve(undefined);
+        }, timeoutMs);
+        socket.on('reading', onReading);
+      });
+    },
     close: () => socket.close(),
   };
 }
