@@ -22,7 +22,6 @@ import {
   DeviceStatusTracker,
   failedLoginLimitsFromEnv,
   type IngestBroker,
-  MemoryFailedLoginLimiter,
   startIngestBroker,
   writeBatchDefaults,
 } from '@ioc/ingest';
@@ -213,7 +212,7 @@ async function main(): Promise<void> {
       env.IOC_MQTT_AUTH === 'off'
         ? { mode: 'off' }
         : { mode: 'credentials', credentials, key: credentialKey, agencies },
-    failedLogins: new MemoryFailedLoginLimiter(failedLoginLimitsFromEnv(env)),
+    failedLoginLimits: failedLoginLimitsFromEnv(env),
     deviceStatus: tracker,
     maxSessionsPerDevice: env.IOC_MQTT_MAX_SESSIONS_PER_DEVICE,
     ...(cluster ? { cluster } : {}),

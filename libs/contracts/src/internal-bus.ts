@@ -190,6 +190,8 @@ export const ingestStatsSchema = z.object({
     authAgencyDisabled: count.optional(),
     agencyPublishRefused: count.optional(),
     agencySessionsClosed: count.optional(),
+    sessionLedgerUnavailable: count.optional(),
+    orphanWillsDiscarded: count.optional(),
   }),
   /** Sessions the broker keeps for clients that are not connected (clean=false), and their subscriptions. */
   offlineSessions: z.object({ clients: count, subscriptions: count }).optional(),

@@ -162,6 +162,11 @@ export interface BrokerClusterOptions {
   redisUrl: string;
   /** IOC_BROKER_ID: the node's aedes id is `ioc-broker-<brokerId>`. */
   brokerId: string;
+  /**
+   * aedes' heartbeat interval between the nodes (ms; default CLUSTER_HEARTBEAT_MS, 5000). Not
+   * configurable from the environment: every node must use the same; tests shorten it.
+   */
+  heartbeatMs?: number;
 }
 
 /**

@@ -107,6 +107,12 @@ export interface IngestStatsSnapshot extends IngestStatsMessage {
  *   acknowledged, delivered nowhere.
  * - `agencySessionsClosed`: agency sessions closed because the agency was disabled or its MQTT
  *   secret rotated or removed (IngestBroker.revalidateAgency).
+ *
+ * Several broker nodes (IOC_REDIS_URL):
+ * - `sessionLedgerUnavailable`: persistent-session CONNECTs refused with CONNACK 3 because the
+ *   session ledger in Redis could not be reached (SessionLedger; clean sessions are admitted).
+ * - `orphanWillsDiscarded`: wills of a node taken for gone not published because their client is
+ *   connected again (here or on another node): the device is not offline.
  */
 export interface BrokerGuardCounts {
   reservedClientIdRefused: number;
@@ -135,6 +141,8 @@ export interface BrokerGuardCounts {
   authAgencyDisabled: number;
   agencyPublishRefused: number;
   agencySessionsClosed: number;
+  sessionLedgerUnavailable: number;
+  orphanWillsDiscarded: number;
 }
 
 export type BrokerGuardEvent = keyof BrokerGuardCounts;
@@ -175,6 +183,8 @@ export class IngestStats {
     authAgencyDisabled: 0,
     agencyPublishRefused: 0,
     agencySessionsClosed: 0,
+    sessionLedgerUnavailable: 0,
+    orphanWillsDiscarded: 0,
   };
 
   /** Counts one broker-level refusal or suppression (see BrokerGuardCounts). */

@@ -25,6 +25,8 @@ export interface ClientInternals {
   deliver0: Deliver;
   /** Delivers at the packet's QoS (1, 2; 0 passes to deliver0); captured by each QoS > 0 subscription. */
   deliverQoS: Deliver;
+  /** The CONNECT's will while the CONNECT is processed (set before authenticate; lib/handlers/connect.js). */
+  _will: (PublishPacket & Record<string, unknown>) | null | undefined;
   /** The will of the connection, set once CONNECT is accepted; `packet === will` identifies it in authorizePublish. */
   will: PublishPacket | null;
   /**

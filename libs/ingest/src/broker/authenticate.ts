@@ -15,6 +15,7 @@ import type { BrokerGuardEvent, IngestStats } from '../ingest-stats';
 import { aedesInternals, clientInternals } from './aedes-internals';
 import type { DeviceSessions } from './device-sessions';
 import type { FailedLoginLimiter } from './failed-logins';
+import type { LedgerAdmission, SessionLedger } from './session-ledger';
 import type { InternalClients } from './internal-clients';
 
 /**
@@ -49,6 +50,35 @@ interface LoginRefusal {
   event: BrokerGuardEvent;
   message: string;
   detail?: Record<string, unknown>;
+}
+
+/** The refusal for an admission the session ledger (several nodes) turned down. */
+function ledgerRefusal(
+  admission: Exclude<LedgerAdmission, { admitted: true }>,
+  maxSessions?: number,
+): LoginRefusal {
+  switch (admission.reason) {
+    case 'bound':
+      return {
+        returnCode: CONNACK_IDENTIFIER_REJECTED,
+        event: 'clientIdBoundToOtherDevice',
+        message:
+          'CONNECT refused: the client id is in use by another device (connected or keeping a session)',
+        detail: { boundTo: admission.boundTo },
+      };
+    case 'full':
+      return {
+        returnCode: CONNACK_NOT_AUTHORIZED,
+        event: 'authTooManySessions',
+        message: `CONNECT refused: the device already holds ${admission.open} live sessions (at most ${maxSessions})`,
+      };
+    case 'unavailable':
+      return {
+        returnCode: CONNACK_SERVER_UNAVAILABLE,
+        event: 'sessionLedgerUnavailable',
+        message: 'CONNECT refused: a persistent session needs Redis, which cannot be reached; retry later',
+      };
+  }
 }
 
 /**
@@ -98,6 +128,11 @@ export function createConnectHooks(deps: {
    * against maxSessionsPerDevice and against another device taking their client id.
    */
   remoteSessions?: RemoteSessions;
+  /**
+   * Several nodes (IOC_REDIS_URL): every node's live sessions and persistent client-id bindings in
+   * Redis, checked atomically after this node's own checks (SessionLedger).
+   */
+  ledger?: SessionLedger;
 }): Required<Pick<AedesOptions, 'preConnect' | 'authenticate'>> {
   const { internal, broker, stats, logger, sessions, failedLogins } = deps;
   const emptyIdWithSession = new WeakSet<Client>();
@@ -165,12 +200,19 @@ export function createConnectHooks(deps: {
           failedLogins,
           maxSessions: deps.maxSessionsPerDevice ?? DEFAULT_MAX_SESSIONS_PER_DEVICE,
           ...(deps.remoteSessions ? { remoteSessions: deps.remoteSessions } : {}),
+          ...(deps.ledger ? { ledger: deps.ledger } : {}),
         })
       : undefined;
 
   const authenticateAgency =
     auth.mode === 'credentials' && sessions && failedLogins
-      ? createAgencyAuthentication({ key: auth.key, agencies: auth.agencies, sessions, failedLogins })
+      ? createAgencyAuthentication({
+          key: auth.key,
+          agencies: auth.agencies,
+          sessions,
+          failedLogins,
+          ...(deps.ledger ? { ledger: deps.ledger } : {}),
+        })
       : undefined;
 
   const preConnect: NonNullable<AedesOptions['preConnect']> = (client, packet, callback) => {
@@ -290,12 +332,13 @@ function createDeviceAuthentication(deps: {
   failedLogins: FailedLoginLimiter;
   maxSessions: number;
   remoteSessions?: RemoteSessions;
+  ledger?: SessionLedger;
 }): (
   client: Client,
   username: string | undefined,
   password: Buffer | undefined,
 ) => Promise<LoginRefusal | { device: Device; method: 'secret' | 'certificate'; credentialId?: string }> {
-  const { auth, directory, sessions, failedLogins, maxSessions, remoteSessions } = deps;
+  const { auth, directory, sessions, failedLogins, maxSessions, remoteSessions, ledger } = deps;
   const refusal = (
     returnCode: number,
     event: BrokerGuardEvent,
@@ -304,12 +347,12 @@ function createDeviceAuthentication(deps: {
   ): LoginRefusal => ({ returnCode, event, message, detail });
 
   /** The checks every authenticated device passes, whatever proved its identity. */
-  const admit = (
+  const admit = async (
     client: Client,
     device: Device,
     method: 'secret' | 'certificate',
     credentialId?: string,
-  ): LoginRefusal | { device: Device; method: 'secret' | 'certificate'; credentialId?: string } => {
+  ): Promise<LoginRefusal | { device: Device; method: 'secret' | 'certificate'; credentialId?: string }> => {
     if (device.state === 'suspended' || device.state === 'retired') {
       return refusal(
         CONNACK_NOT_AUTHORIZED,
@@ -337,6 +380,11 @@ function createDeviceAuthentication(deps: {
         'CONNECT refused: the client id is in use by another device (connected or keeping a session)',
         { boundTo: owner },
       );
+    }
+    if (ledger) {
+      // Several nodes: the same two checks, atomically against every node's sessions in Redis.
+      const admission = await ledger.admit(client, { owner: device.id, maxSessions });
+      if (!admission.admitted) return ledgerRefusal(admission, maxSessions);
     }
     return { device, method, ...(credentialId === undefined ? {} : { credentialId }) };
   };
@@ -418,12 +466,13 @@ function createAgencyAuthentication(deps: {
   agencies: AgencyAccounts | undefined;
   sessions: DeviceSessions;
   failedLogins: FailedLoginLimiter;
+  ledger?: SessionLedger;
 }): (
   client: Client,
   username: string,
   password: Buffer | undefined,
 ) => Promise<LoginRefusal | { agencyId: string; secretHash: Buffer }> {
-  const { key, agencies, sessions, failedLogins } = deps;
+  const { key, agencies, sessions, failedLogins, ledger } = deps;
   return async (client, username, password) => {
     const address = sessions.connectionOf(client)?.remoteAddress;
     const loginKey = username.slice(0, 100);
@@ -466,6 +515,10 @@ function createAgencyAuthentication(deps: {
         message: 'CONNECT refused: the client id is in use by a device (connected or keeping a session)',
         detail: { boundTo: owner },
       };
+    }
+    if (ledger) {
+      const admission = await ledger.admit(client, { owner: username });
+      if (!admission.admitted) return ledgerRefusal(admission);
     }
     return { agencyId, secretHash: account.hash };
   };

@@ -1,12 +1,13 @@
 import type { AedesOptions, Client, PublishPacket } from 'aedes';
-import type { CommandAckNotice, Reading } from '@ioc/contracts';
+import { type CommandAckNotice, isDomain, type Reading, TOPIC_ROOT } from '@ioc/contracts';
 import { SpoolFullError } from '@ioc/spool';
 import type { Logger } from '@ioc/runtime';
 import type { DeviceActivityObserver } from '../device-status-tracker';
 import type { IngestPipeline } from '../ingest-pipeline';
 import type { IngestStats } from '../ingest-stats';
 import { clientInternals } from './aedes-internals';
-import type { DeviceSessions } from './device-sessions';
+import type { RemoteSessions } from './authenticate';
+import { type DeviceIdentity, type DeviceSessions, WILL_TOPIC_PREFIX_FIELD } from './device-sessions';
 import type { InternalClients } from './internal-clients';
 import type { FirstCopyOutcome, Qos2Duplicates } from './qos2-duplicates';
 import type { RejectionReporter } from './rejection-reporter';
@@ -48,8 +49,13 @@ export interface CommandAckSink {
  * A valid reading the spool cannot take (full, disk error) is NOT acknowledged: the client is
  * disconnected [MQTT-3.3.5-2] and its MQTT stack sends it again after reconnecting.
  *
- * Wills (`packet === client.will`, or no client at all for the will of a dead broker) go through
- * the same validation; a refused will is answered with an error, so aedes publishes nothing.
+ * Wills (`packet === client.will`) go through the same validation; a refused will is answered with
+ * an error, so aedes publishes nothing. An orphan will — one aedes found in Redis, left by a
+ * broker node it took for gone (isOrphanWill) — is judged against the topic prefix its node stamped
+ * on it at CONNECT (WILL_TOPIC_PREFIX_FIELD); it is discarded (`orphanWillsDiscarded`) when its
+ * client id is connected again, here or on another node (the device is not offline), and is never
+ * answered with an error: a refused one is diverted to DISCARD_TOPIC, and aedes then deletes it
+ * (see guardOrphanWills in cluster.ts for why an error there would end the process).
  * A repeated QoS 2 PUBLISH is acknowledged without being processed again (Qos2Duplicates).
  * A valid command ack (`…/command/ack`) is no reading: it is relayed to platform services through
  * `acks` and acknowledged once handed over, never spooled; an invalid one is refused like any message.
@@ -58,8 +64,8 @@ export interface CommandAckSink {
  * With device authentication (`authenticated` true, IOC_MQTT_AUTH=credentials), deny by default:
  * a publish or will whose topic is not under the publisher's own `ioc/v1/{domain}/{deviceId}/`
  * (DeviceIdentity.topicPrefix) is refused as `forbidden-topic` before its payload is even parsed,
- * answered on the publisher's OWN error topic, and delivered nowhere; so is a will without a
- * known publisher (a dead broker's, in a cluster). Within its own prefix, the channel rules of
+ * answered on the publisher's OWN error topic, and delivered nowhere; so is an orphan will without
+ * a stamped prefix, or not under it. Within its own prefix, the channel rules of
  * the ingest pipeline apply as before (`invalid-topic` for anything but a device channel).
  * An agency's account may not publish at all: its publishes are acknowledged and discarded, its
  * will is not published, each counted as `broker.agencyPublishRefused` and logged.
@@ -81,15 +87,26 @@ export function createAuthorizePublish(deps: {
    * accepted `online: false` status, the device's own or its will (`announcedOffline`).
    */
   activity?: DeviceActivityObserver;
+  /** Several nodes: the live sessions of the others (an orphan will's client may be back there). */
+  remoteSessions?: Pick<RemoteSessions, 'remoteOwnerOf'>;
 }): NonNullable<AedesOptions['authorizePublish']> {
   const { pipeline, internal, sink, acks, rejections, qos2, stats, logger, sessions, activity } = deps;
 
+  /**
+   * @param kind `publish` (the client's own), `will` (its will, on this node), `orphan-will` (see
+   *   isOrphanWill); @param identity the device the message is judged against (undefined: none)
+   */
   const decide = (
     client: Client | null,
     packet: PublishPacket,
-    isWill: boolean,
+    kind: 'publish' | 'will' | 'orphan-will',
+    identity: Pick<DeviceIdentity, 'topicPrefix' | 'deviceId' | 'domain'> | undefined,
     done: (error?: Error | null) => void,
   ): void => {
+    const isWill = kind !== 'publish';
+    // A refused will is not published: on this node, aedes is answered with an error; an orphan
+    // will is diverted to DISCARD_TOPIC like any message (an error there would end the process).
+    const refuseWill = (message: string): void => done(kind === 'will' ? new Error(message) : null);
     const topic = packet.topic;
     // Whatever happens below, aedes routes this packet to nobody and retains nothing.
     packet.topic = DISCARD_TOPIC;
@@ -111,9 +128,8 @@ export function createAuthorizePublish(deps: {
           { clientId: client?.id, agencyId: agency.agencyId, topic: topic.slice(0, 200), will: isWill },
           'publish refused: agency accounts may not publish',
         );
-        return done(isWill ? new Error('will refused: agency accounts may not publish') : null);
+        return isWill ? refuseWill('will refused: agency accounts may not publish') : done(null);
       }
-      const identity = sessions.identityOf(client);
       if (identity === undefined || !topic.startsWith(identity.topicPrefix)) {
         rejections.report(
           client,
@@ -126,7 +142,7 @@ export function createAuthorizePublish(deps: {
               }
             : { reason: 'forbidden-topic', detail: 'the publisher is not an authenticated device' },
         );
-        return done(isWill ? new Error('will refused: forbidden-topic') : null);
+        return isWill ? refuseWill('will refused: forbidden-topic') : done(null);
       }
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
@@ -138,7 +154,7 @@ export function createAuthorizePublish(deps: {
     for (const rejection of outcome.rejections) rejections.report(client, topic, device, rejection);
     if (!outcome.ok) {
       // A refused will is not published at all; a refused publish is acknowledged, not routed.
-      return done(isWill ? new Error(`will refused: ${outcome.rejections[0]?.reason ?? 'invalid'}`) : null);
+      return isWill ? refuseWill(`will refused: ${outcome.rejections[0]?.reason ?? 'invalid'}`) : done(null);
     }
     if ('ack' in outcome) {
       // A will on the ack topic is a device's own doing, relayed like any ack.
@@ -172,7 +188,8 @@ export function createAuthorizePublish(deps: {
         const refuse = (): void => {
           // aedes destroys the socket on error, discarding writes still buffered: let the
           // answer leave first.
-          if (!acknowledgeNow) setTimeout(() => done(error), isWill ? 0 : ANSWER_GRACE_MS);
+          if (kind === 'orphan-will') done(null);
+          else if (!acknowledgeNow) setTimeout(() => done(error), isWill ? 0 : ANSWER_GRACE_MS);
         };
         if (error instanceof SpoolFullError) {
           // Disconnect only after the answer is on its way, so the device learns why.
@@ -187,10 +204,34 @@ export function createAuthorizePublish(deps: {
     if (acknowledgeNow) done(null);
   };
 
+  /** An orphan will: discarded if its client is connected again, else judged against its stamp. */
+  const decideOrphanWill = (
+    client: Client | null,
+    packet: PublishPacket,
+    done: (error?: Error | null) => void,
+  ): void => {
+    const will = packet as PublishPacket & OrphanWillFields;
+    const clientId = String(will.clientId);
+    if (client !== null || deps.remoteSessions?.remoteOwnerOf(clientId) !== undefined) {
+      stats.countGuard('orphanWillsDiscarded');
+      logger.info(
+        { clientId: clientId.slice(0, 100), node: will.brokerId },
+        'will of a broker node taken for gone not published: its client is connected again',
+      );
+      packet.topic = DISCARD_TOPIC;
+      packet.retain = false;
+      return done(null);
+    }
+    decide(null, packet, 'orphan-will', identityOfStamp(will[WILL_TOPIC_PREFIX_FIELD]), done);
+  };
+
   return (client, packet, done) => {
     if (internal.isInternal(client)) return done(null);
-    const isWill = client === null || packet === clientInternals(client).will;
-    if (client === null || isWill || packet.qos !== 2) return decide(client, packet, isWill, done);
+    if (isOrphanWill(client, packet)) return decideOrphanWill(client, packet, done);
+    const kind = client !== null && packet === clientInternals(client).will ? 'will' : 'publish';
+    const identity = sessions?.identityOf(client);
+    if (client === null || kind === 'will' || packet.qos !== 2)
+      return decide(client, packet, kind, identity, done);
     const suppress = (first: FirstCopyOutcome): void => {
       stats.countGuard('qos2DuplicatesSuppressed');
       packet.topic = DISCARD_TOPIC;
@@ -203,7 +244,7 @@ export function createAuthorizePublish(deps: {
       return;
     }
     const processFirst = (): void =>
-      decide(client, packet, false, (error) => {
+      decide(client, packet, 'publish', identity, (error) => {
         admission.settle(error ? 'refused' : 'acknowledged');
         done(error);
       });
@@ -214,4 +255,40 @@ export function createAuthorizePublish(deps: {
       suppress('acknowledged');
     });
   };
+}
+
+/** What aedes-persistence-redis adds to a will it stores (putWill), and the prefix a node stamps on it. */
+interface OrphanWillFields {
+  clientId?: unknown;
+  brokerId?: unknown;
+  [WILL_TOPIC_PREFIX_FIELD]?: unknown;
+}
+
+/**
+ * Whether aedes is publishing a will it read back from Redis (aedes.js `_clearWills`: the will of
+ * a connection on a node it took for gone) rather than a client's own publish or the will of a
+ * connection of this node that just ended (`client.will`, the same object). Such a will carries
+ * the `brokerId` and `clientId` the persistence stored with it; aedes passes the connected client
+ * of that id if there is one here, else null.
+ */
+export function isOrphanWill(client: Client | null, packet: PublishPacket): boolean {
+  if (!('brokerId' in packet)) return false;
+  return client === null || packet !== clientInternals(client).will;
+}
+
+/** The device a will's stamp (`ioc/v1/{domain}/{deviceId}/`, DeviceIdentity.topicPrefix) names; undefined if none. */
+function identityOfStamp(
+  stamp: unknown,
+): Pick<DeviceIdentity, 'topicPrefix' | 'deviceId' | 'domain'> | undefined {
+  if (typeof stamp !== 'string') return undefined;
+  const [root, version, domain, deviceId, rest] = stamp.split('/');
+  if (
+    `${root}/${version}` !== TOPIC_ROOT ||
+    domain === undefined ||
+    !isDomain(domain) ||
+    !deviceId ||
+    rest !== ''
+  )
+    return undefined;
+  return { topicPrefix: stamp, deviceId, domain };
 }

@@ -35,6 +35,7 @@ import {
   testRegistry as registry,
   waitFor,
 } from '../test-support/test-broker';
+import { aedesInternals, clientInternals } from './aedes-internals';
 import { aedesIdOf, CLUSTER_PEER_WAIT_MS } from './cluster';
 import type { IngestBrokerOptions } from './ingest-broker';
 
@@ -375,6 +376,226 @@ describeWithRedis('broker nodes on one Redis', () => {
       (error: Error & { code?: number }) => error.code,
     );
     expect(stolen).toBe(2);
+  });
+
+  it('holds IOC_MQTT_MAX_SESSIONS_PER_DEVICE across nodes when one device connects to both at once', async () => {
+    const [one, two] = [
+      await startNode('1', { maxSessionsPerDevice: 2 }),
+      await startNode('2', { maxSessionsPerDevice: 2 }),
+    ];
+    // Six CONNECTs of one device, three to each node, all in flight together.
+    const outcomes = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        connectAsync((i % 2 === 0 ? one : two).url, {
+          reconnectPeriod: 0,
+          clientId: `${station.id}-burst-${i}`,
+          username: station.id,
+          password: secrets[station.id],
+        }).then(
+          (client) => {
+            clients.push(client);
+            return 'accepted';
+          },
+          (error: Error & { code?: number }) => error.code,
+        ),
+      ),
+    );
+    expect(outcomes.filter((o) => o === 'accepted')).toHaveLength(2);
+    expect(outcomes.filter((o) => o === 5)).toHaveLength(4);
+    const refused = (node: TestBroker): number => node.broker.stats().broker.authTooManySessions ?? 0;
+    expect(refused(one) + refused(two)).toBe(4);
+    // A session that ends frees its place at once, whichever node held it.
+    const held = clients.filter((c) => c.connected);
+    await held[0]?.endAsync();
+    const next = await device(two, station.id, { clientId: `${station.id}-after` });
+    expect(next.connected).toBe(true);
+  });
+
+  it('counts failed logins of every node together: guesses spread over the nodes are throttled on all', async () => {
+    const limits = { perDevice: 3, perAddress: 100, windowSeconds: 60, blockSeconds: 60 };
+    const [one, two] = [
+      await startNode('1', { failedLoginLimits: limits }),
+      await startNode('2', { failedLoginLimits: limits }),
+    ];
+    const attempt = (node: TestBroker, password: string): Promise<unknown> =>
+      connectAsync(node.url, {
+        reconnectPeriod: 0,
+        clientId: `guess-${Math.random()}`,
+        username: station.id,
+        password,
+      }).then(
+        (client) => {
+          clients.push(client);
+          return 'accepted';
+        },
+        (error: Error & { code?: number }) => error.code,
+      );
+    // Three wrong secrets, on alternate nodes: the limit is reached across them.
+    expect([
+      await attempt(one, 'wrong-1'),
+      await attempt(two, 'wrong-2'),
+      await attempt(one, 'wrong-3'),
+    ]).toEqual([4, 4, 4]);
+    // Now even the right secret is refused on both nodes, without being checked.
+    expect(await attempt(two, secrets[station.id] as string)).toBe(5);
+    expect(await attempt(one, secrets[station.id] as string)).toBe(5);
+    expect(
+      (one.broker.stats().broker.authThrottled ?? 0) + (two.broker.stats().broker.authThrottled ?? 0),
+    ).toBe(2);
+  });
+
+  it("keeps a persistent session's client id bound to its device after the node that held it restarts, on every node", async () => {
+    const [one, two] = [await startNode('1'), await startNode('2')];
+    const first = await device(one, station.id, { clientId: 'kept-session', clean: false });
+    await first.endAsync();
+    // Node 1 restarts: what it held in memory is gone.
+    await nodes.splice(nodes.indexOf(one), 1)[0]?.close();
+    const restarted = await startNode('1');
+    const takeOver = (node: TestBroker, clean: boolean): Promise<unknown> =>
+      connectAsync(node.url, {
+        reconnectPeriod: 0,
+        clientId: 'kept-session',
+        clean,
+        username: other.id,
+        password: secrets[other.id],
+      }).then(
+        (client) => {
+          clients.push(client);
+          return 'accepted';
+        },
+        (error: Error & { code?: number }) => error.code,
+      );
+    for (const node of [restarted, two]) {
+      expect(await takeOver(node, false)).toBe(2);
+      expect(await takeOver(node, true)).toBe(2);
+    }
+    const bound = (node: TestBroker): number => node.broker.stats().broker.clientIdBoundToOtherDevice ?? 0;
+    expect(bound(restarted) + bound(two)).toBe(4);
+    // Its own device takes it back; once it ends the session (clean=true), the id is free.
+    const owner = await device(two, station.id, { clientId: 'kept-session', clean: true });
+    await owner.endAsync();
+    expect(await takeOver(restarted, false)).toBe('accepted');
+  });
+
+  describe('wills of a node taken for gone (heartbeats every 200 ms)', () => {
+    const HEARTBEAT_MS = 200;
+    const fastNode = (brokerId: string): Promise<TestBroker> =>
+      startNode(brokerId, { cluster: { redisUrl: redis.url, brokerId, heartbeatMs: HEARTBEAT_MS } });
+    const statusOf = (id: string): string => deviceTopic('env', id, 'status');
+    const offline = (): string => JSON.stringify({ ts: Date.now() - 1000, metrics: { online: false } });
+    /** aedes' table of the nodes it heard lately (aedes.js `brokers`). */
+    const heard = (node: TestBroker): Record<string, number> =>
+      (node.broker.aedes as unknown as { brokers: Record<string, number> }).brokers;
+    /** The wills aedes-persistence-redis holds (its list `ioc:aedes:will`). */
+    const willsInRedis = async (): Promise<number> => {
+      const reader = new Redis(redis.url);
+      try {
+        return await reader.llen('ioc:aedes:will');
+      } finally {
+        reader.disconnect();
+      }
+    };
+    /**
+     * The node dies for `clientId` as a killed process would: the connection ends without its
+     * node publishing or deleting its will (left in Redis for the other nodes).
+     */
+    const dieOn = async (node: TestBroker, client: MqttClient, clientId: string): Promise<void> => {
+      const serverSide = aedesInternals(node.broker.aedes).clients[clientId];
+      if (!serverSide) throw new Error(`${clientId} is not connected to ${node.broker.aedes.id}`);
+      clientInternals(serverSide).will = null;
+      await client.endAsync(true);
+      await waitFor(
+        () => aedesInternals(node.broker.aedes).clients[clientId] === undefined,
+        `${clientId} gone`,
+      );
+    };
+
+    it("publishes a gone node's wills judged by the device they were stamped with, drops those whose client is back, and never ends the process", async () => {
+      const [one, two] = [await fastNode('w1'), await fastNode('w2')];
+      // A device's own offline status: published for it by node 2.
+      const own = await device(one, other.id, {
+        clientId: 'will-own',
+        will: { topic: statusOf(other.id), payload: Buffer.from(offline()), qos: 1, retain: false },
+      });
+      // Another device's status topic: refused (forbidden-topic) — and must not end node 2.
+      const forged = await device(one, station.id, {
+        clientId: 'will-forged',
+        will: { topic: statusOf(other.id), payload: Buffer.from(offline()), qos: 1, retain: false },
+      });
+      // A connection that comes back on node 2 before its will is judged: not offline.
+      const returning = await device(one, station.id, {
+        clientId: 'will-back',
+        will: { topic: statusOf(station.id), payload: Buffer.from(offline()), qos: 1, retain: false },
+      });
+      await waitUntil(async () => (await willsInRedis()) === 3, 'the three wills stored in Redis');
+      await dieOn(one, own, 'will-own');
+      await dieOn(one, forged, 'will-forged');
+      await dieOn(one, returning, 'will-back');
+      await device(two, station.id, { clientId: 'will-back' });
+      // Node 1 falls silent: node 2 takes it for gone after three heartbeats.
+      clearInterval(
+        (one.broker.aedes as unknown as { _heartbeatInterval: NodeJS.Timeout })._heartbeatInterval,
+      );
+
+      await waitFor(
+        () =>
+          two.broker.stats().storage.written === 1 &&
+          two.broker.stats().rejected['forbidden-topic'] === 1 &&
+          two.broker.stats().broker.orphanWillsDiscarded === 1,
+        'the three wills judged by node 2',
+        10_000,
+      );
+      await waitUntil(async () => (await willsInRedis()) === 0, 'every judged will deleted from Redis');
+      expect(two.broker.stats().accepted.env).toBe(1);
+      expect(one.broker.stats().storage.written).toBe(0);
+    });
+
+    it('publishes no will of a live node after a Redis outage longer than three heartbeats', async () => {
+      const [one, two] = [await fastNode('o1'), await fastNode('o2')];
+      const passes = { one: 0, two: 0 };
+      for (const [name, node] of [
+        ['one', one],
+        ['two', two],
+      ] as const) {
+        const persistence = (node.broker.aedes as unknown as { persistence: Record<string, unknown> })
+          .persistence;
+        const streamWill = (persistence['streamWill'] as (b: unknown) => unknown).bind(persistence);
+        persistence['streamWill'] = (brokers: unknown) => {
+          passes[name] += 1;
+          return streamWill(brokers);
+        };
+      }
+      const will = (id: string) => ({
+        topic: statusOf(id),
+        payload: Buffer.from(offline()),
+        qos: 1 as const,
+        retain: false,
+      });
+      const live = [
+        await device(one, station.id, { clientId: 'live-1', will: will(station.id) }),
+        await device(two, other.id, { clientId: 'live-2', will: will(other.id) }),
+      ];
+      await waitUntil(async () => (await willsInRedis()) === 2, 'both wills stored in Redis');
+      await redis.stop();
+      try {
+        // Each node has run a pass meanwhile and dropped the other from its table: heard of by no one.
+        await waitFor(
+          () => heard(one)['ioc-broker-o2'] === undefined && heard(two)['ioc-broker-o1'] === undefined,
+          'each node taking the other for gone',
+        );
+      } finally {
+        await redis.start();
+      }
+      const after = { ...passes };
+      await waitFor(
+        () => passes.one >= after.one + 3 && passes.two >= after.two + 3,
+        'three will passes on each node after the outage',
+        15_000,
+      );
+      expect(two.broker.stats().storage.written + one.broker.stats().storage.written).toBe(0);
+      expect(live.every((c) => c.connected)).toBe(true);
+      expect(await willsInRedis()).toBe(2);
+    });
   });
 
   it('a device moving between nodes ends online in the registry, whichever node notices what first', async () => {

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import Redis, { type Command } from 'ioredis';
 import type { AedesOptions } from 'aedes';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
@@ -125,6 +126,8 @@ export class BusPublishGate {
   private readonly ownHeartbeat: string;
   /** Whether the subscriber was subscribed once already (what follows is a reconnection). */
   private wasSubscribed = false;
+  /** When this node's subscriptions were last confirmed (epoch ms); undefined while they are not. */
+  private subscribedSince: number | undefined;
   private closed = false;
 
   /**
@@ -206,9 +209,18 @@ export class BusPublishGate {
     return ready && (topic === this.ownHeartbeat || this.awaiting.size === 0);
   }
 
+  /**
+   * How long the bus has been whole without a break (ms): since this node's subscriptions were last
+   * confirmed; 0 while they are not. Heartbeats missed in a shorter time say nothing of a node.
+   */
+  steadyForMs(): number {
+    return this.subscribed && this.subscribedSince !== undefined ? this.now() - this.subscribedSince : 0;
+  }
+
   private onLost(): void {
     if (!this.subscribed) return;
     this.subscribed = false;
+    this.subscribedSince = undefined;
     clearTimeout(this.peerTimer);
     const recent = this.now() - 3 * this.options.heartbeatMs;
     for (const [node, at] of this.lastHeard) if (at >= recent) this.expected.add(node);
@@ -218,6 +230,7 @@ export class BusPublishGate {
 
   private onSubscribed(): void {
     this.subscribed = true;
+    this.subscribedSince = this.now();
     this.awaiting = this.expected;
     this.expected = new Set();
     if (this.wasSubscribed) {
@@ -246,17 +259,65 @@ export class BusPublishGate {
   }
 }
 
+/** aedes' table of the nodes it heard lately: aedes id → when (epoch ms) — `brokers` in aedes.js. */
+type HeardBrokers = Record<string, number>;
+
+/**
+ * Keeps aedes from publishing the wills of nodes that are alive.
+ *
+ * Every four heartbeat intervals aedes publishes the wills left in Redis by nodes it has not heard
+ * for three (aedes.js `_clearWills`). Heartbeats travel through Redis, so after a Redis outage of
+ * more than three intervals every node — this one included — looks gone: aedes would publish the
+ * wills of devices connected right now (an `online: false` status for a live device), and delete
+ * them. It then asks the persistence for the wills of the nodes not in its table
+ * (`streamWill(brokers)`), which is where this guard sits:
+ * - this node is alive: it is put in the table;
+ * - while the bus has not been steady for three heartbeat intervals (down, or back for less time
+ *   than a live node needs to be heard again), no will is offered at all; the next pass decides.
+ *
+ * A will a pass does offer is judged in authorizePublish (its client back online: discarded;
+ * not the device's own topic: refused), and never answered with an error there: aedes runs the
+ * wills of a pass as promises it gathers late (lib/utils.js `batch`), so a refusal would be an
+ * unhandled rejection that ends the process.
+ */
+export function guardOrphanWills(
+  persistence: NonNullable<AedesOptions['persistence']>,
+  gate: Pick<BusPublishGate, 'steadyForMs'>,
+  selfId: string,
+  heartbeatMs: number,
+): void {
+  const target = persistence as unknown as { streamWill(brokers: HeardBrokers): AsyncIterable<unknown> };
+  const streamWill = target.streamWill.bind(target);
+  target.streamWill = (brokers: HeardBrokers) => {
+    brokers[selfId] = Date.now();
+    if (gate.steadyForMs() < 3 * heartbeatMs) return Readable.from([]);
+    return streamWill(brokers);
+  };
+}
+
 /** The parts of aedes that live in Redis for a node of a scale-out installation. */
 export interface BrokerClusterParts {
   /** aedes `id`: `ioc-broker-<IOC_BROKER_ID>` (names its wills and queued packets in Redis). */
   id: string;
+  /** aedes' heartbeatInterval (ms): BrokerClusterOptions.heartbeatMs, else CLUSTER_HEARTBEAT_MS. */
+  heartbeatMs: number;
   /**
    * mqemitter-redis on channels `ioc:mqtt:…`: every node's publishes reach every node's
    * subscribers; they pass a BusPublishGate (held while subscriptions are not back after an outage).
    */
   mq: NonNullable<AedesOptions['mq']>;
-  /** aedes-persistence-redis under `ioc:aedes:…`: retained messages, sessions, queues, wills. */
+  /**
+   * aedes-persistence-redis under `ioc:aedes:…`: retained messages, sessions, queues, wills. Its
+   * wills are offered to aedes only while the bus is steady (see guardOrphanWills).
+   */
   persistence: NonNullable<AedesOptions['persistence']>;
+  /**
+   * A connection for the CONNECT-time checks every node shares (SessionLedger, RedisFailedLoginLimiter):
+   * no offline queue, so an outage answers at once instead of holding a CONNECT.
+   */
+  admission: Redis;
+  /** Resolves once `admission` is connected (it refuses commands until then). */
+  ready(): Promise<void>;
   /**
    * Releases what aedes does not: the persistence's connection (aedes closes the mq itself in
    * close()). Call after the broker closed; resolves within CLUSTER_CLOSE_TIMEOUT_MS even if Redis is down.
@@ -270,6 +331,7 @@ export interface BrokerClusterParts {
  * reconnects by itself after a Redis outage; errors are logged, never thrown.
  */
 export function createBrokerClusterParts(options: BrokerClusterOptions, logger: Logger): BrokerClusterParts {
+  const heartbeatMs = options.heartbeatMs ?? CLUSTER_HEARTBEAT_MS;
   const redisLogger = logger.child({ component: 'redis' });
   const onError = (what: string) => {
     // ioredis reports each failed reconnection attempt: one warn per outage, not per attempt.
@@ -312,8 +374,8 @@ export function createBrokerClusterParts(options: BrokerClusterOptions, logger: 
   const emit = mq.emit.bind(mq);
   const gate = new BusPublishGate(mq.subConn, mq.pubConn, {
     selfId: aedesIdOf(options.brokerId),
-    heartbeatMs: CLUSTER_HEARTBEAT_MS,
-    peerWaitMs: CLUSTER_PEER_WAIT_MS,
+    heartbeatMs,
+    peerWaitMs: 2 * heartbeatMs,
     logger: redisLogger,
   });
   mq.emit = (packet: { topic: string }, done?: (error?: Error) => void): void => {
@@ -331,10 +393,18 @@ export function createBrokerClusterParts(options: BrokerClusterOptions, logger: 
   };
   const persistenceConnection = connection('persistence', { keyPrefix: REDIS_PERSISTENCE_PREFIX });
   const persistence = aedesPersistenceRedis({ conn: persistenceConnection });
+  guardOrphanWills(persistence, gate, aedesIdOf(options.brokerId), heartbeatMs);
+  const admission = connection('admission', { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   return {
     id: aedesIdOf(options.brokerId),
+    heartbeatMs,
     mq,
     persistence,
+    admission,
+    async ready() {
+      if (admission.status === 'ready') return;
+      await new Promise<void>((resolve) => admission.once('ready', () => resolve()));
+    },
     async close() {
       // Replies come in order: once PING is answered, every command sent before it is done, so
       // the persistence's disconnect (in destroy) cuts none short.
@@ -350,7 +420,7 @@ export function createBrokerClusterParts(options: BrokerClusterOptions, logger: 
         new Promise((resolve) => (timer = setTimeout(resolve, CLUSTER_CLOSE_TIMEOUT_MS))),
       ]);
       clearTimeout(timer);
-      for (const redis of [persistenceConnection, mq.subConn, mq.pubConn]) {
+      for (const redis of [persistenceConnection, mq.subConn, mq.pubConn, admission]) {
         if (redis.status !== 'end') redis.disconnect();
       }
     },

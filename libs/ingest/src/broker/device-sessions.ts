@@ -30,6 +30,15 @@ export interface DeviceIdentity {
   credentialId?: string;
 }
 
+/**
+ * The property a connection's will carries into the broker's persistence (Redis, with several
+ * nodes): the topic prefix of the device it authenticated as (DeviceIdentity.topicPrefix), set by
+ * DeviceSessions.bind. When a node is gone, another publishes the wills it left (an orphan will,
+ * with no connection to judge it by): the stamp, written by a broker node, is what it is judged
+ * against. msgpack keeps it with the packet (aedes-persistence-redis putWill).
+ */
+export const WILL_TOPIC_PREFIX_FIELD = 'iocTopicPrefix';
+
 /** The agency a connection authenticated as (username `agency:{agencyId}`). */
 export interface AgencyIdentity {
   agencyId: string;
@@ -143,6 +152,8 @@ export class DeviceSessions {
       ...(credentialId === undefined ? {} : { credentialId }),
     };
     this.identities.set(client, identity);
+    const will = clientInternals(client)._will;
+    if (will) will[WILL_TOPIC_PREFIX_FIELD] = identity.topicPrefix;
     let sessions = this.live.get(device.id);
     if (!sessions) this.live.set(device.id, (sessions = new Set()));
     sessions.add(client);

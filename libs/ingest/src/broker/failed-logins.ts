@@ -1,10 +1,16 @@
-import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type Redis from 'ioredis';
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RLWrapperTimeouts,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
+import { REDIS_KEY_PREFIX } from '@ioc/runtime';
 
 /**
  * The seam between device authentication and wherever failed logins are counted. One broker
- * counts in memory (MemoryFailedLoginLimiter); several brokers behind a load balancer will share
- * a Redis-backed one (rate-limiter-flexible's RateLimiterRedis behind this same interface), so an
- * attacker cannot spread guesses over the brokers.
+ * counts in memory (MemoryFailedLoginLimiter); several brokers behind a load balancer share
+ * a Redis-backed one (RedisFailedLoginLimiter), so an attacker cannot spread guesses over the brokers.
  */
 export interface FailedLoginLimiter {
   /**
@@ -51,23 +57,13 @@ export const DEFAULT_FAILED_LOGIN_LIMITS: FailedLoginLimits = {
   blockSeconds: 60,
 };
 
-/** FailedLoginLimiter in this process's memory (rate-limiter-flexible's RateLimiterMemory). */
-export class MemoryFailedLoginLimiter implements FailedLoginLimiter {
-  private readonly byDevice: RateLimiterAbstract;
-  private readonly byAddress: RateLimiterAbstract;
-
-  constructor(private readonly limits: FailedLoginLimits = DEFAULT_FAILED_LOGIN_LIMITS) {
-    this.byDevice = new RateLimiterMemory({
-      keyPrefix: 'device',
-      points: limits.perDevice,
-      duration: limits.windowSeconds,
-    });
-    this.byAddress = new RateLimiterMemory({
-      keyPrefix: 'address',
-      points: limits.perAddress,
-      duration: limits.windowSeconds,
-    });
-  }
+/** FailedLoginLimiter on two rate-limiter-flexible limiters: failures per device id, per address. */
+class RateLimiterFailedLogins implements FailedLoginLimiter {
+  constructor(
+    private readonly limits: FailedLoginLimits,
+    private readonly byDevice: RateLimiterAbstract,
+    private readonly byAddress: RateLimiterAbstract,
+  ) {}
 
   async isBlocked(deviceId: string | undefined, address: string | undefined): Promise<boolean> {
     const [device, source] = await Promise.all([
@@ -91,5 +87,58 @@ export class MemoryFailedLoginLimiter implements FailedLoginLimiter {
   private async fail(limiter: RateLimiterAbstract, key: string, limit: number): Promise<void> {
     const result = await limiter.penalty(key, 1);
     if (result.consumedPoints === limit) await limiter.block(key, this.limits.blockSeconds);
+  }
+}
+
+/** FailedLoginLimiter in this process's memory (rate-limiter-flexible's RateLimiterMemory): one broker node. */
+export class MemoryFailedLoginLimiter extends RateLimiterFailedLogins {
+  constructor(limits: FailedLoginLimits = DEFAULT_FAILED_LOGIN_LIMITS) {
+    super(
+      limits,
+      new RateLimiterMemory({
+        keyPrefix: 'device',
+        points: limits.perDevice,
+        duration: limits.windowSeconds,
+      }),
+      new RateLimiterMemory({
+        keyPrefix: 'address',
+        points: limits.perAddress,
+        duration: limits.windowSeconds,
+      }),
+    );
+  }
+}
+
+/** Prefix of the failed-login counters the broker nodes share in Redis: `ioc:mqtt-login-failures:{device|address}:{key}`. */
+export const FAILED_LOGINS_KEY_PREFIX = `${REDIS_KEY_PREFIX}mqtt-login-failures`;
+
+/**
+ * How long a failed-login check waits for Redis before this node's own counters answer (ms): a
+ * CONNECT must not hang on an outage.
+ */
+export const FAILED_LOGINS_REDIS_TIMEOUT_MS = 500;
+
+/**
+ * FailedLoginLimiter shared by every broker node in Redis (rate-limiter-flexible's RateLimiterRedis,
+ * keys under FAILED_LOGINS_KEY_PREFIX), so guesses spread over the nodes behind a load balancer
+ * count together. While Redis cannot be reached (or answers slower than
+ * FAILED_LOGINS_REDIS_TIMEOUT_MS) this node's own in-memory counters answer (insuranceLimiter):
+ * each node then throttles on its own, the single-node behaviour.
+ */
+export class RedisFailedLoginLimiter extends RateLimiterFailedLogins {
+  constructor(redis: Redis, limits: FailedLoginLimits = DEFAULT_FAILED_LOGIN_LIMITS) {
+    const limiter = (kind: 'device' | 'address', points: number): RateLimiterAbstract => {
+      const common = {
+        keyPrefix: `${FAILED_LOGINS_KEY_PREFIX}:${kind}`,
+        points,
+        duration: limits.windowSeconds,
+      };
+      return new RLWrapperTimeouts({
+        limiter: new RateLimiterRedis({ ...common, storeClient: redis, rejectIfRedisNotReady: true }),
+        timeoutMs: FAILED_LOGINS_REDIS_TIMEOUT_MS,
+        insuranceLimiter: new RateLimiterMemory(common),
+      });
+    };
+    super(limits, limiter('device', limits.perDevice), limiter('address', limits.perAddress));
   }
 }

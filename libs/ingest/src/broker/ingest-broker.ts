@@ -40,10 +40,12 @@ import {
 import { ConnackFirst } from './connack-first';
 import { type ConnectionInfo, DeviceSessions } from './device-sessions';
 import {
-  DEFAULT_FAILED_LOGIN_LIMITS,
   type FailedLoginLimiter,
+  type FailedLoginLimits,
   MemoryFailedLoginLimiter,
+  RedisFailedLoginLimiter,
 } from './failed-logins';
+import { SessionLedger } from './session-ledger';
 import { InternalClients } from './internal-clients';
 import {
   type Listener,
@@ -117,9 +119,12 @@ export interface IngestBrokerOptions {
   auth: BrokerAuth;
   /**
    * Where failed device logins are counted (credentials mode): by default a
-   * MemoryFailedLoginLimiter with DEFAULT_FAILED_LOGIN_LIMITS.
+   * MemoryFailedLoginLimiter on one node, a RedisFailedLoginLimiter shared by every node with
+   * `cluster`, with `failedLoginLimits`.
    */
   failedLogins?: FailedLoginLimiter;
+  /** The limits of the default failed-login counters (default DEFAULT_FAILED_LOGIN_LIMITS). */
+  failedLoginLimits?: FailedLoginLimits;
   /** Live sessions one device may hold at once (credentials mode; default DEFAULT_MAX_SESSIONS_PER_DEVICE). */
   maxSessionsPerDevice?: number;
   /** An MQTT-over-TLS listener next to the TCP one (IOC_MQTT_TLS_*). */
@@ -291,7 +296,15 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
             () => undefined,
           ),
         ...(options.deviceStatus ? { observer: options.deviceStatus } : {}),
-        staleAfterMs: 3 * CLUSTER_HEARTBEAT_MS,
+        staleAfterMs: 3 * clusterParts.heartbeatMs,
+        logger,
+      })
+    : undefined;
+  // Several nodes: session limits and client-id bindings checked atomically across them in Redis.
+  const ledger = clusterParts
+    ? new SessionLedger(clusterParts.admission, {
+        node: clusterParts.id,
+        renewMs: clusterParts.heartbeatMs,
         logger,
       })
     : undefined;
@@ -301,7 +314,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
           id: clusterParts.id,
           mq: clusterParts.mq,
           persistence: clusterParts.persistence,
-          heartbeatInterval: CLUSTER_HEARTBEAT_MS,
+          heartbeatInterval: clusterParts.heartbeatMs,
         }
       : {}),
     ...createConnectHooks({
@@ -312,11 +325,16 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       auth,
       directory: options.directory,
       sessions,
-      failedLogins: options.failedLogins ?? new MemoryFailedLoginLimiter(DEFAULT_FAILED_LOGIN_LIMITS),
+      failedLogins:
+        options.failedLogins ??
+        (clusterParts
+          ? new RedisFailedLoginLimiter(clusterParts.admission, options.failedLoginLimits)
+          : new MemoryFailedLoginLimiter(options.failedLoginLimits)),
       ...(options.maxSessionsPerDevice === undefined
         ? {}
         : { maxSessionsPerDevice: options.maxSessionsPerDevice }),
       ...(clusterSessions ? { remoteSessions: clusterSessions } : {}),
+      ...(ledger ? { ledger } : {}),
     }),
     authorizeSubscribe: createAuthorizeSubscribe(internal, options.directory, logger, {
       stats,
@@ -339,6 +357,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       stats,
       logger,
       ...(options.deviceStatus ? { activity: options.deviceStatus } : {}),
+      ...(clusterSessions ? { remoteSessions: clusterSessions } : {}),
       sink: {
         // Counted once durable: a reading the spool refuses is counted as spool-full only.
         accept: (reading) => sink.accept(reading).then(() => stats.countAccepted(reading.domain)),
@@ -348,6 +367,8 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     drainTimeout: 30_000,
   });
   ref.aedes = broker;
+  // The CONNECT-time checks need their connection before the listeners open.
+  await clusterParts?.ready();
   const connackFirst = new ConnackFirst(broker);
   // With authentication, sessions say when a device comes and goes (aedes emits `client` after
   // the CONNACK, `clientDisconnect` once the connection is gone; `_disconnected` is set by a
@@ -405,7 +426,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       },
       () => undefined,
     );
-    clusterSweep = setInterval(() => clusterSessions.sweep(), CLUSTER_HEARTBEAT_MS);
+    clusterSweep = setInterval(() => clusterSessions.sweep(), clusterParts?.heartbeatMs ?? CLUSTER_HEARTBEAT_MS);
     clusterSweep.unref();
   }
   broker.on('clientError', (client, error) => {
@@ -630,6 +651,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       clearInterval(statsTimer);
       clearInterval(credentialSweep);
       clearInterval(clusterSweep);
+      ledger?.close();
       // Stop accepting first; each listener's close resolves once aedes has closed its clients.
       const listenersClosed = Promise.all(listeners.map((l) => l.close()));
       const brokerClosed = new Promise<void>((resolve) => broker.close(() => resolve()));
