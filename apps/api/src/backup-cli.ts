@@ -116,7 +116,11 @@ async function main(): Promise<number> {
         `backup written to ${dir} in ${Date.now() - started} ms: ${manifest.files.length} files, ${bytes} bytes; ` +
           `${manifest.counts.devices} devices, ${manifest.counts.rules} rules, ${manifest.counts.alerts} alerts, ` +
           `${manifest.counts.auditEntries} audit entries, points ${JSON.stringify(manifest.counts.points)}\n` +
-          `it holds the platform's keys (keys/): store it as securely as the keys themselves\n`,
+          (manifest.files.some((file) => file.role === 'key')
+            ? `it holds the platform's keys (keys/): store it as securely as the keys themselves\n`
+            : `it holds no key files (none under IOC_DATA_DIR/keys: the keys come from the environment): ` +
+              `keep IOC_DEVICE_CREDENTIAL_KEY (else no device can log in), IOC_AUTH_TOKEN_SECRET and IOC_WEBHOOK_SECRET_KEY ` +
+              `(else stored webhook secrets cannot be decrypted) with it, as securely\n`),
       );
     }
     return EXIT.ok;
