@@ -9,7 +9,11 @@ const logger = pino({ level: 'silent' });
 /** Short timings so a test waits a second or two, not a ttl of 15 s. */
 const FAST = { ttlMs: 1500, renewMs: 300, pollMs: 100, redisWaitMs: 2000 };
 
-async function until(check: () => Promise<boolean> | boolean, deadlineMs: number, what: string): Promise<void> {
+async function until(
+  check: () => Promise<boolean> | boolean,
+  deadlineMs: number,
+  what: string,
+): Promise<void> {
   const end = Date.now() + deadlineMs;
   while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

@@ -309,3 +309,15 @@ export async function claimNodeId(options: NodeIdClaimOptions): Promise<NodeIdCl
     await sleep(Math.min(pollMs, pttl + 10));
   }
 }
+
+/**
+ * The node's health conditions from its claim (for /health, or a broker's ingest statistics):
+ * `node-id-taken` (critical) while another instance holds the id, none otherwise. Shaped as
+ * `HealthCondition` of @ioc/contracts.
+ */
+export function nodeIdTakenCondition(
+  claim: Pick<NodeIdClaim, 'problem'>,
+): { code: 'node-id-taken'; severity: 'critical'; message: string }[] {
+  const problem = claim.problem();
+  return problem === null ? [] : [{ code: 'node-id-taken', severity: 'critical', message: problem }];
+}
