@@ -53,7 +53,7 @@ describeWithRedis('GET /health: the node id claim', () => {
     await store?.close();
     admin?.disconnect();
     await redis?.close();
-    tempDirs.removeAll();
+    await tempDirs.removeAll();
   });
 
   const health = async (): Promise<HealthBody> => {

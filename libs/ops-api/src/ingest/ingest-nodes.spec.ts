@@ -122,7 +122,7 @@ describe('DELETE /api/v1/ingest/nodes/{node}: forgetting a retired broker node o
     await database?.close();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await new Promise<void>((resolve) => (broker ? broker.close(() => resolve()) : resolve()));
-    tempDirs.removeAll();
+    await tempDirs.removeAll();
   });
 
   it('shows the stopped node as broker-node-stopped and the killed one as broker-node-silent', async () => {
