@@ -70,9 +70,11 @@ describe('DELETE /api/v1/ingest/nodes/{node}: forgetting a retired broker node o
   /** A retained message as a new subscriber gets it, or null when there is none. */
   const retainedOf = async (node: string): Promise<Buffer | null> => {
     const packets: Buffer[] = [];
-    const stream = broker.persistence.createRetainedStreamCombi([
-      `${INTERNAL_INGEST_STATS_TOPIC_PREFIX}${node}`,
-    ]);
+    // aedes' persistence (aedes-persistence: what a new subscription is answered from).
+    const { persistence } = broker as unknown as {
+      persistence: { createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown> };
+    };
+    const stream = persistence.createRetainedStreamCombi([`${INTERNAL_INGEST_STATS_TOPIC_PREFIX}${node}`]);
     for await (const packet of stream) packets.push((packet as { payload: Buffer }).payload);
     return packets[0] ?? null;
   };
