@@ -285,7 +285,13 @@ export async function claimNodeId(options: NodeIdClaimOptions): Promise<NodeIdCl
     const [, heldBy, pttl] = answer;
     const now = Date.now();
     if (deadOnThisHost(parseHolder(heldBy))) {
-      if ((await client.eval(TAKE_OVER, 1, key, heldBy, value, ttlMs)) === 1) {
+      const taken = await client
+        .eval(TAKE_OVER, 1, key, heldBy, value, ttlMs)
+        .catch(async (error: unknown) => {
+          await claim.release();
+          throw error;
+        });
+      if (taken === 1) {
         logger.warn({ key, previous: heldBy }, 'node id taken over from a process of this host that is gone');
         startRenewing();
         return claim;
