@@ -479,5 +479,21 @@ describeWithRedis('several API nodes on Redis and PostgreSQL (real processes)', 
         /IOC_NODE_ID: required when IOC_REDIS_URL is set/,
       );
     });
+
+    it('refuses a second node started with the IOC_NODE_ID of a live node, which goes on undisturbed', async () => {
+      // API node 1's settings, on another port: its IOC_NODE_ID is held (ioc:node:api:1) and renewed.
+      const env = { ...platform.apis[0]!.env, IOC_HTTP_PORT: '0' };
+      const started = Date.now();
+      await expect(startService(API_ENTRY, env, 'API listening', 30_000)).rejects.toThrow(
+        /exited with 1 before it was ready:[\s\S]*IOC_NODE_ID=1: another node holds this id \(ioc:node:api:1: host .*pid \d+/,
+      );
+      // Refused once the holder renewed its claim (every 5 s), not after a start-up timeout.
+      expect(Date.now() - started).toBeLessThan(20_000);
+      // Node 1 kept its bus connection (the duplicate never connected with ioc-api-1) and its health.
+      const health = await fetch(`${platform.httpUrls[0]}/health`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).not.toHaveProperty('healthConditions');
+      expect(platform.apis[0]!.output()).not.toMatch(/node id .*held by another node/);
+    });
   });
 });

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect as mqttConnect, connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import {
   type Device,
@@ -331,7 +334,7 @@ describeWithServer(
       }
     });
 
-    it('refuses a node without its own IOC_BROKER_ID, and a second process on a node’s data directory', async () => {
+    it('refuses a node without its own IOC_BROKER_ID, a second node on a live node’s id, and a second process on a node’s data directory', async () => {
       const { IOC_BROKER_ID: _id, ...withoutId } = node(2).env;
       await expect(
         startService(BROKER_ENTRY, { ...withoutId, IOC_MQTT_PORT: '0' }, 'broker ready'),
@@ -346,6 +349,19 @@ describeWithServer(
       ).rejects.toThrow(
         /spool directory .* is in use by another broker process .*each broker node needs its own IOC_DATA_DIR/,
       );
+      // Node 2's id on a data directory of its own: IOC_BROKER_ID 2 is held (ioc:node:broker:2).
+      const ownDir = mkdtempSync(join(tmpdir(), 'ioc-duplicate-broker-'));
+      try {
+        await expect(
+          startService(
+            BROKER_ENTRY,
+            { ...node(2).env, IOC_DATA_DIR: ownDir, IOC_MQTT_PORT: '0' },
+            'broker ready',
+          ),
+        ).rejects.toThrow(/IOC_BROKER_ID=2: another node holds this id \(ioc:node:broker:2: host .*pid \d+/);
+      } finally {
+        rmSync(ownDir, { recursive: true, force: true });
+      }
       // Node 2 goes on.
       const probe = await connect(node(2).mqttUrl, asDevice(counters[11]!));
       await probe.publishAsync(

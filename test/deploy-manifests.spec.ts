@@ -17,6 +17,7 @@ import { ConfigError, parseEnv } from '@ioc/runtime';
 import {
   describeWithInfluxd,
   describeWithServer,
+  HAPROXY_RETRY_SETTINGS,
   type InfluxdHandle,
   startInfluxd,
   TempDirs,
@@ -332,6 +333,30 @@ describeWithServer(
       expect(haproxy.sections.get(`backend ${backendOf('http')}`)!.lines).toEqual(
         expect.arrayContaining(['http-check send meth GET uri /health', 'http-check expect status 200']),
       );
+      // A failed connection is retried on another node, as the test harness's HAProxy does; an
+      // HTTP request is retried after a node closed without answering only if it is a GET/HEAD.
+      expect(haproxy.sections.get('defaults')!.lines).toEqual(
+        expect.arrayContaining([...HAPROXY_RETRY_SETTINGS]),
+      );
+      expect(haproxy.sections.get(`backend ${backendOf('http')}`)!.lines).toEqual(
+        expect.arrayContaining([
+          'retry-on conn-failure empty-response',
+          'http-request disable-l7-retry unless METH_GET',
+        ]),
+      );
+      // A dead node is marked down within seconds: every server is checked with the defaults' timings
+      // (no server line overrides them), 2 s, 500 ms after a failure, down after 2 failures.
+      expect(haproxy.sections.get('defaults')!.lines).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^default-server .*\binter 2s fastinter 500ms fall 2 rise 2\b/),
+        ]),
+      );
+      for (const backend of [backendOf('mqtt'), backendOf('http')])
+        for (const server of haproxy.sections.get(`backend ${backend}`)!.servers)
+          expect([server.name, server.options]).toEqual([
+            server.name,
+            expect.not.stringMatching(/\b(inter|fall|rise)\b/),
+          ]);
       // The published ports reach HAProxy's frontends.
       const published = (services['haproxy']!.ports ?? []).map((port) => port.target).sort();
       expect(published).toEqual(

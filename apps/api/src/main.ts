@@ -28,7 +28,15 @@ import {
   RegistryRepository,
   RegistrySync,
 } from '@ioc/registry';
-import { createLogger, onShutdown, parseEnv, requireNodeIdWithRedis, runApp } from '@ioc/runtime';
+import {
+  claimNodeId,
+  createLogger,
+  nodeIdTakenCondition,
+  onShutdown,
+  parseEnv,
+  requireNodeIdWithRedis,
+  runApp,
+} from '@ioc/runtime';
 import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/timeseries';
 import { AppModule } from './app.module';
 
@@ -37,6 +45,18 @@ async function main(): Promise<void> {
   // Several API nodes on one Redis: each needs its own id (its bus client id ioc-api-<id>).
   requireNodeIdWithRedis('IOC_NODE_ID', env.IOC_REDIS_URL);
   const logger = createLogger('api', { level: env.IOC_LOG_LEVEL });
+  // …and no other live node may hold it: claimed in Redis (ioc:node:api:<id>), renewed while the
+  // node runs, released on a graceful stop; a second node on the same id is refused here.
+  const idClaim =
+    env.IOC_REDIS_URL === undefined
+      ? null
+      : await claimNodeId({
+          redisUrl: env.IOC_REDIS_URL,
+          kind: 'api',
+          id: env.IOC_NODE_ID,
+          variable: 'IOC_NODE_ID',
+          logger,
+        });
   const credentialKey = loadCredentialKey({
     configured: env.IOC_DEVICE_CREDENTIAL_KEY,
     dataDir: env.IOC_DATA_DIR,
@@ -132,6 +152,7 @@ async function main(): Promise<void> {
         mqtt: alertPublisher,
         wake: () => notifier.wake(),
       }),
+      ...(idClaim ? { nodeHealth: () => nodeIdTakenCondition(idClaim) } : {}),
     }),
     { ...OPS_API_NEST_OPTIONS, logger: ['error', 'warn'] },
   );
@@ -150,6 +171,7 @@ async function main(): Promise<void> {
     await notifier.stop();
     await app.close();
     await redis?.close();
+    await idClaim?.release();
     await store.close();
     await database.close();
   });

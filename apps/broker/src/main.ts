@@ -37,7 +37,7 @@ import {
   RegistryRepository,
   RegistrySync,
 } from '@ioc/registry';
-import { createLogger, onShutdown, parseEnv, runApp } from '@ioc/runtime';
+import { claimNodeId, createLogger, nodeIdTakenCondition, onShutdown, parseEnv, runApp } from '@ioc/runtime';
 import { join } from 'node:path';
 import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/timeseries';
 
@@ -53,6 +53,17 @@ async function main(): Promise<void> {
   const listeners = brokerListenersFromEnv(env);
   // Several broker nodes on one Redis (IOC_REDIS_URL; each with its own IOC_BROKER_ID): undefined on one node.
   const cluster = brokerClusterFromEnv(env);
+  // …and no other live node may hold it: claimed in Redis (ioc:node:broker:<id>), renewed while
+  // the node runs, released on a graceful stop; a second node on the same id is refused here.
+  const idClaim = cluster
+    ? await claimNodeId({
+        redisUrl: cluster.redisUrl,
+        kind: 'broker',
+        id: String(cluster.brokerId),
+        variable: 'IOC_BROKER_ID',
+        logger,
+      })
+    : null;
   const database = openDatabase(databaseConfigFromEnv(env));
   await prepareRegistry(database, { ...(env.IOC_SEEDS_DIR ? { seedsDir: env.IOC_SEEDS_DIR } : {}), logger });
   const credentialKey = loadCredentialKey({
@@ -217,6 +228,8 @@ async function main(): Promise<void> {
     maxSessionsPerDevice: env.IOC_MQTT_MAX_SESSIONS_PER_DEVICE,
     ...(cluster ? { cluster } : {}),
     ...(alerts ? { spoolConsumers: alerts.spoolConsumers, alertEngineStats: () => alerts.stats() } : {}),
+    // Another node holding this IOC_BROKER_ID (after a long Redis outage): node-id-taken in /api/v1/ingest/stats.
+    ...(idClaim ? { extraHealthConditions: () => nodeIdTakenCondition(idClaim) } : {}),
     ...listeners,
   });
   started.broker = broker;
@@ -272,6 +285,7 @@ async function main(): Promise<void> {
     await tracker.close();
     await store.close();
     await database.close();
+    await idClaim?.release();
   });
 }
 

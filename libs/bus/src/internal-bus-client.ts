@@ -49,6 +49,12 @@ export interface InternalBusHandlers {
    */
   ingestStats?: (stats: IngestStatsMessage, delivery: { retained: boolean }) => void;
   /**
+   * A node's retained statistics were cleared (an empty retained publish on its topic, by
+   * clearIngestStats on any API node: a retired broker node is forgotten). `node` is the topic's
+   * last level.
+   */
+  ingestStatsCleared?: (node: string) => void;
+  /**
    * Each valid command ack a device published, relayed by the broker (QoS 1). Subscribed only
    * while connected (clean session): acks relayed while the service is away are not queued.
    */
@@ -65,6 +71,9 @@ export interface InternalBusHandlers {
    */
   alerts?: (events: AlertEvent[]) => void;
 }
+
+/** A broker node's name as clearIngestStats accepts it (`broker-<IOC_BROKER_ID>`: one topic level). */
+export const INGEST_STATS_NODE_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** How long publishAgencyAlert waits for the broker's PUBACK (ms). */
 export const ALERT_PUBLISH_TIMEOUT_MS = 10_000;
@@ -278,6 +287,24 @@ export class InternalBusClient {
     });
   }
 
+  /**
+   * Clears a broker node's retained statistics (`$internal/ioc/v1/ingest-stats/{node}`): an empty
+   * retained publish, QoS 1, which removes the retained message [MQTT-3.3.1-10] — from Redis too
+   * with several broker nodes — and reaches every subscribed API node as a zero-length message
+   * [MQTT-3.3.1-12] (their `ingestStatsCleared`). Resolves on the broker's PUBACK.
+   * @throws RangeError for a node name that is not one topic level of [A-Za-z0-9._-]{1,64};
+   *   Error when not connected
+   */
+  async clearIngestStats(node: string): Promise<void> {
+    if (!INGEST_STATS_NODE_PATTERN.test(node))
+      throw new RangeError(`not a broker node name: ${node.slice(0, 80)}`);
+    if (!this.client.connected) throw new Error('not connected to the internal bus');
+    await this.client.publishAsync(`${INTERNAL_INGEST_STATS_TOPIC_PREFIX}${node}`, Buffer.alloc(0), {
+      qos: 1,
+      retain: true,
+    });
+  }
+
   /** Disconnects cleanly (DISCONNECT sent, so the broker publishes no will and keeps no session). */
   async close(): Promise<void> {
     await this.client.endAsync();
@@ -339,6 +366,10 @@ export class InternalBusClient {
       }
       default: {
         if (topic.startsWith(INTERNAL_INGEST_STATS_TOPIC_PREFIX)) {
+          if (payload.length === 0) {
+            this.handlers.ingestStatsCleared?.(topic.slice(INTERNAL_INGEST_STATS_TOPIC_PREFIX.length));
+            return;
+          }
           const stats = parseJson(payload, ingestStatsSchema, onInvalid);
           if (!stats) return;
           if (topic !== `${INTERNAL_INGEST_STATS_TOPIC_PREFIX}${stats.node}`) {

@@ -147,6 +147,8 @@ export const HEALTH_CONDITION_LABELS: Readonly<Record<HealthConditionCode, Label
   'store-unavailable': { vi: 'Không ghi được dữ liệu lịch sử', en: 'Time-series store unavailable' },
   'spool-consumer-stalled': { vi: 'Một bộ xử lý dữ liệu bị đình trệ', en: 'A spool consumer is stalled' },
   'broker-node-silent': { vi: 'Một nút broker không còn gửi thống kê', en: 'A broker node has gone silent' },
+  'broker-node-stopped': { vi: 'Một nút broker đã dừng', en: 'A broker node has stopped' },
+  'node-id-taken': { vi: 'Mã nút đang được một nút khác sử dụng', en: 'Node id held by another node' },
 };
 
 /** A label in `locale`, or the raw key when the vocabulary has no entry (a newer server's term). */

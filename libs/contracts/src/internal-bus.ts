@@ -82,6 +82,8 @@ export const HEALTH_CONDITION_CODES = [
   'store-unavailable',
   'spool-consumer-stalled',
   'broker-node-silent',
+  'broker-node-stopped',
+  'node-id-taken',
 ] as const;
 export type HealthConditionCode = (typeof HEALTH_CONDITION_CODES)[number];
 
@@ -113,6 +115,11 @@ export const ingestStatsSchema = z.object({
   publishedAt: z.string(),
   /** How often the node publishes, ms: an API treats a node silent for 3 intervals (≥ 10 s) as stale. */
   intervalMs: z.number().int().positive(),
+  /**
+   * Set in the node's last message, published (retained) when it stopped gracefully (SIGTERM):
+   * when it stopped (ISO 8601). API nodes then show it `broker-node-stopped` rather than silent.
+   */
+  stoppedAt: z.string().optional(),
   startedAt: z.string(),
   accepted: z.record(z.string(), count),
   acceptedTotal: count,

@@ -192,6 +192,7 @@ describe('ops-api over the embedded store', () => {
       '/api/v1/areas': { get: [200, 400], post: [201, ...WRITE] },
       '/api/v1/areas/{id}': { get: [200, 400, 404], patch: [200, ...WRITE] },
       '/api/v1/ingest/stats': { get: [200, 400, 503] },
+      '/api/v1/ingest/nodes/{node}': { delete: [200, ...WRITE] },
       '/api/v1/audit': { get: [200, 400, 503] },
       '/api/v1/audit/verify': { get: [200, 400, 503] },
       '/api/v1/rules': { get: [200, 400, 503], post: [201, ...WRITE] },

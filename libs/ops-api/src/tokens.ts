@@ -21,3 +21,8 @@ export const OIDC = Symbol('Oidc');
 export const ALERTING = Symbol('Alerting');
 /** Agencies' webhook endpoints, subscriptions and deliveries (NotificationsPort), or null. */
 export const NOTIFICATIONS = Symbol('Notifications');
+/**
+ * What is wrong with this API node itself (`() => HealthCondition[]`, e.g. `node-id-taken`), shown
+ * by /health; an empty list when nothing is or when the app gives none.
+ */
+export const NODE_HEALTH = Symbol('NodeHealth');

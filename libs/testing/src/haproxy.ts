@@ -101,6 +101,13 @@ function adminCommand(socketPath: string, command: string): Promise<string> {
   });
 }
 
+/**
+ * How a failed connection to a backend is retried, as `deploy/haproxy/haproxy.cfg` does it (its
+ * `defaults`; test/deploy-manifests.spec.ts checks both agree): up to 3 more attempts, each on
+ * another backend. Only the health-check timings differ here (faster, for tests).
+ */
+export const HAPROXY_RETRY_SETTINGS = ['retries 3', 'option redispatch 1'] as const;
+
 /** The HAProxy configuration for `options`, its frontend on `port` and admin socket at `socketPath`. */
 export function haproxyConfig(options: HaproxyOptions, port: number, socketPath: string): string {
   const inter = options.checkIntervalMs ?? 500;
@@ -127,8 +134,7 @@ export function haproxyConfig(options: HaproxyOptions, port: number, socketPath:
     'backend nodes',
     `  balance ${options.balance ?? 'roundrobin'}`,
     // A connection to a backend that fails is retried on another (`redispatch`).
-    '  option redispatch',
-    '  retries 2',
+    ...HAPROXY_RETRY_SETTINGS.map((line) => `  ${line}`),
     `  default-server check inter ${inter}ms fall 2 rise 1`,
     ...servers,
     '',

@@ -5,7 +5,7 @@ import { DEVICE_TYPES, type DeviceType, STATUS_METRICS, derivedMetricsOf, metric
 import { roleSchema } from '../access';
 import { DOMAINS } from '../domains';
 import { DEVICE_STATES } from '../registry-entities';
-import { ingestStatsSchema } from '../internal-bus';
+import { healthConditionSchema, ingestStatsSchema } from '../internal-bus';
 import type { MetricName } from '../metric-catalogue';
 
 /**
@@ -223,6 +223,11 @@ export const healthBody = z.object({
   status: z.enum(['ok', 'degraded']),
   storage: z.object({ kind: z.enum(['embedded', 'influxdb']), up: z.boolean() }),
   broker: z.object({ connected: z.boolean() }),
+  /**
+   * What is wrong with this API node itself, when anything is (status `degraded`): e.g.
+   * `node-id-taken`, another node holds its IOC_NODE_ID in Redis. Absent when nothing is.
+   */
+  healthConditions: z.array(healthConditionSchema).optional(),
 });
 export type HealthBody = z.infer<typeof healthBody>;
 
@@ -232,8 +237,9 @@ export type HealthBody = z.infer<typeof healthBody>;
  */
 export const brokerNodeIngestStatsBody = ingestStatsSchema.extend({
   /**
-   * Not heard from for 3 of its intervals (at least 10 s): stopped, or cut off from the bus. Its
-   * counters still count in the totals, its connected clients do not; `broker-node-silent` is raised.
+   * Not heard from for 3 of its intervals (at least 10 s): killed, or cut off from the bus
+   * (`broker-node-silent` is raised); or its last message says it stopped (`stoppedAt`;
+   * `broker-node-stopped`). Its counters still count in the totals, its connected clients do not.
    */
   stale: z.boolean(),
   /** Seconds since the API last heard from the node (for a retained message: since it was published). */

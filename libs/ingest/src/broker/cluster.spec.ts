@@ -8,6 +8,7 @@ import {
 import Redis from 'ioredis';
 import {
   type Device,
+  INTERNAL_INGEST_STATS_TOPIC_PREFIX,
   INTERNAL_READINGS_TOPIC,
   INTERNAL_USERNAME,
   INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX,
@@ -862,6 +863,40 @@ describeWithRedis('broker nodes on one Redis', () => {
       await waitFor(() => two.broker.sessionCount(station.id) === 3, 'the new sessions on node 2');
     } finally {
       await proxy.close();
+    }
+  });
+
+  it("leaves a node's last statistics saying it stopped, retained in Redis; an API's empty retained publish clears them for every node", async () => {
+    const [one, two] = [await startNode('1'), await startNode('2')];
+    const topic = `${INTERNAL_INGEST_STATS_TOPIC_PREFIX}broker-2`;
+    const api = await internal(one, 'ioc-api-7');
+    const heard: { payload: string; retain: boolean }[] = [];
+    api.on('message', (t, payload, packet) => {
+      if (t === topic) heard.push({ payload: payload.toString(), retain: packet.retain });
+    });
+    await api.subscribeAsync(`${INTERNAL_INGEST_STATS_TOPIC_PREFIX}+`, { qos: 1 });
+    // Node 2 stops gracefully (SIGTERM's path): its last message reaches node 1's subscriber.
+    nodes.splice(nodes.indexOf(two), 1);
+    await two.close();
+    await waitFor(
+      () => heard.some((m) => (JSON.parse(m.payload) as { stoppedAt?: string }).stoppedAt !== undefined),
+      "node 2's last statistics on node 1",
+    );
+    const peek = new Redis(redis.url);
+    try {
+      // …and stays retained in Redis for API nodes that subscribe later.
+      const retained = await peek.hget('ioc:aedes:retained', topic);
+      expect(retained).toContain('stoppedAt');
+      // An API node forgets the retired node (InternalBusClient.clearIngestStats): an empty
+      // retained publish, delivered as such to subscribers on every node and removed from Redis.
+      await api.publishAsync(topic, Buffer.alloc(0), { qos: 1, retain: true });
+      await waitFor(() => heard.some((m) => m.payload === ''), 'the cleared statistics on node 1');
+      await waitUntil(
+        async () => (await peek.hexists('ioc:aedes:retained', topic)) === 0,
+        'the retained message removed',
+      );
+    } finally {
+      peek.disconnect();
     }
   });
 });

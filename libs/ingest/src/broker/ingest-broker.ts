@@ -92,6 +92,11 @@ export interface IngestBrokerOptions {
   spoolConsumers?: readonly SpoolConsumer[];
   /** The alert engine host's counters, added to the ingest stats as `alertEngine` (absent: none). */
   alertEngineStats?: () => NonNullable<IngestStatsSnapshot['alertEngine']>;
+  /**
+   * Health conditions of the process around the broker, added to those of its ingest statistics
+   * (e.g. `node-id-taken`: another node holds this node's IOC_BROKER_ID in Redis). None by default.
+   */
+  extraHealthConditions?: () => IngestStatsSnapshot['healthConditions'];
   internalSecret: string;
   maxPayloadBytes: number;
   /**
@@ -452,8 +457,8 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     );
   };
   const statsNode = `broker-${options.brokerId ?? options.cluster?.brokerId ?? '1'}`;
-  const snapshot = (): IngestStatsSnapshot =>
-    stats.snapshot({
+  const snapshot = (): IngestStatsSnapshot => {
+    const made = stats.snapshot({
       node: statsNode,
       publishedAt: new Date().toISOString(),
       intervalMs: options.statsIntervalMs,
@@ -462,17 +467,25 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       offlineSessions,
       ...(options.alertEngineStats ? { alertEngine: options.alertEngineStats() } : {}),
     });
-  const publishStats = (): void =>
-    broker.publish(
-      {
-        cmd: 'publish',
-        topic: `${INTERNAL_INGEST_STATS_TOPIC_PREFIX}${statsNode}`,
-        payload: Buffer.from(JSON.stringify(snapshot())),
-        qos: 0,
-        retain: true,
-        dup: false,
-      },
-      () => undefined,
+    const extra = options.extraHealthConditions?.() ?? [];
+    return extra.length === 0 ? made : { ...made, healthConditions: [...made.healthConditions, ...extra] };
+  };
+  /** Publishes the statistics (retained); `stoppedAt` in the last one, sent when the broker closes. */
+  const publishStats = (stoppedAt?: string): Promise<void> =>
+    new Promise((resolve) =>
+      broker.publish(
+        {
+          cmd: 'publish',
+          topic: `${INTERNAL_INGEST_STATS_TOPIC_PREFIX}${statsNode}`,
+          payload: Buffer.from(
+            JSON.stringify(stoppedAt === undefined ? snapshot() : { ...snapshot(), stoppedAt }),
+          ),
+          qos: 0,
+          retain: true,
+          dup: false,
+        },
+        () => resolve(),
+      ),
     );
   // Raised and cleared health conditions go to the log as they change; the stats carry the current set.
   let raised = new Set<string>();
@@ -492,7 +505,7 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
   const statsTimer = setInterval(() => {
     countOfflineSessions();
     reviewHealthConditions();
-    publishStats();
+    void publishStats();
   }, options.statsIntervalMs);
   statsTimer.unref();
 
@@ -652,6 +665,9 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       clearInterval(credentialSweep);
       clearInterval(clusterSweep);
       ledger?.close();
+      // A last retained message saying it stopped: API nodes show a node stopped on purpose as
+      // `broker-node-stopped`, not `broker-node-silent` (bounded: with Redis down it may not go out).
+      await settledWithin(publishStats(new Date().toISOString()), STOPPED_STATS_TIMEOUT_MS);
       // Stop accepting first; each listener's close resolves once aedes has closed its clients.
       const listenersClosed = Promise.all(listeners.map((l) => l.close()));
       const brokerClosed = new Promise<void>((resolve) => broker.close(() => resolve()));
@@ -668,6 +684,12 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
     },
   };
 }
+
+/**
+ * How long a closing broker waits for its last statistics message (`stoppedAt`) to be routed and
+ * retained (ms): milliseconds with Redis up; with Redis down it gives up and the node shows silent.
+ */
+const STOPPED_STATS_TIMEOUT_MS = 1000;
 
 /** Resolves when `promise` settles or after `ms`, whichever comes first. */
 async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {

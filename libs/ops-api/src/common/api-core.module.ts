@@ -2,6 +2,7 @@ import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { AuditLog } from '@ioc/audit';
+import type { HealthCondition } from '@ioc/contracts';
 import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
@@ -27,6 +28,7 @@ import {
   RATE_LIMIT_STORAGE,
   REGISTRY_PROVISIONING,
   TIME_SERIES_STORE,
+  NODE_HEALTH,
 } from '../tokens';
 import { AllExceptionsFilter } from './all-exceptions.filter';
 import { ScopeService } from './scope.service';
@@ -71,6 +73,11 @@ export interface OpsApiModuleOptions {
   alerting?: AlertingPort;
   /** Webhook endpoints, subscriptions, deliveries (createNotificationsPort); without it their routes answer 503 notifications-unavailable. */
   notifications?: NotificationsPort;
+  /**
+   * Health conditions of the node itself, read at every `GET /health` (non-empty: 503 degraded),
+   * e.g. `node-id-taken` from the node's id claim in Redis (claimNodeId in @ioc/runtime). None when absent.
+   */
+  nodeHealth?: () => HealthCondition[];
 }
 
 /** The status reader of an API given none: no device has a stored status. */
@@ -102,6 +109,7 @@ export class ApiCoreModule {
       { provide: OIDC, useValue: options.oidc ?? null },
       { provide: ALERTING, useValue: options.alerting ?? null },
       { provide: NOTIFICATIONS, useValue: options.notifications ?? null },
+      { provide: NODE_HEALTH, useValue: options.nodeHealth ?? ((): HealthCondition[] => []) },
     ];
     return {
       module: ApiCoreModule,

@@ -1,15 +1,35 @@
 import {
+  ConflictException,
   Controller,
+  Delete,
   Get,
   Header,
   HttpStatus,
+  NotFoundException,
+  Param,
   Query,
   ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { errorBody, ingestStatsBody } from '@ioc/contracts';
-import { Public } from '../common/auth.decorators';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiProduces,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
+import { INGEST_STATS_NODE_PATTERN } from '@ioc/bus';
+import {
+  brokerNodeIngestStatsBody,
+  type BrokerNodeIngestStatsBody,
+  errorBody,
+  ingestStatsBody,
+} from '@ioc/contracts';
+import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
+import { type AuthenticatedRequest, Public, Roles } from '../common/auth.decorators';
+import { badParameter } from '../common/bad-parameter';
 import { ApiAnswers, openApiSchema } from '../common/openapi-zod';
 import { UnscopedOnly } from '../common/scope.service';
 import { NoParameters } from '../common/zod-validation.pipe';
@@ -20,11 +40,16 @@ import { renderPrometheus } from './prometheus-metrics';
 
 /** The `reason` of the 503 answered before the broker has published any ingest statistics. */
 export const NO_INGEST_STATS = 'no-ingest-stats';
+/** The `reason` of the 409 answered when asked to forget a broker node that still publishes. */
+export const BROKER_NODE_LIVE = 'broker-node-live';
 
 @ApiTags('ingest')
 @Controller()
 export class IngestStatsController {
-  constructor(private readonly bus: InternalBusRepository) {}
+  constructor(
+    private readonly bus: InternalBusRepository,
+    private readonly audit: AuditTrail,
+  ) {}
 
   /** `@Public()`: the authentication guard lets MetricsAccessGuard decide (metrics token or admin). */
   @Get('metrics')
@@ -83,5 +108,77 @@ export class IngestStatsController {
         message: 'no ingest statistics received from the broker yet',
       });
     return stats;
+  }
+
+  @Delete('api/v1/ingest/nodes/:node')
+  @Roles('admin')
+  @UnscopedOnly('administration')
+  @ApiOperation({
+    summary:
+      'Forgets a retired broker node: its statistics leave /api/v1/ingest/stats, /metrics and its health conditions',
+    description:
+      "Clears the node's retained statistics on the internal bus (an empty retained message on `$internal/ioc/v1/ingest-stats/{node}`), which every API node receives: each forgets the node. Only a stale node (stopped, or silent for 3 of its intervals) can be forgotten: 409 `broker-node-live` for one still publishing. A node that publishes again later shows up again. Audited (`broker-node.forget`).",
+  })
+  @ApiParam({
+    name: 'node',
+    description: 'The node, `broker-<IOC_BROKER_ID>` (as in `nodes[].node`)',
+    example: 'broker-3',
+  })
+  @ApiAnswers({
+    body: brokerNodeIngestStatsBody,
+    description: 'the node as it was last seen, now forgotten',
+    errors: [
+      HttpStatus.BAD_REQUEST,
+      HttpStatus.FORBIDDEN,
+      HttpStatus.NOT_FOUND,
+      HttpStatus.CONFLICT,
+      HttpStatus.SERVICE_UNAVAILABLE,
+    ],
+  })
+  async forgetNode(
+    @Param('node') node: string,
+    @Query(NoParameters) _query: object,
+    @AuditedRequest() request: AuthenticatedRequest,
+  ): Promise<BrokerNodeIngestStatsBody> {
+    if (!INGEST_STATS_NODE_PATTERN.test(node))
+      throw badParameter(
+        'node',
+        'expected a broker node name such as broker-3 ([A-Za-z0-9._-], at most 64 characters)',
+      );
+    let outcome: Awaited<ReturnType<InternalBusRepository['forgetBrokerNode']>>;
+    try {
+      outcome = await this.bus.forgetBrokerNode(node);
+    } catch (error) {
+      throw new ServiceUnavailableException({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        reason: 'broker-unavailable',
+        message: `the node's statistics could not be cleared: ${(error as Error).message}`,
+      });
+    }
+    if (outcome === 'unknown')
+      throw new NotFoundException({
+        statusCode: 404,
+        error: 'Not Found',
+        message: `no statistics of broker node "${node}" on this API node (never heard from, or already forgotten)`,
+      });
+    if (outcome === 'live')
+      throw new ConflictException({
+        statusCode: 409,
+        error: 'Conflict',
+        reason: BROKER_NODE_LIVE,
+        message: `broker node ${node} is still publishing statistics: stop it first (a node is forgotten only once it is stale)`,
+      });
+    await this.audit.record(request, {
+      action: 'broker-node.forget',
+      entity: { type: 'broker-node', id: node },
+      before: {
+        publishedAt: outcome.publishedAt,
+        startedAt: outcome.startedAt,
+        stoppedAt: outcome.stoppedAt,
+        ageSeconds: outcome.ageSeconds,
+      },
+    });
+    return outcome;
   }
 }

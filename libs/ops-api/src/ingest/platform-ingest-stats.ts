@@ -15,7 +15,8 @@ export const BROKER_NODE_STALE_INTERVALS = 3;
 export const BROKER_NODE_STALE_MIN_MS = 10_000;
 /**
  * A node silent this long (ms, 24 h) is forgotten: a retired node's retained statistics stay in
- * Redis, and a day of `broker-node-silent` is long enough for anyone to have seen it.
+ * Redis, and a day of `broker-node-silent` is long enough for anyone to have seen it. An operator
+ * forgets a retired node at once with `DELETE /api/v1/ingest/nodes/{node}` (IngestStatsController).
  */
 export const BROKER_NODE_FORGET_MS = 24 * 3_600_000;
 
@@ -48,7 +49,9 @@ export function brokerNodeViews(
   for (const { stats, heardAt: heard } of nodes) {
     const age = Math.max(0, now - heard);
     if (age > BROKER_NODE_FORGET_MS) continue;
-    views.push({ ...stats, stale: age > staleAfterMs(stats), ageSeconds: Math.round(age / 100) / 10 });
+    // A node that said it stopped (its last message, on a graceful stop) is stale at once.
+    const stale = age > staleAfterMs(stats) || stats.stoppedAt !== undefined;
+    views.push({ ...stats, stale, ageSeconds: Math.round(age / 100) / 10 });
   }
   return views.sort((a, b) => a.node.localeCompare(b.node, 'en', { numeric: true }));
 }
@@ -114,12 +117,19 @@ export function platformIngestStats(
     if (node.offlineSessions && (!offlineSessions || node.offlineSessions.clients > offlineSessions.clients))
       offlineSessions = { ...node.offlineSessions };
     for (const condition of node.healthConditions) healthConditions.push({ ...condition, node: node.node });
-    if (node.stale)
+    if (node.stoppedAt !== undefined)
+      healthConditions.push({
+        code: 'broker-node-stopped',
+        severity: 'warning',
+        node: node.node,
+        message: `broker node ${node.node} stopped at ${node.stoppedAt} (a graceful stop); if it is retired for good: DELETE /api/v1/ingest/nodes/${node.node}`,
+      });
+    else if (node.stale)
       healthConditions.push({
         code: 'broker-node-silent',
         severity: 'warning',
         node: node.node,
-        message: `broker node ${node.node} has sent no statistics for ${Math.round(node.ageSeconds)} s: stopped, or cut off from the internal bus`,
+        message: `broker node ${node.node} has sent no statistics for ${Math.round(node.ageSeconds)} s: killed, or cut off from the internal bus (if it is retired for good: DELETE /api/v1/ingest/nodes/${node.node})`,
       });
   }
   const sum = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);

@@ -157,4 +157,50 @@ describe('renderPrometheus: several broker nodes', () => {
       'ioc_health_condition{code="broker-node-silent"',
     );
   });
+
+  it('leaves out a stale node’s gauges and counters, keeping its age, its staleness and its condition', () => {
+    const live = stats([{ consumer: 'store', released: 3, oldestHeld: null, lag: 0 }], 'broker-1');
+    const silent = {
+      ...stats([{ consumer: 'store', released: 9, oldestHeld: 4, lag: 5 }], 'broker-2'),
+      // Heard 60 s ago: stale (3 intervals of 2 s, at least 10 s).
+      publishedAt: new Date(NOW - 60_000).toISOString(),
+      offlineSessions: { clients: 2, subscriptions: 2 },
+    };
+    const text = renderPlatform(
+      platformIngestStats(
+        [
+          { stats: live, heardAt: NOW },
+          { stats: silent, heardAt: NOW - 60_000 },
+        ],
+        NOW,
+      ),
+      { brokerConnected: true },
+    );
+    const lines = text.split('\n');
+    const ofSilent = lines.filter((l) => l.includes('broker="broker-2"'));
+    expect(ofSilent.sort()).toEqual(
+      [
+        'ioc_broker_stats_age_seconds{broker="broker-2"} 60',
+        'ioc_broker_stats_stale{broker="broker-2"} 1',
+        'ioc_health_condition{code="broker-node-silent",severity="warning",broker="broker-2"} 1',
+      ].sort(),
+    );
+    // The live node keeps every series.
+    expect(lines).toContain('ioc_broker_stats_stale{broker="broker-1"} 0');
+    expect(lines).toContain('ioc_broker_connected_clients{broker="broker-1"} 1');
+    expect(lines).toContain('ioc_spool_records{broker="broker-1"} 3');
+    expect(lines).toContain('ioc_ingest_accepted_total{broker="broker-1",domain="env"} 3');
+    expect(lines).toContain('ioc_spool_consumer_lag{broker="broker-1",consumer="store"} 0');
+  });
+
+  it('shows a node stopped gracefully (its last message says so) as stopped, not silent, and stale at once', () => {
+    const stopped = { ...stats(undefined, 'broker-3'), stoppedAt: new Date(NOW - 1000).toISOString() };
+    const lines = renderPrometheus(stopped, { brokerConnected: true }, 1000).split('\n');
+    expect(lines).toContain('ioc_broker_stats_stale{broker="broker-3"} 1');
+    expect(lines).toContain(
+      'ioc_health_condition{code="broker-node-stopped",severity="warning",broker="broker-3"} 1',
+    );
+    expect(lines.some((l) => !l.startsWith('#') && l.includes('broker-node-silent'))).toBe(false);
+    expect(lines.some((l) => l.startsWith('ioc_broker_connected_clients{'))).toBe(false);
+  });
 });

@@ -31,7 +31,7 @@ export function renderPrometheus(
     metric(
       'ioc_health_condition',
       'gauge',
-      'Health conditions of the platform currently raised (1 per condition and broker node): spool filling or full, store unavailable, spool consumer stalled, broker node silent',
+      'Health conditions of the platform currently raised (1 per condition and broker node): spool filling or full, store unavailable, spool consumer stalled, broker node silent or stopped, node id taken',
       platform.healthConditions.map(
         (c) => [{ code: c.code, severity: c.severity, ...(c.node ? { broker: c.node } : {}) }, 1] as Sample,
       ),
@@ -50,7 +50,17 @@ export function renderPrometheus(
   return `${lines.join('\n')}\n`;
 }
 
-/** One broker node's series (labelled with its node by `metric`). */
+/**
+ * One broker node's series (labelled with its node by `metric`). A stale node (silent for 3 of its
+ * intervals, or stopped) gets only `ioc_broker_stats_age_seconds` and `ioc_broker_stats_stale`, so
+ * its staleness stays visible and alertable; its other series are left out:
+ * - gauges (connected clients, spool depth, store queue…) would be exported as if current while
+ *   they describe the moment the node fell silent;
+ * - counters too: a frozen counter reads as a live node doing nothing (`rate()` 0), an absent one
+ *   as a series that ended, which is what it is — and when the node comes back its counters
+ *   restart from 0, which Prometheus takes as a counter reset either way.
+ * `GET /api/v1/ingest/stats` still adds a stale node's counters into its platform totals.
+ */
 function renderNode(stats: BrokerNodeIngestStatsBody, metric: MetricFn): void {
   metric(
     'ioc_broker_stats_age_seconds',
@@ -58,6 +68,13 @@ function renderNode(stats: BrokerNodeIngestStatsBody, metric: MetricFn): void {
     'Seconds since this API node last heard the broker node’s statistics (published every 2 s; stale after 10 s: broker-node-silent)',
     [[{}, stats.ageSeconds]],
   );
+  metric(
+    'ioc_broker_stats_stale',
+    'gauge',
+    'Whether the broker node’s statistics are stale (1: silent for 3 of its intervals, or stopped; its other series are then left out)',
+    [[{}, stats.stale ? 1 : 0]],
+  );
+  if (stats.stale) return;
   metric(
     'ioc_ingest_accepted_total',
     'counter',

@@ -3,6 +3,7 @@ import { Subject } from 'rxjs';
 import { type CommandTarget, InternalBusClient, type ReadingBatch, serviceClientId } from '@ioc/bus';
 import type {
   AlertEvent,
+  BrokerNodeIngestStatsBody,
   CommandAckNotice,
   CommandMessage,
   CommandRecordBody,
@@ -15,7 +16,12 @@ import type {
 import type { Logger } from '@ioc/runtime';
 import type { OpsApiSettings } from '../api-config';
 import type { RegistryProvisioning } from '../registry-port';
-import { type BrokerNodeIngestStats, heardAt, platformIngestStats } from '../ingest/platform-ingest-stats';
+import {
+  type BrokerNodeIngestStats,
+  brokerNodeViews,
+  heardAt,
+  platformIngestStats,
+} from '../ingest/platform-ingest-stats';
 import { LOGGER, OPS_API_SETTINGS, REGISTRY_PROVISIONING } from '../tokens';
 
 /**
@@ -78,6 +84,10 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
         },
         ingestStats: (stats, { retained }) => {
           this.ingestStats.set(stats.node, { stats, heardAt: heardAt(stats, retained, Date.now()) });
+        },
+        // A node retired through DELETE /api/v1/ingest/nodes/{node} on any API node (this one too).
+        ingestStatsCleared: (node) => {
+          if (this.ingestStats.delete(node)) this.logger.info({ node }, 'broker node forgotten');
         },
         // Another node's (or this node's own) registry write: read the change log.
         ...(this.provisioning ? { registryChanges: () => this.provisioning?.notify() } : {}),
@@ -159,6 +169,24 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
    */
   latestIngestStats(): IngestStatsBody | null {
     return platformIngestStats(this.ingestStats.values(), Date.now());
+  }
+
+  /**
+   * Forgets a broker node that no longer publishes (a retired node): clears its retained
+   * statistics on the bus (InternalBusClient.clearIngestStats), which makes every API node forget
+   * it, this one included; a node that publishes again later shows up again.
+   * @returns the node as it was last seen; `unknown` when no statistics of it are held here;
+   *   `live` when it is not stale (still publishing: retire it first)
+   * @throws Error when this node is not connected to the bus (nothing is cleared)
+   */
+  async forgetBrokerNode(node: string): Promise<BrokerNodeIngestStatsBody | 'unknown' | 'live'> {
+    const view = brokerNodeViews(this.ingestStats.values(), Date.now()).find((n) => n.node === node);
+    if (!view) return 'unknown';
+    if (!view.stale) return 'live';
+    if (!this.client?.connected) throw new Error('not connected to the broker');
+    await this.client.clearIngestStats(node);
+    this.ingestStats.delete(node);
+    return view;
   }
 
   async onModuleDestroy(): Promise<void> {
