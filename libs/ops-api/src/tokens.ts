@@ -21,3 +21,8 @@ export const OIDC = Symbol('Oidc');
 export const ALERTING = Symbol('Alerting');
 /** Agencies' webhook endpoints, subscriptions and deliveries (NotificationsPort), or null. */
 export const NOTIFICATIONS = Symbol('Notifications');
+/**
+ * The registry database's health (a DatabaseProbe from @ioc/database), or null: `/health` reports
+ * no database and the exception filter still answers 503 database-unavailable by the classifier.
+ */
+export const DATABASE_HEALTH = Symbol('DatabaseHealth');

@@ -4,3 +4,4 @@ export * from './shutdown';
 export * from './seeded-random';
 export * from './key-file';
 export * from './scale-out';
+export * from './redis-connection';

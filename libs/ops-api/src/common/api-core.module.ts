@@ -2,6 +2,7 @@ import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { AuditLog } from '@ioc/audit';
+import type { DatabaseProbe } from '@ioc/database';
 import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
@@ -15,6 +16,7 @@ import type { RegistryProvisioning, RegistryReader } from '../registry-port';
 import {
   ACCESS,
   ALERTING,
+  DATABASE_HEALTH,
   NOTIFICATIONS,
   AUDIT_LOG,
   OIDC,
@@ -71,6 +73,12 @@ export interface OpsApiModuleOptions {
   alerting?: AlertingPort;
   /** Webhook endpoints, subscriptions, deliveries (createNotificationsPort); without it their routes answer 503 notifications-unavailable. */
   notifications?: NotificationsPort;
+  /**
+   * The registry database's periodic probe (a started DatabaseProbe): `/health` answers 503 with
+   * `database.up: false` while PostgreSQL does not answer, and a request that met an unreachable
+   * database marks it down at once. Absent: `/health` has no `database` part.
+   */
+  databaseHealth?: Pick<DatabaseProbe, 'health' | 'probe'>;
 }
 
 /** The status reader of an API given none: no device has a stored status. */
@@ -102,6 +110,7 @@ export class ApiCoreModule {
       { provide: OIDC, useValue: options.oidc ?? null },
       { provide: ALERTING, useValue: options.alerting ?? null },
       { provide: NOTIFICATIONS, useValue: options.notifications ?? null },
+      { provide: DATABASE_HEALTH, useValue: options.databaseHealth ?? null },
     ];
     return {
       module: ApiCoreModule,

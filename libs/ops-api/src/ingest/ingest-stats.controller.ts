@@ -3,18 +3,21 @@ import {
   Get,
   Header,
   HttpStatus,
+  Inject,
   Query,
   ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { errorBody, ingestStatsBody } from '@ioc/contracts';
+import type { DatabaseProbe } from '@ioc/database';
 import { Public } from '../common/auth.decorators';
 import { ApiAnswers, openApiSchema } from '../common/openapi-zod';
 import { UnscopedOnly } from '../common/scope.service';
 import { NoParameters } from '../common/zod-validation.pipe';
 import { InternalBusRepository } from '../live/internal-bus.repository';
 import { SECURITY_SCHEMES } from '../openapi';
+import { DATABASE_HEALTH } from '../tokens';
 import { MetricsAccessGuard, PROMETHEUS_CONTENT_TYPE } from './metrics-access';
 import { renderPrometheus } from './prometheus-metrics';
 
@@ -24,7 +27,10 @@ export const NO_INGEST_STATS = 'no-ingest-stats';
 @ApiTags('ingest')
 @Controller()
 export class IngestStatsController {
-  constructor(private readonly bus: InternalBusRepository) {}
+  constructor(
+    private readonly bus: InternalBusRepository,
+    @Inject(DATABASE_HEALTH) private readonly database: Pick<DatabaseProbe, 'health'> | null,
+  ) {}
 
   /** `@Public()`: the authentication guard lets MetricsAccessGuard decide (metrics token or admin). */
   @Get('metrics')
@@ -60,6 +66,7 @@ export class IngestStatsController {
   metrics(): string {
     return renderPrometheus(this.bus.latestIngestStats(), {
       brokerConnected: this.bus.connected,
+      ...(this.database ? { databaseUp: this.database.health().up } : {}),
     });
   }
 
