@@ -54,10 +54,7 @@ export type DatabaseUnavailableKind = 'connection-refused' | 'shutting-down' | '
  * classifier the API's exception filter, the health probe and the start-up checks share.
  * SQLite never yields a kind: the embedded file has no server to be unreachable.
  */
-export function databaseUnavailableKind(
-  error: unknown,
-  depth = 0,
-): DatabaseUnavailableKind | undefined {
+export function databaseUnavailableKind(error: unknown, depth = 0): DatabaseUnavailableKind | undefined {
   if (typeof error !== 'object' || error === null || depth > 5) return undefined;
   const { code, message, cause, errors } = error as {
     code?: unknown;
@@ -246,7 +243,9 @@ const AUTHENTICATION_SQLSTATES = new Set(['28P01', '28000']);
  *
  * @throws ConfigError (from @ioc/runtime, printed by runApp) when the database does not answer
  */
-export async function checkDatabaseAtStart(database: Pick<IocDatabase, 'kind' | 'db' | 'description'>): Promise<void> {
+export async function checkDatabaseAtStart(
+  database: Pick<IocDatabase, 'kind' | 'db' | 'description'>,
+): Promise<void> {
   if (database.kind !== 'postgres') return;
   try {
     await sql`select 1`.execute(database.db);

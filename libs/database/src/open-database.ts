@@ -73,6 +73,13 @@ export function openDatabase(config: DatabaseConfig): IocDatabase {
   });
   // An idle client's error (server restart) must not crash the process: the pool drops it.
   pool.on('error', () => undefined);
+  // Nor a checked-out client's between two queries (a transaction awaiting its caller when the
+  // server shuts down, 57P01): pg emits it on the client, which the pool listens to only while
+  // idle — unheard, it would end the process. The client's next query then fails ("not
+  // queryable"), which the caller sees and databaseUnavailableKind classifies.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
   return { kind: 'postgres', db, description, close: () => db.destroy() };
 }

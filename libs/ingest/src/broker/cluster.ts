@@ -298,7 +298,9 @@ export function createBrokerClusterParts(options: BrokerClusterOptions, logger: 
   });
   // mqemitter-redis re-emits its two connections' errors here: already logged once per outage by
   // their own listeners (watchRedisConnection), so only at debug level.
-  mq.state.on('error', (error: Error) => redisLogger.debug({ err: error.message }, 'Redis message bus error'));
+  mq.state.on('error', (error: Error) =>
+    redisLogger.debug({ err: error.message }, 'Redis message bus error'),
+  );
   // Every device publish is diverted to DISCARD_TOPIC before aedes emits it (authorizePublish):
   // it reaches no subscriber on any node, so it does not go to Redis at all. Otherwise each
   // reading would cost a Redis PUBLISH (and its PUBACK a Redis round trip): the nodes share only

@@ -76,7 +76,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const unavailable = await this.databaseUnavailable(exception);
     if (unavailable !== undefined) {
       this.logger.warn(
-        { err: exception instanceof Error ? exception.message : String(exception), correlationId, unavailable },
+        {
+          err: exception instanceof Error ? exception.message : String(exception),
+          correlationId,
+          unavailable,
+        },
         'registry database cannot be reached',
       );
       response

@@ -126,8 +126,10 @@ export class MetricsListener implements OnApplicationBootstrap, OnApplicationShu
         response.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end();
         return;
       }
-      const body = renderPrometheus(this.bus.latestIngestStats(), { brokerConnected: this.bus.connected,
-        ...(this.database ? { databaseUp: this.database.health().up } : {}) });
+      const body = renderPrometheus(this.bus.latestIngestStats(), {
+        brokerConnected: this.bus.connected,
+        ...(this.database ? { databaseUp: this.database.health().up } : {}),
+      });
       response.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Cache-Control': 'no-store' });
       response.end(request.method === 'HEAD' ? undefined : body);
     });
