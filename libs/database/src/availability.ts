@@ -255,7 +255,9 @@ export async function checkDatabaseAtStart(
 }
 
 /** What failed when the registry database did not answer at start (see checkDatabaseAtStart). */
-export function describeStartFailure(error: unknown, description: string): string {
+export function describeStartFailure(error: unknown, databaseDescription: string): string {
+  // describeDatabase's `postgres postgres://…`: the URL (without its password) is enough.
+  const description = databaseDescription.replace(/^postgres (?=postgres)/, '');
   const code = (error as { code?: unknown } | null)?.code;
   const detail =
     error instanceof Error && error.message !== ''
