@@ -158,3 +158,15 @@ describe('renderPrometheus: several broker nodes', () => {
     );
   });
 });
+
+describe('renderPrometheus: the registry database', () => {
+  it('says whether the database probe answers, and nothing without a probe', () => {
+    expect(renderPrometheus(stats(), { brokerConnected: true, databaseUp: false }).split('\n')).toContain(
+      'ioc_api_database_up 0',
+    );
+    expect(renderPrometheus(stats(), { brokerConnected: true, databaseUp: true }).split('\n')).toContain(
+      'ioc_api_database_up 1',
+    );
+    expect(renderPrometheus(stats(), { brokerConnected: true })).not.toContain('ioc_api_database_up');
+  });
+});
