@@ -471,7 +471,8 @@ describeWithRedis('several API nodes on Redis and PostgreSQL (real processes)', 
       // connection (warn), not once per attempt.
       for (const process of [platform.broker, ...platform.apis]) {
         expect(process.output()).not.toContain('Unhandled error event');
-        const lost = process.output().match(/"connection":"([^"]+)"[^\n]*Redis \(IOC_REDIS_URL\) unreachable/g) ?? [];
+        const lost =
+          process.output().match(/"connection":"([^"]+)"[^\n]*Redis \(IOC_REDIS_URL\) unreachable/g) ?? [];
         expect(lost.length).toBeGreaterThan(0);
         expect(new Set(lost).size).toBe(lost.length);
       }

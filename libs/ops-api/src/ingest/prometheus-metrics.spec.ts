@@ -7,7 +7,7 @@ const NOW = Date.parse('2026-11-30T06:10:00.000Z');
 /** renderPrometheus of the platform made of these nodes' messages, each heard `ageMs` ago (0). */
 const renderPrometheus = (
   nodes: IngestStatsMessage | IngestStatsMessage[],
-  apiUp: { brokerConnected: boolean },
+  apiUp: Parameters<typeof renderPlatform>[1],
   ageMs = 0,
 ): string =>
   renderPlatform(
