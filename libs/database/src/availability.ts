@@ -119,14 +119,14 @@ export interface DatabaseHealth {
  * A cheap periodic check that the registry database answers, for `/health` and `/metrics`:
  * `SELECT 1` every DATABASE_PROBE_INTERVAL_MS, bounded by DATABASE_PROBE_TIMEOUT_MS. It logs the
  * change to down once (warn, naming IOC_DATABASE_URL's database without its password) and the
- * recovery once (info), so an outage is two log lines, not one per probe. `markDown` lets a
- * request that met an unreachable database say so at once, ahead of the next probe. With SQLite
- * it never probes and is always up.
+ * recovery once (info), so an outage is two log lines, not one per probe. The API's exception
+ * filter calls `probe()` when a request failed as if the database were unreachable, which also
+ * turns `/health` down ahead of the next round. With SQLite it never probes and is always up.
  */
 export class DatabaseProbe {
   private state: DatabaseHealth;
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private inflight: Promise<boolean> | undefined;
 
   constructor(
     private readonly database: Pick<IocDatabase, 'kind' | 'db' | 'description'>,
@@ -156,17 +156,19 @@ export class DatabaseProbe {
     this.timer = undefined;
   }
 
-  /** A request met `error`: when it means the database is unreachable, the probe turns down now. */
-  markDown(error: unknown): void {
-    const kind = databaseUnavailableKind(error);
-    if (kind !== undefined && this.database.kind === 'postgres') this.set(false, kind);
+  /**
+   * One `SELECT 1` with the timeout; resolves to whether it answered (and records it). A call
+   * while a probe is in flight shares that probe's answer.
+   */
+  probe(): Promise<boolean> {
+    if (this.database.kind !== 'postgres') return Promise.resolve(true);
+    this.inflight ??= this.selectOne().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
   }
 
-  /** One `SELECT 1` with the timeout; resolves to whether it answered (and records it). */
-  async probe(): Promise<boolean> {
-    if (this.database.kind !== 'postgres') return true;
-    if (this.running) return this.state.up;
-    this.running = true;
+  private async selectOne(): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -186,7 +188,6 @@ export class DatabaseProbe {
       return false;
     } finally {
       clearTimeout(timer);
-      this.running = false;
     }
   }
 
