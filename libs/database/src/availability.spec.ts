@@ -6,6 +6,7 @@ import { describeWithPostgres, freePort, type PostgresHandle, startPostgres } fr
 import {
   checkDatabaseAtStart,
   DatabaseProbe,
+  DatabaseTaskLog,
   databaseUnavailableKind,
   isDatabaseUnavailable,
 } from './availability';
@@ -66,6 +67,28 @@ describe('databaseUnavailableKind', () => {
     );
     expect(isDatabaseUnavailable('ECONNREFUSED')).toBe(false);
     expect(isDatabaseUnavailable(null)).toBe(false);
+  });
+});
+
+describe('DatabaseTaskLog', () => {
+  it('logs an outage once per outage, its end once, and every other failure each time', () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = new DatabaseTaskLog(captureLogger(lines), 'notifier pass');
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    for (let i = 0; i < 10; i++) log.failed(refused, 'notifier pass failed');
+    log.succeeded();
+    log.succeeded();
+    log.failed(new Error('a bug'), 'notifier pass failed');
+    log.failed(new Error('a bug'), 'notifier pass failed');
+    expect(lines.map((line) => [line['level'], line['msg']])).toEqual([
+      [
+        40,
+        'notifier pass: the registry database (IOC_DATABASE_URL) cannot be reached; retrying every period until it is back',
+      ],
+      [30, 'notifier pass: the registry database answers again'],
+      [50, 'notifier pass failed'],
+      [50, 'notifier pass failed'],
+    ]);
   });
 });
 

@@ -274,3 +274,40 @@ export function describeStartFailure(error: unknown, databaseDescription: string
     return `the registry database ${description} cannot be reached (${describeUnavailableKind(kind)}: ${detail})`;
   return `the registry database ${description} did not answer (${detail})`;
 }
+
+/**
+ * The log of a periodic task on the registry database (a poll, a re-check): a failure because the
+ * database cannot be reached is logged once per outage (warn, naming IOC_DATABASE_URL), not at
+ * every period; its end once (info); any other failure at error level every time, as before.
+ */
+export class DatabaseTaskLog {
+  private down = false;
+
+  constructor(
+    private readonly logger: Pick<Logger, 'warn' | 'info' | 'error'>,
+    /** The task, in the log (`registry refresh`, `notifier pass`, …). */
+    private readonly task: string,
+  ) {}
+
+  /** The task failed with `error`; `message` is the usual error line. */
+  failed(error: unknown, message: string): void {
+    const kind = databaseUnavailableKind(error);
+    if (kind === undefined) {
+      this.logger.error({ err: error }, message);
+      return;
+    }
+    if (this.down) return;
+    this.down = true;
+    this.logger.warn(
+      { task: this.task, problem: kind },
+      `${this.task}: the registry database (IOC_DATABASE_URL) cannot be reached; retrying every period until it is back`,
+    );
+  }
+
+  /** The task succeeded: after an outage, says so once. */
+  succeeded(): void {
+    if (!this.down) return;
+    this.down = false;
+    this.logger.info({ task: this.task }, `${this.task}: the registry database answers again`);
+  }
+}
