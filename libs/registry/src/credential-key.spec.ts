@@ -39,7 +39,7 @@ describeEachDatabase('verifyCredentialKeyFingerprint (every node on one credenti
     );
     expect(refusal).toBeInstanceOf(ConfigError);
     expect((refusal as Error).message).toContain(
-      "IOC_DEVICE_CREDENTIAL_KEY: differs from the key the registry's credentials were hashed with (1 device credential(s)",
+      "IOC_DEVICE_CREDENTIAL_KEY: differs from the key the registry's credentials were hashed with (1 device credential(s) depend on it",
     );
     expect((refusal as Error).message).not.toContain(OTHER_KEY.toString('hex'));
     // Refused: the recorded key stays.

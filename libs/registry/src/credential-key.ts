@@ -83,8 +83,8 @@ export type CredentialKeyCheck =
  *
  * The registry keeps the key's fingerprint (credentialKeyFingerprint) in `key_fingerprints`,
  * recorded by the first process that starts. A different key is accepted only while no live
- * secret depends on the recorded one — no device credential that is neither revoked nor past its
- * rotation grace period (`not_after`), no agency MQTT secret: that is how the key is changed (see
+ * device credential depends on the recorded one — none that is neither revoked nor past its
+ * rotation grace period (`not_after`): that is how the key is changed (see
  * the README, "Configuration", IOC_DEVICE_CREDENTIAL_KEY), and the new key's fingerprint then
  * replaces the old one (logged at warn). Runs in one transaction, so two processes starting at
  * once record one fingerprint.
@@ -112,11 +112,11 @@ export async function verifyCredentialKeyFingerprint(
       .where('name', '=', CREDENTIAL_KEY_FINGERPRINT_NAME)
       .executeTakeFirstOrThrow();
     if (recorded.fingerprint === fingerprint) return 'matched';
-    const live = await liveSecretCount(trx, now);
-    if (live.devices + live.agencies > 0) {
+    const live = await liveCredentialCount(trx, now);
+    if (live > 0) {
       throw new ConfigError([
         `IOC_DEVICE_CREDENTIAL_KEY: differs from the key the registry's credentials were hashed with ` +
-          `(${live.devices} device credential(s) and ${live.agencies} agency MQTT secret(s) depend on it; ` +
+          `(${live} device credential(s) depend on it; ` +
           `fingerprint ${recorded.fingerprint.slice(0, 12)}…, this key's ${fingerprint.slice(0, 12)}…). ` +
           'Every broker and API node must use the same key: set the one the other nodes use ' +
           '(or, without the variable, the file {IOC_DATA_DIR}/keys/device-credential.key they share)',
@@ -129,27 +129,24 @@ export async function verifyCredentialKeyFingerprint(
       .execute();
     options.logger?.warn(
       { previous: recorded.fingerprint.slice(0, 12), current: fingerprint.slice(0, 12) },
-      'IOC_DEVICE_CREDENTIAL_KEY changed: no live device credential or agency MQTT secret depended on the former key; the registry now records this one',
+      'IOC_DEVICE_CREDENTIAL_KEY changed: no live device credential depended on the former key; the registry now records this one (issue new agency MQTT secrets: those hashed with the former key no longer match)',
     );
     return 'replaced';
   });
 }
 
-/** Secrets hashed with the recorded key that are still accepted at `now`. */
-async function liveSecretCount(
-  db: Kysely<DatabaseSchema>,
-  now: number,
-): Promise<{ devices: number; agencies: number }> {
+/**
+ * Device credentials hashed with the recorded key that are still accepted at `now` (neither
+ * revoked nor past their rotation grace period). Agency MQTT secrets are not counted: the API has
+ * no route that removes one (an admin issues a new one, hashed with the key of the day), so they
+ * could not be cleared before a key change.
+ */
+async function liveCredentialCount(db: Kysely<DatabaseSchema>, now: number): Promise<number> {
   const devices = await db
     .selectFrom('device_credentials')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('revoked_at', 'is', null)
     .where((eb) => eb.or([eb('not_after', 'is', null), eb('not_after', '>', now)]))
     .executeTakeFirstOrThrow();
-  const agencies = await db
-    .selectFrom('agencies')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('mqtt_secret_hash', 'is not', null)
-    .executeTakeFirstOrThrow();
-  return { devices: Number(devices.n), agencies: Number(agencies.n) };
+  return Number(devices.n);
 }
