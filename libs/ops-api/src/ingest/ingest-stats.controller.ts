@@ -66,6 +66,7 @@ export class IngestStatsController {
   metrics(): string {
     return renderPrometheus(this.bus.latestIngestStats(), {
       brokerConnected: this.bus.connected,
+      ...(this.bus.refusedReason === undefined ? {} : { brokerRefused: this.bus.refusedReason }),
       ...(this.database ? { databaseUp: this.database.health().up } : {}),
     });
   }

@@ -128,6 +128,7 @@ export class MetricsListener implements OnApplicationBootstrap, OnApplicationShu
       }
       const body = renderPrometheus(this.bus.latestIngestStats(), {
         brokerConnected: this.bus.connected,
+        ...(this.bus.refusedReason === undefined ? {} : { brokerRefused: this.bus.refusedReason }),
         ...(this.database ? { databaseUp: this.database.health().up } : {}),
       });
       response.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Cache-Control': 'no-store' });

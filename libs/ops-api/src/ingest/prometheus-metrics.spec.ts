@@ -169,4 +169,13 @@ describe('renderPrometheus: the registry database', () => {
     );
     expect(renderPrometheus(stats(), { brokerConnected: true })).not.toContain('ioc_api_database_up');
   });
+
+  it('says whether the broker refuses the internal login', () => {
+    expect(renderPrometheus(stats(), { brokerConnected: true }).split('\n')).toContain(
+      'ioc_api_broker_login_refused 0',
+    );
+    expect(
+      renderPrometheus(stats(), { brokerConnected: false, brokerRefused: 'internal-secret' }).split('\n'),
+    ).toContain('ioc_api_broker_login_refused 1');
+  });
 });
