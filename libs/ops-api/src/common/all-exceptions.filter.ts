@@ -90,7 +90,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
           statusCode: 503,
           error: 'Service Unavailable',
           reason: DATABASE_UNAVAILABLE,
-          message: `The registry database cannot be reached (${describeUnavailableKind(unavailable)}): requests that read or write it fail until it is back; retry later. The live feed on /live keeps working.`,
+          message: `The registry database cannot be reached (${describeUnavailableKind(unavailable)}): requests that read or write it fail until it is back; retry later. Live feeds already open on /live keep working.`,
           correlationId,
         });
       return;
