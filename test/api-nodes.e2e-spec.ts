@@ -466,6 +466,16 @@ describeWithRedis('several API nodes on Redis and PostgreSQL (real processes)', 
       }
       for (const api of platform.apis) expect(api.child.exitCode).toBeNull();
       expect(platform.broker.child.exitCode).toBeNull();
+      // Every Redis client of every process has an 'error' listener: ioredis printed no
+      // "Unhandled error event" at its failed reconnections; each outage was logged once per
+      // connection (warn), not once per attempt.
+      for (const process of [platform.broker, ...platform.apis]) {
+        expect(process.output()).not.toContain('Unhandled error event');
+        const lost =
+          process.output().match(/"connection":"([^"]+)"[^\n]*Redis \(IOC_REDIS_URL\) unreachable/g) ?? [];
+        expect(lost.length).toBeGreaterThan(0);
+        expect(new Set(lost).size).toBe(lost.length);
+      }
     });
 
     it('refuses to start a node on Redis without an explicit IOC_NODE_ID', async () => {

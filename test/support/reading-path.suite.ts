@@ -403,6 +403,7 @@ export function defineReadingPathTests(platformOptions: () => PlatformOptions): 
         status: 'ok',
         storage: { kind: platformOptions().storage, up: true },
         broker: { connected: true },
+        database: { kind: platformOptions().env?.['IOC_DATABASE_URL'] ? 'postgres' : 'sqlite', up: true },
       },
     });
   });

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { accessSettings, ensureFirstAdmin, loadTokenSecret } from '@ioc/access';
 import { createNotifierParts, DeferredAlertPublisher, loadSeedRules, Notifier } from '@ioc/alerting';
 import { AuditLog } from '@ioc/audit';
-import { databaseConfigFromEnv, openDatabase } from '@ioc/database';
+import { checkDatabaseAtStart, DatabaseProbe, databaseConfigFromEnv, openDatabase } from '@ioc/database';
 import {
   apiEnvSchema,
   connectApiRedis,
@@ -27,13 +27,16 @@ import {
   prepareRegistry,
   RegistryRepository,
   RegistrySync,
+  verifyCredentialKeyFingerprint,
 } from '@ioc/registry';
 import {
+  checkRedisAtStart,
   claimNodeId,
   createLogger,
   nodeIdTakenCondition,
   onShutdown,
   parseEnv,
+  redactRedisUrl,
   requireNodeIdWithRedis,
   runApp,
 } from '@ioc/runtime';
@@ -65,7 +68,25 @@ async function main(): Promise<void> {
   // seed files through the import path a user has, in the migration's transaction and lock, so
   // two processes starting at once never both seed.
   const database = openDatabase(databaseConfigFromEnv(env));
+  // An unreachable or refusing PostgreSQL stops the start naming IOC_DATABASE_URL (ConfigError).
+  await checkDatabaseAtStart(database);
   await prepareRegistry(database, { ...(env.IOC_SEEDS_DIR ? { seedsDir: env.IOC_SEEDS_DIR } : {}), logger });
+  // Every node must hash device secrets with one key: a different one stops the start, naming
+  // IOC_DEVICE_CREDENTIAL_KEY (the registry keeps the key's fingerprint).
+  await verifyCredentialKeyFingerprint(database.db, credentialKey, { logger });
+  // A refused Redis password stops the start, naming IOC_REDIS_URL; an unreachable Redis does not
+  // (the node serves REST meanwhile and joins the others when Redis answers).
+  if (env.IOC_REDIS_URL !== undefined) {
+    const redisCheck = await checkRedisAtStart(env.IOC_REDIS_URL);
+    if (!redisCheck.reachable)
+      logger.warn(
+        { redis: redactRedisUrl(env.IOC_REDIS_URL), problem: redisCheck.problem },
+        'Redis (IOC_REDIS_URL) does not answer yet; starting anyway, live feeds join the other nodes when it does',
+      );
+  }
+  // /health and /metrics: the registry database's periodic SELECT 1 (PostgreSQL).
+  const databaseProbe = new DatabaseProbe(database, { logger });
+  databaseProbe.start();
   // The default alert rules (seeds/rules.json): applied at every start, changing nothing unless the
   // file changed; a rule an admin edited is kept. A second attempt covers two API nodes starting
   // at once on PostgreSQL (one's insert loses the race; retried, it finds the rules there).
@@ -138,6 +159,7 @@ async function main(): Promise<void> {
         notify: () => sync.notify(),
       },
       audit: new AuditLog(database.db),
+      databaseHealth: databaseProbe,
       alerting: createAlertingPort(database.db),
       access: createAccessPort(database.db, {
         ...accessSettings(env),
@@ -168,6 +190,7 @@ async function main(): Promise<void> {
   notifier.start();
   onShutdown(logger, async () => {
     sync.stop();
+    databaseProbe.stop();
     await notifier.stop();
     await app.close();
     await redis?.close();

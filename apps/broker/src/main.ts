@@ -14,7 +14,7 @@ import {
   INTERNAL_REGISTRY_POSITION_TOPIC_PREFIX,
   type RegistryPosition,
 } from '@ioc/contracts';
-import { openDatabase, databaseConfigFromEnv } from '@ioc/database';
+import { checkDatabaseAtStart, openDatabase, databaseConfigFromEnv } from '@ioc/database';
 import {
   brokerClusterFromEnv,
   brokerProcessEnvSchema,
@@ -36,8 +36,18 @@ import {
   prepareRegistry,
   RegistryRepository,
   RegistrySync,
+  verifyCredentialKeyFingerprint,
 } from '@ioc/registry';
-import { claimNodeId, createLogger, nodeIdTakenCondition, onShutdown, parseEnv, runApp } from '@ioc/runtime';
+import {
+  checkRedisAtStart,
+  claimNodeId,
+  createLogger,
+  nodeIdTakenCondition,
+  onShutdown,
+  parseEnv,
+  redactRedisUrl,
+  runApp,
+} from '@ioc/runtime';
 import { join } from 'node:path';
 import { createTimeSeriesStore, initLoggingRetries, storageConfigFromEnv } from '@ioc/timeseries';
 
@@ -53,6 +63,16 @@ async function main(): Promise<void> {
   const listeners = brokerListenersFromEnv(env);
   // Several broker nodes on one Redis (IOC_REDIS_URL; each with its own IOC_BROKER_ID): undefined on one node.
   const cluster = brokerClusterFromEnv(env);
+  // A refused Redis password stops the start, naming IOC_REDIS_URL; an unreachable Redis does not
+  // (the node's connections wait for it: devices get their CONNACK once it answers).
+  if (cluster) {
+    const redisCheck = await checkRedisAtStart(cluster.redisUrl);
+    if (!redisCheck.reachable)
+      logger.warn(
+        { redis: redactRedisUrl(cluster.redisUrl), problem: redisCheck.problem },
+        'Redis (IOC_REDIS_URL) does not answer yet; starting anyway, sessions and the bus wait for it',
+      );
+  }
   // …and no other live node may hold it: claimed in Redis (ioc:node:broker:<id>), renewed while
   // the node runs, released on a graceful stop; a second node on the same id is refused here.
   const idClaim = cluster
@@ -65,11 +85,16 @@ async function main(): Promise<void> {
       })
     : null;
   const database = openDatabase(databaseConfigFromEnv(env));
+  // An unreachable or refusing PostgreSQL stops the start naming IOC_DATABASE_URL (ConfigError).
+  await checkDatabaseAtStart(database);
   await prepareRegistry(database, { ...(env.IOC_SEEDS_DIR ? { seedsDir: env.IOC_SEEDS_DIR } : {}), logger });
   const credentialKey = loadCredentialKey({
     configured: env.IOC_DEVICE_CREDENTIAL_KEY,
     dataDir: env.IOC_DATA_DIR,
   });
+  // Every node must hash device secrets with one key: a different one stops the start, naming
+  // IOC_DEVICE_CREDENTIAL_KEY (the registry keeps the key's fingerprint).
+  await verifyCredentialKeyFingerprint(database.db, credentialKey, { logger });
   if (env.IOC_DEMO_CREDENTIALS_FILE !== undefined) {
     const demo = await ensureDemoCredentials(database.db, {
       key: credentialKey,

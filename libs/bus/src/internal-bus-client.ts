@@ -104,7 +104,28 @@ export interface InternalBusClientOptions {
   logger: Logger;
   /** Delay between reconnection attempts; 1 000 ms by default. */
   reconnectPeriodMs?: number;
+  /**
+   * Delay before trying again after the broker refused the login (CONNACK 4 or 5: the internal
+   * secret is wrong, or the broker throttles this address after wrong ones); default
+   * INTERNAL_LOGIN_REFUSED_RETRY_MS.
+   */
+  refusedRetryMs?: number;
 }
+
+/**
+ * How long a platform service waits after the broker refused its internal login before it tries
+ * again (ms). A wrong IOC_INTERNAL_SECRET is a configuration fault that retrying cannot mend, and
+ * each wrong attempt counts against the broker's failed-login throttle of the service's address
+ * (IOC_MQTT_AUTH_MAX_FAILURES_PER_ADDRESS — behind a load balancer, every service's): one attempt
+ * a minute stays far below it, and still reconnects within a minute of the secrets being made equal.
+ */
+export const INTERNAL_LOGIN_REFUSED_RETRY_MS = 60_000;
+
+/** MQTT 3.1.1 CONNACK return codes of a refused login [MQTT-3.2.2.3]: 4 bad user name or password, 5 not authorized. */
+const CONNACK_LOGIN_REFUSED = new Set([4, 5]);
+
+/** Why the broker refused the service: `internal-secret` (CONNACK 4 or 5 on the internal username). */
+export type InternalBusRefusal = 'internal-secret';
 
 /** Messages received and refused per internal topic since the client was created. */
 export interface InternalBusStats {
@@ -135,6 +156,9 @@ export class InternalBusClient {
   private readonly counters: InternalBusStats = { received: {}, invalid: {} };
   private invalidLogWindowStart = 0;
   private invalidLogged = 0;
+  private refusal: InternalBusRefusal | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closing = false;
 
   private constructor(
     private readonly options: InternalBusClientOptions,
@@ -159,9 +183,7 @@ export class InternalBusClient {
     };
     this.client = connect(options.brokerUrl, mqttOptions);
     this.client.on('connect', () => this.onConnect());
-    this.client.on('error', (error) =>
-      options.logger.warn({ err: error.message, clientId: options.clientId }, 'broker connection error'),
-    );
+    this.client.on('error', (error) => this.onError(error));
     this.client.on('message', (topic, payload, packet) => this.dispatch(topic, payload, packet.retain));
   }
 
@@ -172,6 +194,14 @@ export class InternalBusClient {
 
   get connected(): boolean {
     return this.client.connected;
+  }
+
+  /**
+   * Set while the broker refuses this service's login (CONNACK 4 or 5: IOC_INTERNAL_SECRET differs
+   * from the broker's); cleared when a later attempt is accepted.
+   */
+  get refused(): InternalBusRefusal | undefined {
+    return this.refusal;
   }
 
   stats(): InternalBusStats {
@@ -307,11 +337,63 @@ export class InternalBusClient {
 
   /** Disconnects cleanly (DISCONNECT sent, so the broker publishes no will and keeps no session). */
   async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.retryTimer);
     await this.client.endAsync();
+  }
+
+  /**
+   * A connection error. A refused CONNACK stops MQTT.js from reconnecting by itself (mqtt 5:
+   * `reconnectOnConnackError` off), so this client schedules the next attempt: after
+   * `refusedRetryMs` for a refused login — logged once at error level, naming IOC_INTERNAL_SECRET,
+   * and shown by `refused` (the API's /health: 503, `broker.refused: internal-secret`) — and after
+   * the usual reconnect period for any other refusal (3 server unavailable). Other errors
+   * (a refused TCP connection, a reset) are logged and MQTT.js reconnects as usual.
+   */
+  private onError(error: Error & { code?: unknown }): void {
+    const { logger, clientId, brokerUrl } = this.options;
+    const code = typeof error.code === 'number' ? error.code : undefined;
+    const connackRefusal = code !== undefined && code > 0 && error.message.startsWith('Connection refused');
+    if (!connackRefusal) {
+      logger.warn({ err: error.message, clientId }, 'broker connection error');
+      return;
+    }
+    if (CONNACK_LOGIN_REFUSED.has(code)) {
+      if (this.refusal === undefined) {
+        logger.error(
+          { brokerUrl, clientId, returnCode: code },
+          `the broker refused this platform service's login (CONNACK ${code}): IOC_INTERNAL_SECRET differs from the broker's ` +
+            `(or the broker throttles this address after wrong ones). Set the same IOC_INTERNAL_SECRET on every broker and API node; ` +
+            `trying again every ${Math.round(this.refusedRetryMs / 1000)} s`,
+        );
+      }
+      this.refusal = 'internal-secret';
+      this.retryLater(this.refusedRetryMs);
+      return;
+    }
+    logger.warn({ err: error.message, clientId, returnCode: code }, 'broker refused the connection');
+    this.retryLater(this.options.reconnectPeriodMs ?? 1000);
+  }
+
+  private get refusedRetryMs(): number {
+    return this.options.refusedRetryMs ?? INTERNAL_LOGIN_REFUSED_RETRY_MS;
+  }
+
+  private retryLater(delayMs: number): void {
+    if (this.closing) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      if (!this.closing && !this.client.connected) this.client.reconnect();
+    }, delayMs);
+    this.retryTimer.unref();
   }
 
   private onConnect(): void {
     const { logger, brokerUrl, clientId } = this.options;
+    if (this.refusal !== undefined) {
+      logger.info({ brokerUrl, clientId }, 'the broker accepts the internal secret again');
+      this.refusal = undefined;
+    }
     logger.info({ brokerUrl, clientId }, 'connected to the internal bus');
     const topics: Record<string, { qos: 0 | 1 }> = {};
     if (this.handlers.readings) topics[INTERNAL_READINGS_TOPIC] = { qos: 1 };

@@ -3,3 +3,4 @@ export * from './database-config';
 export * from './open-database';
 export * from './prepare-database';
 export { platformMigrations } from './migrations';
+export * from './availability';

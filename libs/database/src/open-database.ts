@@ -18,6 +18,13 @@ import type { DatabaseSchema } from './schema';
 /** PostgreSQL type OIDs (pg_type.dat). */
 const INT8_OID = 20;
 
+/**
+ * How long a PostgreSQL query waits for a connection to be made (pg's `connectionTimeoutMillis`;
+ * its default, 0, waits forever): a server that does not answer (a host gone, packets dropped)
+ * then fails a request in 10 s — a 503 `database-unavailable` — rather than holding it open.
+ */
+export const POSTGRES_CONNECT_TIMEOUT_MS = 10_000;
+
 /** Milliseconds a SQLite statement waits for another process's write lock before SQLITE_BUSY. */
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
@@ -56,6 +63,7 @@ export function openDatabase(config: DatabaseConfig): IocDatabase {
   const pool = new pg.Pool({
     connectionString: config.url,
     max: config.poolSize ?? 10,
+    connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID && format !== 'binary'
@@ -65,6 +73,13 @@ export function openDatabase(config: DatabaseConfig): IocDatabase {
   });
   // An idle client's error (server restart) must not crash the process: the pool drops it.
   pool.on('error', () => undefined);
+  // Nor a checked-out client's between two queries (a transaction awaiting its caller when the
+  // server shuts down, 57P01): pg emits it on the client, which the pool listens to only while
+  // idle — unheard, it would end the process. The client's next query then fails ("not
+  // queryable"), which the caller sees and databaseUnavailableKind classifies.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
   return { kind: 'postgres', db, description, close: () => db.destroy() };
 }

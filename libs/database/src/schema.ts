@@ -33,6 +33,7 @@ export interface DatabaseSchema {
   deliveries: DeliveriesTable;
   delivery_attempts: DeliveryAttemptsTable;
   leases: LeasesTable;
+  key_fingerprints: KeyFingerprintsTable;
 }
 
 /** The administrative area tree (Vietnam's 2025 two-level structure, held as data). */
@@ -521,4 +522,14 @@ export interface LeasesTable {
   expires_at: number;
   /** Epoch ms (database clock) when the current term began. */
   acquired_at: number;
+}
+
+/** A server key's fingerprint (migration 0007-key-fingerprints): never the key itself. */
+export interface KeyFingerprintsTable {
+  /** Which key: `device-credential` (IOC_DEVICE_CREDENTIAL_KEY). */
+  name: string;
+  /** HMAC-SHA256 of a fixed label under the key, 64 lowercase hex digits. */
+  fingerprint: string;
+  /** Epoch ms when this fingerprint was recorded (first start, or after a key change). */
+  recorded_at: number;
 }

@@ -26,3 +26,9 @@ export const NOTIFICATIONS = Symbol('Notifications');
  * by /health; an empty list when nothing is or when the app gives none.
  */
 export const NODE_HEALTH = Symbol('NodeHealth');
+
+/**
+ * The registry database's health (a DatabaseProbe from @ioc/database), or null: `/health` reports
+ * no database and the exception filter still answers 503 database-unavailable by the classifier.
+ */
+export const DATABASE_HEALTH = Symbol('DatabaseHealth');

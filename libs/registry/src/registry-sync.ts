@@ -1,3 +1,4 @@
+import { DatabaseTaskLog } from '@ioc/database';
 import type { Logger } from '@ioc/runtime';
 import type { DeviceRegistry } from './device-registry';
 import type {
@@ -96,12 +97,16 @@ export class RegistrySync {
   private timer: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** A registry database outage is logged once, not at every poll. */
+  private readonly taskLog: DatabaseTaskLog;
 
   constructor(
     private readonly repository: RegistryRepository,
     private readonly registry: DeviceRegistry,
     private readonly options: RegistrySyncOptions,
-  ) {}
+  ) {
+    this.taskLog = new DatabaseTaskLog(options.logger, 'registry refresh');
+  }
 
   /** The change-log position this process has applied. */
   get position(): number {
@@ -136,12 +141,11 @@ export class RegistrySync {
       () => this.applyPending(),
       () => this.applyPending(),
     );
-    return this.running.catch((error: unknown) => {
-      this.options.logger.error(
-        { err: error },
-        'registry refresh failed; retrying at the next notice or poll',
-      );
-    });
+    return this.running.then(
+      () => this.taskLog.succeeded(),
+      (error: unknown) =>
+        this.taskLog.failed(error, 'registry refresh failed; retrying at the next notice or poll'),
+    );
   }
 
   stop(): void {

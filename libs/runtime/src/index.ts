@@ -5,3 +5,4 @@ export * from './seeded-random';
 export * from './key-file';
 export * from './scale-out';
 export * from './node-id-claim';
+export * from './redis-connection';

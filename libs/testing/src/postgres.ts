@@ -42,6 +42,15 @@ export interface PostgresHandle {
   logs(): string;
   /** Stops the server (fast shutdown) and deletes its directory. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * An outage: stops the server (fast shutdown: every client's connection is closed, SQLSTATE
+   * 57P01 admin_shutdown) and keeps its data and port, for startServer().
+   */
+  stopServer(): Promise<void>;
+  /** Starts it again after stopServer() on the same port and data; resolves once it answers. */
+  startServer(): Promise<void>;
+  /** Whether the server runs (false between stopServer() and startServer()). */
+  readonly running: boolean;
 }
 
 /** The directory holding initdb and postgres: PATH first, then Debian's /usr/lib/postgresql/{version}/bin. */
@@ -131,41 +140,59 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     'max_connections=200',
   ];
   let output = '';
-  const child = spawn(join(bin, 'postgres'), args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, ...as });
-  const collect = (chunk: Buffer): void => {
-    output = (output + chunk.toString()).slice(-LOG_TAIL_CHARS);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  live.add(child);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const proc of live) proc.kill('SIGKILL');
-    });
-  }
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const user = password === undefined ? 'ioc' : `ioc:${encodeURIComponent(password)}`;
   const adminUrl = `postgres://${user}@127.0.0.1:${port}/postgres`;
-
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    const client = new pg.Client({ connectionString: adminUrl });
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      await client.end();
-      break;
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      if (child.exitCode !== null || Date.now() > deadline) {
-        child.kill('SIGKILL');
-        live.delete(child);
-        rmSync(dir, { recursive: true, force: true });
-        throw new Error(`PostgreSQL did not start on port ${port}: ${(error as Error).message}\n${output}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+  /** Starts the server process on the data directory and port; resolves once it answers. */
+  const launch = async (): Promise<{ child: ChildProcess; exited: Promise<void> }> => {
+    const child = spawn(join(bin, 'postgres'), args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, ...as });
+    const collect = (chunk: Buffer): void => {
+      output = (output + chunk.toString()).slice(-LOG_TAIL_CHARS);
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    live.add(child);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.once('exit', () => {
+        for (const proc of live) proc.kill('SIGKILL');
+      });
     }
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      const client = new pg.Client({ connectionString: adminUrl });
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+        await client.end();
+        return { child, exited };
+      } catch (error) {
+        await client.end().catch(() => undefined);
+        if (child.exitCode !== null || Date.now() > deadline) {
+          child.kill('SIGKILL');
+          live.delete(child);
+          throw new Error(`PostgreSQL did not start on port ${port}: ${(error as Error).message}\n${output}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  };
+  /** Fast shutdown (SIGINT: disconnects clients, no wait for them), SIGKILL after 10 s. */
+  const shutdown = async (server: { child: ChildProcess; exited: Promise<void> }): Promise<void> => {
+    if (server.child.exitCode === null && server.child.signalCode === null) {
+      server.child.kill('SIGINT');
+      const timer = setTimeout(() => server.child.kill('SIGKILL'), 10_000);
+      await server.exited;
+      clearTimeout(timer);
+    }
+    live.delete(server.child);
+  };
+  let server: { child: ChildProcess; exited: Promise<void> } | undefined;
+  try {
+    server = await launch();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
 
   let counter = 0;
@@ -189,15 +216,21 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     async stop(): Promise<void> {
       if (stopped) return;
       stopped = true;
-      if (child.exitCode === null) {
-        // SIGINT: PostgreSQL's fast shutdown (disconnects clients, no wait for them to finish).
-        child.kill('SIGINT');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      live.delete(child);
+      if (server) await shutdown(server);
+      server = undefined;
       rmSync(dir, { recursive: true, force: true });
+    },
+    async stopServer(): Promise<void> {
+      if (stopped) throw new Error('PostgreSQL was stopped for good (stop())');
+      if (server) await shutdown(server);
+      server = undefined;
+    },
+    async startServer(): Promise<void> {
+      if (stopped) throw new Error('PostgreSQL was stopped for good (stop())');
+      server ??= await launch();
+    },
+    get running(): boolean {
+      return server !== undefined;
     },
   };
 }

@@ -106,7 +106,7 @@ export function createAlertEngineRuntime(options: AlertEngineRuntimeOptions): Al
     };
   }
   const node = `broker-${cluster.brokerId}`;
-  const forwardRedis = streamRedis(cluster.redisUrl);
+  const forwardRedis = streamRedis(cluster.redisUrl, options.logger, 'alert stream forwarder');
   const forwarder = new ReadingStreamForwarder({
     redis: forwardRedis,
     node,
@@ -124,7 +124,7 @@ export function createAlertEngineRuntime(options: AlertEngineRuntimeOptions): Al
       new AlertEngineHost({ ...options.host, cursorName: ALERT_ENGINE_STREAM_CURSOR, fence, onLeaseLost }),
     createInput: (host) =>
       new ReadingStreamInput({
-        redis: streamRedis(cluster.redisUrl),
+        redis: streamRedis(cluster.redisUrl, options.logger, 'alert stream reader'),
         consumer: host,
         appendDerived: (reading) => forwarder.appendDerived(reading),
         backlog: () => host.stats().lag,

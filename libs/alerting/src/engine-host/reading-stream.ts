@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Reading } from '@ioc/contracts';
-import type { Logger } from '@ioc/runtime';
+import { type Logger, watchRedisConnection } from '@ioc/runtime';
 import type { SpoolConsumer, SpoolConsumerLink } from '@ioc/spool';
 
 /**
@@ -57,13 +57,20 @@ const sleep = (ms: number): Promise<void> =>
  * A Redis connection for the stream. A command sent while disconnected waits for the next
  * reconnection attempt and fails if that one fails too (maxRetriesPerRequest 1), so the callers'
  * own retries (with backoff, records held) take over within about one reconnection interval.
+ * Its errors are logged once per outage on `logger` (watchRedisConnection), when given.
  */
-export function streamRedis(url: string): Redis {
-  return new Redis(url, {
+export function streamRedis(url: string, logger?: Logger, connection = 'alert stream'): Redis {
+  const redis = new Redis(url, {
     maxRetriesPerRequest: 1,
     // Reconnect forever, at most every 2 s (ioredis's own default curve, capped).
     retryStrategy: (times) => Math.min(times * 100, 2000),
   });
+  // Without an error listener ioredis prints "[ioredis] Unhandled error event" at every failed
+  // reconnection during an outage: one warn per outage instead (without a logger, silently:
+  // the callers' own failures report the outage).
+  if (logger) watchRedisConnection(redis, logger, connection);
+  else redis.on('error', () => undefined);
+  return redis;
 }
 
 /** Counters of a ReadingStreamForwarder (ingest stats `alertEngine.stream`). */

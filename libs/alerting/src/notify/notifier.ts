@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { IocDatabase } from '@ioc/database';
+import { DatabaseTaskLog, type IocDatabase } from '@ioc/database';
 import { envField, type Logger } from '@ioc/runtime';
 import { DestinationGuard } from './destination-guard';
 import { NotificationPlanner, type PlanResult } from './notification-planner';
@@ -131,11 +131,14 @@ export class Notifier {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private readonly taskLog: DatabaseTaskLog;
 
   constructor(
     private readonly parts: Pick<NotifierParts, 'planner' | 'outbox'>,
     private readonly options: { pollMs: number; logger: Logger },
-  ) {}
+  ) {
+    this.taskLog = new DatabaseTaskLog(options.logger, 'notifier pass');
+  }
 
   start(): void {
     this.stopped = false;
@@ -173,13 +176,12 @@ export class Notifier {
       this.again = false;
       try {
         const { plan, drain } = await this.runOnce();
+        this.taskLog.succeeded();
         if (plan.notifications > 0 || drain.attempts > 0)
           this.options.logger.debug({ ...plan, ...drain }, 'notifier pass');
       } catch (error) {
-        this.options.logger.error(
-          { err: (error as Error).message },
-          'notifier pass failed; retried at the next tick',
-        );
+        // A registry database outage: once, not every tick.
+        this.taskLog.failed(error, 'notifier pass failed; retried at the next tick');
       }
     } while (this.again && !this.stopped);
   }

@@ -218,16 +218,39 @@ export const historyBody = z.object({
 });
 export type HistoryBody = z.infer<typeof historyBody>;
 
-/** `GET /health`: 200 with status ok, 503 with status degraded. */
+/**
+ * `GET /health`: 200 with status ok, 503 with status degraded — when the store does not answer,
+ * the broker link is down, or (PostgreSQL) the registry database does not answer its probe.
+ */
 export const healthBody = z.object({
   status: z.enum(['ok', 'degraded']),
   storage: z.object({ kind: z.enum(['embedded', 'influxdb']), up: z.boolean() }),
-  broker: z.object({ connected: z.boolean() }),
+  broker: z.object({
+    connected: z.boolean(),
+    /**
+     * `internal-secret`: the broker refused this API node's login as a platform service (CONNACK
+     * return code 4 or 5): its IOC_INTERNAL_SECRET differs from the broker's.
+     */
+    refused: z.enum(['internal-secret']).optional(),
+  }),
   /**
    * What is wrong with this API node itself, when anything is (status `degraded`): e.g.
    * `node-id-taken`, another node holds its IOC_NODE_ID in Redis. Absent when nothing is.
    */
   healthConditions: z.array(healthConditionSchema).optional(),
+  /**
+   * The registry database as its probe (`SELECT 1` every 2 s) last found it: `up: false` with
+   * `reason: database-unavailable` and `problem` (`connection-refused`, `shutting-down`,
+   * `connection-lost`, `timeout`, `error`) while it does not answer; SQLite is always up.
+   */
+  database: z
+    .object({
+      kind: z.enum(['sqlite', 'postgres']),
+      up: z.boolean(),
+      reason: z.literal('database-unavailable').optional(),
+      problem: z.string().optional(),
+    })
+    .optional(),
 });
 export type HealthBody = z.infer<typeof healthBody>;
 
@@ -262,7 +285,7 @@ export type IngestStatsBody = z.infer<typeof ingestStatsBody>;
 
 /**
  * Every error answer (4xx, 5xx). `parameter` names the request parameter a 400 is about;
- * `reason` is a stable code for a 503 (`storage-unavailable`, `no-ingest-stats`), a 401
+ * `reason` is a stable code for a 503 (`storage-unavailable`, `database-unavailable`, `no-ingest-stats`), a 401
  * (`missing-credentials`, `invalid-token`, `token-expired`, `session-ended`, `invalid-api-key`,
  * `api-key-revoked`, `api-key-expired`, `agency-disabled`, `account-disabled`, and at login
  * `invalid-credentials`, `account-locked`) or a 403 (`role-required` with `required`,

@@ -6,6 +6,7 @@ import { accessMigration } from './0003-access';
 import { alertsMigration } from './0004-alerts';
 import { notificationsMigration } from './0005-notifications';
 import { leasesMigration } from './0006-leases';
+import { keyFingerprintsMigration } from './0007-key-fingerprints';
 
 /**
  * Every migration, in order, keyed by a name that sorts in that order. Held in code rather than
@@ -20,6 +21,7 @@ export function platformMigrations(kind: DatabaseKind): Record<string, Migration
     '0004-alerts': alertsMigration(kind),
     '0005-notifications': notificationsMigration(kind),
     '0006-leases': leasesMigration,
+    '0007-key-fingerprints': keyFingerprintsMigration,
   };
 }
 

@@ -4,7 +4,7 @@ import type { AedesOptions } from 'aedes';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import mqemitterRedis = require('mqemitter-redis');
 import { DISCARD_TOPIC } from './authorize-publish';
-import { REDIS_KEY_PREFIX, type Logger } from '@ioc/runtime';
+import { REDIS_KEY_PREFIX, type Logger, watchRedisConnection } from '@ioc/runtime';
 import type { BrokerClusterOptions } from '../broker-config';
 
 /**
@@ -328,20 +328,12 @@ export interface BrokerClusterParts {
 /**
  * Builds aedes' message bus and persistence on Redis (IOC_REDIS_URL) for broker node `brokerId`:
  * three ioredis connections (mqemitter-redis' publisher and subscriber, the persistence's). ioredis
- * reconnects by itself after a Redis outage; errors are logged, never thrown.
+ * reconnects by itself after a Redis outage; errors are logged once per outage and connection
+ * (watchRedisConnection), never thrown.
  */
 export function createBrokerClusterParts(options: BrokerClusterOptions, logger: Logger): BrokerClusterParts {
   const heartbeatMs = options.heartbeatMs ?? CLUSTER_HEARTBEAT_MS;
   const redisLogger = logger.child({ component: 'redis' });
-  const onError = (what: string) => {
-    // ioredis reports each failed reconnection attempt: one warn per outage, not per attempt.
-    let reported = false;
-    return (error: Error): void => {
-      if (reported) return;
-      reported = true;
-      redisLogger.warn({ err: error.message, connection: what }, 'Redis connection error; reconnecting');
-    };
-  };
   const connection = (what: string, extra: Record<string, unknown> = {}): Redis => {
     const redis = new Redis(options.redisUrl, {
       connectionName: `${aedesIdOf(options.brokerId)}:${what}`,
@@ -352,8 +344,8 @@ export function createBrokerClusterParts(options: BrokerClusterOptions, logger: 
       ...extra,
     });
     observeEveryReply(redis);
-    const report = onError(what);
-    redis.on('error', report);
+    // Its error listener: one warn per outage (not one per reconnection attempt), one info when back.
+    watchRedisConnection(redis, redisLogger, what);
     return redis;
   };
   const Prefixed = (mqemitterRedis as unknown as { MQEmitterRedisPrefix: PrefixedEmitterClass })
@@ -366,7 +358,11 @@ export function createBrokerClusterParts(options: BrokerClusterOptions, logger: 
     subConn: connection('mq-sub'),
     pubConn: connection('mq-pub'),
   });
-  mq.state.on('error', (error: Error) => redisLogger.warn({ err: error.message }, 'Redis message bus error'));
+  // mqemitter-redis re-emits its two connections' errors here: already logged once per outage by
+  // their own listeners (watchRedisConnection), so only at debug level.
+  mq.state.on('error', (error: Error) =>
+    redisLogger.debug({ err: error.message }, 'Redis message bus error'),
+  );
   // Every device publish is diverted to DISCARD_TOPIC before aedes emits it (authorizePublish):
   // it reaches no subscriber on any node, so it does not go to Redis at all. Otherwise each
   // reading would cost a Redis PUBLISH (and its PUBACK a Redis round trip): the nodes share only

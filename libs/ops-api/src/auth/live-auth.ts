@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@ne
 import type { Subscription } from 'rxjs';
 import type { Namespace, Socket } from 'socket.io';
 import type { Principal } from '@ioc/contracts';
+import { DatabaseTaskLog } from '@ioc/database';
 import type { Logger } from '@ioc/runtime';
 import type { AccessPort } from '../access-port';
 import { ACCESS, LIVE_ADAPTER, LOGGER } from '../tokens';
@@ -52,6 +53,7 @@ export class LiveAuth implements OnModuleInit, OnModuleDestroy {
   private subscription?: Subscription;
   private interval?: NodeJS.Timeout;
   private rechecking = false;
+  private readonly recheckLog: DatabaseTaskLog;
   private namespace: Namespace | undefined;
 
   constructor(
@@ -60,7 +62,9 @@ export class LiveAuth implements OnModuleInit, OnModuleDestroy {
     @Inject(ACCESS) private readonly access: AccessPort,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(LIVE_ADAPTER) private readonly clusterAdapter: unknown,
-  ) {}
+  ) {
+    this.recheckLog = new DatabaseTaskLog(logger, 'live sockets re-check');
+  }
 
   onModuleInit(): void {
     this.subscription = this.events.ended$.subscribe((event) => {
@@ -170,8 +174,10 @@ export class LiveAuth implements OnModuleInit, OnModuleDestroy {
           } else this.end(watched, outcome.reason, outcome.message);
         }
       }
+      this.recheckLog.succeeded();
     } catch (error) {
-      this.logger.warn({ err: error }, 'live sockets re-check failed; retrying at the next period');
+      // A registry database outage is logged once, not every period.
+      this.recheckLog.failed(error, 'live sockets re-check failed; retrying at the next period');
     } finally {
       this.rechecking = false;
     }

@@ -9,7 +9,7 @@ import {
 } from 'rate-limiter-flexible';
 import type { ServerOptions } from 'socket.io';
 import { ADDRESS_FAILURE_WINDOW_MS, type LoginAddressLimiter } from '@ioc/access';
-import { type Logger, REDIS_KEY_PREFIX } from '@ioc/runtime';
+import { type Logger, REDIS_KEY_PREFIX, watchRedisConnection } from '@ioc/runtime';
 
 /**
  * Redis stream of the API nodes' socket.io adapter (@socket.io/redis-streams-adapter 0.3.1): every
@@ -87,8 +87,10 @@ export function connectApiRedis(url: string, logger: Logger): ApiRedis {
   const common: RedisOptions = { retryStrategy: redisRetryDelayMs, connectionName: 'ioc-api' };
   const adapterClient = new Redis(url, { ...common, maxRetriesPerRequest: null });
   const limitClient = new Redis(url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-  watchConnection(adapterClient, 'socket.io adapter', logger);
-  watchConnection(limitClient, 'rate limits', logger);
+  // Each connection gets its error listener (one warn per outage); the adapter's duplicates
+  // (its stream reader and PUB/SUB subscriber) get one from the adapter (it ignores their errors).
+  watchRedisConnection(adapterClient, logger, 'socket.io adapter');
+  watchRedisConnection(limitClient, logger, 'rate limits');
   // Made at the first namespace: createAdapter opens its reader and subscriber connections at
   // once, and only the io server's close (closing every namespace's adapter) ends them.
   // A `function`, not an arrow: socket.io calls the adapter option with `new`.
@@ -121,25 +123,6 @@ export function connectApiRedis(url: string, logger: Logger): ApiRedis {
       limitClient.disconnect();
     },
   };
-}
-
-/** Logs a connection's losses and recoveries once each (not every failed reconnection attempt). */
-function watchConnection(client: Redis, purpose: string, logger: Logger): void {
-  let lost = false;
-  client.on('error', (error: Error) => {
-    if (lost) return;
-    lost = true;
-    logger.warn({ err: error.message, purpose }, 'Redis unreachable; retrying');
-  });
-  client.on('close', () => {
-    if (lost) return;
-    lost = true;
-    logger.warn({ purpose }, 'Redis connection lost; retrying');
-  });
-  client.on('ready', () => {
-    if (lost) logger.info({ purpose }, 'Redis connection back');
-    lost = false;
-  });
 }
 
 /**

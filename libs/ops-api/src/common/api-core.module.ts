@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { AuditLog } from '@ioc/audit';
 import type { HealthCondition } from '@ioc/contracts';
+import type { DatabaseProbe } from '@ioc/database';
 import type { CommandRepository, DeviceStatusReader } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import type { TimeSeriesStore } from '@ioc/timeseries';
@@ -16,6 +17,7 @@ import type { RegistryProvisioning, RegistryReader } from '../registry-port';
 import {
   ACCESS,
   ALERTING,
+  DATABASE_HEALTH,
   NOTIFICATIONS,
   AUDIT_LOG,
   OIDC,
@@ -78,6 +80,12 @@ export interface OpsApiModuleOptions {
    * e.g. `node-id-taken` from the node's id claim in Redis (claimNodeId in @ioc/runtime). None when absent.
    */
   nodeHealth?: () => HealthCondition[];
+  /**
+   * The registry database's periodic probe (a started DatabaseProbe): `/health` answers 503 with
+   * `database.up: false` while PostgreSQL does not answer, and a request that met an unreachable
+   * database marks it down at once. Absent: `/health` has no `database` part.
+   */
+  databaseHealth?: Pick<DatabaseProbe, 'health' | 'probe'>;
 }
 
 /** The status reader of an API given none: no device has a stored status. */
@@ -110,6 +118,7 @@ export class ApiCoreModule {
       { provide: ALERTING, useValue: options.alerting ?? null },
       { provide: NOTIFICATIONS, useValue: options.notifications ?? null },
       { provide: NODE_HEALTH, useValue: options.nodeHealth ?? ((): HealthCondition[] => []) },
+      { provide: DATABASE_HEALTH, useValue: options.databaseHealth ?? null },
     ];
     return {
       module: ApiCoreModule,

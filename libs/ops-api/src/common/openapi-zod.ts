@@ -94,7 +94,7 @@ const ERROR_DESCRIPTIONS: Partial<Record<HttpStatus, string>> = {
   [HttpStatus.UNSUPPORTED_MEDIA_TYPE]: 'The Content-Type is not one the route reads',
   [HttpStatus.TOO_MANY_REQUESTS]: 'Too many requests or failed logins (`Retry-After` says when to try again)',
   [HttpStatus.SERVICE_UNAVAILABLE]:
-    'A dependency does not answer (`reason`: storage-unavailable, no-ingest-stats); the live feed still works',
+    'A dependency does not answer (`reason`: storage-unavailable, database-unavailable with `Retry-After`, no-ingest-stats); the live feed still works',
 };
 
 /**

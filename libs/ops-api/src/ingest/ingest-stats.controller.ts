@@ -5,6 +5,7 @@ import {
   Get,
   Header,
   HttpStatus,
+  Inject,
   NotFoundException,
   Param,
   Query,
@@ -27,6 +28,7 @@ import {
   errorBody,
   ingestStatsBody,
 } from '@ioc/contracts';
+import type { DatabaseProbe } from '@ioc/database';
 import { AuditedRequest, AuditTrail } from '../audit/audit-trail.service';
 import { type AuthenticatedRequest, Public, Roles } from '../common/auth.decorators';
 import { badParameter } from '../common/bad-parameter';
@@ -35,6 +37,7 @@ import { UnscopedOnly } from '../common/scope.service';
 import { NoParameters } from '../common/zod-validation.pipe';
 import { InternalBusRepository } from '../live/internal-bus.repository';
 import { SECURITY_SCHEMES } from '../openapi';
+import { DATABASE_HEALTH } from '../tokens';
 import { MetricsAccessGuard, PROMETHEUS_CONTENT_TYPE } from './metrics-access';
 import { renderPrometheus } from './prometheus-metrics';
 
@@ -49,6 +52,7 @@ export class IngestStatsController {
   constructor(
     private readonly bus: InternalBusRepository,
     private readonly audit: AuditTrail,
+    @Inject(DATABASE_HEALTH) private readonly database: Pick<DatabaseProbe, 'health'> | null,
   ) {}
 
   /** `@Public()`: the authentication guard lets MetricsAccessGuard decide (metrics token or admin). */
@@ -85,6 +89,8 @@ export class IngestStatsController {
   metrics(): string {
     return renderPrometheus(this.bus.latestIngestStats(), {
       brokerConnected: this.bus.connected,
+      ...(this.bus.refusedReason === undefined ? {} : { brokerRefused: this.bus.refusedReason }),
+      ...(this.database ? { databaseUp: this.database.health().up } : {}),
     });
   }
 

@@ -13,13 +13,14 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { roleIncludes } from '@ioc/contracts';
+import type { DatabaseProbe } from '@ioc/database';
 import type { Logger } from '@ioc/runtime';
 import type { OpsApiSettings } from '../api-config';
 import type { AuthenticatedRequest } from '../common/auth.decorators';
 import { AuditTrail } from '../audit/audit-trail.service';
 import { ScopeService } from '../common/scope.service';
 import { InternalBusRepository } from '../live/internal-bus.repository';
-import { LOGGER, OPS_API_SETTINGS } from '../tokens';
+import { DATABASE_HEALTH, LOGGER, OPS_API_SETTINGS } from '../tokens';
 import { renderPrometheus } from './prometheus-metrics';
 
 /** Content type of the Prometheus text exposition format 0.0.4. */
@@ -104,6 +105,7 @@ export class MetricsListener implements OnApplicationBootstrap, OnApplicationShu
     @Inject(OPS_API_SETTINGS) private readonly settings: OpsApiSettings,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly bus: InternalBusRepository,
+    @Inject(DATABASE_HEALTH) private readonly database: Pick<DatabaseProbe, 'health'> | null,
   ) {}
 
   /** The bound port (the configured one, or the one chosen for port 0); undefined without a listener. */
@@ -124,7 +126,11 @@ export class MetricsListener implements OnApplicationBootstrap, OnApplicationShu
         response.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end();
         return;
       }
-      const body = renderPrometheus(this.bus.latestIngestStats(), { brokerConnected: this.bus.connected });
+      const body = renderPrometheus(this.bus.latestIngestStats(), {
+        brokerConnected: this.bus.connected,
+        ...(this.bus.refusedReason === undefined ? {} : { brokerRefused: this.bus.refusedReason }),
+        ...(this.database ? { databaseUp: this.database.health().up } : {}),
+      });
       response.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Cache-Control': 'no-store' });
       response.end(request.method === 'HEAD' ? undefined : body);
     });

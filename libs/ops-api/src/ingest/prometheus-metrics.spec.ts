@@ -7,7 +7,7 @@ const NOW = Date.parse('2026-11-30T06:10:00.000Z');
 /** renderPrometheus of the platform made of these nodes' messages, each heard `ageMs` ago (0). */
 const renderPrometheus = (
   nodes: IngestStatsMessage | IngestStatsMessage[],
-  apiUp: { brokerConnected: boolean },
+  apiUp: Parameters<typeof renderPlatform>[1],
   ageMs = 0,
 ): string =>
   renderPlatform(
@@ -202,5 +202,26 @@ describe('renderPrometheus: several broker nodes', () => {
     );
     expect(lines.some((l) => !l.startsWith('#') && l.includes('broker-node-silent'))).toBe(false);
     expect(lines.some((l) => l.startsWith('ioc_broker_connected_clients{'))).toBe(false);
+  });
+});
+
+describe('renderPrometheus: the registry database', () => {
+  it('says whether the database probe answers, and nothing without a probe', () => {
+    expect(renderPrometheus(stats(), { brokerConnected: true, databaseUp: false }).split('\n')).toContain(
+      'ioc_api_database_up 0',
+    );
+    expect(renderPrometheus(stats(), { brokerConnected: true, databaseUp: true }).split('\n')).toContain(
+      'ioc_api_database_up 1',
+    );
+    expect(renderPrometheus(stats(), { brokerConnected: true })).not.toContain('ioc_api_database_up');
+  });
+
+  it('says whether the broker refuses the internal login', () => {
+    expect(renderPrometheus(stats(), { brokerConnected: true }).split('\n')).toContain(
+      'ioc_api_broker_login_refused 0',
+    );
+    expect(
+      renderPrometheus(stats(), { brokerConnected: false, brokerRefused: 'internal-secret' }).split('\n'),
+    ).toContain('ioc_api_broker_login_refused 1');
   });
 });

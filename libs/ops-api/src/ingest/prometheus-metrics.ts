@@ -12,7 +12,13 @@ type MetricFn = (name: string, type: 'counter' | 'gauge', help: string, samples:
  */
 export function renderPrometheus(
   platform: IngestStatsBody | null,
-  apiUp: { brokerConnected: boolean },
+  apiUp: {
+    brokerConnected: boolean;
+    /** The registry database's probe (DatabaseProbe); undefined: no `ioc_api_database_up` line. */
+    databaseUp?: boolean;
+    /** The broker refuses this node's internal login (InternalBusClient.refused); undefined: no. */
+    brokerRefused?: string;
+  },
 ): string {
   const families = new Map<string, { type: 'counter' | 'gauge'; help: string; samples: Sample[] }>();
   const labelled =
@@ -26,6 +32,19 @@ export function renderPrometheus(
   metric('ioc_api_broker_connected', 'gauge', 'Whether the API is connected to the broker', [
     [{}, apiUp.brokerConnected ? 1 : 0],
   ]);
+  metric(
+    'ioc_api_broker_login_refused',
+    'gauge',
+    'Whether the broker refuses this API node’s internal login (1: IOC_INTERNAL_SECRET differs from the broker’s; /health reports broker.refused)',
+    [[{}, apiUp.brokerRefused === undefined ? 0 : 1]],
+  );
+  if (apiUp.databaseUp !== undefined)
+    metric(
+      'ioc_api_database_up',
+      'gauge',
+      'Whether the registry database answers this API node (its SELECT 1 probe, every 2 s); 0 while /health reports database-unavailable',
+      [[{}, apiUp.databaseUp ? 1 : 0]],
+    );
   for (const stats of platform?.nodes ?? []) renderNode(stats, labelled({ broker: stats.node }));
   if (platform) {
     metric(

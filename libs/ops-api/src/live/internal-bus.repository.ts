@@ -1,6 +1,12 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Subject } from 'rxjs';
-import { type CommandTarget, InternalBusClient, type ReadingBatch, serviceClientId } from '@ioc/bus';
+import {
+  type CommandTarget,
+  InternalBusClient,
+  type InternalBusRefusal,
+  type ReadingBatch,
+  serviceClientId,
+} from '@ioc/bus';
 import type {
   AlertEvent,
   BrokerNodeIngestStatsBody,
@@ -97,6 +103,11 @@ export class InternalBusRepository implements OnModuleInit, OnModuleDestroy {
 
   get connected(): boolean {
     return this.client?.connected ?? false;
+  }
+
+  /** Set while the broker refuses this node's internal login (InternalBusClient.refused): `/health` shows it. */
+  get refusedReason(): InternalBusRefusal | undefined {
+    return this.client?.refused;
   }
 
   /**
