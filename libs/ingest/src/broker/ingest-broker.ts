@@ -431,7 +431,10 @@ export async function startIngestBroker(options: IngestBrokerOptions): Promise<I
       },
       () => undefined,
     );
-    clusterSweep = setInterval(() => clusterSessions.sweep(), clusterParts?.heartbeatMs ?? CLUSTER_HEARTBEAT_MS);
+    clusterSweep = setInterval(
+      () => clusterSessions.sweep(),
+      clusterParts?.heartbeatMs ?? CLUSTER_HEARTBEAT_MS,
+    );
     clusterSweep.unref();
   }
   broker.on('clientError', (client, error) => {
