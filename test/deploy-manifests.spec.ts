@@ -326,12 +326,15 @@ describeWithServer(
           .map((name) => `${name}:${envOf(name)['IOC_HTTP_PORT']}`)
           .sort(),
       );
-      // Every server is health-checked; the API ones on GET /health.
+      // Every server is health-checked; the API ones on GET /health/ready (the node's own readiness).
       for (const backend of [backendOf('mqtt'), backendOf('http')])
         for (const server of haproxy.sections.get(`backend ${backend}`)!.servers)
           expect([server.host, server.options]).toEqual([server.host, expect.stringMatching(/\bcheck\b/)]);
       expect(haproxy.sections.get(`backend ${backendOf('http')}`)!.lines).toEqual(
-        expect.arrayContaining(['http-check send meth GET uri /health', 'http-check expect status 200']),
+        expect.arrayContaining([
+          'http-check send meth GET uri /health/ready',
+          'http-check expect status 200',
+        ]),
       );
       // A failed connection is retried on another node, as the test harness's HAProxy does; an
       // HTTP request is retried after a node closed without answering only if it is a GET/HEAD.
@@ -900,7 +903,7 @@ describeWithServer(
           else expect(probe!.exec!.command.join(' ')).toContain(`http://127.0.0.1:${port}/health`);
         }
         if (process === 'api')
-          expect(container.readinessProbe!.httpGet).toEqual({ path: '/health', port: 'http' });
+          expect(container.readinessProbe!.httpGet).toEqual({ path: '/health/ready', port: 'http' });
       }
       // Each Service selects the pods of one workload and targets a port their container names.
       for (const service of manifests.filter((m) => m.kind === 'Service') as Array<

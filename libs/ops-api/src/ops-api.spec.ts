@@ -137,6 +137,7 @@ describe('ops-api over the embedded store', () => {
     /** Routes answered without credentials (`security: []`); every other one also answers 401 and 403. */
     const PUBLIC = new Set([
       '/health',
+      '/health/ready',
       '/api/v1/auth/login',
       '/api/v1/auth/refresh',
       '/api/v1/auth/providers',
@@ -147,6 +148,7 @@ describe('ops-api over the embedded store', () => {
     /** Every route: its methods and each method's statuses (successes, < 400, first). */
     const ROUTES: Record<string, Record<string, number[]>> = {
       '/health': { get: [200, 503] },
+      '/health/ready': { get: [200, 503] },
       '/api/v1/auth/login': { post: [200, 400, 401, 429] },
       '/api/v1/auth/refresh': { post: [200, 400, 401] },
       '/api/v1/auth/logout': { post: [200, 400] },
@@ -232,7 +234,7 @@ describe('ops-api over the embedded store', () => {
       for (const [path, routeMethods] of Object.entries(ROUTES)) {
         // Every route but /health is rate limited: 429 (the login route lists it already).
         const limited = (statuses: number[]) =>
-          path === '/health' || statuses.includes(429) ? statuses : [...statuses, 429];
+          path.startsWith('/health') || statuses.includes(429) ? statuses : [...statuses, 429];
         const methods = Object.fromEntries(
           Object.entries(routeMethods).map(([method, statuses]) => [
             method,
@@ -265,7 +267,7 @@ describe('ops-api over the embedded store', () => {
               okSchemas: true,
             });
           }
-          for (const status of errors.filter((s) => path !== '/health' || s !== 503)) {
+          for (const status of errors.filter((s) => !path.startsWith('/health') || s !== 503)) {
             const schema = operation.responses[String(status)]!.content?.['application/json']?.schema;
             expect({ path, method, status, required: schema?.['required'] }).toEqual({
               path,

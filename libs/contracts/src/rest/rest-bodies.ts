@@ -255,6 +255,21 @@ export const healthBody = z.object({
 export type HealthBody = z.infer<typeof healthBody>;
 
 /**
+ * `GET /health/ready`: whether this API node should get traffic — 200 `ready: true` unless
+ * something is wrong with the node ITSELF (503 `ready: false`): a health condition of its own
+ * (`node-id-taken`) or the broker refusing its internal secret. An outage of what every node
+ * shares — the store, the registry database, the brokers — is not counted: taking every node out
+ * of the load balancer for it would stop the requests that still work (logins, the registry, the
+ * console) and replace the platform's JSON 503s by the balancer's own page. `GET /health` reports those.
+ */
+export const readinessBody = z.object({
+  ready: z.boolean(),
+  /** Why not: the codes of the node's own conditions, and `internal-secret-refused`. Empty when ready. */
+  problems: z.array(z.string()),
+});
+export type ReadinessBody = z.infer<typeof readinessBody>;
+
+/**
  * One broker node in `GET /api/v1/ingest/stats`: its latest statistics as the API received and
  * validated them from the internal bus (`ingestStatsSchema`), and how fresh they are.
  */

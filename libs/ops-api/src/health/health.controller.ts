@@ -1,7 +1,13 @@
 import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { type HealthBody, healthBody, type HealthCondition } from '@ioc/contracts';
+import {
+  type HealthBody,
+  healthBody,
+  type HealthCondition,
+  type ReadinessBody,
+  readinessBody,
+} from '@ioc/contracts';
 import { DATABASE_UNAVAILABLE, type DatabaseProbe } from '@ioc/database';
 import type { TimeSeriesStore } from '@ioc/timeseries';
 import { Public } from '../common/auth.decorators';
@@ -60,5 +66,25 @@ export class HealthController {
           }),
       ...(conditions.length > 0 ? { healthConditions: conditions } : {}),
     };
+  }
+
+  @Get('health/ready')
+  @Public()
+  @ApiOperation({
+    summary:
+      "Readiness for a load balancer or Kubernetes: 503 only when something is wrong with this node itself (its own health condition, the broker refusing its internal secret); outages of shared dependencies (store, registry database, brokers) are /health's",
+  })
+  @ApiOkResponse({ description: 'this node can serve like any other', schema: openApiSchema(readinessBody) })
+  @ApiResponse({
+    status: HttpStatus.SERVICE_UNAVAILABLE,
+    description:
+      'this node has a problem of its own (node-id-taken, internal-secret-refused): send traffic elsewhere',
+    schema: openApiSchema(readinessBody),
+  })
+  ready(@Res({ passthrough: true }) response: Response): ReadinessBody {
+    const problems: string[] = this.nodeHealth().map((condition) => condition.code);
+    if (this.bus.refusedReason === 'internal-secret') problems.push('internal-secret-refused');
+    response.status(problems.length === 0 ? 200 : 503);
+    return { ready: problems.length === 0, problems };
   }
 }

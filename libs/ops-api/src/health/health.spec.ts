@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { type HealthBody, healthBody } from '@ioc/contracts';
+import { type HealthBody, healthBody, type ReadinessBody, readinessBody } from '@ioc/contracts';
 import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import { claimNodeId, createLogger, type NodeIdClaim, nodeIdTakenCondition } from '@ioc/runtime';
 import { describeWithRedis, type RedisHandle, startRedis, TempDirs } from '@ioc/testing';
@@ -63,8 +63,19 @@ describeWithRedis('GET /health: the node id claim', () => {
     return body;
   };
 
+  const readiness = async (): Promise<{ status: number; body: ReadinessBody }> => {
+    const response = await fetch(`${api.url}/health/ready`);
+    return { status: response.status, body: readinessBody.parse(await response.json()) };
+  };
+
   it('has no condition while the claim is held, and node-id-taken once another instance holds the id', async () => {
-    expect(await health()).not.toHaveProperty('healthConditions');
+    const before = await health();
+    expect(before).not.toHaveProperty('healthConditions');
+    // No broker here: /health is degraded for it, a dependency every node shares; the node itself
+    // is ready (a load balancer keeps sending it what it can serve).
+    expect(before.broker.connected).toBe(false);
+    expect(before.status).toBe('degraded');
+    expect(await readiness()).toEqual({ status: 200, body: { ready: true, problems: [] } });
     const other = { instance: 'other', host: 'api-host-2', pid: 7, since: new Date().toISOString() };
     await admin.set('ioc:node:api:h1', JSON.stringify(other), 'PX', 60_000);
     const end = Date.now() + 5000;
@@ -81,5 +92,7 @@ describeWithRedis('GET /health: the node id claim', () => {
         message: expect.stringMatching(/^IOC_NODE_ID=h1 is held by another node .*host api-host-2, pid 7/),
       },
     ]);
+    // Its own problem: not ready, so the load balancer sends its traffic to the other nodes.
+    expect(await readiness()).toEqual({ status: 503, body: { ready: false, problems: ['node-id-taken'] } });
   });
 });
