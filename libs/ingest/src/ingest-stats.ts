@@ -110,7 +110,8 @@ export interface IngestStatsSnapshot extends IngestStatsMessage {
  *
  * Several broker nodes (IOC_REDIS_URL):
  * - `sessionLedgerUnavailable`: persistent-session CONNECTs refused with CONNACK 3 because the
- *   session ledger in Redis could not be reached (SessionLedger; clean sessions are admitted).
+ *   session ledger in Redis answered with an error (SessionLedger; clean sessions are admitted;
+ *   during an outage CONNECTs wait for Redis instead).
  * - `orphanWillsDiscarded`: wills of a node taken for gone not published because their client is
  *   connected again (here or on another node): the device is not offline.
  */

@@ -76,7 +76,7 @@ function ledgerRefusal(
       return {
         returnCode: CONNACK_SERVER_UNAVAILABLE,
         event: 'sessionLedgerUnavailable',
-        message: 'CONNECT refused: a persistent session needs Redis, which cannot be reached; retry later',
+        message: 'CONNECT refused: a persistent session needs the session ledger in Redis, which failed; retry later',
       };
   }
 }

@@ -412,6 +412,33 @@ describeWithRedis('broker nodes on one Redis', () => {
     expect(next.connected).toBe(true);
   });
 
+  it('holds IOC_MQTT_MAX_SESSIONS_PER_DEVICE for CONNECTs that arrive during a Redis outage: they wait for it', async () => {
+    const [one, two] = [
+      await startNode('1', { maxSessionsPerDevice: 2 }),
+      await startNode('2', { maxSessionsPerDevice: 2 }),
+    ];
+    await redis.stop();
+    const attempts = Array.from({ length: 6 }, (_, i) =>
+      connectAsync((i % 2 === 0 ? one : two).url, {
+        reconnectPeriod: 0,
+        connectTimeout: 20_000,
+        clientId: `${station.id}-outage-${i}`,
+        username: station.id,
+        password: secrets[station.id],
+      }).then(
+        (client) => {
+          clients.push(client);
+          return 'accepted';
+        },
+        (error: Error & { code?: number }) => error.code,
+      ),
+    );
+    await redis.start();
+    const outcomes = await Promise.all(attempts);
+    expect(outcomes.filter((o) => o === 'accepted')).toHaveLength(2);
+    expect(outcomes.filter((o) => o === 5)).toHaveLength(4);
+  });
+
   it('counts failed logins of every node together: guesses spread over the nodes are throttled on all', async () => {
     const limits = { perDevice: 3, perAddress: 100, windowSeconds: 60, blockSeconds: 60 };
     const [one, two] = [

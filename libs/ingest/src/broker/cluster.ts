@@ -312,8 +312,9 @@ export interface BrokerClusterParts {
    */
   persistence: NonNullable<AedesOptions['persistence']>;
   /**
-   * A connection for the CONNECT-time checks every node shares (SessionLedger, RedisFailedLoginLimiter):
-   * no offline queue, so an outage answers at once instead of holding a CONNECT.
+   * A connection for the CONNECT-time checks every node shares (SessionLedger, RedisFailedLoginLimiter).
+   * Like the others its commands wait out a Redis outage (a CONNECT then waits, as it does for
+   * aedes' session lookup); the failed-login counters do not wait (see RedisFailedLoginLimiter).
    */
   admission: Redis;
   /** Resolves once `admission` is connected (it refuses commands until then). */
@@ -390,7 +391,7 @@ export function createBrokerClusterParts(options: BrokerClusterOptions, logger: 
   const persistenceConnection = connection('persistence', { keyPrefix: REDIS_PERSISTENCE_PREFIX });
   const persistence = aedesPersistenceRedis({ conn: persistenceConnection });
   guardOrphanWills(persistence, gate, aedesIdOf(options.brokerId), heartbeatMs);
-  const admission = connection('admission', { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const admission = connection('admission');
   return {
     id: aedesIdOf(options.brokerId),
     heartbeatMs,
