@@ -48,7 +48,17 @@ async function main(): Promise<void> {
   // Several API nodes on one Redis: each needs its own id (its bus client id ioc-api-<id>).
   requireNodeIdWithRedis('IOC_NODE_ID', env.IOC_REDIS_URL);
   const logger = createLogger('api', { level: env.IOC_LOG_LEVEL });
-  // …and no other live node may hold it: claimed in Redis (ioc:node:api:<id>), renewed while the
+  // A refused Redis password stops the start, naming IOC_REDIS_URL; an unreachable Redis does not
+  // (the node serves REST meanwhile and joins the others when Redis answers).
+  if (env.IOC_REDIS_URL !== undefined) {
+    const redisCheck = await checkRedisAtStart(env.IOC_REDIS_URL);
+    if (!redisCheck.reachable)
+      logger.warn(
+        { redis: redactRedisUrl(env.IOC_REDIS_URL), problem: redisCheck.problem },
+        'Redis (IOC_REDIS_URL) does not answer yet; starting anyway, live feeds join the other nodes when it does',
+      );
+  }
+  // No other live node may hold its id: claimed in Redis (ioc:node:api:<id>), renewed while the
   // node runs, released on a graceful stop; a second node on the same id is refused here.
   const idClaim =
     env.IOC_REDIS_URL === undefined
@@ -74,16 +84,6 @@ async function main(): Promise<void> {
   // Every node must hash device secrets with one key: a different one stops the start, naming
   // IOC_DEVICE_CREDENTIAL_KEY (the registry keeps the key's fingerprint).
   await verifyCredentialKeyFingerprint(database.db, credentialKey, { logger });
-  // A refused Redis password stops the start, naming IOC_REDIS_URL; an unreachable Redis does not
-  // (the node serves REST meanwhile and joins the others when Redis answers).
-  if (env.IOC_REDIS_URL !== undefined) {
-    const redisCheck = await checkRedisAtStart(env.IOC_REDIS_URL);
-    if (!redisCheck.reachable)
-      logger.warn(
-        { redis: redactRedisUrl(env.IOC_REDIS_URL), problem: redisCheck.problem },
-        'Redis (IOC_REDIS_URL) does not answer yet; starting anyway, live feeds join the other nodes when it does',
-      );
-  }
   // /health and /metrics: the registry database's periodic SELECT 1 (PostgreSQL).
   const databaseProbe = new DatabaseProbe(database, { logger });
   databaseProbe.start();

@@ -73,7 +73,7 @@ async function main(): Promise<void> {
         'Redis (IOC_REDIS_URL) does not answer yet; starting anyway, sessions and the bus wait for it',
       );
   }
-  // …and no other live node may hold it: claimed in Redis (ioc:node:broker:<id>), renewed while
+  // No other live node may hold its id: claimed in Redis (ioc:node:broker:<id>), renewed while
   // the node runs, released on a graceful stop; a second node on the same id is refused here.
   const idClaim = cluster
     ? await claimNodeId({
