@@ -20,6 +20,13 @@ export function redactRedisUrl(url: string): string {
 export interface RedisConnectionEvents {
   on(event: 'error', listener: (error: Error) => void): unknown;
   on(event: 'close' | 'ready', listener: () => void): unknown;
+  /**
+   * ioredis 5 (Redis.js, redis/event_handler.js): true from quit()/disconnect() until its
+   * closeHandler ran — it emits `close` while still true, then resets it and ends the connection.
+   */
+  readonly manuallyClosing?: boolean;
+  /** ioredis' status: `end` once closed for good (after quit()/disconnect(), or no more retries). */
+  readonly status?: string;
 }
 
 /**
@@ -27,7 +34,9 @@ export interface RedisConnectionEvents {
  * Unhandled error event` to stderr at every failed reconnection attempt — and logs an outage once:
  * one warn when the connection first fails or closes (naming IOC_REDIS_URL and the connection's
  * purpose), one info when it is ready again; the attempts in between are silent (ioredis keeps
- * retrying). A refused password is logged at error level, naming IOC_REDIS_URL.
+ * retrying). A refused password is logged at error level, naming IOC_REDIS_URL. A connection the
+ * process closes on purpose (quit()/disconnect() at shutdown: ioredis' `manuallyClosing`, then
+ * status `end`) logs nothing.
  *
  * @param connection what the connection is for, in the log (`socket.io adapter`, `mq-pub`, …)
  */
@@ -37,8 +46,9 @@ export function watchRedisConnection(
   connection: string,
 ): void {
   let lost = false;
+  const closedOnPurpose = (): boolean => client.manuallyClosing === true || client.status === 'end';
   const lose = (error?: Error): void => {
-    if (lost) return;
+    if (lost || closedOnPurpose()) return;
     lost = true;
     if (error !== undefined && isRedisAuthError(error)) {
       logger.error(
