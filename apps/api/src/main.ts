@@ -30,6 +30,7 @@ import {
   verifyCredentialKeyFingerprint,
 } from '@ioc/registry';
 import {
+  checkInternalSecretAtStart,
   checkRedisAtStart,
   claimNodeId,
   createLogger,
@@ -48,6 +49,17 @@ async function main(): Promise<void> {
   // Several API nodes on one Redis: each needs its own id (its bus client id ioc-api-<id>).
   requireNodeIdWithRedis('IOC_NODE_ID', env.IOC_REDIS_URL);
   const logger = createLogger('api', { level: env.IOC_LOG_LEVEL });
+  // Every node on one IOC_INTERNAL_SECRET: another one than the running nodes' stops the start,
+  // naming it (its fingerprint is kept in Redis, ioc:internal-secret-fingerprint) — else every
+  // broker would refuse this node's bus login.
+  if (env.IOC_REDIS_URL !== undefined)
+    await checkInternalSecretAtStart({
+      redisUrl: env.IOC_REDIS_URL,
+      secret: env.IOC_INTERNAL_SECRET,
+      kind: 'api',
+      id: env.IOC_NODE_ID,
+      logger,
+    });
   // …and no other live node may hold it: claimed in Redis (ioc:node:api:<id>), renewed while the
   // node runs, released on a graceful stop; a second node on the same id is refused here.
   const idClaim =
