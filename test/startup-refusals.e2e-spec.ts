@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import {
   API_ENTRY,
   BROKER_ENTRY,
@@ -176,5 +177,56 @@ describeWithRedis('IOC_REDIS_URL with a wrong password', () => {
       );
       expect(output).not.toContain('a-wrong-redis-password');
     }
+  });
+});
+
+describeWithRedis('IOC_INTERNAL_SECRET other than the running nodes’ (scale-out)', () => {
+  let redis: RedisHandle;
+  let platform: RunningPlatform;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    platform = await startPlatform({
+      storage: 'embedded',
+      api: false,
+      env: { IOC_REDIS_URL: redis.url, IOC_BROKER_ID: '1' },
+    });
+  });
+
+  afterAll(async () => {
+    await platform?.stop();
+    await redis?.close();
+  });
+
+  it('a broker node started with another secret next to a running one stops, naming the variable and the running node', async () => {
+    const other = 'another-internal-secret-never-printed';
+    const broker = await refusal(
+      BROKER_ENTRY,
+      {
+        ...platform.broker.env,
+        IOC_MQTT_PORT: String(await freePort()),
+        IOC_BROKER_ID: '2',
+        IOC_INTERNAL_SECRET: other,
+      },
+      'broker ready',
+    );
+    expect(broker).toContain(
+      'IOC_INTERNAL_SECRET: differs from the one the running nodes use (broker node 1',
+    );
+    expect(broker).toContain('stop every node, then start them all with the new one');
+    expect(broker).not.toContain(other);
+    // The same secret is accepted: a second node with it (and a spool of its own) starts.
+    const { IOC_DEMO_CREDENTIALS_FILE: _demo, ...env } = platform.broker.env;
+    const second = await startService(
+      BROKER_ENTRY,
+      {
+        ...env,
+        IOC_MQTT_PORT: String(await freePort()),
+        IOC_BROKER_ID: '2',
+        IOC_SPOOL_DIR: join(platform.dataDir, 'broker-2-spool'),
+      },
+      'broker ready',
+    );
+    await second.stop();
   });
 });
