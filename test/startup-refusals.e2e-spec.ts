@@ -198,7 +198,7 @@ describeWithRedis('IOC_INTERNAL_SECRET other than the running nodes’ (scale-ou
     await redis?.close();
   });
 
-  it('a broker node started with another secret next to a running one stops, naming the variable and the running node', async () => {
+  it('a broker or API node started with another secret next to a running broker stops, naming the variable and the running node', async () => {
     const other = 'another-internal-secret-never-printed';
     const broker = await refusal(
       BROKER_ENTRY,
@@ -215,6 +215,15 @@ describeWithRedis('IOC_INTERNAL_SECRET other than the running nodes’ (scale-ou
     );
     expect(broker).toContain('stop every node, then start them all with the new one');
     expect(broker).not.toContain(other);
+    // An API node with it: the same (every broker would refuse its bus login).
+    const { IOC_BROKER_ID: _id, ...apiEnv } = platform.broker.env;
+    const api = await refusal(
+      API_ENTRY,
+      { ...apiEnv, IOC_HTTP_PORT: String(await freePort()), IOC_NODE_ID: '5', IOC_INTERNAL_SECRET: other },
+      'API listening',
+    );
+    expect(api).toContain('IOC_INTERNAL_SECRET: differs from the one the running nodes use (broker node 1');
+    expect(api).not.toContain(other);
     // The same secret is accepted: a second node with it (and a spool of its own) starts.
     const { IOC_DEMO_CREDENTIALS_FILE: _demo, ...env } = platform.broker.env;
     const second = await startService(
