@@ -200,14 +200,17 @@ describeWithRedis('IOC_INTERNAL_SECRET other than the running nodes’ (scale-ou
 
   it('a broker or API node started with another secret next to a running broker stops, naming the variable and the running node', async () => {
     const other = 'another-internal-secret-never-printed';
+    // Broker node 2 beside node 1: a spool of its own, no demo credentials file (node 1's).
+    const { IOC_DEMO_CREDENTIALS_FILE: _demo, ...env } = platform.broker.env;
+    const nodeTwo = async (): Promise<Record<string, string>> => ({
+      ...env,
+      IOC_MQTT_PORT: String(await freePort()),
+      IOC_BROKER_ID: '2',
+      IOC_SPOOL_DIR: join(platform.dataDir, 'broker-2-spool'),
+    });
     const broker = await refusal(
       BROKER_ENTRY,
-      {
-        ...platform.broker.env,
-        IOC_MQTT_PORT: String(await freePort()),
-        IOC_BROKER_ID: '2',
-        IOC_INTERNAL_SECRET: other,
-      },
+      { ...(await nodeTwo()), IOC_INTERNAL_SECRET: other },
       'broker ready',
     );
     expect(broker).toContain(
@@ -224,18 +227,8 @@ describeWithRedis('IOC_INTERNAL_SECRET other than the running nodes’ (scale-ou
     );
     expect(api).toContain('IOC_INTERNAL_SECRET: differs from the one the running nodes use (broker node 1');
     expect(api).not.toContain(other);
-    // The same secret is accepted: a second node with it (and a spool of its own) starts.
-    const { IOC_DEMO_CREDENTIALS_FILE: _demo, ...env } = platform.broker.env;
-    const second = await startService(
-      BROKER_ENTRY,
-      {
-        ...env,
-        IOC_MQTT_PORT: String(await freePort()),
-        IOC_BROKER_ID: '2',
-        IOC_SPOOL_DIR: join(platform.dataDir, 'broker-2-spool'),
-      },
-      'broker ready',
-    );
+    // The same secret is accepted: node 2 with it starts.
+    const second = await startService(BROKER_ENTRY, await nodeTwo(), 'broker ready');
     await second.stop();
   });
 });
