@@ -198,7 +198,7 @@ describeWithRedis('IOC_INTERNAL_SECRET other than the running nodes’ (scale-ou
     await redis?.close();
   });
 
-  it('a broker or API node started with another secret next to a running broker stops, naming the variable and the running node', async () => {
+  it('a broker or API node started with another secret next to a running broker stops, naming the variable and the running node; with the same one they start, and stop on SIGTERM without an outage warning', async () => {
     const other = 'another-internal-secret-never-printed';
     // Broker node 2 beside node 1: a spool of its own, no demo credentials file (node 1's).
     const { IOC_DEMO_CREDENTIALS_FILE: _demo, ...env } = platform.broker.env;
@@ -227,8 +227,19 @@ describeWithRedis('IOC_INTERNAL_SECRET other than the running nodes’ (scale-ou
     );
     expect(api).toContain('IOC_INTERNAL_SECRET: differs from the one the running nodes use (broker node 1');
     expect(api).not.toContain(other);
-    // The same secret is accepted: node 2 with it starts.
+    // The same secret is accepted: node 2 and an API node with it start…
     const second = await startService(BROKER_ENTRY, await nodeTwo(), 'broker ready');
+    const apiNode = await startService(
+      API_ENTRY,
+      { ...apiEnv, IOC_HTTP_PORT: String(await freePort()), IOC_NODE_ID: '5' },
+      'API listening',
+    );
+    // …and stop on SIGTERM without taking their own Redis connections' closing for an outage.
+    await apiNode.stop();
     await second.stop();
+    for (const node of [second, apiNode]) {
+      expect(node.output()).toContain('"msg":"node id claimed"');
+      expect(node.output()).not.toContain('unreachable; retrying');
+    }
   });
 });
