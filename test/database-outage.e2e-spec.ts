@@ -1,3 +1,6 @@
+import { connectAsync, type MqttClient } from 'mqtt';
+import { type Device, deviceTopic } from '@ioc/contracts';
+import { DeviceRegistry, loadSeeds } from '@ioc/registry';
 import {
   describeWithPostgres,
   eventually,
@@ -16,9 +19,16 @@ import {
 
 jest.setTimeout(180_000);
 
+const counter = new DeviceRegistry(loadSeeds()).listDevices({ type: 'traffic-counter' })[0] as Device;
+
+/** The lines of a process's output (pino JSON) whose `msg` starts with `message`. */
+const linesOf = (output: string, message: string): string[] =>
+  output.split('\n').filter((line) => line.includes(`"msg":"${message}`));
+
 describeWithPostgres('the registry database stopped and started again (real processes)', () => {
   let postgres: PostgresHandle;
   let platform: RunningPlatform;
+  let device: MqttClient | undefined;
 
   beforeAll(async () => {
     postgres = await startPostgres();
@@ -29,6 +39,7 @@ describeWithPostgres('the registry database stopped and started again (real proc
   });
 
   afterAll(async () => {
+    await device?.endAsync();
     await platform?.stop();
     await postgres?.stop();
   });
@@ -42,9 +53,12 @@ describeWithPostgres('the registry database stopped and started again (real proc
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
 
-  const metricsLine = async (headers: Record<string, string>): Promise<string | undefined> => {
+  const metricsLine = async (
+    headers: Record<string, string>,
+    metric = 'ioc_api_database_up',
+  ): Promise<string | undefined> => {
     const text = await (await fetch(`${platform.httpUrl}/metrics`, { headers })).text();
-    return text.split('\n').find((line) => line.startsWith('ioc_api_database_up'));
+    return text.split('\n').find((line) => line.startsWith(`${metric} `));
   };
 
   it('answers 503 database-unavailable and /health 503 during the outage, and 200s after it', async () => {
@@ -100,6 +114,53 @@ describeWithPostgres('the registry database stopped and started again (real proc
         expect(output).not.toContain('"msg":"notifier pass failed');
         expect(output).not.toContain('"msg":"registry refresh failed');
       }
+      // A device's reading during the outage: the broker writes the device's status (retried at
+      // every 0.5 s flush) and the alert engine commits its cursor (retried with backoff), both
+      // to the stopped database; the API sweeps timed-out commands every second. Each logs the
+      // outage once (warn), never an error line per attempt.
+      device = await connectAsync(platform.mqttUrl, {
+        clientId: `${counter.id}-outage`,
+        username: counter.id,
+        password: platform.deviceSecret(counter.id),
+        reconnectPeriod: 0,
+      });
+      await device.publishAsync(
+        deviceTopic('traffic', counter.id, 'telemetry'),
+        JSON.stringify({ ts: Date.now() - 1000, metrics: { intensity: 3 } }),
+        { qos: 1 },
+      );
+      const outageLogged = (output: () => string, task: string): Promise<true> =>
+        eventually(
+          async () => (linesOf(output(), `${task}: the registry database`).length > 0 ? true : undefined),
+          15_000,
+          `the ${task}'s outage logged`,
+        );
+      await outageLogged(() => platform.broker.output(), 'device status write');
+      await outageLogged(() => platform.broker.output(), 'alert engine commit');
+      await outageLogged(() => platform.api.output(), 'command timeout sweep');
+      // Watched for 3 s more — six status flushes (0.5 s), three sweeps (1 s), the commit's
+      // backoff (0.2, 0.4, 0.8, 1.6 s) — each task has still logged its outage once, no error line.
+      // (An absence cannot be awaited: this watches a span, failing as soon as a repeat shows.)
+      const repeated = (): boolean =>
+        [
+          ...linesOf(platform.broker.output(), 'device status write'),
+          ...linesOf(platform.broker.output(), 'alert engine commit'),
+          ...linesOf(platform.api.output(), 'command timeout sweep'),
+        ].length > 3;
+      for (const end = Date.now() + 3000; Date.now() < end && !repeated();)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      const broker = platform.broker.output();
+      const api = platform.api.output();
+      expect(linesOf(broker, 'device status write')).toHaveLength(1);
+      expect(linesOf(broker, 'device lastSeen write failed')).toEqual([]);
+      expect(linesOf(broker, 'alert engine commit')).toHaveLength(1);
+      expect(linesOf(api, 'command timeout sweep')).toHaveLength(1);
+      for (const line of [
+        ...linesOf(broker, 'device status write'),
+        ...linesOf(broker, 'alert engine commit'),
+        ...linesOf(api, 'command timeout sweep'),
+      ])
+        expect(line).toContain('"level":40');
     } catch (error) {
       const tail = (text: string): string => text.split('\n').slice(-40).join('\n');
       throw new Error(
@@ -129,5 +190,17 @@ describeWithPostgres('the registry database stopped and started again (real proc
     expect(platform.api.child.exitCode).toBeNull();
     expect(platform.broker.child.exitCode).toBeNull();
     expect(platform.api.output()).toContain('registry database reachable again');
+    // …and each task logs the outage's end once (info) at its next success.
+    await eventually(
+      async () =>
+        linesOf(platform.api.output(), 'command timeout sweep: the registry database answers again')
+          .length === 1 &&
+        linesOf(platform.broker.output(), 'alert engine commit: the registry database answers again')
+          .length === 1
+          ? true
+          : undefined,
+      20_000,
+      "the sweep's and the alert engine's recovery logged once",
+    );
   });
 });

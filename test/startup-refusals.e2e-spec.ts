@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import {
   API_ENTRY,
   BROKER_ENTRY,
@@ -175,6 +176,70 @@ describeWithRedis('IOC_REDIS_URL with a wrong password', () => {
         /IOC_REDIS_URL: Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/? refused the login \(authentication failed/,
       );
       expect(output).not.toContain('a-wrong-redis-password');
+    }
+  });
+});
+
+describeWithRedis('IOC_INTERNAL_SECRET other than the running nodes’ (scale-out)', () => {
+  let redis: RedisHandle;
+  let platform: RunningPlatform;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    platform = await startPlatform({
+      storage: 'embedded',
+      api: false,
+      env: { IOC_REDIS_URL: redis.url, IOC_BROKER_ID: '1' },
+    });
+  });
+
+  afterAll(async () => {
+    await platform?.stop();
+    await redis?.close();
+  });
+
+  it('a broker or API node started with another secret next to a running broker stops, naming the variable and the running node; with the same one they start, and stop on SIGTERM without an outage warning', async () => {
+    const other = 'another-internal-secret-never-printed';
+    // Broker node 2 beside node 1: a spool of its own, no demo credentials file (node 1's).
+    const { IOC_DEMO_CREDENTIALS_FILE: _demo, ...env } = platform.broker.env;
+    const nodeTwo = async (): Promise<Record<string, string>> => ({
+      ...env,
+      IOC_MQTT_PORT: String(await freePort()),
+      IOC_BROKER_ID: '2',
+      IOC_SPOOL_DIR: join(platform.dataDir, 'broker-2-spool'),
+    });
+    const broker = await refusal(
+      BROKER_ENTRY,
+      { ...(await nodeTwo()), IOC_INTERNAL_SECRET: other },
+      'broker ready',
+    );
+    expect(broker).toContain(
+      'IOC_INTERNAL_SECRET: differs from the one the running nodes use (broker node 1',
+    );
+    expect(broker).toContain('stop every node, then start them all with the new one');
+    expect(broker).not.toContain(other);
+    // An API node with it: the same (every broker would refuse its bus login).
+    const { IOC_BROKER_ID: _id, ...apiEnv } = platform.broker.env;
+    const api = await refusal(
+      API_ENTRY,
+      { ...apiEnv, IOC_HTTP_PORT: String(await freePort()), IOC_NODE_ID: '5', IOC_INTERNAL_SECRET: other },
+      'API listening',
+    );
+    expect(api).toContain('IOC_INTERNAL_SECRET: differs from the one the running nodes use (broker node 1');
+    expect(api).not.toContain(other);
+    // The same secret is accepted: node 2 and an API node with it start…
+    const second = await startService(BROKER_ENTRY, await nodeTwo(), 'broker ready');
+    const apiNode = await startService(
+      API_ENTRY,
+      { ...apiEnv, IOC_HTTP_PORT: String(await freePort()), IOC_NODE_ID: '5' },
+      'API listening',
+    );
+    // …and stop on SIGTERM without taking their own Redis connections' closing for an outage.
+    await apiNode.stop();
+    await second.stop();
+    for (const node of [second, apiNode]) {
+      expect(node.output()).toContain('"msg":"node id claimed"');
+      expect(node.output()).not.toContain('unreachable; retrying');
     }
   });
 });

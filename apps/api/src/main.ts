@@ -30,6 +30,7 @@ import {
   verifyCredentialKeyFingerprint,
 } from '@ioc/registry';
 import {
+  checkInternalSecretAtStart,
   checkRedisAtStart,
   claimNodeId,
   createLogger,
@@ -50,14 +51,27 @@ async function main(): Promise<void> {
   const logger = createLogger('api', { level: env.IOC_LOG_LEVEL });
   // A refused Redis password stops the start, naming IOC_REDIS_URL; an unreachable Redis does not
   // (the node serves REST meanwhile and joins the others when Redis answers).
+  let redisReachable = false;
   if (env.IOC_REDIS_URL !== undefined) {
     const redisCheck = await checkRedisAtStart(env.IOC_REDIS_URL);
+    redisReachable = redisCheck.reachable;
     if (!redisCheck.reachable)
       logger.warn(
         { redis: redactRedisUrl(env.IOC_REDIS_URL), problem: redisCheck.problem },
         'Redis (IOC_REDIS_URL) does not answer yet; starting anyway, live feeds join the other nodes when it does',
       );
   }
+  // Every node on one IOC_INTERNAL_SECRET: another one than the running nodes' stops the start,
+  // naming it (its fingerprint is kept in Redis, ioc:internal-secret-fingerprint) — else every
+  // broker would refuse this node's bus login.
+  if (env.IOC_REDIS_URL !== undefined && redisReachable)
+    await checkInternalSecretAtStart({
+      redisUrl: env.IOC_REDIS_URL,
+      secret: env.IOC_INTERNAL_SECRET,
+      kind: 'api',
+      id: env.IOC_NODE_ID,
+      logger,
+    });
   // No other live node may hold its id: claimed in Redis (ioc:node:api:<id>), renewed while the
   // node runs, released on a graceful stop; a second node on the same id is refused here.
   const idClaim =

@@ -39,6 +39,7 @@ import {
   verifyCredentialKeyFingerprint,
 } from '@ioc/registry';
 import {
+  checkInternalSecretAtStart,
   checkRedisAtStart,
   claimNodeId,
   createLogger,
@@ -72,6 +73,17 @@ async function main(): Promise<void> {
         { redis: redactRedisUrl(cluster.redisUrl), problem: redisCheck.problem },
         'Redis (IOC_REDIS_URL) does not answer yet; starting anyway, sessions and the bus wait for it',
       );
+    // Every node on one IOC_INTERNAL_SECRET: another one than the running nodes' stops the start,
+    // naming it (its fingerprint is kept in Redis, ioc:internal-secret-fingerprint) — else API
+    // nodes reconnecting onto this node would be refused.
+    else
+      await checkInternalSecretAtStart({
+        redisUrl: cluster.redisUrl,
+        secret: env.IOC_INTERNAL_SECRET,
+        kind: 'broker',
+        id: String(cluster.brokerId),
+        logger,
+      });
   }
   // No other live node may hold its id: claimed in Redis (ioc:node:broker:<id>), renewed while
   // the node runs, released on a graceful stop; a second node on the same id is refused here.

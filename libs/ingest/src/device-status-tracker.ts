@@ -4,6 +4,7 @@ import {
   MAX_DEVICE_STATUS_NOTICE,
   silenceTimeoutSecondsOf,
 } from '@ioc/contracts';
+import { DatabaseTaskLog, isDatabaseUnavailable } from '@ioc/database';
 import type { DeviceStatusRecord, DeviceStatusTransition } from '@ioc/registry';
 import { toDeviceStatus } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
@@ -180,7 +181,11 @@ export class DeviceStatusTracker implements DeviceActivityObserver {
   private seenFlush: Promise<void> | undefined;
   private readonly counters = { batchesWritten: 0, writeFailures: 0, changesDropped: 0 };
 
+  /** The status writes' failures: a database outage logged once (and its end), not at every flush. */
+  private readonly writeLog: DatabaseTaskLog;
+
   constructor(private readonly options: DeviceStatusTrackerOptions) {
+    this.writeLog = new DatabaseTaskLog(options.logger, 'device status write');
     this.now = options.now ?? Date.now;
     this.clockSuspectMs = options.clockSuspectMs ?? DEFAULT_CLOCK_SUSPECT_MS;
     this.clockLagPersistMs = options.clockLagPersistMs ?? CLOCK_LAG_PERSIST_MS;
@@ -436,12 +441,10 @@ export class DeviceStatusTracker implements DeviceActivityObserver {
     try {
       await this.options.store.writeBatch({ latest, history });
       this.counters.batchesWritten++;
+      this.writeLog.succeeded();
     } catch (error) {
       this.counters.writeFailures++;
-      this.options.logger.error(
-        { err: (error as Error).message, changes: history.length },
-        'device status write failed; retried at the next flush',
-      );
+      this.writeLog.failed(error, 'device status write failed; retried at the next flush');
       // Retried in order before what came meanwhile; the devices' current state is written then.
       this.history = history.concat(this.history);
       for (const device of changed) this.markChanged(device);
@@ -465,9 +468,12 @@ export class DeviceStatusTracker implements DeviceActivityObserver {
     try {
       await this.options.store.writeBatch({ latest: dirty.map((d) => this.recordOf(d)), history: [] });
       this.counters.batchesWritten++;
+      this.writeLog.succeeded();
     } catch (error) {
       this.counters.writeFailures++;
-      this.options.logger.warn({ err: (error as Error).message }, 'device lastSeen write failed; retried');
+      if (isDatabaseUnavailable(error)) this.writeLog.failed(error, 'device lastSeen write failed; retried');
+      else
+        this.options.logger.warn({ err: (error as Error).message }, 'device lastSeen write failed; retried');
       for (const device of dirty) device.seenDirty = true;
     }
   }

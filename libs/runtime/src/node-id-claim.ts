@@ -125,6 +125,11 @@ export interface NodeIdClaim {
   release(): Promise<void>;
 }
 
+/** A claim's value (NodeIdHolder JSON) as a person reads it: `host …, pid …, since …`. */
+export function describeNodeIdClaim(value: string): string {
+  return describeHolder(value);
+}
+
 function describeHolder(value: string): string {
   const holder = parseHolder(value);
   return holder ? `host ${holder.host}, pid ${holder.pid}, since ${holder.since}` : JSON.stringify(value);

@@ -1,5 +1,28 @@
 import { EventEmitter } from 'node:events';
+import { Redis } from 'ioredis';
+import { describeWithRedis, type RedisHandle, startRedis } from '@ioc/testing';
 import { isRedisAuthError, redactRedisUrl, watchRedisConnection } from './redis-connection';
+
+type LoggedCall = { level: string; fields: Record<string, unknown>; msg: string };
+
+/** A logger that records its calls. */
+function recordingLogger(): { calls: LoggedCall[]; log: never } {
+  const calls: LoggedCall[] = [];
+  const at =
+    (level: string) =>
+    (fields: Record<string, unknown>, msg: string): void => {
+      calls.push({ level, fields, msg });
+    };
+  return { calls, log: { warn: at('warn'), info: at('info'), error: at('error') } as never };
+}
+
+async function until(check: () => boolean, deadlineMs: number, what: string): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 describe('redactRedisUrl', () => {
   it('hides the password, keeps the rest', () => {
@@ -13,15 +36,7 @@ describe('redactRedisUrl', () => {
 });
 
 describe('watchRedisConnection', () => {
-  const logger = () => {
-    const calls: Array<{ level: string; fields: Record<string, unknown>; msg: string }> = [];
-    const at =
-      (level: string) =>
-      (fields: Record<string, unknown>, msg: string): void => {
-        calls.push({ level, fields, msg });
-      };
-    return { calls, log: { warn: at('warn'), info: at('info'), error: at('error') } as never };
-  };
+  const logger = recordingLogger;
 
   it('gives the client an error listener and logs each outage once, and the recovery once', () => {
     const client = new EventEmitter();
@@ -56,5 +71,54 @@ describe('watchRedisConnection', () => {
     ]);
     expect(isRedisAuthError(new Error('NOAUTH Authentication required.'))).toBe(true);
     expect(isRedisAuthError(new Error('connect ECONNREFUSED 127.0.0.1:6379'))).toBe(false);
+  });
+});
+
+describeWithRedis('watchRedisConnection on a real Redis', () => {
+  let redis: RedisHandle;
+  const clients: Redis[] = [];
+  /** A connected ioredis client, watched, and its log. */
+  const connect = async (): Promise<{ client: Redis; calls: LoggedCall[] }> => {
+    const client = new Redis(redis.url, { retryStrategy: () => 50, maxRetriesPerRequest: null });
+    clients.push(client);
+    const { calls, log } = recordingLogger();
+    watchRedisConnection(client, log, 'mq-sub');
+    await client.ping();
+    return { client, calls };
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.disconnect();
+    await redis?.close();
+  });
+
+  it('logs nothing for a connection closed on purpose (quit(), disconnect()): a shutdown is no outage', async () => {
+    const quitting = await connect();
+    const disconnecting = await connect();
+    const ended = new Promise((resolve) => disconnecting.client.once('end', resolve));
+    await quitting.client.quit();
+    disconnecting.client.disconnect();
+    await ended;
+    await until(() => quitting.client.status === 'end', 5000, 'the quit connection to end');
+    expect(quitting.calls).toEqual([]);
+    expect(disconnecting.calls).toEqual([]);
+  });
+
+  it('still logs a real outage once, and its end once', async () => {
+    const { client, calls } = await connect();
+    await redis.stop();
+    await until(() => calls.length > 0, 10_000, 'the outage warning');
+    await redis.start();
+    await until(() => client.status === 'ready' && calls.length > 1, 15_000, 'the connection back');
+    expect(calls.map((call) => `${call.level} ${call.msg}`)).toEqual([
+      'warn Redis (IOC_REDIS_URL) unreachable; retrying until it is back',
+      'info Redis connection back',
+    ]);
+    await client.quit();
+    expect(calls).toHaveLength(2);
   });
 });

@@ -1,6 +1,7 @@
 import { AlertEngine, type EngineDirectory } from '@ioc/alert-engine';
 import { aqiValueBand, HourlyAqiTracker, type HourlyAqiRecord } from '@ioc/aqi';
 import type { DeviceStatus, Reading } from '@ioc/contracts';
+import { DatabaseTaskLog, isDatabaseUnavailable } from '@ioc/database';
 import type { Logger } from '@ioc/runtime';
 import { SpoolFullError, type SpoolConsumer, type SpoolConsumerLink } from '@ioc/spool';
 import type { AlertChange, AlertRepository, CursorWrite } from '../alert-repository';
@@ -240,7 +241,11 @@ export class AlertEngineHost implements SpoolConsumer {
   };
   private lastCommitMs: number | null = null;
 
+  /** The commits' failures: a database outage logged once (and its end), not at every retry. */
+  private readonly commitLog: DatabaseTaskLog;
+
   constructor(private readonly options: AlertEngineHostOptions) {
+    this.commitLog = new DatabaseTaskLog(options.logger, 'alert engine commit');
     this.engine = new AlertEngine({
       directory: options.directory,
       valueBand: aqiValueBand,
@@ -661,6 +666,7 @@ export class AlertEngineHost implements SpoolConsumer {
         const result = await this.options.alerts.commit({ changes, cursor, ...(fence ? { fence } : {}) });
         this.lastCommitMs = Math.round(performance.now() - started);
         this.counters.commits++;
+        this.commitLog.succeeded();
         this.counters.changes += result.applied.length;
         this.committedPosition = cursor.position;
         if (snapshot) {
@@ -688,10 +694,12 @@ export class AlertEngineHost implements SpoolConsumer {
           this.options.onLeaseLost?.(error);
           throw error;
         }
-        this.options.logger.error(
-          { err: error, changes: changes.length, position: cursor.position, retryInMs: wait },
-          'alert engine commit failed; retrying (records stay held)',
-        );
+        if (isDatabaseUnavailable(error)) this.commitLog.failed(error, 'alert engine commit failed');
+        else
+          this.options.logger.error(
+            { err: error, changes: changes.length, position: cursor.position, retryInMs: wait },
+            'alert engine commit failed; retrying (records stay held)',
+          );
         if (this.state === 'closing' || this.state === 'closed') throw error;
         await sleep(wait);
         wait = Math.min(wait * 2, this.retryMaxMs);

@@ -16,6 +16,7 @@ import {
   newCommandId,
   validateCommand,
 } from '@ioc/contracts';
+import { DatabaseTaskLog } from '@ioc/database';
 import type { CommandRepository } from '@ioc/registry';
 import type { Logger } from '@ioc/runtime';
 import { InternalBusRepository } from '../live/internal-bus.repository';
@@ -38,13 +39,17 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
   private subscription: Subscription | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
+  /** The sweep's failures: a database outage logged once (and its end), not every COMMAND_SWEEP_MS. */
+  private readonly sweepLog: DatabaseTaskLog;
 
   constructor(
     @Inject(COMMANDS) private readonly commands: CommandRepository | null,
     @Inject(DEVICE_REGISTRY) private readonly registry: RegistryReader,
     private readonly bus: InternalBusRepository,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+  ) {
+    this.sweepLog = new DatabaseTaskLog(logger, 'command timeout sweep');
+  }
 
   onModuleInit(): void {
     if (this.commands === null) return;
@@ -196,8 +201,9 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
         this.logger.warn({ deviceId: record.deviceId, commandId: record.id }, 'command timed out');
         this.bus.commandUpdates$.next(record);
       }
+      this.sweepLog.succeeded();
     } catch (error) {
-      this.logger.error({ err: error }, 'command timeout sweep failed');
+      this.sweepLog.failed(error, 'command timeout sweep failed');
     } finally {
       this.sweeping = false;
     }
