@@ -76,7 +76,8 @@ function ledgerRefusal(
       return {
         returnCode: CONNACK_SERVER_UNAVAILABLE,
         event: 'sessionLedgerUnavailable',
-        message: 'CONNECT refused: a persistent session needs the session ledger in Redis, which failed; retry later',
+        message:
+          'CONNECT refused: a persistent session needs the session ledger in Redis, which failed; retry later',
       };
   }
 }
