@@ -94,7 +94,7 @@ describe('a platform node refuses to start with a configuration the others canno
     }
   });
 
-  it('IOC_INTERNAL_SECRET other than the broker’s: the API says so once, /health 503 names it, and it does not hammer the broker', async () => {
+  it('IOC_INTERNAL_SECRET other than the broker’s: the API says so once, /health 503 names it, /health/ready takes it out, and it does not hammer the broker', async () => {
     const api = await startService(
       API_ENTRY,
       await secondApi({ IOC_INTERNAL_SECRET: 'not-the-brokers-internal-secret' }),
@@ -119,6 +119,13 @@ describe('a platform node refuses to start with a configuration the others canno
       });
       expect(api.output()).toContain('IOC_INTERNAL_SECRET differs from the broker');
       expect(api.output()).not.toContain('not-the-brokers-internal-secret');
+      // Its own problem: the load balancer's readiness check takes this node out, not the others.
+      const ready = await fetch(`${url}/health/ready`);
+      expect({ status: ready.status, body: await ready.json() }).toEqual({
+        status: 503,
+        body: { ready: false, problems: ['internal-secret-refused'] },
+      });
+      expect((await fetch(`${platform.httpUrl}/health/ready`)).status).toBe(200);
       // One refused login so far: the next attempt waits INTERNAL_LOGIN_REFUSED_RETRY_MS (60 s).
       const refusals = (): number =>
         platform.broker
