@@ -59,6 +59,12 @@ export interface OpsApiSettings {
   nodeId: string;
   internalSecret: string;
   historyMaxPoints: number;
+  /**
+   * Longest a registry write's answer waits for every broker node to apply it (ms; default
+   * BROKER_APPLY_TIMEOUT_MS, 3000). Not from the environment: the library's specs that run with
+   * no broker at all set 0, so that each write does not wait 3 s for one.
+   */
+  brokerApplyTimeoutMs?: number;
   /** Security headers, CORS, rate limits, proxies, /metrics protection (httpEdgeSettingsFromEnv); DEFAULT_HTTP_EDGE when absent. */
   edge?: HttpEdgeSettings;
   /** The operators' console: its files at `/`, its basemap, `GET /api/v1/console/config` (consoleSettingsFromEnv); DEFAULT_CONSOLE_SETTINGS when absent (no files). */

@@ -4,7 +4,8 @@ import type { RegistryRepository } from '@ioc/registry';
 import { registryHttpError, registryUnavailable } from '../common/registry-errors';
 import { InternalBusRepository } from '../live/internal-bus.repository';
 import type { RegistryProvisioning } from '../registry-port';
-import { LOGGER, REGISTRY_PROVISIONING } from '../tokens';
+import type { OpsApiSettings } from '../api-config';
+import { LOGGER, OPS_API_SETTINGS, REGISTRY_PROVISIONING } from '../tokens';
 
 /**
  * Every registry write of the API goes through `write()`: the repository call (its RegistryError
@@ -18,6 +19,7 @@ export class RegistryWrites {
     @Inject(REGISTRY_PROVISIONING) private readonly provisioning: RegistryProvisioning | null,
     private readonly bus: InternalBusRepository,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(OPS_API_SETTINGS) private readonly settings: OpsApiSettings,
   ) {}
 
   /** The provisioning port; 503 `registry-unavailable` when the API has no database. */
@@ -69,9 +71,10 @@ export class RegistryWrites {
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, 'registry change notice not sent');
     }
-    if (!(await this.bus.waitForBrokers(seq, BROKER_APPLY_TIMEOUT_MS))) {
+    const timeoutMs = this.settings.brokerApplyTimeoutMs ?? BROKER_APPLY_TIMEOUT_MS;
+    if (!(await this.bus.waitForBrokers(seq, timeoutMs))) {
       this.logger.warn(
-        { seq, timeoutMs: BROKER_APPLY_TIMEOUT_MS },
+        { seq, timeoutMs },
         'registry write answered before every broker applied it; they catch up at their next check',
       );
     }

@@ -80,7 +80,7 @@ export interface ApiUnderTest {
 /**
  * Starts the API module on a free loopback port (port 0), with the app's Nest options and its
  * OpenAPI document, for the library's own specs. Settings default to a broker on a port nothing
- * listens on (the live feed idle), node id `spec`, 200 history points, edge settings with rate
+ * listens on (the live feed idle; registry writes then answer without waiting for brokers), node id `spec`, 200 history points, edge settings with rate
  * limits far above any spec's bursts (a spec testing the edge passes its own); a silent logger.
  *
  * People: over `database` when given (prepared by the caller), else over a temporary SQLite file
@@ -103,6 +103,8 @@ export async function startApiUnderTest(
     nodeId: 'spec',
     internalSecret: 'test-internal-secret-0123456789',
     historyMaxPoints: 200,
+    // No broker unless the spec names one: a registry write then has no broker to wait for.
+    ...(options.settings?.brokerUrl === undefined ? { brokerApplyTimeoutMs: 0 } : {}),
     // Specs send bursts from one address: limits far above them unless a spec sets its own.
     edge: {
       corsOrigins: [],
