@@ -95,6 +95,18 @@ describeWithRedis('broker nodes on one Redis', () => {
     connect(node, { clientId, username: INTERNAL_USERNAME, password: SECRET });
   const device = (node: TestBroker, id: string, options: IClientOptions = {}): Promise<MqttClient> =>
     connect(node, { clientId: `${id}-c`, username: id, password: secrets[id], ...options });
+  /** Tries a CONNECT: `accepted` (the client kept, closed after the test), or the CONNACK return code. */
+  const tryConnect = (
+    target: TestBroker,
+    options: IClientOptions,
+  ): Promise<'accepted' | number | undefined> =>
+    connectAsync(target.url, { reconnectPeriod: 0, ...options }).then(
+      (client) => {
+        clients.push(client);
+        return 'accepted' as const;
+      },
+      (error: Error & { code?: number }) => error.code,
+    );
   /**
    * Connects as `station` with its listeners on before the CONNECT goes out (a message in the same
    * read as the CONNACK is emitted before connectAsync would resolve).
@@ -356,26 +368,18 @@ describeWithRedis('broker nodes on one Redis', () => {
     // A second session on node 1 (another client id): two in all, the limit.
     await device(one, station.id, { clientId: `${station.id}-tool` });
     await waitFor(() => one.broker.sessionCount(station.id) === 1, 'the second session');
-    const refusal = await connectAsync(two.url, {
-      reconnectPeriod: 0,
+    const refusal = await tryConnect(two, {
       clientId: `${station.id}-third`,
       username: station.id,
       password: secrets[station.id],
-    }).then(
-      () => 'accepted',
-      (error: Error & { code?: number }) => error.code,
-    );
+    });
     expect(refusal).toBe(5);
     // Another device may not take the client id the first holds on the other node.
-    const stolen = await connectAsync(one.url, {
-      reconnectPeriod: 0,
+    const stolen = await tryConnect(one, {
       clientId: `${station.id}-c`,
       username: other.id,
       password: secrets[other.id],
-    }).then(
-      () => 'accepted',
-      (error: Error & { code?: number }) => error.code,
-    );
+    });
     expect(stolen).toBe(2);
   });
 
@@ -387,18 +391,11 @@ describeWithRedis('broker nodes on one Redis', () => {
     // Six CONNECTs of one device, three to each node, all in flight together.
     const outcomes = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
-        connectAsync((i % 2 === 0 ? one : two).url, {
-          reconnectPeriod: 0,
+        tryConnect(i % 2 === 0 ? one : two, {
           clientId: `${station.id}-burst-${i}`,
           username: station.id,
           password: secrets[station.id],
-        }).then(
-          (client) => {
-            clients.push(client);
-            return 'accepted';
-          },
-          (error: Error & { code?: number }) => error.code,
-        ),
+        }),
       ),
     );
     expect(outcomes.filter((o) => o === 'accepted')).toHaveLength(2);
@@ -419,19 +416,12 @@ describeWithRedis('broker nodes on one Redis', () => {
     ];
     await redis.stop();
     const attempts = Array.from({ length: 6 }, (_, i) =>
-      connectAsync((i % 2 === 0 ? one : two).url, {
-        reconnectPeriod: 0,
+      tryConnect(i % 2 === 0 ? one : two, {
         connectTimeout: 20_000,
         clientId: `${station.id}-outage-${i}`,
         username: station.id,
         password: secrets[station.id],
-      }).then(
-        (client) => {
-          clients.push(client);
-          return 'accepted';
-        },
-        (error: Error & { code?: number }) => error.code,
-      ),
+      }),
     );
     await redis.start();
     const outcomes = await Promise.all(attempts);
@@ -446,18 +436,7 @@ describeWithRedis('broker nodes on one Redis', () => {
       await startNode('2', { failedLoginLimits: limits }),
     ];
     const attempt = (node: TestBroker, password: string): Promise<unknown> =>
-      connectAsync(node.url, {
-        reconnectPeriod: 0,
-        clientId: `guess-${Math.random()}`,
-        username: station.id,
-        password,
-      }).then(
-        (client) => {
-          clients.push(client);
-          return 'accepted';
-        },
-        (error: Error & { code?: number }) => error.code,
-      );
+      tryConnect(node, { clientId: `guess-${Math.random()}`, username: station.id, password });
     // Three wrong secrets, on alternate nodes: the limit is reached across them.
     expect([
       await attempt(one, 'wrong-1'),
@@ -480,19 +459,7 @@ describeWithRedis('broker nodes on one Redis', () => {
     await nodes.splice(nodes.indexOf(one), 1)[0]?.close();
     const restarted = await startNode('1');
     const takeOver = (node: TestBroker, clean: boolean): Promise<unknown> =>
-      connectAsync(node.url, {
-        reconnectPeriod: 0,
-        clientId: 'kept-session',
-        clean,
-        username: other.id,
-        password: secrets[other.id],
-      }).then(
-        (client) => {
-          clients.push(client);
-          return 'accepted';
-        },
-        (error: Error & { code?: number }) => error.code,
-      );
+      tryConnect(node, { clientId: 'kept-session', clean, username: other.id, password: secrets[other.id] });
     for (const node of [restarted, two]) {
       expect(await takeOver(node, false)).toBe(2);
       expect(await takeOver(node, true)).toBe(2);
