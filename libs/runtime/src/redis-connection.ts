@@ -89,6 +89,19 @@ function redisLoginRefused(url: string, message: string): ConfigError {
 /** How long the start-up check waits for Redis (ms). */
 export const REDIS_START_CHECK_TIMEOUT_MS = 5000;
 
+/** A one-shot Redis connection for the start-up checks: no reconnection, no offline queue, no retries. */
+function startCheckClient(url: string, timeoutMs: number): Redis {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+    connectionName: 'ioc-start-check',
+  });
+  return client;
+}
+
 /**
  * Checks IOC_REDIS_URL once at a process's start (one connection, `PING`, no retries):
  * - a refused password stops the process: ConfigError naming IOC_REDIS_URL (password redacted)
@@ -103,14 +116,7 @@ export async function checkRedisAtStart(
   url: string,
   timeoutMs = REDIS_START_CHECK_TIMEOUT_MS,
 ): Promise<{ reachable: true } | { reachable: false; problem: string }> {
-  const client = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-    connectionName: 'ioc-start-check',
-  });
+  const client = startCheckClient(url, timeoutMs);
   let lastError: Error | undefined;
   client.on('error', (error: Error) => (lastError = error));
   let timer: NodeJS.Timeout | undefined;
@@ -209,14 +215,7 @@ export async function checkInternalSecretAtStart(
   const timeoutMs = options.timeoutMs ?? REDIS_START_CHECK_TIMEOUT_MS;
   const fingerprint = internalSecretFingerprint(options.secret);
   const ownKey = nodeIdClaimKey(options.kind, options.id);
-  const client = new Redis(options.redisUrl, {
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-    connectionName: 'ioc-start-check',
-  });
+  const client = startCheckClient(options.redisUrl, timeoutMs);
   let lastError: Error | undefined;
   client.on('error', (error: Error) => (lastError = error));
   let timer: NodeJS.Timeout | undefined;
