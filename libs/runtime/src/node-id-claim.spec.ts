@@ -21,6 +21,21 @@ async function until(
   }
 }
 
+/**
+ * Counts the scripts (EVAL/EVALSHA: claim, renew, take over, release) Redis runs on each key, as
+ * MONITOR reports them: a renewal is an event the specs can await instead of sleeping.
+ */
+async function watchScripts(admin: Redis): Promise<{ on(key: string): number; stop(): void }> {
+  const monitor = await admin.monitor();
+  const counts = new Map<string, number>();
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (!/^eval/i.test(args[0] ?? '')) return;
+    for (const arg of args.slice(1))
+      if (arg.startsWith('ioc:node:')) counts.set(arg, (counts.get(arg) ?? 0) + 1);
+  });
+  return { on: (key) => counts.get(key) ?? 0, stop: () => monitor.disconnect() };
+}
+
 describeWithRedis('claimNodeId (a node id held by one live process at a time)', () => {
   let redis: RedisHandle;
   let admin: Redis;
@@ -52,12 +67,16 @@ describeWithRedis('claimNodeId (a node id held by one live process at a time)', 
   });
 
   it('claims ioc:node:api:{id} with a ttl, renews it, and releases it on a graceful stop', async () => {
+    const scripts = await watchScripts(admin);
     const first = await claim('a');
     const key = nodeIdClaimKey('api', 'a');
     expect(key).toBe('ioc:node:api:a');
     expect(JSON.parse((await admin.get(key))!)).toEqual(first.holder);
-    // Renewed: its ttl is back near the full ttl after more than one ttl has gone by.
-    await new Promise((resolve) => setTimeout(resolve, FAST.ttlMs + 300));
+    // Renewed: after more renewals than fit in one ttl (the claim, then ttl / renew + 1 of them),
+    // the key is still there with its ttl back near the full ttl.
+    const renewals = FAST.ttlMs / FAST.renewMs + 1;
+    await until(() => scripts.on(key) >= 1 + renewals, 5 * FAST.ttlMs, `${renewals} renewals`);
+    scripts.stop();
     expect(await admin.pttl(key)).toBeGreaterThan(FAST.ttlMs - 2 * FAST.renewMs);
     expect(first.problem()).toBeNull();
     await first.release();
@@ -125,8 +144,13 @@ describeWithRedis('claimNodeId (a node id held by one live process at a time)', 
     await admin.set(key, JSON.stringify(other), 'PX', 60_000);
     await until(() => held.problem() !== null, 5000, 'the lost claim to be reported');
     expect(held.problem()).toMatch(/IOC_NODE_ID=d is held by another node .*host another-host, pid 42/);
-    // Not fought over: the other's claim stays, and stays after a few renew intervals.
-    await new Promise((resolve) => setTimeout(resolve, 3 * FAST.renewMs));
+    // Not fought over: while a live claim beside it renews three times, it runs no script on the
+    // key (a claim-or-renew would be its fight), and the other's claim stays.
+    const scripts = await watchScripts(admin);
+    const control = await claim('d-control');
+    await until(() => scripts.on(control.key) >= 1 + 3, 10 * FAST.renewMs, 'three renewals of a live claim');
+    scripts.stop();
+    expect(scripts.on(key)).toBe(0);
     expect(JSON.parse((await admin.get(key))!)).toEqual(other);
     // release() does not delete the other's claim.
     await held.release();
